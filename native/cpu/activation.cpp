@@ -1,0 +1,54 @@
+// Pointwise activations and their data gradients.
+#include <cmath>
+#include <algorithm>
+#include "common.h"
+
+static inline float act_fwd(int kind, float x, float a, float b) {
+    switch (kind) {
+        case SALIENT_ACT_RELU: return x > 0.f ? x : 0.f;
+        case SALIENT_ACT_LEAKY_RELU: return x >= 0.f ? x : a * x;
+        case SALIENT_ACT_CLIP: return std::min(std::max(x, a), b);
+        case SALIENT_ACT_SIGMOID: return 1.f / (1.f + std::exp(-x));
+        case SALIENT_ACT_HARD_SIGMOID: return std::max(0.f, std::min(1.f, a * x + b));
+        case SALIENT_ACT_HARD_SWISH: return x * std::max(0.f, std::min(1.f, x / 6.f + 0.5f));
+    }
+    return 0.f;
+}
+
+// d act / dx at x; at kinks we follow PyTorch (gradient of the "inactive" side
+// for ReLU at 0, pass-through inside the closed Clip interval).
+static inline float act_grad(int kind, float x, float a, float b) {
+    switch (kind) {
+        case SALIENT_ACT_RELU: return x > 0.f ? 1.f : 0.f;
+        case SALIENT_ACT_LEAKY_RELU: return x > 0.f ? 1.f : a;
+        case SALIENT_ACT_CLIP: return (x >= a && x <= b) ? 1.f : 0.f;
+        case SALIENT_ACT_SIGMOID: { float s = 1.f / (1.f + std::exp(-x)); return s * (1.f - s); }
+        case SALIENT_ACT_HARD_SIGMOID: { float t = a * x + b; return (t > 0.f && t < 1.f) ? a : 0.f; }
+        case SALIENT_ACT_HARD_SWISH:
+            if (x < -3.f) return 0.f;
+            if (x <= 3.f) return x / 3.f + 0.5f;
+            return 1.f;
+    }
+    return 0.f;
+}
+
+extern "C" int activation_forward_cpu(int kind, const float* x, float* y, int64_t n, float alpha, float beta) {
+    SALIENT_CHECK_PTR(x);
+    SALIENT_CHECK_PTR(y);
+    SALIENT_CHECK(n >= 0, "activation_forward_cpu: negative length %lld", (long long)n);
+    SALIENT_CHECK(kind >= SALIENT_ACT_RELU && kind <= SALIENT_ACT_HARD_SWISH, "activation_forward_cpu: unknown kind %d", kind);
+#pragma omp parallel for schedule(static) if (n > 32768)
+    for (int64_t i = 0; i < n; i++) y[i] = act_fwd(kind, x[i], alpha, beta);
+    return SALIENT_OK;
+}
+
+extern "C" int activation_backward_cpu(int kind, const float* x, const float* dy, float* dx, int64_t n, float alpha, float beta) {
+    SALIENT_CHECK_PTR(x);
+    SALIENT_CHECK_PTR(dy);
+    SALIENT_CHECK_PTR(dx);
+    SALIENT_CHECK(n >= 0, "activation_backward_cpu: negative length %lld", (long long)n);
+    SALIENT_CHECK(kind >= SALIENT_ACT_RELU && kind <= SALIENT_ACT_HARD_SWISH, "activation_backward_cpu: unknown kind %d", kind);
+#pragma omp parallel for schedule(static) if (n > 32768)
+    for (int64_t i = 0; i < n; i++) dx[i] = dy[i] * act_grad(kind, x[i], alpha, beta);
+    return SALIENT_OK;
+}

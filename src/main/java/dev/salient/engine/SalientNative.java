@@ -1,0 +1,44 @@
+package dev.salient.engine;
+
+import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.Loader;
+import org.bytedeco.javacpp.annotation.Cast;
+import org.bytedeco.javacpp.annotation.Platform;
+import org.bytedeco.javacpp.annotation.Properties;
+import org.bytedeco.openblas.presets.openblas_nolapack;
+
+/**
+ * The JavaCPP binding of {@code native/salient.h}: one static native method per
+ * C function, pointers and integers only. Call through {@link CpuBackend}, which
+ * checks return codes; this class is the raw ABI.
+ */
+@Properties(
+        inherit = openblas_nolapack.class,
+        value = @Platform(
+                compiler = {"cpp17", "openmp"},
+                include = "salient.h",
+                link = {"gomp@.1", "salient_cpu"}))
+public final class SalientNative {
+    static {
+        Loader.load();
+    }
+
+    private SalientNative() {}
+
+    // ---- runtime
+    public static native @Cast("const char*") BytePointer salient_last_error();
+    public static native FloatPointer salient_alloc(long count);
+    public static native void salient_free(FloatPointer p);
+    public static native int salient_set_num_threads(int n);
+    public static native int salient_get_num_threads();
+
+    // ---- elementwise
+    public static final int ACT_RELU = 0, ACT_LEAKY_RELU = 1, ACT_CLIP = 2, ACT_SIGMOID = 3,
+            ACT_HARD_SIGMOID = 4, ACT_HARD_SWISH = 5;
+
+    public static native int activation_forward_cpu(int kind, @Cast("const float*") FloatPointer x, FloatPointer y,
+            long n, float alpha, float beta);
+    public static native int activation_backward_cpu(int kind, @Cast("const float*") FloatPointer x,
+            @Cast("const float*") FloatPointer dy, FloatPointer dx, long n, float alpha, float beta);
+}
