@@ -37,6 +37,9 @@ int salient_get_num_threads(void);
 
 /* ---- elementwise ------------------------------------------------------ */
 
+/* x[i] = value; x: (n) */
+int fill_cpu(float* x, int64_t n, float value);
+
 /* Activation kinds for activation_forward_cpu / activation_backward_cpu. */
 #define SALIENT_ACT_RELU 0
 #define SALIENT_ACT_LEAKY_RELU 1   /* alpha = negative slope */

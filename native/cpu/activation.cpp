@@ -52,3 +52,11 @@ extern "C" int activation_backward_cpu(int kind, const float* x, const float* dy
     for (int64_t i = 0; i < n; i++) dx[i] = dy[i] * act_grad(kind, x[i], alpha, beta);
     return SALIENT_OK;
 }
+
+extern "C" int fill_cpu(float* x, int64_t n, float value) {
+    SALIENT_CHECK_PTR(x);
+    SALIENT_CHECK(n >= 0, "fill_cpu: negative length %lld", (long long)n);
+#pragma omp parallel for schedule(static) if (n > 65536)
+    for (int64_t i = 0; i < n; i++) x[i] = value;
+    return SALIENT_OK;
+}

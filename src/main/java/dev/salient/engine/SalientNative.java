@@ -37,6 +37,8 @@ public final class SalientNative {
     public static final int ACT_RELU = 0, ACT_LEAKY_RELU = 1, ACT_CLIP = 2, ACT_SIGMOID = 3,
             ACT_HARD_SIGMOID = 4, ACT_HARD_SWISH = 5;
 
+    public static native int fill_cpu(FloatPointer x, long n, float value);
+
     public static native int activation_forward_cpu(int kind, @Cast("const float*") FloatPointer x, FloatPointer y,
             long n, float alpha, float beta);
     public static native int activation_backward_cpu(int kind, @Cast("const float*") FloatPointer x,

@@ -1,0 +1,121 @@
+package dev.salient.engine;
+
+import java.util.List;
+
+/**
+ * The compute device behind every array operation of salient. One method per
+ * op and pass; the {@code cpu} implementation calls the C++ engine in
+ * {@code native/}, the {@code cuda} one the kernels in {@code kernels/}.
+ * Tensors passed to a backend must have been allocated by it. Outputs are
+ * preallocated by the caller with the right shape; implementations check
+ * shapes and throw {@link SalientException} with one line on a mismatch.
+ *
+ * <p>Backends are thread-safe: ops may be called from several threads at once
+ * on distinct output tensors.
+ */
+public interface Backend extends AutoCloseable {
+
+    /** "cpu" or "cuda". */
+    String name();
+
+    // ---- memory
+
+    /** Uninitialised tensor of the given shape. */
+    Tensor allocate(long... shape);
+
+    /** Tensor of zeros. */
+    default Tensor zeros(long... shape) {
+        Tensor t = allocate(shape);
+        fill(t, 0f);
+        return t;
+    }
+
+    /** Copies host data into a new tensor of this backend. */
+    Tensor upload(float[] host, long... shape);
+
+    /** Copies a tensor's contents into a new host array. */
+    float[] download(Tensor t);
+
+    /** Frees memory returned by this backend (called by {@link Tensor#close()}). */
+    void free(org.bytedeco.javacpp.FloatPointer p);
+
+    /** dst = src (same numel; shapes may differ, e.g. reshape). */
+    void copy(Tensor src, Tensor dst);
+
+    /** Copies {@code count} floats from src[srcOffset..] to dst[dstOffset..]. */
+    void copyRange(Tensor src, long srcOffset, Tensor dst, long dstOffset, long count);
+
+    void fill(Tensor t, float value);
+
+    /** Waits for all queued work (no-op on cpu). */
+    default void synchronize() {}
+
+    @Override
+    default void close() {}
+
+    // ---- convolution (weights (k, c/groups, r, s); bias (k) or null)
+
+    void conv2dForward(Tensor x, Tensor w, Tensor bias, Tensor y, Conv2dGeometry g);
+
+    /** dx = conv2d^T(dy, w): the data gradient; dx is overwritten. */
+    void conv2dBackwardData(Tensor dy, Tensor w, Tensor dx, Conv2dGeometry g);
+
+    // ---- pooling
+
+    void maxPool2dForward(Tensor x, Tensor y, Pool2dGeometry g);
+
+    /** dx = routed dy to the first max of each window (PyTorch's tie rule); dx is overwritten. */
+    void maxPool2dBackward(Tensor x, Tensor dy, Tensor dx, Pool2dGeometry g);
+
+    void avgPool2dForward(Tensor x, Tensor y, Pool2dGeometry g);
+
+    void avgPool2dBackward(Tensor dy, Tensor dx, Pool2dGeometry g);
+
+    // ---- elementwise
+
+    void activationForward(Activation kind, Tensor x, Tensor y, float alpha, float beta);
+
+    /** dx = dy * act'(x). */
+    void activationBackward(Activation kind, Tensor x, Tensor dy, Tensor dx, float alpha, float beta);
+
+    /** y = x >= 0 ? x : slope * x, slope broadcast to x (numpy rules). */
+    void preluForward(Tensor x, Tensor slope, Tensor y);
+
+    /** dx = dy * (x > 0 ? 1 : slope). */
+    void preluBackward(Tensor x, Tensor slope, Tensor dy, Tensor dx);
+
+    /** y = a op b with numpy broadcasting; y has the broadcast shape. */
+    void binary(BinaryOp op, Tensor a, Tensor b, Tensor y);
+
+    /** dst = src summed over the axes along which dst (right-aligned) was broadcast. */
+    void reduceSumTo(Tensor src, Tensor dst);
+
+    /** y[n,c,...] = x[n,c,...] * scale[c] + shift[c] (shift may be null); channel axis 1. */
+    void channelAffine(Tensor x, Tensor scale, Tensor shift, Tensor y);
+
+    /** y = alpha * x + beta * y (same numel). */
+    void axpby(float alpha, Tensor x, float beta, Tensor y);
+
+    // ---- dense
+
+    /**
+     * Y = alpha * op(A) op(B) + beta * C, A and B 2-D, C null or broadcastable to
+     * (M,N) (ONNX Gemm).
+     */
+    void gemm(Tensor a, Tensor b, Tensor c, Tensor y, boolean transA, boolean transB, float alpha, float beta);
+
+    /** Numpy matmul with batch broadcasting (ONNX MatMul); 1-D operands are promoted as numpy does. */
+    void matmul(Tensor a, Tensor b, Tensor y);
+
+    /** Softmax over the middle axis of x viewed as (outer, dim, inner). */
+    void softmaxForward(Tensor x, Tensor y, long outer, long dim, long inner);
+
+    /** dx = y * (dy - sum(dy * y)) over the same view. */
+    void softmaxBackward(Tensor y, Tensor dy, Tensor dx, long outer, long dim, long inner);
+
+    /** y = concat(xs, axis). */
+    void concat(List<Tensor> xs, int axis, Tensor y);
+
+    /** dst = src[..., offset : offset + dst.dim(axis), ...] along axis (the VJP of concat). */
+    void sliceAxis(Tensor src, int axis, long offset, Tensor dst);
+}

@@ -1,0 +1,58 @@
+package dev.salient.engine;
+
+/**
+ * Everything a 2-D convolution needs: input (n,c,h,w), weight (k, c/groups, r, s),
+ * strides, dilations, asymmetric pads and groups. The output is (n, k, outH, outW)
+ * with outH = (h + padTop + padBottom - dilationH*(r-1) - 1) / strideH + 1.
+ */
+public record Conv2dGeometry(
+        int n, int c, int h, int w,
+        int k, int r, int s,
+        int strideH, int strideW,
+        int padTop, int padLeft, int padBottom, int padRight,
+        int dilationH, int dilationW,
+        int groups) {
+
+    public Conv2dGeometry {
+        if (n <= 0 || c <= 0 || h <= 0 || w <= 0 || k <= 0 || r <= 0 || s <= 0)
+            throw new SalientException("conv: non-positive size in " + this);
+        if (strideH <= 0 || strideW <= 0 || dilationH <= 0 || dilationW <= 0)
+            throw new SalientException("conv: strides and dilations must be positive in " + this);
+        if (padTop < 0 || padLeft < 0 || padBottom < 0 || padRight < 0)
+            throw new SalientException("conv: negative pad in " + this);
+        if (groups <= 0 || c % groups != 0 || k % groups != 0)
+            throw new SalientException("conv: groups=" + groups + " must divide channels " + c + " and filters " + k);
+        if (outH() <= 0 || outW() <= 0)
+            throw new SalientException("conv: kernel larger than padded input in " + this);
+    }
+
+    public int outH() {
+        return (h + padTop + padBottom - dilationH * (r - 1) - 1) / strideH + 1;
+    }
+
+    public int outW() {
+        return (w + padLeft + padRight - dilationW * (s - 1) - 1) / strideW + 1;
+    }
+
+    public long[] inputShape() {
+        return new long[] {n, c, h, w};
+    }
+
+    public long[] weightShape() {
+        return new long[] {k, c / groups, r, s};
+    }
+
+    public long[] outputShape() {
+        return new long[] {n, k, outH(), outW()};
+    }
+
+    /** Multiply-adds times two, for GFLOP/s reporting. */
+    public double flops() {
+        return 2.0 * n * k * outH() * outW() * (double) (c / groups) * r * s;
+    }
+
+    public Conv2dGeometry withBatch(int newN) {
+        return new Conv2dGeometry(newN, c, h, w, k, r, s, strideH, strideW, padTop, padLeft, padBottom, padRight,
+                dilationH, dilationW, groups);
+    }
+}
