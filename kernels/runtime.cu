@@ -1,0 +1,232 @@
+// runtime.cu: the host side of the CUDA engine. Device discovery that answers "0 devices"
+// instead of failing when there is no driver or GPU, device memory, host<->device copies,
+// the per-thread error message and the host half of the broadcast iterator.
+//
+// FLOP/byte: no kernels here; copies run at PCIe/NVLink speed (H2D/D2H ~25-50 GB/s,
+// D2D ~2-3 TB/s on H100), which is why the engine copies only at batch boundaries.
+#include <cstdarg>
+#include <cstring>
+#include "common.cuh"
+
+// ---- device helpers
+//
+// (none: this file launches no kernels)
+
+namespace salient_cuda {
+
+static thread_local char g_error[512] = {0};
+static char g_probe_error[256] = {0};
+
+int fail(int code, const char* fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(g_error, sizeof g_error, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+int fail_cuda(const char* what, cudaError_t e) {
+    // clear the non-sticky error so that the next call starts clean
+    cudaGetLastError();
+    return fail(e == cudaErrorMemoryAllocation ? SALIENT_ENOMEM : SALIENT_EBACKEND, "%s: CUDA error %d (%s): %s", what,
+                (int)e, cudaGetErrorName(e), cudaGetErrorString(e));
+}
+
+int check_shape(const char* fn, const char* what, const int64_t* shape, int rank) {
+    SALIENT_CUDA_CHECK(rank >= 0 && rank <= SALIENT_CUDA_MAX_RANK, "%s: %s rank %d outside [0, %d]", fn, what, rank,
+                       SALIENT_CUDA_MAX_RANK);
+    SALIENT_CUDA_CHECK(rank == 0 || shape != nullptr, "%s: %s shape is null", fn, what);
+    for (int i = 0; i < rank; i++)
+        SALIENT_CUDA_CHECK(shape[i] >= 0, "%s: %s has negative dim %lld", fn, what, (long long)shape[i]);
+    return SALIENT_OK;
+}
+
+int64_t shape_numel(const int64_t* shape, int rank) {
+    int64_t n = 1;
+    for (int i = 0; i < rank; i++) n *= shape[i];
+    return n;
+}
+
+int make_broadcast(const char* fn, const int64_t* out, int out_rank, int nops, const int64_t* const* shapes,
+                   const int* ranks, Broadcast& b) {
+    if (int rc = check_shape(fn, "output", out, out_rank)) return rc;
+    SALIENT_CUDA_CHECK(nops >= 1 && nops <= kMaxOps, "%s: bad operand count %d", fn, nops);
+    int64_t st[kMaxOps][SALIENT_CUDA_MAX_RANK];
+    for (int o = 0; o < nops; o++) {
+        if (int rc = check_shape(fn, "operand", shapes[o], ranks[o])) return rc;
+        SALIENT_CUDA_CHECK(ranks[o] <= out_rank, "%s: operand rank %d exceeds output rank %d", fn, ranks[o], out_rank);
+        int64_t acc = 1;
+        for (int d = out_rank - 1; d >= 0; d--) {
+            int od = d - (out_rank - ranks[o]);
+            int64_t dim = od >= 0 ? shapes[o][od] : 1;
+            SALIENT_CUDA_CHECK(dim == out[d] || dim == 1, "%s: operand dim %lld does not broadcast to %lld (axis %d)",
+                               fn, (long long)dim, (long long)out[d], d);
+            st[o][d] = (dim == 1) ? 0 : acc;
+            acc *= dim;
+        }
+    }
+    b.numel = shape_numel(out, out_rank);
+    b.rank = 0;
+    for (int d = 0; d < out_rank; d++) {
+        if (out[d] == 1) continue;
+        if (b.rank > 0) {
+            bool merge = true;
+            for (int o = 0; o < nops; o++)
+                if (b.stride[o][b.rank - 1] != st[o][d] * out[d]) merge = false;
+            if (merge) {
+                b.shape[b.rank - 1] *= out[d];
+                for (int o = 0; o < nops; o++) b.stride[o][b.rank - 1] = st[o][d];
+                continue;
+            }
+        }
+        b.shape[b.rank] = out[d];
+        for (int o = 0; o < nops; o++) b.stride[o][b.rank] = st[o][d];
+        b.rank++;
+    }
+    if (b.rank == 0) {
+        b.rank = 1;
+        b.shape[0] = 1;
+        for (int o = 0; o < nops; o++) b.stride[o][0] = 0;
+    }
+    for (int o = nops; o < kMaxOps; o++)
+        for (int d = 0; d < SALIENT_CUDA_MAX_RANK; d++) b.stride[o][d] = 0;
+    return SALIENT_OK;
+}
+
+}  // namespace salient_cuda
+
+using namespace salient_cuda;
+
+// ---- kernels
+//
+// (none)
+
+// ---- launchers (runtime entry points)
+
+extern "C" {
+
+const char* salient_cuda_last_error(void) { return g_error; }
+
+const char* salient_cuda_probe_error(void) { return g_probe_error; }
+
+int salient_cuda_device_count(void) {
+    int count = 0;
+    cudaError_t e = cudaGetDeviceCount(&count);
+    if (e != cudaSuccess) {
+        // no driver, no device, driver too old for this runtime: all mean "no CUDA here"
+        snprintf(g_probe_error, sizeof g_probe_error, "%s: %s", cudaGetErrorName(e), cudaGetErrorString(e));
+        cudaGetLastError();
+        return 0;
+    }
+    g_probe_error[0] = 0;
+    if (count == 0) snprintf(g_probe_error, sizeof g_probe_error, "the CUDA driver reports no device");
+    return count;
+}
+
+int salient_cuda_device_describe(int device, char* buf, int len) {
+    SALIENT_CUDA_CHECK_PTR(buf);
+    SALIENT_CUDA_CHECK(len > 0, "salient_cuda_device_describe: buffer length %d", len);
+    cudaDeviceProp prop;
+    SALIENT_CUDA_TRY(cudaGetDeviceProperties(&prop, device));
+    snprintf(buf, (size_t)len, "%s, sm_%d%d, %.1f GiB, %d SMs", prop.name, prop.major, prop.minor,
+             (double)prop.totalGlobalMem / (1024.0 * 1024.0 * 1024.0), prop.multiProcessorCount);
+    return SALIENT_OK;
+}
+
+int salient_cuda_set_device(int device) {
+    SALIENT_CUDA_TRY(cudaSetDevice(device));
+    return SALIENT_OK;
+}
+
+int salient_cuda_runtime_version(void) {
+    int v = 0;
+    if (cudaRuntimeGetVersion(&v) != cudaSuccess) {
+        cudaGetLastError();
+        return 0;
+    }
+    return v;
+}
+
+int salient_cuda_driver_version(void) {
+    int v = 0;
+    if (cudaDriverGetVersion(&v) != cudaSuccess) {
+        cudaGetLastError();
+        return 0;
+    }
+    return v;
+}
+
+float* salient_cuda_malloc(int64_t count) {
+    if (count <= 0) {
+        fail(SALIENT_EINVAL, "salient_cuda_malloc: count must be positive, got %lld", (long long)count);
+        return nullptr;
+    }
+    if (count > (int64_t(1) << 40)) {
+        fail(SALIENT_ENOMEM, "salient_cuda_malloc: %lld floats is beyond any sane tensor", (long long)count);
+        return nullptr;
+    }
+    void* p = nullptr;
+    cudaError_t e = cudaMalloc(&p, (size_t)count * sizeof(float));
+    if (e != cudaSuccess) {
+        cudaGetLastError();
+        size_t free_b = 0, total_b = 0;
+        cudaMemGetInfo(&free_b, &total_b);
+        cudaGetLastError();
+        fail(e == cudaErrorMemoryAllocation ? SALIENT_ENOMEM : SALIENT_EBACKEND,
+             "cuda: cannot allocate %.1f MiB of device memory (%.1f of %.1f MiB free): %s",
+             count * 4.0 / (1 << 20), free_b / 1048576.0, total_b / 1048576.0, cudaGetErrorString(e));
+        return nullptr;
+    }
+    return (float*)p;
+}
+
+int salient_cuda_free(float* p) {
+    if (p == nullptr) return SALIENT_OK;
+    SALIENT_CUDA_TRY(cudaFree(p));
+    return SALIENT_OK;
+}
+
+int salient_cuda_mem_info(int64_t* free_bytes, int64_t* total_bytes) {
+    SALIENT_CUDA_CHECK_PTR(free_bytes);
+    SALIENT_CUDA_CHECK_PTR(total_bytes);
+    size_t f = 0, t = 0;
+    SALIENT_CUDA_TRY(cudaMemGetInfo(&f, &t));
+    *free_bytes = (int64_t)f;
+    *total_bytes = (int64_t)t;
+    return SALIENT_OK;
+}
+
+int salient_cuda_upload(float* dst, int64_t dst_offset, const float* src, int64_t count) {
+    SALIENT_CUDA_CHECK_PTR(dst);
+    SALIENT_CUDA_CHECK_PTR(src);
+    SALIENT_CUDA_CHECK(dst_offset >= 0 && count >= 0, "salient_cuda_upload: negative offset or count");
+    if (count == 0) return SALIENT_OK;
+    SALIENT_CUDA_TRY(cudaMemcpy(dst + dst_offset, src, (size_t)count * sizeof(float), cudaMemcpyHostToDevice));
+    return SALIENT_OK;
+}
+
+int salient_cuda_download(float* dst, const float* src, int64_t src_offset, int64_t count) {
+    SALIENT_CUDA_CHECK_PTR(dst);
+    SALIENT_CUDA_CHECK_PTR(src);
+    SALIENT_CUDA_CHECK(src_offset >= 0 && count >= 0, "salient_cuda_download: negative offset or count");
+    if (count == 0) return SALIENT_OK;
+    SALIENT_CUDA_TRY(cudaMemcpy(dst, src + src_offset, (size_t)count * sizeof(float), cudaMemcpyDeviceToHost));
+    return SALIENT_OK;
+}
+
+int salient_cuda_copy(float* dst, int64_t dst_offset, const float* src, int64_t src_offset, int64_t count) {
+    SALIENT_CUDA_CHECK_PTR(dst);
+    SALIENT_CUDA_CHECK_PTR(src);
+    SALIENT_CUDA_CHECK(dst_offset >= 0 && src_offset >= 0 && count >= 0, "salient_cuda_copy: negative offset or count");
+    if (count == 0) return SALIENT_OK;
+    SALIENT_CUDA_TRY(cudaMemcpyAsync(dst + dst_offset, src + src_offset, (size_t)count * sizeof(float),
+                                     cudaMemcpyDeviceToDevice, 0));
+    return SALIENT_OK;
+}
+
+int salient_cuda_synchronize(void) {
+    SALIENT_CUDA_TRY(cudaDeviceSynchronize());
+    return SALIENT_OK;
+}
+
+}  // extern "C"
