@@ -1,0 +1,120 @@
+package dev.salient.engine.cuda;
+
+import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.Loader;
+import org.bytedeco.javacpp.annotation.Cast;
+import org.bytedeco.javacpp.annotation.Platform;
+import org.bytedeco.javacpp.annotation.Properties;
+
+/**
+ * The JavaCPP binding of {@code kernels/salient_cuda.h}: one static native method per C
+ * function, pointers and integers only. Tensor pointers are device pointers. Call through
+ * {@link CudaBackend}, which checks return codes; this class is the raw ABI and loading it
+ * fails (UnsatisfiedLinkError) on a machine without the CUDA runtime.
+ */
+@Properties(
+        inherit = org.bytedeco.cuda.presets.cudart.class,
+        value = @Platform(include = "salient_cuda.h", link = "salient_cuda"))
+public final class CudaNative {
+    static {
+        Loader.load();
+    }
+
+    private CudaNative() {}
+
+    // ---- runtime
+    public static native @Cast("const char*") BytePointer salient_cuda_last_error();
+    public static native int salient_cuda_device_count();
+    public static native @Cast("const char*") BytePointer salient_cuda_probe_error();
+    public static native int salient_cuda_device_describe(int device, @Cast("char*") byte[] buf, int len);
+    public static native int salient_cuda_set_device(int device);
+    public static native int salient_cuda_runtime_version();
+    public static native int salient_cuda_driver_version();
+    public static native FloatPointer salient_cuda_malloc(long count);
+    public static native int salient_cuda_free(FloatPointer p);
+    public static native int salient_cuda_mem_info(@Cast("int64_t*") long[] freeBytes, @Cast("int64_t*") long[] totalBytes);
+    public static native int salient_cuda_upload(FloatPointer dst, long dstOffset, @Cast("const float*") float[] src, long count);
+    public static native int salient_cuda_download(float[] dst, @Cast("const float*") FloatPointer src, long srcOffset, long count);
+    public static native int salient_cuda_copy(FloatPointer dst, long dstOffset, @Cast("const float*") FloatPointer src,
+            long srcOffset, long count);
+    public static native int salient_cuda_synchronize();
+
+    // ---- elementwise
+    public static native int fill_cuda(FloatPointer x, long n, float value);
+    public static native int activation_forward_cuda(int kind, @Cast("const float*") FloatPointer x, FloatPointer y,
+            long n, float alpha, float beta);
+    public static native int activation_backward_cuda(int kind, @Cast("const float*") FloatPointer x,
+            @Cast("const float*") FloatPointer dy, FloatPointer dx, long n, float alpha, float beta);
+    public static native int axpby_cuda(float alpha, @Cast("const float*") FloatPointer x, float beta, FloatPointer y, long n);
+    public static native int channel_affine_cuda(@Cast("const float*") FloatPointer x, @Cast("const float*") FloatPointer scale,
+            @Cast("const float*") FloatPointer shift, FloatPointer y, long outer, long channels, long inner);
+
+    // ---- broadcasting
+    public static native int binary_forward_cuda(int op, @Cast("const float*") FloatPointer a,
+            @Cast("const int64_t*") long[] aShape, int aRank, @Cast("const float*") FloatPointer b,
+            @Cast("const int64_t*") long[] bShape, int bRank, FloatPointer y, @Cast("const int64_t*") long[] yShape, int yRank);
+    public static native int prelu_forward_cuda(@Cast("const float*") FloatPointer x, @Cast("const int64_t*") long[] xShape,
+            int xRank, @Cast("const float*") FloatPointer slope, @Cast("const int64_t*") long[] slopeShape, int slopeRank,
+            FloatPointer y);
+    public static native int prelu_backward_cuda(@Cast("const float*") FloatPointer x, @Cast("const int64_t*") long[] xShape,
+            int xRank, @Cast("const float*") FloatPointer slope, @Cast("const int64_t*") long[] slopeShape, int slopeRank,
+            @Cast("const float*") FloatPointer dy, FloatPointer dx);
+    public static native int reduce_sum_to_cuda(@Cast("const float*") FloatPointer src, @Cast("const int64_t*") long[] srcShape,
+            int srcRank, FloatPointer dst, @Cast("const int64_t*") long[] dstShape, int dstRank);
+
+    // ---- softmax, concat, slice
+    public static native int softmax_forward_cuda(@Cast("const float*") FloatPointer x, FloatPointer y, long outer, long dim,
+            long inner);
+    public static native int softmax_backward_cuda(@Cast("const float*") FloatPointer y, @Cast("const float*") FloatPointer dy,
+            FloatPointer dx, long outer, long dim, long inner);
+    public static native int concat_forward_cuda(@Cast("const float*") FloatPointer x, FloatPointer y, long outer, long xAxis,
+            long yAxis, long inner, long offset);
+    public static native int slice_axis_cuda(@Cast("const float*") FloatPointer src, FloatPointer dst, long outer, long srcAxis,
+            long dstAxis, long inner, long offset);
+
+    // ---- convolution
+    public static native int conv2d_forward_cuda(@Cast("const float*") FloatPointer x, @Cast("const float*") FloatPointer w,
+            @Cast("const float*") FloatPointer bias, FloatPointer y, int n, int c, int h, int wd, int k, int r, int s,
+            int strideH, int strideW, int padTop, int padLeft, int padBottom, int padRight, int dilH, int dilW, int groups);
+    public static native int conv2d_backward_data_cuda(@Cast("const float*") FloatPointer dy,
+            @Cast("const float*") FloatPointer w, FloatPointer dx, int n, int c, int h, int wd, int k, int r, int s,
+            int strideH, int strideW, int padTop, int padLeft, int padBottom, int padRight, int dilH, int dilW, int groups);
+
+    // ---- pooling
+    public static native int maxpool2d_forward_cuda(@Cast("const float*") FloatPointer x, FloatPointer y, int n, int c, int h,
+            int wd, int kh, int kw, int strideH, int strideW, int padTop, int padLeft, int padBottom, int padRight,
+            int dilH, int dilW, int oh, int ow);
+    public static native int maxpool2d_backward_cuda(@Cast("const float*") FloatPointer x, @Cast("const float*") FloatPointer dy,
+            FloatPointer dx, int n, int c, int h, int wd, int kh, int kw, int strideH, int strideW, int padTop,
+            int padLeft, int padBottom, int padRight, int dilH, int dilW, int oh, int ow);
+    public static native int avgpool2d_forward_cuda(@Cast("const float*") FloatPointer x, FloatPointer y, int n, int c, int h,
+            int wd, int kh, int kw, int strideH, int strideW, int padTop, int padLeft, int padBottom, int padRight,
+            int dilH, int dilW, int oh, int ow, int countIncludePad);
+    public static native int avgpool2d_backward_cuda(@Cast("const float*") FloatPointer dy, FloatPointer dx, int n, int c,
+            int h, int wd, int kh, int kw, int strideH, int strideW, int padTop, int padLeft, int padBottom,
+            int padRight, int dilH, int dilW, int oh, int ow, int countIncludePad);
+
+    // ---- dense
+    public static native int gemm_cuda(@Cast("const float*") FloatPointer a, @Cast("const float*") FloatPointer b,
+            @Cast("const float*") FloatPointer c, long cRows, long cCols, FloatPointer y, long m, long n, long k,
+            int transA, int transB, float alpha, float beta);
+    public static native int matmul_cuda(@Cast("const float*") FloatPointer a, @Cast("const int64_t*") long[] aBatch,
+            @Cast("const float*") FloatPointer b, @Cast("const int64_t*") long[] bBatch, int batchRank, FloatPointer y,
+            long m, long n, long k);
+
+    // ---- attribution: CAM family
+    public static native int gradcam_weights_cuda(int kind, @Cast("const float*") FloatPointer a,
+            @Cast("const float*") FloatPointer g, FloatPointer w, int n, int k, long p);
+    public static native int cam_combine_cuda(int mode, @Cast("const float*") FloatPointer a,
+            @Cast("const float*") FloatPointer wg, FloatPointer cam, int n, int k, long p);
+    public static native int bilinear_resize_cuda(@Cast("const float*") FloatPointer x, FloatPointer y, int nc, int ih, int iw,
+            int oh, int ow);
+    public static native int cam_finish_cuda(FloatPointer cam, FloatPointer out, int n, int h, int w, int oh, int ow);
+
+    // ---- attribution: Integrated Gradients
+    public static native int ig_interpolate_cuda(@Cast("const float*") FloatPointer x, @Cast("const float*") FloatPointer b,
+            @Cast("const float*") FloatPointer alphas, FloatPointer y, int s, int n, long d);
+    public static native int ig_accumulate_cuda(@Cast("const float*") FloatPointer g,
+            @Cast("const float*") FloatPointer weights, FloatPointer acc, int s, int n, long d);
+}

@@ -1,0 +1,499 @@
+package dev.salient.engine.cuda;
+
+import static org.junit.jupiter.api.Assertions.*;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.salient.engine.Activation;
+import dev.salient.engine.Backend;
+import dev.salient.engine.BinaryOp;
+import dev.salient.engine.Conv2dGeometry;
+import dev.salient.engine.Engine;
+import dev.salient.engine.Pool2dGeometry;
+import dev.salient.engine.SalientException;
+import dev.salient.engine.SalientNative;
+import dev.salient.engine.Shapes;
+import dev.salient.engine.Tensor;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * Every CUDA op against its CPU twin on random FP32 inputs:
+ * |got - ref| <= 1e-5 + 1e-4 |ref|. Skips (with the reason) where no CUDA device answers.
+ */
+class CudaParityTest {
+    static final double ATOL = 1e-5, RTOL = 1e-4;
+    static CudaBackend gpu;
+    static Backend cpu;
+    final Random rnd = new Random(42);
+    final List<Tensor> owned = new ArrayList<>();
+
+    @BeforeAll
+    static void open() {
+        if (CudaBackend.isAvailable()) {
+            gpu = CudaBackend.create();
+            cpu = Engine.cpu();
+        }
+    }
+
+    @AfterAll
+    static void close() {
+        if (gpu != null) gpu.close();
+    }
+
+    @BeforeEach
+    void needsGpu() {
+        assumeTrue(CudaBackend.isAvailable(), "no CUDA device: " + CudaBackend.unavailableReason());
+    }
+
+    @org.junit.jupiter.api.AfterEach
+    void freeTensors() {
+        owned.forEach(Tensor::close);
+        owned.clear();
+    }
+
+    // ---- helpers
+
+    float[] random(long n) {
+        float[] a = new float[(int) n];
+        for (int i = 0; i < a.length; i++) a[i] = (float) rnd.nextGaussian();
+        return a;
+    }
+
+    /** Small integers: many exact ties (max-pool's first-max rule). */
+    float[] ties(long n) {
+        float[] a = new float[(int) n];
+        for (int i = 0; i < a.length; i++) a[i] = rnd.nextInt(3);
+        return a;
+    }
+
+    /** The same data on both backends: [cpu, gpu]. */
+    Tensor[] pair(float[] data, long... shape) {
+        Tensor c = cpu.upload(data, shape), g = gpu.upload(data, shape);
+        owned.add(c);
+        owned.add(g);
+        return new Tensor[] {c, g};
+    }
+
+    Tensor[] pairRandom(long... shape) {
+        return pair(random(Shapes.numel(shape)), shape);
+    }
+
+    /** Output buffers on both, filled with NaN on the device so unwritten elements show. */
+    Tensor[] out(long... shape) {
+        Tensor c = cpu.allocate(shape), g = gpu.allocate(shape);
+        gpu.fill(g, Float.NaN);
+        owned.add(c);
+        owned.add(g);
+        return new Tensor[] {c, g};
+    }
+
+    static void assertClose(String what, Tensor[] p) {
+        assertClose(what, p[0].toArray(), p[1].toArray());
+    }
+
+    static void assertClose(String what, float[] ref, float[] got) {
+        assertEquals(ref.length, got.length, what + ": length");
+        StringBuilder sb = new StringBuilder();
+        int bad = 0;
+        for (int i = 0; i < ref.length; i++) {
+            double r = ref[i], g = got[i];
+            boolean ok = (Double.isNaN(r) && Double.isNaN(g)) || Math.abs(g - r) <= ATOL + RTOL * Math.abs(r);
+            if (!ok && bad++ < 5) sb.append(String.format("%n  [%d] ref=%.8g got=%.8g", i, r, g));
+        }
+        if (bad > 0) fail(what + ": " + bad + " of " + ref.length + " mismatches" + sb);
+    }
+
+    // ---- convolution
+
+    static Stream<Arguments> convs() {
+        return Stream.of(
+                // n c h w k r s sh sw pt pl pb pr dh dw groups
+                Arguments.of(new Conv2dGeometry(2, 3, 11, 13, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1)),
+                Arguments.of(new Conv2dGeometry(2, 16, 14, 14, 32, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1)),
+                Arguments.of(new Conv2dGeometry(1, 8, 17, 15, 12, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1)),
+                Arguments.of(new Conv2dGeometry(2, 6, 12, 12, 10, 3, 5, 2, 1, 0, 2, 1, 1, 1, 1, 1)),
+                Arguments.of(new Conv2dGeometry(1, 4, 16, 16, 6, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 1)),
+                Arguments.of(new Conv2dGeometry(2, 8, 9, 9, 12, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2)),
+                Arguments.of(new Conv2dGeometry(2, 8, 10, 10, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 8)),
+                Arguments.of(new Conv2dGeometry(1, 4, 11, 11, 8, 5, 5, 2, 2, 2, 1, 2, 3, 1, 1, 4)),
+                Arguments.of(new Conv2dGeometry(1, 1, 28, 28, 16, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 1)),
+                Arguments.of(new Conv2dGeometry(1, 3, 32, 32, 16, 7, 7, 2, 2, 3, 3, 3, 3, 1, 1, 1)),
+                // large enough for the 128x128 tile (k >= 128, n*oh*ow >= 8192)
+                Arguments.of(new Conv2dGeometry(2, 16, 64, 64, 128, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1)),
+                Arguments.of(new Conv2dGeometry(2, 130, 64, 64, 20, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1)));
+    }
+
+    @ParameterizedTest
+    @MethodSource("convs")
+    void conv2dForward(Conv2dGeometry g) {
+        Tensor[] x = pairRandom(g.inputShape()), w = pairRandom(g.weightShape()), b = pairRandom(g.k());
+        Tensor[] y = out(g.outputShape()), y2 = out(g.outputShape());
+        cpu.conv2dForward(x[0], w[0], b[0], y[0], g);
+        gpu.conv2dForward(x[1], w[1], b[1], y[1], g);
+        assertClose("conv2d forward " + g, y);
+        cpu.conv2dForward(x[0], w[0], null, y2[0], g);
+        gpu.conv2dForward(x[1], w[1], null, y2[1], g);
+        assertClose("conv2d forward without bias " + g, y2);
+    }
+
+    @ParameterizedTest
+    @MethodSource("convs")
+    void conv2dBackwardData(Conv2dGeometry g) {
+        Tensor[] dy = pairRandom(g.outputShape()), w = pairRandom(g.weightShape());
+        Tensor[] dx = out(g.inputShape());
+        cpu.conv2dBackwardData(dy[0], w[0], dx[0], g);
+        gpu.conv2dBackwardData(dy[1], w[1], dx[1], g);
+        assertClose("conv2d backward data " + g, dx);
+    }
+
+    // ---- pooling
+
+    static Stream<Arguments> pools() {
+        return Stream.of(
+                // n c h w kh kw sh sw pt pl pb pr dh dw oh ow countIncludePad
+                Arguments.of(new Pool2dGeometry(2, 3, 12, 12, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 6, 6, false)),
+                Arguments.of(new Pool2dGeometry(2, 3, 12, 12, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 6, 6, true)),
+                Arguments.of(new Pool2dGeometry(1, 4, 11, 9, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1, 6, 5, false)), // ceil mode
+                Arguments.of(new Pool2dGeometry(1, 4, 11, 9, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1, 6, 5, true)),
+                Arguments.of(new Pool2dGeometry(1, 2, 10, 10, 3, 3, 1, 1, 2, 0, 1, 2, 2, 1, 8, 10, true)),
+                Arguments.of(Pool2dGeometry.global(3, 5, 7, 7)));
+    }
+
+    @ParameterizedTest
+    @MethodSource("pools")
+    void maxPool(Pool2dGeometry g) {
+        Tensor[] x = pair(ties(Shapes.numel(g.inputShape())), g.inputShape());
+        Tensor[] y = out(g.outputShape()), dy = pairRandom(g.outputShape()), dx = out(g.inputShape());
+        cpu.maxPool2dForward(x[0], y[0], g);
+        gpu.maxPool2dForward(x[1], y[1], g);
+        assertClose("maxpool forward " + g, y);
+        cpu.maxPool2dBackward(x[0], dy[0], dx[0], g);
+        gpu.maxPool2dBackward(x[1], dy[1], dx[1], g);
+        assertClose("maxpool backward (ties: first max wins) " + g, dx);
+    }
+
+    @ParameterizedTest
+    @MethodSource("pools")
+    void avgPool(Pool2dGeometry g) {
+        Tensor[] x = pairRandom(g.inputShape()), y = out(g.outputShape());
+        Tensor[] dy = pairRandom(g.outputShape()), dx = out(g.inputShape());
+        cpu.avgPool2dForward(x[0], y[0], g);
+        gpu.avgPool2dForward(x[1], y[1], g);
+        assertClose("avgpool forward " + g, y);
+        cpu.avgPool2dBackward(dy[0], dx[0], g);
+        gpu.avgPool2dBackward(dy[1], dx[1], g);
+        assertClose("avgpool backward " + g, dx);
+    }
+
+    // ---- elementwise
+
+    @ParameterizedTest
+    @EnumSource(Activation.class)
+    void activation(Activation kind) {
+        float alpha = kind == Activation.CLIP ? -0.5f : 0.2f, beta = kind == Activation.CLIP ? 0.7f : 0.5f;
+        for (long n : new long[] {1, 7, 4096, 10_003}) {
+            float[] data = random(n);
+            for (int i = 0; i < data.length; i += 5) data[i] *= 4; // reach hard-swish / clip kinks
+            Tensor[] x = pair(data, n), y = out(n), dy = pairRandom(n), dx = out(n);
+            cpu.activationForward(kind, x[0], y[0], alpha, beta);
+            gpu.activationForward(kind, x[1], y[1], alpha, beta);
+            assertClose(kind + " forward n=" + n, y);
+            cpu.activationBackward(kind, x[0], dy[0], dx[0], alpha, beta);
+            gpu.activationBackward(kind, x[1], dy[1], dx[1], alpha, beta);
+            assertClose(kind + " backward n=" + n, dx);
+        }
+    }
+
+    @Test
+    void prelu() {
+        long[] xs = {2, 4, 5, 6};
+        for (long[] ss : new long[][] {{1}, {4, 1, 1}, {5, 6}, {2, 4, 5, 6}}) {
+            Tensor[] x = pairRandom(xs), s = pairRandom(ss), y = out(xs), dy = pairRandom(xs), dx = out(xs);
+            cpu.preluForward(x[0], s[0], y[0]);
+            gpu.preluForward(x[1], s[1], y[1]);
+            assertClose("prelu forward slope " + Arrays.toString(ss), y);
+            cpu.preluBackward(x[0], s[0], dy[0], dx[0]);
+            gpu.preluBackward(x[1], s[1], dy[1], dx[1]);
+            assertClose("prelu backward slope " + Arrays.toString(ss), dx);
+        }
+    }
+
+    static Stream<Arguments> broadcasts() {
+        return Stream.of(
+                Arguments.of(new long[] {3, 4, 5}, new long[] {3, 4, 5}),
+                Arguments.of(new long[] {2, 8, 6, 6}, new long[] {8, 1, 1}),
+                Arguments.of(new long[] {4, 1}, new long[] {1, 5}),
+                Arguments.of(new long[] {1}, new long[] {2, 3, 4}),
+                Arguments.of(new long[] {2, 1, 3, 1}, new long[] {5, 1, 7}),
+                Arguments.of(new long[] {}, new long[] {3, 3}));
+    }
+
+    @ParameterizedTest
+    @MethodSource("broadcasts")
+    void binary(long[] as, long[] bs) {
+        long[] ys = Shapes.broadcast(as, bs);
+        for (BinaryOp op : BinaryOp.values()) {
+            float[] bData = random(Shapes.numel(bs));
+            if (op == BinaryOp.DIV) for (int i = 0; i < bData.length; i++) bData[i] += Math.signum(bData[i]) * 0.5f;
+            Tensor[] a = pairRandom(as), b = pair(bData, bs), y = out(ys);
+            cpu.binary(op, a[0], b[0], y[0]);
+            gpu.binary(op, a[1], b[1], y[1]);
+            assertClose(op + " " + Arrays.toString(as) + " x " + Arrays.toString(bs), y);
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource("broadcasts")
+    void reduceSumTo(long[] as, long[] bs) {
+        long[] src = Shapes.broadcast(as, bs);
+        for (long[] dst : new long[][] {as, bs}) {
+            Tensor[] s = pairRandom(src), d = out(dst);
+            cpu.reduceSumTo(s[0], d[0]);
+            gpu.reduceSumTo(s[1], d[1]);
+            assertClose("reduceSumTo " + Arrays.toString(src) + " -> " + Arrays.toString(dst), d);
+        }
+    }
+
+    @Test
+    void reduceSumToLargeReductions() {
+        long[] src = {64, 32, 14, 14};
+        for (long[] dst : new long[][] {{32, 1, 1}, {1}, {14, 14}, {64, 1, 1, 1}}) {
+            Tensor[] s = pairRandom(src), d = out(dst);
+            cpu.reduceSumTo(s[0], d[0]);
+            gpu.reduceSumTo(s[1], d[1]);
+            assertClose("reduceSumTo " + Arrays.toString(src) + " -> " + Arrays.toString(dst), d);
+        }
+    }
+
+    @Test
+    void channelAffineAndAxpby() {
+        long[] xs = {3, 7, 5, 4};
+        Tensor[] x = pairRandom(xs), sc = pairRandom(7), sh = pairRandom(7), y = out(xs), y2 = out(xs);
+        cpu.channelAffine(x[0], sc[0], sh[0], y[0]);
+        gpu.channelAffine(x[1], sc[1], sh[1], y[1]);
+        assertClose("channelAffine", y);
+        cpu.channelAffine(x[0], sc[0], null, y2[0]);
+        gpu.channelAffine(x[1], sc[1], null, y2[1]);
+        assertClose("channelAffine without shift", y2);
+        Tensor[] acc = pairRandom(xs);
+        cpu.axpby(0.3f, x[0], -1.5f, acc[0]);
+        gpu.axpby(0.3f, x[1], -1.5f, acc[1]);
+        assertClose("axpby", acc);
+        Tensor[] fresh = out(xs);
+        cpu.axpby(2f, x[0], 0f, fresh[0]);
+        gpu.axpby(2f, x[1], 0f, fresh[1]); // the NaN fill must not leak through beta = 0
+        assertClose("axpby beta=0", fresh);
+    }
+
+    @Test
+    void fillAndCopies() {
+        for (long n : new long[] {1, 3, 1024, 1027}) {
+            Tensor t = gpu.allocate(n);
+            owned.add(t);
+            gpu.fill(t, 2.5f);
+            float[] h = t.toArray();
+            for (float v : h) assertEquals(2.5f, v);
+        }
+        float[] data = random(100);
+        Tensor a = gpu.upload(data, 10, 10), b = gpu.zeros(4, 25);
+        owned.add(a);
+        owned.add(b);
+        gpu.copy(a, b);
+        assertArrayEquals(data, b.toArray());
+        Tensor c = gpu.zeros(30);
+        owned.add(c);
+        gpu.copyRange(a, 17, c, 5, 20);
+        float[] got = c.toArray();
+        for (int i = 0; i < 30; i++) assertEquals(i >= 5 && i < 25 ? data[17 + i - 5] : 0f, got[i], "copyRange [" + i + "]");
+    }
+
+    // ---- dense
+
+    @Test
+    void gemm() {
+        int m = 37, k = 70, n = 53;
+        for (boolean ta : new boolean[] {false, true})
+            for (boolean tb : new boolean[] {false, true})
+                for (long[] cs : new long[][] {null, {n}, {m, 1}, {m, n}, {1, 1}}) {
+                    Tensor[] a = pairRandom(ta ? new long[] {k, m} : new long[] {m, k});
+                    Tensor[] b = pairRandom(tb ? new long[] {n, k} : new long[] {k, n});
+                    Tensor[] c = cs == null ? new Tensor[2] : pairRandom(cs);
+                    Tensor[] y = out(m, n);
+                    cpu.gemm(a[0], b[0], c[0], y[0], ta, tb, 0.7f, 1.3f);
+                    gpu.gemm(a[1], b[1], c[1], y[1], ta, tb, 0.7f, 1.3f);
+                    assertClose("gemm ta=" + ta + " tb=" + tb + " c=" + Arrays.toString(cs), y);
+                }
+    }
+
+    @Test
+    void matmul() {
+        long[][][] cases = {
+                {{5, 7}, {7, 3}}, {{2, 3, 5, 7}, {7, 4}}, {{3, 1, 5, 7}, {4, 7, 2}}, {{7}, {2, 7, 3}}, {{2, 5, 7}, {7}},
+                {{64, 130}, {130, 100}}};
+        for (long[][] cs : cases) {
+            long[] as = cs[0], bs = cs[1];
+            Tensor[] a = pairRandom(as), b = pairRandom(bs);
+            long[] ys = matmulShape(as, bs);
+            Tensor[] y = out(ys);
+            cpu.matmul(a[0], b[0], y[0]);
+            gpu.matmul(a[1], b[1], y[1]);
+            assertClose("matmul " + Arrays.toString(as) + " @ " + Arrays.toString(bs), y);
+        }
+    }
+
+    static long[] matmulShape(long[] as, long[] bs) {
+        long[] a2 = as.length == 1 ? new long[] {1, as[0]} : as, b2 = bs.length == 1 ? new long[] {bs[0], 1} : bs;
+        long[] batch = Shapes.broadcast(Arrays.copyOf(a2, a2.length - 2), Arrays.copyOf(b2, b2.length - 2));
+        List<Long> out = new ArrayList<>();
+        for (long d : batch) out.add(d);
+        if (as.length > 1) out.add(a2[a2.length - 2]);
+        if (bs.length > 1) out.add(b2[b2.length - 1]);
+        return out.stream().mapToLong(Long::longValue).toArray();
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"4,1000,1", "3,10,1", "2,5,49", "1,64,3"})
+    void softmax(String view) {
+        long[] v = Arrays.stream(view.split(",")).mapToLong(Long::parseLong).toArray();
+        Tensor[] x = pairRandom(v), y = out(v), dy = pairRandom(v), dx = out(v);
+        cpu.softmaxForward(x[0], y[0], v[0], v[1], v[2]);
+        gpu.softmaxForward(x[1], y[1], v[0], v[1], v[2]);
+        assertClose("softmax " + view, y);
+        // backward from the same y on both sides
+        Tensor yg = gpu.upload(y[0].toArray(), v);
+        owned.add(yg);
+        cpu.softmaxBackward(y[0], dy[0], dx[0], v[0], v[1], v[2]);
+        gpu.softmaxBackward(yg, dy[1], dx[1], v[0], v[1], v[2]);
+        assertClose("softmax backward " + view, dx);
+    }
+
+    @Test
+    void concatAndSlice() {
+        Tensor[] a = pairRandom(2, 3, 4), b = pairRandom(2, 5, 4), c = pairRandom(2, 1, 4), y = out(2, 9, 4);
+        cpu.concat(List.of(a[0], b[0], c[0]), 1, y[0]);
+        gpu.concat(List.of(a[1], b[1], c[1]), 1, y[1]);
+        assertClose("concat axis 1", y);
+        Tensor[] s = out(2, 5, 4);
+        cpu.sliceAxis(y[0], 1, 3, s[0]);
+        gpu.sliceAxis(y[1], 1, 3, s[1]);
+        assertClose("slice axis 1", s);
+        assertArrayEquals(b[0].toArray(), s[1].toArray());
+    }
+
+    // ---- attribution building blocks, against SalientNative's CPU twins
+
+    @ParameterizedTest
+    @ValueSource(ints = {SalientNative.CAMW_GRADCAM, SalientNative.CAMW_GRADCAMPP, SalientNative.CAMW_XGRADCAM})
+    void gradcamWeights(int kind) {
+        int n = 3, k = 17;
+        for (int hw : new int[] {7, 16}) {
+            long[] s = {n, k, hw, hw};
+            float[] act = random(Shapes.numel(s));
+            for (int i = 0; i < act.length; i++) act[i] = Math.abs(act[i]); // post-ReLU activations
+            Tensor[] a = pair(act, s), g = pairRandom(s), w = out(n, k);
+            assertEquals(0, SalientNative.gradcam_weights_cpu(kind, a[0].data(), g[0].data(), w[0].data(), n, k, (long) hw * hw));
+            gpu.gradcamWeights(kind, a[1], g[1], w[1]);
+            assertClose("gradcam weights kind " + kind + " hw " + hw, w);
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(ints = {SalientNative.CAMC_WEIGHTED, SalientNative.CAMC_LAYERCAM, SalientNative.CAMC_HIRESCAM})
+    void camCombineAndFinish(int mode) {
+        int n = 2, k = 9, h = 7, w = 7, oh = 50, ow = 45;
+        Tensor[] a = pairRandom(n, k, h, w);
+        Tensor[] wg = mode == SalientNative.CAMC_WEIGHTED ? pairRandom(n, k) : pairRandom(n, k, h, w);
+        Tensor[] cam = out(n, h, w);
+        assertEquals(0, SalientNative.cam_combine_cpu(mode, a[0].data(), wg[0].data(), cam[0].data(), n, k, (long) h * w));
+        gpu.camCombine(mode, a[1], wg[1], cam[1]);
+        assertClose("cam combine mode " + mode, cam);
+        // finish from identical raw maps
+        Tensor camG = gpu.upload(cam[0].toArray(), n, h, w);
+        owned.add(camG);
+        Tensor[] fin = out(n, oh, ow);
+        assertEquals(0, SalientNative.cam_finish_cpu(cam[0].data(), fin[0].data(), n, h, w, oh, ow));
+        gpu.camFinish(camG, fin[1]);
+        assertClose("cam finish mode " + mode, fin);
+    }
+
+    @Test
+    void bilinearResize() {
+        for (int[] sz : new int[][] {{7, 7, 224, 224}, {5, 9, 3, 4}, {14, 10, 14, 10}}) {
+            Tensor[] x = pairRandom(2, 3, sz[0], sz[1]), y = out(2, 3, sz[2], sz[3]);
+            assertEquals(0, SalientNative.bilinear_resize_cpu(x[0].data(), y[0].data(), 6, sz[0], sz[1], sz[2], sz[3]));
+            gpu.bilinearResize(x[1], y[1]);
+            assertClose("bilinear " + Arrays.toString(sz), y);
+        }
+    }
+
+    @Test
+    void integratedGradients() {
+        int s = 5, n = 2;
+        long[] xs = {n, 3, 8, 8};
+        long d = Shapes.numel(xs) / n;
+        float[] alphas = {0.05f, 0.2f, 0.5f, 0.8f, 0.95f}, weights = {0.1f, 0.2f, 0.4f, 0.2f, 0.1f};
+        Tensor[] x = pairRandom(xs), b = pairRandom(xs), al = pair(alphas, s), wt = pair(weights, s);
+        Tensor[] y = out(s * xs[0], xs[1], xs[2], xs[3]);
+        assertEquals(0, SalientNative.ig_interpolate_cpu(x[0].data(), b[0].data(), al[0].data(), y[0].data(), s, n, d));
+        gpu.igInterpolate(x[1], b[1], al[1], y[1]);
+        assertClose("ig interpolate", y);
+        Tensor[] g = pairRandom(s * xs[0], xs[1], xs[2], xs[3]), acc = pairRandom(xs);
+        assertEquals(0, SalientNative.ig_accumulate_cpu(g[0].data(), wt[0].data(), acc[0].data(), s, n, d));
+        gpu.igAccumulate(g[1], wt[1], acc[1]);
+        assertClose("ig accumulate", acc);
+    }
+
+    // ---- memory and errors
+
+    @Test
+    void poolHoldsMemoryFlat() {
+        gpu.synchronize();
+        long before = gpu.liveBytes();
+        long cachedAfterWarmup = -1;
+        for (int i = 0; i < 10_000; i++) {
+            try (Tensor t = gpu.allocate(3, 224, 224); Tensor u = gpu.allocate(64, 1000)) {
+                gpu.fill(t, i);
+                gpu.axpby(1f, u, 0f, u);
+            }
+            if (i == 10) cachedAfterWarmup = gpu.cachedBytes();
+        }
+        assertEquals(before, gpu.liveBytes(), "live bytes return to their level");
+        assertEquals(cachedAfterWarmup, gpu.cachedBytes(), "the pool reuses its blocks instead of growing");
+    }
+
+    @Test
+    void badInputIsOneLineError() {
+        Tensor[] x = pairRandom(2, 3);
+        Tensor y = gpu.allocate(3, 2);
+        owned.add(y);
+        SalientException e = assertThrows(SalientException.class,
+                () -> gpu.activationForward(Activation.RELU, x[1], y, 0, 0));
+        assertFalse(e.getMessage().contains("\n"));
+        SalientException foreign = assertThrows(SalientException.class,
+                () -> gpu.activationForward(Activation.RELU, x[0], x[1], 0, 0));
+        assertTrue(foreign.getMessage().contains("cpu backend"), foreign.getMessage());
+        // the next call still works
+        Tensor ok = gpu.allocate(2, 3);
+        owned.add(ok);
+        gpu.activationForward(Activation.RELU, x[1], ok, 0, 0);
+        assertClose("relu after an error", relu(x[0].toArray()), ok.toArray());
+    }
+
+    static float[] relu(float[] a) {
+        float[] r = a.clone();
+        for (int i = 0; i < r.length; i++) r[i] = Math.max(r[i], 0f);
+        return r;
+    }
+}
