@@ -53,6 +53,31 @@ int activation_forward_cpu(int kind, const float* x, float* y, int64_t n, float 
 /* dx = dy * act'(x); x, dy, dx: (n). */
 int activation_backward_cpu(int kind, const float* x, const float* dy, float* dx, int64_t n, float alpha, float beta);
 
+/* ---- attribution: CAM family (cam.cpp) --------------------------------- */
+
+#define SALIENT_CAMW_GRADCAM 0   /* w = mean_hw g */
+#define SALIENT_CAMW_GRADCAMPP 1 /* eq. 19 of arXiv:1710.11063, eps 1e-6 */
+#define SALIENT_CAMW_XGRADCAM 2  /* w = sum_hw g*a / (sum_hw a + 1e-7) */
+#define SALIENT_CAMC_WEIGHTED 0  /* cam = sum_k w_k a_k */
+#define SALIENT_CAMC_LAYERCAM 1  /* cam = sum_k relu(g_k) a_k */
+#define SALIENT_CAMC_HIRESCAM 2  /* cam = sum_k g_k a_k */
+
+/* w: (N,K) from a, g: (N,K,P) */
+int gradcam_weights_cpu(int kind, const float* a, const float* g, float* w, int n, int k, int64_t p);
+/* cam: (N,P) from a: (N,K,P) and wg: w (N,K) for WEIGHTED, else g (N,K,P) */
+int cam_combine_cpu(int mode, const float* a, const float* wg, float* cam, int n, int k, int64_t p);
+/* x: (NC,ih,iw) -> y: (NC,oh,ow), bilinear, half-pixel centres */
+int bilinear_resize_cpu(const float* x, float* y, int nc, int ih, int iw, int oh, int ow);
+/* out: (N,oh,ow) = minmax(relu(resize(minmax(relu(cam))))); cam: (N,h,w) is overwritten */
+int cam_finish_cpu(float* cam, float* out, int n, int h, int w, int oh, int ow);
+
+/* ---- attribution: Integrated Gradients (ig.cpp) ------------------------ */
+
+/* y: (S,N,D), y[s,n] = b[n] + alphas[s] (x[n] - b[n]); x, b: (N,D) */
+int ig_interpolate_cpu(const float* x, const float* b, const float* alphas, float* y, int s, int n, int64_t d);
+/* acc: (N,D) += sum_s weights[s] g[s,n]; g: (S,N,D) */
+int ig_accumulate_cpu(const float* g, const float* weights, float* acc, int s, int n, int64_t d);
+
 #ifdef __cplusplus
 }
 #endif

@@ -43,4 +43,23 @@ public final class SalientNative {
             long n, float alpha, float beta);
     public static native int activation_backward_cpu(int kind, @Cast("const float*") FloatPointer x,
             @Cast("const float*") FloatPointer dy, FloatPointer dx, long n, float alpha, float beta);
+
+    // ---- attribution: CAM family (native/cpu/cam.cpp)
+    public static final int CAMW_GRADCAM = 0, CAMW_GRADCAMPP = 1, CAMW_XGRADCAM = 2;
+    public static final int CAMC_WEIGHTED = 0, CAMC_LAYERCAM = 1, CAMC_HIRESCAM = 2;
+
+    public static native int gradcam_weights_cpu(int kind, @Cast("const float*") FloatPointer a,
+            @Cast("const float*") FloatPointer g, FloatPointer w, int n, int k, long p);
+    public static native int cam_combine_cpu(int mode, @Cast("const float*") FloatPointer a,
+            @Cast("const float*") FloatPointer wg, FloatPointer cam, int n, int k, long p);
+    public static native int bilinear_resize_cpu(@Cast("const float*") FloatPointer x, FloatPointer y, int nc,
+            int ih, int iw, int oh, int ow);
+    public static native int cam_finish_cpu(FloatPointer cam, FloatPointer out, int n, int h, int w, int oh, int ow);
+
+    // ---- attribution: Integrated Gradients (native/cpu/ig.cpp)
+    public static native int ig_interpolate_cpu(@Cast("const float*") FloatPointer x,
+            @Cast("const float*") FloatPointer b, @Cast("const float*") FloatPointer alphas, FloatPointer y,
+            int s, int n, long d);
+    public static native int ig_accumulate_cpu(@Cast("const float*") FloatPointer g,
+            @Cast("const float*") FloatPointer weights, FloatPointer acc, int s, int n, long d);
 }

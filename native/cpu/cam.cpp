@@ -1,0 +1,135 @@
+// CAM family building blocks: per-channel gradient pooling, the channel
+// combine, and the pytorch-grad-cam finish (ReLU, min-max, bilinear resize,
+// min-max). Equations follow pytorch-grad-cam; Grad-CAM++ is eq. 19 of
+// arXiv:1710.11063 with eps = 1e-6 as pytorch-grad-cam writes it.
+#include <cmath>
+#include <algorithm>
+#include "common.h"
+
+// w: (N,K) channel weights from a: (N,K,P) activations and g: (N,K,P) gradients, P = h*w.
+extern "C" int gradcam_weights_cpu(int kind, const float* a, const float* g, float* w, int n, int k, int64_t p) {
+    SALIENT_CHECK_PTR(a);
+    SALIENT_CHECK_PTR(g);
+    SALIENT_CHECK_PTR(w);
+    SALIENT_CHECK(n > 0 && k > 0 && p > 0, "gradcam_weights_cpu: bad sizes n=%d k=%d p=%lld", n, k, (long long)p);
+    SALIENT_CHECK(kind >= SALIENT_CAMW_GRADCAM && kind <= SALIENT_CAMW_XGRADCAM, "gradcam_weights_cpu: unknown kind %d", kind);
+#pragma omp parallel for schedule(static)
+    for (int64_t nk = 0; nk < (int64_t)n * k; nk++) {
+        const float* an = a + nk * p;
+        const float* gn = g + nk * p;
+        double acc = 0.0;
+        if (kind == SALIENT_CAMW_GRADCAM) {
+            // Grad-CAM: w_k = mean_hw dy/dA_k
+            for (int64_t i = 0; i < p; i++) acc += gn[i];
+            acc /= (double)p;
+        } else if (kind == SALIENT_CAMW_GRADCAMPP) {
+            // Grad-CAM++ eq. 19: alpha = g^2 / (2 g^2 + sum_hw(A) g^3 + eps), w_k = sum_hw relu(g) alpha
+            float s = 0.f;
+            for (int64_t i = 0; i < p; i++) s += an[i];
+            for (int64_t i = 0; i < p; i++) {
+                float gi = gn[i];
+                if (gi == 0.f) continue;
+                float g2 = gi * gi, g3 = g2 * gi;
+                float alpha = g2 / (2.f * g2 + s * g3 + 1e-6f);
+                acc += (double)(std::max(gi, 0.f) * alpha);
+            }
+        } else {
+            // XGrad-CAM: w_k = sum_hw g * A / (sum_hw A + 1e-7)
+            float s = 0.f;
+            for (int64_t i = 0; i < p; i++) s += an[i];
+            float denom = s + 1e-7f;
+            for (int64_t i = 0; i < p; i++) acc += (double)(gn[i] * an[i] / denom);
+        }
+        w[nk] = (float)acc;
+    }
+    return SALIENT_OK;
+}
+
+// cam: (N,P) = combine over K of a: (N,K,P) with w: (N,K) (WEIGHTED) or g: (N,K,P)
+// (LAYERCAM: relu(g)*a, HIRESCAM: g*a). `wg` is w for WEIGHTED, g otherwise.
+extern "C" int cam_combine_cpu(int mode, const float* a, const float* wg, float* cam, int n, int k, int64_t p) {
+    SALIENT_CHECK_PTR(a);
+    SALIENT_CHECK_PTR(wg);
+    SALIENT_CHECK_PTR(cam);
+    SALIENT_CHECK(n > 0 && k > 0 && p > 0, "cam_combine_cpu: bad sizes n=%d k=%d p=%lld", n, k, (long long)p);
+    SALIENT_CHECK(mode >= SALIENT_CAMC_WEIGHTED && mode <= SALIENT_CAMC_HIRESCAM, "cam_combine_cpu: unknown mode %d", mode);
+#pragma omp parallel for schedule(static)
+    for (int64_t np = 0; np < (int64_t)n * p; np++) {
+        int64_t in = np / p, ip = np % p;
+        float acc = 0.f;
+        for (int kk = 0; kk < k; kk++) {
+            float av = a[(in * k + kk) * p + ip];
+            float f;
+            if (mode == SALIENT_CAMC_WEIGHTED) f = wg[in * k + kk];
+            else if (mode == SALIENT_CAMC_LAYERCAM) f = std::max(wg[(in * k + kk) * p + ip], 0.f);
+            else f = wg[(in * k + kk) * p + ip];
+            acc += f * av;
+        }
+        cam[np] = acc;
+    }
+    return SALIENT_OK;
+}
+
+// In place on one image map m: (P): relu, then m = (m - min) / (1e-7 + max(m - min)).
+static void relu_minmax(float* m, int64_t p) {
+    float lo = INFINITY;
+    for (int64_t i = 0; i < p; i++) {
+        m[i] = std::max(m[i], 0.f);
+        lo = std::min(lo, m[i]);
+    }
+    float hi = -INFINITY;
+    for (int64_t i = 0; i < p; i++) {
+        m[i] -= lo;
+        hi = std::max(hi, m[i]);
+    }
+    float d = 1e-7f + hi;
+    for (int64_t i = 0; i < p; i++) m[i] /= d;
+}
+
+// Bilinear, half-pixel centres (torch align_corners=False, OpenCV INTER_LINEAR):
+// src: (ih,iw) -> dst: (oh,ow).
+static void bilinear_plane(const float* src, int ih, int iw, float* dst, int oh, int ow) {
+    const float sh = (float)ih / (float)oh, sw = (float)iw / (float)ow;
+    for (int y = 0; y < oh; y++) {
+        float fy = std::max((y + 0.5f) * sh - 0.5f, 0.f);
+        int y0 = (int)fy;
+        int y1 = y0 + (y0 < ih - 1 ? 1 : 0);
+        float ly = fy - y0;
+        for (int x = 0; x < ow; x++) {
+            float fx = std::max((x + 0.5f) * sw - 0.5f, 0.f);
+            int x0 = (int)fx;
+            int x1 = x0 + (x0 < iw - 1 ? 1 : 0);
+            float lx = fx - x0;
+            dst[(int64_t)y * ow + x] = (1.f - ly) * ((1.f - lx) * src[(int64_t)y0 * iw + x0] + lx * src[(int64_t)y0 * iw + x1])
+                                     + ly * ((1.f - lx) * src[(int64_t)y1 * iw + x0] + lx * src[(int64_t)y1 * iw + x1]);
+        }
+    }
+}
+
+// x: (N,C,ih,iw) -> y: (N,C,oh,ow), bilinear with half-pixel centres.
+extern "C" int bilinear_resize_cpu(const float* x, float* y, int nc, int ih, int iw, int oh, int ow) {
+    SALIENT_CHECK_PTR(x);
+    SALIENT_CHECK_PTR(y);
+    SALIENT_CHECK(nc > 0 && ih > 0 && iw > 0 && oh > 0 && ow > 0, "bilinear_resize_cpu: bad sizes");
+#pragma omp parallel for schedule(static)
+    for (int i = 0; i < nc; i++)
+        bilinear_plane(x + (int64_t)i * ih * iw, ih, iw, y + (int64_t)i * oh * ow, oh, ow);
+    return SALIENT_OK;
+}
+
+// The pytorch-grad-cam finish. cam: (N,h,w) raw channel combination (modified in
+// place); out: (N,H,W) = minmax(relu(resize(minmax(relu(cam))))).
+extern "C" int cam_finish_cpu(float* cam, float* out, int n, int h, int w, int oh, int ow) {
+    SALIENT_CHECK_PTR(cam);
+    SALIENT_CHECK_PTR(out);
+    SALIENT_CHECK(n > 0 && h > 0 && w > 0 && oh > 0 && ow > 0, "cam_finish_cpu: bad sizes");
+#pragma omp parallel for schedule(static)
+    for (int i = 0; i < n; i++) {
+        float* c = cam + (int64_t)i * h * w;
+        float* o = out + (int64_t)i * oh * ow;
+        relu_minmax(c, (int64_t)h * w);
+        bilinear_plane(c, h, w, o, oh, ow);
+        relu_minmax(o, (int64_t)oh * ow);
+    }
+    return SALIENT_OK;
+}
