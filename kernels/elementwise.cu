@@ -11,7 +11,7 @@
 // ---- device helpers
 
 // Kinds follow SALIENT_ACT_* in native/salient.h; kinks as PyTorch (see activation.cpp).
-enum { ACT_RELU = 0, ACT_LEAKY_RELU = 1, ACT_CLIP = 2, ACT_SIGMOID = 3, ACT_HARD_SIGMOID = 4, ACT_HARD_SWISH = 5 };
+enum { ACT_RELU = 0, ACT_LEAKY_RELU = 1, ACT_CLIP = 2, ACT_SIGMOID = 3, ACT_HARD_SIGMOID = 4, ACT_HARD_SWISH = 5, ACT_ABS = 6 };
 
 __device__ __forceinline__ float act_fwd(int kind, float x, float a, float b) {
     switch (kind) {
@@ -21,6 +21,7 @@ __device__ __forceinline__ float act_fwd(int kind, float x, float a, float b) {
         case ACT_SIGMOID: return 1.f / (1.f + expf(-x));
         case ACT_HARD_SIGMOID: return fmaxf(0.f, fminf(1.f, a * x + b));
         case ACT_HARD_SWISH: return x * fmaxf(0.f, fminf(1.f, x / 6.f + 0.5f));
+        case ACT_ABS: return fabsf(x);
     }
     return 0.f;
 }
@@ -36,6 +37,7 @@ __device__ __forceinline__ float act_grad(int kind, float x, float a, float b) {
             if (x < -3.f) return 0.f;
             if (x <= 3.f) return x / 3.f + 0.5f;
             return 1.f;
+        case ACT_ABS: return x > 0.f ? 1.f : (x < 0.f ? -1.f : 0.f);
     }
     return 0.f;
 }
@@ -132,7 +134,7 @@ extern "C" int activation_forward_cuda(int kind, const float* x, float* y, int64
     SALIENT_CUDA_CHECK_PTR(x);
     SALIENT_CUDA_CHECK_PTR(y);
     SALIENT_CUDA_CHECK(n >= 0, "activation_forward_cuda: negative length %lld", (long long)n);
-    SALIENT_CUDA_CHECK(kind >= ACT_RELU && kind <= ACT_HARD_SWISH, "activation_forward_cuda: unknown kind %d", kind);
+    SALIENT_CUDA_CHECK(kind >= ACT_RELU && kind <= ACT_ABS, "activation_forward_cuda: unknown kind %d", kind);
     if (n == 0) return SALIENT_OK;
     const bool vec = aligned16(x) && aligned16(y);
     activation_forward_kernel<<<salient_cuda::grid_for(vec ? salient_cuda::ceil_div(n, 4) : n),
@@ -147,7 +149,7 @@ extern "C" int activation_backward_cuda(int kind, const float* x, const float* d
     SALIENT_CUDA_CHECK_PTR(dy);
     SALIENT_CUDA_CHECK_PTR(dx);
     SALIENT_CUDA_CHECK(n >= 0, "activation_backward_cuda: negative length %lld", (long long)n);
-    SALIENT_CUDA_CHECK(kind >= ACT_RELU && kind <= ACT_HARD_SWISH, "activation_backward_cuda: unknown kind %d", kind);
+    SALIENT_CUDA_CHECK(kind >= ACT_RELU && kind <= ACT_ABS, "activation_backward_cuda: unknown kind %d", kind);
     if (n == 0) return SALIENT_OK;
     const bool vec = aligned16(x) && aligned16(dy) && aligned16(dx);
     activation_backward_kernel<<<salient_cuda::grid_for(vec ? salient_cuda::ceil_div(n, 4) : n),

@@ -61,7 +61,7 @@ int salient_cuda_synchronize(void);
 
 /* x[i] = value; x: (n) */
 int fill_cuda(float* x, int64_t n, float value);
-/* y = act(x); x, y: (n); kinds as SALIENT_ACT_* in native/salient.h */
+/* y = act(x); x, y: (n); kinds as SALIENT_ACT_* in native/salient.h (0 relu .. 6 abs) */
 int activation_forward_cuda(int kind, const float* x, float* y, int64_t n, float alpha, float beta);
 /* dx = dy * act'(x); x, dy, dx: (n) */
 int activation_backward_cuda(int kind, const float* x, const float* dy, float* dx, int64_t n, float alpha, float beta);

@@ -3,6 +3,8 @@ package dev.salient.engine.cuda;
 import dev.salient.engine.Activation;
 import dev.salient.engine.Backend;
 import dev.salient.engine.BinaryOp;
+import dev.salient.engine.CamCombine;
+import dev.salient.engine.CamWeighting;
 import dev.salient.engine.Conv2dGeometry;
 import dev.salient.engine.Pool2dGeometry;
 import dev.salient.engine.SalientException;
@@ -77,6 +79,8 @@ public final class CudaBackend implements Backend {
         try {
             Loader.load(CudaNative.class);
         } catch (Throwable t) {
+            if (!driverLibraryPresent())
+                return new Probe(false, "no NVIDIA driver on this machine (libcuda.so.1 not found)", null);
             return new Probe(false, "the CUDA runtime library could not be loaded (" + firstLine(t) + ")", null);
         }
         try {
@@ -94,6 +98,17 @@ public final class CudaBackend implements Backend {
         } catch (Throwable t) {
             return new Probe(false, "CUDA probe failed (" + firstLine(t) + ")", null);
         }
+    }
+
+    /** Whether the driver library can be found where the dynamic loader looks for it. */
+    private static boolean driverLibraryPresent() {
+        java.util.List<String> dirs = new java.util.ArrayList<>(java.util.List.of("/usr/lib/x86_64-linux-gnu", "/usr/lib64",
+                "/usr/lib", "/lib/x86_64-linux-gnu", "/usr/local/nvidia/lib64", "/usr/lib/wsl/lib"));
+        String ld = System.getenv("LD_LIBRARY_PATH");
+        if (ld != null) dirs.addAll(java.util.Arrays.asList(ld.split(":")));
+        for (String d : dirs)
+            if (!d.isEmpty() && java.nio.file.Files.exists(java.nio.file.Path.of(d, "libcuda.so.1"))) return true;
+        return false;
     }
 
     private static String firstLine(Throwable t) {
@@ -483,62 +498,73 @@ public final class CudaBackend implements Backend {
         check(CudaNative.slice_axis_cuda(ptr(src, "sliceAxis"), ptr(dst, "sliceAxis"), outer, ss[ax], ds[ax], inner, offset));
     }
 
-    // ---- attribution building blocks (twins of native/cpu/cam.cpp and ig.cpp)
+    // ---- attribution (CAM family and Integrated Gradients)
 
-    /** w: (N,K) channel weights from a, g: (N,K,h,w); kind as SalientNative.CAMW_*. */
-    public void gradcamWeights(int kind, Tensor a, Tensor g, Tensor w) {
-        requireShape(g, a.shape(), "gradcam weights gradient");
-        if (a.rank() < 3) throw new SalientException("gradcam weights: activation " + a + " must be (N,K,...)");
-        int n = intDim(a.dim(0), "gradcam weights"), k = intDim(a.dim(1), "gradcam weights");
-        requireShape(w, new long[] {n, k}, "gradcam weights output");
-        check(CudaNative.gradcam_weights_cuda(kind, ptr(a, "gradcam weights"), ptr(g, "gradcam weights"),
-                ptr(w, "gradcam weights"), n, k, a.numel() / ((long) n * k)));
+    private static long planeSize(Tensor a, String what) {
+        if (a.rank() != 4) throw new SalientException(what + ": expected (N,K,h,w), got " + a);
+        return a.dim(2) * a.dim(3);
     }
 
-    /** cam: (N,h,w) from a: (N,K,h,w) and wg: w (N,K) for WEIGHTED, else g (N,K,h,w); mode as SalientNative.CAMC_*. */
-    public void camCombine(int mode, Tensor a, Tensor wg, Tensor cam) {
-        if (a.rank() < 3) throw new SalientException("cam combine: activation " + a + " must be (N,K,...)");
-        int n = intDim(a.dim(0), "cam combine"), k = intDim(a.dim(1), "cam combine");
-        long p = a.numel() / ((long) n * k);
-        if (mode == 0) requireShape(wg, new long[] {n, k}, "cam combine weights");
-        else requireShape(wg, a.shape(), "cam combine gradient");
-        if (cam.numel() != n * p) throw new SalientException("cam combine: output " + cam + " must hold " + n + "x" + p);
-        check(CudaNative.cam_combine_cuda(mode, ptr(a, "cam combine"), ptr(wg, "cam combine"), ptr(cam, "cam combine"), n, k, p));
+    @Override
+    public void gradcamWeights(CamWeighting kind, Tensor a, Tensor g, Tensor w) {
+        long p = planeSize(a, "gradcam weights");
+        requireShape(g, a.shape(), "gradcam weights: gradient");
+        requireShape(w, new long[] {a.dim(0), a.dim(1)}, "gradcam weights: output");
+        check(CudaNative.gradcam_weights_cuda(kind.code, ptr(a, "gradcam weights"), ptr(g, "gradcam weights"),
+                ptr(w, "gradcam weights"), intDim(a.dim(0), "gradcam weights"), intDim(a.dim(1), "gradcam weights"), p));
     }
 
-    /** y: (..., oh, ow) from x: (..., ih, iw), bilinear with half-pixel centres. */
-    public void bilinearResize(Tensor x, Tensor y) {
-        if (x.rank() < 2 || y.rank() != x.rank()) throw new SalientException("bilinear resize: " + x + " -> " + y);
-        int ih = intDim(x.dim(-2), "resize"), iw = intDim(x.dim(-1), "resize");
-        int oh = intDim(y.dim(-2), "resize"), ow = intDim(y.dim(-1), "resize");
-        long nc = x.numel() / ((long) ih * iw);
-        if (y.numel() != nc * oh * ow) throw new SalientException("bilinear resize: " + x + " -> " + y + " differ in planes");
-        check(CudaNative.bilinear_resize_cuda(ptr(x, "resize"), ptr(y, "resize"), intDim(nc, "resize"), ih, iw, oh, ow));
+    @Override
+    public void camCombine(CamCombine mode, Tensor a, Tensor wg, Tensor cam) {
+        long p = planeSize(a, "cam combine");
+        if (mode == CamCombine.WEIGHTED) requireShape(wg, new long[] {a.dim(0), a.dim(1)}, "cam combine: weights");
+        else requireShape(wg, a.shape(), "cam combine: gradient");
+        requireShape(cam, new long[] {a.dim(0), a.dim(2), a.dim(3)}, "cam combine: output");
+        check(CudaNative.cam_combine_cuda(mode.code, ptr(a, "cam combine"), ptr(wg, "cam combine"), ptr(cam, "cam combine"),
+                intDim(a.dim(0), "cam combine"), intDim(a.dim(1), "cam combine"), p));
     }
 
-    /** out: (N,oh,ow) = minmax(relu(resize(minmax(relu(cam))))); cam: (N,h,w) is overwritten. */
+    @Override
     public void camFinish(Tensor cam, Tensor out) {
         if (cam.rank() != 3 || out.rank() != 3 || cam.dim(0) != out.dim(0))
-            throw new SalientException("cam finish: " + cam + " -> " + out + " must be (N,h,w) -> (N,H,W)");
+            throw new SalientException("cam finish: expected (N,h,w) -> (N,H,W), got " + cam + " -> " + out);
         check(CudaNative.cam_finish_cuda(ptr(cam, "cam finish"), ptr(out, "cam finish"), intDim(cam.dim(0), "cam finish"),
                 intDim(cam.dim(1), "cam finish"), intDim(cam.dim(2), "cam finish"), intDim(out.dim(1), "cam finish"),
                 intDim(out.dim(2), "cam finish")));
     }
 
-    /** y: (S*N, ...) with y[s,n] = b[n] + alphas[s] (x[n] - b[n]); x, b: (N, ...); alphas: (S) on this device. */
-    public void igInterpolate(Tensor x, Tensor b, Tensor alphas, Tensor y) {
-        requireShape(b, x.shape(), "ig interpolate baseline");
-        int s = intDim(alphas.numel(), "ig interpolate"), n = intDim(x.dim(0), "ig interpolate");
-        if (y.numel() != s * x.numel()) throw new SalientException("ig interpolate: output " + y + " must hold " + s + " copies of " + x);
-        check(CudaNative.ig_interpolate_cuda(ptr(x, "ig interpolate"), ptr(b, "ig interpolate"), ptr(alphas, "ig interpolate"),
-                ptr(y, "ig interpolate"), s, n, x.numel() / n));
+    @Override
+    public void bilinearResize(Tensor x, Tensor y) {
+        if (x.rank() != 4 || y.rank() != 4 || x.dim(0) != y.dim(0) || x.dim(1) != y.dim(1))
+            throw new SalientException("bilinear resize: expected (N,C,h,w) -> (N,C,H,W), got " + x + " -> " + y);
+        check(CudaNative.bilinear_resize_cuda(ptr(x, "bilinear resize"), ptr(y, "bilinear resize"),
+                intDim(x.dim(0) * x.dim(1), "bilinear resize"), intDim(x.dim(2), "bilinear resize"),
+                intDim(x.dim(3), "bilinear resize"), intDim(y.dim(2), "bilinear resize"), intDim(y.dim(3), "bilinear resize")));
     }
 
-    /** acc: (N, ...) += sum_s weights[s] g[s,n]; g: (S*N, ...); weights: (S) on this device. */
-    public void igAccumulate(Tensor g, Tensor weights, Tensor acc) {
-        int s = intDim(weights.numel(), "ig accumulate"), n = intDim(acc.dim(0), "ig accumulate");
-        if (g.numel() != s * acc.numel()) throw new SalientException("ig accumulate: gradients " + g + " must hold " + s + " copies of " + acc);
-        check(CudaNative.ig_accumulate_cuda(ptr(g, "ig accumulate"), ptr(weights, "ig accumulate"), ptr(acc, "ig accumulate"),
-                s, n, acc.numel() / n));
+    /** The S step coefficients go to the device once per chunk (S floats), not once per step. */
+    @Override
+    public void igInterpolate(Tensor x, Tensor b, float[] alphas, Tensor y) {
+        requireShape(b, x.shape(), "ig interpolate: baseline");
+        if (alphas.length == 0 || x.rank() == 0) throw new SalientException("ig interpolate: no steps or no batch axis");
+        long[] ys = x.shape();
+        ys[0] *= alphas.length;
+        requireShape(y, ys, "ig interpolate: output");
+        try (Tensor a = upload(alphas, alphas.length)) {
+            check(CudaNative.ig_interpolate_cuda(ptr(x, "ig interpolate"), ptr(b, "ig interpolate"), a.data(),
+                    ptr(y, "ig interpolate"), alphas.length, intDim(x.dim(0), "ig interpolate"), x.numel() / x.dim(0)));
+        }
+    }
+
+    @Override
+    public void igAccumulate(Tensor g, float[] weights, Tensor acc) {
+        if (weights.length == 0 || acc.rank() == 0) throw new SalientException("ig accumulate: no steps or no batch axis");
+        long[] gs = acc.shape();
+        gs[0] *= weights.length;
+        requireShape(g, gs, "ig accumulate: gradients");
+        try (Tensor w = upload(weights, weights.length)) {
+            check(CudaNative.ig_accumulate_cuda(ptr(g, "ig accumulate"), w.data(), ptr(acc, "ig accumulate"), weights.length,
+                    intDim(acc.dim(0), "ig accumulate"), acc.numel() / acc.dim(0)));
+        }
     }
 }

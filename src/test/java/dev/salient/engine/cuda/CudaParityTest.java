@@ -6,11 +6,12 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import dev.salient.engine.Activation;
 import dev.salient.engine.Backend;
 import dev.salient.engine.BinaryOp;
+import dev.salient.engine.CamCombine;
+import dev.salient.engine.CamWeighting;
 import dev.salient.engine.Conv2dGeometry;
 import dev.salient.engine.Engine;
 import dev.salient.engine.Pool2dGeometry;
 import dev.salient.engine.SalientException;
-import dev.salient.engine.SalientNative;
 import dev.salient.engine.Shapes;
 import dev.salient.engine.Tensor;
 import java.util.ArrayList;
@@ -392,47 +393,47 @@ class CudaParityTest {
         assertArrayEquals(b[0].toArray(), s[1].toArray());
     }
 
-    // ---- attribution building blocks, against SalientNative's CPU twins
+    // ---- attribution building blocks
 
     @ParameterizedTest
-    @ValueSource(ints = {SalientNative.CAMW_GRADCAM, SalientNative.CAMW_GRADCAMPP, SalientNative.CAMW_XGRADCAM})
-    void gradcamWeights(int kind) {
+    @EnumSource(CamWeighting.class)
+    void gradcamWeights(CamWeighting kind) {
         int n = 3, k = 17;
         for (int hw : new int[] {7, 16}) {
             long[] s = {n, k, hw, hw};
             float[] act = random(Shapes.numel(s));
             for (int i = 0; i < act.length; i++) act[i] = Math.abs(act[i]); // post-ReLU activations
             Tensor[] a = pair(act, s), g = pairRandom(s), w = out(n, k);
-            assertEquals(0, SalientNative.gradcam_weights_cpu(kind, a[0].data(), g[0].data(), w[0].data(), n, k, (long) hw * hw));
+            cpu.gradcamWeights(kind, a[0], g[0], w[0]);
             gpu.gradcamWeights(kind, a[1], g[1], w[1]);
-            assertClose("gradcam weights kind " + kind + " hw " + hw, w);
+            assertClose("gradcam weights " + kind + " hw " + hw, w);
         }
     }
 
     @ParameterizedTest
-    @ValueSource(ints = {SalientNative.CAMC_WEIGHTED, SalientNative.CAMC_LAYERCAM, SalientNative.CAMC_HIRESCAM})
-    void camCombineAndFinish(int mode) {
+    @EnumSource(CamCombine.class)
+    void camCombineAndFinish(CamCombine mode) {
         int n = 2, k = 9, h = 7, w = 7, oh = 50, ow = 45;
         Tensor[] a = pairRandom(n, k, h, w);
-        Tensor[] wg = mode == SalientNative.CAMC_WEIGHTED ? pairRandom(n, k) : pairRandom(n, k, h, w);
+        Tensor[] wg = mode == CamCombine.WEIGHTED ? pairRandom(n, k) : pairRandom(n, k, h, w);
         Tensor[] cam = out(n, h, w);
-        assertEquals(0, SalientNative.cam_combine_cpu(mode, a[0].data(), wg[0].data(), cam[0].data(), n, k, (long) h * w));
+        cpu.camCombine(mode, a[0], wg[0], cam[0]);
         gpu.camCombine(mode, a[1], wg[1], cam[1]);
-        assertClose("cam combine mode " + mode, cam);
+        assertClose("cam combine " + mode, cam);
         // finish from identical raw maps
         Tensor camG = gpu.upload(cam[0].toArray(), n, h, w);
         owned.add(camG);
         Tensor[] fin = out(n, oh, ow);
-        assertEquals(0, SalientNative.cam_finish_cpu(cam[0].data(), fin[0].data(), n, h, w, oh, ow));
+        cpu.camFinish(cam[0], fin[0]);
         gpu.camFinish(camG, fin[1]);
-        assertClose("cam finish mode " + mode, fin);
+        assertClose("cam finish " + mode, fin);
     }
 
     @Test
     void bilinearResize() {
         for (int[] sz : new int[][] {{7, 7, 224, 224}, {5, 9, 3, 4}, {14, 10, 14, 10}}) {
             Tensor[] x = pairRandom(2, 3, sz[0], sz[1]), y = out(2, 3, sz[2], sz[3]);
-            assertEquals(0, SalientNative.bilinear_resize_cpu(x[0].data(), y[0].data(), 6, sz[0], sz[1], sz[2], sz[3]));
+            cpu.bilinearResize(x[0], y[0]);
             gpu.bilinearResize(x[1], y[1]);
             assertClose("bilinear " + Arrays.toString(sz), y);
         }
@@ -440,18 +441,17 @@ class CudaParityTest {
 
     @Test
     void integratedGradients() {
-        int s = 5, n = 2;
-        long[] xs = {n, 3, 8, 8};
-        long d = Shapes.numel(xs) / n;
+        int s = 5;
+        long[] xs = {2, 3, 8, 8};
         float[] alphas = {0.05f, 0.2f, 0.5f, 0.8f, 0.95f}, weights = {0.1f, 0.2f, 0.4f, 0.2f, 0.1f};
-        Tensor[] x = pairRandom(xs), b = pairRandom(xs), al = pair(alphas, s), wt = pair(weights, s);
+        Tensor[] x = pairRandom(xs), b = pairRandom(xs);
         Tensor[] y = out(s * xs[0], xs[1], xs[2], xs[3]);
-        assertEquals(0, SalientNative.ig_interpolate_cpu(x[0].data(), b[0].data(), al[0].data(), y[0].data(), s, n, d));
-        gpu.igInterpolate(x[1], b[1], al[1], y[1]);
+        cpu.igInterpolate(x[0], b[0], alphas, y[0]);
+        gpu.igInterpolate(x[1], b[1], alphas, y[1]);
         assertClose("ig interpolate", y);
         Tensor[] g = pairRandom(s * xs[0], xs[1], xs[2], xs[3]), acc = pairRandom(xs);
-        assertEquals(0, SalientNative.ig_accumulate_cpu(g[0].data(), wt[0].data(), acc[0].data(), s, n, d));
-        gpu.igAccumulate(g[1], wt[1], acc[1]);
+        cpu.igAccumulate(g[0], weights, acc[0]);
+        gpu.igAccumulate(g[1], weights, acc[1]);
         assertClose("ig accumulate", acc);
     }
 
