@@ -94,9 +94,34 @@ public final class CudaBackend implements Backend {
                 return new Probe(false, "CUDA device 0 cannot be queried: " + CudaNative.salient_cuda_last_error().getString(), null);
             int len = 0;
             while (len < buf.length && buf[len] != 0) len++;
-            return new Probe(true, "", new String(buf, 0, len, java.nio.charset.StandardCharsets.UTF_8));
+            String device = new String(buf, 0, len, java.nio.charset.StandardCharsets.UTF_8);
+            String selfTest = selfTest();
+            if (selfTest != null)
+                return new Probe(false, "CUDA device 0 (" + device + ") cannot run this build's kernels: " + selfTest, null);
+            return new Probe(true, "", device);
         } catch (Throwable t) {
             return new Probe(false, "CUDA probe failed (" + firstLine(t) + ")", null);
+        }
+    }
+
+    /**
+     * Runs one kernel and reads its result back: catches a driver too old for the compiled
+     * code (no sm_80/sm_90 image and PTX newer than the driver) before any real work.
+     * Returns null when the kernel ran, else the CUDA error line.
+     */
+    private static String selfTest() {
+        if (CudaNative.salient_cuda_set_device(0) != 0) return CudaNative.salient_cuda_last_error().getString();
+        FloatPointer p = CudaNative.salient_cuda_malloc(4);
+        if (p == null || p.isNull()) return CudaNative.salient_cuda_last_error().getString();
+        try {
+            float[] back = new float[4];
+            if (CudaNative.fill_cuda(p, 4, 1.5f) != 0 || CudaNative.salient_cuda_download(back, p, 0, 4) != 0)
+                return CudaNative.salient_cuda_last_error().getString();
+            for (float v : back)
+                if (v != 1.5f) return "a test kernel wrote " + v + " instead of 1.5";
+            return null;
+        } finally {
+            CudaNative.salient_cuda_free(p);
         }
     }
 
@@ -127,6 +152,23 @@ public final class CudaBackend implements Backend {
         check(CudaNative.salient_cuda_set_device(0));
         return new CudaBackend(0, p.device());
     }
+
+    private static CudaBackend shared;
+
+    /**
+     * The process-wide backend on device 0 (what {@code Engine.forName("cuda")} hands out),
+     * created on first use; closing it is a no-op, its pool lives as long as the process.
+     * Throws like {@link #create()} when CUDA is not available.
+     */
+    public static synchronized CudaBackend shared() {
+        if (shared == null) {
+            shared = create();
+            shared.sharedInstance = true;
+        }
+        return shared;
+    }
+
+    private boolean sharedInstance;
 
     @Override
     public String name() {
@@ -247,9 +289,10 @@ public final class CudaBackend implements Backend {
         check(CudaNative.salient_cuda_synchronize());
     }
 
+    /** Frees every device block of this backend (tensors still open become unusable); no-op for {@link #shared()}. */
     @Override
     public void close() {
-        pool.close();
+        if (!sharedInstance) pool.close();
     }
 
     // ---- convolution
