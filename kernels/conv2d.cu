@@ -10,8 +10,8 @@
 //   backward: dX_g (Cg x N*H*W)   = W_g^T (Cg x Kg*R*S)      * col2im-gather(dY_g) (Kg*R*S x N*H*W)
 // Tiles of BM x BN outputs per block, BK-deep slices of the reduction staged in shared memory
 // (double-buffered, the next slice prefetched into registers while the current one is
-// multiplied), TM x TN outputs per thread in registers, float4 weight loads when the filter
-// rows are 16-byte aligned. Exact FP32: every product is an FP32 FMA (no TF32).
+// multiplied), TM x TN outputs per thread in registers (strided float4 chunks, so shared-memory
+// reads are conflict-free), float4 weight loads when the filter rows are 16-byte aligned. Exact FP32: every product is an FP32 FMA (no TF32).
 // Depthwise convolutions (Cg == 1) get their own direct kernels.
 //
 // FLOP/byte: ResNet-50 at batch 64 is ~4.1 GFLOP/image forward; a 3x3x256->256 layer at
@@ -157,6 +157,10 @@ conv2d_igemm_kernel(const float* __restrict__ in, const float* __restrict__ w, c
         for (int i = 0; i < B_PASSES; i++) Bs[buf][b_row + i * B_RPP][b_col] = rb[i];
     };
 
+    // Thread (ty, tx) owns rows {q*M_STRIDE + ty*4 + e} and columns {q*N_STRIDE + tx*4 + e}
+    // (q < TM/4 resp. TN/4, e < 4): neighbouring threads read neighbouring float4s of the
+    // shared tiles (no bank conflicts) and write neighbouring output chunks.
+    constexpr int M_STRIDE = BM / (TM / 4), N_STRIDE = BN / (TN / 4);
     const int ty = tid / (BN / TN), tx = tid % (BN / TN);
     float acc[TM][TN];
 #pragma unroll
@@ -179,20 +183,20 @@ conv2d_igemm_kernel(const float* __restrict__ in, const float* __restrict__ w, c
         for (int k = 0; k < BK; k++) {
             float a[TM], b[TN];
 #pragma unroll
-            for (int i = 0; i < TM; i += 4) {
-                const float4 v = *reinterpret_cast<const float4*>(&As[buf][k][ty * TM + i]);
-                a[i] = v.x;
-                a[i + 1] = v.y;
-                a[i + 2] = v.z;
-                a[i + 3] = v.w;
+            for (int q = 0; q < TM / 4; q++) {
+                const float4 v = *reinterpret_cast<const float4*>(&As[buf][k][q * M_STRIDE + ty * 4]);
+                a[4 * q] = v.x;
+                a[4 * q + 1] = v.y;
+                a[4 * q + 2] = v.z;
+                a[4 * q + 3] = v.w;
             }
 #pragma unroll
-            for (int j = 0; j < TN; j += 4) {
-                const float4 v = *reinterpret_cast<const float4*>(&Bs[buf][k][tx * TN + j]);
-                b[j] = v.x;
-                b[j + 1] = v.y;
-                b[j + 2] = v.z;
-                b[j + 3] = v.w;
+            for (int q = 0; q < TN / 4; q++) {
+                const float4 v = *reinterpret_cast<const float4*>(&Bs[buf][k][q * N_STRIDE + tx * 4]);
+                b[4 * q] = v.x;
+                b[4 * q + 1] = v.y;
+                b[4 * q + 2] = v.z;
+                b[4 * q + 3] = v.w;
             }
 #pragma unroll
             for (int i = 0; i < TM; i++)
@@ -206,13 +210,13 @@ conv2d_igemm_kernel(const float* __restrict__ in, const float* __restrict__ w, c
     // epilogue: scatter the tile back to NCHW (+ bias for the forward pass)
 #pragma unroll
     for (int i = 0; i < TM; i++) {
-        const int m = m0 + ty * TM + i;
+        const int m = m0 + (i / 4) * M_STRIDE + ty * 4 + (i % 4);
         if (m >= M) continue;
         const int ch = (MODE == CONV_FWD ? g.kg : g.cg) * grp + m;
         const float bv = (MODE == CONV_FWD && bias != nullptr) ? __ldg(bias + ch) : 0.f;
 #pragma unroll
         for (int j = 0; j < TN; j++) {
-            const int64_t cidx = n0 + tx * TN + j;
+            const int64_t cidx = n0 + (j / 4) * N_STRIDE + tx * 4 + (j % 4);
             if (cidx >= NPIX) continue;
             if (MODE == CONV_FWD) {
                 const int64_t img = cidx / OHW, pix = cidx - img * OHW;
