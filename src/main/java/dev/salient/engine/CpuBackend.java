@@ -437,6 +437,14 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public void nearestResize(Tensor x, Tensor y) {
+        if (x.rank() != 4 || y.rank() != 4 || x.dim(0) != y.dim(0) || x.dim(1) != y.dim(1))
+            throw new SalientException("nearest resize: expected (N,C,h,w) -> (N,C,H,W), got " + x + " -> " + y);
+        check(SalientNative.nearest_resize_cpu(x.data(), y.data(), Math.toIntExact(x.dim(0) * x.dim(1)), (int) x.dim(2),
+                (int) x.dim(3), (int) y.dim(2), (int) y.dim(3)));
+    }
+
+    @Override
     public void igInterpolate(Tensor x, Tensor b, float[] alphas, Tensor y) {
         requireShape(b, x.shape(), "ig interpolate: baseline");
         long[] ys = x.shape();
