@@ -64,7 +64,7 @@ public final class PredictCommand implements Callable<Integer> {
                         + " (" + m.inputs().stream().map(v -> v.name()).toList() + ")");
             long[] declared = m.inputs().get(0).shape();
             Inputs inputs = Inputs.open(input, declared, pre.toPreprocess());
-            int batch = declared.length > 0 && declared[0] > 0 ? (int) Math.min(declared[0], run.batch()) : run.batch();
+            int batch = declared != null && declared.length > 0 && declared[0] > 0 ? (int) Math.min(declared[0], run.batch()) : run.batch();
             List<NdArray> logits = new ArrayList<>();
             List<String> sources = new ArrayList<>();
             for (Inputs.Batch b : inputs.batches(batch)) {
