@@ -19,12 +19,12 @@ public final class PreprocessOptions {
             description = "Centre crop size (default: the model's input H x W).")
     String crop;
 
-    @Option(names = "--mean", paramLabel = "M[,M,M]", split = ",",
+    @Option(names = "--mean", paramLabel = "M", split = ",", splitSynopsisLabel = ",",
             description = "Per-channel mean subtracted after scaling to [0,1] "
                     + "(default: ImageNet 0.485,0.456,0.406 for 3 channels, 0 for 1 channel).")
     float[] mean;
 
-    @Option(names = "--std", paramLabel = "S[,S,S]", split = ",",
+    @Option(names = "--std", paramLabel = "S", split = ",", splitSynopsisLabel = ",",
             description = "Per-channel std divided by (default: ImageNet 0.229,0.224,0.225 for 3 channels, 1 for 1 channel).")
     float[] std;
 
