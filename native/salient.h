@@ -47,6 +47,7 @@ int fill_cpu(float* x, int64_t n, float value);
 #define SALIENT_ACT_SIGMOID 3
 #define SALIENT_ACT_HARD_SIGMOID 4 /* y = max(0, min(1, alpha*x + beta)) */
 #define SALIENT_ACT_HARD_SWISH 5   /* y = x * max(0, min(1, x/6 + 1/2)) */
+#define SALIENT_ACT_ABS 6          /* y = |x| (saliency); gradient sign(x) */
 
 /* y = act(x); x, y: (n) */
 int activation_forward_cpu(int kind, const float* x, float* y, int64_t n, float alpha, float beta);

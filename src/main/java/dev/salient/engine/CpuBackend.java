@@ -395,4 +395,67 @@ public final class CpuBackend implements Backend {
         check(SalientNative.slice_axis_cpu(src.data(), dst.data(), prod(ss, 0, ax), ss[ax], len,
                 prod(ss, ax + 1, ss.length), offset));
     }
+
+    // ---- attribution (native/cpu/cam.cpp, native/cpu/ig.cpp)
+
+    private static long planeSize(Tensor t) {
+        if (t.rank() != 4) throw new SalientException("expected a 4-D (N,K,h,w) tensor, got " + t);
+        return t.dim(2) * t.dim(3);
+    }
+
+    @Override
+    public void gradcamWeights(CamWeighting kind, Tensor a, Tensor g, Tensor w) {
+        requireShape(g, a.shape(), "gradcam weights: gradient");
+        requireShape(w, new long[] {a.dim(0), a.dim(1)}, "gradcam weights: output");
+        check(SalientNative.gradcam_weights_cpu(kind.code, a.data(), g.data(), w.data(), (int) a.dim(0), (int) a.dim(1),
+                planeSize(a)));
+    }
+
+    @Override
+    public void camCombine(CamCombine mode, Tensor a, Tensor wg, Tensor cam) {
+        long p = planeSize(a);
+        if (mode == CamCombine.WEIGHTED) requireShape(wg, new long[] {a.dim(0), a.dim(1)}, "cam combine: weights");
+        else requireShape(wg, a.shape(), "cam combine: gradient");
+        requireShape(cam, new long[] {a.dim(0), a.dim(2), a.dim(3)}, "cam combine: output");
+        check(SalientNative.cam_combine_cpu(mode.code, a.data(), wg.data(), cam.data(), (int) a.dim(0), (int) a.dim(1), p));
+    }
+
+    @Override
+    public void camFinish(Tensor cam, Tensor out) {
+        if (cam.rank() != 3 || out.rank() != 3 || cam.dim(0) != out.dim(0))
+            throw new SalientException("cam finish: expected (N,h,w) -> (N,H,W), got " + cam + " -> " + out);
+        check(SalientNative.cam_finish_cpu(cam.data(), out.data(), (int) cam.dim(0), (int) cam.dim(1), (int) cam.dim(2),
+                (int) out.dim(1), (int) out.dim(2)));
+    }
+
+    @Override
+    public void bilinearResize(Tensor x, Tensor y) {
+        if (x.rank() != 4 || y.rank() != 4 || x.dim(0) != y.dim(0) || x.dim(1) != y.dim(1))
+            throw new SalientException("bilinear resize: expected (N,C,h,w) -> (N,C,H,W), got " + x + " -> " + y);
+        check(SalientNative.bilinear_resize_cpu(x.data(), y.data(), Math.toIntExact(x.dim(0) * x.dim(1)), (int) x.dim(2),
+                (int) x.dim(3), (int) y.dim(2), (int) y.dim(3)));
+    }
+
+    @Override
+    public void igInterpolate(Tensor x, Tensor b, float[] alphas, Tensor y) {
+        requireShape(b, x.shape(), "ig interpolate: baseline");
+        long[] ys = x.shape();
+        ys[0] *= alphas.length;
+        requireShape(y, ys, "ig interpolate: output");
+        try (FloatPointer a = new FloatPointer(alphas)) {
+            check(SalientNative.ig_interpolate_cpu(x.data(), b.data(), a, y.data(), alphas.length, (int) x.dim(0),
+                    x.numel() / x.dim(0)));
+        }
+    }
+
+    @Override
+    public void igAccumulate(Tensor g, float[] weights, Tensor acc) {
+        long[] gs = acc.shape();
+        gs[0] *= weights.length;
+        requireShape(g, gs, "ig accumulate: gradients");
+        try (FloatPointer w = new FloatPointer(weights)) {
+            check(SalientNative.ig_accumulate_cpu(g.data(), w, acc.data(), weights.length, (int) acc.dim(0),
+                    acc.numel() / acc.dim(0)));
+        }
+    }
 }

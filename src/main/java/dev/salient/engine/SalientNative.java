@@ -35,7 +35,7 @@ public final class SalientNative {
 
     // ---- elementwise
     public static final int ACT_RELU = 0, ACT_LEAKY_RELU = 1, ACT_CLIP = 2, ACT_SIGMOID = 3,
-            ACT_HARD_SIGMOID = 4, ACT_HARD_SWISH = 5;
+            ACT_HARD_SIGMOID = 4, ACT_HARD_SWISH = 5, ACT_ABS = 6;
 
     public static native int fill_cpu(FloatPointer x, long n, float value);
 
