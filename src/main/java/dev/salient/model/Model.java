@@ -1,0 +1,221 @@
+package dev.salient.model;
+
+import dev.salient.engine.Backend;
+import dev.salient.engine.SalientException;
+import dev.salient.engine.Tensor;
+import dev.salient.onnx.OnnxReader;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * A loaded ONNX model: the rewritten graph IR (BatchNorm folded, constants and
+ * shape subgraphs folded, Dropout/Identity removed) and a forward executor
+ * with a liveness-based memory plan, cached per input shape.
+ *
+ * <pre>{@code
+ * try (Model m = Model.load(Path.of("resnet.onnx")); Tensor x = cpu.upload(pixels, 1, 3, 224, 224)) {
+ *     try (Tensor logits = m.forward(Engine.cpu(), x)) { ... }
+ * }
+ * }</pre>
+ *
+ * <p><b>Thread-safety:</b> a loaded Model is immutable and safe to share.
+ * {@link #forward} and {@link #run} may be called concurrently from several
+ * threads: each call has its own executor state (buffers), plans are cached in
+ * a concurrent map, and weights are uploaded once per backend under a lock.
+ * {@link #close} must not race with running calls.
+ */
+public final class Model implements AutoCloseable {
+    private static final int MAX_PLANS = 64;
+
+    private final Path file;
+    private final Graph graph;
+    private final List<ValueInfo> inputs;
+    private final List<ValueInfo> outputs;
+    private final Map<String, Plan> plans = new ConcurrentHashMap<>();
+    private final Map<Backend, Map<String, Tensor>> weights = new IdentityHashMap<>();
+    private volatile boolean closed;
+
+    private Model(Path file, Graph graph, List<ValueInfo> outputs) {
+        this.file = file;
+        this.graph = graph;
+        this.inputs = graph.inputs();
+        this.outputs = List.copyOf(outputs);
+    }
+
+    /** Loads and rewrites a model; any problem is a {@link SalientException} with one line. */
+    public static Model load(Path onnxFile) {
+        return load(onnxFile, Map.of());
+    }
+
+    /**
+     * Loads a model with some graph inputs bound to constant values (e.g. an
+     * int64 shape input of a test graph); bound inputs are folded like initializers.
+     */
+    public static Model load(Path onnxFile, Map<String, HostTensor> bindInputs) {
+        try {
+            Graph g = GraphRewriter.rewrite(OnnxReader.read(onnxFile, bindInputs));
+            List<ValueInfo> outs = g.outputs();
+            boolean allStatic = !g.inputs().isEmpty() || true;
+            for (ValueInfo v : g.inputs()) allStatic &= v.isStatic();
+            Set<String> outNames = new LinkedHashSet<>();
+            for (ValueInfo o : g.outputs()) outNames.add(o.name());
+            if (allStatic) {
+                // static shapes: fold shape subgraphs into constants now and record output shapes
+                Map<String, long[]> shapes = new HashMap<>();
+                for (ValueInfo v : g.inputs()) shapes.put(v.name(), v.shape());
+                Plan p = Planner.plan(g, shapes, outNames);
+                g = foldPlanned(g, p);
+                List<ValueInfo> o2 = new ArrayList<>();
+                for (ValueInfo o : outs) o2.add(new ValueInfo(o.name(), p.shape(o.name())));
+                outs = o2;
+            } else {
+                // dynamic dims: validate the graph with 1 for each unknown dim (plans are made per call)
+                boolean ranked = true;
+                Map<String, long[]> shapes = new HashMap<>();
+                for (ValueInfo v : g.inputs()) {
+                    if (v.shape() == null) ranked = false;
+                    else shapes.put(v.name(), Arrays.stream(v.shape()).map(d -> d < 0 ? 1 : d).toArray());
+                }
+                if (ranked) Planner.plan(g, shapes, outNames);
+            }
+            return new Model(onnxFile, g, outs);
+        } catch (SalientException e) {
+            throw new SalientException(onnxFile + ": " + stripPrefix(e.getMessage(), onnxFile.toString()), e);
+        } catch (ArithmeticException e) {
+            throw new SalientException(onnxFile + ": size overflow while planning (" + e.getMessage() + ")");
+        }
+    }
+
+    private static String stripPrefix(String msg, String f) {
+        return msg != null && msg.startsWith(f + ": ") ? msg.substring(f.length() + 2) : msg;
+    }
+
+    /** Replaces the nodes a static plan folded on the host by their values. */
+    private static Graph foldPlanned(Graph g, Plan p) {
+        if (p.foldedNodes().isEmpty()) return g;
+        Set<Node> folded = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
+        folded.addAll(p.foldedNodes());
+        Map<String, HostTensor> consts = new LinkedHashMap<>(g.constants());
+        List<Node> kept = new ArrayList<>();
+        for (Node n : g.nodes()) {
+            if (!folded.contains(n)) {
+                kept.add(n);
+                continue;
+            }
+            for (String o : n.outputs()) if (!o.isEmpty() && p.hostValue(o) != null) consts.put(o, p.hostValue(o));
+        }
+        return GraphRewriter.prune(new Graph(kept, g.inputs(), g.outputs(), consts, g.opset()));
+    }
+
+    /** The run-time inputs (initializers excluded), with -1 for dynamic dims. */
+    public List<ValueInfo> inputs() {
+        return inputs;
+    }
+
+    /** The outputs; shapes are concrete when the inputs are static, else as declared. */
+    public List<ValueInfo> outputs() {
+        return outputs;
+    }
+
+    /** The rewritten graph IR. */
+    public Graph graph() {
+        return graph;
+    }
+
+    /** Runs the model on its single input and returns its first output (the caller owns it). */
+    public Tensor forward(Backend backend, Tensor input) {
+        if (inputs.size() != 1)
+            throw new SalientException(file + ": forward needs a model with one input; this one has " + inputs.size()
+                    + " (use run)");
+        String out = outputs.get(0).name();
+        return run(backend, Map.of(inputs.get(0).name(), input), Set.of(out)).get(out);
+    }
+
+    /**
+     * Runs the model and returns the fetched tensors: any graph tensor name
+     * (outputs or intermediates of the rewritten graph). The caller owns the
+     * returned tensors; the inputs are not closed.
+     */
+    public Map<String, Tensor> run(Backend backend, Map<String, Tensor> in, Set<String> fetch) {
+        if (closed) throw new SalientException(file + ": model is closed");
+        if (fetch.isEmpty()) throw new SalientException("nothing to fetch");
+        Map<String, long[]> shapes = new HashMap<>();
+        StringBuilder key = new StringBuilder();
+        for (ValueInfo v : inputs) {
+            Tensor t = in.get(v.name());
+            if (t == null) throw new SalientException("missing input '" + v.name() + "' (model inputs: " + inputs + ")");
+            if (t.backend() != backend)
+                throw new SalientException("input '" + v.name() + "' lives on backend " + t.backend().name() + ", not " + backend.name());
+            long[] s = t.shape();
+            long[] want = v.shape();
+            if (want != null) {
+                boolean okShape = want.length == s.length;
+                for (int i = 0; okShape && i < s.length; i++) okShape = want[i] < 0 || want[i] == s[i];
+                if (!okShape)
+                    throw new SalientException("input '" + v.name() + "': expected shape " + Arrays.toString(want)
+                            + " (-1 = any), got " + Arrays.toString(s));
+            }
+            shapes.put(v.name(), s);
+            key.append(v.name()).append(Arrays.toString(s)).append(';');
+        }
+        for (String k : in.keySet())
+            if (shapes.get(k) == null) throw new SalientException("unknown input '" + k + "' (model inputs: " + inputs + ")");
+        List<String> sortedFetch = new ArrayList<>(fetch);
+        java.util.Collections.sort(sortedFetch);
+        key.append(sortedFetch);
+        String k = key.toString();
+        Plan plan = plans.get(k);
+        if (plan == null) {
+            plan = Planner.plan(graph, shapes, new LinkedHashSet<>(fetch));
+            if (plans.size() >= MAX_PLANS) plans.clear();
+            plans.put(k, plan);
+        }
+        return plan.execute(backend, in, this::weight);
+    }
+
+    /** The plan for these input shapes fetching the graph outputs (for graph-level tools such as backward walks). */
+    public Plan plan(Map<String, long[]> inputShapes, Set<String> fetch) {
+        return Planner.plan(graph, inputShapes, fetch);
+    }
+
+    /** A graph constant uploaded to a backend, cached for the model's lifetime (owned by the model: do not close). */
+    public Tensor weight(Backend backend, String name) {
+        HostTensor h = graph.constants().get(name);
+        if (h == null) throw new SalientException("no constant '" + name + "'");
+        synchronized (weights) {
+            if (closed) throw new SalientException(file + ": model is closed");
+            Map<String, Tensor> m = weights.computeIfAbsent(backend, b -> new HashMap<>());
+            Tensor t = m.get(name);
+            if (t == null) {
+                t = backend.upload(h.floats(), h.shape());
+                m.put(name, t);
+            }
+            return t;
+        }
+    }
+
+    /** Frees the weights uploaded to every backend. */
+    @Override
+    public void close() {
+        synchronized (weights) {
+            closed = true;
+            for (Map<String, Tensor> m : weights.values()) for (Tensor t : m.values()) t.close();
+            weights.clear();
+        }
+        plans.clear();
+    }
+
+    @Override
+    public String toString() {
+        return "Model(" + file + ", inputs " + inputs + ", outputs " + outputs + ", " + graph.nodes().size() + " nodes)";
+    }
+}

@@ -1,0 +1,158 @@
+package dev.salient.model;
+
+import dev.salient.engine.Backend;
+import dev.salient.engine.SalientException;
+import dev.salient.engine.Tensor;
+import dev.salient.model.ops.Op;
+import dev.salient.model.ops.TensorViews;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.BiFunction;
+
+/**
+ * An execution plan for one set of input shapes and fetched tensors: the
+ * steps that run on the backend (in order, with their ops and shapes), the
+ * values folded on the host, and the buffer assignment of every intermediate.
+ * Immutable and shareable; {@link #execute} keeps its state per call.
+ */
+public final class Plan {
+    static final int OWNED = -1, ABSENT = -2;
+
+    /**
+     * One op on the backend. {@code inputs[i]} is the tensor feeding input i,
+     * or "" for an absent or param input (see {@link Op#isParamInput}).
+     */
+    public record Step(Node node, Op op, String[] inputs, String[] outputs, long[][] inputShapes, long[][] outputShapes) {}
+
+    private final Graph graph;
+    private final List<Step> steps;
+    private final List<Node> folded;
+    private final Map<String, HostTensor> host;
+    private final Map<String, long[]> shapes;
+    private final Set<String> fetch;
+    private final int[][] outSlot;
+    private final long[] slotSizes;
+
+    Plan(Graph graph, List<Step> steps, List<Node> folded, Map<String, HostTensor> host, Map<String, long[]> shapes,
+            Set<String> fetch, int[][] outSlot, long[] slotSizes) {
+        this.graph = graph;
+        this.steps = List.copyOf(steps);
+        this.folded = List.copyOf(folded);
+        this.host = host;
+        this.shapes = shapes;
+        this.fetch = fetch;
+        this.outSlot = outSlot;
+        this.slotSizes = slotSizes;
+    }
+
+    /** The steps run on the backend, in order. */
+    public List<Step> steps() {
+        return steps;
+    }
+
+    /** Nodes folded on the host for these shapes (shape subgraphs). */
+    public List<Node> foldedNodes() {
+        return folded;
+    }
+
+    /** The shape of any tensor of the plan (inputs, constants, folded values, step outputs), or null. */
+    public long[] shape(String tensor) {
+        HostTensor h = host.get(tensor);
+        if (h != null) return h.shape();
+        long[] s = shapes.get(tensor);
+        return s == null ? null : s.clone();
+    }
+
+    /** A host-known value (constant or folded), or null. */
+    public HostTensor hostValue(String tensor) {
+        return host.get(tensor);
+    }
+
+    /** Floats of intermediate memory this plan allocates per call (excluding fetched outputs). */
+    public long bufferFloats() {
+        return Arrays.stream(slotSizes).sum();
+    }
+
+    public int bufferCount() {
+        return slotSizes.length;
+    }
+
+    /**
+     * Runs the plan. Inputs are the caller's (not closed); the returned tensors
+     * (one per fetched name) belong to the caller. {@code weights} maps a graph
+     * constant to its tensor on this backend (cached by the model).
+     */
+    Map<String, Tensor> execute(Backend b, Map<String, Tensor> inputs, BiFunction<Backend, String, Tensor> weights) {
+        Tensor[] slots = new Tensor[slotSizes.length];
+        List<Tensor> temps = new ArrayList<>();
+        Map<String, Tensor> env = new HashMap<>(inputs);
+        Map<String, Tensor> result = new LinkedHashMap<>();
+        boolean ok = false;
+        try {
+            for (int i = 0; i < slots.length; i++) slots[i] = b.allocate(slotSizes[i]);
+            for (int si = 0; si < steps.size(); si++) {
+                Step s = steps.get(si);
+                Tensor[] in = new Tensor[s.inputs().length];
+                for (int i = 0; i < in.length; i++) {
+                    String name = s.inputs()[i];
+                    if (name.isEmpty()) continue;
+                    Tensor t = env.get(name);
+                    if (t == null) {
+                        t = constant(b, name, weights, temps);
+                        env.put(name, t);
+                    }
+                    in[i] = t;
+                }
+                Tensor[] out = new Tensor[s.outputs().length];
+                for (int j = 0; j < out.length; j++) {
+                    int slot = outSlot[si][j];
+                    if (slot == ABSENT) continue;
+                    long[] shape = s.outputShapes()[j];
+                    if (slot == OWNED) {
+                        out[j] = b.allocate(shape);
+                        result.put(s.outputs()[j], out[j]);
+                    } else {
+                        out[j] = TensorViews.view(slots[slot], shape);
+                    }
+                    env.put(s.outputs()[j], out[j]);
+                }
+                s.op().forward(b, in, out);
+            }
+            for (String f : fetch) {
+                if (result.containsKey(f)) continue;
+                Tensor src = inputs.get(f);
+                if (src != null) {
+                    Tensor copy = b.allocate(src.shape());
+                    result.put(f, copy);
+                    b.copy(src, copy);
+                } else if (host.containsKey(f)) {
+                    HostTensor h = host.get(f);
+                    result.put(f, b.upload(h.floats(), h.shape()));
+                } else {
+                    throw new SalientException("tensor '" + f + "' was not computed");
+                }
+            }
+            b.synchronize();
+            ok = true;
+            return result;
+        } finally {
+            for (Tensor t : slots) if (t != null) t.close();
+            for (Tensor t : temps) t.close();
+            if (!ok) for (Tensor t : result.values()) t.close();
+        }
+    }
+
+    private Tensor constant(Backend b, String name, BiFunction<Backend, String, Tensor> weights, List<Tensor> temps) {
+        if (graph.constants().containsKey(name)) return weights.apply(b, name);
+        HostTensor h = host.get(name);
+        if (h == null) throw new SalientException("tensor '" + name + "' is not available");
+        Tensor t = b.upload(h.floats(), h.shape());
+        temps.add(t);
+        return t;
+    }
+}

@@ -1,0 +1,69 @@
+package dev.salient.model.ops;
+
+import dev.salient.engine.Backend;
+import dev.salient.engine.Conv2dGeometry;
+import dev.salient.engine.Tensor;
+
+/**
+ * Conv, 1-D and 2-D (1-D runs as 2-D with H = 1): groups, dilations, strides,
+ * asymmetric pads, auto_pad; kernel_shape is taken from the weights and
+ * checked against the attribute when given.
+ */
+final class ConvOp extends AbstractOp {
+    ConvOp(OpContext ctx) {
+        super(ctx);
+    }
+
+    /** The 2-D geometry for concrete x and w shapes. */
+    Conv2dGeometry geometry(long[] x, long[] w) {
+        if (x.length != 3 && x.length != 4)
+            throw error("only 1-D and 2-D convolutions are supported, input has shape " + str(x));
+        if (w.length != x.length) throw error("weight " + str(w) + " does not match input " + str(x));
+        int nd = x.length - 2;
+        long[] kernel = java.util.Arrays.copyOfRange(w, 2, w.length);
+        long[] ks = ctx.attrs().getInts("kernel_shape");
+        if (ks != null && !java.util.Arrays.equals(ks, kernel))
+            throw error("kernel_shape " + str(ks) + " does not match weight " + str(w));
+        long group = ctx.attrs().getInt("group", 1);
+        if (group <= 0 || x[1] != w[1] * group)
+            throw error("input channels " + x[1] + " != weight channels " + w[1] + " x group " + group);
+        if (w[0] % group != 0) throw error("filters " + w[0] + " not divisible by group " + group);
+        Spatial s = Spatial.resolve(this, ctx.attrs(), java.util.Arrays.copyOfRange(x, 2, x.length), kernel, false, true);
+        int n = Spatial.toInt(this, x[0], "batch"), c = Spatial.toInt(this, x[1], "channels"), k = Spatial.toInt(this, w[0], "filters");
+        try {
+            if (nd == 1)
+                return new Conv2dGeometry(n, c, 1, Spatial.toInt(this, x[2], "width"), k, 1, s.kernel[0], 1, s.stride[0],
+                        0, s.padBegin[0], 0, s.padEnd[0], 1, s.dilation[0], (int) group);
+            return new Conv2dGeometry(n, c, Spatial.toInt(this, x[2], "height"), Spatial.toInt(this, x[3], "width"), k,
+                    s.kernel[0], s.kernel[1], s.stride[0], s.stride[1], s.padBegin[0], s.padBegin[1], s.padEnd[0],
+                    s.padEnd[1], s.dilation[0], s.dilation[1], (int) group);
+        } catch (RuntimeException e) {
+            throw error(e.getMessage());
+        }
+    }
+
+    @Override
+    public long[][] outputShapes(long[][] in) {
+        if (in.length > 2 && in[2] != null && (in[2].length != 1 || in[2][0] != in[1][0]))
+            throw error("bias " + str(in[2]) + " does not match " + in[1][0] + " filters");
+        Conv2dGeometry g = geometry(in[0], in[1]);
+        if (in[0].length == 3) return new long[][] {{g.n(), g.k(), g.outW()}};
+        return new long[][] {g.outputShape()};
+    }
+
+    @Override
+    public void forward(Backend b, Tensor[] in, Tensor[] out) {
+        Conv2dGeometry g = geometry(in[0].shape(), in[1].shape());
+        Tensor bias = in.length > 2 ? in[2] : null;
+        b.conv2dForward(TensorViews.view(in[0], g.inputShape()), TensorViews.view(in[1], g.weightShape()), bias,
+                TensorViews.view(out[0], g.outputShape()), g);
+    }
+
+    @Override
+    public void backward(Backend b, Tensor[] in, Tensor[] out, Tensor[] dOut, Tensor[] dIn) {
+        if (dIn[0] == null) return;
+        Conv2dGeometry g = geometry(in[0].shape(), in[1].shape());
+        b.conv2dBackwardData(TensorViews.view(dOut[0], g.outputShape()), TensorViews.view(in[1], g.weightShape()),
+                TensorViews.view(dIn[0], g.inputShape()), g);
+    }
+}

@@ -1,0 +1,58 @@
+package dev.salient.model.ops;
+
+import dev.salient.engine.Backend;
+import dev.salient.engine.SalientException;
+import dev.salient.engine.Tensor;
+import dev.salient.model.HostTensor;
+
+/**
+ * One node's computation, built by {@link OpRegistry} from the node's
+ * attributes and whatever inputs are known constants when a plan is made.
+ * Inputs are indexed as the node's inputs. A <em>param</em> input (a Reshape
+ * shape, Slice starts, Clip bounds...) is consumed when the op is built: its
+ * slot in {@code in} is null in {@link #forward} and its gradient is never
+ * asked for. Every other input arrives as a backend tensor (an uploaded weight
+ * or an activation).
+ */
+public interface Op {
+
+    /** The ONNX op type (or salient's internal one). */
+    String opType();
+
+    /** True when input {@code i} is a param consumed at build time. */
+    default boolean isParamInput(int i) {
+        return false;
+    }
+
+    /**
+     * Output shapes from the input shapes (param inputs included, as their
+     * constant shapes); throws {@link SalientException} naming the node on a
+     * bad shape.
+     */
+    long[][] outputShapes(long[][] inputShapes);
+
+    /** Runs the op; {@code out} is preallocated with {@link #outputShapes}. */
+    void forward(Backend b, Tensor[] in, Tensor[] out);
+
+    /**
+     * Folds the op on the host when every present input is a known constant, or
+     * returns null when it must run on the backend (weights are then uploaded).
+     * Only for small, shape-like data; never used on the hot path.
+     */
+    default HostTensor[] fold(HostTensor[] in) {
+        return null;
+    }
+
+    /** Folds the op from its input shapes alone (Shape), or null. */
+    default HostTensor[] foldShapes(long[][] inputShapes) {
+        return null;
+    }
+
+    /**
+     * VJP: dIn[i] preallocated with input i's shape where needed (null = not
+     * needed, e.g. weights); overwrite, don't accumulate.
+     */
+    default void backward(Backend b, Tensor[] in, Tensor[] out, Tensor[] dOut, Tensor[] dIn) {
+        throw new SalientException(opType() + ": no backward");
+    }
+}

@@ -1,0 +1,85 @@
+package dev.salient.model.ops;
+
+import dev.salient.engine.SalientException;
+import dev.salient.model.Node;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.function.Function;
+
+/** The op types salient runs, by ONNX name (default domain) or internal name (domain {@value #INTERNAL_DOMAIN}). */
+public final class OpRegistry {
+    public static final String INTERNAL_DOMAIN = "salient";
+
+    private OpRegistry() {}
+
+    private static final Map<String, Function<OpContext, Op>> ONNX = Map.ofEntries(
+            Map.entry("Conv", ConvOp::new),
+            Map.entry("BatchNormalization", ctx -> {
+                throw ctx.error("scale, B, mean and var must be constants to fold or apply per channel");
+            }),
+            Map.entry("Relu", ActivationOp::new),
+            Map.entry("LeakyRelu", ActivationOp::new),
+            Map.entry("Clip", ActivationOp::new),
+            Map.entry("Sigmoid", ActivationOp::new),
+            Map.entry("HardSigmoid", ActivationOp::new),
+            Map.entry("HardSwish", ActivationOp::new),
+            Map.entry("PRelu", PReluOp::new),
+            Map.entry("Add", BinaryOps::new),
+            Map.entry("Sub", BinaryOps::new),
+            Map.entry("Mul", BinaryOps::new),
+            Map.entry("Div", BinaryOps::new),
+            Map.entry("Concat", ConcatOp::new),
+            Map.entry("MaxPool", PoolOp::new),
+            Map.entry("AveragePool", PoolOp::new),
+            Map.entry("GlobalAveragePool", GlobalPoolOp::new),
+            Map.entry("GlobalMaxPool", GlobalPoolOp::new),
+            Map.entry("Flatten", ReshapeOps::new),
+            Map.entry("Reshape", ReshapeOps::new),
+            Map.entry("Squeeze", ReshapeOps::new),
+            Map.entry("Unsqueeze", ReshapeOps::new),
+            Map.entry("Identity", ReshapeOps::new),
+            Map.entry("Dropout", ReshapeOps::new),
+            Map.entry("Gemm", GemmOp::new),
+            Map.entry("MatMul", MatMulOp::new),
+            Map.entry("Softmax", SoftmaxOp::new),
+            Map.entry("Constant", ConstantOps::new),
+            Map.entry("Shape", ConstantOps::new),
+            Map.entry("ConstantOfShape", ConstantOps::new),
+            Map.entry("Range", ConstantOps::new),
+            Map.entry("Gather", GatherOp::new),
+            Map.entry("Slice", SliceOp::new),
+            Map.entry("Cast", CastOp::new));
+
+    private static final Map<String, Function<OpContext, Op>> INTERNAL = Map.of("ChannelAffine", ChannelAffineOp::new);
+
+    public static boolean isDefaultDomain(String domain) {
+        return domain == null || domain.isEmpty() || domain.equals("ai.onnx");
+    }
+
+    /** True when salient can run this node's op type (domain included). */
+    public static boolean supports(Node node) {
+        if (isDefaultDomain(node.domain())) return ONNX.containsKey(node.opType());
+        return INTERNAL_DOMAIN.equals(node.domain()) && INTERNAL.containsKey(node.opType());
+    }
+
+    /** The supported ONNX op types, sorted. */
+    public static Set<String> onnxOpTypes() {
+        return new TreeSet<>(ONNX.keySet());
+    }
+
+    /** Builds the op for a node; SalientException naming op and node if unsupported or misconfigured. */
+    public static Op create(OpContext ctx) {
+        Node n = ctx.node();
+        Function<OpContext, Op> f = isDefaultDomain(n.domain()) ? ONNX.get(n.opType())
+                : INTERNAL_DOMAIN.equals(n.domain()) ? INTERNAL.get(n.opType()) : null;
+        if (f == null) throw unsupported(n);
+        return f.apply(ctx);
+    }
+
+    public static SalientException unsupported(Node n) {
+        String dom = isDefaultDomain(n.domain()) ? "" : " of domain '" + n.domain() + "'";
+        return new SalientException("unsupported op '" + n.opType() + "'" + dom + " in node '" + n.name()
+                + "' (supported: " + String.join(", ", onnxOpTypes()) + ")");
+    }
+}
