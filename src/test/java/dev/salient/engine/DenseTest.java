@@ -48,6 +48,41 @@ class DenseTest {
     }
 
     @Test
+    void largeProductsSplitOverThreadsMatchReference() {
+        // > 4 MFLOP: split by rows (m >= n) and by columns (n > m), with transposes
+        int[][] mnk = {{130, 70, 300}, {40, 260, 300}};
+        for (int[] d : mnk)
+            for (boolean ta : new boolean[] {false, true})
+                for (boolean tb : new boolean[] {false, true}) {
+                    int m = d[0], n = d[1], k = d[2];
+                    float[] a = Parity.random(21, m * k), b = Parity.random(22, k * n), c = Parity.random(23, n);
+                    double[] ref = new double[m * n];
+                    for (int i = 0; i < m; i++)
+                        for (int j = 0; j < n; j++) {
+                            double acc = 0;
+                            for (int t = 0; t < k; t++)
+                                acc += (double) (ta ? a[t * m + i] : a[i * k + t]) * (tb ? b[j * k + t] : b[t * n + j]);
+                            ref[i * n + j] = acc + 2.0 * c[j];
+                        }
+                    try (Tensor tA = B.upload(a, ta ? new long[] {k, m} : new long[] {m, k});
+                            Tensor tB = B.upload(b, tb ? new long[] {n, k} : new long[] {k, n});
+                            Tensor tC = B.upload(c, n); Tensor tY = B.allocate(m, n)) {
+                        B.gemm(tA, tB, tC, tY, ta, tb, 1f, 2f);
+                        Parity.assertClose("gemm " + m + "x" + n + "x" + k + " ta=" + ta + " tb=" + tb, tY.toArray(),
+                                ref, 1e-4, 1e-4, new long[] {m, n});
+                    }
+                }
+        // batched products, one per thread
+        long[] as = {4, 64, 96}, bs = {4, 96, 80};
+        float[] a = Parity.random(24, (int) Shapes.numel(as)), b = Parity.random(25, (int) Shapes.numel(bs));
+        try (Tensor ta = B.upload(a, as); Tensor tb = B.upload(b, bs); Tensor ty = B.allocate(4, 64, 80)) {
+            B.matmul(ta, tb, ty);
+            Parity.assertClose("batched matmul", ty.toArray(), matmulRef(a, as, b, bs), 1e-4, 1e-4,
+                    new long[] {4, 64, 80});
+        }
+    }
+
+    @Test
     void gemmRejectsBadShapes() {
         try (Tensor a = B.zeros(3, 4); Tensor b = B.zeros(5, 6); Tensor y = B.zeros(3, 6); Tensor c = B.zeros(2, 6)) {
             SalientException e = assertThrows(SalientException.class, () -> B.gemm(a, b, null, y, false, false, 1, 0));
