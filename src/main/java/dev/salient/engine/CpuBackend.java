@@ -177,7 +177,12 @@ public final class CpuBackend implements Backend {
 
     /** Throws unless {@code small} broadcasts (numpy rules) to exactly {@code big}'s shape. */
     private static void requireBroadcastsTo(Tensor small, Tensor big, String what) {
-        long[] b = Shapes.broadcast(small.shape(), big.shape());
+        long[] b;
+        try {
+            b = Shapes.broadcast(small.shape(), big.shape());
+        } catch (SalientException e) {
+            throw new SalientException(what + ": " + e.getMessage());
+        }
         if (!Arrays.equals(b, big.shape()))
             throw new SalientException(what + ": shape " + Shapes.str(small.shape()) + " does not broadcast to "
                     + Shapes.str(big.shape()));
@@ -204,7 +209,12 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void binary(BinaryOp op, Tensor a, Tensor b, Tensor y) {
-        long[] out = Shapes.broadcast(a.shape(), b.shape());
+        long[] out;
+        try {
+            out = Shapes.broadcast(a.shape(), b.shape());
+        } catch (SalientException e) {
+            throw new SalientException(op.name().toLowerCase() + ": " + e.getMessage());
+        }
         requireShape(y, out, op.name().toLowerCase() + " y");
         requireRank(y, op.name().toLowerCase());
         check(SalientNative.binary_forward_cpu(op.code, a.data(), a.shape(), a.rank(), b.data(), b.shape(), b.rank(),
