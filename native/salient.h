@@ -47,11 +47,112 @@ int fill_cpu(float* x, int64_t n, float value);
 #define SALIENT_ACT_SIGMOID 3
 #define SALIENT_ACT_HARD_SIGMOID 4 /* y = max(0, min(1, alpha*x + beta)) */
 #define SALIENT_ACT_HARD_SWISH 5   /* y = x * max(0, min(1, x/6 + 1/2)) */
+#define SALIENT_ACT_ABS 6          /* y = |x| (saliency); gradient sign(x) */
 
 /* y = act(x); x, y: (n) */
 int activation_forward_cpu(int kind, const float* x, float* y, int64_t n, float alpha, float beta);
 /* dx = dy * act'(x); x, dy, dx: (n). */
 int activation_backward_cpu(int kind, const float* x, const float* dy, float* dx, int64_t n, float alpha, float beta);
+
+/* ---- convolution ------------------------------------------------------ */
+/*
+ * Geometry shared by the conv entry points: input (n,c,h,w), weight
+ * (k, c/groups, r, s), strides, asymmetric pads (top, left, bottom, right),
+ * dilations and groups. Output (n,k,oh,ow) with
+ *   oh = (h + pad_top + pad_bottom - dil_h*(r-1) - 1) / stride_h + 1.
+ */
+/* y = conv2d(x, w) + bias; x: (n,c,h,w), w: (k,c/groups,r,s), bias: (k) or NULL, y: (n,k,oh,ow) */
+int conv2d_forward_cpu(const float* x, const float* w, const float* bias, float* y,
+                       int n, int c, int h, int wd, int k, int r, int s,
+                       int stride_h, int stride_w, int pad_top, int pad_left, int pad_bottom, int pad_right,
+                       int dil_h, int dil_w, int groups);
+/* dx = conv2d^T(dy, w), the data gradient (overwritten); dy: (n,k,oh,ow), w: (k,c/groups,r,s), dx: (n,c,h,w) */
+int conv2d_backward_data_cpu(const float* dy, const float* w, float* dx,
+                             int n, int c, int h, int wd, int k, int r, int s,
+                             int stride_h, int stride_w, int pad_top, int pad_left, int pad_bottom, int pad_right,
+                             int dil_h, int dil_w, int groups);
+
+/* ---- pooling ---------------------------------------------------------- */
+/*
+ * Window geometry as for conv (kernel kh x kw), with the output size (oh, ow)
+ * given by the caller (floor or ceil mode). Padded positions are -inf for max
+ * pooling and zeros for average pooling.
+ */
+/* y = max over each window; x: (n,c,h,w), y: (n,c,oh,ow) */
+int maxpool2d_forward_cpu(const float* x, float* y, int n, int c, int h, int wd, int kh, int kw,
+                          int stride_h, int stride_w, int pad_top, int pad_left, int pad_bottom, int pad_right,
+                          int dil_h, int dil_w, int oh, int ow);
+/* dx = dy routed to the first maximum (row-major window order, NaN wins) of each window; dx overwritten */
+int maxpool2d_backward_cpu(const float* x, const float* dy, float* dx, int n, int c, int h, int wd, int kh, int kw,
+                           int stride_h, int stride_w, int pad_top, int pad_left, int pad_bottom, int pad_right,
+                           int dil_h, int dil_w, int oh, int ow);
+/* y = mean over each window; count_include_pad as ONNX (pads count, the part past the padded input never does) */
+int avgpool2d_forward_cpu(const float* x, float* y, int n, int c, int h, int wd, int kh, int kw,
+                          int stride_h, int stride_w, int pad_top, int pad_left, int pad_bottom, int pad_right,
+                          int dil_h, int dil_w, int oh, int ow, int count_include_pad);
+/* dx = avgpool^T(dy); dx overwritten */
+int avgpool2d_backward_cpu(const float* dy, float* dx, int n, int c, int h, int wd, int kh, int kw,
+                           int stride_h, int stride_w, int pad_top, int pad_left, int pad_bottom, int pad_right,
+                           int dil_h, int dil_w, int oh, int ow, int count_include_pad);
+
+/* ---- broadcasting elementwise ----------------------------------------- */
+/* Shapes are int64 arrays of at most SALIENT_MAX_RANK dims, right-aligned (numpy rules). */
+#define SALIENT_MAX_RANK 8
+
+#define SALIENT_BIN_ADD 0
+#define SALIENT_BIN_SUB 1
+#define SALIENT_BIN_MUL 2
+#define SALIENT_BIN_DIV 3
+
+/* y = a op b; a: a_shape, b: b_shape, y: y_shape = broadcast(a_shape, b_shape) */
+int binary_forward_cpu(int op, const float* a, const int64_t* a_shape, int a_rank,
+                       const float* b, const int64_t* b_shape, int b_rank,
+                       float* y, const int64_t* y_shape, int y_rank);
+/* y = x >= 0 ? x : slope * x; slope broadcast to x's shape; x, y: x_shape */
+int prelu_forward_cpu(const float* x, const int64_t* x_shape, int x_rank,
+                      const float* slope, const int64_t* slope_shape, int slope_rank, float* y);
+/* dx = dy * (x > 0 ? 1 : slope); x, dy, dx: x_shape */
+int prelu_backward_cpu(const float* x, const int64_t* x_shape, int x_rank,
+                       const float* slope, const int64_t* slope_shape, int slope_rank,
+                       const float* dy, float* dx);
+/* dst = src summed over the axes along which dst (right-aligned) broadcasts to src */
+int reduce_sum_to_cpu(const float* src, const int64_t* src_shape, int src_rank,
+                      float* dst, const int64_t* dst_shape, int dst_rank);
+/* y[o,c,i] = x[o,c,i] * scale[c] + shift[c]; x, y: (outer,channels,inner), scale, shift: (channels), shift may be NULL */
+int channel_affine_cpu(const float* x, const float* scale, const float* shift, float* y,
+                       int64_t outer, int64_t channels, int64_t inner);
+/* y = alpha * x + beta * y (beta == 0: y is not read); x, y: (n) */
+int axpby_cpu(float alpha, const float* x, float beta, float* y, int64_t n);
+
+/* ---- dense ------------------------------------------------------------ */
+/*
+ * y = alpha * op(a) op(b) + beta * c (ONNX Gemm). a: (m,k) or (k,m) if trans_a,
+ * b: (k,n) or (n,k) if trans_b, c: NULL or (c_rows, c_cols) with c_rows in {1,m}
+ * and c_cols in {1,n} broadcast to (m,n), y: (m,n).
+ */
+int gemm_cpu(const float* a, const float* b, const float* c, int64_t c_rows, int64_t c_cols, float* y,
+             int64_t m, int64_t n, int64_t k, int trans_a, int trans_b, float alpha, float beta);
+/*
+ * Batched y = a @ b with numpy batch broadcasting (ONNX MatMul, 1-D operands
+ * promoted by the caller). a: (a_batch..., m, k), b: (b_batch..., k, n),
+ * y: (broadcast(a_batch, b_batch)..., m, n); both batch shapes have batch_rank dims.
+ */
+int matmul_cpu(const float* a, const int64_t* a_batch, const float* b, const int64_t* b_batch, int batch_rank,
+               float* y, int64_t m, int64_t n, int64_t k);
+
+/* ---- softmax ---------------------------------------------------------- */
+/* y = softmax of x over the middle axis of (outer, dim, inner); x, y: (outer,dim,inner) */
+int softmax_forward_cpu(const float* x, float* y, int64_t outer, int64_t dim, int64_t inner);
+/* dx = y * (dy - sum_dim(dy * y)); y, dy, dx: (outer,dim,inner) */
+int softmax_backward_cpu(const float* y, const float* dy, float* dx, int64_t outer, int64_t dim, int64_t inner);
+
+/* ---- concat / slice --------------------------------------------------- */
+/* y[o, offset + j, i] = x[o, j, i]; x: (outer, x_axis, inner), y: (outer, y_axis, inner); one concat input */
+int concat_forward_cpu(const float* x, float* y, int64_t outer, int64_t x_axis, int64_t y_axis, int64_t inner,
+                       int64_t offset);
+/* dst[o, j, i] = src[o, offset + j, i]; src: (outer, src_axis, inner), dst: (outer, dst_axis, inner) */
+int slice_axis_cpu(const float* src, float* dst, int64_t outer, int64_t src_axis, int64_t dst_axis, int64_t inner,
+                   int64_t offset);
 
 /* ---- attribution: CAM family (cam.cpp) --------------------------------- */
 

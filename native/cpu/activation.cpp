@@ -11,6 +11,7 @@ static inline float act_fwd(int kind, float x, float a, float b) {
         case SALIENT_ACT_SIGMOID: return 1.f / (1.f + std::exp(-x));
         case SALIENT_ACT_HARD_SIGMOID: return std::max(0.f, std::min(1.f, a * x + b));
         case SALIENT_ACT_HARD_SWISH: return x * std::max(0.f, std::min(1.f, x / 6.f + 0.5f));
+        case SALIENT_ACT_ABS: return std::fabs(x);
     }
     return 0.f;
 }
@@ -28,6 +29,7 @@ static inline float act_grad(int kind, float x, float a, float b) {
             if (x < -3.f) return 0.f;
             if (x <= 3.f) return x / 3.f + 0.5f;
             return 1.f;
+        case SALIENT_ACT_ABS: return x > 0.f ? 1.f : (x < 0.f ? -1.f : 0.f);
     }
     return 0.f;
 }
@@ -36,7 +38,7 @@ extern "C" int activation_forward_cpu(int kind, const float* x, float* y, int64_
     SALIENT_CHECK_PTR(x);
     SALIENT_CHECK_PTR(y);
     SALIENT_CHECK(n >= 0, "activation_forward_cpu: negative length %lld", (long long)n);
-    SALIENT_CHECK(kind >= SALIENT_ACT_RELU && kind <= SALIENT_ACT_HARD_SWISH, "activation_forward_cpu: unknown kind %d", kind);
+    SALIENT_CHECK(kind >= SALIENT_ACT_RELU && kind <= SALIENT_ACT_ABS, "activation_forward_cpu: unknown kind %d", kind);
 #pragma omp parallel for schedule(static) if (n > 32768)
     for (int64_t i = 0; i < n; i++) y[i] = act_fwd(kind, x[i], alpha, beta);
     return SALIENT_OK;
@@ -47,7 +49,7 @@ extern "C" int activation_backward_cpu(int kind, const float* x, const float* dy
     SALIENT_CHECK_PTR(dy);
     SALIENT_CHECK_PTR(dx);
     SALIENT_CHECK(n >= 0, "activation_backward_cpu: negative length %lld", (long long)n);
-    SALIENT_CHECK(kind >= SALIENT_ACT_RELU && kind <= SALIENT_ACT_HARD_SWISH, "activation_backward_cpu: unknown kind %d", kind);
+    SALIENT_CHECK(kind >= SALIENT_ACT_RELU && kind <= SALIENT_ACT_ABS, "activation_backward_cpu: unknown kind %d", kind);
 #pragma omp parallel for schedule(static) if (n > 32768)
     for (int64_t i = 0; i < n; i++) dx[i] = dy[i] * act_grad(kind, x[i], alpha, beta);
     return SALIENT_OK;

@@ -118,4 +118,31 @@ public interface Backend extends AutoCloseable {
 
     /** dst = src[..., offset : offset + dst.dim(axis), ...] along axis (the VJP of concat). */
     void sliceAxis(Tensor src, int axis, long offset, Tensor dst);
+
+    // ---- attribution (CAM family and Integrated Gradients)
+
+    /** w: (N,K) channel weights from activations a and gradients g, both (N,K,h,w). */
+    void gradcamWeights(CamWeighting kind, Tensor a, Tensor g, Tensor w);
+
+    /**
+     * cam: (N,h,w) channel combination of a: (N,K,h,w); {@code wg} is the weights
+     * (N,K) for {@link CamCombine#WEIGHTED}, else the gradients (N,K,h,w).
+     */
+    void camCombine(CamCombine mode, Tensor a, Tensor wg, Tensor cam);
+
+    /**
+     * pytorch-grad-cam's finish: out (N,H,W) = minmax(relu(resize(minmax(relu(cam))))),
+     * min-max as (m - min) / (1e-7 + max(m - min)), bilinear with half-pixel
+     * centres. {@code cam} (N,h,w) is overwritten.
+     */
+    void camFinish(Tensor cam, Tensor out);
+
+    /** y: (N,C,H,W) bilinear resize of x: (N,C,h,w), half-pixel centres (align_corners=False). */
+    void bilinearResize(Tensor x, Tensor y);
+
+    /** y: (S*N, ...) with y[s*N + n] = b[n] + alphas[s] (x[n] - b[n]); x and b: (N, ...). */
+    void igInterpolate(Tensor x, Tensor b, float[] alphas, Tensor y);
+
+    /** acc: (N, ...) += sum_s weights[s] g[s*N + n]; g: (S*N, ...). */
+    void igAccumulate(Tensor g, float[] weights, Tensor acc);
 }

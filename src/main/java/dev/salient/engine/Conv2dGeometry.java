@@ -22,7 +22,10 @@ public record Conv2dGeometry(
             throw new SalientException("conv: negative pad in " + this);
         if (groups <= 0 || c % groups != 0 || k % groups != 0)
             throw new SalientException("conv: groups=" + groups + " must divide channels " + c + " and filters " + k);
-        if (outH() <= 0 || outW() <= 0)
+        // fields are not assigned yet inside a compact constructor: compute from the parameters
+        long effH = (long) h + padTop + padBottom - (long) dilationH * (r - 1) - 1;
+        long effW = (long) w + padLeft + padRight - (long) dilationW * (s - 1) - 1;
+        if (effH < 0 || effW < 0)
             throw new SalientException("conv: kernel larger than padded input in " + this);
     }
 

@@ -1,0 +1,289 @@
+// 2-D convolution, forward and data gradient, on the CPU.
+//
+//   y[n,k,p,q] = bias[k] + sum_{c in group(k), r, s} w[k,c,r,s] * x[n,c, p*sh - pt + r*dh, q*sw - pl + s*dw]
+//   dx = conv2d^T(dy): the adjoint of the map x -> y (bias excluded).
+//
+// Dense groups run as im2col + OpenBLAS sgemm per (image, group)
+// (Chellapilla et al., "High Performance Convolutional Neural Networks for
+// Document Processing", 2006); 1x1 / stride 1 / no pad needs no im2col since
+// x itself is the column matrix. The data gradient is sgemm (W^T dy) + col2im.
+// Depthwise (groups == c) runs a direct loop, parallel over planes, whose
+// inner loop over output columns is contiguous for stride 1 and vectorises.
+//
+// FLOPs: 2 * n * k * oh * ow * (c/groups) * r * s for either pass.
+#include <algorithm>
+#include <climits>
+#include <cstring>
+#include <cblas.h>
+#include "common.h"
+#include "workspace.h"
+
+namespace {
+
+struct ConvGeom {
+    int n, c, h, w, k, r, s, sh, sw, pt, pl, pb, pr, dh, dw, groups;
+    int oh, ow;
+};
+
+int check_conv(const char* fn, ConvGeom& g) {
+    SALIENT_CHECK(g.n > 0 && g.c > 0 && g.h > 0 && g.w > 0 && g.k > 0 && g.r > 0 && g.s > 0,
+                  "%s: non-positive size (n=%d c=%d h=%d w=%d k=%d r=%d s=%d)", fn, g.n, g.c, g.h, g.w, g.k, g.r, g.s);
+    SALIENT_CHECK(g.sh > 0 && g.sw > 0 && g.dh > 0 && g.dw > 0, "%s: strides and dilations must be positive", fn);
+    SALIENT_CHECK(g.pt >= 0 && g.pl >= 0 && g.pb >= 0 && g.pr >= 0, "%s: negative pad", fn);
+    SALIENT_CHECK(g.groups > 0 && g.c % g.groups == 0 && g.k % g.groups == 0,
+                  "%s: groups=%d must divide c=%d and k=%d", fn, g.groups, g.c, g.k);
+    int64_t eh = (int64_t)g.h + g.pt + g.pb - (int64_t)g.dh * (g.r - 1) - 1;
+    int64_t ew = (int64_t)g.w + g.pl + g.pr - (int64_t)g.dw * (g.s - 1) - 1;
+    SALIENT_CHECK(eh >= 0 && ew >= 0, "%s: kernel larger than the padded input", fn);
+    g.oh = (int)(eh / g.sh + 1);
+    g.ow = (int)(ew / g.sw + 1);
+    int64_t crs = (int64_t)(g.c / g.groups) * g.r * g.s;
+    int64_t ohw = (int64_t)g.oh * g.ow;
+    SALIENT_CHECK(crs < INT_MAX && ohw < INT_MAX && (int64_t)g.h * g.w < INT_MAX,
+                  "%s: plane or filter too large for BLAS ints", fn);
+    SALIENT_CHECK(crs * ohw < (int64_t(1) << 34), "%s: im2col buffer of %lld floats is too large", fn,
+                  (long long)(crs * ohw));
+    return SALIENT_OK;
+}
+
+// Valid output columns [lo, hi) for which q*stride + off lies in [0, size).
+inline void valid_range(int off, int stride, int size, int out, int& lo, int& hi) {
+    lo = off >= 0 ? 0 : (-off + stride - 1) / stride;
+    hi = size - off <= 0 ? 0 : (size - off + stride - 1) / stride;
+    lo = std::min(lo, out);
+    hi = std::max(lo, std::min(hi, out));
+}
+
+// col[(c*R + r)*S + s, p*OW + q] = x[c, p*sh - pt + r*dh, q*sw - pl + s*dw] (0 outside)
+// x: (cg, h, w), col: (cg*r*s, oh*ow)
+void im2col(const float* x, float* col, int cg, const ConvGeom& g) {
+    const int64_t ohw = (int64_t)g.oh * g.ow;
+    const int rows = cg * g.r * g.s;
+#pragma omp parallel for schedule(static) if (rows * ohw > 16384)
+    for (int row = 0; row < rows; row++) {
+        int s = row % g.s, r = (row / g.s) % g.r, c = row / (g.s * g.r);
+        float* dst = col + row * ohw;
+        const float* src = x + (int64_t)c * g.h * g.w;
+        int off_w = s * g.dw - g.pl, lo, hi;
+        valid_range(off_w, g.sw, g.w, g.ow, lo, hi);
+        for (int p = 0; p < g.oh; p++) {
+            float* d = dst + (int64_t)p * g.ow;
+            int ih = p * g.sh - g.pt + r * g.dh;
+            if (ih < 0 || ih >= g.h) {
+                std::memset(d, 0, sizeof(float) * g.ow);
+                continue;
+            }
+            const float* srow = src + (int64_t)ih * g.w + off_w;
+            for (int q = 0; q < lo; q++) d[q] = 0.f;
+            if (g.sw == 1) {
+                std::memcpy(d + lo, srow + lo, sizeof(float) * (hi - lo));
+            } else {
+                for (int q = lo; q < hi; q++) d[q] = srow[(int64_t)q * g.sw];
+            }
+            for (int q = hi; q < g.ow; q++) d[q] = 0.f;
+        }
+    }
+}
+
+// x[c, ...] += col rows of channel c (the adjoint of im2col); x zeroed by the caller.
+// col: (cg*r*s, oh*ow), x: (cg, h, w)
+void col2im(const float* col, float* x, int cg, const ConvGeom& g) {
+    const int64_t ohw = (int64_t)g.oh * g.ow;
+#pragma omp parallel for schedule(static) if ((int64_t)cg * g.r * g.s * ohw > 16384)
+    for (int c = 0; c < cg; c++) {
+        float* dst = x + (int64_t)c * g.h * g.w;
+        for (int r = 0; r < g.r; r++) {
+            for (int s = 0; s < g.s; s++) {
+                const float* src = col + ((int64_t)(c * g.r + r) * g.s + s) * ohw;
+                int off_w = s * g.dw - g.pl, lo, hi;
+                valid_range(off_w, g.sw, g.w, g.ow, lo, hi);
+                for (int p = 0; p < g.oh; p++) {
+                    int ih = p * g.sh - g.pt + r * g.dh;
+                    if (ih < 0 || ih >= g.h) continue;
+                    float* drow = dst + (int64_t)ih * g.w + off_w;
+                    const float* srow = src + (int64_t)p * g.ow;
+                    if (g.sw == 1) {
+                        for (int q = lo; q < hi; q++) drow[q] += srow[q];
+                    } else {
+                        for (int q = lo; q < hi; q++) drow[(int64_t)q * g.sw] += srow[q];
+                    }
+                }
+            }
+        }
+    }
+}
+
+// Depthwise forward: plane (n, kk) reads input channel kk / m only.
+// x: (n,c,h,w), w: (k,1,r,s), bias: (k) or NULL, y: (n,k,oh,ow), k = c*m
+void depthwise_forward(const float* x, const float* w, const float* bias, float* y, const ConvGeom& g) {
+    const int m = g.k / g.c;
+    const int64_t planes = (int64_t)g.n * g.k;
+#pragma omp parallel for schedule(static) if (planes * g.oh * g.ow * g.r * g.s > 32768)
+    for (int64_t pl = 0; pl < planes; pl++) {
+        const int kk = (int)(pl % g.k);
+        const int64_t nn = pl / g.k;
+        const float* xp = x + (nn * g.c + kk / m) * (int64_t)g.h * g.w;
+        const float* wk = w + (int64_t)kk * g.r * g.s;
+        float* yp = y + pl * (int64_t)g.oh * g.ow;
+        const float b = bias ? bias[kk] : 0.f;
+        for (int p = 0; p < g.oh; p++) {
+            float* yrow = yp + (int64_t)p * g.ow;
+            for (int q = 0; q < g.ow; q++) yrow[q] = b;
+            for (int r = 0; r < g.r; r++) {
+                int ih = p * g.sh - g.pt + r * g.dh;
+                if (ih < 0 || ih >= g.h) continue;
+                const float* xrow = xp + (int64_t)ih * g.w;
+                for (int s = 0; s < g.s; s++) {
+                    const float wv = wk[r * g.s + s];
+                    int off_w = s * g.dw - g.pl, lo, hi;
+                    valid_range(off_w, g.sw, g.w, g.ow, lo, hi);
+                    const float* xs = xrow + off_w;
+                    if (g.sw == 1) {
+#pragma omp simd
+                        for (int q = lo; q < hi; q++) yrow[q] += wv * xs[q];
+                    } else {
+                        const int sw = g.sw;
+#pragma omp simd
+                        for (int q = lo; q < hi; q++) yrow[q] += wv * xs[(int64_t)q * sw];
+                    }
+                }
+            }
+        }
+    }
+}
+
+// Depthwise data gradient: input plane (n, cc) gathers from output planes cc*m .. cc*m+m-1.
+// dy: (n,k,oh,ow), w: (k,1,r,s), dx: (n,c,h,w)
+void depthwise_backward_data(const float* dy, const float* w, float* dx, const ConvGeom& g) {
+    const int m = g.k / g.c;
+    const int64_t planes = (int64_t)g.n * g.c;
+#pragma omp parallel for schedule(static) if (planes * g.oh * g.ow * g.r * g.s * m > 32768)
+    for (int64_t pl = 0; pl < planes; pl++) {
+        const int cc = (int)(pl % g.c);
+        const int64_t nn = pl / g.c;
+        float* xp = dx + pl * (int64_t)g.h * g.w;
+        std::memset(xp, 0, sizeof(float) * (size_t)g.h * g.w);
+        for (int j = 0; j < m; j++) {
+            const int kk = cc * m + j;
+            const float* wk = w + (int64_t)kk * g.r * g.s;
+            const float* yp = dy + (nn * g.k + kk) * (int64_t)g.oh * g.ow;
+            for (int p = 0; p < g.oh; p++) {
+                const float* yrow = yp + (int64_t)p * g.ow;
+                for (int r = 0; r < g.r; r++) {
+                    int ih = p * g.sh - g.pt + r * g.dh;
+                    if (ih < 0 || ih >= g.h) continue;
+                    float* xrow = xp + (int64_t)ih * g.w;
+                    for (int s = 0; s < g.s; s++) {
+                        const float wv = wk[r * g.s + s];
+                        int off_w = s * g.dw - g.pl, lo, hi;
+                        valid_range(off_w, g.sw, g.w, g.ow, lo, hi);
+                        float* xs = xrow + off_w;
+                        if (g.sw == 1) {
+#pragma omp simd
+                            for (int q = lo; q < hi; q++) xs[q] += wv * yrow[q];
+                        } else {
+                            const int sw = g.sw;
+                            for (int q = lo; q < hi; q++) xs[(int64_t)q * sw] += wv * yrow[q];
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+bool is_pointwise(const ConvGeom& g) {
+    return g.r == 1 && g.s == 1 && g.sh == 1 && g.sw == 1 && g.pt == 0 && g.pl == 0 && g.pb == 0 && g.pr == 0;
+}
+
+}  // namespace
+
+extern "C" int conv2d_forward_cpu(const float* x, const float* w, const float* bias, float* y,
+                                  int n, int c, int h, int wd, int k, int r, int s,
+                                  int stride_h, int stride_w, int pad_top, int pad_left, int pad_bottom,
+                                  int pad_right, int dil_h, int dil_w, int groups) {
+    SALIENT_CHECK_PTR(x);
+    SALIENT_CHECK_PTR(w);
+    SALIENT_CHECK_PTR(y);
+    ConvGeom g{n, c, h, wd, k, r, s, stride_h, stride_w, pad_top, pad_left, pad_bottom, pad_right,
+               dil_h, dil_w, groups, 0, 0};
+    if (int rc = check_conv(__func__, g)) return rc;
+
+    // x: (n,c,h,w), w: (k,cg,r,s), bias: (k), y: (n,k,oh,ow)
+    if (groups == c && groups > 1) {
+        depthwise_forward(x, w, bias, y, g);
+        return SALIENT_OK;
+    }
+    const int cg = c / groups, kg = k / groups;
+    const int crs = cg * r * s, ohw = g.oh * g.ow;
+    const bool pointwise = is_pointwise(g);
+    float* col = nullptr;
+    if (!pointwise) {
+        col = salient::thread_workspace((int64_t)crs * ohw);
+        if (!col) return SALIENT_ENOMEM;
+    }
+    for (int nn = 0; nn < n; nn++) {
+        float* yn = y + (int64_t)nn * k * ohw;
+        if (bias) {
+#pragma omp parallel for schedule(static) if ((int64_t)k * ohw > 65536)
+            for (int kk = 0; kk < k; kk++) std::fill(yn + (int64_t)kk * ohw, yn + (int64_t)(kk + 1) * ohw, bias[kk]);
+        }
+        for (int gi = 0; gi < groups; gi++) {
+            const float* xg = x + ((int64_t)nn * c + (int64_t)gi * cg) * h * wd;   // (cg,h,w)
+            const float* wg = w + (int64_t)gi * kg * crs;                          // (kg,crs)
+            float* yg = yn + (int64_t)gi * kg * ohw;                                // (kg,ohw)
+            const float* cols = xg;                                                 // (crs,ohw)
+            if (!pointwise) {
+                im2col(xg, col, cg, g);
+                cols = col;
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, kg, ohw, crs, 1.f, wg, crs, cols, ohw,
+                        bias ? 1.f : 0.f, yg, ohw);
+        }
+    }
+    return SALIENT_OK;
+}
+
+extern "C" int conv2d_backward_data_cpu(const float* dy, const float* w, float* dx,
+                                        int n, int c, int h, int wd, int k, int r, int s,
+                                        int stride_h, int stride_w, int pad_top, int pad_left, int pad_bottom,
+                                        int pad_right, int dil_h, int dil_w, int groups) {
+    SALIENT_CHECK_PTR(dy);
+    SALIENT_CHECK_PTR(w);
+    SALIENT_CHECK_PTR(dx);
+    ConvGeom g{n, c, h, wd, k, r, s, stride_h, stride_w, pad_top, pad_left, pad_bottom, pad_right,
+               dil_h, dil_w, groups, 0, 0};
+    if (int rc = check_conv(__func__, g)) return rc;
+
+    // dy: (n,k,oh,ow), w: (k,cg,r,s), dx: (n,c,h,w)
+    if (groups == c && groups > 1) {
+        depthwise_backward_data(dy, w, dx, g);
+        return SALIENT_OK;
+    }
+    const int cg = c / groups, kg = k / groups;
+    const int crs = cg * r * s, ohw = g.oh * g.ow;
+    const bool pointwise = is_pointwise(g);
+    float* col = nullptr;
+    if (!pointwise) {
+        col = salient::thread_workspace((int64_t)crs * ohw);
+        if (!col) return SALIENT_ENOMEM;
+    }
+    for (int nn = 0; nn < n; nn++) {
+        for (int gi = 0; gi < groups; gi++) {
+            const float* dyg = dy + ((int64_t)nn * k + (int64_t)gi * kg) * ohw;    // (kg,ohw)
+            const float* wg = w + (int64_t)gi * kg * crs;                          // (kg,crs)
+            float* dxg = dx + ((int64_t)nn * c + (int64_t)gi * cg) * h * wd;       // (cg,h,w)
+            if (pointwise) {
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, crs, ohw, kg, 1.f, wg, crs, dyg, ohw, 0.f,
+                            dxg, ohw);
+                continue;
+            }
+            // col (crs,ohw) = W_g^T dy_g, then scatter-add into dx_g
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, crs, ohw, kg, 1.f, wg, crs, dyg, ohw, 0.f, col,
+                        ohw);
+            std::memset(dxg, 0, sizeof(float) * (size_t)cg * h * wd);
+            col2im(col, dxg, cg, g);
+        }
+    }
+    return SALIENT_OK;
+}

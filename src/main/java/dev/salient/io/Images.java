@@ -1,0 +1,201 @@
+package dev.salient.io;
+
+import dev.salient.engine.SalientException;
+import java.awt.color.ColorSpace;
+import java.awt.image.BufferedImage;
+import java.awt.image.Raster;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+import javax.imageio.ImageIO;
+
+/**
+ * PNG/JPEG decoding (through ImageIO) and the {@link Preprocess} pipeline:
+ * resize, centre crop, scale to [0,1], normalise. All pixel arrays here are
+ * planar float (C,H,W), row-major.
+ *
+ * <pre>{@code
+ * Images.Loaded img = Images.load(Path.of("cat.jpg"), Preprocess.defaults().resolve(3, 224, 224));
+ * NdArray x = img.input();   // (1,3,224,224), normalised
+ * NdArray rgb = img.rgb();   // (3,224,224) in [0,1], for overlays
+ * }</pre>
+ */
+public final class Images {
+    private Images() {}
+
+    /**
+     * One preprocessed image: {@code input} is (1,C,H,W) ready for the model;
+     * {@code rgb} is the same crop as (3,H,W) RGB in [0,1] before normalisation
+     * (grey replicated for 1-channel models), for drawing overlays.
+     */
+    public record Loaded(NdArray input, NdArray rgb) {}
+
+    /** A decoded picture: planar RGB (3,H,W) in [0,1]; {@code gray} if the file had one colour channel. */
+    public record Decoded(int height, int width, float[] rgb, boolean gray) {}
+
+    /** True for names ending in .png, .jpg or .jpeg (any case). */
+    public static boolean isImage(Path p) {
+        String n = p.getFileName().toString().toLowerCase(Locale.ROOT);
+        return n.endsWith(".png") || n.endsWith(".jpg") || n.endsWith(".jpeg");
+    }
+
+    /** Decodes and preprocesses one image file. */
+    public static Loaded load(Path file, Preprocess.Resolved p) {
+        return preprocess(decode(file), p, file.toString());
+    }
+
+    /** Decodes a PNG/JPEG to planar RGB in [0,1]. */
+    public static Decoded decode(Path file) {
+        if (!Files.isRegularFile(file)) throw new SalientException(file + ": no such file");
+        BufferedImage img;
+        try {
+            img = ImageIO.read(file.toFile());
+        } catch (IOException | RuntimeException e) {
+            throw new SalientException(file + ": cannot decode image: " + Npy.oneLine(e));
+        }
+        if (img == null) throw new SalientException(file + ": not a PNG or JPEG image ImageIO can decode");
+        int h = img.getHeight(), w = img.getWidth();
+        if ((long) h * w > 100_000_000L) throw new SalientException(file + ": image of " + w + "x" + h + " pixels is too large");
+        float[] rgb = new float[3 * h * w];
+        int plane = h * w;
+        boolean gray = img.getColorModel().getColorSpace().getType() == ColorSpace.TYPE_GRAY;
+        if (gray) {
+            // read samples directly: getRGB would push grey through a gamma conversion
+            Raster r = img.getRaster();
+            int bits = img.getColorModel().getComponentSize(0);
+            float max = (float) ((1L << bits) - 1);
+            for (int y = 0; y < h; y++)
+                for (int x = 0; x < w; x++) {
+                    float v = r.getSample(x, y, 0) / max;
+                    rgb[y * w + x] = v;
+                    rgb[plane + y * w + x] = v;
+                    rgb[2 * plane + y * w + x] = v;
+                }
+        } else {
+            int[] row = new int[w];
+            for (int y = 0; y < h; y++) {
+                img.getRGB(0, y, w, 1, row, 0, w);
+                for (int x = 0; x < w; x++) {
+                    int c = row[x];
+                    rgb[y * w + x] = ((c >> 16) & 0xff) / 255f;
+                    rgb[plane + y * w + x] = ((c >> 8) & 0xff) / 255f;
+                    rgb[2 * plane + y * w + x] = (c & 0xff) / 255f;
+                }
+            }
+        }
+        return new Decoded(h, w, rgb, gray);
+    }
+
+    /** Resize, crop and normalise an already decoded picture ({@code name} is for error lines). */
+    public static Loaded preprocess(Decoded d, Preprocess.Resolved p, String name) {
+        int h = d.height(), w = d.width();
+        // shorter side -> p.resize(), longer side truncated (torchvision Resize(int))
+        int oh, ow;
+        if (h <= w) {
+            oh = p.resize();
+            ow = (int) ((long) p.resize() * w / h);
+        } else {
+            ow = p.resize();
+            oh = (int) ((long) p.resize() * h / w);
+        }
+        if (oh < p.cropHeight() || ow < p.cropWidth())
+            throw new SalientException(name + ": resized to " + ow + "x" + oh + ", smaller than the crop "
+                    + p.cropWidth() + "x" + p.cropHeight() + " (raise --resize)");
+        float[] resized = (oh == h && ow == w) ? d.rgb() : resize(d.rgb(), 3, h, w, oh, ow);
+        int top = (int) Math.rint((oh - p.cropHeight()) / 2.0);
+        int left = (int) Math.rint((ow - p.cropWidth()) / 2.0);
+        float[] rgb = crop(resized, 3, oh, ow, top, left, p.cropHeight(), p.cropWidth());
+
+        int ch = p.cropHeight(), cw = p.cropWidth(), plane = ch * cw;
+        float[] x = new float[p.channels() * plane];
+        if (p.channels() == 1) {
+            for (int i = 0; i < plane; i++) {
+                float l = d.gray() ? rgb[i] : 0.299f * rgb[i] + 0.587f * rgb[plane + i] + 0.114f * rgb[2 * plane + i];
+                x[i] = (l - p.mean()[0]) / p.std()[0];
+                // the overlay background shows what the model saw
+                rgb[i] = l;
+                rgb[plane + i] = l;
+                rgb[2 * plane + i] = l;
+            }
+        } else {
+            for (int c = 0; c < 3; c++)
+                for (int i = 0; i < plane; i++) x[c * plane + i] = (rgb[c * plane + i] - p.mean()[c]) / p.std()[c];
+        }
+        return new Loaded(new NdArray(new long[] {1, p.channels(), ch, cw}, x), new NdArray(new long[] {3, ch, cw}, rgb));
+    }
+
+    /** Copies the window {@code [top, top+ch) x [left, left+cw)} of each plane of a (C,H,W) array. */
+    public static float[] crop(float[] src, int c, int h, int w, int top, int left, int ch, int cw) {
+        if (top < 0 || left < 0 || top + ch > h || left + cw > w)
+            throw new SalientException("crop window outside the image");
+        float[] out = new float[c * ch * cw];
+        for (int k = 0; k < c; k++)
+            for (int y = 0; y < ch; y++)
+                System.arraycopy(src, k * h * w + (top + y) * w + left, out, k * ch * cw + y * cw, cw);
+        return out;
+    }
+
+    /**
+     * Resizes each plane of a (C,H,W) array with a separable triangle (bilinear)
+     * filter and half-pixel centres. Enlarging, this is exactly bilinear
+     * interpolation with {@code align_corners=False}; shrinking, the filter's
+     * support grows with the scale so that every source pixel contributes
+     * (the antialiasing of PIL and {@code interpolate(antialias=True)}).
+     */
+    public static float[] resize(float[] src, int c, int h, int w, int oh, int ow) {
+        if (oh <= 0 || ow <= 0) throw new SalientException("resize to " + ow + "x" + oh + " is empty");
+        Filter fx = Filter.of(w, ow), fy = Filter.of(h, oh);
+        float[] tmp = new float[h * ow];
+        float[] out = new float[c * oh * ow];
+        for (int k = 0; k < c; k++) {
+            int base = k * h * w;
+            for (int y = 0; y < h; y++)
+                for (int x = 0; x < ow; x++) {
+                    double s = 0;
+                    int lo = fx.lo[x];
+                    for (int j = 0; j < fx.n[x]; j++) s += fx.w[x][j] * src[base + y * w + lo + j];
+                    tmp[y * ow + x] = (float) s;
+                }
+            int ob = k * oh * ow;
+            for (int y = 0; y < oh; y++) {
+                int lo = fy.lo[y];
+                for (int x = 0; x < ow; x++) {
+                    double s = 0;
+                    for (int j = 0; j < fy.n[y]; j++) s += fy.w[y][j] * tmp[(lo + j) * ow + x];
+                    out[ob + y * ow + x] = (float) s;
+                }
+            }
+        }
+        return out;
+    }
+
+    /** Per output index: first source index, tap count and normalised weights (PIL's precompute_coeffs). */
+    private record Filter(int[] lo, int[] n, double[][] w) {
+        static Filter of(int in, int out) {
+            double scale = (double) in / out;
+            double fscale = Math.max(scale, 1.0);
+            double support = fscale; // triangle filter has support 1
+            int[] lo = new int[out], n = new int[out];
+            double[][] w = new double[out][];
+            for (int i = 0; i < out; i++) {
+                double center = (i + 0.5) * scale;
+                int xmin = Math.max((int) (center - support + 0.5), 0);
+                int xmax = Math.min((int) (center + support + 0.5), in);
+                double[] ws = new double[Math.max(xmax - xmin, 0)];
+                double total = 0;
+                for (int x = xmin; x < xmax; x++) {
+                    double t = Math.abs((x - center + 0.5) / fscale);
+                    double v = t < 1 ? 1 - t : 0;
+                    ws[x - xmin] = v;
+                    total += v;
+                }
+                if (total > 0) for (int j = 0; j < ws.length; j++) ws[j] /= total;
+                lo[i] = xmin;
+                n[i] = ws.length;
+                w[i] = ws;
+            }
+            return new Filter(lo, n, w);
+        }
+    }
+}

@@ -1,0 +1,142 @@
+package dev.salient.engine;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import java.util.stream.Stream;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/** conv2d_forward / conv2d_backward_data against a direct double-precision reference. */
+class Conv2dTest {
+    static final Backend B = Engine.cpu();
+
+    // n, c, h, w, k, r, s, strideH, strideW, padTop, padLeft, padBottom, padRight, dilH, dilW, groups
+    static Stream<Conv2dGeometry> geometries() {
+        return Stream.of(
+                new Conv2dGeometry(2, 3, 7, 6, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),     // 3x3 same
+                new Conv2dGeometry(2, 3, 9, 8, 5, 3, 3, 2, 2, 0, 1, 1, 2, 1, 1, 1),     // stride 2, asymmetric pads
+                new Conv2dGeometry(1, 2, 9, 9, 3, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 1),     // dilation 2
+                new Conv2dGeometry(2, 4, 6, 7, 6, 3, 3, 1, 2, 1, 0, 1, 1, 1, 1, 2),     // groups 2
+                new Conv2dGeometry(2, 6, 5, 5, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 3),     // groups 3
+                new Conv2dGeometry(2, 5, 8, 7, 5, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 5),     // depthwise
+                new Conv2dGeometry(1, 4, 9, 10, 8, 3, 3, 2, 2, 1, 2, 0, 1, 2, 1, 4),    // depthwise x2, stride, dil
+                new Conv2dGeometry(2, 3, 11, 11, 3, 5, 5, 2, 2, 2, 2, 2, 2, 1, 1, 3),   // depthwise 5x5 stride 2
+                new Conv2dGeometry(2, 8, 5, 6, 7, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1),     // pointwise
+                new Conv2dGeometry(2, 8, 5, 6, 6, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 2),     // pointwise, groups 2
+                new Conv2dGeometry(2, 8, 7, 7, 6, 1, 1, 2, 2, 0, 0, 0, 0, 1, 1, 1),     // strided 1x1 downsample
+                new Conv2dGeometry(1, 3, 16, 15, 4, 7, 7, 2, 2, 3, 3, 3, 3, 1, 1, 1),   // 7x7/2 stem
+                new Conv2dGeometry(2, 3, 8, 9, 2, 3, 2, 2, 1, 0, 1, 2, 0, 1, 2, 1),     // rectangular kernel
+                new Conv2dGeometry(1, 1, 4, 4, 1, 4, 4, 1, 1, 0, 0, 0, 0, 1, 1, 1));    // kernel = input
+    }
+
+    /** y[n,k,p,q] = bias[k] + sum w[k,c,r,s] x[n, g*cg + c, p*sh - pt + r*dh, q*sw - pl + s*dw], in double. */
+    static double[] reference(float[] x, float[] w, float[] bias, Conv2dGeometry g) {
+        int oh = g.outH(), ow = g.outW(), cg = g.c() / g.groups(), kg = g.k() / g.groups();
+        double[] y = new double[g.n() * g.k() * oh * ow];
+        for (int n = 0; n < g.n(); n++)
+            for (int k = 0; k < g.k(); k++) {
+                int grp = k / kg;
+                for (int p = 0; p < oh; p++)
+                    for (int q = 0; q < ow; q++) {
+                        double acc = bias == null ? 0 : bias[k];
+                        for (int c = 0; c < cg; c++)
+                            for (int r = 0; r < g.r(); r++)
+                                for (int s = 0; s < g.s(); s++) {
+                                    int ih = p * g.strideH() - g.padTop() + r * g.dilationH();
+                                    int iw = q * g.strideW() - g.padLeft() + s * g.dilationW();
+                                    if (ih < 0 || ih >= g.h() || iw < 0 || iw >= g.w()) continue;
+                                    int ci = grp * cg + c;
+                                    acc += (double) w[((k * cg + c) * g.r() + r) * g.s() + s]
+                                            * x[((n * g.c() + ci) * g.h() + ih) * g.w() + iw];
+                                }
+                        y[((n * g.k() + k) * oh + p) * ow + q] = acc;
+                    }
+            }
+        return y;
+    }
+
+    static float[] forward(float[] x, float[] w, float[] bias, Conv2dGeometry g) {
+        try (Tensor tx = B.upload(x, g.inputShape()); Tensor tw = B.upload(w, g.weightShape());
+                Tensor tb = bias == null ? null : B.upload(bias, g.k()); Tensor ty = B.allocate(g.outputShape())) {
+            B.conv2dForward(tx, tw, tb, ty, g);
+            return ty.toArray();
+        }
+    }
+
+    static float[] backwardData(float[] dy, float[] w, Conv2dGeometry g) {
+        try (Tensor tdy = B.upload(dy, g.outputShape()); Tensor tw = B.upload(w, g.weightShape());
+                Tensor tdx = B.allocate(g.inputShape())) {
+            B.fill(tdx, Float.NaN); // must be overwritten
+            B.conv2dBackwardData(tdy, tw, tdx, g);
+            return tdx.toArray();
+        }
+    }
+
+    static int numel(long[] s) {
+        return (int) Shapes.numel(s);
+    }
+
+    @ParameterizedTest
+    @MethodSource("geometries")
+    void forwardMatchesReference(Conv2dGeometry g) {
+        float[] x = Parity.random(1, numel(g.inputShape()));
+        float[] w = Parity.random(2, numel(g.weightShape()));
+        float[] b = Parity.random(3, g.k());
+        Parity.assertClose("conv forward " + g, forward(x, w, b, g), reference(x, w, b, g), 1e-5, 1e-4,
+                g.outputShape());
+        Parity.assertClose("conv forward no bias " + g, forward(x, w, null, g), reference(x, w, null, g), 1e-5, 1e-4,
+                g.outputShape());
+    }
+
+    @ParameterizedTest
+    @MethodSource("geometries")
+    void backwardDataIsTheAdjoint(Conv2dGeometry g) {
+        float[] x = Parity.random(4, numel(g.inputShape()));
+        float[] w = Parity.random(5, numel(g.weightShape()));
+        float[] dy = Parity.random(6, numel(g.outputShape()));
+        float[] y = forward(x, w, null, g);
+        float[] dx = backwardData(dy, w, g);
+        // <conv(x), dy> = <x, conv^T(dy)>
+        double lhs = Parity.dot(y, dy), rhs = Parity.dot(x, dx);
+        Parity.assertClose("adjoint " + g, rhs, lhs, 1e-6 * (Parity.absDot(y, dy) + Parity.absDot(x, dx)), 0);
+
+        // finite differences of L(x) = <conv(x), dy> at a few inputs (L is linear: central differences are exact
+        // up to rounding)
+        float eps = 1e-2f;
+        java.util.Random rnd = new java.util.Random(7);
+        for (int t = 0; t < 5; t++) {
+            int i = rnd.nextInt(x.length);
+            float[] xp = x.clone(), xm = x.clone();
+            xp[i] += eps;
+            xm[i] -= eps;
+            double fd = (Parity.dot(forward(xp, w, null, g), dy) - Parity.dot(forward(xm, w, null, g), dy)) / (2 * eps);
+            Parity.assertClose("fd dx[" + i + "] " + g, dx[i], fd, 2e-3, 1e-2);
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource("geometries")
+    void backwardDataMatchesReferenceTranspose(Conv2dGeometry g) {
+        float[] w = Parity.random(8, numel(g.weightShape()));
+        float[] dy = Parity.random(9, numel(g.outputShape()));
+        // dx[n,ci,ih,iw] = sum over the outputs that read (ci,ih,iw)
+        int oh = g.outH(), ow = g.outW(), cg = g.c() / g.groups(), kg = g.k() / g.groups();
+        double[] ref = new double[numel(g.inputShape())];
+        for (int n = 0; n < g.n(); n++)
+            for (int k = 0; k < g.k(); k++)
+                for (int p = 0; p < oh; p++)
+                    for (int q = 0; q < ow; q++)
+                        for (int c = 0; c < cg; c++)
+                            for (int r = 0; r < g.r(); r++)
+                                for (int s = 0; s < g.s(); s++) {
+                                    int ih = p * g.strideH() - g.padTop() + r * g.dilationH();
+                                    int iw = q * g.strideW() - g.padLeft() + s * g.dilationW();
+                                    if (ih < 0 || ih >= g.h() || iw < 0 || iw >= g.w()) continue;
+                                    int ci = (k / kg) * cg + c;
+                                    ref[((n * g.c() + ci) * g.h() + ih) * g.w() + iw] +=
+                                            (double) w[((k * cg + c) * g.r() + r) * g.s() + s]
+                                                    * dy[((n * g.k() + k) * oh + p) * ow + q];
+                                }
+        Parity.assertClose("conv backward data " + g, backwardData(dy, w, g), ref, 1e-5, 1e-4, g.inputShape());
+    }
+}
