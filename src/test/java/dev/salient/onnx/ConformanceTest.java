@@ -82,6 +82,8 @@ class ConformanceTest {
                 "test_training_dropout_zero_ratio", "test_training_dropout_zero_ratio_mask");
         skip("training-mode BatchNormalization is not supported (inference only)",
                 "test_batchnorm_epsilon_training_mode", "test_batchnorm_example_training_mode");
+        skip("Pad modes reflect and edge are not supported (constant only)",
+                "test_reflect_pad", "test_edge_pad", "test_ReflectionPad2d", "test_ReplicationPad2d", "test_operator_pad");
         skip("optional and sequence types are not supported", "test_identity_opt", "test_identity_sequence");
     }
 
