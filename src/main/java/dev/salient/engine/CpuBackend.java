@@ -81,8 +81,9 @@ public final class CpuBackend implements Backend {
                 || dstOffset + count > dst.numel())
             throw new SalientException("copyRange: range out of bounds");
         if (count == 0) return;
-        FloatPointer s = new FloatPointer(src.data()).position(srcOffset);
-        FloatPointer d = new FloatPointer(dst.data()).position(dstOffset);
+        // Pointer.memcpy offsets its arguments by position in bytes
+        Pointer s = new org.bytedeco.javacpp.BytePointer(src.data()).position(srcOffset * 4);
+        Pointer d = new org.bytedeco.javacpp.BytePointer(dst.data()).position(dstOffset * 4);
         Pointer.memcpy(d, s, count * 4);
     }
 

@@ -49,11 +49,8 @@ public final class OpRegistry {
             Map.entry("Range", ConstantOps::new),
             Map.entry("Gather", GatherOp::new),
             Map.entry("Slice", SliceOp::new),
-            Map.entry("Cast", CastOp::new),
-            // PyTorch emits a zero Pad before AveragePool (opset >= 11); GraphRewriter removes it
-            Map.entry("Pad", ctx -> {
-                throw ctx.error("only a Pad with all-zero pads is supported (it is removed at load)");
-            }));
+            Map.entry("Pad", PadOp::new),
+            Map.entry("Cast", CastOp::new));
 
     private static final Map<String, Function<OpContext, Op>> INTERNAL = Map.of("ChannelAffine", ChannelAffineOp::new);
 
