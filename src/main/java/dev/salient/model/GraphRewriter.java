@@ -17,7 +17,7 @@ import java.util.Set;
  * <ol>
  * <li>constants: Constant nodes and every node whose inputs are all constants
  * and that folds on the host (shape arithmetic) become constants;
- * <li>Identity and inference Dropout are removed (their consumers read the input);
+ * <li>Identity, inference Dropout and all-zero Pad are removed (their consumers read the input);
  * <li>BatchNormalization is folded into the preceding Conv when that Conv's
  * output feeds nothing else, otherwise it becomes a per-channel affine node;
  * <li>nodes and constants that no output depends on are dropped.
@@ -69,7 +69,8 @@ final class GraphRewriter {
         Map<String, String> alias = new HashMap<>();
         List<Node> kept = new ArrayList<>();
         for (Node n : g.nodes()) {
-            boolean removable = (n.opType().equals("Identity") || n.opType().equals("Dropout"))
+            boolean removable = (n.opType().equals("Identity") || n.opType().equals("Dropout")
+                    || (n.opType().equals("Pad") && zeroPad(n, g)))
                     && OpRegistry.isDefaultDomain(n.domain()) && !g.isOutput(n.outputs().get(0));
             if (n.opType().equals("Dropout")) {
                 // validates training_mode / is_test, and rejects a used mask output
@@ -82,6 +83,13 @@ final class GraphRewriter {
             else kept.add(r);
         }
         return new Graph(kept, g.inputs(), g.outputs(), g.constants(), g.opset());
+    }
+
+    /** A Pad whose pads are constant and all zero. */
+    private static boolean zeroPad(Node n, Graph g) {
+        HostTensor[] k = known(n, g.constants());
+        if (g.opset() >= 11 && (k.length < 2 || k[1] == null)) return false;
+        return dev.salient.model.ops.PadOp.isNoOp(new OpContext(n, g.opset(), k));
     }
 
     private static Node renamed(Node n, Map<String, String> alias) {

@@ -49,6 +49,7 @@ public final class OpRegistry {
             Map.entry("Range", ConstantOps::new),
             Map.entry("Gather", GatherOp::new),
             Map.entry("Slice", SliceOp::new),
+            Map.entry("Pad", PadOp::new),
             Map.entry("Cast", CastOp::new));
 
     private static final Map<String, Function<OpContext, Op>> INTERNAL = Map.of("ChannelAffine", ChannelAffineOp::new);

@@ -1,0 +1,136 @@
+package dev.salient.model;
+
+import static dev.salient.model.OnnxBuilder.attr;
+import static dev.salient.model.OnnxBuilder.attrs;
+import static dev.salient.model.OnnxBuilder.in;
+import static org.junit.jupiter.api.Assertions.*;
+
+import dev.salient.engine.Backend;
+import dev.salient.engine.Engine;
+import dev.salient.engine.Tensor;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Load-time rewriting: BatchNorm folding, constant and shape-subgraph folding, Identity/Dropout removal. */
+class RewriteTest {
+    @TempDir
+    Path dir;
+    final Backend cpu = Engine.cpu();
+
+    static List<String> ops(Model m) {
+        return m.graph().nodes().stream().map(Node::opType).toList();
+    }
+
+    /** x -> Conv -> BN -> Relu -> y; with {@code exposeConv} the conv output is also a graph output, which blocks folding. */
+    Path convBn(boolean exposeConv, long seed) throws Exception {
+        Random r = new Random(seed);
+        OnnxBuilder b = new OnnxBuilder().input("x", 2, 3, 8, 8).output("y", 2, 4, 8, 8)
+                .init("W", OnnxBuilder.random(r, 4 * 3 * 9, 0.3f), 4, 3, 3, 3)
+                .init("B", OnnxBuilder.random(r, 4, 0.1f), 4)
+                .init("gamma", OnnxBuilder.positive(r, 4), 4).init("beta", OnnxBuilder.random(r, 4, 0.5f), 4)
+                .init("mean", OnnxBuilder.random(r, 4, 0.5f), 4).init("var", OnnxBuilder.positive(r, 4), 4)
+                .node("Conv", "conv", in("x", "W", "B"), in("c"), attrs("pads", 1, 1, 1, 1))
+                .node("BatchNormalization", "bn", in("c", "gamma", "beta", "mean", "var"), in("n"), attr("epsilon", 1e-3f))
+                .node("Relu", "relu", in("n"), in("y"));
+        if (exposeConv) b.output("c", 2, 4, 8, 8);
+        return b.write(dir, exposeConv ? "unfolded.onnx" : "folded.onnx");
+    }
+
+    @Test
+    void batchNormFoldingEqualsUnfoldedExecution() throws Exception {
+        float[] x = OnnxBuilder.random(new Random(1), 2 * 3 * 64, 1f);
+        try (Model folded = Model.load(convBn(false, 7)); Model unfolded = Model.load(convBn(true, 7));
+                Tensor xt = cpu.upload(x, 2, 3, 8, 8)) {
+            assertEquals(List.of("Conv", "Relu"), ops(folded), "BN folded into the conv");
+            assertEquals(List.of("Conv", "ChannelAffine", "Relu"), ops(unfolded), "BN kept as a per-channel affine");
+            Map<String, Tensor> u = unfolded.run(cpu, Map.of("x", xt), Set.of("y", "c"));
+            try (Tensor yf = folded.forward(cpu, xt); Tensor yu = u.get("y"); Tensor c = u.get("c")) {
+                float[] a = yf.toArray(), bb = yu.toArray(), conv = c.toArray();
+                // independent reference: BN by its definition on the unfolded conv output
+                float[] ref = new float[conv.length];
+                Random r = new Random(7);
+                OnnxBuilder.random(r, 4 * 3 * 9, 0.3f);
+                OnnxBuilder.random(r, 4, 0.1f);
+                float[] gamma = OnnxBuilder.positive(r, 4), beta = OnnxBuilder.random(r, 4, 0.5f),
+                        mean = OnnxBuilder.random(r, 4, 0.5f), var = OnnxBuilder.positive(r, 4);
+                for (int i = 0; i < conv.length; i++) {
+                    int ch = (i / 64) % 4;
+                    double v = (conv[i] - mean[ch]) / Math.sqrt(var[ch] + 1e-3) * gamma[ch] + beta[ch];
+                    ref[i] = (float) Math.max(0, v);
+                }
+                Parity.assertClose("folded vs unfolded", bb, a, 1e-5, 1e-5);
+                Parity.assertClose("unfolded vs BN definition", ref, bb, 1e-5, 1e-5);
+            }
+        }
+    }
+
+    Path shapeChain(long batch) throws Exception {
+        // y = x.view(x.size(0), -1), as PyTorch exports it
+        return new OnnxBuilder().input("x", batch, 3, 4, 4).output("y", batch, 48)
+                .initInts("zero", new long[] {0})
+                .initInts("minus1", new long[] {-1}, 1)
+                .node("Shape", "shape", in("x"), in("s"))
+                .node("Gather", "gather", in("s", "zero"), in("n"), attr("axis", 0L))
+                .node("Unsqueeze", "unsq", in("n"), in("n1"), attrs("axes", 0))
+                .opset(11)
+                .node("Concat", "cat", in("n1", "minus1"), in("shape"), attr("axis", 0L))
+                .node("Reshape", "reshape", in("x", "shape"), in("y"))
+                .write(dir, batch < 0 ? "dyn.onnx" : "static.onnx");
+    }
+
+    @Test
+    void shapeChainFoldsAtLoadForStaticInputs() throws Exception {
+        try (Model m = Model.load(shapeChain(2))) {
+            assertEquals(List.of("Reshape"), ops(m), "Shape->Gather->Unsqueeze->Concat folded into a constant");
+            assertArrayEquals(new long[] {2, 48}, m.outputs().get(0).shape());
+            float[] x = OnnxBuilder.random(new Random(3), 96, 1f);
+            try (Tensor xt = cpu.upload(x, 2, 3, 4, 4); Tensor y = m.forward(cpu, xt)) {
+                assertArrayEquals(new long[] {2, 48}, y.shape());
+                assertArrayEquals(x, y.toArray());
+            }
+        }
+    }
+
+    @Test
+    void shapeChainFoldsPerPlanForDynamicBatch() throws Exception {
+        try (Model m = Model.load(shapeChain(-1))) {
+            assertArrayEquals(new long[] {-1, 3, 4, 4}, m.inputs().get(0).shape());
+            assertTrue(ops(m).contains("Shape"), "dynamic batch keeps the shape subgraph until a plan");
+            for (int n : new int[] {1, 5, 2}) {
+                float[] x = OnnxBuilder.random(new Random(n), n * 48, 1f);
+                try (Tensor xt = cpu.upload(x, n, 3, 4, 4); Tensor y = m.forward(cpu, xt)) {
+                    assertArrayEquals(new long[] {n, 48}, y.shape());
+                    assertArrayEquals(x, y.toArray());
+                }
+                var plan = m.plan(Map.of("x", new long[] {n, 3, 4, 4}), Set.of("y"));
+                assertEquals(1, plan.steps().size(), "only the Reshape runs on the backend");
+                assertEquals(4, plan.foldedNodes().size());
+            }
+        }
+    }
+
+    @Test
+    void identityDropoutAndConstantsAreRemoved() throws Exception {
+        Path p = new OnnxBuilder().input("x", 1, 4).output("y", 1, 4)
+                .node(dev.salient.onnx.proto.Onnx.NodeProto.newBuilder().setOpType("Constant").setName("k").addOutput("k")
+                        .addAttribute(dev.salient.onnx.proto.Onnx.AttributeProto.newBuilder().setName("value")
+                                .setType(dev.salient.onnx.proto.Onnx.AttributeProto.AttributeType.TENSOR)
+                                .setT(OnnxBuilder.floatTensor("", new float[] {1, 2, 3, 4}, 1, 4)))
+                        .build())
+                .node("Identity", "id", in("x"), in("a"))
+                .node("Dropout", "drop", in("a"), in("b"))
+                .node("Mul", "two", in("k", "k"), in("k2"))
+                .node("Add", "add", in("b", "k2"), in("y"))
+                .write(dir, "ident.onnx");
+        try (Model m = Model.load(p); Tensor x = cpu.upload(new float[] {1, 1, 1, 1}, 1, 4); Tensor y = m.forward(cpu, x)) {
+            assertEquals(List.of("Add"), ops(m));
+            assertEquals("x", m.graph().nodes().get(0).input(0));
+            assertArrayEquals(new float[] {2, 5, 10, 17}, y.toArray());
+        }
+    }
+}
