@@ -3,6 +3,7 @@
 //     Grad-CAM's mean gradient, Grad-CAM++'s alpha-weighted sum (eq. 19 of
 //     arXiv:1710.11063, eps = 1e-6 as pytorch-grad-cam) or XGrad-CAM's normalised sum;
 //   cam_combine: the channel-weighted sum (or LayerCAM's relu(g)*a, HiResCAM's g*a);
+//   bilinear_resize / nearest_resize: the upsampling of maps (torch align_corners=False / 'nearest');
 //   cam_finish: pytorch-grad-cam's finish, fused per image: ReLU, min-max (1e-7), bilinear
 //     resize with half-pixel centres, ReLU, min-max.
 //
@@ -119,6 +120,19 @@ __global__ void bilinear_resize_kernel(const float* __restrict__ x, float* __res
     }
 }
 
+// y: (NC,oh,ow) from x: (NC,ih,iw), nearest as torch mode='nearest': src = min(floor(dst * in/out), in-1)
+__global__ void nearest_resize_kernel(const float* __restrict__ x, float* __restrict__ y, int ih, int iw, int oh,
+                                      int ow, int64_t total) {
+    const float sh = (float)ih / (float)oh, sw = (float)iw / (float)ow;
+    GRID_STRIDE(t, total) {
+        const int64_t plane = t / ((int64_t)oh * ow);
+        const int rem = (int)(t % ((int64_t)oh * ow));
+        const int sy = min((int)floorf((rem / ow) * sh), ih - 1);
+        const int sx = min((int)floorf((rem % ow) * sw), iw - 1);
+        y[t] = x[plane * (int64_t)ih * iw + (int64_t)sy * iw + sx];
+    }
+}
+
 // One block per image: out = minmax(relu(resize(minmax(relu(cam))))); cam modified in place.
 __global__ void cam_finish_kernel(float* cam, float* out, int n, int h, int w, int oh, int ow) {
     __shared__ float scratch[32];
@@ -168,6 +182,16 @@ extern "C" int bilinear_resize_cuda(const float* x, float* y, int nc, int ih, in
     SALIENT_CUDA_CHECK(nc > 0 && ih > 0 && iw > 0 && oh > 0 && ow > 0, "bilinear_resize_cuda: bad sizes");
     const int64_t total = (int64_t)nc * oh * ow;
     bilinear_resize_kernel<<<salient_cuda::grid_for(total), salient_cuda::kThreads>>>(x, y, ih, iw, oh, ow, total);
+    SALIENT_CUDA_CHECK_LAUNCH();
+    return SALIENT_OK;
+}
+
+extern "C" int nearest_resize_cuda(const float* x, float* y, int nc, int ih, int iw, int oh, int ow) {
+    SALIENT_CUDA_CHECK_PTR(x);
+    SALIENT_CUDA_CHECK_PTR(y);
+    SALIENT_CUDA_CHECK(nc > 0 && ih > 0 && iw > 0 && oh > 0 && ow > 0, "nearest_resize_cuda: bad sizes");
+    const int64_t total = (int64_t)nc * oh * ow;
+    nearest_resize_kernel<<<salient_cuda::grid_for(total), salient_cuda::kThreads>>>(x, y, ih, iw, oh, ow, total);
     SALIENT_CUDA_CHECK_LAUNCH();
     return SALIENT_OK;
 }

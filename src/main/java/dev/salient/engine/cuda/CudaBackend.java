@@ -585,6 +585,15 @@ public final class CudaBackend implements Backend {
                 intDim(x.dim(3), "bilinear resize"), intDim(y.dim(2), "bilinear resize"), intDim(y.dim(3), "bilinear resize")));
     }
 
+    @Override
+    public void nearestResize(Tensor x, Tensor y) {
+        if (x.rank() != 4 || y.rank() != 4 || x.dim(0) != y.dim(0) || x.dim(1) != y.dim(1))
+            throw new SalientException("nearest resize: expected (N,C,h,w) -> (N,C,H,W), got " + x + " -> " + y);
+        check(CudaNative.nearest_resize_cuda(ptr(x, "nearest resize"), ptr(y, "nearest resize"),
+                intDim(x.dim(0) * x.dim(1), "nearest resize"), intDim(x.dim(2), "nearest resize"),
+                intDim(x.dim(3), "nearest resize"), intDim(y.dim(2), "nearest resize"), intDim(y.dim(3), "nearest resize")));
+    }
+
     /** The S step coefficients go to the device once per chunk (S floats), not once per step. */
     @Override
     public void igInterpolate(Tensor x, Tensor b, float[] alphas, Tensor y) {

@@ -110,6 +110,8 @@ public final class CudaNative {
             @Cast("const float*") FloatPointer wg, FloatPointer cam, int n, int k, long p);
     public static native int bilinear_resize_cuda(@Cast("const float*") FloatPointer x, FloatPointer y, int nc, int ih, int iw,
             int oh, int ow);
+    public static native int nearest_resize_cuda(@Cast("const float*") FloatPointer x, FloatPointer y, int nc, int ih, int iw,
+            int oh, int ow);
     public static native int cam_finish_cuda(FloatPointer cam, FloatPointer out, int n, int h, int w, int oh, int ow);
 
     // ---- attribution: Integrated Gradients

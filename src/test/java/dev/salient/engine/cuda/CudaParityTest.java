@@ -447,12 +447,16 @@ class CudaParityTest {
     }
 
     @Test
-    void bilinearResize() {
+    void bilinearAndNearestResize() {
         for (int[] sz : new int[][] {{7, 7, 224, 224}, {5, 9, 3, 4}, {14, 10, 14, 10}}) {
             Tensor[] x = pairRandom(2, 3, sz[0], sz[1]), y = out(2, 3, sz[2], sz[3]);
             cpu.bilinearResize(x[0], y[0]);
             gpu.bilinearResize(x[1], y[1]);
             assertClose("bilinear " + Arrays.toString(sz), y);
+            Tensor[] z = out(2, 3, sz[2], sz[3]);
+            cpu.nearestResize(x[0], z[0]);
+            gpu.nearestResize(x[1], z[1]);
+            assertClose("nearest " + Arrays.toString(sz), z);
         }
     }
 
