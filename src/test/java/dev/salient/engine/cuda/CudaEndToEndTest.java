@@ -1,0 +1,105 @@
+package dev.salient.engine.cuda;
+
+import static org.junit.jupiter.api.Assertions.*;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.salient.engine.Backend;
+import dev.salient.engine.Engine;
+import dev.salient.engine.Tensor;
+import dev.salient.explain.Attribution;
+import dev.salient.explain.Explainer;
+import dev.salient.explain.Methods;
+import dev.salient.explain.Target;
+import dev.salient.io.NdArray;
+import dev.salient.io.Npy;
+import dev.salient.model.Model;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * End to end on the committed PyTorch fixture models: the CUDA logits and every method's
+ * attributions match the CPU engine's (FP32: |cuda - cpu| <= 1e-4 max|cpu| + 1e-4 |cpu|).
+ * Skips without a CUDA device.
+ */
+class CudaEndToEndTest {
+    static final Path ROOT = Path.of("src/test/resources/fixtures/arch");
+
+    @BeforeEach
+    void needsGpu() {
+        assumeTrue(CudaBackend.isAvailable(), "no CUDA device: " + CudaBackend.unavailableReason());
+    }
+
+    static List<String> models() throws IOException {
+        if (!Files.isDirectory(ROOT)) return List.of();
+        try (Stream<Path> s = Files.list(ROOT)) {
+            return s.filter(p -> Files.exists(p.resolve("model.onnx"))).map(p -> p.getFileName().toString()).sorted().toList();
+        }
+    }
+
+    static Stream<Arguments> modelsAndMethods() throws IOException {
+        List<Arguments> out = new ArrayList<>();
+        for (String m : models())
+            if (m.endsWith("_folded"))
+                for (String method : Methods.NAMES) out.add(Arguments.of(m, method));
+        return out.stream();
+    }
+
+    static Stream<String> allModels() throws IOException {
+        return models().stream();
+    }
+
+    static void assertClose(String what, float[] ref, float[] got) {
+        assertEquals(ref.length, got.length, what + ": length");
+        double max = 0;
+        for (float v : ref) max = Math.max(max, Math.abs(v));
+        double atol = 1e-4 * max, rtol = 1e-4;
+        StringBuilder sb = new StringBuilder();
+        int bad = 0;
+        for (int i = 0; i < ref.length; i++) {
+            boolean ok = Math.abs(got[i] - ref[i]) <= atol + rtol * Math.abs(ref[i]) || (Float.isNaN(ref[i]) && Float.isNaN(got[i]));
+            if (!ok && bad++ < 5) sb.append(String.format("%n  [%d] cpu=%.8g cuda=%.8g", i, ref[i], got[i]));
+        }
+        if (bad > 0) fail(what + ": " + bad + " of " + ref.length + " mismatches (max|cpu| " + max + ")" + sb);
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("allModels")
+    void logitsMatchCpu(String name) {
+        Backend cpu = Engine.cpu();
+        CudaBackend gpu = CudaBackend.shared();
+        Path d = ROOT.resolve(name);
+        NdArray x = Npy.read(d.resolve("input.npy"));
+        try (Model m = Model.load(d.resolve("model.onnx")); Tensor xc = x.upload(cpu); Tensor xg = x.upload(gpu);
+                Tensor yc = m.forward(cpu, xc); Tensor yg = m.forward(gpu, xg)) {
+            assertArrayEquals(yc.shape(), yg.shape());
+            assertClose(name + " logits", yc.toArray(), yg.toArray());
+        }
+    }
+
+    @ParameterizedTest(name = "{0} {1}")
+    @MethodSource("modelsAndMethods")
+    void attributionsMatchCpu(String name, String method) {
+        Backend cpu = Engine.cpu();
+        CudaBackend gpu = CudaBackend.shared();
+        Path d = ROOT.resolve(name);
+        NdArray x = Npy.read(d.resolve("input.npy"));
+        Methods.Options o = Methods.Options.defaults();
+        o = new Methods.Options(o.layer(), 16, o.rule(), o.baseline(), 4, o.noiseStd(), 1234L, o.memoryBudget());
+        try (Model m = Model.load(d.resolve("model.onnx")); Tensor xc = x.upload(cpu); Tensor xg = x.upload(gpu)) {
+            Explainer e = Methods.create(method, m, o);
+            Attribution ref = Methods.explain(e, cpu, xc, Target.top1(), o);
+            Attribution got = Methods.explain(e, gpu, xg, Target.top1(), o);
+            assertArrayEquals(ref.shape(), got.shape(), method + " shape");
+            assertArrayEquals(ref.targets(), got.targets(), method + " targets");
+            assertClose(name + " " + method, ref.values(), got.values());
+        }
+    }
+}
