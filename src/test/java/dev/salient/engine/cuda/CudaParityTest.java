@@ -149,7 +149,10 @@ class CudaParityTest {
                 Arguments.of(new Conv2dGeometry(1, 3, 32, 32, 16, 7, 7, 2, 2, 3, 3, 3, 3, 1, 1, 1)),
                 // large enough for the 128x128 tile (k >= 128, n*oh*ow >= 8192)
                 Arguments.of(new Conv2dGeometry(2, 16, 64, 64, 128, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1)),
-                Arguments.of(new Conv2dGeometry(2, 130, 64, 64, 20, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1)));
+                Arguments.of(new Conv2dGeometry(2, 130, 64, 64, 20, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1)),
+                // backward-data on the 128x128 tile (c/groups >= 128, n*h*w >= 8192), with stride
+                Arguments.of(new Conv2dGeometry(2, 128, 64, 64, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1)),
+                Arguments.of(new Conv2dGeometry(2, 256, 64, 64, 32, 1, 1, 2, 2, 0, 0, 0, 0, 1, 1, 2)));
     }
 
     @ParameterizedTest
