@@ -44,6 +44,7 @@ public final class Main implements Runnable {
         CommandLine cl = new CommandLine(new Main());
         cl.addSubcommand("predict", new PredictCommand());
         cl.addSubcommand("explain", new ExplainCommand());
+        cl.addSubcommand("demo", new DemoCommand());
         cl.setParameterExceptionHandler(Main::usageError);
         cl.setExecutionExceptionHandler((ex, line, parsed) -> failure(ex, line.getErr()));
         return cl;
