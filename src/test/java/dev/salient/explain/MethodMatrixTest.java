@@ -92,8 +92,8 @@ class MethodMatrixTest {
                 double s = 0;
                 for (float v : a.row(r)) s += v;
                 int i = a.images()[r], c = a.targets()[r];
-                double want = s - ((double) fx[i * nc + c] - fb[i * nc + c]);
-                assertEquals(want, a.deltas()[r], 1e-5 * (1 + Math.abs(s)), "IG convergence delta of row " + r);
+                double expected = s - ((double) fx[i * nc + c] - fb[i * nc + c]);
+                assertEquals(expected, a.deltas()[r], 1e-5 * (1 + Math.abs(s)), "IG convergence delta of row " + r);
             }
         }
         boolean nonZero = false;
