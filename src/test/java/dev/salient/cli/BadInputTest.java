@@ -135,15 +135,20 @@ class BadInputTest {
     }
 
     @Test
-    void nonZeroPadIsNamed() throws IOException {
+    void unsupportedPadModeIsNamed() throws IOException {
         Onnx.TensorProto pads = Onnx.TensorProto.newBuilder().setName("pads").setDataType(7).addDims(8)
                 .addAllInt64Data(Arrays.asList(0L, 0L, 1L, 1L, 0L, 0L, 1L, 1L)).build();
+        Onnx.NodeProto pad = node("Pad", "pad_node", new String[] {"x", "pads"}, "y").toBuilder()
+                .addAttribute(Onnx.AttributeProto.newBuilder().setName("mode")
+                        .setType(Onnx.AttributeProto.AttributeType.STRING)
+                        .setS(com.google.protobuf.ByteString.copyFromUtf8("reflect")))
+                .build();
         Onnx.GraphProto g = Onnx.GraphProto.newBuilder().setName("g")
                 .addInput(value("x", -1, 3, 4, 4)).addOutput(value("y", -1, 3, 6, 6)).addInitializer(pads)
-                .addNode(node("Pad", "pad_node", new String[] {"x", "pads"}, "y")).build();
+                .addNode(pad).build();
         Path m = write("pad/model.onnx", Onnx.ModelProto.newBuilder().setIrVersion(8)
                 .addOpsetImport(Onnx.OperatorSetIdProto.newBuilder().setVersion(13)).setGraph(g));
-        names(fails(m, goodInput), "Pad", "pad_node");
+        names(fails(m, goodInput), "Pad", "pad_node", "reflect");
     }
 
     @Test
