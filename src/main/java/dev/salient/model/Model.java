@@ -29,8 +29,11 @@ import java.util.concurrent.ConcurrentHashMap;
  *
  * <p><b>Thread-safety:</b> a loaded Model is immutable and safe to share.
  * {@link #forward} and {@link #run} may be called concurrently from several
- * threads: each call has its own executor state (buffers), plans are cached in
- * a concurrent map, and weights are uploaded once per backend under a lock.
+ * threads: each call has its own executor state (a buffer set taken from the
+ * plan's idle sets, or allocated when all are in use, and returned after the
+ * call), plans are cached in a concurrent map, and weights are uploaded once
+ * per backend under a lock. Memory held between calls: the weights, and per
+ * cached plan as many buffer sets as calls ran at once.
  * {@link #close} must not race with running calls.
  */
 public final class Model implements AutoCloseable {
@@ -176,8 +179,14 @@ public final class Model implements AutoCloseable {
         Plan plan = plans.get(k);
         if (plan == null) {
             plan = Planner.plan(graph, shapes, new LinkedHashSet<>(fetch));
-            if (plans.size() >= MAX_PLANS) plans.clear();
-            plans.put(k, plan);
+            synchronized (plans) {
+                if (plans.size() >= MAX_PLANS) {
+                    for (Plan p : plans.values()) p.release();
+                    plans.clear();
+                }
+                Plan prev = plans.putIfAbsent(k, plan);
+                if (prev != null) plan = prev;
+            }
         }
         return plan.execute(backend, in, this::weight);
     }
@@ -211,7 +220,10 @@ public final class Model implements AutoCloseable {
             for (Map<String, Tensor> m : weights.values()) for (Tensor t : m.values()) t.close();
             weights.clear();
         }
-        plans.clear();
+        synchronized (plans) {
+            for (Plan p : plans.values()) p.release();
+            plans.clear();
+        }
     }
 
     @Override
