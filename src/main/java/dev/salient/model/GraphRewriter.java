@@ -58,7 +58,7 @@ final class GraphRewriter {
             }
             kept.add(n);
         }
-        return new Graph(kept, g.inputs(), g.outputs(), consts, g.opset());
+        return new Graph(kept, g.inputs(), g.outputs(), consts, g.opset(), g.aliases());
     }
 
     private static boolean used(Graph g, String tensor) {
@@ -82,7 +82,9 @@ final class GraphRewriter {
             if (removable) alias.put(n.outputs().get(0), r.input(0));
             else kept.add(r);
         }
-        return new Graph(kept, g.inputs(), g.outputs(), g.constants(), g.opset());
+        Map<String, String> all = new HashMap<>(g.aliases());
+        all.putAll(alias);
+        return new Graph(kept, g.inputs(), g.outputs(), g.constants(), g.opset(), all);
     }
 
     /** A Pad whose pads are constant and all zero. */
@@ -176,7 +178,7 @@ final class GraphRewriter {
             if (drop.contains(n)) continue;
             out.add(replace.getOrDefault(n, n));
         }
-        return new Graph(out, g.inputs(), g.outputs(), consts, g.opset());
+        return new Graph(out, g.inputs(), g.outputs(), consts, g.opset(), g.aliases());
     }
 
     /** Drops nodes no output depends on, and unused constants. */
@@ -196,6 +198,6 @@ final class GraphRewriter {
         java.util.Collections.reverse(rev);
         Map<String, HostTensor> consts = new LinkedHashMap<>();
         for (var e : g.constants().entrySet()) if (needed.contains(e.getKey())) consts.put(e.getKey(), e.getValue());
-        return new Graph(rev, g.inputs(), g.outputs(), consts, g.opset());
+        return new Graph(rev, g.inputs(), g.outputs(), consts, g.opset(), g.aliases());
     }
 }

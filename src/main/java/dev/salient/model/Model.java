@@ -47,8 +47,11 @@ public final class Model implements AutoCloseable {
     private final Map<Backend, Map<String, Tensor>> weights = new IdentityHashMap<>();
     private volatile boolean closed;
 
-    private Model(Path file, Graph graph, List<ValueInfo> outputs) {
+    private final Set<String> removed;
+
+    private Model(Path file, Graph graph, List<ValueInfo> outputs, Set<String> removed) {
         this.file = file;
+        this.removed = Set.copyOf(removed);
         this.graph = graph;
         this.inputs = graph.inputs();
         this.outputs = List.copyOf(outputs);
@@ -65,7 +68,8 @@ public final class Model implements AutoCloseable {
      */
     public static Model load(Path onnxFile, Map<String, HostTensor> bindInputs) {
         try {
-            Graph g = GraphRewriter.rewrite(OnnxReader.read(onnxFile, bindInputs));
+            Graph original = OnnxReader.read(onnxFile, bindInputs);
+            Graph g = GraphRewriter.rewrite(original);
             List<ValueInfo> outs = g.outputs();
             boolean allStatic = !g.inputs().isEmpty() || true;
             for (ValueInfo v : g.inputs()) allStatic &= v.isStatic();
@@ -90,7 +94,10 @@ public final class Model implements AutoCloseable {
                 }
                 if (ranked) Planner.plan(g, shapes, outNames);
             }
-            return new Model(onnxFile, g, outs);
+            Set<String> removed = original.tensorNames();
+            removed.removeAll(g.tensorNames());
+            removed.removeAll(g.aliases().keySet());
+            return new Model(onnxFile, g, outs, removed);
         } catch (SalientException e) {
             throw new SalientException(onnxFile + ": " + stripPrefix(e.getMessage(), onnxFile.toString()), e);
         } catch (ArithmeticException e) {
@@ -116,7 +123,7 @@ public final class Model implements AutoCloseable {
             }
             for (String o : n.outputs()) if (!o.isEmpty() && p.hostValue(o) != null) consts.put(o, p.hostValue(o));
         }
-        return GraphRewriter.prune(new Graph(kept, g.inputs(), g.outputs(), consts, g.opset()));
+        return GraphRewriter.prune(new Graph(kept, g.inputs(), g.outputs(), consts, g.opset(), g.aliases()));
     }
 
     /** The run-time inputs (initializers excluded), with -1 for dynamic dims. */
@@ -172,13 +179,22 @@ public final class Model implements AutoCloseable {
         }
         for (String k : in.keySet())
             if (shapes.get(k) == null) throw new SalientException("unknown input '" + k + "' (model inputs: " + inputs + ")");
-        List<String> sortedFetch = new ArrayList<>(fetch);
+        // fetch names of removed pass-throughs read the tensor they equal
+        Map<String, String> real = new LinkedHashMap<>();
+        for (String f : fetch) {
+            if (removed.contains(f))
+                throw new SalientException("tensor '" + f + "' was folded away at load (e.g. a Conv output merged with its"
+                        + " BatchNormalization, or a constant); fetch the rewritten graph's tensor instead");
+            real.put(f, graph.resolve(f));
+        }
+        Set<String> realFetch = new LinkedHashSet<>(real.values());
+        List<String> sortedFetch = new ArrayList<>(realFetch);
         java.util.Collections.sort(sortedFetch);
         key.append(sortedFetch);
         String k = key.toString();
         Plan plan = plans.get(k);
         if (plan == null) {
-            plan = Planner.plan(graph, shapes, new LinkedHashSet<>(fetch));
+            plan = Planner.plan(graph, shapes, realFetch);
             synchronized (plans) {
                 if (plans.size() >= MAX_PLANS) {
                     for (Plan p : plans.values()) p.release();
@@ -188,12 +204,37 @@ public final class Model implements AutoCloseable {
                 if (prev != null) plan = prev;
             }
         }
-        return plan.execute(backend, in, this::weight);
+        Map<String, Tensor> got = plan.execute(backend, in, this::weight);
+        if (real.keySet().equals(got.keySet())) return got;
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        Set<String> handed = new java.util.HashSet<>();
+        try {
+            for (var e : real.entrySet()) {
+                Tensor t = got.get(e.getValue());
+                if (handed.add(e.getValue())) {
+                    out.put(e.getKey(), t);
+                } else { // two names for one tensor: each caller-owned result is its own copy
+                    Tensor c = backend.allocate(t.shape());
+                    out.put(e.getKey(), c);
+                    backend.copy(t, c);
+                }
+            }
+        } catch (RuntimeException ex) {
+            for (Tensor t : got.values()) t.close();
+            for (Tensor t : out.values()) if (!got.containsValue(t)) t.close();
+            throw ex;
+        }
+        return out;
     }
 
-    /** The plan for these input shapes fetching the graph outputs (for graph-level tools such as backward walks). */
+    /**
+     * A fresh plan for these input shapes and fetched tensors of the rewritten
+     * graph (for graph-level tools such as a backward walk): its steps, ops and shapes.
+     */
     public Plan plan(Map<String, long[]> inputShapes, Set<String> fetch) {
-        return Planner.plan(graph, inputShapes, fetch);
+        Set<String> f = new LinkedHashSet<>();
+        for (String s : fetch) f.add(graph.resolve(s));
+        return Planner.plan(graph, inputShapes, f);
     }
 
     /** A graph constant uploaded to a backend, cached for the model's lifetime (owned by the model: do not close). */

@@ -64,6 +64,11 @@ class RewriteTest {
                     ref[i] = (float) Math.max(0, v);
                 }
                 Parity.assertClose("folded vs unfolded", bb, a, 1e-5, 1e-5);
+                var e = assertThrows(dev.salient.engine.SalientException.class, () -> folded.run(cpu, Map.of("x", xt), Set.of("c")));
+                assertTrue(e.getMessage().contains("'c' was folded away"), e.getMessage());
+                try (Tensor n = folded.run(cpu, Map.of("x", xt), Set.of("n")).get("n")) {
+                    assertEquals("n", folded.graph().nodes().get(0).outputs().get(0), "the folded conv writes the BN output");
+                }
                 Parity.assertClose("unfolded vs BN definition", ref, bb, 1e-5, 1e-5);
             }
         }
@@ -131,6 +136,14 @@ class RewriteTest {
             assertEquals(List.of("Add"), ops(m));
             assertEquals("x", m.graph().nodes().get(0).input(0));
             assertArrayEquals(new float[] {2, 5, 10, 17}, y.toArray());
+            // the removed pass-through names still fetch the value they carried
+            Map<String, Tensor> r = m.run(cpu, Map.of("x", x), Set.of("b", "a", "y"));
+            try (Tensor a = r.get("a"); Tensor b = r.get("b"); Tensor y2 = r.get("y")) {
+                assertNotSame(a, b);
+                assertArrayEquals(new float[] {1, 1, 1, 1}, a.toArray());
+                assertArrayEquals(new float[] {1, 1, 1, 1}, b.toArray());
+                assertArrayEquals(new float[] {2, 5, 10, 17}, y2.toArray());
+            }
         }
     }
 }
