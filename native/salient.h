@@ -169,6 +169,8 @@ int gradcam_weights_cpu(int kind, const float* a, const float* g, float* w, int 
 int cam_combine_cpu(int mode, const float* a, const float* wg, float* cam, int n, int k, int64_t p);
 /* x: (NC,ih,iw) -> y: (NC,oh,ow), bilinear, half-pixel centres */
 int bilinear_resize_cpu(const float* x, float* y, int nc, int ih, int iw, int oh, int ow);
+/* x: (NC,ih,iw) -> y: (NC,oh,ow), nearest (torch F.interpolate mode='nearest': src = floor(dst*in/out)) */
+int nearest_resize_cpu(const float* x, float* y, int nc, int ih, int iw, int oh, int ow);
 /* out: (N,oh,ow) = minmax(relu(resize(minmax(relu(cam))))); cam: (N,h,w) is overwritten */
 int cam_finish_cpu(float* cam, float* out, int n, int h, int w, int oh, int ow);
 

@@ -117,6 +117,27 @@ extern "C" int bilinear_resize_cpu(const float* x, float* y, int nc, int ih, int
     return SALIENT_OK;
 }
 
+// x: (N,C,ih,iw) -> y: (N,C,oh,ow), nearest neighbour as torch's mode='nearest'.
+extern "C" int nearest_resize_cpu(const float* x, float* y, int nc, int ih, int iw, int oh, int ow) {
+    SALIENT_CHECK_PTR(x);
+    SALIENT_CHECK_PTR(y);
+    SALIENT_CHECK(nc > 0 && ih > 0 && iw > 0 && oh > 0 && ow > 0, "nearest_resize_cpu: bad sizes");
+    const float sh = (float)ih / (float)oh, sw = (float)iw / (float)ow;
+#pragma omp parallel for schedule(static)
+    for (int i = 0; i < nc; i++) {
+        const float* src = x + (int64_t)i * ih * iw;
+        float* dst = y + (int64_t)i * oh * ow;
+        for (int yy = 0; yy < oh; yy++) {
+            int sy = std::min((int)std::floor(yy * sh), ih - 1);
+            for (int xx = 0; xx < ow; xx++) {
+                int sx = std::min((int)std::floor(xx * sw), iw - 1);
+                dst[(int64_t)yy * ow + xx] = src[(int64_t)sy * iw + sx];
+            }
+        }
+    }
+    return SALIENT_OK;
+}
+
 // The pytorch-grad-cam finish. cam: (N,h,w) raw channel combination (modified in
 // place); out: (N,H,W) = minmax(relu(resize(minmax(relu(cam))))).
 extern "C" int cam_finish_cpu(float* cam, float* out, int n, int h, int w, int oh, int ow) {

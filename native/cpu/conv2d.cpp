@@ -7,6 +7,9 @@
 // (Chellapilla et al., "High Performance Convolutional Neural Networks for
 // Document Processing", 2006); 1x1 / stride 1 / no pad needs no im2col since
 // x itself is the column matrix. The data gradient is sgemm (W^T dy) + col2im.
+// Threads: OpenMP workers each take whole images (or, with fewer images than
+// threads, blocks of output rows) and run single-threaded sgemm on them, so
+// there is no synchronisation inside a conv and one thread pool (blas.h).
 // Depthwise (groups == c) runs a direct loop, parallel over planes, whose
 // inner loop over output columns is contiguous for stride 1 and vectorises.
 //
@@ -14,7 +17,8 @@
 #include <algorithm>
 #include <climits>
 #include <cstring>
-#include <cblas.h>
+#include <omp.h>
+#include "blas.h"
 #include "common.h"
 #include "workspace.h"
 
@@ -54,20 +58,20 @@ inline void valid_range(int off, int stride, int size, int out, int& lo, int& hi
     hi = std::max(lo, std::min(hi, out));
 }
 
-// col[(c*R + r)*S + s, p*OW + q] = x[c, p*sh - pt + r*dh, q*sw - pl + s*dw] (0 outside)
-// x: (cg, h, w), col: (cg*r*s, oh*ow)
-void im2col(const float* x, float* col, int cg, const ConvGeom& g) {
-    const int64_t ohw = (int64_t)g.oh * g.ow;
+// Output rows [p0, p1) of the column matrix (im2col):
+// col[(c*R + r)*S + s, (p - p0)*OW + q] = x[c, p*sh - pt + r*dh, q*sw - pl + s*dw]  (0 outside)
+// x: (cg, h, w), col: (cg*r*s, (p1-p0)*ow)
+void im2col_rows(const float* x, float* col, int cg, const ConvGeom& g, int p0, int p1) {
+    const int64_t ld = (int64_t)(p1 - p0) * g.ow;
     const int rows = cg * g.r * g.s;
-#pragma omp parallel for schedule(static) if (rows * ohw > 16384)
     for (int row = 0; row < rows; row++) {
         int s = row % g.s, r = (row / g.s) % g.r, c = row / (g.s * g.r);
-        float* dst = col + row * ohw;
+        float* dst = col + row * ld;
         const float* src = x + (int64_t)c * g.h * g.w;
         int off_w = s * g.dw - g.pl, lo, hi;
         valid_range(off_w, g.sw, g.w, g.ow, lo, hi);
-        for (int p = 0; p < g.oh; p++) {
-            float* d = dst + (int64_t)p * g.ow;
+        for (int p = p0; p < p1; p++) {
+            float* d = dst + (int64_t)(p - p0) * g.ow;
             int ih = p * g.sh - g.pt + r * g.dh;
             if (ih < 0 || ih >= g.h) {
                 std::memset(d, 0, sizeof(float) * g.ow);
@@ -78,19 +82,19 @@ void im2col(const float* x, float* col, int cg, const ConvGeom& g) {
             if (g.sw == 1) {
                 std::memcpy(d + lo, srow + lo, sizeof(float) * (hi - lo));
             } else {
-                for (int q = lo; q < hi; q++) d[q] = srow[(int64_t)q * g.sw];
+                const int sw = g.sw;
+                for (int q = lo; q < hi; q++) d[q] = srow[(int64_t)q * sw];
             }
             for (int q = hi; q < g.ow; q++) d[q] = 0.f;
         }
     }
 }
 
-// x[c, ...] += col rows of channel c (the adjoint of im2col); x zeroed by the caller.
+// x[c, ...] += the column rows of channels [c0, c1) (the adjoint of im2col); x zeroed by the caller.
 // col: (cg*r*s, oh*ow), x: (cg, h, w)
-void col2im(const float* col, float* x, int cg, const ConvGeom& g) {
+void col2im_channels(const float* col, float* x, const ConvGeom& g, int c0, int c1) {
     const int64_t ohw = (int64_t)g.oh * g.ow;
-#pragma omp parallel for schedule(static) if ((int64_t)cg * g.r * g.s * ohw > 16384)
-    for (int c = 0; c < cg; c++) {
+    for (int c = c0; c < c1; c++) {
         float* dst = x + (int64_t)c * g.h * g.w;
         for (int r = 0; r < g.r; r++) {
             for (int s = 0; s < g.s; s++) {
@@ -103,9 +107,11 @@ void col2im(const float* col, float* x, int cg, const ConvGeom& g) {
                     float* drow = dst + (int64_t)ih * g.w + off_w;
                     const float* srow = src + (int64_t)p * g.ow;
                     if (g.sw == 1) {
+#pragma omp simd
                         for (int q = lo; q < hi; q++) drow[q] += srow[q];
                     } else {
-                        for (int q = lo; q < hi; q++) drow[(int64_t)q * g.sw] += srow[q];
+                        const int sw = g.sw;
+                        for (int q = lo; q < hi; q++) drow[(int64_t)q * sw] += srow[q];
                     }
                 }
             }
@@ -196,6 +202,47 @@ bool is_pointwise(const ConvGeom& g) {
     return g.r == 1 && g.s == 1 && g.sh == 1 && g.sw == 1 && g.pt == 0 && g.pl == 0 && g.pb == 0 && g.pr == 0;
 }
 
+
+// One work item of the dense forward: output rows [p0, p1) of image nn, all groups.
+// x: (n,c,h,w), w: (k,cg,r,s), bias: (k) or NULL, y: (n,k,oh,ow); col: per-thread scratch
+void dense_forward_rows(const float* x, const float* w, const float* bias, float* y, const ConvGeom& g, int nn,
+                        int p0, int p1, float* col) {
+    const int cg = g.c / g.groups, kg = g.k / g.groups, crs = cg * g.r * g.s;
+    const int ohw = g.oh * g.ow, len = (p1 - p0) * g.ow;
+    const bool pointwise = is_pointwise(g);
+    for (int gi = 0; gi < g.groups; gi++) {
+        const float* xg = x + ((int64_t)nn * g.c + (int64_t)gi * cg) * g.h * g.w;  // (cg,h,w)
+        const float* wg = w + (int64_t)gi * kg * crs;                              // (kg,crs)
+        float* yb = y + ((int64_t)nn * g.k + (int64_t)gi * kg) * ohw + (int64_t)p0 * g.ow;  // (kg, len), ld ohw
+        const float* cols;                                                          // (crs, len)
+        int ldb;
+        if (pointwise) {
+            cols = xg + (int64_t)p0 * g.ow;
+            ldb = ohw;
+        } else {
+            im2col_rows(xg, col, cg, g, p0, p1);
+            cols = col;
+            ldb = len;
+        }
+        if (bias) {
+            for (int kk = 0; kk < kg; kk++) std::fill(yb + (int64_t)kk * ohw, yb + (int64_t)kk * ohw + len, bias[gi * kg + kk]);
+        }
+        salient::sgemm_serial(false, false, kg, len, crs, 1.f, wg, crs, cols, ldb, bias ? 1.f : 0.f, yb, ohw);
+    }
+}
+
+// Splits n images x oh output rows into work items: whole images when there are
+// at least as many images as threads, otherwise row blocks of each image.
+struct Split {
+    int chunks;  // row blocks per image
+    int rows;    // output rows per block
+};
+
+Split split_rows(const ConvGeom& g, int nt) {
+    int chunks = g.n >= nt ? 1 : std::min(g.oh, (nt + g.n - 1) / g.n);
+    return {chunks, (g.oh + chunks - 1) / chunks};
+}
+
 }  // namespace
 
 extern "C" int conv2d_forward_cpu(const float* x, const float* w, const float* bias, float* y,
@@ -214,33 +261,29 @@ extern "C" int conv2d_forward_cpu(const float* x, const float* w, const float* b
         depthwise_forward(x, w, bias, y, g);
         return SALIENT_OK;
     }
-    const int cg = c / groups, kg = k / groups;
-    const int crs = cg * r * s, ohw = g.oh * g.ow;
-    const bool pointwise = is_pointwise(g);
-    float* col = nullptr;
-    if (!pointwise) {
-        col = salient::thread_workspace((int64_t)crs * ohw);
-        if (!col) return SALIENT_ENOMEM;
-    }
-    for (int nn = 0; nn < n; nn++) {
-        float* yn = y + (int64_t)nn * k * ohw;
-        if (bias) {
-#pragma omp parallel for schedule(static) if ((int64_t)k * ohw > 65536)
-            for (int kk = 0; kk < k; kk++) std::fill(yn + (int64_t)kk * ohw, yn + (int64_t)(kk + 1) * ohw, bias[kk]);
+    const int cg = c / groups, crs = cg * r * s;
+    const double flops = 2.0 * n * k * (double)g.oh * g.ow * crs;
+    const int nt = flops < 2e6 ? 1 : omp_get_max_threads();
+    const Split sp = split_rows(g, nt);
+    const int64_t items = (int64_t)n * sp.chunks;
+    const int64_t col_size = is_pointwise(g) ? 1 : (int64_t)crs * sp.rows * g.ow;
+    int err = 0;
+#pragma omp parallel num_threads(nt)
+    {
+        float* col = salient::thread_workspace(col_size);
+        if (!col) {
+#pragma omp atomic write
+            err = 1;
         }
-        for (int gi = 0; gi < groups; gi++) {
-            const float* xg = x + ((int64_t)nn * c + (int64_t)gi * cg) * h * wd;   // (cg,h,w)
-            const float* wg = w + (int64_t)gi * kg * crs;                          // (kg,crs)
-            float* yg = yn + (int64_t)gi * kg * ohw;                                // (kg,ohw)
-            const float* cols = xg;                                                 // (crs,ohw)
-            if (!pointwise) {
-                im2col(xg, col, cg, g);
-                cols = col;
-            }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, kg, ohw, crs, 1.f, wg, crs, cols, ohw,
-                        bias ? 1.f : 0.f, yg, ohw);
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t it = 0; it < items; it++) {
+            if (!col) continue;
+            const int nn = (int)(it / sp.chunks), p0 = (int)(it % sp.chunks) * sp.rows;
+            const int p1 = std::min(g.oh, p0 + sp.rows);
+            if (p0 < p1) dense_forward_rows(x, w, bias, y, g, nn, p0, p1, col);
         }
     }
+    if (err) return salient::fail(SALIENT_ENOMEM, "%s: out of memory for the im2col workspace", __func__);
     return SALIENT_OK;
 }
 
@@ -263,27 +306,64 @@ extern "C" int conv2d_backward_data_cpu(const float* dy, const float* w, float* 
     const int cg = c / groups, kg = k / groups;
     const int crs = cg * r * s, ohw = g.oh * g.ow;
     const bool pointwise = is_pointwise(g);
-    float* col = nullptr;
-    if (!pointwise) {
-        col = salient::thread_workspace((int64_t)crs * ohw);
-        if (!col) return SALIENT_ENOMEM;
-    }
-    for (int nn = 0; nn < n; nn++) {
-        for (int gi = 0; gi < groups; gi++) {
-            const float* dyg = dy + ((int64_t)nn * k + (int64_t)gi * kg) * ohw;    // (kg,ohw)
-            const float* wg = w + (int64_t)gi * kg * crs;                          // (kg,crs)
-            float* dxg = dx + ((int64_t)nn * c + (int64_t)gi * cg) * h * wd;       // (cg,h,w)
-            if (pointwise) {
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, crs, ohw, kg, 1.f, wg, crs, dyg, ohw, 0.f,
-                            dxg, ohw);
-                continue;
+    const double flops = 2.0 * n * k * (double)ohw * crs;
+    const int nt = flops < 2e6 ? 1 : omp_get_max_threads();
+    int err = 0;
+    if (pointwise && (int64_t)n * groups < nt) {
+        // few pointwise products: split each one's columns over the threads
+        for (int nn = 0; nn < n; nn++)
+            for (int gi = 0; gi < groups; gi++)
+                salient::sgemm_parallel(true, false, crs, ohw, kg, 1.f, w + (int64_t)gi * kg * crs, crs,
+                                        dy + ((int64_t)nn * k + (int64_t)gi * kg) * ohw, ohw, 0.f,
+                                        dx + ((int64_t)nn * c + (int64_t)gi * cg) * h * wd, ohw);
+    } else if (n >= nt || pointwise) {
+        // whole (image, group) items per thread: col = W_g^T dy_g, then col2im into dx_g
+        // (pointwise: dx_g = W_g^T dy_g directly, split by images x groups only)
+        const int64_t items = (int64_t)n * groups;
+#pragma omp parallel num_threads(nt)
+        {
+            float* col = pointwise ? nullptr : salient::thread_workspace((int64_t)crs * ohw);
+            if (!pointwise && !col) {
+#pragma omp atomic write
+                err = 1;
             }
-            // col (crs,ohw) = W_g^T dy_g, then scatter-add into dx_g
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, crs, ohw, kg, 1.f, wg, crs, dyg, ohw, 0.f, col,
-                        ohw);
-            std::memset(dxg, 0, sizeof(float) * (size_t)cg * h * wd);
-            col2im(col, dxg, cg, g);
+#pragma omp for schedule(dynamic, 1)
+            for (int64_t it = 0; it < items; it++) {
+                if (!pointwise && !col) continue;
+                const int nn = (int)(it / groups), gi = (int)(it % groups);
+                const float* dyg = dy + ((int64_t)nn * k + (int64_t)gi * kg) * ohw;  // (kg,ohw)
+                const float* wg = w + (int64_t)gi * kg * crs;                        // (kg,crs)
+                float* dxg = dx + ((int64_t)nn * c + (int64_t)gi * cg) * h * wd;     // (cg,h,w)
+                if (pointwise) {
+                    salient::sgemm_serial(true, false, crs, ohw, kg, 1.f, wg, crs, dyg, ohw, 0.f, dxg, ohw);
+                } else {
+                    salient::sgemm_serial(true, false, crs, ohw, kg, 1.f, wg, crs, dyg, ohw, 0.f, col, ohw);
+                    std::memset(dxg, 0, sizeof(float) * (size_t)cg * h * wd);
+                    col2im_channels(col, dxg, g, 0, cg);
+                }
+            }
+        }
+    } else {
+        // fewer images than threads: a shared col per (image, group), GEMM split by columns,
+        // then col2im split by channels
+        float* col = salient::thread_workspace((int64_t)crs * ohw, 1);
+        if (!col) return SALIENT_ENOMEM;
+        for (int nn = 0; nn < n; nn++) {
+            for (int gi = 0; gi < groups; gi++) {
+                const float* dyg = dy + ((int64_t)nn * k + (int64_t)gi * kg) * ohw;
+                const float* wg = w + (int64_t)gi * kg * crs;
+                float* dxg = dx + ((int64_t)nn * c + (int64_t)gi * cg) * h * wd;
+                salient::sgemm_parallel(true, false, crs, ohw, kg, 1.f, wg, crs, dyg, ohw, 0.f, col, ohw);
+#pragma omp parallel num_threads(nt)
+                {
+                    const int t = omp_get_thread_num(), T = omp_get_num_threads();
+                    const int c0 = (int)((int64_t)cg * t / T), c1 = (int)((int64_t)cg * (t + 1) / T);
+                    std::memset(dxg + (int64_t)c0 * h * wd, 0, sizeof(float) * (size_t)(c1 - c0) * h * wd);
+                    col2im_channels(col, dxg, g, c0, c1);
+                }
+            }
         }
     }
+    if (err) return salient::fail(SALIENT_ENOMEM, "%s: out of memory for the col2im workspace", __func__);
     return SALIENT_OK;
 }

@@ -6,7 +6,8 @@
 // FLOPs: 2*m*n*k per product.
 #include <climits>
 #include <vector>
-#include <cblas.h>
+#include <omp.h>
+#include "blas.h"
 #include "common.h"
 
 namespace {
@@ -43,9 +44,8 @@ extern "C" int gemm_cpu(const float* a, const float* b, const float* c, int64_t 
             for (int64_t i = 0; i < m * n; i++) y[i] = 0.f;
         return SALIENT_OK;
     }
-    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, (int)m,
-                (int)n, (int)k, alpha, a, trans_a ? (int)m : (int)k, b, trans_b ? (int)k : (int)n,
-                use_c ? 1.f : 0.f, y, (int)n);
+    salient::sgemm_parallel(trans_a, trans_b, (int)m, (int)n, (int)k, alpha, a, trans_a ? (int)m : (int)k, b,
+                            trans_b ? (int)k : (int)n, use_c ? 1.f : 0.f, y, (int)n);
     return SALIENT_OK;
 }
 
@@ -79,8 +79,8 @@ extern "C" int matmul_cpu(const float* a, const int64_t* a_batch, const float* b
     }
     // b shared by every batch: one tall product (a_count*m, k) @ (k, n)
     if (b_count == 1 && a_count == batch && a_count * m < kBlasMax) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(a_count * m), (int)n, (int)k, 1.f, a, (int)k,
-                    b, (int)n, 0.f, y, (int)n);
+        salient::sgemm_parallel(false, false, (int)(a_count * m), (int)n, (int)k, 1.f, a, (int)k, b, (int)n, 0.f, y,
+                                (int)n);
         return SALIENT_OK;
     }
     // element strides (in matrices) of each operand's batch dims; 0 where broadcast
@@ -91,6 +91,9 @@ extern "C" int matmul_cpu(const float* a, const int64_t* a_batch, const float* b
         acc_a *= a_batch[d];
         acc_b *= b_batch[d];
     }
+    // many products: one per thread at a time; few: each split over the threads
+    const bool per_thread = batch >= omp_get_max_threads() && 2.0 * m * n * (double)k * batch > 4e6;
+#pragma omp parallel for schedule(dynamic, 1) if (per_thread)
     for (int64_t i = 0; i < batch; i++) {
         int64_t ia = 0, ib = 0, rem = i;
         for (int d = batch_rank - 1; d >= 0; d--) {
@@ -99,8 +102,8 @@ extern "C" int matmul_cpu(const float* a, const int64_t* a_batch, const float* b
             ia += j * sa[d];
             ib += j * sb[d];
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)m, (int)n, (int)k, 1.f, a + ia * m * k, (int)k,
-                    b + ib * k * n, (int)n, 0.f, y + i * m * n, (int)n);
+        salient::sgemm_parallel(false, false, (int)m, (int)n, (int)k, 1.f, a + ia * m * k, (int)k, b + ib * k * n,
+                                (int)n, 0.f, y + i * m * n, (int)n);
     }
     return SALIENT_OK;
 }

@@ -6,6 +6,8 @@
 #include "common.h"
 
 namespace salient {
+// Pin OpenBLAS to one thread per call when the library loads (see salient_set_num_threads).
+[[maybe_unused]] static const int g_blas_single = (openblas_set_num_threads(1), 0);
 static thread_local char g_error[512] = {0};
 
 int fail(int code, const char* fmt, ...) {
@@ -42,10 +44,13 @@ float* salient_alloc(int64_t count) {
 
 void salient_free(float* p) { std::free(p); }
 
+// OpenMP owns the cores; OpenBLAS runs one thread per call inside OpenMP workers
+// (blas.h). Two pools (OpenMP's and OpenBLAS's pthreads) spinning on the same
+// cores cost several times the work on a busy machine.
 int salient_set_num_threads(int n) {
     if (n > 0) {
         omp_set_num_threads(n);
-        openblas_set_num_threads(n);
+        openblas_set_num_threads(1);
     }
     return SALIENT_OK;
 }

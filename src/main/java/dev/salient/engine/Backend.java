@@ -140,6 +140,9 @@ public interface Backend extends AutoCloseable {
     /** y: (N,C,H,W) bilinear resize of x: (N,C,h,w), half-pixel centres (align_corners=False). */
     void bilinearResize(Tensor x, Tensor y);
 
+    /** y: (N,C,H,W) nearest resize of x: (N,C,h,w), as torch's mode='nearest' (src = floor(dst*h/H)). */
+    void nearestResize(Tensor x, Tensor y);
+
     /** y: (S*N, ...) with y[s*N + n] = b[n] + alphas[s] (x[n] - b[n]); x and b: (N, ...). */
     void igInterpolate(Tensor x, Tensor b, float[] alphas, Tensor y);
 

@@ -178,7 +178,12 @@ public final class CpuBackend implements Backend {
 
     /** Throws unless {@code small} broadcasts (numpy rules) to exactly {@code big}'s shape. */
     private static void requireBroadcastsTo(Tensor small, Tensor big, String what) {
-        long[] b = Shapes.broadcast(small.shape(), big.shape());
+        long[] b;
+        try {
+            b = Shapes.broadcast(small.shape(), big.shape());
+        } catch (SalientException e) {
+            throw new SalientException(what + ": " + e.getMessage());
+        }
         if (!Arrays.equals(b, big.shape()))
             throw new SalientException(what + ": shape " + Shapes.str(small.shape()) + " does not broadcast to "
                     + Shapes.str(big.shape()));
@@ -205,7 +210,12 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void binary(BinaryOp op, Tensor a, Tensor b, Tensor y) {
-        long[] out = Shapes.broadcast(a.shape(), b.shape());
+        long[] out;
+        try {
+            out = Shapes.broadcast(a.shape(), b.shape());
+        } catch (SalientException e) {
+            throw new SalientException(op.name().toLowerCase() + ": " + e.getMessage());
+        }
         requireShape(y, out, op.name().toLowerCase() + " y");
         requireRank(y, op.name().toLowerCase());
         check(SalientNative.binary_forward_cpu(op.code, a.data(), a.shape(), a.rank(), b.data(), b.shape(), b.rank(),
@@ -434,6 +444,14 @@ public final class CpuBackend implements Backend {
         if (x.rank() != 4 || y.rank() != 4 || x.dim(0) != y.dim(0) || x.dim(1) != y.dim(1))
             throw new SalientException("bilinear resize: expected (N,C,h,w) -> (N,C,H,W), got " + x + " -> " + y);
         check(SalientNative.bilinear_resize_cpu(x.data(), y.data(), Math.toIntExact(x.dim(0) * x.dim(1)), (int) x.dim(2),
+                (int) x.dim(3), (int) y.dim(2), (int) y.dim(3)));
+    }
+
+    @Override
+    public void nearestResize(Tensor x, Tensor y) {
+        if (x.rank() != 4 || y.rank() != 4 || x.dim(0) != y.dim(0) || x.dim(1) != y.dim(1))
+            throw new SalientException("nearest resize: expected (N,C,h,w) -> (N,C,H,W), got " + x + " -> " + y);
+        check(SalientNative.nearest_resize_cpu(x.data(), y.data(), Math.toIntExact(x.dim(0) * x.dim(1)), (int) x.dim(2),
                 (int) x.dim(3), (int) y.dim(2), (int) y.dim(3)));
     }
 

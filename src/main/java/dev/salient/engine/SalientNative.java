@@ -125,6 +125,8 @@ public final class SalientNative {
             @Cast("const float*") FloatPointer wg, FloatPointer cam, int n, int k, long p);
     public static native int bilinear_resize_cpu(@Cast("const float*") FloatPointer x, FloatPointer y, int nc,
             int ih, int iw, int oh, int ow);
+    public static native int nearest_resize_cpu(@Cast("const float*") FloatPointer x, FloatPointer y, int nc,
+            int ih, int iw, int oh, int ow);
     public static native int cam_finish_cpu(FloatPointer cam, FloatPointer out, int n, int h, int w, int oh, int ow);
 
     // ---- attribution: Integrated Gradients (native/cpu/ig.cpp)

@@ -41,13 +41,14 @@ public final class Inputs {
 
     private Inputs(List<Path> files, long[] modelShape, Preprocess preprocess) {
         this.files = files;
-        this.modelShape = modelShape.clone();
+        this.modelShape = modelShape == null ? null : modelShape.clone();
         this.preprocess = preprocess;
     }
 
     /**
      * @param input      a file or a folder
-     * @param modelShape the model's declared input shape, -1 for dynamic dims
+     * @param modelShape the model's declared input shape, -1 for dynamic dims; null when
+     *                   the model does not declare its input rank (NPY inputs then go in unchecked)
      */
     public static Inputs open(Path input, long[] modelShape, Preprocess preprocess) {
         return new Inputs(list(input), modelShape, preprocess);
@@ -144,9 +145,9 @@ public final class Inputs {
 
     private Preprocess.Resolved resolved() {
         if (resolved == null) {
-            if (modelShape.length != 4)
+            if (modelShape == null || modelShape.length != 4)
                 throw new SalientException("images need a model with a 4-D (N,C,H,W) input, this one's is "
-                        + shapeStr(modelShape));
+                        + (modelShape == null ? "undeclared" : shapeStr(modelShape)));
             if (modelShape[1] <= 0)
                 throw new SalientException("the model's input channel count is dynamic; images need 1 or 3 channels");
             resolved = preprocess.resolve(modelShape[1], modelShape[2], modelShape[3]);
@@ -157,13 +158,14 @@ public final class Inputs {
     /** Reads an NPY input, adds a batch axis if it holds one sample, checks shape and finiteness. */
     NdArray readNpy(Path f) {
         NdArray a = Npy.read(f);
-        if (a.rank() == modelShape.length - 1) {
+        if (a.rank() == 0) throw new SalientException(f + ": holds a scalar, expected a batch of inputs");
+        if (modelShape != null && a.rank() == modelShape.length - 1) {
             long[] s = new long[a.rank() + 1];
             s[0] = 1;
             System.arraycopy(a.shape(), 0, s, 1, a.rank());
             a = new NdArray(s, a.data());
         }
-        checkShape(f.toString(), a.shape(), modelShape);
+        if (modelShape != null) checkShape(f.toString(), a.shape(), modelShape);
         if (a.dim(0) == 0) throw new SalientException(f + ": holds no samples (shape " + shapeStr(a.shape()) + ")");
         int bad = a.firstNonFinite();
         if (bad >= 0)

@@ -29,6 +29,24 @@ class Conv2dTest {
                 new Conv2dGeometry(1, 1, 4, 4, 1, 4, 4, 1, 1, 0, 0, 0, 0, 1, 1, 1));    // kernel = input
     }
 
+    /** Big enough (> 2 MFLOP) to take the multi-threaded paths: row blocks, per-image items, shared col2im. */
+    static Stream<Conv2dGeometry> threadedGeometries() {
+        return Stream.of(
+                new Conv2dGeometry(1, 16, 30, 29, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),   // one image: row blocks
+                new Conv2dGeometry(3, 16, 20, 21, 16, 3, 3, 2, 2, 1, 0, 2, 1, 1, 1, 2),   // images per thread, groups
+                new Conv2dGeometry(1, 64, 24, 24, 48, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1),   // pointwise, one image
+                new Conv2dGeometry(4, 64, 16, 16, 48, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1),   // pointwise, batch
+                new Conv2dGeometry(2, 32, 32, 32, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 32),  // depthwise, threaded
+                new Conv2dGeometry(1, 3, 64, 64, 16, 7, 7, 2, 2, 3, 3, 3, 3, 1, 1, 1));   // stem-like, one image
+    }
+
+    @ParameterizedTest
+    @MethodSource("threadedGeometries")
+    void threadedPathsMatchReference(Conv2dGeometry g) {
+        forwardMatchesReference(g);
+        backwardDataMatchesReferenceTranspose(g);
+    }
+
     /** y[n,k,p,q] = bias[k] + sum w[k,c,r,s] x[n, g*cg + c, p*sh - pt + r*dh, q*sw - pl + s*dw], in double. */
     static double[] reference(float[] x, float[] w, float[] bias, Conv2dGeometry g) {
         int oh = g.outH(), ow = g.outW(), cg = g.c() / g.groups(), kg = g.k() / g.groups();

@@ -46,6 +46,33 @@ class ImagesTest {
         assertEquals(15.6169779f, up[71], 2e-5f);
     }
 
+    /** The whole pipeline equals torchvision's Resize(antialias=True) + CenterCrop + Normalize (fixtures/images). */
+    @Test
+    void preprocessingMatchesTorchvision() throws Exception {
+        Path png = Path.of(ImagesTest.class.getResource("/fixtures/images/photo.png").toURI());
+        for (String[] c : new String[][] {{"shrink", "20", "16"}, {"grow", "48", "40"}}) {
+            int size = Integer.parseInt(c[1]), crop = Integer.parseInt(c[2]);
+            NdArray ref = Npy.read(png.resolveSibling("photo_" + c[0] + "_" + size + "_" + crop + ".npy"));
+            NdArray got = Images.load(png, Preprocess.defaults().withResize(size).resolve(3, crop, crop)).input();
+            assertArrayEquals(ref.shape(), got.shape());
+            near(ref.data(), got.data(), 2e-5f);
+        }
+    }
+
+    @Test
+    void decodesJpeg() throws IOException {
+        BufferedImage img = new BufferedImage(16, 16, BufferedImage.TYPE_INT_RGB);
+        for (int y = 0; y < 16; y++)
+            for (int x = 0; x < 16; x++) img.setRGB(x, y, 200 << 16 | 100 << 8 | 50);
+        Path p = dir.resolve("a.JPG");
+        assertTrue(ImageIO.write(img, "jpeg", p.toFile()));
+        assertTrue(Images.isImage(p));
+        Images.Decoded d = Images.decode(p);
+        assertEquals(200 / 255f, d.rgb()[0], 3 / 255f);
+        assertEquals(100 / 255f, d.rgb()[256], 3 / 255f);
+        assertEquals(50 / 255f, d.rgb()[512], 3 / 255f);
+    }
+
     @Test
     void resizeKeepsConstantsAndPlanes() {
         float[] x = new float[2 * 7 * 9];

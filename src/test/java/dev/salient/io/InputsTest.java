@@ -52,6 +52,19 @@ class InputsTest {
         assertEquals(5, all.sources().size());
     }
 
+    @Test
+    void undeclaredRankTakesNpyAsIsButNotImages() throws IOException {
+        Path x = dir.resolve("x.npy");
+        Npy.write(x, new long[] {2, 5}, seq(10, 0));
+        assertArrayEquals(new long[] {2, 5}, Inputs.open(x, null, Preprocess.defaults()).all().input().shape());
+        Path img = dir.resolve("i.png");
+        ImageIO.write(new BufferedImage(4, 4, BufferedImage.TYPE_INT_RGB), "png", img.toFile());
+        assertTrue(fails(img, null).getMessage().contains("undeclared"));
+        Path s = dir.resolve("s.npy");
+        Npy.write(s, new long[] {}, new float[] {1f});
+        assertTrue(fails(s, null).getMessage().contains("scalar"));
+    }
+
     SalientException fails(Path input, long[] model) {
         SalientException e = assertThrows(SalientException.class, () -> Inputs.open(input, model, Preprocess.defaults()).all());
         assertFalse(e.getMessage().contains("\n"));

@@ -135,6 +135,42 @@ class NpyTest {
         assertTrue(overflow.getMessage().contains("too large"), overflow.getMessage());
     }
 
+    static Path numpyFile(String name) throws Exception {
+        return Path.of(NpyTest.class.getResource("/fixtures/npy/" + name).toURI());
+    }
+
+    /** Files written by numpy itself (see fixtures/npy/README.md). */
+    @Test
+    void readsFilesWrittenByNumpy() throws Exception {
+        float[] a = new float[24];
+        for (int i = 0; i < 24; i++) a[i] = (i - 5.5f) / 3;
+        for (String f : new String[] {"v1_f4.npy", "v2_f4.npy", "v3_f4.npy", "v1_f8.npy", "v1_be_f4.npy"}) {
+            NdArray x = Npy.read(numpyFile(f));
+            assertArrayEquals(new long[] {2, 3, 4}, x.shape(), f);
+            assertArrayEquals(a, x.data(), f);
+        }
+        NdArray i8 = Npy.read(numpyFile("v1_i8.npy"));
+        for (int i = 0; i < 24; i++) assertEquals(i - 7, i8.data()[i]);
+        NdArray s = Npy.read(numpyFile("v1_scalar_f4.npy"));
+        assertEquals(0, s.rank());
+        assertArrayEquals(new float[] {2.5f}, s.data());
+        NdArray e = Npy.read(numpyFile("v1_empty_f4.npy"));
+        assertArrayEquals(new long[] {0, 3}, e.shape());
+        assertEquals(0, e.data().length);
+        SalientException fortran = fails(numpyFile("v1_fortran_f4.npy"));
+        assertTrue(fortran.getMessage().contains("Fortran"), fortran.getMessage());
+    }
+
+    /** What Npy.write produces is byte-identical to numpy.save for the same float32 array. */
+    @Test
+    void writesWhatNumpyWrites() throws Exception {
+        float[] a = new float[24];
+        for (int i = 0; i < 24; i++) a[i] = (i - 5.5f) / 3;
+        Path p = dir.resolve("w.npy");
+        Npy.write(p, new long[] {2, 3, 4}, a);
+        assertArrayEquals(Files.readAllBytes(numpyFile("v1_f4.npy")), Files.readAllBytes(p));
+    }
+
     @Test
     void ndArrayHelpers() {
         NdArray a = new NdArray(new long[] {3, 2}, new float[] {1, 2, 3, 4, 5, 6});

@@ -1,0 +1,116 @@
+package dev.salient.explain;
+
+import dev.salient.engine.Backend;
+import dev.salient.engine.SalientException;
+import dev.salient.engine.Shapes;
+import dev.salient.engine.Tensor;
+import dev.salient.model.Model;
+import dev.salient.model.Plan;
+import java.util.Arrays;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Base of every attribution method: the model, the memory budget under which
+ * expanded batches (IG steps, noise samples, top-k maps) are split into chunks,
+ * and the shared plumbing. Subclasses are stateless apart from their options and
+ * may be shared between threads.
+ */
+public abstract class Explainer {
+    /** Default budget for the activations and gradients of one chunk: 1 GiB. */
+    public static final long DEFAULT_MEMORY_BUDGET = 1L << 30;
+
+    protected final Model model;
+    protected long memoryBudget = DEFAULT_MEMORY_BUDGET;
+
+    protected Explainer(Model model) {
+        if (model.inputs().size() != 1)
+            throw new SalientException("attribution needs a model with one input; this one has " + model.inputs().size());
+        this.model = model;
+    }
+
+    /** The method's CLI name, e.g. "gradcam". */
+    public abstract String name();
+
+    /** Explains a batch (N,C,H,W) living on {@code backend} for the given target. */
+    public abstract Attribution explain(Backend backend, Tensor batch, Target target);
+
+    /** Bytes that one chunk's activations and gradients may take (default 1 GiB). */
+    public Explainer memoryBudget(long bytes) {
+        if (bytes <= 0) throw new SalientException("memory budget must be positive, got " + bytes);
+        this.memoryBudget = bytes;
+        return this;
+    }
+
+    public long memoryBudget() {
+        return memoryBudget;
+    }
+
+    protected final String inputName() {
+        return model.inputs().get(0).name();
+    }
+
+    /** Checks the batch: 4-D (N,C,H,W), finite values. */
+    protected static void checkBatch(Tensor batch) {
+        if (batch.rank() != 4)
+            throw new SalientException("attribution expects an (N,C,H,W) batch, got shape " + Shapes.str(batch.shape()));
+    }
+
+    /**
+     * How many rows (forward + backward evaluations of one image) fit the budget:
+     * the kept activations and their gradients of one row, counted from the plan
+     * at batch 1, twice over for headroom.
+     */
+    protected int rowsPerChunk(Backend backend, long[] batchShape) {
+        long[] one = batchShape.clone();
+        one[0] = 1;
+        Plan p = model.plan(Map.of(inputName(), one), Set.of(model.outputs().get(0).name()));
+        long floats = Shapes.numel(one);
+        for (Plan.Step s : p.steps()) for (long[] o : s.outputShapes()) floats += Shapes.numel(o);
+        long perRow = floats * 4 * 3; // activation + gradient + transient
+        long rows = Math.max(1, memoryBudget / Math.max(1, perRow));
+        return (int) Math.min(rows, 4096);
+    }
+
+    /** Copies rows [from, from+count) of t (first axis) into a new tensor. */
+    protected static Tensor rows(Backend b, Tensor t, long from, long count) {
+        long row = t.numel() / t.dim(0);
+        long[] s = t.shape();
+        s[0] = count;
+        Tensor out = b.allocate(s);
+        try {
+            b.copyRange(t, from * row, out, 0, count * row);
+            return out;
+        } catch (RuntimeException e) {
+            out.close();
+            throw e;
+        }
+    }
+
+    /** Host copy of the logit at each row's class. */
+    protected static float[] pick(float[] logits, int classes, int[] rowClass, int[] rowImage) {
+        float[] s = new float[rowClass.length];
+        for (int r = 0; r < s.length; r++) s[r] = logits[rowImage[r] * classes + rowClass[r]];
+        return s;
+    }
+
+    /** Flattens (N, k) targets to per-row (image, class), image-major. */
+    protected static int[][] flattenTargets(int[][] t) {
+        int rows = 0;
+        for (int[] c : t) rows += c.length;
+        int[] img = new int[rows], cls = new int[rows];
+        int r = 0;
+        for (int i = 0; i < t.length; i++)
+            for (int c : t[i]) {
+                img[r] = i;
+                cls[r++] = c;
+            }
+        return new int[][] {img, cls};
+    }
+
+    static long[] withRows(long[] shape, long rows) {
+        long[] s = Arrays.copyOf(shape, shape.length);
+        s[0] = rows;
+        return s;
+    }
+}

@@ -1,0 +1,29 @@
+package dev.salient.explain;
+
+import dev.salient.engine.Backend;
+import dev.salient.engine.BinaryOp;
+import dev.salient.engine.Tensor;
+import dev.salient.model.Model;
+
+/**
+ * Input × gradient (Shrikumar et al. 2016): {@code x · ∂y_t/∂x}, the input's shape,
+ * as Captum's InputXGradient.
+ * <pre>{@code
+ * Attribution a = new InputXGradient(model).explain(Engine.cpu(), batch, Target.index(3));
+ * }</pre>
+ */
+public final class InputXGradient extends GradientExplainer {
+    public InputXGradient(Model model) {
+        super(model);
+    }
+
+    @Override
+    public String name() {
+        return "inputxgradient";
+    }
+
+    @Override
+    protected void finish(Backend b, Tensor x, Tensor grad) {
+        b.binary(BinaryOp.MUL, grad, x, grad);
+    }
+}

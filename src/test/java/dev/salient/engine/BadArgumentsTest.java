@@ -1,0 +1,128 @@
+package dev.salient.engine;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import org.bytedeco.javacpp.FloatPointer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import java.util.function.IntSupplier;
+
+/**
+ * Shape mismatches become one-line SalientExceptions in Java; the native ABI
+ * rejects null pointers, negative sizes and inconsistent shapes with an error
+ * code and message instead of touching memory.
+ */
+class BadArgumentsTest {
+    static final Backend B = Engine.cpu();
+    static FloatPointer p, q, r;
+
+    @BeforeAll
+    static void alloc() {
+        p = SalientNative.salient_alloc(1024);
+        q = SalientNative.salient_alloc(1024);
+        r = SalientNative.salient_alloc(1024);
+    }
+
+    @AfterAll
+    static void free() {
+        SalientNative.salient_free(p);
+        SalientNative.salient_free(q);
+        SalientNative.salient_free(r);
+    }
+
+    static void rejects(String expected, IntSupplier call) {
+        int rc = call.getAsInt();
+        assertTrue(rc < 0, "expected an error code for '" + expected + "', got " + rc);
+        String msg = SalientNative.salient_last_error().getString();
+        assertTrue(msg.contains(expected), "message '" + msg + "' lacks '" + expected + "'");
+    }
+
+    static void oneLine(SalientException e, String expected) {
+        assertFalse(e.getMessage().contains("\n"), e.getMessage());
+        assertTrue(e.getMessage().contains(expected), "message '" + e.getMessage() + "' lacks '" + expected + "'");
+    }
+
+    @Test
+    void nativeConvAndPoolRejectBadArguments() {
+        rejects("x is null", () -> SalientNative.conv2d_forward_cpu(null, q, null, r, 1, 1, 4, 4, 1, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 1));
+        rejects("w is null", () -> SalientNative.conv2d_forward_cpu(p, null, null, r, 1, 1, 4, 4, 1, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 1));
+        rejects("non-positive size", () -> SalientNative.conv2d_forward_cpu(p, q, null, r, -1, 1, 4, 4, 1, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 1));
+        rejects("strides", () -> SalientNative.conv2d_forward_cpu(p, q, null, r, 1, 1, 4, 4, 1, 3, 3, 0, 1, 0, 0, 0, 0, 1, 1, 1));
+        rejects("negative pad", () -> SalientNative.conv2d_forward_cpu(p, q, null, r, 1, 1, 4, 4, 1, 3, 3, 1, 1, -1, 0, 0, 0, 1, 1, 1));
+        rejects("groups", () -> SalientNative.conv2d_forward_cpu(p, q, null, r, 1, 3, 4, 4, 2, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 2));
+        rejects("kernel larger", () -> SalientNative.conv2d_forward_cpu(p, q, null, r, 1, 1, 2, 2, 1, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 1));
+        rejects("dx is null", () -> SalientNative.conv2d_backward_data_cpu(p, q, null, 1, 1, 4, 4, 1, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 1));
+        rejects("x is null", () -> SalientNative.maxpool2d_forward_cpu(null, q, 1, 1, 4, 4, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1, 2, 2));
+        rejects("non-positive size", () -> SalientNative.maxpool2d_forward_cpu(p, q, 1, 1, 4, 4, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1, 0, 2));
+        rejects("does not fit", () -> SalientNative.maxpool2d_forward_cpu(p, q, 1, 1, 4, 4, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1, 900, 2));
+        rejects("dy is null", () -> SalientNative.maxpool2d_backward_cpu(p, null, r, 1, 1, 4, 4, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1, 2, 2));
+        rejects("negative pad", () -> SalientNative.avgpool2d_forward_cpu(p, q, 1, 1, 4, 4, 2, 2, 2, 2, 0, -3, 0, 0, 1, 1, 2, 2, 0));
+        rejects("dx is null", () -> SalientNative.avgpool2d_backward_cpu(p, null, 1, 1, 4, 4, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1, 2, 2, 1));
+    }
+
+    @Test
+    void nativeElementwiseAndDenseRejectBadArguments() {
+        long[] s4 = {4}, s3 = {3}, neg = {-4};
+        rejects("unknown op", () -> SalientNative.binary_forward_cpu(9, p, s4, 1, q, s4, 1, r, s4, 1));
+        rejects("a is null", () -> SalientNative.binary_forward_cpu(0, null, s4, 1, q, s4, 1, r, s4, 1));
+        rejects("does not broadcast", () -> SalientNative.binary_forward_cpu(0, p, s3, 1, q, s4, 1, r, s4, 1));
+        rejects("negative dim", () -> SalientNative.binary_forward_cpu(0, p, neg, 1, q, s4, 1, r, s4, 1));
+        rejects("rank", () -> SalientNative.binary_forward_cpu(0, p, s4, 9, q, s4, 1, r, s4, 1));
+        rejects("shape is null", () -> SalientNative.binary_forward_cpu(0, p, null, 1, q, s4, 1, r, s4, 1));
+        rejects("slope is null", () -> SalientNative.prelu_forward_cpu(p, s4, 1, null, s4, 1, r));
+        rejects("does not broadcast", () -> SalientNative.prelu_backward_cpu(p, s4, 1, q, s3, 1, q, r));
+        rejects("does not broadcast", () -> SalientNative.reduce_sum_to_cpu(p, s4, 1, q, s3, 1));
+        rejects("negative size", () -> SalientNative.channel_affine_cpu(p, q, null, r, 1, -2, 3));
+        rejects("scale is null", () -> SalientNative.channel_affine_cpu(p, null, null, r, 1, 2, 3));
+        rejects("negative length", () -> SalientNative.axpby_cpu(1, p, 1, q, -5));
+        rejects("b is null", () -> SalientNative.gemm_cpu(p, null, null, 1, 1, r, 2, 2, 2, 0, 0, 1, 0));
+        rejects("negative size", () -> SalientNative.gemm_cpu(p, q, null, 1, 1, r, 2, -2, 2, 0, 0, 1, 0));
+        rejects("does not broadcast", () -> SalientNative.gemm_cpu(p, q, r, 3, 1, r, 2, 2, 2, 0, 0, 1, 1));
+        rejects("batch shape is null", () -> SalientNative.matmul_cpu(p, null, q, null, 1, r, 2, 2, 2));
+        rejects("do not broadcast", () -> SalientNative.matmul_cpu(p, new long[] {2}, q, new long[] {3}, 1, r, 2, 2, 2));
+        rejects("negative size", () -> SalientNative.softmax_forward_cpu(p, q, 1, -1, 1));
+        rejects("dy is null", () -> SalientNative.softmax_backward_cpu(p, null, r, 1, 1, 1));
+        rejects("outside the output axis", () -> SalientNative.concat_forward_cpu(p, q, 1, 3, 4, 1, 2));
+        rejects("outside the source axis", () -> SalientNative.slice_axis_cpu(p, q, 1, 4, 3, 1, -1));
+        rejects("src is null", () -> SalientNative.slice_axis_cpu(null, q, 1, 4, 3, 1, 0));
+        // a failing call leaves the buffers untouched: still usable afterwards
+        assertEquals(0, SalientNative.fill_cpu(p, 4, 1f));
+    }
+
+    @Test
+    void javaShapeMismatchesAreOneLine() {
+        Conv2dGeometry g = new Conv2dGeometry(1, 3, 8, 8, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1);
+        try (Tensor x = B.zeros(1, 3, 8, 8); Tensor w = B.zeros(4, 3, 3, 3); Tensor wBad = B.zeros(4, 2, 3, 3);
+                Tensor y = B.zeros(1, 4, 8, 8); Tensor yBad = B.zeros(1, 4, 7, 8); Tensor bias = B.zeros(5)) {
+            oneLine(assertThrows(SalientException.class, () -> B.conv2dForward(x, wBad, null, y, g)),
+                    "conv2dForward weight: expected shape [4, 3, 3, 3], got [4, 2, 3, 3]");
+            oneLine(assertThrows(SalientException.class, () -> B.conv2dForward(x, w, null, yBad, g)), "conv2dForward y");
+            oneLine(assertThrows(SalientException.class, () -> B.conv2dForward(x, w, bias, y, g)), "conv2dForward bias");
+            oneLine(assertThrows(SalientException.class, () -> B.conv2dBackwardData(yBad, w, x, g)),
+                    "conv2dBackwardData dy");
+            Pool2dGeometry pg = new Pool2dGeometry(1, 3, 8, 8, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1, 4, 4, false);
+            oneLine(assertThrows(SalientException.class, () -> B.maxPool2dForward(x, y, pg)), "maxPool2dForward y");
+            oneLine(assertThrows(SalientException.class, () -> B.avgPool2dBackward(y, x, pg)), "avgPool2dBackward dy");
+            oneLine(assertThrows(SalientException.class, () -> B.binary(BinaryOp.ADD, x, bias, y)), "do not broadcast");
+            oneLine(assertThrows(SalientException.class, () -> B.binary(BinaryOp.MUL, x, x, y)), "mul y");
+            oneLine(assertThrows(SalientException.class, () -> B.preluForward(x, bias, x)), "prelu slope");
+            oneLine(assertThrows(SalientException.class, () -> B.reduceSumTo(x, bias)), "reduceSumTo dst");
+            oneLine(assertThrows(SalientException.class, () -> B.channelAffine(x, bias, null, x)), "5 values for 3");
+            oneLine(assertThrows(SalientException.class, () -> B.axpby(1, x, 1, y)), "differ in size");
+            oneLine(assertThrows(SalientException.class, () -> B.matmul(x, w, y)), "matmul");
+        }
+        // geometry records check themselves too
+        oneLine(assertThrows(SalientException.class,
+                () -> new Conv2dGeometry(1, 3, 2, 2, 4, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 1)), "kernel larger");
+        oneLine(assertThrows(SalientException.class,
+                () -> new Conv2dGeometry(1, 3, 8, 8, 4, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 2)), "groups=2");
+    }
+
+    @Test
+    void closedTensorIsRejected() {
+        Tensor t = B.zeros(4);
+        t.close();
+        assertThrows(IllegalStateException.class, () -> B.fill(t, 1f));
+    }
+}

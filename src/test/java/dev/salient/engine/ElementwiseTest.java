@@ -1,0 +1,190 @@
+package dev.salient.engine;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/** Broadcasting binary ops, PReLU, reduceSumTo, channelAffine and axpby against Java references. */
+class ElementwiseTest {
+    static final Backend B = Engine.cpu();
+
+    /** Flat index into an operand of shape {@code s} (right-aligned, broadcast) for output index {@code i} of {@code out}. */
+    static int bindex(long[] out, long[] s, int i) {
+        int off = 0, stride = 1;
+        for (int d = out.length - 1; d >= 0; d--) {
+            int od = (int) (i % out[d]);
+            i /= (int) out[d];
+            int sd = d - (out.length - s.length);
+            if (sd < 0) continue;
+            if (s[sd] != 1) off += od * stride;
+            stride *= (int) s[sd];
+        }
+        return off;
+    }
+
+    static int numel(long[] s) {
+        return (int) Shapes.numel(s);
+    }
+
+    static long[] s(long... d) {
+        return d;
+    }
+
+    static Stream<Arguments> shapePairs() {
+        return Stream.of(
+                Arguments.of(s(2, 3, 4, 5), s(2, 3, 4, 5)),   // same shape
+                Arguments.of(s(2, 3, 4, 5), s()),             // scalar
+                Arguments.of(s(), s(3, 2)),                   // scalar on the left
+                Arguments.of(s(2, 3, 4, 5), s(1, 3, 1, 1)),   // per channel
+                Arguments.of(s(2, 3, 4, 5), s(3, 1, 1)),      // per channel, lower rank
+                Arguments.of(s(2, 3, 4, 5), s(5)),            // last axis
+                Arguments.of(s(2, 3, 4, 5), s(2, 3, 1, 1)),   // SE-style gate
+                Arguments.of(s(4, 1), s(1, 6)),               // outer product
+                Arguments.of(s(2, 1, 4, 1), s(3, 1, 5)),      // both sides broadcast
+                Arguments.of(s(1), s(7)),
+                Arguments.of(s(3, 0, 2), s(3, 1, 2)),         // empty
+                Arguments.of(s(64, 300), s(300)));            // big enough to run in parallel
+    }
+
+    @ParameterizedTest
+    @MethodSource("shapePairs")
+    void binaryMatchesReference(long[] as, long[] bs) {
+        long[] ys = Shapes.broadcast(as, bs);
+        float[] a = Parity.random(1, numel(as)), b = Parity.random(2, numel(bs));
+        for (int i = 0; i < b.length; i++) if (Math.abs(b[i]) < 0.1f) b[i] = 0.5f; // keep DIV well conditioned
+        for (BinaryOp op : BinaryOp.values()) {
+            double[] ref = new double[numel(ys)];
+            for (int i = 0; i < ref.length; i++) {
+                float x = a[bindex(ys, as, i)], y = b[bindex(ys, bs, i)];
+                ref[i] = switch (op) {
+                    case ADD -> x + y;
+                    case SUB -> x - y;
+                    case MUL -> x * y;
+                    case DIV -> x / y;
+                };
+            }
+            try (Tensor ta = B.upload(a, as); Tensor tb = B.upload(b, bs); Tensor ty = B.allocate(ys)) {
+                B.binary(op, ta, tb, ty);
+                Parity.assertClose(op + " " + Shapes.str(as) + " " + Shapes.str(bs), ty.toArray(), ref, 1e-6, 1e-6,
+                        ys);
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource("shapePairs")
+    void reduceSumToIsTheAdjointOfBroadcast(long[] as, long[] bs) {
+        long[] ys = Shapes.broadcast(as, bs);
+        for (long[] small : new long[][] {as, bs}) {
+            float[] src = Parity.random(3, numel(ys));
+            double[] ref = new double[numel(small)];
+            for (int i = 0; i < src.length; i++) ref[bindex(ys, small, i)] += src[i];
+            try (Tensor ts = B.upload(src, ys); Tensor td = B.allocate(small)) {
+                B.reduceSumTo(ts, td);
+                Parity.assertClose("reduceSumTo " + Shapes.str(ys) + " -> " + Shapes.str(small), td.toArray(), ref,
+                        1e-5, 1e-5, small);
+            }
+        }
+    }
+
+    @Test
+    void reduceSumToLargeInputs() {
+        // inner-reduced, inner-kept and full reductions big enough for the parallel paths
+        long[] src = {8, 16, 33, 31};
+        float[] x = Parity.random(4, numel(src));
+        for (long[] dst : new long[][] {{16, 1, 1}, {1, 16, 1, 1}, {33, 31}, {8, 1, 33, 1}, {1}, {}, {8, 16, 1, 31}}) {
+            double[] ref = new double[numel(dst)];
+            for (int i = 0; i < x.length; i++) ref[bindex(src, dst, i)] += x[i];
+            try (Tensor ts = B.upload(x, src); Tensor td = B.allocate(dst)) {
+                B.reduceSumTo(ts, td);
+                Parity.assertClose("reduceSumTo -> " + Shapes.str(dst), td.toArray(), ref, 1e-4, 1e-5, dst);
+            }
+        }
+    }
+
+    static Stream<Arguments> preluShapes() {
+        return Stream.of(Arguments.of(s(2, 3, 4, 5), s(3, 1, 1)), Arguments.of(s(2, 3, 4, 5), s(1)),
+                Arguments.of(s(2, 3, 4, 5), s(2, 3, 4, 5)), Arguments.of(s(40, 30, 50), s(50)));
+    }
+
+    @ParameterizedTest
+    @MethodSource("preluShapes")
+    void preluForwardAndBackward(long[] xs, long[] ss) {
+        float[] x = Parity.random(5, numel(xs)), sl = Parity.random(6, numel(ss)), dy = Parity.random(7, numel(xs));
+        double[] y = new double[x.length], dx = new double[x.length];
+        for (int i = 0; i < x.length; i++) {
+            float a = sl[bindex(xs, ss, i)];
+            y[i] = x[i] >= 0 ? x[i] : (double) a * x[i];
+            dx[i] = x[i] > 0 ? dy[i] : (double) a * dy[i];
+        }
+        try (Tensor tx = B.upload(x, xs); Tensor ts = B.upload(sl, ss); Tensor ty = B.allocate(xs);
+                Tensor tdy = B.upload(dy, xs); Tensor tdx = B.allocate(xs)) {
+            B.preluForward(tx, ts, ty);
+            Parity.assertClose("prelu forward", ty.toArray(), y, 1e-7, 1e-6, xs);
+            B.preluBackward(tx, ts, tdy, tdx);
+            float[] got = tdx.toArray();
+            Parity.assertClose("prelu backward", got, dx, 1e-7, 1e-6, xs);
+            // finite differences away from the kink
+            float eps = 1e-3f;
+            for (int i = 0; i < x.length; i += Math.max(1, x.length / 13)) {
+                if (Math.abs(x[i]) < 2 * eps) continue;
+                float[] xp = x.clone(), xm = x.clone();
+                xp[i] += eps;
+                xm[i] -= eps;
+                double fd = (Parity.dot(prelu(xp, xs, ts), dy) - Parity.dot(prelu(xm, xs, ts), dy)) / (2 * eps);
+                Parity.assertClose("prelu fd dx[" + i + "]", got[i], fd, 2e-3, 1e-2);
+            }
+        }
+    }
+
+    static float[] prelu(float[] x, long[] xs, Tensor slope) {
+        try (Tensor tx = B.upload(x, xs); Tensor ty = B.allocate(xs)) {
+            B.preluForward(tx, slope, ty);
+            return ty.toArray();
+        }
+    }
+
+    @Test
+    void channelAffine() {
+        for (long[] xs : new long[][] {{2, 3, 4, 5}, {3, 7}, {2, 64, 30, 30}}) {
+            int c = (int) xs[1], inner = numel(xs) / (int) (xs[0] * c);
+            float[] x = Parity.random(8, numel(xs)), sc = Parity.random(9, c), sh = Parity.random(10, c);
+            double[] ref = new double[x.length], refNoShift = new double[x.length];
+            for (int i = 0; i < x.length; i++) {
+                int ch = (i / inner) % c;
+                ref[i] = (double) x[i] * sc[ch] + sh[ch];
+                refNoShift[i] = (double) x[i] * sc[ch];
+            }
+            try (Tensor tx = B.upload(x, xs); Tensor ts = B.upload(sc, c); Tensor tsh = B.upload(sh, c, 1, 1);
+                    Tensor ty = B.allocate(xs)) {
+                B.channelAffine(tx, ts, tsh, ty);
+                Parity.assertClose("channelAffine " + Shapes.str(xs), ty.toArray(), ref, 1e-6, 1e-6, xs);
+                B.channelAffine(tx, ts, null, ty);
+                Parity.assertClose("channelAffine no shift", ty.toArray(), refNoShift, 1e-6, 1e-6, xs);
+            }
+        }
+    }
+
+    @Test
+    void axpby() {
+        for (int n : new int[] {1, 17, 200_003}) {
+            float[] x = Parity.random(11, n), y0 = Parity.random(12, n);
+            double[] ref = new double[n];
+            for (int i = 0; i < n; i++) ref[i] = 2.5 * x[i] - 0.75 * y0[i];
+            try (Tensor tx = B.upload(x, n); Tensor ty = B.upload(y0, n)) {
+                B.axpby(2.5f, tx, -0.75f, ty);
+                Parity.assertClose("axpby n=" + n, ty.toArray(), ref, 1e-6, 1e-6);
+                // beta = 0 never reads y, so NaN garbage there does not leak
+                B.fill(ty, Float.NaN);
+                B.axpby(2f, tx, 0f, ty);
+                double[] ref2 = new double[n];
+                for (int i = 0; i < n; i++) ref2[i] = 2.0 * x[i];
+                Parity.assertClose("axpby beta=0 n=" + n, ty.toArray(), ref2, 0, 0);
+            }
+        }
+    }
+}
