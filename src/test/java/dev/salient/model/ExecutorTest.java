@@ -50,11 +50,27 @@ class ExecutorTest {
         try (Model m = Model.load(chain())) {
             Plan p = m.plan(Map.of("x", new long[] {1, 16, 32, 32}), Set.of("y"));
             assertEquals(8, p.steps().size());
-            // 7 intermediates in a chain need only 2 alternating buffers; y is owned by the caller
-            assertEquals(2, p.bufferCount());
-            assertEquals(2L * 16 * 32 * 32, p.bufferFloats());
+            // 7 elementwise intermediates in a chain run in place in one buffer; y is owned by the caller
+            assertEquals(1, p.bufferCount());
+            assertEquals(16L * 32 * 32, p.bufferFloats());
             Plan q = m.plan(Map.of("x", new long[] {3, 16, 32, 32}), Set.of("m0", "y"));
-            assertEquals(2, q.bufferCount(), "a fetched tensor is not part of the pool");
+            assertEquals(1, q.bufferCount(), "a fetched tensor is not part of the pool");
+            assertEquals(3L * 16 * 32 * 32, q.bufferFloats());
+        }
+        // a chain of convolutions cannot run in place: two buffers alternate
+        Random r = new Random(9);
+        OnnxBuilder b = new OnnxBuilder().input("x", 1, 4, 8, 8).output("y");
+        String prev = "x";
+        for (int i = 0; i < 5; i++) {
+            b.init("w" + i, OnnxBuilder.random(r, 4 * 4 * 9, 0.2f), 4, 4, 3, 3);
+            String next = i == 4 ? "y" : "c" + i;
+            b.node("Conv", "conv" + i, in(prev, "w" + i), in(next), OnnxBuilder.attrs("pads", 1, 1, 1, 1));
+            prev = next;
+        }
+        try (Model m = Model.load(b.write(dir, "convs.onnx"))) {
+            Plan p = m.plan(Map.of("x", new long[] {1, 4, 8, 8}), Set.of("y"));
+            assertEquals(2, p.bufferCount());
+            assertEquals(2L * 4 * 8 * 8, p.bufferFloats());
         }
     }
 
