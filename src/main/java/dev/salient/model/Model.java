@@ -99,10 +99,25 @@ public final class Model implements AutoCloseable {
             removed.removeAll(g.aliases().keySet());
             return new Model(onnxFile, g, outs, removed);
         } catch (SalientException e) {
-            throw new SalientException(onnxFile + ": " + stripPrefix(e.getMessage(), onnxFile.toString()), e);
+            throw new SalientException(oneLine(onnxFile + ": " + stripPrefix(e.getMessage(), onnxFile.toString())), e);
         } catch (ArithmeticException e) {
             throw new SalientException(onnxFile + ": size overflow while planning (" + e.getMessage() + ")");
+        } catch (RuntimeException e) { // a malformed model that slipped past the checks: still one line, never a trace
+            throw new SalientException(oneLine(onnxFile + ": invalid model (" + e.getClass().getSimpleName() + ": "
+                    + e.getMessage() + ")"), e);
         }
+    }
+
+    /** Escapes control characters (names inside a model may hold anything) so that a message stays one line. */
+    static String oneLine(String msg) {
+        if (msg == null) return "null";
+        StringBuilder b = new StringBuilder(msg.length());
+        for (int i = 0; i < msg.length(); i++) {
+            char c = msg.charAt(i);
+            if (c < 0x20 || c == 0x7f || c == 0x2028 || c == 0x2029 || c == 0x85) b.append(String.format("\\x%02x", (int) c & 0xff));
+            else b.append(c);
+        }
+        return b.toString();
     }
 
     private static String stripPrefix(String msg, String f) {
@@ -194,7 +209,11 @@ public final class Model implements AutoCloseable {
         String k = key.toString();
         Plan plan = plans.get(k);
         if (plan == null) {
-            plan = Planner.plan(graph, shapes, realFetch);
+            try {
+                plan = Planner.plan(graph, shapes, realFetch);
+            } catch (SalientException e) {
+                throw new SalientException(oneLine(e.getMessage()), e);
+            }
             synchronized (plans) {
                 if (plans.size() >= MAX_PLANS) {
                     for (Plan p : plans.values()) p.release();
