@@ -43,7 +43,8 @@ public final class Main implements Runnable {
     public static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new Main());
         cl.addSubcommand("predict", new PredictCommand());
-        // further subcommands (explain, demo) register here
+        cl.addSubcommand("explain", new ExplainCommand());
+        cl.addSubcommand("demo", new DemoCommand());
         cl.setParameterExceptionHandler(Main::usageError);
         cl.setExecutionExceptionHandler((ex, line, parsed) -> failure(ex, line.getErr()));
         return cl;
