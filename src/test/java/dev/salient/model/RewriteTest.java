@@ -119,6 +119,38 @@ class RewriteTest {
         }
     }
 
+    /** x -> Pad(0 on H,W) -> Conv / AveragePool(count_include_pad); exposing the Pad output blocks the merge. */
+    Path padThen(String op, boolean exposePad) throws Exception {
+        Random r = new Random(11);
+        OnnxBuilder b = new OnnxBuilder().input("x", 1, 2, 6, 5).output("y")
+                .initInts("p", new long[] {0, 0, 1, 2, 0, 0, 2, 0}, 8)
+                .node("Pad", "pad", in("x", "p"), in("xp"));
+        if (op.equals("Conv"))
+            b.init("w", OnnxBuilder.random(r, 3 * 2 * 9, 0.4f), 3, 2, 3, 3)
+                    .node("Conv", "conv", in("xp", "w"), in("y"), attrs("pads", 1, 0, 0, 1), attrs("strides", 2, 1));
+        else
+            b.node("AveragePool", "pool", in("xp"), in("y"), attrs("kernel_shape", 3, 2), attrs("pads", 0, 1, 1, 0),
+                    attr("count_include_pad", 1L));
+        if (exposePad) b.output("xp");
+        return b.write(dir, op + exposePad + ".onnx");
+    }
+
+    @Test
+    void zeroPadMergesIntoConvAndCountingAveragePool() throws Exception {
+        float[] x = OnnxBuilder.random(new Random(12), 60, 1f);
+        for (String op : new String[] {"Conv", "AveragePool"}) {
+            try (Model merged = Model.load(padThen(op, false)); Model kept = Model.load(padThen(op, true));
+                    Tensor xt = cpu.upload(x, 1, 2, 6, 5)) {
+                assertEquals(List.of(op), ops(merged), "Pad merged into " + op);
+                assertEquals(List.of("Pad", op), ops(kept));
+                try (Tensor a = merged.forward(cpu, xt); Tensor b = kept.run(cpu, Map.of("x", xt), Set.of("y")).get("y")) {
+                    assertArrayEquals(b.shape(), a.shape());
+                    Parity.assertClose(op + " merged vs padded", b.toArray(), a.toArray(), 1e-5, 1e-6);
+                }
+            }
+        }
+    }
+
     @Test
     void identityDropoutAndConstantsAreRemoved() throws Exception {
         Path p = new OnnxBuilder().input("x", 1, 4).output("y", 1, 4)
