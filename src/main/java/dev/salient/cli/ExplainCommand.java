@@ -108,6 +108,9 @@ public final class ExplainCommand implements Callable<Integer> {
     @Option(names = "--alpha", defaultValue = "0.5", paramLabel = "A", description = "Overlay opacity (default: ${DEFAULT-VALUE}).")
     float alpha;
 
+    @Option(names = "--no-progress", description = "Do not draw a progress bar for folders.")
+    boolean noProgress;
+
     @Mixin
     RunOptions run;
 
@@ -143,7 +146,7 @@ public final class ExplainCommand implements Callable<Integer> {
             NpyStreamWriter npy = null;
             int written = 0;
             List<Path> pending = new ArrayList<>();
-            try (ProgressBar bar = files.size() > 1 ? new ProgressBarBuilder().setTaskName("explain " + method)
+            try (ProgressBar bar = files.size() > 1 && !noProgress ? new ProgressBarBuilder().setTaskName("explain " + method)
                     .setInitialMax(files.size()).setStyle(ProgressBarStyle.ASCII).setConsumer(
                             new me.tongfei.progressbar.ConsoleProgressBarConsumer(System.err)).build() : null) {
                 for (int fi = 0; fi <= files.size(); fi++) {

@@ -44,6 +44,8 @@ public final class Main implements Runnable {
         CommandLine cl = new CommandLine(new Main());
         cl.addSubcommand("predict", new PredictCommand());
         cl.addSubcommand("explain", new ExplainCommand());
+        cl.addSubcommand("demo", new DemoCommand());
+        cl.addSubcommand("bench", new BenchCommand());
         cl.setParameterExceptionHandler(Main::usageError);
         cl.setExecutionExceptionHandler((ex, line, parsed) -> failure(ex, line.getErr()));
         return cl;

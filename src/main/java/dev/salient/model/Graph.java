@@ -19,10 +19,18 @@ public final class Graph {
     private final List<ValueInfo> outputs;
     private final Map<String, HostTensor> constants;
     private final int opset;
+    private final Map<String, String> aliases;
     private final Map<String, Node> producers = new HashMap<>();
     private final Map<String, List<Node>> consumers = new HashMap<>();
 
     public Graph(List<Node> nodes, List<ValueInfo> inputs, List<ValueInfo> outputs, Map<String, HostTensor> constants, int opset) {
+        this(nodes, inputs, outputs, constants, opset, Map.of());
+    }
+
+    /** As above, with the names of removed pass-through tensors (Identity, Dropout) mapped to the tensor they equal. */
+    public Graph(List<Node> nodes, List<ValueInfo> inputs, List<ValueInfo> outputs, Map<String, HostTensor> constants, int opset,
+            Map<String, String> aliases) {
+        this.aliases = Map.copyOf(aliases);
         this.nodes = List.copyOf(nodes);
         this.inputs = List.copyOf(inputs);
         this.outputs = List.copyOf(outputs);
@@ -56,6 +64,19 @@ public final class Graph {
     /** The default-domain (ai.onnx) opset version. */
     public int opset() {
         return opset;
+    }
+
+    /**
+     * Tensors of the original model removed as pass-throughs (Identity,
+     * inference Dropout, zero Pad), mapped to the tensor holding the same value.
+     */
+    public Map<String, String> aliases() {
+        return aliases;
+    }
+
+    /** The tensor carrying a name's value in this graph (the name itself unless it was a removed pass-through). */
+    public String resolve(String tensor) {
+        return aliases.getOrDefault(tensor, tensor);
     }
 
     /** The node producing a tensor, or null for an input or a constant. */

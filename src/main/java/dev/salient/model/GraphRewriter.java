@@ -18,6 +18,8 @@ import java.util.Set;
  * <li>constants: Constant nodes and every node whose inputs are all constants
  * and that folds on the host (shape arithmetic) become constants;
  * <li>Identity, inference Dropout and all-zero Pad are removed (their consumers read the input);
+ * <li>a zero Pad of the spatial axes feeding only a Conv (or an AveragePool
+ * counting pads) becomes that op's pads;
  * <li>BatchNormalization is folded into the preceding Conv when that Conv's
  * output feeds nothing else, otherwise it becomes a per-channel affine node;
  * <li>nodes and constants that no output depends on are dropped.
@@ -30,6 +32,7 @@ final class GraphRewriter {
     static Graph rewrite(Graph g) {
         g = foldConstants(g);
         g = removeIdentities(g);
+        g = foldPads(g);
         g = foldBatchNorms(g);
         return prune(g);
     }
@@ -58,7 +61,7 @@ final class GraphRewriter {
             }
             kept.add(n);
         }
-        return new Graph(kept, g.inputs(), g.outputs(), consts, g.opset());
+        return new Graph(kept, g.inputs(), g.outputs(), consts, g.opset(), g.aliases());
     }
 
     private static boolean used(Graph g, String tensor) {
@@ -82,7 +85,9 @@ final class GraphRewriter {
             if (removable) alias.put(n.outputs().get(0), r.input(0));
             else kept.add(r);
         }
-        return new Graph(kept, g.inputs(), g.outputs(), g.constants(), g.opset());
+        Map<String, String> all = new HashMap<>(g.aliases());
+        all.putAll(alias);
+        return new Graph(kept, g.inputs(), g.outputs(), g.constants(), g.opset(), all);
     }
 
     /** A Pad whose pads are constant and all zero. */
@@ -109,6 +114,45 @@ final class GraphRewriter {
         int i = 1;
         while (consts.containsKey(s) || taken.contains(s)) s = base + "_" + i++;
         return s;
+    }
+
+    static Graph foldPads(Graph g) {
+        Map<Node, Node> replace = new HashMap<>();
+        Set<Node> drop = new HashSet<>();
+        for (Node pad : g.nodes()) {
+            if (!pad.opType().equals("Pad") || !OpRegistry.isDefaultDomain(pad.domain())) continue;
+            String out = pad.outputs().get(0);
+            List<Node> users = g.consumers(out);
+            if (users.size() != 1 || g.isOutput(out)) continue;
+            Node c = users.get(0);
+            boolean conv = c.opType().equals("Conv"), avg = c.opType().equals("AveragePool");
+            if (!(conv || avg) || !OpRegistry.isDefaultDomain(c.domain()) || !c.input(0).equals(out) || replace.containsKey(c)) continue;
+            if (!c.attributes().getString("auto_pad", "NOTSET").equals("NOTSET")) continue;
+            if (avg && (c.attributes().getInt("count_include_pad", 0) == 0 || c.attributes().getInt("ceil_mode", 0) != 0)) continue;
+            HostTensor[] k = known(pad, g.constants());
+            if (g.opset() >= 11 && (k.length < 2 || k[1] == null || (k.length > 2 && pad.hasInput(2) && k[2] == null))) continue;
+            long[] extra = dev.salient.model.ops.PadOp.spatialZeroPads(new OpContext(pad, g.opset(), k));
+            if (extra == null) continue;
+            long[] pads = c.attributes().getInts("pads");
+            if (pads == null) pads = new long[extra.length];
+            if (pads.length != extra.length) continue;
+            long[] merged = new long[pads.length];
+            for (int i = 0; i < pads.length; i++) merged[i] = pads[i] + extra[i];
+            List<dev.salient.onnx.proto.Onnx.AttributeProto> attrs = new ArrayList<>();
+            for (var a : c.attributes().protos().values()) if (!a.getName().equals("pads")) attrs.add(a);
+            var pa = dev.salient.onnx.proto.Onnx.AttributeProto.newBuilder().setName("pads")
+                    .setType(dev.salient.onnx.proto.Onnx.AttributeProto.AttributeType.INTS);
+            for (long v : merged) pa.addInts(v);
+            attrs.add(pa.build());
+            List<String> ins = new ArrayList<>(c.inputs());
+            ins.set(0, pad.input(0));
+            replace.put(c, new Node(c.name(), c.opType(), c.domain(), ins, c.outputs(), new Attributes(c.name(), attrs)));
+            drop.add(pad);
+        }
+        if (replace.isEmpty()) return g;
+        List<Node> out = new ArrayList<>();
+        for (Node n : g.nodes()) if (!drop.contains(n)) out.add(replace.getOrDefault(n, n));
+        return new Graph(out, g.inputs(), g.outputs(), g.constants(), g.opset(), g.aliases());
     }
 
     static Graph foldBatchNorms(Graph g) {
@@ -176,7 +220,7 @@ final class GraphRewriter {
             if (drop.contains(n)) continue;
             out.add(replace.getOrDefault(n, n));
         }
-        return new Graph(out, g.inputs(), g.outputs(), consts, g.opset());
+        return new Graph(out, g.inputs(), g.outputs(), consts, g.opset(), g.aliases());
     }
 
     /** Drops nodes no output depends on, and unused constants. */
@@ -196,6 +240,6 @@ final class GraphRewriter {
         java.util.Collections.reverse(rev);
         Map<String, HostTensor> consts = new LinkedHashMap<>();
         for (var e : g.constants().entrySet()) if (needed.contains(e.getKey())) consts.put(e.getKey(), e.getValue());
-        return new Graph(rev, g.inputs(), g.outputs(), consts, g.opset());
+        return new Graph(rev, g.inputs(), g.outputs(), consts, g.opset(), g.aliases());
     }
 }

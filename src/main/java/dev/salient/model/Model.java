@@ -29,8 +29,11 @@ import java.util.concurrent.ConcurrentHashMap;
  *
  * <p><b>Thread-safety:</b> a loaded Model is immutable and safe to share.
  * {@link #forward} and {@link #run} may be called concurrently from several
- * threads: each call has its own executor state (buffers), plans are cached in
- * a concurrent map, and weights are uploaded once per backend under a lock.
+ * threads: each call has its own executor state (a buffer set taken from the
+ * plan's idle sets, or allocated when all are in use, and returned after the
+ * call), plans are cached in a concurrent map, and weights are uploaded once
+ * per backend under a lock. Memory held between calls: the weights, and per
+ * cached plan as many buffer sets as calls ran at once.
  * {@link #close} must not race with running calls.
  */
 public final class Model implements AutoCloseable {
@@ -44,8 +47,11 @@ public final class Model implements AutoCloseable {
     private final Map<Backend, Map<String, Tensor>> weights = new IdentityHashMap<>();
     private volatile boolean closed;
 
-    private Model(Path file, Graph graph, List<ValueInfo> outputs) {
+    private final Set<String> removed;
+
+    private Model(Path file, Graph graph, List<ValueInfo> outputs, Set<String> removed) {
         this.file = file;
+        this.removed = Set.copyOf(removed);
         this.graph = graph;
         this.inputs = graph.inputs();
         this.outputs = List.copyOf(outputs);
@@ -62,7 +68,8 @@ public final class Model implements AutoCloseable {
      */
     public static Model load(Path onnxFile, Map<String, HostTensor> bindInputs) {
         try {
-            Graph g = GraphRewriter.rewrite(OnnxReader.read(onnxFile, bindInputs));
+            Graph original = OnnxReader.read(onnxFile, bindInputs);
+            Graph g = GraphRewriter.rewrite(original);
             List<ValueInfo> outs = g.outputs();
             boolean allStatic = !g.inputs().isEmpty() || true;
             for (ValueInfo v : g.inputs()) allStatic &= v.isStatic();
@@ -87,12 +94,30 @@ public final class Model implements AutoCloseable {
                 }
                 if (ranked) Planner.plan(g, shapes, outNames);
             }
-            return new Model(onnxFile, g, outs);
+            Set<String> removed = original.tensorNames();
+            removed.removeAll(g.tensorNames());
+            removed.removeAll(g.aliases().keySet());
+            return new Model(onnxFile, g, outs, removed);
         } catch (SalientException e) {
-            throw new SalientException(onnxFile + ": " + stripPrefix(e.getMessage(), onnxFile.toString()), e);
+            throw new SalientException(oneLine(onnxFile + ": " + stripPrefix(e.getMessage(), onnxFile.toString())), e);
         } catch (ArithmeticException e) {
             throw new SalientException(onnxFile + ": size overflow while planning (" + e.getMessage() + ")");
+        } catch (RuntimeException e) { // a malformed model that slipped past the checks: still one line, never a trace
+            throw new SalientException(oneLine(onnxFile + ": invalid model (" + e.getClass().getSimpleName() + ": "
+                    + e.getMessage() + ")"), e);
         }
+    }
+
+    /** Escapes control characters (names inside a model may hold anything) so that a message stays one line. */
+    static String oneLine(String msg) {
+        if (msg == null) return "null";
+        StringBuilder b = new StringBuilder(msg.length());
+        for (int i = 0; i < msg.length(); i++) {
+            char c = msg.charAt(i);
+            if (c < 0x20 || c == 0x7f || c == 0x2028 || c == 0x2029 || c == 0x85) b.append(String.format("\\x%02x", (int) c & 0xff));
+            else b.append(c);
+        }
+        return b.toString();
     }
 
     private static String stripPrefix(String msg, String f) {
@@ -113,7 +138,7 @@ public final class Model implements AutoCloseable {
             }
             for (String o : n.outputs()) if (!o.isEmpty() && p.hostValue(o) != null) consts.put(o, p.hostValue(o));
         }
-        return GraphRewriter.prune(new Graph(kept, g.inputs(), g.outputs(), consts, g.opset()));
+        return GraphRewriter.prune(new Graph(kept, g.inputs(), g.outputs(), consts, g.opset(), g.aliases()));
     }
 
     /** The run-time inputs (initializers excluded), with -1 for dynamic dims. */
@@ -169,22 +194,66 @@ public final class Model implements AutoCloseable {
         }
         for (String k : in.keySet())
             if (shapes.get(k) == null) throw new SalientException("unknown input '" + k + "' (model inputs: " + inputs + ")");
-        List<String> sortedFetch = new ArrayList<>(fetch);
+        // fetch names of removed pass-throughs read the tensor they equal
+        Map<String, String> real = new LinkedHashMap<>();
+        for (String f : fetch) {
+            if (removed.contains(f))
+                throw new SalientException("tensor '" + f + "' was folded away at load (e.g. a Conv output merged with its"
+                        + " BatchNormalization, or a constant); fetch the rewritten graph's tensor instead");
+            real.put(f, graph.resolve(f));
+        }
+        Set<String> realFetch = new LinkedHashSet<>(real.values());
+        List<String> sortedFetch = new ArrayList<>(realFetch);
         java.util.Collections.sort(sortedFetch);
         key.append(sortedFetch);
         String k = key.toString();
         Plan plan = plans.get(k);
         if (plan == null) {
-            plan = Planner.plan(graph, shapes, new LinkedHashSet<>(fetch));
-            if (plans.size() >= MAX_PLANS) plans.clear();
-            plans.put(k, plan);
+            try {
+                plan = Planner.plan(graph, shapes, realFetch);
+            } catch (SalientException e) {
+                throw new SalientException(oneLine(e.getMessage()), e);
+            }
+            synchronized (plans) {
+                if (plans.size() >= MAX_PLANS) {
+                    for (Plan p : plans.values()) p.release();
+                    plans.clear();
+                }
+                Plan prev = plans.putIfAbsent(k, plan);
+                if (prev != null) plan = prev;
+            }
         }
-        return plan.execute(backend, in, this::weight);
+        Map<String, Tensor> got = plan.execute(backend, in, this::weight);
+        if (real.keySet().equals(got.keySet())) return got;
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        Set<String> handed = new java.util.HashSet<>();
+        try {
+            for (var e : real.entrySet()) {
+                Tensor t = got.get(e.getValue());
+                if (handed.add(e.getValue())) {
+                    out.put(e.getKey(), t);
+                } else { // two names for one tensor: each caller-owned result is its own copy
+                    Tensor c = backend.allocate(t.shape());
+                    out.put(e.getKey(), c);
+                    backend.copy(t, c);
+                }
+            }
+        } catch (RuntimeException ex) {
+            for (Tensor t : got.values()) t.close();
+            for (Tensor t : out.values()) if (!got.containsValue(t)) t.close();
+            throw ex;
+        }
+        return out;
     }
 
-    /** The plan for these input shapes fetching the graph outputs (for graph-level tools such as backward walks). */
+    /**
+     * A fresh plan for these input shapes and fetched tensors of the rewritten
+     * graph (for graph-level tools such as a backward walk): its steps, ops and shapes.
+     */
     public Plan plan(Map<String, long[]> inputShapes, Set<String> fetch) {
-        return Planner.plan(graph, inputShapes, fetch);
+        Set<String> f = new LinkedHashSet<>();
+        for (String s : fetch) f.add(graph.resolve(s));
+        return Planner.plan(graph, inputShapes, f);
     }
 
     /** A graph constant uploaded to a backend, cached for the model's lifetime (owned by the model: do not close). */
@@ -211,7 +280,10 @@ public final class Model implements AutoCloseable {
             for (Map<String, Tensor> m : weights.values()) for (Tensor t : m.values()) t.close();
             weights.clear();
         }
-        plans.clear();
+        synchronized (plans) {
+            for (Plan p : plans.values()) p.release();
+            plans.clear();
+        }
     }
 
     @Override

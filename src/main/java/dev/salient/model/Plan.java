@@ -88,13 +88,12 @@ public final class Plan {
      * constant to its tensor on this backend (cached by the model).
      */
     Map<String, Tensor> execute(Backend b, Map<String, Tensor> inputs, BiFunction<Backend, String, Tensor> weights) {
-        Tensor[] slots = new Tensor[slotSizes.length];
+        Tensor[] slots = takeBuffers(b);
         List<Tensor> temps = new ArrayList<>();
         Map<String, Tensor> env = new HashMap<>(inputs);
         Map<String, Tensor> result = new LinkedHashMap<>();
         boolean ok = false;
         try {
-            for (int i = 0; i < slots.length; i++) slots[i] = b.allocate(slotSizes[i]);
             for (int si = 0; si < steps.size(); si++) {
                 Step s = steps.get(si);
                 Tensor[] in = new Tensor[s.inputs().length];
@@ -141,9 +140,50 @@ public final class Plan {
             ok = true;
             return result;
         } finally {
-            for (Tensor t : slots) if (t != null) t.close();
+            giveBack(b, slots, ok);
             for (Tensor t : temps) t.close();
             if (!ok) for (Tensor t : result.values()) t.close();
+        }
+    }
+
+    // ---- buffer sets, kept between calls so that repeated calls neither allocate nor page-fault
+
+    private final Map<Backend, java.util.Deque<Tensor[]>> idle = new java.util.IdentityHashMap<>();
+    private boolean released;
+
+    private Tensor[] takeBuffers(Backend b) {
+        synchronized (idle) {
+            java.util.Deque<Tensor[]> q = idle.get(b);
+            if (q != null && !q.isEmpty()) return q.pop();
+        }
+        Tensor[] slots = new Tensor[slotSizes.length];
+        try {
+            for (int i = 0; i < slots.length; i++) slots[i] = b.allocate(slotSizes[i]);
+        } catch (RuntimeException e) {
+            for (Tensor t : slots) if (t != null) t.close();
+            throw e;
+        }
+        return slots;
+    }
+
+    /** Keeps at most as many idle sets as calls ran concurrently; frees them once the plan is released. */
+    private void giveBack(Backend b, Tensor[] slots, boolean ok) {
+        synchronized (idle) {
+            if (ok && !released) {
+                idle.computeIfAbsent(b, k -> new java.util.ArrayDeque<>()).push(slots);
+                return;
+            }
+        }
+        for (Tensor t : slots) if (t != null) t.close();
+    }
+
+    /** Frees the idle buffer sets (the model calls this when it drops the plan or closes). */
+    void release() {
+        synchronized (idle) {
+            released = true;
+            for (java.util.Deque<Tensor[]> q : idle.values())
+                for (Tensor[] set : q) for (Tensor t : set) t.close();
+            idle.clear();
         }
     }
 

@@ -102,8 +102,21 @@ final class Planner {
         for (int i = 0; i < steps.size(); i++) {
             Plan.Step s = steps.get(i);
             outSlot[i] = new int[s.outputs().length];
+            // in place: output 0 takes the buffer of an elementwise input that dies at this step
+            String donor = "";
+            if (s.outputs().length > 0 && !s.outputs()[0].isEmpty() && !fetch.contains(s.outputs()[0])) {
+                int ip = s.op().inPlaceInput(s.inputShapes(), s.outputShapes()[0]);
+                String d = ip >= 0 && ip < s.inputs().length ? s.inputs()[ip] : "";
+                if (!d.isEmpty() && slotOf.containsKey(d) && lastUse.get(d) == i
+                        && Math.max(1, Shapes.numel(s.outputShapes()[0])) <= slotSize.get(slotOf.get(d))) {
+                    donor = d;
+                    outSlot[i][0] = slotOf.get(d);
+                    slotOf.put(s.outputs()[0], slotOf.get(d));
+                }
+            }
             for (int j = 0; j < s.outputs().length; j++) {
                 String o = s.outputs()[j];
+                if (j == 0 && !donor.isEmpty()) continue;
                 if (o.isEmpty()) {
                     outSlot[i][j] = Plan.ABSENT;
                     continue;
@@ -130,6 +143,7 @@ final class Planner {
                 slotOf.put(o, best);
             }
             Set<String> released = new HashSet<>();
+            if (!donor.isEmpty()) released.add(donor); // its buffer lives on as output 0
             for (String in : s.inputs())
                 if (!in.isEmpty() && lastUse.get(in) == i && slotOf.containsKey(in) && released.add(in)) free.add(slotOf.get(in));
             for (String o : s.outputs())

@@ -44,6 +44,12 @@ public final class OnnxBuilder {
         return this;
     }
 
+    /** A float scalar initializer. */
+    public OnnxBuilder initFloat(String name, float v) {
+        g.addInitializer(floatTensor(name, new float[] {v}));
+        return this;
+    }
+
     public OnnxBuilder initInts(String name, long[] data, long... dims) {
         TensorProto.Builder t = TensorProto.newBuilder().setName(name).setDataType(7);
         for (long d : dims) t.addDims(d);

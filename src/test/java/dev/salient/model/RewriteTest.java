@@ -64,6 +64,11 @@ class RewriteTest {
                     ref[i] = (float) Math.max(0, v);
                 }
                 Parity.assertClose("folded vs unfolded", bb, a, 1e-5, 1e-5);
+                var e = assertThrows(dev.salient.engine.SalientException.class, () -> folded.run(cpu, Map.of("x", xt), Set.of("c")));
+                assertTrue(e.getMessage().contains("'c' was folded away"), e.getMessage());
+                try (Tensor n = folded.run(cpu, Map.of("x", xt), Set.of("n")).get("n")) {
+                    assertEquals("n", folded.graph().nodes().get(0).outputs().get(0), "the folded conv writes the BN output");
+                }
                 Parity.assertClose("unfolded vs BN definition", ref, bb, 1e-5, 1e-5);
             }
         }
@@ -114,6 +119,38 @@ class RewriteTest {
         }
     }
 
+    /** x -> Pad(0 on H,W) -> Conv / AveragePool(count_include_pad); exposing the Pad output blocks the merge. */
+    Path padThen(String op, boolean exposePad) throws Exception {
+        Random r = new Random(11);
+        OnnxBuilder b = new OnnxBuilder().input("x", 1, 2, 6, 5).output("y")
+                .initInts("p", new long[] {0, 0, 1, 2, 0, 0, 2, 0}, 8)
+                .node("Pad", "pad", in("x", "p"), in("xp"));
+        if (op.equals("Conv"))
+            b.init("w", OnnxBuilder.random(r, 3 * 2 * 9, 0.4f), 3, 2, 3, 3)
+                    .node("Conv", "conv", in("xp", "w"), in("y"), attrs("pads", 1, 0, 0, 1), attrs("strides", 2, 1));
+        else
+            b.node("AveragePool", "pool", in("xp"), in("y"), attrs("kernel_shape", 3, 2), attrs("pads", 0, 1, 1, 0),
+                    attr("count_include_pad", 1L));
+        if (exposePad) b.output("xp");
+        return b.write(dir, op + exposePad + ".onnx");
+    }
+
+    @Test
+    void zeroPadMergesIntoConvAndCountingAveragePool() throws Exception {
+        float[] x = OnnxBuilder.random(new Random(12), 60, 1f);
+        for (String op : new String[] {"Conv", "AveragePool"}) {
+            try (Model merged = Model.load(padThen(op, false)); Model kept = Model.load(padThen(op, true));
+                    Tensor xt = cpu.upload(x, 1, 2, 6, 5)) {
+                assertEquals(List.of(op), ops(merged), "Pad merged into " + op);
+                assertEquals(List.of("Pad", op), ops(kept));
+                try (Tensor a = merged.forward(cpu, xt); Tensor b = kept.run(cpu, Map.of("x", xt), Set.of("y")).get("y")) {
+                    assertArrayEquals(b.shape(), a.shape());
+                    Parity.assertClose(op + " merged vs padded", b.toArray(), a.toArray(), 1e-5, 1e-6);
+                }
+            }
+        }
+    }
+
     @Test
     void identityDropoutAndConstantsAreRemoved() throws Exception {
         Path p = new OnnxBuilder().input("x", 1, 4).output("y", 1, 4)
@@ -131,6 +168,14 @@ class RewriteTest {
             assertEquals(List.of("Add"), ops(m));
             assertEquals("x", m.graph().nodes().get(0).input(0));
             assertArrayEquals(new float[] {2, 5, 10, 17}, y.toArray());
+            // the removed pass-through names still fetch the value they carried
+            Map<String, Tensor> r = m.run(cpu, Map.of("x", x), Set.of("b", "a", "y"));
+            try (Tensor a = r.get("a"); Tensor b = r.get("b"); Tensor y2 = r.get("y")) {
+                assertNotSame(a, b);
+                assertArrayEquals(new float[] {1, 1, 1, 1}, a.toArray());
+                assertArrayEquals(new float[] {1, 1, 1, 1}, b.toArray());
+                assertArrayEquals(new float[] {2, 5, 10, 17}, y2.toArray());
+            }
         }
     }
 }

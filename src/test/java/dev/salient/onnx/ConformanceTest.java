@@ -33,7 +33,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * The ONNX project's own node tests (Debian's libonnx-testdata: node/, plus
- * pytorch-converted/ and pytorch-operator/) for every case whose model uses
+ * pytorch-converted/, pytorch-operator/ and simple/) for every case whose model uses
  * only op types salient supports. Each case loads model.onnx, feeds
  * test_data_set_N/input_*.pb and compares with output_*.pb using the ONNX
  * backend test's tolerance (rtol 1e-3, atol 1e-7, numpy's assert_allclose rule).
@@ -48,7 +48,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  */
 class ConformanceTest {
     static final Path ROOT = Path.of("/usr/share/libonnx-testdata/data");
-    static final List<String> SUITES = List.of("node", "pytorch-converted", "pytorch-operator");
+    static final List<String> SUITES = List.of("node", "pytorch-converted", "pytorch-operator", "simple");
     static final double RTOL = 1e-3, ATOL = 1e-7;
 
     static final Map<String, String> SKIP = new HashMap<>();

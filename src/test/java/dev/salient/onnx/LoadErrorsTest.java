@@ -63,6 +63,39 @@ class LoadErrorsTest {
     }
 
     @Test
+    void bitFlippedModelsLoadOrFailWithOneLine() throws Exception {
+        Random r = new Random(7);
+        Path src = new OnnxBuilder().input("x", 1, 2, 6, 6).output("y")
+                .init("w", OnnxBuilder.random(r, 3 * 2 * 9, 0.3f), 3, 2, 3, 3).init("b", new float[3], 3)
+                .node("Conv", "conv", in("x", "w", "b"), in("c"), OnnxBuilder.attrs("pads", 1, 1, 1, 1))
+                .node("Relu", "relu", in("c"), in("r"))
+                .node("MaxPool", "pool", in("r"), in("p"), OnnxBuilder.attrs("kernel_shape", 2, 2), OnnxBuilder.attrs("strides", 2, 2))
+                .node("Flatten", "flat", in("p"), in("y")).write(dir, "fuzz-src.onnx");
+        byte[] good = Files.readAllBytes(src);
+        int loaded = 0, rejected = 0;
+        for (int i = 0; i < 300; i++) {
+            byte[] b = good.clone();
+            for (int k = 0; k <= i % 3; k++) b[r.nextInt(b.length)] ^= (byte) (1 << r.nextInt(8));
+            Path p = dir.resolve("fuzz.onnx");
+            Files.write(p, b);
+            try (Model m = Model.load(p)) {
+                loaded++;
+                if (m.inputs().size() == 1 && m.inputs().get(0).isStatic()) {
+                    try (Tensor x = cpu.zeros(m.inputs().get(0).shape())) {
+                        m.forward(cpu, x).close();
+                    } catch (SalientException e) {
+                        assertFalse(e.getMessage().contains("\n"), e.getMessage());
+                    }
+                }
+            } catch (SalientException e) {
+                rejected++;
+                assertFalse(e.getMessage().contains("\n"), e.getMessage());
+            }
+        }
+        assertTrue(loaded > 0 && rejected > 0, loaded + " loaded, " + rejected + " rejected");
+    }
+
+    @Test
     void unknownOpNamesOpAndNode() throws Exception {
         Path p = new OnnxBuilder().input("x", 1, 4).output("y", 1, 4)
                 .node("Relu", "r", in("x"), in("a"))

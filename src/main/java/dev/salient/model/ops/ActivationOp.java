@@ -52,6 +52,11 @@ final class ActivationOp extends AbstractOp {
     }
 
     @Override
+    public int inPlaceInput(long[][] inputShapes, long[] outputShape) {
+        return 0;
+    }
+
+    @Override
     public void forward(Backend b, Tensor[] in, Tensor[] out) {
         b.activationForward(kind, in[0], out[0], alpha, beta);
     }

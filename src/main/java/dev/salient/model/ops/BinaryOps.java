@@ -56,6 +56,12 @@ final class BinaryOps extends AbstractOp {
     }
 
     @Override
+    public int inPlaceInput(long[][] inputShapes, long[] outputShape) {
+        for (int i = 0; i < 2; i++) if (java.util.Arrays.equals(inputShapes[i], outputShape)) return i;
+        return -1;
+    }
+
+    @Override
     public void forward(Backend b, Tensor[] in, Tensor[] out) {
         b.binary(op, in[0], TensorViews.view(in[1], alignedB(in[0].shape(), in[1].shape())), out[0]);
     }

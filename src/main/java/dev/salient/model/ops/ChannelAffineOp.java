@@ -23,6 +23,11 @@ final class ChannelAffineOp extends AbstractOp {
     }
 
     @Override
+    public int inPlaceInput(long[][] inputShapes, long[] outputShape) {
+        return 0;
+    }
+
+    @Override
     public void forward(Backend b, Tensor[] in, Tensor[] out) {
         b.channelAffine(in[0], in[1], in[2], out[0]);
     }

@@ -20,9 +20,21 @@ final class CopyRuns {
      * step 1 is copied as one run.
      */
     static void slice(Backend b, Tensor x, Tensor y, long[] xShape, long[] start, long[] step, long[] yShape) {
+        strided(b, x, y, xShape, start, step, yShape, false);
+    }
+
+    /** The adjoint of {@link #slice}: dx = 0, then dx[start + p*step] = dy[p]. */
+    static void unslice(Backend b, Tensor dy, Tensor dx, long[] xShape, long[] start, long[] step, long[] yShape) {
+        b.fill(dx, 0f);
+        strided(b, dx, dy, xShape, start, step, yShape, true);
+    }
+
+    private static void strided(Backend b, Tensor x, Tensor y, long[] xShape, long[] start, long[] step, long[] yShape,
+            boolean reverse) {
         int r = xShape.length;
         if (r == 0) {
-            b.copyRange(x, 0, y, 0, 1);
+            if (reverse) b.copyRange(y, 0, x, 0, 1);
+            else b.copyRange(x, 0, y, 0, 1);
             return;
         }
         long[] xStride = new long[r];
@@ -39,7 +51,8 @@ final class CopyRuns {
         while (true) {
             long src = 0;
             for (int i = 0; i < r; i++) src += (start[i] + pos[i] * step[i]) * xStride[i];
-            b.copyRange(x, src, y, dst, runLen);
+            if (reverse) b.copyRange(y, dst, x, src, runLen);
+            else b.copyRange(x, src, y, dst, runLen);
             dst += runLen;
             int k = unitLast ? r - 2 : r - 1;
             for (; k >= 0; k--) {

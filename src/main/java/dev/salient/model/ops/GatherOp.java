@@ -51,6 +51,22 @@ final class GatherOp extends AbstractOp {
         CopyRuns.gather(b, in[0], out[0], prod(d, 0, ax), d[ax], prod(d, ax + 1, d.length), normalized(d[ax]));
     }
 
+    /** dData = 0, then each gathered block's gradient copied back; repeated indices would need a sum and are refused. */
+    @Override
+    public void backward(Backend b, Tensor[] in, Tensor[] out, Tensor[] dOut, Tensor[] dIn) {
+        if (dIn[0] == null) return;
+        long[] d = in[0].shape();
+        int ax = axis(axisAttr, d.length);
+        long[] idx = normalized(d[ax]);
+        if (java.util.Arrays.stream(idx).distinct().count() != idx.length)
+            throw error("backward with repeated indices is not supported");
+        long outer = prod(d, 0, ax), inner = prod(d, ax + 1, d.length), n = idx.length;
+        b.fill(dIn[0], 0f);
+        for (long o = 0; o < outer; o++)
+            for (int j = 0; j < n; j++)
+                b.copyRange(dOut[0], (o * n + j) * inner, dIn[0], (o * d[ax] + idx[j]) * inner, inner);
+    }
+
     @Override
     public HostTensor[] fold(HostTensor[] in) {
         long[] d = in[0].shape();

@@ -31,6 +31,15 @@ public interface Op {
      */
     long[][] outputShapes(long[][] inputShapes);
 
+    /**
+     * An input whose buffer output 0 may overwrite (an elementwise op reading
+     * each element before writing the same position), or -1. The planner uses
+     * it only when that input dies at this step.
+     */
+    default int inPlaceInput(long[][] inputShapes, long[] outputShape) {
+        return -1;
+    }
+
     /** Runs the op; {@code out} is preallocated with {@link #outputShapes}. */
     void forward(Backend b, Tensor[] in, Tensor[] out);
 

@@ -52,6 +52,12 @@ public final class OpRegistry {
             Map.entry("Pad", PadOp::new),
             Map.entry("Cast", CastOp::new));
 
+    /** Required inputs per op type (1 when not listed); optional trailing inputs may be absent. */
+    private static final Map<String, Integer> MIN_INPUTS = Map.ofEntries(
+            Map.entry("Conv", 2), Map.entry("BatchNormalization", 5), Map.entry("PRelu", 2), Map.entry("Add", 2),
+            Map.entry("Sub", 2), Map.entry("Mul", 2), Map.entry("Div", 2), Map.entry("Gemm", 2), Map.entry("MatMul", 2),
+            Map.entry("Gather", 2), Map.entry("Range", 3), Map.entry("Constant", 0), Map.entry("ChannelAffine", 3));
+
     private static final Map<String, Function<OpContext, Op>> INTERNAL = Map.of("ChannelAffine", ChannelAffineOp::new);
 
     public static boolean isDefaultDomain(String domain) {
@@ -75,6 +81,12 @@ public final class OpRegistry {
         Function<OpContext, Op> f = isDefaultDomain(n.domain()) ? ONNX.get(n.opType())
                 : INTERNAL_DOMAIN.equals(n.domain()) ? INTERNAL.get(n.opType()) : null;
         if (f == null) throw unsupported(n);
+        int min = MIN_INPUTS.getOrDefault(n.opType(), 1);
+        if (n.opType().equals("Reshape") && ctx.opset() >= 5) min = 2;
+        if (n.opType().equals("Slice") && ctx.opset() >= 10) min = 3;
+        for (int i = 0; i < min; i++)
+            if (!n.hasInput(i)) throw ctx.error("needs at least " + min + " inputs, has " + n.inputs().size());
+        if (n.outputs().isEmpty() || n.outputs().get(0).isEmpty()) throw ctx.error("has no output");
         return f.apply(ctx);
     }
 

@@ -39,6 +39,11 @@ final class PReluOp extends AbstractOp {
     }
 
     @Override
+    public int inPlaceInput(long[][] inputShapes, long[] outputShape) {
+        return 0;
+    }
+
+    @Override
     public void forward(Backend b, Tensor[] in, Tensor[] out) {
         b.preluForward(in[0], TensorViews.view(in[1], slopeShape(in[0].shape(), in[1].shape())), out[0]);
     }

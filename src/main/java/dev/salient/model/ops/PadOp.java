@@ -41,6 +41,24 @@ public final class PadOp extends AbstractOp {
         return true;
     }
 
+    /**
+     * For a zero-valued Pad over all axes that pads only the spatial axes (not
+     * N or C): its pads in ONNX order for those axes ([begin..., end...]), to
+     * merge into a following Conv or AveragePool; otherwise null.
+     */
+    public static long[] spatialZeroPads(OpContext ctx) {
+        PadOp p = new PadOp(ctx);
+        if (p.value != 0f || p.axes != null || p.pads.length < 6 || p.pads.length % 2 != 0) return null;
+        int r = p.pads.length / 2;
+        if (p.pads[0] != 0 || p.pads[1] != 0 || p.pads[r] != 0 || p.pads[r + 1] != 0) return null;
+        long[] out = new long[2 * (r - 2)];
+        for (int i = 0; i < r - 2; i++) {
+            out[i] = p.pads[2 + i];
+            out[i + r - 2] = p.pads[r + 2 + i];
+        }
+        return out;
+    }
+
     @Override
     public boolean isParamInput(int i) {
         return i > 0;

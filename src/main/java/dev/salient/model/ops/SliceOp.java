@@ -75,6 +75,14 @@ final class SliceOp extends AbstractOp {
     }
 
     @Override
+    public void backward(Backend b, Tensor[] in, Tensor[] out, Tensor[] dOut, Tensor[] dIn) {
+        if (dIn[0] == null) return;
+        long[] x = in[0].shape();
+        long[][] r = resolve(x);
+        CopyRuns.unslice(b, dOut[0], dIn[0], x, r[0], r[1], r[2]);
+    }
+
+    @Override
     public HostTensor[] fold(HostTensor[] in) {
         long[] x = in[0].shape();
         long[][] r = resolve(x);

@@ -1,0 +1,114 @@
+package dev.salient.cli;
+
+import dev.salient.engine.Backend;
+import dev.salient.engine.SalientException;
+import dev.salient.engine.Tensor;
+import dev.salient.explain.GradCam;
+import dev.salient.explain.IntegratedGradients;
+import dev.salient.explain.Target;
+import dev.salient.model.Model;
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Locale;
+import java.util.Random;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code salient bench}: end-to-end throughput of one workload on a model, for
+ * the side-by-side comparison in scripts/bench-vs-pytorch (the JMH benchmarks in
+ * benchmarks/ measure the ops). One warm-up run, then {@code --repeats} timed
+ * runs; prints each and the median in images/s.
+ */
+@Command(name = "bench", mixinStandardHelpOptions = true,
+        description = "Time a workload end to end: resnet50-forward, gradcam-resnet50 or ig-resnet18 (any model works).")
+public final class BenchCommand implements Callable<Integer> {
+    @Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Option(names = "--workload", required = true, paramLabel = "W",
+            description = "forward (alias resnet50-forward), gradcam (alias gradcam-resnet50) or ig (alias ig-resnet18).")
+    String workload;
+
+    @Option(names = "--model", required = true, paramLabel = "M.onnx")
+    Path model;
+
+    @Option(names = "--batch", defaultValue = "32", paramLabel = "N", description = "Images per run (default: ${DEFAULT-VALUE}).")
+    int batch;
+
+    @Option(names = "--threads", paramLabel = "N", description = "CPU threads (default: all cores).")
+    Integer threads;
+
+    @Option(names = "--steps", defaultValue = "50", paramLabel = "N", description = "IG Gauss-Legendre steps (default: ${DEFAULT-VALUE}).")
+    int steps;
+
+    @Option(names = "--repeats", defaultValue = "5", paramLabel = "R", description = "Timed runs (default: ${DEFAULT-VALUE}).")
+    int repeats;
+
+    @Option(names = "--size", defaultValue = "224", paramLabel = "S", description = "Input height and width when the model's are dynamic.")
+    int size;
+
+    @Option(names = "--layer", defaultValue = "auto", paramLabel = "NAME", description = "Grad-CAM layer (default: auto).")
+    String layer;
+
+    @Option(names = "--device", defaultValue = "cpu", paramLabel = "cpu|cuda|auto")
+    String device;
+
+    @Override
+    public Integer call() {
+        if (batch <= 0 || repeats <= 0) throw new SalientException("--batch and --repeats must be positive");
+        RunOptions ro = new RunOptions();
+        ro.device = device;
+        ro.batch = batch;
+        ro.threads = threads;
+        Backend b = ro.backend();
+        PrintWriter out = spec.commandLine().getOut();
+        try (Model m = Model.load(model)) {
+            long[] shape = m.inputs().get(0).shape().clone();
+            shape[0] = batch;
+            for (int i = 1; i < shape.length; i++) if (shape[i] < 0) shape[i] = i == 1 ? 3 : size;
+            float[] x = new float[Math.toIntExact(Arrays.stream(shape).reduce(1, Math::multiplyExact))];
+            Random r = new Random(0);
+            for (int i = 0; i < x.length; i++) x[i] = (float) r.nextGaussian();
+            String w = switch (workload) {
+                case "forward", "resnet50-forward" -> "forward";
+                case "gradcam", "gradcam-resnet50" -> "gradcam";
+                case "ig", "ig-resnet18" -> "ig";
+                default -> throw new SalientException("unknown workload '" + workload + "' (use forward, gradcam or ig)");
+            };
+            GradCam cam = new GradCam(m, layer);
+            IntegratedGradients ig = new IntegratedGradients(m);
+            double[] rates = new double[repeats];
+            try (Tensor xt = b.upload(x, shape)) {
+                for (int rep = -1; rep < repeats; rep++) {
+                    long t0 = System.nanoTime();
+                    switch (w) {
+                        case "forward" -> {
+                            try (Tensor y = m.forward(b, xt)) {
+                                b.synchronize();
+                            }
+                        }
+                        case "gradcam" -> cam.explain(b, xt, Target.top1());
+                        default -> ig.explain(b, xt, Target.top1(), IntegratedGradients.Options.steps(steps));
+                    }
+                    double s = (System.nanoTime() - t0) / 1e9;
+                    if (rep >= 0) {
+                        rates[rep] = batch / s;
+                        out.printf(Locale.ROOT, "run %d: %.3f s, %.2f img/s%n", rep + 1, s, rates[rep]);
+                        out.flush();
+                    }
+                }
+            }
+            double[] sorted = rates.clone();
+            Arrays.sort(sorted);
+            double median = repeats % 2 == 1 ? sorted[repeats / 2] : 0.5 * (sorted[repeats / 2 - 1] + sorted[repeats / 2]);
+            out.printf(Locale.ROOT, "%s %s batch %d on %s (%d threads): median %.2f img/s%n", w, model.getFileName(), batch,
+                    b.name(), dev.salient.engine.SalientNative.salient_get_num_threads(), median);
+            out.flush();
+        }
+        return 0;
+    }
+}
