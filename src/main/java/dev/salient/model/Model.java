@@ -71,7 +71,7 @@ public final class Model implements AutoCloseable {
             Graph original = OnnxReader.read(onnxFile, bindInputs);
             Graph g = GraphRewriter.rewrite(original);
             List<ValueInfo> outs = g.outputs();
-            boolean allStatic = !g.inputs().isEmpty() || true;
+            boolean allStatic = true;
             for (ValueInfo v : g.inputs()) allStatic &= v.isStatic();
             Set<String> outNames = new LinkedHashSet<>();
             for (ValueInfo o : g.outputs()) outNames.add(o.name());
