@@ -60,9 +60,8 @@ inline void valid_range(int off, int stride, int size, int out, int& lo, int& hi
 
 // Output rows [p0, p1) of the column matrix (im2col):
 // col[(c*R + r)*S + s, (p - p0)*OW + q] = x[c, p*sh - pt + r*dh, q*sw - pl + s*dw]  (0 outside)
-// x: (cg, h, w), col: (cg*r*s, (p1-p0)*ow)
-void im2col_rows(const float* x, float* col, int cg, const ConvGeom& g, int p0, int p1) {
-    const int64_t ld = (int64_t)(p1 - p0) * g.ow;
+// x: (cg, h, w), col: (cg*r*s, (p1-p0)*ow) with leading dimension ld >= (p1-p0)*ow
+void im2col_rows(const float* x, float* col, int64_t ld, int cg, const ConvGeom& g, int p0, int p1) {
     const int rows = cg * g.r * g.s;
     for (int row = 0; row < rows; row++) {
         int s = row % g.s, r = (row / g.s) % g.r, c = row / (g.s * g.r);
@@ -91,9 +90,9 @@ void im2col_rows(const float* x, float* col, int cg, const ConvGeom& g, int p0, 
 }
 
 // x[c, ...] += the column rows of channels [c0, c1) (the adjoint of im2col); x zeroed by the caller.
-// col: (cg*r*s, oh*ow), x: (cg, h, w)
-void col2im_channels(const float* col, float* x, const ConvGeom& g, int c0, int c1) {
-    const int64_t ohw = (int64_t)g.oh * g.ow;
+// col: (cg*r*s, oh*ow) with leading dimension ld >= oh*ow, x: (cg, h, w)
+void col2im_channels(const float* col, int64_t ld, float* x, const ConvGeom& g, int c0, int c1) {
+    const int64_t ohw = ld;
     for (int c = c0; c < c1; c++) {
         float* dst = x + (int64_t)c * g.h * g.w;
         for (int r = 0; r < g.r; r++) {
@@ -220,7 +219,7 @@ void dense_forward_rows(const float* x, const float* w, const float* bias, float
             cols = xg + (int64_t)p0 * g.ow;
             ldb = ohw;
         } else {
-            im2col_rows(xg, col, cg, g, p0, p1);
+            im2col_rows(xg, col, len, cg, g, p0, p1);
             cols = col;
             ldb = len;
         }
@@ -229,6 +228,81 @@ void dense_forward_rows(const float* x, const float* w, const float* bias, float
         }
         salient::sgemm_serial(false, false, kg, len, crs, 1.f, wg, crs, cols, ldb, bias ? 1.f : 0.f, yb, ohw);
     }
+}
+
+// One work item over images [n0, n1) whose output planes are small: their column
+// matrices sit side by side in col (crs, nb*ohw) so one GEMM with nb*ohw columns
+// replaces nb skinny ones, then tmp (kg, nb*ohw) is scattered into y.
+// x: (n,c,h,w), w: (k,cg,r,s), bias: (k) or NULL, y: (n,k,oh,ow)
+void dense_forward_images(const float* x, const float* w, const float* bias, float* y, const ConvGeom& g, int n0,
+                          int n1, float* col, float* tmp) {
+    const int cg = g.c / g.groups, kg = g.k / g.groups, crs = cg * g.r * g.s;
+    const int ohw = g.oh * g.ow, nb = n1 - n0;
+    const int64_t ld = (int64_t)nb * ohw;
+    const bool pointwise = is_pointwise(g);
+    for (int gi = 0; gi < g.groups; gi++) {
+        for (int b = 0; b < nb; b++) {
+            const float* xg = x + ((int64_t)(n0 + b) * g.c + (int64_t)gi * cg) * g.h * g.w;  // (cg,h,w)
+            if (pointwise) {
+                for (int cc = 0; cc < cg; cc++)
+                    std::memcpy(col + cc * ld + (int64_t)b * ohw, xg + (int64_t)cc * ohw, sizeof(float) * ohw);
+            } else {
+                im2col_rows(xg, col + (int64_t)b * ohw, ld, cg, g, 0, g.oh);
+            }
+        }
+        const float* wg = w + (int64_t)gi * kg * crs;  // (kg,crs)
+        salient::sgemm_serial(false, false, kg, (int)ld, crs, 1.f, wg, crs, col, (int)ld, 0.f, tmp, (int)ld);
+        for (int b = 0; b < nb; b++) {
+            float* yb = y + ((int64_t)(n0 + b) * g.k + (int64_t)gi * kg) * ohw;  // (kg,ohw)
+            for (int kk = 0; kk < kg; kk++) {
+                const float* t = tmp + kk * ld + (int64_t)b * ohw;
+                float* d = yb + (int64_t)kk * ohw;
+                const float bv = bias ? bias[gi * kg + kk] : 0.f;
+#pragma omp simd
+                for (int j = 0; j < ohw; j++) d[j] = t[j] + bv;
+            }
+        }
+    }
+}
+
+// The data-gradient twin of dense_forward_images: dy of images [n0, n1) side by
+// side in tmp (kg, nb*ohw), one GEMM col = W_g^T tmp, then col2im per image.
+// dy: (n,k,oh,ow), w: (k,cg,r,s), dx: (n,c,h,w)
+void dense_backward_images(const float* dy, const float* w, float* dx, const ConvGeom& g, int n0, int n1,
+                           float* col, float* tmp) {
+    const int cg = g.c / g.groups, kg = g.k / g.groups, crs = cg * g.r * g.s;
+    const int ohw = g.oh * g.ow, nb = n1 - n0;
+    const int64_t ld = (int64_t)nb * ohw;
+    const bool pointwise = is_pointwise(g);
+    for (int gi = 0; gi < g.groups; gi++) {
+        for (int b = 0; b < nb; b++) {
+            const float* dyb = dy + ((int64_t)(n0 + b) * g.k + (int64_t)gi * kg) * ohw;  // (kg,ohw)
+            for (int kk = 0; kk < kg; kk++)
+                std::memcpy(tmp + kk * ld + (int64_t)b * ohw, dyb + (int64_t)kk * ohw, sizeof(float) * ohw);
+        }
+        const float* wg = w + (int64_t)gi * kg * crs;  // (kg,crs)
+        salient::sgemm_serial(true, false, crs, (int)ld, kg, 1.f, wg, crs, tmp, (int)ld, 0.f, col, (int)ld);
+        for (int b = 0; b < nb; b++) {
+            float* dxg = dx + ((int64_t)(n0 + b) * g.c + (int64_t)gi * cg) * g.h * g.w;  // (cg,h,w)
+            if (pointwise) {
+                for (int cc = 0; cc < cg; cc++)
+                    std::memcpy(dxg + (int64_t)cc * ohw, col + cc * ld + (int64_t)b * ohw, sizeof(float) * ohw);
+            } else {
+                std::memset(dxg, 0, sizeof(float) * (size_t)cg * g.h * g.w);
+                col2im_channels(col + (int64_t)b * ohw, ld, dxg, g, 0, cg);
+            }
+        }
+    }
+}
+
+// Images per batched work item: enough for ~kBatchCols GEMM columns, while
+// leaving every thread at least one item.
+constexpr int kBatchCols = 384;
+
+int images_per_item(const ConvGeom& g, int nt) {
+    const int ohw = g.oh * g.ow;
+    if (ohw >= kBatchCols / 2 || g.n < 2 * nt) return 1;
+    return std::max(1, std::min((kBatchCols + ohw - 1) / ohw, g.n / nt));
 }
 
 // Splits n images x oh output rows into work items: whole images when there are
@@ -264,6 +338,29 @@ extern "C" int conv2d_forward_cpu(const float* x, const float* w, const float* b
     const int cg = c / groups, crs = cg * r * s;
     const double flops = 2.0 * n * k * (double)g.oh * g.ow * crs;
     const int nt = flops < 2e6 ? 1 : omp_get_max_threads();
+    const int nb = images_per_item(g, nt);
+    if (nb > 1) {
+        const int kg = k / groups;
+        const int64_t cols = (int64_t)nb * g.oh * g.ow, items = (n + nb - 1) / nb;
+        int err = 0;
+#pragma omp parallel num_threads(nt)
+        {
+            float* col = salient::thread_workspace((int64_t)crs * cols, 0);
+            float* tmp = salient::thread_workspace((int64_t)kg * cols, 1);
+            if (!col || !tmp) {
+#pragma omp atomic write
+                err = 1;
+            }
+#pragma omp for schedule(dynamic, 1)
+            for (int64_t it = 0; it < items; it++) {
+                if (!col || !tmp) continue;
+                const int n0 = (int)(it * nb), n1 = std::min(n, n0 + nb);
+                dense_forward_images(x, w, bias, y, g, n0, n1, col, tmp);
+            }
+        }
+        if (err) return salient::fail(SALIENT_ENOMEM, "%s: out of memory for the im2col workspace", __func__);
+        return SALIENT_OK;
+    }
     const Split sp = split_rows(g, nt);
     const int64_t items = (int64_t)n * sp.chunks;
     const int64_t col_size = is_pointwise(g) ? 1 : (int64_t)crs * sp.rows * g.ow;
@@ -309,7 +406,25 @@ extern "C" int conv2d_backward_data_cpu(const float* dy, const float* w, float* 
     const double flops = 2.0 * n * k * (double)ohw * crs;
     const int nt = flops < 2e6 ? 1 : omp_get_max_threads();
     int err = 0;
-    if (pointwise && (int64_t)n * groups < nt) {
+    const int nb = images_per_item(g, nt);
+    if (nb > 1) {
+        const int64_t cols = (int64_t)nb * ohw, items = (n + nb - 1) / nb;
+#pragma omp parallel num_threads(nt)
+        {
+            float* col = salient::thread_workspace((int64_t)crs * cols, 0);
+            float* tmp = salient::thread_workspace((int64_t)kg * cols, 1);
+            if (!col || !tmp) {
+#pragma omp atomic write
+                err = 1;
+            }
+#pragma omp for schedule(dynamic, 1)
+            for (int64_t it = 0; it < items; it++) {
+                if (!col || !tmp) continue;
+                const int n0 = (int)(it * nb), n1 = std::min(n, n0 + nb);
+                dense_backward_images(dy, w, dx, g, n0, n1, col, tmp);
+            }
+        }
+    } else if (pointwise && (int64_t)n * groups < nt) {
         // few pointwise products: split each one's columns over the threads
         for (int nn = 0; nn < n; nn++)
             for (int gi = 0; gi < groups; gi++)
@@ -339,7 +454,7 @@ extern "C" int conv2d_backward_data_cpu(const float* dy, const float* w, float* 
                 } else {
                     salient::sgemm_serial(true, false, crs, ohw, kg, 1.f, wg, crs, dyg, ohw, 0.f, col, ohw);
                     std::memset(dxg, 0, sizeof(float) * (size_t)cg * h * wd);
-                    col2im_channels(col, dxg, g, 0, cg);
+                    col2im_channels(col, ohw, dxg, g, 0, cg);
                 }
             }
         }
@@ -359,7 +474,7 @@ extern "C" int conv2d_backward_data_cpu(const float* dy, const float* w, float* 
                     const int t = omp_get_thread_num(), T = omp_get_num_threads();
                     const int c0 = (int)((int64_t)cg * t / T), c1 = (int)((int64_t)cg * (t + 1) / T);
                     std::memset(dxg + (int64_t)c0 * h * wd, 0, sizeof(float) * (size_t)(c1 - c0) * h * wd);
-                    col2im_channels(col, dxg, g, c0, c1);
+                    col2im_channels(col, ohw, dxg, g, c0, c1);
                 }
             }
         }
