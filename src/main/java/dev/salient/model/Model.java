@@ -71,7 +71,7 @@ public final class Model implements AutoCloseable {
             Graph original = OnnxReader.read(onnxFile, bindInputs);
             Graph g = GraphRewriter.rewrite(original);
             List<ValueInfo> outs = g.outputs();
-            boolean allStatic = !g.inputs().isEmpty() || true;
+            boolean allStatic = true;
             for (ValueInfo v : g.inputs()) allStatic &= v.isStatic();
             Set<String> outNames = new LinkedHashSet<>();
             for (ValueInfo o : g.outputs()) outNames.add(o.name());
@@ -85,14 +85,17 @@ public final class Model implements AutoCloseable {
                 for (ValueInfo o : outs) o2.add(new ValueInfo(o.name(), p.shape(o.name())));
                 outs = o2;
             } else {
-                // dynamic dims: validate the graph with 1 for each unknown dim (plans are made per call)
-                boolean ranked = true;
+                // dynamic batch only: validate the graph at batch 1 now (plans are made per call); other dynamic
+                // dims (e.g. image size) have no safe stand-in, so their errors surface at the first call
+                boolean batchOnly = true;
                 Map<String, long[]> shapes = new HashMap<>();
                 for (ValueInfo v : g.inputs()) {
-                    if (v.shape() == null) ranked = false;
-                    else shapes.put(v.name(), Arrays.stream(v.shape()).map(d -> d < 0 ? 1 : d).toArray());
+                    long[] s = v.shape();
+                    if (s == null) batchOnly = false;
+                    else for (int i = 1; i < s.length; i++) batchOnly &= s[i] >= 0;
+                    if (s != null) shapes.put(v.name(), Arrays.stream(s).map(d -> d < 0 ? 1 : d).toArray());
                 }
-                if (ranked) Planner.plan(g, shapes, outNames);
+                if (batchOnly) Planner.plan(g, shapes, outNames);
             }
             Set<String> removed = original.tensorNames();
             removed.removeAll(g.tensorNames());

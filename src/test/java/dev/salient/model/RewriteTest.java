@@ -152,6 +152,26 @@ class RewriteTest {
     }
 
     @Test
+    void dynamicImageSizeLoadsAndPlansPerCall() throws Exception {
+        Random r = new Random(13);
+        Path p = new OnnxBuilder().input("x", -1, 3, -1, -1).output("y")
+                .init("w", OnnxBuilder.random(r, 4 * 3 * 49, 0.1f), 4, 3, 7, 7)
+                .node("Conv", "stem", in("x", "w"), in("c"), attrs("strides", 2, 2))
+                .node("GlobalAveragePool", "gap", in("c"), in("y")).write(dir, "dynhw.onnx");
+        try (Model m = Model.load(p)) { // a 1x1 stand-in would be smaller than the 7x7 kernel: no validation at load
+            for (int hw : new int[] {9, 16}) {
+                try (Tensor x = cpu.upload(OnnxBuilder.random(r, 2 * 3 * hw * hw, 1f), 2, 3, hw, hw); Tensor y = m.forward(cpu, x)) {
+                    assertArrayEquals(new long[] {2, 4, 1, 1}, y.shape());
+                }
+            }
+            try (Tensor x = cpu.upload(new float[3 * 16], 1, 3, 4, 4)) {
+                var e = assertThrows(dev.salient.engine.SalientException.class, () -> m.forward(cpu, x));
+                assertTrue(e.getMessage().contains("Conv node 'stem'"), e.getMessage());
+            }
+        }
+    }
+
+    @Test
     void identityDropoutAndConstantsAreRemoved() throws Exception {
         Path p = new OnnxBuilder().input("x", 1, 4).output("y", 1, 4)
                 .node(dev.salient.onnx.proto.Onnx.NodeProto.newBuilder().setOpType("Constant").setName("k").addOutput("k")
