@@ -458,9 +458,13 @@ def make_model_fixtures(name, seed, root, failures):
     gen_b = torch.Generator().manual_seed(seed + 200)
     user_b32 = 0.1 * torch.randn(N, C, H, W, generator=gen_b)
     files["baseline_user"] = w.save("baseline_user.npy", user_b32)
+    # riemann_left and riemann_trapezoid evaluate the gradient AT the baseline (alpha = 0). At a
+    # spatially constant input every interior max-pool window is an exact tie, where the gradient is
+    # not defined and which subgradient a float32 engine picks depends on GEMM rounding; those two
+    # rules are therefore checked with the non-constant user baseline.
     ig_runs = [("gausslegendre", IG_STEPS, "zeros", "top1"), ("gausslegendre", 50, "zeros", "top1"),
-               ("riemann_left", IG_STEPS, "zeros", "top1"), ("riemann_right", IG_STEPS, "zeros", "top1"),
-               ("riemann_middle", IG_STEPS, "zeros", "top1"), ("riemann_trapezoid", IG_STEPS, "zeros", "top1"),
+               ("riemann_left", IG_STEPS, "npy", "top1"), ("riemann_right", IG_STEPS, "zeros", "top1"),
+               ("riemann_middle", IG_STEPS, "zeros", "top1"), ("riemann_trapezoid", IG_STEPS, "npy", "top1"),
                ("gausslegendre", IG_STEPS, "constant", "top1"), ("gausslegendre", IG_STEPS, "npy", "given")]
     deltas = {}
     for rule_, steps, bkind, trule in ig_runs:
