@@ -10,8 +10,7 @@
 // Threads: OpenMP workers each take whole images (or, with fewer images than
 // threads, blocks of output rows) and run single-threaded sgemm on them, so
 // there is no synchronisation inside a conv and one thread pool (blas.h).
-// Depthwise (groups == c) runs a direct loop, parallel over planes, whose
-// inner loop over output columns is contiguous for stride 1 and vectorises.
+// Depthwise (groups == c) runs direct loops (conv2d_depthwise.cpp).
 //
 // FLOPs: 2 * n * k * oh * ow * (c/groups) * r * s for either pass.
 #include <algorithm>
@@ -20,43 +19,12 @@
 #include <omp.h>
 #include "blas.h"
 #include "common.h"
+#include "conv2d.h"
 #include "workspace.h"
 
 namespace {
 
-struct ConvGeom {
-    int n, c, h, w, k, r, s, sh, sw, pt, pl, pb, pr, dh, dw, groups;
-    int oh, ow;
-};
-
-int check_conv(const char* fn, ConvGeom& g) {
-    SALIENT_CHECK(g.n > 0 && g.c > 0 && g.h > 0 && g.w > 0 && g.k > 0 && g.r > 0 && g.s > 0,
-                  "%s: non-positive size (n=%d c=%d h=%d w=%d k=%d r=%d s=%d)", fn, g.n, g.c, g.h, g.w, g.k, g.r, g.s);
-    SALIENT_CHECK(g.sh > 0 && g.sw > 0 && g.dh > 0 && g.dw > 0, "%s: strides and dilations must be positive", fn);
-    SALIENT_CHECK(g.pt >= 0 && g.pl >= 0 && g.pb >= 0 && g.pr >= 0, "%s: negative pad", fn);
-    SALIENT_CHECK(g.groups > 0 && g.c % g.groups == 0 && g.k % g.groups == 0,
-                  "%s: groups=%d must divide c=%d and k=%d", fn, g.groups, g.c, g.k);
-    int64_t eh = (int64_t)g.h + g.pt + g.pb - (int64_t)g.dh * (g.r - 1) - 1;
-    int64_t ew = (int64_t)g.w + g.pl + g.pr - (int64_t)g.dw * (g.s - 1) - 1;
-    SALIENT_CHECK(eh >= 0 && ew >= 0, "%s: kernel larger than the padded input", fn);
-    g.oh = (int)(eh / g.sh + 1);
-    g.ow = (int)(ew / g.sw + 1);
-    int64_t crs = (int64_t)(g.c / g.groups) * g.r * g.s;
-    int64_t ohw = (int64_t)g.oh * g.ow;
-    SALIENT_CHECK(crs < INT_MAX && ohw < INT_MAX && (int64_t)g.h * g.w < INT_MAX,
-                  "%s: plane or filter too large for BLAS ints", fn);
-    SALIENT_CHECK(crs * ohw < (int64_t(1) << 34), "%s: im2col buffer of %lld floats is too large", fn,
-                  (long long)(crs * ohw));
-    return SALIENT_OK;
-}
-
-// Valid output columns [lo, hi) for which q*stride + off lies in [0, size).
-inline void valid_range(int off, int stride, int size, int out, int& lo, int& hi) {
-    lo = off >= 0 ? 0 : (-off + stride - 1) / stride;
-    hi = size - off <= 0 ? 0 : (size - off + stride - 1) / stride;
-    lo = std::min(lo, out);
-    hi = std::max(lo, std::min(hi, out));
-}
+using namespace salient::conv;
 
 // Output rows [p0, p1) of the column matrix (im2col):
 // col[(c*R + r)*S + s, (p - p0)*OW + q] = x[c, p*sh - pt + r*dh, q*sw - pl + s*dw]  (0 outside)
@@ -118,88 +86,6 @@ void col2im_channels(const float* col, int64_t ld, float* x, const ConvGeom& g, 
     }
 }
 
-// Depthwise forward: plane (n, kk) reads input channel kk / m only.
-// x: (n,c,h,w), w: (k,1,r,s), bias: (k) or NULL, y: (n,k,oh,ow), k = c*m
-void depthwise_forward(const float* x, const float* w, const float* bias, float* y, const ConvGeom& g) {
-    const int m = g.k / g.c;
-    const int64_t planes = (int64_t)g.n * g.k;
-#pragma omp parallel for schedule(static) if (planes * g.oh * g.ow * g.r * g.s > 32768)
-    for (int64_t pl = 0; pl < planes; pl++) {
-        const int kk = (int)(pl % g.k);
-        const int64_t nn = pl / g.k;
-        const float* xp = x + (nn * g.c + kk / m) * (int64_t)g.h * g.w;
-        const float* wk = w + (int64_t)kk * g.r * g.s;
-        float* yp = y + pl * (int64_t)g.oh * g.ow;
-        const float b = bias ? bias[kk] : 0.f;
-        for (int p = 0; p < g.oh; p++) {
-            float* yrow = yp + (int64_t)p * g.ow;
-            for (int q = 0; q < g.ow; q++) yrow[q] = b;
-            for (int r = 0; r < g.r; r++) {
-                int ih = p * g.sh - g.pt + r * g.dh;
-                if (ih < 0 || ih >= g.h) continue;
-                const float* xrow = xp + (int64_t)ih * g.w;
-                for (int s = 0; s < g.s; s++) {
-                    const float wv = wk[r * g.s + s];
-                    int off_w = s * g.dw - g.pl, lo, hi;
-                    valid_range(off_w, g.sw, g.w, g.ow, lo, hi);
-                    const float* xs = xrow + off_w;
-                    if (g.sw == 1) {
-#pragma omp simd
-                        for (int q = lo; q < hi; q++) yrow[q] += wv * xs[q];
-                    } else {
-                        const int sw = g.sw;
-#pragma omp simd
-                        for (int q = lo; q < hi; q++) yrow[q] += wv * xs[(int64_t)q * sw];
-                    }
-                }
-            }
-        }
-    }
-}
-
-// Depthwise data gradient: input plane (n, cc) gathers from output planes cc*m .. cc*m+m-1.
-// dy: (n,k,oh,ow), w: (k,1,r,s), dx: (n,c,h,w)
-void depthwise_backward_data(const float* dy, const float* w, float* dx, const ConvGeom& g) {
-    const int m = g.k / g.c;
-    const int64_t planes = (int64_t)g.n * g.c;
-#pragma omp parallel for schedule(static) if (planes * g.oh * g.ow * g.r * g.s * m > 32768)
-    for (int64_t pl = 0; pl < planes; pl++) {
-        const int cc = (int)(pl % g.c);
-        const int64_t nn = pl / g.c;
-        float* xp = dx + pl * (int64_t)g.h * g.w;
-        std::memset(xp, 0, sizeof(float) * (size_t)g.h * g.w);
-        for (int j = 0; j < m; j++) {
-            const int kk = cc * m + j;
-            const float* wk = w + (int64_t)kk * g.r * g.s;
-            const float* yp = dy + (nn * g.k + kk) * (int64_t)g.oh * g.ow;
-            for (int p = 0; p < g.oh; p++) {
-                const float* yrow = yp + (int64_t)p * g.ow;
-                for (int r = 0; r < g.r; r++) {
-                    int ih = p * g.sh - g.pt + r * g.dh;
-                    if (ih < 0 || ih >= g.h) continue;
-                    float* xrow = xp + (int64_t)ih * g.w;
-                    for (int s = 0; s < g.s; s++) {
-                        const float wv = wk[r * g.s + s];
-                        int off_w = s * g.dw - g.pl, lo, hi;
-                        valid_range(off_w, g.sw, g.w, g.ow, lo, hi);
-                        float* xs = xrow + off_w;
-                        if (g.sw == 1) {
-#pragma omp simd
-                            for (int q = lo; q < hi; q++) xs[q] += wv * yrow[q];
-                        } else {
-                            const int sw = g.sw;
-                            for (int q = lo; q < hi; q++) xs[(int64_t)q * sw] += wv * yrow[q];
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-bool is_pointwise(const ConvGeom& g) {
-    return g.r == 1 && g.s == 1 && g.sh == 1 && g.sw == 1 && g.pt == 0 && g.pl == 0 && g.pb == 0 && g.pr == 0;
-}
 
 
 // One work item of the dense forward: output rows [p0, p1) of image nn, all groups.

@@ -1,0 +1,54 @@
+// Shared by the conv2d CPU files: the checked geometry and small index helpers.
+#pragma once
+#include <algorithm>
+#include <climits>
+#include <cstdint>
+#include "common.h"
+
+namespace salient {
+namespace conv {
+
+struct ConvGeom {
+    int n, c, h, w, k, r, s, sh, sw, pt, pl, pb, pr, dh, dw, groups;
+    int oh, ow;
+};
+
+inline int check_conv(const char* fn, ConvGeom& g) {
+    SALIENT_CHECK(g.n > 0 && g.c > 0 && g.h > 0 && g.w > 0 && g.k > 0 && g.r > 0 && g.s > 0,
+                  "%s: non-positive size (n=%d c=%d h=%d w=%d k=%d r=%d s=%d)", fn, g.n, g.c, g.h, g.w, g.k, g.r, g.s);
+    SALIENT_CHECK(g.sh > 0 && g.sw > 0 && g.dh > 0 && g.dw > 0, "%s: strides and dilations must be positive", fn);
+    SALIENT_CHECK(g.pt >= 0 && g.pl >= 0 && g.pb >= 0 && g.pr >= 0, "%s: negative pad", fn);
+    SALIENT_CHECK(g.groups > 0 && g.c % g.groups == 0 && g.k % g.groups == 0,
+                  "%s: groups=%d must divide c=%d and k=%d", fn, g.groups, g.c, g.k);
+    int64_t eh = (int64_t)g.h + g.pt + g.pb - (int64_t)g.dh * (g.r - 1) - 1;
+    int64_t ew = (int64_t)g.w + g.pl + g.pr - (int64_t)g.dw * (g.s - 1) - 1;
+    SALIENT_CHECK(eh >= 0 && ew >= 0, "%s: kernel larger than the padded input", fn);
+    g.oh = (int)(eh / g.sh + 1);
+    g.ow = (int)(ew / g.sw + 1);
+    int64_t crs = (int64_t)(g.c / g.groups) * g.r * g.s;
+    int64_t ohw = (int64_t)g.oh * g.ow;
+    SALIENT_CHECK(crs < INT_MAX && ohw < INT_MAX && (int64_t)g.h * g.w < INT_MAX,
+                  "%s: plane or filter too large for BLAS ints", fn);
+    SALIENT_CHECK(crs * ohw < (int64_t(1) << 34), "%s: im2col buffer of %lld floats is too large", fn,
+                  (long long)(crs * ohw));
+    return SALIENT_OK;
+}
+
+// Valid output columns [lo, hi) for which q*stride + off lies in [0, size).
+inline void valid_range(int off, int stride, int size, int out, int& lo, int& hi) {
+    lo = off >= 0 ? 0 : (-off + stride - 1) / stride;
+    hi = size - off <= 0 ? 0 : (size - off + stride - 1) / stride;
+    lo = std::min(lo, out);
+    hi = std::max(lo, std::min(hi, out));
+}
+
+inline bool is_pointwise(const ConvGeom& g) {
+    return g.r == 1 && g.s == 1 && g.sh == 1 && g.sw == 1 && g.pt == 0 && g.pl == 0 && g.pb == 0 && g.pr == 0;
+}
+
+// Direct depthwise (groups == c) loops, conv2d_depthwise.cpp.
+void depthwise_forward(const float* x, const float* w, const float* bias, float* y, const ConvGeom& g);
+void depthwise_backward_data(const float* dy, const float* w, float* dx, const ConvGeom& g);
+
+}  // namespace conv
+}  // namespace salient
