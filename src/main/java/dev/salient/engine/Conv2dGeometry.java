@@ -14,19 +14,21 @@ public record Conv2dGeometry(
         int groups) {
 
     public Conv2dGeometry {
+        // fields are not assigned yet inside a compact constructor: describe from the parameters
+        String d = String.format("input (%d,%d,%d,%d), kernel %dx%d, %d filters, stride %dx%d, pads (%d,%d,%d,%d), dilation %dx%d",
+                n, c, h, w, r, s, k, strideH, strideW, padTop, padLeft, padBottom, padRight, dilationH, dilationW);
         if (n <= 0 || c <= 0 || h <= 0 || w <= 0 || k <= 0 || r <= 0 || s <= 0)
-            throw new SalientException("conv: non-positive size in " + this);
+            throw new SalientException("conv: non-positive size in " + d);
         if (strideH <= 0 || strideW <= 0 || dilationH <= 0 || dilationW <= 0)
-            throw new SalientException("conv: strides and dilations must be positive in " + this);
+            throw new SalientException("conv: strides and dilations must be positive in " + d);
         if (padTop < 0 || padLeft < 0 || padBottom < 0 || padRight < 0)
-            throw new SalientException("conv: negative pad in " + this);
+            throw new SalientException("conv: negative pad in " + d);
         if (groups <= 0 || c % groups != 0 || k % groups != 0)
             throw new SalientException("conv: groups=" + groups + " must divide channels " + c + " and filters " + k);
-        // fields are not assigned yet inside a compact constructor: compute from the parameters
         long effH = (long) h + padTop + padBottom - (long) dilationH * (r - 1) - 1;
         long effW = (long) w + padLeft + padRight - (long) dilationW * (s - 1) - 1;
         if (effH < 0 || effW < 0)
-            throw new SalientException("conv: kernel larger than padded input in " + this);
+            throw new SalientException("conv: kernel larger than padded input in " + d);
     }
 
     public int outH() {
