@@ -62,6 +62,10 @@ public abstract class BaseCam extends Explainer {
 
     @Override
     public Attribution explain(Backend b, Tensor batch, Target target) {
+        return splittingOnOutOfMemory(() -> explainChunks(b, batch, target));
+    }
+
+    private Attribution explainChunks(Backend b, Tensor batch, Target target) {
         checkBatch(batch);
         String tensor = layerTensor(batch.shape());
         Layers.require4d(model, tensor, batch.shape(), name());

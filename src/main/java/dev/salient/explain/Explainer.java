@@ -50,6 +50,28 @@ public abstract class Explainer {
         return model.inputs().get(0).name();
     }
 
+    /**
+     * Runs {@code work}; if the backend runs out of memory, halves the memory budget
+     * (so the chunks shrink) and runs it again, down to one row per chunk. Then the
+     * error says that one image does not fit.
+     */
+    protected final <T> T splittingOnOutOfMemory(java.util.function.Supplier<T> work) {
+        long saved = memoryBudget;
+        try {
+            while (true) {
+                try {
+                    return work.get();
+                } catch (dev.salient.engine.OutOfDeviceMemoryException e) {
+                    if (memoryBudget <= 1)
+                        throw new SalientException(name() + ": one image does not fit in device memory (" + e.getMessage() + ")");
+                    memoryBudget = Math.max(1, memoryBudget / 4);
+                }
+            }
+        } finally {
+            memoryBudget = saved;
+        }
+    }
+
     /** Checks the batch: 4-D (N,C,H,W), finite values. */
     protected static void checkBatch(Tensor batch) {
         if (batch.rank() != 4)

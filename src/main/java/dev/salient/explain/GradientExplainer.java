@@ -27,6 +27,10 @@ public abstract class GradientExplainer extends Explainer {
 
     @Override
     public Attribution explain(Backend b, Tensor batch, Target target) {
+        return splittingOnOutOfMemory(() -> explainChunks(b, batch, target));
+    }
+
+    private Attribution explainChunks(Backend b, Tensor batch, Target target) {
         checkBatch(batch);
         int n = (int) batch.dim(0);
         int chunk = rowsPerChunk(b, batch.shape());

@@ -34,6 +34,10 @@ public final class GuidedGradCam extends Explainer {
 
     @Override
     public Attribution explain(Backend b, Tensor batch, Target target) {
+        return splittingOnOutOfMemory(() -> explainChunks(b, batch, target));
+    }
+
+    private Attribution explainChunks(Backend b, Tensor batch, Target target) {
         checkBatch(batch);
         cam.memoryBudget(memoryBudget);
         guided.memoryBudget(memoryBudget);

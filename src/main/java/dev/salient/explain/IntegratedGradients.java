@@ -61,6 +61,10 @@ public final class IntegratedGradients extends Explainer {
     }
 
     public Attribution explain(Backend b, Tensor batch, Target target, Options o) {
+        return splittingOnOutOfMemory(() -> explainChunks(b, batch, target, o));
+    }
+
+    private Attribution explainChunks(Backend b, Tensor batch, Target target, Options o) {
         checkBatch(batch);
         double[] alphasD = o.rule().alphas(o.steps()), weightsD = o.rule().weights(o.steps());
         float[] alphas = new float[alphasD.length], weights = new float[weightsD.length];

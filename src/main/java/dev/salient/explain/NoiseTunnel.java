@@ -85,6 +85,10 @@ public final class NoiseTunnel extends Explainer {
     }
 
     public Attribution explain(Backend b, Tensor batch, Target target, Options o) {
+        return splittingOnOutOfMemory(() -> explainChunks(b, batch, target, o));
+    }
+
+    private Attribution explainChunks(Backend b, Tensor batch, Target target, Options o) {
         checkBatch(batch);
         if (o.samples() < 1) throw new SalientException(name() + " needs at least 1 sample, got " + o.samples());
         int n = (int) batch.dim(0), k = target.mapsPerImage(), samples = o.samples();
