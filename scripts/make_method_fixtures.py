@@ -538,6 +538,82 @@ def make_model_fixtures(name, seed, root, failures):
             "ig_gausslegendre_zeros_top1_max_abs_delta_by_steps": ladder, "cases": cases}, size
 
 
+def replay_case(case, model, x, root):
+    """Recomputes one case from its manifest entry alone (in the dtype of model and x)."""
+    def load(rel):
+        return torch.from_numpy(np.load(os.path.join(root, rel))).to(x.dtype)
+    meth, opt = case["method"], case["options"]
+    t = torch.tensor(case["targets"])
+    if meth == "saliency":
+        return grad_wrt_input(model, x, t).abs()
+    if meth == "inputxgradient":
+        return x * grad_wrt_input(model, x, t)
+    if meth == "guidedbackprop":
+        return guided_backprop(model, x, t)
+    if meth == "guidedgradcam":
+        return guided_gradcam(model, x, t)
+    if meth == "ig":
+        b = opt["baseline"]
+        base = (torch.zeros_like(x) if b["kind"] == "zeros" else
+                torch.full_like(x, b["value"]) if b["kind"] == "constant" else load(b["file"]))
+        return integrated_gradients(model, x, base, t, opt["integration"], opt["steps"])[0]
+    if meth in ("smoothgrad", "vargrad"):
+        noise = load(opt["noise"])
+        grads = torch.stack([grad_wrt_input(model, x + noise[k], t) for k in range(opt["samples"])])
+        mean = grads.mean(0)
+        return mean if meth == "smoothgrad" else (grads ** 2).mean(0) - mean ** 2
+    if t.dim() == 2:   # top-k: (N,K,H,W)
+        return torch.stack([cam_method(model, x, t[:, j], meth)[0] for j in range(t.shape[1])], dim=1)
+    return cam_method(model, x, t, meth)[0]
+
+
+def stability_analysis(name, seed, entry, root, failures):
+    """ReLU and MaxPool make every gradient piecewise constant: an evaluation point whose
+    pre-activation lies within rounding error of a kink gives a gradient that float32 arithmetic
+    may land on either side of (IG with many steps evaluates the most points, so it is hit most).
+    Each case is replayed from its manifest entry alone (which also proves the entry complete) in
+    float32 and in float64 with the input perturbed by 2e-7 relative, about float32 rounding (two seeds). Output elements
+    that move by more than 1e-5 * max|ref| (1e-5 for CAM maps) in any replay are kink-sensitive:
+    they are saved as <case>_unstable.npy (1.0 where sensitive) and counted in the manifest, so a
+    golden test can tell a kink flip from a wrong result. Everything else is stable to ~1e-6."""
+    model32 = build(name, seed)
+    model64 = build(name, seed).double()
+    x = torch.from_numpy(np.load(os.path.join(root, entry["input"])))
+    total = 0
+    for case in entry["cases"]:
+        ref = np.load(os.path.join(root, case["output"])).astype(np.float64)
+        scale = float(np.abs(ref).max())
+        thr = 1e-5 if case["method"] in CAM_METHODS else 1e-5 * scale
+        got32 = replay_case(case, model32, x, root).detach().numpy().astype(np.float64)
+        err32 = np.abs(got32 - ref)
+        unstable = err32 > thr
+        for k in range(2):
+            g = torch.Generator().manual_seed(seed + 500 + k)
+            xp = x.double() * (1 + 2e-7 * torch.randn(x.shape, generator=g, dtype=torch.float64))
+            got = replay_case(case, model64, xp, root).detach().numpy().astype(np.float64)
+            unstable |= np.abs(got - ref) > thr
+        count = int(unstable.sum())
+        total += count
+        case["ref_max_abs"] = scale
+        case["float32_torch_max_abs_err"] = float(err32.max())
+        case["float32_torch_max_abs_err_stable"] = float(err32[~unstable].max())
+        case["unstable_elements"] = count
+        if count:
+            case["unstable"] = os.path.relpath(
+                os.path.join(root, case["output"][:-4] + "_unstable.npy"), root)
+            np.save(os.path.join(root, case["unstable"]), unstable.astype(np.float32))
+            print(f"  {case['id']}: {count} kink-sensitive elements of {unstable.size} "
+                  f"(float32 replay max err {err32.max():.1e}, {err32[~unstable].max():.1e} elsewhere)")
+        if count > 0.2 * unstable.size:   # a wrong manifest entry would move nearly everything
+            failures.append(f"{case['id']}: {count} of {unstable.size} elements move under a 2e-7 perturbation")
+    worst = max(c["float32_torch_max_abs_err_stable"] / max(c["ref_max_abs"], 1e-30) for c in entry["cases"])
+    print(f"  {name}: {len(entry['cases'])} cases replayed from the manifest; {total} kink-sensitive elements in all; "
+          f"float32 replay on the stable elements: worst max-abs-err / max|ref| = {worst:.1e}")
+
+
+CAM_METHODS = ("gradcam", "gradcam++", "xgradcam", "layercam", "hirescam")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", default=os.path.join(REPO, "src/test/resources/fixtures/methods"))
@@ -549,11 +625,17 @@ def main():
     for name, seed in (("resnet", 11), ("vgg", 23)):
         models[name], size = make_model_fixtures(name, seed, args.out, failures)
         total += size
+    print("== stability of every case (replayed from the manifest)")
+    for name, seed in (("resnet", 11), ("vgg", 23)):
+        stability_analysis(name, seed, models[name], args.out, failures)
     manifest = {
         "generator": "scripts/make_method_fixtures.py",
         "precision": "references computed in float64 from the float32 weights and inputs, stored as float32",
         "target": "raw logit of the class; 'top1' = argmax of the logits of the clean input",
         "tolerance": {"rule": "|got - ref| <= atol + rtol*|ref|", "rtol": 1e-4, "cam_atol": 1e-4},
+        "unstable": "per case, <case>_unstable.npy (1.0 = element within rounding of a ReLU/MaxPool kink at "
+                    "some evaluation point: it moved by > 1e-5*max|ref| under float32 or a 1e-6 input "
+                    "perturbation of 2e-7); 'unstable_elements' counts them, absent file = none",
         "cam_postprocess": "relu; per image min-max (x - min) / (1e-7 + max); bilinear resize to input HxW "
                            "(align_corners=False); relu; min-max again",
         "models": models,
