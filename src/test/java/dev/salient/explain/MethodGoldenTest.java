@@ -31,7 +31,9 @@ import org.junit.jupiter.params.provider.MethodSource;
  * DESIGN.md definitions (scripts/make_method_fixtures.py) on two seeded models of
  * different architectures (residual Add + BatchNorm; MaxPool/Flatten/Gemm).
  * Tolerance |got - ref| <= atol + 1e-4 |ref|, with atol 1e-4 for CAM maps in
- * [0,1] and 1e-4 * max|ref| for input-shaped maps.
+ * [0,1] and 1e-4 * max|ref| for input-shaped maps. Elements the generator found
+ * kink-sensitive (their float64 reference moves under float32-sized perturbations)
+ * are left out, at most 3% of a case.
  */
 class MethodGoldenTest {
     static final Path ROOT = Path.of("src/test/resources/fixtures/methods");
@@ -100,7 +102,26 @@ class MethodGoldenTest {
         double maxRef = 0;
         for (float v : ref.data()) maxRef = Math.max(maxRef, Math.abs(v));
         double atol = cam ? 1e-4 : 1e-4 * maxRef;
-        Parity.assertClose(id, a.values(), ref.data(), atol, 1e-4);
+        float[] got = a.values(), want2 = ref.data();
+        if (c.has("unstable")) {
+            // elements whose reference moves under float32 rounding (a ReLU/max-pool kink within
+            // rounding of an evaluated point; PyTorch's own float32 result misses them too) are
+            // excluded; they must stay a small minority
+            float[] mask = Npy.read(ROOT.resolve(c.get("unstable").getAsString())).data();
+            int kept = 0;
+            for (float v : mask) if (v == 0f) kept++;
+            assertTrue(mask.length - kept <= 0.03 * mask.length,
+                    id + ": " + (mask.length - kept) + " of " + mask.length + " elements are kink-sensitive");
+            float[] g2 = new float[kept], w2 = new float[kept];
+            for (int i = 0, j = 0; i < mask.length; i++)
+                if (mask[i] == 0f) {
+                    g2[j] = got[i];
+                    w2[j++] = want2[i];
+                }
+            got = g2;
+            want2 = w2;
+        }
+        Parity.assertClose(id, got, want2, atol, 1e-4);
         if (c.has("delta_values")) {
             JsonArray dv = c.getAsJsonArray("delta_values");
             for (int i = 0; i < dv.size(); i++) {
