@@ -149,6 +149,17 @@ WORKLOADS = {"resnet50-forward": ForwardW, "gradcam-resnet50": GradCamLayerOnly,
              "gradcam-resnet50-full": GradCamFull, "ig-resnet18": IgCaptum}
 
 
+def blas_in_use():
+    """The BLAS library this process mapped (Debian's torch links libblas.so.3, which is the netlib
+    reference BLAS unless the alternatives point elsewhere or LD_LIBRARY_PATH overrides it)."""
+    try:
+        with open("/proc/self/maps") as f:
+            libs = {line.split()[-1] for line in f if "blas" in line.lower() and "/" in line}
+        return ",".join(sorted(libs)) or "none mapped"
+    except OSError:
+        return "unknown"
+
+
 def run(args):
     torch.set_num_threads(args.threads)
     w = WORKLOADS[args.workload](args)
@@ -161,7 +172,8 @@ def run(args):
     med = statistics.median(times)
     ips = args.batch / med
     print(f"pytorch {args.workload} {ips:.3f} img/s (median of {args.repeats}: {med * 1000:.1f} ms per "
-          f"batch {args.batch}, threads {torch.get_num_threads()}, torch {torch.__version__})", flush=True)
+          f"batch {args.batch}, threads {torch.get_num_threads()}, torch {torch.__version__}, blas {blas_in_use()})",
+          flush=True)
 
 
 def export(args):

@@ -634,8 +634,8 @@ def main():
         "target": "raw logit of the class; 'top1' = argmax of the logits of the clean input",
         "tolerance": {"rule": "|got - ref| <= atol + rtol*|ref|", "rtol": 1e-4, "cam_atol": 1e-4},
         "unstable": "per case, <case>_unstable.npy (1.0 = element within rounding of a ReLU/MaxPool kink at "
-                    "some evaluation point: it moved by > 1e-5*max|ref| under float32 or a 1e-6 input "
-                    "perturbation of 2e-7); 'unstable_elements' counts them, absent file = none",
+                    "some evaluation point: it moved by > 1e-5*max|ref| under float32 or a 2e-7 relative input "
+                    "perturbation); 'unstable_elements' counts them, absent file = none",
         "cam_postprocess": "relu; per image min-max (x - min) / (1e-7 + max); bilinear resize to input HxW "
                            "(align_corners=False); relu; min-max again",
         "models": models,
