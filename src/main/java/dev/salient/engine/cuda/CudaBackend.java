@@ -13,7 +13,6 @@ import dev.salient.engine.Tensor;
 import java.util.Arrays;
 import java.util.List;
 import org.bytedeco.javacpp.FloatPointer;
-import org.bytedeco.javacpp.Loader;
 
 /**
  * The CUDA engine ({@code kernels/}): every op of {@link Backend} as a kernel launch on
@@ -33,11 +32,6 @@ import org.bytedeco.javacpp.Loader;
  */
 public final class CudaBackend implements Backend {
 
-    /** Result of loading the library and asking the driver for devices; computed once. */
-    private record Probe(boolean available, String reason, String device) {}
-
-    private static volatile Probe probe;
-
     private final DevicePool pool = new DevicePool();
     private final int device;
     private final String description;
@@ -51,95 +45,17 @@ public final class CudaBackend implements Backend {
 
     /** True when the CUDA library loads and at least one device answers; never throws. */
     public static boolean isAvailable() {
-        return probe().available();
+        return CudaRuntime.probe().available();
     }
 
     /** Why {@link #isAvailable()} is false (one line), or "" when it is true. */
     public static String unavailableReason() {
-        return probe().reason();
+        return CudaRuntime.probe().reason();
     }
 
     /** Device 0 in words ("NVIDIA H100 80GB HBM3, sm_90, 79.2 GiB, 132 SMs"), or null without one. */
     public static String deviceDescription() {
-        return probe().device();
-    }
-
-    private static Probe probe() {
-        Probe p = probe;
-        if (p == null) {
-            synchronized (CudaBackend.class) {
-                p = probe;
-                if (p == null) probe = p = doProbe();
-            }
-        }
-        return p;
-    }
-
-    private static Probe doProbe() {
-        try {
-            Loader.load(CudaNative.class);
-        } catch (Throwable t) {
-            if (!driverLibraryPresent())
-                return new Probe(false, "no NVIDIA driver on this machine (libcuda.so.1 not found)", null);
-            return new Probe(false, "the CUDA runtime library could not be loaded (" + firstLine(t) + ")", null);
-        }
-        try {
-            int count = CudaNative.salient_cuda_device_count();
-            if (count <= 0) {
-                String why = CudaNative.salient_cuda_probe_error().getString();
-                return new Probe(false, "no CUDA device answers" + (why.isEmpty() ? "" : " (" + why + ")"), null);
-            }
-            byte[] buf = new byte[256];
-            if (CudaNative.salient_cuda_device_describe(0, buf, buf.length) != 0)
-                return new Probe(false, "CUDA device 0 cannot be queried: " + CudaNative.salient_cuda_last_error().getString(), null);
-            int len = 0;
-            while (len < buf.length && buf[len] != 0) len++;
-            String device = new String(buf, 0, len, java.nio.charset.StandardCharsets.UTF_8);
-            String selfTest = selfTest();
-            if (selfTest != null)
-                return new Probe(false, "CUDA device 0 (" + device + ") cannot run this build's kernels: " + selfTest, null);
-            return new Probe(true, "", device);
-        } catch (Throwable t) {
-            return new Probe(false, "CUDA probe failed (" + firstLine(t) + ")", null);
-        }
-    }
-
-    /**
-     * Runs one kernel and reads its result back: catches a driver too old for the compiled
-     * code (no sm_80/sm_90 image and PTX newer than the driver) before any real work.
-     * Returns null when the kernel ran, else the CUDA error line.
-     */
-    private static String selfTest() {
-        if (CudaNative.salient_cuda_set_device(0) != 0) return CudaNative.salient_cuda_last_error().getString();
-        FloatPointer p = CudaNative.salient_cuda_malloc(4);
-        if (p == null || p.isNull()) return CudaNative.salient_cuda_last_error().getString();
-        try {
-            float[] back = new float[4];
-            if (CudaNative.fill_cuda(p, 4, 1.5f) != 0 || CudaNative.salient_cuda_download(back, p, 0, 4) != 0)
-                return CudaNative.salient_cuda_last_error().getString();
-            for (float v : back)
-                if (v != 1.5f) return "a test kernel wrote " + v + " instead of 1.5";
-            return null;
-        } finally {
-            CudaNative.salient_cuda_free(p);
-        }
-    }
-
-    /** Whether the driver library can be found where the dynamic loader looks for it. */
-    private static boolean driverLibraryPresent() {
-        java.util.List<String> dirs = new java.util.ArrayList<>(java.util.List.of("/usr/lib/x86_64-linux-gnu", "/usr/lib64",
-                "/usr/lib", "/lib/x86_64-linux-gnu", "/usr/local/nvidia/lib64", "/usr/lib/wsl/lib"));
-        String ld = System.getenv("LD_LIBRARY_PATH");
-        if (ld != null) dirs.addAll(java.util.Arrays.asList(ld.split(":")));
-        for (String d : dirs)
-            if (!d.isEmpty() && java.nio.file.Files.exists(java.nio.file.Path.of(d, "libcuda.so.1"))) return true;
-        return false;
-    }
-
-    private static String firstLine(Throwable t) {
-        String m = String.valueOf(t.getMessage());
-        int nl = m.indexOf('\n');
-        return t.getClass().getSimpleName() + ": " + (nl >= 0 ? m.substring(0, nl) : m);
+        return CudaRuntime.probe().device();
     }
 
     /**
@@ -147,7 +63,7 @@ public final class CudaBackend implements Backend {
      * no device, driver too old) when CUDA is not available.
      */
     public static CudaBackend create() {
-        Probe p = probe();
+        CudaRuntime.Probe p = CudaRuntime.probe();
         if (!p.available()) throw new SalientException("cuda: " + p.reason());
         check(CudaNative.salient_cuda_set_device(0));
         return new CudaBackend(0, p.device());
