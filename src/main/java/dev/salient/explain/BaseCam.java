@@ -74,7 +74,7 @@ public abstract class BaseCam extends Explainer {
         float[] values = new float[n * k * plane];
         int[] images = new int[n * k], classes = new int[n * k];
         float[] scores = new float[n * k];
-        int chunk = rowsPerChunk(b, batch.shape());
+        int chunk = rowsPerChunk(b, batch.shape(), Set.of(tensor));
         for (int start = 0; start < n; start += chunk) {
             int cnt = Math.min(chunk, n - start);
             try (Tensor x = rows(b, batch, start, cnt); Tape tape = Tape.record(model, b, x, Set.of(tensor))) {

@@ -80,16 +80,14 @@ public abstract class Explainer {
 
     /**
      * How many rows (forward + backward evaluations of one image) fit the budget:
-     * the kept activations and their gradients of one row, counted from the plan
-     * at batch 1, twice over for headroom.
+     * per row, the executor's buffers plus the activations a tape keeps between
+     * {@code wrt} and the output and their gradients (counted from the plan at
+     * batch 1), with 50% headroom for transients.
      */
-    protected int rowsPerChunk(Backend backend, long[] batchShape) {
+    protected int rowsPerChunk(Backend backend, long[] batchShape, Set<String> wrt) {
         long[] one = batchShape.clone();
         one[0] = 1;
-        Plan p = model.plan(Map.of(inputName(), one), Set.of(model.outputs().get(0).name()));
-        long floats = Shapes.numel(one);
-        for (Plan.Step s : p.steps()) for (long[] o : s.outputShapes()) floats += Shapes.numel(o);
-        long perRow = floats * 4 * 3; // activation + gradient + transient
+        long perRow = Tape.floatsPerRow(model, one, wrt) * 4 * 3 / 2;
         long rows = Math.max(1, memoryBudget / Math.max(1, perRow));
         return (int) Math.min(rows, 4096);
     }

@@ -33,7 +33,7 @@ public abstract class GradientExplainer extends Explainer {
     private Attribution explainChunks(Backend b, Tensor batch, Target target) {
         checkBatch(batch);
         int n = (int) batch.dim(0);
-        int chunk = rowsPerChunk(b, batch.shape());
+        int chunk = rowsPerChunk(b, batch.shape(), Set.of(inputName()));
         int k = target.mapsPerImage();
         long row = batch.numel() / n;
         float[] values = new float[Math.toIntExact(row * n * k)];

@@ -48,7 +48,7 @@ public final class GuidedGradCam extends Explainer {
         int c = (int) batch.dim(1), h = (int) batch.dim(2), w = (int) batch.dim(3);
         int row = c * h * w;
         float[] values = gb.values();
-        int chunk = rowsPerChunk(b, batch.shape());
+        int chunk = rowsPerChunk(b, batch.shape(), Set.of(tensor));
         for (int start = 0; start < n; start += chunk) {
             int cnt = Math.min(chunk, n - start);
             try (Tensor x = rows(b, batch, start, cnt); Tape tape = Tape.record(model, b, x, Set.of(tensor))) {

@@ -83,7 +83,7 @@ public final class IntegratedGradients extends Explainer {
             int nc = (int) lx.dim(1);
             float[] fx = lx.toArray(), fb = lb.toArray();
             int[][] t = target.resolve(fx, n, nc);
-            int chunk = rowsPerChunk(b, batch.shape());
+            int chunk = rowsPerChunk(b, batch.shape(), Set.of(inputName()));
             int nb = Math.min(n, chunk);
             int sb = Math.max(1, Math.min(steps, chunk / nb));
             for (int j = 0; j < k; j++) {

@@ -104,7 +104,7 @@ public final class NoiseTunnel extends Explainer {
             int nc = (int) lx.dim(1);
             float[] fx = lx.toArray();
             int[][] t = target.resolve(fx, n, nc);
-            int chunk = rowsPerChunk(b, batch.shape());
+            int chunk = rowsPerChunk(b, batch.shape(), Set.of(inputName()));
             int nb = Math.min(n, chunk);
             int sb = Math.max(1, Math.min(samples, chunk / nb));
             for (int j = 0; j < k; j++) {

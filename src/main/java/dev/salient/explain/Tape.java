@@ -64,6 +64,15 @@ public final class Tape implements AutoCloseable {
         String output = model.outputs().get(0).name();
         Map<String, long[]> shapes = Map.of(inName, input.shape());
         Plan plan = model.plan(shapes, Set.of(output));
+        Region r = region(model, plan, inName, output, wrt);
+        Map<String, Tensor> values = model.run(backend, Map.of(inName, input), r.fetch());
+        return new Tape(model, backend, plan, r.steps(), r.desc(), Set.copyOf(wrt), output, values);
+    }
+
+    /** The steps between wrt and the output, the tensors downstream of wrt, and what the forward keeps. */
+    record Region(List<Plan.Step> steps, Set<String> desc, Set<String> fetch) {}
+
+    static Region region(Model model, Plan plan, String inName, String output, Set<String> wrt) {
         for (String w : wrt)
             if (!w.equals(inName) && plan.shape(w) == null) throw new SalientException("unknown tensor '" + w + "'");
         // forward closure of wrt, then the steps that also lead to the output
@@ -99,8 +108,24 @@ public final class Tape implements AutoCloseable {
             for (String i : s.inputs()) if (!i.isEmpty() && !isConstant(model, plan, i)) fetch.add(i);
             for (String o : s.outputs()) if (!o.isEmpty()) fetch.add(o);
         }
-        Map<String, Tensor> values = model.run(backend, Map.of(inName, input), fetch);
-        return new Tape(model, backend, plan, region, desc, Set.copyOf(wrt), output, values);
+        return new Region(region, desc, fetch);
+    }
+
+    /**
+     * Floats one input row needs while a tape records and walks back to {@code wrt}:
+     * the executor's buffers, the kept region and its gradients. For chunk sizing.
+     */
+    static long floatsPerRow(Model model, long[] rowShape, Set<String> wrt) {
+        String inName = model.inputs().get(0).name();
+        String output = model.outputs().get(0).name();
+        Plan plan = model.plan(Map.of(inName, rowShape), Set.of(output));
+        Region r = region(model, plan, inName, output, wrt);
+        long kept = 0;
+        for (String f : r.fetch()) {
+            long[] sh = f.equals(inName) ? rowShape : plan.shape(f);
+            if (sh != null) kept += Shapes.numel(sh);
+        }
+        return plan.bufferFloats() + 2 * kept + Shapes.numel(rowShape);
     }
 
     private static boolean isConstant(Model model, Plan plan, String name) {
