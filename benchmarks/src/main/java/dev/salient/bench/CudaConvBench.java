@@ -232,7 +232,7 @@ public class CudaConvBench {
             bytes = ws.get();
         }
         work = gpu.allocate(bytes / 4 + 1);
-        System.out.printf("cudnn %s %s: algo %s, math %s, workspace %.1f MB, found at %.3f ms%n", pass, layer,
+        System.out.printf("cudnn %s %s: algo %s, math %s, workspace %.1f MB, %.3f ms when found%n", pass, layer,
                 (forward ? FWD_ALGO : BWD_DATA_ALGO).getOrDefault(algo, String.valueOf(algo)),
                 MATH.getOrDefault(algoMath, String.valueOf(algoMath)), bytes / 1048576.0, ms);
         int a = algo;
