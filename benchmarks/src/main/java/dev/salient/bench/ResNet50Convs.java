@@ -42,7 +42,7 @@ public final class ResNet50Convs {
         SHAPES.put("l4_expand", new int[] {512, 7, 2048, 1, 1, 0});
     }
 
-    /** How many times each shape runs in one ResNet-50 forward pass. */
+    /** How many times each shape runs in one ResNet-50 forward pass (scripts/bench-gpu keeps a copy). */
     public static final Map<String, Integer> COUNT = Map.ofEntries(
             Map.entry("stem_7x7s2", 1), Map.entry("l1_reduce_64", 1), Map.entry("l1_reduce_256", 2),
             Map.entry("l1_3x3", 3), Map.entry("l1_expand", 4), Map.entry("l2_reduce_first", 1),
