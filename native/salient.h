@@ -31,6 +31,8 @@ const char* salient_last_error(void);
 /* 64-byte aligned host allocation of `bytes` (>0); NULL + error on failure. */
 float* salient_alloc(int64_t count);
 void salient_free(float* p);
+/* Returns the cached free blocks of salient_alloc (large tensors are kept for reuse, up to 2 GiB). */
+void salient_trim(void);
 /* Threads of the engine's OpenMP regions (<=0: leave as is). OpenBLAS is kept at
  * one thread per call and runs inside those regions, so n threads in all. */
 int salient_set_num_threads(int n);

@@ -30,6 +30,7 @@ public final class SalientNative {
     public static native @Cast("const char*") BytePointer salient_last_error();
     public static native FloatPointer salient_alloc(long count);
     public static native void salient_free(FloatPointer p);
+    public static native void salient_trim();
     public static native int salient_set_num_threads(int n);
     public static native int salient_get_num_threads();
 
