@@ -245,8 +245,8 @@ public final class ExplainCommand implements Callable<Integer> {
                         new GsonBuilder().setPrettyPrinting().serializeSpecialFloatingPointValues().create().toJson(report),
                         StandardCharsets.UTF_8);
             stdout.printf(Locale.ROOT, "%s: %d map(s) of %d input(s) in %.1f ms on %s -> %s%s%n", method, written,
-                    files.size() - failures.size() == 0 ? written : written / Math.max(1, tgt.mapsPerImage()), total / 1e6,
-                    backend.name(), out, failures.isEmpty() ? "" : " (" + failures.size() + " input(s) failed)");
+                    written / tgt.mapsPerImage(), total / 1e6, backend.name(), out,
+                    failures.isEmpty() ? "" : " (" + failures.size() + " input(s) failed)");
             stdout.flush();
             return failures.isEmpty() ? 0 : Main.EXIT_USER_ERROR;
         }

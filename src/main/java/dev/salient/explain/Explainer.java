@@ -107,27 +107,6 @@ public abstract class Explainer {
         }
     }
 
-    /** Host copy of the logit at each row's class. */
-    protected static float[] pick(float[] logits, int classes, int[] rowClass, int[] rowImage) {
-        float[] s = new float[rowClass.length];
-        for (int r = 0; r < s.length; r++) s[r] = logits[rowImage[r] * classes + rowClass[r]];
-        return s;
-    }
-
-    /** Flattens (N, k) targets to per-row (image, class), image-major. */
-    protected static int[][] flattenTargets(int[][] t) {
-        int rows = 0;
-        for (int[] c : t) rows += c.length;
-        int[] img = new int[rows], cls = new int[rows];
-        int r = 0;
-        for (int i = 0; i < t.length; i++)
-            for (int c : t[i]) {
-                img[r] = i;
-                cls[r++] = c;
-            }
-        return new int[][] {img, cls};
-    }
-
     static long[] withRows(long[] shape, long rows) {
         long[] s = Arrays.copyOf(shape, shape.length);
         s[0] = rows;

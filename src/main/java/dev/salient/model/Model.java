@@ -177,7 +177,6 @@ public final class Model implements AutoCloseable {
         if (closed) throw new SalientException(file + ": model is closed");
         if (fetch.isEmpty()) throw new SalientException("nothing to fetch");
         Map<String, long[]> shapes = new HashMap<>();
-        StringBuilder key = new StringBuilder();
         for (ValueInfo v : inputs) {
             Tensor t = in.get(v.name());
             if (t == null) throw new SalientException("missing input '" + v.name() + "' (model inputs: " + inputs + ")");
@@ -193,7 +192,6 @@ public final class Model implements AutoCloseable {
                             + " (-1 = any), got " + Arrays.toString(s));
             }
             shapes.put(v.name(), s);
-            key.append(v.name()).append(Arrays.toString(s)).append(';');
         }
         for (String k : in.keySet())
             if (shapes.get(k) == null) throw new SalientException("unknown input '" + k + "' (model inputs: " + inputs + ")");
@@ -205,27 +203,7 @@ public final class Model implements AutoCloseable {
                         + " BatchNormalization, or a constant); fetch the rewritten graph's tensor instead");
             real.put(f, graph.resolve(f));
         }
-        Set<String> realFetch = new LinkedHashSet<>(real.values());
-        List<String> sortedFetch = new ArrayList<>(realFetch);
-        java.util.Collections.sort(sortedFetch);
-        key.append(sortedFetch);
-        String k = key.toString();
-        Plan plan = plans.get(k);
-        if (plan == null) {
-            try {
-                plan = Planner.plan(graph, shapes, realFetch);
-            } catch (SalientException e) {
-                throw new SalientException(oneLine(e.getMessage()), e);
-            }
-            synchronized (plans) {
-                if (plans.size() >= MAX_PLANS) {
-                    for (Plan p : plans.values()) p.release();
-                    plans.clear();
-                }
-                Plan prev = plans.putIfAbsent(k, plan);
-                if (prev != null) plan = prev;
-            }
-        }
+        Plan plan = cachedPlan(shapes, new LinkedHashSet<>(real.values()));
         Map<String, Tensor> got = plan.execute(backend, in, this::weight);
         if (real.keySet().equals(got.keySet())) return got;
         Map<String, Tensor> out = new LinkedHashMap<>();
@@ -250,13 +228,41 @@ public final class Model implements AutoCloseable {
     }
 
     /**
-     * A fresh plan for these input shapes and fetched tensors of the rewritten
-     * graph (for graph-level tools such as a backward walk): its steps, ops and shapes.
+     * The plan for these input shapes and fetched tensors of the rewritten graph
+     * (for graph-level tools such as a backward walk): its steps, ops and shapes.
+     * Plans are cached per shapes and fetch set, shared with {@link #run}.
      */
     public Plan plan(Map<String, long[]> inputShapes, Set<String> fetch) {
         Set<String> f = new LinkedHashSet<>();
         for (String s : fetch) f.add(graph.resolve(s));
-        return Planner.plan(graph, inputShapes, f);
+        return cachedPlan(inputShapes, f);
+    }
+
+    /** The cached plan for input shapes and (resolved) fetch names, planned on first use. */
+    private Plan cachedPlan(Map<String, long[]> shapes, Set<String> realFetch) {
+        StringBuilder key = new StringBuilder();
+        for (ValueInfo v : inputs) key.append(v.name()).append(Arrays.toString(shapes.get(v.name()))).append(';');
+        List<String> sortedFetch = new ArrayList<>(realFetch);
+        java.util.Collections.sort(sortedFetch);
+        key.append(sortedFetch);
+        String k = key.toString();
+        Plan plan = plans.get(k);
+        if (plan == null) {
+            try {
+                plan = Planner.plan(graph, shapes, realFetch);
+            } catch (SalientException e) {
+                throw new SalientException(oneLine(e.getMessage()), e);
+            }
+            synchronized (plans) {
+                if (plans.size() >= MAX_PLANS) {
+                    for (Plan p : plans.values()) p.release();
+                    plans.clear();
+                }
+                Plan prev = plans.putIfAbsent(k, plan);
+                if (prev != null) plan = prev;
+            }
+        }
+        return plan;
     }
 
     /** A graph constant uploaded to a backend, cached for the model's lifetime (owned by the model: do not close). */

@@ -1,5 +1,7 @@
 package dev.salient.model;
 
+import dev.salient.engine.Parity;
+
 import static org.junit.jupiter.api.Assertions.*;
 
 import dev.salient.engine.Backend;
@@ -42,7 +44,7 @@ class ArchitectureFixturesTest {
             assertArrayEquals(want.shape(), y.shape());
             double max = 0;
             for (float v : want.data()) max = Math.max(max, Math.abs(v));
-            Parity.assertClose(name, want.data(), y.toArray(), 0, 1e-4 * max);
+            Parity.assertClose(name, y.toArray(), want.data(), 1e-4 * max, 0);
         }
     }
 }
