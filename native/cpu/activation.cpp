@@ -39,6 +39,11 @@ extern "C" int activation_forward_cpu(int kind, const float* x, float* y, int64_
     SALIENT_CHECK_PTR(y);
     SALIENT_CHECK(n >= 0, "activation_forward_cpu: negative length %lld", (long long)n);
     SALIENT_CHECK(kind >= SALIENT_ACT_RELU && kind <= SALIENT_ACT_ABS, "activation_forward_cpu: unknown kind %d", kind);
+    if (kind == SALIENT_ACT_RELU) {  // the common case, as one vectorised loop
+#pragma omp parallel for simd schedule(static) if (n > 32768)
+        for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0.f ? x[i] : 0.f;
+        return SALIENT_OK;
+    }
 #pragma omp parallel for schedule(static) if (n > 32768)
     for (int64_t i = 0; i < n; i++) y[i] = act_fwd(kind, x[i], alpha, beta);
     return SALIENT_OK;
@@ -50,6 +55,11 @@ extern "C" int activation_backward_cpu(int kind, const float* x, const float* dy
     SALIENT_CHECK_PTR(dx);
     SALIENT_CHECK(n >= 0, "activation_backward_cpu: negative length %lld", (long long)n);
     SALIENT_CHECK(kind >= SALIENT_ACT_RELU && kind <= SALIENT_ACT_ABS, "activation_backward_cpu: unknown kind %d", kind);
+    if (kind == SALIENT_ACT_RELU) {
+#pragma omp parallel for simd schedule(static) if (n > 32768)
+        for (int64_t i = 0; i < n; i++) dx[i] = x[i] > 0.f ? dy[i] : 0.f;
+        return SALIENT_OK;
+    }
 #pragma omp parallel for schedule(static) if (n > 32768)
     for (int64_t i = 0; i < n; i++) dx[i] = dy[i] * act_grad(kind, x[i], alpha, beta);
     return SALIENT_OK;

@@ -10,10 +10,12 @@
 // input (count_include_pad = 0) or inside the padded input (count_include_pad
 // = 1, as ONNX and PyTorch: the part of a ceil-mode window beyond the padded
 // input never counts). Everything is parallel over the n*c planes.
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
 #include "common.h"
+#include "workspace.h"
 
 namespace {
 
@@ -27,6 +29,8 @@ int check_pool(const char* fn, const PoolGeom& g) {
                   g.kh, g.kw, g.oh, g.ow);
     SALIENT_CHECK(g.sh > 0 && g.sw > 0 && g.dh > 0 && g.dw > 0, "%s: strides and dilations must be positive", fn);
     SALIENT_CHECK(g.pt >= 0 && g.pl >= 0 && g.pb >= 0 && g.pr >= 0, "%s: negative pad", fn);
+    SALIENT_CHECK((int64_t)g.h * g.w < INT32_MAX && (int64_t)g.h * g.ow < INT32_MAX,
+                  "%s: a %dx%d plane is too large", fn, g.h, g.w);
     // windows past the input are legal (they pool nothing) but an output far larger than the
     // input is a corrupt size
     SALIENT_CHECK((int64_t)(g.oh - 1) * g.sh <= (int64_t)g.h + g.pt + g.pb + (int64_t)g.dh * (g.kh - 1) &&
@@ -35,27 +39,101 @@ int check_pool(const char* fn, const PoolGeom& g) {
     return SALIENT_OK;
 }
 
-// Index in the (h,w) plane of the winning position of window (p,q), or -1 if
-// the window holds no input position. Writes the max (or -inf) to *best.
-inline int64_t window_argmax(const float* xp, const PoolGeom& g, int p, int q, float* best_out) {
-    float best = -std::numeric_limits<float>::infinity();
-    int64_t idx = -1;
+// Window rows [lo, hi) of output row p that lie inside the input (valid rows are contiguous).
+inline void valid_rows(const PoolGeom& g, int p, int& lo, int& hi) {
+    lo = g.kh;
+    hi = 0;
     for (int r = 0; r < g.kh; r++) {
         int ih = p * g.sh - g.pt + r * g.dh;
         if (ih < 0 || ih >= g.h) continue;
-        for (int s = 0; s < g.kw; s++) {
-            int iw = q * g.sw - g.pl + s * g.dw;
-            if (iw < 0 || iw >= g.w) continue;
-            float v = xp[(int64_t)ih * g.w + iw];
-            if (idx < 0 || v > best || std::isnan(v)) {
-                best = v;
-                idx = (int64_t)ih * g.w + iw;
+        lo = std::min(lo, r);
+        hi = r + 1;
+    }
+}
+
+// Max pooling as two passes. The window scan above ("take v when it is the
+// first, or v > best, or v is NaN", rows outer, columns inner) gives the same
+// winner when split: first each input row's winner over a window's columns
+// (the first maximum, or the row's last NaN), then the winner over the rows'
+// winners (the first row holding the maximum, or the last row holding a NaN).
+// The column pass is shared by every window row that reads the input row, and
+// the row pass runs over contiguous output columns, vectorised.
+struct RowScan {
+    const PoolGeom& g;
+    float* val = nullptr;      // (h, ow) the column-pass winner's value, -inf when none
+    int32_t* col = nullptr;    // (h, ow) its input column, -1 when the window has no column inside
+    float* best = nullptr;     // (ow) scratch for the row pass
+    int32_t* arg = nullptr;    // (ow)
+    int s_lo_in = 0, s_hi_in = 0;  // output columns whose window columns are all inside
+
+    explicit RowScan(const PoolGeom& geom) : g(geom) {
+        const int64_t hw = (int64_t)g.h * g.ow;
+        float* a = salient::thread_workspace(hw + g.ow, 0);
+        float* b = salient::thread_workspace(hw + g.ow, 1);
+        if (!a || !b) return;
+        val = a;
+        best = a + hw;
+        col = reinterpret_cast<int32_t*>(b);
+        arg = col + hw;
+        s_lo_in = std::min(g.ow, (g.pl + g.sw - 1) / g.sw);
+        const int64_t last = (int64_t)g.w - 1 + g.pl - (int64_t)(g.kw - 1) * g.dw;  // q*sw <= last
+        s_hi_in = last < 0 ? 0 : (int)std::min<int64_t>(last / g.sw + 1, g.ow);
+        s_hi_in = std::max(s_hi_in, s_lo_in);
+    }
+
+    bool ok() const { return val != nullptr; }
+
+    void scan_rows(const float* xp) {
+        for (int ih = 0; ih < g.h; ih++) {
+            const float* xr = xp + (int64_t)ih * g.w;
+            float* v = val + (int64_t)ih * g.ow;
+            int32_t* cl = col + (int64_t)ih * g.ow;
+            if (g.sw == 1) interior<1>(xr, v, cl);
+            else if (g.sw == 2) interior<2>(xr, v, cl);
+            else interior<0>(xr, v, cl);
+            for (int q = 0; q < g.ow; q++) {
+                if (q == s_lo_in) q = s_hi_in;
+                if (q >= g.ow) break;
+                const int iw0 = q * g.sw - g.pl;
+                float b = -std::numeric_limits<float>::infinity();
+                int32_t at = -1;
+                for (int s = 0; s < g.kw; s++) {
+                    const int iw = iw0 + s * g.dw;
+                    if (iw < 0 || iw >= g.w) continue;
+                    const float x = xr[iw];
+                    if (at < 0 || x > b || x != x) {
+                        b = x;
+                        at = iw;
+                    }
+                }
+                v[q] = b;
+                cl[q] = at;
             }
         }
     }
-    *best_out = best;
-    return idx;
-}
+
+    // Output columns whose windows lie inside the row: one window column at a
+    // time across all of them, vectorised (SW: the stride when 1 or 2, else 0 = g.sw).
+    template <int SW>
+    void interior(const float* xr, float* v, int32_t* cl) const {
+        const int sw = SW ? SW : g.sw, lo = s_lo_in, hi = s_hi_in, pl = g.pl;
+#pragma omp simd
+        for (int q = lo; q < hi; q++) {
+            v[q] = xr[q * sw - pl];
+            cl[q] = q * sw - pl;
+        }
+        for (int s = 1; s < g.kw; s++) {
+            const int off = s * g.dw - pl;
+#pragma omp simd
+            for (int q = lo; q < hi; q++) {
+                const float x = xr[q * sw + off], b = v[q];
+                const bool take = (x > b) | (x != x);
+                v[q] = take ? x : b;
+                cl[q] = take ? q * sw + off : cl[q];
+            }
+        }
+    }
+};
 
 // Number of positions t in [0, k) with lo <= start + t*d < hi.
 inline int count_in(int start, int k, int d, int lo, int hi) {
@@ -87,17 +165,43 @@ extern "C" int maxpool2d_forward_cpu(const float* x, float* y, int n, int c, int
     if (int rc = check_pool(__func__, g)) return rc;
     // x: (n,c,h,w), y: (n,c,oh,ow)
     const int64_t planes = (int64_t)n * c;
-#pragma omp parallel for schedule(static) if (planes * oh * ow * kh * kw > 32768)
-    for (int64_t pl = 0; pl < planes; pl++) {
-        const float* xp = x + pl * (int64_t)h * wd;
-        float* yp = y + pl * (int64_t)oh * ow;
-        for (int p = 0; p < oh; p++)
-            for (int q = 0; q < ow; q++) {
-                float best;
-                window_argmax(xp, g, p, q, &best);
-                yp[(int64_t)p * ow + q] = best;
+    int err = 0;
+#pragma omp parallel if (planes * oh * ow * kh * kw > 32768)
+    {
+        RowScan rs(g);
+        if (!rs.ok()) {
+#pragma omp atomic write
+            err = 1;
+        }
+#pragma omp for schedule(static)
+        for (int64_t pl = 0; pl < planes; pl++) {
+            if (!rs.ok()) continue;
+            const float* xp = x + pl * (int64_t)h * wd;
+            float* yp = y + pl * (int64_t)oh * ow;
+            rs.scan_rows(xp);
+            for (int p = 0; p < oh; p++) {
+                float* yrow = yp + (int64_t)p * ow;
+                int r_lo, r_hi;
+                valid_rows(g, p, r_lo, r_hi);
+                if (r_lo >= r_hi) {
+                    for (int q = 0; q < ow; q++) yrow[q] = -std::numeric_limits<float>::infinity();
+                    continue;
+                }
+                const int ih0 = p * g.sh - g.pt;
+                const float* first = rs.val + (int64_t)(ih0 + r_lo * g.dh) * ow;
+                for (int q = 0; q < ow; q++) yrow[q] = first[q];
+                for (int r = r_lo + 1; r < r_hi; r++) {
+                    const float* hv = rs.val + (int64_t)(ih0 + r * g.dh) * ow;
+#pragma omp simd
+                    for (int q = 0; q < ow; q++) {
+                        const float v = hv[q], b = yrow[q];
+                        yrow[q] = (v > b || v != v) ? v : b;
+                    }
+                }
             }
+        }
     }
+    if (err) return salient::fail(SALIENT_ENOMEM, "%s: out of memory for the row scan", __func__);
     return SALIENT_OK;
 }
 
@@ -111,19 +215,54 @@ extern "C" int maxpool2d_backward_cpu(const float* x, const float* dy, float* dx
     if (int rc = check_pool(__func__, g)) return rc;
     // x, dx: (n,c,h,w), dy: (n,c,oh,ow)
     const int64_t planes = (int64_t)n * c;
-#pragma omp parallel for schedule(static) if (planes * oh * ow * kh * kw > 32768)
-    for (int64_t pl = 0; pl < planes; pl++) {
-        const float* xp = x + pl * (int64_t)h * wd;
-        const float* dyp = dy + pl * (int64_t)oh * ow;
-        float* dxp = dx + pl * (int64_t)h * wd;
-        std::memset(dxp, 0, sizeof(float) * (size_t)h * wd);
-        for (int p = 0; p < oh; p++)
-            for (int q = 0; q < ow; q++) {
-                float best;
-                int64_t idx = window_argmax(xp, g, p, q, &best);
-                if (idx >= 0) dxp[idx] += dyp[(int64_t)p * ow + q];
+    int err = 0;
+#pragma omp parallel if (planes * oh * ow * kh * kw > 32768)
+    {
+        RowScan rs(g);
+        if (!rs.ok()) {
+#pragma omp atomic write
+            err = 1;
+        }
+#pragma omp for schedule(static)
+        for (int64_t pl = 0; pl < planes; pl++) {
+            if (!rs.ok()) continue;
+            const float* xp = x + pl * (int64_t)h * wd;
+            const float* dyp = dy + pl * (int64_t)oh * ow;
+            float* dxp = dx + pl * (int64_t)h * wd;
+            std::memset(dxp, 0, sizeof(float) * (size_t)h * wd);
+            rs.scan_rows(xp);
+            for (int p = 0; p < oh; p++) {
+                int r_lo, r_hi;
+                valid_rows(g, p, r_lo, r_hi);
+                if (r_lo >= r_hi) continue;
+                const int ih0 = p * g.sh - g.pt;
+                float* best = rs.best;
+                int32_t* arg = rs.arg;
+                const int64_t o0 = (int64_t)(ih0 + r_lo * g.dh) * ow;
+                for (int q = 0; q < ow; q++) {
+                    best[q] = rs.val[o0 + q];
+                    arg[q] = rs.col[o0 + q] < 0 ? -1 : (ih0 + r_lo * g.dh) * wd + rs.col[o0 + q];
+                }
+                for (int r = r_lo + 1; r < r_hi; r++) {
+                    const int ih = ih0 + r * g.dh;
+                    const float* hv = rs.val + (int64_t)ih * ow;
+                    const int32_t* hc = rs.col + (int64_t)ih * ow;
+                    const int32_t base = ih * wd;
+#pragma omp simd
+                    for (int q = 0; q < ow; q++) {
+                        const float v = hv[q], b = best[q];
+                        const bool take = v > b || v != v;
+                        best[q] = take ? v : b;
+                        arg[q] = take ? base + hc[q] : arg[q];
+                    }
+                }
+                const float* dyrow = dyp + (int64_t)p * ow;
+                for (int q = 0; q < ow; q++)
+                    if (arg[q] >= 0) dxp[arg[q]] += dyrow[q];
             }
+        }
     }
+    if (err) return salient::fail(SALIENT_ENOMEM, "%s: out of memory for the row scan", __func__);
     return SALIENT_OK;
 }
 

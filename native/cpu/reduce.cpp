@@ -2,6 +2,8 @@
 // receives the sum of src over every axis along which dst has size 1.
 // Accumulates in double; parallel over dst elements (or over the reduced
 // elements when dst is a single value).
+#include <algorithm>
+#include <cstring>
 #include <vector>
 #include "broadcast.h"
 
@@ -17,6 +19,13 @@ extern "C" int reduce_sum_to_cpu(const float* src, const int64_t* src_shape, int
     const int64_t dst_n = salient::shape_numel(dst_shape, dst_rank);
     if (bc.numel == 0) {
         for (int64_t i = 0; i < dst_n; i++) dst[i] = 0.f;
+        return SALIENT_OK;
+    }
+    if (dst_n == bc.numel) {
+        // nothing is reduced (dst differs from src by leading 1s at most): a copy
+#pragma omp parallel for schedule(static) if (dst_n > 262144)
+        for (int64_t b = 0; b < dst_n; b += 65536)
+            std::memcpy(dst + b, src + b, sizeof(float) * (size_t)std::min<int64_t>(65536, dst_n - b));
         return SALIENT_OK;
     }
     // split coalesced dims (but the last) into kept (dst stride != 0) and reduced ones

@@ -26,7 +26,10 @@ class Conv2dTest {
                 new Conv2dGeometry(2, 8, 7, 7, 6, 1, 1, 2, 2, 0, 0, 0, 0, 1, 1, 1),     // strided 1x1 downsample
                 new Conv2dGeometry(1, 3, 16, 15, 4, 7, 7, 2, 2, 3, 3, 3, 3, 1, 1, 1),   // 7x7/2 stem
                 new Conv2dGeometry(2, 3, 8, 9, 2, 3, 2, 2, 1, 0, 1, 2, 0, 1, 2, 1),     // rectangular kernel
-                new Conv2dGeometry(1, 1, 4, 4, 1, 4, 4, 1, 1, 0, 0, 0, 0, 1, 1, 1));    // kernel = input
+                new Conv2dGeometry(1, 1, 4, 4, 1, 4, 4, 1, 1, 0, 0, 0, 0, 1, 1, 1),     // kernel = input
+                new Conv2dGeometry(2, 3, 7, 8, 4, 3, 2, 1, 1, 2, 0, 1, 1, 1, 2, 1),     // stride 1, uneven pads, dil w
+                new Conv2dGeometry(2, 6, 5, 5, 3, 3, 3, 1, 1, 1, 0, 0, 1, 1, 1, 3),     // groups = k < c
+                new Conv2dGeometry(1, 2, 5, 5, 3, 3, 3, 1, 1, 3, 0, 2, 1, 1, 1, 1));    // pad beyond the kernel
     }
 
     /** Big enough (> 2 MFLOP) to take the multi-threaded paths: row blocks, per-image items, shared col2im. */

@@ -160,6 +160,23 @@ class Pool2dTest {
         return a;
     }
 
+    /** NaNs inside and on the border of windows, among ties: the first NaN wins, as PyTorch. */
+    @ParameterizedTest
+    @MethodSource("geometries")
+    void maxNanAndTiesMatchReference(Pool2dGeometry g) {
+        float[] x = quantized(4, numel(g.inputShape()));
+        for (int i = 3; i < x.length; i += 7) x[i] = Float.NaN;
+        float[] dy = Parity.random(5, numel(g.outputShape()));
+        float[] y = maxFwd(x, g);
+        double[] ref = maxRef(x, g);
+        for (int i = 0; i < y.length; i++)
+            assertTrue(Double.compare(y[i], (float) ref[i]) == 0, "maxpool forward " + g + " at " + i + ": " + y[i] + " vs " + ref[i]);
+        double[] dref = maxBackRef(x, dy, g);
+        float[] dx = maxBwd(x, dy, g);
+        for (int i = 0; i < dx.length; i++)
+            assertTrue(Math.abs(dx[i] - dref[i]) <= 1e-6 * (1 + Math.abs(dref[i])), "maxpool backward " + g + " at " + i);
+    }
+
     @ParameterizedTest
     @MethodSource("geometries")
     void maxForwardAndBackwardMatchReference(Pool2dGeometry g) {
