@@ -10,7 +10,8 @@
 // Threads: OpenMP workers each take whole images (or, with fewer images than
 // threads, blocks of output rows) and run single-threaded sgemm on them, so
 // there is no synchronisation inside a conv and one thread pool (blas.h).
-// Depthwise (groups == c) runs direct loops (conv2d_depthwise.cpp).
+// Depthwise (groups == c) runs direct loops (conv2d_depthwise.cpp); 3x3 stride-1
+// dense convs with an image per thread run Winograd F(2x2, 3x3) (conv2d_winograd.cpp).
 //
 // FLOPs: 2 * n * k * oh * ow * (c/groups) * r * s for either pass.
 #include <algorithm>
@@ -224,6 +225,7 @@ extern "C" int conv2d_forward_cpu(const float* x, const float* w, const float* b
     const int cg = c / groups, crs = cg * r * s;
     const double flops = 2.0 * n * k * (double)g.oh * g.ow * crs;
     const int nt = flops < 2e6 ? 1 : omp_get_max_threads();
+    if (winograd_applies(g, nt)) return winograd_forward(x, w, bias, y, g, nt);
     const int nb = images_per_item(g, nt);
     if (nb > 1) {
         const int kg = k / groups;
@@ -291,6 +293,7 @@ extern "C" int conv2d_backward_data_cpu(const float* dy, const float* w, float* 
     const bool pointwise = is_pointwise(g);
     const double flops = 2.0 * n * k * (double)ohw * crs;
     const int nt = flops < 2e6 ? 1 : omp_get_max_threads();
+    if (winograd_applies(g, nt)) return winograd_backward_data(dy, w, dx, g, nt);
     int err = 0;
     const int nb = images_per_item(g, nt);
     if (nb > 1) {

@@ -46,6 +46,13 @@ inline bool is_pointwise(const ConvGeom& g) {
     return g.r == 1 && g.s == 1 && g.sh == 1 && g.sw == 1 && g.pt == 0 && g.pl == 0 && g.pb == 0 && g.pr == 0;
 }
 
+// 3x3 stride-1 convs by Winograd F(2x2, 3x3), conv2d_winograd.cpp: whether it
+// applies with nt threads, and the forward and data gradient through it.
+bool winograd_applies(const ConvGeom& g, int nt);
+int winograd_forward(const float* x, const float* w, const float* bias, float* y, const ConvGeom& g, int nt);
+int winograd_backward_data(const float* dy, const float* w, float* dx, const ConvGeom& g, int nt);
+void winograd_trim();  // drops the cached transformed filters
+
 // Direct depthwise (groups == c) loops, conv2d_depthwise.cpp.
 void depthwise_forward(const float* x, const float* w, const float* bias, float* y, const ConvGeom& g);
 void depthwise_backward_data(const float* dy, const float* w, float* dx, const ConvGeom& g);

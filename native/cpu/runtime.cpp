@@ -7,6 +7,7 @@
 #include <omp.h>
 #include <cblas.h>
 #include "common.h"
+#include "conv2d.h"
 
 namespace salient {
 // Pin OpenBLAS to one thread per call when the library loads (see salient_set_num_threads).
@@ -103,6 +104,7 @@ void salient_trim(void) {
     for (auto& e : salient::g_cached) std::free(e.second);
     salient::g_cached.clear();
     salient::g_cached_bytes = 0;
+    salient::conv::winograd_trim();
 }
 
 // OpenMP owns the cores; OpenBLAS runs one thread per call inside OpenMP workers

@@ -7,8 +7,8 @@ namespace salient {
 
 namespace {
 struct Workspace {
-    float* p[2] = {nullptr, nullptr};
-    int64_t cap[2] = {0, 0};
+    float* p[3] = {nullptr, nullptr, nullptr};
+    int64_t cap[3] = {0, 0, 0};
     ~Workspace() {
         for (float* q : p) std::free(q);
     }
@@ -17,7 +17,7 @@ thread_local Workspace g_ws;
 }  // namespace
 
 float* thread_workspace(int64_t count, int slot) {
-    if (slot < 0 || slot > 1) {
+    if (slot < 0 || slot > 2) {
         fail(SALIENT_EINVAL, "thread_workspace: bad slot %d", slot);
         return nullptr;
     }

@@ -44,7 +44,13 @@ class Conv2dTest {
                 new Conv2dGeometry(8, 32, 7, 7, 48, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),     // small planes: batched GEMM
                 new Conv2dGeometry(7, 64, 7, 7, 64, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 2),     // batched pointwise, groups,
                                                                                           // uneven last item
-                new Conv2dGeometry(9, 32, 13, 13, 40, 3, 3, 2, 2, 1, 1, 0, 0, 1, 1, 1));  // batched, strided
+                new Conv2dGeometry(9, 32, 13, 13, 40, 3, 3, 2, 2, 1, 1, 0, 0, 1, 1, 1),   // batched, strided
+                // Winograd F(2x2, 3x3): odd output sides, pads 0..2 and uneven, several images per item
+                new Conv2dGeometry(6, 16, 9, 11, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),
+                new Conv2dGeometry(3, 24, 17, 18, 20, 3, 3, 1, 1, 0, 2, 2, 0, 1, 1, 1),
+                new Conv2dGeometry(9, 16, 6, 6, 32, 3, 3, 1, 1, 2, 2, 2, 2, 1, 1, 1),
+                new Conv2dGeometry(4, 16, 20, 20, 16, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 1),
+                new Conv2dGeometry(2, 64, 28, 28, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1));
     }
 
     @ParameterizedTest

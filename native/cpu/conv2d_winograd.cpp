@@ -1,0 +1,336 @@
+// 3x3 stride-1 convolution by Winograd's minimal filtering F(2x2, 3x3)
+// (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", 2016):
+//
+//   Y = A^T [ (G g G^T) . (B^T d B) ] A   per 2x2 output tile and 4x4 input tile d,
+//
+// summed over input channels as 16 GEMMs, one per position of the 4x4
+// transformed tile: M[xi] (k x tiles) = U[xi] (k x c) * V[xi] (c x tiles).
+// It takes 16 multiplies per 4 outputs instead of 36 (2.25x fewer). The
+// transforms' coefficients are 0, +-1 and +-1/2, so they add rounding of the
+// order of float epsilon times the tile's magnitude, as cuDNN's and oneDNN's
+// Winograd kernels do.
+//
+// The data gradient of such a conv is a conv of the same kind (stride 1, 3x3):
+// dx = conv(dy, W~, pad = 2 - pad), W~[c, k, r, s] = W[k, c, 2-r, 2-s], so it
+// runs through the same driver with the transformed flipped filter.
+//
+// Threads take whole images (several per item when the planes are small, so
+// the GEMMs have enough columns); each keeps its V and M in its workspace.
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <vector>
+#include <omp.h>
+#include "blas.h"
+#include "common.h"
+#include "conv2d.h"
+#include "workspace.h"
+
+namespace salient {
+namespace conv {
+
+namespace {
+
+constexpr int kTileCols = 256;  // GEMM columns (tiles) an item aims for
+
+// Distance between the 16 transformed planes: n rounded up to a cache line and
+// kept off multiples of 4 KiB, so the 16 streams of a transform don't evict
+// each other from the same cache sets.
+inline int64_t spaced(int64_t n) {
+    n = (n + 15) / 16 * 16;
+    return n % 1024 == 0 ? n + 16 : n;
+}
+
+// U[xi][o][i] = (G g G^T)[xi] for the 3x3 filter g = filt(o, i),
+// G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]. U: (16, cout, cin), planes spaced(cout * cin) apart.
+template <class Filter>
+void transform_filters(int cout, int cin, Filter filt, float* U) {
+    const int64_t plane = (int64_t)cout * cin, su = spaced(plane);
+#pragma omp parallel for schedule(static) if (plane > 4096)
+    for (int64_t oi = 0; oi < plane; oi++) {
+        const int o = (int)(oi / cin), i = (int)(oi % cin);
+        float g[3][3];
+        for (int r = 0; r < 3; r++)
+            for (int s = 0; s < 3; s++) g[r][s] = filt(o, i, r, s);
+        float t[4][3];  // G g
+        for (int s = 0; s < 3; s++) {
+            t[0][s] = g[0][s];
+            t[1][s] = 0.5f * (g[0][s] + g[1][s] + g[2][s]);
+            t[2][s] = 0.5f * (g[0][s] - g[1][s] + g[2][s]);
+            t[3][s] = g[2][s];
+        }
+        for (int a = 0; a < 4; a++) {  // (G g) G^T
+            const float u[4] = {t[a][0], 0.5f * (t[a][0] + t[a][1] + t[a][2]), 0.5f * (t[a][0] - t[a][1] + t[a][2]),
+                                t[a][2]};
+            for (int b = 0; b < 4; b++) U[(int64_t)(a * 4 + b) * su + oi] = u[b];
+        }
+    }
+}
+
+struct Shape {
+    int cin, hin, win;    // input planes
+    int cout, hout, wout; // output planes
+    int pt, pl;           // input offset of output (0, 0)'s window
+    int th, tw;           // tiles per plane
+};
+
+// Row buffers of one tile row, per thread: 4 padded input rows or 4 output
+// row halves. Tiles step by 2 columns, so each pass is a loop over tiles with
+// stride-2 loads or stores, which vectorises.
+struct Rows {
+    float* p[4];
+    int width;  // 2 * tw + 2
+};
+
+// V[xi][i][t0 + t] = (B^T d B)[xi] for the tiles of one image,
+// B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]. V: (16, cin, ld), planes spaced(cin * ld) apart.
+void transform_input(const float* x, const Shape& S, float* V, int64_t ld, int64_t t0, Rows& R) {
+    const int64_t stride = spaced((int64_t)S.cin * ld);
+    const int W = R.width, tw = S.tw;
+    // input columns [c_lo, c_hi) of the padded row [-pl, -pl + W) that exist
+    const int c_lo = std::min(W, S.pl), c_hi = std::max(c_lo, std::min(W, S.pl + S.win));
+    for (int i = 0; i < S.cin; i++) {
+        const float* xp = x + (int64_t)i * S.hin * S.win;
+        float* vp = V + (int64_t)i * ld + t0;
+        for (int ty = 0; ty < S.th; ty++) {
+            const int y0 = 2 * ty - S.pt;
+            for (int a = 0; a < 4; a++) {  // padded input rows y0 .. y0 + 3
+                float* row = R.p[a];
+                const int yy = y0 + a;
+                if (yy < 0 || yy >= S.hin) {
+                    std::memset(row, 0, sizeof(float) * W);
+                    continue;
+                }
+                std::memset(row, 0, sizeof(float) * c_lo);
+                std::memcpy(row + c_lo, xp + (int64_t)yy * S.win, sizeof(float) * (c_hi - c_lo));
+                std::memset(row + c_hi, 0, sizeof(float) * (W - c_hi));
+            }
+            // B^T d down the columns, in place: r0 = d0 - d2, r1 = d1 + d2, r2 = d2 - d1, r3 = d1 - d3
+            float *r0 = R.p[0], *r1 = R.p[1], *r2 = R.p[2], *r3 = R.p[3];
+#pragma omp simd
+            for (int c = 0; c < W; c++) {
+                const float d0 = r0[c], d1 = r1[c], d2 = r2[c], d3 = r3[c];
+                r0[c] = d0 - d2;
+                r1[c] = d1 + d2;
+                r2[c] = d2 - d1;
+                r3[c] = d1 - d3;
+            }
+            // then B along each row, four columns from 2 * tx
+            float* o = vp + (int64_t)ty * tw;
+            for (int a = 0; a < 4; a++) {
+                const float* r = R.p[a];
+                float* o0 = o + (a * 4 + 0) * stride;
+                float* o1 = o + (a * 4 + 1) * stride;
+                float* o2 = o + (a * 4 + 2) * stride;
+                float* o3 = o + (a * 4 + 3) * stride;
+#pragma omp simd
+                for (int tx = 0; tx < tw; tx++) {
+                    const float e0 = r[2 * tx], e1 = r[2 * tx + 1], e2 = r[2 * tx + 2], e3 = r[2 * tx + 3];
+                    o0[tx] = e0 - e2;
+                    o1[tx] = e1 + e2;
+                    o2[tx] = e2 - e1;
+                    o3[tx] = e1 - e3;
+                }
+            }
+        }
+    }
+}
+
+// y[o, 2ty + i, 2tx + j] = bias[o] + (A^T m A)[i][j], A^T = [1 1 1 0; 0 1 -1 -1],
+// for the tiles of one image. M: (16, cout, ld), planes spaced(cout * ld) apart.
+void transform_output(const float* M, int64_t ld, int64_t t0, const float* bias, float* y, const Shape& S, Rows& R) {
+    const int64_t stride = spaced((int64_t)S.cout * ld);
+    const int tw = S.tw;
+    for (int o = 0; o < S.cout; o++) {
+        const float* mp = M + (int64_t)o * ld + t0;
+        float* yp = y + (int64_t)o * S.hout * S.wout;
+        const float bv = bias ? bias[o] : 0.f;
+        for (int ty = 0; ty < S.th; ty++) {
+            const float* m = mp + (int64_t)ty * tw;
+            // m A along each of the 4 rows of the tile: two columns per tile, interleaved
+            for (int a = 0; a < 4; a++) {
+                const float* m0 = m + (a * 4 + 0) * stride;
+                const float* m1 = m + (a * 4 + 1) * stride;
+                const float* m2 = m + (a * 4 + 2) * stride;
+                const float* m3 = m + (a * 4 + 3) * stride;
+                float* t = R.p[a];
+#pragma omp simd
+                for (int tx = 0; tx < tw; tx++) {
+                    t[2 * tx] = m0[tx] + m1[tx] + m2[tx];
+                    t[2 * tx + 1] = m1[tx] - m2[tx] - m3[tx];
+                }
+            }
+            // then A^T down the columns into output rows 2ty, 2ty + 1
+            const float *t0r = R.p[0], *t1r = R.p[1], *t2r = R.p[2], *t3r = R.p[3];
+            const int oy = 2 * ty;
+            float* y0 = yp + (int64_t)oy * S.wout;
+#pragma omp simd
+            for (int c = 0; c < S.wout; c++) y0[c] = bv + t0r[c] + t1r[c] + t2r[c];
+            if (oy + 1 < S.hout) {
+                float* y1 = y0 + S.wout;
+#pragma omp simd
+                for (int c = 0; c < S.wout; c++) y1[c] = bv + t1r[c] - t2r[c] - t3r[c];
+            }
+        }
+    }
+}
+
+// The driver: n images of S through the transformed filters U (16, cout, cin).
+int run(const float* x, const float* U, const float* bias, float* y, int n, const Shape& S, int nt) {
+    const int64_t tiles = (int64_t)S.th * S.tw;
+    const int nb = (int)std::max<int64_t>(1, std::min<int64_t>((kTileCols + tiles - 1) / tiles, n / nt));
+    const int64_t ld = nb * tiles, items = (n + nb - 1) / nb;
+    const int64_t in_plane = (int64_t)S.cin * S.hin * S.win, out_plane = (int64_t)S.cout * S.hout * S.wout;
+    const int64_t su = spaced((int64_t)S.cout * S.cin), sv = spaced((int64_t)S.cin * ld), sm = spaced((int64_t)S.cout * ld);
+    int err = 0;
+#pragma omp parallel num_threads(nt)
+    {
+        // slot 0: V then the 4 row buffers; slot 1: M
+        const int width = 2 * std::max(S.tw, S.win) + 4;
+        float* V = thread_workspace(16 * sv + 4 * (int64_t)width, 0);
+        float* M = thread_workspace(16 * sm, 1);
+        Rows R{};
+        if (V) {
+            for (int a = 0; a < 4; a++) R.p[a] = V + 16 * sv + (int64_t)a * width;
+            R.width = 2 * S.tw + 2;
+        }
+        if (!V || !M) {
+#pragma omp atomic write
+            err = 1;
+        }
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t it = 0; it < items; it++) {
+            if (!V || !M) continue;
+            const int n0 = (int)(it * nb), n1 = std::min(n, n0 + nb);
+            const int64_t cols = (n1 - n0) * tiles;
+            for (int b = n0; b < n1; b++) transform_input(x + b * in_plane, S, V, ld, (b - n0) * tiles, R);
+            for (int xi = 0; xi < 16; xi++)
+                sgemm_serial(false, false, S.cout, (int)cols, S.cin, 1.f, U + xi * su, S.cin, V + xi * sv, (int)ld, 0.f,
+                             M + xi * sm, (int)ld);
+            for (int b = n0; b < n1; b++) transform_output(M, ld, (b - n0) * tiles, bias, y + b * out_plane, S, R);
+        }
+    }
+    if (err) return fail(SALIENT_ENOMEM, "conv2d (winograd): out of memory for the transformed tiles");
+    return SALIENT_OK;
+}
+
+// Transformed filters are kept between calls (a model's filters are the same
+// on every call), keyed by their content: a 64-bit hash of the filter bytes,
+// their shape and the direction. Hashing reads the filter once, a fraction of
+// transforming it. At most kFilterCacheCap bytes, least recently used first out.
+constexpr size_t kFilterCacheCap = size_t(256) << 20;
+
+struct FilterKey {
+    uint64_t hash;
+    int cout, cin;
+    bool flipped;
+    bool operator==(const FilterKey& o) const {
+        return hash == o.hash && cout == o.cout && cin == o.cin && flipped == o.flipped;
+    }
+};
+
+struct FilterEntry {
+    FilterKey key;
+    std::shared_ptr<float> U;
+    size_t bytes;
+    uint64_t used;
+};
+
+std::mutex g_filter_mu;
+std::vector<FilterEntry> g_filters;
+size_t g_filter_bytes = 0;
+uint64_t g_filter_clock = 0;
+
+uint64_t hash_floats(const float* w, int64_t n) {
+    // four independent multiply-xorshift lanes over 64-bit words, then the tail
+    const uint64_t P = 0x9E3779B97F4A7C15ull;
+    uint64_t h[4] = {1, 2, 3, 4};
+    const int64_t words = n / 2;
+    int64_t i = 0;
+    for (; i + 4 <= words; i += 4)
+        for (int l = 0; l < 4; l++) {
+            uint64_t v;
+            std::memcpy(&v, w + 2 * (i + l), 8);
+            h[l] = (h[l] ^ v) * P;
+            h[l] ^= h[l] >> 29;
+        }
+    uint64_t r = (uint64_t)n * P;
+    for (int l = 0; l < 4; l++) r = ((r ^ h[l]) * P) ^ (r >> 31);
+    for (int64_t j = 2 * i; j < n; j++) {
+        uint32_t v;
+        std::memcpy(&v, w + j, 4);
+        r = ((r ^ v) * P) ^ (r >> 31);
+    }
+    return r;
+}
+
+// The transformed filters of w for (cout, cin), from the cache or made now.
+template <class Filter>
+std::shared_ptr<float> filters(const float* w, int cout, int cin, bool flipped, Filter filt) {
+    const FilterKey key{hash_floats(w, (int64_t)cout * cin * 9), cout, cin, flipped};
+    {
+        std::lock_guard<std::mutex> lock(g_filter_mu);
+        for (auto& e : g_filters)
+            if (e.key == key) {
+                e.used = ++g_filter_clock;
+                return e.U;
+            }
+    }
+    const size_t bytes = 16 * (size_t)spaced((int64_t)cout * cin) * sizeof(float);
+    float* raw = (float*)std::aligned_alloc(64, (bytes + 63) & ~(size_t)63);
+    if (!raw) return nullptr;
+    std::shared_ptr<float> U(raw, std::free);
+    transform_filters(cout, cin, filt, raw);
+    if (bytes <= kFilterCacheCap / 4) {
+        std::lock_guard<std::mutex> lock(g_filter_mu);
+        while (!g_filters.empty() && g_filter_bytes + bytes > kFilterCacheCap) {
+            auto lru = std::min_element(g_filters.begin(), g_filters.end(),
+                                        [](const FilterEntry& a, const FilterEntry& b) { return a.used < b.used; });
+            g_filter_bytes -= lru->bytes;
+            g_filters.erase(lru);
+        }
+        g_filters.push_back({key, U, bytes, ++g_filter_clock});
+        g_filter_bytes += bytes;
+    }
+    return U;
+}
+
+}  // namespace
+
+void winograd_trim() {
+    std::lock_guard<std::mutex> lock(g_filter_mu);
+    g_filters.clear();
+    g_filter_bytes = 0;
+}
+
+bool winograd_applies(const ConvGeom& g, int nt) {
+    const bool shape = g.r == 3 && g.s == 3 && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1 && g.groups == 1;
+    const bool pads = g.pt <= 2 && g.pl <= 2 && g.pb <= 2 && g.pr <= 2;
+    if (!shape || !pads || g.c < 16 || g.k < 16 || g.n < nt) return false;
+    // enough channels and tiles per GEMM to pay for the transforms, and an image per thread
+    const int64_t tiles = (int64_t)((g.oh + 1) / 2) * ((g.ow + 1) / 2);
+    const int64_t nb = std::max<int64_t>(1, std::min<int64_t>((kTileCols + tiles - 1) / tiles, g.n / nt));
+    return nb * tiles >= 64;
+}
+
+int winograd_forward(const float* x, const float* w, const float* bias, float* y, const ConvGeom& g, int nt) {
+    auto U = filters(w, g.k, g.c, false,
+                     [&](int o, int i, int r, int s) { return w[(((int64_t)o * g.c + i) * 3 + r) * 3 + s]; });
+    if (!U) return fail(SALIENT_ENOMEM, "conv2d_forward_cpu: out of memory for the transformed filters");
+    Shape S{g.c, g.h, g.w, g.k, g.oh, g.ow, g.pt, g.pl, (g.oh + 1) / 2, (g.ow + 1) / 2};
+    return run(x, U.get(), bias, y, g.n, S, nt);
+}
+
+int winograd_backward_data(const float* dy, const float* w, float* dx, const ConvGeom& g, int nt) {
+    // dx (n, c, h, w) = conv(dy (n, k, oh, ow), W~ (c, k, 3, 3)), pads 2 - pad
+    auto U = filters(w, g.c, g.k, true,
+                     [&](int o, int i, int r, int s) { return w[(((int64_t)i * g.c + o) * 3 + 2 - r) * 3 + 2 - s]; });
+    if (!U) return fail(SALIENT_ENOMEM, "conv2d_backward_data_cpu: out of memory for the transformed filters");
+    Shape S{g.k, g.oh, g.ow, g.c, g.h, g.w, 2 - g.pt, 2 - g.pl, (g.h + 1) / 2, (g.w + 1) / 2};
+    return run(dy, U.get(), nullptr, dx, g.n, S, nt);
+}
+
+}  // namespace conv
+}  // namespace salient
