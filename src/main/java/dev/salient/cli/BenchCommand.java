@@ -97,7 +97,7 @@ public final class BenchCommand implements Callable<Integer> {
                     double s = (System.nanoTime() - t0) / 1e9;
                     if (rep >= 0) {
                         rates[rep] = batch / s;
-                        out.printf(Locale.ROOT, "run %d: %.3f s, %.2f img/s%n", rep + 1, s, rates[rep]);
+                        out.printf(Locale.ROOT, "run %d: %.3f s, %.3f img/s%n", rep + 1, s, rates[rep]);
                         out.flush();
                     }
                 }
@@ -105,7 +105,7 @@ public final class BenchCommand implements Callable<Integer> {
             double[] sorted = rates.clone();
             Arrays.sort(sorted);
             double median = repeats % 2 == 1 ? sorted[repeats / 2] : 0.5 * (sorted[repeats / 2 - 1] + sorted[repeats / 2]);
-            out.printf(Locale.ROOT, "%s %s batch %d on %s (%d threads): median %.2f img/s%n", w, model.getFileName(), batch,
+            out.printf(Locale.ROOT, "%s %s batch %d on %s (%d threads): median %.3f img/s%n", w, model.getFileName(), batch,
                     b.name(), dev.salient.engine.SalientNative.salient_get_num_threads(), median);
             out.flush();
         }
