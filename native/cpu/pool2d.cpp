@@ -135,6 +135,25 @@ struct RowScan {
     }
 };
 
+// Runs body(scan, plane) over the n*c planes, in parallel when there is enough work.
+template <class Body>
+int for_each_plane(const char* fn, const PoolGeom& g, int64_t planes, Body body) {
+    int err = 0;
+#pragma omp parallel if (planes * g.oh * g.ow * g.kh * g.kw > 32768)
+    {
+        RowScan rs(g);
+        if (!rs.ok()) {
+#pragma omp atomic write
+            err = 1;
+        }
+#pragma omp for schedule(static)
+        for (int64_t pl = 0; pl < planes; pl++)
+            if (rs.ok()) body(rs, pl);
+    }
+    if (err) return salient::fail(SALIENT_ENOMEM, "%s: out of memory for the row scan", fn);
+    return SALIENT_OK;
+}
+
 // Number of positions t in [0, k) with lo <= start + t*d < hi.
 inline int count_in(int start, int k, int d, int lo, int hi) {
     int cnt = 0;
@@ -164,45 +183,31 @@ extern "C" int maxpool2d_forward_cpu(const float* x, float* y, int n, int c, int
     POOL_GEOM;
     if (int rc = check_pool(__func__, g)) return rc;
     // x: (n,c,h,w), y: (n,c,oh,ow)
-    const int64_t planes = (int64_t)n * c;
-    int err = 0;
-#pragma omp parallel if (planes * oh * ow * kh * kw > 32768)
-    {
-        RowScan rs(g);
-        if (!rs.ok()) {
-#pragma omp atomic write
-            err = 1;
-        }
-#pragma omp for schedule(static)
-        for (int64_t pl = 0; pl < planes; pl++) {
-            if (!rs.ok()) continue;
-            const float* xp = x + pl * (int64_t)h * wd;
-            float* yp = y + pl * (int64_t)oh * ow;
-            rs.scan_rows(xp);
-            for (int p = 0; p < oh; p++) {
-                float* yrow = yp + (int64_t)p * ow;
-                int r_lo, r_hi;
-                valid_rows(g, p, r_lo, r_hi);
-                if (r_lo >= r_hi) {
-                    for (int q = 0; q < ow; q++) yrow[q] = -std::numeric_limits<float>::infinity();
-                    continue;
-                }
-                const int ih0 = p * g.sh - g.pt;
-                const float* first = rs.val + (int64_t)(ih0 + r_lo * g.dh) * ow;
-                for (int q = 0; q < ow; q++) yrow[q] = first[q];
-                for (int r = r_lo + 1; r < r_hi; r++) {
-                    const float* hv = rs.val + (int64_t)(ih0 + r * g.dh) * ow;
+    return for_each_plane(__func__, g, (int64_t)n * c, [&](RowScan& rs, int64_t pl) {
+        const float* xp = x + pl * (int64_t)h * wd;
+        float* yp = y + pl * (int64_t)oh * ow;
+        rs.scan_rows(xp);
+        for (int p = 0; p < oh; p++) {
+            float* yrow = yp + (int64_t)p * ow;
+            int r_lo, r_hi;
+            valid_rows(g, p, r_lo, r_hi);
+            if (r_lo >= r_hi) {
+                for (int q = 0; q < ow; q++) yrow[q] = -std::numeric_limits<float>::infinity();
+                continue;
+            }
+            const int ih0 = p * g.sh - g.pt;
+            const float* first = rs.val + (int64_t)(ih0 + r_lo * g.dh) * ow;
+            for (int q = 0; q < ow; q++) yrow[q] = first[q];
+            for (int r = r_lo + 1; r < r_hi; r++) {
+                const float* hv = rs.val + (int64_t)(ih0 + r * g.dh) * ow;
 #pragma omp simd
-                    for (int q = 0; q < ow; q++) {
-                        const float v = hv[q], b = yrow[q];
-                        yrow[q] = (v > b || v != v) ? v : b;
-                    }
+                for (int q = 0; q < ow; q++) {
+                    const float v = hv[q], b = yrow[q];
+                    yrow[q] = (v > b || v != v) ? v : b;
                 }
             }
         }
-    }
-    if (err) return salient::fail(SALIENT_ENOMEM, "%s: out of memory for the row scan", __func__);
-    return SALIENT_OK;
+    });
 }
 
 extern "C" int maxpool2d_backward_cpu(const float* x, const float* dy, float* dx, int n, int c, int h, int wd,
@@ -214,56 +219,42 @@ extern "C" int maxpool2d_backward_cpu(const float* x, const float* dy, float* dx
     POOL_GEOM;
     if (int rc = check_pool(__func__, g)) return rc;
     // x, dx: (n,c,h,w), dy: (n,c,oh,ow)
-    const int64_t planes = (int64_t)n * c;
-    int err = 0;
-#pragma omp parallel if (planes * oh * ow * kh * kw > 32768)
-    {
-        RowScan rs(g);
-        if (!rs.ok()) {
-#pragma omp atomic write
-            err = 1;
-        }
-#pragma omp for schedule(static)
-        for (int64_t pl = 0; pl < planes; pl++) {
-            if (!rs.ok()) continue;
-            const float* xp = x + pl * (int64_t)h * wd;
-            const float* dyp = dy + pl * (int64_t)oh * ow;
-            float* dxp = dx + pl * (int64_t)h * wd;
-            std::memset(dxp, 0, sizeof(float) * (size_t)h * wd);
-            rs.scan_rows(xp);
-            for (int p = 0; p < oh; p++) {
-                int r_lo, r_hi;
-                valid_rows(g, p, r_lo, r_hi);
-                if (r_lo >= r_hi) continue;
-                const int ih0 = p * g.sh - g.pt;
-                float* best = rs.best;
-                int32_t* arg = rs.arg;
-                const int64_t o0 = (int64_t)(ih0 + r_lo * g.dh) * ow;
-                for (int q = 0; q < ow; q++) {
-                    best[q] = rs.val[o0 + q];
-                    arg[q] = rs.col[o0 + q] < 0 ? -1 : (ih0 + r_lo * g.dh) * wd + rs.col[o0 + q];
-                }
-                for (int r = r_lo + 1; r < r_hi; r++) {
-                    const int ih = ih0 + r * g.dh;
-                    const float* hv = rs.val + (int64_t)ih * ow;
-                    const int32_t* hc = rs.col + (int64_t)ih * ow;
-                    const int32_t base = ih * wd;
-#pragma omp simd
-                    for (int q = 0; q < ow; q++) {
-                        const float v = hv[q], b = best[q];
-                        const bool take = v > b || v != v;
-                        best[q] = take ? v : b;
-                        arg[q] = take ? base + hc[q] : arg[q];
-                    }
-                }
-                const float* dyrow = dyp + (int64_t)p * ow;
-                for (int q = 0; q < ow; q++)
-                    if (arg[q] >= 0) dxp[arg[q]] += dyrow[q];
+    return for_each_plane(__func__, g, (int64_t)n * c, [&](RowScan& rs, int64_t pl) {
+        const float* xp = x + pl * (int64_t)h * wd;
+        const float* dyp = dy + pl * (int64_t)oh * ow;
+        float* dxp = dx + pl * (int64_t)h * wd;
+        std::memset(dxp, 0, sizeof(float) * (size_t)h * wd);
+        rs.scan_rows(xp);
+        for (int p = 0; p < oh; p++) {
+            int r_lo, r_hi;
+            valid_rows(g, p, r_lo, r_hi);
+            if (r_lo >= r_hi) continue;
+            const int ih0 = p * g.sh - g.pt;
+            float* best = rs.best;
+            int32_t* arg = rs.arg;
+            const int64_t o0 = (int64_t)(ih0 + r_lo * g.dh) * ow;
+            for (int q = 0; q < ow; q++) {
+                best[q] = rs.val[o0 + q];
+                arg[q] = rs.col[o0 + q] < 0 ? -1 : (ih0 + r_lo * g.dh) * wd + rs.col[o0 + q];
             }
+            for (int r = r_lo + 1; r < r_hi; r++) {
+                const int ih = ih0 + r * g.dh;
+                const float* hv = rs.val + (int64_t)ih * ow;
+                const int32_t* hc = rs.col + (int64_t)ih * ow;
+                const int32_t base = ih * wd;
+#pragma omp simd
+                for (int q = 0; q < ow; q++) {
+                    const float v = hv[q], b = best[q];
+                    const bool take = v > b || v != v;
+                    best[q] = take ? v : b;
+                    arg[q] = take ? base + hc[q] : arg[q];
+                }
+            }
+            const float* dyrow = dyp + (int64_t)p * ow;
+            for (int q = 0; q < ow; q++)
+                if (arg[q] >= 0) dxp[arg[q]] += dyrow[q];
         }
-    }
-    if (err) return salient::fail(SALIENT_ENOMEM, "%s: out of memory for the row scan", __func__);
-    return SALIENT_OK;
+    });
 }
 
 extern "C" int avgpool2d_forward_cpu(const float* x, float* y, int n, int c, int h, int wd, int kh, int kw,
