@@ -11,7 +11,7 @@
 // threads, blocks of output rows) and run single-threaded sgemm on them, so
 // there is no synchronisation inside a conv and one thread pool (blas.h).
 // Depthwise (groups == c) runs direct loops (conv2d_depthwise.cpp); 3x3 stride-1
-// dense convs with an image per thread run Winograd F(2x2, 3x3) (conv2d_winograd.cpp).
+// dense convs with enough tiles per thread run Winograd F(2x2, 3x3) (conv2d_winograd.cpp).
 //
 // FLOPs: 2 * n * k * oh * ow * (c/groups) * r * s for either pass.
 #include <algorithm>

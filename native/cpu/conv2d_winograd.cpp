@@ -15,7 +15,8 @@
 // runs through the same driver with the transformed flipped filter.
 //
 // Threads take whole images (several per item when the planes are small, so
-// the GEMMs have enough columns); each keeps its V and M in its workspace.
+// the GEMMs have enough columns), or blocks of tile rows when there are fewer
+// images than threads; each keeps its V and M in its workspace.
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -84,9 +85,9 @@ struct Rows {
     int width;  // 2 * tw + 2
 };
 
-// V[xi][i][t0 + t] = (B^T d B)[xi] for the tiles of one image,
+// V[xi][i][t0 + t] = (B^T d B)[xi] for the tile rows [ty0, ty1) of one image,
 // B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]. V: (16, cin, ld), planes spaced(cin * ld) apart.
-void transform_input(const float* x, const Shape& S, float* V, int64_t ld, int64_t t0, Rows& R) {
+void transform_input(const float* x, const Shape& S, float* V, int64_t ld, int64_t t0, int ty0, int ty1, Rows& R) {
     const int64_t stride = spaced((int64_t)S.cin * ld);
     const int W = R.width, tw = S.tw;
     // input columns [c_lo, c_hi) of the padded row [-pl, -pl + W) that exist
@@ -94,7 +95,7 @@ void transform_input(const float* x, const Shape& S, float* V, int64_t ld, int64
     for (int i = 0; i < S.cin; i++) {
         const float* xp = x + (int64_t)i * S.hin * S.win;
         float* vp = V + (int64_t)i * ld + t0;
-        for (int ty = 0; ty < S.th; ty++) {
+        for (int ty = ty0; ty < ty1; ty++) {
             const int y0 = 2 * ty - S.pt;
             for (int a = 0; a < 4; a++) {  // padded input rows y0 .. y0 + 3
                 float* row = R.p[a];
@@ -118,7 +119,7 @@ void transform_input(const float* x, const Shape& S, float* V, int64_t ld, int64
                 r3[c] = d1 - d3;
             }
             // then B along each row, four columns from 2 * tx
-            float* o = vp + (int64_t)ty * tw;
+            float* o = vp + (int64_t)(ty - ty0) * tw;
             for (int a = 0; a < 4; a++) {
                 const float* r = R.p[a];
                 float* o0 = o + (a * 4 + 0) * stride;
@@ -139,16 +140,17 @@ void transform_input(const float* x, const Shape& S, float* V, int64_t ld, int64
 }
 
 // y[o, 2ty + i, 2tx + j] = bias[o] + (A^T m A)[i][j], A^T = [1 1 1 0; 0 1 -1 -1],
-// for the tiles of one image. M: (16, cout, ld), planes spaced(cout * ld) apart.
-void transform_output(const float* M, int64_t ld, int64_t t0, const float* bias, float* y, const Shape& S, Rows& R) {
+// for the tile rows [ty0, ty1) of one image. M: (16, cout, ld), planes spaced(cout * ld) apart.
+void transform_output(const float* M, int64_t ld, int64_t t0, int ty0, int ty1, const float* bias, float* y,
+                      const Shape& S, Rows& R) {
     const int64_t stride = spaced((int64_t)S.cout * ld);
     const int tw = S.tw;
     for (int o = 0; o < S.cout; o++) {
         const float* mp = M + (int64_t)o * ld + t0;
         float* yp = y + (int64_t)o * S.hout * S.wout;
         const float bv = bias ? bias[o] : 0.f;
-        for (int ty = 0; ty < S.th; ty++) {
-            const float* m = mp + (int64_t)ty * tw;
+        for (int ty = ty0; ty < ty1; ty++) {
+            const float* m = mp + (int64_t)(ty - ty0) * tw;
             // m A along each of the 4 rows of the tile: two columns per tile, interleaved
             for (int a = 0; a < 4; a++) {
                 const float* m0 = m + (a * 4 + 0) * stride;
@@ -177,11 +179,27 @@ void transform_output(const float* M, int64_t ld, int64_t t0, const float* bias,
     }
 }
 
+// Work items: nb whole images each, or, with fewer images than threads, each
+// image cut into `parts` blocks of `rows` tile rows. ld: tiles (GEMM columns) per item.
+struct Split {
+    int nb, parts, rows;
+    int64_t ld, items;
+};
+
+Split split(int th, int tw, int n, int nt) {
+    const int64_t tiles = (int64_t)th * tw;
+    if (n >= nt) {
+        const int nb = (int)std::max<int64_t>(1, std::min<int64_t>((kTileCols + tiles - 1) / tiles, n / nt));
+        return {nb, 1, th, nb * tiles, (n + nb - 1) / nb};
+    }
+    const int parts = std::min(th, (nt + n - 1) / n), rows = (th + parts - 1) / parts;
+    return {1, parts, rows, (int64_t)rows * tw, (int64_t)n * parts};
+}
+
 // The driver: n images of S through the transformed filters U (16, cout, cin).
 int run(const float* x, const float* U, const float* bias, float* y, int n, const Shape& S, int nt) {
-    const int64_t tiles = (int64_t)S.th * S.tw;
-    const int nb = (int)std::max<int64_t>(1, std::min<int64_t>((kTileCols + tiles - 1) / tiles, n / nt));
-    const int64_t ld = nb * tiles, items = (n + nb - 1) / nb;
+    const Split sp = split(S.th, S.tw, n, nt);
+    const int64_t ld = sp.ld;
     const int64_t in_plane = (int64_t)S.cin * S.hin * S.win, out_plane = (int64_t)S.cout * S.hout * S.wout;
     const int64_t su = spaced((int64_t)S.cout * S.cin), sv = spaced((int64_t)S.cin * ld), sm = spaced((int64_t)S.cout * ld);
     int err = 0;
@@ -201,15 +219,23 @@ int run(const float* x, const float* U, const float* bias, float* y, int n, cons
             err = 1;
         }
 #pragma omp for schedule(dynamic, 1)
-        for (int64_t it = 0; it < items; it++) {
+        for (int64_t it = 0; it < sp.items; it++) {
             if (!V || !M) continue;
-            const int n0 = (int)(it * nb), n1 = std::min(n, n0 + nb);
-            const int64_t cols = (n1 - n0) * tiles;
-            for (int b = n0; b < n1; b++) transform_input(x + b * in_plane, S, V, ld, (b - n0) * tiles, R);
+            int n0, n1, ty0, ty1;
+            if (sp.parts == 1) {
+                n0 = (int)(it * sp.nb), n1 = std::min(n, n0 + sp.nb), ty0 = 0, ty1 = S.th;
+            } else {
+                n0 = (int)(it / sp.parts), n1 = n0 + 1;
+                ty0 = (int)(it % sp.parts) * sp.rows, ty1 = std::min(S.th, ty0 + sp.rows);
+                if (ty0 >= ty1) continue;
+            }
+            const int64_t per = (int64_t)(ty1 - ty0) * S.tw, cols = (n1 - n0) * per;
+            for (int b = n0; b < n1; b++) transform_input(x + b * in_plane, S, V, ld, (b - n0) * per, ty0, ty1, R);
             for (int xi = 0; xi < 16; xi++)
                 sgemm_serial(false, false, S.cout, (int)cols, S.cin, 1.f, U + xi * su, S.cin, V + xi * sv, (int)ld, 0.f,
                              M + xi * sm, (int)ld);
-            for (int b = n0; b < n1; b++) transform_output(M, ld, (b - n0) * tiles, bias, y + b * out_plane, S, R);
+            for (int b = n0; b < n1; b++)
+                transform_output(M, ld, (b - n0) * per, ty0, ty1, bias, y + b * out_plane, S, R);
         }
     }
     if (err) return fail(SALIENT_ENOMEM, "conv2d (winograd): out of memory for the transformed tiles");
@@ -308,11 +334,9 @@ void winograd_trim() {
 bool winograd_applies(const ConvGeom& g, int nt) {
     const bool shape = g.r == 3 && g.s == 3 && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1 && g.groups == 1;
     const bool pads = g.pt <= 2 && g.pl <= 2 && g.pb <= 2 && g.pr <= 2;
-    if (!shape || !pads || g.c < 16 || g.k < 16 || g.n < nt) return false;
-    // enough channels and tiles per GEMM to pay for the transforms, and an image per thread
-    const int64_t tiles = (int64_t)((g.oh + 1) / 2) * ((g.ow + 1) / 2);
-    const int64_t nb = std::max<int64_t>(1, std::min<int64_t>((kTileCols + tiles - 1) / tiles, g.n / nt));
-    return nb * tiles >= 64;
+    if (!shape || !pads || g.c < 16 || g.k < 16) return false;
+    // enough channels and tiles per GEMM to pay for the transforms
+    return split((g.oh + 1) / 2, (g.ow + 1) / 2, g.n, nt).ld >= 64;
 }
 
 int winograd_forward(const float* x, const float* w, const float* bias, float* y, const ConvGeom& g, int nt) {

@@ -50,7 +50,8 @@ class Conv2dTest {
                 new Conv2dGeometry(3, 24, 17, 18, 20, 3, 3, 1, 1, 0, 2, 2, 0, 1, 1, 1),
                 new Conv2dGeometry(9, 16, 6, 6, 32, 3, 3, 1, 1, 2, 2, 2, 2, 1, 1, 1),
                 new Conv2dGeometry(4, 16, 20, 20, 16, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 1),
-                new Conv2dGeometry(2, 64, 28, 28, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1));
+                new Conv2dGeometry(2, 64, 28, 28, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),
+                new Conv2dGeometry(1, 32, 17, 27, 16, 3, 3, 1, 1, 2, 0, 1, 1, 1, 1, 1));  // one image: tile-row blocks
     }
 
     @ParameterizedTest
