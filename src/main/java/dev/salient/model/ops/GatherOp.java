@@ -51,20 +51,42 @@ final class GatherOp extends AbstractOp {
         CopyRuns.gather(b, in[0], out[0], prod(d, 0, ax), d[ax], prod(d, ax + 1, d.length), normalized(d[ax]));
     }
 
-    /** dData = 0, then each gathered block's gradient copied back; repeated indices would need a sum and are refused. */
+    /**
+     * dData[.., i, ..] = the sum of the gradients of every output block that gathered index i.
+     * Blocks are copied back in rounds in which each index appears at most once: the first
+     * round straight into dData, later ones (repeated indices) through a zeroed buffer that is
+     * then added.
+     */
     @Override
     public void backward(Backend b, Tensor[] in, Tensor[] out, Tensor[] dOut, Tensor[] dIn) {
         if (dIn[0] == null) return;
         long[] d = in[0].shape();
         int ax = axis(axisAttr, d.length);
         long[] idx = normalized(d[ax]);
-        if (java.util.Arrays.stream(idx).distinct().count() != idx.length)
-            throw error("backward with repeated indices is not supported");
         long outer = prod(d, 0, ax), inner = prod(d, ax + 1, d.length), n = idx.length;
+        // round[j]: how many earlier positions hold the same index
+        int[] round = new int[idx.length];
+        java.util.Map<Long, Integer> seen = new java.util.HashMap<>();
+        int rounds = 0;
+        for (int j = 0; j < idx.length; j++) {
+            round[j] = seen.merge(idx[j], 1, Integer::sum) - 1;
+            rounds = Math.max(rounds, round[j] + 1);
+        }
         b.fill(dIn[0], 0f);
-        for (long o = 0; o < outer; o++)
-            for (int j = 0; j < n; j++)
-                b.copyRange(dOut[0], (o * n + j) * inner, dIn[0], (o * d[ax] + idx[j]) * inner, inner);
+        Tensor extra = rounds > 1 ? b.allocate(dIn[0].shape()) : null;
+        try {
+            for (int r = 0; r < rounds; r++) {
+                Tensor dst = r == 0 ? dIn[0] : extra;
+                if (r > 0) b.fill(extra, 0f);
+                for (long o = 0; o < outer; o++)
+                    for (int j = 0; j < n; j++)
+                        if (round[j] == r)
+                            b.copyRange(dOut[0], (o * n + j) * inner, dst, (o * d[ax] + idx[j]) * inner, inner);
+                if (r > 0) b.axpby(1f, extra, 1f, dIn[0]);
+            }
+        } finally {
+            if (extra != null) extra.close();
+        }
     }
 
     @Override

@@ -233,6 +233,9 @@ class OpBackwardTest {
                 .node("Slice", "f", in("x", "st", "en", "ax", "sp"), in("y")), xs, x);
         unary("pad", g(xs).initInts("p", new long[] {0, 1, 2, 0, 0, 0, 1, 0}, 8).node("Pad", "f", in("x", "p"), in("y")), xs, x);
         unary("gather", g(xs).initInts("i", new long[] {2, -4, 3}, 3).node("Gather", "f", in("x", "i"), in("y"), attr("axis", 2L)), xs, x);
+        // repeated indices (also as negative twins): their gradients add up
+        unary("gather repeated", g(xs).initInts("i", new long[] {1, 3, -3, 1, 0}, 5).node("Gather", "f", in("x", "i"), in("y"),
+                attr("axis", 2L)), xs, x);
         long[] bs = {2, 3, 2, 2};
         unary("batchnorm", g(bs).init("g", new float[] {1, 2, 0.5f}, 3).init("b", new float[] {0, 1, -1}, 3)
                 .init("m", new float[] {0.1f, 0.2f, 0.3f}, 3).init("v", new float[] {1, 2, 3}, 3)
