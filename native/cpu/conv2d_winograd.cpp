@@ -179,26 +179,32 @@ void transform_output(const float* M, int64_t ld, int64_t t0, int ty0, int ty1, 
     }
 }
 
-// Work items: nb whole images each, or, with fewer images than threads, each
-// image cut into `parts` blocks of `rows` tile rows. ld: tiles (GEMM columns) per item.
+// Work items: nb whole images each, or each image cut into `parts` blocks of
+// `rows` tile rows when there are fewer images than threads or an image's
+// tiles would need more than kItemFloats of V and M. ld: tiles (GEMM columns) per item.
+constexpr int64_t kItemFloats = int64_t(1) << 24;  // 64 MiB of V + M per thread
+
 struct Split {
     int nb, parts, rows;
     int64_t ld, items;
 };
 
-Split split(int th, int tw, int n, int nt) {
+Split split(int th, int tw, int n, int nt, int cin, int cout) {
     const int64_t tiles = (int64_t)th * tw;
-    if (n >= nt) {
-        const int nb = (int)std::max<int64_t>(1, std::min<int64_t>((kTileCols + tiles - 1) / tiles, n / nt));
+    const int64_t cap = std::max<int64_t>(kTileCols, kItemFloats / (16 * ((int64_t)cin + cout)));
+    if (n >= nt && tiles <= cap) {
+        const int64_t most = std::min<int64_t>((kTileCols + tiles - 1) / tiles, std::max<int64_t>(1, cap / tiles));
+        const int nb = (int)std::max<int64_t>(1, std::min<int64_t>(most, n / nt));
         return {nb, 1, th, nb * tiles, (n + nb - 1) / nb};
     }
-    const int parts = std::min(th, (nt + n - 1) / n), rows = (th + parts - 1) / parts;
+    const int64_t want = std::max<int64_t>(n >= nt ? 1 : (nt + n - 1) / n, (tiles + cap - 1) / cap);
+    const int parts = (int)std::min<int64_t>(th, want), rows = (th + parts - 1) / parts;
     return {1, parts, rows, (int64_t)rows * tw, (int64_t)n * parts};
 }
 
 // The driver: n images of S through the transformed filters U (16, cout, cin).
 int run(const float* x, const float* U, const float* bias, float* y, int n, const Shape& S, int nt) {
-    const Split sp = split(S.th, S.tw, n, nt);
+    const Split sp = split(S.th, S.tw, n, nt, S.cin, S.cout);
     const int64_t ld = sp.ld;
     const int64_t in_plane = (int64_t)S.cin * S.hin * S.win, out_plane = (int64_t)S.cout * S.hout * S.wout;
     const int64_t su = spaced((int64_t)S.cout * S.cin), sv = spaced((int64_t)S.cin * ld), sm = spaced((int64_t)S.cout * ld);
@@ -336,7 +342,7 @@ bool winograd_applies(const ConvGeom& g, int nt) {
     const bool pads = g.pt <= 2 && g.pl <= 2 && g.pb <= 2 && g.pr <= 2;
     if (!shape || !pads || g.c < 16 || g.k < 16) return false;
     // enough channels and tiles per GEMM to pay for the transforms
-    return split((g.oh + 1) / 2, (g.ow + 1) / 2, g.n, nt).ld >= 64;
+    return split((g.oh + 1) / 2, (g.ow + 1) / 2, g.n, nt, g.c, g.k).ld >= 64;
 }
 
 int winograd_forward(const float* x, const float* w, const float* bias, float* y, const ConvGeom& g, int nt) {

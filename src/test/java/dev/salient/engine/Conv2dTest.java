@@ -51,7 +51,8 @@ class Conv2dTest {
                 new Conv2dGeometry(9, 16, 6, 6, 32, 3, 3, 1, 1, 2, 2, 2, 2, 1, 1, 1),
                 new Conv2dGeometry(4, 16, 20, 20, 16, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 1),
                 new Conv2dGeometry(2, 64, 28, 28, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),
-                new Conv2dGeometry(1, 32, 17, 27, 16, 3, 3, 1, 1, 2, 0, 1, 1, 1, 1, 1));  // one image: tile-row blocks
+                new Conv2dGeometry(1, 32, 17, 27, 16, 3, 3, 1, 1, 2, 0, 1, 1, 1, 1, 1),   // one image: tile-row blocks
+                new Conv2dGeometry(2, 16, 366, 364, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1)); // > 32768 tiles: blocks too
     }
 
     @ParameterizedTest
