@@ -204,6 +204,54 @@ Split split_rows(const ConvGeom& g, int nt) {
     return {chunks, (g.oh + chunks - 1) / chunks};
 }
 
+// Fewer images than threads on small planes (a single image's late stages):
+// splitting output rows would give every thread a few GEMM columns and a
+// private copy of the whole filter to pack. Instead the threads build one
+// shared column matrix per (image, group), each its share of the channels,
+// then each multiplies its block of output channels by it.
+constexpr int kChannelSplitCols = 256;
+
+bool splits_channels(const ConvGeom& g, int nt) {
+    return nt > 1 && g.n < nt && (int64_t)g.oh * g.ow <= kChannelSplitCols && g.k / g.groups >= 16 * nt;
+}
+
+int forward_channel_blocks(const float* x, const float* w, const float* bias, float* y, const ConvGeom& g, int nt) {
+    const int cg = g.c / g.groups, kg = g.k / g.groups, rs = g.r * g.s, crs = cg * rs, ohw = g.oh * g.ow;
+    const bool pointwise = is_pointwise(g);
+    float* col = pointwise ? nullptr : salient::thread_workspace((int64_t)crs * ohw, 2);
+    if (!pointwise && !col) return salient::fail(SALIENT_ENOMEM, "conv2d_forward_cpu: out of memory for the im2col workspace");
+    for (int nn = 0; nn < g.n; nn++)
+        for (int gi = 0; gi < g.groups; gi++) {
+            const float* xg = x + ((int64_t)nn * g.c + (int64_t)gi * cg) * g.h * g.w;  // (cg,h,w)
+            const float* wg = w + (int64_t)gi * kg * crs;                              // (kg,crs)
+            float* yg = y + ((int64_t)nn * g.k + (int64_t)gi * kg) * ohw;             // (kg,ohw)
+            const float* cols = pointwise ? xg : col;
+#pragma omp parallel num_threads(nt)
+            {
+                const int t = omp_get_thread_num(), T = omp_get_num_threads();
+                if (!pointwise) {
+                    const int c0 = (int)((int64_t)cg * t / T), c1 = (int)((int64_t)cg * (t + 1) / T);
+                    if (c1 > c0)
+                        im2col_rows(xg + (int64_t)c0 * g.h * g.w, col + (int64_t)c0 * rs * ohw, ohw, c1 - c0, g, 0, g.oh);
+#pragma omp barrier
+                }
+                // channel blocks in multiples of 8 rows (the GEMM kernel's tile)
+                const int blocks = (kg + 7) / 8;
+                const int k0 = std::min(kg, 8 * (int)((int64_t)blocks * t / T));
+                const int k1 = std::min(kg, 8 * (int)((int64_t)blocks * (t + 1) / T));
+                if (k1 > k0) {
+                    float* yb = yg + (int64_t)k0 * ohw;
+                    if (bias)
+                        for (int kk = k0; kk < k1; kk++)
+                            std::fill(yg + (int64_t)kk * ohw, yg + (int64_t)(kk + 1) * ohw, bias[gi * kg + kk]);
+                    salient::sgemm_serial(false, false, k1 - k0, ohw, crs, 1.f, wg + (int64_t)k0 * crs, crs, cols, ohw,
+                                          bias ? 1.f : 0.f, yb, ohw);
+                }
+            }
+        }
+    return SALIENT_OK;
+}
+
 }  // namespace
 
 extern "C" int conv2d_forward_cpu(const float* x, const float* w, const float* bias, float* y,
@@ -249,6 +297,7 @@ extern "C" int conv2d_forward_cpu(const float* x, const float* w, const float* b
         if (err) return salient::fail(SALIENT_ENOMEM, "%s: out of memory for the im2col workspace", __func__);
         return SALIENT_OK;
     }
+    if (splits_channels(g, nt)) return forward_channel_blocks(x, w, bias, y, g, nt);
     const Split sp = split_rows(g, nt);
     const int64_t items = (int64_t)n * sp.chunks;
     const int64_t col_size = is_pointwise(g) ? 1 : (int64_t)crs * sp.rows * g.ow;

@@ -52,7 +52,11 @@ class Conv2dTest {
                 new Conv2dGeometry(4, 16, 20, 20, 16, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 1),
                 new Conv2dGeometry(2, 64, 28, 28, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),
                 new Conv2dGeometry(1, 32, 17, 27, 16, 3, 3, 1, 1, 2, 0, 1, 1, 1, 1, 1),   // one image: tile-row blocks
-                new Conv2dGeometry(2, 16, 366, 364, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1)); // > 32768 tiles: blocks too
+                new Conv2dGeometry(2, 16, 366, 364, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),  // > 32768 tiles: blocks too
+                // one image on a small plane: threads split the output channels
+                new Conv2dGeometry(1, 24, 13, 11, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),
+                new Conv2dGeometry(1, 256, 10, 10, 64, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1),
+                new Conv2dGeometry(1, 64, 14, 14, 128, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2));
     }
 
     @ParameterizedTest
