@@ -24,6 +24,9 @@
 #include <mutex>
 #include <vector>
 #include <omp.h>
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#endif
 #include "blas.h"
 #include "common.h"
 #include "conv2d.h"
@@ -44,11 +47,21 @@ inline int64_t spaced(int64_t n) {
     return n % 1024 == 0 ? n + 16 : n;
 }
 
-// U[xi][o][i] = (G g G^T)[xi] for the 3x3 filter g = filt(o, i),
-// G = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]. U: (16, cout, cin), planes spaced(cout * cin) apart.
+// The 16 GEMMs M[xi] = U[xi] V[xi] run on a register-tiled kernel over
+// operands that the transforms write already packed: U in blocks of kMR output
+// channels (cin x kMR each), V in panels of kNR tiles (cin x kNR each). Nothing
+// is repacked per call and M is written, not accumulated into.
+constexpr int kMR = 6, kNR = 16;
+
+inline int64_t u_plane(int cout, int cin) { return spaced((int64_t)(cout + kMR - 1) / kMR * kMR * cin); }
+inline int64_t padded_tiles(int64_t ld) { return (ld + kNR - 1) / kNR * kNR; }
+
+// U[xi] = (G g G^T)[xi] for the 3x3 filter g = filt(o, i), G = [1 0 0; 1/2 1/2 1/2;
+// 1/2 -1/2 1/2; 0 0 1], at U[xi * u_plane + ((o / kMR) * cin + i) * kMR + o % kMR]; rows
+// past cout in the last block are zero (U comes zeroed).
 template <class Filter>
 void transform_filters(int cout, int cin, Filter filt, float* U) {
-    const int64_t plane = (int64_t)cout * cin, su = spaced(plane);
+    const int64_t plane = (int64_t)cout * cin, su = u_plane(cout, cin);
 #pragma omp parallel for schedule(static) if (plane > 4096)
     for (int64_t oi = 0; oi < plane; oi++) {
         const int o = (int)(oi / cin), i = (int)(oi % cin);
@@ -65,7 +78,8 @@ void transform_filters(int cout, int cin, Filter filt, float* U) {
         for (int a = 0; a < 4; a++) {  // (G g) G^T
             const float u[4] = {t[a][0], 0.5f * (t[a][0] + t[a][1] + t[a][2]), 0.5f * (t[a][0] - t[a][1] + t[a][2]),
                                 t[a][2]};
-            for (int b = 0; b < 4; b++) U[(int64_t)(a * 4 + b) * su + oi] = u[b];
+            const int64_t at = ((int64_t)(o / kMR) * cin + i) * kMR + o % kMR;
+            for (int b = 0; b < 4; b++) U[(int64_t)(a * 4 + b) * su + at] = u[b];
         }
     }
 }
@@ -85,16 +99,16 @@ struct Rows {
     int width;  // 2 * tw + 2
 };
 
-// V[xi][i][t0 + t] = (B^T d B)[xi] for the tile rows [ty0, ty1) of one image,
-// B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]. V: (16, cin, ld), planes spaced(cin * ld) apart.
-void transform_input(const float* x, const Shape& S, float* V, int64_t ld, int64_t t0, int ty0, int ty1, Rows& R) {
-    const int64_t stride = spaced((int64_t)S.cin * ld);
+// (B^T d B)[xi] of channel i and item tile t (the tile rows [ty0, ty1) of one image
+// are t0, t0 + 1, ...) goes to V[xi * sv + (t / kNR) * cin * kNR + i * kNR + t % kNR],
+// B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1].
+void transform_input(const float* x, const Shape& S, float* V, int64_t sv, int64_t t0, int ty0, int ty1, Rows& R) {
+    const int64_t stride = sv, panel = (int64_t)S.cin * kNR;
     const int W = R.width, tw = S.tw;
     // input columns [c_lo, c_hi) of the padded row [-pl, -pl + W) that exist
     const int c_lo = std::min(W, S.pl), c_hi = std::max(c_lo, std::min(W, S.pl + S.win));
     for (int i = 0; i < S.cin; i++) {
         const float* xp = x + (int64_t)i * S.hin * S.win;
-        float* vp = V + (int64_t)i * ld + t0;
         for (int ty = ty0; ty < ty1; ty++) {
             const int y0 = 2 * ty - S.pt;
             for (int a = 0; a < 4; a++) {  // padded input rows y0 .. y0 + 3
@@ -118,32 +132,38 @@ void transform_input(const float* x, const Shape& S, float* V, int64_t ld, int64
                 r2[c] = d2 - d1;
                 r3[c] = d1 - d3;
             }
-            // then B along each row, four columns from 2 * tx
-            float* o = vp + (int64_t)(ty - ty0) * tw;
-            for (int a = 0; a < 4; a++) {
-                const float* r = R.p[a];
-                float* o0 = o + (a * 4 + 0) * stride;
-                float* o1 = o + (a * 4 + 1) * stride;
-                float* o2 = o + (a * 4 + 2) * stride;
-                float* o3 = o + (a * 4 + 3) * stride;
+            // then B along each row, four columns from 2 * tx, panel by panel
+            const int64_t tb = t0 + (int64_t)(ty - ty0) * tw;
+            for (int tx = 0; tx < tw;) {
+                const int64_t t = tb + tx;
+                const int lane = (int)(t % kNR), len = std::min(tw - tx, kNR - lane);
+                float* o = V + (t / kNR) * panel + (int64_t)i * kNR + lane;
+                for (int a = 0; a < 4; a++) {
+                    const float* r = R.p[a] + 2 * tx;
+                    float* o0 = o + (a * 4 + 0) * stride;
+                    float* o1 = o + (a * 4 + 1) * stride;
+                    float* o2 = o + (a * 4 + 2) * stride;
+                    float* o3 = o + (a * 4 + 3) * stride;
 #pragma omp simd
-                for (int tx = 0; tx < tw; tx++) {
-                    const float e0 = r[2 * tx], e1 = r[2 * tx + 1], e2 = r[2 * tx + 2], e3 = r[2 * tx + 3];
-                    o0[tx] = e0 - e2;
-                    o1[tx] = e1 + e2;
-                    o2[tx] = e2 - e1;
-                    o3[tx] = e1 - e3;
+                    for (int j = 0; j < len; j++) {
+                        const float e0 = r[2 * j], e1 = r[2 * j + 1], e2 = r[2 * j + 2], e3 = r[2 * j + 3];
+                        o0[j] = e0 - e2;
+                        o1[j] = e1 + e2;
+                        o2[j] = e2 - e1;
+                        o3[j] = e1 - e3;
+                    }
                 }
+                tx += len;
             }
         }
     }
 }
 
 // y[o, 2ty + i, 2tx + j] = bias[o] + (A^T m A)[i][j], A^T = [1 1 1 0; 0 1 -1 -1],
-// for the tile rows [ty0, ty1) of one image. M: (16, cout, ld), planes spaced(cout * ld) apart.
-void transform_output(const float* M, int64_t ld, int64_t t0, int ty0, int ty1, const float* bias, float* y,
-                      const Shape& S, Rows& R) {
-    const int64_t stride = spaced((int64_t)S.cout * ld);
+// for the tile rows [ty0, ty1) of one image. M: (16, cout, ld), planes sm apart.
+void transform_output(const float* M, int64_t ld, int64_t sm, int64_t t0, int ty0, int ty1, const float* bias,
+                      float* y, const Shape& S, Rows& R) {
+    const int64_t stride = sm;
     const int tw = S.tw;
     for (int o = 0; o < S.cout; o++) {
         const float* mp = M + (int64_t)o * ld + t0;
@@ -202,12 +222,69 @@ Split split(int th, int tw, int n, int nt, int cin, int cout) {
     return {1, parts, rows, (int64_t)rows * tw, (int64_t)n * parts};
 }
 
-// The driver: n images of S through the transformed filters U (16, cout, cin).
+// C[r][0, kNR) = sum_c A[c * kMR + r] * B[c * kNR + j] for the first `rows` rows; C row stride ldc.
+inline void kernel(int K, const float* A, const float* B, float* C, int64_t ldc, int rows) {
+#if defined(__AVX2__) && defined(__FMA__)
+    __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0, c8 = c0,
+           c9 = c0, c10 = c0, c11 = c0;
+    for (int k = 0; k < K; k++, A += kMR, B += kNR) {
+        const __m256 b0 = _mm256_load_ps(B), b1 = _mm256_load_ps(B + 8);
+        __m256 a = _mm256_broadcast_ss(A);
+        c0 = _mm256_fmadd_ps(a, b0, c0), c1 = _mm256_fmadd_ps(a, b1, c1);
+        a = _mm256_broadcast_ss(A + 1);
+        c2 = _mm256_fmadd_ps(a, b0, c2), c3 = _mm256_fmadd_ps(a, b1, c3);
+        a = _mm256_broadcast_ss(A + 2);
+        c4 = _mm256_fmadd_ps(a, b0, c4), c5 = _mm256_fmadd_ps(a, b1, c5);
+        a = _mm256_broadcast_ss(A + 3);
+        c6 = _mm256_fmadd_ps(a, b0, c6), c7 = _mm256_fmadd_ps(a, b1, c7);
+        a = _mm256_broadcast_ss(A + 4);
+        c8 = _mm256_fmadd_ps(a, b0, c8), c9 = _mm256_fmadd_ps(a, b1, c9);
+        a = _mm256_broadcast_ss(A + 5);
+        c10 = _mm256_fmadd_ps(a, b0, c10), c11 = _mm256_fmadd_ps(a, b1, c11);
+    }
+    const __m256 acc[12] = {c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11};
+    for (int r = 0; r < rows; r++) {
+        _mm256_storeu_ps(C + r * ldc, acc[2 * r]);
+        _mm256_storeu_ps(C + r * ldc + 8, acc[2 * r + 1]);
+    }
+#else
+    float acc[kMR][kNR] = {};
+    for (int k = 0; k < K; k++, A += kMR, B += kNR)
+        for (int r = 0; r < kMR; r++)
+            for (int j = 0; j < kNR; j++) acc[r][j] += A[r] * B[j];
+    for (int r = 0; r < rows; r++)
+        for (int j = 0; j < kNR; j++) C[r * ldc + j] = acc[r][j];
+#endif
+}
+
+// M[xi] (cout x ldp) = U[xi] (packed blocks) * V[xi] (packed panels), for the first `panels` panels.
+// Blocks of U rows that fit in L2 stay there while the panels stream past them.
+void multiply(const float* U, int64_t su, const float* V, int64_t sv, float* M, int64_t sm, int64_t ldp,
+              int64_t panels, int cout, int cin) {
+    const int blocks = (cout + kMR - 1) / kMR;
+    const int per = (int)std::max<int64_t>(1, (int64_t(128) << 10) / ((int64_t)cin * kMR * sizeof(float)));
+    for (int xi = 0; xi < 16; xi++) {
+        const float* A = U + xi * su;
+        const float* B = V + xi * sv;
+        float* C = M + xi * sm;
+        for (int b0 = 0; b0 < blocks; b0 += per) {
+            const int b1 = std::min(blocks, b0 + per);
+            for (int64_t p = 0; p < panels; p++) {
+                const float* Bp = B + p * cin * kNR;
+                for (int bl = b0; bl < b1; bl++)
+                    kernel(cin, A + (int64_t)bl * cin * kMR, Bp, C + (int64_t)bl * kMR * ldp + p * kNR, ldp,
+                           std::min(kMR, cout - bl * kMR));
+            }
+        }
+    }
+}
+
+// The driver: n images of S through the transformed filters U (16 packed planes, u_plane apart).
 int run(const float* x, const float* U, const float* bias, float* y, int n, const Shape& S, int nt) {
     const Split sp = split(S.th, S.tw, n, nt, S.cin, S.cout);
-    const int64_t ld = sp.ld;
+    const int64_t ldp = padded_tiles(sp.ld);
     const int64_t in_plane = (int64_t)S.cin * S.hin * S.win, out_plane = (int64_t)S.cout * S.hout * S.wout;
-    const int64_t su = spaced((int64_t)S.cout * S.cin), sv = spaced((int64_t)S.cin * ld), sm = spaced((int64_t)S.cout * ld);
+    const int64_t su = u_plane(S.cout, S.cin), sv = spaced((int64_t)S.cin * ldp), sm = spaced((int64_t)S.cout * ldp);
     int err = 0;
 #pragma omp parallel num_threads(nt)
     {
@@ -236,12 +313,18 @@ int run(const float* x, const float* U, const float* bias, float* y, int n, cons
                 if (ty0 >= ty1) continue;
             }
             const int64_t per = (int64_t)(ty1 - ty0) * S.tw, cols = (n1 - n0) * per;
-            for (int b = n0; b < n1; b++) transform_input(x + b * in_plane, S, V, ld, (b - n0) * per, ty0, ty1, R);
-            for (int xi = 0; xi < 16; xi++)
-                sgemm_serial(false, false, S.cout, (int)cols, S.cin, 1.f, U + xi * su, S.cin, V + xi * sv, (int)ld, 0.f,
-                             M + xi * sm, (int)ld);
+            for (int b = n0; b < n1; b++) transform_input(x + b * in_plane, S, V, sv, (b - n0) * per, ty0, ty1, R);
+            const int64_t panels = (cols + kNR - 1) / kNR;
+            if (cols % kNR) {  // the last panel's unused lanes: zeros, not stale floats
+                const int lane = (int)(cols % kNR);
+                for (int xi = 0; xi < 16; xi++)
+                    for (int i = 0; i < S.cin; i++)
+                        std::memset(V + xi * sv + (panels - 1) * S.cin * kNR + (int64_t)i * kNR + lane, 0,
+                                    sizeof(float) * (kNR - lane));
+            }
+            multiply(U, su, V, sv, M, sm, ldp, panels, S.cout, S.cin);
             for (int b = n0; b < n1; b++)
-                transform_output(M, ld, (b - n0) * per, ty0, ty1, bias, y + b * out_plane, S, R);
+                transform_output(M, ldp, sm, (b - n0) * per, ty0, ty1, bias, y + b * out_plane, S, R);
         }
     }
     if (err) return fail(SALIENT_ENOMEM, "conv2d (winograd): out of memory for the transformed tiles");
@@ -310,9 +393,10 @@ std::shared_ptr<float> filters(const float* w, int cout, int cin, bool flipped, 
                 return e.U;
             }
     }
-    const size_t bytes = 16 * (size_t)spaced((int64_t)cout * cin) * sizeof(float);
+    const size_t bytes = 16 * (size_t)u_plane(cout, cin) * sizeof(float);
     float* raw = (float*)std::aligned_alloc(64, (bytes + 63) & ~(size_t)63);
     if (!raw) return nullptr;
+    std::memset(raw, 0, bytes);
     std::shared_ptr<float> U(raw, std::free);
     transform_filters(cout, cin, filt, raw);
     if (bytes <= kFilterCacheCap / 4) {
