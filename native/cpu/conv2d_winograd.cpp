@@ -16,7 +16,8 @@
 //
 // Threads take whole images (several per item when the planes are small, so
 // the GEMMs have enough columns), or blocks of tile rows when there are fewer
-// images than threads; each keeps its V and M in its workspace.
+// images than threads or an image's tiles exceed the per-thread cap; each keeps
+// its V and M in its workspace.
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -27,7 +28,6 @@
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 #endif
-#include "blas.h"
 #include "common.h"
 #include "conv2d.h"
 #include "workspace.h"
