@@ -2,7 +2,13 @@ package dev.salient.engine;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
@@ -64,6 +70,47 @@ class Conv2dTest {
     void threadedPathsMatchReference(Conv2dGeometry g) {
         forwardMatchesReference(g);
         backwardDataMatchesReferenceTranspose(g);
+    }
+
+    /**
+     * Java threads calling the Winograd and channel-split paths at once, with four filter sets
+     * (so the transformed-filter cache is filled and read concurrently), agree bit for bit with
+     * the same calls made one at a time.
+     */
+    @Test
+    void concurrentCallsAgreeWithSequentialOnes() throws Exception {
+        Conv2dGeometry[] gs = {new Conv2dGeometry(4, 32, 20, 20, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),
+                new Conv2dGeometry(1, 64, 9, 9, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1)};
+        int tasks = 16;
+        float[][] xs = new float[tasks][], ws = new float[4][];
+        float[][][] want = new float[tasks][][];
+        for (int i = 0; i < 4; i++) ws[i] = Parity.random(100 + i, numel(gs[0].weightShape()));
+        for (int t = 0; t < tasks; t++) {
+            Conv2dGeometry g = gs[t % 2];
+            float[] w = g == gs[0] ? ws[t % 4] : Parity.random(200 + t % 4, numel(g.weightShape()));
+            xs[t] = Parity.random(300 + t, numel(g.inputShape()));
+            want[t] = new float[][] {forward(xs[t], w, null, g), backwardData(forward(xs[t], w, null, g), w, g)};
+        }
+        ExecutorService pool = Executors.newFixedThreadPool(4);
+        try {
+            List<Future<float[][]>> got = new ArrayList<>();
+            for (int t = 0; t < tasks; t++) {
+                final int tt = t;
+                got.add(pool.submit(() -> {
+                    Conv2dGeometry g = gs[tt % 2];
+                    float[] w = g == gs[0] ? ws[tt % 4] : Parity.random(200 + tt % 4, numel(g.weightShape()));
+                    float[] y = forward(xs[tt], w, null, g);
+                    return new float[][] {y, backwardData(y, w, g)};
+                }));
+            }
+            for (int t = 0; t < tasks; t++) {
+                float[][] r = got.get(t).get();
+                assertArrayEquals(want[t][0], r[0], "forward, task " + t);
+                assertArrayEquals(want[t][1], r[1], "backward, task " + t);
+            }
+        } finally {
+            pool.shutdown();
+        }
     }
 
     /** y[n,k,p,q] = bias[k] + sum w[k,c,r,s] x[n, g*cg + c, p*sh - pt + r*dh, q*sw - pl + s*dw], in double. */
