@@ -8,8 +8,8 @@
 // Document Processing", 2006); 1x1 / stride 1 / no pad needs no im2col since
 // x itself is the column matrix. The data gradient is sgemm (W^T dy) + col2im.
 // Threads: OpenMP workers each take whole images (or, with fewer images than
-// threads, blocks of output rows) and run single-threaded sgemm on them, so
-// there is no synchronisation inside a conv and one thread pool (blas.h).
+// threads, blocks of output rows, or of output channels on small planes) and
+// run single-threaded sgemm on them, so there is one thread pool (blas.h).
 // Depthwise (groups == c) runs direct loops (conv2d_depthwise.cpp); 3x3 stride-1
 // dense convs with enough tiles per thread run Winograd F(2x2, 3x3) (conv2d_winograd.cpp).
 //
@@ -243,7 +243,7 @@ int forward_channel_blocks(const float* x, const float* w, const float* bias, fl
                     float* yb = yg + (int64_t)k0 * ohw;
                     if (bias)
                         for (int kk = k0; kk < k1; kk++)
-                            std::fill(yg + (int64_t)kk * ohw, yg + (int64_t)(kk + 1) * ohw, bias[gi * kg + kk]);
+                            std::fill(yb + (int64_t)(kk - k0) * ohw, yb + (int64_t)(kk - k0 + 1) * ohw, bias[gi * kg + kk]);
                     salient::sgemm_serial(false, false, k1 - k0, ohw, crs, 1.f, wg + (int64_t)k0 * crs, crs, cols, ohw,
                                           bias ? 1.f : 0.f, yb, ohw);
                 }

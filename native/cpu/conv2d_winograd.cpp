@@ -103,7 +103,7 @@ struct Rows {
 // are t0, t0 + 1, ...) goes to V[xi * sv + (t / kNR) * cin * kNR + i * kNR + t % kNR],
 // B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1].
 void transform_input(const float* x, const Shape& S, float* V, int64_t sv, int64_t t0, int ty0, int ty1, Rows& R) {
-    const int64_t stride = sv, panel = (int64_t)S.cin * kNR;
+    const int64_t panel = (int64_t)S.cin * kNR;
     const int W = R.width, tw = S.tw;
     // input columns [c_lo, c_hi) of the padded row [-pl, -pl + W) that exist
     const int c_lo = std::min(W, S.pl), c_hi = std::max(c_lo, std::min(W, S.pl + S.win));
@@ -140,10 +140,10 @@ void transform_input(const float* x, const Shape& S, float* V, int64_t sv, int64
                 float* o = V + (t / kNR) * panel + (int64_t)i * kNR + lane;
                 for (int a = 0; a < 4; a++) {
                     const float* r = R.p[a] + 2 * tx;
-                    float* o0 = o + (a * 4 + 0) * stride;
-                    float* o1 = o + (a * 4 + 1) * stride;
-                    float* o2 = o + (a * 4 + 2) * stride;
-                    float* o3 = o + (a * 4 + 3) * stride;
+                    float* o0 = o + (a * 4 + 0) * sv;
+                    float* o1 = o + (a * 4 + 1) * sv;
+                    float* o2 = o + (a * 4 + 2) * sv;
+                    float* o3 = o + (a * 4 + 3) * sv;
 #pragma omp simd
                     for (int j = 0; j < len; j++) {
                         const float e0 = r[2 * j], e1 = r[2 * j + 1], e2 = r[2 * j + 2], e3 = r[2 * j + 3];
@@ -163,7 +163,6 @@ void transform_input(const float* x, const Shape& S, float* V, int64_t sv, int64
 // for the tile rows [ty0, ty1) of one image. M: (16, cout, ld), planes sm apart.
 void transform_output(const float* M, int64_t ld, int64_t sm, int64_t t0, int ty0, int ty1, const float* bias,
                       float* y, const Shape& S, Rows& R) {
-    const int64_t stride = sm;
     const int tw = S.tw;
     for (int o = 0; o < S.cout; o++) {
         const float* mp = M + (int64_t)o * ld + t0;
@@ -173,10 +172,10 @@ void transform_output(const float* M, int64_t ld, int64_t sm, int64_t t0, int ty
             const float* m = mp + (int64_t)(ty - ty0) * tw;
             // m A along each of the 4 rows of the tile: two columns per tile, interleaved
             for (int a = 0; a < 4; a++) {
-                const float* m0 = m + (a * 4 + 0) * stride;
-                const float* m1 = m + (a * 4 + 1) * stride;
-                const float* m2 = m + (a * 4 + 2) * stride;
-                const float* m3 = m + (a * 4 + 3) * stride;
+                const float* m0 = m + (a * 4 + 0) * sm;
+                const float* m1 = m + (a * 4 + 1) * sm;
+                const float* m2 = m + (a * 4 + 2) * sm;
+                const float* m3 = m + (a * 4 + 3) * sm;
                 float* t = R.p[a];
 #pragma omp simd
                 for (int tx = 0; tx < tw; tx++) {
@@ -401,6 +400,8 @@ std::shared_ptr<float> filters(const float* w, int cout, int cin, bool flipped, 
     transform_filters(cout, cin, filt, raw);
     if (bytes <= kFilterCacheCap / 4) {
         std::lock_guard<std::mutex> lock(g_filter_mu);
+        for (auto& e : g_filters)  // another thread made the same filters meanwhile: keep one copy
+            if (e.key == key) return e.U;
         while (!g_filters.empty() && g_filter_bytes + bytes > kFilterCacheCap) {
             auto lru = std::min_element(g_filters.begin(), g_filters.end(),
                                         [](const FilterEntry& a, const FilterEntry& b) { return a.used < b.used; });

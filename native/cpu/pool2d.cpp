@@ -51,8 +51,11 @@ inline void valid_rows(const PoolGeom& g, int p, int& lo, int& hi) {
     }
 }
 
-// Max pooling as two passes. The window scan above ("take v when it is the
-// first, or v > best, or v is NaN", rows outer, columns inner) gives the same
+// Whether a max-pool scan replaces its running best with v: v is larger, or v is NaN.
+inline bool takes(float v, float best) { return (v > best) | (v != v); }
+
+// Max pooling as two passes. PyTorch's window scan (see the top: take v when it
+// is the first, or takes(v, best); rows outer, columns inner) gives the same
 // winner when split: first each input row's winner over a window's columns
 // (the first maximum, or the row's last NaN), then the winner over the rows'
 // winners (the first row holding the maximum, or the last row holding a NaN).
@@ -101,7 +104,7 @@ struct RowScan {
                     const int iw = iw0 + s * g.dw;
                     if (iw < 0 || iw >= g.w) continue;
                     const float x = xr[iw];
-                    if (at < 0 || x > b || x != x) {
+                    if (at < 0 || takes(x, b)) {
                         b = x;
                         at = iw;
                     }
@@ -127,7 +130,7 @@ struct RowScan {
 #pragma omp simd
             for (int q = lo; q < hi; q++) {
                 const float x = xr[q * sw + off], b = v[q];
-                const bool take = (x > b) | (x != x);
+                const bool take = takes(x, b);
                 v[q] = take ? x : b;
                 cl[q] = take ? q * sw + off : cl[q];
             }
@@ -203,7 +206,7 @@ extern "C" int maxpool2d_forward_cpu(const float* x, float* y, int n, int c, int
 #pragma omp simd
                 for (int q = 0; q < ow; q++) {
                     const float v = hv[q], b = yrow[q];
-                    yrow[q] = (v > b || v != v) ? v : b;
+                    yrow[q] = takes(v, b) ? v : b;
                 }
             }
         }
@@ -245,7 +248,7 @@ extern "C" int maxpool2d_backward_cpu(const float* x, const float* dy, float* dx
 #pragma omp simd
                 for (int q = 0; q < ow; q++) {
                     const float v = hv[q], b = best[q];
-                    const bool take = v > b || v != v;
+                    const bool take = takes(v, b);
                     best[q] = take ? v : b;
                     arg[q] = take ? base + hc[q] : arg[q];
                 }
