@@ -5,7 +5,11 @@
 // FLOP/byte: no kernels here; copies run at PCIe/NVLink speed (H2D/D2H ~25-50 GB/s,
 // D2D ~2-3 TB/s on H100), which is why the engine copies only at batch boundaries.
 #include <cstdarg>
+#include <cstdlib>
 #include <cstring>
+#include <algorithm>
+#include <mutex>
+#include <unordered_map>
 #include "common.cuh"
 
 // ---- device helpers
@@ -16,6 +20,11 @@ namespace salient_cuda {
 
 static thread_local char g_error[512] = {0};
 static char g_probe_error[256] = {0};
+
+// The memory cap of salient_cuda_set_memory_limit: bytes held per live allocation.
+static std::mutex g_held_mu;
+static std::unordered_map<const void*, int64_t> g_held;
+static int64_t g_held_bytes = 0, g_limit_bytes = 0;
 
 int fail(int code, const char* fmt, ...) {
     va_list ap;
@@ -128,8 +137,16 @@ int salient_cuda_device_describe(int device, char* buf, int len) {
     SALIENT_CUDA_CHECK(len > 0, "salient_cuda_device_describe: buffer length %d", len);
     cudaDeviceProp prop;
     SALIENT_CUDA_TRY(cudaGetDeviceProperties(&prop, device));
+#ifdef SALIENT_CUDA_EMULATION
+    const char* race = getenv("SALIENT_EMU_RACE");
+    const bool race_mode = race != nullptr && *race != 0 && strcmp(race, "0") != 0 && strcmp(race, "off") != 0;
+    snprintf(buf, (size_t)len, "%s, %d threads, %.1f GiB%s%s", prop.name, prop.multiProcessorCount,
+             (double)prop.totalGlobalMem / (1024.0 * 1024.0 * 1024.0), race_mode ? ", race mode seed " : "",
+             race_mode ? race : "");
+#else
     snprintf(buf, (size_t)len, "%s, sm_%d%d, %.1f GiB, %d SMs", prop.name, prop.major, prop.minor,
              (double)prop.totalGlobalMem / (1024.0 * 1024.0 * 1024.0), prop.multiProcessorCount);
+#endif
     return SALIENT_OK;
 }
 
@@ -165,6 +182,15 @@ float* salient_cuda_malloc(int64_t count) {
         fail(SALIENT_ENOMEM, "salient_cuda_malloc: %lld floats is beyond any sane tensor", (long long)count);
         return nullptr;
     }
+    const int64_t bytes = count * (int64_t)sizeof(float);
+    {
+        std::lock_guard<std::mutex> lock(g_held_mu);
+        if (g_limit_bytes > 0 && g_held_bytes + bytes > g_limit_bytes) {
+            fail(SALIENT_ENOMEM, "cuda: cannot allocate %.1f MiB of device memory (%.1f of %.1f MiB free under the set limit)",
+                 bytes / 1048576.0, (g_limit_bytes - g_held_bytes) / 1048576.0, g_limit_bytes / 1048576.0);
+            return nullptr;
+        }
+    }
     void* p = nullptr;
     cudaError_t e = cudaMalloc(&p, (size_t)count * sizeof(float));
     if (e != cudaSuccess) {
@@ -177,13 +203,37 @@ float* salient_cuda_malloc(int64_t count) {
              count * 4.0 / (1 << 20), free_b / 1048576.0, total_b / 1048576.0, cudaGetErrorString(e));
         return nullptr;
     }
+    std::lock_guard<std::mutex> lock(g_held_mu);
+    g_held[p] = bytes;
+    g_held_bytes += bytes;
     return (float*)p;
 }
 
 int salient_cuda_free(float* p) {
     if (p == nullptr) return SALIENT_OK;
     SALIENT_CUDA_TRY(cudaFree(p));
+    std::lock_guard<std::mutex> lock(g_held_mu);
+    auto it = g_held.find(p);
+    if (it != g_held.end()) {
+        g_held_bytes -= it->second;
+        g_held.erase(it);
+    }
     return SALIENT_OK;
+}
+
+int salient_cuda_set_memory_limit(int64_t bytes) {
+    SALIENT_CUDA_CHECK(bytes >= 0, "salient_cuda_set_memory_limit: negative limit %lld", (long long)bytes);
+    std::lock_guard<std::mutex> lock(g_held_mu);
+    g_limit_bytes = bytes;
+    return SALIENT_OK;
+}
+
+int salient_cuda_is_emulated(void) {
+#ifdef SALIENT_CUDA_EMULATION
+    return 1;
+#else
+    return 0;
+#endif
 }
 
 int salient_cuda_mem_info(int64_t* free_bytes, int64_t* total_bytes) {
@@ -193,6 +243,11 @@ int salient_cuda_mem_info(int64_t* free_bytes, int64_t* total_bytes) {
     SALIENT_CUDA_TRY(cudaMemGetInfo(&f, &t));
     *free_bytes = (int64_t)f;
     *total_bytes = (int64_t)t;
+    std::lock_guard<std::mutex> lock(g_held_mu);
+    if (g_limit_bytes > 0) {
+        *total_bytes = std::min(*total_bytes, g_limit_bytes);
+        *free_bytes = std::min(*free_bytes, std::max<int64_t>(0, g_limit_bytes - g_held_bytes));
+    }
     return SALIENT_OK;
 }
 

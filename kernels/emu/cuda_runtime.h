@@ -182,7 +182,7 @@ struct ThreadState {
     unsigned lane, warp;
 };
 
-#define SALIENT_EMU_TLS __attribute__((tls_model("initial-exec"))) thread_local
+#define SALIENT_EMU_TLS thread_local
 extern SALIENT_EMU_TLS ThreadState* t_thread;
 extern SALIENT_EMU_TLS uint3 t_block;
 extern SALIENT_EMU_TLS dim3 t_block_dim;
