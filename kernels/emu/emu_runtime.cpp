@@ -392,12 +392,23 @@ void Executor::run_block(uint3 idx, uint64_t seed) {
     const bool race = settings().race;
     if (race) rng.seed(seed);
 
+    // Race mode: the order of the fibers is shuffled every pass, and one warp of the block lags
+    // (it runs one pass in eight, or when nothing else can), so that other warps run many
+    // barrier-free phases ahead of it, as they may on a GPU.
+    const int lagging = race && nw > 1 ? (int)(rng() % (uint64_t)nw) : -1;
+    bool skipped = false, force = false;
     while (done < n) {
         if (race) std::shuffle(order.begin(), order.end(), rng);
+        const bool lag_now = lagging >= 0 && !force && rng() % 8 != 0;
+        skipped = force = false;
         int ran = 0;
         for (int i : order) {
             Fiber& f = fibers[i];
             if (f.state != F_NEW && f.state != F_READY) continue;
+            if (lag_now && (int)f.ts.warp == lagging) {
+                skipped = true;
+                continue;
+            }
             if (f.state == F_NEW) start(f);
             f.state = F_READY;
             cur = &f;
@@ -434,6 +445,8 @@ void Executor::run_block(uint3 idx, uint64_t seed) {
             for (int i = 0; i < n; i++)
                 if (fibers[i].state == F_BLOCK_BAR) fibers[i].state = F_READY;
             block_waiting = 0;
+        } else if (ran == 0 && skipped) {
+            force = true;  // only the lagging warp can run: the next pass runs it
         } else if (ran == 0 && done < n) {
             int at_warp = 0;
             for (int i = 0; i < n; i++) at_warp += fibers[i].state == F_WARP_BAR;

@@ -35,7 +35,10 @@ final class CudaRuntime {
      * which thereby binds to it; the cudart presets (and with them libcuda) stay unloaded.
      */
     static void loadEmulation() {
-        File emu = library("libsalient_cuda_emu.so"), glue = library("libjniCudaNative.so");
+        // SALIENT_CUDA_EMU_LIB: another build of the emulation library (scripts/kernel-breakages)
+        String other = System.getenv("SALIENT_CUDA_EMU_LIB");
+        File emu = other != null && !other.isEmpty() ? new File(other) : library("libsalient_cuda_emu.so");
+        File glue = library("libjniCudaNative.so");
         System.load(emu.getAbsolutePath());
         System.load(glue.getAbsolutePath());
     }

@@ -46,7 +46,7 @@ class CudaOutOfMemorySplitTest {
     @Test
     void igSplitsItsStepsWhenTheDeviceIsFull() {
         try (Model m = Model.load(MODEL)) {
-            var o = IntegratedGradients.Options.steps(8);
+            var o = IntegratedGradients.Options.steps(4);
             Attribution ref;
             long footprint;
             try (CudaBackend free = CudaBackend.create(); Tensor x = free.upload(input(2), 2, 3, 64, 64)) {
@@ -54,7 +54,7 @@ class CudaOutOfMemorySplitTest {
                 footprint = free.cachedBytes() + free.liveBytes(); // every block the unsplit run held
             }
             assertTrue(footprint > 0);
-            // a quarter of what one chunk of 16 rows (8 steps x 2 images) took: the chunk must split
+            // a quarter of what one chunk of 8 rows (4 steps x 2 images) took: the chunk must split
             long cap = footprint / 4;
             Attribution got;
             try (CudaBackend small = CudaBackend.create()) {
