@@ -1,6 +1,6 @@
 // runtime.cu: the host side of the CUDA engine. Device discovery that answers "0 devices"
-// instead of failing when there is no driver or GPU, device memory, host<->device copies,
-// the per-thread error message and the host half of the broadcast iterator.
+// instead of failing when there is no driver or GPU, device memory, host<->device copies and
+// the per-thread error message (its buffer and the broadcast plan live in salient_host.h).
 //
 // FLOP/byte: no kernels here; copies run at PCIe/NVLink speed (H2D/D2H ~25-50 GB/s,
 // D2D ~2-3 TB/s on H100), which is why the engine copies only at batch boundaries.
@@ -18,7 +18,6 @@
 
 namespace salient_cuda {
 
-static thread_local char g_error[512] = {0};
 static char g_probe_error[256] = {0};
 
 // The memory cap of salient_cuda_set_memory_limit: bytes held per live allocation.
@@ -26,80 +25,11 @@ static std::mutex g_held_mu;
 static std::unordered_map<const void*, int64_t> g_held;
 static int64_t g_held_bytes = 0, g_limit_bytes = 0;
 
-int fail(int code, const char* fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(g_error, sizeof g_error, fmt, ap);
-    va_end(ap);
-    return code;
-}
-
 int fail_cuda(const char* what, cudaError_t e) {
     // clear the non-sticky error so that the next call starts clean
     cudaGetLastError();
     return fail(e == cudaErrorMemoryAllocation ? SALIENT_ENOMEM : SALIENT_EBACKEND, "%s: CUDA error %d (%s): %s", what,
                 (int)e, cudaGetErrorName(e), cudaGetErrorString(e));
-}
-
-int check_shape(const char* fn, const char* what, const int64_t* shape, int rank) {
-    SALIENT_CUDA_CHECK(rank >= 0 && rank <= SALIENT_CUDA_MAX_RANK, "%s: %s rank %d outside [0, %d]", fn, what, rank,
-                       SALIENT_CUDA_MAX_RANK);
-    SALIENT_CUDA_CHECK(rank == 0 || shape != nullptr, "%s: %s shape is null", fn, what);
-    for (int i = 0; i < rank; i++)
-        SALIENT_CUDA_CHECK(shape[i] >= 0, "%s: %s has negative dim %lld", fn, what, (long long)shape[i]);
-    return SALIENT_OK;
-}
-
-int64_t shape_numel(const int64_t* shape, int rank) {
-    int64_t n = 1;
-    for (int i = 0; i < rank; i++) n *= shape[i];
-    return n;
-}
-
-int make_broadcast(const char* fn, const int64_t* out, int out_rank, int nops, const int64_t* const* shapes,
-                   const int* ranks, Broadcast& b) {
-    if (int rc = check_shape(fn, "output", out, out_rank)) return rc;
-    SALIENT_CUDA_CHECK(nops >= 1 && nops <= kMaxOps, "%s: bad operand count %d", fn, nops);
-    int64_t st[kMaxOps][SALIENT_CUDA_MAX_RANK];
-    for (int o = 0; o < nops; o++) {
-        if (int rc = check_shape(fn, "operand", shapes[o], ranks[o])) return rc;
-        SALIENT_CUDA_CHECK(ranks[o] <= out_rank, "%s: operand rank %d exceeds output rank %d", fn, ranks[o], out_rank);
-        int64_t acc = 1;
-        for (int d = out_rank - 1; d >= 0; d--) {
-            int od = d - (out_rank - ranks[o]);
-            int64_t dim = od >= 0 ? shapes[o][od] : 1;
-            SALIENT_CUDA_CHECK(dim == out[d] || dim == 1, "%s: operand dim %lld does not broadcast to %lld (axis %d)",
-                               fn, (long long)dim, (long long)out[d], d);
-            st[o][d] = (dim == 1) ? 0 : acc;
-            acc *= dim;
-        }
-    }
-    b.numel = shape_numel(out, out_rank);
-    b.rank = 0;
-    for (int d = 0; d < out_rank; d++) {
-        if (out[d] == 1) continue;
-        if (b.rank > 0) {
-            bool merge = true;
-            for (int o = 0; o < nops; o++)
-                if (b.stride[o][b.rank - 1] != st[o][d] * out[d]) merge = false;
-            if (merge) {
-                b.shape[b.rank - 1] *= out[d];
-                for (int o = 0; o < nops; o++) b.stride[o][b.rank - 1] = st[o][d];
-                continue;
-            }
-        }
-        b.shape[b.rank] = out[d];
-        for (int o = 0; o < nops; o++) b.stride[o][b.rank] = st[o][d];
-        b.rank++;
-    }
-    if (b.rank == 0) {
-        b.rank = 1;
-        b.shape[0] = 1;
-        for (int o = 0; o < nops; o++) b.stride[o][0] = 0;
-    }
-    for (int o = nops; o < kMaxOps; o++)
-        for (int d = 0; d < SALIENT_CUDA_MAX_RANK; d++) b.stride[o][d] = 0;
-    return SALIENT_OK;
 }
 
 }  // namespace salient_cuda
@@ -114,7 +44,7 @@ using namespace salient_cuda;
 
 extern "C" {
 
-const char* salient_cuda_last_error(void) { return g_error; }
+const char* salient_cuda_last_error(void) { return salient::host::error_buffer(); }
 
 const char* salient_cuda_probe_error(void) { return g_probe_error; }
 
