@@ -1,4 +1,4 @@
-package dev.salient.explain;
+package dev.salient.explain.core;
 
 import dev.salient.engine.Backend;
 import dev.salient.engine.Tensor;

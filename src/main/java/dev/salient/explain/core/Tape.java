@@ -1,9 +1,10 @@
-package dev.salient.explain;
+package dev.salient.explain.core;
 
 import dev.salient.engine.Backend;
 import dev.salient.engine.SalientException;
 import dev.salient.engine.Shapes;
 import dev.salient.engine.Tensor;
+import dev.salient.explain.Target;
 import dev.salient.model.Model;
 import dev.salient.model.Plan;
 import dev.salient.model.ops.Op;
@@ -115,7 +116,7 @@ public final class Tape implements AutoCloseable {
      * Floats one input row needs while a tape records and walks back to {@code wrt}:
      * the executor's buffers, the kept region and its gradients. For chunk sizing.
      */
-    static long floatsPerRow(Model model, long[] rowShape, Set<String> wrt) {
+    public static long floatsPerRow(Model model, long[] rowShape, Set<String> wrt) {
         String inName = model.inputs().get(0).name();
         String output = model.outputs().get(0).name();
         Plan plan = model.plan(Map.of(inName, rowShape), Set.of(output));
@@ -156,6 +157,28 @@ public final class Tape implements AutoCloseable {
      * given rules. Returns the gradients by wrt name; the caller owns them.
      */
     public Map<String, Tensor> backward(int[] classes, BackwardRules rules) {
+        return backward(classes, rules, wrt);
+    }
+
+    /**
+     * As {@link #backward(int[], BackwardRules)}, to a subset {@code to} of the wrt
+     * tensors only: the walk stops where no step leads from {@code to} any more.
+     */
+    public Map<String, Tensor> backward(int[] classes, BackwardRules rules, Set<String> to) {
+        if (!wrt.containsAll(to)) throw new SalientException("tensors " + to + " were not recorded by this tape (" + wrt + ")");
+        List<Plan.Step> walk = region;
+        Set<String> reach = desc;
+        if (!to.equals(wrt)) {
+            reach = new HashSet<>(to);
+            walk = new ArrayList<>();
+            for (Plan.Step s : region) {
+                boolean hit = false;
+                for (String i : s.inputs()) hit |= !i.isEmpty() && reach.contains(i);
+                if (!hit) continue;
+                walk.add(s);
+                for (String o : s.outputs()) if (!o.isEmpty()) reach.add(o);
+            }
+        }
         Tensor l = logits();
         int n = (int) l.dim(0), c = (int) l.dim(1);
         if (classes.length != n) throw new SalientException("need one target class per row: " + classes.length + " for " + n);
@@ -170,8 +193,8 @@ public final class Tape implements AutoCloseable {
         boolean ok = false;
         try {
             grads.put(output, backend.upload(seed, l.shape()));
-            for (int k = region.size() - 1; k >= 0; k--) {
-                Plan.Step s = region.get(k);
+            for (int k = walk.size() - 1; k >= 0; k--) {
+                Plan.Step s = walk.get(k);
                 String[] outs = s.outputs();
                 Tensor[] dOut = new Tensor[outs.length];
                 boolean any = false;
@@ -195,13 +218,13 @@ public final class Tape implements AutoCloseable {
                     for (int i = 0; i < ins.length; i++) {
                         if (ins[i].isEmpty() || op.isParamInput(i)) continue;
                         in[i] = input(ins[i]);
-                        if (desc.contains(ins[i])) {
+                        if (reach.contains(ins[i])) {
                             dIn[i] = backend.allocate(s.inputShapes()[i]);
                             local.add(dIn[i]);
                         }
                     }
                     for (int j = 0; j < outs.length; j++) if (!outs[j].isEmpty()) out[j] = values.get(outs[j]);
-                    rules.ruleFor(op).apply(op, backend, in, out, dOut, dIn);
+                    rules.ruleFor(s.node(), op).apply(op, backend, in, out, dOut, dIn);
                     for (int i = 0; i < ins.length; i++) {
                         if (dIn[i] == null) continue;
                         Tensor prev = grads.get(ins[i]);
@@ -217,12 +240,12 @@ public final class Tape implements AutoCloseable {
                 }
                 // output gradients are consumed: free them unless asked for
                 for (String o : outs) {
-                    if (o.isEmpty() || wrt.contains(o)) continue;
+                    if (o.isEmpty() || to.contains(o)) continue;
                     Tensor g = grads.remove(o);
                     if (g != null) g.close();
                 }
             }
-            for (String w : wrt) {
+            for (String w : to) {
                 Tensor g = grads.remove(w);
                 if (g == null) {
                     long[] shape = values.get(w).shape();

@@ -1,4 +1,4 @@
-package dev.salient.explain;
+package dev.salient.explain.gradient;
 
 import dev.salient.engine.SalientException;
 

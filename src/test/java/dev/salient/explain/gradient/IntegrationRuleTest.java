@@ -1,4 +1,4 @@
-package dev.salient.explain;
+package dev.salient.explain.gradient;
 
 import static org.junit.jupiter.api.Assertions.*;
 

@@ -1,8 +1,9 @@
-package dev.salient.explain;
+package dev.salient.explain.gradient;
 
 import dev.salient.engine.Backend;
 import dev.salient.engine.BinaryOp;
 import dev.salient.engine.Tensor;
+import dev.salient.explain.MethodSpec;
 import dev.salient.model.Model;
 
 /**
@@ -13,13 +14,16 @@ import dev.salient.model.Model;
  * }</pre>
  */
 public final class InputXGradient extends GradientExplainer {
+    public static final MethodSpec SPEC = MethodSpec.gradient("inputxgradient", "`x * dy_t/dx`",
+            (m, o) -> new InputXGradient(m));
+
     public InputXGradient(Model model) {
         super(model);
     }
 
     @Override
-    public String name() {
-        return "inputxgradient";
+    public MethodSpec spec() {
+        return SPEC;
     }
 
     @Override

@@ -1,7 +1,9 @@
-package dev.salient.explain;
+package dev.salient.explain.gradient;
 
 import dev.salient.engine.Backend;
 import dev.salient.engine.Tensor;
+import dev.salient.explain.MethodSpec;
+import dev.salient.explain.core.BackwardRules;
 import dev.salient.model.Model;
 
 /**
@@ -13,13 +15,16 @@ import dev.salient.model.Model;
  * }</pre>
  */
 public final class GuidedBackprop extends GradientExplainer {
+    public static final MethodSpec SPEC = MethodSpec.gradient("guidedbackprop",
+            "gradient with ReLU backward `relu(dy)*(x>0)`", (m, o) -> new GuidedBackprop(m));
+
     public GuidedBackprop(Model model) {
         super(model);
     }
 
     @Override
-    public String name() {
-        return "guidedbackprop";
+    public MethodSpec spec() {
+        return SPEC;
     }
 
     @Override

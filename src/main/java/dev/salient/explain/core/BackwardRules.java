@@ -1,12 +1,15 @@
-package dev.salient.explain;
+package dev.salient.explain.core;
 
 import dev.salient.engine.Activation;
+import dev.salient.model.Node;
 import dev.salient.model.ops.Op;
 import java.util.HashMap;
 import java.util.Map;
 
 /**
- * Backward rules by ONNX op type. {@link #standard()} is the exact gradient;
+ * Backward rules, chosen per node: by node name first (composites that treat the
+ * first or last layers differently, as LRP's do), then by ONNX op type, else the
+ * op's own exact VJP. {@link #standard()} is the exact gradient;
  * {@link #guided()} and {@link #deconvnet()} swap the rule of Relu as Captum's
  * GuidedBackprop and Deconvolution do. Immutable: {@link #with} returns a copy.
  */
@@ -14,16 +17,18 @@ public final class BackwardRules {
     private static final BackwardRule OWN = (op, b, in, out, dOut, dIn) -> op.backward(b, in, out, dOut, dIn);
 
     private final Map<String, BackwardRule> byType;
+    private final Map<String, BackwardRule> byNode;
     private final String name;
 
-    private BackwardRules(String name, Map<String, BackwardRule> byType) {
+    private BackwardRules(String name, Map<String, BackwardRule> byType, Map<String, BackwardRule> byNode) {
         this.name = name;
         this.byType = Map.copyOf(byType);
+        this.byNode = Map.copyOf(byNode);
     }
 
     /** The exact data gradient of every op. */
     public static BackwardRules standard() {
-        return new BackwardRules("standard", Map.of());
+        return new BackwardRules("standard", Map.of(), Map.of());
     }
 
     /**
@@ -49,10 +54,20 @@ public final class BackwardRules {
     public BackwardRules with(String newName, String opType, BackwardRule rule) {
         Map<String, BackwardRule> m = new HashMap<>(byType);
         m.put(opType, rule);
-        return new BackwardRules(newName, m);
+        return new BackwardRules(newName, m, byNode);
     }
 
-    public BackwardRule ruleFor(Op op) {
+    /** A copy with {@code rule} for the node named {@code nodeName} (it wins over the op-type rule). */
+    public BackwardRules withNode(String newName, String nodeName, BackwardRule rule) {
+        Map<String, BackwardRule> m = new HashMap<>(byNode);
+        m.put(nodeName, rule);
+        return new BackwardRules(newName, byType, m);
+    }
+
+    /** The rule for one node of the plan: its own, its op type's, or the op's exact VJP. */
+    public BackwardRule ruleFor(Node node, Op op) {
+        BackwardRule r = node == null ? null : byNode.get(node.name());
+        if (r != null) return r;
         return byType.getOrDefault(op.opType(), OWN);
     }
 

@@ -1,8 +1,9 @@
-package dev.salient.explain;
+package dev.salient.explain.gradient;
 
 import dev.salient.engine.Activation;
 import dev.salient.engine.Backend;
 import dev.salient.engine.Tensor;
+import dev.salient.explain.MethodSpec;
 import dev.salient.model.Model;
 
 /**
@@ -14,13 +15,16 @@ import dev.salient.model.Model;
  * }</pre>
  */
 public final class Saliency extends GradientExplainer {
+    public static final MethodSpec SPEC = MethodSpec.gradient("saliency", "`abs(dy_t/dx)`", (m, o) -> new Saliency(m))
+            .withAxiom(MethodSpec.NON_NEGATIVE);
+
     public Saliency(Model model) {
         super(model);
     }
 
     @Override
-    public String name() {
-        return "saliency";
+    public MethodSpec spec() {
+        return SPEC;
     }
 
     @Override

@@ -1,10 +1,11 @@
-package dev.salient.explain;
+package dev.salient.explain.core;
 
 import static org.junit.jupiter.api.Assertions.*;
 
 import dev.salient.engine.Backend;
 import dev.salient.engine.Engine;
 import dev.salient.engine.Tensor;
+import dev.salient.explain.Target;
 import dev.salient.model.Model;
 import java.nio.file.Path;
 import java.util.Map;
