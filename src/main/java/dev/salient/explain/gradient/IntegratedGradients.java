@@ -151,13 +151,16 @@ public final class IntegratedGradients extends Explainer {
             return new Chunk() {
                 @Override
                 public void expand(Backend bb, int s0, int count, Tensor points) {
-                    bb.igInterpolate(x, bi, Arrays.copyOfRange(alphas, s0, s0 + count), points);
+                    // points = x' + alpha (x - x'): a masked blend with one scalar mask per step
+                    try (Tensor m = bb.upload(Arrays.copyOfRange(alphas, s0, s0 + count), count, 1)) {
+                        bb.maskedBlend(x, bi, m, points);
+                    }
                 }
 
                 @Override
                 public Tensor accumulate(Backend bb, Tape tape, List<Map<String, Tensor>> grads, int s0, int count, Tensor acc) {
                     Tensor a = acc != null ? acc : bb.zeros(x.shape());
-                    bb.igAccumulate(grads.get(0).get(in), Arrays.copyOfRange(weights, s0, s0 + count), a);
+                    bb.weightedSum(grads.get(0).get(in), Arrays.copyOfRange(weights, s0, s0 + count), a);
                     return a;
                 }
 

@@ -13,6 +13,7 @@ import dev.salient.explain.MethodSpec;
 import dev.salient.explain.Target;
 import dev.salient.explain.core.Driver;
 import dev.salient.model.Model;
+import dev.salient.model.ops.TensorViews;
 import java.util.Arrays;
 import java.util.List;
 
@@ -200,7 +201,7 @@ public final class NoiseTunnel extends Explainer {
         int sb = (int) Math.max(1, Math.min(samples, blockRows / nb));
         float[] w = new float[samples];
         Arrays.fill(w, 1f / samples);
-        float[] pixels = options.source() != null || options.stdev() == null ? batch.toArray() : null;
+        float[] pixels = options.source() != null ? batch.toArray() : null;
         Tensor out = null;
         try {
             for (int i0 = 0; i0 < n; i0 += nb) {
@@ -219,10 +220,10 @@ public final class NoiseTunnel extends Explainer {
                                 if (mode == Mode.VARGRAD) sq = b.zeros(shape);
                             }
                             float[] ws = Arrays.copyOfRange(w, s0, s0 + scnt);
-                            b.igAccumulate(g, ws, mean);
+                            b.weightedSum(g, ws, mean);
                             if (mode == Mode.VARGRAD) {
                                 b.binary(BinaryOp.MUL, g, g, g);
-                                b.igAccumulate(g, ws, sq);
+                                b.weightedSum(g, ws, sq);
                             }
                         }
                     }
@@ -247,45 +248,60 @@ public final class NoiseTunnel extends Explainer {
         }
     }
 
-    /** Noisy inputs for samples [s0, s0+scnt) of images [i0, i0+cnt): (scnt·cnt, ...), row s·cnt + i. */
+    /**
+     * Noisy inputs for samples [s0, s0+scnt) of images [i0, i0+cnt): (scnt·cnt, ...), row
+     * s·cnt + i = x_i + σ_i z. z is element ((s·n + i)·D + j) of the seed's Philox stream on
+     * the backend, so the noise of (sample, image) does not depend on the chunking; σ_i is
+     * the given std, or 0.15 · (max − min) of image i, reduced on the backend.
+     */
     private Tensor noisy(Backend b, Tensor batch, float[] pixels, int i0, int cnt, int s0, int scnt) {
+        if (options.source() != null) return recordedNoise(b, batch, pixels, i0, cnt, s0, scnt);
+        int n = (int) batch.dim(0);
+        long d = batch.numel() / n;
+        Tensor out = b.allocate(Driver.withRows(batch.shape(), (long) scnt * cnt));
+        try (Tensor xi = Driver.rows(b, batch, i0, cnt); Tensor sd = b.allocate(cnt, 1)) {
+            if (options.stdev() != null) b.fill(sd, options.stdev());
+            else
+                try (Tensor lo = b.allocate(cnt, 1)) {
+                    b.reduceRows(dev.salient.engine.Reduction.MAX, xi, sd);
+                    b.reduceRows(dev.salient.engine.Reduction.MIN, xi, lo);
+                    b.axpby(-1f, lo, 1f, sd);
+                    b.axpby(0f, lo, options.stdevFraction(), sd);
+                }
+            if (cnt == n) {
+                b.randomNormal(options.seed(), (long) s0 * n * d, out);
+            } else {
+                try (Tensor z = b.allocate(cnt, d)) {
+                    for (int s = 0; s < scnt; s++) {
+                        b.randomNormal(options.seed(), ((long) (s0 + s) * n + i0) * d, z);
+                        b.copyRange(z, 0, out, (long) s * cnt * d, (long) cnt * d);
+                    }
+                }
+            }
+            Tensor o3 = TensorViews.view(out, scnt, cnt, d);
+            b.binary(BinaryOp.MUL, o3, TensorViews.view(sd, 1, cnt, 1), o3);
+            b.binary(BinaryOp.ADD, o3, TensorViews.view(xi, 1, cnt, d), o3);
+            return out;
+        } catch (RuntimeException e) {
+            out.close();
+            throw e;
+        }
+    }
+
+    /** Noise from a {@link NoiseSource} (recorded noise in tests), added on the host. */
+    private Tensor recordedNoise(Backend b, Tensor batch, float[] pixels, int i0, int cnt, int s0, int scnt) {
         int n = (int) batch.dim(0), row = Math.toIntExact(batch.numel() / n);
-        NoiseSource src = options.source() != null ? options.source() : gaussian(options);
         float[] noisy = new float[scnt * cnt * row];
         for (int s = 0; s < scnt; s++)
             for (int i = 0; i < cnt; i++) {
                 int img = i0 + i;
                 float[] img0 = Arrays.copyOfRange(pixels, img * row, (img + 1) * row);
-                float[] nz = src.noise(s0 + s, img, row, img0);
+                float[] nz = options.source().noise(s0 + s, img, row, img0);
                 if (nz.length != row) throw new SalientException("noise source returned " + nz.length + " values, need " + row);
                 int off = (s * cnt + i) * row;
                 for (int e = 0; e < row; e++) noisy[off + e] = img0[e] + nz[e];
             }
         return b.upload(noisy, Driver.withRows(batch.shape(), (long) scnt * cnt));
-    }
-
-    private static NoiseSource gaussian(Options o) {
-        return (sample, image, size, px) -> {
-            float sd;
-            if (o.stdev() != null) sd = o.stdev();
-            else {
-                float lo = Float.POSITIVE_INFINITY, hi = Float.NEGATIVE_INFINITY;
-                for (float v : px) {
-                    lo = Math.min(lo, v);
-                    hi = Math.max(hi, v);
-                }
-                sd = o.stdevFraction() * (hi - lo);
-            }
-            java.util.SplittableRandom r = new java.util.SplittableRandom(o.seed() * 1_000_003L + (long) sample * 65_537L + image);
-            float[] z = new float[size];
-            for (int i = 0; i < size; i += 2) {
-                double u1 = 1.0 - r.nextDouble(), u2 = r.nextDouble();
-                double rad = Math.sqrt(-2 * Math.log(u1));
-                z[i] = (float) (sd * rad * Math.cos(2 * Math.PI * u2));
-                if (i + 1 < size) z[i + 1] = (float) (sd * rad * Math.sin(2 * Math.PI * u2));
-            }
-            return z;
-        };
     }
 
     /** The raw gradient ∂y_t/∂x (Captum's Saliency with abs=False), the method SmoothGrad and VarGrad wrap. */

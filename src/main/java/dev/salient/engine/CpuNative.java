@@ -9,7 +9,7 @@ import org.bytedeco.javacpp.annotation.Properties;
 import org.bytedeco.openblas.presets.openblas_nolapack;
 
 /**
- * The JavaCPP binding of {@code native/salient.h}: one static native method per
+ * The JavaCPP binding of the CPU engine, {@code native/salient.h} and {@code native/primitives.h}: one static native method per
  * C function, pointers and integers only. Call through {@link CpuBackend}, which
  * checks return codes; this class is the raw ABI.
  */
@@ -17,14 +17,14 @@ import org.bytedeco.openblas.presets.openblas_nolapack;
         inherit = openblas_nolapack.class,
         value = @Platform(
                 compiler = {"cpp17", "openmp"},
-                include = "salient.h",
+                include = {"salient.h", "primitives.h"},
                 link = {"gomp@.1", "salient_cpu"}))
-public final class SalientNative {
+public final class CpuNative {
     static {
         Loader.load();
     }
 
-    private SalientNative() {}
+    private CpuNative() {}
 
     // ---- runtime
     public static native @Cast("const char*") BytePointer salient_last_error();
@@ -130,10 +130,14 @@ public final class SalientNative {
             int ih, int iw, int oh, int ow);
     public static native int cam_finish_cpu(FloatPointer cam, FloatPointer out, int n, int h, int w, int oh, int ow);
 
-    // ---- attribution: Integrated Gradients (native/cpu/ig.cpp)
-    public static native int ig_interpolate_cpu(@Cast("const float*") FloatPointer x,
-            @Cast("const float*") FloatPointer b, @Cast("const float*") FloatPointer alphas, FloatPointer y,
-            int s, int n, long d);
-    public static native int ig_accumulate_cpu(@Cast("const float*") FloatPointer g,
-            @Cast("const float*") FloatPointer weights, FloatPointer acc, int s, int n, long d);
+    // ---- primitives (native/primitives.h: blend.cpp, rows.cpp, random.cpp)
+    public static final int REDUCE_SUM = 0, REDUCE_MAX = 1, REDUCE_MIN = 2, REDUCE_MEAN = 3;
+
+    public static native int masked_blend_cpu(@Cast("const float*") FloatPointer x, @Cast("const float*") FloatPointer b,
+            @Cast("const float*") FloatPointer m, FloatPointer y, long s, long n, long nb, long d, long dm);
+    public static native int weighted_sum_cpu(@Cast("const float*") FloatPointer g, @Cast("const float*") FloatPointer w,
+            FloatPointer acc, long s, long r);
+    public static native int reduce_rows_cpu(int op, @Cast("const float*") FloatPointer x, FloatPointer y, long r, long l);
+    public static native int random_normal_cpu(@Cast("uint64_t") long seed, @Cast("uint64_t") long offset, FloatPointer y,
+            long n);
 }
