@@ -65,6 +65,34 @@ class Conv2dTest {
                 new Conv2dGeometry(1, 64, 14, 14, 128, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2));
     }
 
+    /**
+     * Depthwise convs: strides 1 and 2 take the phase-plane forward (3x3 with its taps in registers,
+     * other kernels tap by tap over blocks), dilation or stride 3 the direct loops.
+     */
+    static Stream<Conv2dGeometry> depthwiseGeometries() {
+        return Stream.of(
+                new Conv2dGeometry(1, 8, 7, 7, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 8),       // 7x7 plane
+                new Conv2dGeometry(2, 6, 14, 14, 6, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 6),     // stride 2, even side
+                new Conv2dGeometry(1, 5, 15, 13, 5, 3, 3, 2, 2, 0, 1, 1, 0, 1, 1, 5),     // stride 2, odd, uneven pads
+                new Conv2dGeometry(2, 4, 9, 11, 8, 3, 3, 1, 2, 2, 0, 1, 2, 1, 1, 4),      // multiplier 2, strides 1x2
+                new Conv2dGeometry(1, 3, 10, 9, 3, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 3),      // 5x5
+                new Conv2dGeometry(1, 4, 12, 13, 4, 7, 7, 2, 2, 3, 3, 3, 3, 1, 1, 4),     // 7x7 stride 2
+                new Conv2dGeometry(2, 2, 6, 8, 2, 1, 3, 2, 1, 0, 1, 0, 1, 1, 1, 2),       // 1x3, strides 2x1
+                new Conv2dGeometry(1, 2, 3, 3, 2, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 2),       // kernel beyond the plane
+                new Conv2dGeometry(1, 3, 4, 5, 3, 3, 3, 1, 1, 3, 0, 2, 3, 1, 1, 3),       // pads beyond the kernel
+                new Conv2dGeometry(1, 3, 11, 10, 3, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 3),     // stride 3: direct loops
+                new Conv2dGeometry(2, 48, 23, 23, 48, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 48),  // threaded, stride 2
+                new Conv2dGeometry(1, 16, 40, 38, 32, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 16),  // threaded, blocks of 512
+                new Conv2dGeometry(3, 32, 28, 28, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 32)); // threaded, 3x3
+    }
+
+    @ParameterizedTest
+    @MethodSource("depthwiseGeometries")
+    void depthwiseMatchesReference(Conv2dGeometry g) {
+        forwardMatchesReference(g);
+        backwardDataMatchesReferenceTranspose(g);
+    }
+
     @ParameterizedTest
     @MethodSource("threadedGeometries")
     void threadedPathsMatchReference(Conv2dGeometry g) {
