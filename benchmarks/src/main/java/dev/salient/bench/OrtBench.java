@@ -25,7 +25,9 @@ import org.openjdk.jmh.annotations.*;
  * optimisations) on the same ONNX model, input, batch and thread count. The {@code images}
  * counter gives images/s. ORT runs with {@code threads} intra-op threads and one inter-op thread,
  * sequential execution, as a Java service would configure it; salient with {@code threads}
- * OpenMP threads.
+ * OpenMP threads. {@code engine=ort} keeps ORT's default of spinning idle workers;
+ * {@code engine=ort-nospin} turns spinning off ({@code session.intra_op.allow_spinning=0}), which is
+ * the faster of the two on a machine shared with other work (salient's launchers run OpenMP passive).
  *
  * <p>The models are seeded full-size torchvision networks written by
  * {@code scripts/make_arch_fixtures.py --export-full DIR}; {@code scripts/bench-vs-ort} builds
@@ -53,7 +55,7 @@ public class OrtBench {
     @Param({"1", "32"})
     public int batch;
 
-    @Param({"salient", "ort"})
+    @Param({"salient", "ort", "ort-nospin"})
     public String engine;
 
     @Param({"2"})
@@ -94,13 +96,14 @@ public class OrtBench {
                 m = Model.load(file);
                 x = backend.upload(v, shape);
             }
-            case "ort" -> {
+            case "ort", "ort-nospin" -> {
                 env = OrtEnvironment.getEnvironment();
                 try (OrtSession.SessionOptions o = new OrtSession.SessionOptions()) {
                     o.setIntraOpNumThreads(threads);
                     o.setInterOpNumThreads(1);
                     o.setExecutionMode(OrtSession.SessionOptions.ExecutionMode.SEQUENTIAL);
                     o.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
+                    if (engine.equals("ort-nospin")) o.addConfigEntry("session.intra_op.allow_spinning", "0");
                     session = env.createSession(file.toString(), o);
                 }
                 inputName = session.getInputNames().iterator().next();
@@ -108,7 +111,7 @@ public class OrtBench {
                 fb.put(v).rewind();
                 ox = OnnxTensor.createTensor(env, fb, shape);
             }
-            default -> throw new IllegalArgumentException("engine " + engine + " (salient or ort)");
+            default -> throw new IllegalArgumentException("engine " + engine + " (salient, ort or ort-nospin)");
         }
     }
 
