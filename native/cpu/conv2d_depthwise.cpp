@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <cstring>
 #include "conv2d.h"
+#include "conv2d_epilogue.h"
 #include "workspace.h"
 
 namespace salient {
@@ -73,7 +74,8 @@ void build_phases(const float* xp, float* q, const ConvGeom& g, const Phase& f) 
 
 // One output plane from its phase planes: t (len) gets the flat outputs, then
 // rows of ow are copied out. q: (sh*sw, hq, wq), wk: (r,s), yp: (oh,ow), t: scratch (len)
-void phase_plane(const float* q, const float* wk, float b, float* yp, float* t, const ConvGeom& g, const Phase& f) {
+void phase_plane(const float* q, const float* wk, float b, float* yp, float* t, const ConvGeom& g, const Phase& f,
+                 const Epilogue& e) {
     const int64_t len = f.len;
     auto tap = [&](int r, int s) {
         return q + (int64_t)((r % g.sh) * g.sw + s % g.sw) * f.plane + (int64_t)(r / g.sh) * f.wq + s / g.sw;
@@ -102,13 +104,15 @@ void phase_plane(const float* q, const float* wk, float b, float* yp, float* t, 
         }
     }
     for (int p = 0; p < g.oh; p++) std::memcpy(yp + (int64_t)p * g.ow, t + (int64_t)p * f.wq, sizeof(float) * g.ow);
+    apply_epilogue(e, yp, (int64_t)g.oh * g.ow);
 }
 
 }  // namespace
 
 // Depthwise forward, direct loops: plane (n, kk) reads input channel kk / m only.
 // x: (n,c,h,w), w: (k,1,r,s), bias: (k) or NULL, y: (n,k,oh,ow), k = c*m
-void depthwise_forward_direct(const float* x, const float* w, const float* bias, float* y, const ConvGeom& g) {
+void depthwise_forward_direct(const float* x, const float* w, const float* bias, float* y, const ConvGeom& g,
+                              const Epilogue& e) {
     const int m = g.k / g.c;
     const int64_t planes = (int64_t)g.n * g.k;
 #pragma omp parallel for schedule(static) if (planes * g.oh * g.ow * g.r * g.s > 32768)
@@ -142,13 +146,20 @@ void depthwise_forward_direct(const float* x, const float* w, const float* bias,
                 }
             }
         }
+        apply_epilogue(e, yp, (int64_t)g.oh * g.ow);
     }
 }
 
 // Depthwise forward: the phase-plane path where it applies, else the direct loops.
 // x: (n,c,h,w), w: (k,1,r,s), bias: (k) or NULL, y: (n,k,oh,ow), k = c*m
 void depthwise_forward(const float* x, const float* w, const float* bias, float* y, const ConvGeom& g) {
-    if (!phase_applies(g)) return depthwise_forward_direct(x, w, bias, y, g);
+    depthwise_forward(x, w, bias, y, g, Epilogue{});
+}
+
+// The same with an epilogue applied to each output plane.
+void depthwise_forward(const float* x, const float* w, const float* bias, float* y, const ConvGeom& g,
+                       const Epilogue& e) {
+    if (!phase_applies(g)) return depthwise_forward_direct(x, w, bias, y, g, e);
     const Phase f = phase_geom(g);
     const int m = g.k / g.c;
     const int64_t planes = (int64_t)g.n * g.k;
@@ -172,11 +183,11 @@ void depthwise_forward(const float* x, const float* w, const float* bias, float*
                 build_phases(x + in * (int64_t)g.h * g.w, q, g, f);
                 built = in;
             }
-            phase_plane(q, w + (int64_t)kk * g.r * g.s, bias ? bias[kk] : 0.f, y + pl * (int64_t)g.oh * g.ow, t, g, f);
+            phase_plane(q, w + (int64_t)kk * g.r * g.s, bias ? bias[kk] : 0.f, y + pl * (int64_t)g.oh * g.ow, t, g, f, e);
         }
     }
     // a thread without scratch memory left its planes: redo them all the simple way
-    if (failed) depthwise_forward_direct(x, w, bias, y, g);
+    if (failed) depthwise_forward_direct(x, w, bias, y, g, e);
 }
 
 // Depthwise data gradient: input plane (n, cc) gathers from output planes cc*m .. cc*m+m-1.

@@ -121,6 +121,21 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public void conv2dForwardActivation(Tensor x, Tensor w, Tensor bias, Tensor y, Conv2dGeometry g,
+            Activation kind, float alpha, float beta) {
+        if (!fusesConvActivation(kind))
+            throw new SalientException("conv2dForwardActivation: " + kind + " is not fused (Relu or Clip)");
+        requireShape(x, g.inputShape(), "conv2dForwardActivation x");
+        requireShape(w, g.weightShape(), "conv2dForwardActivation weight");
+        if (bias != null) requireShape(bias, new long[] {g.k()}, "conv2dForwardActivation bias");
+        requireShape(y, g.outputShape(), "conv2dForwardActivation y");
+        check(SalientNative.conv2d_forward_act_cpu(x.data(), w.data(), bias == null ? null : bias.data(), y.data(),
+                g.n(), g.c(), g.h(), g.w(), g.k(), g.r(), g.s(), g.strideH(), g.strideW(),
+                g.padTop(), g.padLeft(), g.padBottom(), g.padRight(), g.dilationH(), g.dilationW(), g.groups(),
+                kind.code, alpha, beta));
+    }
+
+    @Override
     public void conv2dBackwardData(Tensor dy, Tensor w, Tensor dx, Conv2dGeometry g) {
         requireShape(dy, g.outputShape(), "conv2dBackwardData dy");
         requireShape(w, g.weightShape(), "conv2dBackwardData weight");

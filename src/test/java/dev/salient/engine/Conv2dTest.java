@@ -93,6 +93,53 @@ class Conv2dTest {
         backwardDataMatchesReferenceTranspose(g);
     }
 
+    static Stream<Conv2dGeometry> allGeometries() {
+        return Stream.of(geometries(), depthwiseGeometries(), threadedGeometries()).flatMap(s -> s);
+    }
+
+    /**
+     * conv2dForwardActivation (Relu or Clip in each conv path's epilogue) is bit for bit
+     * conv2dForward then activationForward, on every path (direct and phase-plane depthwise,
+     * Winograd whole images and tile-row blocks, batched images, channel split, row blocks,
+     * pointwise), with and without bias, NaN rule included (Relu maps NaN to 0, Clip keeps it).
+     */
+    @ParameterizedTest
+    @MethodSource("allGeometries")
+    void fusedActivationMatchesConvThenActivation(Conv2dGeometry g) {
+        float[] x = Parity.random(11, numel(g.inputShape()));
+        x[x.length / 3] = Float.NaN;
+        float[] w = Parity.random(12, numel(g.weightShape()));
+        float[] b = Parity.random(13, g.k());
+        Object[][] acts = {{Activation.RELU, 0f, 0f}, {Activation.CLIP, 0f, 6f}, {Activation.CLIP, -0.2f, 0.1f}};
+        for (Object[] a : acts) {
+            Activation kind = (Activation) a[0];
+            float lo = (Float) a[1], hi = (Float) a[2];
+            for (float[] bias : new float[][] {b, null}) {
+                try (Tensor tx = B.upload(x, g.inputShape()); Tensor tw = B.upload(w, g.weightShape());
+                        Tensor tb = bias == null ? null : B.upload(bias, g.k());
+                        Tensor want = B.allocate(g.outputShape()); Tensor got = B.allocate(g.outputShape())) {
+                    B.conv2dForward(tx, tw, tb, want, g);
+                    B.activationForward(kind, want, want, lo, hi);
+                    B.fill(got, Float.NaN); // must be overwritten
+                    B.conv2dForwardActivation(tx, tw, tb, got, g, kind, lo, hi);
+                    assertArrayEquals(want.toArray(), got.toArray(),
+                            "fused " + kind + "(" + lo + ", " + hi + ")" + (bias == null ? " no bias " : " ") + g);
+                }
+            }
+        }
+    }
+
+    @Test
+    void fusedActivationRefusesOtherKinds() {
+        Conv2dGeometry g = new Conv2dGeometry(1, 2, 4, 4, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1);
+        try (Tensor tx = B.allocate(g.inputShape()); Tensor tw = B.allocate(g.weightShape());
+                Tensor ty = B.allocate(g.outputShape())) {
+            assertFalse(B.fusesConvActivation(Activation.SIGMOID));
+            assertThrows(SalientException.class,
+                    () -> B.conv2dForwardActivation(tx, tw, null, ty, g, Activation.SIGMOID, 0f, 0f));
+        }
+    }
+
     @ParameterizedTest
     @MethodSource("threadedGeometries")
     void threadedPathsMatchReference(Conv2dGeometry g) {
