@@ -115,11 +115,8 @@ public final class CpuBackend implements Backend {
             Activation kind, float alpha, float beta) {
         if (!fusesConvActivation(kind))
             throw new SalientException("conv2dForwardActivation: " + kind + " is not fused (Relu or Clip)");
-        requireShape(x, g.inputShape(), "conv2dForwardActivation x");
-        requireShape(w, g.weightShape(), "conv2dForwardActivation weight");
-        if (bias != null) requireShape(bias, new long[] {g.k()}, "conv2dForwardActivation bias");
-        requireShape(y, g.outputShape(), "conv2dForwardActivation y");
-        check(SalientNative.conv2d_forward_act_cpu(x.data(), w.data(), bias == null ? null : bias.data(), y.data(),
+        OpChecks.conv2dForward(this, x, w, bias, y, g);
+        check(CpuNative.conv2d_forward_act_cpu(x.data(), w.data(), bias == null ? null : bias.data(), y.data(),
                 g.n(), g.c(), g.h(), g.w(), g.k(), g.r(), g.s(), g.strideH(), g.strideW(),
                 g.padTop(), g.padLeft(), g.padBottom(), g.padRight(), g.dilationH(), g.dilationW(), g.groups(),
                 kind.code, alpha, beta));

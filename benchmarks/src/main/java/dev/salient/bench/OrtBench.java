@@ -6,7 +6,7 @@ import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import dev.salient.engine.Backend;
 import dev.salient.engine.Engine;
-import dev.salient.engine.SalientNative;
+import dev.salient.engine.CpuNative;
 import dev.salient.engine.Tensor;
 import dev.salient.model.Model;
 import java.io.IOException;
@@ -91,7 +91,7 @@ public class OrtBench {
         for (int i = 0; i < v.length; i++) v[i] = (float) r.nextGaussian();
         switch (engine) {
             case "salient" -> {
-                SalientNative.salient_set_num_threads(threads);
+                CpuNative.salient_set_num_threads(threads);
                 backend = Engine.cpu();
                 m = Model.load(file);
                 x = backend.upload(v, shape);
