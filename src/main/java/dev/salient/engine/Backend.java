@@ -71,7 +71,7 @@ public interface Backend extends AutoCloseable {
     }
 
     /** Whether {@link #conv2dForwardActivation} takes this activation (Relu and Clip). */
-    default boolean fusesConvActivation(Activation kind) {
+    static boolean fusesConvActivation(Activation kind) {
         return kind == Activation.RELU || kind == Activation.CLIP;
     }
 

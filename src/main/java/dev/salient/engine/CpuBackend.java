@@ -113,9 +113,7 @@ public final class CpuBackend implements Backend {
     @Override
     public void conv2dForwardActivation(Tensor x, Tensor w, Tensor bias, Tensor y, Conv2dGeometry g,
             Activation kind, float alpha, float beta) {
-        if (!fusesConvActivation(kind))
-            throw new SalientException("conv2dForwardActivation: " + kind + " is not fused (Relu or Clip)");
-        OpChecks.conv2dForward(this, x, w, bias, y, g);
+        OpChecks.conv2dForwardActivation(this, x, w, bias, y, g, kind);
         check(CpuNative.conv2d_forward_act_cpu(x.data(), w.data(), bias == null ? null : bias.data(), y.data(),
                 g.n(), g.c(), g.h(), g.w(), g.k(), g.r(), g.s(), g.strideH(), g.strideW(),
                 g.padTop(), g.padLeft(), g.padBottom(), g.padRight(), g.dilationH(), g.dilationW(), g.groups(),

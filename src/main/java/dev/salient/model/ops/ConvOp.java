@@ -61,7 +61,7 @@ final class ConvOp extends AbstractOp {
 
     @Override
     public boolean fuses(Op next, Backend b) {
-        return next instanceof ActivationOp a && b.fusesConvActivation(a.kind());
+        return next instanceof ActivationOp a && Backend.fusesConvActivation(a.kind());
     }
 
     @Override
