@@ -20,6 +20,7 @@ Writes:
   src/test/resources/fixtures/methods/manifest-relevance.json   lrp cases on resnet and vgg
   src/test/resources/fixtures/methods/<model>/lrp_*.npy
   src/test/resources/fixtures/relevance/nobias/{model.onnx,input.npy,lrp_*.npy}, manifest.json
+  src/test/resources/fixtures/relevance/softmax/model.onnx   a Softmax output, which LRP must refuse
 
 Usage: /usr/bin/python3 scripts/make_relevance_fixtures.py
 """
@@ -112,6 +113,11 @@ def gamma_rule(gamma):
 
 def flat(layer, x, r):
     return basic(layer, x, r, [torch.ones_like], [lambda w, b: (torch.ones_like(w), None)],
+                 lambda r, o: [r / stab(o[0])], lambda i, g: g[0])
+
+
+def wsquare(layer, x, r):
+    return basic(layer, x, r, [torch.ones_like], [lambda w, b: (w * w, None)],
                  lambda r, o: [r / stab(o[0])], lambda i, g: g[0])
 
 
@@ -214,7 +220,10 @@ def merge(conv, bn):
 # ---------------------------------------------------------------- composites
 
 def composite_rules(name, low=None, high=None):
-    """(first-layer rule or None, first-layer kinds, conv rule, dense rule), Zennit's composites."""
+    """(first-layer rule or None, first-layer kinds, conv rule, dense rule), Zennit's composites;
+    'epsilon-plus+wsquare-first' is EpsilonPlus with W^2 on the first conv (a user layer map)."""
+    if name == "epsilon-plus+wsquare-first":
+        return wsquare, "conv", zplus, epsilon
     conv = {"epsilon-plus": zplus, "epsilon-plus-flat": zplus, "epsilon-gamma-box": gamma_rule(GAMMA),
             "epsilon-alpha2-beta1": alpha_beta(2.0, 1.0), "epsilon-alpha2-beta1-flat": alpha_beta(2.0, 1.0),
             "epsilon": epsilon}[name]
@@ -266,7 +275,7 @@ def forward_vgg(m, net, x):
 
 class NoBiasNet(nn.Module):
     """conv3x3(3->8) ReLU; [identity, depthwise conv3x3(8) ReLU] Concat -> 16; conv1x1(16->16) + the
-    Concat (residual Add) ReLU; MaxPool2; AveragePool2; conv3x3(16->16) ReLU; GAP; Linear(16->10).
+    Concat (residual Add) ReLU; MaxPool2; AveragePool2; conv3x3(16->16) ReLU; GAP; conv1x1(16->10); Flatten.
     No biases anywhere: LRP-epsilon conserves relevance on it."""
 
     def __init__(self):
@@ -275,7 +284,7 @@ class NoBiasNet(nn.Module):
         self.dw = nn.Conv2d(8, 8, 3, padding=1, groups=8, bias=False)
         self.pw = nn.Conv2d(16, 16, 1, bias=False)
         self.conv2 = nn.Conv2d(16, 16, 3, padding=1, bias=False)
-        self.fc = nn.Linear(16, mf.CLASSES, bias=False)
+        self.fc = nn.Conv2d(16, mf.CLASSES, 1, bias=False)   # a bias-free nn.Linear exports as Transpose+MatMul
 
     def forward(self, x):
         a = F.relu(self.conv1(x))
@@ -283,7 +292,7 @@ class NoBiasNet(nn.Module):
         y = F.relu(self.pw(c) + c)
         y = F.avg_pool2d(F.max_pool2d(y, 2), 2)
         y = F.relu(self.conv2(y))
-        return self.fc(F.adaptive_avg_pool2d(y, 1).flatten(1))
+        return self.fc(F.adaptive_avg_pool2d(y, 1)).flatten(1)
 
 
 def forward_nobias(m, net, x):
@@ -292,8 +301,8 @@ def forward_nobias(m, net, x):
     y = relu(NormSumFn.apply(net.lin(merge(m.pw, None), c), c))
     y = NormPoolFn.apply(F.max_pool2d(y, 2), lambda t: F.avg_pool2d(t, 2))
     y = relu(net.lin(merge(m.conv2, None), y))
-    y = NormPoolFn.apply(y, lambda t: F.adaptive_avg_pool2d(t, 1)).flatten(1)
-    return net.lin(merge(m.fc, None), y)
+    y = NormPoolFn.apply(y, lambda t: F.adaptive_avg_pool2d(t, 1))
+    return net.lin(merge(m.fc, None), y).flatten(1)
 
 
 FORWARD = {"resnet": forward_resnet, "vgg": forward_vgg, "nobias": forward_nobias}
@@ -401,12 +410,32 @@ def main():
     with torch.no_grad():
         top1 = m64(x32.double()).argmax(1)
     cases = cases_for("nobias", m64, m32, x32, top1, torch.tensor([3, 8]), out, "nobias/", failures)
+    # a user rule map over EpsilonPlus: W^2 on the first conv (ONNX node of conv1)
+    import onnx
+    first = [n.name for n in onnx.load(os.path.join(out, "model.onnx")).graph.node if n.op_type == "Conv"][0]
+    with open(os.path.join(out, "rulemap_wsquare.json"), "w") as f:
+        json.dump({first: "wsquare"}, f)
+        f.write("\n")
+    r, _ = lrp("nobias", m64, x32.double(), top1, "epsilon-plus+wsquare-first")
+    np.save(os.path.join(out, "lrp_rulemap_wsquare_top1.npy"), r.numpy().astype(np.float32))
+    cases.append({"id": "nobias/lrp_rulemap_wsquare_top1", "method": "lrp",
+                  "options": {"composite": "epsilon-plus", "rule_map": {first: "wsquare"}},
+                  "cli": {"--composite": "epsilon-plus",
+                          "--rule-map": "src/test/resources/fixtures/relevance/nobias/rulemap_wsquare.json"},
+                  "target": {"rule": "top1"}, "targets": top1.tolist(), "output": "nobias/lrp_rulemap_wsquare_top1.npy",
+                  "shape": list(r.shape)})
+    print(f"  nobias rule map {{{first!r}: 'wsquare'}} over epsilon-plus: sums "
+          f"{', '.join(f'{v:+.4f}' for v in r.flatten(1).sum(1).tolist())}")
     for c in cases:
         if c["options"]["composite"] == "epsilon" and "relevance_sums" in c:
             worst = max(abs(s - 1) for s in c["relevance_sums"])
             print(f"  nobias epsilon conservation: max |sum R - 1| = {worst:.2e}")
             if worst > 1e-3:
                 failures.append(f"nobias epsilon does not conserve: {worst}")
+    # an op LRP has no rule for (Softmax on the logits): the method must refuse it by name
+    sm = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Softmax(dim=1)).eval()
+    os.makedirs(os.path.join(RELEVANCE, "softmax"), exist_ok=True)
+    mf.export_onnx(sm, x32, os.path.join(RELEVANCE, "softmax", "model.onnx"))
     with open(os.path.join(RELEVANCE, "manifest.json"), "w") as f:
         json.dump({"generator": "scripts/make_relevance_fixtures.py", "models": {
             "nobias": {"model": "nobias/model.onnx", "input": "nobias/input.npy", "cases": cases}}}, f, indent=1)

@@ -7,6 +7,7 @@ import dev.salient.model.Model;
 import dev.salient.model.Node;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.Locale;
 import java.util.Set;
 import java.util.stream.Collectors;
@@ -107,6 +108,22 @@ public enum Composite {
             Set<String> kinds = first == Layer.Z_BOX ? CONV_OPS : Set.of("Conv", "Gemm");
             Node f = firstOf(model.graph().nodes(), kinds);
             if (f != null) r = r.withNode(r.name(), f.name(), rule(first, low, high));
+        }
+        return r;
+    }
+
+    /**
+     * A user composite on top of this one ({@code --rule-map}): rules by node name. A node
+     * the graph lacks is an error naming it.
+     */
+    public BackwardRules rules(Model model, float[] low, float[] high, Map<String, String> ruleMap) {
+        BackwardRules r = rules(model, low, high);
+        if (ruleMap == null) return r;
+        Set<String> names = model.graph().nodes().stream().map(Node::name).collect(Collectors.toSet());
+        for (Map.Entry<String, String> e : ruleMap.entrySet()) {
+            if (!names.contains(e.getKey()))
+                throw new SalientException("the rule map names node '" + e.getKey() + "', which the model does not have");
+            r = r.withNode(r.name(), e.getKey(), LrpRules.parse(e.getValue(), low, high, EPS));
         }
         return r;
     }

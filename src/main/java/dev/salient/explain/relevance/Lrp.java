@@ -15,6 +15,7 @@ import dev.salient.model.Model;
 import dev.salient.model.Node;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 
 /**
  * Layer-wise Relevance Propagation (Bach et al. 2015; Montavon et al. 2019) with
@@ -41,38 +42,55 @@ public final class Lrp extends GradientExplainer {
         return s;
     }, "Starting relevance at the target: one (Zennit, default) or logit (Captum).");
 
+    /** Rules for named nodes, over the composite: a JSON object {"node name": "rule"}. */
+    public static final MethodOption<String> RULE_MAP = MethodOption.of("--rule-map", "FILE.json", null, s -> {
+        readRuleMap(s);
+        return s;
+    }, "JSON object of node name -> rule (epsilon[:EPS], zplus, gamma[:G], alpha-beta[:A,B], flat, wsquare, zbox, pass, "
+            + "norm, gradient), over the composite.");
+
     public static final MethodSpec SPEC = new MethodSpec("lrp", MethodSpec.Family.RELEVANCE, Attribution.Layout.INPUT,
             "relevance from 1 at the target, Zennit's rules and composites (`--composite`, default `epsilon-plus`); "
                     + "stabiliser `z + sign(z)*1e-6`",
-            List.of(COMPOSITE, LOW, HIGH, SCALE), Lrp::new, Lrp::conservation);
+            List.of(COMPOSITE, LOW, HIGH, SCALE, RULE_MAP), Lrp::new, Lrp::conservation);
 
     private final Composite composite;
     private final float[] low, high;
     private final boolean byLogit;
+    private final Map<String, String> ruleMap;
 
     public Lrp(Model model, Composite composite) {
         this(model, composite, null, null, false);
     }
 
-    /** With input bounds (z^B; per channel, or one value for every channel) and the starting relevance. */
     public Lrp(Model model, Composite composite, float[] low, float[] high, boolean byLogit) {
+        this(model, composite, low, high, byLogit, null);
+    }
+
+    /**
+     * With input bounds (z^B; per channel, or one value for every channel), the starting
+     * relevance, and rules for named nodes over the composite (null: none).
+     */
+    public Lrp(Model model, Composite composite, float[] low, float[] high, boolean byLogit, Map<String, String> ruleMap) {
         super(model);
         this.composite = composite;
         this.low = low == null ? null : low.clone();
         this.high = high == null ? null : high.clone();
         this.byLogit = byLogit;
+        this.ruleMap = ruleMap == null ? null : Map.copyOf(ruleMap);
         if (composite.needsBounds()) {
             if (low == null || high == null)
                 throw new SalientException("composite " + composite.id + " needs --low and --high (the input range per channel)");
             if (low.length != high.length)
                 throw new SalientException("--low has " + low.length + " values, --high " + high.length);
         }
-        composite.rules(model, low, high); // refuse bad combinations now, not at the first image
+        rules(); // refuse bad combinations now, not at the first image
     }
 
     /** From spec options: --composite, --low, --high, --lrp-scale. */
     public Lrp(Model model, MethodOptions o) {
-        this(model, o.get(COMPOSITE), o.get(LOW), o.get(HIGH), o.get(SCALE).equals("logit"));
+        this(model, o.get(COMPOSITE), o.get(LOW), o.get(HIGH), o.get(SCALE).equals("logit"),
+                o.get(RULE_MAP) == null ? null : readRuleMap(o.get(RULE_MAP)));
     }
 
     @Override
@@ -86,7 +104,7 @@ public final class Lrp extends GradientExplainer {
 
     @Override
     protected BackwardRules rules() {
-        return composite.rules(model, channels(low), channels(high));
+        return composite.rules(model, channels(low), channels(high), ruleMap);
     }
 
     /** One bound for every input channel when a single value is given. */
@@ -157,6 +175,25 @@ public final class Lrp extends GradientExplainer {
                 return "row " + r + ": relevance sums to " + s + ", started from " + want;
         }
         return null;
+    }
+
+    /** A JSON object of node name -> rule text. */
+    static Map<String, String> readRuleMap(String file) {
+        String text;
+        try {
+            text = java.nio.file.Files.readString(java.nio.file.Path.of(file));
+        } catch (java.io.IOException | java.nio.file.InvalidPathException e) {
+            throw new SalientException("cannot read the rule map " + file + " (" + e.getMessage() + ")");
+        }
+        Map<String, String> m = new java.util.LinkedHashMap<>();
+        try {
+            var obj = com.google.gson.JsonParser.parseString(text).getAsJsonObject();
+            for (var e : obj.entrySet()) m.put(e.getKey(), e.getValue().getAsString());
+        } catch (RuntimeException e) {
+            throw new SalientException("the rule map " + file + " is not a JSON object of node name -> rule name");
+        }
+        for (String rule : m.values()) LrpRules.parse(rule, new float[1], new float[1], Composite.EPS);
+        return m;
     }
 
     private static float[] floats(String cli, String s) {

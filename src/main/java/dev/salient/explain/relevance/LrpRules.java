@@ -150,6 +150,42 @@ final class LrpRules {
         });
     }
 
+    /**
+     * One rule by name, as {@code --rule-map} gives it: {@code epsilon[:EPS]}, {@code zplus},
+     * {@code gamma[:GAMMA]}, {@code alpha-beta[:A,B]} (default 2,1), {@code flat}, {@code wsquare},
+     * {@code zbox} (bounds from --low/--high), {@code pass}, {@code norm}, {@code gradient}.
+     */
+    static BackwardRule parse(String spec, float[] low, float[] high, float stabilizer) {
+        String s = spec.trim().toLowerCase(java.util.Locale.ROOT);
+        String name = s.contains(":") ? s.substring(0, s.indexOf(':')) : s;
+        String arg = s.contains(":") ? s.substring(s.indexOf(':') + 1) : null;
+        try {
+            return switch (name) {
+                case "epsilon" -> epsilon(arg == null ? stabilizer : Float.parseFloat(arg));
+                case "zplus" -> zPlus(stabilizer);
+                case "gamma" -> gamma(arg == null ? Composite.GAMMA : Float.parseFloat(arg), stabilizer);
+                case "alpha-beta" -> {
+                    String[] ab = arg == null ? new String[] {"2", "1"} : arg.split(",");
+                    if (ab.length != 2) throw new SalientException("rule '" + spec + "': alpha-beta takes alpha,beta");
+                    yield alphaBeta(Float.parseFloat(ab[0]), Float.parseFloat(ab[1]), stabilizer);
+                }
+                case "flat" -> flat(stabilizer);
+                case "wsquare" -> wSquare(stabilizer);
+                case "zbox" -> {
+                    if (low == null || high == null) throw new SalientException("rule zbox needs --low and --high");
+                    yield zBox(low, high, stabilizer);
+                }
+                case "pass" -> PASS;
+                case "norm" -> norm(stabilizer);
+                case "gradient" -> dev.salient.explain.core.BackwardRules.gradient();
+                default -> throw new SalientException("unknown LRP rule '" + spec
+                        + "' (use epsilon[:EPS], zplus, gamma[:G], alpha-beta[:A,B], flat, wsquare, zbox, pass, norm, gradient)");
+            };
+        } catch (NumberFormatException e) {
+            throw new SalientException("rule '" + spec + "': bad number (" + e.getMessage() + ")");
+        }
+    }
+
     /** The body of a rule of a linear node: x, weight, bias (or null), output z, incoming relevance r, result dx. */
     @FunctionalInterface
     interface LinearBody {
