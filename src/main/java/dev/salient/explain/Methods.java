@@ -12,6 +12,7 @@ import dev.salient.explain.gradient.InputXGradient;
 import dev.salient.explain.gradient.IntegratedGradients;
 import dev.salient.explain.gradient.NoiseTunnel;
 import dev.salient.explain.gradient.Saliency;
+import dev.salient.explain.relevance.Lrp;
 import java.util.List;
 
 /**
@@ -34,7 +35,8 @@ public final class Methods {
             GradCamPlusPlus.SPEC,
             XGradCam.SPEC,
             LayerCam.SPEC,
-            HiResCam.SPEC);
+            HiResCam.SPEC,
+            Lrp.SPEC);
 
     /** The method's names, in {@link #ALL}'s order. */
     public static List<String> names() {

@@ -43,14 +43,28 @@ class MethodGoldenTest {
     static final Backend CPU = Engine.cpu();
     static final Map<String, Model> MODELS = new HashMap<>();
 
-    static Stream<Arguments> cases() throws IOException {
-        JsonObject m = JsonParser.parseString(Files.readString(ROOT.resolve("manifest.json"))).getAsJsonObject();
-        List<Arguments> out = new ArrayList<>();
-        for (Map.Entry<String, JsonElement> e : m.getAsJsonObject("models").entrySet()) {
-            JsonObject model = e.getValue().getAsJsonObject();
-            for (JsonElement c : model.getAsJsonArray("cases"))
-                out.add(Arguments.of(c.getAsJsonObject().get("id").getAsString(), model, c.getAsJsonObject()));
+    /**
+     * manifest.json (scripts/make_method_fixtures.py) and every manifest-*.json beside it
+     * (one per family's fixture script, e.g. make_relevance_fixtures.py), in name order.
+     */
+    static List<JsonObject> manifests() throws IOException {
+        List<JsonObject> out = new ArrayList<>();
+        out.add(JsonParser.parseString(Files.readString(ROOT.resolve("manifest.json"))).getAsJsonObject());
+        try (Stream<Path> s = Files.list(ROOT)) {
+            for (Path p : s.filter(f -> f.getFileName().toString().matches("manifest-.+\\.json")).sorted().toList())
+                out.add(JsonParser.parseString(Files.readString(p)).getAsJsonObject());
         }
+        return out;
+    }
+
+    static Stream<Arguments> cases() throws IOException {
+        List<Arguments> out = new ArrayList<>();
+        for (JsonObject m : manifests())
+            for (Map.Entry<String, JsonElement> e : m.getAsJsonObject("models").entrySet()) {
+                JsonObject model = e.getValue().getAsJsonObject();
+                for (JsonElement c : model.getAsJsonArray("cases"))
+                    out.add(Arguments.of(c.getAsJsonObject().get("id").getAsString(), model, c.getAsJsonObject()));
+            }
         return out.stream();
     }
 
@@ -91,6 +105,14 @@ class MethodGoldenTest {
                 }
                 default -> {
                     MethodSpec spec = Methods.get(method);
+                    if (c.has("cli")) {
+                        // options as the CLI gives them (option name -> text)
+                        Map<String, String> cli = new java.util.LinkedHashMap<>();
+                        for (Map.Entry<String, JsonElement> o : c.getAsJsonObject("cli").entrySet())
+                            cli.put(o.getKey(), o.getValue().getAsString());
+                        a = spec.create(m, MethodOptions.parse(spec, cli)).explain(CPU, xt, target);
+                        break;
+                    }
                     MethodOptions o = spec.option(MethodOption.LAYER.cli()) != null
                             ? MethodOptions.defaults().with(MethodOption.LAYER, layer) : MethodOptions.defaults();
                     a = spec.create(m, o).explain(CPU, xt, target);

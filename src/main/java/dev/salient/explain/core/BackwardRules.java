@@ -8,8 +8,8 @@ import java.util.Map;
 
 /**
  * Backward rules, chosen per node: by node name first (composites that treat the
- * first or last layers differently, as LRP's do), then by ONNX op type, else the
- * op's own exact VJP. {@link #standard()} is the exact gradient;
+ * first or last layers differently, as LRP's do), then by ONNX op type, else a
+ * fallback: the op's own exact VJP unless {@link #withFallback} says otherwise. {@link #standard()} is the exact gradient;
  * {@link #guided()} and {@link #deconvnet()} swap the rule of Relu as Captum's
  * GuidedBackprop and Deconvolution do. Immutable: {@link #with} returns a copy.
  */
@@ -18,17 +18,20 @@ public final class BackwardRules {
 
     private final Map<String, BackwardRule> byType;
     private final Map<String, BackwardRule> byNode;
+    private final BackwardRule fallback;
     private final String name;
 
-    private BackwardRules(String name, Map<String, BackwardRule> byType, Map<String, BackwardRule> byNode) {
+    private BackwardRules(String name, Map<String, BackwardRule> byType, Map<String, BackwardRule> byNode,
+            BackwardRule fallback) {
         this.name = name;
         this.byType = Map.copyOf(byType);
         this.byNode = Map.copyOf(byNode);
+        this.fallback = fallback;
     }
 
     /** The exact data gradient of every op. */
     public static BackwardRules standard() {
-        return new BackwardRules("standard", Map.of(), Map.of());
+        return new BackwardRules("standard", Map.of(), Map.of(), OWN);
     }
 
     /**
@@ -54,21 +57,34 @@ public final class BackwardRules {
     public BackwardRules with(String newName, String opType, BackwardRule rule) {
         Map<String, BackwardRule> m = new HashMap<>(byType);
         m.put(opType, rule);
-        return new BackwardRules(newName, m, byNode);
+        return new BackwardRules(newName, m, byNode, fallback);
     }
 
     /** A copy with {@code rule} for the node named {@code nodeName} (it wins over the op-type rule). */
     public BackwardRules withNode(String newName, String nodeName, BackwardRule rule) {
         Map<String, BackwardRule> m = new HashMap<>(byNode);
         m.put(nodeName, rule);
-        return new BackwardRules(newName, byType, m);
+        return new BackwardRules(newName, byType, m, fallback);
     }
 
-    /** The rule for one node of the plan: its own, its op type's, or the op's exact VJP. */
+    /**
+     * A copy whose ops without a node or op-type rule take {@code rule} instead of their
+     * exact VJP (LRP refuses them: relevance must not silently become a gradient).
+     */
+    public BackwardRules withFallback(String newName, BackwardRule rule) {
+        return new BackwardRules(newName, byType, byNode, rule);
+    }
+
+    /** The op's own exact VJP, as a rule (for rule sets whose fallback is not the gradient). */
+    public static BackwardRule gradient() {
+        return OWN;
+    }
+
+    /** The rule for one node of the plan: its own, its op type's, else the fallback (the op's exact VJP by default). */
     public BackwardRule ruleFor(Node node, Op op) {
         BackwardRule r = node == null ? null : byNode.get(node.name());
         if (r != null) return r;
-        return byType.getOrDefault(op.opType(), OWN);
+        return byType.getOrDefault(op.opType(), fallback);
     }
 
     public String name() {
