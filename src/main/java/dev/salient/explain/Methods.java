@@ -50,6 +50,8 @@ public final class Methods {
         }
         if ((name.equals("smoothgrad") || name.equals("vargrad")) && o.samples() < 1)
             throw new SalientException(name + " needs --samples >= 1, got " + o.samples());
+        if (o.noiseStd() != null && !(o.noiseStd() >= 0 && Float.isFinite(o.noiseStd())))
+            throw new SalientException("--noise-std must be finite and >= 0, got " + o.noiseStd());
         if (name.equals("vargrad") && o.samples() < 2)
             throw new SalientException("vargrad needs --samples >= 2 for a variance, got " + o.samples());
     }
