@@ -1,6 +1,5 @@
 package dev.salient.cli;
 
-import com.google.gson.GsonBuilder;
 import dev.salient.engine.Backend;
 import dev.salient.engine.SalientException;
 import dev.salient.engine.Tensor;
@@ -20,7 +19,6 @@ import dev.salient.report.Overlay;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -76,7 +74,8 @@ public final class ExplainCommand implements Callable<Integer> {
             description = "The class to explain (raw logit): top1 (default), the top K, a class index, or one per image.")
     String target;
 
-    @Option(names = "--steps", defaultValue = "50", paramLabel = "N", description = "IG steps (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--steps", defaultValue = "50", paramLabel = "N",
+            description = "IG steps, 2 to 10000 (default: ${DEFAULT-VALUE}).")
     int steps;
 
     @Option(names = "--integration", defaultValue = "gausslegendre", paramLabel = "RULE",
@@ -98,10 +97,6 @@ public final class ExplainCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "0", paramLabel = "N", description = "Seed for noise and uniform baselines.")
     long seed;
 
-    @Option(names = "--memory-budget", defaultValue = "1024", paramLabel = "MB",
-            description = "Memory for one chunk of expanded evaluations (default: ${DEFAULT-VALUE} MB).")
-    long memoryBudgetMb;
-
     @Option(names = "--colormap", defaultValue = "jet", paramLabel = "jet|turbo|viridis", description = "Overlay colormap.")
     String colormap;
 
@@ -110,6 +105,12 @@ public final class ExplainCommand implements Callable<Integer> {
 
     @Option(names = "--no-progress", description = "Do not draw a progress bar for folders.")
     boolean noProgress;
+
+    @Option(names = "--overwrite", description = "Replace the outputs of an earlier run in the --out folder.")
+    boolean overwrite;
+
+    @Option(names = "--strict", description = "Fail on attributions or scores with NaN or infinite values (default: warn).")
+    boolean strict;
 
     @Mixin
     RunOptions run;
@@ -127,29 +128,29 @@ public final class ExplainCommand implements Callable<Integer> {
         Colormap cmap = Colormap.parse(colormap);
         if (!(alpha >= 0 && alpha <= 1)) throw new SalientException("--alpha must be in [0,1], got " + alpha);
         boolean toNpy = out.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".npy");
-        if (toNpy && Files.isDirectory(out)) throw new SalientException("--out " + out + " is a folder");
-        if (!toNpy) {
-            if (Files.exists(out) && !Files.isDirectory(out)) throw new SalientException("--out " + out + " exists and is not a folder");
-            Files.createDirectories(out);
-        }
         List<Path> files = Inputs.list(input);
+        List<Path> guarded = RunOutput.inputsOf(files, model,
+                baseline.trim().toLowerCase(Locale.ROOT).endsWith(".npy") ? Path.of(baseline.trim()) : null);
+        if (toNpy) RunOutput.checkNpyOut(out, guarded);
+        else RunOutput.prepareFolder(out, overwrite, guarded);
         Backend backend = run.backend();
         long t0 = System.nanoTime();
-        Map<String, Object> report = new LinkedHashMap<>();
         List<Map<String, Object>> items = new ArrayList<>();
         List<Map<String, Object>> failures = new ArrayList<>();
-        long explainNanos = 0;
-        try (Model m = Model.load(model)) {
+        long explainNanos = 0, nonFiniteValues = 0;
+        Path npyPath = toNpy ? out : out.resolve(RunOutput.ATTRIBUTIONS);
+        String stoppedBy = null;
+        int written = 0;
+        try (Model m = run.limit(Model.load(model)); Interrupts stop = Interrupts.install()) {
+            ModelChecks.classifierOutput(m, "explain");
             long[] declared = m.inputs().get(0).shape();
             Explainer ex = Methods.create(method, m, opts);
-            Path npyPath = toNpy ? out : out.resolve("attributions.npy");
             NpyStreamWriter npy = null;
-            int written = 0;
             List<Path> pending = new ArrayList<>();
             try (ProgressBar bar = files.size() > 1 && !noProgress ? new ProgressBarBuilder().setTaskName("explain " + method)
                     .setInitialMax(files.size()).setStyle(ProgressBarStyle.ASCII).setConsumer(
                             new me.tongfei.progressbar.ConsoleProgressBarConsumer(System.err)).build() : null) {
-                for (int fi = 0; fi <= files.size(); fi++) {
+                for (int fi = 0; fi <= files.size() && stoppedBy == null; fi++) {
                     if (fi < files.size()) pending.add(files.get(fi));
                     if (pending.size() < run.batch() && fi < files.size()) continue;
                     if (pending.isEmpty()) break;
@@ -165,7 +166,7 @@ public final class ExplainCommand implements Callable<Integer> {
                             rgbs.addAll(b.rgb());
                         } catch (SalientException e) {
                             if (files.size() == 1) throw e;
-                            failures.add(Map.of("source", f.toString(), "error", e.getMessage()));
+                            failures.add(Map.of("source", f.toString(), "error", Main.oneLine(e.getMessage())));
                             stderr.println("salient: warning: skipped " + Main.oneLine(e.getMessage()));
                             stderr.flush();
                         }
@@ -183,11 +184,22 @@ public final class ExplainCommand implements Callable<Integer> {
                                 a = Methods.explain(ex, backend, x, tgt, opts);
                             }
                             explainNanos += System.nanoTime() - e0;
+                            long bad = RunOutput.countNonFinite(a.values()) + RunOutput.countNonFinite(a.scores());
+                            if (bad > 0) {
+                                String what = bad + " non-finite value(s) (NaN or infinite) in the attributions or scores of "
+                                        + sources.get(start + a.images()[0])
+                                        + (a.rows() > 1 ? " and the rest of its batch" : "");
+                                if (strict) throw new SalientException(what + " (--strict)");
+                                stderr.println("salient: warning: " + what);
+                                stderr.flush();
+                                nonFiniteValues += bad;
+                            }
                             if (npy == null) {
                                 long[] rowShape = java.util.Arrays.copyOfRange(a.shape(), 1, a.shape().length);
                                 npy = new NpyStreamWriter(npyPath, rowShape);
                             }
-                            npy.append(a.values(), 0, a.values().length);
+                            List<Map<String, Object>> batchItems = new ArrayList<>();
+                            renames.clear();
                             for (int r = 0; r < a.rows(); r++) {
                                 int img = start + a.images()[r];
                                 Map<String, Object> it = new LinkedHashMap<>();
@@ -196,25 +208,38 @@ public final class ExplainCommand implements Callable<Integer> {
                                 it.put("target", a.targets()[r]);
                                 it.put("score", a.scores()[r]);
                                 if (a.deltas() != null) it.put("convergence_delta", a.deltas()[r]);
-                                if (!toNpy) {
-                                    String png = overlay(a, r, rgbs.get(img), sources.get(img), written + r, cmap);
-                                    it.put("overlay", png);
-                                }
-                                items.add(it);
+                                if (!toNpy) it.put("overlay", overlay(a, r, rgbs.get(img), sources.get(img), written + r, cmap));
+                                batchItems.add(it);
                             }
+                            // commit the batch: overlays take their names, then the NPY header counts the rows
+                            for (Path[] mv : renames) RunOutput.moveAtomically(mv[0], mv[1]);
+                            renames.clear();
+                            npy.append(a.values(), 0, a.values().length);
+                            items.addAll(batchItems);
                             written += a.rows();
+                            if (stop.requested() != null) {
+                                stoppedBy = stop.requested();
+                                break;
+                            }
                         }
                     }
                     if (bar != null) bar.stepBy(done);
+                    if (stop.requested() != null) stoppedBy = stop.requested();
                 }
             } finally {
+                for (Path[] mv : renames) Files.deleteIfExists(mv[0]);
                 if (npy != null) npy.close();
             }
-            if (written == 0) throw new SalientException("no input could be explained (" + failures.size() + " failed)");
+            boolean complete = stoppedBy == null;
+            if (written == 0 && complete)
+                throw new SalientException("no input could be explained (" + failures.size() + " failed)");
             long total = System.nanoTime() - t0;
+            Map<String, Object> report = new LinkedHashMap<>();
             report.put("model", model.toString());
             report.put("method", method);
             report.put("device", backend.name());
+            report.put("complete", complete);
+            if (!complete) report.put("stopped_by", "SIG" + stoppedBy);
             Map<String, Object> o = new LinkedHashMap<>();
             o.put("target", tgt.toString());
             if (Methods.isCam(method) || method.equals("guidedgradcam")) o.put("layer", layer);
@@ -229,10 +254,11 @@ public final class ExplainCommand implements Callable<Integer> {
                 o.put("seed", seed);
             }
             o.put("batch", run.batch());
-            o.put("memory_budget_mb", memoryBudgetMb);
+            o.put("memory_budget_mb", run.memoryBudgetForReport());
             report.put("options", o);
             report.put("layout", Methods.isCam(method) ? "(rows,H,W) in [0,1]" : "(rows,C,H,W)");
             report.put("attributions", npyPath.getFileName().toString());
+            report.put("rows", written);
             report.put("items", items);
             report.put("failures", failures);
             Map<String, Object> tm = new LinkedHashMap<>();
@@ -240,14 +266,19 @@ public final class ExplainCommand implements Callable<Integer> {
             tm.put("explain_ms", explainNanos / 1e6);
             tm.put("per_map_ms", explainNanos / 1e6 / Math.max(1, written));
             report.put("timings", tm);
-            if (!toNpy)
-                Files.writeString(out.resolve("report.json"),
-                        new GsonBuilder().setPrettyPrinting().serializeSpecialFloatingPointValues().create().toJson(report),
-                        StandardCharsets.UTF_8);
-            stdout.printf(Locale.ROOT, "%s: %d map(s) of %d input(s) in %.1f ms on %s -> %s%s%n", method, written,
+            // JSON has no NaN: non-finite numbers are written as null and counted here
+            Map<String, Object> nf = new LinkedHashMap<>();
+            nf.put("attribution_and_score_values", nonFiniteValues);
+            nf.put("report_numbers_written_as_null", RunOutput.countNonFinite(report));
+            report.put("non_finite", nf);
+            if (!toNpy) RunOutput.writeJson(out.resolve(RunOutput.REPORT), report);
+            else if (Files.isDirectory(input)) RunOutput.writeSkipped(out, input, failures, complete);
+            stdout.printf(Locale.ROOT, "%s: %d map(s) of %d input(s) in %.1f ms on %s -> %s%s%s%n", method, written,
                     written / tgt.mapsPerImage(), total / 1e6, backend.name(), out,
-                    failures.isEmpty() ? "" : " (" + failures.size() + " input(s) failed)");
+                    failures.isEmpty() ? "" : " (" + failures.size() + " input(s) failed)",
+                    complete ? "" : " (stopped by SIG" + stoppedBy + " after " + written + " map(s))");
             stdout.flush();
+            if (!complete) return Interrupts.exitCode(stoppedBy);
             return failures.isEmpty() ? 0 : Main.EXIT_USER_ERROR;
         }
     }
@@ -273,7 +304,10 @@ public final class ExplainCommand implements Callable<Integer> {
                 + (mi.group(2) != null ? "_" + mi.group(2) : "");
         String name = String.format(Locale.ROOT, "%04d_%s_%s_c%d.png", index, stem.replaceAll("[^A-Za-z0-9_.-]", "_"),
                 method.replace("+", "p"), a.targets()[r]);
-        ImageIO.write(img, "png", out.resolve(name).toFile());
+        // rendered under a temporary name, renamed just before the batch's rows are committed
+        Path tmp = out.resolve(name + ".partial");
+        if (!ImageIO.write(img, "png", tmp.toFile())) throw new SalientException("cannot write PNG " + tmp);
+        renames.add(new Path[] {tmp, out.resolve(name)});
         return name;
     }
 
@@ -292,21 +326,35 @@ public final class ExplainCommand implements Callable<Integer> {
         return img;
     }
 
+    /** Overlays of the current batch, written under temporary names: {temporary, final}. */
+    private final List<Path[]> renames = new ArrayList<>();
+
     private Methods.Options options() {
-        if (memoryBudgetMb <= 0) throw new SalientException("--memory-budget must be positive, got " + memoryBudgetMb);
+        run.validate();
+        if (noiseStd != null && !(noiseStd >= 0 && Float.isFinite(noiseStd)))
+            throw new SalientException("--noise-std must be finite and >= 0, got " + noiseStd);
+        if (samples > 100_000) throw new SalientException("--samples must be at most 100000, got " + samples);
         return new Methods.Options(layer, steps, IntegrationRule.parse(integration), parseBaseline(baseline), samples,
-                noiseStd, seed, memoryBudgetMb << 20);
+                noiseStd, seed, run.chunkBudget());
     }
 
     private Baseline parseBaseline(String s) {
         String t = s.trim();
         try {
             if (t.equals("zeros")) return Baseline.zeros();
-            if (t.startsWith("constant:")) return Baseline.constant(Float.parseFloat(t.substring(9)));
+            if (t.startsWith("constant:")) {
+                float v = Float.parseFloat(t.substring(9));
+                if (!Float.isFinite(v)) throw new SalientException("--baseline constant:V needs a finite V, got " + v);
+                return Baseline.constant(v);
+            }
             if (t.equals("uniform")) return Baseline.uniform(0f, 1f, seed);
             if (t.startsWith("uniform:")) return Baseline.uniform(0f, 1f, Long.parseLong(t.substring(8)));
             if (t.equals("blur")) return Baseline.blur(5f);
-            if (t.startsWith("blur:")) return Baseline.blur(Float.parseFloat(t.substring(5)));
+            if (t.startsWith("blur:")) {
+                float sigma = Float.parseFloat(t.substring(5));
+                if (!(sigma > 0 && sigma <= 1000)) throw new SalientException("--baseline blur:SIGMA needs 0 < SIGMA <= 1000, got " + sigma);
+                return Baseline.blur(sigma);
+            }
         } catch (NumberFormatException e) {
             throw new SalientException("bad --baseline '" + s + "' (" + e.getMessage() + ")");
         }
