@@ -55,9 +55,10 @@ public final class MemoryLimit {
         }
     }
 
-    /** "1.5 GiB" / "312 MiB". */
+    /** "12.5 GiB" / "312 MiB" / "0.5 MiB": whole MiB from 16 MiB up, one decimal below. */
     public static String mib(long bytes) {
         if (bytes >= (10L << 30)) return String.format(Locale.ROOT, "%.1f GiB", bytes / (double) (1L << 30));
-        return String.format(Locale.ROOT, "%d MiB", (bytes + (1 << 20) - 1) >> 20);
+        if (bytes >= (16L << 20)) return String.format(Locale.ROOT, "%d MiB", (bytes + (1 << 20) - 1) >> 20);
+        return String.format(Locale.ROOT, "%.1f MiB", Math.ceil(bytes / (double) (1L << 20) * 10) / 10);
     }
 }

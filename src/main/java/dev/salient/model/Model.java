@@ -252,7 +252,10 @@ public final class Model implements AutoCloseable {
         StringBuilder b = new StringBuilder();
         for (ValueInfo v : inputs) {
             if (b.length() > 0) b.append(", ");
-            b.append(dev.salient.engine.Shapes.str(shapes.get(v.name())));
+            long[] sh = shapes.get(v.name());
+            b.append('(');
+            for (int i = 0; i < sh.length; i++) b.append(i > 0 ? "," : "").append(sh[i]);
+            b.append(')');
         }
         return b.toString();
     }
