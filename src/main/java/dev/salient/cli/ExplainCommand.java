@@ -59,7 +59,8 @@ public final class ExplainCommand implements Callable<Integer> {
     String method;
 
     @Option(names = "--input", required = true, paramLabel = "X.npy|IMG|DIR",
-            description = "An NPY (N,C,H,W) or (C,H,W), a PNG/JPEG, or a folder of them (sorted by name).")
+            description = "An NPY (N,C,H,W) or (C,H,W), a PNG/JPEG, or a folder of them (sorted by name). NPY values "
+                    + "go in as they are (uint8/int NPYs are not scaled to [0,1]; images are).")
     Path input;
 
     @Option(names = "--out", required = true, paramLabel = "OUT.npy|DIR",
@@ -132,7 +133,7 @@ public final class ExplainCommand implements Callable<Integer> {
         List<Path> guarded = RunOutput.inputsOf(files, model,
                 baseline.trim().toLowerCase(Locale.ROOT).endsWith(".npy") ? Path.of(baseline.trim()) : null);
         if (toNpy) RunOutput.checkNpyOut(out, guarded);
-        else RunOutput.prepareFolder(out, overwrite, guarded);
+        else RunOutput.prepareFolder(out, overwrite, files);
         Backend backend = run.backend();
         long t0 = System.nanoTime();
         List<Map<String, Object>> items = new ArrayList<>();

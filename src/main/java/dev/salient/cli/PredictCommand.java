@@ -35,7 +35,8 @@ public final class PredictCommand implements Callable<Integer> {
     Path model;
 
     @Option(names = "--input", required = true, paramLabel = "X.npy|IMG|DIR",
-            description = "An NPY (N,C,H,W) or (C,H,W), a PNG/JPEG, or a folder of them (sorted by name).")
+            description = "An NPY (N,C,H,W) or (C,H,W), a PNG/JPEG, or a folder of them (sorted by name). NPY values "
+                    + "go in as they are (uint8/int NPYs are not scaled to [0,1]; images are).")
     Path input;
 
     @Option(names = "--out", required = true, paramLabel = "logits.npy", description = "Where to write the logits.")

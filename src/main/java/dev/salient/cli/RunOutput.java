@@ -48,9 +48,10 @@ final class RunOutput {
     }
 
     /**
-     * Prepares an output folder: creates it, and refuses one that holds another
-     * run's outputs (report.json, attributions.npy, overlays) unless
-     * {@code overwrite}, which deletes those files first (and nothing else).
+     * Prepares an output folder: creates it, and refuses the folder of the input
+     * files, or one that holds another run's outputs (report.json,
+     * attributions.npy, overlays) unless {@code overwrite}, which deletes those
+     * files first (and nothing else).
      */
     static void prepareFolder(Path out, boolean overwrite, Collection<Path> inputs) throws IOException {
         if (Files.exists(out) && !Files.isDirectory(out)) throw new SalientException("--out " + out + " exists and is not a folder");
