@@ -227,6 +227,16 @@ public final class ExplainCommand implements Callable<Integer> {
                     if (bar != null) bar.stepBy(done);
                     if (stop.requested() != null) stoppedBy = stop.requested();
                 }
+            } catch (RuntimeException | IOException e) {
+                if (written > 0) { // keep a record of the rows written before the error
+                    try {
+                        record(toNpy, npyPath, backend, opts, tgt, items, failures, written, System.nanoTime() - t0,
+                                explainNanos, nonFiniteValues, null, Main.oneLine(e.getMessage()));
+                    } catch (IOException | RuntimeException again) {
+                        e.addSuppressed(again);
+                    }
+                }
+                throw e;
             } finally {
                 for (Path[] mv : renames) Files.deleteIfExists(mv[0]);
                 if (npy != null) npy.close();
@@ -235,45 +245,8 @@ public final class ExplainCommand implements Callable<Integer> {
             if (written == 0 && complete)
                 throw new SalientException("no input could be explained (" + failures.size() + " failed)");
             long total = System.nanoTime() - t0;
-            Map<String, Object> report = new LinkedHashMap<>();
-            report.put("model", model.toString());
-            report.put("method", method);
-            report.put("device", backend.name());
-            report.put("complete", complete);
-            if (!complete) report.put("stopped_by", "SIG" + stoppedBy);
-            Map<String, Object> o = new LinkedHashMap<>();
-            o.put("target", tgt.toString());
-            if (Methods.isCam(method) || method.equals("guidedgradcam")) o.put("layer", layer);
-            if (method.equals("ig")) {
-                o.put("steps", steps);
-                o.put("integration", opts.rule().id);
-                o.put("baseline", opts.baseline().describe());
-            }
-            if (method.equals("smoothgrad") || method.equals("vargrad")) {
-                o.put("samples", samples);
-                o.put("noise_std", noiseStd == null ? "0.15*(max-min)" : noiseStd);
-                o.put("seed", seed);
-            }
-            o.put("batch", run.batch());
-            o.put("memory_budget_mb", run.memoryBudgetForReport());
-            report.put("options", o);
-            report.put("layout", Methods.isCam(method) ? "(rows,H,W) in [0,1]" : "(rows,C,H,W)");
-            report.put("attributions", npyPath.getFileName().toString());
-            report.put("rows", written);
-            report.put("items", items);
-            report.put("failures", failures);
-            Map<String, Object> tm = new LinkedHashMap<>();
-            tm.put("total_ms", total / 1e6);
-            tm.put("explain_ms", explainNanos / 1e6);
-            tm.put("per_map_ms", explainNanos / 1e6 / Math.max(1, written));
-            report.put("timings", tm);
-            // JSON has no NaN: non-finite numbers are written as null and counted here
-            Map<String, Object> nf = new LinkedHashMap<>();
-            nf.put("attribution_and_score_values", nonFiniteValues);
-            nf.put("report_numbers_written_as_null", RunOutput.countNonFinite(report));
-            report.put("non_finite", nf);
-            if (!toNpy) RunOutput.writeJson(out.resolve(RunOutput.REPORT), report);
-            else if (Files.isDirectory(input)) RunOutput.writeSkipped(out, input, failures, complete);
+            record(toNpy, npyPath, backend, opts, tgt, items, failures, written, total, explainNanos, nonFiniteValues,
+                    stoppedBy, null);
             stdout.printf(Locale.ROOT, "%s: %d map(s) of %d input(s) in %.1f ms on %s -> %s%s%s%n", method, written,
                     written / tgt.mapsPerImage(), total / 1e6, backend.name(), out,
                     failures.isEmpty() ? "" : " (" + failures.size() + " input(s) failed)",
@@ -282,6 +255,57 @@ public final class ExplainCommand implements Callable<Integer> {
             if (!complete) return Interrupts.exitCode(stoppedBy);
             return failures.isEmpty() ? 0 : Main.EXIT_USER_ERROR;
         }
+    }
+
+    /**
+     * Writes what a run did: report.json for a folder, the skipped-inputs record
+     * next to an NPY of a folder's inputs. Called at the end, after a stop by a
+     * signal, and after an error that came once some rows were written.
+     */
+    private void record(boolean toNpy, Path npyPath, Backend backend, Methods.Options opts, Target tgt,
+            List<Map<String, Object>> items, List<Map<String, Object>> failures, int written, long total, long explainNanos,
+            long nonFiniteValues, String stoppedBy, String error) throws IOException {
+        boolean complete = stoppedBy == null && error == null;
+        Map<String, Object> report = new LinkedHashMap<>();
+        report.put("model", model.toString());
+        report.put("method", method);
+        report.put("device", backend.name());
+        report.put("complete", complete);
+        if (stoppedBy != null) report.put("stopped_by", "SIG" + stoppedBy);
+        if (error != null) report.put("error", error);
+        Map<String, Object> o = new LinkedHashMap<>();
+        o.put("target", tgt.toString());
+        if (Methods.isCam(method) || method.equals("guidedgradcam")) o.put("layer", layer);
+        if (method.equals("ig")) {
+            o.put("steps", steps);
+            o.put("integration", opts.rule().id);
+            o.put("baseline", opts.baseline().describe());
+        }
+        if (method.equals("smoothgrad") || method.equals("vargrad")) {
+            o.put("samples", samples);
+            o.put("noise_std", noiseStd == null ? "0.15*(max-min)" : noiseStd);
+            o.put("seed", seed);
+        }
+        o.put("batch", run.batch());
+        o.put("memory_budget_mb", run.memoryBudgetForReport());
+        report.put("options", o);
+        report.put("layout", Methods.isCam(method) ? "(rows,H,W) in [0,1]" : "(rows,C,H,W)");
+        report.put("attributions", npyPath.getFileName().toString());
+        report.put("rows", written);
+        report.put("items", items);
+        report.put("failures", failures);
+        Map<String, Object> tm = new LinkedHashMap<>();
+        tm.put("total_ms", total / 1e6);
+        tm.put("explain_ms", explainNanos / 1e6);
+        tm.put("per_map_ms", explainNanos / 1e6 / Math.max(1, written));
+        report.put("timings", tm);
+        // JSON has no NaN: non-finite numbers are written as null and counted here
+        Map<String, Object> nf = new LinkedHashMap<>();
+        nf.put("attribution_and_score_values", nonFiniteValues);
+        nf.put("report_numbers_written_as_null", RunOutput.countNonFinite(report));
+        report.put("non_finite", nf);
+        if (!toNpy) RunOutput.writeJson(out.resolve(RunOutput.REPORT), report);
+        else if (Files.isDirectory(input)) RunOutput.writeSkipped(out, input, failures, complete);
     }
 
     private String overlay(Attribution a, int r, NdArray rgb, String source, int index, Colormap cmap) throws IOException {

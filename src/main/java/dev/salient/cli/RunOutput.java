@@ -2,7 +2,6 @@ package dev.salient.cli;
 
 import com.google.gson.GsonBuilder;
 import dev.salient.engine.SalientException;
-import dev.salient.io.Inputs;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -182,13 +181,5 @@ final class RunOutput {
         List<Path> all = new ArrayList<>(files);
         for (Path p : more) if (p != null) all.add(p);
         return all;
-    }
-
-    static String describe(List<Path> files) {
-        return files.size() == 1 ? files.get(0).toString() : files.size() + " inputs";
-    }
-
-    static boolean isNpyName(Path p) {
-        return Inputs.isNpy(p);
     }
 }

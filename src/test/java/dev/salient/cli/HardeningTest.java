@@ -134,7 +134,7 @@ class HardeningTest {
     void aHugeImageIsRefusedFromItsHeader() throws IOException {
         Path png = Png.write(dir.resolve("tall.png"), 5, 20_000_000, 0, 8, 128); // ~100 KB, 100 Mpx
         names(predictFails(good, png), "tall.png", "5x20000000", "would need");
-        Path rgba = Png.write(dir.resolve("rgba16.png"), 23_000, 23_000, 6, 16, 7); // 16-bit RGBA, 4 GiB raster
+        Path rgba = Png.write(dir.resolve("rgba16.png"), 23_000, 23_000, 6, 16, 7, 10); // 16-bit RGBA: a 4 GiB raster
         names(predictFails(good, rgba), "rgba16.png", "23000x23000", "would need");
     }
 
@@ -249,6 +249,23 @@ class HardeningTest {
         assertEquals(2, nf.get("report_numbers_written_as_null").getAsLong());
         assertTrue(rep.get("complete").getAsBoolean());
         names(explainFails(m, x, dir.resolve("nan2"), "--method", "saliency", "--strict"), "non-finite");
+    }
+
+    @Test
+    void anErrorAfterSomeRowsKeepsThemAndRecordsTheError() throws IOException {
+        Path in = Files.createDirectories(dir.resolve("two"));
+        float[] a = new float[48], b = new float[48];
+        Arrays.fill(a, 0.5f);
+        Arrays.fill(b, 1e38f); // finite input, infinite logits (3 x 1e38)
+        Npy.write(in.resolve("a.npy"), new long[] {1, 3, 4, 4}, a);
+        Npy.write(in.resolve("b.npy"), new long[] {1, 3, 4, 4}, b);
+        Path folder = dir.resolve("strictrun");
+        names(explainFails(good, in, folder, "--method", "saliency", "--batch", "1", "--strict"), "non-finite", "b.npy");
+        assertEquals(1, Npy.read(folder.resolve("attributions.npy")).dim(0));
+        JsonObject rep = JsonParser.parseString(Files.readString(folder.resolve("report.json"))).getAsJsonObject();
+        assertFalse(rep.get("complete").getAsBoolean());
+        assertEquals(1, rep.get("rows").getAsInt());
+        names(rep.get("error").getAsString(), "non-finite");
     }
 
     @Test

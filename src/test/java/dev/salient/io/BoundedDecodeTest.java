@@ -48,7 +48,7 @@ class BoundedDecodeTest {
 
     @Test
     void decodeChecksTheHeaderFirst() throws Exception {
-        Path big = Png.write(dir.resolve("big.png"), 23_000, 23_000, 6, 16, 1);
+        Path big = Png.write(dir.resolve("big.png"), 23_000, 23_000, 6, 16, 1, 10);
         SalientException e = assertThrows(SalientException.class, () -> Images.decode(big));
         assertTrue(e.getMessage().contains("23000x23000") && e.getMessage().contains("MiB"), e.getMessage());
         Path ok = Png.write(dir.resolve("ok.png"), 300, 200, 2, 8, 51);

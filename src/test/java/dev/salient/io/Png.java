@@ -22,6 +22,15 @@ public final class Png {
      * @param colorType 0 grey, 2 RGB, 6 RGBA; {@code bitDepth} 8 or 16
      */
     public static Path write(Path file, int width, int height, int colorType, int bitDepth, int value) throws IOException {
+        return write(file, width, height, colorType, bitDepth, value, height);
+    }
+
+    /**
+     * As above, with only the first {@code rows} rows in the data: a file whose header
+     * declares more than it holds (a decoder that trusts the header allocates it all).
+     */
+    public static Path write(Path file, int width, int height, int colorType, int bitDepth, int value, int rows)
+            throws IOException {
         int channels = switch (colorType) {
             case 0 -> 1;
             case 2 -> 3;
@@ -33,7 +42,7 @@ public final class Png {
         try (DeflaterOutputStream z = new DeflaterOutputStream(idat, new Deflater(Deflater.BEST_SPEED), 1 << 16)) {
             byte[] row = new byte[1 + rowBytes]; // filter byte 0 (None), then samples
             java.util.Arrays.fill(row, 1, row.length, (byte) value);
-            for (int y = 0; y < height; y++) z.write(row);
+            for (int y = 0; y < Math.min(rows, height); y++) z.write(row);
         }
         ByteArrayOutputStream png = new ByteArrayOutputStream();
         png.write(new byte[] {(byte) 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'});
