@@ -31,7 +31,7 @@ __device__ __forceinline__ float act_fwd(int kind, float x, float a, float b) {
 
 __device__ __forceinline__ float act_grad(int kind, float x, float a, float b) {
     switch (kind) {
-        case ACT_RELU: return x > 0.f ? 1.f : 0.f;
+        case ACT_RELU: return x <= 0.f ? 0.f : 1.f;  // as PyTorch: NaN passes the gradient
         case ACT_LEAKY_RELU: return x > 0.f ? 1.f : a;
         case ACT_CLIP: return (x >= a && x <= b) ? 1.f : 0.f;
         case ACT_SIGMOID: { float s = 1.f / (1.f + expf(-x)); return s * (1.f - s); }

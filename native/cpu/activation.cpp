@@ -25,7 +25,7 @@ static inline float act_fwd(int kind, float x, float a, float b) {
 // for ReLU at 0, pass-through inside the closed Clip interval).
 static inline float act_grad(int kind, float x, float a, float b) {
     switch (kind) {
-        case SALIENT_ACT_RELU: return x > 0.f ? 1.f : 0.f;
+        case SALIENT_ACT_RELU: return x <= 0.f ? 0.f : 1.f;  // PyTorch masks by relu(x) <= 0: NaN passes dy
         case SALIENT_ACT_LEAKY_RELU: return x > 0.f ? 1.f : a;
         case SALIENT_ACT_CLIP: return (x >= a && x <= b) ? 1.f : 0.f;
         case SALIENT_ACT_SIGMOID: { float s = 1.f / (1.f + std::exp(-x)); return s * (1.f - s); }
@@ -62,7 +62,7 @@ extern "C" int activation_backward_cpu(int kind, const float* x, const float* dy
     SALIENT_CHECK(kind >= SALIENT_ACT_RELU && kind <= SALIENT_ACT_ABS, "activation_backward_cpu: unknown kind %d", kind);
     if (kind == SALIENT_ACT_RELU) {
 #pragma omp parallel for simd schedule(static) if (n > 32768)
-        for (int64_t i = 0; i < n; i++) dx[i] = x[i] > 0.f ? dy[i] : 0.f;
+        for (int64_t i = 0; i < n; i++) dx[i] = x[i] <= 0.f ? 0.f : dy[i];
         return SALIENT_OK;
     }
 #pragma omp parallel for schedule(static) if (n > 32768)

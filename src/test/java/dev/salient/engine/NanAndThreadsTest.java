@@ -38,6 +38,33 @@ class NanAndThreadsTest {
         }
     }
 
+    /** dx = dy * act'(x) with dy = 1. */
+    static float[] grad(Activation kind, float alpha, float beta, float[] x) {
+        float[] ones = new float[x.length];
+        java.util.Arrays.fill(ones, 1f);
+        try (Tensor tx = B.upload(x, x.length); Tensor dy = B.upload(ones, x.length); Tensor dx = B.allocate(x.length)) {
+            B.activationBackward(kind, tx, dy, dx, alpha, beta);
+            return dx.toArray();
+        }
+    }
+
+    // torch 1.13, gradients of sum(act(x)) at x = [nan, -1, 2, 7]:
+    //   relu [1, 0, 1, 1] (PyTorch masks by the output, relu(nan) <= 0 is false); clamp(0, 6) [0, 0, 1, 0];
+    //   hardsigmoid [0, 1/6, 1/6, 0]; hardswish [1, 1/6, 7/6, 1]; leaky_relu(0.1) [0.1, 0.1, 1, 1]; abs [0, -1, 1, 1]
+    @Test
+    void activationGradientsAtNanAsPyTorch() {
+        for (int n : new int[] {4, 40_000}) {
+            float[] x = new float[n];
+            for (int i = 0; i < n; i++) x[i] = new float[] {NAN, -1, 2, 7}[i % 4];
+            check("relu'", grad(Activation.RELU, 0, 0, x), 1, 0, 1, 1);
+            check("clip'", grad(Activation.CLIP, 0, 6, x), 0, 0, 1, 0);
+            check("hardsigmoid'", grad(Activation.HARD_SIGMOID, 1f / 6, 0.5f, x), 0, 1f / 6, 1f / 6, 0);
+            check("hardswish'", grad(Activation.HARD_SWISH, 1f / 6, 0.5f, x), 1, 1f / 6, 7f / 6, 1);
+            check("leakyrelu'", grad(Activation.LEAKY_RELU, 0.1f, 0, x), 0.1f, 0.1f, 1, 1);
+            check("abs'", grad(Activation.ABS, 0, 0, x), 0, -1, 1, 1);
+        }
+    }
+
     private static void check(String what, float[] got, float... expect4) {
         for (int i = 0; i < got.length; i++) {
             float e = expect4[i % 4];
