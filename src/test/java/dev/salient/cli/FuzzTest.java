@@ -29,7 +29,9 @@ import org.junit.jupiter.api.io.TempDir;
  * data, wiring and opsets), each run through {@code predict} and {@code explain}
  * in-process under {@code --memory-budget 64}. Every outcome must be a result
  * (exit 0, perhaps with warnings) or one clean line (exit 2): no internal
- * error, no stack trace, no out-of-memory, no hang, no crash.
+ * error, no stack trace, no out-of-memory, no hang, no crash, and no more
+ * engine memory at once than {@link #PEAK_LIMIT} (4x the budget: activations,
+ * their gradients and the weights).
  *
  * <p>{@code -Dsalient.fuzz.cases=N} runs N cases (default 300, a minute or so);
  * {@code -Dsalient.fuzz.seed=S} picks another seed.
@@ -40,6 +42,7 @@ class FuzzTest {
 
     static final int CASES = Integer.getInteger("salient.fuzz.cases", 300);
     static final long SEED = Long.getLong("salient.fuzz.seed", 10L);
+    static final long PEAK_LIMIT = 256L << 20;
     static ExecutorService runner;
     static Path x;
 
@@ -249,8 +252,15 @@ class FuzzTest {
     void baseModelRuns() throws Exception {
         Path m = dir.resolve("base.onnx");
         Files.write(m, base().toByteArray());
-        CliRunner r = CliRunner.run("predict", "--model", m.toString(), "--input", x.toString(), "--out", dir.resolve("b.npy").toString());
+        dev.salient.engine.CpuBackend cpu = (dev.salient.engine.CpuBackend) dev.salient.engine.Engine.cpu();
+        cpu.resetPeakBytes();
+        long before = cpu.liveBytes();
+        CliRunner r = CliRunner.run("predict", "--model", m.toString(), "--input", x.toString(), "--out",
+                dir.resolve("b.npy").toString(), "--device", "cpu");
         assertEquals(0, r.code(), r.err());
+        long peak = cpu.peakBytes() - before; // the tracker the fuzz cases are held to sees the activations
+        assertTrue(peak >= 2 * 4 * 8 * 8 * 4 && peak < PEAK_LIMIT, "peak " + peak);
+        assertEquals(before, cpu.liveBytes(), "everything allocated is freed");
         r = CliRunner.run("explain", "--model", m.toString(), "--method", "gradcam", "--input", x.toString(), "--out",
                 dir.resolve("g.npy").toString());
         assertEquals(0, r.code(), r.err());
@@ -260,6 +270,7 @@ class FuzzTest {
     void everyMutatedModelGivesAResultOrOneCleanLine() throws Exception {
         List<String> bad = new ArrayList<>();
         int ok = 0, refused = 0;
+        long maxPeak = 0;
         String[] methods = {"saliency", "gradcam", "ig", "guidedbackprop"};
         for (int i = 0; i < CASES && bad.size() < 10; i++) {
             StringBuilder what = new StringBuilder();
@@ -267,10 +278,13 @@ class FuzzTest {
             Files.write(m, fuzzCase(i, what));
             String[][] runs = {
                 {"predict", "--model", m.toString(), "--input", x.toString(), "--out", dir.resolve("p" + i + ".npy").toString(),
-                    "--memory-budget", "64"},
+                    "--memory-budget", "64", "--device", "cpu"},
                 {"explain", "--model", m.toString(), "--method", methods[i % methods.length], "--steps", "4", "--input",
-                    x.toString(), "--out", dir.resolve("e" + i + ".npy").toString(), "--memory-budget", "64"}};
+                    x.toString(), "--out", dir.resolve("e" + i + ".npy").toString(), "--memory-budget", "64", "--device", "cpu"}};
             for (String[] args : runs) {
+                dev.salient.engine.CpuBackend cpu = (dev.salient.engine.CpuBackend) dev.salient.engine.Engine.cpu();
+                cpu.resetPeakBytes();
+                long before = cpu.liveBytes();
                 Future<CliRunner> f = runner.submit(() -> CliRunner.run(args));
                 CliRunner r;
                 try {
@@ -284,13 +298,17 @@ class FuzzTest {
                     continue;
                 }
                 String problem = judge(r);
+                long peak = cpu.peakBytes() - before;
+                maxPeak = Math.max(maxPeak, peak);
+                if (problem == null && peak > PEAK_LIMIT) problem = "engine memory peaked at " + (peak >> 20) + " MiB";
                 if (problem != null) bad.add("case " + i + " (" + what + ") " + args[0] + ": " + problem);
                 else if (r.code() == 0) ok++;
                 else refused++;
             }
             Files.deleteIfExists(m);
         }
-        System.out.printf("fuzz: %d cases (seed %d): %d results, %d clean refusals, %d bad%n", CASES, SEED, ok, refused, bad.size());
+        System.out.printf("fuzz: %d cases (seed %d): %d results, %d clean refusals, %d bad; engine memory peak %.1f MiB%n",
+                CASES, SEED, ok, refused, bad.size(), maxPeak / (double) (1 << 20));
         assertTrue(bad.isEmpty(), String.join("\n", bad));
         assertTrue(refused > CASES / 4 && ok > 0, "the mutations exercise both outcomes: " + ok + " results, " + refused + " refusals");
     }
