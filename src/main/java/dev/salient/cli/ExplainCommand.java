@@ -4,14 +4,14 @@ import dev.salient.engine.Backend;
 import dev.salient.engine.SalientException;
 import dev.salient.engine.Tensor;
 import dev.salient.explain.Attribution;
-import dev.salient.explain.Baseline;
 import dev.salient.explain.Explainer;
-import dev.salient.explain.IntegrationRule;
+import dev.salient.explain.MethodOption;
+import dev.salient.explain.MethodOptions;
+import dev.salient.explain.MethodSpec;
 import dev.salient.explain.Methods;
 import dev.salient.explain.Target;
 import dev.salient.io.Inputs;
 import dev.salient.io.NdArray;
-import dev.salient.io.Npy;
 import dev.salient.model.Model;
 import dev.salient.report.Colormap;
 import dev.salient.report.NpyStreamWriter;
@@ -26,12 +26,15 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.Callable;
+import java.util.stream.Collectors;
 import javax.imageio.ImageIO;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarStyle;
 import picocli.CommandLine.Command;
+import picocli.CommandLine;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -42,7 +45,8 @@ import picocli.CommandLine.Spec;
  * (rows,H,W) for CAM methods); {@code --out DIR} writes an overlay PNG per map,
  * {@code attributions.npy} and {@code report.json}. Inputs are read, explained
  * and written batch by batch; an input that fails to load is reported and the
- * others go on.
+ * others go on. The options of the methods are added from their specs
+ * ({@link #addMethodOptions}); {@code explain --method NAME --help} lists one method's.
  */
 @Command(name = "explain", mixinStandardHelpOptions = true,
         description = "Explain a model's decisions: attribution maps for an NPY, an image or a folder of them.")
@@ -54,8 +58,7 @@ public final class ExplainCommand implements Callable<Integer> {
     Path model;
 
     @Option(names = "--method", required = true, paramLabel = "NAME",
-            description = "saliency, inputxgradient, ig, smoothgrad, vargrad, guidedbackprop, guidedgradcam, "
-                    + "gradcam, gradcam++, xgradcam, layercam, hirescam.")
+            description = "The method (listed below; its options: explain --method NAME --help).")
     String method;
 
     @Option(names = "--input", required = true, paramLabel = "X.npy|IMG|DIR",
@@ -67,36 +70,9 @@ public final class ExplainCommand implements Callable<Integer> {
             description = "A .npy file for the raw attributions, or a folder for overlays + attributions.npy + report.json.")
     Path out;
 
-    @Option(names = "--layer", defaultValue = "auto", paramLabel = "NAME|auto",
-            description = "CAM layer: an ONNX tensor or node name; auto = the last 4-D activation before pooling.")
-    String layer;
-
     @Option(names = "--target", defaultValue = "top1", paramLabel = "top1|topK|K|K1,K2,..",
             description = "The class to explain (raw logit): top1 (default), the top K, a class index, or one per image.")
     String target;
-
-    @Option(names = "--steps", defaultValue = "50", paramLabel = "N",
-            description = "IG steps, 2 to 10000 (default: ${DEFAULT-VALUE}).")
-    int steps;
-
-    @Option(names = "--integration", defaultValue = "gausslegendre", paramLabel = "RULE",
-            description = "IG rule: gausslegendre, riemann_left, riemann_right, riemann_middle, riemann_trapezoid.")
-    String integration;
-
-    @Option(names = "--baseline", defaultValue = "zeros", paramLabel = "B",
-            description = "IG baseline: zeros, constant:V, uniform[:SEED], blur[:SIGMA], or an NPY file.")
-    String baseline;
-
-    @Option(names = "--samples", defaultValue = "25", paramLabel = "N",
-            description = "SmoothGrad/VarGrad noise samples (default: ${DEFAULT-VALUE}).")
-    int samples;
-
-    @Option(names = "--noise-std", paramLabel = "S",
-            description = "SmoothGrad/VarGrad noise std (default: 0.15 x each image's max-min).")
-    Float noiseStd;
-
-    @Option(names = "--seed", defaultValue = "0", paramLabel = "N", description = "Seed for noise and uniform baselines.")
-    long seed;
 
     @Option(names = "--colormap", defaultValue = "jet", paramLabel = "jet|turbo|viridis", description = "Overlay colormap.")
     String colormap;
@@ -123,15 +99,17 @@ public final class ExplainCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         PrintWriter stdout = spec.commandLine().getOut();
         PrintWriter stderr = spec.commandLine().getErr();
-        Methods.Options opts = options();
-        Methods.validate(method, opts);
+        MethodSpec ms = Methods.get(method);
+        MethodOptions opts = MethodOptions.parse(ms, givenMethodOptions());
+        run.validate();
         Target tgt = Target.parse(target);
         Colormap cmap = Colormap.parse(colormap);
         if (!(alpha >= 0 && alpha <= 1)) throw new SalientException("--alpha must be in [0,1], got " + alpha);
         boolean toNpy = out.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".npy");
         List<Path> files = Inputs.list(input);
+        String baselineArg = givenMethodOptions().getOrDefault("--baseline", "");
         List<Path> guarded = RunOutput.inputsOf(files, model,
-                baseline.trim().toLowerCase(Locale.ROOT).endsWith(".npy") ? Path.of(baseline.trim()) : null);
+                baselineArg.trim().toLowerCase(Locale.ROOT).endsWith(".npy") ? Path.of(baselineArg.trim()) : null);
         if (toNpy) RunOutput.checkNpyOut(out, guarded);
         else RunOutput.prepareFolder(out, overwrite, files);
         Backend backend = run.backend();
@@ -145,7 +123,7 @@ public final class ExplainCommand implements Callable<Integer> {
         try (Model m = run.limit(Model.load(model)); Interrupts stop = Interrupts.install()) {
             ModelChecks.classifierOutput(m, "explain");
             long[] declared = m.inputs().get(0).shape();
-            Explainer ex = Methods.create(method, m, opts);
+            Explainer ex = ms.create(m, opts).memoryBudget(run.chunkBudget());
             NpyStreamWriter npy = null;
             List<Path> pending = new ArrayList<>();
             try (ProgressBar bar = files.size() > 1 && !noProgress ? new ProgressBarBuilder().setTaskName("explain " + method)
@@ -182,7 +160,7 @@ public final class ExplainCommand implements Callable<Integer> {
                             long e0 = System.nanoTime();
                             Attribution a;
                             try (Tensor x = part.upload(backend)) {
-                                a = Methods.explain(ex, backend, x, tgt, opts);
+                                a = ex.explain(backend, x, tgt);
                             }
                             explainNanos += System.nanoTime() - e0;
                             long bad = RunOutput.countNonFinite(a.values()) + RunOutput.countNonFinite(a.scores());
@@ -230,7 +208,7 @@ public final class ExplainCommand implements Callable<Integer> {
             } catch (RuntimeException | IOException e) {
                 if (written > 0) { // keep a record of the rows written before the error
                     try {
-                        record(toNpy, npyPath, backend, opts, tgt, items, failures, written, System.nanoTime() - t0,
+                        record(toNpy, npyPath, backend, ms, opts, tgt, items, failures, written, System.nanoTime() - t0,
                                 explainNanos, nonFiniteValues, null, Main.oneLine(e.getMessage()));
                     } catch (IOException | RuntimeException again) {
                         e.addSuppressed(again);
@@ -245,7 +223,7 @@ public final class ExplainCommand implements Callable<Integer> {
             if (written == 0 && complete)
                 throw new SalientException("no input could be explained (" + failures.size() + " failed)");
             long total = System.nanoTime() - t0;
-            record(toNpy, npyPath, backend, opts, tgt, items, failures, written, total, explainNanos, nonFiniteValues,
+            record(toNpy, npyPath, backend, ms, opts, tgt, items, failures, written, total, explainNanos, nonFiniteValues,
                     stoppedBy, null);
             stdout.printf(Locale.ROOT, "%s: %d map(s) of %d input(s) in %.1f ms on %s -> %s%s%s%n", method, written,
                     written / tgt.mapsPerImage(), total / 1e6, backend.name(), out,
@@ -262,7 +240,7 @@ public final class ExplainCommand implements Callable<Integer> {
      * next to an NPY of a folder's inputs. Called at the end, after a stop by a
      * signal, and after an error that came once some rows were written.
      */
-    private void record(boolean toNpy, Path npyPath, Backend backend, Methods.Options opts, Target tgt,
+    private void record(boolean toNpy, Path npyPath, Backend backend, MethodSpec ms, MethodOptions opts, Target tgt,
             List<Map<String, Object>> items, List<Map<String, Object>> failures, int written, long total, long explainNanos,
             long nonFiniteValues, String stoppedBy, String error) throws IOException {
         boolean complete = stoppedBy == null && error == null;
@@ -275,21 +253,12 @@ public final class ExplainCommand implements Callable<Integer> {
         if (error != null) report.put("error", error);
         Map<String, Object> o = new LinkedHashMap<>();
         o.put("target", tgt.toString());
-        if (Methods.isCam(method) || method.equals("guidedgradcam")) o.put("layer", layer);
-        if (method.equals("ig")) {
-            o.put("steps", steps);
-            o.put("integration", opts.rule().id);
-            o.put("baseline", opts.baseline().describe());
-        }
-        if (method.equals("smoothgrad") || method.equals("vargrad")) {
-            o.put("samples", samples);
-            o.put("noise_std", noiseStd == null ? "0.15*(max-min)" : noiseStd);
-            o.put("seed", seed);
-        }
+        o.putAll(opts.report(ms));
         o.put("batch", run.batch());
         o.put("memory_budget_mb", run.memoryBudgetForReport());
         report.put("options", o);
-        report.put("layout", Methods.isCam(method) ? "(rows,H,W) in [0,1]" : "(rows,C,H,W)");
+        report.put("family", ms.family().id());
+        report.put("layout", ms.layout().describe());
         report.put("attributions", npyPath.getFileName().toString());
         report.put("rows", written);
         report.put("items", items);
@@ -316,6 +285,12 @@ public final class ExplainCommand implements Callable<Integer> {
             h = (int) s[1];
             w = (int) s[2];
             heat = a.row(r);
+        } else if (a.layout() == Attribution.Layout.LAYER) {
+            // a layer-shaped map has the layer's resolution, not the image's: no photo underneath
+            h = (int) s[2];
+            w = (int) s[3];
+            heat = Overlay.heatFromInputMap(a.row(r), (int) s[1], h, w);
+            rgb = null;
         } else {
             h = (int) s[2];
             w = (int) s[3];
@@ -336,6 +311,10 @@ public final class ExplainCommand implements Callable<Integer> {
         return name;
     }
 
+    /** Overlays of the current batch, written under temporary names: {temporary, final}. */
+    private final List<Path[]> renames = new ArrayList<>();
+
+
     private static BufferedImage toImage(NdArray rgb) {
         int h = (int) rgb.dim(1), w = (int) rgb.dim(2), p = h * w;
         float[] d = rgb.data();
@@ -351,43 +330,58 @@ public final class ExplainCommand implements Callable<Integer> {
         return img;
     }
 
-    /** Overlays of the current batch, written under temporary names: {temporary, final}. */
-    private final List<Path[]> renames = new ArrayList<>();
-
-    private Methods.Options options() {
-        run.validate();
-        if (noiseStd != null && !(noiseStd >= 0 && Float.isFinite(noiseStd)))
-            throw new SalientException("--noise-std must be finite and >= 0, got " + noiseStd);
-        if (samples > 100_000) throw new SalientException("--samples must be at most 100000, got " + samples);
-        return new Methods.Options(layer, steps, IntegrationRule.parse(integration), parseBaseline(baseline), samples,
-                noiseStd, seed, run.chunkBudget());
+    /** The method options given on the command line, by name, as text. */
+    private Map<String, String> givenMethodOptions() {
+        Map<String, String> given = new TreeMap<>();
+        CommandLine.ParseResult pr = spec.commandLine().getParseResult();
+        for (String name : methodOptionNames()) {
+            CommandLine.Model.OptionSpec o = pr == null ? null : pr.matchedOption(name);
+            if (o != null) given.put(name, o.getValue());
+        }
+        return given;
     }
 
-    private Baseline parseBaseline(String s) {
-        String t = s.trim();
-        try {
-            if (t.equals("zeros")) return Baseline.zeros();
-            if (t.startsWith("constant:")) {
-                float v = Float.parseFloat(t.substring(9));
-                if (!Float.isFinite(v)) throw new SalientException("--baseline constant:V needs a finite V, got " + v);
-                return Baseline.constant(v);
+    /** Every option name of every method (each once), in the order the specs list them. */
+    static List<String> methodOptionNames() {
+        List<String> names = new ArrayList<>();
+        for (MethodSpec s : Methods.ALL)
+            for (MethodOption<?> o : s.options()) if (!names.contains(o.cli())) names.add(o.cli());
+        return names;
+    }
+
+    /** Adds every method's options (each name once, as text parsed by the spec) to the explain command. */
+    static void addMethodOptions(CommandLine explain) {
+        CommandLine.Model.CommandSpec cs = explain.getCommandSpec();
+        for (String name : methodOptionNames()) {
+            MethodOption<?> first = null;
+            List<String> users = new ArrayList<>();
+            for (MethodSpec s : Methods.ALL) {
+                MethodOption<?> o = s.option(name);
+                if (o == null) continue;
+                if (first == null) first = o;
+                users.add(s.name());
             }
-            if (t.equals("uniform")) return Baseline.uniform(0f, 1f, seed);
-            if (t.startsWith("uniform:")) return Baseline.uniform(0f, 1f, Long.parseLong(t.substring(8)));
-            if (t.equals("blur")) return Baseline.blur(5f);
-            if (t.startsWith("blur:")) {
-                float sigma = Float.parseFloat(t.substring(5));
-                if (!(sigma > 0 && sigma <= 1000)) throw new SalientException("--baseline blur:SIGMA needs 0 < SIGMA <= 1000, got " + sigma);
-                return Baseline.blur(sigma);
+            cs.addOption(CommandLine.Model.OptionSpec.builder(name).paramLabel(first.label()).type(String.class)
+                    .description(first.description() + " [" + String.join(", ", users) + "]").build());
+        }
+        String all = Methods.ALL.stream().map(MethodSpec::name).collect(Collectors.joining(", "));
+        cs.usageMessage().footer("%nMethods: " + all + ".", "'salient explain --method NAME --help' lists one method's options.");
+    }
+
+    /** {@code explain --method NAME --help}: the method's definition, layout and its options only. */
+    static String methodHelp(MethodSpec s) {
+        StringBuilder b = new StringBuilder();
+        b.append("salient explain --method ").append(s.name()).append(": ").append(s.definition().replace("`", ""))
+                .append('\n');
+        b.append("family: ").append(s.family().id()).append("; output: ").append(s.layout().describe()).append('\n');
+        if (s.options().isEmpty()) b.append("It has no options of its own.\n");
+        else {
+            b.append("Options:\n");
+            for (MethodOption<?> o : s.options()) {
+                b.append(String.format(Locale.ROOT, "  %-24s %s%n", o.cli() + " " + o.label(), o.description()));
             }
-        } catch (NumberFormatException e) {
-            throw new SalientException("bad --baseline '" + s + "' (" + e.getMessage() + ")");
         }
-        if (t.toLowerCase(Locale.ROOT).endsWith(".npy")) {
-            NdArray a = Npy.read(Path.of(t));
-            if (a.firstNonFinite() >= 0) throw new SalientException(t + ": baseline contains NaN or infinite values");
-            return Baseline.of(a.data(), a.shape());
-        }
-        throw new SalientException("bad --baseline '" + s + "' (use zeros, constant:V, uniform[:SEED], blur[:SIGMA] or an .npy file)");
+        b.append("Common options (model, input, target, device, ...): salient explain --help\n");
+        return b.toString();
     }
 }

@@ -3,7 +3,7 @@ package dev.salient.cli;
 import dev.salient.engine.Backend;
 import dev.salient.engine.Engine;
 import dev.salient.engine.SalientException;
-import dev.salient.engine.SalientNative;
+import dev.salient.engine.CpuNative;
 import dev.salient.model.MemoryLimit;
 import dev.salient.model.Model;
 import picocli.CommandLine.Option;
@@ -34,8 +34,8 @@ public final class RunOptions {
     /** Checks the flags, applies --threads and returns the backend for --device. */
     public Backend backend() {
         validate();
-        if (threads != null && SalientNative.salient_set_num_threads(threads) != 0)
-            throw new SalientException("--threads: " + SalientNative.salient_last_error().getString());
+        if (threads != null && CpuNative.salient_set_num_threads(threads) != 0)
+            throw new SalientException("--threads: " + CpuNative.salient_last_error().getString());
         return Engine.forName(device);
     }
 
@@ -44,7 +44,7 @@ public final class RunOptions {
         if (batch <= 0 || batch > MAX_BATCH)
             throw new SalientException("--batch must be between 1 and " + MAX_BATCH + ", got " + batch);
         if (threads != null) {
-            int max = SalientNative.salient_max_threads();
+            int max = CpuNative.salient_max_threads();
             if (threads <= 0 || threads > max)
                 throw new SalientException("--threads must be between 1 and " + max + " on this machine ("
                         + Runtime.getRuntime().availableProcessors() + " cores), got " + threads);

@@ -75,15 +75,15 @@ class NanAndThreadsTest {
 
     @Test
     void nativeRefusesAbsurdThreadCounts() {
-        int max = SalientNative.salient_max_threads();
+        int max = CpuNative.salient_max_threads();
         assertTrue(max >= 8 && max <= 1024, "max threads " + max);
-        int before = SalientNative.salient_get_num_threads();
+        int before = CpuNative.salient_get_num_threads();
         assertTrue(before >= 1 && before <= max);
         for (int bad : new int[] {0, -3, max + 1, 10_000, Integer.MAX_VALUE}) {
-            assertEquals(-1, SalientNative.salient_set_num_threads(bad), "accepted " + bad);
-            assertTrue(SalientNative.salient_last_error().getString().contains("between 1 and " + max));
-            assertEquals(before, SalientNative.salient_get_num_threads(), "changed by a refused count " + bad);
+            assertEquals(-1, CpuNative.salient_set_num_threads(bad), "accepted " + bad);
+            assertTrue(CpuNative.salient_last_error().getString().contains("between 1 and " + max));
+            assertEquals(before, CpuNative.salient_get_num_threads(), "changed by a refused count " + bad);
         }
-        assertEquals(0, SalientNative.salient_set_num_threads(before));
+        assertEquals(0, CpuNative.salient_set_num_threads(before));
     }
 }
