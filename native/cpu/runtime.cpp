@@ -13,7 +13,6 @@
 namespace salient {
 // Pin OpenBLAS to one thread per call when the library loads (see salient_set_num_threads).
 [[maybe_unused]] static const int g_blas_single = (openblas_set_num_threads(1), 0);
-static thread_local char g_error[512] = {0};
 
 // Most OpenMP threads the engine runs: 4 per core, at least 8, at most 1024. libgomp
 // builds each team on the caller's stack (alloca), so tens of thousands of threads
@@ -29,16 +28,6 @@ static const int g_max_threads = max_threads_for_host();
 // OMP_NUM_THREADS is read by libgomp when it loads: clamp it before any parallel region runs.
 [[maybe_unused]] static const int g_threads_clamped =
     (omp_get_max_threads() > g_max_threads ? omp_set_num_threads(g_max_threads) : (void)0, 0);
-
-int fail(int code, const char* fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(g_error, sizeof g_error, fmt, ap);
-    va_end(ap);
-    return code;
-}
-
-void clear_error() { g_error[0] = 0; }
 
 // ---- block cache
 // Large tensors come and go in the same sizes every chunk (IG steps, noise samples).
@@ -56,7 +45,7 @@ static size_t g_cached_bytes = 0;
 
 extern "C" {
 
-const char* salient_last_error(void) { return salient::g_error; }
+const char* salient_last_error(void) { return salient::host::error_buffer(); }
 
 float* salient_alloc(int64_t count) {
     if (count <= 0) {

@@ -36,7 +36,11 @@ public final class RunOptions {
         validate();
         if (threads != null && CpuNative.salient_set_num_threads(threads) != 0)
             throw new SalientException("--threads: " + CpuNative.salient_last_error().getString());
-        return Engine.forName(device);
+        Backend b = Engine.forName(device);
+        if (b.name().equals("cuda") && Engine.cudaEmulated())
+            System.err.println("salient: warning: cuda is the CPU emulation of the kernels (SALIENT_CUDA=emulate), "
+                    + "meant for tests: slow, and no evidence of GPU behaviour");
+        return b;
     }
 
     /** Checks the flags without touching the engine. */
