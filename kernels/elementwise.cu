@@ -21,14 +21,17 @@ enum {
     ACT_ABS = SALIENT_ACT_ABS
 };
 
+// NaN propagates as in PyTorch (fminf/fmaxf would return the non-NaN operand).
+__device__ __forceinline__ float clamp_nan(float x, float lo, float hi) { return x < lo ? lo : (x > hi ? hi : x); }
+
 __device__ __forceinline__ float act_fwd(int kind, float x, float a, float b) {
     switch (kind) {
-        case ACT_RELU: return x > 0.f ? x : 0.f;
+        case ACT_RELU: return x < 0.f ? 0.f : x;
         case ACT_LEAKY_RELU: return x >= 0.f ? x : a * x;
-        case ACT_CLIP: return fminf(fmaxf(x, a), b);
+        case ACT_CLIP: return clamp_nan(x, a, b);
         case ACT_SIGMOID: return 1.f / (1.f + expf(-x));
-        case ACT_HARD_SIGMOID: return fmaxf(0.f, fminf(1.f, a * x + b));
-        case ACT_HARD_SWISH: return x * fmaxf(0.f, fminf(1.f, x / 6.f + 0.5f));
+        case ACT_HARD_SIGMOID: return clamp_nan(a * x + b, 0.f, 1.f);
+        case ACT_HARD_SWISH: return x * clamp_nan(x / 6.f + 0.5f, 0.f, 1.f);
         case ACT_ABS: return fabsf(x);
     }
     return 0.f;
@@ -36,7 +39,7 @@ __device__ __forceinline__ float act_fwd(int kind, float x, float a, float b) {
 
 __device__ __forceinline__ float act_grad(int kind, float x, float a, float b) {
     switch (kind) {
-        case ACT_RELU: return x > 0.f ? 1.f : 0.f;
+        case ACT_RELU: return x <= 0.f ? 0.f : 1.f;  // as PyTorch: NaN passes the gradient
         case ACT_LEAKY_RELU: return x > 0.f ? 1.f : a;
         case ACT_CLIP: return (x >= a && x <= b) ? 1.f : 0.f;
         case ACT_SIGMOID: { float s = 1.f / (1.f + expf(-x)); return s * (1.f - s); }

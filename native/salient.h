@@ -33,10 +33,13 @@ float* salient_alloc(int64_t count);
 void salient_free(float* p);
 /* Returns the cached free blocks of salient_alloc (large tensors are kept for reuse, up to 2 GiB). */
 void salient_trim(void);
-/* Threads of the engine's OpenMP regions (<=0: leave as is). OpenBLAS is kept at
- * one thread per call and runs inside those regions, so n threads in all. */
+/* Threads of the engine's OpenMP regions, 1..salient_max_threads() (else SALIENT_EINVAL).
+ * OpenBLAS is kept at one thread per call and runs inside those regions, so n threads in
+ * all. OMP_NUM_THREADS above the maximum is clamped to it when the library loads. */
 int salient_set_num_threads(int n);
 int salient_get_num_threads(void);
+/* The most threads the engine runs: 4 per core, within [8, 1024]. */
+int salient_max_threads(void);
 
 /* ---- elementwise ------------------------------------------------------ */
 

@@ -3,14 +3,19 @@
 #include <algorithm>
 #include "common.h"
 
+// NaN propagates through every activation, as in PyTorch on the CPU and ONNX:
+// relu(NaN) = clamp(NaN) = hardsigmoid(NaN) = NaN. `x < 0 ? 0 : x` keeps NaN (the
+// comparison is false) where `x > 0 ? x : 0` and fmin/fmax would drop it.
+static inline float clamp_nan(float x, float lo, float hi) { return x < lo ? lo : (x > hi ? hi : x); }
+
 static inline float act_fwd(int kind, float x, float a, float b) {
     switch (kind) {
-        case SALIENT_ACT_RELU: return x > 0.f ? x : 0.f;
+        case SALIENT_ACT_RELU: return x < 0.f ? 0.f : x;
         case SALIENT_ACT_LEAKY_RELU: return x >= 0.f ? x : a * x;
-        case SALIENT_ACT_CLIP: return std::min(std::max(x, a), b);
+        case SALIENT_ACT_CLIP: return clamp_nan(x, a, b);
         case SALIENT_ACT_SIGMOID: return 1.f / (1.f + std::exp(-x));
-        case SALIENT_ACT_HARD_SIGMOID: return std::max(0.f, std::min(1.f, a * x + b));
-        case SALIENT_ACT_HARD_SWISH: return x * std::max(0.f, std::min(1.f, x / 6.f + 0.5f));
+        case SALIENT_ACT_HARD_SIGMOID: return clamp_nan(a * x + b, 0.f, 1.f);
+        case SALIENT_ACT_HARD_SWISH: return x * clamp_nan(x / 6.f + 0.5f, 0.f, 1.f);
         case SALIENT_ACT_ABS: return std::fabs(x);
     }
     return 0.f;
@@ -20,7 +25,7 @@ static inline float act_fwd(int kind, float x, float a, float b) {
 // for ReLU at 0, pass-through inside the closed Clip interval).
 static inline float act_grad(int kind, float x, float a, float b) {
     switch (kind) {
-        case SALIENT_ACT_RELU: return x > 0.f ? 1.f : 0.f;
+        case SALIENT_ACT_RELU: return x <= 0.f ? 0.f : 1.f;  // PyTorch masks by relu(x) <= 0: NaN passes dy
         case SALIENT_ACT_LEAKY_RELU: return x > 0.f ? 1.f : a;
         case SALIENT_ACT_CLIP: return (x >= a && x <= b) ? 1.f : 0.f;
         case SALIENT_ACT_SIGMOID: { float s = 1.f / (1.f + std::exp(-x)); return s * (1.f - s); }
@@ -41,7 +46,7 @@ extern "C" int activation_forward_cpu(int kind, const float* x, float* y, int64_
     SALIENT_CHECK(kind >= SALIENT_ACT_RELU && kind <= SALIENT_ACT_ABS, "activation_forward_cpu: unknown kind %d", kind);
     if (kind == SALIENT_ACT_RELU) {  // the common case, as one vectorised loop
 #pragma omp parallel for simd schedule(static) if (n > 32768)
-        for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0.f ? x[i] : 0.f;
+        for (int64_t i = 0; i < n; i++) y[i] = x[i] < 0.f ? 0.f : x[i];  // NaN stays NaN
         return SALIENT_OK;
     }
 #pragma omp parallel for schedule(static) if (n > 32768)
@@ -57,7 +62,7 @@ extern "C" int activation_backward_cpu(int kind, const float* x, const float* dy
     SALIENT_CHECK(kind >= SALIENT_ACT_RELU && kind <= SALIENT_ACT_ABS, "activation_backward_cpu: unknown kind %d", kind);
     if (kind == SALIENT_ACT_RELU) {
 #pragma omp parallel for simd schedule(static) if (n > 32768)
-        for (int64_t i = 0; i < n; i++) dx[i] = x[i] > 0.f ? dy[i] : 0.f;
+        for (int64_t i = 0; i < n; i++) dx[i] = x[i] <= 0.f ? 0.f : dy[i];
         return SALIENT_OK;
     }
 #pragma omp parallel for schedule(static) if (n > 32768)

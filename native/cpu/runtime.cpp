@@ -4,6 +4,7 @@
 #include <map>
 #include <mutex>
 #include <unordered_map>
+#include <thread>
 #include <omp.h>
 #include <cblas.h>
 #include "common.h"
@@ -12,6 +13,21 @@
 namespace salient {
 // Pin OpenBLAS to one thread per call when the library loads (see salient_set_num_threads).
 [[maybe_unused]] static const int g_blas_single = (openblas_set_num_threads(1), 0);
+
+// Most OpenMP threads the engine runs: 4 per core, at least 8, at most 1024. libgomp
+// builds each team on the caller's stack (alloca), so tens of thousands of threads
+// (`OMP_NUM_THREADS=20000`, or a huge --threads) overflow it inside GOMP_parallel.
+static int max_threads_for_host() {
+    unsigned hc = std::thread::hardware_concurrency();
+    long cap = 4L * (hc == 0 ? 1 : (long)hc);
+    if (cap < 8) cap = 8;
+    if (cap > 1024) cap = 1024;
+    return (int)cap;
+}
+static const int g_max_threads = max_threads_for_host();
+// OMP_NUM_THREADS is read by libgomp when it loads: clamp it before any parallel region runs.
+[[maybe_unused]] static const int g_threads_clamped =
+    (omp_get_max_threads() > g_max_threads ? omp_set_num_threads(g_max_threads) : (void)0, 0);
 
 // ---- block cache
 // Large tensors come and go in the same sizes every chunk (IG steps, noise samples).
@@ -100,13 +116,19 @@ void salient_trim(void) {
 // (blas.h). Two pools (OpenMP's and OpenBLAS's pthreads) spinning on the same
 // cores cost several times the work on a busy machine.
 int salient_set_num_threads(int n) {
-    if (n > 0) {
-        omp_set_num_threads(n);
-        openblas_set_num_threads(1);
-    }
+    if (n <= 0 || n > salient::g_max_threads)
+        return salient::fail(SALIENT_EINVAL, "thread count must be between 1 and %d on this machine, got %d",
+                             salient::g_max_threads, n);
+    omp_set_num_threads(n);
+    openblas_set_num_threads(1);
     return SALIENT_OK;
 }
 
-int salient_get_num_threads(void) { return omp_get_max_threads(); }
+int salient_get_num_threads(void) {
+    int n = omp_get_max_threads();
+    return n > salient::g_max_threads ? salient::g_max_threads : n;
+}
+
+int salient_max_threads(void) { return salient::g_max_threads; }
 
 }  // extern "C"

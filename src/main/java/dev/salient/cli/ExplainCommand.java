@@ -1,6 +1,5 @@
 package dev.salient.cli;
 
-import com.google.gson.GsonBuilder;
 import dev.salient.engine.Backend;
 import dev.salient.engine.SalientException;
 import dev.salient.engine.Tensor;
@@ -20,7 +19,6 @@ import dev.salient.report.Overlay;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -64,7 +62,8 @@ public final class ExplainCommand implements Callable<Integer> {
     String method;
 
     @Option(names = "--input", required = true, paramLabel = "X.npy|IMG|DIR",
-            description = "An NPY (N,C,H,W) or (C,H,W), a PNG/JPEG, or a folder of them (sorted by name).")
+            description = "An NPY (N,C,H,W) or (C,H,W), a PNG/JPEG, or a folder of them (sorted by name). NPY values "
+                    + "go in as they are (uint8/int NPYs are not scaled to [0,1]; images are).")
     Path input;
 
     @Option(names = "--out", required = true, paramLabel = "OUT.npy|DIR",
@@ -75,10 +74,6 @@ public final class ExplainCommand implements Callable<Integer> {
             description = "The class to explain (raw logit): top1 (default), the top K, a class index, or one per image.")
     String target;
 
-    @Option(names = "--memory-budget", defaultValue = "1024", paramLabel = "MB",
-            description = "Memory for one chunk of expanded evaluations (default: ${DEFAULT-VALUE} MB).")
-    long memoryBudgetMb;
-
     @Option(names = "--colormap", defaultValue = "jet", paramLabel = "jet|turbo|viridis", description = "Overlay colormap.")
     String colormap;
 
@@ -87,6 +82,12 @@ public final class ExplainCommand implements Callable<Integer> {
 
     @Option(names = "--no-progress", description = "Do not draw a progress bar for folders.")
     boolean noProgress;
+
+    @Option(names = "--overwrite", description = "Replace the outputs of an earlier run in the --out folder.")
+    boolean overwrite;
+
+    @Option(names = "--strict", description = "Fail on attributions or scores with NaN or infinite values (default: warn).")
+    boolean strict;
 
     @Mixin
     RunOptions run;
@@ -100,34 +101,35 @@ public final class ExplainCommand implements Callable<Integer> {
         PrintWriter stderr = spec.commandLine().getErr();
         MethodSpec ms = Methods.get(method);
         MethodOptions opts = MethodOptions.parse(ms, givenMethodOptions());
-        if (memoryBudgetMb <= 0) throw new SalientException("--memory-budget must be positive, got " + memoryBudgetMb);
+        run.validate();
         Target tgt = Target.parse(target);
         Colormap cmap = Colormap.parse(colormap);
         if (!(alpha >= 0 && alpha <= 1)) throw new SalientException("--alpha must be in [0,1], got " + alpha);
         boolean toNpy = out.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".npy");
-        if (toNpy && Files.isDirectory(out)) throw new SalientException("--out " + out + " is a folder");
-        if (!toNpy) {
-            if (Files.exists(out) && !Files.isDirectory(out)) throw new SalientException("--out " + out + " exists and is not a folder");
-            Files.createDirectories(out);
-        }
         List<Path> files = Inputs.list(input);
+        String baselineArg = givenMethodOptions().getOrDefault("--baseline", "");
+        List<Path> guarded = RunOutput.inputsOf(files, model,
+                baselineArg.trim().toLowerCase(Locale.ROOT).endsWith(".npy") ? Path.of(baselineArg.trim()) : null);
+        if (toNpy) RunOutput.checkNpyOut(out, guarded);
+        else RunOutput.prepareFolder(out, overwrite, files);
         Backend backend = run.backend();
         long t0 = System.nanoTime();
-        Map<String, Object> report = new LinkedHashMap<>();
         List<Map<String, Object>> items = new ArrayList<>();
         List<Map<String, Object>> failures = new ArrayList<>();
-        long explainNanos = 0;
-        try (Model m = Model.load(model)) {
+        long explainNanos = 0, nonFiniteValues = 0;
+        Path npyPath = toNpy ? out : out.resolve(RunOutput.ATTRIBUTIONS);
+        String stoppedBy = null;
+        int written = 0;
+        try (Model m = run.limit(Model.load(model)); Interrupts stop = Interrupts.install()) {
+            ModelChecks.classifierOutput(m, "explain");
             long[] declared = m.inputs().get(0).shape();
-            Explainer ex = ms.create(m, opts).memoryBudget(memoryBudgetMb << 20);
-            Path npyPath = toNpy ? out : out.resolve("attributions.npy");
+            Explainer ex = ms.create(m, opts).memoryBudget(run.chunkBudget());
             NpyStreamWriter npy = null;
-            int written = 0;
             List<Path> pending = new ArrayList<>();
             try (ProgressBar bar = files.size() > 1 && !noProgress ? new ProgressBarBuilder().setTaskName("explain " + method)
                     .setInitialMax(files.size()).setStyle(ProgressBarStyle.ASCII).setConsumer(
                             new me.tongfei.progressbar.ConsoleProgressBarConsumer(System.err)).build() : null) {
-                for (int fi = 0; fi <= files.size(); fi++) {
+                for (int fi = 0; fi <= files.size() && stoppedBy == null; fi++) {
                     if (fi < files.size()) pending.add(files.get(fi));
                     if (pending.size() < run.batch() && fi < files.size()) continue;
                     if (pending.isEmpty()) break;
@@ -143,7 +145,7 @@ public final class ExplainCommand implements Callable<Integer> {
                             rgbs.addAll(b.rgb());
                         } catch (SalientException e) {
                             if (files.size() == 1) throw e;
-                            failures.add(Map.of("source", f.toString(), "error", e.getMessage()));
+                            failures.add(Map.of("source", f.toString(), "error", Main.oneLine(e.getMessage())));
                             stderr.println("salient: warning: skipped " + Main.oneLine(e.getMessage()));
                             stderr.flush();
                         }
@@ -161,11 +163,22 @@ public final class ExplainCommand implements Callable<Integer> {
                                 a = ex.explain(backend, x, tgt);
                             }
                             explainNanos += System.nanoTime() - e0;
+                            long bad = RunOutput.countNonFinite(a.values()) + RunOutput.countNonFinite(a.scores());
+                            if (bad > 0) {
+                                String what = bad + " non-finite value(s) (NaN or infinite) in the attributions or scores of "
+                                        + sources.get(start + a.images()[0])
+                                        + (a.rows() > 1 ? " and the rest of its batch" : "");
+                                if (strict) throw new SalientException(what + " (--strict)");
+                                stderr.println("salient: warning: " + what);
+                                stderr.flush();
+                                nonFiniteValues += bad;
+                            }
                             if (npy == null) {
                                 long[] rowShape = java.util.Arrays.copyOfRange(a.shape(), 1, a.shape().length);
                                 npy = new NpyStreamWriter(npyPath, rowShape);
                             }
-                            npy.append(a.values(), 0, a.values().length);
+                            List<Map<String, Object>> batchItems = new ArrayList<>();
+                            renames.clear();
                             for (int r = 0; r < a.rows(); r++) {
                                 int img = start + a.images()[r];
                                 Map<String, Object> it = new LinkedHashMap<>();
@@ -174,51 +187,94 @@ public final class ExplainCommand implements Callable<Integer> {
                                 it.put("target", a.targets()[r]);
                                 it.put("score", a.scores()[r]);
                                 if (a.deltas() != null) it.put("convergence_delta", a.deltas()[r]);
-                                if (!toNpy) {
-                                    String png = overlay(a, r, rgbs.get(img), sources.get(img), written + r, cmap);
-                                    it.put("overlay", png);
-                                }
-                                items.add(it);
+                                if (!toNpy) it.put("overlay", overlay(a, r, rgbs.get(img), sources.get(img), written + r, cmap));
+                                batchItems.add(it);
                             }
+                            // commit the batch: overlays take their names, then the NPY header counts the rows
+                            for (Path[] mv : renames) RunOutput.moveAtomically(mv[0], mv[1]);
+                            renames.clear();
+                            npy.append(a.values(), 0, a.values().length);
+                            items.addAll(batchItems);
                             written += a.rows();
+                            if (stop.requested() != null) {
+                                stoppedBy = stop.requested();
+                                break;
+                            }
                         }
                     }
                     if (bar != null) bar.stepBy(done);
+                    if (stop.requested() != null) stoppedBy = stop.requested();
                 }
+            } catch (RuntimeException | IOException e) {
+                if (written > 0) { // keep a record of the rows written before the error
+                    try {
+                        record(toNpy, npyPath, backend, ms, opts, tgt, items, failures, written, System.nanoTime() - t0,
+                                explainNanos, nonFiniteValues, null, Main.oneLine(e.getMessage()));
+                    } catch (IOException | RuntimeException again) {
+                        e.addSuppressed(again);
+                    }
+                }
+                throw e;
             } finally {
+                for (Path[] mv : renames) Files.deleteIfExists(mv[0]);
                 if (npy != null) npy.close();
             }
-            if (written == 0) throw new SalientException("no input could be explained (" + failures.size() + " failed)");
+            boolean complete = stoppedBy == null;
+            if (written == 0 && complete)
+                throw new SalientException("no input could be explained (" + failures.size() + " failed)");
             long total = System.nanoTime() - t0;
-            report.put("model", model.toString());
-            report.put("method", method);
-            report.put("device", backend.name());
-            Map<String, Object> o = new LinkedHashMap<>();
-            o.put("target", tgt.toString());
-            o.putAll(opts.report(ms));
-            o.put("batch", run.batch());
-            o.put("memory_budget_mb", memoryBudgetMb);
-            report.put("options", o);
-            report.put("family", ms.family().id());
-            report.put("layout", ms.layout().describe());
-            report.put("attributions", npyPath.getFileName().toString());
-            report.put("items", items);
-            report.put("failures", failures);
-            Map<String, Object> tm = new LinkedHashMap<>();
-            tm.put("total_ms", total / 1e6);
-            tm.put("explain_ms", explainNanos / 1e6);
-            tm.put("per_map_ms", explainNanos / 1e6 / Math.max(1, written));
-            report.put("timings", tm);
-            if (!toNpy)
-                Files.writeString(out.resolve("report.json"),
-                        new GsonBuilder().setPrettyPrinting().serializeSpecialFloatingPointValues().create().toJson(report),
-                        StandardCharsets.UTF_8);
-            stdout.printf(Locale.ROOT, "%s: %d map(s) of %d input(s) in %.1f ms on %s -> %s%s%n", method, written,
+            record(toNpy, npyPath, backend, ms, opts, tgt, items, failures, written, total, explainNanos, nonFiniteValues,
+                    stoppedBy, null);
+            stdout.printf(Locale.ROOT, "%s: %d map(s) of %d input(s) in %.1f ms on %s -> %s%s%s%n", method, written,
                     written / tgt.mapsPerImage(), total / 1e6, backend.name(), out,
-                    failures.isEmpty() ? "" : " (" + failures.size() + " input(s) failed)");
+                    failures.isEmpty() ? "" : " (" + failures.size() + " input(s) failed)",
+                    complete ? "" : " (stopped by SIG" + stoppedBy + " after " + written + " map(s))");
             stdout.flush();
+            if (!complete) return Interrupts.exitCode(stoppedBy);
             return failures.isEmpty() ? 0 : Main.EXIT_USER_ERROR;
         }
+    }
+
+    /**
+     * Writes what a run did: report.json for a folder, the skipped-inputs record
+     * next to an NPY of a folder's inputs. Called at the end, after a stop by a
+     * signal, and after an error that came once some rows were written.
+     */
+    private void record(boolean toNpy, Path npyPath, Backend backend, MethodSpec ms, MethodOptions opts, Target tgt,
+            List<Map<String, Object>> items, List<Map<String, Object>> failures, int written, long total, long explainNanos,
+            long nonFiniteValues, String stoppedBy, String error) throws IOException {
+        boolean complete = stoppedBy == null && error == null;
+        Map<String, Object> report = new LinkedHashMap<>();
+        report.put("model", model.toString());
+        report.put("method", method);
+        report.put("device", backend.name());
+        report.put("complete", complete);
+        if (stoppedBy != null) report.put("stopped_by", "SIG" + stoppedBy);
+        if (error != null) report.put("error", error);
+        Map<String, Object> o = new LinkedHashMap<>();
+        o.put("target", tgt.toString());
+        o.putAll(opts.report(ms));
+        o.put("batch", run.batch());
+        o.put("memory_budget_mb", run.memoryBudgetForReport());
+        report.put("options", o);
+        report.put("family", ms.family().id());
+        report.put("layout", ms.layout().describe());
+        report.put("attributions", npyPath.getFileName().toString());
+        report.put("rows", written);
+        report.put("items", items);
+        report.put("failures", failures);
+        Map<String, Object> tm = new LinkedHashMap<>();
+        tm.put("total_ms", total / 1e6);
+        tm.put("explain_ms", explainNanos / 1e6);
+        tm.put("per_map_ms", explainNanos / 1e6 / Math.max(1, written));
+        report.put("timings", tm);
+        // JSON has no NaN: non-finite numbers are written as null and counted here
+        Map<String, Object> nf = new LinkedHashMap<>();
+        nf.put("attribution_and_score_values", nonFiniteValues);
+        nf.put("report_numbers_written_as_null", RunOutput.countNonFinite(report));
+        report.put("non_finite", nf);
+        if (!toNpy) RunOutput.writeJson(out.resolve(RunOutput.REPORT), report);
+        else if (Files.isDirectory(input)) RunOutput.writeSkipped(out, input, failures, complete);
     }
 
     private String overlay(Attribution a, int r, NdArray rgb, String source, int index, Colormap cmap) throws IOException {
@@ -248,9 +304,16 @@ public final class ExplainCommand implements Callable<Integer> {
                 + (mi.group(2) != null ? "_" + mi.group(2) : "");
         String name = String.format(Locale.ROOT, "%04d_%s_%s_c%d.png", index, stem.replaceAll("[^A-Za-z0-9_.-]", "_"),
                 method.replace("+", "p"), a.targets()[r]);
-        ImageIO.write(img, "png", out.resolve(name).toFile());
+        // rendered under a temporary name, renamed just before the batch's rows are committed
+        Path tmp = out.resolve(name + ".partial");
+        if (!ImageIO.write(img, "png", tmp.toFile())) throw new SalientException("cannot write PNG " + tmp);
+        renames.add(new Path[] {tmp, out.resolve(name)});
         return name;
     }
+
+    /** Overlays of the current batch, written under temporary names: {temporary, final}. */
+    private final List<Path[]> renames = new ArrayList<>();
+
 
     private static BufferedImage toImage(NdArray rgb) {
         int h = (int) rgb.dim(1), w = (int) rgb.dim(2), p = h * w;

@@ -48,8 +48,17 @@ public final class Main implements Runnable {
         cl.addSubcommand("demo", new DemoCommand());
         cl.addSubcommand("bench", new BenchCommand());
         cl.setParameterExceptionHandler(Main::usageError);
-        cl.setExecutionStrategy(Main::execute);
         cl.setExecutionExceptionHandler((ex, line, parsed) -> failure(ex, line.getErr()));
+        // picocli hands only Exceptions to the handler above and rethrows Errors (OutOfMemoryError,
+        // StackOverflowError): catch them here, so that they too end in one line
+        cl.setExecutionStrategy(parsed -> {
+            try {
+                return execute(parsed);
+            } catch (Error e) {
+                CommandLine sub = parsed.subcommand() != null ? parsed.subcommand().commandSpec().commandLine() : cl;
+                return failure(e, sub.getErr());
+            }
+        });
         return cl;
     }
 
@@ -95,8 +104,11 @@ public final class Main implements Runnable {
             msg = ex.getMessage();
             code = EXIT_USER_ERROR;
         } else if (ex instanceof OutOfMemoryError) {
-            msg = "out of memory (" + ex.getMessage() + "); try a smaller --batch or a larger -Xmx";
+            msg = "out of memory (" + ex.getMessage() + "); try a smaller --batch, a smaller --memory-budget or a larger -Xmx";
             code = EXIT_USER_ERROR;
+        } else if (ex instanceof StackOverflowError) {
+            msg = "internal error: stack overflow (set SALIENT_DEBUG=1 for the stack trace)";
+            code = EXIT_INTERNAL_ERROR;
         } else {
             msg = "internal error: " + ex + " (set SALIENT_DEBUG=1 for the stack trace)";
             code = EXIT_INTERNAL_ERROR;
@@ -107,9 +119,15 @@ public final class Main implements Runnable {
         return code;
     }
 
+    /** Longest message an error line quotes (characters); the rest is cut with a count. */
+    static final int MAX_LINE = 400;
+
+    /** The message on one line, cut to {@link #MAX_LINE} characters. */
     static String oneLine(String s) {
         if (s == null || s.isBlank()) return "unknown error";
-        return s.strip().replaceAll("\\s*[\\r\\n]+\\s*", " ");
+        String t = s.strip().replaceAll("\\s*[\\r\\n]+\\s*", " ");
+        if (t.length() <= MAX_LINE) return t;
+        return t.substring(0, MAX_LINE) + "... (" + (t.length() - MAX_LINE) + " more characters)";
     }
 
     private static void debugTrace(Throwable ex, PrintWriter err) {

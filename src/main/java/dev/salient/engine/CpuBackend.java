@@ -32,11 +32,30 @@ public final class CpuBackend implements Backend {
 
     // ---- memory
 
+    private final java.util.concurrent.atomic.AtomicLong liveBytes = new java.util.concurrent.atomic.AtomicLong();
+    private final java.util.concurrent.atomic.AtomicLong peakBytes = new java.util.concurrent.atomic.AtomicLong();
+
+    /** Bytes of tensors allocated through this backend and not yet freed. */
+    public long liveBytes() {
+        return liveBytes.get();
+    }
+
+    /** The most {@link #liveBytes()} has been since the last {@link #resetPeakBytes()}. */
+    public long peakBytes() {
+        return peakBytes.get();
+    }
+
+    public void resetPeakBytes() {
+        peakBytes.set(liveBytes.get());
+    }
+
     @Override
     public Tensor allocate(long... shape) {
         long n = Math.max(1, Shapes.numel(shape));
         FloatPointer p = CpuNative.salient_alloc(n);
         if (p == null || p.isNull()) throw new SalientException(CpuNative.salient_last_error().getString());
+        long live = liveBytes.addAndGet(n * 4);
+        peakBytes.accumulateAndGet(live, Math::max);
         return new Tensor(this, p.capacity(n), shape);
     }
 
@@ -61,6 +80,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void free(FloatPointer p) {
+        liveBytes.addAndGet(-p.capacity() * 4);
         CpuNative.salient_free(p);
     }
 

@@ -33,6 +33,7 @@ public final class CpuNative {
     public static native void salient_trim();
     public static native int salient_set_num_threads(int n);
     public static native int salient_get_num_threads();
+    public static native int salient_max_threads();
 
     // ---- elementwise
     public static final int ACT_RELU = 0, ACT_LEAKY_RELU = 1, ACT_CLIP = 2, ACT_SIGMOID = 3,

@@ -39,7 +39,11 @@ public final class Tensor implements AutoCloseable {
     }
 
     public long dim(int axis) {
-        return shape[axis < 0 ? axis + shape.length : axis];
+        int a = axis < 0 ? axis + shape.length : axis;
+        if (a < 0 || a >= shape.length)
+            throw new SalientException("axis " + axis + " is out of range for a tensor of shape " + Shapes.str(shape)
+                    + (shape.length < 2 ? " (expected logits of shape (N, classes))" : ""));
+        return shape[a];
     }
 
     public long numel() {

@@ -29,6 +29,7 @@ public abstract class Baseline {
     }
 
     public static Baseline constant(float v) {
+        if (!Float.isFinite(v)) throw new SalientException("constant baseline must be finite, got " + v);
         return new Baseline() {
             @Override
             public Tensor build(Backend b, Tensor x) {
@@ -63,7 +64,7 @@ public abstract class Baseline {
 
     /** Gaussian blur of the input, a depthwise convolution on the backend (zero padding, 3 sigma radius). */
     public static Baseline blur(float sigma) {
-        if (!(sigma > 0)) throw new SalientException("blur baseline needs sigma > 0, got " + sigma);
+        if (!(sigma > 0) || !Float.isFinite(sigma)) throw new SalientException("blur baseline needs sigma > 0, got " + sigma);
         return new Baseline() {
             @Override
             public Tensor build(Backend b, Tensor x) {

@@ -8,7 +8,11 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
+import java.util.Iterator;
 import javax.imageio.ImageIO;
+import javax.imageio.ImageReader;
+import javax.imageio.ImageTypeSpecifier;
+import javax.imageio.stream.ImageInputStream;
 
 /**
  * PNG/JPEG decoding (through ImageIO) and the {@link Preprocess} pipeline:
@@ -45,18 +49,40 @@ public final class Images {
         return preprocess(decode(file), p, file.toString());
     }
 
-    /** Decodes a PNG/JPEG to planar RGB in [0,1]. */
+    /** Largest image decoded: pixels, and bytes of the decoded raster plus its planar float copy. */
+    public static final long MAX_PIXELS = 1L << 26, MAX_DECODE_BYTES = 1L << 30;
+    /** Largest --resize (shorter side after resizing, pixels). */
+    public static final int MAX_RESIZE = 1 << 20;
+
+    /**
+     * Decodes a PNG/JPEG to planar RGB in [0,1]. The size is read from the
+     * file's header first: an image whose decoded raster and float copy would
+     * pass {@link #MAX_DECODE_BYTES} (a 4 MB PNG can declare 23000x23000
+     * 16-bit RGBA) is refused before anything is decoded.
+     */
     public static Decoded decode(Path file) {
         if (!Files.isRegularFile(file)) throw new SalientException(file + ": no such file");
         BufferedImage img;
-        try {
-            img = ImageIO.read(file.toFile());
+        try (ImageInputStream in = ImageIO.createImageInputStream(file.toFile())) {
+            if (in == null) throw new SalientException(file + ": cannot open image");
+            Iterator<ImageReader> readers = ImageIO.getImageReaders(in);
+            if (!readers.hasNext()) throw new SalientException(file + ": not a PNG or JPEG image ImageIO can decode");
+            ImageReader reader = readers.next();
+            try {
+                reader.setInput(in, true, true);
+                long w = reader.getWidth(0), h = reader.getHeight(0);
+                checkDecodeSize(file, w, h, bytesPerPixel(reader));
+                img = reader.read(0);
+            } finally {
+                reader.dispose();
+            }
+        } catch (SalientException e) {
+            throw e;
         } catch (IOException | RuntimeException e) {
             throw new SalientException(file + ": cannot decode image: " + Npy.oneLine(e));
         }
         if (img == null) throw new SalientException(file + ": not a PNG or JPEG image ImageIO can decode");
         int h = img.getHeight(), w = img.getWidth();
-        if ((long) h * w > 100_000_000L) throw new SalientException(file + ": image of " + w + "x" + h + " pixels is too large");
         float[] rgb = new float[3 * h * w];
         int plane = h * w;
         boolean gray = img.getColorModel().getColorSpace().getType() == ColorSpace.TYPE_GRAY;
@@ -87,25 +113,48 @@ public final class Images {
         return new Decoded(h, w, rgb, gray);
     }
 
+    /** Bytes per pixel of the raster the reader will decode to (its raw type; 8 if it does not say). */
+    private static long bytesPerPixel(ImageReader reader) throws IOException {
+        ImageTypeSpecifier t = reader.getRawImageType(0);
+        if (t == null) return 8;
+        long bits = 0;
+        for (int b : t.getSampleModel().getSampleSize()) bits += b;
+        return Math.max(1, (bits + 7) / 8);
+    }
+
+    /** Refuses, in one line, an image whose decoded raster and float copy pass the budget. */
+    static void checkDecodeSize(Path file, long w, long h, long bytesPerPixel) {
+        if (w <= 0 || h <= 0) throw new SalientException(file + ": image header declares " + w + "x" + h + " pixels");
+        long px = w * h; // both < 2^31: no overflow
+        long bytes = px * (bytesPerPixel + 12); // raster + planar float RGB
+        if (px > MAX_PIXELS || bytes > MAX_DECODE_BYTES)
+            throw new SalientException(file + ": image of " + w + "x" + h + " pixels would need "
+                    + (bytes >> 20) + " MiB to decode, over the limit of " + (MAX_DECODE_BYTES >> 20) + " MiB ("
+                    + MAX_PIXELS / 1_000_000 + " Mpx); downscale it first");
+    }
+
     /** Resize, crop and normalise an already decoded picture ({@code name} is for error lines). */
     public static Loaded preprocess(Decoded d, Preprocess.Resolved p, String name) {
         int h = d.height(), w = d.width();
-        // shorter side -> p.resize(), longer side truncated (torchvision Resize(int))
-        int oh, ow;
+        if (p.resize() > MAX_RESIZE) throw new SalientException("--resize must be at most " + MAX_RESIZE + ", got " + p.resize());
+        // shorter side -> p.resize(), longer side truncated (torchvision Resize(int)); in long: the
+        // longer side of a 1x1000000 image resized to 28 does not fit an int product
+        long oh, ow;
         if (h <= w) {
             oh = p.resize();
-            ow = (int) ((long) p.resize() * w / h);
+            ow = (long) p.resize() * w / h;
         } else {
             ow = p.resize();
-            oh = (int) ((long) p.resize() * h / w);
+            oh = (long) p.resize() * h / w;
         }
         if (oh < p.cropHeight() || ow < p.cropWidth())
             throw new SalientException(name + ": resized to " + ow + "x" + oh + ", smaller than the crop "
                     + p.cropWidth() + "x" + p.cropHeight() + " (raise --resize)");
-        float[] resized = (oh == h && ow == w) ? d.rgb() : resize(d.rgb(), 3, h, w, oh, ow);
-        int top = (int) Math.rint((oh - p.cropHeight()) / 2.0);
-        int left = (int) Math.rint((ow - p.cropWidth()) / 2.0);
-        float[] rgb = crop(resized, 3, oh, ow, top, left, p.cropHeight(), p.cropWidth());
+        long top = Math.round(Math.rint((oh - p.cropHeight()) / 2.0));
+        long left = Math.round(Math.rint((ow - p.cropWidth()) / 2.0));
+        // only the crop window of the resized image is computed: memory stays O(source + crop)
+        float[] rgb = (oh == h && ow == w) ? crop(d.rgb(), 3, h, w, (int) top, (int) left, p.cropHeight(), p.cropWidth())
+                : resizeWindow(d.rgb(), 3, h, w, oh, ow, top, left, p.cropHeight(), p.cropWidth());
 
         int ch = p.cropHeight(), cw = p.cropWidth(), plane = ch * cw;
         float[] x = new float[p.channels() * plane];
@@ -145,41 +194,58 @@ public final class Images {
      */
     public static float[] resize(float[] src, int c, int h, int w, int oh, int ow) {
         if (oh <= 0 || ow <= 0) throw new SalientException("resize to " + ow + "x" + oh + " is empty");
-        Filter fx = Filter.of(w, ow), fy = Filter.of(h, oh);
-        float[] tmp = new float[h * ow];
-        float[] out = new float[c * oh * ow];
+        return resizeWindow(src, c, h, w, oh, ow, 0, 0, oh, ow);
+    }
+
+    /**
+     * The window {@code [top, top+ch) x [left, left+cw)} of {@link #resize}{@code (src, c, h, w, oh, ow)},
+     * computed without the rest of the resized image (the same sums, in the same order).
+     */
+    public static float[] resizeWindow(float[] src, int c, int h, int w, long oh, long ow, long top, long left, int ch, int cw) {
+        if (oh <= 0 || ow <= 0) throw new SalientException("resize to " + ow + "x" + oh + " is empty");
+        if (top < 0 || left < 0 || top + ch > oh || left + cw > ow || ch <= 0 || cw <= 0)
+            throw new SalientException("crop window outside the image");
+        if ((long) h * cw > Integer.MAX_VALUE - 8 || (long) c * ch * cw > Integer.MAX_VALUE - 8)
+            throw new SalientException("resize to " + ow + "x" + oh + " is too large");
+        Filter fx = Filter.of(w, ow, left, cw), fy = Filter.of(h, oh, top, ch);
+        float[] tmp = new float[h * cw];
+        float[] out = new float[c * ch * cw];
         for (int k = 0; k < c; k++) {
             int base = k * h * w;
             for (int y = 0; y < h; y++)
-                for (int x = 0; x < ow; x++) {
+                for (int x = 0; x < cw; x++) {
                     double s = 0;
                     int lo = fx.lo[x];
                     for (int j = 0; j < fx.n[x]; j++) s += fx.w[x][j] * src[base + y * w + lo + j];
-                    tmp[y * ow + x] = (float) s;
+                    tmp[y * cw + x] = (float) s;
                 }
-            int ob = k * oh * ow;
-            for (int y = 0; y < oh; y++) {
+            int ob = k * ch * cw;
+            for (int y = 0; y < ch; y++) {
                 int lo = fy.lo[y];
-                for (int x = 0; x < ow; x++) {
+                for (int x = 0; x < cw; x++) {
                     double s = 0;
-                    for (int j = 0; j < fy.n[y]; j++) s += fy.w[y][j] * tmp[(lo + j) * ow + x];
-                    out[ob + y * ow + x] = (float) s;
+                    for (int j = 0; j < fy.n[y]; j++) s += fy.w[y][j] * tmp[(lo + j) * cw + x];
+                    out[ob + y * cw + x] = (float) s;
                 }
             }
         }
         return out;
     }
 
-    /** Per output index: first source index, tap count and normalised weights (PIL's precompute_coeffs). */
+    /**
+     * Per output index {@code first .. first+count-1} of a resize from {@code in} to {@code out}: first
+     * source index, tap count and normalised weights (PIL's precompute_coeffs).
+     */
     private record Filter(int[] lo, int[] n, double[][] w) {
-        static Filter of(int in, int out) {
+        static Filter of(int in, long out, long first, int count) {
             double scale = (double) in / out;
             double fscale = Math.max(scale, 1.0);
             double support = fscale; // triangle filter has support 1
-            int[] lo = new int[out], n = new int[out];
-            double[][] w = new double[out][];
-            for (int i = 0; i < out; i++) {
-                double center = (i + 0.5) * scale;
+            int[] lo = new int[count], n = new int[count];
+            double[][] w = new double[count][];
+            for (int k = 0; k < count; k++) {
+                int i = k; // index into this window's arrays; the output index is first + k
+                double center = (first + k + 0.5) * scale;
                 int xmin = Math.max((int) (center - support + 0.5), 0);
                 int xmax = Math.min((int) (center + support + 0.5), in);
                 double[] ws = new double[Math.max(xmax - xmin, 0)];

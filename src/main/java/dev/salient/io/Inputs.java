@@ -69,6 +69,8 @@ public final class Inputs {
             return out;
         }
         if (!Files.exists(input)) throw new SalientException(input + ": no such file");
+        // a FIFO, device or socket would block a read forever or stream without end
+        if (!Files.isRegularFile(input)) throw new SalientException(input + ": not a regular file or a folder");
         if (!isNpy(input) && !Images.isImage(input))
             throw new SalientException(input + ": unknown input type (expected .npy, .png, .jpg or .jpeg)");
         return List.of(input);

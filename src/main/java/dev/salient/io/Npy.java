@@ -51,6 +51,8 @@ public final class Npy {
 
     /** Reads a whole .npy file as float32. */
     public static NdArray read(Path file) {
+        if (Files.exists(file) && !Files.isRegularFile(file)) // opening a FIFO blocks until a writer comes
+            throw new SalientException(file + ": not a regular file");
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
             long size = ch.size();
             Header h = readHeader(ch, size, file);

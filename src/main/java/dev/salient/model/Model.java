@@ -46,6 +46,7 @@ public final class Model implements AutoCloseable {
     private final Map<String, Plan> plans = new ConcurrentHashMap<>();
     private final Map<Backend, Map<String, Tensor>> weights = new IdentityHashMap<>();
     private volatile boolean closed;
+    private volatile long memoryLimit = MemoryLimit.hostDefault();
 
     private final Set<String> removed;
 
@@ -204,6 +205,11 @@ public final class Model implements AutoCloseable {
             real.put(f, graph.resolve(f));
         }
         Plan plan = cachedPlan(shapes, new LinkedHashSet<>(real.values()));
+        long need = plan.activationBytes();
+        if (need > memoryLimit)
+            throw new MemoryLimit.Exceeded(file.getFileName() + ": running the model on input " + shapesStr(shapes) + " needs "
+                    + MemoryLimit.mib(need) + " of activation memory, over the memory budget of " + MemoryLimit.mib(memoryLimit)
+                    + " (lower --batch or the image size, or raise --memory-budget)");
         Map<String, Tensor> got = plan.execute(backend, in, this::weight);
         if (real.keySet().equals(got.keySet())) return got;
         Map<String, Tensor> out = new LinkedHashMap<>();
@@ -225,6 +231,33 @@ public final class Model implements AutoCloseable {
             throw ex;
         }
         return out;
+    }
+
+    /**
+     * Caps the activation memory of one call (bytes; default {@link MemoryLimit#hostDefault()}):
+     * a call whose plan needs more is refused before it allocates, with a
+     * {@link MemoryLimit.Exceeded} that says how much it would need. Returns this model.
+     */
+    public Model memoryLimit(long bytes) {
+        if (bytes <= 0) throw new SalientException("memory limit must be positive, got " + bytes);
+        this.memoryLimit = bytes;
+        return this;
+    }
+
+    public long memoryLimit() {
+        return memoryLimit;
+    }
+
+    private String shapesStr(Map<String, long[]> shapes) {
+        StringBuilder b = new StringBuilder();
+        for (ValueInfo v : inputs) {
+            if (b.length() > 0) b.append(", ");
+            long[] sh = shapes.get(v.name());
+            b.append('(');
+            for (int i = 0; i < sh.length; i++) b.append(i > 0 ? "," : "").append(sh[i]);
+            b.append(')');
+        }
+        return b.toString();
     }
 
     /**

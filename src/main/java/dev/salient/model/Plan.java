@@ -2,6 +2,7 @@ package dev.salient.model;
 
 import dev.salient.engine.Backend;
 import dev.salient.engine.SalientException;
+import dev.salient.engine.Shapes;
 import dev.salient.engine.Tensor;
 import dev.salient.model.ops.Op;
 import dev.salient.model.ops.TensorViews;
@@ -115,6 +116,24 @@ public final class Plan {
     /** Floats of intermediate memory this plan allocates per call (excluding fetched outputs). */
     public long bufferFloats() {
         return Arrays.stream(slotSizes).sum();
+    }
+
+    /**
+     * Bytes of activation memory one call allocates: the intermediate buffers
+     * plus the fetched outputs (float32), known before anything is allocated.
+     */
+    public long activationBytes() {
+        long floats = 0;
+        for (long s : slotSizes) floats = addSat(floats, s);
+        for (int si = 0; si < steps.size(); si++)
+            for (int j = 0; j < outSlot[si].length; j++)
+                if (outSlot[si][j] == OWNED) floats = addSat(floats, Math.max(1, Shapes.numel(steps.get(si).outputShapes()[j])));
+        return floats > Long.MAX_VALUE / 4 ? Long.MAX_VALUE : floats * 4;
+    }
+
+    private static long addSat(long a, long b) {
+        long r = a + b;
+        return r < 0 ? Long.MAX_VALUE : r;
     }
 
     public int bufferCount() {

@@ -108,6 +108,8 @@ public final class OnnxReader {
         Map<String, HostTensor> constants = new LinkedHashMap<>();
         for (TensorProto t : g.getInitializerList()) {
             if (t.getName().isEmpty()) throw new SalientException(f + ": an initializer has no name");
+            if (constants.containsKey(t.getName()))
+                throw new SalientException(f + ": initializer '" + t.getName() + "' is defined twice");
             constants.put(t.getName(), dec.decode(t));
         }
         List<ValueInfo> inputs = new ArrayList<>();
@@ -119,6 +121,7 @@ public final class OnnxReader {
                 continue;
             }
             if (constants.containsKey(v.getName())) continue;
+            checkInputType(v, f);
             inputs.add(valueInfo(v));
             inputNames.add(v.getName());
         }
@@ -144,10 +147,27 @@ public final class OnnxReader {
             idx++;
             Node node = new Node(name, n.getOpType(), n.getDomain(), n.getInputList(), n.getOutputList(),
                     new Attributes(name, n.getAttributeList()));
-            if (!OpRegistry.supports(node)) throw OpRegistry.unsupported(node);
+            try {
+                OpRegistry.checkSignature(node, opset, t -> constants.containsKey(t) ? constants.get(t).isFloat() : null);
+            } catch (SalientException e) {
+                throw new SalientException(f + ": " + e.getMessage());
+            }
             nodes.add(node);
         }
         return new Graph(sort(nodes, inputNames, constants.keySet(), outputs, f), inputs, outputs, constants, opset);
+    }
+
+    /** A run-time graph input is a float tensor salient can feed: a known float elem_type, or none declared. */
+    static void checkInputType(ValueInfoProto v, String f) {
+        if (!v.hasType()) return;
+        if (!v.getType().hasTensorType())
+            throw new SalientException(f + ": graph input '" + v.getName() + "' is not a tensor (" + v.getType().getValueCase() + ")");
+        var tt = v.getType().getTensorType();
+        if (!tt.hasElemType() || tt.getElemType() == 0) return; // undeclared: fed as float
+        int t = tt.getElemType();
+        if (!TensorDecoder.isFloatType(t))
+            throw new SalientException(f + ": graph input '" + v.getName() + "' has element type " + TensorDecoder.typeName(t)
+                    + "; salient feeds float inputs (FLOAT, FLOAT16, BFLOAT16, DOUBLE)");
     }
 
     static ValueInfo valueInfo(ValueInfoProto v) {

@@ -183,11 +183,15 @@ public final class TensorDecoder {
     private ByteBuffer readExternal(TensorProto t, String name, long bytes) {
         String location = null;
         long offset = 0, length = -1;
+        boolean hasLength = false;
         for (StringStringEntryProto e : t.getExternalDataList()) {
             switch (e.getKey()) {
                 case "location" -> location = e.getValue();
                 case "offset" -> offset = parseLong(name, "offset", e.getValue());
-                case "length" -> length = parseLong(name, "length", e.getValue());
+                case "length" -> {
+                    length = parseLong(name, "length", e.getValue());
+                    hasLength = true;
+                }
                 default -> { } // checksum etc.
             }
         }
@@ -195,7 +199,7 @@ public final class TensorDecoder {
             throw new SalientException("tensor '" + name + "': external data without a location");
         if (modelDir == null)
             throw new SalientException("tensor '" + name + "': external data is not allowed here");
-        if (length >= 0 && length != bytes)
+        if (hasLength && length != bytes)
             throw new SalientException("tensor '" + name + "': external data length " + length + " does not match the "
                     + bytes + " bytes its shape needs");
         Path file = resolveInside(name, location);

@@ -12,8 +12,11 @@ import java.util.Arrays;
 
 /**
  * Writes a float32 C-order NPY (version 1.0) row block by row block, so a long
- * run keeps what it has written: the header is reserved up front and rewritten
- * with the final row count on {@link #close()}, also after a failure.
+ * run keeps what it has written: the header is reserved up front, and each
+ * {@link #append} writes its rows, syncs them, and only then rewrites the
+ * header's row count. At every moment the file is a valid NPY of the rows
+ * appended so far (rows being written lie past the declared shape, which
+ * numpy and {@link dev.salient.io.Npy} ignore), also after SIGKILL or a power cut.
  */
 public final class NpyStreamWriter implements AutoCloseable {
     private static final int HEADER = 128;
@@ -27,7 +30,11 @@ public final class NpyStreamWriter implements AutoCloseable {
     public NpyStreamWriter(Path path, long... rowShape) {
         this.path = path;
         this.rowShape = rowShape.clone();
+        for (long d : rowShape)
+            if (d <= 0) throw new SalientException(path + ": cannot write rows of shape " + Arrays.toString(rowShape) + " (empty)");
         try {
+            Path parent = path.toAbsolutePath().getParent();
+            if (parent != null) java.nio.file.Files.createDirectories(parent);
             this.file = new RandomAccessFile(path.toFile(), "rw");
             file.setLength(0);
             this.ch = file.getChannel();
@@ -41,15 +48,18 @@ public final class NpyStreamWriter implements AutoCloseable {
         long row = 1;
         for (long d : rowShape) row *= d;
         if (count % row != 0) throw new SalientException(path + ": appended " + count + " values, not whole rows of " + row);
+        if (count == 0) return;
         ByteBuffer buf = ByteBuffer.allocate(count * 4).order(ByteOrder.LITTLE_ENDIAN);
         buf.asFloatBuffer().put(values, offset, count);
         try {
             ch.position(HEADER + rows * row * 4);
             while (buf.hasRemaining()) ch.write(buf);
+            ch.force(false); // the rows reach the disk before the header counts them
+            rows += count / row;
+            writeHeader();
         } catch (IOException e) {
             throw new SalientException(path + ": write failed (" + e.getMessage() + ")");
         }
-        rows += count / row;
     }
 
     public long rows() {

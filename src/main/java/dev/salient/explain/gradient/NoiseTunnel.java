@@ -81,6 +81,7 @@ public final class NoiseTunnel extends Explainer {
         }
 
         public Options withStdev(float sd) {
+            if (!(sd >= 0) || !Float.isFinite(sd)) throw new SalientException("noise std must be finite and >= 0, got " + sd);
             return new Options(samples, seed, sd, stdevFraction, source);
         }
 

@@ -20,8 +20,10 @@ abstract class AbstractOp implements Op {
         return ctx.error(msg);
     }
 
+    /** A shape or small int list for an error line: at most 8 values quoted, then how many more. */
     protected static String str(long[] s) {
-        return Arrays.toString(s);
+        if (s.length <= 8) return Arrays.toString(s);
+        return Arrays.toString(Arrays.copyOf(s, 8)).replace("]", ", ... (" + s.length + " values)]");
     }
 
     /** Normalises a possibly negative axis against rank r; error if out of range. */

@@ -58,6 +58,63 @@ public final class OpRegistry {
             Map.entry("Sub", 2), Map.entry("Mul", 2), Map.entry("Div", 2), Map.entry("Gemm", 2), Map.entry("MatMul", 2),
             Map.entry("Gather", 2), Map.entry("Range", 3), Map.entry("Constant", 0), Map.entry("ChannelAffine", 3));
 
+    /** Most inputs per op type (ONNX's signature, latest opset salient reads); absent: no upper bound (Concat). */
+    private static final Map<String, Integer> MAX_INPUTS = Map.ofEntries(
+            Map.entry("Conv", 3), Map.entry("BatchNormalization", 5), Map.entry("Relu", 1), Map.entry("LeakyRelu", 1),
+            Map.entry("Clip", 3), Map.entry("Sigmoid", 1), Map.entry("HardSigmoid", 1), Map.entry("HardSwish", 1),
+            Map.entry("PRelu", 2), Map.entry("Add", 2), Map.entry("Sub", 2), Map.entry("Mul", 2), Map.entry("Div", 2),
+            Map.entry("MaxPool", 1), Map.entry("AveragePool", 1), Map.entry("GlobalAveragePool", 1),
+            Map.entry("GlobalMaxPool", 1), Map.entry("Flatten", 1), Map.entry("Reshape", 2), Map.entry("Squeeze", 2),
+            Map.entry("Unsqueeze", 2), Map.entry("Identity", 1), Map.entry("Dropout", 3), Map.entry("Gemm", 3),
+            Map.entry("MatMul", 2), Map.entry("Softmax", 1), Map.entry("Constant", 0), Map.entry("Shape", 1),
+            Map.entry("ConstantOfShape", 1), Map.entry("Range", 3), Map.entry("Gather", 2), Map.entry("Slice", 5),
+            Map.entry("Pad", 4), Map.entry("Cast", 1), Map.entry("ChannelAffine", 3));
+
+    /** Inputs that carry float data (activations, weights): a constant there must be of a float type. */
+    private static final Map<String, Integer> FLOAT_INPUTS = Map.ofEntries(
+            Map.entry("Conv", 3), Map.entry("BatchNormalization", 5), Map.entry("PRelu", 2), Map.entry("Gemm", 3),
+            Map.entry("MatMul", 2), Map.entry("ChannelAffine", 3), Map.entry("Relu", 1), Map.entry("LeakyRelu", 1),
+            Map.entry("Sigmoid", 1), Map.entry("HardSigmoid", 1), Map.entry("HardSwish", 1), Map.entry("MaxPool", 1),
+            Map.entry("AveragePool", 1), Map.entry("GlobalAveragePool", 1), Map.entry("GlobalMaxPool", 1),
+            Map.entry("Softmax", 1));
+
+    /**
+     * The load-time check of one node against its op's signature: input and
+     * output counts, and float types where the op computes on float data (a
+     * Conv weight retyped INT32 would run as huge integers). {@code isFloatConstant}
+     * says, for an input that is a constant, whether it holds floats (null: not a constant).
+     */
+    public static void checkSignature(Node n, int opset, Function<String, Boolean> isFloatConstant) {
+        if (!supports(n)) throw unsupported(n);
+        String op = n.opType();
+        int present = n.inputs().size();
+        while (present > 0 && n.inputs().get(present - 1).isEmpty()) present--; // trailing optional inputs left out
+        Integer max = MAX_INPUTS.get(op);
+        if (op.equals("Clip") && opset < 11 || op.equals("Dropout") && opset < 12) max = 1;
+        if (op.equals("Reshape") && opset < 5 || op.equals("Squeeze") && opset < 13 || op.equals("Unsqueeze") && opset < 13) max = 1;
+        if (op.equals("Slice") && opset < 10 || op.equals("Pad") && opset < 11) max = 1;
+        if (max != null && present > max)
+            throw new SalientException("node '" + n.name() + "' (" + op + ") has " + present + " inputs; " + op
+                    + " takes at most " + max);
+        int outs = n.outputs().size();
+        int maxOut = switch (op) {
+            case "BatchNormalization" -> 5;
+            case "Dropout", "MaxPool" -> 2;
+            default -> 1;
+        };
+        if (outs > maxOut)
+            throw new SalientException("node '" + n.name() + "' (" + op + ") has " + outs + " outputs; " + op
+                    + " has at most " + maxOut);
+        int floats = FLOAT_INPUTS.getOrDefault(op, 0);
+        for (int i = 0; i < Math.min(floats, present); i++) {
+            if (!n.hasInput(i)) continue;
+            Boolean isFloat = isFloatConstant.apply(n.input(i));
+            if (isFloat != null && !isFloat)
+                throw new SalientException("node '" + n.name() + "' (" + op + ") input " + i + " '" + n.input(i)
+                        + "' is an integer tensor; " + op + " computes on float data");
+        }
+    }
+
     private static final Map<String, Function<OpContext, Op>> INTERNAL = Map.of("ChannelAffine", ChannelAffineOp::new);
 
     public static boolean isDefaultDomain(String domain) {

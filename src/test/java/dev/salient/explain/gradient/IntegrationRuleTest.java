@@ -49,4 +49,73 @@ class IntegrationRuleTest {
         assertThrows(SalientException.class, () -> IntegrationRule.parse("simpson"));
         assertEquals(IntegrationRule.RIEMANN_MIDDLE, IntegrationRule.parse("riemann_middle"));
     }
+
+    /** The implementation before Tricomi's initial guess and the convergence stop: the reference for small n. */
+    static double[][] referenceGaussLegendre(int n) {
+        double[] x = new double[n], w = new double[n];
+        for (int i = 0; i < (n + 1) / 2; i++) {
+            double z = Math.cos(Math.PI * (i + 0.75) / (n + 0.5));
+            for (int it = 0; it < 100; it++) {
+                double p0 = 1, p1 = 0;
+                for (int j = 1; j <= n; j++) {
+                    double p2 = p1;
+                    p1 = p0;
+                    p0 = ((2.0 * j - 1) * z * p1 - (j - 1.0) * p2) / j;
+                }
+                double dz = p0 / (n * (z * p0 - p1) / (z * z - 1));
+                z -= dz;
+                if (Math.abs(dz) < 1e-15) break;
+            }
+            double p0 = 1, p1 = 0;
+            for (int j = 1; j <= n; j++) {
+                double p2 = p1;
+                p1 = p0;
+                p0 = ((2.0 * j - 1) * z * p1 - (j - 1.0) * p2) / j;
+            }
+            double dp = n * (z * p0 - p1) / (z * z - 1);
+            x[i] = -z;
+            x[n - 1 - i] = z;
+            w[i] = w[n - 1 - i] = 2 / ((1 - z * z) * dp * dp);
+        }
+        return new double[][] {x, w};
+    }
+
+    @Test
+    void gaussLegendreAgreesWithTheReferenceForSmallN() {
+        for (int n = 2; n <= 400; n += (n < 40 ? 1 : 37)) {
+            double[][] got = IntegrationRule.gaussLegendre(n), ref = referenceGaussLegendre(n);
+            assertArrayEquals(ref[0], got[0], 1e-14, "nodes, n = " + n);
+            for (int i = 0; i < n; i++)
+                assertEquals(ref[1][i], got[1][i], 1e-13 * Math.max(1, ref[1][i]), "weight " + i + ", n = " + n);
+        }
+    }
+
+    @Test
+    void gaussLegendreAtTheMaximumIsFastAndExact() {
+        int n = IntegrationRule.MAX_STEPS;
+        long t0 = System.nanoTime();
+        double[][] gl = IntegrationRule.gaussLegendre(n);
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        double sum = 0;
+        for (int i = 0; i < n; i++) {
+            sum += gl[1][i];
+            if (i > 0) assertTrue(gl[0][i] > gl[0][i - 1], "nodes ascend at " + i);
+            assertEquals(-gl[0][i], gl[0][n - 1 - i], 0);
+        }
+        assertEquals(2.0, sum, 1e-11);
+        // integrates x^2 on [-1,1] = 2/3
+        double q = 0;
+        for (int i = 0; i < n; i++) q += gl[1][i] * gl[0][i] * gl[0][i];
+        assertEquals(2 / 3.0, q, 1e-11);
+        // O(n) per node with 2-4 Newton steps: well under a minute even on a loaded machine (was minutes at 100000)
+        assertTrue(seconds < 60, "took " + seconds + " s");
+    }
+
+    @Test
+    void tooManyStepsIsOneLineNamingTheMaximum() {
+        long t0 = System.nanoTime();
+        SalientException e = assertThrows(SalientException.class, () -> IntegrationRule.GAUSS_LEGENDRE.alphas(100_000));
+        assertTrue(e.getMessage().contains("maximum of " + IntegrationRule.MAX_STEPS), e.getMessage());
+        assertTrue(System.nanoTime() - t0 < 1_000_000_000L);
+    }
 }
