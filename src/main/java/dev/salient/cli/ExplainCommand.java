@@ -294,11 +294,11 @@ public final class ExplainCommand implements Callable<Integer> {
 
     private Methods.Options options() {
         if (memoryBudgetMb <= 0) throw new SalientException("--memory-budget must be positive, got " + memoryBudgetMb);
-        return new Methods.Options(layer, steps, IntegrationRule.parse(integration), parseBaseline(baseline), samples,
+        return new Methods.Options(layer, steps, IntegrationRule.parse(integration), parseBaseline(baseline, seed), samples,
                 noiseStd, seed, memoryBudgetMb << 20);
     }
 
-    private Baseline parseBaseline(String s) {
+    static Baseline parseBaseline(String s, long seed) {
         String t = s.trim();
         try {
             if (t.equals("zeros")) return Baseline.zeros();

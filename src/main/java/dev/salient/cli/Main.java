@@ -46,6 +46,7 @@ public final class Main implements Runnable {
         cl.addSubcommand("explain", new ExplainCommand());
         cl.addSubcommand("demo", new DemoCommand());
         cl.addSubcommand("bench", new BenchCommand());
+        cl.addSubcommand("batch", new BatchCommand());
         cl.setParameterExceptionHandler(Main::usageError);
         cl.setExecutionExceptionHandler((ex, line, parsed) -> failure(ex, line.getErr()));
         return cl;
