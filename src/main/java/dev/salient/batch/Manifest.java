@@ -132,6 +132,17 @@ final class Manifest {
                 if (!a.has(k)) return (at.isEmpty() ? k : at + "." + k) + " was not set, now " + short_(b.get(k));
             return null;
         }
+        if (was.isJsonArray() && now.isJsonArray() && was.getAsJsonArray().size() == now.getAsJsonArray().size()) {
+            JsonArray a = was.getAsJsonArray(), b = now.getAsJsonArray();
+            for (int i = 0; i < a.size(); i++) {
+                JsonElement x = a.get(i), y = b.get(i);
+                String name = x.isJsonObject() && x.getAsJsonObject().has("name") ? x.getAsJsonObject().get("name").getAsString()
+                        : Integer.toString(i);
+                String d = diff(at + "[" + name + "]", x, y);
+                if (d != null) return d;
+            }
+            return null;
+        }
         return was.equals(now) ? null : (at.isEmpty() ? "run" : at) + " was " + short_(was) + ", now " + short_(now);
     }
 
