@@ -24,9 +24,9 @@ import org.apache.parquet.schema.Types;
  * The Parquet rows of {@code salient batch --format parquet}, one per image,
  * method and target (the Spark job writes the same columns):
  * <pre>
- *   path         string, not null   the image
+ *   path         string             the image
  *   label        int32              its label (ImageFolder class, labels CSV), or null
- *   method       string, not null
+ *   method       string
  *   target       int32              the class explained (null when the image failed)
  *   score        float              the target's raw logit
  *   delta        float              IG's convergence delta, else null
@@ -34,7 +34,9 @@ import org.apache.parquet.schema.Types;
  *   attribution  binary             float32 little-endian, row-major, of that shape
  *   error        string             why the image failed, else null
  * </pre>
- * Written uncompressed (float maps barely compress), row groups of 32 MiB.
+ * Every column is nullable, as Spark writes them, so both read back with one schema
+ * (path and method are never null). Written uncompressed (float maps barely
+ * compress), in row groups of 32 MiB.
  */
 public final class ParquetRows implements Closeable {
     /** One row; {@code attribution} holds the float32 bytes (little-endian). */
@@ -47,13 +49,13 @@ public final class ParquetRows implements Closeable {
     }
 
     public static final MessageType SCHEMA = Types.buildMessage()
-            .required(PrimitiveTypeName.BINARY).as(LogicalTypeAnnotation.stringType()).named("path")
+            .optional(PrimitiveTypeName.BINARY).as(LogicalTypeAnnotation.stringType()).named("path")
             .optional(PrimitiveTypeName.INT32).named("label")
-            .required(PrimitiveTypeName.BINARY).as(LogicalTypeAnnotation.stringType()).named("method")
+            .optional(PrimitiveTypeName.BINARY).as(LogicalTypeAnnotation.stringType()).named("method")
             .optional(PrimitiveTypeName.INT32).named("target")
             .optional(PrimitiveTypeName.FLOAT).named("score")
             .optional(PrimitiveTypeName.FLOAT).named("delta")
-            .optionalList().requiredElement(PrimitiveTypeName.INT32).named("shape")
+            .optionalList().optionalElement(PrimitiveTypeName.INT32).named("shape")
             .optional(PrimitiveTypeName.BINARY).named("attribution")
             .optional(PrimitiveTypeName.BINARY).as(LogicalTypeAnnotation.stringType()).named("error")
             .named("spark_schema");
