@@ -23,15 +23,14 @@ import java.util.HexFormat;
  * {@code hook: renaming NAME} on stderr and sleeps a minute before renaming that
  * file (so a test can SIGKILL the run mid-commit), and
  * {@code salient.batch.test.quotaBytes=N} fails a commit with "No space left on
- * device" once the committed bytes would pass N (for machines where a test cannot
- * mount a small filesystem).
+ * device" when the files in the target's folder would pass N bytes (for machines
+ * where a test cannot mount a small file system).
  */
 public final class AtomicFiles {
     private AtomicFiles() {}
 
-    private static final String PAUSE = System.getProperty("salient.batch.test.pauseBeforeRename");
-    private static final long QUOTA = Long.getLong("salient.batch.test.quotaBytes", Long.MAX_VALUE);
-    private static long committed;
+    static final String PAUSE_PROPERTY = "salient.batch.test.pauseBeforeRename";
+    static final String QUOTA_PROPERTY = "salient.batch.test.quotaBytes";
 
     /** The temporary name a file is written under before {@link #commit}. */
     public static Path temporary(Path target) {
@@ -57,15 +56,11 @@ public final class AtomicFiles {
      */
     public static void commit(Path tmp, Path target) throws IOException {
         try {
-            long size = Files.size(tmp);
-            synchronized (AtomicFiles.class) {
-                if (committed + size > QUOTA) throw new IOException(target + ": No space left on device (test quota)");
-                committed += size;
-            }
+            checkQuota(tmp, target);
             try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
                 ch.force(true);
             }
-            if (target.getFileName().toString().equals(PAUSE)) {
+            if (target.getFileName().toString().equals(System.getProperty(PAUSE_PROPERTY))) {
                 System.err.println("hook: renaming " + target.getFileName());
                 System.err.flush();
                 try {
@@ -84,6 +79,19 @@ public final class AtomicFiles {
             throw e;
         }
         syncFolder(target.toAbsolutePath().getParent());
+    }
+
+    private static void checkQuota(Path tmp, Path target) throws IOException {
+        long quota = Long.getLong(QUOTA_PROPERTY, -1);
+        if (quota < 0) return;
+        long used = Files.size(tmp);
+        try (var s = Files.list(tmp.toAbsolutePath().getParent())) {
+            for (Path p : s.toList())
+                if (!p.getFileName().equals(tmp.getFileName()) && !p.getFileName().equals(target.getFileName())
+                        && Files.isRegularFile(p))
+                    used += Files.size(p);
+        }
+        if (used > quota) throw new IOException(target + ": No space left on device (test quota of " + quota + " bytes)");
     }
 
     /** Fsyncs a folder's entry list (where the platform allows opening a folder). */

@@ -1,23 +1,19 @@
 package dev.salient.batch;
 
-import blue.strategic.parquet.Hydrator;
-import blue.strategic.parquet.ParquetReader;
 import dev.salient.engine.SalientException;
 import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.HashMap;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.stream.Collectors;
-import java.util.stream.Stream;
+import org.apache.parquet.example.data.Group;
+import org.apache.parquet.hadoop.ParquetFileReader;
+import org.apache.parquet.hadoop.example.GroupReadSupport;
 import org.apache.parquet.hadoop.metadata.BlockMetaData;
 import org.apache.parquet.hadoop.metadata.ParquetMetadata;
-import org.apache.parquet.io.api.Binary;
+import org.apache.parquet.io.LocalInputFile;
 import org.apache.parquet.schema.MessageType;
 import org.apache.parquet.schema.PrimitiveType.PrimitiveTypeName;
 import org.apache.parquet.schema.Type;
@@ -27,16 +23,20 @@ import org.apache.parquet.schema.Type;
  * images in a {@code bytes} or {@code content} column (binary; Spark's binaryFile
  * source writes {@code path} and {@code content}); an optional {@code label}
  * (int32/int64). When both are there the bytes are decoded and the path names them.
- * Rows are streamed: only the decode window's images are in memory.
+ * Rows are streamed: only the decode window's images are in memory. (parquet-java's
+ * example Group reader, on the Hadoop stand-ins of parquet-floor; parquet-floor's own
+ * reader turns binary columns into text, which would corrupt image bytes.)
  */
 final class ParquetSource implements BatchSource {
     private final Path file;
     private final long rows;
     private final String pathColumn, bytesColumn, labelColumn;
+    private final boolean labelLong;
     private final Map<String, Object> describe;
 
-    private ParquetSource(Path file, long rows, String pathColumn, String bytesColumn, String labelColumn,
+    private ParquetSource(Path file, long rows, String pathColumn, String bytesColumn, String labelColumn, boolean labelLong,
             Map<String, Object> describe) {
+        this.labelLong = labelLong;
         this.file = file;
         this.rows = rows;
         this.pathColumn = pathColumn;
@@ -48,7 +48,9 @@ final class ParquetSource implements BatchSource {
     static ParquetSource open(Path file) {
         ParquetMetadata meta;
         try {
-            meta = ParquetReader.readMetadata(file.toFile());
+            try (ParquetFileReader r = ParquetFileReader.open(new LocalInputFile(file))) {
+                meta = r.getFooter();
+            }
         } catch (IOException | RuntimeException e) {
             throw new SalientException(file + ": not a readable Parquet file (" + oneLine(e) + ")");
         }
@@ -56,7 +58,11 @@ final class ParquetSource implements BatchSource {
         String path = column(schema, PrimitiveTypeName.BINARY, "path");
         String bytes = column(schema, PrimitiveTypeName.BINARY, "bytes", "content");
         String label = column(schema, PrimitiveTypeName.INT32, "label");
-        if (label == null) label = column(schema, PrimitiveTypeName.INT64, "label");
+        boolean labelLong = false;
+        if (label == null) {
+            label = column(schema, PrimitiveTypeName.INT64, "label");
+            labelLong = label != null;
+        }
         if (path == null && bytes == null)
             throw new SalientException(file + ": has no 'path' column (string) or 'bytes'/'content' column (binary) "
                     + "naming the images; its columns: "
@@ -74,7 +80,7 @@ final class ParquetSource implements BatchSource {
             throw new SalientException(file + ": " + oneLine(e));
         }
         d.put("columns", (path != null ? path : "") + "," + (bytes != null ? bytes : "") + "," + (label != null ? label : ""));
-        return new ParquetSource(file, n, path, bytes, label, d);
+        return new ParquetSource(file, n, path, bytes, label, labelLong, d);
     }
 
     /** The first top-level primitive column named one of {@code names} (any case) with that type, or null. */
@@ -93,69 +99,61 @@ final class ParquetSource implements BatchSource {
 
     @Override
     public Iterator<Item> items(long from) {
-        Stream<Map<String, Object>> s;
+        org.apache.parquet.hadoop.ParquetReader<Group> reader;
         try {
-            s = ParquetReader.streamContent(file.toFile(), new Hydrator<Map<String, Object>, Map<String, Object>, String[]>() {
-                public Map<String, Object> start() {
-                    return new HashMap<>();
-                }
-
-                public Map<String, Object> add(Map<String, Object> m, String[] col, Object v) {
-                    if (col.length == 1) m.put(col[0], v);
-                    return m;
-                }
-
-                public Map<String, Object> finish(Map<String, Object> m) {
-                    return m;
-                }
-            });
-        } catch (IOException e) {
+            reader = new GroupReader(new LocalInputFile(file)).build();
+            for (long i = 0; i < from; i++) if (reader.read() == null) break;
+        } catch (IOException | RuntimeException e) {
             throw new SalientException(file + ": cannot read Parquet rows (" + oneLine(e) + ")");
         }
-        Iterator<Map<String, Object>> it = s.skip(from).iterator();
         return new Iterator<>() {
             long i = from;
+            Group next;
+            boolean done;
 
             public boolean hasNext() {
-                try {
-                    return it.hasNext();
-                } catch (UncheckedIOException | org.apache.parquet.io.ParquetDecodingException e) {
-                    throw new SalientException(file + ": cannot read Parquet row " + i + " (" + oneLine(e) + ")");
+                if (next == null && !done) {
+                    try {
+                        next = reader.read();
+                        if (next == null) {
+                            done = true;
+                            reader.close();
+                        }
+                    } catch (IOException | RuntimeException e) {
+                        throw new SalientException(file + ": cannot read Parquet row " + i + " (" + oneLine(e) + ")");
+                    }
                 }
+                return next != null;
             }
 
             public Item next() {
-                Map<String, Object> m = it.next();
+                if (!hasNext()) throw new java.util.NoSuchElementException();
+                Group g = next;
+                next = null;
                 long k = i++;
-                byte[] b = bytesColumn == null ? null : bytes(m.get(bytesColumn));
-                String p = pathColumn == null ? null : text(m.get(pathColumn));
+                byte[] b = bytesColumn == null ? null
+                        : g.getFieldRepetitionCount(bytesColumn) > 0 ? g.getBinary(bytesColumn, 0).getBytes() : new byte[0];
+                String p = pathColumn != null && g.getFieldRepetitionCount(pathColumn) > 0 ? g.getString(pathColumn, 0) : null;
                 if (p == null) p = file.getFileName() + "#" + k;
                 else if (b == null) p = file.toAbsolutePath().getParent().resolve(p).normalize().toString();
-                Object l = labelColumn == null ? null : m.get(labelColumn);
-                Integer label = l instanceof Number num ? Integer.valueOf(num.intValue()) : null;
-                return new Item(k, p, label, b == null && bytesColumn != null ? new byte[0] : b);
+                Integer label = null;
+                if (labelColumn != null && g.getFieldRepetitionCount(labelColumn) > 0)
+                    label = labelLong ? Math.toIntExact(g.getLong(labelColumn, 0)) : g.getInteger(labelColumn, 0);
+                return new Item(k, p, label, b);
             }
         };
     }
 
-    private static byte[] bytes(Object v) {
-        if (v == null) return null;
-        if (v instanceof byte[] a) return a;
-        if (v instanceof Binary bin) return bin.getBytes();
-        if (v instanceof ByteBuffer bb) {
-            byte[] a = new byte[bb.remaining()];
-            bb.duplicate().get(a);
-            return a;
+    /** parquet-java's example Group reader on a local file (no Hadoop file system). */
+    static final class GroupReader extends org.apache.parquet.hadoop.ParquetReader.Builder<Group> {
+        GroupReader(org.apache.parquet.io.InputFile f) {
+            super(f);
         }
-        return null;
-    }
 
-    private static String text(Object v) {
-        if (v == null) return null;
-        if (v instanceof String s) return s;
-        if (v instanceof Binary bin) return bin.toStringUsingUTF8();
-        byte[] b = bytes(v);
-        return b == null ? v.toString() : new String(b, java.nio.charset.StandardCharsets.UTF_8);
+        @Override
+        protected org.apache.parquet.hadoop.api.ReadSupport<Group> getReadSupport() {
+            return new GroupReadSupport();
+        }
     }
 
     @Override
@@ -171,10 +169,5 @@ final class ParquetSource implements BatchSource {
     @Override
     public String toString() {
         return "parquet " + file + " (" + rows + " rows)";
-    }
-
-    static List<String> columnsOf(Path file) throws IOException {
-        return ParquetReader.readMetadata(file.toFile()).getFileMetaData().getSchema().getFields().stream().map(Type::getName)
-                .toList();
     }
 }

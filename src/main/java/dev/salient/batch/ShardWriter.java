@@ -269,7 +269,12 @@ final class ShardWriter implements Runnable {
         AtomicFiles.write(shardsDir.resolve(jsonName), json);
         files.put(jsonName, AtomicFiles.sha256(json));
         manifest.shards.put(shard, new Manifest.Shard(shard, e.first(), e.count(), ok, failed, files));
-        manifest.write(out.resolve(Manifest.NAME));
+        try {
+            manifest.write(out.resolve(Manifest.NAME));
+        } catch (IOException | RuntimeException x) {
+            manifest.shards.remove(shard); // not committed: the manifest on disk does not list it
+            throw x;
+        }
         committedShards++;
         shard = -1;
     }
