@@ -5,6 +5,9 @@ import dev.salient.engine.Backend;
 import dev.salient.engine.SalientException;
 import dev.salient.engine.Tensor;
 import dev.salient.explain.Attribution;
+import dev.salient.explain.MethodOptions;
+import dev.salient.explain.MethodSpec;
+import dev.salient.explain.Methods;
 import dev.salient.explain.Target;
 import dev.salient.io.Images;
 import dev.salient.io.NdArray;
@@ -44,7 +47,7 @@ import java.util.function.Function;
  *
  * <pre>{@code
  * BatchJob.Result r = BatchJob.builder(Path.of("resnet18.onnx"), BatchSource.open(Path.of("images/"), null), Path.of("out"))
- *         .method(BatchJob.method("gradcam", Map.of("layer", "auto"), m -> new GradCam(m, "auto")::explain))
+ *         .methods(BatchJob.methods(List.of("gradcam", "ig"), Map.of("--steps", "32"), 1L << 30))
  *         .shardSize(256).resume(true).build().run();
  * }</pre>
  * This class has no Spark dependency; the Spark job reuses {@link #explainBatch}.
@@ -66,6 +69,33 @@ public final class BatchJob {
 
     public static Method method(String name, Map<String, Object> options, Function<Model, Runner> factory) {
         return new Method(name, options, factory);
+    }
+
+    /**
+     * Methods by name, from their specs, with options given as command-line text
+     * ({@code --steps} -> {@code "32"}): each method takes the options its spec lists;
+     * an option that none of them takes is a one-line error. The manifest records each
+     * method's options as its spec reports them.
+     */
+    public static List<Method> methods(List<String> names, Map<String, String> given, long memoryBudget) {
+        List<Method> out = new ArrayList<>();
+        java.util.Set<String> used = new java.util.HashSet<>();
+        for (String raw : names) {
+            MethodSpec spec = Methods.get(raw.strip().toLowerCase(java.util.Locale.ROOT));
+            Map<String, String> mine = new java.util.TreeMap<>();
+            for (var e : given.entrySet())
+                if (spec.option(e.getKey()) != null) {
+                    mine.put(e.getKey(), e.getValue());
+                    used.add(e.getKey());
+                }
+            MethodOptions o = MethodOptions.parse(spec, mine);
+            out.add(new Method(spec.name(), o.report(spec), m -> spec.create(m, o).memoryBudget(memoryBudget)::explain));
+        }
+        for (String k : given.keySet())
+            if (!used.contains(k))
+                throw new SalientException(k + " is not an option of " + String.join(", ", names)
+                        + " (see 'salient explain --method NAME --help')");
+        return out;
     }
 
     /** Progress callbacks, on the engine thread. */
@@ -154,6 +184,11 @@ public final class BatchJob {
 
         public Builder method(Method m) {
             methods.add(m);
+            return this;
+        }
+
+        public Builder methods(List<Method> ms) {
+            methods.addAll(ms);
             return this;
         }
 

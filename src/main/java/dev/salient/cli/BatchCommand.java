@@ -6,23 +6,21 @@ import dev.salient.batch.BatchJob;
 import dev.salient.batch.BatchSource;
 import dev.salient.engine.Backend;
 import dev.salient.engine.SalientException;
-import dev.salient.explain.Explainer;
-import dev.salient.explain.IntegrationRule;
-import dev.salient.explain.Methods;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.Callable;
 import me.tongfei.progressbar.ConsoleProgressBarConsumer;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarStyle;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -53,8 +51,7 @@ public final class BatchCommand implements Callable<Integer> {
     Path input;
 
     @Option(names = "--methods", required = true, split = ",", paramLabel = "A,B,..",
-            description = "Methods to run on every image: saliency, inputxgradient, ig, smoothgrad, vargrad, guidedbackprop, "
-                    + "guidedgradcam, gradcam, gradcam++, xgradcam, layercam, hirescam.")
+            description = "Methods to run on every image (listed below; each takes the method options it knows).")
     List<String> methods;
 
     @Option(names = "--out", required = true, paramLabel = "DIR", description = "Output folder: manifest.json, summary.json, shards/.")
@@ -88,32 +85,11 @@ public final class BatchCommand implements Callable<Integer> {
     @Option(names = "--no-progress", description = "Do not draw the progress bar.")
     boolean noProgress;
 
-    // method options, as explain takes them
-    @Option(names = "--layer", defaultValue = "auto", paramLabel = "NAME|auto", description = "CAM layer (default: auto).")
-    String layer;
-
-    @Option(names = "--steps", defaultValue = "50", paramLabel = "N", description = "IG steps (default: ${DEFAULT-VALUE}).")
-    int steps;
-
-    @Option(names = "--integration", defaultValue = "gausslegendre", paramLabel = "RULE", description = "IG rule.")
-    String integration;
-
-    @Option(names = "--baseline", defaultValue = "zeros", paramLabel = "B",
-            description = "IG baseline: zeros, constant:V, uniform[:SEED], blur[:SIGMA], or an NPY file.")
-    String baseline;
-
-    @Option(names = "--samples", defaultValue = "25", paramLabel = "N", description = "SmoothGrad/VarGrad samples.")
-    int samples;
-
-    @Option(names = "--noise-std", paramLabel = "S", description = "SmoothGrad/VarGrad noise std (default: 0.15 x max-min).")
-    Float noiseStd;
-
-    @Option(names = "--seed", defaultValue = "0", paramLabel = "N", description = "Seed for noise and uniform baselines.")
-    long seed;
-
     @Option(names = "--memory-budget", defaultValue = "1024", paramLabel = "MB",
             description = "Memory for one chunk of expanded evaluations (default: ${DEFAULT-VALUE} MB).")
     long memoryBudgetMb;
+
+    // the methods' own options (--layer, --steps, ...) are added from their specs in Main
 
     @Mixin
     RunOptions run;
@@ -131,17 +107,13 @@ public final class BatchCommand implements Callable<Integer> {
             default -> throw new SalientException("--format must be npy or parquet, got '" + format + "'");
         };
         if (memoryBudgetMb <= 0) throw new SalientException("--memory-budget must be positive, got " + memoryBudgetMb);
-        Methods.Options opts = new Methods.Options(layer, steps, IntegrationRule.parse(integration),
-                ExplainCommand.parseBaseline(baseline, seed), samples, noiseStd, seed, memoryBudgetMb << 20);
-        List<BatchJob.Method> ms = new ArrayList<>();
-        for (String raw : methods) {
-            String name = raw.strip().toLowerCase(Locale.ROOT);
-            Methods.validate(name, opts);
-            ms.add(BatchJob.method(name, reported(name, opts), m -> {
-                Explainer e = Methods.create(name, m, opts);
-                return (b, x, t) -> Methods.explain(e, b, x, t, opts);
-            }));
+        Map<String, String> given = new TreeMap<>();
+        CommandLine.ParseResult pr = spec.commandLine().getParseResult();
+        for (String name : ExplainCommand.methodOptionNames()) {
+            CommandLine.Model.OptionSpec o = pr == null ? null : pr.matchedOption(name);
+            if (o != null) given.put(name, o.getValue());
         }
+        List<BatchJob.Method> ms = BatchJob.methods(methods, given, memoryBudgetMb << 20);
         Backend backend = run.backend();
         BatchSource source = BatchSource.open(input, labels);
         ProgressBar[] bar = new ProgressBar[1];
@@ -174,7 +146,7 @@ public final class BatchCommand implements Callable<Integer> {
                         stderr.flush();
                     }
                 });
-        for (BatchJob.Method m : ms) job.method(m);
+        job.methods(ms);
         BatchJob.Result r;
         try {
             r = job.build().run();
@@ -219,22 +191,5 @@ public final class BatchCommand implements Callable<Integer> {
         s.put("failures", r.failures());
         AtomicFiles.write(out.resolve("summary.json"), new GsonBuilder().setPrettyPrinting().disableHtmlEscaping()
                 .serializeSpecialFloatingPointValues().create().toJson(s).getBytes(StandardCharsets.UTF_8));
-    }
-
-    /** The options a method reads, as the manifest records them. */
-    private Map<String, Object> reported(String name, Methods.Options o) {
-        Map<String, Object> m = new LinkedHashMap<>();
-        if (Methods.isCam(name) || name.equals("guidedgradcam")) m.put("layer", o.layer());
-        if (name.equals("ig")) {
-            m.put("steps", o.steps());
-            m.put("integration", o.rule().id);
-            m.put("baseline", o.baseline().describe());
-        }
-        if (name.equals("smoothgrad") || name.equals("vargrad")) {
-            m.put("samples", o.samples());
-            m.put("noise_std", o.noiseStd() == null ? "0.15*(max-min)" : o.noiseStd());
-            m.put("seed", o.seed());
-        }
-        return m;
     }
 }

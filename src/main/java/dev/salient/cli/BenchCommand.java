@@ -3,8 +3,8 @@ package dev.salient.cli;
 import dev.salient.engine.Backend;
 import dev.salient.engine.SalientException;
 import dev.salient.engine.Tensor;
-import dev.salient.explain.GradCam;
-import dev.salient.explain.IntegratedGradients;
+import dev.salient.explain.cam.GradCam;
+import dev.salient.explain.gradient.IntegratedGradients;
 import dev.salient.explain.Target;
 import dev.salient.model.Model;
 import java.io.PrintWriter;
@@ -106,7 +106,7 @@ public final class BenchCommand implements Callable<Integer> {
             Arrays.sort(sorted);
             double median = repeats % 2 == 1 ? sorted[repeats / 2] : 0.5 * (sorted[repeats / 2 - 1] + sorted[repeats / 2]);
             out.printf(Locale.ROOT, "%s %s batch %d on %s (%d threads): median %.3f img/s%n", w, model.getFileName(), batch,
-                    b.name(), dev.salient.engine.SalientNative.salient_get_num_threads(), median);
+                    b.name(), dev.salient.engine.CpuNative.salient_get_num_threads(), median);
             out.flush();
         }
         return 0;

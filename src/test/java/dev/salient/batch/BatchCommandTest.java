@@ -82,6 +82,11 @@ class BatchCommandTest {
                 a.add(more[++i]);
             }
         }
+        if (!a.get(a.indexOf("--methods") + 1).contains("ig")) { // --steps is IG's: other methods refuse it
+            int at = a.indexOf("--steps");
+            a.remove(at);
+            a.remove(at);
+        }
         return a.toArray(String[]::new);
     }
 

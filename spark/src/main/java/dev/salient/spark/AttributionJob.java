@@ -6,9 +6,7 @@ import dev.salient.engine.Backend;
 import dev.salient.engine.Engine;
 import dev.salient.engine.SalientException;
 import dev.salient.explain.Attribution;
-import dev.salient.explain.Baseline;
 import dev.salient.explain.Explainer;
-import dev.salient.explain.IntegrationRule;
 import dev.salient.explain.Methods;
 import dev.salient.explain.Target;
 import dev.salient.io.Images;
@@ -78,29 +76,36 @@ public final class AttributionJob {
         DataTypes.createStructField("attribution", DataTypes.BinaryType, true),
         DataTypes.createStructField("error", DataTypes.StringType, true)});
 
-    /** What the job runs: the methods, their options, target, preprocessing and batch. */
-    public record Options(List<String> methods, String layer, int steps, String integration, String baseline, int samples,
-            Float noiseStd, long seed, String target, int batch, String device, int resize, int cropHeight, int cropWidth,
-            float[] mean, float[] std, String failOnceMarker) implements Serializable {
+    /**
+     * What the job runs: the methods, their options as command-line text ({@code --steps}
+     * -> {@code "32"}, parsed by each method's spec), target, batch, device and preprocessing.
+     */
+    public record Options(List<String> methods, Map<String, String> methodOptions, String target, int batch, String device,
+            int resize, int cropHeight, int cropWidth, float[] mean, float[] std, String failOnceMarker) implements Serializable {
+        public Options {
+            methodOptions = new java.util.TreeMap<>(methodOptions);
+            methods = List.copyOf(methods);
+        }
+
         public static Options defaults(List<String> methods) {
-            return new Options(methods, "auto", 50, "gausslegendre", "zeros", 25, null, 0L, "top1", 32, "cpu", 0, 0, 0, null,
-                    null, null);
+            return new Options(methods, Map.of(), "top1", 32, "cpu", 0, 0, 0, null, null, null);
         }
 
-        Methods.Options methodOptions() {
-            return new Methods.Options(layer, steps, IntegrationRule.parse(integration), parsedBaseline(), samples, noiseStd, seed,
-                    Explainer.DEFAULT_MEMORY_BUDGET);
+        public Options withMethodOptions(Map<String, String> m) {
+            return new Options(methods, m, target, batch, device, resize, cropHeight, cropWidth, mean, std, failOnceMarker);
         }
 
-        private Baseline parsedBaseline() {
-            String t = baseline.trim();
-            if (t.equals("zeros")) return Baseline.zeros();
-            if (t.startsWith("constant:")) return Baseline.constant(Float.parseFloat(t.substring(9)));
-            if (t.equals("uniform")) return Baseline.uniform(0f, 1f, seed);
-            if (t.startsWith("uniform:")) return Baseline.uniform(0f, 1f, Long.parseLong(t.substring(8)));
-            if (t.equals("blur")) return Baseline.blur(5f);
-            if (t.startsWith("blur:")) return Baseline.blur(Float.parseFloat(t.substring(5)));
-            throw new SalientException("bad --baseline '" + baseline + "' for the Spark job (zeros, constant:V, uniform[:SEED], blur[:SIGMA])");
+        public Options withBatch(int b) {
+            return new Options(methods, methodOptions, target, b, device, resize, cropHeight, cropWidth, mean, std, failOnceMarker);
+        }
+
+        /** Test hook: the first task to reach its second row fails once (the marker file remembers). */
+        public Options withFailOnceMarker(String marker) {
+            return new Options(methods, methodOptions, target, batch, device, resize, cropHeight, cropWidth, mean, std, marker);
+        }
+
+        List<BatchJob.Method> batchMethods() {
+            return BatchJob.methods(methods, methodOptions, Explainer.DEFAULT_MEMORY_BUDGET);
         }
     }
 
@@ -109,7 +114,7 @@ public final class AttributionJob {
      * nothing runs until they are written or collected).
      */
     public static Dataset<Row> attribute(SparkSession spark, Path model, String input, Options o) throws IOException {
-        for (String m : o.methods()) Methods.validate(m, o.methodOptions());
+        o.batchMethods(); // unknown methods and bad options fail here, on the driver
         byte[] modelBytes = Files.readAllBytes(model);
         Broadcast<byte[]> bc = new org.apache.spark.api.java.JavaSparkContext(spark.sparkContext()).broadcast(modelBytes);
         String sha = sha256(modelBytes);
@@ -219,11 +224,9 @@ public final class AttributionJob {
             long[] s = model.inputs().get(0).shape();
             Preprocess p = new Preprocess(o.resize(), o.cropHeight(), o.cropWidth(), o.mean(), o.std());
             this.pre = p.resolve(s[1], s[2], s[3]);
-            Methods.Options mo = o.methodOptions();
-            for (String name : o.methods()) {
-                methods.add(BatchJob.method(name, Map.of(), null));
-                Explainer e = Methods.create(name, model, mo);
-                runners.add((b, x, t) -> Methods.explain(e, b, x, t, mo));
+            for (BatchJob.Method m : o.batchMethods()) {
+                methods.add(m);
+                runners.add(m.factory().apply(model));
             }
         }
 
@@ -357,12 +360,13 @@ public final class AttributionJob {
 
     public static void main(String[] args) throws IOException {
         String model = null, input = null, out = null, master = null;
+        Options o = Options.defaults(List.of());
         List<String> methods = null;
-        Options d = Options.defaults(List.of());
-        String layer = d.layer(), integration = d.integration(), baseline = d.baseline(), target = d.target(), device = d.device();
-        int steps = d.steps(), samples = d.samples(), batch = d.batch(), partitions = 0;
-        Float noise = null;
-        long seed = 0;
+        Map<String, String> methodOptions = new java.util.TreeMap<>();
+        String target = o.target(), device = o.device();
+        int batch = o.batch(), partitions = 0;
+        java.util.Set<String> known = new java.util.HashSet<>();
+        for (var spec : Methods.ALL) for (var opt : spec.options()) known.add(opt.cli());
         try {
             for (int i = 0; i < args.length; i++) {
                 String a = args[i];
@@ -377,25 +381,23 @@ public final class AttributionJob {
                     case "--input" -> input = v;
                     case "--out" -> out = v;
                     case "--methods" -> methods = Arrays.stream(v.split(",")).map(s -> s.strip().toLowerCase(Locale.ROOT)).toList();
-                    case "--layer" -> layer = v;
-                    case "--steps" -> steps = Integer.parseInt(v);
-                    case "--integration" -> integration = v;
-                    case "--baseline" -> baseline = v;
-                    case "--samples" -> samples = Integer.parseInt(v);
-                    case "--noise-std" -> noise = Float.parseFloat(v);
-                    case "--seed" -> seed = Long.parseLong(v);
                     case "--target" -> target = v;
                     case "--batch" -> batch = Integer.parseInt(v);
                     case "--device" -> device = v;
                     case "--partitions" -> partitions = Integer.parseInt(v);
                     case "--master" -> master = v;
-                    default -> throw new SalientException("unknown option " + a + " (see --help)");
+                    default -> {
+                        if (!known.contains(a)) throw new SalientException("unknown option " + a + " (see --help)");
+                        methodOptions.put(a, v);
+                    }
                 }
             }
             if (model == null || input == null || out == null || methods == null)
                 throw new SalientException("--model, --input, --methods and --out are required (see --help)");
             if (!Files.isRegularFile(Path.of(model))) throw new SalientException(model + ": no such model file");
             if (batch <= 0) throw new SalientException("--batch must be positive, got " + batch);
+            o = new Options(methods, methodOptions, target, batch, device, 0, 0, 0, null, null, null);
+            o.batchMethods();
         } catch (NumberFormatException e) {
             System.err.println("salient-spark: error: bad number (" + e.getMessage() + ")");
             System.exit(2);
@@ -408,25 +410,24 @@ public final class AttributionJob {
         SparkSession.Builder sb = SparkSession.builder().appName("salient attribution");
         if (master != null) sb.master(master);
         SparkSession spark = sb.getOrCreate();
+        int code = 0;
         try {
-            Options o = new Options(methods, layer, steps, integration, baseline, samples, noise, seed, target, batch, device, 0, 0,
-                    0, null, null, null);
             Dataset<Row> rows = attribute(spark, Path.of(model), input, o);
             if (partitions > 0) rows = rows.repartition(partitions);
             rows.write().mode(SaveMode.ErrorIfExists).parquet(out);
             System.out.println("salient-spark: wrote " + out);
         } catch (SalientException e) {
             System.err.println("salient-spark: error: " + e.getMessage());
-            spark.stop();
-            System.exit(2);
+            code = 2;
         } finally {
             spark.stop();
         }
+        if (code != 0) System.exit(code);
     }
 
     static final String USAGE = """
             salient-spark --model M.onnx --input DIR|PARQUET --methods A,B,.. --out DIR
                     [--target top1|K|label] [--batch N] [--device cpu|cuda|auto] [--partitions N]
-                    [--layer NAME|auto] [--steps N] [--integration RULE] [--baseline B] [--samples N] [--noise-std S] [--seed N]
+                    [method options, as salient batch takes them: --layer, --steps, --integration, --baseline, ...]
             Writes Parquet with the columns of salient batch --format parquet.""";
 }

@@ -58,9 +58,7 @@ class AttributionJobTest {
     }
 
     static AttributionJob.Options options(String failOnceMarker) {
-        AttributionJob.Options d = AttributionJob.Options.defaults(List.of("gradcam", "saliency"));
-        return new AttributionJob.Options(d.methods(), d.layer(), d.steps(), d.integration(), d.baseline(), d.samples(),
-                d.noiseStd(), d.seed(), d.target(), 4, d.device(), 0, 0, 0, null, null, failOnceMarker);
+        return AttributionJob.Options.defaults(List.of("gradcam", "saliency")).withBatch(4).withFailOnceMarker(failOnceMarker);
     }
 
     @Test
