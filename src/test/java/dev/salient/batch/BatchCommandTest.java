@@ -204,6 +204,23 @@ class BatchCommandTest {
     }
 
     @Test
+    void aCommittedShardThatFailsItsChecksumIsComputedAgain() throws IOException {
+        Path out = dir.resolve("damaged");
+        assertEquals(3, batch(common(out)).code);
+        Path f = out.resolve("shards/shard-00001.ig.npy");
+        byte[] good = Files.readAllBytes(f);
+        byte[] bad = good.clone();
+        bad[bad.length - 1] ^= 1;
+        Files.write(f, bad);
+        Run r = batch(common(out, "--resume"));
+        assertEquals(3, r.code, r.err);
+        assertTrue(r.err.contains("salient: warning: shard 1: shard-00001.ig.npy does not match its checksum; computing it again"),
+                r.err);
+        assertTrue(r.out.contains("10 computed now"), r.out);
+        assertArrayEquals(good, Files.readAllBytes(f));
+    }
+
+    @Test
     void handEditedManifestIsRefused() throws IOException {
         Path out = dir.resolve("edited");
         assertEquals(3, batch(common(out)).code);
