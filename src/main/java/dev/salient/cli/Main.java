@@ -47,6 +47,8 @@ public final class Main implements Runnable {
         ExplainCommand.addMethodOptions(cl.getSubcommands().get("explain"));
         cl.addSubcommand("demo", new DemoCommand());
         cl.addSubcommand("bench", new BenchCommand());
+        cl.addSubcommand("batch", new BatchCommand());
+        ExplainCommand.addMethodOptions(cl.getSubcommands().get("batch"));
         cl.setParameterExceptionHandler(Main::usageError);
         cl.setExecutionExceptionHandler((ex, line, parsed) -> failure(ex, line.getErr()));
         // picocli hands only Exceptions to the handler above and rethrows Errors (OutOfMemoryError,
