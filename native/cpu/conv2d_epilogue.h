@@ -1,6 +1,6 @@
 // The activation a forward conv applies to its outputs while they are still in
 // cache (conv2d_forward_act_cpu): Relu or Clip, exactly as activation_forward_cpu
-// computes them (Relu maps NaN to 0, Clip keeps it). Each conv path applies it
+// computes them (NaN propagates through both, as in PyTorch). Each conv path applies it
 // to the block of outputs its work item has just written, so the separate pass
 // over the whole tensor (and its read back from memory) goes away.
 #pragma once
@@ -21,11 +21,11 @@ struct Epilogue {
 inline void apply_epilogue(const Epilogue& e, float* y, int64_t n) {
     if (e.kind == SALIENT_ACT_RELU) {
 #pragma omp simd
-        for (int64_t i = 0; i < n; i++) y[i] = y[i] > 0.f ? y[i] : 0.f;
+        for (int64_t i = 0; i < n; i++) y[i] = y[i] < 0.f ? 0.f : y[i];  // NaN stays NaN
     } else if (e.kind == SALIENT_ACT_CLIP) {
         const float lo = e.lo, hi = e.hi;
 #pragma omp simd
-        for (int64_t i = 0; i < n; i++) y[i] = std::min(std::max(y[i], lo), hi);
+        for (int64_t i = 0; i < n; i++) y[i] = y[i] < lo ? lo : (y[i] > hi ? hi : y[i]);  // NaN stays NaN
     }
 }
 

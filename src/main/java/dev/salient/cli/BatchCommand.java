@@ -85,10 +85,6 @@ public final class BatchCommand implements Callable<Integer> {
     @Option(names = "--no-progress", description = "Do not draw the progress bar.")
     boolean noProgress;
 
-    @Option(names = "--memory-budget", defaultValue = "1024", paramLabel = "MB",
-            description = "Memory for one chunk of expanded evaluations (default: ${DEFAULT-VALUE} MB).")
-    long memoryBudgetMb;
-
     // the methods' own options (--layer, --steps, ...) are added from their specs in Main
 
     @Mixin
@@ -106,20 +102,20 @@ public final class BatchCommand implements Callable<Integer> {
             case "parquet" -> BatchJob.Format.PARQUET;
             default -> throw new SalientException("--format must be npy or parquet, got '" + format + "'");
         };
-        if (memoryBudgetMb <= 0) throw new SalientException("--memory-budget must be positive, got " + memoryBudgetMb);
+        Backend backend = run.backend(); // checks --threads, --device and --memory-budget (RunOptions)
+        long chunkBudget = run.chunkBudget();
         Map<String, String> given = new TreeMap<>();
         CommandLine.ParseResult pr = spec.commandLine().getParseResult();
         for (String name : ExplainCommand.methodOptionNames()) {
             CommandLine.Model.OptionSpec o = pr == null ? null : pr.matchedOption(name);
             if (o != null) given.put(name, o.getValue());
         }
-        List<BatchJob.Method> ms = BatchJob.methods(methods, given, memoryBudgetMb << 20);
-        Backend backend = run.backend();
+        List<BatchJob.Method> ms = BatchJob.methods(methods, given, chunkBudget);
         BatchSource source = BatchSource.open(input, labels);
         ProgressBar[] bar = new ProgressBar[1];
         BatchJob.Builder job = BatchJob.builder(model, source, out).target(target).preprocess(pre.toPreprocess())
                 .shardSize(shardSize).batch(run.batch()).decodeThreads(decodeThreads).prefetch(prefetch).format(fmt)
-                .resume(resume).backend(backend).extra(Map.of("memory_budget_mb", memoryBudgetMb))
+                .resume(resume).backend(backend).extra(Map.of("memory_budget_mb", chunkBudget >> 20))
                 .listener(new BatchJob.Listener() {
                     long base;
 

@@ -101,7 +101,7 @@ class Conv2dTest {
      * conv2dForwardActivation (Relu or Clip in each conv path's epilogue) is bit for bit
      * conv2dForward then activationForward, on every path (direct and phase-plane depthwise,
      * Winograd whole images and tile-row blocks, batched images, channel split, row blocks,
-     * pointwise), with and without bias, NaN rule included (Relu maps NaN to 0, Clip keeps it).
+     * pointwise), with and without bias, NaN rule included (NaN propagates through Relu and Clip).
      */
     @ParameterizedTest
     @MethodSource("allGeometries")
