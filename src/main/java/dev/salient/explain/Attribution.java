@@ -6,7 +6,8 @@ import java.util.Arrays;
  * The result of an attribution method, on the host.
  * <ul>
  *   <li>{@link Layout#INPUT}: (rows, C, H, W), the input's shape, as Captum returns it;
- *   <li>{@link Layout#CAM}: (rows, H, W), values in [0,1], as pytorch-grad-cam returns it.
+ *   <li>{@link Layout#CAM}: (rows, H, W), values in [0,1], as pytorch-grad-cam returns it;
+ *   <li>{@link Layout#LAYER}: (rows, ...) of a layer's shape, as Captum's layer methods return it.
  * </ul>
  * Row r explains image {@code image(r)} for class {@code target(r)}; with a top-k
  * target there are k rows per image, best class first.
@@ -22,7 +23,7 @@ import java.util.Arrays;
 public record Attribution(float[] values, long[] shape, Layout layout, int[] images, int[] targets, float[] scores,
         float[] deltas) {
 
-    public enum Layout { INPUT, CAM }
+    public enum Layout { INPUT, CAM, LAYER }
 
     public int rows() {
         return (int) shape[0];

@@ -3,9 +3,9 @@ package dev.salient.explain;
 import dev.salient.engine.Backend;
 import dev.salient.engine.CamCombine;
 import dev.salient.engine.CamWeighting;
+import dev.salient.engine.SalientException;
 import dev.salient.engine.Tensor;
 import dev.salient.model.Model;
-import java.util.Map;
 import java.util.Set;
 
 /**
@@ -19,11 +19,57 @@ import java.util.Set;
  */
 public abstract class BaseCam extends Explainer {
     protected final String layer;
+    private boolean counterfactual;
 
     /** @param layer an ONNX tensor name, a node name, or "auto" (the last 4-D activation before pooling) */
     protected BaseCam(Model model, String layer) {
         super(model);
         this.layer = layer == null ? "auto" : layer;
+    }
+
+    /**
+     * Counterfactual maps (Grad-CAM paper, arXiv:1610.02391 section 5.2): the gradients are
+     * negated before the channel weights are formed, so the map shows what argues against
+     * the class. Only for methods that use gradients.
+     */
+    public BaseCam counterfactual(boolean on) {
+        if (on && !usesGradients())
+            throw new SalientException(name() + " does not use gradients, so it has no counterfactual map");
+        this.counterfactual = on;
+        return this;
+    }
+
+    public boolean counterfactual() {
+        return counterfactual;
+    }
+
+    /** Whether the method needs G; without it the backward pass is skipped and G is null. */
+    protected boolean usesGradients() {
+        return true;
+    }
+
+    /**
+     * Checks that the method can explain through {@code tensor} (layer shape (N,K,h,w)) before
+     * any work; throws a one-line {@link SalientException} otherwise.
+     */
+    protected void checkLayer(String tensor, long[] layerShape) {}
+
+    /**
+     * The raw map (N,h,w) from the layer {@code tensor}'s activation a and gradient g (null
+     * unless {@link #usesGradients()}) for the rows' target classes; by default
+     * {@link #rawCam(Backend, Tensor, Tensor)}.
+     */
+    protected Tensor rawCam(Backend b, String tensor, Tensor a, Tensor g, int[] classes) {
+        return rawCam(b, a, g);
+    }
+
+    /**
+     * Turns the raw map (N,h,w) into the rows' host values (N,H,W) through {@code out}:
+     * pytorch-grad-cam's ReLU, min-max, resize, min-max. {@code cam} may be overwritten.
+     */
+    protected float[] finish(Backend b, Tensor cam, Tensor out) {
+        b.camFinish(cam, out);
+        return out.toArray();
     }
 
     /** The channel weighting for {@link CamCombine#WEIGHTED}; null for the elementwise combinations. */
@@ -69,6 +115,8 @@ public abstract class BaseCam extends Explainer {
         checkBatch(batch);
         String tensor = layerTensor(batch.shape());
         Layers.require4d(model, tensor, batch.shape(), name());
+        checkLayer(tensor, model.plan(java.util.Map.of(inputName(), batch.shape()), Set.of(model.outputs().get(0).name()))
+                .shape(tensor));
         int n = (int) batch.dim(0), k = target.mapsPerImage();
         int h = (int) batch.dim(2), w = (int) batch.dim(3), plane = h * w;
         float[] values = new float[n * k * plane];
@@ -85,10 +133,13 @@ public abstract class BaseCam extends Explainer {
                 for (int j = 0; j < k; j++) {
                     int[] cls = new int[cnt];
                     for (int i = 0; i < cnt; i++) cls[i] = t[i][j];
-                    Map<String, Tensor> g = tape.backward(cls, BackwardRules.standard());
-                    try (Tensor grad = g.get(tensor); Tensor cam = rawCam(b, a, grad); Tensor out = b.allocate(cnt, h, w)) {
-                        b.camFinish(cam, out);
-                        float[] hv = out.toArray();
+                    Tensor grad = null;
+                    if (usesGradients()) {
+                        grad = tape.backward(cls, BackwardRules.standard()).get(tensor);
+                        if (counterfactual) b.axpby(0f, grad, -1f, grad);
+                    }
+                    try (Tensor gr = grad; Tensor cam = rawCam(b, tensor, a, gr, cls); Tensor out = b.allocate(cnt, h, w)) {
+                        float[] hv = finish(b, cam, out);
                         for (int i = 0; i < cnt; i++) {
                             int r = (start + i) * k + j;
                             System.arraycopy(hv, i * plane, values, r * plane, plane);

@@ -1,0 +1,268 @@
+package dev.salient.explain;
+
+import static org.bytedeco.openblas.global.openblas.CblasNoTrans;
+import static org.bytedeco.openblas.global.openblas.CblasRowMajor;
+import static org.bytedeco.openblas.global.openblas.CblasUpper;
+
+import dev.salient.engine.Activation;
+import dev.salient.engine.Backend;
+import dev.salient.engine.CamCombine;
+import dev.salient.engine.SalientException;
+import dev.salient.engine.Tensor;
+import dev.salient.model.Model;
+import java.util.Arrays;
+import java.util.SplittableRandom;
+import org.bytedeco.openblas.global.openblas;
+
+/**
+ * CF-CAM (He, Pan and Yao 2025, arXiv:2504.00060), following the authors' released
+ * {@code cfcam.py} (PEERS.md section 1.2), batched. Per image, with F_k the flattened map
+ * of channel k and G_k its gradient:
+ * <ol>
+ *   <li>channels with ‖F_k‖₂ at or above the 75th percentile (numpy's linear interpolation)
+ *       are important and weigh w_k = mean(G_k);
+ *   <li>the others are clustered by DBSCAN on F (Euclidean), with eps the 25th percentile of
+ *       their pairwise distances (floor 1e-5) and min_samples = max(2, ⌊0.05·remaining⌋);
+ *       noise channels are dropped;
+ *   <li>each cluster's mean gradient map is filtered with one map-sized kernel
+ *       s·r / (Σ s·r + 1e-6), s = exp(−|(u,v) − (h/2, w/2)|² / 2σ_s²) with σ_s = 5,
+ *       r = exp(−(g − mean g)² / 2σ_r²) with σ_r = 0.1 (cross-correlation, zero padding,
+ *       PyTorch's 'same'), and its mean is every member's weight;
+ *   <li>α = softmax of the kept channels' weights; cam = ReLU(Σ α_k A_k), bilinear
+ *       upsampling, divided by its max (no min-max).
+ * </ol>
+ * The pairwise distances come from the Gram matrix (an r×r matrix, not the authors'
+ * r×r×h·w temporary). {@code noise} adds N(0, noise²) to the gradients before the weights
+ * are formed (the authors' code adds it after, where it has no effect), seeded by the seed,
+ * the class and the image.
+ * <pre>{@code
+ * Attribution a = new CfCam(model, "auto", CfCam.Options.defaults()).explain(Engine.cpu(), batch, Target.top1());
+ * }</pre>
+ */
+public final class CfCam extends BaseCam {
+    /** The five numbers of the algorithm, plus gradient noise and its seed. */
+    public record Options(double splitPercentile, double epsPercentile, double minSamplesFraction, double sigmaSpatial,
+            double sigmaRange, double noise, long seed) {
+        public static Options defaults() {
+            return new Options(75, 25, 0.05, 5, 0.1, 0, 0);
+        }
+
+        /** Throws a one-line error naming the first option out of range. */
+        public Options {
+            range("--cf-split-percentile", splitPercentile, 0, 100);
+            range("--cf-eps-percentile", epsPercentile, 0, 100);
+            range("--cf-min-samples", minSamplesFraction, 0, 1);
+            if (!(sigmaSpatial > 0) || Double.isInfinite(sigmaSpatial))
+                throw new SalientException("cfcam: --cf-sigma-spatial must be a positive number, got " + sigmaSpatial);
+            if (!(sigmaRange > 0) || Double.isInfinite(sigmaRange))
+                throw new SalientException("cfcam: --cf-sigma-range must be a positive number, got " + sigmaRange);
+            if (!(noise >= 0) || Double.isInfinite(noise))
+                throw new SalientException("cfcam: --cf-noise must be >= 0, got " + noise);
+        }
+
+        private static void range(String name, double v, double lo, double hi) {
+            if (!(v >= lo && v <= hi)) throw new SalientException("cfcam: " + name + " must be in [" + (int) lo + ", " + (int) hi
+                    + "], got " + v);
+        }
+    }
+
+    private final Options options;
+
+    public CfCam(Model model, String layer, Options options) {
+        super(model, layer);
+        this.options = options;
+    }
+
+    @Override
+    public String name() {
+        return "cfcam";
+    }
+
+    public Options options() {
+        return options;
+    }
+
+    @Override
+    protected Tensor rawCam(Backend b, String tensor, Tensor a, Tensor g, int[] classes) {
+        int n = (int) a.dim(0), c = (int) a.dim(1), h = (int) a.dim(2), w = (int) a.dim(3), p = h * w;
+        float[] av = a.toArray(), gv = g.toArray(), weights = new float[n * c];
+        for (int i = 0; i < n; i++) {
+            float[] ai = Arrays.copyOfRange(av, i * c * p, (i + 1) * c * p);
+            float[] gi = Arrays.copyOfRange(gv, i * c * p, (i + 1) * c * p);
+            if (options.noise() > 0) {
+                long mix = options.seed() * 0x9E3779B97F4A7C15L + classes[i];
+                for (float v : ai) mix = mix * 31 + Float.floatToIntBits(v);
+                SplittableRandom rng = new SplittableRandom(mix);
+                for (int j = 0; j < gi.length; j++) gi[j] += (float) (options.noise() * gaussian(rng));
+            }
+            System.arraycopy(channelWeights(ai, gi, c, h, w, options), 0, weights, i * c, c);
+        }
+        Tensor cam = b.allocate(n, h, w);
+        try (Tensor wt = b.upload(weights, n, c)) {
+            b.camCombine(CamCombine.WEIGHTED, a, wt, cam);
+            return cam;
+        } catch (RuntimeException e) {
+            cam.close();
+            throw e;
+        }
+    }
+
+    /** ReLU, bilinear upsampling to the input size, division by the max when it is positive. */
+    @Override
+    protected float[] finish(Backend b, Tensor cam, Tensor out) {
+        long n = cam.dim(0), h = out.dim(1), w = out.dim(2);
+        b.activationForward(Activation.RELU, cam, cam, 0f, 0f);
+        b.bilinearResize(TensorViews.reshaped(cam, n, 1, cam.dim(1), cam.dim(2)), TensorViews.reshaped(out, n, 1, h, w));
+        float[] v = out.toArray();
+        int plane = (int) (h * w);
+        for (int i = 0; i < n; i++) {
+            float max = 0;
+            for (int j = 0; j < plane; j++) max = Math.max(max, v[i * plane + j]);
+            if (max > 0) for (int j = 0; j < plane; j++) v[i * plane + j] /= max;
+        }
+        return v;
+    }
+
+    private static double gaussian(SplittableRandom r) {
+        double u1 = r.nextDouble(), u2 = r.nextDouble();
+        return Math.sqrt(-2 * Math.log(1 - u1)) * Math.cos(2 * Math.PI * u2);
+    }
+
+    /** One image: a, g (C, h·w) -> the α of every channel (0 for dropped ones). */
+    static float[] channelWeights(float[] a, float[] g, int c, int h, int w, Options o) {
+        int p = h * w;
+        double[] norms = new double[c];
+        for (int k = 0; k < c; k++) {
+            double s = 0;
+            for (int j = 0; j < p; j++) s += (double) a[k * p + j] * a[k * p + j];
+            norms[k] = Math.sqrt(s);
+        }
+        double[] sorted = norms.clone();
+        Arrays.sort(sorted);
+        double tau = percentile(sorted, sorted.length, o.splitPercentile(), false);
+        double[] weight = new double[c];
+        boolean[] valid = new boolean[c];
+        int r = 0;
+        int[] rest = new int[c];
+        for (int k = 0; k < c; k++) {
+            if (norms[k] >= tau) {
+                valid[k] = true;
+                double s = 0;
+                for (int j = 0; j < p; j++) s += g[k * p + j];
+                weight[k] = s / p;
+            } else {
+                rest[r++] = k;
+            }
+        }
+        int[] labels = clusters(a, rest, r, p, o);
+        int clusters = 0;
+        for (int l : labels) clusters = Math.max(clusters, l + 1);
+        for (int j = 0; j < clusters; j++) {
+            double[] mean = new double[p];
+            int members = 0;
+            for (int i = 0; i < r; i++) {
+                if (labels[i] != j) continue;
+                members++;
+                for (int q = 0; q < p; q++) mean[q] += g[rest[i] * p + q];
+            }
+            for (int q = 0; q < p; q++) mean[q] /= members;
+            double wj = filteredMean(mean, h, w, o.sigmaSpatial(), o.sigmaRange());
+            for (int i = 0; i < r; i++)
+                if (labels[i] == j) {
+                    weight[rest[i]] = wj;
+                    valid[rest[i]] = true;
+                }
+        }
+        double max = Double.NEGATIVE_INFINITY, sum = 0;
+        for (int k = 0; k < c; k++) if (valid[k]) max = Math.max(max, weight[k]);
+        double[] e = new double[c];
+        for (int k = 0; k < c; k++)
+            if (valid[k]) {
+                e[k] = Math.exp(weight[k] - max);
+                sum += e[k];
+            }
+        float[] alpha = new float[c];
+        for (int k = 0; k < c; k++) if (valid[k]) alpha[k] = (float) (e[k] / sum);
+        return alpha;
+    }
+
+    /** DBSCAN labels of the r remaining channels (indices rest[0..r)) on their flattened maps. */
+    static int[] clusters(float[] a, int[] rest, int r, int p, Options o) {
+        if (r < 2) {
+            int[] none = new int[r];
+            Arrays.fill(none, -1);
+            return none;
+        }
+        double[] f = new double[r * p], gram = new double[r * r], sq = new double[r];
+        for (int i = 0; i < r; i++)
+            for (int q = 0; q < p; q++) f[i * p + q] = a[rest[i] * p + q];
+        openblas.cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, r, p, 1.0, f, p, 0.0, gram, r);
+        for (int i = 0; i < r; i++) sq[i] = gram[i * r + i];
+        double[] dist = new double[r * r], upper = new double[r * (r - 1) / 2];
+        int u = 0;
+        for (int i = 0; i < r; i++)
+            for (int j = i + 1; j < r; j++) {
+                double d = Math.sqrt(Math.max(0, sq[i] + sq[j] - 2 * gram[i * r + j]));
+                dist[i * r + j] = d;
+                dist[j * r + i] = d;
+                upper[u++] = d;
+            }
+        Arrays.sort(upper);
+        // the off-diagonal entries of both triangles: every upper value twice, in order
+        double eps = Math.max(percentile(upper, 2 * upper.length, o.epsPercentile(), true), 1e-5);
+        int minSamples = Math.max(2, (int) (o.minSamplesFraction() * r));
+        return Dbscan.labels(dist, r, eps, minSamples);
+    }
+
+    /**
+     * numpy's percentile (method 'linear') of {@code len} sorted values; with {@code twice}
+     * the values are {@code s[0], s[0], s[1], s[1], ...} (len = 2·s.length).
+     */
+    static double percentile(double[] s, int len, double q, boolean twice) {
+        double pos = q / 100 * (len - 1);
+        int lo = (int) Math.floor(pos), hi = Math.min(lo + 1, len - 1);
+        double t = pos - lo;
+        double x = s[twice ? lo / 2 : lo], y = s[twice ? hi / 2 : hi];
+        double diff = y - x;
+        return t >= 0.5 ? y - diff * (1 - t) : x + diff * t;
+    }
+
+    /**
+     * The mean of cfcam.py's _bilateral_filter(g): one (h,w) kernel K = s·r / (Σ s·r + 1e-6)
+     * cross-correlated with g under PyTorch's 'same' zero padding ((k−1)/2 before). The mean
+     * of the output is Σ_uv K[u,v]·(sum of g over the window shifted by (u,v)), taken from a
+     * summed-area table.
+     */
+    static double filteredMean(double[] g, int h, int w, double sigmaS, double sigmaR) {
+        double mean = 0;
+        for (double v : g) mean += v;
+        mean /= g.length;
+        double[] k = new double[h * w];
+        double ks = 0;
+        for (int u = 0; u < h; u++)
+            for (int v = 0; v < w; v++) {
+                double du = u - h / 2.0, dv = v - w / 2.0, dg = g[u * w + v] - mean;
+                double val = Math.exp(-(du * du + dv * dv) / (2 * sigmaS * sigmaS)) * Math.exp(-dg * dg / (2 * sigmaR * sigmaR));
+                k[u * w + v] = val;
+                ks += val;
+            }
+        double[] sat = new double[(h + 1) * (w + 1)];
+        for (int i = 0; i < h; i++)
+            for (int j = 0; j < w; j++)
+                sat[(i + 1) * (w + 1) + j + 1] = g[i * w + j] + sat[i * (w + 1) + j + 1] + sat[(i + 1) * (w + 1) + j]
+                        - sat[i * (w + 1) + j];
+        int pt = (h - 1) / 2, pl = (w - 1) / 2;
+        double total = 0;
+        for (int u = 0; u < h; u++) {
+            int du = u - pt, r0 = Math.max(0, du), r1 = Math.min(h, h + du);
+            if (r0 >= r1) continue;
+            for (int v = 0; v < w; v++) {
+                int dv = v - pl, c0 = Math.max(0, dv), c1 = Math.min(w, w + dv);
+                if (c0 >= c1) continue;
+                double s = sat[r1 * (w + 1) + c1] - sat[r0 * (w + 1) + c1] - sat[r1 * (w + 1) + c0] + sat[r0 * (w + 1) + c0];
+                total += k[u * w + v] * s;
+            }
+        }
+        return total / (ks + 1e-6) / (h * w);
+    }
+}
