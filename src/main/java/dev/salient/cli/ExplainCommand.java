@@ -6,6 +6,7 @@ import dev.salient.engine.SalientException;
 import dev.salient.engine.Tensor;
 import dev.salient.explain.Attribution;
 import dev.salient.explain.Baseline;
+import dev.salient.explain.CfCam;
 import dev.salient.explain.Explainer;
 import dev.salient.explain.IntegrationRule;
 import dev.salient.explain.Methods;
@@ -56,8 +57,9 @@ public final class ExplainCommand implements Callable<Integer> {
     Path model;
 
     @Option(names = "--method", required = true, paramLabel = "NAME",
-            description = "saliency, inputxgradient, ig, smoothgrad, vargrad, guidedbackprop, guidedgradcam, "
-                    + "gradcam, gradcam++, xgradcam, layercam, hirescam.")
+            description = "saliency, inputxgradient, ig, smoothgrad, vargrad, guidedbackprop, deconvnet, guidedgradcam, "
+                    + "gradcam, gradcam++, xgradcam, layercam, hirescam, gradcamelementwise, cam, eigencam, eigengradcam, "
+                    + "fullgrad, cfcam, attention, activation.")
     String method;
 
     @Option(names = "--input", required = true, paramLabel = "X.npy|IMG|DIR",
@@ -97,6 +99,38 @@ public final class ExplainCommand implements Callable<Integer> {
 
     @Option(names = "--seed", defaultValue = "0", paramLabel = "N", description = "Seed for noise and uniform baselines.")
     long seed;
+
+    @Option(names = "--counterfactual",
+            description = "Gradient-weighted CAMs: negate the gradients, mapping what argues against the class.")
+    boolean counterfactual;
+
+    @Option(names = "--power", defaultValue = "2", paramLabel = "P",
+            description = "attention: the exponent p of sum_c |A_c|^p, an integer >= 1 (default: ${DEFAULT-VALUE}).")
+    int power;
+
+    @Option(names = "--cf-split-percentile", defaultValue = "75", paramLabel = "Q",
+            description = "cfcam: channels with an L2 norm at or above this percentile are important (default: ${DEFAULT-VALUE}).")
+    double cfSplit;
+
+    @Option(names = "--cf-eps-percentile", defaultValue = "25", paramLabel = "Q",
+            description = "cfcam: DBSCAN eps is this percentile of the pairwise distances (default: ${DEFAULT-VALUE}).")
+    double cfEps;
+
+    @Option(names = "--cf-min-samples", defaultValue = "0.05", paramLabel = "F",
+            description = "cfcam: DBSCAN min_samples = max(2, F x remaining channels) (default: ${DEFAULT-VALUE}).")
+    double cfMinSamples;
+
+    @Option(names = "--cf-sigma-spatial", defaultValue = "5", paramLabel = "S",
+            description = "cfcam: spatial sigma of the gradient filter, in pixels of the map (default: ${DEFAULT-VALUE}).")
+    double cfSigmaSpatial;
+
+    @Option(names = "--cf-sigma-range", defaultValue = "0.1", paramLabel = "S",
+            description = "cfcam: range sigma of the gradient filter (default: ${DEFAULT-VALUE}).")
+    double cfSigmaRange;
+
+    @Option(names = "--cf-noise", defaultValue = "0", paramLabel = "S",
+            description = "cfcam: add N(0, S^2) noise to the gradients before the weights, seeded by --seed (default: none).")
+    double cfNoise;
 
     @Option(names = "--memory-budget", defaultValue = "1024", paramLabel = "MB",
             description = "Memory for one chunk of expanded evaluations (default: ${DEFAULT-VALUE} MB).")
@@ -198,7 +232,7 @@ public final class ExplainCommand implements Callable<Integer> {
                                 if (a.deltas() != null) it.put("convergence_delta", a.deltas()[r]);
                                 if (!toNpy) {
                                     String png = overlay(a, r, rgbs.get(img), sources.get(img), written + r, cmap);
-                                    it.put("overlay", png);
+                                    if (png != null) it.put("overlay", png);
                                 }
                                 items.add(it);
                             }
@@ -217,7 +251,19 @@ public final class ExplainCommand implements Callable<Integer> {
             report.put("device", backend.name());
             Map<String, Object> o = new LinkedHashMap<>();
             o.put("target", tgt.toString());
-            if (Methods.isCam(method) || method.equals("guidedgradcam")) o.put("layer", layer);
+            if ((Methods.isCam(method) && !method.equals("fullgrad")) || method.equals("guidedgradcam")
+                    || method.equals("activation")) o.put("layer", layer);
+            if (counterfactual) o.put("counterfactual", true);
+            if (method.equals("attention")) o.put("power", power);
+            if (method.equals("cfcam")) {
+                o.put("split_percentile", cfSplit);
+                o.put("eps_percentile", cfEps);
+                o.put("min_samples_fraction", cfMinSamples);
+                o.put("sigma_spatial", cfSigmaSpatial);
+                o.put("sigma_range", cfSigmaRange);
+                o.put("noise", cfNoise);
+                if (cfNoise > 0) o.put("seed", seed);
+            }
             if (method.equals("ig")) {
                 o.put("steps", steps);
                 o.put("integration", opts.rule().id);
@@ -231,7 +277,8 @@ public final class ExplainCommand implements Callable<Integer> {
             o.put("batch", run.batch());
             o.put("memory_budget_mb", memoryBudgetMb);
             report.put("options", o);
-            report.put("layout", Methods.isCam(method) ? "(rows,H,W) in [0,1]" : "(rows,C,H,W)");
+            report.put("layout", Methods.isCam(method) ? "(rows,H,W) in [0,1]"
+                    : method.equals("activation") ? "(rows,C,h,w) of the layer" : "(rows,C,H,W)");
             report.put("attributions", npyPath.getFileName().toString());
             report.put("items", items);
             report.put("failures", failures);
@@ -261,11 +308,13 @@ public final class ExplainCommand implements Callable<Integer> {
             w = (int) s[2];
             heat = a.row(r);
         } else {
+            if (s.length != 4) return null;   // a layer that is not (C,h,w): no picture
             h = (int) s[2];
             w = (int) s[3];
             heat = Overlay.heatFromInputMap(a.row(r), (int) s[1], h, w);
         }
-        BufferedImage base = rgb == null ? null : toImage(rgb);
+        // a layer's map has the layer's size: drawn on its own
+        BufferedImage base = rgb == null || a.layout() == Attribution.Layout.LAYER ? null : toImage(rgb);
         BufferedImage img = Overlay.render(base, heat, h, w, cmap, base == null ? 1f : alpha);
         java.util.regex.Matcher mi = java.util.regex.Pattern.compile("^(.*?)(?:\\[(\\d+)\\])?$").matcher(source);
         mi.matches();
@@ -295,7 +344,8 @@ public final class ExplainCommand implements Callable<Integer> {
     private Methods.Options options() {
         if (memoryBudgetMb <= 0) throw new SalientException("--memory-budget must be positive, got " + memoryBudgetMb);
         return new Methods.Options(layer, steps, IntegrationRule.parse(integration), parseBaseline(baseline), samples,
-                noiseStd, seed, memoryBudgetMb << 20);
+                noiseStd, seed, memoryBudgetMb << 20, counterfactual, power,
+                new CfCam.Options(cfSplit, cfEps, cfMinSamples, cfSigmaSpatial, cfSigmaRange, cfNoise, seed));
     }
 
     private Baseline parseBaseline(String s) {

@@ -69,9 +69,16 @@ class MethodMatrixTest {
             b = Methods.explain(e, CPU, x, target, opts());
         }
         boolean cam = Methods.isCam(method);
-        long[] want = cam ? new long[] {batch, 64, 64} : new long[] {batch, 3, 64, 64};
-        assertArrayEquals(want, a.shape(), "shape");
-        assertEquals(cam ? Attribution.Layout.CAM : Attribution.Layout.INPUT, a.layout());
+        if (method.equals("activation")) {
+            // the layer's own shape (the auto layer of this resnet: 4-D, at a fraction of 64x64)
+            assertEquals(Attribution.Layout.LAYER, a.layout());
+            assertEquals(4, a.shape().length);
+            assertEquals(batch, a.shape()[0]);
+        } else {
+            long[] want = cam ? new long[] {batch, 64, 64} : new long[] {batch, 3, 64, 64};
+            assertArrayEquals(want, a.shape(), "shape");
+            assertEquals(cam ? Attribution.Layout.CAM : Attribution.Layout.INPUT, a.layout());
+        }
         for (float v : a.values()) assertTrue(Float.isFinite(v), "non-finite value");
         assertArrayEquals(a.values(), b.values(), "same inputs must give the same bytes");
         if (given) assertArrayEquals(Arrays.copyOf(new int[] {3, 7, 1}, batch), a.targets());
@@ -139,6 +146,18 @@ class MethodMatrixTest {
             Attribution a = big.explain(CPU, x, Target.top1(), o), b = small.explain(CPU, x, Target.top1(), o);
             float[] va = a.values(), vb = b.values();
             for (int i = 0; i < va.length; i++) assertEquals(va[i], vb[i], 1e-6f + 1e-5f * Math.abs(va[i]), "at " + i);
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"fullgrad", "cfcam", "eigengradcam", "cam", "activation"})
+    void newMethodsGiveTheSameResultInOneRowChunks(String method) {
+        // one image per chunk (budget 1 byte) against the whole batch at once
+        try (Tensor x = CPU.upload(input(3, 13), 3, 3, 64, 64)) {
+            Explainer big = Methods.create(method, model, opts()), small = Methods.create(method, model, opts()).memoryBudget(1);
+            Attribution a = Methods.explain(big, CPU, x, Target.top1(), opts()), b = Methods.explain(small, CPU, x, Target.top1(), opts());
+            float[] va = a.values(), vb = b.values();
+            for (int i = 0; i < va.length; i++) assertEquals(va[i], vb[i], 1e-6f + 1e-5f * Math.abs(va[i]), method + " at " + i);
         }
     }
 }

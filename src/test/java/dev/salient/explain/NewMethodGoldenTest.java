@@ -41,7 +41,6 @@ class NewMethodGoldenTest {
     static final Path FIXTURES = Path.of("src/test/resources/fixtures");
     static final Path ROOT = FIXTURES.resolve("newmethods");
     static final Backend CPU = Engine.cpu();
-    static final Map<String, Model> MODELS = new HashMap<>();
     /** The methods these fixtures cover: each needs a case on every fixture model (cam: where the head allows it). */
     static final List<String> COVERED = List.of("cam", "gradcamelementwise", "eigencam", "eigengradcam", "fullgrad", "cfcam",
             "attention", "activation", "deconvnet");
@@ -60,54 +59,12 @@ class NewMethodGoldenTest {
         return out.stream();
     }
 
-    @AfterAll
-    static void closeModels() {
-        MODELS.values().forEach(Model::close);
-    }
-
-    static Model model(JsonObject model) {
-        return MODELS.computeIfAbsent(model.get("model").getAsString(), f -> Model.load(FIXTURES.resolve(f)));
-    }
-
-    /** The options of a manifest case. */
-    static Methods.Options options(JsonObject opt) {
-        Methods.Options o = Methods.Options.defaults();
-        String layer = opt.has("layer") ? opt.get("layer").getAsString() : "auto";
-        o = new Methods.Options(layer, o.steps(), o.rule(), o.baseline(), o.samples(), null, 0L, o.memoryBudget());
-        if (opt.has("counterfactual")) o = o.withCounterfactual(opt.get("counterfactual").getAsBoolean());
-        if (opt.has("power")) o = o.withPower(opt.get("power").getAsInt());
-        if (opt.has("cf")) {
-            JsonObject cf = opt.getAsJsonObject("cf");
-            o = o.withCf(new CfCam.Options(cf.get("split_percentile").getAsDouble(), cf.get("eps_percentile").getAsDouble(),
-                    cf.get("min_samples_fraction").getAsDouble(), cf.get("sigma_spatial").getAsDouble(),
-                    cf.get("sigma_range").getAsDouble(), 0, 0));
-        }
-        return o;
-    }
-
-    static Target target(JsonObject t) {
-        if (t.get("rule").getAsString().equals("top1")) return Target.top1();
-        JsonArray a = t.getAsJsonArray("classes");
-        int[] cls = new int[a.size()];
-        for (int i = 0; i < cls.length; i++) cls[i] = a.get(i).getAsInt();
-        return Target.perImage(cls);
-    }
-
-    static Attribution run(Backend b, JsonObject model, JsonObject c) {
-        Model m = model(model);
-        NdArray x = Npy.read(FIXTURES.resolve(model.get("input").getAsString()));
-        Methods.Options o = options(c.getAsJsonObject("options"));
-        String method = c.get("method").getAsString();
-        try (Tensor xt = x.upload(b)) {
-            return Methods.explain(Methods.create(method, m, o), b, xt, target(c.getAsJsonObject("target")), o);
-        }
-    }
 
     @ParameterizedTest(name = "{0}")
     @MethodSource("cases")
     void matchesPyTorch(String id, JsonObject model, JsonObject c) {
         NdArray ref = Npy.read(ROOT.resolve(c.get("output").getAsString()));
-        Attribution a = run(CPU, model, c);
+        Attribution a = NewMethodCases.run(CPU, model, c);
         JsonArray tj = c.getAsJsonArray("targets");
         int[] want = new int[tj.size()];
         for (int i = 0; i < want.length; i++) want[i] = tj.get(i).getAsInt();

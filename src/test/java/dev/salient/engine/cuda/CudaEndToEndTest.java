@@ -95,7 +95,14 @@ class CudaEndToEndTest {
         o = new Methods.Options(o.layer(), 16, o.rule(), o.baseline(), 4, o.noiseStd(), 1234L, o.memoryBudget());
         try (Model m = Model.load(d.resolve("model.onnx")); Tensor xc = x.upload(cpu); Tensor xg = x.upload(gpu)) {
             Explainer e = Methods.create(method, m, o);
-            Attribution ref = Methods.explain(e, cpu, xc, Target.top1(), o);
+            Attribution ref;
+            try {
+                ref = Methods.explain(e, cpu, xc, Target.top1(), o);
+            } catch (dev.salient.engine.SalientException err) {
+                // cam reads the classifier after GlobalAveragePool: models without that head refuse it on every device
+                assumeTrue(!method.equals("cam"), name + ": " + err.getMessage());
+                throw err;
+            }
             Attribution got = Methods.explain(e, gpu, xg, Target.top1(), o);
             assertArrayEquals(ref.shape(), got.shape(), method + " shape");
             assertArrayEquals(ref.targets(), got.targets(), method + " targets");

@@ -1,0 +1,60 @@
+package dev.salient.explain;
+
+import com.google.gson.JsonArray;
+import com.google.gson.JsonObject;
+import dev.salient.engine.Backend;
+import dev.salient.engine.Tensor;
+import dev.salient.io.NdArray;
+import dev.salient.io.Npy;
+import dev.salient.model.Model;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/** Runs a case of fixtures/newmethods/manifest.json on a backend (shared by the golden and the CUDA parity tests). */
+public final class NewMethodCases {
+    private NewMethodCases() {}
+
+    static final Path FIXTURES = Path.of("src/test/resources/fixtures");
+    /** Models stay loaded for the test JVM (a few hundred KiB each). */
+    static final Map<String, Model> MODELS = new ConcurrentHashMap<>();
+
+    public static Model model(JsonObject model) {
+        return MODELS.computeIfAbsent(model.get("model").getAsString(), f -> Model.load(FIXTURES.resolve(f)));
+    }
+
+    /** The options of a manifest case. */
+    public static Methods.Options options(JsonObject opt) {
+        Methods.Options o = Methods.Options.defaults();
+        String layer = opt.has("layer") ? opt.get("layer").getAsString() : "auto";
+        o = new Methods.Options(layer, o.steps(), o.rule(), o.baseline(), o.samples(), null, 0L, o.memoryBudget());
+        if (opt.has("counterfactual")) o = o.withCounterfactual(opt.get("counterfactual").getAsBoolean());
+        if (opt.has("power")) o = o.withPower(opt.get("power").getAsInt());
+        if (opt.has("cf")) {
+            JsonObject cf = opt.getAsJsonObject("cf");
+            o = o.withCf(new CfCam.Options(cf.get("split_percentile").getAsDouble(), cf.get("eps_percentile").getAsDouble(),
+                    cf.get("min_samples_fraction").getAsDouble(), cf.get("sigma_spatial").getAsDouble(),
+                    cf.get("sigma_range").getAsDouble(), 0, 0));
+        }
+        return o;
+    }
+
+    public static Target target(JsonObject t) {
+        if (t.get("rule").getAsString().equals("top1")) return Target.top1();
+        JsonArray a = t.getAsJsonArray("classes");
+        int[] cls = new int[a.size()];
+        for (int i = 0; i < cls.length; i++) cls[i] = a.get(i).getAsInt();
+        return Target.perImage(cls);
+    }
+
+    public static Attribution run(Backend b, JsonObject model, JsonObject c) {
+        Model m = model(model);
+        NdArray x = Npy.read(FIXTURES.resolve(model.get("input").getAsString()));
+        Methods.Options o = options(c.getAsJsonObject("options"));
+        String method = c.get("method").getAsString();
+        try (Tensor xt = x.upload(b)) {
+            return Methods.explain(Methods.create(method, m, o), b, xt, target(c.getAsJsonObject("target")), o);
+        }
+    }
+
+}
