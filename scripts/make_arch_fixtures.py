@@ -6,8 +6,12 @@ exported to ONNX by PyTorch, with an input batch and PyTorch's logits.
     /usr/bin/python3 scripts/make_arch_fixtures.py --full    # full-size torchvision models vs scripts/salient
 
 Each architecture keeps the real topology (torchvision's own block classes where
-they exist) with fewer channels, seeded weights, and BatchNorm running
-statistics and affine parameters randomised so that BN is not the identity.
+they exist) with fewer channels, seeded weights, and BatchNorm that is not the
+identity: running statistics measured on random data (as training leaves them),
+then random affine parameters. Measured statistics keep the signal at unit scale
+through every block, as in a trained network; random running statistics (the
+fixtures before 2026-12) let MobileNetV2's logits depend on the input by only
+1e-5 of their size, below what a float32 finite difference can resolve.
 Each is exported twice:
 
   <name>_folded  eval-mode export: PyTorch folds Conv+BN into the Conv
@@ -162,6 +166,26 @@ def randomise_bn(model, gen):
                 m.bias.copy_(torch.randn(c, generator=gen) * 0.2)
 
 
+def calibrate_bn(model, shape, gen, batches=4):
+    """BatchNorm running statistics from data: a cumulative average over a few random
+    batches in train mode, as training would leave them. Then random affine parameters,
+    so BN is still not the identity."""
+    bns = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative moving average
+    model.train()
+    with torch.no_grad():
+        for _ in range(batches):
+            model(torch.randn(16, *shape[1:], generator=gen))
+        for m in bns:
+            m.momentum = 0.1
+            c = m.num_features
+            m.weight.copy_(torch.rand(c, generator=gen) + 0.5)
+            m.bias.copy_(torch.randn(c, generator=gen) * 0.2)
+    model.eval()
+
+
 def export(model, x, path, opset, keep_bn):
     kwargs = dict(input_names=["input"], output_names=["logits"], opset_version=opset,
                   dynamic_axes={"input": {0: "N"}, "logits": {0: "N"}})
@@ -190,7 +214,7 @@ def make_fixtures():
         gen = torch.Generator().manual_seed(2000 + i)
         model = ctor()
         randomise_bn(model, gen)
-        model.eval()
+        calibrate_bn(model, shape, gen)
         x = torch.randn(*shape, generator=gen)
         with torch.no_grad():
             logits = model(x)
