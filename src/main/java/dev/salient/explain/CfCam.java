@@ -139,7 +139,7 @@ public final class CfCam extends BaseCam {
         }
         double[] sorted = norms.clone();
         Arrays.sort(sorted);
-        double tau = percentile(sorted, sorted.length, o.splitPercentile(), false);
+        double tau = percentile(sorted, o.splitPercentile());
         double[] weight = new double[c];
         boolean[] valid = new boolean[c];
         int r = 0;
@@ -207,22 +207,57 @@ public final class CfCam extends BaseCam {
                 dist[j * r + i] = d;
                 upper[u++] = d;
             }
-        Arrays.sort(upper);
-        // the off-diagonal entries of both triangles: every upper value twice, in order
-        double eps = Math.max(percentile(upper, 2 * upper.length, o.epsPercentile(), true), 1e-5);
+        // the off-diagonal entries of both triangles: every upper value twice, in order; only the two
+        // order statistics around the percentile are needed, so they are selected, not sorted
+        int len = 2 * upper.length;
+        double pos = o.epsPercentile() / 100 * (len - 1);
+        int flo = (int) Math.floor(pos), fhi = Math.min(flo + 1, len - 1);
+        double x = kth(upper, flo / 2);
+        double y = fhi / 2 == flo / 2 ? x : minFrom(upper, flo / 2 + 1);
+        double eps = Math.max(lerp(x, y, pos - flo), 1e-5);
         int minSamples = Math.max(2, (int) (o.minSamplesFraction() * r));
         return Dbscan.labels(dist, r, eps, minSamples);
     }
 
-    /**
-     * numpy's percentile (method 'linear') of {@code len} sorted values; with {@code twice}
-     * the values are {@code s[0], s[0], s[1], s[1], ...} (len = 2·s.length).
-     */
-    static double percentile(double[] s, int len, double q, boolean twice) {
-        double pos = q / 100 * (len - 1);
-        int lo = (int) Math.floor(pos), hi = Math.min(lo + 1, len - 1);
-        double t = pos - lo;
-        double x = s[twice ? lo / 2 : lo], y = s[twice ? hi / 2 : hi];
+    /** The k-th smallest value (0-based); reorders a so that a[k] holds it, smaller before, larger after (Hoare's select). */
+    static double kth(double[] a, int k) {
+        int left = 0, right = a.length - 1;
+        while (right > left) {
+            double pivot = a[left + (right - left) / 2];
+            int i = left, j = right;
+            while (i <= j) {
+                while (a[i] < pivot) i++;
+                while (a[j] > pivot) j--;
+                if (i <= j) {
+                    double t = a[i];
+                    a[i] = a[j];
+                    a[j] = t;
+                    i++;
+                    j--;
+                }
+            }
+            if (k <= j) right = j;
+            else if (k >= i) left = i;
+            else break;
+        }
+        return a[k];
+    }
+
+    private static double minFrom(double[] a, int from) {
+        double m = Double.POSITIVE_INFINITY;
+        for (int i = from; i < a.length; i++) m = Math.min(m, a[i]);
+        return m;
+    }
+
+    /** numpy's percentile (method 'linear') of sorted values. */
+    static double percentile(double[] s, double q) {
+        double pos = q / 100 * (s.length - 1);
+        int lo = (int) Math.floor(pos), hi = Math.min(lo + 1, s.length - 1);
+        return lerp(s[lo], s[hi], pos - lo);
+    }
+
+    /** numpy's interpolation between neighbouring order statistics (exact at both ends). */
+    private static double lerp(double x, double y, double t) {
         double diff = y - x;
         return t >= 0.5 ? y - diff * (1 - t) : x + diff * t;
     }
