@@ -3,7 +3,9 @@ package dev.salient.cli;
 import dev.salient.engine.Backend;
 import dev.salient.engine.SalientException;
 import dev.salient.engine.Tensor;
+import dev.salient.explain.Explainer;
 import dev.salient.explain.GradCam;
+import dev.salient.explain.Methods;
 import dev.salient.explain.IntegratedGradients;
 import dev.salient.explain.Target;
 import dev.salient.model.Model;
@@ -24,13 +26,15 @@ import picocli.CommandLine.Spec;
  * runs; prints each and the median in images/s.
  */
 @Command(name = "bench", mixinStandardHelpOptions = true,
-        description = "Time a workload end to end: resnet50-forward, gradcam-resnet50 or ig-resnet18 (any model works).")
+        description = "Time a workload end to end: resnet50-forward, gradcam-resnet50, ig-resnet18 or any method by name "
+                + "(eigencam-resnet50, fullgrad-resnet50, cfcam-resnet50, ...; any model works).")
 public final class BenchCommand implements Callable<Integer> {
     @Spec
     picocli.CommandLine.Model.CommandSpec spec;
 
     @Option(names = "--workload", required = true, paramLabel = "W",
-            description = "forward (alias resnet50-forward), gradcam (alias gradcam-resnet50) or ig (alias ig-resnet18).")
+            description = "forward (alias resnet50-forward), gradcam (alias gradcam-resnet50), ig (alias ig-resnet18), "
+                    + "or a method name, optionally with -resnet50.")
     String workload;
 
     @Option(names = "--model", required = true, paramLabel = "M.onnx")
@@ -77,7 +81,19 @@ public final class BenchCommand implements Callable<Integer> {
                 case "forward", "resnet50-forward" -> "forward";
                 case "gradcam", "gradcam-resnet50" -> "gradcam";
                 case "ig", "ig-resnet18" -> "ig";
-                default -> throw new SalientException("unknown workload '" + workload + "' (use forward, gradcam or ig)");
+                default -> {
+                    String name = workload.replaceFirst("-resnet50$", "");
+                    if (!Methods.NAMES.contains(name))
+                        throw new SalientException("unknown workload '" + workload + "' (use forward, gradcam, ig or a method: "
+                                + String.join(", ", Methods.NAMES) + ")");
+                    yield name;
+                }
+            };
+            Methods.Options mo = Methods.Options.defaults();
+            mo = new Methods.Options(layer, steps, mo.rule(), mo.baseline(), mo.samples(), null, 0L, mo.memoryBudget());
+            Explainer method = switch (w) {
+                case "forward", "gradcam", "ig" -> null;
+                default -> Methods.create(w, m, mo);
             };
             GradCam cam = new GradCam(m, layer);
             IntegratedGradients ig = new IntegratedGradients(m);
@@ -92,7 +108,8 @@ public final class BenchCommand implements Callable<Integer> {
                             }
                         }
                         case "gradcam" -> cam.explain(b, xt, Target.top1());
-                        default -> ig.explain(b, xt, Target.top1(), IntegratedGradients.Options.steps(steps));
+                        case "ig" -> ig.explain(b, xt, Target.top1(), IntegratedGradients.Options.steps(steps));
+                        default -> Methods.explain(method, b, xt, Target.top1(), mo);
                     }
                     double s = (System.nanoTime() - t0) / 1e9;
                     if (rep >= 0) {

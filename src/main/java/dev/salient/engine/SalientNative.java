@@ -136,4 +136,10 @@ public final class SalientNative {
             int s, int n, long d);
     public static native int ig_accumulate_cpu(@Cast("const float*") FloatPointer g,
             @Cast("const float*") FloatPointer weights, FloatPointer acc, int s, int n, long d);
+
+    // ---- host linear algebra of the eigen and clustering CAMs (native/cpu/principal.cpp)
+    public static native int principal_directions_cpu(@Cast("const float*") FloatPointer x,
+            @Cast("const float*") FloatPointer sums, FloatPointer out, int n, int k, int p);
+    public static native int pairwise_distances_cpu(@Cast("const float*") FloatPointer x,
+            org.bytedeco.javacpp.DoublePointer dist, int n, int d);
 }

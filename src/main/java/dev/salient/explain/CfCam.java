@@ -1,18 +1,14 @@
 package dev.salient.explain;
 
-import static org.bytedeco.openblas.global.openblas.CblasNoTrans;
-import static org.bytedeco.openblas.global.openblas.CblasRowMajor;
-import static org.bytedeco.openblas.global.openblas.CblasUpper;
-
 import dev.salient.engine.Activation;
 import dev.salient.engine.Backend;
 import dev.salient.engine.CamCombine;
+import dev.salient.engine.HostLinalg;
 import dev.salient.engine.SalientException;
 import dev.salient.engine.Tensor;
 import dev.salient.model.Model;
 import java.util.Arrays;
 import java.util.SplittableRandom;
-import org.bytedeco.openblas.global.openblas;
 
 /**
  * CF-CAM (He, Pan and Yao 2025, arXiv:2504.00060), following the authors' released
@@ -193,20 +189,12 @@ public final class CfCam extends BaseCam {
             Arrays.fill(none, -1);
             return none;
         }
-        double[] f = new double[r * p], gram = new double[r * r], sq = new double[r];
-        for (int i = 0; i < r; i++)
-            for (int q = 0; q < p; q++) f[i * p + q] = a[rest[i] * p + q];
-        openblas.cblas_dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, r, p, 1.0, f, p, 0.0, gram, r);
-        for (int i = 0; i < r; i++) sq[i] = gram[i * r + i];
-        double[] dist = new double[r * r], upper = new double[r * (r - 1) / 2];
+        float[] f = new float[r * p];
+        for (int i = 0; i < r; i++) System.arraycopy(a, rest[i] * p, f, i * p, p);
+        double[] dist = HostLinalg.pairwiseDistances(f, r, p), upper = new double[r * (r - 1) / 2];
         int u = 0;
         for (int i = 0; i < r; i++)
-            for (int j = i + 1; j < r; j++) {
-                double d = Math.sqrt(Math.max(0, sq[i] + sq[j] - 2 * gram[i * r + j]));
-                dist[i * r + j] = d;
-                dist[j * r + i] = d;
-                upper[u++] = d;
-            }
+            for (int j = i + 1; j < r; j++) upper[u++] = dist[i * r + j];
         // the off-diagonal entries of both triangles: every upper value twice, in order; only the two
         // order statistics around the percentile are needed, so they are selected, not sorted
         int len = 2 * upper.length;

@@ -3,6 +3,7 @@ package dev.salient.explain;
 import dev.salient.engine.Backend;
 import dev.salient.engine.BinaryOp;
 import dev.salient.engine.CamCombine;
+import dev.salient.engine.HostLinalg;
 import dev.salient.engine.SalientException;
 import dev.salient.engine.Tensor;
 import dev.salient.model.Model;
@@ -11,7 +12,8 @@ import dev.salient.model.Model;
  * Eigen-CAM (Muhammad and Yeasin 2020, arXiv:2008.00299): the projection of the layer's
  * activations, as (h·w × C) rows centred by their column means, on their first principal
  * direction; as pytorch-grad-cam's EigenCAM, with the sign made deterministic (see
- * {@link PrincipalComponent}). No gradient, no class: every target gets the same map.
+ * {@link HostLinalg#principalDirections}: the principal direction is flipped to agree with
+ * the sum of the uncentred activations; LAPACK leaves it arbitrary, pytorch-grad-cam issue #315). No gradient, no class: every target gets the same map.
  * Then the CAM pipeline (ReLU, min-max, resize, min-max).
  * <pre>{@code
  * Attribution a = new EigenCam(model, "auto").explain(Engine.cpu(), batch, Target.top1());
@@ -55,7 +57,7 @@ public class EigenCam extends BaseCam {
             b.copy(sums, mean);
             b.axpby(0f, sums, 1f / p, mean);
             b.binary(BinaryOp.SUB, m, mean, m);
-            float[] v = PrincipalComponent.firstDirections(m.toArray(), sums.toArray(), n, c, p);
+            float[] v = HostLinalg.principalDirections(m.toArray(), sums.toArray(), n, c, p);
             try (Tensor wt = b.upload(v, n, c)) {
                 b.camCombine(CamCombine.WEIGHTED, m, wt, cam);
             }
