@@ -150,13 +150,6 @@ int nearest_resize_cuda(const float* x, float* y, int nc, int ih, int iw, int oh
 /* out: (N,oh,ow) = minmax(relu(resize(minmax(relu(cam))))); cam: (N,h,w) is overwritten */
 int cam_finish_cuda(float* cam, float* out, int n, int h, int w, int oh, int ow);
 
-/* ---- attribution: Integrated Gradients (ig.cu) ------------------------ */
-
-/* y: (S,N,D), y[s,n] = b[n] + alphas[s] (x[n] - b[n]); x, b: (N,D); alphas: (S) device */
-int ig_interpolate_cuda(const float* x, const float* b, const float* alphas, float* y, int s, int n, int64_t d);
-/* acc: (N,D) += sum_s weights[s] g[s,n]; g: (S,N,D); weights: (S) device */
-int ig_accumulate_cuda(const float* g, const float* weights, float* acc, int s, int n, int64_t d);
-
 #ifdef __cplusplus
 }
 #endif

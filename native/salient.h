@@ -184,13 +184,6 @@ int principal_directions_cpu(const float* x, const float* sums, float* out, int 
 /* dist: (n,n) Euclidean distances, in double, of the rows of x: (n,d) */
 int pairwise_distances_cpu(const float* x, double* dist, int n, int d);
 
-/* ---- attribution: Integrated Gradients (ig.cpp) ------------------------ */
-
-/* y: (S,N,D), y[s,n] = b[n] + alphas[s] (x[n] - b[n]); x, b: (N,D) */
-int ig_interpolate_cpu(const float* x, const float* b, const float* alphas, float* y, int s, int n, int64_t d);
-/* acc: (N,D) += sum_s weights[s] g[s,n]; g: (S,N,D) */
-int ig_accumulate_cpu(const float* g, const float* weights, float* acc, int s, int n, int64_t d);
-
 #ifdef __cplusplus
 }
 #endif

@@ -20,7 +20,8 @@ Methods and their exact definitions (A: layer activation (N,C,h,w), G = dy_t/dA,
   activation          the layer tensor itself (Captum LayerActivation)
   deconvnet           Captum Deconvolution: the input gradient with every Relu's backward relu(dy)
 
-Writes src/test/resources/fixtures/newmethods/manifest.json and <model>/<case>.npy.
+Writes src/test/resources/fixtures/newmethods/manifest.json and <model>/<case>.npy. A case with "error" (cam on
+vgg, whose head is not GlobalAveragePool -> Gemm) has no output: the method must refuse it with that text.
 Usage: /usr/bin/python3 scripts/make_newmethod_fixtures.py [--out DIR]
 """
 import argparse
@@ -339,6 +340,11 @@ def make(name, seed, root, failures):
     for meth in ("gradcam", "gradcam++", "layercam", "gradcamelementwise", "eigengradcam"):
         add(f"{meth.replace('++', 'pp')}_counterfactual_given", meth, {"layer": cam_layer, "counterfactual": True}, "given")
 
+    if name == "vgg":   # no GlobalAveragePool -> Gemm head: cam must refuse the model in one line
+        cases.append({"id": f"{name}/cam_refused", "model": name, "method": "cam", "options": {"layer": cam_layer},
+                      "target": {"rule": "top1"}, "targets": top1.tolist(),
+                      "error": "cam needs the layer to feed GlobalAveragePool -> (Flatten) -> Gemm -> logits"})
+
     # ---- checks of the definitions
     A, G, _ = act_grad(model, x, top1, layer_modules(model, name)[cam_layer])
     if name == "resnet":
@@ -388,11 +394,13 @@ def make(name, seed, root, failures):
     # same definitions in float32 (replayed from the manifest) to show the achievable agreement
     m32 = base.build(name, seed)
     for c in cases:
+        if "error" in c:
+            continue
         ref = np.load(os.path.join(root, c["output"])).astype(np.float64)
         got = compute_case(c, m32, x32).detach().numpy().astype(np.float64)
         c["float32_torch_max_abs_err"] = float(np.abs(got - ref).max())
         c["ref_max_abs"] = float(np.abs(ref).max())
-    worst = max(c["float32_torch_max_abs_err"] / max(c["ref_max_abs"], 1e-30) for c in cases)
+    worst = max(c["float32_torch_max_abs_err"] / max(c["ref_max_abs"], 1e-30) for c in cases if "error" not in c)
     print(f"  {len(cases)} cases; float32 torch replay worst max-abs-err / max|ref| = {worst:.1e}")
     return {"model": f"methods/{name}/model.onnx", "input": f"methods/{name}/input.npy", "top1": top1.tolist(),
             "given": base.GIVEN, "cam_layer": cam_layer, "layers": layers, "cases": cases}

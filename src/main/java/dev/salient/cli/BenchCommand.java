@@ -4,9 +4,11 @@ import dev.salient.engine.Backend;
 import dev.salient.engine.SalientException;
 import dev.salient.engine.Tensor;
 import dev.salient.explain.Explainer;
-import dev.salient.explain.GradCam;
+import dev.salient.explain.MethodOption;
+import dev.salient.explain.MethodOptions;
 import dev.salient.explain.Methods;
-import dev.salient.explain.IntegratedGradients;
+import dev.salient.explain.cam.GradCam;
+import dev.salient.explain.gradient.IntegratedGradients;
 import dev.salient.explain.Target;
 import dev.salient.model.Model;
 import java.io.PrintWriter;
@@ -33,8 +35,7 @@ public final class BenchCommand implements Callable<Integer> {
     picocli.CommandLine.Model.CommandSpec spec;
 
     @Option(names = "--workload", required = true, paramLabel = "W",
-            description = "forward (alias resnet50-forward), gradcam (alias gradcam-resnet50), ig (alias ig-resnet18), "
-                    + "or a method name, optionally with -resnet50.")
+            description = "forward (alias resnet50-forward), gradcam (alias gradcam-resnet50) or ig (alias ig-resnet18).")
     String workload;
 
     @Option(names = "--model", required = true, paramLabel = "M.onnx")
@@ -82,19 +83,16 @@ public final class BenchCommand implements Callable<Integer> {
                 case "gradcam", "gradcam-resnet50" -> "gradcam";
                 case "ig", "ig-resnet18" -> "ig";
                 default -> {
+                    // any other method by its name, optionally suffixed -resnet50 (eigencam-resnet50, ...)
                     String name = workload.replaceFirst("-resnet50$", "");
-                    if (!Methods.NAMES.contains(name))
+                    if (!Methods.names().contains(name))
                         throw new SalientException("unknown workload '" + workload + "' (use forward, gradcam, ig or a method: "
-                                + String.join(", ", Methods.NAMES) + ")");
+                                + String.join(", ", Methods.names()) + ")");
                     yield name;
                 }
             };
-            Methods.Options mo = Methods.Options.defaults();
-            mo = new Methods.Options(layer, steps, mo.rule(), mo.baseline(), mo.samples(), null, 0L, mo.memoryBudget());
-            Explainer method = switch (w) {
-                case "forward", "gradcam", "ig" -> null;
-                default -> Methods.create(w, m, mo);
-            };
+            Explainer method = w.equals("forward") || w.equals("gradcam") || w.equals("ig") ? null
+                    : Methods.get(w).create(m, MethodOptions.defaults().with(MethodOption.LAYER, layer));
             GradCam cam = new GradCam(m, layer);
             IntegratedGradients ig = new IntegratedGradients(m);
             double[] rates = new double[repeats];
@@ -109,7 +107,7 @@ public final class BenchCommand implements Callable<Integer> {
                         }
                         case "gradcam" -> cam.explain(b, xt, Target.top1());
                         case "ig" -> ig.explain(b, xt, Target.top1(), IntegratedGradients.Options.steps(steps));
-                        default -> Methods.explain(method, b, xt, Target.top1(), mo);
+                        default -> method.explain(b, xt, Target.top1());
                     }
                     double s = (System.nanoTime() - t0) / 1e9;
                     if (rep >= 0) {
@@ -123,7 +121,7 @@ public final class BenchCommand implements Callable<Integer> {
             Arrays.sort(sorted);
             double median = repeats % 2 == 1 ? sorted[repeats / 2] : 0.5 * (sorted[repeats / 2 - 1] + sorted[repeats / 2]);
             out.printf(Locale.ROOT, "%s %s batch %d on %s (%d threads): median %.3f img/s%n", w, model.getFileName(), batch,
-                    b.name(), dev.salient.engine.SalientNative.salient_get_num_threads(), median);
+                    b.name(), dev.salient.engine.CpuNative.salient_get_num_threads(), median);
             out.flush();
         }
         return 0;

@@ -67,7 +67,8 @@ public final class DemoCommand implements Callable<Integer> {
             Path dir = out.resolve(method.replace("+", "p"));
             List<String> args = new ArrayList<>(List.of("explain", "--model", model.toString(), "--method", method,
                     "--input", inputs.toString(), "--out", dir.toString(), "--mean", mean, "--std", std, "--device", device,
-                    "--colormap", "jet", "--steps", "32", "--no-progress"));
+                    "--colormap", "jet", "--no-progress"));
+            if (method.equals("ig")) args.addAll(List.of("--steps", "32"));
             StringWriter so = new StringWriter(), se = new StringWriter();
             CommandLine cl = Main.commandLine();
             cl.setOut(new PrintWriter(so));

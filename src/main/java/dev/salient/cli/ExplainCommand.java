@@ -5,15 +5,14 @@ import dev.salient.engine.Backend;
 import dev.salient.engine.SalientException;
 import dev.salient.engine.Tensor;
 import dev.salient.explain.Attribution;
-import dev.salient.explain.Baseline;
-import dev.salient.explain.CfCam;
 import dev.salient.explain.Explainer;
-import dev.salient.explain.IntegrationRule;
+import dev.salient.explain.MethodOption;
+import dev.salient.explain.MethodOptions;
+import dev.salient.explain.MethodSpec;
 import dev.salient.explain.Methods;
 import dev.salient.explain.Target;
 import dev.salient.io.Inputs;
 import dev.salient.io.NdArray;
-import dev.salient.io.Npy;
 import dev.salient.model.Model;
 import dev.salient.report.Colormap;
 import dev.salient.report.NpyStreamWriter;
@@ -29,12 +28,15 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.Callable;
+import java.util.stream.Collectors;
 import javax.imageio.ImageIO;
 import me.tongfei.progressbar.ProgressBar;
 import me.tongfei.progressbar.ProgressBarBuilder;
 import me.tongfei.progressbar.ProgressBarStyle;
 import picocli.CommandLine.Command;
+import picocli.CommandLine;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -45,7 +47,8 @@ import picocli.CommandLine.Spec;
  * (rows,H,W) for CAM methods); {@code --out DIR} writes an overlay PNG per map,
  * {@code attributions.npy} and {@code report.json}. Inputs are read, explained
  * and written batch by batch; an input that fails to load is reported and the
- * others go on.
+ * others go on. The options of the methods are added from their specs
+ * ({@link #addMethodOptions}); {@code explain --method NAME --help} lists one method's.
  */
 @Command(name = "explain", mixinStandardHelpOptions = true,
         description = "Explain a model's decisions: attribution maps for an NPY, an image or a folder of them.")
@@ -57,9 +60,7 @@ public final class ExplainCommand implements Callable<Integer> {
     Path model;
 
     @Option(names = "--method", required = true, paramLabel = "NAME",
-            description = "saliency, inputxgradient, ig, smoothgrad, vargrad, guidedbackprop, deconvnet, guidedgradcam, "
-                    + "gradcam, gradcam++, xgradcam, layercam, hirescam, gradcamelementwise, cam, eigencam, eigengradcam, "
-                    + "fullgrad, cfcam, attention, activation.")
+            description = "The method (listed below; its options: explain --method NAME --help).")
     String method;
 
     @Option(names = "--input", required = true, paramLabel = "X.npy|IMG|DIR",
@@ -70,67 +71,9 @@ public final class ExplainCommand implements Callable<Integer> {
             description = "A .npy file for the raw attributions, or a folder for overlays + attributions.npy + report.json.")
     Path out;
 
-    @Option(names = "--layer", defaultValue = "auto", paramLabel = "NAME|auto",
-            description = "CAM layer: an ONNX tensor or node name; auto = the last 4-D activation before pooling.")
-    String layer;
-
     @Option(names = "--target", defaultValue = "top1", paramLabel = "top1|topK|K|K1,K2,..",
             description = "The class to explain (raw logit): top1 (default), the top K, a class index, or one per image.")
     String target;
-
-    @Option(names = "--steps", defaultValue = "50", paramLabel = "N", description = "IG steps (default: ${DEFAULT-VALUE}).")
-    int steps;
-
-    @Option(names = "--integration", defaultValue = "gausslegendre", paramLabel = "RULE",
-            description = "IG rule: gausslegendre, riemann_left, riemann_right, riemann_middle, riemann_trapezoid.")
-    String integration;
-
-    @Option(names = "--baseline", defaultValue = "zeros", paramLabel = "B",
-            description = "IG baseline: zeros, constant:V, uniform[:SEED], blur[:SIGMA], or an NPY file.")
-    String baseline;
-
-    @Option(names = "--samples", defaultValue = "25", paramLabel = "N",
-            description = "SmoothGrad/VarGrad noise samples (default: ${DEFAULT-VALUE}).")
-    int samples;
-
-    @Option(names = "--noise-std", paramLabel = "S",
-            description = "SmoothGrad/VarGrad noise std (default: 0.15 x each image's max-min).")
-    Float noiseStd;
-
-    @Option(names = "--seed", defaultValue = "0", paramLabel = "N", description = "Seed for noise and uniform baselines.")
-    long seed;
-
-    @Option(names = "--counterfactual",
-            description = "Gradient-weighted CAMs: negate the gradients, mapping what argues against the class.")
-    boolean counterfactual;
-
-    @Option(names = "--power", defaultValue = "2", paramLabel = "P",
-            description = "attention: the exponent p of sum_c |A_c|^p, an integer >= 1 (default: ${DEFAULT-VALUE}).")
-    int power;
-
-    @Option(names = "--cf-split-percentile", defaultValue = "75", paramLabel = "Q",
-            description = "cfcam: channels with an L2 norm at or above this percentile are important (default: ${DEFAULT-VALUE}).")
-    double cfSplit;
-
-    @Option(names = "--cf-eps-percentile", defaultValue = "25", paramLabel = "Q",
-            description = "cfcam: DBSCAN eps is this percentile of the pairwise distances (default: ${DEFAULT-VALUE}).")
-    double cfEps;
-
-    @Option(names = "--cf-min-samples", defaultValue = "0.05", paramLabel = "F",
-            description = "cfcam: DBSCAN min_samples = max(2, F x remaining channels) (default: ${DEFAULT-VALUE}).")
-    double cfMinSamples;
-
-    @Option(names = "--cf-sigma-spatial", defaultValue = "5", paramLabel = "S",
-            description = "cfcam: spatial sigma of the gradient filter, in pixels of the map (default: ${DEFAULT-VALUE}).")
-    double cfSigmaSpatial;
-
-    @Option(names = "--cf-sigma-range", defaultValue = "0.1", paramLabel = "S",
-            description = "cfcam: range sigma of the gradient filter (default: ${DEFAULT-VALUE}).")
-    double cfSigmaRange;
-
-    @Option(names = "--cf-noise", defaultValue = "0", paramLabel = "S",
-            description = "cfcam: add N(0, S^2) noise to the gradients before the weights, seeded by --seed (default: none).")
-    double cfNoise;
 
     @Option(names = "--memory-budget", defaultValue = "1024", paramLabel = "MB",
             description = "Memory for one chunk of expanded evaluations (default: ${DEFAULT-VALUE} MB).")
@@ -155,8 +98,9 @@ public final class ExplainCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         PrintWriter stdout = spec.commandLine().getOut();
         PrintWriter stderr = spec.commandLine().getErr();
-        Methods.Options opts = options();
-        Methods.validate(method, opts);
+        MethodSpec ms = Methods.get(method);
+        MethodOptions opts = MethodOptions.parse(ms, givenMethodOptions());
+        if (memoryBudgetMb <= 0) throw new SalientException("--memory-budget must be positive, got " + memoryBudgetMb);
         Target tgt = Target.parse(target);
         Colormap cmap = Colormap.parse(colormap);
         if (!(alpha >= 0 && alpha <= 1)) throw new SalientException("--alpha must be in [0,1], got " + alpha);
@@ -175,7 +119,7 @@ public final class ExplainCommand implements Callable<Integer> {
         long explainNanos = 0;
         try (Model m = Model.load(model)) {
             long[] declared = m.inputs().get(0).shape();
-            Explainer ex = Methods.create(method, m, opts);
+            Explainer ex = ms.create(m, opts).memoryBudget(memoryBudgetMb << 20);
             Path npyPath = toNpy ? out : out.resolve("attributions.npy");
             NpyStreamWriter npy = null;
             int written = 0;
@@ -214,7 +158,7 @@ public final class ExplainCommand implements Callable<Integer> {
                             long e0 = System.nanoTime();
                             Attribution a;
                             try (Tensor x = part.upload(backend)) {
-                                a = Methods.explain(ex, backend, x, tgt, opts);
+                                a = ex.explain(backend, x, tgt);
                             }
                             explainNanos += System.nanoTime() - e0;
                             if (npy == null) {
@@ -232,7 +176,7 @@ public final class ExplainCommand implements Callable<Integer> {
                                 if (a.deltas() != null) it.put("convergence_delta", a.deltas()[r]);
                                 if (!toNpy) {
                                     String png = overlay(a, r, rgbs.get(img), sources.get(img), written + r, cmap);
-                                    if (png != null) it.put("overlay", png);
+                                    it.put("overlay", png);
                                 }
                                 items.add(it);
                             }
@@ -251,34 +195,12 @@ public final class ExplainCommand implements Callable<Integer> {
             report.put("device", backend.name());
             Map<String, Object> o = new LinkedHashMap<>();
             o.put("target", tgt.toString());
-            if ((Methods.isCam(method) && !method.equals("fullgrad")) || method.equals("guidedgradcam")
-                    || method.equals("activation")) o.put("layer", layer);
-            if (counterfactual) o.put("counterfactual", true);
-            if (method.equals("attention")) o.put("power", power);
-            if (method.equals("cfcam")) {
-                o.put("split_percentile", cfSplit);
-                o.put("eps_percentile", cfEps);
-                o.put("min_samples_fraction", cfMinSamples);
-                o.put("sigma_spatial", cfSigmaSpatial);
-                o.put("sigma_range", cfSigmaRange);
-                o.put("noise", cfNoise);
-                if (cfNoise > 0) o.put("seed", seed);
-            }
-            if (method.equals("ig")) {
-                o.put("steps", steps);
-                o.put("integration", opts.rule().id);
-                o.put("baseline", opts.baseline().describe());
-            }
-            if (method.equals("smoothgrad") || method.equals("vargrad")) {
-                o.put("samples", samples);
-                o.put("noise_std", noiseStd == null ? "0.15*(max-min)" : noiseStd);
-                o.put("seed", seed);
-            }
+            o.putAll(opts.report(ms));
             o.put("batch", run.batch());
             o.put("memory_budget_mb", memoryBudgetMb);
             report.put("options", o);
-            report.put("layout", Methods.isCam(method) ? "(rows,H,W) in [0,1]"
-                    : method.equals("activation") ? "(rows,C,h,w) of the layer" : "(rows,C,H,W)");
+            report.put("family", ms.family().id());
+            report.put("layout", ms.layout().describe());
             report.put("attributions", npyPath.getFileName().toString());
             report.put("items", items);
             report.put("failures", failures);
@@ -307,14 +229,18 @@ public final class ExplainCommand implements Callable<Integer> {
             h = (int) s[1];
             w = (int) s[2];
             heat = a.row(r);
+        } else if (a.layout() == Attribution.Layout.LAYER) {
+            // a layer-shaped map has the layer's resolution, not the image's: no photo underneath
+            h = (int) s[2];
+            w = (int) s[3];
+            heat = Overlay.heatFromInputMap(a.row(r), (int) s[1], h, w);
+            rgb = null;
         } else {
-            if (s.length != 4) return null;   // a layer that is not (C,h,w): no picture
             h = (int) s[2];
             w = (int) s[3];
             heat = Overlay.heatFromInputMap(a.row(r), (int) s[1], h, w);
         }
-        // a layer's map has the layer's size: drawn on its own
-        BufferedImage base = rgb == null || a.layout() == Attribution.Layout.LAYER ? null : toImage(rgb);
+        BufferedImage base = rgb == null ? null : toImage(rgb);
         BufferedImage img = Overlay.render(base, heat, h, w, cmap, base == null ? 1f : alpha);
         java.util.regex.Matcher mi = java.util.regex.Pattern.compile("^(.*?)(?:\\[(\\d+)\\])?$").matcher(source);
         mi.matches();
@@ -341,30 +267,60 @@ public final class ExplainCommand implements Callable<Integer> {
         return img;
     }
 
-    private Methods.Options options() {
-        if (memoryBudgetMb <= 0) throw new SalientException("--memory-budget must be positive, got " + memoryBudgetMb);
-        return new Methods.Options(layer, steps, IntegrationRule.parse(integration), parseBaseline(baseline), samples,
-                noiseStd, seed, memoryBudgetMb << 20, counterfactual, power,
-                new CfCam.Options(cfSplit, cfEps, cfMinSamples, cfSigmaSpatial, cfSigmaRange, cfNoise, seed));
+    /** The method options given on the command line, by name, as text. */
+    private Map<String, String> givenMethodOptions() {
+        Map<String, String> given = new TreeMap<>();
+        CommandLine.ParseResult pr = spec.commandLine().getParseResult();
+        for (String name : methodOptionNames()) {
+            CommandLine.Model.OptionSpec o = pr == null ? null : pr.matchedOption(name);
+            if (o != null) given.put(name, o.getValue());
+        }
+        return given;
     }
 
-    private Baseline parseBaseline(String s) {
-        String t = s.trim();
-        try {
-            if (t.equals("zeros")) return Baseline.zeros();
-            if (t.startsWith("constant:")) return Baseline.constant(Float.parseFloat(t.substring(9)));
-            if (t.equals("uniform")) return Baseline.uniform(0f, 1f, seed);
-            if (t.startsWith("uniform:")) return Baseline.uniform(0f, 1f, Long.parseLong(t.substring(8)));
-            if (t.equals("blur")) return Baseline.blur(5f);
-            if (t.startsWith("blur:")) return Baseline.blur(Float.parseFloat(t.substring(5)));
-        } catch (NumberFormatException e) {
-            throw new SalientException("bad --baseline '" + s + "' (" + e.getMessage() + ")");
+    /** Every option name of every method (each once), in the order the specs list them. */
+    static List<String> methodOptionNames() {
+        List<String> names = new ArrayList<>();
+        for (MethodSpec s : Methods.ALL)
+            for (MethodOption<?> o : s.options()) if (!names.contains(o.cli())) names.add(o.cli());
+        return names;
+    }
+
+    /** Adds every method's options (each name once, as text parsed by the spec) to the explain command. */
+    static void addMethodOptions(CommandLine explain) {
+        CommandLine.Model.CommandSpec cs = explain.getCommandSpec();
+        for (String name : methodOptionNames()) {
+            MethodOption<?> first = null;
+            List<String> users = new ArrayList<>();
+            for (MethodSpec s : Methods.ALL) {
+                MethodOption<?> o = s.option(name);
+                if (o == null) continue;
+                if (first == null) first = o;
+                users.add(s.name());
+            }
+            CommandLine.Model.OptionSpec.Builder ob = CommandLine.Model.OptionSpec.builder(name).paramLabel(first.label())
+                    .type(String.class).description(first.description() + " [" + String.join(", ", users) + "]");
+            if (first.defaultValue() instanceof Boolean) ob.arity("0..1").fallbackValue("true");   // a flag
+            cs.addOption(ob.build());
         }
-        if (t.toLowerCase(Locale.ROOT).endsWith(".npy")) {
-            NdArray a = Npy.read(Path.of(t));
-            if (a.firstNonFinite() >= 0) throw new SalientException(t + ": baseline contains NaN or infinite values");
-            return Baseline.of(a.data(), a.shape());
+        String all = Methods.ALL.stream().map(MethodSpec::name).collect(Collectors.joining(", "));
+        cs.usageMessage().footer("%nMethods: " + all + ".", "'salient explain --method NAME --help' lists one method's options.");
+    }
+
+    /** {@code explain --method NAME --help}: the method's definition, layout and its options only. */
+    static String methodHelp(MethodSpec s) {
+        StringBuilder b = new StringBuilder();
+        b.append("salient explain --method ").append(s.name()).append(": ").append(s.definition().replace("`", ""))
+                .append('\n');
+        b.append("family: ").append(s.family().id()).append("; output: ").append(s.layout().describe()).append('\n');
+        if (s.options().isEmpty()) b.append("It has no options of its own.\n");
+        else {
+            b.append("Options:\n");
+            for (MethodOption<?> o : s.options()) {
+                b.append(String.format(Locale.ROOT, "  %-24s %s%n", o.cli() + " " + o.label(), o.description()));
+            }
         }
-        throw new SalientException("bad --baseline '" + s + "' (use zeros, constant:V, uniform[:SEED], blur[:SIGMA] or an .npy file)");
+        b.append("Common options (model, input, target, device, ...): salient explain --help\n");
+        return b.toString();
     }
 }

@@ -44,11 +44,31 @@ public final class Main implements Runnable {
         CommandLine cl = new CommandLine(new Main());
         cl.addSubcommand("predict", new PredictCommand());
         cl.addSubcommand("explain", new ExplainCommand());
+        ExplainCommand.addMethodOptions(cl.getSubcommands().get("explain"));
         cl.addSubcommand("demo", new DemoCommand());
         cl.addSubcommand("bench", new BenchCommand());
         cl.setParameterExceptionHandler(Main::usageError);
+        cl.setExecutionStrategy(Main::execute);
         cl.setExecutionExceptionHandler((ex, line, parsed) -> failure(ex, line.getErr()));
         return cl;
+    }
+
+    /** Runs the command; {@code explain --method NAME --help} prints that method's options only. */
+    private static int execute(CommandLine.ParseResult pr) {
+        CommandLine.ParseResult sub = pr.subcommand();
+        if (sub != null && sub.commandSpec().userObject() instanceof ExplainCommand && sub.isUsageHelpRequested()
+                && sub.hasMatchedOption("--method")) {
+            CommandLine cl = sub.commandSpec().commandLine();
+            try {
+                String name = sub.matchedOption("--method").getValue();
+                cl.getOut().print(ExplainCommand.methodHelp(dev.salient.explain.Methods.get(name)));
+                cl.getOut().flush();
+                return 0;
+            } catch (SalientException e) {
+                return failure(e, cl.getErr());
+            }
+        }
+        return new CommandLine.RunLast().execute(pr);
     }
 
     static int usageError(CommandLine.ParameterException ex, String[] args) {

@@ -3,7 +3,7 @@ package dev.salient.cli;
 import dev.salient.engine.Backend;
 import dev.salient.engine.Engine;
 import dev.salient.engine.SalientException;
-import dev.salient.engine.SalientNative;
+import dev.salient.engine.CpuNative;
 import picocli.CommandLine.Option;
 
 /** Device, batch and thread flags shared by the commands that run a model ({@code @Mixin RunOptions run;}). */
@@ -25,7 +25,7 @@ public final class RunOptions {
         if (batch <= 0) throw new SalientException("--batch must be positive, got " + batch);
         if (threads != null) {
             if (threads <= 0) throw new SalientException("--threads must be positive, got " + threads);
-            SalientNative.salient_set_num_threads(threads);
+            CpuNative.salient_set_num_threads(threads);
         }
         return Engine.forName(device);
     }

@@ -6,9 +6,10 @@ import java.util.List;
  * The compute device behind every array operation of salient. One method per
  * op and pass; the {@code cpu} implementation calls the C++ engine in
  * {@code native/}, the {@code cuda} one the kernels in {@code kernels/}.
- * Tensors passed to a backend must have been allocated by it. Outputs are
- * preallocated by the caller with the right shape; implementations check
- * shapes and throw {@link SalientException} with one line on a mismatch.
+ * Tensors passed to a backend must have been allocated by an engine of its kind.
+ * Outputs are preallocated by the caller with the right shape; every
+ * implementation checks its arguments with {@link OpChecks} (one set of checks
+ * for all engines) and throws {@link SalientException} with one line on a mismatch.
  *
  * <p>Backends are thread-safe: ops may be called from several threads at once
  * on distinct output tensors.
@@ -119,7 +120,7 @@ public interface Backend extends AutoCloseable {
     /** dst = src[..., offset : offset + dst.dim(axis), ...] along axis (the VJP of concat). */
     void sliceAxis(Tensor src, int axis, long offset, Tensor dst);
 
-    // ---- attribution (CAM family and Integrated Gradients)
+    // ---- CAM family and resizes
 
     /** w: (N,K) channel weights from activations a and gradients g, both (N,K,h,w). */
     void gradcamWeights(CamWeighting kind, Tensor a, Tensor g, Tensor w);
@@ -143,9 +144,31 @@ public interface Backend extends AutoCloseable {
     /** y: (N,C,H,W) nearest resize of x: (N,C,h,w), as torch's mode='nearest' (src = floor(dst*h/H)). */
     void nearestResize(Tensor x, Tensor y);
 
-    /** y: (S*N, ...) with y[s*N + n] = b[n] + alphas[s] (x[n] - b[n]); x and b: (N, ...). */
-    void igInterpolate(Tensor x, Tensor b, float[] alphas, Tensor y);
+    // ---- primitives: general array operations that methods are composed from
 
-    /** acc: (N, ...) += sum_s weights[s] g[s*N + n]; g: (S*N, ...). */
-    void igAccumulate(Tensor g, float[] weights, Tensor acc);
+    /**
+     * Masked blend {@code y = b + m ⊙ (x − b)} for every mask: x (N, ...), b x's shape or
+     * (1, ...) (one baseline for all), m (S, ...) whose rows of dm values tile x's rows
+     * (element j of a row takes m[s, j mod dm]: dm = 1 a scalar per mask, dm = H·W a plane
+     * shared by the channels, dm = C·H·W a full mask), y (S·N, ...) with row s·N + n.
+     * Serves IG's path points, occlusion, RISE and LIME masks, deletion curves.
+     */
+    void maskedBlend(Tensor x, Tensor b, Tensor m, Tensor y);
+
+    /**
+     * Weighted sum along the leading axis: {@code acc += Σ_s w[s] · g[s]}, g viewed as
+     * (S, acc.numel()); every element adds its terms in s order, so sums built chunk by
+     * chunk are the same bytes as one call.
+     */
+    void weightedSum(Tensor g, float[] w, Tensor acc);
+
+    /** y (R values) = the reduction of each row of x viewed as (R, L); MAX and MIN ignore NaN. */
+    void reduceRows(Reduction op, Tensor x, Tensor y);
+
+    /**
+     * Standard normal values: element i of y is element {@code offset + i} of the
+     * counter-based Philox4x32-10 stream of {@code seed}, the same numbers on every engine
+     * and whatever the split of the work.
+     */
+    void randomNormal(long seed, long offset, Tensor y);
 }

@@ -25,7 +25,7 @@ public final class HostLinalg {
         float[] out = new float[n * k];
         try (FloatPointer xp = new FloatPointer(x); FloatPointer sp = new FloatPointer(sums);
                 FloatPointer op = new FloatPointer((long) n * k)) {
-            CpuBackend.check(SalientNative.principal_directions_cpu(xp, sp, op, n, k, p));
+            CpuBackend.check(CpuNative.principal_directions_cpu(xp, sp, op, n, k, p));
             op.get(out);
         }
         return out;
@@ -37,7 +37,7 @@ public final class HostLinalg {
             throw new SalientException("pairwise distances: x has " + x.length + " values for (" + n + "," + d + ")");
         double[] out = new double[Math.multiplyExact(n, n)];
         try (FloatPointer xp = new FloatPointer(x); DoublePointer dp = new DoublePointer((long) n * n)) {
-            CpuBackend.check(SalientNative.pairwise_distances_cpu(xp, dp, n, d));
+            CpuBackend.check(CpuNative.pairwise_distances_cpu(xp, dp, n, d));
             dp.get(out);
         }
         return out;

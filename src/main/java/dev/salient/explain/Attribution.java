@@ -7,14 +7,14 @@ import java.util.Arrays;
  * <ul>
  *   <li>{@link Layout#INPUT}: (rows, C, H, W), the input's shape, as Captum returns it;
  *   <li>{@link Layout#CAM}: (rows, H, W), values in [0,1], as pytorch-grad-cam returns it;
- *   <li>{@link Layout#LAYER}: (rows, ...) of a layer's shape, as Captum's layer methods return it.
+ *   <li>{@link Layout#LAYER}: (rows, K, h, w), the shape of the explained layer.
  * </ul>
  * Row r explains image {@code image(r)} for class {@code target(r)}; with a top-k
  * target there are k rows per image, best class first.
  *
  * @param values      row-major values of {@code shape}
- * @param shape       (rows, C, H, W) or (rows, H, W)
- * @param layout      which of the two
+ * @param shape       (rows, C, H, W), (rows, H, W) or (rows, K, h, w)
+ * @param layout      which of the three
  * @param images      per row, the index of the image in the batch
  * @param targets     per row, the class explained
  * @param scores      per row, the raw logit of that class at the input
@@ -23,7 +23,20 @@ import java.util.Arrays;
 public record Attribution(float[] values, long[] shape, Layout layout, int[] images, int[] targets, float[] scores,
         float[] deltas) {
 
-    public enum Layout { INPUT, CAM, LAYER }
+    public enum Layout {
+        INPUT("(rows,C,H,W)"), CAM("(rows,H,W) in [0,1]"), LAYER("(rows,K,h,w)");
+
+        private final String shape;
+
+        Layout(String shape) {
+            this.shape = shape;
+        }
+
+        /** The rows' shape in words, as the report and the README write it. */
+        public String describe() {
+            return shape;
+        }
+    }
 
     public int rows() {
         return (int) shape[0];

@@ -118,4 +118,28 @@ public abstract class Baseline {
             }
         };
     }
+
+    /**
+     * The CLI forms: {@code zeros}, {@code constant:V}, {@code uniform[:SEED]} ({@code seed}
+     * when no SEED is given), {@code blur[:SIGMA]}, or a path to an NPY file.
+     */
+    public static Baseline parse(String s, long seed) {
+        String t = s.trim();
+        try {
+            if (t.equals("zeros")) return zeros();
+            if (t.startsWith("constant:")) return constant(Float.parseFloat(t.substring(9)));
+            if (t.equals("uniform")) return uniform(0f, 1f, seed);
+            if (t.startsWith("uniform:")) return uniform(0f, 1f, Long.parseLong(t.substring(8)));
+            if (t.equals("blur")) return blur(5f);
+            if (t.startsWith("blur:")) return blur(Float.parseFloat(t.substring(5)));
+        } catch (NumberFormatException e) {
+            throw new SalientException("bad --baseline '" + s + "' (" + e.getMessage() + ")");
+        }
+        if (t.toLowerCase(java.util.Locale.ROOT).endsWith(".npy")) {
+            dev.salient.io.NdArray a = dev.salient.io.Npy.read(java.nio.file.Path.of(t));
+            if (a.firstNonFinite() >= 0) throw new SalientException(t + ": baseline contains NaN or infinite values");
+            return of(a.data(), a.shape());
+        }
+        throw new SalientException("bad --baseline '" + s + "' (use zeros, constant:V, uniform[:SEED], blur[:SIGMA] or an .npy file)");
+    }
 }

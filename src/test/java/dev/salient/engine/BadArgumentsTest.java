@@ -19,22 +19,22 @@ class BadArgumentsTest {
 
     @BeforeAll
     static void alloc() {
-        p = SalientNative.salient_alloc(1024);
-        q = SalientNative.salient_alloc(1024);
-        r = SalientNative.salient_alloc(1024);
+        p = CpuNative.salient_alloc(1024);
+        q = CpuNative.salient_alloc(1024);
+        r = CpuNative.salient_alloc(1024);
     }
 
     @AfterAll
     static void free() {
-        SalientNative.salient_free(p);
-        SalientNative.salient_free(q);
-        SalientNative.salient_free(r);
+        CpuNative.salient_free(p);
+        CpuNative.salient_free(q);
+        CpuNative.salient_free(r);
     }
 
     static void rejects(String expected, IntSupplier call) {
         int rc = call.getAsInt();
         assertTrue(rc < 0, "expected an error code for '" + expected + "', got " + rc);
-        String msg = SalientNative.salient_last_error().getString();
+        String msg = CpuNative.salient_last_error().getString();
         assertTrue(msg.contains(expected), "message '" + msg + "' lacks '" + expected + "'");
     }
 
@@ -45,49 +45,49 @@ class BadArgumentsTest {
 
     @Test
     void nativeConvAndPoolRejectBadArguments() {
-        rejects("x is null", () -> SalientNative.conv2d_forward_cpu(null, q, null, r, 1, 1, 4, 4, 1, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 1));
-        rejects("w is null", () -> SalientNative.conv2d_forward_cpu(p, null, null, r, 1, 1, 4, 4, 1, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 1));
-        rejects("non-positive size", () -> SalientNative.conv2d_forward_cpu(p, q, null, r, -1, 1, 4, 4, 1, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 1));
-        rejects("strides", () -> SalientNative.conv2d_forward_cpu(p, q, null, r, 1, 1, 4, 4, 1, 3, 3, 0, 1, 0, 0, 0, 0, 1, 1, 1));
-        rejects("negative pad", () -> SalientNative.conv2d_forward_cpu(p, q, null, r, 1, 1, 4, 4, 1, 3, 3, 1, 1, -1, 0, 0, 0, 1, 1, 1));
-        rejects("groups", () -> SalientNative.conv2d_forward_cpu(p, q, null, r, 1, 3, 4, 4, 2, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 2));
-        rejects("kernel larger", () -> SalientNative.conv2d_forward_cpu(p, q, null, r, 1, 1, 2, 2, 1, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 1));
-        rejects("dx is null", () -> SalientNative.conv2d_backward_data_cpu(p, q, null, 1, 1, 4, 4, 1, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 1));
-        rejects("x is null", () -> SalientNative.maxpool2d_forward_cpu(null, q, 1, 1, 4, 4, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1, 2, 2));
-        rejects("non-positive size", () -> SalientNative.maxpool2d_forward_cpu(p, q, 1, 1, 4, 4, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1, 0, 2));
-        rejects("does not fit", () -> SalientNative.maxpool2d_forward_cpu(p, q, 1, 1, 4, 4, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1, 900, 2));
-        rejects("dy is null", () -> SalientNative.maxpool2d_backward_cpu(p, null, r, 1, 1, 4, 4, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1, 2, 2));
-        rejects("negative pad", () -> SalientNative.avgpool2d_forward_cpu(p, q, 1, 1, 4, 4, 2, 2, 2, 2, 0, -3, 0, 0, 1, 1, 2, 2, 0));
-        rejects("dx is null", () -> SalientNative.avgpool2d_backward_cpu(p, null, 1, 1, 4, 4, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1, 2, 2, 1));
+        rejects("x is null", () -> CpuNative.conv2d_forward_cpu(null, q, null, r, 1, 1, 4, 4, 1, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 1));
+        rejects("w is null", () -> CpuNative.conv2d_forward_cpu(p, null, null, r, 1, 1, 4, 4, 1, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 1));
+        rejects("non-positive size", () -> CpuNative.conv2d_forward_cpu(p, q, null, r, -1, 1, 4, 4, 1, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 1));
+        rejects("strides", () -> CpuNative.conv2d_forward_cpu(p, q, null, r, 1, 1, 4, 4, 1, 3, 3, 0, 1, 0, 0, 0, 0, 1, 1, 1));
+        rejects("negative pad", () -> CpuNative.conv2d_forward_cpu(p, q, null, r, 1, 1, 4, 4, 1, 3, 3, 1, 1, -1, 0, 0, 0, 1, 1, 1));
+        rejects("groups", () -> CpuNative.conv2d_forward_cpu(p, q, null, r, 1, 3, 4, 4, 2, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 2));
+        rejects("kernel larger", () -> CpuNative.conv2d_forward_cpu(p, q, null, r, 1, 1, 2, 2, 1, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 1));
+        rejects("dx is null", () -> CpuNative.conv2d_backward_data_cpu(p, q, null, 1, 1, 4, 4, 1, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 1));
+        rejects("x is null", () -> CpuNative.maxpool2d_forward_cpu(null, q, 1, 1, 4, 4, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1, 2, 2));
+        rejects("non-positive size", () -> CpuNative.maxpool2d_forward_cpu(p, q, 1, 1, 4, 4, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1, 0, 2));
+        rejects("does not fit", () -> CpuNative.maxpool2d_forward_cpu(p, q, 1, 1, 4, 4, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1, 900, 2));
+        rejects("dy is null", () -> CpuNative.maxpool2d_backward_cpu(p, null, r, 1, 1, 4, 4, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1, 2, 2));
+        rejects("negative pad", () -> CpuNative.avgpool2d_forward_cpu(p, q, 1, 1, 4, 4, 2, 2, 2, 2, 0, -3, 0, 0, 1, 1, 2, 2, 0));
+        rejects("dx is null", () -> CpuNative.avgpool2d_backward_cpu(p, null, 1, 1, 4, 4, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1, 2, 2, 1));
     }
 
     @Test
     void nativeElementwiseAndDenseRejectBadArguments() {
         long[] s4 = {4}, s3 = {3}, neg = {-4};
-        rejects("unknown op", () -> SalientNative.binary_forward_cpu(9, p, s4, 1, q, s4, 1, r, s4, 1));
-        rejects("a is null", () -> SalientNative.binary_forward_cpu(0, null, s4, 1, q, s4, 1, r, s4, 1));
-        rejects("does not broadcast", () -> SalientNative.binary_forward_cpu(0, p, s3, 1, q, s4, 1, r, s4, 1));
-        rejects("negative dim", () -> SalientNative.binary_forward_cpu(0, p, neg, 1, q, s4, 1, r, s4, 1));
-        rejects("rank", () -> SalientNative.binary_forward_cpu(0, p, s4, 9, q, s4, 1, r, s4, 1));
-        rejects("shape is null", () -> SalientNative.binary_forward_cpu(0, p, null, 1, q, s4, 1, r, s4, 1));
-        rejects("slope is null", () -> SalientNative.prelu_forward_cpu(p, s4, 1, null, s4, 1, r));
-        rejects("does not broadcast", () -> SalientNative.prelu_backward_cpu(p, s4, 1, q, s3, 1, q, r));
-        rejects("does not broadcast", () -> SalientNative.reduce_sum_to_cpu(p, s4, 1, q, s3, 1));
-        rejects("negative size", () -> SalientNative.channel_affine_cpu(p, q, null, r, 1, -2, 3));
-        rejects("scale is null", () -> SalientNative.channel_affine_cpu(p, null, null, r, 1, 2, 3));
-        rejects("negative length", () -> SalientNative.axpby_cpu(1, p, 1, q, -5));
-        rejects("b is null", () -> SalientNative.gemm_cpu(p, null, null, 1, 1, r, 2, 2, 2, 0, 0, 1, 0));
-        rejects("negative size", () -> SalientNative.gemm_cpu(p, q, null, 1, 1, r, 2, -2, 2, 0, 0, 1, 0));
-        rejects("does not broadcast", () -> SalientNative.gemm_cpu(p, q, r, 3, 1, r, 2, 2, 2, 0, 0, 1, 1));
-        rejects("batch shape is null", () -> SalientNative.matmul_cpu(p, null, q, null, 1, r, 2, 2, 2));
-        rejects("do not broadcast", () -> SalientNative.matmul_cpu(p, new long[] {2}, q, new long[] {3}, 1, r, 2, 2, 2));
-        rejects("negative size", () -> SalientNative.softmax_forward_cpu(p, q, 1, -1, 1));
-        rejects("dy is null", () -> SalientNative.softmax_backward_cpu(p, null, r, 1, 1, 1));
-        rejects("outside the output axis", () -> SalientNative.concat_forward_cpu(p, q, 1, 3, 4, 1, 2));
-        rejects("outside the source axis", () -> SalientNative.slice_axis_cpu(p, q, 1, 4, 3, 1, -1));
-        rejects("src is null", () -> SalientNative.slice_axis_cpu(null, q, 1, 4, 3, 1, 0));
+        rejects("unknown op", () -> CpuNative.binary_forward_cpu(9, p, s4, 1, q, s4, 1, r, s4, 1));
+        rejects("a is null", () -> CpuNative.binary_forward_cpu(0, null, s4, 1, q, s4, 1, r, s4, 1));
+        rejects("does not broadcast", () -> CpuNative.binary_forward_cpu(0, p, s3, 1, q, s4, 1, r, s4, 1));
+        rejects("negative dim", () -> CpuNative.binary_forward_cpu(0, p, neg, 1, q, s4, 1, r, s4, 1));
+        rejects("rank", () -> CpuNative.binary_forward_cpu(0, p, s4, 9, q, s4, 1, r, s4, 1));
+        rejects("shape is null", () -> CpuNative.binary_forward_cpu(0, p, null, 1, q, s4, 1, r, s4, 1));
+        rejects("slope is null", () -> CpuNative.prelu_forward_cpu(p, s4, 1, null, s4, 1, r));
+        rejects("does not broadcast", () -> CpuNative.prelu_backward_cpu(p, s4, 1, q, s3, 1, q, r));
+        rejects("does not broadcast", () -> CpuNative.reduce_sum_to_cpu(p, s4, 1, q, s3, 1));
+        rejects("negative size", () -> CpuNative.channel_affine_cpu(p, q, null, r, 1, -2, 3));
+        rejects("scale is null", () -> CpuNative.channel_affine_cpu(p, null, null, r, 1, 2, 3));
+        rejects("negative length", () -> CpuNative.axpby_cpu(1, p, 1, q, -5));
+        rejects("b is null", () -> CpuNative.gemm_cpu(p, null, null, 1, 1, r, 2, 2, 2, 0, 0, 1, 0));
+        rejects("negative size", () -> CpuNative.gemm_cpu(p, q, null, 1, 1, r, 2, -2, 2, 0, 0, 1, 0));
+        rejects("does not broadcast", () -> CpuNative.gemm_cpu(p, q, r, 3, 1, r, 2, 2, 2, 0, 0, 1, 1));
+        rejects("batch shape is null", () -> CpuNative.matmul_cpu(p, null, q, null, 1, r, 2, 2, 2));
+        rejects("do not broadcast", () -> CpuNative.matmul_cpu(p, new long[] {2}, q, new long[] {3}, 1, r, 2, 2, 2));
+        rejects("negative size", () -> CpuNative.softmax_forward_cpu(p, q, 1, -1, 1));
+        rejects("dy is null", () -> CpuNative.softmax_backward_cpu(p, null, r, 1, 1, 1));
+        rejects("outside the output axis", () -> CpuNative.concat_forward_cpu(p, q, 1, 3, 4, 1, 2));
+        rejects("outside the source axis", () -> CpuNative.slice_axis_cpu(p, q, 1, 4, 3, 1, -1));
+        rejects("src is null", () -> CpuNative.slice_axis_cpu(null, q, 1, 4, 3, 1, 0));
         // a failing call leaves the buffers untouched: still usable afterwards
-        assertEquals(0, SalientNative.fill_cpu(p, 4, 1f));
+        assertEquals(0, CpuNative.fill_cpu(p, 4, 1f));
     }
 
     @Test

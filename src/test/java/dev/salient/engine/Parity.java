@@ -9,6 +9,12 @@ import java.util.Random;
  * elementwise. On failure the message names the check, the count of
  * mismatches and the first few with their flat indices (and multi-indices
  * when a shape is given). Also small helpers to make reproducible inputs.
+ *
+ * <p>With {@code SALIENT_PARITY_MARGINS=FILE} in the environment, every check also appends
+ * how much of its tolerance it used, {@code max |got - ref| / (atol + rtol |ref|)}, with its
+ * call site: {@code scripts/test-margins} runs the suite under several OpenBLAS kernel
+ * families and thread counts and compares them, to find the checks a machine of another CPU
+ * could fail.
  */
 public final class Parity {
     private Parity() {}
@@ -29,6 +35,13 @@ public final class Parity {
     public static void assertClose(String what, float[] got, double[] ref, double atol, double rtol, long[] shape) {
         if (got.length != ref.length)
             fail(what + ": length " + got.length + " != reference length " + ref.length);
+        if (MARGINS != null) {
+            double used = 0;
+            for (int i = 0; i < got.length; i++)
+                if (!Double.isNaN(ref[i]) && got[i] != ref[i])
+                    used = Math.max(used, Math.abs(got[i] - ref[i]) / (atol + rtol * Math.abs(ref[i])));
+            recordMargin(what, used);
+        }
         int bad = 0;
         StringBuilder sb = new StringBuilder();
         for (int i = 0; i < got.length; i++) {
@@ -48,9 +61,28 @@ public final class Parity {
 
     /** Scalar form of the rule. */
     public static void assertClose(String what, double got, double ref, double atol, double rtol) {
+        if (MARGINS != null && got != ref) recordMargin(what, Math.abs(got - ref) / (atol + rtol * Math.abs(ref)));
         if (!(Math.abs(got - ref) <= atol + rtol * Math.abs(ref)))
             fail(what + ": got " + got + ", want " + ref + " (|diff| " + Math.abs(got - ref) + ", atol=" + atol
                     + " rtol=" + rtol + ")");
+    }
+
+    private static final String MARGINS = System.getenv("SALIENT_PARITY_MARGINS");
+
+    private static synchronized void recordMargin(String what, double used) {
+        StackTraceElement site = null;
+        for (StackTraceElement e : new Throwable().getStackTrace())
+            if (!e.getClassName().equals(Parity.class.getName())) {
+                site = e;
+                break;
+            }
+        String line = site + "\t" + used + "\t" + what.replace('\n', ' ') + "\n";
+        try {
+            java.nio.file.Files.writeString(java.nio.file.Path.of(MARGINS), line,
+                    java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
     }
 
     static String index(int flat, long[] shape) {

@@ -10,6 +10,9 @@ import dev.salient.engine.Backend;
 import dev.salient.engine.Engine;
 import dev.salient.engine.Tensor;
 import dev.salient.engine.Parity;
+import dev.salient.explain.gradient.IntegratedGradients;
+import dev.salient.explain.gradient.IntegrationRule;
+import dev.salient.explain.gradient.NoiseTunnel;
 import dev.salient.io.NdArray;
 import dev.salient.io.Npy;
 import dev.salient.model.Model;
@@ -65,7 +68,6 @@ class MethodGoldenTest {
         String method = c.get("method").getAsString();
         JsonObject opt = c.getAsJsonObject("options");
         Target target = target(c.getAsJsonObject("target"));
-        Methods.Options d = Methods.Options.defaults();
         String layer = opt.has("layer") ? opt.get("layer").getAsString() : "auto";
         Attribution a;
         try (Tensor xt = x.upload(CPU)) {
@@ -88,9 +90,10 @@ class MethodGoldenTest {
                     a = nt.explain(CPU, xt, target, NoiseTunnel.Options.samples(opt.get("samples").getAsInt()).withNoise(src));
                 }
                 default -> {
-                    Methods.Options o = new Methods.Options(layer, d.steps(), d.rule(), d.baseline(), d.samples(), null, 0L,
-                            d.memoryBudget());
-                    a = Methods.explain(Methods.create(method, m, o), CPU, xt, target, o);
+                    MethodSpec spec = Methods.get(method);
+                    MethodOptions o = spec.option(MethodOption.LAYER.cli()) != null
+                            ? MethodOptions.defaults().with(MethodOption.LAYER, layer) : MethodOptions.defaults();
+                    a = spec.create(m, o).explain(CPU, xt, target);
                 }
             }
         }
@@ -98,7 +101,7 @@ class MethodGoldenTest {
         int[] want = flatTargets(c.get("targets").getAsJsonArray());
         assertArrayEquals(want, a.targets(), id + ": targets");
         assertEquals(ref.data().length, a.values().length, id + ": size");
-        boolean cam = Methods.isCam(method);
+        boolean cam = Methods.get(method).layout() == Attribution.Layout.CAM;
         double maxRef = 0;
         for (float v : ref.data()) maxRef = Math.max(maxRef, Math.abs(v));
         double atol = cam ? 1e-4 : 1e-4 * maxRef;

@@ -4,6 +4,9 @@ import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
 import dev.salient.engine.Backend;
 import dev.salient.engine.Tensor;
+import dev.salient.explain.cam.BaseCam;
+import dev.salient.explain.cam.CfCam;
+import dev.salient.explain.cam.SpatialAttention;
 import dev.salient.io.NdArray;
 import dev.salient.io.Npy;
 import dev.salient.model.Model;
@@ -24,17 +27,18 @@ public final class NewMethodCases {
     }
 
     /** The options of a manifest case. */
-    public static Methods.Options options(JsonObject opt) {
-        Methods.Options o = Methods.Options.defaults();
-        String layer = opt.has("layer") ? opt.get("layer").getAsString() : "auto";
-        o = new Methods.Options(layer, o.steps(), o.rule(), o.baseline(), o.samples(), null, 0L, o.memoryBudget());
-        if (opt.has("counterfactual")) o = o.withCounterfactual(opt.get("counterfactual").getAsBoolean());
-        if (opt.has("power")) o = o.withPower(opt.get("power").getAsInt());
+    public static MethodOptions options(JsonObject opt) {
+        MethodOptions o = MethodOptions.defaults();
+        if (opt.has("layer")) o = o.with(MethodOption.LAYER, opt.get("layer").getAsString());
+        if (opt.has("counterfactual")) o = o.with(BaseCam.COUNTERFACTUAL, opt.get("counterfactual").getAsBoolean());
+        if (opt.has("power")) o = o.with(SpatialAttention.POWER, opt.get("power").getAsInt());
         if (opt.has("cf")) {
             JsonObject cf = opt.getAsJsonObject("cf");
-            o = o.withCf(new CfCam.Options(cf.get("split_percentile").getAsDouble(), cf.get("eps_percentile").getAsDouble(),
-                    cf.get("min_samples_fraction").getAsDouble(), cf.get("sigma_spatial").getAsDouble(),
-                    cf.get("sigma_range").getAsDouble(), 0, 0));
+            o = o.with(CfCam.SPLIT_PERCENTILE, cf.get("split_percentile").getAsDouble())
+                    .with(CfCam.EPS_PERCENTILE, cf.get("eps_percentile").getAsDouble())
+                    .with(CfCam.MIN_SAMPLES, cf.get("min_samples_fraction").getAsDouble())
+                    .with(CfCam.SIGMA_SPATIAL, cf.get("sigma_spatial").getAsDouble())
+                    .with(CfCam.SIGMA_RANGE, cf.get("sigma_range").getAsDouble());
         }
         return o;
     }
@@ -50,11 +54,10 @@ public final class NewMethodCases {
     public static Attribution run(Backend b, JsonObject model, JsonObject c) {
         Model m = model(model);
         NdArray x = Npy.read(FIXTURES.resolve(model.get("input").getAsString()));
-        Methods.Options o = options(c.getAsJsonObject("options"));
+        MethodOptions o = options(c.getAsJsonObject("options"));
         String method = c.get("method").getAsString();
         try (Tensor xt = x.upload(b)) {
-            return Methods.explain(Methods.create(method, m, o), b, xt, target(c.getAsJsonObject("target")), o);
+            return Methods.get(method).create(m, o).explain(b, xt, target(c.getAsJsonObject("target")));
         }
     }
-
 }

@@ -8,6 +8,8 @@ import dev.salient.engine.OutOfDeviceMemoryException;
 import dev.salient.engine.SalientException;
 import dev.salient.engine.Shapes;
 import dev.salient.engine.Tensor;
+import dev.salient.explain.cam.GradCam;
+import dev.salient.explain.gradient.IntegratedGradients;
 import dev.salient.model.Model;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Proxy;

@@ -3,7 +3,7 @@ package dev.salient.bench;
 import dev.salient.engine.Backend;
 import dev.salient.engine.Conv2dGeometry;
 import dev.salient.engine.Engine;
-import dev.salient.engine.SalientNative;
+import dev.salient.engine.CpuNative;
 import dev.salient.engine.Tensor;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
@@ -49,7 +49,7 @@ public class Conv2dBench {
 
     @Setup(Level.Trial)
     public void setup() {
-        SalientNative.salient_set_num_threads(threads);
+        CpuNative.salient_set_num_threads(threads);
         backend = Engine.cpu();
         g = ResNet50Convs.geometry(layer, batch);
         Random rnd = new Random(1);

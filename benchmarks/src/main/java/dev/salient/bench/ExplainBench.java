@@ -2,10 +2,10 @@ package dev.salient.bench;
 
 import dev.salient.engine.Backend;
 import dev.salient.engine.Engine;
-import dev.salient.engine.SalientNative;
+import dev.salient.engine.CpuNative;
 import dev.salient.engine.Tensor;
-import dev.salient.explain.GradCam;
-import dev.salient.explain.IntegratedGradients;
+import dev.salient.explain.cam.GradCam;
+import dev.salient.explain.gradient.IntegratedGradients;
 import dev.salient.explain.Target;
 import dev.salient.model.Model;
 import java.nio.file.Path;
@@ -60,7 +60,7 @@ public class ExplainBench {
 
     @Setup(Level.Trial)
     public void setup() {
-        SalientNative.salient_set_num_threads(threads);
+        CpuNative.salient_set_num_threads(threads);
         backend = Engine.forName(device);
         m = Model.load(Path.of(model));
         long[] shape = m.inputs().get(0).shape().clone();

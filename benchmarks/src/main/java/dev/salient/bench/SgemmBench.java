@@ -2,7 +2,7 @@ package dev.salient.bench;
 
 import dev.salient.engine.Backend;
 import dev.salient.engine.Engine;
-import dev.salient.engine.SalientNative;
+import dev.salient.engine.CpuNative;
 import dev.salient.engine.Tensor;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.*;
@@ -36,7 +36,7 @@ public class SgemmBench {
 
     @Setup(Level.Trial)
     public void setup() {
-        SalientNative.salient_set_num_threads(threads);
+        CpuNative.salient_set_num_threads(threads);
         backend = Engine.cpu();
         a = backend.allocate(n, n);
         b = backend.allocate(n, n);

@@ -8,14 +8,14 @@ import org.bytedeco.javacpp.annotation.Platform;
 import org.bytedeco.javacpp.annotation.Properties;
 
 /**
- * The JavaCPP binding of {@code kernels/salient_cuda.h}: one static native method per C
+ * The JavaCPP binding of {@code kernels/salient_cuda.h} and {@code kernels/primitives_cuda.h}: one static native method per C
  * function, pointers and integers only. Tensor pointers are device pointers. Call through
  * {@link CudaBackend}, which checks return codes; this class is the raw ABI and loading it
  * fails (UnsatisfiedLinkError) on a machine without the CUDA runtime.
  */
 @Properties(
         inherit = org.bytedeco.cuda.presets.cudart.class,
-        value = @Platform(include = "salient_cuda.h", link = "salient_cuda"))
+        value = @Platform(include = {"salient_cuda.h", "primitives_cuda.h"}, link = "salient_cuda"))
 public final class CudaNative {
     static {
         Loader.load();
@@ -114,9 +114,12 @@ public final class CudaNative {
             int oh, int ow);
     public static native int cam_finish_cuda(FloatPointer cam, FloatPointer out, int n, int h, int w, int oh, int ow);
 
-    // ---- attribution: Integrated Gradients
-    public static native int ig_interpolate_cuda(@Cast("const float*") FloatPointer x, @Cast("const float*") FloatPointer b,
-            @Cast("const float*") FloatPointer alphas, FloatPointer y, int s, int n, long d);
-    public static native int ig_accumulate_cuda(@Cast("const float*") FloatPointer g,
-            @Cast("const float*") FloatPointer weights, FloatPointer acc, int s, int n, long d);
+    // ---- primitives (kernels/primitives_cuda.h: blend.cu, rows.cu, random.cu); m and w are device pointers
+    public static native int masked_blend_cuda(@Cast("const float*") FloatPointer x, @Cast("const float*") FloatPointer b,
+            @Cast("const float*") FloatPointer m, FloatPointer y, long s, long n, long nb, long d, long dm);
+    public static native int weighted_sum_cuda(@Cast("const float*") FloatPointer g, @Cast("const float*") FloatPointer w,
+            FloatPointer acc, long s, long r);
+    public static native int reduce_rows_cuda(int op, @Cast("const float*") FloatPointer x, FloatPointer y, long r, long l);
+    public static native int random_normal_cuda(@Cast("uint64_t") long seed, @Cast("uint64_t") long offset, FloatPointer y,
+            long n);
 }

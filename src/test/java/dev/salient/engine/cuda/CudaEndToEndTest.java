@@ -8,7 +8,10 @@ import dev.salient.engine.Engine;
 import dev.salient.engine.Tensor;
 import dev.salient.explain.Attribution;
 import dev.salient.explain.Explainer;
+import dev.salient.explain.MethodOptions;
+import dev.salient.explain.MethodSpec;
 import dev.salient.explain.Methods;
+import dev.salient.explain.TestOptions;
 import dev.salient.explain.Target;
 import dev.salient.io.NdArray;
 import dev.salient.io.Npy;
@@ -48,7 +51,7 @@ class CudaEndToEndTest {
         List<Arguments> out = new ArrayList<>();
         for (String m : models())
             if (m.endsWith("_folded"))
-                for (String method : Methods.NAMES) out.add(Arguments.of(m, method));
+                for (String method : Methods.names()) out.add(Arguments.of(m, method));
         return out.stream();
     }
 
@@ -91,19 +94,19 @@ class CudaEndToEndTest {
         CudaBackend gpu = CudaBackend.shared();
         Path d = ROOT.resolve(name);
         NdArray x = Npy.read(d.resolve("input.npy"));
-        Methods.Options o = Methods.Options.defaults();
-        o = new Methods.Options(o.layer(), 16, o.rule(), o.baseline(), 4, o.noiseStd(), 1234L, o.memoryBudget());
+        MethodSpec spec = Methods.get(method);
+        MethodOptions o = TestOptions.forSpec(spec, java.util.Map.of("--steps", "16", "--samples", "4", "--seed", "1234"));
         try (Model m = Model.load(d.resolve("model.onnx")); Tensor xc = x.upload(cpu); Tensor xg = x.upload(gpu)) {
-            Explainer e = Methods.create(method, m, o);
+            Explainer e = spec.create(m, o);
             Attribution ref;
             try {
-                ref = Methods.explain(e, cpu, xc, Target.top1(), o);
+                ref = e.explain(cpu, xc, Target.top1());
             } catch (dev.salient.engine.SalientException err) {
                 // cam reads the classifier after GlobalAveragePool: models without that head refuse it on every device
                 assumeTrue(!method.equals("cam"), name + ": " + err.getMessage());
                 throw err;
             }
-            Attribution got = Methods.explain(e, gpu, xg, Target.top1(), o);
+            Attribution got = e.explain(gpu, xg, Target.top1());
             assertArrayEquals(ref.shape(), got.shape(), method + " shape");
             assertArrayEquals(ref.targets(), got.targets(), method + " targets");
             assertClose(name + " " + method, ref.values(), got.values());

@@ -11,6 +11,7 @@ import dev.salient.engine.CamWeighting;
 import dev.salient.engine.Conv2dGeometry;
 import dev.salient.engine.Engine;
 import dev.salient.engine.Pool2dGeometry;
+import dev.salient.engine.Reduction;
 import dev.salient.engine.SalientException;
 import dev.salient.engine.Shapes;
 import dev.salient.engine.Tensor;
@@ -464,19 +465,52 @@ class CudaParityTest {
     }
 
     @Test
-    void integratedGradients() {
-        int s = 5;
+    void maskedBlend() {
         long[] xs = {2, 3, 8, 8};
-        float[] alphas = {0.05f, 0.2f, 0.5f, 0.8f, 0.95f}, weights = {0.1f, 0.2f, 0.4f, 0.2f, 0.1f};
-        Tensor[] x = pairRandom(xs), b = pairRandom(xs);
-        Tensor[] y = out(s * xs[0], xs[1], xs[2], xs[3]);
-        cpu.igInterpolate(x[0], b[0], alphas, y[0]);
-        gpu.igInterpolate(x[1], b[1], alphas, y[1]);
-        assertClose("ig interpolate", y);
-        Tensor[] g = pairRandom(s * xs[0], xs[1], xs[2], xs[3]), acc = pairRandom(xs);
-        cpu.igAccumulate(g[0], weights, acc[0]);
-        gpu.igAccumulate(g[1], weights, acc[1]);
-        assertClose("ig accumulate", acc);
+        Tensor[] x = pairRandom(xs), b = pairRandom(xs), b1 = pairRandom(1, 3, 8, 8);
+        // one scalar per mask (IG steps), a plane shared by channels (occlusion), a full mask
+        for (long[] ms : new long[][] {{5, 1}, {4, 8, 8}, {3, 3, 8, 8}}) {
+            Tensor[] m = pairRandom(ms);
+            Tensor[] y = out(ms[0] * xs[0], xs[1], xs[2], xs[3]);
+            cpu.maskedBlend(x[0], b[0], m[0], y[0]);
+            gpu.maskedBlend(x[1], b[1], m[1], y[1]);
+            assertClose("masked blend " + Arrays.toString(ms), y);
+            Tensor[] y1 = out(ms[0] * xs[0], xs[1], xs[2], xs[3]);
+            cpu.maskedBlend(x[0], b1[0], m[0], y1[0]);
+            gpu.maskedBlend(x[1], b1[1], m[1], y1[1]);
+            assertClose("masked blend, one baseline " + Arrays.toString(ms), y1);
+        }
+    }
+
+    @Test
+    void weightedSum() {
+        float[] weights = {0.1f, 0.2f, 0.4f, 0.2f, 0.1f};
+        Tensor[] g = pairRandom(5 * 2, 3, 8, 8), acc = pairRandom(2, 3, 8, 8);
+        cpu.weightedSum(g[0], weights, acc[0]);
+        gpu.weightedSum(g[1], weights, acc[1]);
+        assertClose("weighted sum", acc);
+    }
+
+    @Test
+    void reduceRows() {
+        for (Reduction op : Reduction.values())
+            for (long[] xs : new long[][] {{3, 1}, {5, 7}, {2, 3 * 224 * 224}}) {
+                Tensor[] x = pairRandom(xs), y = out(xs[0]);
+                cpu.reduceRows(op, x[0], y[0]);
+                gpu.reduceRows(op, x[1], y[1]);
+                assertClose("reduce rows " + op + " " + Arrays.toString(xs), y);
+            }
+    }
+
+    @Test
+    void randomNormal() {
+        for (long offset : new long[] {0, 3, 1L << 33})
+            for (long n : new long[] {1, 7, 100_003}) {
+                Tensor[] y = out(n);
+                cpu.randomNormal(42, offset, y[0]);
+                gpu.randomNormal(42, offset, y[1]);
+                assertClose("random normal offset " + offset + " n " + n, y);
+            }
     }
 
     // ---- memory and errors

@@ -1,0 +1,35 @@
+/*
+ * primitives_cuda.h: the CUDA twins of native/primitives.h, in the same order and
+ * with the same arguments; tensor pointers are device pointers, and so are the
+ * small coefficient arrays (m, w).
+ */
+#ifndef SALIENT_PRIMITIVES_CUDA_H
+#define SALIENT_PRIMITIVES_CUDA_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* y: (S,N,D) = b + m * (x - b); x: (N,D), b: (nb,D), nb in {1,N}, m: (S,dm), D % dm == 0 (blend.cu) */
+int masked_blend_cuda(const float* x, const float* b, const float* m, float* y, int64_t s, int64_t n, int64_t nb,
+                      int64_t d, int64_t dm);
+/* acc: (R) += sum_s w[s] * g[s,:], g: (S,R), in s order (blend.cu) */
+int weighted_sum_cuda(const float* g, const float* w, float* acc, int64_t s, int64_t r);
+
+#define SALIENT_CUDA_REDUCE_SUM 0
+#define SALIENT_CUDA_REDUCE_MAX 1
+#define SALIENT_CUDA_REDUCE_MIN 2
+#define SALIENT_CUDA_REDUCE_MEAN 3
+/* y: (R) = reduction of each row of x: (R,L) (rows.cu) */
+int reduce_rows_cuda(int op, const float* x, float* y, int64_t r, int64_t l);
+
+/* y: (n) standard normal values, element i = element offset+i of stream `seed` (random.cu) */
+int random_normal_cuda(uint64_t seed, uint64_t offset, float* y, int64_t n);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SALIENT_PRIMITIVES_CUDA_H */

@@ -1,0 +1,42 @@
+/*
+ * primitives.h: the general array primitives of the CPU engine that methods are
+ * composed from, named for what they compute (twin: kernels/primitives_cuda.h).
+ * Flat C ABI; every function returns SALIENT_OK or a negative code with the
+ * message in salient_last_error(). Arguments are checked in Java first (one
+ * place for both engines), then again here before memory is touched.
+ */
+#ifndef SALIENT_PRIMITIVES_H
+#define SALIENT_PRIMITIVES_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * Masked blend y = b + m * (x - b) (blend.cpp). x: (N,D), b: (nb,D) with nb in {1,N},
+ * m: (S,dm) with D % dm == 0 (m[s, d % dm] applies to element d: dm = 1 a scalar per
+ * s, dm = H*W a mask over the plane shared by channels, dm = D a full mask),
+ * y: (S,N,D).
+ */
+int masked_blend_cpu(const float* x, const float* b, const float* m, float* y, int64_t s, int64_t n, int64_t nb,
+                     int64_t d, int64_t dm);
+/* Weighted sum along the leading axis: acc: (R) += sum_s w[s] * g[s,:], g: (S,R), in s order. */
+int weighted_sum_cpu(const float* g, const float* w, float* acc, int64_t s, int64_t r);
+
+#define SALIENT_REDUCE_SUM 0
+#define SALIENT_REDUCE_MAX 1
+#define SALIENT_REDUCE_MIN 2
+#define SALIENT_REDUCE_MEAN 3
+/* y: (R) = reduction of each row of x: (R,L) (rows.cpp); MAX/MIN ignore NaN as fmaxf/fminf do. */
+int reduce_rows_cpu(int op, const float* x, float* y, int64_t r, int64_t l);
+
+/* y: (n) standard normal values, element i = element offset+i of stream `seed` (random.cpp, philox.h). */
+int random_normal_cpu(uint64_t seed, uint64_t offset, float* y, int64_t n);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SALIENT_PRIMITIVES_H */

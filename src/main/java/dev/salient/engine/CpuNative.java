@@ -1,0 +1,149 @@
+package dev.salient.engine;
+
+import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.Loader;
+import org.bytedeco.javacpp.annotation.Cast;
+import org.bytedeco.javacpp.annotation.Platform;
+import org.bytedeco.javacpp.annotation.Properties;
+import org.bytedeco.openblas.presets.openblas_nolapack;
+
+/**
+ * The JavaCPP binding of the CPU engine, {@code native/salient.h} and {@code native/primitives.h}: one static native method per
+ * C function, pointers and integers only. Call through {@link CpuBackend}, which
+ * checks return codes; this class is the raw ABI.
+ */
+@Properties(
+        inherit = openblas_nolapack.class,
+        value = @Platform(
+                compiler = {"cpp17", "openmp"},
+                include = {"salient.h", "primitives.h"},
+                link = {"gomp@.1", "salient_cpu"}))
+public final class CpuNative {
+    static {
+        Loader.load();
+    }
+
+    private CpuNative() {}
+
+    // ---- runtime
+    public static native @Cast("const char*") BytePointer salient_last_error();
+    public static native FloatPointer salient_alloc(long count);
+    public static native void salient_free(FloatPointer p);
+    public static native void salient_trim();
+    public static native int salient_set_num_threads(int n);
+    public static native int salient_get_num_threads();
+
+    // ---- elementwise
+    public static final int ACT_RELU = 0, ACT_LEAKY_RELU = 1, ACT_CLIP = 2, ACT_SIGMOID = 3,
+            ACT_HARD_SIGMOID = 4, ACT_HARD_SWISH = 5, ACT_ABS = 6;
+
+    public static native int fill_cpu(FloatPointer x, long n, float value);
+
+    public static native int activation_forward_cpu(int kind, @Cast("const float*") FloatPointer x, FloatPointer y,
+            long n, float alpha, float beta);
+    public static native int activation_backward_cpu(int kind, @Cast("const float*") FloatPointer x,
+            @Cast("const float*") FloatPointer dy, FloatPointer dx, long n, float alpha, float beta);
+
+    // ---- convolution: x (n,c,h,w), w (k,c/groups,r,s), bias (k) or null, y (n,k,oh,ow)
+    public static native int conv2d_forward_cpu(@Cast("const float*") FloatPointer x,
+            @Cast("const float*") FloatPointer w, @Cast("const float*") FloatPointer bias, FloatPointer y,
+            int n, int c, int h, int wd, int k, int r, int s, int strideH, int strideW,
+            int padTop, int padLeft, int padBottom, int padRight, int dilH, int dilW, int groups);
+    public static native int conv2d_backward_data_cpu(@Cast("const float*") FloatPointer dy,
+            @Cast("const float*") FloatPointer w, FloatPointer dx,
+            int n, int c, int h, int wd, int k, int r, int s, int strideH, int strideW,
+            int padTop, int padLeft, int padBottom, int padRight, int dilH, int dilW, int groups);
+
+    // ---- pooling: x (n,c,h,w), y (n,c,oh,ow)
+    public static native int maxpool2d_forward_cpu(@Cast("const float*") FloatPointer x, FloatPointer y,
+            int n, int c, int h, int wd, int kh, int kw, int strideH, int strideW,
+            int padTop, int padLeft, int padBottom, int padRight, int dilH, int dilW, int oh, int ow);
+    public static native int maxpool2d_backward_cpu(@Cast("const float*") FloatPointer x,
+            @Cast("const float*") FloatPointer dy, FloatPointer dx,
+            int n, int c, int h, int wd, int kh, int kw, int strideH, int strideW,
+            int padTop, int padLeft, int padBottom, int padRight, int dilH, int dilW, int oh, int ow);
+    public static native int avgpool2d_forward_cpu(@Cast("const float*") FloatPointer x, FloatPointer y,
+            int n, int c, int h, int wd, int kh, int kw, int strideH, int strideW,
+            int padTop, int padLeft, int padBottom, int padRight, int dilH, int dilW, int oh, int ow,
+            int countIncludePad);
+    public static native int avgpool2d_backward_cpu(@Cast("const float*") FloatPointer dy, FloatPointer dx,
+            int n, int c, int h, int wd, int kh, int kw, int strideH, int strideW,
+            int padTop, int padLeft, int padBottom, int padRight, int dilH, int dilW, int oh, int ow,
+            int countIncludePad);
+
+    // ---- broadcasting elementwise (shapes right-aligned, at most MAX_RANK dims)
+    public static final int MAX_RANK = 8;
+    public static final int BIN_ADD = 0, BIN_SUB = 1, BIN_MUL = 2, BIN_DIV = 3;
+
+    public static native int binary_forward_cpu(int op, @Cast("const float*") FloatPointer a,
+            @Cast("const int64_t*") long[] aShape, int aRank, @Cast("const float*") FloatPointer b,
+            @Cast("const int64_t*") long[] bShape, int bRank, FloatPointer y,
+            @Cast("const int64_t*") long[] yShape, int yRank);
+    public static native int prelu_forward_cpu(@Cast("const float*") FloatPointer x,
+            @Cast("const int64_t*") long[] xShape, int xRank, @Cast("const float*") FloatPointer slope,
+            @Cast("const int64_t*") long[] slopeShape, int slopeRank, FloatPointer y);
+    public static native int prelu_backward_cpu(@Cast("const float*") FloatPointer x,
+            @Cast("const int64_t*") long[] xShape, int xRank, @Cast("const float*") FloatPointer slope,
+            @Cast("const int64_t*") long[] slopeShape, int slopeRank, @Cast("const float*") FloatPointer dy,
+            FloatPointer dx);
+    public static native int reduce_sum_to_cpu(@Cast("const float*") FloatPointer src,
+            @Cast("const int64_t*") long[] srcShape, int srcRank, FloatPointer dst,
+            @Cast("const int64_t*") long[] dstShape, int dstRank);
+    public static native int channel_affine_cpu(@Cast("const float*") FloatPointer x,
+            @Cast("const float*") FloatPointer scale, @Cast("const float*") FloatPointer shift, FloatPointer y,
+            long outer, long channels, long inner);
+    public static native int axpby_cpu(float alpha, @Cast("const float*") FloatPointer x, float beta, FloatPointer y,
+            long n);
+
+    // ---- dense
+    public static native int gemm_cpu(@Cast("const float*") FloatPointer a, @Cast("const float*") FloatPointer b,
+            @Cast("const float*") FloatPointer c, long cRows, long cCols, FloatPointer y, long m, long n, long k,
+            int transA, int transB, float alpha, float beta);
+    public static native int matmul_cpu(@Cast("const float*") FloatPointer a, @Cast("const int64_t*") long[] aBatch,
+            @Cast("const float*") FloatPointer b, @Cast("const int64_t*") long[] bBatch, int batchRank,
+            FloatPointer y, long m, long n, long k);
+
+    // ---- softmax over (outer, dim, inner)
+    public static native int softmax_forward_cpu(@Cast("const float*") FloatPointer x, FloatPointer y, long outer,
+            long dim, long inner);
+    public static native int softmax_backward_cpu(@Cast("const float*") FloatPointer y,
+            @Cast("const float*") FloatPointer dy, FloatPointer dx, long outer, long dim, long inner);
+
+    // ---- concat / slice over (outer, axis, inner)
+    public static native int concat_forward_cpu(@Cast("const float*") FloatPointer x, FloatPointer y, long outer,
+            long xAxis, long yAxis, long inner, long offset);
+    public static native int slice_axis_cpu(@Cast("const float*") FloatPointer src, FloatPointer dst, long outer,
+            long srcAxis, long dstAxis, long inner, long offset);
+
+    // ---- attribution: CAM family (native/cpu/cam.cpp)
+    public static final int CAMW_GRADCAM = 0, CAMW_GRADCAMPP = 1, CAMW_XGRADCAM = 2;
+    public static final int CAMC_WEIGHTED = 0, CAMC_LAYERCAM = 1, CAMC_HIRESCAM = 2;
+
+    public static native int gradcam_weights_cpu(int kind, @Cast("const float*") FloatPointer a,
+            @Cast("const float*") FloatPointer g, FloatPointer w, int n, int k, long p);
+    public static native int cam_combine_cpu(int mode, @Cast("const float*") FloatPointer a,
+            @Cast("const float*") FloatPointer wg, FloatPointer cam, int n, int k, long p);
+    public static native int bilinear_resize_cpu(@Cast("const float*") FloatPointer x, FloatPointer y, int nc,
+            int ih, int iw, int oh, int ow);
+    public static native int nearest_resize_cpu(@Cast("const float*") FloatPointer x, FloatPointer y, int nc,
+            int ih, int iw, int oh, int ow);
+    public static native int cam_finish_cpu(FloatPointer cam, FloatPointer out, int n, int h, int w, int oh, int ow);
+
+    // ---- primitives (native/primitives.h: blend.cpp, rows.cpp, random.cpp)
+    public static final int REDUCE_SUM = 0, REDUCE_MAX = 1, REDUCE_MIN = 2, REDUCE_MEAN = 3;
+
+    public static native int masked_blend_cpu(@Cast("const float*") FloatPointer x, @Cast("const float*") FloatPointer b,
+            @Cast("const float*") FloatPointer m, FloatPointer y, long s, long n, long nb, long d, long dm);
+    public static native int weighted_sum_cpu(@Cast("const float*") FloatPointer g, @Cast("const float*") FloatPointer w,
+            FloatPointer acc, long s, long r);
+    public static native int reduce_rows_cpu(int op, @Cast("const float*") FloatPointer x, FloatPointer y, long r, long l);
+    public static native int random_normal_cpu(@Cast("uint64_t") long seed, @Cast("uint64_t") long offset, FloatPointer y,
+            long n);
+
+    // ---- host linear algebra of the eigen and clustering CAMs (native/cpu/principal.cpp)
+    public static native int principal_directions_cpu(@Cast("const float*") FloatPointer x,
+            @Cast("const float*") FloatPointer sums, FloatPointer out, int n, int k, int p);
+    public static native int pairwise_distances_cpu(@Cast("const float*") FloatPointer x,
+            org.bytedeco.javacpp.DoublePointer dist, int n, int d);
+}

@@ -1,0 +1,414 @@
+package dev.salient.engine;
+
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * The argument checks of every {@link Backend} op, written once for all engines:
+ * each backend calls the check named like its op before it calls native code, so
+ * the CPU and CUDA engines refuse the same arguments with the same one-line
+ * message. Every tensor must belong to an engine of the calling backend's kind (a
+ * CUDA tensor never reaches the CPU engine as a device pointer, nor the reverse).
+ * Checks that need values (gemm's C broadcast, matmul's batch shapes) return them.
+ */
+public final class OpChecks {
+    private OpChecks() {}
+
+    /** The engines' largest broadcast rank (SALIENT_MAX_RANK). */
+    public static final int MAX_RANK = 8;
+
+    // ---- common
+
+    /** Throws unless every non-null tensor belongs to an engine of {@code self}'s kind. */
+    public static void owned(Backend self, String what, Tensor... ts) {
+        for (Tensor t : ts) {
+            if (t == null) continue;
+            String kind = t.backend().name();
+            if (!kind.equals(self.name()))
+                throw new SalientException(what + ": " + t + " belongs to the " + kind + " backend, not this " + self.name()
+                        + " backend");
+        }
+    }
+
+    public static void requireShape(Tensor t, long[] expected, String what) {
+        if (!Arrays.equals(t.shape(), expected))
+            throw new SalientException(what + ": expected shape " + Arrays.toString(expected) + ", got "
+                    + Arrays.toString(t.shape()));
+    }
+
+    static void requireRank(Tensor t, String what) {
+        if (t.rank() > MAX_RANK) throw new SalientException(what + ": rank " + t.rank() + " exceeds the engine's " + MAX_RANK);
+    }
+
+    /** Throws unless {@code small} broadcasts (numpy rules) to exactly {@code big}'s shape. */
+    static void requireBroadcastsTo(Tensor small, Tensor big, String what) {
+        long[] b;
+        try {
+            b = Shapes.broadcast(small.shape(), big.shape());
+        } catch (SalientException e) {
+            throw new SalientException(what + ": " + e.getMessage());
+        }
+        if (!Arrays.equals(b, big.shape()))
+            throw new SalientException(what + ": shape " + Shapes.str(small.shape()) + " does not broadcast to "
+                    + Shapes.str(big.shape()));
+    }
+
+    /** A dimension as an int for the native ABI. */
+    public static int intDim(long v, String what) {
+        if (v > Integer.MAX_VALUE) throw new SalientException(what + ": dimension " + v + " too large");
+        return (int) v;
+    }
+
+    // ---- memory
+
+    public static void copy(Backend self, Tensor src, Tensor dst) {
+        owned(self, "copy", src, dst);
+        if (src.numel() != dst.numel()) throw new SalientException("copy: " + src + " and " + dst + " differ in size");
+    }
+
+    public static void copyRange(Backend self, Tensor src, long srcOffset, Tensor dst, long dstOffset, long count) {
+        owned(self, "copyRange", src, dst);
+        if (srcOffset < 0 || dstOffset < 0 || count < 0 || srcOffset + count > src.numel() || dstOffset + count > dst.numel())
+            throw new SalientException("copyRange: range out of bounds");
+    }
+
+    public static void fill(Backend self, Tensor t) {
+        owned(self, "fill", t);
+    }
+
+    // ---- convolution and pooling
+
+    public static void conv2dForward(Backend self, Tensor x, Tensor w, Tensor bias, Tensor y, Conv2dGeometry g) {
+        owned(self, "conv2dForward", x, w, bias, y);
+        requireShape(x, g.inputShape(), "conv2dForward x");
+        requireShape(w, g.weightShape(), "conv2dForward weight");
+        if (bias != null) requireShape(bias, new long[] {g.k()}, "conv2dForward bias");
+        requireShape(y, g.outputShape(), "conv2dForward y");
+    }
+
+    public static void conv2dBackwardData(Backend self, Tensor dy, Tensor w, Tensor dx, Conv2dGeometry g) {
+        owned(self, "conv2dBackwardData", dy, w, dx);
+        requireShape(dy, g.outputShape(), "conv2dBackwardData dy");
+        requireShape(w, g.weightShape(), "conv2dBackwardData weight");
+        requireShape(dx, g.inputShape(), "conv2dBackwardData dx");
+    }
+
+    public static void maxPool2dForward(Backend self, Tensor x, Tensor y, Pool2dGeometry g) {
+        owned(self, "maxPool2dForward", x, y);
+        requireShape(x, g.inputShape(), "maxPool2dForward x");
+        requireShape(y, g.outputShape(), "maxPool2dForward y");
+    }
+
+    public static void maxPool2dBackward(Backend self, Tensor x, Tensor dy, Tensor dx, Pool2dGeometry g) {
+        owned(self, "maxPool2dBackward", x, dy, dx);
+        requireShape(x, g.inputShape(), "maxPool2dBackward x");
+        requireShape(dy, g.outputShape(), "maxPool2dBackward dy");
+        requireShape(dx, g.inputShape(), "maxPool2dBackward dx");
+    }
+
+    public static void avgPool2dForward(Backend self, Tensor x, Tensor y, Pool2dGeometry g) {
+        owned(self, "avgPool2dForward", x, y);
+        requireShape(x, g.inputShape(), "avgPool2dForward x");
+        requireShape(y, g.outputShape(), "avgPool2dForward y");
+    }
+
+    public static void avgPool2dBackward(Backend self, Tensor dy, Tensor dx, Pool2dGeometry g) {
+        owned(self, "avgPool2dBackward", dy, dx);
+        requireShape(dy, g.outputShape(), "avgPool2dBackward dy");
+        requireShape(dx, g.inputShape(), "avgPool2dBackward dx");
+    }
+
+    // ---- elementwise
+
+    public static void activationForward(Backend self, Tensor x, Tensor y) {
+        owned(self, "activation", x, y);
+        requireShape(y, x.shape(), "activation");
+    }
+
+    public static void activationBackward(Backend self, Tensor x, Tensor dy, Tensor dx) {
+        owned(self, "activation backward", x, dy, dx);
+        requireShape(dy, x.shape(), "activation backward dy");
+        requireShape(dx, x.shape(), "activation backward dx");
+    }
+
+    public static void preluForward(Backend self, Tensor x, Tensor slope, Tensor y) {
+        owned(self, "prelu", x, slope, y);
+        requireRank(x, "prelu");
+        requireBroadcastsTo(slope, x, "prelu slope");
+        requireShape(y, x.shape(), "prelu y");
+    }
+
+    public static void preluBackward(Backend self, Tensor x, Tensor slope, Tensor dy, Tensor dx) {
+        owned(self, "prelu backward", x, slope, dy, dx);
+        requireRank(x, "prelu backward");
+        requireBroadcastsTo(slope, x, "prelu backward slope");
+        requireShape(dy, x.shape(), "prelu backward dy");
+        requireShape(dx, x.shape(), "prelu backward dx");
+    }
+
+    public static void binary(Backend self, BinaryOp op, Tensor a, Tensor b, Tensor y) {
+        String name = op.name().toLowerCase(java.util.Locale.ROOT);
+        owned(self, name, a, b, y);
+        long[] out;
+        try {
+            out = Shapes.broadcast(a.shape(), b.shape());
+        } catch (SalientException e) {
+            throw new SalientException(name + ": " + e.getMessage());
+        }
+        requireShape(y, out, name + " y");
+        requireRank(y, name);
+    }
+
+    public static void reduceSumTo(Backend self, Tensor src, Tensor dst) {
+        owned(self, "reduceSumTo", src, dst);
+        requireRank(src, "reduceSumTo");
+        requireBroadcastsTo(dst, src, "reduceSumTo dst");
+    }
+
+    /** Returns (outer, channels, inner). */
+    public static long[] channelAffine(Backend self, Tensor x, Tensor scale, Tensor shift, Tensor y) {
+        owned(self, "channelAffine", x, scale, shift, y);
+        if (x.rank() < 2) throw new SalientException("channelAffine: x must have a channel axis, got " + x);
+        long c = x.dim(1);
+        if (scale.numel() != c)
+            throw new SalientException("channelAffine: scale has " + scale.numel() + " values for " + c + " channels");
+        if (shift != null && shift.numel() != c)
+            throw new SalientException("channelAffine: shift has " + shift.numel() + " values for " + c + " channels");
+        requireShape(y, x.shape(), "channelAffine y");
+        long outer = x.dim(0), inner = c == 0 || outer == 0 ? 0 : x.numel() / (outer * c);
+        return new long[] {outer, c, inner};
+    }
+
+    public static void axpby(Backend self, Tensor x, Tensor y) {
+        owned(self, "axpby", x, y);
+        if (x.numel() != y.numel()) throw new SalientException("axpby: " + x + " and " + y + " differ in size");
+    }
+
+    // ---- dense
+
+    /** Returns (m, n, k, cRows, cCols). */
+    public static long[] gemm(Backend self, Tensor a, Tensor b, Tensor c, Tensor y, boolean transA, boolean transB) {
+        owned(self, "gemm", a, b, c, y);
+        if (a.rank() != 2 || b.rank() != 2)
+            throw new SalientException("gemm: A and B must be 2-D, got " + Shapes.str(a.shape()) + " and " + Shapes.str(b.shape()));
+        long m = transA ? a.dim(1) : a.dim(0), k = transA ? a.dim(0) : a.dim(1);
+        long kb = transB ? b.dim(1) : b.dim(0), n = transB ? b.dim(0) : b.dim(1);
+        if (k != kb)
+            throw new SalientException("gemm: inner dims differ: op(A) is (" + m + "," + k + "), op(B) is (" + kb + "," + n + ")");
+        requireShape(y, new long[] {m, n}, "gemm y");
+        long cRows = 1, cCols = 1;
+        if (c != null) {
+            if (c.rank() > 2) throw new SalientException("gemm: C must have rank <= 2, got " + Shapes.str(c.shape()));
+            if (c.rank() == 2) {
+                cRows = c.dim(0);
+                cCols = c.dim(1);
+            } else if (c.rank() == 1) {
+                cCols = c.dim(0);
+            }
+            if ((cRows != 1 && cRows != m) || (cCols != 1 && cCols != n))
+                throw new SalientException("gemm: C of shape " + Shapes.str(c.shape()) + " does not broadcast to (" + m + ","
+                        + n + ")");
+        }
+        return new long[] {m, n, k, cRows, cCols};
+    }
+
+    /** The numpy matmul output shape of a and b (1-D operands promoted, then their added axis dropped). */
+    public static long[] matmulShape(long[] a, long[] b) {
+        if (a.length == 0 || b.length == 0) throw new SalientException("matmul: operands must have rank >= 1");
+        long[] a2 = a.length == 1 ? new long[] {1, a[0]} : a;
+        long[] b2 = b.length == 1 ? new long[] {b[0], 1} : b;
+        long k = a2[a2.length - 1], kb = b2[b2.length - 2];
+        if (k != kb) throw new SalientException("matmul: inner dims differ: " + Shapes.str(a) + " @ " + Shapes.str(b));
+        long[] batch = Shapes.broadcast(Arrays.copyOf(a2, a2.length - 2), Arrays.copyOf(b2, b2.length - 2));
+        long[] out = Arrays.copyOf(batch, batch.length + (a.length > 1 ? 1 : 0) + (b.length > 1 ? 1 : 0));
+        int i = batch.length;
+        if (a.length > 1) out[i++] = a2[a2.length - 2];
+        if (b.length > 1) out[i] = b2[b2.length - 1];
+        return out;
+    }
+
+    /** The engines' matmul arguments: a's and b's batch shapes padded to one rank, and m, n, k. */
+    public record MatmulArgs(long[] aBatch, long[] bBatch, int batchRank, long m, long n, long k) {}
+
+    public static MatmulArgs matmul(Backend self, Tensor a, Tensor b, Tensor y) {
+        owned(self, "matmul", a, b, y);
+        long[] out = matmulShape(a.shape(), b.shape());
+        requireShape(y, out, "matmul y");
+        long[] as = a.shape(), bs = b.shape();
+        long[] a2 = as.length == 1 ? new long[] {1, as[0]} : as;
+        long[] b2 = bs.length == 1 ? new long[] {bs[0], 1} : bs;
+        int batchRank = Math.max(a2.length, b2.length) - 2;
+        if (batchRank > MAX_RANK)
+            throw new SalientException("matmul: batch rank " + batchRank + " exceeds the engine's " + MAX_RANK);
+        long[] ab = new long[batchRank], bb = new long[batchRank];
+        for (int d = 0; d < batchRank; d++) {
+            int da = d - (batchRank - (a2.length - 2)), db = d - (batchRank - (b2.length - 2));
+            ab[d] = da >= 0 ? a2[da] : 1;
+            bb[d] = db >= 0 ? b2[db] : 1;
+        }
+        return new MatmulArgs(ab, bb, batchRank, a2[a2.length - 2], b2[b2.length - 1], a2[a2.length - 1]);
+    }
+
+    // ---- softmax
+
+    static void requireView(Tensor t, long outer, long dim, long inner, String what) {
+        if (outer < 0 || dim < 0 || inner < 0)
+            throw new SalientException(what + ": negative view (" + outer + "," + dim + "," + inner + ")");
+        long n;
+        try {
+            n = Math.multiplyExact(Math.multiplyExact(outer, dim), inner);
+        } catch (ArithmeticException e) {
+            throw new SalientException(what + ": view (" + outer + "," + dim + "," + inner + ") overflows");
+        }
+        if (n != t.numel())
+            throw new SalientException(what + ": view (" + outer + "," + dim + "," + inner + ") does not cover "
+                    + Shapes.str(t.shape()));
+    }
+
+    public static void softmaxForward(Backend self, Tensor x, Tensor y, long outer, long dim, long inner) {
+        owned(self, "softmax", x, y);
+        requireView(x, outer, dim, inner, "softmax");
+        requireShape(y, x.shape(), "softmax y");
+    }
+
+    public static void softmaxBackward(Backend self, Tensor y, Tensor dy, Tensor dx, long outer, long dim, long inner) {
+        owned(self, "softmax backward", y, dy, dx);
+        requireView(y, outer, dim, inner, "softmax backward");
+        requireShape(dy, y.shape(), "softmax backward dy");
+        requireShape(dx, y.shape(), "softmax backward dx");
+    }
+
+    // ---- concat / slice
+
+    static int normAxis(int axis, int rank, String what) {
+        int a = axis < 0 ? axis + rank : axis;
+        if (a < 0 || a >= rank) throw new SalientException(what + ": axis " + axis + " out of range for rank " + rank);
+        return a;
+    }
+
+    static long prod(long[] s, int from, int to) {
+        long p = 1;
+        for (int i = from; i < to; i++) p *= s[i];
+        return p;
+    }
+
+    static void requireSameButAxis(long[] a, long[] b, int axis, String what) {
+        boolean ok = a.length == b.length;
+        for (int i = 0; ok && i < a.length; i++) ok = i == axis || a[i] == b[i];
+        if (!ok)
+            throw new SalientException(what + ": shapes " + Shapes.str(a) + " and " + Shapes.str(b) + " differ outside axis "
+                    + axis);
+    }
+
+    /** Returns (axis, outer, inner). */
+    public static long[] concat(Backend self, List<Tensor> xs, int axis, Tensor y) {
+        if (xs.isEmpty()) throw new SalientException("concat: no inputs");
+        owned(self, "concat", xs.toArray(new Tensor[0]));
+        owned(self, "concat", y);
+        long[] ys = y.shape();
+        int ax = normAxis(axis, ys.length, "concat");
+        long total = 0;
+        for (Tensor x : xs) {
+            requireSameButAxis(x.shape(), ys, ax, "concat");
+            total += x.dim(ax);
+        }
+        if (total != ys[ax]) throw new SalientException("concat: inputs sum to " + total + " along axis " + ax + " but y has " + ys[ax]);
+        return new long[] {ax, prod(ys, 0, ax), prod(ys, ax + 1, ys.length)};
+    }
+
+    /** Returns (axis, outer, inner). */
+    public static long[] sliceAxis(Backend self, Tensor src, int axis, long offset, Tensor dst) {
+        owned(self, "sliceAxis", src, dst);
+        long[] ss = src.shape();
+        int ax = normAxis(axis, ss.length, "sliceAxis");
+        requireSameButAxis(ss, dst.shape(), ax, "sliceAxis");
+        long len = dst.dim(ax);
+        if (offset < 0 || offset + len > ss[ax])
+            throw new SalientException("sliceAxis: slice [" + offset + ", " + (offset + len) + ") outside axis " + ax
+                    + " of size " + ss[ax]);
+        return new long[] {ax, prod(ss, 0, ax), prod(ss, ax + 1, ss.length)};
+    }
+
+    // ---- CAM and resizes
+
+    static long planeSize(Tensor t, String what) {
+        if (t.rank() != 4) throw new SalientException(what + ": expected a 4-D (N,K,h,w) tensor, got " + t);
+        return t.dim(2) * t.dim(3);
+    }
+
+    /** Returns the plane size h*w. */
+    public static long gradcamWeights(Backend self, Tensor a, Tensor g, Tensor w) {
+        owned(self, "gradcam weights", a, g, w);
+        long p = planeSize(a, "gradcam weights");
+        requireShape(g, a.shape(), "gradcam weights: gradient");
+        requireShape(w, new long[] {a.dim(0), a.dim(1)}, "gradcam weights: output");
+        return p;
+    }
+
+    /** Returns the plane size h*w. */
+    public static long camCombine(Backend self, CamCombine mode, Tensor a, Tensor wg, Tensor cam) {
+        owned(self, "cam combine", a, wg, cam);
+        long p = planeSize(a, "cam combine");
+        if (mode == CamCombine.WEIGHTED) requireShape(wg, new long[] {a.dim(0), a.dim(1)}, "cam combine: weights");
+        else requireShape(wg, a.shape(), "cam combine: gradient");
+        requireShape(cam, new long[] {a.dim(0), a.dim(2), a.dim(3)}, "cam combine: output");
+        return p;
+    }
+
+    public static void camFinish(Backend self, Tensor cam, Tensor out) {
+        owned(self, "cam finish", cam, out);
+        if (cam.rank() != 3 || out.rank() != 3 || cam.dim(0) != out.dim(0))
+            throw new SalientException("cam finish: expected (N,h,w) -> (N,H,W), got " + cam + " -> " + out);
+    }
+
+    public static void resize(Backend self, String what, Tensor x, Tensor y) {
+        owned(self, what, x, y);
+        if (x.rank() != 4 || y.rank() != 4 || x.dim(0) != y.dim(0) || x.dim(1) != y.dim(1))
+            throw new SalientException(what + ": expected (N,C,h,w) -> (N,C,H,W), got " + x + " -> " + y);
+    }
+
+    // ---- primitives
+
+    /** Returns (S, N, nb, D, dm) for the engines' masked_blend. */
+    public static long[] maskedBlend(Backend self, Tensor x, Tensor b, Tensor m, Tensor y) {
+        owned(self, "maskedBlend", x, b, m, y);
+        if (x.rank() < 1 || x.dim(0) == 0 || x.numel() == 0)
+            throw new SalientException("maskedBlend: x must have a non-empty batch axis, got " + x);
+        long n = x.dim(0), d = x.numel() / n;
+        long[] one = x.shape();
+        one[0] = 1;
+        if (!Arrays.equals(b.shape(), x.shape()) && !Arrays.equals(b.shape(), one))
+            throw new SalientException("maskedBlend: b must have x's shape " + Shapes.str(x.shape()) + " or " + Shapes.str(one)
+                    + ", got " + Shapes.str(b.shape()));
+        if (m.rank() < 1 || m.dim(0) == 0 || m.numel() == 0) throw new SalientException("maskedBlend: m must have masks, got " + m);
+        long s = m.dim(0), dm = m.numel() / s;
+        if (d % dm != 0)
+            throw new SalientException("maskedBlend: a mask of " + dm + " values does not tile rows of " + d + " values");
+        long[] ys = x.shape();
+        ys[0] = s * n;
+        requireShape(y, ys, "maskedBlend y");
+        return new long[] {s, n, b.dim(0), d, dm};
+    }
+
+    public static void weightedSum(Backend self, Tensor g, float[] w, Tensor acc) {
+        owned(self, "weightedSum", g, acc);
+        if (w.length == 0 || acc.numel() == 0) throw new SalientException("weightedSum: no weights or an empty accumulator");
+        if (g.numel() != w.length * acc.numel())
+            throw new SalientException("weightedSum: " + g + " is not " + w.length + " rows of " + acc);
+    }
+
+    /** Returns (R, L): y's elements and the row length of x. */
+    public static long[] reduceRows(Backend self, Tensor x, Tensor y) {
+        owned(self, "reduceRows", x, y);
+        long r = y.numel();
+        if (r == 0 || x.numel() == 0 || x.numel() % r != 0)
+            throw new SalientException("reduceRows: " + x + " is not rows for the " + r + " values of " + y);
+        return new long[] {r, x.numel() / r};
+    }
+
+    public static void randomNormal(Backend self, long offset, Tensor y) {
+        owned(self, "randomNormal", y);
+        if (offset < 0) throw new SalientException("randomNormal: negative offset " + offset);
+        if (y.numel() == 0) throw new SalientException("randomNormal: empty output");
+    }
+}

@@ -1,0 +1,45 @@
+package dev.salient.explain.cam;
+
+import dev.salient.engine.Backend;
+import dev.salient.engine.CamWeighting;
+import dev.salient.engine.Tensor;
+import dev.salient.explain.MethodOptions;
+import dev.salient.explain.MethodSpec;
+import dev.salient.model.Model;
+
+/**
+ * XGrad-CAM (Fu et al. 2020, arXiv:2008.02312): w_k = sum_hw G·A / (sum_hw A + 1e-7).
+ * Output (rows, H, W) in [0,1], as pytorch-grad-cam's XGradCAM.
+ * <pre>{@code
+ * Attribution a = new XGradCam(model, "auto").explain(Engine.cpu(), batch, Target.top1());
+ * float[] heat = a.row(0);   // (H,W), values in [0,1]
+ * }</pre>
+ */
+public final class XGradCam extends BaseCam {
+    public static final MethodSpec SPEC = MethodSpec.cam("xgradcam", "`w_k = sum_hw G A / (sum_hw A + 1e-7)`", XGradCam::new).withOptions(COUNTERFACTUAL);
+
+    public XGradCam(Model model, String layer) {
+        super(model, layer);
+    }
+
+    public XGradCam(Model model, MethodOptions o) {
+        super(model, o);
+    }
+
+    @Override
+    public MethodSpec spec() {
+        return SPEC;
+    }
+
+    @Override
+    protected Tensor channelWeights(Backend b, Tensor a, Tensor g) {
+        Tensor w = b.allocate(a.dim(0), a.dim(1));
+        try {
+            b.gradcamWeights(CamWeighting.XGRADCAM, a, g, w);
+            return w;
+        } catch (RuntimeException e) {
+            w.close();
+            throw e;
+        }
+    }
+}

@@ -1,0 +1,77 @@
+package dev.salient.explain.core;
+
+import dev.salient.engine.Activation;
+import dev.salient.model.Node;
+import dev.salient.model.ops.Op;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * Backward rules, chosen per node: by node name first (composites that treat the
+ * first or last layers differently, as LRP's do), then by ONNX op type, else the
+ * op's own exact VJP. {@link #standard()} is the exact gradient;
+ * {@link #guided()} and {@link #deconvnet()} swap the rule of Relu as Captum's
+ * GuidedBackprop and Deconvolution do. Immutable: {@link #with} returns a copy.
+ */
+public final class BackwardRules {
+    private static final BackwardRule OWN = (op, b, in, out, dOut, dIn) -> op.backward(b, in, out, dOut, dIn);
+
+    private final Map<String, BackwardRule> byType;
+    private final Map<String, BackwardRule> byNode;
+    private final String name;
+
+    private BackwardRules(String name, Map<String, BackwardRule> byType, Map<String, BackwardRule> byNode) {
+        this.name = name;
+        this.byType = Map.copyOf(byType);
+        this.byNode = Map.copyOf(byNode);
+    }
+
+    /** The exact data gradient of every op. */
+    public static BackwardRules standard() {
+        return new BackwardRules("standard", Map.of(), Map.of());
+    }
+
+    /**
+     * Guided backpropagation (Springenberg et al. 2015; Captum GuidedBackprop): through
+     * every Relu, dx = relu(dy) * (x > 0).
+     */
+    public static BackwardRules guided() {
+        return standard().with("guided", "Relu", (op, b, in, out, dOut, dIn) -> {
+            if (dIn[0] == null) return;
+            b.activationBackward(Activation.RELU, in[0], dOut[0], dIn[0], 0, 0);
+            b.activationForward(Activation.RELU, dIn[0], dIn[0], 0, 0);
+        });
+    }
+
+    /** Deconvnet (Zeiler and Fergus 2014; Captum Deconvolution): through every Relu, dx = relu(dy). */
+    public static BackwardRules deconvnet() {
+        return standard().with("deconvolution", "Relu", (op, b, in, out, dOut, dIn) -> {
+            if (dIn[0] != null) b.activationForward(Activation.RELU, dOut[0], dIn[0], 0, 0);
+        });
+    }
+
+    /** A copy with {@code rule} for {@code opType}. */
+    public BackwardRules with(String newName, String opType, BackwardRule rule) {
+        Map<String, BackwardRule> m = new HashMap<>(byType);
+        m.put(opType, rule);
+        return new BackwardRules(newName, m, byNode);
+    }
+
+    /** A copy with {@code rule} for the node named {@code nodeName} (it wins over the op-type rule). */
+    public BackwardRules withNode(String newName, String nodeName, BackwardRule rule) {
+        Map<String, BackwardRule> m = new HashMap<>(byNode);
+        m.put(nodeName, rule);
+        return new BackwardRules(newName, byType, m);
+    }
+
+    /** The rule for one node of the plan: its own, its op type's, or the op's exact VJP. */
+    public BackwardRule ruleFor(Node node, Op op) {
+        BackwardRule r = node == null ? null : byNode.get(node.name());
+        if (r != null) return r;
+        return byType.getOrDefault(op.opType(), OWN);
+    }
+
+    public String name() {
+        return name;
+    }
+}

@@ -1,0 +1,230 @@
+package dev.salient.explain.core;
+
+import dev.salient.engine.Backend;
+import dev.salient.engine.OutOfDeviceMemoryException;
+import dev.salient.engine.SalientException;
+import dev.salient.engine.Shapes;
+import dev.salient.engine.Tensor;
+import dev.salient.explain.Attribution;
+import dev.salient.explain.Target;
+import dev.salient.model.Model;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The one evaluation loop of every method that expands images into forward and
+ * backward evaluations (as Captum's internal batching). It splits the
+ * (images × evaluations) rows into chunks that fit the memory budget, records one
+ * tape per chunk, runs the method's backward passes for each target class,
+ * hands the gradients to the method's {@link Expansion.Chunk} and writes the
+ * output rows (image-major: row {@code image·k + j} for the j-th target). When
+ * the device runs out of memory it retries with a quarter of the budget, down to
+ * one row per chunk; the budget it shrinks is this call's own copy, so one
+ * explainer may serve many threads.
+ */
+public final class Driver {
+    private Driver() {}
+
+    /** Output rows on the backend, with what each row explains. The caller owns {@code values}. */
+    public record Rows(Tensor values, int[] images, int[] targets, float[] scores) {}
+
+    /** Runs the expansion for {@code target} and downloads the result. */
+    public static Attribution explain(String method, Model model, Backend b, Tensor batch, Target target, Expansion e,
+            Attribution.Layout layout, long budget) {
+        Rows r = rows(method, model, b, batch, target, null, e, budget);
+        try (Tensor v = r.values()) {
+            return e.complete(b, new Attribution(v.toArray(), v.shape(), layout, r.images(), r.targets(), r.scores(), null));
+        }
+    }
+
+    /**
+     * The output rows on the backend. {@code classes} (per image, k classes) overrides
+     * {@code target} when not null; scores are then NaN for expanded methods.
+     */
+    public static Rows rows(String method, Model model, Backend b, Tensor batch, Target target, int[][] classes,
+            Expansion e, long budget) {
+        if (batch.rank() != 4)
+            throw new SalientException("attribution expects an (N,C,H,W) batch, got shape " + Shapes.str(batch.shape()));
+        long bud = budget;
+        while (true) {
+            try {
+                return chunks(model, b, batch, target, classes, e, bud);
+            } catch (OutOfDeviceMemoryException oom) {
+                if (bud <= 1)
+                    throw new SalientException(method + ": one image does not fit in device memory (" + oom.getMessage() + ")");
+                bud = Math.max(1, bud / 4);
+            }
+        }
+    }
+
+    private static Rows chunks(Model model, Backend b, Tensor batch, Target target, int[][] given, Expansion e,
+            long budget) {
+        int n = (int) batch.dim(0);
+        int k = given != null ? given[0].length : target.mapsPerImage();
+        int steps = e.perImage();
+        Set<String> wrt = e.wrt();
+        long[] rowShape = e.rowShape(batch.shape());
+        long rowLen = Shapes.numel(rowShape);
+        int chunk = rowsPerChunk(model, batch.shape(), wrt, budget);
+        int[][] t = given != null ? given.clone() : new int[n][];
+        float[] scores = new float[n * k];
+        if (given != null || steps > 1) Arrays.fill(scores, Float.NaN);
+        if (given == null && steps > 1) {
+            // the classes and scores come from the images themselves, before the expansion
+            float[] logits = forwardChunked(model, b, batch, chunk);
+            int nc = logits.length / n;
+            int[][] r = target.resolve(logits, n, nc);
+            for (int i = 0; i < n; i++) {
+                t[i] = r[i];
+                for (int j = 0; j < k; j++) scores[i * k + j] = logits[i * nc + r[i][j]];
+            }
+        }
+        long[] outShape = new long[rowShape.length + 1];
+        outShape[0] = (long) n * k;
+        System.arraycopy(rowShape, 0, outShape, 1, rowShape.length);
+        Tensor out = b.allocate(outShape);
+        boolean ok = false;
+        try {
+            int nb = Math.min(n, chunk);
+            int sb = steps == 1 ? 1 : Math.max(1, Math.min(steps, chunk / nb));
+            for (int i0 = 0; i0 < n; i0 += nb) {
+                int cnt = Math.min(nb, n - i0);
+                try (Tensor xi = rows(b, batch, i0, cnt); Expansion.Chunk c = e.begin(b, xi, i0)) {
+                    Tensor[] acc = new Tensor[k];
+                    try {
+                        for (int s0 = 0; s0 < steps; s0 += sb) {
+                            int scnt = Math.min(sb, steps - s0);
+                            Tensor pts = steps == 1 ? xi : b.allocate(withRows(xi.shape(), (long) scnt * cnt));
+                            try {
+                                if (steps > 1) c.expand(b, s0, scnt, pts);
+                                try (Tape tape = Tape.record(model, b, pts, wrt)) {
+                                    if (t[i0] == null) resolveFromTape(tape, target, t, scores, i0, cnt, k);
+                                    else if (steps == 1 && given != null) scoresFromTape(tape, t, scores, i0, cnt, k);
+                                    for (int j = 0; j < k; j++) {
+                                        int[] cls = new int[scnt * cnt];
+                                        for (int s = 0; s < scnt; s++)
+                                            for (int i = 0; i < cnt; i++) cls[s * cnt + i] = t[i0 + i][j];
+                                        acc[j] = backwardAndAccumulate(b, tape, e, c, cls, s0, scnt, acc[j]);
+                                    }
+                                }
+                            } finally {
+                                if (pts != xi) pts.close();
+                            }
+                        }
+                        for (int j = 0; j < k; j++) {
+                            Tensor o = c.finish(b, acc[j]);
+                            try {
+                                for (int i = 0; i < cnt; i++)
+                                    b.copyRange(o, i * rowLen, out, ((long) (i0 + i) * k + j) * rowLen, rowLen);
+                            } finally {
+                                if (o != acc[j]) o.close();
+                            }
+                        }
+                    } finally {
+                        for (Tensor a : acc) if (a != null) a.close();
+                    }
+                }
+            }
+            int[] images = new int[n * k], targets = new int[n * k];
+            for (int i = 0; i < n; i++)
+                for (int j = 0; j < k; j++) {
+                    images[i * k + j] = i;
+                    targets[i * k + j] = t[i][j];
+                }
+            ok = true;
+            return new Rows(out, images, targets, scores);
+        } finally {
+            if (!ok) out.close();
+        }
+    }
+
+    private static Tensor backwardAndAccumulate(Backend b, Tape tape, Expansion e, Expansion.Chunk c, int[] cls, int s0,
+            int scnt, Tensor acc) {
+        List<Map<String, Tensor>> grads = new ArrayList<>();
+        try {
+            for (Expansion.Pass p : e.passes()) grads.add(tape.backward(cls, p.rules(), p.to()));
+            return c.accumulate(b, tape, grads, s0, scnt, acc);
+        } finally {
+            for (Map<String, Tensor> g : grads) for (Tensor x : g.values()) x.close();
+        }
+    }
+
+    private static void resolveFromTape(Tape tape, Target target, int[][] t, float[] scores, int i0, int cnt, int k) {
+        int[][] r = tape.targets(target);
+        float[] logits = tape.logits().toArray();
+        int nc = (int) tape.logits().dim(1);
+        for (int i = 0; i < cnt; i++) {
+            t[i0 + i] = r[i];
+            for (int j = 0; j < k; j++) scores[(i0 + i) * k + j] = logits[i * nc + r[i][j]];
+        }
+    }
+
+    private static void scoresFromTape(Tape tape, int[][] t, float[] scores, int i0, int cnt, int k) {
+        float[] logits = tape.logits().toArray();
+        int nc = (int) tape.logits().dim(1);
+        for (int i = 0; i < cnt; i++)
+            for (int j = 0; j < k; j++) {
+                int c = t[i0 + i][j];
+                if (c < 0 || c >= nc) throw new SalientException("target class " + c + " is out of range: the model has " + nc + " classes");
+                scores[(i0 + i) * k + j] = logits[i * nc + c];
+            }
+    }
+
+    /** The model's logits for the batch, computed in chunks of {@code chunk} images. */
+    public static float[] forwardChunked(Model model, Backend b, Tensor batch, int chunk) {
+        int n = (int) batch.dim(0);
+        if (chunk >= n) {
+            try (Tensor l = model.forward(b, batch)) {
+                return l.toArray();
+            }
+        }
+        float[] all = null;
+        for (int i0 = 0; i0 < n; i0 += chunk) {
+            int cnt = Math.min(chunk, n - i0);
+            try (Tensor x = rows(b, batch, i0, cnt); Tensor l = model.forward(b, x)) {
+                float[] part = l.toArray();
+                if (all == null) all = new float[part.length / cnt * n];
+                System.arraycopy(part, 0, all, i0 * (part.length / cnt), part.length);
+            }
+        }
+        return all;
+    }
+
+    /**
+     * How many rows (forward + backward evaluations of one image) fit the budget:
+     * per row, the executor's buffers plus the activations a tape keeps between
+     * {@code wrt} and the output and their gradients (counted from the plan at
+     * batch 1), with 50% headroom for transients.
+     */
+    public static int rowsPerChunk(Model model, long[] batchShape, Set<String> wrt, long budget) {
+        long[] one = batchShape.clone();
+        one[0] = 1;
+        long perRow = Tape.floatsPerRow(model, one, new HashSet<>(wrt)) * 4 * 3 / 2;
+        long rows = Math.max(1, budget / Math.max(1, perRow));
+        return (int) Math.min(rows, 4096);
+    }
+
+    /** Copies rows [from, from+count) of t (first axis) into a new tensor. */
+    public static Tensor rows(Backend b, Tensor t, long from, long count) {
+        long row = t.numel() / t.dim(0);
+        Tensor out = b.allocate(withRows(t.shape(), count));
+        try {
+            b.copyRange(t, from * row, out, 0, count * row);
+            return out;
+        } catch (RuntimeException e) {
+            out.close();
+            throw e;
+        }
+    }
+
+    /** {@code shape} with its first axis set to {@code rows}. */
+    public static long[] withRows(long[] shape, long rows) {
+        long[] s = Arrays.copyOf(shape, shape.length);
+        s[0] = rows;
+        return s;
+    }
+}

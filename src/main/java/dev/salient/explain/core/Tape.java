@@ -1,0 +1,284 @@
+package dev.salient.explain.core;
+
+import dev.salient.engine.Backend;
+import dev.salient.engine.SalientException;
+import dev.salient.engine.Shapes;
+import dev.salient.engine.Tensor;
+import dev.salient.explain.Target;
+import dev.salient.model.Model;
+import dev.salient.model.Plan;
+import dev.salient.model.ops.Op;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * One forward pass that keeps what a data-only backward needs, and that backward.
+ * The backward starts from the raw logits of chosen classes and walks only the
+ * region between the requested tensors ({@code wrt}) and the output: Grad-CAM on
+ * the last block never visits the stem, and no weight gradient is ever formed.
+ *
+ * <pre>{@code
+ * try (Tape t = Tape.record(model, cpu, x, Set.of("layer4_out"))) {
+ *     Map<String, Tensor> g = t.backward(t.targets(Target.top1()), BackwardRules.standard());
+ * }
+ * }</pre>
+ * Not thread-safe; one tape per call.
+ */
+public final class Tape implements AutoCloseable {
+    private final Model model;
+    private final Backend backend;
+    private final Plan plan;
+    private final List<Plan.Step> region;
+    private final Set<String> desc;
+    private final Set<String> wrt;
+    private final String output;
+    private final Map<String, Tensor> values;
+    private final List<Tensor> temps = new ArrayList<>();
+
+    private Tape(Model model, Backend backend, Plan plan, List<Plan.Step> region, Set<String> desc, Set<String> wrt,
+            String output, Map<String, Tensor> values) {
+        this.model = model;
+        this.backend = backend;
+        this.plan = plan;
+        this.region = region;
+        this.desc = desc;
+        this.wrt = wrt;
+        this.output = output;
+        this.values = values;
+    }
+
+    /**
+     * Runs the forward pass on {@code input} (the model's single input), keeping
+     * the activations of the region between {@code wrt} and the first output.
+     * {@code wrt} names graph tensors: the input's name or layer tensors.
+     */
+    public static Tape record(Model model, Backend backend, Tensor input, Set<String> wrt) {
+        if (model.inputs().size() != 1)
+            throw new SalientException("attribution needs a model with one input; this one has " + model.inputs().size());
+        String inName = model.inputs().get(0).name();
+        String output = model.outputs().get(0).name();
+        Map<String, long[]> shapes = Map.of(inName, input.shape());
+        Plan plan = model.plan(shapes, Set.of(output));
+        Region r = region(model, plan, inName, output, wrt);
+        Map<String, Tensor> values = model.run(backend, Map.of(inName, input), r.fetch());
+        return new Tape(model, backend, plan, r.steps(), r.desc(), Set.copyOf(wrt), output, values);
+    }
+
+    /** The steps between wrt and the output, the tensors downstream of wrt, and what the forward keeps. */
+    record Region(List<Plan.Step> steps, Set<String> desc, Set<String> fetch) {}
+
+    static Region region(Model model, Plan plan, String inName, String output, Set<String> wrt) {
+        for (String w : wrt)
+            if (!w.equals(inName) && plan.shape(w) == null) throw new SalientException("unknown tensor '" + w + "'");
+        // forward closure of wrt, then the steps that also lead to the output
+        Set<String> desc = new HashSet<>(wrt);
+        for (Plan.Step s : plan.steps()) {
+            boolean hit = false;
+            for (String i : s.inputs()) hit |= !i.isEmpty() && desc.contains(i);
+            if (hit) for (String o : s.outputs()) if (!o.isEmpty()) desc.add(o);
+        }
+        Set<String> anc = new HashSet<>(Set.of(output));
+        List<Plan.Step> steps = plan.steps();
+        boolean[] inRegion = new boolean[steps.size()];
+        for (int k = steps.size() - 1; k >= 0; k--) {
+            Plan.Step s = steps.get(k);
+            boolean feeds = false;
+            for (String o : s.outputs()) feeds |= anc.contains(o);
+            if (!feeds) continue;
+            for (String i : s.inputs()) if (!i.isEmpty()) anc.add(i);
+            boolean fromWrt = false;
+            for (String i : s.inputs()) fromWrt |= !i.isEmpty() && desc.contains(i);
+            inRegion[k] = fromWrt;
+        }
+        if (!desc.contains(output))
+            throw new SalientException("the output '" + output + "' does not depend on " + wrt);
+        List<Plan.Step> region = new ArrayList<>();
+        Set<String> fetch = new LinkedHashSet<>();
+        fetch.add(output);
+        fetch.addAll(wrt);
+        for (int k = 0; k < steps.size(); k++) {
+            if (!inRegion[k]) continue;
+            Plan.Step s = steps.get(k);
+            region.add(s);
+            for (String i : s.inputs()) if (!i.isEmpty() && !isConstant(model, plan, i)) fetch.add(i);
+            for (String o : s.outputs()) if (!o.isEmpty()) fetch.add(o);
+        }
+        return new Region(region, desc, fetch);
+    }
+
+    /**
+     * Floats one input row needs while a tape records and walks back to {@code wrt}:
+     * the executor's buffers, the kept region and its gradients. For chunk sizing.
+     */
+    public static long floatsPerRow(Model model, long[] rowShape, Set<String> wrt) {
+        String inName = model.inputs().get(0).name();
+        String output = model.outputs().get(0).name();
+        Plan plan = model.plan(Map.of(inName, rowShape), Set.of(output));
+        Region r = region(model, plan, inName, output, wrt);
+        long kept = 0;
+        for (String f : r.fetch()) {
+            long[] sh = f.equals(inName) ? rowShape : plan.shape(f);
+            if (sh != null) kept += Shapes.numel(sh);
+        }
+        return plan.bufferFloats() + 2 * kept + Shapes.numel(rowShape);
+    }
+
+    private static boolean isConstant(Model model, Plan plan, String name) {
+        return model.graph().constants().containsKey(name) || plan.hostValue(name) != null;
+    }
+
+    /** The first output (raw logits), (N, classes); owned by the tape. */
+    public Tensor logits() {
+        return values.get(output);
+    }
+
+    /** A kept forward value (an activation of the region, or a wrt tensor); owned by the tape. */
+    public Tensor value(String name) {
+        Tensor t = values.get(name);
+        if (t == null) throw new SalientException("tensor '" + name + "' was not kept by this tape");
+        return t;
+    }
+
+    /** Resolves a target against this tape's logits: (N, maps per image) class indices. */
+    public int[][] targets(Target target) {
+        Tensor l = logits();
+        if (l.rank() != 2) throw new SalientException("expected logits of shape (N, classes), got " + Shapes.str(l.shape()));
+        return target.resolve(l.toArray(), (int) l.dim(0), (int) l.dim(1));
+    }
+
+    /**
+     * Backpropagates d(sum_n logit[n, classes[n]]) to the wrt tensors, with the
+     * given rules. Returns the gradients by wrt name; the caller owns them.
+     */
+    public Map<String, Tensor> backward(int[] classes, BackwardRules rules) {
+        return backward(classes, rules, wrt);
+    }
+
+    /**
+     * As {@link #backward(int[], BackwardRules)}, to a subset {@code to} of the wrt
+     * tensors only: the walk stops where no step leads from {@code to} any more.
+     */
+    public Map<String, Tensor> backward(int[] classes, BackwardRules rules, Set<String> to) {
+        if (!wrt.containsAll(to)) throw new SalientException("tensors " + to + " were not recorded by this tape (" + wrt + ")");
+        List<Plan.Step> walk = region;
+        Set<String> reach = desc;
+        if (!to.equals(wrt)) {
+            reach = new HashSet<>(to);
+            walk = new ArrayList<>();
+            for (Plan.Step s : region) {
+                boolean hit = false;
+                for (String i : s.inputs()) hit |= !i.isEmpty() && reach.contains(i);
+                if (!hit) continue;
+                walk.add(s);
+                for (String o : s.outputs()) if (!o.isEmpty()) reach.add(o);
+            }
+        }
+        Tensor l = logits();
+        int n = (int) l.dim(0), c = (int) l.dim(1);
+        if (classes.length != n) throw new SalientException("need one target class per row: " + classes.length + " for " + n);
+        float[] seed = new float[n * c];
+        for (int i = 0; i < n; i++) {
+            if (classes[i] < 0 || classes[i] >= c)
+                throw new SalientException("target class " + classes[i] + " is out of range: the model has " + c + " classes");
+            seed[i * c + classes[i]] = 1f;
+        }
+        Map<String, Tensor> grads = new HashMap<>();
+        Map<String, Tensor> result = new LinkedHashMap<>();
+        boolean ok = false;
+        try {
+            grads.put(output, backend.upload(seed, l.shape()));
+            for (int k = walk.size() - 1; k >= 0; k--) {
+                Plan.Step s = walk.get(k);
+                String[] outs = s.outputs();
+                Tensor[] dOut = new Tensor[outs.length];
+                boolean any = false;
+                for (int j = 0; j < outs.length; j++) {
+                    dOut[j] = outs[j].isEmpty() ? null : grads.get(outs[j]);
+                    any |= dOut[j] != null;
+                }
+                if (!any) continue;
+                List<Tensor> local = new ArrayList<>();
+                try {
+                    for (int j = 0; j < outs.length; j++)
+                        if (dOut[j] == null && !outs[j].isEmpty()) {
+                            dOut[j] = backend.zeros(s.outputShapes()[j]);
+                            local.add(dOut[j]);
+                        }
+                    Op op = s.op();
+                    String[] ins = s.inputs();
+                    Tensor[] in = new Tensor[ins.length];
+                    Tensor[] out = new Tensor[outs.length];
+                    Tensor[] dIn = new Tensor[ins.length];
+                    for (int i = 0; i < ins.length; i++) {
+                        if (ins[i].isEmpty() || op.isParamInput(i)) continue;
+                        in[i] = input(ins[i]);
+                        if (reach.contains(ins[i])) {
+                            dIn[i] = backend.allocate(s.inputShapes()[i]);
+                            local.add(dIn[i]);
+                        }
+                    }
+                    for (int j = 0; j < outs.length; j++) if (!outs[j].isEmpty()) out[j] = values.get(outs[j]);
+                    rules.ruleFor(s.node(), op).apply(op, backend, in, out, dOut, dIn);
+                    for (int i = 0; i < ins.length; i++) {
+                        if (dIn[i] == null) continue;
+                        Tensor prev = grads.get(ins[i]);
+                        if (prev == null) {
+                            grads.put(ins[i], dIn[i]);
+                            local.remove(dIn[i]);
+                        } else {
+                            backend.axpby(1f, dIn[i], 1f, prev);
+                        }
+                    }
+                } finally {
+                    for (Tensor t : local) t.close();
+                }
+                // output gradients are consumed: free them unless asked for
+                for (String o : outs) {
+                    if (o.isEmpty() || to.contains(o)) continue;
+                    Tensor g = grads.remove(o);
+                    if (g != null) g.close();
+                }
+            }
+            for (String w : to) {
+                Tensor g = grads.remove(w);
+                if (g == null) {
+                    long[] shape = values.get(w).shape();
+                    g = backend.zeros(shape);
+                }
+                result.put(w, g);
+            }
+            ok = true;
+            return result;
+        } finally {
+            for (Tensor t : grads.values()) t.close();
+            if (!ok) for (Tensor t : result.values()) t.close();
+        }
+    }
+
+    private Tensor input(String name) {
+        Tensor t = values.get(name);
+        if (t != null) return t;
+        if (model.graph().constants().containsKey(name)) return model.weight(backend, name);
+        var h = plan.hostValue(name);
+        if (h != null) {
+            Tensor u = backend.upload(h.floats(), h.shape());
+            temps.add(u);
+            return u;
+        }
+        throw new SalientException("tensor '" + name + "' is not available to the backward pass");
+    }
+
+    @Override
+    public void close() {
+        for (Tensor t : values.values()) t.close();
+        values.clear();
+        for (Tensor t : temps) t.close();
+        temps.clear();
+    }
+}

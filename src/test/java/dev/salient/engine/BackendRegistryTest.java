@@ -1,0 +1,106 @@
+package dev.salient.engine;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import java.lang.reflect.Method;
+import java.lang.reflect.Modifier;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Guards of the Backend op list: every op has a CUDA parity case (a test of
+ * CudaParityTest that runs it on both engines), and every engine checks every op's
+ * arguments through the one {@link OpChecks} (no engine keeps checks of its own).
+ */
+class BackendRegistryTest {
+    /** Lifecycle and memory methods: not ops with a kernel. */
+    static final Set<String> MEMORY = Set.of("name", "allocate", "zeros", "upload", "download", "free", "synchronize",
+            "close");
+
+    /** Each op and the CudaParityTest method that compares its CUDA kernel with the CPU engine. */
+    static final Map<String, String> PARITY_CASE = Map.ofEntries(
+            Map.entry("copy", "fillAndCopies"),
+            Map.entry("copyRange", "fillAndCopies"),
+            Map.entry("fill", "fillAndCopies"),
+            Map.entry("conv2dForward", "conv2dForward"),
+            Map.entry("conv2dBackwardData", "conv2dBackwardData"),
+            Map.entry("maxPool2dForward", "maxPool"),
+            Map.entry("maxPool2dBackward", "maxPool"),
+            Map.entry("avgPool2dForward", "avgPool"),
+            Map.entry("avgPool2dBackward", "avgPool"),
+            Map.entry("activationForward", "activation"),
+            Map.entry("activationBackward", "activation"),
+            Map.entry("preluForward", "prelu"),
+            Map.entry("preluBackward", "prelu"),
+            Map.entry("binary", "binary"),
+            Map.entry("reduceSumTo", "reduceSumTo"),
+            Map.entry("channelAffine", "channelAffineAndAxpby"),
+            Map.entry("axpby", "channelAffineAndAxpby"),
+            Map.entry("gemm", "gemm"),
+            Map.entry("matmul", "matmul"),
+            Map.entry("softmaxForward", "softmax"),
+            Map.entry("softmaxBackward", "softmax"),
+            Map.entry("concat", "concatAndSlice"),
+            Map.entry("sliceAxis", "concatAndSlice"),
+            Map.entry("gradcamWeights", "gradcamWeights"),
+            Map.entry("camCombine", "camCombineAndFinish"),
+            Map.entry("camFinish", "camCombineAndFinish"),
+            Map.entry("bilinearResize", "bilinearAndNearestResize"),
+            Map.entry("nearestResize", "bilinearAndNearestResize"),
+            Map.entry("maskedBlend", "maskedBlend"),
+            Map.entry("weightedSum", "weightedSum"),
+            Map.entry("reduceRows", "reduceRows"),
+            Map.entry("randomNormal", "randomNormal"));
+
+    static List<String> ops() {
+        List<String> out = new ArrayList<>();
+        for (Method m : Backend.class.getDeclaredMethods())
+            if (!Modifier.isStatic(m.getModifiers()) && !MEMORY.contains(m.getName()) && !out.contains(m.getName()))
+                out.add(m.getName());
+        return out;
+    }
+
+    @Test
+    void everyBackendOpHasACudaParityCase() throws Exception {
+        Class<?> parity = Class.forName("dev.salient.engine.cuda.CudaParityTest");
+        Set<String> cases = new TreeSet<>();
+        for (Method m : parity.getDeclaredMethods()) cases.add(m.getName());
+        List<String> missing = new ArrayList<>();
+        for (String op : ops()) {
+            String c = PARITY_CASE.get(op);
+            if (c == null || !cases.contains(c)) missing.add(op + (c == null ? "" : " (no CudaParityTest." + c + ")"));
+        }
+        assertTrue(missing.isEmpty(), "Backend ops without a CUDA parity case: " + missing);
+        for (String op : PARITY_CASE.keySet()) assertTrue(ops().contains(op), "parity map names an op Backend lacks: " + op);
+    }
+
+    @Test
+    void everyEngineChecksEveryOpThroughOpChecks() throws Exception {
+        for (String file : new String[] {"src/main/java/dev/salient/engine/CpuBackend.java",
+                "src/main/java/dev/salient/engine/cuda/CudaBackend.java"}) {
+            String src = Files.readString(Path.of(file));
+            for (String op : ops()) {
+                Matcher m = Pattern.compile("public \\w+ " + op + "\\(").matcher(src);
+                assertTrue(m.find(), file + " lacks " + op);
+                int open = src.indexOf('{', m.end());
+                int depth = 0, i = open;
+                do {
+                    char ch = src.charAt(i++);
+                    if (ch == '{') depth++;
+                    if (ch == '}') depth--;
+                } while (depth > 0);
+                String body = src.substring(open, i);
+                assertTrue(body.contains("OpChecks."), file + ": " + op + " does not check through OpChecks");
+                assertFalse(body.contains("throw new SalientException"), file + ": " + op + " keeps checks of its own");
+            }
+        }
+    }
+}
