@@ -60,4 +60,10 @@ public final class NewMethodCases {
             return Methods.get(method).create(m, o).explain(b, xt, target(c.getAsJsonObject("target")));
         }
     }
+
+    /** Closes the cached models, freeing their weights on every backend (a shared device keeps nothing). */
+    public static void closeModels() {
+        MODELS.values().forEach(Model::close);
+        MODELS.clear();
+    }
 }

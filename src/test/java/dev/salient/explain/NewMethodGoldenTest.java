@@ -61,6 +61,11 @@ class NewMethodGoldenTest {
     }
 
 
+    @AfterAll
+    static void closeModels() {
+        NewMethodCases.closeModels();
+    }
+
     @ParameterizedTest(name = "{0}")
     @MethodSource("cases")
     void matchesPyTorch(String id, JsonObject model, JsonObject c) {

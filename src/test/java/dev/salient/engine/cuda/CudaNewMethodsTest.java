@@ -17,6 +17,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -44,6 +45,11 @@ class CudaNewMethodsTest {
                 if (!c.getAsJsonObject().has("error")) out.add(Arguments.of(c.getAsJsonObject().get("id").getAsString(), e.getValue().getAsJsonObject(),
                         c.getAsJsonObject()));
         return out.stream();
+    }
+
+    @AfterAll
+    static void closeModels() {
+        NewMethodCases.closeModels();
     }
 
     @ParameterizedTest(name = "{0}")
