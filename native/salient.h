@@ -186,6 +186,13 @@ int nearest_resize_cpu(const float* x, float* y, int nc, int ih, int iw, int oh,
 /* out: (N,oh,ow) = minmax(relu(resize(minmax(relu(cam))))); cam: (N,h,w) is overwritten */
 int cam_finish_cpu(float* cam, float* out, int n, int h, int w, int oh, int ow);
 
+/* ---- host linear algebra of the eigen and clustering CAMs (principal.cpp) */
+
+/* out: (N,K) first principal direction of each centred x[n]: (K,P), sign by sums: (N,K) (see principal.cpp) */
+int principal_directions_cpu(const float* x, const float* sums, float* out, int n, int k, int p);
+/* dist: (n,n) Euclidean distances, in double, of the rows of x: (n,d) */
+int pairwise_distances_cpu(const float* x, double* dist, int n, int d);
+
 #ifdef __cplusplus
 }
 #endif

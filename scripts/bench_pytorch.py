@@ -14,6 +14,15 @@ Workloads (random seeded torchvision weights, eval mode, float32, NCHW, input (B
                           gradients on, loss.backward() through the whole network
   ig-resnet18             Integrated Gradients as Captum computes it: 50 Gauss-Legendre steps,
                           internal_batch_size = steps (one image's steps in one batch), B images
+  eigencam-resnet50       Eigen-CAM at layer4 as pytorch-grad-cam computes it: forward with the graph
+                          recorded, activations to numpy, per image np.linalg.svd(full_matrices=True) of
+                          the centred (h*w, C) matrix, projection on the first right singular vector
+  fullgrad-resnet50       FullGrad as pytorch-grad-cam computes it: input and weight gradients on, hooks on
+                          every BatchNorm, loss.backward(); |x*dx| and |b*G| per (image, channel) min-max and
+                          resized (torch bilinear, batched, in place of the per-image cv2 loop), summed
+  cfcam-resnet50          CF-CAM as the authors' cfcam.py computes it, with the forward and backward batched:
+                          per image the (C-|I|)^2 x h*w broadcast distance matrix, sklearn DBSCAN, the
+                          map-sized filter as a conv2d per cluster, softmax, ReLU, upsampling, / max
 Every CAM workload includes the top-1 target choice, channel weights, ReLU, min-max and the bilinear
 resize to the input size; IG includes the step scaling and the multiplication by (x - baseline).
 """
@@ -145,8 +154,144 @@ class IgCaptum:
         return torch.cat(out)
 
 
+class EigenCamPgc:
+    """pytorch-grad-cam EigenCAM (uses_gradients=False): the forward still records a graph (the
+    parameters require grad), then svd_on_activations.get_2d_projection per image in numpy."""
+
+    def __init__(self, args):
+        self.model = make_model("resnet50")
+        self.x = make_input(args.batch, args.size)
+        self.act = None
+        self.model.layer4.register_forward_hook(self._hook)
+
+    def _hook(self, module, inp, out):
+        self.act = out.detach().cpu().numpy()
+
+    def __call__(self):
+        self.model(self.x)
+        proj = []
+        for a in self.act:
+            m = a.reshape(a.shape[0], -1).transpose()
+            m = m - m.mean(axis=0)
+            _u, _s, vt = np.linalg.svd(m, full_matrices=True)
+            proj.append((m @ vt[0, :]).reshape(a.shape[1:]))
+        return cam_postprocess(torch.from_numpy(np.float32(proj)), self.x.shape[2:])
+
+
+def minmax_planes(t):
+    flat = t.flatten(1)
+    flat = flat - flat.min(1, keepdim=True).values
+    return (flat / (1e-7 + flat.max(1, keepdim=True).values)).view_as(t)
+
+
+class FullGradPgc:
+    """pytorch-grad-cam FullGrad: compute_input_gradient=True, every BatchNorm2d hooked (activation
+    and gradient), model.zero_grad(); loss.backward(retain_graph=True) with weight gradients."""
+
+    def __init__(self, args):
+        self.model = make_model("resnet50")
+        self.x = make_input(args.batch, args.size)
+        self.bns = [m for m in self.model.modules() if isinstance(m, torch.nn.BatchNorm2d) and m.bias is not None]
+        self.bias = [(m.bias - m.running_mean * m.weight / torch.sqrt(m.running_var + m.eps)).detach() for m in self.bns]
+        self.grads = {}
+        for i, m in enumerate(self.bns):
+            m.register_forward_hook(self._hook(i))
+
+    def _hook(self, i):
+        def hook(module, inp, out):
+            def store(g):
+                self.grads[i] = g.detach()
+            out.register_hook(store)
+        return hook
+
+    def _scaled_sum(self, t, size):
+        n, c = t.shape[:2]
+        total = torch.zeros(n, *size)
+        for c0 in range(0, c, 64):          # channel chunks keep the resized maps to ~ n*64*H*W floats
+            part = minmax_planes(t[:, c0:c0 + 64].reshape(-1, *t.shape[2:]))
+            if tuple(part.shape[1:]) != tuple(size):
+                part = F.interpolate(part[:, None], size=size, mode="bilinear", align_corners=False)[:, 0]
+            total += part.view(n, -1, *size).sum(1)
+        return total
+
+    def __call__(self):
+        x = self.x.clone().requires_grad_(True)
+        y = self.model(x)
+        t = y.argmax(1)
+        self.model.zero_grad()
+        y.gather(1, t[:, None]).sum().backward(retain_graph=True)
+        size = tuple(x.shape[2:])
+        with torch.no_grad():
+            total = self._scaled_sum((x.grad * x).abs(), size)
+            for i, b in enumerate(self.bias):
+                total += self._scaled_sum((b[None, :, None, None] * self.grads[i]).abs(), size)
+            return minmax_planes(total)
+
+
+class CfCamAuthors:
+    """The authors' cfcam.py (PEERS.md 1.2) with the forward and backward batched: hooks on layer4,
+    logits.backward(one_hot) with weight gradients, then per image their numpy/sklearn/torch steps."""
+
+    def __init__(self, args):
+        self.model = make_model("resnet50")
+        self.x = make_input(args.batch, args.size)
+        self.act, self.grad = None, None
+        self.model.layer4.register_forward_hook(self._hook)
+
+    def _hook(self, module, inp, out):
+        self.act = out.detach()
+
+        def store(g):
+            self.grad = g.detach()
+        out.register_hook(store)
+
+    @staticmethod
+    def _bilateral(g, sigma_spatial=5.0, sigma_range=0.1):
+        h, w = g.shape
+        u = torch.arange(h, dtype=g.dtype)[:, None]
+        v = torch.arange(w, dtype=g.dtype)[None, :]
+        s = torch.exp(-((u - h / 2) ** 2 + (v - w / 2) ** 2) / (2 * sigma_spatial ** 2))
+        r = torch.exp(-(g - g.mean()) ** 2 / (2 * sigma_range ** 2))
+        k = s * r
+        k = k / (k.sum() + 1e-6)
+        return F.conv2d(g[None, None], k[None, None], padding="same")[0, 0]
+
+    def _one(self, a, g):
+        from sklearn.cluster import DBSCAN
+        c = a.shape[0]
+        f = a.reshape(c, -1).numpy()
+        norms = np.linalg.norm(f, axis=1)
+        important = norms >= np.percentile(norms, 75)
+        rest = np.where(~important)[0]
+        fr = f[rest]
+        d = np.linalg.norm(fr[:, None] - fr[None, :], axis=2)      # the authors' broadcast temporary
+        np.fill_diagonal(d, np.inf)
+        eps = max(np.percentile(d[np.isfinite(d)], 25), 1e-5)
+        labels = DBSCAN(eps=eps, min_samples=max(2, int(0.05 * len(rest)))).fit(fr).labels_
+        weights = torch.zeros(c)
+        valid = torch.from_numpy(important).clone()
+        weights[valid] = g[valid].mean(dim=(1, 2))
+        for j in set(labels.tolist()) - {-1}:
+            members = torch.from_numpy(rest[labels == j])
+            weights[members] = self._bilateral(g[members].mean(0)).mean()
+            valid[members] = True
+        alpha = torch.softmax(weights[valid], 0)
+        return F.relu((alpha[:, None, None] * a[valid]).sum(0))
+
+    def __call__(self):
+        y = self.model(self.x)
+        t = y.argmax(1)
+        self.model.zero_grad()
+        y.backward(F.one_hot(t, y.shape[1]).float())
+        cams = torch.stack([self._one(a, g) for a, g in zip(self.act, self.grad)])
+        up = F.interpolate(cams[:, None], size=self.x.shape[2:], mode="bilinear", align_corners=False)[:, 0]
+        mx = up.flatten(1).max(1).values.clamp_min(1e-30)
+        return up / mx[:, None, None]
+
+
 WORKLOADS = {"resnet50-forward": ForwardW, "gradcam-resnet50": GradCamLayerOnly,
-             "gradcam-resnet50-full": GradCamFull, "ig-resnet18": IgCaptum}
+             "gradcam-resnet50-full": GradCamFull, "ig-resnet18": IgCaptum,
+             "eigencam-resnet50": EigenCamPgc, "fullgrad-resnet50": FullGradPgc, "cfcam-resnet50": CfCamAuthors}
 
 
 def blas_in_use():

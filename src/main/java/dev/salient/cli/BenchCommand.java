@@ -3,6 +3,10 @@ package dev.salient.cli;
 import dev.salient.engine.Backend;
 import dev.salient.engine.SalientException;
 import dev.salient.engine.Tensor;
+import dev.salient.explain.Explainer;
+import dev.salient.explain.MethodOption;
+import dev.salient.explain.MethodOptions;
+import dev.salient.explain.Methods;
 import dev.salient.explain.cam.GradCam;
 import dev.salient.explain.gradient.IntegratedGradients;
 import dev.salient.explain.Target;
@@ -24,7 +28,8 @@ import picocli.CommandLine.Spec;
  * runs; prints each and the median in images/s.
  */
 @Command(name = "bench", mixinStandardHelpOptions = true,
-        description = "Time a workload end to end: resnet50-forward, gradcam-resnet50 or ig-resnet18 (any model works).")
+        description = "Time a workload end to end: resnet50-forward, gradcam-resnet50, ig-resnet18 or any method by name "
+                + "(eigencam-resnet50, fullgrad-resnet50, cfcam-resnet50, ...; any model works).")
 public final class BenchCommand implements Callable<Integer> {
     @Spec
     picocli.CommandLine.Model.CommandSpec spec;
@@ -77,8 +82,17 @@ public final class BenchCommand implements Callable<Integer> {
                 case "forward", "resnet50-forward" -> "forward";
                 case "gradcam", "gradcam-resnet50" -> "gradcam";
                 case "ig", "ig-resnet18" -> "ig";
-                default -> throw new SalientException("unknown workload '" + workload + "' (use forward, gradcam or ig)");
+                default -> {
+                    // any other method by its name, optionally suffixed -resnet50 (eigencam-resnet50, ...)
+                    String name = workload.replaceFirst("-resnet50$", "");
+                    if (!Methods.names().contains(name))
+                        throw new SalientException("unknown workload '" + workload + "' (use forward, gradcam, ig or a method: "
+                                + String.join(", ", Methods.names()) + ")");
+                    yield name;
+                }
             };
+            Explainer method = w.equals("forward") || w.equals("gradcam") || w.equals("ig") ? null
+                    : Methods.get(w).create(m, MethodOptions.defaults().with(MethodOption.LAYER, layer));
             GradCam cam = new GradCam(m, layer);
             IntegratedGradients ig = new IntegratedGradients(m);
             double[] rates = new double[repeats];
@@ -92,7 +106,8 @@ public final class BenchCommand implements Callable<Integer> {
                             }
                         }
                         case "gradcam" -> cam.explain(b, xt, Target.top1());
-                        default -> ig.explain(b, xt, Target.top1(), IntegratedGradients.Options.steps(steps));
+                        case "ig" -> ig.explain(b, xt, Target.top1(), IntegratedGradients.Options.steps(steps));
+                        default -> method.explain(b, xt, Target.top1());
                     }
                     double s = (System.nanoTime() - t0) / 1e9;
                     if (rep >= 0) {

@@ -361,8 +361,10 @@ public final class ExplainCommand implements Callable<Integer> {
                 if (first == null) first = o;
                 users.add(s.name());
             }
-            cs.addOption(CommandLine.Model.OptionSpec.builder(name).paramLabel(first.label()).type(String.class)
-                    .description(first.description() + " [" + String.join(", ", users) + "]").build());
+            CommandLine.Model.OptionSpec.Builder ob = CommandLine.Model.OptionSpec.builder(name).paramLabel(first.label())
+                    .type(String.class).description(first.description() + " [" + String.join(", ", users) + "]");
+            if (first.defaultValue() instanceof Boolean) ob.arity("0..1").fallbackValue("true");   // a flag
+            cs.addOption(ob.build());
         }
         String all = Methods.ALL.stream().map(MethodSpec::name).collect(Collectors.joining(", "));
         cs.usageMessage().footer("%nMethods: " + all + ".", "'salient explain --method NAME --help' lists one method's options.");

@@ -146,4 +146,10 @@ public final class CpuNative {
     public static native int reduce_rows_cpu(int op, @Cast("const float*") FloatPointer x, FloatPointer y, long r, long l);
     public static native int random_normal_cpu(@Cast("uint64_t") long seed, @Cast("uint64_t") long offset, FloatPointer y,
             long n);
+
+    // ---- host linear algebra of the eigen and clustering CAMs (native/cpu/principal.cpp)
+    public static native int principal_directions_cpu(@Cast("const float*") FloatPointer x,
+            @Cast("const float*") FloatPointer sums, FloatPointer out, int n, int k, int p);
+    public static native int pairwise_distances_cpu(@Cast("const float*") FloatPointer x,
+            org.bytedeco.javacpp.DoublePointer dist, int n, int d);
 }

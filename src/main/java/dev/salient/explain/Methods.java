@@ -1,7 +1,16 @@
 package dev.salient.explain;
 
 import dev.salient.engine.SalientException;
+import dev.salient.explain.cam.CfCam;
+import dev.salient.explain.cam.ClassActivationMap;
+import dev.salient.explain.cam.EigenCam;
+import dev.salient.explain.cam.EigenGradCam;
+import dev.salient.explain.cam.FullGrad;
 import dev.salient.explain.cam.GradCam;
+import dev.salient.explain.cam.GradCamElementWise;
+import dev.salient.explain.cam.SpatialAttention;
+import dev.salient.explain.gradient.Deconvnet;
+import dev.salient.explain.layer.LayerActivation;
 import dev.salient.explain.cam.GradCamPlusPlus;
 import dev.salient.explain.cam.GuidedGradCam;
 import dev.salient.explain.cam.HiResCam;
@@ -36,6 +45,15 @@ public final class Methods {
             XGradCam.SPEC,
             LayerCam.SPEC,
             HiResCam.SPEC,
+            Deconvnet.SPEC,
+            ClassActivationMap.SPEC,
+            GradCamElementWise.SPEC,
+            EigenCam.SPEC,
+            EigenGradCam.SPEC,
+            FullGrad.SPEC,
+            CfCam.SPEC,
+            SpatialAttention.SPEC,
+            LayerActivation.SPEC,
             Lrp.SPEC);
 
     /** The method's names, in {@link #ALL}'s order. */

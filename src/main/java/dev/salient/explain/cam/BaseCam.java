@@ -3,6 +3,7 @@ package dev.salient.explain.cam;
 import dev.salient.engine.Backend;
 import dev.salient.engine.CamCombine;
 import dev.salient.engine.CamWeighting;
+import dev.salient.engine.SalientException;
 import dev.salient.engine.Tensor;
 import dev.salient.explain.Explainer;
 import dev.salient.explain.MethodOption;
@@ -29,7 +30,19 @@ import java.util.Set;
  * {@link #finishMap}.
  */
 public abstract class BaseCam extends Explainer {
+    /**
+     * Counterfactual maps (Grad-CAM paper, arXiv:1610.02391 section 5.2): the gradients are
+     * negated before the channel weights are formed, so the map shows what argues against
+     * the class. Listed by every gradient-weighted CAM's spec.
+     */
+    public static final MethodOption<Boolean> COUNTERFACTUAL = MethodOption.of("--counterfactual", "true|false", false, s -> {
+        if (s.isEmpty() || s.equals("true")) return true;
+        if (s.equals("false")) return false;
+        throw new SalientException("--counterfactual takes no value (or true/false), got '" + s + "'");
+    }, "Negate the gradients: map what argues against the class (default: false).");
+
     protected final String layer;
+    private boolean counterfactual;
 
     /** @param layer an ONNX tensor name, a node name, or "auto" (the last 4-D activation before pooling) */
     protected BaseCam(Model model, String layer) {
@@ -40,7 +53,19 @@ public abstract class BaseCam extends Explainer {
     /** From spec options: {@link MethodOption#LAYER}. */
     protected BaseCam(Model model, MethodOptions o) {
         this(model, o.get(MethodOption.LAYER));
+        this.counterfactual = o.get(COUNTERFACTUAL);
     }
+
+    /** Whether the gradients are negated ({@link #COUNTERFACTUAL}). */
+    public boolean counterfactual() {
+        return counterfactual;
+    }
+
+    /**
+     * Checks, before any work, that the method can explain through {@code tensor} (layer shape
+     * (N,K,h,w)); throws one clear line otherwise. Nothing to check by default.
+     */
+    protected void checkLayer(String tensor, long[] layerShape) {}
 
     /** The graph tensor this explainer reads for an input of the given shape. */
     public String layerTensor(long[] inputShape) {
@@ -169,6 +194,7 @@ public abstract class BaseCam extends Explainer {
         if (batch.rank() != 4) return new Maps("", batch.shape());
         String tensor = layerTensor(batch.shape());
         Layers.require4d(model, tensor, batch.shape(), name());
+        checkLayer(tensor, model.plan(Map.of(inputName(), batch.shape()), Set.of(model.outputs().get(0).name())).shape(tensor));
         return new Maps(tensor, batch.shape());
     }
 
@@ -202,6 +228,7 @@ public abstract class BaseCam extends Explainer {
                 @Override
                 public Tensor accumulate(Backend bb, Tape tape, List<Map<String, Tensor>> grads, int s0, int count, Tensor acc) {
                     Tensor g = grads.isEmpty() ? null : grads.get(0).get(tensor);
+                    if (g != null && counterfactual) bb.axpby(0f, g, -1f, g);
                     return rawMap(bb, tape.value(tensor), g);
                 }
 

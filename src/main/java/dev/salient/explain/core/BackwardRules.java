@@ -48,7 +48,7 @@ public final class BackwardRules {
 
     /** Deconvnet (Zeiler and Fergus 2014; Captum Deconvolution): through every Relu, dx = relu(dy). */
     public static BackwardRules deconvnet() {
-        return standard().with("deconvnet", "Relu", (op, b, in, out, dOut, dIn) -> {
+        return standard().with("deconvolution", "Relu", (op, b, in, out, dOut, dIn) -> {
             if (dIn[0] != null) b.activationForward(Activation.RELU, dOut[0], dIn[0], 0, 0);
         });
     }

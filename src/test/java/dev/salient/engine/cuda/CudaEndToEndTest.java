@@ -101,7 +101,14 @@ class CudaEndToEndTest {
                 emulated ? "2" : "4", "--seed", "1234"));
         try (Model m = Model.load(d.resolve("model.onnx")); Tensor xc = x.upload(cpu); Tensor xg = x.upload(gpu)) {
             Explainer e = spec.create(m, o);
-            Attribution ref = e.explain(cpu, xc, Target.top1());
+            Attribution ref;
+            try {
+                ref = e.explain(cpu, xc, Target.top1());
+            } catch (dev.salient.engine.SalientException err) {
+                // cam reads the classifier after GlobalAveragePool: models without that head refuse it on every device
+                assumeTrue(!method.equals("cam"), name + ": " + err.getMessage());
+                throw err;
+            }
             Attribution got = e.explain(gpu, xg, Target.top1());
             assertArrayEquals(ref.shape(), got.shape(), method + " shape");
             assertArrayEquals(ref.targets(), got.targets(), method + " targets");
