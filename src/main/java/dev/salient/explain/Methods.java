@@ -6,12 +6,15 @@ import dev.salient.explain.cam.GradCamPlusPlus;
 import dev.salient.explain.cam.GuidedGradCam;
 import dev.salient.explain.cam.HiResCam;
 import dev.salient.explain.cam.LayerCam;
+import dev.salient.explain.cam.ScoreCam;
 import dev.salient.explain.cam.XGradCam;
 import dev.salient.explain.gradient.GuidedBackprop;
 import dev.salient.explain.gradient.InputXGradient;
 import dev.salient.explain.gradient.IntegratedGradients;
 import dev.salient.explain.gradient.NoiseTunnel;
 import dev.salient.explain.gradient.Saliency;
+import dev.salient.explain.perturbation.FeatureAblation;
+import dev.salient.explain.perturbation.Occlusion;
 import java.util.List;
 
 /**
@@ -34,7 +37,10 @@ public final class Methods {
             GradCamPlusPlus.SPEC,
             XGradCam.SPEC,
             LayerCam.SPEC,
-            HiResCam.SPEC);
+            HiResCam.SPEC,
+            ScoreCam.SPEC,
+            Occlusion.SPEC,
+            FeatureAblation.SPEC);
 
     /** The method's names, in {@link #ALL}'s order. */
     public static List<String> names() {

@@ -13,6 +13,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -27,6 +28,7 @@ import org.junit.jupiter.api.Test;
 class MethodRegistryTest {
     static final Path MAIN = Path.of("src/main/java");
     static final Path GOLDEN = Path.of("src/test/resources/fixtures/methods/manifest.json");
+    static final Path PERTURBATION_GOLDEN = Path.of("src/test/resources/fixtures/perturbation/manifest.json");
     /** Files that name a method: its own class, and the line in Methods. */
     static final int FILES_TO_ADD_A_METHOD = 2;
     /**
@@ -90,17 +92,22 @@ class MethodRegistryTest {
     /** Every method has at least one golden case on every fixture model (as ArchitectureParityTest's every-fixture check). */
     @Test
     void everyMethodHasAGoldenCasePerFixtureModel() throws IOException {
-        JsonObject m = JsonParser.parseString(Files.readString(GOLDEN)).getAsJsonObject();
-        List<String> missing = new ArrayList<>();
-        for (Map.Entry<String, JsonElement> e : m.getAsJsonObject("models").entrySet()) {
-            Set<String> have = new TreeSet<>();
-            for (JsonElement c : e.getValue().getAsJsonObject().getAsJsonArray("cases"))
-                have.add(c.getAsJsonObject().get("method").getAsString());
-            for (String name : Methods.names()) if (!have.contains(name)) missing.add(name + " on " + e.getKey());
-            for (String name : have) assertTrue(Methods.names().contains(name), "golden case for unknown method " + name);
+        // the method fixtures and the perturbation family's own (scripts/make_perturbation_fixtures.py)
+        Map<String, Set<String>> have = new TreeMap<>();
+        for (Path golden : List.of(GOLDEN, PERTURBATION_GOLDEN)) {
+            JsonObject m = JsonParser.parseString(Files.readString(golden)).getAsJsonObject();
+            for (Map.Entry<String, JsonElement> e : m.getAsJsonObject("models").entrySet())
+                for (JsonElement c : e.getValue().getAsJsonObject().getAsJsonArray("cases"))
+                    have.computeIfAbsent(e.getKey(), k -> new TreeSet<>()).add(c.getAsJsonObject().get("method").getAsString());
         }
-        assertTrue(missing.isEmpty(), "methods without a golden case (scripts/make_method_fixtures.py): " + missing);
-        assertTrue(m.getAsJsonObject("models").size() >= 2, "golden cases on at least two architectures");
+        List<String> missing = new ArrayList<>();
+        for (Map.Entry<String, Set<String>> e : have.entrySet()) {
+            for (String name : Methods.names()) if (!e.getValue().contains(name)) missing.add(name + " on " + e.getKey());
+            for (String name : e.getValue()) assertTrue(Methods.names().contains(name), "golden case for unknown method " + name);
+        }
+        assertTrue(missing.isEmpty(), "methods without a golden case (scripts/make_method_fixtures.py, "
+                + "scripts/make_perturbation_fixtures.py): " + missing);
+        assertTrue(have.size() >= 2, "golden cases on at least two architectures");
     }
 
     /** An option name shared by two methods is the same option (same label, default and description). */
