@@ -13,7 +13,8 @@ using salient_cuda::Broadcast;
 
 // ---- device helpers
 
-enum { BIN_ADD = 0, BIN_SUB = 1, BIN_MUL = 2, BIN_DIV = 3 };
+// SALIENT_BIN_* (native/salient.h, one list for both engines)
+enum { BIN_ADD = SALIENT_BIN_ADD, BIN_SUB = SALIENT_BIN_SUB, BIN_MUL = SALIENT_BIN_MUL, BIN_DIV = SALIENT_BIN_DIV };
 
 template <int OP>
 __device__ __forceinline__ float bin_apply(float a, float b) {

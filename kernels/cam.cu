@@ -14,8 +14,9 @@
 
 // ---- device helpers
 
-enum { CAMW_GRADCAM = 0, CAMW_GRADCAMPP = 1, CAMW_XGRADCAM = 2 };
-enum { CAMC_WEIGHTED = 0, CAMC_LAYERCAM = 1, CAMC_HIRESCAM = 2 };
+// SALIENT_CAMW_* and SALIENT_CAMC_* (native/salient.h, one list for both engines)
+enum { CAMW_GRADCAM = SALIENT_CAMW_GRADCAM, CAMW_GRADCAMPP = SALIENT_CAMW_GRADCAMPP, CAMW_XGRADCAM = SALIENT_CAMW_XGRADCAM };
+enum { CAMC_WEIGHTED = SALIENT_CAMC_WEIGHTED, CAMC_LAYERCAM = SALIENT_CAMC_LAYERCAM, CAMC_HIRESCAM = SALIENT_CAMC_HIRESCAM };
 
 // One output pixel of the half-pixel-centre bilinear resize (torch align_corners=False,
 // OpenCV INTER_LINEAR); the same float arithmetic as bilinear_plane in cam.cpp.

@@ -2,17 +2,20 @@
 //   - the per-thread error message and the argument / launch checks that fill it;
 //   - ceil_div and the launch-size helpers;
 //   - warp and block reductions;
-//   - the numpy broadcast iterator (shapes coalesced on the host, offsets on the device).
+//   - the numpy broadcast iterator (the plan from salient_host.h, offsets on the device).
+// The host code both engines share (errors, checks, broadcast plan, conv geometry, op codes)
+// is native/salient_host.h.
 #pragma once
 #include <cstdint>
 #include <cstdio>
 #include <cuda_runtime.h>
 #include "salient_cuda.h"
+#include "salient_host.h"
 
 namespace salient_cuda {
 
 // Records a printf-style message as this thread's last error and returns `code`.
-int fail(int code, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+using salient::host::fail;
 // Records "<what>: <CUDA error string>" and returns SALIENT_EBACKEND (or ENOMEM for OOM).
 int fail_cuda(const char* what, cudaError_t e);
 
@@ -29,13 +32,9 @@ inline unsigned grid_for(int64_t n, int threads = kThreads) {
 
 }  // namespace salient_cuda
 
-// Early-return argument checks: SALIENT_CUDA_CHECK(cond, "message %d", v)
-#define SALIENT_CUDA_CHECK(cond, ...)                                              \
-    do {                                                                           \
-        if (!(cond)) return ::salient_cuda::fail(SALIENT_EINVAL, __VA_ARGS__);     \
-    } while (0)
-
-#define SALIENT_CUDA_CHECK_PTR(p) SALIENT_CUDA_CHECK((p) != nullptr, "%s: %s is null", __func__, #p)
+// Early-return argument checks: SALIENT_CUDA_CHECK(cond, "message %d", v) (salient_host.h's)
+#define SALIENT_CUDA_CHECK(cond, ...) SALIENT_CHECK(cond, __VA_ARGS__)
+#define SALIENT_CUDA_CHECK_PTR(p) SALIENT_CHECK_PTR(p)
 
 // After a launch: turns a launch error into the status of the calling launcher.
 #define SALIENT_CUDA_CHECK_LAUNCH()                                                \
@@ -114,24 +113,13 @@ __device__ inline float block_min(float v, float* scratch) {
 
 namespace salient_cuda {
 
-// Broadcast iteration of up to 3 operands against an output shape, passed to kernels by
-// value. Dims of size 1 are dropped and contiguous runs merged on the host, so typical
-// cases (same shape, per-channel bias) end up with rank 1 or 2.
-constexpr int kMaxOps = 3;
-
-struct Broadcast {
-    int rank;                                          // coalesced rank (>= 1)
-    int64_t shape[SALIENT_CUDA_MAX_RANK];              // coalesced output shape
-    int64_t stride[kMaxOps][SALIENT_CUDA_MAX_RANK];    // element strides per operand (0: broadcast)
-    int64_t numel;
-};
-
-// Host: checks shapes (rank within [0, 8], dims >= 0, operand dims equal to the output's or 1)
-// and builds the coalesced iteration. Operand 0 is usually the output itself.
-int make_broadcast(const char* fn, const int64_t* out, int out_rank, int nops, const int64_t* const* shapes,
-                   const int* ranks, Broadcast& b);
-int check_shape(const char* fn, const char* what, const int64_t* shape, int rank);
-int64_t shape_numel(const int64_t* shape, int rank);
+// Broadcast iteration (salient_host.h): passed to kernels by value, built on the host by
+// make_broadcast (shapes checked, dims of size 1 dropped, contiguous runs merged).
+using salient::host::Broadcast;
+using salient::host::check_shape;
+using salient::host::make_broadcast;
+using salient::host::shape_numel;
+static_assert(SALIENT_CUDA_MAX_RANK == SALIENT_MAX_RANK, "one rank limit for both engines");
 
 }  // namespace salient_cuda
 

@@ -25,9 +25,7 @@
 
 // ---- device helpers
 
-struct ConvGeom {
-    int n, c, h, w, k, r, s, sh, sw, pt, pl, dh, dw, oh, ow, groups, cg, kg;
-};
+using salient::host::ConvGeom;  // n c h w k r s sh sw pt pl pb pr dh dw groups, then oh ow cg kg
 
 enum { CONV_FWD = 0, CONV_BWD_DATA = 1 };
 
@@ -287,22 +285,10 @@ __global__ void conv2d_backward_data_depthwise_kernel(const float* __restrict__ 
 
 // ---- launchers
 
-static int check_conv(const char* fn, ConvGeom& g, int pb, int pr) {
-    SALIENT_CUDA_CHECK(g.n > 0 && g.c > 0 && g.h > 0 && g.w > 0 && g.k > 0 && g.r > 0 && g.s > 0,
-                       "%s: non-positive size (n=%d c=%d h=%d w=%d k=%d r=%d s=%d)", fn, g.n, g.c, g.h, g.w, g.k, g.r,
-                       g.s);
-    SALIENT_CUDA_CHECK(g.sh > 0 && g.sw > 0 && g.dh > 0 && g.dw > 0, "%s: strides and dilations must be positive", fn);
-    SALIENT_CUDA_CHECK(g.pt >= 0 && g.pl >= 0 && pb >= 0 && pr >= 0, "%s: negative pad", fn);
-    SALIENT_CUDA_CHECK(g.groups > 0 && g.c % g.groups == 0 && g.k % g.groups == 0,
-                       "%s: groups=%d must divide c=%d and k=%d", fn, g.groups, g.c, g.k);
+// The common checks (salient_host.h), then this engine's limits (grid, 32-bit indices).
+static int check_conv(const char* fn, ConvGeom& g) {
+    if (int rc = salient::host::check_conv_geometry(fn, g)) return rc;
     SALIENT_CUDA_CHECK(g.groups <= 65535, "%s: %d groups exceed the grid limit", fn, g.groups);
-    const int64_t eh = (int64_t)g.h + g.pt + pb - (int64_t)g.dh * (g.r - 1) - 1;
-    const int64_t ew = (int64_t)g.w + g.pl + pr - (int64_t)g.dw * (g.s - 1) - 1;
-    SALIENT_CUDA_CHECK(eh >= 0 && ew >= 0, "%s: kernel larger than the padded input", fn);
-    g.oh = (int)(eh / g.sh + 1);
-    g.ow = (int)(ew / g.sw + 1);
-    g.cg = g.c / g.groups;
-    g.kg = g.k / g.groups;
     const int64_t crs = (int64_t)g.cg * g.r * g.s, krs = (int64_t)g.kg * g.r * g.s;
     SALIENT_CUDA_CHECK(crs < (1 << 30) && krs < (1 << 30) && (int64_t)g.h * g.w < (1 << 30) &&
                            (int64_t)g.oh * g.ow < (1 << 30),
@@ -332,8 +318,9 @@ extern "C" int conv2d_forward_cuda(const float* x, const float* w, const float* 
     SALIENT_CUDA_CHECK_PTR(x);
     SALIENT_CUDA_CHECK_PTR(w);
     SALIENT_CUDA_CHECK_PTR(y);
-    ConvGeom g{n, c, h, wd, k, r, s, stride_h, stride_w, pad_top, pad_left, dil_h, dil_w, 0, 0, groups, 0, 0};
-    if (int rc = check_conv(__func__, g, pad_bottom, pad_right)) return rc;
+    ConvGeom g{n, c, h, wd, k, r, s, stride_h, stride_w, pad_top, pad_left, pad_bottom, pad_right, dil_h, dil_w, groups,
+               0, 0, 0, 0};
+    if (int rc = check_conv(__func__, g)) return rc;
     // x: (n,c,h,w), w: (k,cg,r,s), bias: (k), y: (n,k,oh,ow)
     if (g.cg == 1) {
         const int64_t total = (int64_t)n * k * g.oh * g.ow;
@@ -352,8 +339,9 @@ extern "C" int conv2d_backward_data_cuda(const float* dy, const float* w, float*
     SALIENT_CUDA_CHECK_PTR(dy);
     SALIENT_CUDA_CHECK_PTR(w);
     SALIENT_CUDA_CHECK_PTR(dx);
-    ConvGeom g{n, c, h, wd, k, r, s, stride_h, stride_w, pad_top, pad_left, dil_h, dil_w, 0, 0, groups, 0, 0};
-    if (int rc = check_conv(__func__, g, pad_bottom, pad_right)) return rc;
+    ConvGeom g{n, c, h, wd, k, r, s, stride_h, stride_w, pad_top, pad_left, pad_bottom, pad_right, dil_h, dil_w, groups,
+               0, 0, 0, 0};
+    if (int rc = check_conv(__func__, g)) return rc;
     // dy: (n,k,oh,ow), w: (k,cg,r,s), dx: (n,c,h,w), overwritten
     if (g.cg == 1) {
         const int64_t total = (int64_t)n * c * h * wd;

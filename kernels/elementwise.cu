@@ -10,8 +10,16 @@
 
 // ---- device helpers
 
-// Kinds follow SALIENT_ACT_* in native/salient.h; kinks as PyTorch (see activation.cpp).
-enum { ACT_RELU = 0, ACT_LEAKY_RELU = 1, ACT_CLIP = 2, ACT_SIGMOID = 3, ACT_HARD_SIGMOID = 4, ACT_HARD_SWISH = 5, ACT_ABS = 6 };
+// Kinds are SALIENT_ACT_* (native/salient.h, one list for both engines); kinks as PyTorch (see activation.cpp).
+enum {
+    ACT_RELU = SALIENT_ACT_RELU,
+    ACT_LEAKY_RELU = SALIENT_ACT_LEAKY_RELU,
+    ACT_CLIP = SALIENT_ACT_CLIP,
+    ACT_SIGMOID = SALIENT_ACT_SIGMOID,
+    ACT_HARD_SIGMOID = SALIENT_ACT_HARD_SIGMOID,
+    ACT_HARD_SWISH = SALIENT_ACT_HARD_SWISH,
+    ACT_ABS = SALIENT_ACT_ABS
+};
 
 __device__ __forceinline__ float act_fwd(int kind, float x, float a, float b) {
     switch (kind) {

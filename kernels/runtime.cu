@@ -1,11 +1,15 @@
 // runtime.cu: the host side of the CUDA engine. Device discovery that answers "0 devices"
-// instead of failing when there is no driver or GPU, device memory, host<->device copies,
-// the per-thread error message and the host half of the broadcast iterator.
+// instead of failing when there is no driver or GPU, device memory, host<->device copies and
+// the per-thread error message (its buffer and the broadcast plan live in salient_host.h).
 //
 // FLOP/byte: no kernels here; copies run at PCIe/NVLink speed (H2D/D2H ~25-50 GB/s,
 // D2D ~2-3 TB/s on H100), which is why the engine copies only at batch boundaries.
 #include <cstdarg>
+#include <cstdlib>
 #include <cstring>
+#include <algorithm>
+#include <mutex>
+#include <unordered_map>
 #include "common.cuh"
 
 // ---- device helpers
@@ -14,83 +18,18 @@
 
 namespace salient_cuda {
 
-static thread_local char g_error[512] = {0};
 static char g_probe_error[256] = {0};
 
-int fail(int code, const char* fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(g_error, sizeof g_error, fmt, ap);
-    va_end(ap);
-    return code;
-}
+// The memory cap of salient_cuda_set_memory_limit: bytes held per live allocation.
+static std::mutex g_held_mu;
+static std::unordered_map<const void*, int64_t> g_held;
+static int64_t g_held_bytes = 0, g_limit_bytes = 0;
 
 int fail_cuda(const char* what, cudaError_t e) {
     // clear the non-sticky error so that the next call starts clean
     cudaGetLastError();
     return fail(e == cudaErrorMemoryAllocation ? SALIENT_ENOMEM : SALIENT_EBACKEND, "%s: CUDA error %d (%s): %s", what,
                 (int)e, cudaGetErrorName(e), cudaGetErrorString(e));
-}
-
-int check_shape(const char* fn, const char* what, const int64_t* shape, int rank) {
-    SALIENT_CUDA_CHECK(rank >= 0 && rank <= SALIENT_CUDA_MAX_RANK, "%s: %s rank %d outside [0, %d]", fn, what, rank,
-                       SALIENT_CUDA_MAX_RANK);
-    SALIENT_CUDA_CHECK(rank == 0 || shape != nullptr, "%s: %s shape is null", fn, what);
-    for (int i = 0; i < rank; i++)
-        SALIENT_CUDA_CHECK(shape[i] >= 0, "%s: %s has negative dim %lld", fn, what, (long long)shape[i]);
-    return SALIENT_OK;
-}
-
-int64_t shape_numel(const int64_t* shape, int rank) {
-    int64_t n = 1;
-    for (int i = 0; i < rank; i++) n *= shape[i];
-    return n;
-}
-
-int make_broadcast(const char* fn, const int64_t* out, int out_rank, int nops, const int64_t* const* shapes,
-                   const int* ranks, Broadcast& b) {
-    if (int rc = check_shape(fn, "output", out, out_rank)) return rc;
-    SALIENT_CUDA_CHECK(nops >= 1 && nops <= kMaxOps, "%s: bad operand count %d", fn, nops);
-    int64_t st[kMaxOps][SALIENT_CUDA_MAX_RANK];
-    for (int o = 0; o < nops; o++) {
-        if (int rc = check_shape(fn, "operand", shapes[o], ranks[o])) return rc;
-        SALIENT_CUDA_CHECK(ranks[o] <= out_rank, "%s: operand rank %d exceeds output rank %d", fn, ranks[o], out_rank);
-        int64_t acc = 1;
-        for (int d = out_rank - 1; d >= 0; d--) {
-            int od = d - (out_rank - ranks[o]);
-            int64_t dim = od >= 0 ? shapes[o][od] : 1;
-            SALIENT_CUDA_CHECK(dim == out[d] || dim == 1, "%s: operand dim %lld does not broadcast to %lld (axis %d)",
-                               fn, (long long)dim, (long long)out[d], d);
-            st[o][d] = (dim == 1) ? 0 : acc;
-            acc *= dim;
-        }
-    }
-    b.numel = shape_numel(out, out_rank);
-    b.rank = 0;
-    for (int d = 0; d < out_rank; d++) {
-        if (out[d] == 1) continue;
-        if (b.rank > 0) {
-            bool merge = true;
-            for (int o = 0; o < nops; o++)
-                if (b.stride[o][b.rank - 1] != st[o][d] * out[d]) merge = false;
-            if (merge) {
-                b.shape[b.rank - 1] *= out[d];
-                for (int o = 0; o < nops; o++) b.stride[o][b.rank - 1] = st[o][d];
-                continue;
-            }
-        }
-        b.shape[b.rank] = out[d];
-        for (int o = 0; o < nops; o++) b.stride[o][b.rank] = st[o][d];
-        b.rank++;
-    }
-    if (b.rank == 0) {
-        b.rank = 1;
-        b.shape[0] = 1;
-        for (int o = 0; o < nops; o++) b.stride[o][0] = 0;
-    }
-    for (int o = nops; o < kMaxOps; o++)
-        for (int d = 0; d < SALIENT_CUDA_MAX_RANK; d++) b.stride[o][d] = 0;
-    return SALIENT_OK;
 }
 
 }  // namespace salient_cuda
@@ -105,7 +44,7 @@ using namespace salient_cuda;
 
 extern "C" {
 
-const char* salient_cuda_last_error(void) { return g_error; }
+const char* salient_cuda_last_error(void) { return salient::host::error_buffer(); }
 
 const char* salient_cuda_probe_error(void) { return g_probe_error; }
 
@@ -128,8 +67,16 @@ int salient_cuda_device_describe(int device, char* buf, int len) {
     SALIENT_CUDA_CHECK(len > 0, "salient_cuda_device_describe: buffer length %d", len);
     cudaDeviceProp prop;
     SALIENT_CUDA_TRY(cudaGetDeviceProperties(&prop, device));
+#ifdef SALIENT_CUDA_EMULATION
+    const char* race = getenv("SALIENT_EMU_RACE");
+    const bool race_mode = race != nullptr && *race != 0 && strcmp(race, "0") != 0 && strcmp(race, "off") != 0;
+    snprintf(buf, (size_t)len, "%s, %d threads, %.1f GiB%s%s", prop.name, prop.multiProcessorCount,
+             (double)prop.totalGlobalMem / (1024.0 * 1024.0 * 1024.0), race_mode ? ", race mode seed " : "",
+             race_mode ? race : "");
+#else
     snprintf(buf, (size_t)len, "%s, sm_%d%d, %.1f GiB, %d SMs", prop.name, prop.major, prop.minor,
              (double)prop.totalGlobalMem / (1024.0 * 1024.0 * 1024.0), prop.multiProcessorCount);
+#endif
     return SALIENT_OK;
 }
 
@@ -165,6 +112,15 @@ float* salient_cuda_malloc(int64_t count) {
         fail(SALIENT_ENOMEM, "salient_cuda_malloc: %lld floats is beyond any sane tensor", (long long)count);
         return nullptr;
     }
+    const int64_t bytes = count * (int64_t)sizeof(float);
+    {
+        std::lock_guard<std::mutex> lock(g_held_mu);
+        if (g_limit_bytes > 0 && g_held_bytes + bytes > g_limit_bytes) {
+            fail(SALIENT_ENOMEM, "cuda: cannot allocate %.1f MiB of device memory (%.1f of %.1f MiB free under the set limit)",
+                 bytes / 1048576.0, (g_limit_bytes - g_held_bytes) / 1048576.0, g_limit_bytes / 1048576.0);
+            return nullptr;
+        }
+    }
     void* p = nullptr;
     cudaError_t e = cudaMalloc(&p, (size_t)count * sizeof(float));
     if (e != cudaSuccess) {
@@ -177,13 +133,37 @@ float* salient_cuda_malloc(int64_t count) {
              count * 4.0 / (1 << 20), free_b / 1048576.0, total_b / 1048576.0, cudaGetErrorString(e));
         return nullptr;
     }
+    std::lock_guard<std::mutex> lock(g_held_mu);
+    g_held[p] = bytes;
+    g_held_bytes += bytes;
     return (float*)p;
 }
 
 int salient_cuda_free(float* p) {
     if (p == nullptr) return SALIENT_OK;
     SALIENT_CUDA_TRY(cudaFree(p));
+    std::lock_guard<std::mutex> lock(g_held_mu);
+    auto it = g_held.find(p);
+    if (it != g_held.end()) {
+        g_held_bytes -= it->second;
+        g_held.erase(it);
+    }
     return SALIENT_OK;
+}
+
+int salient_cuda_set_memory_limit(int64_t bytes) {
+    SALIENT_CUDA_CHECK(bytes >= 0, "salient_cuda_set_memory_limit: negative limit %lld", (long long)bytes);
+    std::lock_guard<std::mutex> lock(g_held_mu);
+    g_limit_bytes = bytes;
+    return SALIENT_OK;
+}
+
+int salient_cuda_is_emulated(void) {
+#ifdef SALIENT_CUDA_EMULATION
+    return 1;
+#else
+    return 0;
+#endif
 }
 
 int salient_cuda_mem_info(int64_t* free_bytes, int64_t* total_bytes) {
@@ -193,6 +173,11 @@ int salient_cuda_mem_info(int64_t* free_bytes, int64_t* total_bytes) {
     SALIENT_CUDA_TRY(cudaMemGetInfo(&f, &t));
     *free_bytes = (int64_t)f;
     *total_bytes = (int64_t)t;
+    std::lock_guard<std::mutex> lock(g_held_mu);
+    if (g_limit_bytes > 0) {
+        *total_bytes = std::min(*total_bytes, g_limit_bytes);
+        *free_bytes = std::min(*free_bytes, std::max<int64_t>(0, g_limit_bytes - g_held_bytes));
+    }
     return SALIENT_OK;
 }
 

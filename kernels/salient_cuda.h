@@ -56,6 +56,12 @@ int salient_cuda_download(float* dst, const float* src, int64_t src_offset, int6
 int salient_cuda_copy(float* dst, int64_t dst_offset, const float* src, int64_t src_offset, int64_t count);
 /* Waits for all queued work; reports asynchronous kernel faults. */
 int salient_cuda_synchronize(void);
+/* Caps the device memory this engine holds through salient_cuda_malloc at `bytes` (0: no cap
+ * beyond the device's own); later allocations over it fail with SALIENT_ENOMEM, as a full
+ * device would. For the out-of-memory paths (tests). */
+int salient_cuda_set_memory_limit(int64_t bytes);
+/* 1 when this library is the CPU emulation of the kernels (kernels/emu/), 0 on a real device. */
+int salient_cuda_is_emulated(void);
 
 /* ---- elementwise (elementwise.cu) ------------------------------------ */
 

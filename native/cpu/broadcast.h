@@ -1,6 +1,6 @@
-// Numpy broadcasting for the CPU engine: strides of every operand against an
-// output shape, with dims of size 1 dropped and contiguous runs coalesced, so
-// the innermost loop is one long run with unit or zero strides.
+// Numpy broadcasting for the CPU engine: the iteration over the plan of salient_host.h
+// (strides of every operand against an output shape, dims of size 1 dropped and contiguous
+// runs coalesced), so the innermost loop is one long run with unit or zero strides.
 #pragma once
 #include <algorithm>
 #include <cstdint>
@@ -8,76 +8,13 @@
 
 namespace salient {
 
-constexpr int kMaxOps = 4;
-
-struct Broadcast {
-    int rank = 0;                        // coalesced rank (>= 1)
-    int64_t shape[SALIENT_MAX_RANK];     // coalesced output shape
-    int64_t stride[kMaxOps][SALIENT_MAX_RANK];  // element strides per operand (0: broadcast)
-    int64_t numel = 0;
-};
-
-// Checks a shape array (non-null when rank > 0, 0 <= rank <= SALIENT_MAX_RANK, dims >= 0).
-inline int check_shape(const char* fn, const char* what, const int64_t* shape, int rank) {
-    SALIENT_CHECK(rank >= 0 && rank <= SALIENT_MAX_RANK, "%s: %s rank %d outside [0, %d]", fn, what, rank,
-                  SALIENT_MAX_RANK);
-    SALIENT_CHECK(rank == 0 || shape != nullptr, "%s: %s shape is null", fn, what);
-    for (int i = 0; i < rank; i++)
-        SALIENT_CHECK(shape[i] >= 0, "%s: %s has negative dim %lld", fn, what, (long long)shape[i]);
-    return SALIENT_OK;
-}
-
-inline int64_t shape_numel(const int64_t* shape, int rank) {
-    int64_t n = 1;
-    for (int i = 0; i < rank; i++) n *= shape[i];
-    return n;
-}
-
-// Builds the iteration of `nops` operands (shapes right-aligned) against `out`.
-// Every operand dim must equal the output dim or be 1.
-inline int make_broadcast(const char* fn, const int64_t* out, int out_rank, int nops, const int64_t* const* shapes,
-                          const int* ranks, Broadcast& b) {
-    if (int rc = check_shape(fn, "output", out, out_rank)) return rc;
-    SALIENT_CHECK(nops >= 1 && nops <= kMaxOps, "%s: bad operand count %d", fn, nops);
-    int64_t st[kMaxOps][SALIENT_MAX_RANK];
-    for (int o = 0; o < nops; o++) {
-        if (int rc = check_shape(fn, "operand", shapes[o], ranks[o])) return rc;
-        SALIENT_CHECK(ranks[o] <= out_rank, "%s: operand rank %d exceeds output rank %d", fn, ranks[o], out_rank);
-        int64_t acc = 1;
-        for (int d = out_rank - 1; d >= 0; d--) {
-            int od = d - (out_rank - ranks[o]);
-            int64_t dim = od >= 0 ? shapes[o][od] : 1;
-            SALIENT_CHECK(dim == out[d] || dim == 1, "%s: operand dim %lld does not broadcast to %lld (axis %d)", fn,
-                          (long long)dim, (long long)out[d], d);
-            st[o][d] = (dim == 1) ? 0 : acc;
-            acc *= dim;
-        }
-    }
-    b.numel = shape_numel(out, out_rank);
-    b.rank = 0;
-    for (int d = 0; d < out_rank; d++) {
-        if (out[d] == 1) continue;
-        if (b.rank > 0) {
-            bool merge = true;
-            for (int o = 0; o < nops; o++)
-                if (b.stride[o][b.rank - 1] != st[o][d] * out[d]) merge = false;
-            if (merge) {
-                b.shape[b.rank - 1] *= out[d];
-                for (int o = 0; o < nops; o++) b.stride[o][b.rank - 1] = st[o][d];
-                continue;
-            }
-        }
-        b.shape[b.rank] = out[d];
-        for (int o = 0; o < nops; o++) b.stride[o][b.rank] = st[o][d];
-        b.rank++;
-    }
-    if (b.rank == 0) {
-        b.rank = 1;
-        b.shape[0] = 1;
-        for (int o = 0; o < nops; o++) b.stride[o][0] = 0;
-    }
-    return SALIENT_OK;
-}
+// The plan itself (Broadcast, make_broadcast, check_shape, shape_numel) is salient_host.h's,
+// shared with the CUDA engine.
+using host::Broadcast;
+using host::check_shape;
+using host::kMaxOps;
+using host::make_broadcast;
+using host::shape_numel;
 
 // Calls f(offsets[nops], len, inner_strides[nops]) over runs of the innermost
 // dim, in parallel chunks of at most `chunk` elements.

@@ -262,7 +262,7 @@ extern "C" int conv2d_forward_cpu(const float* x, const float* w, const float* b
     SALIENT_CHECK_PTR(w);
     SALIENT_CHECK_PTR(y);
     ConvGeom g{n, c, h, wd, k, r, s, stride_h, stride_w, pad_top, pad_left, pad_bottom, pad_right,
-               dil_h, dil_w, groups, 0, 0};
+               dil_h, dil_w, groups, 0, 0, 0, 0};
     if (int rc = check_conv(__func__, g)) return rc;
 
     // x: (n,c,h,w), w: (k,cg,r,s), bias: (k), y: (n,k,oh,ow)
@@ -329,7 +329,7 @@ extern "C" int conv2d_backward_data_cpu(const float* dy, const float* w, float* 
     SALIENT_CHECK_PTR(w);
     SALIENT_CHECK_PTR(dx);
     ConvGeom g{n, c, h, wd, k, r, s, stride_h, stride_w, pad_top, pad_left, pad_bottom, pad_right,
-               dil_h, dil_w, groups, 0, 0};
+               dil_h, dil_w, groups, 0, 0, 0, 0};
     if (int rc = check_conv(__func__, g)) return rc;
 
     // dy: (n,k,oh,ow), w: (k,cg,r,s), dx: (n,c,h,w)

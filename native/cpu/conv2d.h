@@ -8,23 +8,12 @@
 namespace salient {
 namespace conv {
 
-struct ConvGeom {
-    int n, c, h, w, k, r, s, sh, sw, pt, pl, pb, pr, dh, dw, groups;
-    int oh, ow;
-};
+// The geometry and its common checks are salient_host.h's (shared with the CUDA engine).
+using host::ConvGeom;
 
+// The common checks, then the CPU engine's limits (BLAS ints, the im2col buffer).
 inline int check_conv(const char* fn, ConvGeom& g) {
-    SALIENT_CHECK(g.n > 0 && g.c > 0 && g.h > 0 && g.w > 0 && g.k > 0 && g.r > 0 && g.s > 0,
-                  "%s: non-positive size (n=%d c=%d h=%d w=%d k=%d r=%d s=%d)", fn, g.n, g.c, g.h, g.w, g.k, g.r, g.s);
-    SALIENT_CHECK(g.sh > 0 && g.sw > 0 && g.dh > 0 && g.dw > 0, "%s: strides and dilations must be positive", fn);
-    SALIENT_CHECK(g.pt >= 0 && g.pl >= 0 && g.pb >= 0 && g.pr >= 0, "%s: negative pad", fn);
-    SALIENT_CHECK(g.groups > 0 && g.c % g.groups == 0 && g.k % g.groups == 0,
-                  "%s: groups=%d must divide c=%d and k=%d", fn, g.groups, g.c, g.k);
-    int64_t eh = (int64_t)g.h + g.pt + g.pb - (int64_t)g.dh * (g.r - 1) - 1;
-    int64_t ew = (int64_t)g.w + g.pl + g.pr - (int64_t)g.dw * (g.s - 1) - 1;
-    SALIENT_CHECK(eh >= 0 && ew >= 0, "%s: kernel larger than the padded input", fn);
-    g.oh = (int)(eh / g.sh + 1);
-    g.ow = (int)(ew / g.sw + 1);
+    if (int rc = host::check_conv_geometry(fn, g)) return rc;
     int64_t crs = (int64_t)(g.c / g.groups) * g.r * g.s;
     int64_t ohw = (int64_t)g.oh * g.ow;
     SALIENT_CHECK(crs < INT_MAX && ohw < INT_MAX && (int64_t)g.h * g.w < INT_MAX,

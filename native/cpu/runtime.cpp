@@ -12,17 +12,6 @@
 namespace salient {
 // Pin OpenBLAS to one thread per call when the library loads (see salient_set_num_threads).
 [[maybe_unused]] static const int g_blas_single = (openblas_set_num_threads(1), 0);
-static thread_local char g_error[512] = {0};
-
-int fail(int code, const char* fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(g_error, sizeof g_error, fmt, ap);
-    va_end(ap);
-    return code;
-}
-
-void clear_error() { g_error[0] = 0; }
 
 // ---- block cache
 // Large tensors come and go in the same sizes every chunk (IG steps, noise samples).
@@ -40,7 +29,7 @@ static size_t g_cached_bytes = 0;
 
 extern "C" {
 
-const char* salient_last_error(void) { return salient::g_error; }
+const char* salient_last_error(void) { return salient::host::error_buffer(); }
 
 float* salient_alloc(int64_t count) {
     if (count <= 0) {

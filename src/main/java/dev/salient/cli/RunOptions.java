@@ -27,7 +27,11 @@ public final class RunOptions {
             if (threads <= 0) throw new SalientException("--threads must be positive, got " + threads);
             CpuNative.salient_set_num_threads(threads);
         }
-        return Engine.forName(device);
+        Backend b = Engine.forName(device);
+        if (b.name().equals("cuda") && Engine.cudaEmulated())
+            System.err.println("salient: warning: cuda is the CPU emulation of the kernels (SALIENT_CUDA=emulate), "
+                    + "meant for tests: slow, and no evidence of GPU behaviour");
+        return b;
     }
 
     public int batch() {

@@ -30,12 +30,26 @@ public final class Engine {
         return (Backend) call(c, "shared");
     }
 
-    /** True when this build has CUDA and a device answers; never throws. */
+    /**
+     * True when this build has CUDA and a real device answers; never throws. The CPU
+     * emulation of the kernels (SALIENT_CUDA=emulate, for tests) does not count.
+     */
     public static boolean cudaAvailable() {
         Class<?> c = cudaClass();
         if (c == null) return false;
         try {
-            return (Boolean) call(c, "isAvailable");
+            return (Boolean) call(c, "isAvailable") && !(Boolean) call(c, "isEmulated");
+        } catch (RuntimeException e) {
+            return false;
+        }
+    }
+
+    /** True when the CUDA backend runs under the CPU emulation of the kernels (SALIENT_CUDA=emulate). */
+    public static boolean cudaEmulated() {
+        Class<?> c = cudaClass();
+        if (c == null) return false;
+        try {
+            return (Boolean) call(c, "isEmulated");
         } catch (RuntimeException e) {
             return false;
         }
@@ -45,7 +59,7 @@ public final class Engine {
     public static Backend forName(String device) {
         return switch (device) {
             case "cpu" -> cpu();
-            case "auto" -> cudaAvailable() ? cuda() : cpu();
+            case "auto" -> cudaAvailable() ? cuda() : cpu();  // never the emulation
             case "cuda" -> cuda();
             default -> throw new SalientException("unknown device '" + device + "' (use cpu, cuda or auto)");
         };

@@ -12,7 +12,7 @@ import org.junit.jupiter.api.Test;
  * Java: masked blend, weighted sums along the leading axis, row reductions and
  * the seeded Philox normal stream (checked against Random123's known answers).
  */
-class PrimitivesTest {
+public class PrimitivesTest {
     static final Backend B = Engine.cpu();
     final Random rnd = new Random(17);
 
@@ -129,7 +129,7 @@ class PrimitivesTest {
         return c;
     }
 
-    static float normalAt(long seed, long g) {
+    public static float normalAt(long seed, long g) {
         int[] c = philox(g >>> 2, seed);
         int lane = (int) (g & 3);
         long a = (lane < 2 ? c[0] : c[2]) & 0xffffffffL, b = (lane < 2 ? c[1] : c[3]) & 0xffffffffL;

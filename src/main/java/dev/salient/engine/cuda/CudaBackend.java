@@ -61,6 +61,23 @@ public final class CudaBackend implements Backend {
     }
 
     /**
+     * True when this process runs the kernels under the CPU emulation ({@code SALIENT_CUDA=emulate}):
+     * for tests, which it proves indexing, bounds, barriers and results for, never speed or hardware.
+     */
+    public static boolean isEmulated() {
+        return CudaRuntime.EMULATE;
+    }
+
+    /**
+     * Caps the device memory the engine holds (0 removes the cap): allocations beyond it fail
+     * as on a full device. Lets the out-of-memory paths run on any device, emulated or real.
+     */
+    public static void setMemoryLimit(long bytes) {
+        if (!isAvailable()) throw new SalientException("cuda: " + unavailableReason());
+        check(CudaNative.salient_cuda_set_memory_limit(bytes));
+    }
+
+    /**
      * A backend on device 0. Throws SalientException naming the reason (no runtime library,
      * no device, driver too old) when CUDA is not available.
      */

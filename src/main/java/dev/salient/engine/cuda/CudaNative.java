@@ -12,13 +12,19 @@ import org.bytedeco.javacpp.annotation.Properties;
  * function, pointers and integers only. Tensor pointers are device pointers. Call through
  * {@link CudaBackend}, which checks return codes; this class is the raw ABI and loading it
  * fails (UnsatisfiedLinkError) on a machine without the CUDA runtime.
+ *
+ * <p>Every device call of the Java side goes through this ABI (memory, copies, kernels,
+ * synchronisation); none goes to cudart directly. So under {@code SALIENT_CUDA=emulate}
+ * ({@link CudaRuntime#EMULATE}) the same JNI glue binds to {@code libsalient_cuda_emu.so},
+ * the kernels built with g++ against kernels/emu/, and the cudart presets are not loaded.
  */
 @Properties(
         inherit = org.bytedeco.cuda.presets.cudart.class,
         value = @Platform(include = {"salient_cuda.h", "primitives_cuda.h"}, link = "salient_cuda"))
 public final class CudaNative {
     static {
-        Loader.load();
+        if (CudaRuntime.EMULATE) CudaRuntime.loadEmulation();
+        else Loader.load();
     }
 
     private CudaNative() {}
@@ -39,6 +45,8 @@ public final class CudaNative {
     public static native int salient_cuda_copy(FloatPointer dst, long dstOffset, @Cast("const float*") FloatPointer src,
             long srcOffset, long count);
     public static native int salient_cuda_synchronize();
+    public static native int salient_cuda_set_memory_limit(long bytes);
+    public static native int salient_cuda_is_emulated();
 
     // ---- elementwise
     public static native int fill_cuda(FloatPointer x, long n, float value);

@@ -1,5 +1,9 @@
 package dev.salient.engine.cuda;
 
+import java.io.File;
+import java.io.IOException;
+import java.net.URISyntaxException;
+import java.net.URL;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -12,9 +16,43 @@ import org.bytedeco.javacpp.Loader;
 /**
  * Finding out, once per process and without ever throwing, whether CUDA can run here: the
  * library loads, a device answers, and one of this build's kernels runs on it.
+ *
+ * <p>With {@code SALIENT_CUDA=emulate} in the environment (or {@code -Dsalient.cuda=emulate})
+ * the library is the CPU emulation of the kernels ({@code libsalient_cuda_emu.so}, built from
+ * the same kernels/*.cu by g++): its device reads "emulated (CPU), ...". That mode is for
+ * tests (it proves indexing, bounds, barriers and results, not speed or hardware behaviour);
+ * {@code --device auto} never picks it.
  */
 final class CudaRuntime {
     private CudaRuntime() {}
+
+    /** Whether this process runs the CUDA engine under the CPU emulation. */
+    static final boolean EMULATE = "emulate".equalsIgnoreCase(System.getenv("SALIENT_CUDA"))
+            || "emulate".equalsIgnoreCase(System.getProperty("salient.cuda"));
+
+    /**
+     * Loads the emulation library, whose soname is the CUDA engine's, and then the JNI glue,
+     * which thereby binds to it; the cudart presets (and with them libcuda) stay unloaded.
+     */
+    static void loadEmulation() {
+        // SALIENT_CUDA_EMU_LIB: another build of the emulation library (scripts/kernel-breakages)
+        String other = System.getenv("SALIENT_CUDA_EMU_LIB");
+        File emu = other != null && !other.isEmpty() ? new File(other) : library("libsalient_cuda_emu.so");
+        File glue = library("libjniCudaNative.so");
+        System.load(emu.getAbsolutePath());
+        System.load(glue.getAbsolutePath());
+    }
+
+    /** A native library next to CudaNative: the file itself in a build tree, else unpacked from the jar. */
+    private static File library(String name) {
+        URL url = CudaNative.class.getResource(Loader.getPlatform() + "/" + name);
+        if (url == null) throw new UnsatisfiedLinkError("this build has no " + name);
+        try {
+            return "file".equals(url.getProtocol()) ? new File(url.toURI()) : Loader.cacheResource(url);
+        } catch (IOException | URISyntaxException e) {
+            throw new UnsatisfiedLinkError(name + " cannot be unpacked: " + e.getMessage());
+        }
+    }
 
     /** Result of loading the library and asking the driver for devices; computed once. */
     record Probe(boolean available, String reason, String device) {}
@@ -34,13 +72,19 @@ final class CudaRuntime {
 
     private static Probe doProbe() {
         try {
-            Loader.load(CudaNative.class);
+            // CudaNative's initialiser loads the libraries: the CUDA build with the cudart presets,
+            // or the emulation
+            Class.forName(CudaNative.class.getName(), true, CudaNative.class.getClassLoader());
         } catch (Throwable t) {
+            if (EMULATE) return new Probe(false, "the CUDA emulation cannot be loaded (" + firstLine(t) + ")", null);
             if (!driverLibraryPresent())
                 return new Probe(false, "no NVIDIA driver on this machine (libcuda.so.1 not found)", null);
             return new Probe(false, "the CUDA runtime library could not be loaded (" + firstLine(t) + ")", null);
         }
         try {
+            if ((CudaNative.salient_cuda_is_emulated() == 1) != EMULATE)
+                return new Probe(false, EMULATE ? "SALIENT_CUDA=emulate, but the CUDA library loaded is not the emulation"
+                        : "the CUDA library loaded is the CPU emulation; set SALIENT_CUDA=emulate to use it", null);
             int count = CudaNative.salient_cuda_device_count();
             if (count <= 0) {
                 String why = CudaNative.salient_cuda_probe_error().getString();

@@ -2,6 +2,7 @@ package dev.salient.explain.cam;
 
 import dev.salient.engine.Backend;
 import dev.salient.engine.CamCombine;
+import dev.salient.engine.CamWeighting;
 import dev.salient.engine.Tensor;
 import dev.salient.explain.Explainer;
 import dev.salient.explain.MethodOption;
@@ -21,7 +22,10 @@ import java.util.Set;
  * combination, then ReLU, per-image min-max, bilinear resize to the input size
  * (half-pixel centres) and min-max again. Output (rows, H, W) in [0,1].
  * Subclasses give the channel weights ({@link #channelWeights}) or the whole
- * combination ({@link #combine}); a method that finishes differently overrides
+ * combination ({@link #combine}) in Java, composed from Backend primitives, as
+ * pytorch-grad-cam writes {@code get_cam_weights} in numpy; a fused kernel may
+ * replace either ({@link #fusedWeights}, {@link #fusedCombine}) and is then
+ * compared with it by a test. A method that finishes differently overrides
  * {@link #finishMap}.
  */
 public abstract class BaseCam extends Explainer {
@@ -50,21 +54,97 @@ public abstract class BaseCam extends Explainer {
 
     /**
      * The channel weights w (N,K) from A and G (both (N,K,h,w); G is null when
-     * {@link #usesGradient()} is false). The caller owns the result.
+     * {@link #usesGradient()} is false), composed from Backend primitives: the
+     * method's definition. The caller owns the result.
      */
     protected Tensor channelWeights(Backend b, Tensor a, Tensor g) {
         throw new UnsupportedOperationException(name() + " overrides neither channelWeights nor combine");
     }
 
-    /** The raw map (N,h,w) before ReLU and normalisation; by default Σ_k w_k A_k. The caller owns it. */
+    /**
+     * A fused kernel that computes {@link #channelWeights} in one pass, or null. When set it
+     * replaces the composed path; {@code CamFusedKernelTest} compares the two for every CAM
+     * method of {@link dev.salient.explain.Methods}.
+     */
+    protected CamWeighting fusedWeights() {
+        return null;
+    }
+
+    /** A fused kernel that computes {@link #combine} in one pass, or null (checked like {@link #fusedWeights}). */
+    protected CamCombine fusedCombine() {
+        return null;
+    }
+
+    /**
+     * The raw map (N,h,w) before ReLU and normalisation, composed from primitives; by
+     * default the weighted channel sum Σ_k w_k A_k. The caller owns it.
+     */
     protected Tensor combine(Backend b, Tensor a, Tensor g) {
-        int n = (int) a.dim(0);
-        Tensor cam = b.allocate(n, a.dim(2), a.dim(3));
-        try (Tensor w = channelWeights(b, a, g)) {
+        try (Tensor w = weights(b, a, g)) {
+            return weightedChannelSum(b, a, w);
+        }
+    }
+
+    /** The channel weights: the fused kernel when there is one, else {@link #channelWeights}. */
+    public final Tensor weights(Backend b, Tensor a, Tensor g) {
+        CamWeighting f = fusedWeights();
+        if (f == null) return channelWeights(b, a, g);
+        Tensor w = b.allocate(a.dim(0), a.dim(1));
+        try {
+            b.gradcamWeights(f, a, g, w);
+            return w;
+        } catch (RuntimeException e) {
+            w.close();
+            throw e;
+        }
+    }
+
+    /** The raw map: the fused kernel when there is one, else {@link #combine}. */
+    public final Tensor rawMap(Backend b, Tensor a, Tensor g) {
+        CamCombine f = fusedCombine();
+        if (f == null) return combine(b, a, g);
+        Tensor cam = b.allocate(a.dim(0), a.dim(2), a.dim(3));
+        try {
+            b.camCombine(f, a, g, cam);
+            return cam;
+        } catch (RuntimeException e) {
+            cam.close();
+            throw e;
+        }
+    }
+
+    /** Σ_k w_k A_k: (N,h,w) from A (N,K,h,w) and w (N,K), by the fused weighted-sum kernel. */
+    protected static Tensor weightedChannelSum(Backend b, Tensor a, Tensor w) {
+        Tensor cam = b.allocate(a.dim(0), a.dim(2), a.dim(3));
+        try {
             b.camCombine(CamCombine.WEIGHTED, a, w, cam);
             return cam;
         } catch (RuntimeException e) {
             cam.close();
+            throw e;
+        }
+    }
+
+    /** Σ_k M_k: (N,h,w) from M (N,K,h,w), the channel sum by reduceSumTo. */
+    protected static Tensor channelSum(Backend b, Tensor m) {
+        Tensor cam = b.allocate(m.dim(0), m.dim(2), m.dim(3));
+        try {
+            b.reduceSumTo(m, dev.salient.model.ops.TensorViews.view(cam, m.dim(0), 1, m.dim(2), m.dim(3)));
+            return cam;
+        } catch (RuntimeException e) {
+            cam.close();
+            throw e;
+        }
+    }
+
+    /** Per (image, channel) reduction over the plane: (N,K) from (N,K,h,w). */
+    protected static Tensor planeReduce(Backend b, dev.salient.engine.Reduction op, Tensor m) {
+        Tensor w = b.allocate(m.dim(0), m.dim(1));
+        try {
+            b.reduceRows(op, m, w);
+            return w;
+        } catch (RuntimeException e) {
+            w.close();
             throw e;
         }
     }
@@ -122,7 +202,7 @@ public abstract class BaseCam extends Explainer {
                 @Override
                 public Tensor accumulate(Backend bb, Tape tape, List<Map<String, Tensor>> grads, int s0, int count, Tensor acc) {
                     Tensor g = grads.isEmpty() ? null : grads.get(0).get(tensor);
-                    return combine(bb, tape.value(tensor), g);
+                    return rawMap(bb, tape.value(tensor), g);
                 }
 
                 @Override

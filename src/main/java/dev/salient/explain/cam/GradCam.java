@@ -2,6 +2,7 @@ package dev.salient.explain.cam;
 
 import dev.salient.engine.Backend;
 import dev.salient.engine.CamWeighting;
+import dev.salient.engine.Reduction;
 import dev.salient.engine.Tensor;
 import dev.salient.explain.MethodOptions;
 import dev.salient.explain.MethodSpec;
@@ -32,15 +33,14 @@ public final class GradCam extends BaseCam {
         return SPEC;
     }
 
+    /** Definition: the plane mean of G. */
     @Override
     protected Tensor channelWeights(Backend b, Tensor a, Tensor g) {
-        Tensor w = b.allocate(a.dim(0), a.dim(1));
-        try {
-            b.gradcamWeights(CamWeighting.GRADCAM, a, g, w);
-            return w;
-        } catch (RuntimeException e) {
-            w.close();
-            throw e;
-        }
+        return planeReduce(b, Reduction.MEAN, g);
+    }
+
+    @Override
+    protected CamWeighting fusedWeights() {
+        return CamWeighting.GRADCAM;
     }
 }

@@ -1,11 +1,15 @@
 package dev.salient.explain.cam;
 
+import dev.salient.engine.Activation;
 import dev.salient.engine.Backend;
+import dev.salient.engine.BinaryOp;
 import dev.salient.engine.CamWeighting;
+import dev.salient.engine.Reduction;
 import dev.salient.engine.Tensor;
 import dev.salient.explain.MethodOptions;
 import dev.salient.explain.MethodSpec;
 import dev.salient.model.Model;
+import dev.salient.model.ops.TensorViews;
 
 /**
  * Grad-CAM++ (Chattopadhyay et al. 2018): channel weights from eq. 19 of
@@ -32,15 +36,29 @@ public final class GradCamPlusPlus extends BaseCam {
         return SPEC;
     }
 
+    /**
+     * Definition, as pytorch-grad-cam: a = g² / (2g² + Σ_hw A · g³ + 1e-6), w = Σ_hw relu(g) · a
+     * (its np.where(g != 0) is implied: a is 0 where g is).
+     */
     @Override
     protected Tensor channelWeights(Backend b, Tensor a, Tensor g) {
-        Tensor w = b.allocate(a.dim(0), a.dim(1));
-        try {
-            b.gradcamWeights(CamWeighting.GRADCAM_PLUS_PLUS, a, g, w);
-            return w;
-        } catch (RuntimeException e) {
-            w.close();
-            throw e;
+        long n = a.dim(0), k = a.dim(1);
+        try (Tensor g2 = b.allocate(g.shape()); Tensor t = b.allocate(g.shape()); Tensor sumA = planeReduce(b, Reduction.SUM, a);
+                Tensor eps = b.upload(new float[] {1e-6f}, 1)) {
+            b.binary(BinaryOp.MUL, g, g, g2);
+            b.binary(BinaryOp.MUL, g2, g, t);
+            b.binary(BinaryOp.MUL, t, TensorViews.view(sumA, n, k, 1, 1), t);
+            b.axpby(2f, g2, 1f, t);
+            b.binary(BinaryOp.ADD, t, eps, t);
+            b.binary(BinaryOp.DIV, g2, t, g2);
+            b.activationForward(Activation.RELU, g, t, 0, 0);
+            b.binary(BinaryOp.MUL, t, g2, t);
+            return planeReduce(b, Reduction.SUM, t);
         }
+    }
+
+    @Override
+    protected CamWeighting fusedWeights() {
+        return CamWeighting.GRADCAM_PLUS_PLUS;
     }
 }

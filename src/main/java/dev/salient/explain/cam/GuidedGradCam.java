@@ -78,7 +78,7 @@ public final class GuidedGradCam extends Explainer {
                     Tensor a = tape.value(tensor);
                     int cnt = (int) x.dim(0);
                     Tensor gb = grads.get(1).remove(in);
-                    try (Tensor raw = cam.combine(bb, a, grads.get(0).get(tensor));
+                    try (Tensor raw = cam.rawMap(bb, a, grads.get(0).get(tensor));
                             Tensor up = bb.allocate(cnt, 1, x.dim(2), x.dim(3))) {
                         // Captum: relu(Grad-CAM), nearest-upsampled, times the guided gradient
                         bb.activationForward(Activation.RELU, raw, raw, 0, 0);

@@ -1,6 +1,7 @@
 package dev.salient.explain.cam;
 
 import dev.salient.engine.Backend;
+import dev.salient.engine.BinaryOp;
 import dev.salient.engine.CamCombine;
 import dev.salient.engine.Tensor;
 import dev.salient.explain.MethodOptions;
@@ -31,15 +32,17 @@ public final class HiResCam extends BaseCam {
         return SPEC;
     }
 
+    /** Definition: Σ_k G_k·A_k. */
     @Override
     protected Tensor combine(Backend b, Tensor a, Tensor g) {
-        Tensor cam = b.allocate(a.dim(0), a.dim(2), a.dim(3));
-        try {
-            b.camCombine(CamCombine.HIRESCAM, a, g, cam);
-            return cam;
-        } catch (RuntimeException e) {
-            cam.close();
-            throw e;
+        try (Tensor t = b.allocate(g.shape())) {
+            b.binary(BinaryOp.MUL, g, a, t);
+            return channelSum(b, t);
         }
+    }
+
+    @Override
+    protected CamCombine fusedCombine() {
+        return CamCombine.HIRESCAM;
     }
 }

@@ -1,6 +1,8 @@
 package dev.salient.explain.cam;
 
+import dev.salient.engine.Activation;
 import dev.salient.engine.Backend;
+import dev.salient.engine.BinaryOp;
 import dev.salient.engine.CamCombine;
 import dev.salient.engine.Tensor;
 import dev.salient.explain.MethodOptions;
@@ -31,15 +33,18 @@ public final class LayerCam extends BaseCam {
         return SPEC;
     }
 
+    /** Definition: Σ_k relu(G_k)·A_k. */
     @Override
     protected Tensor combine(Backend b, Tensor a, Tensor g) {
-        Tensor cam = b.allocate(a.dim(0), a.dim(2), a.dim(3));
-        try {
-            b.camCombine(CamCombine.LAYERCAM, a, g, cam);
-            return cam;
-        } catch (RuntimeException e) {
-            cam.close();
-            throw e;
+        try (Tensor t = b.allocate(g.shape())) {
+            b.activationForward(Activation.RELU, g, t, 0, 0);
+            b.binary(BinaryOp.MUL, t, a, t);
+            return channelSum(b, t);
         }
+    }
+
+    @Override
+    protected CamCombine fusedCombine() {
+        return CamCombine.LAYERCAM;
     }
 }

@@ -1,7 +1,9 @@
 package dev.salient.explain.cam;
 
 import dev.salient.engine.Backend;
+import dev.salient.engine.BinaryOp;
 import dev.salient.engine.CamWeighting;
+import dev.salient.engine.Reduction;
 import dev.salient.engine.Tensor;
 import dev.salient.explain.MethodOptions;
 import dev.salient.explain.MethodSpec;
@@ -31,15 +33,21 @@ public final class XGradCam extends BaseCam {
         return SPEC;
     }
 
+    /** Definition: w = Σ_hw G·A / (Σ_hw A + 1e-7). */
     @Override
     protected Tensor channelWeights(Backend b, Tensor a, Tensor g) {
-        Tensor w = b.allocate(a.dim(0), a.dim(1));
-        try {
-            b.gradcamWeights(CamWeighting.XGRADCAM, a, g, w);
-            return w;
-        } catch (RuntimeException e) {
-            w.close();
-            throw e;
+        try (Tensor t = b.allocate(g.shape()); Tensor den = planeReduce(b, Reduction.SUM, a);
+                Tensor eps = b.upload(new float[] {1e-7f}, 1)) {
+            b.binary(BinaryOp.MUL, g, a, t);
+            Tensor num = planeReduce(b, Reduction.SUM, t);
+            b.binary(BinaryOp.ADD, den, eps, den);
+            b.binary(BinaryOp.DIV, num, den, num);
+            return num;
         }
+    }
+
+    @Override
+    protected CamWeighting fusedWeights() {
+        return CamWeighting.XGRADCAM;
     }
 }

@@ -254,7 +254,7 @@ public final class NoiseTunnel extends Explainer {
      * the backend, so the noise of (sample, image) does not depend on the chunking; σ_i is
      * the given std, or 0.15 · (max − min) of image i, reduced on the backend.
      */
-    private Tensor noisy(Backend b, Tensor batch, float[] pixels, int i0, int cnt, int s0, int scnt) {
+    Tensor noisy(Backend b, Tensor batch, float[] pixels, int i0, int cnt, int s0, int scnt) {
         if (options.source() != null) return recordedNoise(b, batch, pixels, i0, cnt, s0, scnt);
         int n = (int) batch.dim(0);
         long d = batch.numel() / n;

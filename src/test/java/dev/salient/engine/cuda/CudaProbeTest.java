@@ -1,7 +1,10 @@
 package dev.salient.engine.cuda;
 
 import static org.junit.jupiter.api.Assertions.*;
+import static org.junit.jupiter.api.Assumptions.assumeFalse;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.salient.engine.Engine;
 import dev.salient.engine.SalientException;
 import org.junit.jupiter.api.Test;
 
@@ -29,6 +32,27 @@ class CudaProbeTest {
             // asking again gives the same answer and still does not throw
             assertFalse(CudaBackend.isAvailable());
         }
+    }
+
+    @Test
+    void emulationSaysWhatItIs() {
+        assumeTrue(CudaBackend.isEmulated(), "runs under SALIENT_CUDA=emulate (the CPU emulation of the kernels)");
+        assertTrue(CudaBackend.isAvailable(), CudaBackend.unavailableReason());
+        assertTrue(CudaBackend.deviceDescription().startsWith("emulated (CPU)"), CudaBackend.deviceDescription());
+        assertEquals(1, CudaNative.salient_cuda_is_emulated());
+        assertFalse(Engine.cudaAvailable(), "--device auto never picks the emulation");
+        assertEquals("cpu", Engine.forName("auto").name());
+        assertEquals("cuda", Engine.forName("cuda").name());
+    }
+
+    @Test
+    void realDriverAnswers() {
+        assumeFalse(CudaBackend.isEmulated(), "GPU only: the real driver and runtime (the CUDA backend is the CPU emulation)");
+        assumeTrue(CudaBackend.isAvailable(), "no CUDA device: " + CudaBackend.unavailableReason());
+        assertEquals(0, CudaNative.salient_cuda_is_emulated());
+        assertTrue(CudaNative.salient_cuda_driver_version() >= 13000, "driver " + CudaNative.salient_cuda_driver_version());
+        assertTrue(CudaNative.salient_cuda_runtime_version() >= 13000, "runtime " + CudaNative.salient_cuda_runtime_version());
+        assertTrue(CudaBackend.deviceDescription().contains(", sm_"), CudaBackend.deviceDescription());
     }
 
     @Test

@@ -40,6 +40,10 @@ class CudnnParityTest {
             skip = "no CUDA device: " + CudaBackend.unavailableReason();
             return;
         }
+        if (CudaBackend.isEmulated()) {
+            skip = "GPU only: cuDNN comparisons need a real device (the CUDA backend is the CPU emulation)";
+            return;
+        }
         try {
             Loader.load(org.bytedeco.cuda.global.cudnn.class);
             handle = new cudnnContext();
