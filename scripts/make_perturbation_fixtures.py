@@ -81,9 +81,70 @@ def score_cam(model, x, targets):
     return mf.cam_postprocess(cam, (h, w))
 
 
+def philox_normal(seed, g):
+    """Element g of salient's normal stream (native/philox.h): Philox4x32-10, Box-Muller."""
+    M = 0xFFFFFFFF
+    block = g >> 2
+    c = [block & M, (block >> 32) & M, 0, 0]
+    k0, k1 = seed & M, (seed >> 32) & M
+    for _ in range(10):
+        p0, p1 = 0xD2511F53 * c[0], 0xCD9E8D57 * c[2]
+        c = [((p1 >> 32) ^ c[1] ^ k0) & M, p1 & M, ((p0 >> 32) ^ c[3] ^ k1) & M, p0 & M]
+        k0, k1 = (k0 + 0x9E3779B9) & M, (k1 + 0xBB67AE85) & M
+    lane = g & 3
+    a, b = (c[0], c[1]) if lane < 2 else (c[2], c[3])
+    u1 = (a + 1.0) * 2.3283064365386963e-10
+    u2 = b * 2.3283064365386963e-10
+    r = math.sqrt(-2.0 * math.log(u1))
+    t = 6.283185307179586 * u2
+    return float(np.float32(r * math.sin(t) if lane & 1 else r * math.cos(t)))
+
+
+def phi(z):
+    """Normal CDF through the erfc of Numerical Recipes (as Rise.phi)."""
+    x = -z / math.sqrt(2)
+    ax = abs(x)
+    t = 1 / (1 + 0.5 * ax)
+    erfc = t * math.exp(-ax * ax - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (
+        -0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))))
+    return 0.5 * (erfc if x >= 0 else 2 - erfc)
+
+
+def rise(model, x, targets, n, s, p1, seed):
+    """RISE as the authors' generate_masks + forward, the random numbers from salient's stream:
+    per mask, s*s normals (cell kept when Phi(z) < p) and two for the shift (floor(Phi(z)*cell))."""
+    from skimage.transform import resize
+    _, _, h, w = x.shape
+    ch, cw = math.ceil(h / s), math.ceil(w / s)
+    d = s * s + 2
+    sal = torch.zeros(x.shape[0], h, w, dtype=x.dtype)
+    for i in range(n):
+        z = [philox_normal(seed, i * d + k) for k in range(d)]
+        grid = np.array([1.0 if phi(v) < p1 else 0.0 for v in z[:s * s]], dtype=np.float32).reshape(s, s)
+        dy, dx = min(ch - 1, int(phi(z[-2]) * ch)), min(cw - 1, int(phi(z[-1]) * cw))
+        up = resize(grid, ((s + 1) * ch, (s + 1) * cw), order=1, mode="reflect", anti_aliasing=False)
+        m = torch.from_numpy(up[dy:dy + h, dx:dx + w].astype(np.float32)).double()
+        f = target_logits(model, x * m, targets)
+        sal += f[:, None, None] * m
+    return sal / (n * p1)
+
+
 def grid_labels(k, h, w):
     y, x = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
     return (y * k // h) * k + (x * k // w)
+
+
+def rise_fixture():
+    """RISE masks as the authors' generate_masks: a 7x7 binary grid resized with scikit-image (order 1,
+    mode reflect, no anti-aliasing) to (s+1)*ceil(32/s) = 40 and cropped at three shifts."""
+    from skimage.transform import resize
+    grid = (np.random.default_rng(7).random((7, 7)) < 0.5).astype(np.float32)
+    up = resize(grid, (40, 40), order=1, mode="reflect", anti_aliasing=False)
+    shifts = [(0, 0), (4, 2), (3, 4)]
+    masks = np.stack([up[dy:dy + 32, dx:dx + 32] for dy, dx in shifts]).astype(np.float32)
+    np.save(os.path.join(OUT, "rise_grid.npy"), grid)
+    np.save(os.path.join(OUT, "rise_masks.npy"), masks)
+    return {"grid": "rise_grid.npy", "masks": "rise_masks.npy", "shifts": shifts, "size": [32, 32]}
 
 
 def main():
@@ -133,6 +194,9 @@ def main():
             out = feature_ablation(model, x, torch.full_like(x, 0.5), given, seg)
             add("featureablation_npy_const_given", "featureablation",
                 {"--segments": "SEGMENTS", "--baseline": "constant:0.5"}, "given", out)
+        with torch.no_grad():
+            add("rise_n32_s5_p04_seed3_top1", "rise", {"--masks": "32", "--cells": "5", "--p": "0.4", "--seed": "3"},
+                "top1", rise(model, x, top1, 32, 5, 0.4, 3))
         add("scorecam_top1", "scorecam", {"--layer": entry["cam_layer"]}, "top1", score_cam(model, x, top1).detach())
         add("scorecam_given", "scorecam", {"--layer": entry["cam_layer"]}, "given", score_cam(model, x, given).detach())
         models[name] = {"model": entry["model"], "input": entry["input"], "baseline_user": f"{name}/baseline_user.npy",
@@ -145,6 +209,7 @@ def main():
         "target": "raw logit; top1 = argmax of the clean logits, given = " + str(mf.GIVEN),
         "tolerance": {"rule": "|got - ref| <= atol + rtol*|ref|", "rtol": 1e-4, "atol": "1e-4 * max|ref| (input), 1e-4 (cam)"},
         "models": models,
+        "rise": rise_fixture(),
     }
     with open(os.path.join(OUT, "manifest.json"), "w") as f:
         json.dump(manifest, f, indent=1)

@@ -15,6 +15,7 @@ import dev.salient.explain.gradient.NoiseTunnel;
 import dev.salient.explain.gradient.Saliency;
 import dev.salient.explain.perturbation.FeatureAblation;
 import dev.salient.explain.perturbation.Occlusion;
+import dev.salient.explain.perturbation.Rise;
 import java.util.List;
 
 /**
@@ -40,7 +41,8 @@ public final class Methods {
             HiResCam.SPEC,
             ScoreCam.SPEC,
             Occlusion.SPEC,
-            FeatureAblation.SPEC);
+            FeatureAblation.SPEC,
+            Rise.SPEC);
 
     /** The method's names, in {@link #ALL}'s order. */
     public static List<String> names() {
