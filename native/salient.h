@@ -69,6 +69,12 @@ int conv2d_forward_cpu(const float* x, const float* w, const float* bias, float*
                        int n, int c, int h, int wd, int k, int r, int s,
                        int stride_h, int stride_w, int pad_top, int pad_left, int pad_bottom, int pad_right,
                        int dil_h, int dil_w, int groups);
+/* y = act(conv2d(x, w) + bias), act Relu or Clip (kinds and alpha/beta as activation_forward_cpu), applied
+ * by each work item to the outputs it has just written; same shapes as conv2d_forward_cpu */
+int conv2d_forward_act_cpu(const float* x, const float* w, const float* bias, float* y,
+                           int n, int c, int h, int wd, int k, int r, int s,
+                           int stride_h, int stride_w, int pad_top, int pad_left, int pad_bottom, int pad_right,
+                           int dil_h, int dil_w, int groups, int act, float alpha, float beta);
 /* dx = conv2d^T(dy, w), the data gradient (overwritten); dy: (n,k,oh,ow), w: (k,c/groups,r,s), dx: (n,c,h,w) */
 int conv2d_backward_data_cpu(const float* dy, const float* w, float* dx,
                              int n, int c, int h, int wd, int k, int r, int s,

@@ -4,6 +4,7 @@ exported to ONNX by PyTorch, with an input batch and PyTorch's logits.
 
     /usr/bin/python3 scripts/make_arch_fixtures.py           # writes src/test/resources/fixtures/arch/
     /usr/bin/python3 scripts/make_arch_fixtures.py --full    # full-size torchvision models vs scripts/salient
+    /usr/bin/python3 scripts/make_arch_fixtures.py --export-full DIR   # full-size models for scripts/bench-vs-ort
 
 Each architecture keeps the real topology (torchvision's own block classes where
 they exist) with fewer channels, seeded weights, and BatchNorm that is not the
@@ -27,6 +28,7 @@ Needs torch 1.13 / torchvision 0.14 / onnx (Debian python3-torch, python3-torchv
 """
 import argparse
 import io
+import json
 import os
 import shutil
 import subprocess
@@ -281,10 +283,61 @@ def full_check():
     return ok
 
 
+# ---- full-size models for the speed benchmarks (scripts/bench-vs-ort)
+
+FULL_MODELS = ["resnet18", "resnet50", "mobilenet_v2", "densenet121"]
+
+
+def count_flops(model, size):
+    """Multiply-adds of every Conv2d and Linear for one image, times 2 (the FLOP count
+    GFLOP/s figures are quoted against); elementwise ops and pooling are not counted."""
+    macs = []
+
+    def conv_hook(m, inp, out):
+        k = m.weight.shape[1] * m.weight.shape[2] * m.weight.shape[3]  # (K, C/groups, R, S)
+        macs.append(out.numel() * k)
+
+    def linear_hook(m, inp, out):
+        macs.append(out.numel() * m.in_features)
+
+    hooks = [m.register_forward_hook(conv_hook) for m in model.modules() if isinstance(m, nn.Conv2d)]
+    hooks += [m.register_forward_hook(linear_hook) for m in model.modules() if isinstance(m, nn.Linear)]
+    with torch.no_grad():
+        model(torch.zeros(1, 3, size, size))
+    for h in hooks:
+        h.remove()
+    return 2 * sum(macs)
+
+
+def export_full(out_dir, size=224):
+    """Seeded full-size torchvision models (BatchNorm calibrated on random data, then folded
+    by the eval-mode export), batch axis dynamic, opset 13: OUT/<name>.onnx, and
+    OUT/flops.json with each model's FLOPs per image at size x size."""
+    from torchvision import models
+    os.makedirs(out_dir, exist_ok=True)
+    flops = {}
+    for i, name in enumerate(FULL_MODELS):
+        torch.manual_seed(5000 + i)
+        gen = torch.Generator().manual_seed(6000 + i)
+        model = getattr(models, name)(weights=None)  # seeded random weights, no download
+        calibrate_bn(model, (1, 3, size, size), gen, batches=2)
+        x = torch.randn(1, 3, size, size, generator=gen)
+        export(model, x, os.path.join(out_dir, name + ".onnx"), 13, keep_bn=False)
+        flops[name] = count_flops(model, size)
+        print(f"{name:12s} {flops[name] / 1e9:6.3f} GFLOP per image -> {os.path.join(out_dir, name + '.onnx')}")
+    with open(os.path.join(out_dir, "flops.json"), "w") as f:
+        json.dump({"size": size, "flops_per_image": flops}, f, indent=1)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--full", action="store_true", help="check full-size torchvision models through scripts/salient")
+    ap.add_argument("--export-full", metavar="DIR",
+                    help="write the full-size torchvision models for scripts/bench-vs-ort to DIR (not committed)")
     args = ap.parse_args()
+    if args.export_full:
+        export_full(args.export_full)
+        return
     if args.full:
         sys.exit(0 if full_check() else 1)
     make_fixtures()

@@ -21,6 +21,7 @@
 #include "blas.h"
 #include "common.h"
 #include "conv2d.h"
+#include "conv2d_epilogue.h"
 #include "workspace.h"
 
 namespace {
@@ -92,7 +93,7 @@ void col2im_channels(const float* col, int64_t ld, float* x, const ConvGeom& g, 
 // One work item of the dense forward: output rows [p0, p1) of image nn, all groups.
 // x: (n,c,h,w), w: (k,cg,r,s), bias: (k) or NULL, y: (n,k,oh,ow); col: per-thread scratch
 void dense_forward_rows(const float* x, const float* w, const float* bias, float* y, const ConvGeom& g, int nn,
-                        int p0, int p1, float* col) {
+                        int p0, int p1, float* col, const Epilogue& e) {
     const int cg = g.c / g.groups, kg = g.k / g.groups, crs = cg * g.r * g.s;
     const int ohw = g.oh * g.ow, len = (p1 - p0) * g.ow;
     const bool pointwise = is_pointwise(g);
@@ -114,6 +115,7 @@ void dense_forward_rows(const float* x, const float* w, const float* bias, float
             for (int kk = 0; kk < kg; kk++) std::fill(yb + (int64_t)kk * ohw, yb + (int64_t)kk * ohw + len, bias[gi * kg + kk]);
         }
         salient::sgemm_serial(false, false, kg, len, crs, 1.f, wg, crs, cols, ldb, bias ? 1.f : 0.f, yb, ohw);
+        apply_epilogue(e, yb, kg, len, ohw);
     }
 }
 
@@ -122,7 +124,7 @@ void dense_forward_rows(const float* x, const float* w, const float* bias, float
 // replaces nb skinny ones, then tmp (kg, nb*ohw) is scattered into y.
 // x: (n,c,h,w), w: (k,cg,r,s), bias: (k) or NULL, y: (n,k,oh,ow)
 void dense_forward_images(const float* x, const float* w, const float* bias, float* y, const ConvGeom& g, int n0,
-                          int n1, float* col, float* tmp) {
+                          int n1, float* col, float* tmp, const Epilogue& e) {
     const int cg = g.c / g.groups, kg = g.k / g.groups, crs = cg * g.r * g.s;
     const int ohw = g.oh * g.ow, nb = n1 - n0;
     const int64_t ld = (int64_t)nb * ohw;
@@ -147,6 +149,7 @@ void dense_forward_images(const float* x, const float* w, const float* bias, flo
                 const float bv = bias ? bias[gi * kg + kk] : 0.f;
 #pragma omp simd
                 for (int j = 0; j < ohw; j++) d[j] = t[j] + bv;
+                apply_epilogue(e, d, ohw);
             }
         }
     }
@@ -215,7 +218,8 @@ bool splits_channels(const ConvGeom& g, int nt) {
     return nt > 1 && g.n < nt && (int64_t)g.oh * g.ow <= kChannelSplitCols && g.k / g.groups >= 16 * nt;
 }
 
-int forward_channel_blocks(const float* x, const float* w, const float* bias, float* y, const ConvGeom& g, int nt) {
+int forward_channel_blocks(const float* x, const float* w, const float* bias, float* y, const ConvGeom& g, int nt,
+                           const Epilogue& e) {
     const int cg = g.c / g.groups, kg = g.k / g.groups, rs = g.r * g.s, crs = cg * rs, ohw = g.oh * g.ow;
     const bool pointwise = is_pointwise(g);
     float* col = pointwise ? nullptr : salient::thread_workspace((int64_t)crs * ohw, 2);
@@ -246,34 +250,26 @@ int forward_channel_blocks(const float* x, const float* w, const float* bias, fl
                             std::fill(yb + (int64_t)(kk - k0) * ohw, yb + (int64_t)(kk - k0 + 1) * ohw, bias[gi * kg + kk]);
                     salient::sgemm_serial(false, false, k1 - k0, ohw, crs, 1.f, wg + (int64_t)k0 * crs, crs, cols, ohw,
                                           bias ? 1.f : 0.f, yb, ohw);
+                    apply_epilogue(e, yb, (int64_t)(k1 - k0) * ohw);
                 }
             }
         }
     return SALIENT_OK;
 }
 
-}  // namespace
-
-extern "C" int conv2d_forward_cpu(const float* x, const float* w, const float* bias, float* y,
-                                  int n, int c, int h, int wd, int k, int r, int s,
-                                  int stride_h, int stride_w, int pad_top, int pad_left, int pad_bottom,
-                                  int pad_right, int dil_h, int dil_w, int groups) {
-    SALIENT_CHECK_PTR(x);
-    SALIENT_CHECK_PTR(w);
-    SALIENT_CHECK_PTR(y);
-    ConvGeom g{n, c, h, wd, k, r, s, stride_h, stride_w, pad_top, pad_left, pad_bottom, pad_right,
-               dil_h, dil_w, groups, 0, 0, 0, 0};
-    if (int rc = check_conv(__func__, g)) return rc;
-
-    // x: (n,c,h,w), w: (k,cg,r,s), bias: (k), y: (n,k,oh,ow)
+// The forward of every path, with the epilogue e applied by each work item to the outputs it wrote.
+// x: (n,c,h,w), w: (k,cg,r,s), bias: (k) or NULL, y: (n,k,oh,ow); g checked
+int forward(const float* x, const float* w, const float* bias, float* y, const ConvGeom& g, const Epilogue& e) {
+    const int n = g.n, c = g.c, k = g.k, r = g.r, s = g.s, groups = g.groups;
+    static const char* const fn = "conv2d_forward_cpu";
     if (groups == c && groups > 1) {
-        depthwise_forward(x, w, bias, y, g);
+        depthwise_forward(x, w, bias, y, g, e);
         return SALIENT_OK;
     }
     const int cg = c / groups, crs = cg * r * s;
     const double flops = 2.0 * n * k * (double)g.oh * g.ow * crs;
     const int nt = flops < 2e6 ? 1 : omp_get_max_threads();
-    if (winograd_applies(g, nt)) return winograd_forward(x, w, bias, y, g, nt);
+    if (winograd_applies(g, nt)) return winograd_forward(x, w, bias, y, g, nt, e);
     const int nb = images_per_item(g, nt);
     if (nb > 1) {
         const int kg = k / groups;
@@ -291,13 +287,13 @@ extern "C" int conv2d_forward_cpu(const float* x, const float* w, const float* b
             for (int64_t it = 0; it < items; it++) {
                 if (!col || !tmp) continue;
                 const int n0 = (int)(it * nb), n1 = std::min(n, n0 + nb);
-                dense_forward_images(x, w, bias, y, g, n0, n1, col, tmp);
+                dense_forward_images(x, w, bias, y, g, n0, n1, col, tmp, e);
             }
         }
-        if (err) return salient::fail(SALIENT_ENOMEM, "%s: out of memory for the im2col workspace", __func__);
+        if (err) return salient::fail(SALIENT_ENOMEM, "%s: out of memory for the im2col workspace", fn);
         return SALIENT_OK;
     }
-    if (splits_channels(g, nt)) return forward_channel_blocks(x, w, bias, y, g, nt);
+    if (splits_channels(g, nt)) return forward_channel_blocks(x, w, bias, y, g, nt, e);
     const Split sp = split_rows(g, nt);
     const int64_t items = (int64_t)n * sp.chunks;
     const int64_t col_size = is_pointwise(g) ? 1 : (int64_t)crs * sp.rows * g.ow;
@@ -314,11 +310,47 @@ extern "C" int conv2d_forward_cpu(const float* x, const float* w, const float* b
             if (!col) continue;
             const int nn = (int)(it / sp.chunks), p0 = (int)(it % sp.chunks) * sp.rows;
             const int p1 = std::min(g.oh, p0 + sp.rows);
-            if (p0 < p1) dense_forward_rows(x, w, bias, y, g, nn, p0, p1, col);
+            if (p0 < p1) dense_forward_rows(x, w, bias, y, g, nn, p0, p1, col, e);
         }
     }
-    if (err) return salient::fail(SALIENT_ENOMEM, "%s: out of memory for the im2col workspace", __func__);
+    if (err) return salient::fail(SALIENT_ENOMEM, "%s: out of memory for the im2col workspace", fn);
     return SALIENT_OK;
+}
+
+}  // namespace
+
+extern "C" int conv2d_forward_cpu(const float* x, const float* w, const float* bias, float* y,
+                                  int n, int c, int h, int wd, int k, int r, int s,
+                                  int stride_h, int stride_w, int pad_top, int pad_left, int pad_bottom,
+                                  int pad_right, int dil_h, int dil_w, int groups) {
+    SALIENT_CHECK_PTR(x);
+    SALIENT_CHECK_PTR(w);
+    SALIENT_CHECK_PTR(y);
+    ConvGeom g{n, c, h, wd, k, r, s, stride_h, stride_w, pad_top, pad_left, pad_bottom, pad_right,
+               dil_h, dil_w, groups, 0, 0, 0, 0};
+    if (int rc = check_conv(__func__, g)) return rc;
+    return forward(x, w, bias, y, g, Epilogue{});
+}
+
+extern "C" int conv2d_forward_act_cpu(const float* x, const float* w, const float* bias, float* y,
+                                      int n, int c, int h, int wd, int k, int r, int s,
+                                      int stride_h, int stride_w, int pad_top, int pad_left, int pad_bottom,
+                                      int pad_right, int dil_h, int dil_w, int groups, int act, float alpha,
+                                      float beta) {
+    SALIENT_CHECK_PTR(x);
+    SALIENT_CHECK_PTR(w);
+    SALIENT_CHECK_PTR(y);
+    SALIENT_CHECK(act == SALIENT_ACT_RELU || act == SALIENT_ACT_CLIP,
+                  "%s: activation %d cannot be fused (Relu %d or Clip %d)", __func__, act, SALIENT_ACT_RELU,
+                  SALIENT_ACT_CLIP);
+    ConvGeom g{n, c, h, wd, k, r, s, stride_h, stride_w, pad_top, pad_left, pad_bottom, pad_right,
+               dil_h, dil_w, groups, 0, 0, 0, 0};
+    if (int rc = check_conv(__func__, g)) return rc;
+    Epilogue e;
+    e.kind = act;
+    e.lo = alpha;
+    e.hi = beta;
+    return forward(x, w, bias, y, g, e);
 }
 
 extern "C" int conv2d_backward_data_cpu(const float* dy, const float* w, float* dx,

@@ -30,6 +30,7 @@
 #endif
 #include "common.h"
 #include "conv2d.h"
+#include "conv2d_epilogue.h"
 #include "workspace.h"
 
 namespace salient {
@@ -279,7 +280,8 @@ void multiply(const float* U, int64_t su, const float* V, int64_t sv, float* M, 
 }
 
 // The driver: n images of S through the transformed filters U (16 packed planes, u_plane apart).
-int run(const float* x, const float* U, const float* bias, float* y, int n, const Shape& S, int nt) {
+int run(const float* x, const float* U, const float* bias, float* y, int n, const Shape& S, int nt,
+        const Epilogue& e = Epilogue{}) {
     const Split sp = split(S.th, S.tw, n, nt, S.cin, S.cout);
     const int64_t ldp = padded_tiles(sp.ld);
     const int64_t in_plane = (int64_t)S.cin * S.hin * S.win, out_plane = (int64_t)S.cout * S.hout * S.wout;
@@ -322,8 +324,12 @@ int run(const float* x, const float* U, const float* bias, float* y, int n, cons
                                     sizeof(float) * (kNR - lane));
             }
             multiply(U, su, V, sv, M, sm, ldp, panels, S.cout, S.cin);
-            for (int b = n0; b < n1; b++)
+            for (int b = n0; b < n1; b++) {
                 transform_output(M, ldp, sm, (b - n0) * per, ty0, ty1, bias, y + b * out_plane, S, R);
+                const int oy0 = 2 * ty0, oy1 = std::min(S.hout, 2 * ty1);
+                apply_epilogue(e, y + b * out_plane + (int64_t)oy0 * S.wout, S.cout, (int64_t)(oy1 - oy0) * S.wout,
+                               (int64_t)S.hout * S.wout);
+            }
         }
     }
     if (err) return fail(SALIENT_ENOMEM, "conv2d (winograd): out of memory for the transformed tiles");
@@ -431,11 +437,16 @@ bool winograd_applies(const ConvGeom& g, int nt) {
 }
 
 int winograd_forward(const float* x, const float* w, const float* bias, float* y, const ConvGeom& g, int nt) {
+    return winograd_forward(x, w, bias, y, g, nt, Epilogue{});
+}
+
+int winograd_forward(const float* x, const float* w, const float* bias, float* y, const ConvGeom& g, int nt,
+                     const Epilogue& e) {
     auto U = filters(w, g.k, g.c, false,
                      [&](int o, int i, int r, int s) { return w[(((int64_t)o * g.c + i) * 3 + r) * 3 + s]; });
     if (!U) return fail(SALIENT_ENOMEM, "conv2d_forward_cpu: out of memory for the transformed filters");
     Shape S{g.c, g.h, g.w, g.k, g.oh, g.ow, g.pt, g.pl, (g.oh + 1) / 2, (g.ow + 1) / 2};
-    return run(x, U.get(), bias, y, g.n, S, nt);
+    return run(x, U.get(), bias, y, g.n, S, nt, e);
 }
 
 int winograd_backward_data(const float* dy, const float* w, float* dx, const ConvGeom& g, int nt) {

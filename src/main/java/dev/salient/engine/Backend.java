@@ -58,6 +58,23 @@ public interface Backend extends AutoCloseable {
 
     void conv2dForward(Tensor x, Tensor w, Tensor bias, Tensor y, Conv2dGeometry g);
 
+    /**
+     * y = act(conv2d(x, w) + bias) for the activations a conv may carry in its epilogue
+     * ({@link #fusesConvActivation}): the composed conv2dForward then activationForward in place,
+     * unless a backend fuses them (the CPU applies the activation to each block of outputs while it
+     * is still in cache). Only forward passes that keep no pre-activation tensor use it.
+     */
+    default void conv2dForwardActivation(Tensor x, Tensor w, Tensor bias, Tensor y, Conv2dGeometry g,
+            Activation kind, float alpha, float beta) {
+        conv2dForward(x, w, bias, y, g);
+        activationForward(kind, y, y, alpha, beta);
+    }
+
+    /** Whether {@link #conv2dForwardActivation} takes this activation (Relu and Clip). */
+    static boolean fusesConvActivation(Activation kind) {
+        return kind == Activation.RELU || kind == Activation.CLIP;
+    }
+
     /** dx = conv2d^T(dy, w): the data gradient; dx is overwritten. */
     void conv2dBackwardData(Tensor dy, Tensor w, Tensor dx, Conv2dGeometry g);
 

@@ -86,6 +86,13 @@ public final class OpChecks {
         requireShape(y, g.outputShape(), "conv2dForward y");
     }
 
+    public static void conv2dForwardActivation(Backend self, Tensor x, Tensor w, Tensor bias, Tensor y,
+            Conv2dGeometry g, Activation kind) {
+        conv2dForward(self, x, w, bias, y, g);
+        if (!Backend.fusesConvActivation(kind))
+            throw new SalientException("conv2dForwardActivation: " + kind + " is not fused (Relu or Clip)");
+    }
+
     public static void conv2dBackwardData(Backend self, Tensor dy, Tensor w, Tensor dx, Conv2dGeometry g) {
         owned(self, "conv2dBackwardData", dy, w, dx);
         requireShape(dy, g.outputShape(), "conv2dBackwardData dy");

@@ -37,6 +37,7 @@ public final class Plan {
     private final Set<String> fetch;
     private final int[][] outSlot;
     private final long[] slotSizes;
+    private final boolean[] epilogue;  // step i's successor may be fused into it (see epilogues)
 
     Plan(Graph graph, List<Step> steps, List<Node> folded, Map<String, HostTensor> host, Map<String, long[]> shapes,
             Set<String> fetch, int[][] outSlot, long[] slotSizes) {
@@ -48,6 +49,44 @@ public final class Plan {
         this.fetch = fetch;
         this.outSlot = outSlot;
         this.slotSizes = slotSizes;
+        this.epilogue = epilogues(this.steps, fetch, outSlot);
+    }
+
+    /**
+     * Steps whose successor may run as their epilogue in {@link #execute}: the step has one output,
+     * nobody fetches it, and the next step is its only reader, with no other tensor input. The
+     * successor's output buffer must not be one the step reads (the planner may hand a buffer that
+     * dies at step i to the output of step i + 1).
+     */
+    private static boolean[] epilogues(List<Step> steps, Set<String> fetch, int[][] outSlot) {
+        Map<String, Integer> readers = new HashMap<>();
+        for (Step s : steps) for (String in : s.inputs()) if (!in.isEmpty()) readers.merge(in, 1, Integer::sum);
+        Map<String, Integer> slotOf = new HashMap<>();
+        for (int i = 0; i < steps.size(); i++)
+            for (int j = 0; j < steps.get(i).outputs().length; j++)
+                if (outSlot[i][j] >= 0) slotOf.put(steps.get(i).outputs()[j], outSlot[i][j]);
+        boolean[] e = new boolean[steps.size()];
+        for (int i = 0; i + 1 < steps.size(); i++) {
+            Step s = steps.get(i), next = steps.get(i + 1);
+            if (s.outputs().length != 1 || s.outputs()[0].isEmpty() || fetch.contains(s.outputs()[0])) continue;
+            String o = s.outputs()[0];
+            long inputs = Arrays.stream(next.inputs()).filter(x -> !x.isEmpty()).count();
+            boolean shape = inputs == 1 && next.inputs().length > 0 && o.equals(next.inputs()[0])
+                    && readers.get(o) == 1 && next.outputs().length == 1 && !next.outputs()[0].isEmpty();
+            if (!shape) continue;
+            int target = outSlot[i + 1][0];
+            boolean aliased = false;
+            for (String in : s.inputs()) aliased |= target >= 0 && !in.isEmpty() && slotOf.getOrDefault(in, -3) == target;
+            e[i] = !aliased;
+        }
+        return e;
+    }
+
+    /** How many steps {@link #execute} runs as the epilogue of the step before them on {@code b}. */
+    int fusedSteps(Backend b) {
+        int n = 0;
+        for (int i = 0; i < epilogue.length; i++) if (epilogue[i] && steps.get(i).op().fuses(steps.get(i + 1).op(), b)) n++;
+        return n;
     }
 
     /** The steps run on the backend, in order. */
@@ -107,19 +146,15 @@ public final class Plan {
                     }
                     in[i] = t;
                 }
-                Tensor[] out = new Tensor[s.outputs().length];
-                for (int j = 0; j < out.length; j++) {
-                    int slot = outSlot[si][j];
-                    if (slot == ABSENT) continue;
-                    long[] shape = s.outputShapes()[j];
-                    if (slot == OWNED) {
-                        out[j] = b.allocate(shape);
-                        result.put(s.outputs()[j], out[j]);
-                    } else {
-                        out[j] = TensorViews.view(slots[slot], shape);
-                    }
-                    env.put(s.outputs()[j], out[j]);
+                if (epilogue[si] && s.op().fuses(steps.get(si + 1).op(), b)) {
+                    // the next step (an activation of this step's output alone) runs in this step's epilogue
+                    Step next = steps.get(si + 1);
+                    Tensor[] out = outputs(b, si + 1, next, slots, env, result);
+                    s.op().forwardFused(b, in, next.op(), out[0]);
+                    si++;
+                    continue;
                 }
+                Tensor[] out = outputs(b, si, s, slots, env, result);
                 s.op().forward(b, in, out);
             }
             for (String f : fetch) {
@@ -144,6 +179,25 @@ public final class Plan {
             for (Tensor t : temps) t.close();
             if (!ok) for (Tensor t : result.values()) t.close();
         }
+    }
+
+    /** The output tensors of step si: views of its buffer slots, or new tensors for fetched outputs. */
+    private Tensor[] outputs(Backend b, int si, Step s, Tensor[] slots, Map<String, Tensor> env,
+            Map<String, Tensor> result) {
+        Tensor[] out = new Tensor[s.outputs().length];
+        for (int j = 0; j < out.length; j++) {
+            int slot = outSlot[si][j];
+            if (slot == ABSENT) continue;
+            long[] shape = s.outputShapes()[j];
+            if (slot == OWNED) {
+                out[j] = b.allocate(shape);
+                result.put(s.outputs()[j], out[j]);
+            } else {
+                out[j] = TensorViews.view(slots[slot], shape);
+            }
+            env.put(s.outputs()[j], out[j]);
+        }
+        return out;
     }
 
     // ---- buffer sets, kept between calls so that repeated calls neither allocate nor page-fault

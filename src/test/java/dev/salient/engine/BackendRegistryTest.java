@@ -31,6 +31,7 @@ class BackendRegistryTest {
             Map.entry("copyRange", "fillAndCopies"),
             Map.entry("fill", "fillAndCopies"),
             Map.entry("conv2dForward", "conv2dForward"),
+            Map.entry("conv2dForwardActivation", "conv2dForwardActivation"),
             Map.entry("conv2dBackwardData", "conv2dBackwardData"),
             Map.entry("maxPool2dForward", "maxPool"),
             Map.entry("maxPool2dBackward", "maxPool"),

@@ -65,6 +65,81 @@ class Conv2dTest {
                 new Conv2dGeometry(1, 64, 14, 14, 128, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2));
     }
 
+    /**
+     * Depthwise convs: strides 1 and 2 take the phase-plane forward (3x3 with its taps in registers,
+     * other kernels tap by tap over blocks), dilation or stride 3 the direct loops.
+     */
+    static Stream<Conv2dGeometry> depthwiseGeometries() {
+        return Stream.of(
+                new Conv2dGeometry(1, 8, 7, 7, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 8),       // 7x7 plane
+                new Conv2dGeometry(2, 6, 14, 14, 6, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 6),     // stride 2, even side
+                new Conv2dGeometry(1, 5, 15, 13, 5, 3, 3, 2, 2, 0, 1, 1, 0, 1, 1, 5),     // stride 2, odd, uneven pads
+                new Conv2dGeometry(2, 4, 9, 11, 8, 3, 3, 1, 2, 2, 0, 1, 2, 1, 1, 4),      // multiplier 2, strides 1x2
+                new Conv2dGeometry(1, 3, 10, 9, 3, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 3),      // 5x5
+                new Conv2dGeometry(1, 4, 12, 13, 4, 7, 7, 2, 2, 3, 3, 3, 3, 1, 1, 4),     // 7x7 stride 2
+                new Conv2dGeometry(2, 2, 6, 8, 2, 1, 3, 2, 1, 0, 1, 0, 1, 1, 1, 2),       // 1x3, strides 2x1
+                new Conv2dGeometry(1, 2, 3, 3, 2, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 2),       // kernel beyond the plane
+                new Conv2dGeometry(1, 3, 4, 5, 3, 3, 3, 1, 1, 3, 0, 2, 3, 1, 1, 3),       // pads beyond the kernel
+                new Conv2dGeometry(1, 3, 11, 10, 3, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 3),     // stride 3: direct loops
+                new Conv2dGeometry(2, 48, 23, 23, 48, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 48),  // threaded, stride 2
+                new Conv2dGeometry(1, 16, 40, 38, 32, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 16),  // threaded, blocks of 512
+                new Conv2dGeometry(3, 32, 28, 28, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 32)); // threaded, 3x3
+    }
+
+    @ParameterizedTest
+    @MethodSource("depthwiseGeometries")
+    void depthwiseMatchesReference(Conv2dGeometry g) {
+        forwardMatchesReference(g);
+        backwardDataMatchesReferenceTranspose(g);
+    }
+
+    static Stream<Conv2dGeometry> allGeometries() {
+        return Stream.of(geometries(), depthwiseGeometries(), threadedGeometries()).flatMap(s -> s);
+    }
+
+    /**
+     * conv2dForwardActivation (Relu or Clip in each conv path's epilogue) is bit for bit
+     * conv2dForward then activationForward, on every path (direct and phase-plane depthwise,
+     * Winograd whole images and tile-row blocks, batched images, channel split, row blocks,
+     * pointwise), with and without bias, NaN rule included (Relu maps NaN to 0, Clip keeps it).
+     */
+    @ParameterizedTest
+    @MethodSource("allGeometries")
+    void fusedActivationMatchesConvThenActivation(Conv2dGeometry g) {
+        float[] x = Parity.random(11, numel(g.inputShape()));
+        x[x.length / 3] = Float.NaN;
+        float[] w = Parity.random(12, numel(g.weightShape()));
+        float[] b = Parity.random(13, g.k());
+        Object[][] acts = {{Activation.RELU, 0f, 0f}, {Activation.CLIP, 0f, 6f}, {Activation.CLIP, -0.2f, 0.1f}};
+        for (Object[] a : acts) {
+            Activation kind = (Activation) a[0];
+            float lo = (Float) a[1], hi = (Float) a[2];
+            for (float[] bias : new float[][] {b, null}) {
+                try (Tensor tx = B.upload(x, g.inputShape()); Tensor tw = B.upload(w, g.weightShape());
+                        Tensor tb = bias == null ? null : B.upload(bias, g.k());
+                        Tensor want = B.allocate(g.outputShape()); Tensor got = B.allocate(g.outputShape())) {
+                    B.conv2dForward(tx, tw, tb, want, g);
+                    B.activationForward(kind, want, want, lo, hi);
+                    B.fill(got, Float.NaN); // must be overwritten
+                    B.conv2dForwardActivation(tx, tw, tb, got, g, kind, lo, hi);
+                    assertArrayEquals(want.toArray(), got.toArray(),
+                            "fused " + kind + "(" + lo + ", " + hi + ")" + (bias == null ? " no bias " : " ") + g);
+                }
+            }
+        }
+    }
+
+    @Test
+    void fusedActivationRefusesOtherKinds() {
+        Conv2dGeometry g = new Conv2dGeometry(1, 2, 4, 4, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1);
+        try (Tensor tx = B.allocate(g.inputShape()); Tensor tw = B.allocate(g.weightShape());
+                Tensor ty = B.allocate(g.outputShape())) {
+            assertFalse(Backend.fusesConvActivation(Activation.SIGMOID));
+            assertThrows(SalientException.class,
+                    () -> B.conv2dForwardActivation(tx, tw, null, ty, g, Activation.SIGMOID, 0f, 0f));
+        }
+    }
+
     @ParameterizedTest
     @MethodSource("threadedGeometries")
     void threadedPathsMatchReference(Conv2dGeometry g) {

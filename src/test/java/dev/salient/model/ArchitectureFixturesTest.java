@@ -12,6 +12,9 @@ import dev.salient.io.Npy;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.HashSet;
+import java.util.Map;
+import java.util.Set;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -45,6 +48,47 @@ class ArchitectureFixturesTest {
             double max = 0;
             for (float v : want.data()) max = Math.max(max, Math.abs(v));
             Parity.assertClose(name, y.toArray(), want.data(), 1e-4 * max, 0);
+        }
+    }
+
+    /**
+     * A plain forward runs Relu/Clip in the epilogue of the Conv before them; fetching the Convs'
+     * outputs (as a method asking for a pre-activation layer does) turns that off for them. The
+     * logits agree bit for bit, and the fetched Conv outputs are the pre-activations.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("fixtures")
+    void fusedEpiloguesMatchUnfusedSteps(String name) {
+        Assumptions.assumeTrue(!name.equals("<none>"), "no fixtures under " + ROOT);
+        Path d = ROOT.resolve(name);
+        Backend cpu = Engine.cpu();
+        NdArray x = Npy.read(d.resolve("input.npy"));
+        try (Model m = Model.load(d.resolve("model.onnx")); Tensor xt = x.upload(cpu); Tensor y = m.forward(cpu, xt)) {
+            String in = m.inputs().get(0).name(), out = m.outputs().get(0).name();
+            Plan plain = m.plan(Map.of(in, xt.shape()), Set.of(out));
+            assertTrue(plain.fusedSteps(cpu) > 0, name + ": no Conv ran an activation in its epilogue");
+            Set<String> fetch = new HashSet<>(Set.of(out));
+            Set<String> fusedConvs = new HashSet<>();
+            for (int i = 0; i + 1 < plain.steps().size(); i++) {
+                Plan.Step s = plain.steps().get(i), next = plain.steps().get(i + 1);
+                if (s.node().opType().equals("Conv")) fetch.add(s.outputs()[0]);
+                if (s.node().opType().equals("Conv") && next.node().opType().matches("Relu|Clip")
+                        && next.inputs()[0].equals(s.outputs()[0]))
+                    fusedConvs.add(s.outputs()[0]);
+            }
+            assertFalse(fusedConvs.isEmpty(), name);
+            assertEquals(0, m.plan(Map.of(in, xt.shape()), fetch).fusedSteps(cpu), name + ": fetched Convs still fused");
+            Map<String, Tensor> r = m.run(cpu, Map.of(in, xt), fetch);
+            try {
+                assertArrayEquals(r.get(out).toArray(), y.toArray(), name + ": fused and unfused logits differ");
+                for (String c : fusedConvs) {
+                    float min = Float.POSITIVE_INFINITY;
+                    for (float v : r.get(c).toArray()) min = Math.min(min, v);
+                    assertTrue(min < 0, name + ": fetched Conv output " + c + " has no negative value (activation applied?)");
+                }
+            } finally {
+                for (Tensor t : r.values()) t.close();
+            }
         }
     }
 }

@@ -232,6 +232,15 @@ public final class CudaBackend implements Backend {
                 g.padBottom(), g.padRight(), g.dilationH(), g.dilationW(), g.groups()));
     }
 
+    /** The composed path: the conv kernel, then the activation kernel in place. */
+    @Override
+    public void conv2dForwardActivation(Tensor x, Tensor w, Tensor bias, Tensor y, Conv2dGeometry g,
+            Activation kind, float alpha, float beta) {
+        OpChecks.conv2dForwardActivation(this, x, w, bias, y, g, kind);
+        conv2dForward(x, w, bias, y, g);
+        activationForward(kind, y, y, alpha, beta);
+    }
+
     @Override
     public void conv2dBackwardData(Tensor dy, Tensor w, Tensor dx, Conv2dGeometry g) {
         OpChecks.conv2dBackwardData(this, dy, w, dx, g);

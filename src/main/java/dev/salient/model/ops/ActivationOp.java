@@ -41,6 +41,18 @@ final class ActivationOp extends AbstractOp {
         return (float) t.get(0);
     }
 
+    Activation kind() {
+        return kind;
+    }
+
+    float alpha() {
+        return alpha;
+    }
+
+    float beta() {
+        return beta;
+    }
+
     @Override
     public boolean isParamInput(int i) {
         return clipParams && i > 0;

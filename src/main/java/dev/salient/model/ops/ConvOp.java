@@ -60,6 +60,20 @@ final class ConvOp extends AbstractOp {
     }
 
     @Override
+    public boolean fuses(Op next, Backend b) {
+        return next instanceof ActivationOp a && Backend.fusesConvActivation(a.kind());
+    }
+
+    @Override
+    public void forwardFused(Backend b, Tensor[] in, Op next, Tensor out) {
+        ActivationOp a = (ActivationOp) next;
+        Conv2dGeometry g = geometry(in[0].shape(), in[1].shape());
+        Tensor bias = in.length > 2 ? in[2] : null;
+        b.conv2dForwardActivation(TensorViews.view(in[0], g.inputShape()), TensorViews.view(in[1], g.weightShape()),
+                bias, TensorViews.view(out, g.outputShape()), g, a.kind(), a.alpha(), a.beta());
+    }
+
+    @Override
     public void backward(Backend b, Tensor[] in, Tensor[] out, Tensor[] dOut, Tensor[] dIn) {
         if (dIn[0] == null) return;
         Conv2dGeometry g = geometry(in[0].shape(), in[1].shape());

@@ -44,6 +44,21 @@ public interface Op {
     void forward(Backend b, Tensor[] in, Tensor[] out);
 
     /**
+     * Whether {@code next}, the following step, whose only tensor input is this op's single
+     * output, can run as this op's epilogue on {@code b} (a Conv followed by Relu or Clip). Only
+     * a plain forward pass fuses, and only where nothing asked to keep this op's output: the
+     * tape runs every step on its own.
+     */
+    default boolean fuses(Op next, Backend b) {
+        return false;
+    }
+
+    /** Runs this op with {@code next} as its epilogue (see {@link #fuses}); {@code out} is next's output. */
+    default void forwardFused(Backend b, Tensor[] in, Op next, Tensor out) {
+        throw new UnsupportedOperationException(opType() + " fuses nothing");
+    }
+
+    /**
      * Folds the op on the host when every present input is a known constant, or
      * returns null when it must run on the backend (weights are then uploaded).
      * Only for small, shape-like data; never used on the hot path.

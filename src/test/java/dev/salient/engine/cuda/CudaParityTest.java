@@ -171,6 +171,19 @@ class CudaParityTest {
 
     @ParameterizedTest
     @MethodSource("convs")
+    void conv2dForwardActivation(Conv2dGeometry g) {
+        Tensor[] x = pairRandom(g.inputShape()), w = pairWeights(fanIn(g), g.weightShape()), b = pairRandom(g.k());
+        Tensor[] y = out(g.outputShape()), y2 = out(g.outputShape());
+        cpu.conv2dForwardActivation(x[0], w[0], b[0], y[0], g, Activation.RELU, 0f, 0f);
+        gpu.conv2dForwardActivation(x[1], w[1], b[1], y[1], g, Activation.RELU, 0f, 0f);
+        assertClose("conv2d forward + relu " + g, y);
+        cpu.conv2dForwardActivation(x[0], w[0], null, y2[0], g, Activation.CLIP, -0.1f, 0.2f);
+        gpu.conv2dForwardActivation(x[1], w[1], null, y2[1], g, Activation.CLIP, -0.1f, 0.2f);
+        assertClose("conv2d forward + clip without bias " + g, y2);
+    }
+
+    @ParameterizedTest
+    @MethodSource("convs")
     void conv2dBackwardData(Conv2dGeometry g) {
         Tensor[] dy = pairRandom(g.outputShape()), w = pairWeights(fanIn(g), g.weightShape());
         Tensor[] dx = out(g.inputShape());
