@@ -15,12 +15,16 @@ import dev.salient.explain.cam.GradCamPlusPlus;
 import dev.salient.explain.cam.GuidedGradCam;
 import dev.salient.explain.cam.HiResCam;
 import dev.salient.explain.cam.LayerCam;
+import dev.salient.explain.cam.ScoreCam;
 import dev.salient.explain.cam.XGradCam;
 import dev.salient.explain.gradient.GuidedBackprop;
 import dev.salient.explain.gradient.InputXGradient;
 import dev.salient.explain.gradient.IntegratedGradients;
 import dev.salient.explain.gradient.NoiseTunnel;
 import dev.salient.explain.gradient.Saliency;
+import dev.salient.explain.perturbation.FeatureAblation;
+import dev.salient.explain.perturbation.Occlusion;
+import dev.salient.explain.perturbation.Rise;
 import dev.salient.explain.relevance.Lrp;
 import java.util.List;
 
@@ -54,7 +58,11 @@ public final class Methods {
             CfCam.SPEC,
             SpatialAttention.SPEC,
             LayerActivation.SPEC,
-            Lrp.SPEC);
+            Lrp.SPEC,
+            ScoreCam.SPEC,
+            Occlusion.SPEC,
+            FeatureAblation.SPEC,
+            Rise.SPEC);
 
     /** The method's names, in {@link #ALL}'s order. */
     public static List<String> names() {

@@ -13,6 +13,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -29,6 +30,7 @@ class MethodRegistryTest {
     static final Path GOLDEN = Path.of("src/test/resources/fixtures/methods/manifest.json");
     /** The golden cases of the methods added on the registry (scripts/make_newmethod_fixtures.py), same models. */
     static final Path GOLDEN_NEW = Path.of("src/test/resources/fixtures/newmethods/manifest.json");
+    static final Path PERTURBATION_GOLDEN = Path.of("src/test/resources/fixtures/perturbation/manifest.json");
     /** Files that name a method: its own class, and the line in Methods. */
     static final int FILES_TO_ADD_A_METHOD = 2;
     /**
@@ -95,24 +97,25 @@ class MethodRegistryTest {
     /** Every method has at least one golden case on every fixture model (as ArchitectureParityTest's every-fixture check). */
     @Test
     void everyMethodHasAGoldenCasePerFixtureModel() throws IOException {
-        JsonObject m = JsonParser.parseString(Files.readString(GOLDEN)).getAsJsonObject();
-        JsonObject more = JsonParser.parseString(Files.readString(GOLDEN_NEW)).getAsJsonObject().getAsJsonObject("models");
-        assertEquals(m.getAsJsonObject("models").keySet(), more.keySet(), "both manifests cover the same fixture models");
+        // the method fixtures (manifest.json and manifest-*.json beside it), the new CAM methods'
+        // (scripts/make_newmethod_fixtures.py) and the perturbation family's
+        // (scripts/make_perturbation_fixtures.py), all on the same fixture models
+        List<JsonObject> manifests = new ArrayList<>(MethodGoldenTest.manifests());
+        for (Path golden : List.of(GOLDEN_NEW, PERTURBATION_GOLDEN))
+            manifests.add(JsonParser.parseString(Files.readString(golden)).getAsJsonObject());
+        Map<String, Set<String>> have = new TreeMap<>();
+        for (JsonObject m : manifests)
+            for (Map.Entry<String, JsonElement> e : m.getAsJsonObject("models").entrySet())
+                for (JsonElement c : e.getValue().getAsJsonObject().getAsJsonArray("cases"))
+                    have.computeIfAbsent(e.getKey(), k -> new TreeSet<>()).add(c.getAsJsonObject().get("method").getAsString());
         List<String> missing = new ArrayList<>();
-        for (Map.Entry<String, JsonElement> e : m.getAsJsonObject("models").entrySet()) {
-            Set<String> have = new TreeSet<>();
-            for (JsonObject man : MethodGoldenTest.manifests()) {
-                JsonObject model = man.getAsJsonObject("models").getAsJsonObject(e.getKey());
-                if (model == null) continue;
-                for (JsonElement c : model.getAsJsonArray("cases")) have.add(c.getAsJsonObject().get("method").getAsString());
-            }
-            for (JsonElement c : more.getAsJsonObject(e.getKey()).getAsJsonArray("cases"))
-                have.add(c.getAsJsonObject().get("method").getAsString());
-            for (String name : Methods.names()) if (!have.contains(name)) missing.add(name + " on " + e.getKey());
-            for (String name : have) assertTrue(Methods.names().contains(name), "golden case for unknown method " + name);
+        for (Map.Entry<String, Set<String>> e : have.entrySet()) {
+            for (String name : Methods.names()) if (!e.getValue().contains(name)) missing.add(name + " on " + e.getKey());
+            for (String name : e.getValue()) assertTrue(Methods.names().contains(name), "golden case for unknown method " + name);
         }
-        assertTrue(missing.isEmpty(), "methods without a golden case (scripts/make_method_fixtures.py): " + missing);
-        assertTrue(m.getAsJsonObject("models").size() >= 2, "golden cases on at least two architectures");
+        assertTrue(missing.isEmpty(), "methods without a golden case (scripts/make_method_fixtures.py, "
+                + "make_newmethod_fixtures.py, make_perturbation_fixtures.py): " + missing);
+        assertTrue(have.size() >= 2, "golden cases on at least two architectures");
     }
 
     /** An option name shared by two methods is the same option (same label, default and description). */

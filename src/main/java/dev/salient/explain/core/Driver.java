@@ -147,7 +147,7 @@ public final class Driver {
         List<Map<String, Tensor>> grads = new ArrayList<>();
         try {
             for (Expansion.Pass p : e.passes()) grads.add(tape.backward(cls, p.rules(), p.to()));
-            return c.accumulate(b, tape, grads, s0, scnt, acc);
+            return c.accumulate(b, tape, grads, cls, s0, scnt, acc);
         } finally {
             for (Map<String, Tensor> g : grads) for (Tensor x : g.values()) x.close();
         }

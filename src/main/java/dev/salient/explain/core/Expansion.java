@@ -73,6 +73,16 @@ public interface Expansion extends AutoCloseable {
          */
         Tensor accumulate(Backend b, Tape tape, List<Map<String, Tensor>> grads, int s0, int count, Tensor acc);
 
+        /**
+         * As {@link #accumulate(Backend, Tape, List, int, int, Tensor)}, also given the target
+         * class of every evaluated row ({@code classes[s·images + i]}): gradient-free methods
+         * read the target logits from {@code tape.logits()} with them.
+         */
+        default Tensor accumulate(Backend b, Tape tape, List<Map<String, Tensor>> grads, int[] classes, int s0, int count,
+                Tensor acc) {
+            return accumulate(b, tape, grads, s0, count, acc);
+        }
+
         /** The output rows (images, row...) from the accumulator: {@code acc} itself or a new tensor. */
         default Tensor finish(Backend b, Tensor acc) {
             return acc;

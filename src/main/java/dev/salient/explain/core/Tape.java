@@ -74,6 +74,8 @@ public final class Tape implements AutoCloseable {
     record Region(List<Plan.Step> steps, Set<String> desc, Set<String> fetch) {}
 
     static Region region(Model model, Plan plan, String inName, String output, Set<String> wrt) {
+        // no wrt: a forward pass that keeps only the logits (gradient-free methods)
+        if (wrt.isEmpty()) return new Region(List.of(), Set.of(), new LinkedHashSet<>(List.of(output)));
         for (String w : wrt)
             if (!w.equals(inName) && plan.shape(w) == null) throw new SalientException("unknown tensor '" + w + "'");
         // forward closure of wrt, then the steps that also lead to the output
