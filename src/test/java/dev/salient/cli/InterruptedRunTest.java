@@ -100,7 +100,10 @@ class InterruptedRunTest {
     void stopAtRandomPoint(String signal, long salt) throws Exception {
         long seed = Long.getLong("salient.killSeed", 20261201L) * 31 + salt;
         Path out = dir.resolve("out"), log = dir.resolve("log.txt");
-        Process p = cli(log, "explain", "--model", model.toString(), "--method", "ig", "--steps", "64", "--batch", "2",
+        // 512 IG steps: the whole run takes several seconds even on a quiet machine (at 64 steps it
+        // took 1.06 s there and finished before a stop point drawn up to 1.5 s), while each batch
+        // of 2 images stays short, so SIGINT/SIGTERM still finish it quickly
+        Process p = cli(log, "explain", "--model", model.toString(), "--method", "ig", "--steps", "512", "--batch", "2",
                 "--input", images.toString(), "--out", out.toString(), "--no-progress").start();
         try {
             Path npy = out.resolve("attributions.npy");
