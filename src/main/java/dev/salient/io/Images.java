@@ -82,6 +82,11 @@ public final class Images {
             throw new SalientException(file + ": cannot decode image: " + Npy.oneLine(e));
         }
         if (img == null) throw new SalientException(file + ": not a PNG or JPEG image ImageIO can decode");
+        return toPlanes(img);
+    }
+
+    /** A decoded image as float planes (3,H,W) in [0,1]; grey images repeat their one channel. */
+    public static Decoded toPlanes(BufferedImage img) {
         int h = img.getHeight(), w = img.getWidth();
         float[] rgb = new float[3 * h * w];
         int plane = h * w;
