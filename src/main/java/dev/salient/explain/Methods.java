@@ -25,6 +25,8 @@ import dev.salient.explain.gradient.Saliency;
 import dev.salient.explain.perturbation.FeatureAblation;
 import dev.salient.explain.perturbation.Occlusion;
 import dev.salient.explain.perturbation.Rise;
+import dev.salient.explain.relevance.DeepLift;
+import dev.salient.explain.relevance.DeepLiftShap;
 import dev.salient.explain.relevance.Lrp;
 import java.util.List;
 
@@ -59,6 +61,8 @@ public final class Methods {
             SpatialAttention.SPEC,
             LayerActivation.SPEC,
             Lrp.SPEC,
+            DeepLift.SPEC,
+            DeepLiftShap.SPEC,
             ScoreCam.SPEC,
             Occlusion.SPEC,
             FeatureAblation.SPEC,
