@@ -504,6 +504,53 @@ def cases_for(name, model64, model32, x32, targets, given, root, rel_prefix, fai
     return cases
 
 
+# ---------------------------------------------------------------- GradientSHAP (Captum's GradientShap, salient's draws)
+
+M64 = (1 << 64) - 1
+GS_SAMPLES, GS_SEED = 4, 7
+
+
+def mix64(z):
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
+    return z ^ (z >> 31)
+
+
+def gs_draw(seed, image, sample, m):
+    """salient's seeded draw of (image, sample): SplitMix64 of seed ^ image*C1 ^ sample*C2 (GradientShap.draw)."""
+    key = (seed ^ ((image * 0xD1B54A32D192ED03) & M64) ^ ((sample * 0x9E3779B97F4A7C15) & M64)) & M64
+    u1 = (mix64((key + 0x9E3779B97F4A7C15) & M64) >> 11) * 2.0 ** -53
+    u2 = (mix64((key + 2 * 0x9E3779B97F4A7C15) & M64) >> 11) * 2.0 ** -53
+    return min(m - 1, int(u1 * m)), float(np.float32(u2))
+
+
+def gradient_shap(model, x, baselines, targets, samples, seed):
+    """Captum's GradientShap (stdevs=0): mean over samples of (x - b) * grad f(b + a (x - b))."""
+    total = torch.zeros_like(x)
+    for s in range(samples):
+        idx, alpha = zip(*(gs_draw(seed, i, s, len(baselines)) for i in range(len(x))))
+        b = baselines[list(idx)]
+        a = torch.tensor(alpha, dtype=x.dtype)[:, None, None, None]
+        total += (x - b) * mf.grad_wrt_input(model, b + a * (x - b), targets)
+    return total / samples
+
+
+def gradientshap_cases(name, model64, model32, x32, top1, root, rel_prefix, repo_prefix):
+    user32 = torch.from_numpy(np.load(os.path.join(root, "baseline_user.npy")))
+    r = gradient_shap(model64, x32.double(), user32.double(), top1, GS_SAMPLES, GS_SEED)
+    r32 = gradient_shap(model32, x32, user32, top1, GS_SAMPLES, GS_SEED)
+    scale = r.abs().max().item()
+    err32 = (r32.double() - r).abs().max().item() / scale
+    fn = "gradientshap_top1.npy"
+    np.save(os.path.join(root, fn), r.numpy().astype(np.float32))
+    cli = {"--baselines": repo_prefix + "baseline_user.npy", "--samples": str(GS_SAMPLES), "--seed": str(GS_SEED)}
+    print(f"  {name} gradientshap_top1                  float32 torch rel err {err32:.1e}")
+    return [{"id": f"{name}/gradientshap_top1", "method": "gradientshap",
+             "options": {"baselines": cli["--baselines"], "samples": GS_SAMPLES, "seed": GS_SEED}, "cli": cli,
+             "target": {"rule": "top1"}, "targets": top1.tolist(), "output": rel_prefix + fn, "shape": list(r.shape),
+             "ref_max_abs": scale, "float32_torch_rel_err": err32}]
+
+
 def wsquare_case(model64, x32, top1, failures):
     """A user rule map over EpsilonPlus on vgg: W^2 on the first conv, whose bias Zennit squares too."""
     import onnx
@@ -529,7 +576,8 @@ def main():
     manifest = {"generator": "scripts/make_relevance_fixtures.py",
                 "reference": "float64 re-implementation of Zennit's rules and composites (zennit 0.5) on the canonical "
                              "form (BN merged, residual Sum with Norm), relevance 1 at the target; and of Captum's "
-                             "DeepLift and DeepLiftShap (Rescale rule, max-pool rule) on every ReLU and max pooling",
+                             "DeepLift and DeepLiftShap (Rescale rule, max-pool rule) on every ReLU and max pooling, and "
+                             "GradientShap with salient's seeded draws (GradientShap.draw)",
                 "models": {}}
     for name, seed in (("resnet", 11), ("vgg", 23)):
         print(f"== {name}")
@@ -542,6 +590,8 @@ def main():
                           f"{name}/", failures)
         cases += deeplift_cases(name, model64, model32, x32, top1, torch.tensor(mf.GIVEN), os.path.join(METHODS, name),
                                 f"{name}/", f"src/test/resources/fixtures/methods/{name}/", failures)
+        cases += gradientshap_cases(name, model64, model32, x32, top1, os.path.join(METHODS, name), f"{name}/",
+                                    f"src/test/resources/fixtures/methods/{name}/")
         if name == "vgg":
             cases.append(wsquare_case(model64, x32, top1, failures))
         manifest["models"][name] = {"model": f"{name}/model.onnx", "input": f"{name}/input.npy", "cases": cases}

@@ -17,6 +17,7 @@ import dev.salient.explain.cam.HiResCam;
 import dev.salient.explain.cam.LayerCam;
 import dev.salient.explain.cam.ScoreCam;
 import dev.salient.explain.cam.XGradCam;
+import dev.salient.explain.gradient.GradientShap;
 import dev.salient.explain.gradient.GuidedBackprop;
 import dev.salient.explain.gradient.InputXGradient;
 import dev.salient.explain.gradient.IntegratedGradients;
@@ -63,6 +64,7 @@ public final class Methods {
             Lrp.SPEC,
             DeepLift.SPEC,
             DeepLiftShap.SPEC,
+            GradientShap.SPEC,
             ScoreCam.SPEC,
             Occlusion.SPEC,
             FeatureAblation.SPEC,
