@@ -551,6 +551,52 @@ def gradientshap_cases(name, model64, model32, x32, top1, root, rel_prefix, repo
              "ref_max_abs": scale, "float32_torch_rel_err": err32}]
 
 
+# ---------------------------------------------------------------- layer attributions (Captum's layer methods)
+
+def layer_conductance(model, x, base, targets, steps):
+    """Captum's LayerConductance at the CAM layer (model.features): n+1 Gauss-Legendre points
+    x_k = x' + a_k (x - x'), sum_{k<n} (h(x_{k+1}) - h(x_k)) * dy_t/dh(x_k)."""
+    alphas, _ = mf.ig_alphas_weights("gausslegendre", steps + 1)
+    hs, gs = [], []
+    for a in alphas:
+        h, g = mf.layer_act_grad(model, base + float(a) * (x - base), targets)
+        hs.append(h)
+        gs.append(g)
+    return sum((hs[k + 1] - hs[k]) * gs[k] for k in range(steps))
+
+
+def layer_cases(name, model64, model32, x32, top1, given, root, rel_prefix, repo_prefix):
+    import onnx
+    x = x32.double()
+    user32 = torch.from_numpy(np.load(os.path.join(root, "baseline_user.npy")))
+    cases = []
+    layer, _ = mf.cam_tensor_name(onnx.load(os.path.join(root, "model.onnx")).graph, name)
+    runs = [("layergradxact_top1", "layergradxact", top1, {"rule": "top1"}, {"--layer": "auto"}),
+            ("layergradxact_given", "layergradxact", given, {"rule": "given", "classes": given.tolist()}, {"--layer": "auto"}),
+            ("layerconductance_top1", "layerconductance", top1, {"rule": "top1"}, {"--layer": "auto"}),
+            ("layerconductance_npy_8_given", "layerconductance", given, {"rule": "given", "classes": given.tolist()},
+             {"--layer": "auto", "--steps": "8", "--baseline": repo_prefix + "baseline_user.npy"})]
+    runs = [(cid, method, t, target, {**cli, "--layer": layer}) for cid, method, t, target, cli in runs]
+    for cid, method, t, target, cli in runs:
+        def run(model, xx, base):
+            if method == "layergradxact":
+                h, g = mf.layer_act_grad(model, xx, t)
+                return h * g
+            return layer_conductance(model, xx, base, t, int(cli.get("--steps", 50)))
+        base = user32 if "--baseline" in cli else torch.zeros_like(x32)
+        r = run(model64, x, base.double())
+        r32 = run(model32, x32, base)
+        scale = r.abs().max().item()
+        err32 = (r32.double() - r).abs().max().item() / scale
+        fn = f"{cid}.npy"
+        np.save(os.path.join(root, fn), r.numpy().astype(np.float32))
+        cases.append({"id": f"{name}/{cid}", "method": method, "options": {k.lstrip("-"): v for k, v in cli.items()},
+                      "cli": cli, "target": target, "targets": t.tolist(), "output": rel_prefix + fn,
+                      "shape": list(r.shape), "ref_max_abs": scale, "float32_torch_rel_err": err32})
+        print(f"  {name} {cid:34s} float32 torch rel err {err32:.1e}")
+    return cases
+
+
 def wsquare_case(model64, x32, top1, failures):
     """A user rule map over EpsilonPlus on vgg: W^2 on the first conv, whose bias Zennit squares too."""
     import onnx
@@ -577,7 +623,8 @@ def main():
                 "reference": "float64 re-implementation of Zennit's rules and composites (zennit 0.5) on the canonical "
                              "form (BN merged, residual Sum with Norm), relevance 1 at the target; and of Captum's "
                              "DeepLift and DeepLiftShap (Rescale rule, max-pool rule) on every ReLU and max pooling, and "
-                             "GradientShap with salient's seeded draws (GradientShap.draw)",
+                             "GradientShap with salient's seeded draws (GradientShap.draw); Captum's LayerGradientXActivation and "
+                             "LayerConductance at the CAM layer",
                 "models": {}}
     for name, seed in (("resnet", 11), ("vgg", 23)):
         print(f"== {name}")
@@ -592,6 +639,8 @@ def main():
                                 f"{name}/", f"src/test/resources/fixtures/methods/{name}/", failures)
         cases += gradientshap_cases(name, model64, model32, x32, top1, os.path.join(METHODS, name), f"{name}/",
                                     f"src/test/resources/fixtures/methods/{name}/")
+        cases += layer_cases(name, model64, model32, x32, top1, torch.tensor(mf.GIVEN), os.path.join(METHODS, name),
+                             f"{name}/", f"src/test/resources/fixtures/methods/{name}/")
         if name == "vgg":
             cases.append(wsquare_case(model64, x32, top1, failures))
         manifest["models"][name] = {"model": f"{name}/model.onnx", "input": f"{name}/input.npy", "cases": cases}

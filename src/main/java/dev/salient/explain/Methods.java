@@ -11,6 +11,8 @@ import dev.salient.explain.cam.GradCamElementWise;
 import dev.salient.explain.cam.SpatialAttention;
 import dev.salient.explain.gradient.Deconvnet;
 import dev.salient.explain.layer.LayerActivation;
+import dev.salient.explain.layer.LayerConductance;
+import dev.salient.explain.layer.LayerGradientXActivation;
 import dev.salient.explain.cam.GradCamPlusPlus;
 import dev.salient.explain.cam.GuidedGradCam;
 import dev.salient.explain.cam.HiResCam;
@@ -61,6 +63,8 @@ public final class Methods {
             CfCam.SPEC,
             SpatialAttention.SPEC,
             LayerActivation.SPEC,
+            LayerGradientXActivation.SPEC,
+            LayerConductance.SPEC,
             Lrp.SPEC,
             DeepLift.SPEC,
             DeepLiftShap.SPEC,
