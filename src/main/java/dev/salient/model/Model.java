@@ -45,6 +45,8 @@ public final class Model implements AutoCloseable {
     private final List<ValueInfo> outputs;
     private final Map<String, Plan> plans = new ConcurrentHashMap<>();
     private final Map<Backend, Map<String, Tensor>> weights = new IdentityHashMap<>();
+    /** Tensors derived from uploaded weights (modified weights of LRP rules), by weight and kind. */
+    private final Map<Tensor, Map<String, Tensor>> derived = new IdentityHashMap<>();
     private volatile boolean closed;
     private volatile long memoryLimit = MemoryLimit.hostDefault();
 
@@ -314,11 +316,43 @@ public final class Model implements AutoCloseable {
         }
     }
 
-    /** Frees the weights uploaded to every backend. */
+    /**
+     * A tensor derived from one of this model's uploaded weights ({@code weight}, as
+     * {@link #weight} returned it), made once by {@code make} per weight and {@code kind} and
+     * cached for the model's lifetime (owned by the model: do not close). Returns null when
+     * {@code weight} is not an uploaded weight of this model; the caller then makes its own.
+     */
+    public Tensor derived(Tensor weight, String kind, java.util.function.UnaryOperator<Tensor> make) {
+        synchronized (weights) {
+            if (closed) throw new SalientException(file + ": model is closed");
+            Map<String, Tensor> mine = weights.get(weight.backend());
+            if (mine == null || !mine.containsValue(weight)) return null;
+            Map<String, Tensor> m = derived.computeIfAbsent(weight, w -> new HashMap<>());
+            Tensor t = m.get(kind);
+            if (t == null) {
+                t = make.apply(weight);
+                m.put(kind, t);
+            }
+            return t;
+        }
+    }
+
+    /** How many derived tensors the model holds (see {@link #derived}). */
+    public int derivedCount() {
+        synchronized (weights) {
+            int n = 0;
+            for (Map<String, Tensor> m : derived.values()) n += m.size();
+            return n;
+        }
+    }
+
+    /** Frees the weights uploaded to every backend, and the tensors derived from them. */
     @Override
     public void close() {
         synchronized (weights) {
             closed = true;
+            for (Map<String, Tensor> m : derived.values()) for (Tensor t : m.values()) t.close();
+            derived.clear();
             for (Map<String, Tensor> m : weights.values()) for (Tensor t : m.values()) t.close();
             weights.clear();
         }

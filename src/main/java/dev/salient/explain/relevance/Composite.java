@@ -91,7 +91,7 @@ public enum Composite {
         for (String t : PASS_OPS) r = r.with(r.name(), t, pass);
         for (String t : NORM_OPS) r = r.with(r.name(), t, norm);
         for (String t : GRADIENT_OPS) r = r.with(r.name(), t, grad);
-        for (String t : CONV_OPS) r = r.with(r.name(), t, rule(conv, low, high));
+        for (String t : CONV_OPS) r = r.with(r.name(), t, rule(model, conv, low, high));
         for (String t : DENSE_OPS) r = r.with(r.name(), t, LrpRules.epsilon(EPS));
         for (Node n : model.graph().nodes()) {
             String t = n.opType();
@@ -107,7 +107,7 @@ public enum Composite {
             // z^B takes convolutions only, Flat any linear layer
             Set<String> kinds = first == Layer.Z_BOX ? CONV_OPS : Set.of("Conv", "Gemm");
             Node f = firstOf(model.graph().nodes(), kinds);
-            if (f != null) r = r.withNode(r.name(), f.name(), rule(first, low, high));
+            if (f != null) r = r.withNode(r.name(), f.name(), rule(model, first, low, high));
         }
         return r;
     }
@@ -123,7 +123,7 @@ public enum Composite {
         for (Map.Entry<String, String> e : ruleMap.entrySet()) {
             if (!names.contains(e.getKey()))
                 throw new SalientException("the rule map names node '" + e.getKey() + "', which the model does not have");
-            r = r.withNode(r.name(), e.getKey(), LrpRules.parse(e.getValue(), low, high, EPS));
+            r = r.withNode(r.name(), e.getKey(), LrpRules.parse(model, e.getValue(), low, high, EPS));
         }
         return r;
     }
@@ -134,14 +134,15 @@ public enum Composite {
         return null;
     }
 
-    static BackwardRule rule(Layer l, float[] low, float[] high) {
+    /** The rule of a layer kind; its modified weights are cached by {@code model}. */
+    static BackwardRule rule(Model model, Layer l, float[] low, float[] high) {
         return switch (l) {
             case EPSILON -> LrpRules.epsilon(EPS);
-            case Z_PLUS -> LrpRules.zPlus(EPS);
-            case GAMMA -> LrpRules.gamma(GAMMA, EPS);
-            case ALPHA2_BETA1 -> LrpRules.alphaBeta(2f, 1f, EPS);
-            case FLAT -> LrpRules.flat(EPS);
-            case Z_BOX -> LrpRules.zBox(low, high, EPS);
+            case Z_PLUS -> LrpRules.zPlus(model, EPS);
+            case GAMMA -> LrpRules.gamma(model, GAMMA, EPS);
+            case ALPHA2_BETA1 -> LrpRules.alphaBeta(model, 2f, 1f, EPS);
+            case FLAT -> LrpRules.flat(model, EPS);
+            case Z_BOX -> LrpRules.zBox(model, low, high, EPS);
             case NONE -> throw new IllegalStateException("no rule");
         };
     }

@@ -192,7 +192,7 @@ public final class Lrp extends GradientExplainer {
         } catch (RuntimeException e) {
             throw new SalientException("the rule map " + file + " is not a JSON object of node name -> rule name");
         }
-        for (String rule : m.values()) LrpRules.parse(rule, new float[1], new float[1], Composite.EPS);
+        for (String rule : m.values()) LrpRules.parse(null, rule, new float[1], new float[1], Composite.EPS);
         return m;
     }
 

@@ -6,6 +6,7 @@ import dev.salient.engine.BinaryOp;
 import dev.salient.engine.SalientException;
 import dev.salient.engine.Tensor;
 import dev.salient.explain.core.BackwardRule;
+import dev.salient.model.Model;
 import dev.salient.model.ops.Op;
 import java.util.ArrayList;
 import java.util.List;
@@ -48,7 +49,7 @@ final class LrpRules {
 
     /** Epsilon: {@code R_in = x ⊙ Wᵀ(R / stab(Wx + b))}. */
     static BackwardRule epsilon(float epsilon) {
-        return linear((s, op, x, w, bias, z, r, dx) -> {
+        return linear(null, (s, op, x, w, bias, z, r, dx) -> {
             Tensor g = s.div(r, s.stab(z, epsilon));
             s.backward(op, x, w, g, dx);
             s.b.binary(BinaryOp.MUL, dx, x, dx);
@@ -56,24 +57,24 @@ final class LrpRules {
     }
 
     /** ZPlus: x⁺ through w⁺ (with b⁺) and x⁻ through w⁻, one shared denominator. */
-    static BackwardRule zPlus(float stabilizer) {
-        return linear((s, op, x, w, bias, z, r, dx) -> {
-            Tensor xp = s.pos(x), xn = s.neg(x), wp = s.pos(w), wn = s.neg(w);
-            Tensor den = s.add(s.forward(op, xp, wp, s.posOrNull(bias)), s.forward(op, xn, wn, null));
+    static BackwardRule zPlus(Model model, float stabilizer) {
+        return linear(model, (s, op, x, w, bias, z, r, dx) -> {
+            Tensor xp = s.pos(x), xn = s.neg(x), wp = s.wPos(w), wn = s.wNeg(w);
+            Tensor den = s.add(s.forward(op, xp, wp, s.wPos(bias)), s.forward(op, xn, wn, null));
             Tensor g = s.div(r, s.stab(den, stabilizer));
             s.reduce(op, dx, g, xp, wp, xn, wn);
         });
     }
 
     /** AlphaBeta with α − β = 1: α times the positive contributions, minus β times the negative ones. */
-    static BackwardRule alphaBeta(float alpha, float beta, float stabilizer) {
+    static BackwardRule alphaBeta(Model model, float alpha, float beta, float stabilizer) {
         if (alpha < 0 || beta < 0 || alpha - beta != 1f)
             throw new SalientException("alpha-beta needs alpha >= 0, beta >= 0 and alpha - beta = 1, got alpha " + alpha
                     + ", beta " + beta);
-        return linear((s, op, x, w, bias, z, r, dx) -> {
-            Tensor xp = s.pos(x), xn = s.neg(x), wp = s.pos(w), wn = s.neg(w);
-            Tensor zp = s.add(s.forward(op, xp, wp, s.posOrNull(bias)), s.forward(op, xn, wn, null));
-            Tensor zn = s.add(s.forward(op, xp, wn, s.negOrNull(bias)), s.forward(op, xn, wp, null));
+        return linear(model, (s, op, x, w, bias, z, r, dx) -> {
+            Tensor xp = s.pos(x), xn = s.neg(x), wp = s.wPos(w), wn = s.wNeg(w);
+            Tensor zp = s.add(s.forward(op, xp, wp, s.wPos(bias)), s.forward(op, xn, wn, null));
+            Tensor zn = s.add(s.forward(op, xp, wn, s.wNeg(bias)), s.forward(op, xn, wp, null));
             Tensor gp = s.div(r, s.stab(zp, stabilizer)), gn = s.div(r, s.stab(zn, stabilizer));
             s.reduce(op, dx, gp, xp, wp, xn, wn);
             try (Tensor neg = s.b.allocate(dx.shape())) {
@@ -88,12 +89,11 @@ final class LrpRules {
      * through w + γw⁻, where z < 0 those of x⁺ through w + γw⁻ (bias b + γb⁻) and x⁻
      * through w + γw⁺; relevance where z = 0 is dropped.
      */
-    static BackwardRule gamma(float gamma, float stabilizer) {
-        return linear((s, op, x, w, bias, z, r, dx) -> {
+    static BackwardRule gamma(Model model, float gamma, float stabilizer) {
+        return linear(model, (s, op, x, w, bias, z, r, dx) -> {
             Tensor xp = s.pos(x), xn = s.neg(x);
-            Tensor wgp = s.plusScaled(w, s.pos(w), gamma), wgn = s.plusScaled(w, s.neg(w), gamma);
-            Tensor bgp = bias == null ? null : s.plusScaled(bias, s.pos(bias), gamma);
-            Tensor bgn = bias == null ? null : s.plusScaled(bias, s.neg(bias), gamma);
+            Tensor wgp = s.wGamma(w, gamma, true), wgn = s.wGamma(w, gamma, false);
+            Tensor bgp = s.wGamma(bias, gamma, true), bgn = s.wGamma(bias, gamma, false);
             Tensor zp = s.add(s.forward(op, xp, wgp, bgp), s.forward(op, xn, wgn, null));
             Tensor zn = s.add(s.forward(op, xp, wgn, bgn), s.forward(op, xn, wgp, null));
             Tensor mp = s.indicatorPositive(z), mn = s.indicatorPositive(s.scaled(z, -1f));
@@ -108,9 +108,9 @@ final class LrpRules {
     }
 
     /** Flat: every input and weight 1, no bias: relevance spread uniformly over the receptive field. */
-    static BackwardRule flat(float stabilizer) {
-        return linear((s, op, x, w, bias, z, r, dx) -> {
-            Tensor ones = s.filled(x, 1f), w1 = s.filled(w, 1f);
+    static BackwardRule flat(Model model, float stabilizer) {
+        return linear(model, (s, op, x, w, bias, z, r, dx) -> {
+            Tensor ones = s.filled(x, 1f), w1 = s.wOnes(w);
             Tensor g = s.div(r, s.stab(s.forward(op, ones, w1, null), stabilizer));
             s.backward(op, ones, w1, g, dx);
         });
@@ -120,10 +120,10 @@ final class LrpRules {
      * W²: inputs 1, every parameter squared, the bias too (Zennit's WSquare modifies all
      * parameters, ParamMod with param_keys=None).
      */
-    static BackwardRule wSquare(float stabilizer) {
-        return linear((s, op, x, w, bias, z, r, dx) -> {
-            Tensor ones = s.filled(x, 1f), w2 = s.mul(w, w);
-            Tensor b2 = bias == null ? null : s.mul(bias, bias);
+    static BackwardRule wSquare(Model model, float stabilizer) {
+        return linear(model, (s, op, x, w, bias, z, r, dx) -> {
+            Tensor ones = s.filled(x, 1f), w2 = s.wSquare(w);
+            Tensor b2 = s.wSquare(bias);
             Tensor g = s.div(r, s.stab(s.forward(op, ones, w2, b2), stabilizer));
             s.backward(op, ones, w2, g, dx);
         });
@@ -133,13 +133,13 @@ final class LrpRules {
      * ZBox (z^B) for the first layer, bounds per input channel: {@code z = Wx − W⁺l − W⁻h},
      * {@code R_in = x ⊙ Wᵀg − l ⊙ W⁺ᵀg − h ⊙ W⁻ᵀg} with g = R / stab(z) (the biases cancel).
      */
-    static BackwardRule zBox(float[] low, float[] high, float stabilizer) {
-        return linear((s, op, x, w, bias, z, r, dx) -> {
+    static BackwardRule zBox(Model model, float[] low, float[] high, float stabilizer) {
+        return linear(model, (s, op, x, w, bias, z, r, dx) -> {
             if (x.rank() < 2 || x.dim(1) != low.length)
                 throw new SalientException("lrp: --low/--high give " + low.length + " channels, the first layer's input has "
                         + (x.rank() < 2 ? 1 : x.dim(1)));
             Tensor l = s.channels(x, low), h = s.channels(x, high);
-            Tensor wp = s.pos(w), wn = s.neg(w);
+            Tensor wp = s.wPos(w), wn = s.wNeg(w);
             Tensor zb = s.sub(s.sub(s.forward(op, x, w, null), s.forward(op, l, wp, null)), s.forward(op, h, wn, null));
             Tensor g = s.div(r, s.stab(zb, stabilizer));
             s.backward(op, x, w, g, dx);
@@ -159,25 +159,25 @@ final class LrpRules {
      * {@code gamma[:GAMMA]}, {@code alpha-beta[:A,B]} (default 2,1), {@code flat}, {@code wsquare},
      * {@code zbox} (bounds from --low/--high), {@code pass}, {@code norm}, {@code gradient}.
      */
-    static BackwardRule parse(String spec, float[] low, float[] high, float stabilizer) {
+    static BackwardRule parse(Model model, String spec, float[] low, float[] high, float stabilizer) {
         String s = spec.trim().toLowerCase(java.util.Locale.ROOT);
         String name = s.contains(":") ? s.substring(0, s.indexOf(':')) : s;
         String arg = s.contains(":") ? s.substring(s.indexOf(':') + 1) : null;
         try {
             return switch (name) {
                 case "epsilon" -> epsilon(arg == null ? stabilizer : Float.parseFloat(arg));
-                case "zplus" -> zPlus(stabilizer);
-                case "gamma" -> gamma(arg == null ? Composite.GAMMA : Float.parseFloat(arg), stabilizer);
+                case "zplus" -> zPlus(model, stabilizer);
+                case "gamma" -> gamma(model, arg == null ? Composite.GAMMA : Float.parseFloat(arg), stabilizer);
                 case "alpha-beta" -> {
                     String[] ab = arg == null ? new String[] {"2", "1"} : arg.split(",");
                     if (ab.length != 2) throw new SalientException("rule '" + spec + "': alpha-beta takes alpha,beta");
-                    yield alphaBeta(Float.parseFloat(ab[0]), Float.parseFloat(ab[1]), stabilizer);
+                    yield alphaBeta(model, Float.parseFloat(ab[0]), Float.parseFloat(ab[1]), stabilizer);
                 }
-                case "flat" -> flat(stabilizer);
-                case "wsquare" -> wSquare(stabilizer);
+                case "flat" -> flat(model, stabilizer);
+                case "wsquare" -> wSquare(model, stabilizer);
                 case "zbox" -> {
                     if (low == null || high == null) throw new SalientException("rule zbox needs --low and --high");
-                    yield zBox(low, high, stabilizer);
+                    yield zBox(model, low, high, stabilizer);
                 }
                 case "pass" -> PASS;
                 case "norm" -> norm(stabilizer);
@@ -196,13 +196,17 @@ final class LrpRules {
         void apply(Scope s, Op op, Tensor x, Tensor w, Tensor bias, Tensor z, Tensor r, Tensor dx);
     }
 
-    /** A rule for Conv and Gemm nodes (input 0 the data, 1 the weight, 2 the optional bias). */
-    static BackwardRule linear(LinearBody body) {
+    /**
+     * A rule for Conv and Gemm nodes (input 0 the data, 1 the weight, 2 the optional bias). The
+     * modified parameters (w⁺, w⁻, w + γw⁺, 1, w²) are made once per weight and kind and kept by
+     * {@code model} ({@link Model#derived}); null keeps nothing.
+     */
+    static BackwardRule linear(Model model, LinearBody body) {
         return (op, b, in, out, dOut, dIn) -> {
             if (dIn[0] == null) return;
             if (in.length < 2 || in[1] == null)
                 throw new SalientException("lrp: " + op.opType() + " without a weight input has no linear rule");
-            try (Scope s = new Scope(b)) {
+            try (Scope s = new Scope(b, model)) {
                 body.apply(s, op, in[0], in[1], in.length > 2 ? in[2] : null, out[0], dOut[0], dIn[0]);
             }
         };
@@ -211,10 +215,77 @@ final class LrpRules {
     /** Temporaries of one rule application, freed together; small helpers over backend ops. */
     static final class Scope implements AutoCloseable {
         final Backend b;
+        private final Model model;
         private final List<Tensor> temps = new ArrayList<>();
 
         Scope(Backend b) {
+            this(b, null);
+        }
+
+        Scope(Backend b, Model model) {
             this.b = b;
+            this.model = model;
+        }
+
+        /**
+         * A modified parameter: made once per weight and kind and kept by the model when w is
+         * one of its weights, else made here and freed with the scope. Null stays null.
+         */
+        Tensor param(Tensor w, String kind, java.util.function.UnaryOperator<Tensor> make) {
+            if (w == null) return null;
+            Tensor t = model == null ? null : model.derived(w, "lrp:" + kind, make);
+            if (t != null) return t;
+            t = make.apply(w);
+            temps.add(t);
+            return t;
+        }
+
+        /** w⁺ = max(w, 0). */
+        Tensor wPos(Tensor w) {
+            return param(w, "pos", v -> {
+                Tensor y = b.allocate(v.shape());
+                b.activationForward(Activation.RELU, v, y, 0, 0);
+                return y;
+            });
+        }
+
+        /** w⁻ = min(w, 0). */
+        Tensor wNeg(Tensor w) {
+            return param(w, "neg", v -> {
+                Tensor y = b.allocate(v.shape());
+                b.activationForward(Activation.RELU, v, y, 0, 0);
+                b.binary(BinaryOp.SUB, v, y, y);
+                return y;
+            });
+        }
+
+        /** w + γw⁺ (positive) or w + γw⁻. */
+        Tensor wGamma(Tensor w, float gamma, boolean positive) {
+            return param(w, (positive ? "gamma+:" : "gamma-:") + gamma, v -> {
+                Tensor y = b.allocate(v.shape());
+                b.activationForward(Activation.RELU, v, y, 0, 0);
+                if (!positive) b.binary(BinaryOp.SUB, v, y, y);
+                b.axpby(1f, v, gamma, y);
+                return y;
+            });
+        }
+
+        /** Ones of w's shape. */
+        Tensor wOnes(Tensor w) {
+            return param(w, "ones", v -> {
+                Tensor y = b.allocate(v.shape());
+                b.fill(y, 1f);
+                return y;
+            });
+        }
+
+        /** w². */
+        Tensor wSquare(Tensor w) {
+            return param(w, "square", v -> {
+                Tensor y = b.allocate(v.shape());
+                b.binary(BinaryOp.MUL, v, v, y);
+                return y;
+            });
         }
 
         Tensor like(Tensor t) {
@@ -242,27 +313,11 @@ final class LrpRules {
             return y;
         }
 
-        Tensor posOrNull(Tensor x) {
-            return x == null ? null : pos(x);
-        }
-
-        Tensor negOrNull(Tensor x) {
-            return x == null ? null : neg(x);
-        }
-
         Tensor scaled(Tensor x, float a) {
             Tensor y = like(x);
             b.fill(y, 0f);
             b.axpby(a, x, 0f, y);
             return y;
-        }
-
-        /** x + a·y. */
-        Tensor plusScaled(Tensor x, Tensor y, float a) {
-            Tensor z = like(x);
-            b.copy(x, z);
-            b.axpby(a, y, 1f, z);
-            return z;
         }
 
         Tensor add(Tensor x, Tensor y) {

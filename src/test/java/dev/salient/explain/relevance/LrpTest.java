@@ -124,7 +124,7 @@ class LrpTest {
                 .contains("unknown composite 'epsilon-minus'"));
         assertTrue(error(() -> Lrp.SPEC.create(nobias, MethodOptions.parse(Lrp.SPEC, Map.of("--composite", "epsilon-gamma-box"))))
                 .contains("needs --low and --high"));
-        assertTrue(error(() -> LrpRules.alphaBeta(3f, 1f, 1e-6f)).contains("alpha - beta = 1"));
+        assertTrue(error(() -> LrpRules.alphaBeta(null, 3f, 1f, 1e-6f)).contains("alpha - beta = 1"));
         assertTrue(error(() -> MethodOptions.parse(Lrp.SPEC, Map.of("--low", "0,x"))).contains("--low needs numbers"));
         assertTrue(error(() -> MethodOptions.parse(Lrp.SPEC, Map.of("--lrp-scale", "softmax"))).contains("--lrp-scale"));
         Lrp twoChannels = new Lrp(nobias, Composite.EPSILON_GAMMA_BOX, new float[] {0, 0}, new float[] {1, 1}, false);
@@ -152,11 +152,29 @@ class LrpTest {
             Files.writeString(f, "{\"no such node\": \"epsilon\"}");
             assertTrue(error(() -> Lrp.SPEC.create(nobias, MethodOptions.parse(Lrp.SPEC, Map.of("--rule-map", f.toString()))))
                     .contains("names node 'no such node', which the model does not have"));
+            Files.writeString(f, "{\"x\": \"alpha-beta:3,1\"}");
+            assertTrue(error(() -> MethodOptions.parse(Lrp.SPEC, Map.of("--rule-map", f.toString()))).contains("alpha - beta = 1"));
             Files.writeString(f, "{\"x\": \"zminus\"}");
             assertTrue(error(() -> MethodOptions.parse(Lrp.SPEC, Map.of("--rule-map", f.toString()))).contains("unknown LRP rule"));
             assertTrue(error(() -> MethodOptions.parse(Lrp.SPEC, Map.of("--rule-map", f + ".missing"))).contains("cannot read"));
         } finally {
             Files.deleteIfExists(f);
+        }
+    }
+
+    /** Modified weights are made once per model and rule: a second explain makes none and gives the same bytes. */
+    @Test
+    void modifiedWeightsAreCachedPerModel() {
+        try (Model m = Model.load(ROOT.resolve("nobias/model.onnx")); Tensor xt = x.upload(CPU)) {
+            assertEquals(0, m.derivedCount());
+            float[] first = new Lrp(m, Composite.EPSILON_PLUS).explain(CPU, xt, Target.top1()).values();
+            int made = m.derivedCount();
+            assertTrue(made > 0, "epsilon-plus keeps w+ and w- of its convs");
+            float[] second = new Lrp(m, Composite.EPSILON_PLUS).explain(CPU, xt, Target.top1()).values();
+            assertEquals(made, m.derivedCount(), "the second explain reuses them");
+            assertArrayEquals(first, second);
+            new Lrp(m, Composite.EPSILON_GAMMA_BOX, new float[] {-3}, new float[] {3}, false).explain(CPU, xt, Target.top1());
+            assertTrue(m.derivedCount() > made, "gamma adds w + gamma w+ and w + gamma w-");
         }
     }
 
