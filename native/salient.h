@@ -193,6 +193,12 @@ int principal_directions_cpu(const float* x, const float* sums, float* out, int 
 /* dist: (n,n) Euclidean distances, in double, of the rows of x: (n,d) */
 int pairwise_distances_cpu(const float* x, double* dist, int n, int d);
 
+/* ---- superpixels and the coalition regressions of LIME and KernelSHAP (slic.cpp, regression.cpp) */
+
+/* labels: (H,W) SLIC superpixels 0..count-1 of image: (C,H,W), as skimage.segmentation.slic (see slic.cpp) */
+int slic_cpu(const float* image, int c, int h, int w, int n_segments, double compactness, int32_t* labels,
+             int32_t* count);
+
 #ifdef __cplusplus
 }
 #endif
