@@ -46,7 +46,7 @@ public final class FeatureAblation extends Ablation implements Segmented {
     }
 
     @Override
-    public FeatureAblation withSegments(Segments s) {
+    public FeatureAblation withSegments(Segments s, int firstImage) {
         FeatureAblation f = new FeatureAblation(model, s, baseline());
         f.memoryBudget(memoryBudget());
         return f;
