@@ -22,7 +22,8 @@ map (C,H,W).
   sparseness          Quantus Gini of |a|/max|a| (+1e-7); complexity: entropy -sum p log(p+1e-12).
   spearman/ssim       scipy.stats.spearmanr and skimage structural_similarity(data_range=1) of |pixel maps|/max.
 
-References in float64, stored in metrics.json. Usage: /usr/bin/python3 scripts/make_metric_fixtures.py
+References in float64, stored in metrics.json; also writes mlp.onnx (a model without conv weights, for the
+randomisation error).  Usage: /usr/bin/python3 scripts/make_metric_fixtures.py
 """
 import json
 import math
@@ -200,8 +201,17 @@ def saliency(model, x, target):
     return xt.grad.abs().numpy()
 
 
+def make_mlp():
+    """mlp.onnx: Flatten, Gemm(64->16), ReLU, Gemm(16->4) on (N,1,8,8): a model with no conv weights."""
+    torch.manual_seed(3)
+    mlp = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 16), torch.nn.ReLU(), torch.nn.Linear(16, 4)).eval()
+    torch.onnx.export(mlp, torch.zeros(1, 1, 8, 8), os.path.join(OUT, "mlp.onnx"), opset_version=13,
+                      input_names=["input"], output_names=["logits"], dynamic_axes={"input": {0: "N"}, "logits": {0: "N"}})
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
+    make_mlp()
     model = mf.build("vgg", 23).double()
     x32 = np.load(os.path.join(METHODS, "vgg/input.npy"))
     x = x32.astype(np.float64)
