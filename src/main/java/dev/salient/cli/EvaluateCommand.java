@@ -234,8 +234,9 @@ public final class EvaluateCommand implements Callable<Integer> {
                 }
             };
             long e0 = System.nanoTime();
+            Map<String, Long> nanos = new LinkedHashMap<>();
             List<Evaluation.ImageResult> results = Evaluation.run(m, backend, run.chunkBudget(), images, ms, eo, run.batch(),
-                    progress);
+                    progress, nanos);
             long evalNanos = System.nanoTime() - e0;
             Map<String, Object> options = new LinkedHashMap<>();
             options.put("device", backend.name());
@@ -254,6 +255,9 @@ public final class EvaluateCommand implements Callable<Integer> {
             for (MethodSpec s : specs) mo.put(s.name(), opts.get(s.name()).report(s));
             options.put("method_options", mo);
             options.put("evaluate_ms", evalNanos / 1e6);
+            Map<String, Object> tm = new LinkedHashMap<>();
+            for (Map.Entry<String, Long> e : nanos.entrySet()) tm.put(e.getKey(), e.getValue() / 1e6);
+            options.put("timings_ms", tm);
             EvaluateOutput.write(out, model.toString(), options, methodNames, mspecs, results, rgbs, thumbnails, type);
             stdout.printf(Locale.ROOT, "evaluate: %d method(s) x %d metric(s) on %d image(s) in %.1f s on %s -> %s%n",
                     methodNames.size(), metricNames.size(), images.size(), (System.nanoTime() - t0) / 1e9, backend.name(), out);

@@ -62,13 +62,21 @@ public final class Evaluation {
 
     public static List<ImageResult> run(Model model, Backend b, long budget, List<Image> images, List<Method> methods,
             Options o, int batch, Progress progress) {
+        return run(model, b, budget, images, methods, o, batch, progress, new LinkedHashMap<>());
+    }
+
+    /** As above, adding the nanoseconds spent per stage ("explain", then each metric) to {@code nanos}. */
+    public static List<ImageResult> run(Model model, Backend b, long budget, List<Image> images, List<Method> methods,
+            Options o, int batch, Progress progress, Map<String, Long> nanos) {
         for (String m : o.metrics()) Metrics.get(m);
         if (o.steps() < 1) throw new SalientException("--steps must be at least 1, got " + o.steps());
         Scorer scorer = new Scorer(model, b, budget);
         List<ImageResult> out = new ArrayList<>();
         for (Image im : images) out.add(new ImageResult(im));
         // 1. every method explains every image once
+        long t0 = System.nanoTime();
         for (Method m : methods) explainAll(b, m.name(), m.explainer(), out, batch);
+        nanos.merge("explain", System.nanoTime() - t0, Long::sum);
         // 2. per image, every metric on every map
         for (int i = 0; i < out.size(); i++) {
             ImageResult r = out.get(i);
@@ -80,6 +88,7 @@ public final class Evaluation {
                     Map<String, Curves.Curve> cv = r.curves.computeIfAbsent(m.name(), k -> new LinkedHashMap<>());
                     float[] yo = null;
                     for (String metric : o.metrics()) {
+                        long m0 = System.nanoTime();
                         switch (metric) {
                             case "deletion" -> put(v, cv, metric, Curves.deletion(scorer, x, map, im.target(), o.steps(), o.scores()));
                             case "insertion" -> put(v, cv, metric, Curves.insertion(scorer, x, map, im.target(), o.steps(), o.scores()));
@@ -114,13 +123,18 @@ public final class Evaluation {
                             case "randomisation" -> { } // below, one model copy per layer for all images
                             default -> throw new SalientException("unknown metric '" + metric + "'");
                         }
+                        nanos.merge(metric, System.nanoTime() - m0, Long::sum);
                     }
                 }
             }
             if (progress != null) progress.step(i + 1, out.size());
         }
         if (o.metrics().contains("win")) wins(out, methods);
-        if (o.metrics().contains("randomisation")) randomisation(model, b, budget, out, methods, o, batch);
+        if (o.metrics().contains("randomisation")) {
+            long r0 = System.nanoTime();
+            randomisation(model, b, budget, out, methods, o, batch);
+            nanos.merge("randomisation", System.nanoTime() - r0, Long::sum);
+        }
         return out;
     }
 
