@@ -26,6 +26,9 @@ import dev.salient.explain.gradient.IntegratedGradients;
 import dev.salient.explain.gradient.NoiseTunnel;
 import dev.salient.explain.gradient.Saliency;
 import dev.salient.explain.perturbation.FeatureAblation;
+import dev.salient.explain.perturbation.KernelShap;
+import dev.salient.explain.perturbation.Lime;
+import dev.salient.explain.perturbation.Shapley;
 import dev.salient.explain.perturbation.Occlusion;
 import dev.salient.explain.perturbation.Rise;
 import dev.salient.explain.relevance.DeepLift;
@@ -72,6 +75,9 @@ public final class Methods {
             ScoreCam.SPEC,
             Occlusion.SPEC,
             FeatureAblation.SPEC,
+            Lime.SPEC,
+            KernelShap.SPEC,
+            Shapley.SPEC,
             Rise.SPEC);
 
     /** The method's names, in {@link #ALL}'s order. */
