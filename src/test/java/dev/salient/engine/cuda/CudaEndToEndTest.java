@@ -107,7 +107,7 @@ class CudaEndToEndTest {
         // under the CPU emulation fewer IG steps, noise samples and RISE masks: the same kernels, less time
         boolean emulated = CudaBackend.isEmulated();
         MethodOptions o = TestOptions.forSpec(spec, java.util.Map.of("--steps", emulated ? "6" : "16", "--samples",
-                emulated ? "2" : "4", "--masks", emulated ? "16" : "256", "--seed", "1234"));
+                emulated ? "2" : "4", "--masks", emulated ? "16" : "256", "--seed", "1234", "--baselines", "uniform:2"));
         try (Model m = Model.load(d.resolve("model.onnx")); Tensor xc = x.upload(cpu); Tensor xg = x.upload(gpu)) {
             Explainer e = spec.create(m, o);
             Attribution ref;
