@@ -144,6 +144,8 @@ public final class CpuNative {
     public static native int weighted_sum_cpu(@Cast("const float*") FloatPointer g, @Cast("const float*") FloatPointer w,
             FloatPointer acc, long s, long r);
     public static native int reduce_rows_cpu(int op, @Cast("const float*") FloatPointer x, FloatPointer y, long r, long l);
+    public static native int argsort_rows_cpu(@Cast("const float*") FloatPointer x, FloatPointer order, FloatPointer rank,
+            long r, long l);
     public static native int random_normal_cpu(@Cast("uint64_t") long seed, @Cast("uint64_t") long offset, FloatPointer y,
             long n);
 

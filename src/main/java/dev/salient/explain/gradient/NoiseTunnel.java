@@ -36,8 +36,8 @@ public final class NoiseTunnel extends Explainer {
     public static final MethodOption<Integer> SAMPLES = MethodOption.SAMPLES;
     static final int DEFAULT_SAMPLES = 25;
     public static final MethodOption<Float> NOISE_STD = MethodOption.floatIn("--noise-std", "S", null, 0f, Float.MAX_VALUE,
-            "Noise standard deviation (default: 0.15 x each image's max-min).")
-            .reportedAs(v -> v == null ? "0.15*(max-min)" : (Object) v);
+            "Noise standard deviation (default: 0.15 x each image's max-min for smoothgrad and vargrad, 0 for gradientshap).")
+            .reportedAs(v -> v == null ? "method default" : (Object) v);
 
     public static final MethodSpec SMOOTHGRAD = MethodSpec.gradient("smoothgrad",
             "mean of `dy_t/dx` over seeded Gaussian noise (default std 0.15 x (max-min))",
