@@ -1,8 +1,5 @@
 package dev.salient.cli;
 
-import com.google.gson.JsonElement;
-import com.google.gson.JsonObject;
-import com.google.gson.JsonParser;
 import dev.salient.engine.Backend;
 import dev.salient.engine.SalientException;
 import dev.salient.explain.MethodOption;
@@ -19,8 +16,6 @@ import dev.salient.metrics.localisation.Region;
 import dev.salient.model.Model;
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
