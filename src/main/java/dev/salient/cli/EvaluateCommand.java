@@ -38,7 +38,7 @@ import picocli.CommandLine.Spec;
  * {@code --labels}), and every metric reuses the maps. Writes {@code metrics.json},
  * {@code metrics.csv}, the curves as NPY under {@code curves/}, and {@code report.html}
  * ({@link EvaluateOutput}). Method options are taken as {@code explain} takes them, except the
- * names evaluate uses itself ({@code --steps}, {@code --seed}), which are the metrics'.
+ * names evaluate uses itself ({@code --steps}, {@code --seed}, {@code --masks}), which are the metrics' and keep their defaults for the methods.
  */
 @Command(name = "evaluate", mixinStandardHelpOptions = true,
         description = "Score attribution methods with faithfulness, localisation, robustness, complexity and "
