@@ -1,8 +1,5 @@
 package dev.salient.cli;
 
-import com.google.gson.JsonElement;
-import com.google.gson.JsonObject;
-import com.google.gson.JsonParser;
 import dev.salient.engine.Backend;
 import dev.salient.engine.SalientException;
 import dev.salient.explain.MethodOption;
@@ -19,8 +16,6 @@ import dev.salient.metrics.localisation.Region;
 import dev.salient.model.Model;
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -43,7 +38,7 @@ import picocli.CommandLine.Spec;
  * {@code --labels}), and every metric reuses the maps. Writes {@code metrics.json},
  * {@code metrics.csv}, the curves as NPY under {@code curves/}, and {@code report.html}
  * ({@link EvaluateOutput}). Method options are taken as {@code explain} takes them, except the
- * names evaluate uses itself ({@code --steps}, {@code --seed}), which are the metrics'.
+ * names evaluate uses itself ({@code --steps}, {@code --seed}, {@code --masks}), which are the metrics' and keep their defaults for the methods.
  */
 @Command(name = "evaluate", mixinStandardHelpOptions = true,
         description = "Score attribution methods with faithfulness, localisation, robustness, complexity and "

@@ -20,7 +20,9 @@ import java.util.SplittableRandom;
  * index only, so every step re-uses the earlier layers' random weights (cumulative). The
  * randomised weights go into a copy of the model ({@link Model#withConstants}); the loaded
  * model is never changed. Quantus also resets BatchNorm to its initial state; here BN is
- * part of the folded conv, whose weights are drawn afresh.
+ * part of the folded conv, whose weights are drawn afresh. Every layer step is reported on its
+ * own: Quantus MPRT's average mode includes the unrandomised comparison through a key mismatch
+ * ("orig" vs "original", PEERS.md §6); no such average is formed here.
  */
 public final class ModelRandomisation {
     private ModelRandomisation() {}
