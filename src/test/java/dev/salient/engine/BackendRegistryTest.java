@@ -59,7 +59,11 @@ class BackendRegistryTest {
             Map.entry("maskedBlend", "maskedBlend"),
             Map.entry("weightedSum", "weightedSum"),
             Map.entry("reduceRows", "reduceRows"),
-            Map.entry("randomNormal", "randomNormal"));
+            Map.entry("randomNormal", "randomNormal"),
+            Map.entry("cropPad", "cropPadAndAffineResample"),
+            Map.entry("affineResampleForward", "cropPadAndAffineResample"),
+            Map.entry("affineResampleBackward", "cropPadAndAffineResample"),
+            Map.entry("adamStep", "adamStep"));
 
     static List<String> ops() {
         List<String> out = new ArrayList<>();
