@@ -9,6 +9,8 @@ Writes src/test/resources/fixtures/featviz/:
   resample_{x,theta,dy,y,dx}.npy   torch.nn.functional.grid_sample (bilinear, zeros, align_corners=True) at
                          per-image affine maps given in pixel coordinates, with its autograd adjoint for a given dy
   adam_{p0,grads,p}.npy  torch.optim.Adam(lr=0.05) over 3 steps of given gradients
+  tiny_dynamic.onnx      a small random 3-channel CNN with dynamic H and W (smallest input 9x9), for the 3-channel
+                         path, the size check and the CUDA parity of a whole run
   fashion_channel_max.json   (with --fashion DIR, or the Debian package's files) the maximum over the 10,000
                          Fashion-MNIST test images of each channel objective (mean over positions) of the embedded
                          demo model's last conv layer, computed by torch from the ONNX weights
@@ -183,6 +185,16 @@ def savez(name, **arrays):
         np.save(os.path.join(OUT, f"{name}_{k}.npy"), np.ascontiguousarray(v, dtype=np.float32))
 
 
+def tiny_model():
+    torch.manual_seed(16)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, stride=2, padding=1), torch.nn.ReLU(),
+                              torch.nn.Conv2d(8, 16, 3, stride=2), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+                              torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(16, 5)).eval()
+    torch.onnx.export(net, torch.zeros(1, 3, 32, 32), os.path.join(OUT, "tiny_dynamic.onnx"), opset_version=13,
+                      input_names=["input"], output_names=["logits"],
+                      dynamic_axes={"input": {0: "N", 2: "H", 3: "W"}, "logits": {0: "N"}})
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--fashion", help="folder with t10k-images-idx3-ubyte.gz (default: unpack the Debian package "
@@ -194,6 +206,7 @@ def main():
     fft_fixtures(rng)
     resample_fixture(rng)
     adam_fixture(rng)
+    tiny_model()
     data = args.fashion
     if data is None:
         debs = [f for f in os.listdir("/var/cache/apt/archives") if f.startswith("dataset-fashion-mnist")] \

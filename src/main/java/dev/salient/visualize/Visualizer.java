@@ -30,33 +30,33 @@ import java.util.Set;
 public final class Visualizer {
     /**
      * Options: {@code fourier} or pixel parametrisation, colour decorrelation, standard or no
-     * transforms, image size, steps, learning rate, seed, objectives per batch (0: as many as
+     * transforms, Lucid's redirected ReLU gradient for the first 16 steps, image size, steps, learning rate, seed, objectives per batch (0: as many as
      * the memory budget allows) and that budget in bytes.
      */
-    public record Options(boolean fourier, boolean decorrelate, boolean transforms, int size, int steps, float lr, long seed,
-            int batch, long memoryBudget) {
+    public record Options(boolean fourier, boolean decorrelate, boolean transforms, boolean reluRedirect, int size, int steps,
+            float lr, long seed, int batch, long memoryBudget) {
         public static Options defaults() {
-            return new Options(true, true, true, 128, 512, 0.05f, 0, 0, 1L << 30);
+            return new Options(true, true, true, true, 128, 512, 0.05f, 0, 0, 1L << 30);
         }
 
         public Options withSize(int s) {
-            return new Options(fourier, decorrelate, transforms, s, steps, lr, seed, batch, memoryBudget);
+            return new Options(fourier, decorrelate, transforms, reluRedirect, s, steps, lr, seed, batch, memoryBudget);
         }
 
         public Options withSteps(int s) {
-            return new Options(fourier, decorrelate, transforms, size, s, lr, seed, batch, memoryBudget);
+            return new Options(fourier, decorrelate, transforms, reluRedirect, size, s, lr, seed, batch, memoryBudget);
         }
 
         public Options withBatch(int n) {
-            return new Options(fourier, decorrelate, transforms, size, steps, lr, seed, n, memoryBudget);
+            return new Options(fourier, decorrelate, transforms, reluRedirect, size, steps, lr, seed, n, memoryBudget);
         }
 
         public Options withSeed(long s) {
-            return new Options(fourier, decorrelate, transforms, size, steps, lr, s, batch, memoryBudget);
+            return new Options(fourier, decorrelate, transforms, reluRedirect, size, steps, lr, s, batch, memoryBudget);
         }
 
         public Options withTransforms(boolean t) {
-            return new Options(fourier, decorrelate, t, size, steps, lr, seed, batch, memoryBudget);
+            return new Options(fourier, decorrelate, t, reluRedirect, size, steps, lr, seed, batch, memoryBudget);
         }
     }
 
@@ -156,6 +156,15 @@ public final class Visualizer {
         }
     }
 
+    /** The channel count of the layer, for channel and neuron objectives (which need it 4-D). */
+    public long channelCount(Objective.Kind kind, Options o) {
+        long[] shape = shapeOf(layer, modelInput(o.withSize(Math.max(o.size(), minimumSize(o))), 1));
+        if (shape.length != 4)
+            throw new SalientException(kind.label() + " objectives need a 4-D (N,C,H,W) layer, but '" + layer + "' has shape "
+                    + Shapes.str(shape));
+        return shape[1];
+    }
+
     /** The shape of a tensor for one input row. */
     long[] shapeOf(String tensor, long[] inputShape) {
         Plan p = model.plan(Map.of(inName, inputShape), Set.of(tensor));
@@ -249,6 +258,7 @@ public final class Visualizer {
                 b.copy(up, seed);
             }
             values(param, rgb, cl, obs, o, x, pre, img, scale, shift, g0, start);
+            BackwardRules redirect = RedirectedRelu.rules();
             for (int step = 1; step <= o.steps(); step++) {
                 param.forward(x);
                 rgb.forward(x, pre, img);
@@ -260,7 +270,8 @@ public final class Visualizer {
                         Tensor a = tape.output();
                         b.axpby(-2f / (a.numel() / n), a, 0f, seed);
                     }
-                    Map<String, Tensor> gr = tape.backward(seed, BackwardRules.standard(), Set.of(inName));
+                    BackwardRules rules = o.reluRedirect() && step <= RedirectedRelu.STEPS ? redirect : BackwardRules.standard();
+                    Map<String, Tensor> gr = tape.backward(seed, rules, Set.of(inName));
                     try (Tensor dOut = gr.get(inName)) {
                         b.channelAffine(dOut, scale, null, dOut);
                         tr.backward(b, dOut, st, mid, dImg);
