@@ -180,8 +180,8 @@ class VisualizeCommandTest {
         };
         for (String[] c : cases) {
             String[] extra = java.util.Arrays.copyOfRange(c, 1, c.length);
-            Run r = run(args("visualize", "--model", TINY, extra, "--steps", c[0].startsWith("--steps") ? "0" : "2", "--device", "cpu",
-                    "--out", tmp.resolve("bad")));
+            String[] steps = List.of(extra).contains("--steps") ? new String[0] : new String[] {"--steps", "2"};
+            Run r = run(args("visualize", "--model", TINY, extra, steps, "--device", "cpu", "--out", tmp.resolve("bad")));
             assertEquals(2, r.rc(), String.join(" ", extra) + ": " + r.err());
             String line = r.err().strip();
             assertFalse(line.contains("\n"), line);
