@@ -189,4 +189,17 @@ class VisualizeCommandTest {
         }
         assertFalse(Files.exists(tmp.resolve("bad").resolve("report.json")));
     }
+
+    @Test
+    void theDemoWritesAFeatureVisualisationPanel() throws Exception {
+        Path out = tmp.resolve("demo");
+        Run r = run("demo", "--out", out.toString(), "--device", "cpu");
+        assertEquals(0, r.rc(), r.err());
+        assertTrue(r.out().contains("visualize"), r.out());
+        Path fv = out.resolve("featviz");
+        assertTrue(Files.size(fv.resolve("grid.png")) > 1000);
+        JsonObject rep = report(fv);
+        assertEquals("/block/Relu_1_output_0", rep.get("layer").getAsString());
+        assertEquals(64, rep.getAsJsonArray("images").size());
+    }
 }
