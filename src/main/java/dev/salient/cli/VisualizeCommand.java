@@ -9,6 +9,8 @@ import dev.salient.io.Npy;
 import dev.salient.io.Preprocess;
 import dev.salient.model.MemoryLimit;
 import dev.salient.model.Model;
+import dev.salient.io.Inputs;
+import dev.salient.visualize.Exemplars;
 import dev.salient.visualize.Objective;
 import dev.salient.visualize.Render;
 import dev.salient.visualize.Visualizer;
@@ -34,7 +36,8 @@ import picocli.CommandLine.Spec;
  * {@code salient visualize}: feature visualisation, images that maximise a channel, a neuron, a
  * layer or a class logit (Lucid/Lucent's regularised activation maximisation), many objectives
  * optimised together as one batch under the memory budget. Writes one PNG per objective,
- * {@code grid.png}, {@code images.npy} (N,C,H,W in [0,1]) and {@code report.json}.
+ * {@code grid.png}, {@code images.npy} (N,C,H,W in [0,1]) and {@code report.json}; with
+ * {@code --exemplars}, each objective's top dataset images beside its synthetic image.
  */
 @Command(name = "visualize", mixinStandardHelpOptions = true, sortOptions = false,
         description = "Feature visualisation: optimise one image per channel, neuron, layer or class objective (Lucid/Lucent semantics).")
@@ -102,6 +105,14 @@ public final class VisualizeCommand implements Callable<Integer> {
     @Option(names = "--std", paramLabel = "S", split = ",", description = "The model's per-channel std (default: ImageNet for 3 channels, 1 for 1).")
     float[] std;
 
+    @Option(names = "--exemplars", paramLabel = "DIR|X.npy",
+            description = "A dataset (image folder or NCHW .npy, preprocessed as for explain) whose images that activate each "
+                    + "channel (or neuron) most are shown beside the synthetic image.")
+    Path exemplars;
+
+    @Option(names = "--top", defaultValue = "9", paramLabel = "K", description = "Exemplars per objective (default: ${DEFAULT-VALUE}).")
+    int top;
+
     @Option(names = "--out", required = true, paramLabel = "DIR", description = "Output folder.")
     Path out;
 
@@ -162,9 +173,20 @@ public final class VisualizeCommand implements Callable<Integer> {
                 }
             }
             vis.check(obs, o);
+            List<List<Exemplars.Item>> ex = null;
+            if (exemplars != null) {
+                if (kind != Objective.Kind.CHANNEL && kind != Objective.Kind.NEURON)
+                    throw new SalientException("--exemplars needs channel or neuron objectives");
+                if (top < 1 || top > 1000) throw new SalientException("--top must be between 1 and 1000, got " + top);
+                if (!Files.exists(exemplars)) throw new SalientException("--exemplars " + exemplars + ": no such file or folder");
+                long[] shape = in.clone();
+                Preprocess p = new Preprocess(0, in[2] > 0 ? 0 : size, in[3] > 0 ? 0 : size, pre.mean(), pre.std());
+                Inputs data = Inputs.open(exemplars, shape, p);
+                ex = Exemplars.top(m, b, tensor, obs, data, batch > 0 ? batch : 32, top, pre.mean(), pre.std());
+            }
             prepare(out, overwrite);
             Visualizer.Result r = vis.run(obs, o);
-            write(r, m, tensor, o, b, stdout);
+            write(r, ex, tensor, o, b, stdout);
         }
         return 0;
     }
@@ -208,7 +230,7 @@ public final class VisualizeCommand implements Callable<Integer> {
         for (Path p : previous) Files.deleteIfExists(p);
     }
 
-    private void write(Visualizer.Result r, Model m, String tensor, Visualizer.Options o, Backend b, PrintWriter stdout)
+    private void write(Visualizer.Result r, List<List<Exemplars.Item>> ex, String tensor, Visualizer.Options o, Backend b, PrintWriter stdout)
             throws IOException {
         int n = r.objectives().size(), c = (int) r.shape()[1], h = (int) r.shape()[2], w = (int) r.shape()[3];
         long px = (long) c * h * w;
@@ -227,9 +249,29 @@ public final class VisualizeCommand implements Callable<Integer> {
             row.put("file", file);
             row.put("start", r.start()[i]);
             row.put("end", r.end()[i]);
+            if (ex != null) {
+                List<Map<String, Object>> items = new ArrayList<>();
+                for (Exemplars.Item it : ex.get(i)) items.add(Map.of("source", it.source(), "value", it.value()));
+                row.put("exemplars", items);
+            }
             rows.add(row);
         }
-        writePng(out.resolve("grid.png"), Render.grid(Render.wrap(tiles), Math.min(256, Math.max(64, h * zoom / 2))));
+        List<List<Render.Tile>> grid;
+        if (ex == null) {
+            grid = Render.wrap(tiles);
+        } else {
+            grid = new ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                List<Render.Tile> line = new ArrayList<>(List.of(tiles.get(i)));
+                for (Exemplars.Item it : ex.get(i)) {
+                    long[] sh = it.shape();
+                    line.add(new Render.Tile(Render.image(it.pixels(), 0, (int) sh[0], (int) sh[1], (int) sh[2], 1),
+                            String.format(Locale.ROOT, "%.2f", it.value())));
+                }
+                grid.add(line);
+            }
+        }
+        writePng(out.resolve("grid.png"), Render.grid(grid, Math.min(256, Math.max(64, h * zoom / 2))));
         Path npy = out.resolve("images.npy.partial");
         Npy.write(npy, r.shape(), r.images());
         RunOutput.moveAtomically(npy, out.resolve("images.npy"));

@@ -100,6 +100,63 @@ class VisualizeCommandTest {
         assertTrue(Files.exists(out.resolve("0063_channel_63.png")));
     }
 
+    /** Channel means (rows: the 8 embedded images in file order) of the last conv layer, by salient's forward. */
+    static float[][] embeddedChannelMeans() throws Exception {
+        var inputs = dev.salient.io.Inputs.open(Path.of("src/main/resources/dev/salient/demo/images"), new long[] {-1, 1, 28, 28},
+                new dev.salient.io.Preprocess(0, 0, 0, new float[] {0.286f}, new float[] {0.353f}));
+        NdArray x = inputs.all().input();
+        var b = Engine.cpu();
+        String layer = "/block/Relu_1_output_0";
+        try (Model m = Model.load(FASHION); Tensor xt = x.upload(b); Tensor a = m.run(b, Map.of("input", xt), Set.of(layer)).get(layer)) {
+            float[] h = a.toArray();
+            long hw = a.dim(2) * a.dim(3);
+            float[][] out = new float[(int) a.dim(0)][64];
+            for (int n = 0; n < a.dim(0); n++)
+                for (int c = 0; c < 64; c++) {
+                    double s = 0;
+                    for (int i = 0; i < hw; i++) s += h[(int) ((n * 64 + c) * hw + i)];
+                    out[n][c] = (float) (s / hw);
+                }
+            return out;
+        }
+    }
+
+    @Test
+    void exemplarsAreEachChannelsTopImagesStreamedInBatches() throws Exception {
+        float[][] means = embeddedChannelMeans();
+        Path dir = Path.of("src/main/resources/dev/salient/demo/images");
+        NdArray x = dev.salient.io.Inputs.open(dir, new long[] {-1, 1, 28, 28},
+                new dev.salient.io.Preprocess(0, 0, 0, new float[] {0.286f}, new float[] {0.353f})).all().input();
+        Path npy = tmp.resolve("x.npy");
+        Npy.write(npy, x);
+        for (Path data : new Path[] {dir, npy}) {
+            Path out = tmp.resolve("ex" + data.getFileName());
+            Run r = run(args("visualize", "--model", FASHION, "--channels", "3,17,40", "--size", "28", "--steps", "4", FASHION_NORM,
+                    "--exemplars", data, "--top", "3", "--batch", "3", "--device", "cpu", "--out", out));
+            assertEquals(0, r.rc(), r.err());
+            JsonArray ims = report(out).getAsJsonArray("images");
+            for (JsonElement e : ims) {
+                int c = e.getAsJsonObject().get("index").getAsInt();
+                List<float[]> want = new ArrayList<>(); // {value, row}
+                for (int n = 0; n < means.length; n++) want.add(new float[] {means[n][c], n});
+                want.sort((p, q) -> Float.compare(q[0], p[0]));
+                JsonArray got = e.getAsJsonObject().getAsJsonArray("exemplars");
+                assertEquals(3, got.size());
+                for (int k = 0; k < 3; k++) {
+                    JsonObject g = got.get(k).getAsJsonObject();
+                    assertEquals(want.get(k)[0], g.get("value").getAsDouble(), 1e-4, "channel " + c + " exemplar " + k);
+                    String src = g.get("source").getAsString();
+                    int row = (int) want.get(k)[1];
+                    assertTrue(data == npy ? src.endsWith("[" + row + "]") : src.contains(String.format("%02d_", row)), src);
+                }
+            }
+        }
+        Run bad = run(args("visualize", "--model", FASHION, "--objective", "layer", "--steps", "2", "--exemplars", dir, "--device",
+                "cpu", "--out", tmp.resolve("exbad")));
+        assertEquals(2, bad.rc());
+        assertTrue(bad.err().contains("--exemplars needs channel or neuron objectives"), bad.err());
+    }
+
     static float[] embeddedChannelMax() throws Exception {
         List<Path> files = new ArrayList<>();
         try (var s = Files.list(Path.of("src/main/resources/dev/salient/demo/images"))) {
