@@ -60,6 +60,7 @@ class BackendRegistryTest {
             Map.entry("weightedSum", "weightedSum"),
             Map.entry("reduceRows", "reduceRows"),
             Map.entry("randomNormal", "randomNormal"),
+            Map.entry("argsortRows", "argsortRows"),
             Map.entry("cropPad", "cropPadAndAffineResample"),
             Map.entry("affineResampleForward", "cropPadAndAffineResample"),
             Map.entry("affineResampleBackward", "cropPadAndAffineResample"),
