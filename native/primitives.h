@@ -42,6 +42,20 @@ int random_normal_cpu(uint64_t seed, uint64_t offset, float* y, int64_t n);
  */
 int argsort_rows_cpu(const float* x, float* order, float* rank, int64_t r, int64_t l);
 
+/* ---- feature visualisation (resample.cpp, adam.cpp; per-pixel math in resample.h) */
+/* y: (N,C,oh,ow), y[n,c,i,j] = x[n,c,i+oy,j+ox] inside x: (N,C,ih,iw), else fill; offsets: (N,2) = (oy,ox) integers. */
+int crop_pad_cpu(const float* x, const float* offsets, float fill, float* y, int64_t n, int64_t c, int64_t ih,
+                 int64_t iw, int64_t oh, int64_t ow);
+/* y: (N,C,oh,ow) = bilinear sample (zeros outside) of x: (N,C,ih,iw) at theta[n] (N,6) of each output pixel. */
+int affine_resample_forward_cpu(const float* x, const float* theta, float* y, int64_t n, int64_t c, int64_t ih,
+                                int64_t iw, int64_t oh, int64_t ow);
+/* dx: (N,C,ih,iw) = the adjoint of affine_resample_forward applied to dy: (N,C,oh,ow) (a deterministic gather). */
+int affine_resample_backward_cpu(const float* dy, const float* theta, float* dx, int64_t n, int64_t c, int64_t ih,
+                                 int64_t iw, int64_t oh, int64_t ow);
+/* One Adam step in place on p, m, v: (n) from g: (n), as torch.optim.Adam. */
+int adam_step_cpu(float* p, const float* g, float* m, float* v, int64_t n, float beta1, float beta2, float eps,
+                  float step_size, float bc2_sqrt);
+
 #ifdef __cplusplus
 }
 #endif

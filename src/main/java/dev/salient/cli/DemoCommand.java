@@ -28,7 +28,8 @@ import picocli.CommandLine.Spec;
  * the overlays, tensors and reports are.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
-        description = "Explain the embedded Fashion-MNIST model on its embedded test images (Grad-CAM, Grad-CAM++, IG, saliency).")
+        description = "Explain the embedded Fashion-MNIST model on its embedded test images (Grad-CAM, Grad-CAM++, IG, saliency) "
+                + "and visualise its last conv layer's channels.")
 public final class DemoCommand implements Callable<Integer> {
     static final String RES = "/dev/salient/demo/";
     static final List<String> METHODS = List.of("gradcam", "gradcam++", "ig", "saliency");
@@ -77,6 +78,18 @@ public final class DemoCommand implements Callable<Integer> {
             if (rc != 0) throw new SalientException("demo: " + method + " failed: " + Main.oneLine(se.toString()));
             stdout.printf(Locale.ROOT, "  %-10s -> %s%n", method, dir);
         }
+        // feature visualisation of the last conv layer (the layer Grad-CAM explains): one image per channel
+        Path fv = out.resolve("featviz");
+        List<String> vis = List.of("visualize", "--model", model.toString(), "--layer", "auto", "--objective", "channel",
+                "--channels", "all", "--size", "28", "--steps", "64", "--transforms", "none", "--mean", mean, "--std", std,
+                "--device", device, "--out", fv.toString(), "--overwrite");
+        StringWriter vo = new StringWriter(), ve = new StringWriter();
+        CommandLine vc = Main.commandLine();
+        vc.setOut(new PrintWriter(vo));
+        vc.setErr(new PrintWriter(ve));
+        if (vc.execute(vis.toArray(String[]::new)) != 0)
+            throw new SalientException("demo: visualize failed: " + Main.oneLine(ve.toString()));
+        stdout.printf(Locale.ROOT, "  %-10s -> %s (grid.png: what each of the last conv layer's channels responds to)%n", "visualize", fv);
         // predictions, from the Grad-CAM report (top-1 targets are the predictions)
         JsonObject report = JsonParser.parseString(Files.readString(out.resolve("gradcam").resolve("report.json")))
                 .getAsJsonObject();

@@ -51,6 +51,7 @@ public final class Main implements Runnable {
         cl.addSubcommand("bench", new BenchCommand());
         cl.addSubcommand("batch", new BatchCommand());
         ExplainCommand.addMethodOptions(cl.getSubcommands().get("batch"));
+        cl.addSubcommand("visualize", new VisualizeCommand());
         cl.setParameterExceptionHandler(Main::usageError);
         cl.setExecutionExceptionHandler((ex, line, parsed) -> failure(ex, line.getErr()));
         // picocli hands only Exceptions to the handler above and rethrows Errors (OutOfMemoryError,

@@ -198,4 +198,29 @@ public interface Backend extends AutoCloseable {
      * insertion and pixel-flipping curves.
      */
     void argsortRows(Tensor x, Tensor order, Tensor rank);
+
+    // ---- feature visualisation: the transforms' geometry and the optimiser
+
+    /**
+     * Per-image crop/pad window: {@code y[n,c,i,j] = x[n,c,i+oy_n,j+ox_n]} where that lies inside x, else
+     * {@code fill}; x (N,C,h,w), y (N,C,H,W), {@code offsets} (oy, ox) integers per image (2N values).
+     * Negative offsets pad, positive ones crop. Its adjoint is itself with the offsets negated and fill 0.
+     */
+    void cropPad(Tensor x, int[] offsets, float fill, Tensor y);
+
+    /**
+     * y (N,C,H,W): x (N,C,h,w) sampled bilinearly, zeros outside, at the point
+     * {@code (sx, sy) = (t0·j + t1·i + t2, t3·j + t4·i + t5)} of output pixel (i, j), pixel centres at
+     * integers; {@code theta} holds 6 values per image.
+     */
+    void affineResampleForward(Tensor x, float[] theta, Tensor y);
+
+    /** dx (N,C,h,w) = the adjoint of {@link #affineResampleForward} applied to dy (N,C,H,W); dx is overwritten. */
+    void affineResampleBackward(Tensor dy, float[] theta, Tensor dx);
+
+    /**
+     * One Adam step (as torch.optim.Adam, no weight decay) in place on p, m and v (same numel as g):
+     * {@code m = b1·m + (1−b1)·g; v = b2·v + (1−b2)·g²; p −= lr/(1−b1^t) · m / (√v/√(1−b2^t) + eps)}.
+     */
+    void adamStep(Tensor p, Tensor g, Tensor m, Tensor v, float lr, float beta1, float beta2, float eps, int step);
 }

@@ -349,4 +349,38 @@ public final class CpuBackend implements Backend {
         OpChecks.randomNormal(this, offset, y);
         check(CpuNative.random_normal_cpu(seed, offset, y.data(), y.numel()));
     }
+
+    // ---- feature visualisation (native/cpu/resample.cpp, adam.cpp)
+
+    @Override
+    public void cropPad(Tensor x, int[] offsets, float fill, Tensor y) {
+        long[] v = OpChecks.cropPad(this, x, offsets, y);
+        float[] o = new float[offsets.length];
+        for (int i = 0; i < o.length; i++) o[i] = offsets[i];
+        try (FloatPointer op = new FloatPointer(o)) {
+            check(CpuNative.crop_pad_cpu(x.data(), op, fill, y.data(), v[0], v[1], v[2], v[3], v[4], v[5]));
+        }
+    }
+
+    @Override
+    public void affineResampleForward(Tensor x, float[] theta, Tensor y) {
+        long[] v = OpChecks.affineResample(this, x, theta, y, false);
+        try (FloatPointer tp = new FloatPointer(theta)) {
+            check(CpuNative.affine_resample_forward_cpu(x.data(), tp, y.data(), v[0], v[1], v[2], v[3], v[4], v[5]));
+        }
+    }
+
+    @Override
+    public void affineResampleBackward(Tensor dy, float[] theta, Tensor dx) {
+        long[] v = OpChecks.affineResample(this, dx, theta, dy, true);
+        try (FloatPointer tp = new FloatPointer(theta)) {
+            check(CpuNative.affine_resample_backward_cpu(dy.data(), tp, dx.data(), v[0], v[1], v[2], v[3], v[4], v[5]));
+        }
+    }
+
+    @Override
+    public void adamStep(Tensor p, Tensor g, Tensor m, Tensor v, float lr, float beta1, float beta2, float eps, int step) {
+        float[] bc = OpChecks.adamStep(this, p, g, m, v, lr, beta1, beta2, eps, step);
+        check(CpuNative.adam_step_cpu(p.data(), g.data(), m.data(), v.data(), p.numel(), beta1, beta2, eps, bc[0], bc[1]));
+    }
 }

@@ -149,6 +149,16 @@ public final class CpuNative {
     public static native int random_normal_cpu(@Cast("uint64_t") long seed, @Cast("uint64_t") long offset, FloatPointer y,
             long n);
 
+    // ---- feature visualisation (native/primitives.h: resample.cpp, adam.cpp)
+    public static native int crop_pad_cpu(@Cast("const float*") FloatPointer x, @Cast("const float*") FloatPointer offsets,
+            float fill, FloatPointer y, long n, long c, long ih, long iw, long oh, long ow);
+    public static native int affine_resample_forward_cpu(@Cast("const float*") FloatPointer x,
+            @Cast("const float*") FloatPointer theta, FloatPointer y, long n, long c, long ih, long iw, long oh, long ow);
+    public static native int affine_resample_backward_cpu(@Cast("const float*") FloatPointer dy,
+            @Cast("const float*") FloatPointer theta, FloatPointer dx, long n, long c, long ih, long iw, long oh, long ow);
+    public static native int adam_step_cpu(FloatPointer p, @Cast("const float*") FloatPointer g, FloatPointer m,
+            FloatPointer v, long n, float beta1, float beta2, float eps, float stepSize, float bc2Sqrt);
+
     // ---- host linear algebra of the eigen and clustering CAMs (native/cpu/principal.cpp)
     public static native int principal_directions_cpu(@Cast("const float*") FloatPointer x,
             @Cast("const float*") FloatPointer sums, FloatPointer out, int n, int k, int p);

@@ -432,4 +432,54 @@ public final class OpChecks {
         if (offset < 0) throw new SalientException("randomNormal: negative offset " + offset);
         if (y.numel() == 0) throw new SalientException("randomNormal: empty output");
     }
+
+    // ---- feature visualisation
+
+    /** Returns (N, C, h, w, H, W). */
+    public static long[] cropPad(Backend self, Tensor x, int[] offsets, Tensor y) {
+        owned(self, "cropPad", x, y);
+        long[] v = planes(self, "cropPad", x, y);
+        if (offsets == null || offsets.length != 2 * v[0])
+            throw new SalientException("cropPad: need 2 offsets per image (" + 2 * v[0] + "), got "
+                    + (offsets == null ? "none" : offsets.length));
+        return v;
+    }
+
+    /** Returns (N, C, h, w, H, W); {@code backward} also requires every map to be invertible. */
+    public static long[] affineResample(Backend self, Tensor x, float[] theta, Tensor y, boolean backward) {
+        String what = backward ? "affineResampleBackward" : "affineResampleForward";
+        owned(self, what, x, y);
+        long[] v = planes(self, what, x, y); // x: the image side (dx in the backward), y: the output side
+        if (theta == null || theta.length != 6 * v[0])
+            throw new SalientException(what + ": need 6 map values per image (" + 6 * v[0] + "), got "
+                    + (theta == null ? "none" : theta.length));
+        for (int b = 0; b < v[0]; b++) {
+            for (int k = 0; k < 6; k++)
+                if (!Float.isFinite(theta[6 * b + k])) throw new SalientException(what + ": map of image " + b + " is not finite");
+            double det = (double) theta[6 * b] * theta[6 * b + 4] - (double) theta[6 * b + 1] * theta[6 * b + 3];
+            if (backward && Math.abs(det) <= 1e-6)
+                throw new SalientException(what + ": map of image " + b + " is singular (det " + det + ")");
+        }
+        return v;
+    }
+
+    private static long[] planes(Backend self, String what, Tensor x, Tensor y) {
+        if (x.rank() != 4 || y.rank() != 4 || x.dim(0) != y.dim(0) || x.dim(1) != y.dim(1) || x.numel() == 0 || y.numel() == 0)
+            throw new SalientException(what + ": expected (N,C,h,w) -> (N,C,H,W), got " + x + " -> " + y);
+        return new long[] {x.dim(0), x.dim(1), x.dim(2), x.dim(3), y.dim(2), y.dim(3)};
+    }
+
+    /** Returns {step_size, sqrt(1 - beta2^step)} (torch's bias corrections, in double). */
+    public static float[] adamStep(Backend self, Tensor p, Tensor g, Tensor m, Tensor v, float lr, float beta1, float beta2,
+            float eps, int step) {
+        owned(self, "adamStep", p, g, m, v);
+        if (p.numel() == 0 || g.numel() != p.numel() || m.numel() != p.numel() || v.numel() != p.numel())
+            throw new SalientException("adamStep: p, g, m, v must have one numel, got " + p + ", " + g + ", " + m + ", " + v);
+        if (step < 1) throw new SalientException("adamStep: step must be >= 1, got " + step);
+        if (!(beta1 >= 0 && beta1 < 1 && beta2 >= 0 && beta2 < 1))
+            throw new SalientException("adamStep: betas must lie in [0, 1), got " + beta1 + ", " + beta2);
+        if (!(lr > 0) || !Float.isFinite(lr) || !(eps > 0)) throw new SalientException("adamStep: lr and eps must be positive");
+        double bc1 = 1 - Math.pow(beta1, step), bc2 = 1 - Math.pow(beta2, step);
+        return new float[] {(float) (lr / bc1), (float) Math.sqrt(bc2)};
+    }
 }

@@ -60,7 +60,11 @@ class BackendRegistryTest {
             Map.entry("weightedSum", "weightedSum"),
             Map.entry("reduceRows", "reduceRows"),
             Map.entry("randomNormal", "randomNormal"),
-            Map.entry("argsortRows", "argsortRows"));
+            Map.entry("argsortRows", "argsortRows"),
+            Map.entry("cropPad", "cropPadAndAffineResample"),
+            Map.entry("affineResampleForward", "cropPadAndAffineResample"),
+            Map.entry("affineResampleBackward", "cropPadAndAffineResample"),
+            Map.entry("adamStep", "adamStep"));
 
     static List<String> ops() {
         List<String> out = new ArrayList<>();

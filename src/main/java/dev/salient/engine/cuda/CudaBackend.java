@@ -470,4 +470,42 @@ public final class CudaBackend implements Backend {
         OpChecks.randomNormal(this, offset, y);
         check(CudaNative.random_normal_cuda(seed, offset, ptr(y, "randomNormal"), y.numel()));
     }
+
+    // ---- feature visualisation (kernels/resample.cu, adam.cu); offsets and maps go to the device once per call
+
+    @Override
+    public void cropPad(Tensor x, int[] offsets, float fill, Tensor y) {
+        long[] v = OpChecks.cropPad(this, x, offsets, y);
+        float[] o = new float[offsets.length];
+        for (int i = 0; i < o.length; i++) o[i] = offsets[i];
+        try (Tensor ot = upload(o, o.length)) {
+            check(CudaNative.crop_pad_cuda(ptr(x, "cropPad"), ot.data(), fill, ptr(y, "cropPad"), v[0], v[1], v[2], v[3], v[4],
+                    v[5]));
+        }
+    }
+
+    @Override
+    public void affineResampleForward(Tensor x, float[] theta, Tensor y) {
+        long[] v = OpChecks.affineResample(this, x, theta, y, false);
+        try (Tensor tt = upload(theta, theta.length)) {
+            check(CudaNative.affine_resample_forward_cuda(ptr(x, "affineResampleForward"), tt.data(),
+                    ptr(y, "affineResampleForward"), v[0], v[1], v[2], v[3], v[4], v[5]));
+        }
+    }
+
+    @Override
+    public void affineResampleBackward(Tensor dy, float[] theta, Tensor dx) {
+        long[] v = OpChecks.affineResample(this, dx, theta, dy, true);
+        try (Tensor tt = upload(theta, theta.length)) {
+            check(CudaNative.affine_resample_backward_cuda(ptr(dy, "affineResampleBackward"), tt.data(),
+                    ptr(dx, "affineResampleBackward"), v[0], v[1], v[2], v[3], v[4], v[5]));
+        }
+    }
+
+    @Override
+    public void adamStep(Tensor p, Tensor g, Tensor m, Tensor v, float lr, float beta1, float beta2, float eps, int step) {
+        float[] bc = OpChecks.adamStep(this, p, g, m, v, lr, beta1, beta2, eps, step);
+        check(CudaNative.adam_step_cuda(ptr(p, "adamStep"), ptr(g, "adamStep"), ptr(m, "adamStep"), ptr(v, "adamStep"),
+                p.numel(), beta1, beta2, eps, bc[0], bc[1]));
+    }
 }

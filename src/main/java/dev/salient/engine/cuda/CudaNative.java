@@ -132,4 +132,14 @@ public final class CudaNative {
             long r, long l);
     public static native int random_normal_cuda(@Cast("uint64_t") long seed, @Cast("uint64_t") long offset, FloatPointer y,
             long n);
+
+    // ---- feature visualisation (kernels/primitives_cuda.h: resample.cu, adam.cu); offsets and theta are device pointers
+    public static native int crop_pad_cuda(@Cast("const float*") FloatPointer x, @Cast("const float*") FloatPointer offsets,
+            float fill, FloatPointer y, long n, long c, long ih, long iw, long oh, long ow);
+    public static native int affine_resample_forward_cuda(@Cast("const float*") FloatPointer x,
+            @Cast("const float*") FloatPointer theta, FloatPointer y, long n, long c, long ih, long iw, long oh, long ow);
+    public static native int affine_resample_backward_cuda(@Cast("const float*") FloatPointer dy,
+            @Cast("const float*") FloatPointer theta, FloatPointer dx, long n, long c, long ih, long iw, long oh, long ow);
+    public static native int adam_step_cuda(FloatPointer p, @Cast("const float*") FloatPointer g, FloatPointer m,
+            FloatPointer v, long n, float beta1, float beta2, float eps, float stepSize, float bc2Sqrt);
 }

@@ -59,10 +59,19 @@ public final class Tape implements AutoCloseable {
      * {@code wrt} names graph tensors: the input's name or layer tensors.
      */
     public static Tape record(Model model, Backend backend, Tensor input, Set<String> wrt) {
+        return record(model, backend, input, wrt, model.outputs().get(0).name());
+    }
+
+    /**
+     * As {@link #record(Model, Backend, Tensor, Set)}, with the forward pass stopped at
+     * {@code output}, any graph tensor (a layer): feature visualisation backpropagates from a
+     * layer, so nothing after it runs. Its backward starts from a seed of that tensor's shape
+     * ({@link #backward(Tensor, BackwardRules, Set)}).
+     */
+    public static Tape record(Model model, Backend backend, Tensor input, Set<String> wrt, String output) {
         if (model.inputs().size() != 1)
             throw new SalientException("attribution needs a model with one input; this one has " + model.inputs().size());
         String inName = model.inputs().get(0).name();
-        String output = model.outputs().get(0).name();
         Map<String, long[]> shapes = Map.of(inName, input.shape());
         Plan plan = model.plan(shapes, Set.of(output));
         Region r = region(model, plan, inName, output, wrt);
@@ -140,6 +149,11 @@ public final class Tape implements AutoCloseable {
         return values.get(output);
     }
 
+    /** The recorded output: the logits, or the tensor passed to {@link #record(Model, Backend, Tensor, Set, String)}. */
+    public Tensor output() {
+        return values.get(output);
+    }
+
     /** A kept forward value (an activation of the region, or a wrt tensor); owned by the tape. */
     public Tensor value(String name) {
         Tensor t = values.get(name);
@@ -190,11 +204,33 @@ public final class Tape implements AutoCloseable {
                 throw new SalientException("target class " + classes[i] + " is out of range: the model has " + c + " classes");
             seed[i * c + classes[i]] = 1f;
         }
+        return walk(backend.upload(seed, l.shape()), rules, to, walk, reach);
+    }
+
+    /**
+     * Backpropagates {@code sum(seed ⊙ output)} to the wrt tensors in {@code to}: the data
+     * gradient of any scalar objective that is linear in the recorded output, or the
+     * vector-Jacobian product of the output with {@code seed} (same shape as {@link #output()};
+     * not closed). The caller owns the returned gradients.
+     */
+    public Map<String, Tensor> backward(Tensor seed, BackwardRules rules, Set<String> to) {
+        if (!wrt.containsAll(to)) throw new SalientException("tensors " + to + " were not recorded by this tape (" + wrt + ")");
+        if (!java.util.Arrays.equals(seed.shape(), output().shape()))
+            throw new SalientException("backward seed of shape " + Shapes.str(seed.shape()) + " for an output of shape "
+                    + Shapes.str(output().shape()));
+        if (!to.equals(wrt)) throw new SalientException("a seeded backward walks to all recorded tensors " + wrt);
+        Tensor own = backend.allocate(seed.shape());
+        backend.copy(seed, own);
+        return walk(own, rules, to, region, desc);
+    }
+
+    /** The walk itself; takes ownership of {@code seed}. */
+    private Map<String, Tensor> walk(Tensor seed, BackwardRules rules, Set<String> to, List<Plan.Step> walk, Set<String> reach) {
         Map<String, Tensor> grads = new HashMap<>();
         Map<String, Tensor> result = new LinkedHashMap<>();
         boolean ok = false;
         try {
-            grads.put(output, backend.upload(seed, l.shape()));
+            grads.put(output, seed);
             for (int k = walk.size() - 1; k >= 0; k--) {
                 Plan.Step s = walk.get(k);
                 String[] outs = s.outputs();

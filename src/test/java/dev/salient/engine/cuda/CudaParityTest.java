@@ -550,6 +550,48 @@ class CudaParityTest {
             }
     }
 
+    // ---- feature visualisation: transform geometry and the optimiser
+
+    @Test
+    void cropPadAndAffineResample() {
+        int n = 3, c = 2;
+        int[] offsets = {-5, -4, 0, 3, 7, -2};
+        Tensor[] x = pairRandom(n, c, 13, 11), y = out(n, c, 17, 9);
+        cpu.cropPad(x[0], offsets, 0.5f, y[0]);
+        gpu.cropPad(x[1], offsets, 0.5f, y[1]);
+        assertClose("crop pad", y);
+        float[] theta = new float[6 * n];
+        for (int b = 0; b < n; b++) { // scale about 1 and rotations up to ~10 degrees, shifted
+            double a = Math.toRadians(-10 + 10 * b), s = 0.9 + 0.1 * b;
+            float[] t = {(float) (Math.cos(a) / s), (float) (-Math.sin(a) / s), 1.5f - b,
+                    (float) (Math.sin(a) / s), (float) (Math.cos(a) / s), -0.75f + b};
+            System.arraycopy(t, 0, theta, 6 * b, 6);
+        }
+        Tensor[] r = out(n, c, 15, 14);
+        cpu.affineResampleForward(x[0], theta, r[0]);
+        gpu.affineResampleForward(x[1], theta, r[1]);
+        assertClose("affine resample forward", r);
+        Tensor[] dy = pairRandom(n, c, 15, 14), dx = out(n, c, 13, 11);
+        cpu.affineResampleBackward(dy[0], theta, dx[0]);
+        gpu.affineResampleBackward(dy[1], theta, dx[1]);
+        assertClose("affine resample backward", dx);
+    }
+
+    @Test
+    void adamStep() {
+        Tensor[] p = pairRandom(5, 3, 7, 7), g = pairRandom(5, 3, 7, 7), m = pairRandom(5, 3, 7, 7);
+        float[] v0 = random(5 * 3 * 7 * 7);
+        for (int i = 0; i < v0.length; i++) v0[i] = Math.abs(v0[i]);
+        Tensor[] v = pair(v0, 5, 3, 7, 7);
+        for (int step = 1; step <= 3; step++) {
+            cpu.adamStep(p[0], g[0], m[0], v[0], 0.05f, 0.9f, 0.999f, 1e-8f, step);
+            gpu.adamStep(p[1], g[1], m[1], v[1], 0.05f, 0.9f, 0.999f, 1e-8f, step);
+        }
+        assertClose("adam p", p);
+        assertClose("adam m", m);
+        assertClose("adam v", v);
+    }
+
     // ---- memory and errors
 
     @Test

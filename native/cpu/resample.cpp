@@ -1,0 +1,78 @@
+// The geometric transforms of feature visualisation (Lucid's standard transforms), on the CPU:
+// per-image crop/pad windows and per-image affine bilinear resampling with its adjoint.
+// The per-pixel math is native/resample.h, shared with kernels/resample.cu.
+#include "common.h"
+#include "primitives.h"
+#include "resample.h"
+
+// y[n,c,i,j] = x[n,c,i+oy[n],j+ox[n]] inside x, else fill. A pad (negative offsets, larger y),
+// a crop (positive offsets, smaller y) or both; with the offsets negated and fill 0 it is its
+// own adjoint.
+extern "C" int crop_pad_cpu(const float* x, const float* offsets, float fill, float* y, int64_t n, int64_t c,
+                            int64_t ih, int64_t iw, int64_t oh, int64_t ow) {
+    SALIENT_CHECK_PTR(x);
+    SALIENT_CHECK_PTR(offsets);
+    SALIENT_CHECK_PTR(y);
+    SALIENT_CHECK(n > 0 && c > 0 && ih > 0 && iw > 0 && oh > 0 && ow > 0,
+                  "crop_pad_cpu: bad sizes n=%lld c=%lld in %lldx%lld out %lldx%lld", (long long)n, (long long)c,
+                  (long long)ih, (long long)iw, (long long)oh, (long long)ow);
+    // x: (N,C,ih,iw), offsets: (N,2) = (oy, ox) integers as floats, y: (N,C,oh,ow)
+#pragma omp parallel for schedule(static) if (n * c * oh * ow > 65536)
+    for (int64_t p = 0; p < n * c; p++) {
+        const int64_t b = p / c;
+        const int64_t oy = (int64_t)offsets[2 * b], ox = (int64_t)offsets[2 * b + 1];
+        const float* xp = x + p * ih * iw;
+        float* yp = y + p * oh * ow;
+        for (int64_t i = 0; i < oh; i++) {
+            const int64_t si = i + oy;
+            for (int64_t j = 0; j < ow; j++) {
+                const int64_t sj = j + ox;
+                yp[i * ow + j] = (si >= 0 && si < ih && sj >= 0 && sj < iw) ? xp[si * iw + sj] : fill;
+            }
+        }
+    }
+    return SALIENT_OK;
+}
+
+// y: (N,C,oh,ow) = x: (N,C,ih,iw) sampled bilinearly at theta[n] (N,6) of each output pixel, zeros outside.
+extern "C" int affine_resample_forward_cpu(const float* x, const float* theta, float* y, int64_t n, int64_t c,
+                                           int64_t ih, int64_t iw, int64_t oh, int64_t ow) {
+    SALIENT_CHECK_PTR(x);
+    SALIENT_CHECK_PTR(theta);
+    SALIENT_CHECK_PTR(y);
+    SALIENT_CHECK(n > 0 && c > 0 && ih > 0 && iw > 0 && oh > 0 && ow > 0, "affine_resample_forward_cpu: bad sizes");
+#pragma omp parallel for schedule(static) if (n * c * oh * ow > 16384)
+    for (int64_t p = 0; p < n * c; p++) {
+        const float* t = theta + 6 * (p / c);
+        const float* xp = x + p * ih * iw;
+        float* yp = y + p * oh * ow;
+        for (int64_t i = 0; i < oh; i++)
+            for (int64_t j = 0; j < ow; j++) yp[i * ow + j] = salient_resample::sample(xp, ih, iw, t, i, j);
+    }
+    return SALIENT_OK;
+}
+
+// dx: (N,C,ih,iw) = the adjoint of the forward applied to dy: (N,C,oh,ow); dx is overwritten.
+extern "C" int affine_resample_backward_cpu(const float* dy, const float* theta, float* dx, int64_t n, int64_t c,
+                                            int64_t ih, int64_t iw, int64_t oh, int64_t ow) {
+    SALIENT_CHECK_PTR(dy);
+    SALIENT_CHECK_PTR(theta);
+    SALIENT_CHECK_PTR(dx);
+    SALIENT_CHECK(n > 0 && c > 0 && ih > 0 && iw > 0 && oh > 0 && ow > 0, "affine_resample_backward_cpu: bad sizes");
+    for (int64_t b = 0; b < n; b++) {
+        float inv[4];
+        SALIENT_CHECK(salient_resample::invert(theta + 6 * b, inv), "affine_resample_backward_cpu: singular map of image %lld",
+                      (long long)b);
+    }
+#pragma omp parallel for schedule(static) if (n * c * ih * iw > 16384)
+    for (int64_t p = 0; p < n * c; p++) {
+        const float* t = theta + 6 * (p / c);
+        float inv[4];
+        salient_resample::invert(t, inv);
+        const float* dyp = dy + p * oh * ow;
+        float* dxp = dx + p * ih * iw;
+        for (int64_t i = 0; i < ih; i++)
+            for (int64_t j = 0; j < iw; j++) dxp[i * iw + j] = salient_resample::gather(dyp, oh, ow, t, inv, i, j);
+    }
+    return SALIENT_OK;
+}
