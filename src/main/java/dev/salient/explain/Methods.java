@@ -1,6 +1,7 @@
 package dev.salient.explain;
 
 import dev.salient.engine.SalientException;
+import dev.salient.explain.cam.AblationCam;
 import dev.salient.explain.cam.CfCam;
 import dev.salient.explain.cam.ClassActivationMap;
 import dev.salient.explain.cam.EigenCam;
@@ -62,7 +63,8 @@ public final class Methods {
             ScoreCam.SPEC,
             Occlusion.SPEC,
             FeatureAblation.SPEC,
-            Rise.SPEC);
+            Rise.SPEC,
+            AblationCam.SPEC);
 
     /** The method's names, in {@link #ALL}'s order. */
     public static List<String> names() {
