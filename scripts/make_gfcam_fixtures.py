@@ -119,6 +119,41 @@ def ss_cam(model, x, targets, noise):
     return mf.cam_postprocess((w[:, :, None, None] * a).sum(1), x.shape[2:])
 
 
+def philox_normals(seed, offset, count):
+    """Elements [offset, offset+count) of salient's normal stream (native/philox.h), vectorised:
+    Philox4x32-10 on the block counter g >> 2, Box-Muller on lanes (0,1) and (2,3), as
+    make_perturbation_fixtures.philox_normal computes one element."""
+    M = np.uint64(0xFFFFFFFF)
+    g = np.arange(offset, offset + count, dtype=np.uint64)
+    block = g >> np.uint64(2)
+    c0, c1 = block & M, (block >> np.uint64(32)) & M
+    c2 = np.zeros_like(c0)
+    c3 = np.zeros_like(c0)
+    k0, k1 = np.uint64(seed & 0xFFFFFFFF), np.uint64((seed >> 32) & 0xFFFFFFFF)
+    for _ in range(10):
+        p0, p1 = np.uint64(0xD2511F53) * c0, np.uint64(0xCD9E8D57) * c2
+        c0, c1, c2, c3 = ((p1 >> np.uint64(32)) ^ c1 ^ k0) & M, p1 & M, ((p0 >> np.uint64(32)) ^ c3 ^ k1) & M, p0 & M
+        k0, k1 = (k0 + np.uint64(0x9E3779B9)) & M, (k1 + np.uint64(0xBB67AE85)) & M
+    lane = (g & np.uint64(3)).astype(np.int64)
+    a = np.where(lane < 2, c0, c2).astype(np.float64)
+    b = np.where(lane < 2, c1, c3).astype(np.float64)
+    u1 = (a + 1.0) * 2.3283064365386963e-10
+    u2 = b * 2.3283064365386963e-10
+    r = np.sqrt(-2.0 * np.log(u1))
+    t = 6.283185307179586 * u2
+    return np.where(lane & 1, r * np.sin(t), r * np.cos(t)).astype(np.float32)
+
+
+def sscam_noise(seed, std, images, samples, k, h, w):
+    """(samples, images, K, H, W): std times the stream at ((i*S + s)*K + k)*H*W, as salient's SsCam."""
+    out = np.zeros((samples, images, k, h, w), dtype=np.float64)
+    for i in range(images):
+        for s in range(samples):
+            z = philox_normals(seed, (i * samples + s) * k * h * w, k * h * w)
+            out[s, i] = np.float32(std) * z.reshape(k, h, w).astype(np.float64)
+    return torch.from_numpy(out)
+
+
 def main():
     torch.set_num_threads(2)
     src = json.load(open(os.path.join(ROOT, "manifest.json")))
@@ -156,6 +191,15 @@ def main():
                 a = split(model, name, l)[0](x)[0]
                 add(f"ablationcam_layer{j + 1}_top1", "ablationcam", {"--layer": l}, "top1",
                     ablation_cam(model, name, l, x, top1), {"layer_min_is_zero": [bool(a[i].min() == 0) for i in range(len(a))]})
+            add("iscam_top1", "iscam", {"--layer": layer}, "top1", is_cam(model, x, top1, 10))
+            add("iscam_s4_given", "iscam", {"--layer": layer, "--samples": "4"}, "given", is_cam(model, x, given, 4))
+            k = split(model, name, layer)[0](x)[0].shape[1]
+            noise = sscam_noise(5, 2.0, x.shape[0], 4, k, x.shape[2], x.shape[3])
+            add("sscam_s4_seed5_top1", "sscam", {"--layer": layer, "--samples": "4", "--seed": "5"}, "top1",
+                ss_cam(model, x, top1, noise))
+            noise = sscam_noise(9, 0.5, x.shape[0], 3, k, x.shape[2], x.shape[3])
+            add("sscam_s3_std05_seed9_given", "sscam", {"--layer": layer, "--samples": "3", "--noise-std": "0.5", "--seed": "9"},
+                "given", ss_cam(model, x, given, noise))
         models[name] = {"model": entry["model"], "input": entry["input"], "cases": cases}
         print(f"== {name}: {len(cases)} cases")
     manifest = {

@@ -25,6 +25,25 @@ public final class MethodOption<T> {
     public static final MethodOption<Long> SEED = of("--seed", "N", 0L, s -> parseLong("--seed", s),
             "Seed for the method's random numbers (default: 0).");
 
+    /**
+     * Samples per image of a sampled method (noise tunnels, SS-CAM, IS-CAM, ...); unset, each
+     * method takes its own default, given in its definition.
+     */
+    public static final MethodOption<Integer> SAMPLES = of("--samples", "N", (Integer) null, s -> {
+        int v = parseInt("--samples", s);
+        if (v < 1) throw new SalientException("--samples must be at least 1, got " + v);
+        return v;
+    }, "Samples per image (default: the method's own, given in its definition).")
+            .reportedAs(v -> v == null ? "method default" : (Object) v);
+
+    /** The standard deviation of a method's Gaussian noise; unset, each method's own default. */
+    public static final MethodOption<Float> NOISE_STD = of("--noise-std", "S", (Float) null, s -> {
+        float v = parseFloat("--noise-std", s);
+        if (!(v >= 0f && v <= Float.MAX_VALUE)) throw new SalientException("--noise-std must be in [0, 3.4e38], got " + s.trim());
+        return v;
+    }, "Noise standard deviation (default: the method's own, given in its definition).")
+            .reportedAs(v -> v == null ? "method default" : (Object) v);
+
     private final String cli;
     private final String label;
     private final T defaultValue;

@@ -3,6 +3,8 @@ package dev.salient.explain;
 import dev.salient.engine.SalientException;
 import dev.salient.explain.cam.AblationCam;
 import dev.salient.explain.cam.CfCam;
+import dev.salient.explain.cam.IsCam;
+import dev.salient.explain.cam.SsCam;
 import dev.salient.explain.cam.ClassActivationMap;
 import dev.salient.explain.cam.EigenCam;
 import dev.salient.explain.cam.EigenGradCam;
@@ -64,7 +66,9 @@ public final class Methods {
             Occlusion.SPEC,
             FeatureAblation.SPEC,
             Rise.SPEC,
-            AblationCam.SPEC);
+            AblationCam.SPEC,
+            SsCam.SPEC,
+            IsCam.SPEC);
 
     /** The method's names, in {@link #ALL}'s order. */
     public static List<String> names() {
