@@ -26,23 +26,24 @@ public final class MethodOption<T> {
             "Seed for the method's random numbers (default: 0).");
 
     /**
-     * Samples per image of a sampled method (noise tunnels, SS-CAM, IS-CAM, ...); unset, each
-     * method takes its own default, given in its definition.
+     * How many samples a sampling method draws: noise samples (smoothgrad, vargrad; default 25),
+     * permutations of Shapley sampling (25), coalitions (lime, kernelshap; 200) or the samples of
+     * sscam (35) and iscam (10). The default is
+     * each method's own ({@link #samplesOr}); unset, report.json says so.
      */
-    public static final MethodOption<Integer> SAMPLES = of("--samples", "N", (Integer) null, s -> {
+    public static final MethodOption<Integer> SAMPLES = MethodOption.<Integer>of("--samples", "N", null, s -> {
         int v = parseInt("--samples", s);
         if (v < 1) throw new SalientException("--samples must be at least 1, got " + v);
         return v;
-    }, "Samples per image (default: the method's own, given in its definition).")
+    }, "Samples: noise samples (default 25), Shapley-sampling permutations (25), LIME/KernelSHAP coalitions (200), "
+            + "SS-CAM (35) and IS-CAM (10) samples.")
             .reportedAs(v -> v == null ? "method default" : (Object) v);
 
-    /** The standard deviation of a method's Gaussian noise; unset, each method's own default. */
-    public static final MethodOption<Float> NOISE_STD = of("--noise-std", "S", (Float) null, s -> {
-        float v = parseFloat("--noise-std", s);
-        if (!(v >= 0f && v <= Float.MAX_VALUE)) throw new SalientException("--noise-std must be in [0, 3.4e38], got " + s.trim());
-        return v;
-    }, "Noise standard deviation (default: the method's own, given in its definition).")
-            .reportedAs(v -> v == null ? "method default" : (Object) v);
+    /** The {@link #SAMPLES} of these options, or the method's own default. */
+    public static int samplesOr(MethodOptions o, int methodDefault) {
+        Integer v = o.get(SAMPLES);
+        return v == null ? methodDefault : v;
+    }
 
     private final String cli;
     private final String label;

@@ -27,7 +27,7 @@ public final class IsCam extends ScoreSamplingCam {
     }
 
     public IsCam(Model model, MethodOptions o) {
-        this(model, o.get(MethodOption.LAYER), o.get(MethodOption.SAMPLES) == null ? DEFAULT_SAMPLES : o.get(MethodOption.SAMPLES));
+        this(model, o.get(MethodOption.LAYER), MethodOption.samplesOr(o, DEFAULT_SAMPLES));
     }
 
     @Override

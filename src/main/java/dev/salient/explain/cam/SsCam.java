@@ -5,6 +5,7 @@ import dev.salient.engine.Tensor;
 import dev.salient.explain.MethodOption;
 import dev.salient.explain.MethodOptions;
 import dev.salient.explain.MethodSpec;
+import dev.salient.explain.gradient.NoiseTunnel;
 import dev.salient.model.Model;
 
 /**
@@ -25,7 +26,7 @@ public final class SsCam extends ScoreSamplingCam {
     public static final MethodSpec SPEC = MethodSpec.cam("sscam",
             "torch-cam SSCAM: `w = softmax_k mean_s y_t((U_k + d_sk) x)`, U_k the upsampled min-max map, d ~ N(0, std^2) "
                     + "seeded (default 35 samples, std 2.0)", SsCam::new)
-            .withOptions(MethodOption.SAMPLES, MethodOption.NOISE_STD, MethodOption.SEED);
+            .withOptions(MethodOption.SAMPLES, NoiseTunnel.NOISE_STD, MethodOption.SEED);
 
     private final float std;
     private final long seed;
@@ -38,8 +39,8 @@ public final class SsCam extends ScoreSamplingCam {
 
     public SsCam(Model model, MethodOptions o) {
         this(model, o.get(MethodOption.LAYER),
-                o.get(MethodOption.SAMPLES) == null ? DEFAULT_SAMPLES : o.get(MethodOption.SAMPLES),
-                o.get(MethodOption.NOISE_STD) == null ? DEFAULT_STD : o.get(MethodOption.NOISE_STD), o.get(MethodOption.SEED));
+                MethodOption.samplesOr(o, DEFAULT_SAMPLES),
+                o.get(NoiseTunnel.NOISE_STD) == null ? DEFAULT_STD : o.get(NoiseTunnel.NOISE_STD), o.get(MethodOption.SEED));
     }
 
     @Override

@@ -33,10 +33,12 @@ import java.util.List;
  * }</pre>
  */
 public final class NoiseTunnel extends Explainer {
-    /** Noise samples; unset, 25. */
     public static final MethodOption<Integer> SAMPLES = MethodOption.SAMPLES;
-    /** The noise's standard deviation; unset, 0.15 × each image's max − min. */
-    public static final MethodOption<Float> NOISE_STD = MethodOption.NOISE_STD;
+    static final int DEFAULT_SAMPLES = 25;
+    public static final MethodOption<Float> NOISE_STD = MethodOption.floatIn("--noise-std", "S", null, 0f, Float.MAX_VALUE,
+            "Noise standard deviation (default: 0.15 x each image's max-min for smoothgrad and vargrad, 0 for gradientshap, "
+                    + "2.0 for sscam).")
+            .reportedAs(v -> v == null ? "method default" : (Object) v);
 
     public static final MethodSpec SMOOTHGRAD = MethodSpec.gradient("smoothgrad",
             "mean of `dy_t/dx` over seeded Gaussian noise (default 25 samples, std 0.15 x (max-min))",
@@ -44,8 +46,8 @@ public final class NoiseTunnel extends Explainer {
     public static final MethodSpec VARGRAD = MethodSpec.gradient("vargrad",
             "variance of `dy_t/dx` over seeded Gaussian noise (default 25 samples, std 0.15 x (max-min))",
             (m, o) -> {
-                if (o.get(SAMPLES) != null && o.get(SAMPLES) < 2)
-                    throw new SalientException("vargrad needs --samples >= 2 for a variance, got " + o.get(SAMPLES));
+                int n = MethodOption.samplesOr(o, DEFAULT_SAMPLES);
+                if (n < 2) throw new SalientException("vargrad needs --samples >= 2 for a variance, got " + n);
                 return varGrad(m).withOptions(options(o));
             }).withOptions(SAMPLES, NOISE_STD, MethodOption.SEED);
 
@@ -92,7 +94,7 @@ public final class NoiseTunnel extends Explainer {
     }
 
     private static Options options(MethodOptions o) {
-        Options r = Options.samples(o.get(SAMPLES) == null ? 25 : o.get(SAMPLES)).withSeed(o.get(MethodOption.SEED));
+        Options r = Options.samples(MethodOption.samplesOr(o, DEFAULT_SAMPLES)).withSeed(o.get(MethodOption.SEED));
         return o.get(NOISE_STD) == null ? r : r.withStdev(o.get(NOISE_STD));
     }
 
