@@ -62,9 +62,17 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--device", defaultValue = "cpu", paramLabel = "cpu|cuda|auto")
     String device;
 
+    @Option(names = "--method-option", paramLabel = "--NAME=VALUE",
+            description = "A method option for a method workload, e.g. --method-option=--window=16 (repeatable).")
+    java.util.List<String> methodOptions = new java.util.ArrayList<>();
+
+    @Option(names = "--warmup", defaultValue = "1", paramLabel = "N", description = "Untimed runs first (default: ${DEFAULT-VALUE}).")
+    int warmup;
+
     @Override
     public Integer call() {
         if (batch <= 0 || repeats <= 0) throw new SalientException("--batch and --repeats must be positive");
+        if (warmup < 0) throw new SalientException("--warmup must be at least 0, got " + warmup);
         RunOptions ro = new RunOptions();
         ro.device = device;
         ro.batch = batch;
@@ -91,13 +99,26 @@ public final class BenchCommand implements Callable<Integer> {
                     yield name;
                 }
             };
-            Explainer method = w.equals("forward") || w.equals("gradcam") || w.equals("ig") ? null
-                    : Methods.get(w).create(m, MethodOptions.defaults().with(MethodOption.LAYER, layer));
+            Explainer method = null;
+            if (!(w.equals("forward") || w.equals("gradcam") || w.equals("ig"))) {
+                var ms = Methods.get(w);
+                java.util.Map<String, String> given = new java.util.LinkedHashMap<>();
+                if (ms.option(MethodOption.LAYER.cli()) != null) given.put(MethodOption.LAYER.cli(), layer);
+                for (String kv : methodOptions) {
+                    int eq = kv.indexOf('=');
+                    if (eq < 0) throw new SalientException("--method-option needs --NAME=VALUE, got '" + kv + "'");
+                    given.put(kv.substring(0, eq), kv.substring(eq + 1));
+                }
+                method = ms.create(m, MethodOptions.parse(ms, given));
+            } else if (!methodOptions.isEmpty()) {
+                throw new SalientException("--method-option applies to method workloads, not " + w);
+            }
             GradCam cam = new GradCam(m, layer);
             IntegratedGradients ig = new IntegratedGradients(m);
             double[] rates = new double[repeats];
             try (Tensor xt = b.upload(x, shape)) {
-                for (int rep = -1; rep < repeats; rep++) {
+                for (int rep = -warmup; rep < repeats; rep++) {
+                    dev.salient.explain.core.Cost.reset();
                     long t0 = System.nanoTime();
                     switch (w) {
                         case "forward" -> {
@@ -112,7 +133,10 @@ public final class BenchCommand implements Callable<Integer> {
                     double s = (System.nanoTime() - t0) / 1e9;
                     if (rep >= 0) {
                         rates[rep] = batch / s;
-                        out.printf(Locale.ROOT, "run %d: %.3f s, %.3f img/s%n", rep + 1, s, rates[rep]);
+                        var fc = dev.salient.explain.core.Cost.counts();
+                        out.printf(Locale.ROOT, "run %d: %.3f s, %.3f img/s, forward passes per image: %.1f whole, %.1f up to the "
+                                + "layer, %.1f after it%n", rep + 1, s, rates[rep], (double) fc.forwards() / batch,
+                                (double) fc.prefixForwards() / batch, (double) fc.suffixForwards() / batch);
                         out.flush();
                     }
                 }

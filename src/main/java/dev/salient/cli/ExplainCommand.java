@@ -10,6 +10,7 @@ import dev.salient.explain.MethodOptions;
 import dev.salient.explain.MethodSpec;
 import dev.salient.explain.Methods;
 import dev.salient.explain.Target;
+import dev.salient.explain.core.Cost;
 import dev.salient.io.Inputs;
 import dev.salient.io.NdArray;
 import dev.salient.model.Model;
@@ -124,6 +125,7 @@ public final class ExplainCommand implements Callable<Integer> {
             ModelChecks.classifierOutput(m, "explain");
             long[] declared = m.inputs().get(0).shape();
             Explainer ex = ms.create(m, opts).memoryBudget(run.chunkBudget());
+            Cost.reset();
             NpyStreamWriter npy = null;
             SegmentOutput segmented = new SegmentOutput();
             List<Path> pending = new ArrayList<>();
@@ -162,7 +164,9 @@ public final class ExplainCommand implements Callable<Integer> {
                             Attribution a;
                             int imagesBefore = segmented.count();
                             float[] partValues = null;
-                            try (Tensor x = part.upload(backend)) {
+                            try (Tensor x = part.upload(backend);
+                                    EvaluationProgress ep = EvaluationProgress.start("explain " + method + " (evaluations)",
+                                            end - start, !noProgress, System.err)) {
                                 Explainer bound = segmented.bind(ex, x, rgbs.subList(start, end));
                                 a = bound.explain(backend, x, tgt);
                                 if (bound != ex && !toNpy) partValues = part.data();
@@ -282,6 +286,19 @@ public final class ExplainCommand implements Callable<Integer> {
         tm.put("explain_ms", explainNanos / 1e6);
         tm.put("per_map_ms", explainNanos / 1e6 / Math.max(1, written));
         report.put("timings", tm);
+        // forward passes in rows: of the whole model, of the model up to a layer, of the model after a layer
+        Cost.Counts fc = Cost.counts();
+        long images = Math.max(1, written / Math.max(1, tgt.mapsPerImage()));
+        Map<String, Object> fp = new LinkedHashMap<>();
+        fp.put("whole", fc.forwards());
+        fp.put("up_to_layer", fc.prefixForwards());
+        fp.put("after_layer", fc.suffixForwards());
+        report.put("forward_passes", fp);
+        Map<String, Object> fpi = new LinkedHashMap<>();
+        fpi.put("whole", (double) fc.forwards() / images);
+        fpi.put("up_to_layer", (double) fc.prefixForwards() / images);
+        fpi.put("after_layer", (double) fc.suffixForwards() / images);
+        report.put("forward_passes_per_image", fpi);
         // JSON has no NaN: non-finite numbers are written as null and counted here
         Map<String, Object> nf = new LinkedHashMap<>();
         nf.put("attribution_and_score_values", nonFiniteValues);
@@ -299,6 +316,11 @@ public final class ExplainCommand implements Callable<Integer> {
             h = (int) s[1];
             w = (int) s[2];
             heat = a.row(r);
+        } else if (a.layout() == Attribution.Layout.MAP) {
+            // a raw map (RISE): min-max per map for display; attributions.npy keeps the raw values
+            h = (int) s[1];
+            w = (int) s[2];
+            heat = Overlay.heatFromRawMap(a.row(r));
         } else if (a.layout() == Attribution.Layout.LAYER) {
             // a layer-shaped map has the layer's resolution, not the image's: no photo underneath
             h = (int) s[2];

@@ -27,14 +27,16 @@ public final class MethodOption<T> {
 
     /**
      * How many samples a sampling method draws: noise samples (smoothgrad, vargrad; default 25),
-     * permutations of Shapley sampling (25) or coalitions (lime, kernelshap; 200). The default is
+     * permutations of Shapley sampling (25), coalitions (lime, kernelshap; 200) or the samples of
+     * sscam (35) and iscam (10). The default is
      * each method's own ({@link #samplesOr}); unset, report.json says so.
      */
     public static final MethodOption<Integer> SAMPLES = MethodOption.<Integer>of("--samples", "N", null, s -> {
         int v = parseInt("--samples", s);
         if (v < 1) throw new SalientException("--samples must be at least 1, got " + v);
         return v;
-    }, "Samples: noise samples (default 25), Shapley-sampling permutations (25), LIME/KernelSHAP coalitions (200).")
+    }, "Samples: noise samples (default 25), Shapley-sampling permutations (25), LIME/KernelSHAP coalitions (200), "
+            + "SS-CAM (35) and IS-CAM (10) samples.")
             .reportedAs(v -> v == null ? "method default" : (Object) v);
 
     /** The {@link #SAMPLES} of these options, or the method's own default. */

@@ -1,7 +1,10 @@
 package dev.salient.explain;
 
 import dev.salient.engine.SalientException;
+import dev.salient.explain.cam.AblationCam;
 import dev.salient.explain.cam.CfCam;
+import dev.salient.explain.cam.IsCam;
+import dev.salient.explain.cam.SsCam;
 import dev.salient.explain.cam.ClassActivationMap;
 import dev.salient.explain.cam.EigenCam;
 import dev.salient.explain.cam.EigenGradCam;
@@ -78,7 +81,10 @@ public final class Methods {
             Lime.SPEC,
             KernelShap.SPEC,
             Shapley.SPEC,
-            Rise.SPEC);
+            Rise.SPEC,
+            AblationCam.SPEC,
+            SsCam.SPEC,
+            IsCam.SPEC);
 
     /** The method's names, in {@link #ALL}'s order. */
     public static List<String> names() {

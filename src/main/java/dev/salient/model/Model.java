@@ -273,9 +273,76 @@ public final class Model implements AutoCloseable {
         return cachedPlan(inputShapes, f);
     }
 
+    /**
+     * The tensors a forward from {@code from} to {@code fetch} reads (the plan's
+     * {@link Plan#frontier()}): {@code from} first, then the values computed before it that the
+     * rest of the graph still needs, such as the input of a residual branch. For an input of
+     * {@code inputShape}; a caller computes them once (by {@link #run}) and feeds them to
+     * {@link #runSuffix} as often as it likes.
+     */
+    public List<String> suffixInputs(long[] inputShape, String from, Set<String> fetch) {
+        return suffixPlan(inputShape, from, fetch).frontier();
+    }
+
+    /** The suffix plan of {@link #suffixInputs}: only the steps downstream of {@code from} that lead to {@code fetch}. */
+    public Plan suffixPlan(long[] inputShape, String from, Set<String> fetch) {
+        if (inputs.size() != 1) throw new SalientException(file + ": a suffix forward needs a model with one input");
+        String f0 = graph.resolve(from);
+        if (removed.contains(from))
+            throw new SalientException("tensor '" + from + "' was folded away at load; run from the rewritten graph's tensor instead");
+        Set<String> f = new LinkedHashSet<>();
+        for (String s : fetch) f.add(graph.resolve(s));
+        return cachedPlan(Map.of(inputs.get(0).name(), inputShape), f, f0);
+    }
+
+    /**
+     * Runs only the part of the graph after {@code from}: {@code given} holds every tensor of
+     * {@link #suffixInputs} at the batch of {@code inputShape} (the model input's shape that
+     * those values correspond to, for shape inference; the input itself is not read unless it
+     * is one of them). Returns the fetched tensors (caller-owned); {@code given} is not closed.
+     */
+    public Map<String, Tensor> runSuffix(Backend backend, long[] inputShape, String from, Map<String, Tensor> given,
+            Set<String> fetch) {
+        if (closed) throw new SalientException(file + ": model is closed");
+        if (fetch.isEmpty()) throw new SalientException("nothing to fetch");
+        for (String x : fetch)
+            if (removed.contains(x)) throw new SalientException("tensor '" + x + "' was folded away at load");
+        Plan plan = suffixPlan(inputShape, from, fetch);
+        Map<String, Tensor> in = new HashMap<>();
+        for (String t : plan.frontier()) {
+            Tensor v = t.equals(graph.resolve(from)) ? given.get(from) : given.get(t);
+            if (v == null) v = given.get(t);
+            if (v == null) throw new SalientException("a forward from '" + from + "' needs tensor '" + t + "' (needs " + plan.frontier() + ")");
+            if (v.backend() != backend)
+                throw new SalientException("tensor '" + t + "' lives on backend " + v.backend().name() + ", not " + backend.name());
+            if (!Arrays.equals(v.shape(), plan.shape(t)))
+                throw new SalientException("tensor '" + t + "': expected shape " + Arrays.toString(plan.shape(t)) + ", got "
+                        + Arrays.toString(v.shape()));
+            in.put(t, v);
+        }
+        long need = plan.activationBytes();
+        if (need > memoryLimit)
+            throw new MemoryLimit.Exceeded(file.getFileName() + ": running the model from '" + from + "' needs "
+                    + MemoryLimit.mib(need) + " of activation memory, over the memory budget of " + MemoryLimit.mib(memoryLimit)
+                    + " (lower --batch or the image size, or raise --memory-budget)");
+        Map<String, Tensor> got = plan.execute(backend, in, this::weight);
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        for (String x : fetch) out.put(x, got.get(graph.resolve(x)));
+        if (out.size() != got.size() || out.containsValue(null)) {
+            for (Tensor t : got.values()) t.close();
+            throw new SalientException("fetch the rewritten graph's tensors once each: " + fetch);
+        }
+        return out;
+    }
+
     /** The cached plan for input shapes and (resolved) fetch names, planned on first use. */
     private Plan cachedPlan(Map<String, long[]> shapes, Set<String> realFetch) {
-        StringBuilder key = new StringBuilder();
+        return cachedPlan(shapes, realFetch, null);
+    }
+
+    /** As {@link #cachedPlan(Map, Set)}, for the suffix after {@code from} when not null. */
+    private Plan cachedPlan(Map<String, long[]> shapes, Set<String> realFetch, String from) {
+        StringBuilder key = new StringBuilder(from == null ? "" : "from " + from + ";");
         for (ValueInfo v : inputs) key.append(v.name()).append(Arrays.toString(shapes.get(v.name()))).append(';');
         List<String> sortedFetch = new ArrayList<>(realFetch);
         java.util.Collections.sort(sortedFetch);
@@ -284,7 +351,7 @@ public final class Model implements AutoCloseable {
         Plan plan = plans.get(k);
         if (plan == null) {
             try {
-                plan = Planner.plan(graph, shapes, realFetch);
+                plan = Planner.plan(graph, shapes, realFetch, from);
             } catch (SalientException e) {
                 throw new SalientException(oneLine(e.getMessage()), e);
             }

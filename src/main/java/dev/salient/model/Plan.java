@@ -39,9 +39,11 @@ public final class Plan {
     private final int[][] outSlot;
     private final long[] slotSizes;
     private final boolean[] epilogue;  // step i's successor may be fused into it (see epilogues)
+    private final List<String> frontier;
 
     Plan(Graph graph, List<Step> steps, List<Node> folded, Map<String, HostTensor> host, Map<String, long[]> shapes,
-            Set<String> fetch, int[][] outSlot, long[] slotSizes) {
+            Set<String> fetch, int[][] outSlot, long[] slotSizes, List<String> frontier) {
+        this.frontier = List.copyOf(frontier);
         this.graph = graph;
         this.steps = List.copyOf(steps);
         this.folded = List.copyOf(folded);
@@ -88,6 +90,14 @@ public final class Plan {
         int n = 0;
         for (int i = 0; i < epilogue.length; i++) if (epilogue[i] && steps.get(i).op().fuses(steps.get(i + 1).op(), b)) n++;
         return n;
+    }
+
+    /**
+     * A suffix plan's given tensors (see {@link Model#suffixInputs}): the tensor it runs from,
+     * then the values computed before it that its steps still read. Empty for a whole-graph plan.
+     */
+    public List<String> frontier() {
+        return frontier;
     }
 
     /** The steps run on the backend, in order. */

@@ -25,6 +25,17 @@ final class Planner {
     private Planner() {}
 
     static Plan plan(Graph g, Map<String, long[]> inputShapes, Set<String> fetch) {
+        return plan(g, inputShapes, fetch, null);
+    }
+
+    /**
+     * As {@link #plan(Graph, Map, Set)}; with {@code from} not null, a suffix plan: only the
+     * steps downstream of {@code from} (those that read it or a tensor computed from it) and
+     * leading to {@code fetch}. The tensors those steps read that none of them computes
+     * ({@code from} first, then values computed before it, e.g. a residual branch) are the
+     * plan's {@link Plan#frontier()}: the caller supplies them.
+     */
+    static Plan plan(Graph g, Map<String, long[]> inputShapes, Set<String> fetch, String from) {
         Map<String, HostTensor> host = new HashMap<>(g.constants());
         Map<String, long[]> shapes = new LinkedHashMap<>();
         for (ValueInfo v : g.inputs()) {
@@ -80,17 +91,44 @@ final class Planner {
         for (String f : fetch)
             if (!host.containsKey(f) && !shapes.containsKey(f))
                 throw new SalientException("unknown tensor '" + f + "' (not an input, constant or node output of the rewritten graph)");
+        Set<String> desc = null;  // with from: the tensors computed from it
+        if (from != null) {
+            if (!shapes.containsKey(from) || host.containsKey(from))
+                throw new SalientException("cannot run the graph from '" + from + "': not a computed tensor of the graph");
+            desc = new HashSet<>(Set.of(from));
+            for (Plan.Step s : all) {
+                boolean hit = false;
+                for (String in : s.inputs()) hit |= !in.isEmpty() && desc.contains(in);
+                if (hit) for (String o : s.outputs()) if (!o.isEmpty()) desc.add(o);
+            }
+            for (String f : fetch)
+                if (!desc.contains(f)) throw new SalientException("'" + f + "' does not depend on '" + from + "'");
+        }
         Set<String> needed = new HashSet<>(fetch);
         List<Plan.Step> steps = new ArrayList<>();
         for (int i = all.size() - 1; i >= 0; i--) {
             Plan.Step s = all.get(i);
             boolean use = false;
-            for (String o : s.outputs()) use |= !o.isEmpty() && needed.contains(o);
+            for (String o : s.outputs()) use |= !o.isEmpty() && needed.contains(o) && !o.equals(from);
             if (!use) continue;
+            if (desc != null) {
+                boolean down = false;
+                for (String in : s.inputs()) down |= !in.isEmpty() && desc.contains(in);
+                if (!down) continue;
+            }
             steps.add(s);
             for (String in : s.inputs()) if (!in.isEmpty()) needed.add(in);
         }
         java.util.Collections.reverse(steps);
+        List<String> frontier = new ArrayList<>();
+        if (from != null) {
+            Set<String> made = new HashSet<>();
+            for (Plan.Step s : steps) for (String o : s.outputs()) if (!o.isEmpty()) made.add(o);
+            frontier.add(from);
+            for (Plan.Step s : steps)
+                for (String in : s.inputs())
+                    if (!in.isEmpty() && !made.contains(in) && !host.containsKey(in) && !frontier.contains(in)) frontier.add(in);
+        }
 
         // memory plan: last use of each step output, best-fit reuse of freed buffers
         Map<String, Integer> lastUse = new HashMap<>();
@@ -150,6 +188,6 @@ final class Planner {
                 if (!o.isEmpty() && !lastUse.containsKey(o) && slotOf.containsKey(o) && released.add(o)) free.add(slotOf.get(o));
         }
         long[] sizes = slotSize.stream().mapToLong(Long::longValue).toArray();
-        return new Plan(g, steps, folded, host, shapes, Set.copyOf(fetch), outSlot, sizes);
+        return new Plan(g, steps, folded, host, shapes, Set.copyOf(fetch), outSlot, sizes, frontier);
     }
 }

@@ -16,6 +16,19 @@ import java.util.Arrays;
 public final class Overlay {
     private Overlay() {}
 
+    /** Heat in [0,1] from a raw (h,w) map (any sign and scale, as RISE's saliency): min-max over the map. */
+    public static float[] heatFromRawMap(float[] map) {
+        float mn = Float.POSITIVE_INFINITY, mx = Float.NEGATIVE_INFINITY;
+        for (float v : map) {
+            if (v < mn) mn = v;
+            if (v > mx) mx = v;
+        }
+        float[] heat = new float[map.length];
+        float d = mx - mn;
+        if (d > 0 && Float.isFinite(d)) for (int i = 0; i < map.length; i++) heat[i] = (map[i] - mn) / d;
+        return heat;
+    }
+
     /** Heat (H*W) in [0,1] from an input-shaped attribution (C*H*W). */
     public static float[] heatFromInputMap(float[] attr, int c, int h, int w) {
         int p = h * w;

@@ -76,7 +76,7 @@ class MethodMatrixTest {
         }
         if (spec.layout() == Attribution.Layout.LAYER) assertEquals(4, a.shape().length, "layer rows are (rows,K,h,w)");
         long[] want = switch (spec.layout()) {
-            case CAM -> new long[] {batch, 64, 64};
+            case CAM, MAP -> new long[] {batch, 64, 64};
             case INPUT -> new long[] {batch, 3, 64, 64};
             case LAYER -> new long[] {batch, a.shape()[1], a.shape()[2], a.shape()[3]};
         };

@@ -129,7 +129,7 @@ public final class ScoreCam extends Explainer {
         @Override
         public Chunk begin(Backend b, Tensor x, int firstImage) {
             int cnt = (int) x.dim(0), c = (int) x.dim(1), oh = (int) x.dim(2), ow = (int) x.dim(3);
-            Tensor a = model.run(b, Map.of(inputName(), x), Set.of(tensor)).get(tensor);
+            Tensor a = Driver.prefix(model, b, x, Set.of(tensor)).get(tensor);
             int h = (int) a.dim(2), w = (int) a.dim(3);
             float[] host = a.toArray();
             int per = channels * h * w;

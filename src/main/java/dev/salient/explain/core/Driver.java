@@ -67,15 +67,21 @@ public final class Driver {
         int k = given != null ? given[0].length : target.mapsPerImage();
         int steps = e.perImage();
         Set<String> wrt = e.wrt();
+        String from = e.from();
+        if (from != null && (steps < 2 || !wrt.isEmpty()))
+            throw new IllegalStateException("an expansion from a layer is gradient-free and has several evaluations");
         long[] rowShape = e.rowShape(batch.shape());
         long rowLen = Shapes.numel(rowShape);
-        int chunk = rowsPerChunk(model, batch.shape(), wrt, budget);
+        int chunk = from == null ? rowsPerChunk(model, batch.shape(), wrt, budget)
+                : suffixRowsPerChunk(model, batch.shape(), from, budget);
+        long[] fromShape = from == null ? null : model.plan(Map.of(model.inputs().get(0).name(), withRows(batch.shape(), 1)),
+                Set.of(model.outputs().get(0).name())).shape(from);
         int[][] t = given != null ? given.clone() : new int[n][];
         float[] scores = new float[n * k];
         if (given != null || steps > 1) Arrays.fill(scores, Float.NaN);
         if (given == null && steps > 1) {
             // the classes and scores come from the images themselves, before the expansion
-            float[] logits = forwardChunked(model, b, batch, chunk);
+            float[] logits = forwardChunked(model, b, batch, from == null ? chunk : rowsPerChunk(model, batch.shape(), wrt, budget));
             int nc = logits.length / n;
             int[][] r = target.resolve(logits, n, nc);
             for (int i = 0; i < n; i++) {
@@ -93,6 +99,7 @@ public final class Driver {
             if (g < 1 || steps % g != 0) throw new IllegalStateException("evaluations per image " + steps + " are not groups of " + g);
             int nb = Math.min(n, Math.max(1, chunk / g));
             int sb = steps == 1 ? 1 : Math.max(g, Math.min(steps, chunk / nb) / g * g);
+            long total = (long) n * steps, done = 0;
             for (int i0 = 0; i0 < n; i0 += nb) {
                 int cnt = Math.min(nb, n - i0);
                 try (Tensor xi = rows(b, batch, i0, cnt); Expansion.Chunk c = e.begin(b, xi, i0)) {
@@ -100,10 +107,12 @@ public final class Driver {
                     try {
                         for (int s0 = 0; s0 < steps; s0 += sb) {
                             int scnt = Math.min(sb, steps - s0);
-                            Tensor pts = steps == 1 ? xi : b.allocate(withRows(xi.shape(), (long) scnt * cnt));
+                            Tensor pts = steps == 1 ? xi
+                                    : b.allocate(withRows(from == null ? xi.shape() : fromShape, (long) scnt * cnt));
                             try {
                                 if (steps > 1) c.expand(b, s0, scnt, pts);
-                                try (Tape tape = Tape.record(model, b, pts, wrt)) {
+                                try (Tape tape = from == null ? record(model, b, pts, wrt)
+                                        : suffix(model, b, c, from, pts, withRows(xi.shape(), (long) scnt * cnt), cnt)) {
                                     if (t[i0] == null) resolveFromTape(tape, target, t, scores, i0, cnt, k);
                                     else if (steps == 1 && given != null) scoresFromTape(tape, t, scores, i0, cnt, k);
                                     for (int j = 0; j < k; j++) {
@@ -116,6 +125,8 @@ public final class Driver {
                             } finally {
                                 if (pts != xi) pts.close();
                             }
+                            done += (long) scnt * cnt;
+                            Cost.step(done, total);
                         }
                         for (int j = 0; j < k; j++) {
                             Tensor o = c.finish(b, acc[j]);
@@ -142,6 +153,64 @@ public final class Driver {
         } finally {
             if (!ok) out.close();
         }
+    }
+
+    /** A tape of a whole forward pass, counted. */
+    private static Tape record(Model model, Backend b, Tensor pts, Set<String> wrt) {
+        Tape t = Tape.record(model, b, pts, wrt);
+        Cost.forwards(pts.dim(0));
+        return t;
+    }
+
+    /**
+     * A tape of the graph after {@code from}, on points (scnt·images rows) at that tensor; the
+     * suffix's other inputs are the chunk's per-image values, repeated for every evaluation.
+     */
+    private static Tape suffix(Model model, Backend b, Expansion.Chunk c, String from, Tensor pts, long[] inputShape,
+            int images) {
+        long rows = pts.dim(0);
+        List<String> frontier = model.suffixInputs(inputShape, from, Set.of(model.outputs().get(0).name()));
+        Map<String, Tensor> given = new java.util.LinkedHashMap<>();
+        given.put(frontier.get(0), pts);
+        List<Tensor> repeated = new ArrayList<>();
+        try {
+            for (String f : frontier.subList(1, frontier.size())) {
+                Tensor v = c.prefix(f);
+                long per = v.numel();
+                Tensor r = b.allocate(withRows(v.shape(), rows));
+                repeated.add(r);
+                for (long s = 0; s < rows / images; s++) b.copyRange(v, 0, r, s * per, per);
+                given.put(f, r);
+            }
+            Tape t = Tape.recordSuffix(model, b, inputShape, from, given);
+            Cost.suffixForwards(rows);
+            return t;
+        } finally {
+            for (Tensor r : repeated) r.close();
+        }
+    }
+
+    /**
+     * Rows of a suffix forward from {@code from} that fit the budget: per row the suffix plan's
+     * activations and its inputs, with 50% headroom.
+     */
+    static int suffixRowsPerChunk(Model model, long[] batchShape, String from, long budget) {
+        long[] one = withRows(batchShape, 1);
+        dev.salient.model.Plan p = model.suffixPlan(one, from, Set.of(model.outputs().get(0).name()));
+        long floats = p.activationBytes() / 4;
+        for (String f : p.frontier()) floats += 2 * Shapes.numel(p.shape(f));
+        long perRow = floats * 4 * 3 / 2;
+        return (int) Math.min(Math.max(1, budget / Math.max(1, perRow)), 4096);
+    }
+
+    /**
+     * Runs the graph from the input up to {@code fetch} (layer activations a method keeps, as
+     * Score-CAM's unmasked A), counted as a prefix forward of its rows. The caller owns the result.
+     */
+    public static Map<String, Tensor> prefix(Model model, Backend b, Tensor x, Set<String> fetch) {
+        Map<String, Tensor> r = model.run(b, Map.of(model.inputs().get(0).name(), x), fetch);
+        Cost.prefixForwards(x.dim(0));
+        return r;
     }
 
     private static Tensor backwardAndAccumulate(Backend b, Tape tape, Expansion e, Expansion.Chunk c, int[] cls, int s0,
@@ -179,6 +248,7 @@ public final class Driver {
     /** The model's logits for the batch, computed in chunks of {@code chunk} images. */
     public static float[] forwardChunked(Model model, Backend b, Tensor batch, int chunk) {
         int n = (int) batch.dim(0);
+        Cost.forwards(n);
         if (chunk >= n) {
             try (Tensor l = model.forward(b, batch)) {
                 return l.toArray();

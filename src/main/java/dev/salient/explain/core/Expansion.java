@@ -49,6 +49,17 @@ public interface Expansion extends AutoCloseable {
         return List.of(new Pass(BackwardRules.standard(), wrt()));
     }
 
+    /**
+     * The graph tensor the evaluations start from, or null (the default): they are input
+     * images. With a tensor (gradient-free expansions only), {@link Chunk#expand} writes the
+     * evaluation points at that tensor's shape, {@link Chunk#prefix} gives the values computed
+     * before it that the rest of the graph still reads, and only the graph after the tensor
+     * runs ({@link dev.salient.model.Model#runSuffix}).
+     */
+    default String from() {
+        return null;
+    }
+
     /** The shape of one output row for an input batch of {@code inputShape}, without the row axis. */
     long[] rowShape(long[] inputShape);
 
@@ -72,6 +83,15 @@ public interface Expansion extends AutoCloseable {
          */
         default void expand(Backend b, int s0, int count, Tensor points) {
             throw new UnsupportedOperationException("expand");
+        }
+
+        /**
+         * With {@link Expansion#from()}: the value of {@code tensor}, one of the suffix's inputs
+         * other than the start tensor, for the chunk's images (images, ...); owned by the chunk.
+         * The driver repeats it for every evaluation.
+         */
+        default Tensor prefix(String tensor) {
+            throw new UnsupportedOperationException("prefix " + tensor);
         }
 
         /**

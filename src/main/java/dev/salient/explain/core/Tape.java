@@ -79,6 +79,18 @@ public final class Tape implements AutoCloseable {
         return new Tape(model, backend, plan, r.steps(), r.desc(), Set.copyOf(wrt), output, values);
     }
 
+    /**
+     * A forward pass of only the graph after {@code from} (see {@link Model#runSuffix}) that keeps
+     * the logits, for gradient-free methods whose evaluations change a layer rather than the
+     * input: {@code given} holds the suffix's inputs at the batch of {@code inputShape}.
+     */
+    public static Tape recordSuffix(Model model, Backend backend, long[] inputShape, String from, Map<String, Tensor> given) {
+        String output = model.outputs().get(0).name();
+        Plan plan = model.suffixPlan(inputShape, from, Set.of(output));
+        Map<String, Tensor> values = model.runSuffix(backend, inputShape, from, given, Set.of(output));
+        return new Tape(model, backend, plan, List.of(), Set.of(), Set.of(), output, values);
+    }
+
     /** The steps between wrt and the output, the tensors downstream of wrt, and what the forward keeps. */
     record Region(List<Plan.Step> steps, Set<String> desc, Set<String> fetch) {}
 

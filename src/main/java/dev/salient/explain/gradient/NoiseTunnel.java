@@ -36,14 +36,15 @@ public final class NoiseTunnel extends Explainer {
     public static final MethodOption<Integer> SAMPLES = MethodOption.SAMPLES;
     static final int DEFAULT_SAMPLES = 25;
     public static final MethodOption<Float> NOISE_STD = MethodOption.floatIn("--noise-std", "S", null, 0f, Float.MAX_VALUE,
-            "Noise standard deviation (default: 0.15 x each image's max-min for smoothgrad and vargrad, 0 for gradientshap).")
+            "Noise standard deviation (default: 0.15 x each image's max-min for smoothgrad and vargrad, 0 for gradientshap, "
+                    + "2.0 for sscam).")
             .reportedAs(v -> v == null ? "method default" : (Object) v);
 
     public static final MethodSpec SMOOTHGRAD = MethodSpec.gradient("smoothgrad",
-            "mean of `dy_t/dx` over seeded Gaussian noise (default std 0.15 x (max-min))",
+            "mean of `dy_t/dx` over seeded Gaussian noise (default 25 samples, std 0.15 x (max-min))",
             (m, o) -> smoothGrad(m).withOptions(options(o))).withOptions(SAMPLES, NOISE_STD, MethodOption.SEED);
     public static final MethodSpec VARGRAD = MethodSpec.gradient("vargrad",
-            "variance of `dy_t/dx` over seeded Gaussian noise (default std 0.15 x (max-min))",
+            "variance of `dy_t/dx` over seeded Gaussian noise (default 25 samples, std 0.15 x (max-min))",
             (m, o) -> {
                 int n = MethodOption.samplesOr(o, DEFAULT_SAMPLES);
                 if (n < 2) throw new SalientException("vargrad needs --samples >= 2 for a variance, got " + n);

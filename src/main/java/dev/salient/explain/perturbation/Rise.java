@@ -41,7 +41,7 @@ public final class Rise extends Explainer {
         return v;
     }, "RISE probability that a cell is kept, in (0,1) (default: 0.5).");
 
-    public static final MethodSpec SPEC = new MethodSpec("rise", MethodSpec.Family.PERTURBATION, Attribution.Layout.CAM,
+    public static final MethodSpec SPEC = new MethodSpec("rise", MethodSpec.Family.PERTURBATION, Attribution.Layout.MAP,
             "RISE: `sum_i y_t(x * M_i) M_i / (N p)`, seeded upsampled random grids, raw (not min-max normalised)",
             List.of(MASKS, CELLS, P, MethodOption.SEED), Rise::new, MethodSpec.NO_AXIOM);
 
