@@ -169,7 +169,7 @@ def make_nifti_fixtures():
         f.write(nifti_bytes(mr, 16, endian=">", qform=(-1.0, 0.0, 0.0, 1.0, 10.0, -20.0, 5.0)))
     for name, xyz, scaled, window in (("ct_int16", ct, ct.astype(np.float64) * 2 - 1024, (40.0, 400.0)),
                                       ("mr_float32_be", mr, mr.astype(np.float64), None)):
-        zyx = scaled.transpose(2, 1, 0).astype(np.float32)
+        zyx = np.ascontiguousarray(scaled.transpose(2, 1, 0).astype(np.float32))
         np.save(os.path.join(IO_OUT, name + ".scaled.npy"), zyx)
         v = torch.from_numpy(zyx.astype(np.float64))
         if window is not None:

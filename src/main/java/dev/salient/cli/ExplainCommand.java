@@ -139,7 +139,7 @@ public final class ExplainCommand implements Callable<Integer> {
                     List<NdArray> rgbs = new ArrayList<>();
                     for (Path f : pending) {
                         try {
-                            Inputs.Batch b = Inputs.open(f, declared, pre.toPreprocess()).all();
+                            Inputs.Batch b = Inputs.open(f, declared, pre.toPreprocess()).window(pre.window()).all();
                             rows.add(b.input());
                             sources.addAll(b.sources());
                             rgbs.addAll(b.rgb());
