@@ -180,6 +180,95 @@ def make_nifti_fixtures():
         print(f"{name}: volume (z,y,x) {zyx.shape}, model input {tuple(v.shape)}")
 
 
+# ---- golden maps of the methods in 3-D, re-implemented in PyTorch from their definitions
+
+METHODS_OUT = os.path.join(ROOT, "src", "test", "resources", "fixtures", "volume_methods")
+
+
+def minmax(m):
+    """pytorch-grad-cam's scale_cam_image per image: (m - min) / (1e-7 + max(m - min))."""
+    flat = m.reshape(m.shape[0], -1)
+    flat = flat - flat.min(1, keepdim=True).values
+    return (flat / (1e-7 + flat.max(1, keepdim=True).values)).reshape(m.shape)
+
+
+def cam_finish(cam, size):
+    """relu, min-max, trilinear resize with half-voxel centres (align_corners=False), relu, min-max."""
+    import torch.nn.functional as F
+    cam = minmax(torch.relu(cam))
+    cam = F.interpolate(cam[:, None], size=size, mode="trilinear", align_corners=False)[:, 0]
+    return minmax(torch.relu(cam))
+
+
+def make_method_fixtures():
+    """vgg3d (the parity fixture's model and input, in float64): Grad-CAM and Grad-CAM++
+    (eq. 19 of arXiv:1710.11063, eps 1e-6) on the output of `features` (the input of the
+    global average pool, salient's --layer auto), IG (Gauss-Legendre, 8 steps, zero baseline)
+    and occlusion (--window 3 --stride 2, zero baseline: ceil((dim - 3)/2) + 1 positions per
+    axis, the last truncated, each element the mean over the windows covering it), all for the
+    top-1 logit."""
+    os.makedirs(METHODS_OUT, exist_ok=True)
+    name, (ctor, shape, _) = "vgg3d", ARCHS["vgg3d"]
+    i = list(ARCHS).index(name)
+    torch.manual_seed(7000 + i)
+    gen = torch.Generator().manual_seed(8000 + i)
+    model = ctor()
+    randomise_bn(model, gen)
+    calibrate_bn(model, shape, gen)
+    x32 = torch.randn(*shape, generator=gen)
+    stored = np.load(os.path.join(OUT, "vgg3d_folded", "input.npy"))
+    assert np.array_equal(stored, x32.numpy()), "the parity fixture was made from another seed"
+    model = model.double().eval()
+    x = x32.double()
+    head = lambda a: model.classifier(torch.flatten(model.avgpool(a), 1))  # noqa: E731
+    with torch.no_grad():
+        top1 = model(x).argmax(1)
+    pick = lambda logits: logits.gather(1, top1[:, None]).sum()  # noqa: E731
+
+    a = model.features(x).detach().requires_grad_(True)
+    g, = torch.autograd.grad(pick(head(a)), a)
+    a = a.detach()
+    size = tuple(shape[2:])
+    gradcam = cam_finish((g.mean((2, 3, 4), keepdim=True) * a).sum(1), size)
+    g2, g3 = g ** 2, g ** 3
+    aij = g2 / (2 * g2 + a.sum((2, 3, 4), keepdim=True) * g3 + 1e-6)
+    aij = torch.where(g != 0, aij, torch.zeros_like(aij))
+    w = (torch.relu(g) * aij).sum((2, 3, 4), keepdim=True)
+    gradcampp = cam_finish((w * a).sum(1), size)
+
+    nodes, weights = np.polynomial.legendre.leggauss(8)
+    total = torch.zeros_like(x)
+    for al, wt in zip(0.5 * (nodes + 1), 0.5 * weights):
+        p = (al * x).requires_grad_(True)
+        gp, = torch.autograd.grad(pick(model(p)), p)
+        total += wt * gp
+    ig = x * total
+
+    win, stride = 3, 2
+    dims = shape[2:]
+    pos = [(d - win + stride - 1) // stride + 1 for d in dims]
+    with torch.no_grad():
+        f0 = model(x).gather(1, top1[:, None])[:, 0]
+        acc = torch.zeros(x.shape[0], *dims, dtype=torch.float64)
+        cover = torch.zeros(*dims, dtype=torch.float64)
+        for iz in range(pos[0]):
+            for iy in range(pos[1]):
+                for ix in range(pos[2]):
+                    sl = tuple(slice(k * stride, min(d, k * stride + win)) for k, d in zip((iz, iy, ix), dims))
+                    xo = x.clone()
+                    xo[(slice(None), slice(None)) + sl] = 0
+                    diff = f0 - model(xo).gather(1, top1[:, None])[:, 0]
+                    acc[(slice(None),) + sl] += diff[:, None, None, None]
+                    cover[sl] += 1
+    occ = (acc / cover)[:, None].expand_as(x)
+
+    for k, v in (("gradcam", gradcam), ("gradcam++", gradcampp), ("ig", ig), ("occlusion", occ)):
+        np.save(os.path.join(METHODS_OUT, k + ".npy"), np.ascontiguousarray(v.float().numpy()))
+        print(f"{k:10s} {tuple(v.shape)} max|ref| {v.abs().max().item():.4g}")
+    np.save(os.path.join(METHODS_OUT, "top1.npy"), top1.numpy().astype(np.float32))
+
+
 if __name__ == "__main__":
     make_fixtures()
     make_nifti_fixtures()
+    make_method_fixtures()
