@@ -71,7 +71,7 @@ final class RunOutput {
         try (Stream<Path> s = Files.list(dir)) {
             for (Path p : (Iterable<Path>) s.sorted()::iterator) {
                 String n = p.getFileName().toString();
-                if (n.equals(REPORT) || n.equals(ATTRIBUTIONS) || OVERLAY.matcher(n).matches() || n.endsWith(".partial"))
+                if (n.equals(REPORT) || n.equals(ATTRIBUTIONS) || n.equals(SegmentOutput.FILE) || OVERLAY.matcher(n).matches() || n.endsWith(".partial"))
                     found.add(p);
             }
         }

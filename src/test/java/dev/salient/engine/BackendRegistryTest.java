@@ -63,6 +63,7 @@ class BackendRegistryTest {
             Map.entry("weightedSum", "weightedSum"),
             Map.entry("reduceRows", "reduceRows"),
             Map.entry("randomNormal", "randomNormal"),
+            Map.entry("argsortRows", "argsortRows"),
             Map.entry("conv3dForward", "CudaVolume3dTest.convMatchesCpu"),
             Map.entry("conv3dForwardActivation", "CudaVolume3dTest.convMatchesCpu"),
             Map.entry("conv3dBackwardData", "CudaVolume3dTest.convMatchesCpu"),
