@@ -390,6 +390,10 @@ public final class ExplainCommand implements Callable<Integer> {
         }
     }
 
+    /**
+     * The file name stem of a source ({@code dir/cat.png}, {@code x.npy[3]} or {@code ct.nii.gz}), safe
+     * for a file name.
+     */
     private static String stemOf(String source) {
         java.util.regex.Matcher mi = java.util.regex.Pattern.compile("^(.*?)(?:\\[(\\d+)\\])?$").matcher(source);
         mi.matches();
@@ -401,15 +405,6 @@ public final class ExplainCommand implements Callable<Integer> {
     /** Overlays of the current batch, written under temporary names: {temporary, final}. */
     private final List<Path[]> renames = new ArrayList<>();
 
-
-    /** The file name stem of a source ({@code dir/cat.png} or {@code x.npy[3]}), safe for a file name. */
-    private static String stemOf(String source) {
-        java.util.regex.Matcher mi = java.util.regex.Pattern.compile("^(.*?)(?:\\[(\\d+)\\])?$").matcher(source);
-        mi.matches();
-        String stem = Path.of(mi.group(1)).getFileName().toString().replaceAll("\\.[A-Za-z]+$", "")
-                + (mi.group(2) != null ? "_" + mi.group(2) : "");
-        return stem.replaceAll("[^A-Za-z0-9_.-]", "_");
-    }
 
     private static BufferedImage toImage(NdArray rgb) {
         int h = (int) rgb.dim(1), w = (int) rgb.dim(2), p = h * w;
