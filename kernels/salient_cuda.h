@@ -134,6 +134,17 @@ int avgpool2d_backward_cuda(const float* dy, float* dx, int n, int c, int h, int
                             int stride_h, int stride_w, int pad_top, int pad_left, int pad_bottom, int pad_right,
                             int dil_h, int dil_w, int oh, int ow, int count_include_pad);
 
+/* ---- 3-D convolution and pooling (conv3d.cu, pool3d.cu) --------------- */
+/* geometry arrays, shapes and semantics as conv3d_*_cpu / *pool3d_*_cpu in native/salient.h */
+
+int conv3d_forward_cuda(const float* x, const float* w, const float* bias, float* y, const int32_t* geom, int act,
+                        float alpha, float beta);
+int conv3d_backward_data_cuda(const float* dy, const float* w, float* dx, const int32_t* geom);
+int maxpool3d_forward_cuda(const float* x, float* y, const int32_t* geom);
+int maxpool3d_backward_cuda(const float* x, const float* dy, float* dx, const int32_t* geom);
+int avgpool3d_forward_cuda(const float* x, float* y, const int32_t* geom, int count_include_pad);
+int avgpool3d_backward_cuda(const float* dy, float* dx, const int32_t* geom, int count_include_pad);
+
 /* ---- dense (gemm.cu) -------------------------------------------------- */
 
 /* y = alpha * op(a) op(b) + beta * c (ONNX Gemm); c: NULL or (c_rows in {1,m}, c_cols in {1,n}) */

@@ -107,6 +107,36 @@ int avgpool2d_backward_cpu(const float* dy, float* dx, int n, int c, int h, int 
                            int stride_h, int stride_w, int pad_top, int pad_left, int pad_bottom, int pad_right,
                            int dil_h, int dil_w, int oh, int ow, int count_include_pad);
 
+/* ---- 3-D convolution and pooling (conv3d.cpp, pool3d.cpp) ------------- */
+/*
+ * Volumes are (n,c,d,h,w). The geometry travels as one int array, spatial axes in
+ * (d,h,w) order:
+ *   conv3d: geom[SALIENT_CONV3D_GEOM] = {n, c, k, groups, d, h, w, kd, kh, kw,
+ *           stride(3), pad_begin(3), pad_end(3), dilation(3)}; weight (k, c/groups, kd, kh, kw),
+ *           output extent per axis (in + pb + pe - dil*(ker-1) - 1) / stride + 1.
+ *   pool3d: geom[SALIENT_POOL3D_GEOM] = {n, c, d, h, w, kd, kh, kw, stride(3),
+ *           pad_begin(3), pad_end(3), dilation(3), od, oh, ow}; the output size is the
+ *           caller's (ONNX floor or ceil mode), as for pool2d.
+ * A 2-D geometry is the 3-D one with d = kd = stride_d = dilation_d = 1 and no depth pad.
+ */
+#define SALIENT_CONV3D_GEOM 22
+#define SALIENT_POOL3D_GEOM 23
+
+/* y = act(conv3d(x, w) + bias); x: (n,c,d,h,w), w: (k,c/groups,kd,kh,kw), bias: (k) or NULL,
+ * y: (n,k,od,oh,ow); act < 0: none, else SALIENT_ACT_RELU or SALIENT_ACT_CLIP (alpha, beta its bounds) */
+int conv3d_forward_cpu(const float* x, const float* w, const float* bias, float* y, const int32_t* geom, int act,
+                       float alpha, float beta);
+/* dx = conv3d^T(dy, w), the data gradient (overwritten); dy: (n,k,od,oh,ow), dx: (n,c,d,h,w) */
+int conv3d_backward_data_cpu(const float* dy, const float* w, float* dx, const int32_t* geom);
+/* y = max over each window; x: (n,c,d,h,w), y: (n,c,od,oh,ow); pads are -inf */
+int maxpool3d_forward_cpu(const float* x, float* y, const int32_t* geom);
+/* dx = dy routed to the first maximum (depth-row-column window order, NaN wins) of each window; dx overwritten */
+int maxpool3d_backward_cpu(const float* x, const float* dy, float* dx, const int32_t* geom);
+/* y = mean over each window; count_include_pad as ONNX (pads count, a ceil-mode overhang never does) */
+int avgpool3d_forward_cpu(const float* x, float* y, const int32_t* geom, int count_include_pad);
+/* dx = avgpool3d^T(dy); dx overwritten */
+int avgpool3d_backward_cpu(const float* dy, float* dx, const int32_t* geom, int count_include_pad);
+
 /* ---- broadcasting elementwise ----------------------------------------- */
 /* Shapes are int64 arrays of at most SALIENT_MAX_RANK dims, right-aligned (numpy rules). */
 #define SALIENT_MAX_RANK 8

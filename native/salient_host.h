@@ -156,6 +156,73 @@ inline int check_conv_geometry(const char* fn, ConvGeom& g) {
     return SALIENT_OK;
 }
 
+// ---- 3-D conv and pool geometry (the int arrays of salient.h, SALIENT_CONV3D_GEOM / SALIENT_POOL3D_GEOM)
+
+// Spatial axes in (d,h,w) order. conv: `out` is computed by unpack_conv3d; pool: `out` is the caller's.
+struct Vol3Geom {
+    int n, c, k, groups;                                      // k, groups: conv only (pool: k = c, groups = c)
+    int in[3], ker[3], stride[3], pad0[3], pad1[3], dil[3], out[3];
+    int cg, kg;                                               // conv: channels per group in and out
+    int64_t in_vol() const { return (int64_t)in[0] * in[1] * in[2]; }
+    int64_t out_vol() const { return (int64_t)out[0] * out[1] * out[2]; }
+    int64_t ker_vol() const { return (int64_t)ker[0] * ker[1] * ker[2]; }
+};
+
+inline int check_vol3_window(const char* fn, const Vol3Geom& g) {
+    for (int a = 0; a < 3; a++) {
+        SALIENT_CHECK(g.in[a] > 0 && g.ker[a] > 0, "%s: non-positive input %d or kernel %d on spatial axis %d", fn,
+                      g.in[a], g.ker[a], a);
+        SALIENT_CHECK(g.stride[a] > 0 && g.dil[a] > 0, "%s: strides and dilations must be positive (axis %d)", fn, a);
+        SALIENT_CHECK(g.pad0[a] >= 0 && g.pad1[a] >= 0, "%s: negative pad on axis %d", fn, a);
+    }
+    SALIENT_CHECK(g.n > 0 && g.c > 0, "%s: non-positive size (n=%d c=%d)", fn, g.n, g.c);
+    SALIENT_CHECK((int64_t)g.n * g.c * g.in_vol() < ((int64_t)1 << 40), "%s: volume too large", fn);
+    return SALIENT_OK;
+}
+
+// Reads and checks geom[SALIENT_CONV3D_GEOM]; fills out, cg and kg.
+inline int unpack_conv3d(const char* fn, const int32_t* geom, Vol3Geom& g) {
+    SALIENT_CHECK(geom != nullptr, "%s: geom is null", fn);
+    g.n = geom[0], g.c = geom[1], g.k = geom[2], g.groups = geom[3];
+    for (int a = 0; a < 3; a++) {
+        g.in[a] = geom[4 + a], g.ker[a] = geom[7 + a], g.stride[a] = geom[10 + a];
+        g.pad0[a] = geom[13 + a], g.pad1[a] = geom[16 + a], g.dil[a] = geom[19 + a];
+    }
+    if (int rc = check_vol3_window(fn, g)) return rc;
+    SALIENT_CHECK(g.k > 0 && g.groups > 0 && g.c % g.groups == 0 && g.k % g.groups == 0,
+                  "%s: groups=%d must divide c=%d and k=%d", fn, g.groups, g.c, g.k);
+    for (int a = 0; a < 3; a++) {
+        const int64_t e = (int64_t)g.in[a] + g.pad0[a] + g.pad1[a] - (int64_t)g.dil[a] * (g.ker[a] - 1) - 1;
+        SALIENT_CHECK(e >= 0, "%s: kernel larger than the padded input on axis %d", fn, a);
+        g.out[a] = (int)(e / g.stride[a] + 1);
+    }
+    g.cg = g.c / g.groups;
+    g.kg = g.k / g.groups;
+    SALIENT_CHECK((int64_t)g.n * g.k * g.out_vol() < ((int64_t)1 << 40), "%s: output too large", fn);
+    return SALIENT_OK;
+}
+
+// Reads and checks geom[SALIENT_POOL3D_GEOM].
+inline int unpack_pool3d(const char* fn, const int32_t* geom, Vol3Geom& g) {
+    SALIENT_CHECK(geom != nullptr, "%s: geom is null", fn);
+    g.n = geom[0], g.c = geom[1], g.k = geom[1], g.groups = geom[1];
+    for (int a = 0; a < 3; a++) {
+        g.in[a] = geom[2 + a], g.ker[a] = geom[5 + a], g.stride[a] = geom[8 + a];
+        g.pad0[a] = geom[11 + a], g.pad1[a] = geom[14 + a], g.dil[a] = geom[17 + a], g.out[a] = geom[20 + a];
+    }
+    g.cg = g.kg = 1;
+    if (int rc = check_vol3_window(fn, g)) return rc;
+    for (int a = 0; a < 3; a++) {
+        SALIENT_CHECK(g.out[a] > 0, "%s: non-positive output size %d on axis %d", fn, g.out[a], a);
+        // windows past the input pool nothing, but an output far larger than the input is a corrupt size
+        SALIENT_CHECK((int64_t)(g.out[a] - 1) * g.stride[a] <=
+                          (int64_t)g.in[a] + g.pad0[a] + g.pad1[a] + (int64_t)g.dil[a] * (g.ker[a] - 1),
+                      "%s: output %d does not fit the padded input %d on axis %d", fn, g.out[a], g.in[a], a);
+    }
+    SALIENT_CHECK((int64_t)g.n * g.c * g.out_vol() < ((int64_t)1 << 40), "%s: output too large", fn);
+    return SALIENT_OK;
+}
+
 }  // namespace host
 }  // namespace salient
 #pragma GCC visibility pop

@@ -160,7 +160,7 @@ def randomise_bn(model, gen):
     """Non-trivial BatchNorm: random running stats and affine parameters."""
     with torch.no_grad():
         for m in model.modules():
-            if isinstance(m, nn.BatchNorm2d):
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
                 c = m.num_features
                 m.running_mean.copy_(torch.randn(c, generator=gen) * 0.3)
                 m.running_var.copy_(torch.rand(c, generator=gen) * 1.5 + 0.5)
@@ -172,7 +172,7 @@ def calibrate_bn(model, shape, gen, batches=4):
     """BatchNorm running statistics from data: a cumulative average over a few random
     batches in train mode, as training would leave them. Then random affine parameters,
     so BN is still not the identity."""
-    bns = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+    bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     for m in bns:
         m.reset_running_stats()
         m.momentum = None  # cumulative moving average

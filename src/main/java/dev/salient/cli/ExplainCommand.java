@@ -81,6 +81,17 @@ public final class ExplainCommand implements Callable<Integer> {
     @Option(names = "--alpha", defaultValue = "0.5", paramLabel = "A", description = "Overlay opacity (default: ${DEFAULT-VALUE}).")
     float alpha;
 
+    @Option(names = "--montage-step", paramLabel = "K",
+            description = "Volumes: every K-th slice in the montages (default: about 16 slices per montage).")
+    Integer montageStep;
+
+    @Option(names = "--montage-views", defaultValue = "axial", paramLabel = "VIEWS", split = ",",
+            description = "Volumes: montages to write, any of axial, coronal, sagittal (default: axial).")
+    List<String> montageViews;
+
+    /** The NIfTI inputs read so far, by source: their maps are also written as NIfTI on the scan's grid. */
+    private final Map<String, dev.salient.io.Nifti.Volume> niftis = new java.util.HashMap<>();
+
     @Option(names = "--no-progress", description = "Do not draw a progress bar for folders.")
     boolean noProgress;
 
@@ -142,7 +153,9 @@ public final class ExplainCommand implements Callable<Integer> {
                     List<NdArray> rgbs = new ArrayList<>();
                     for (Path f : pending) {
                         try {
-                            Inputs.Batch b = Inputs.open(f, declared, pre.toPreprocess()).all();
+                            Inputs in = Inputs.open(f, declared, pre.toPreprocess()).window(pre.window());
+                            Inputs.Batch b = in.all();
+                            niftis.putAll(in.niftiVolumes());
                             rows.add(b.input());
                             sources.addAll(b.sources());
                             rgbs.addAll(b.rgb());
@@ -196,7 +209,10 @@ public final class ExplainCommand implements Callable<Integer> {
                                 it.put("target", a.targets()[r]);
                                 it.put("score", a.scores()[r]);
                                 if (a.deltas() != null) it.put("convergence_delta", a.deltas()[r]);
-                                if (!toNpy) it.put("overlay", overlay(a, r, rgbs.get(img), sources.get(img), written + r, cmap));
+                                if (!toNpy && part.rank() == 5)
+                                    volumeOutputs(a, r, part.sliceFirst(a.images()[r], a.images()[r] + 1), sources.get(img),
+                                            written + r, cmap, it);
+                                else if (!toNpy) it.put("overlay", overlay(a, r, rgbs.get(img), sources.get(img), written + r, cmap));
                                 batchItems.add(it);
                             }
                             if (partValues != null) {
@@ -343,18 +359,74 @@ public final class ExplainCommand implements Callable<Integer> {
         return name;
     }
 
-    /** Overlays of the current batch, written under temporary names: {temporary, final}. */
-    private final List<Path[]> renames = new ArrayList<>();
+    /**
+     * The outputs of one volume row: montages of the map over the scan (axial, and the other
+     * --montage-views), and, when the input was NIfTI, the map as NIfTI on the scan's grid and
+     * affine (trilinear resize back, half-voxel centres), with the scan's header fields.
+     */
+    private void volumeOutputs(Attribution a, int r, NdArray input, String source, int index, Colormap cmap,
+            Map<String, Object> it) throws IOException {
+        long[] s = a.shape(), xs = input.shape();
+        int d = (int) xs[2], h = (int) xs[3], w = (int) xs[4];
+        float[] row = a.row(r), heat, raw;
+        if (a.layout() == Attribution.Layout.CAM) {
+            heat = row;
+            raw = row;
+        } else if (a.layout() == Attribution.Layout.INPUT) {
+            int c = (int) s[1];
+            heat = Overlay.heatFromInputMap(row, c, d * h, w);
+            raw = new float[d * h * w];
+            for (int ch = 0; ch < c; ch++)
+                for (int i = 0; i < raw.length; i++) raw[i] += row[ch * raw.length + i];
+        } else {
+            throw new SalientException(method + ": no montage for a " + a.layout() + " map of a volume");
+        }
+        float[] scan = java.util.Arrays.copyOf(input.data(), d * h * w);
+        String stem = String.format(Locale.ROOT, "%04d_%s_%s_c%d", index, stemOf(source), method.replace("+", "p"),
+                a.targets()[r]);
+        Map<String, Object> montages = new LinkedHashMap<>();
+        java.util.LinkedHashSet<dev.salient.report.VolumeMontage.View> views = new java.util.LinkedHashSet<>();
+        views.add(dev.salient.report.VolumeMontage.View.AXIAL);
+        for (String v : montageViews) views.add(dev.salient.report.VolumeMontage.View.parse(v));
+        for (dev.salient.report.VolumeMontage.View v : views) {
+            int n = v == dev.salient.report.VolumeMontage.View.AXIAL ? d : v == dev.salient.report.VolumeMontage.View.CORONAL ? h : w;
+            int step = montageStep != null ? montageStep : dev.salient.report.VolumeMontage.defaultStep(n, 16);
+            BufferedImage img = dev.salient.report.VolumeMontage.render(heat, scan, d, h, w, v, step, cmap, alpha);
+            String name = stem + "_" + v.id() + ".png";
+            Path tmp = out.resolve(name + ".partial");
+            if (!ImageIO.write(img, "png", tmp.toFile())) throw new SalientException("cannot write PNG " + tmp);
+            renames.add(new Path[] {tmp, out.resolve(name)});
+            montages.put(v.id(), Map.of("file", name, "slice_step", step, "slices", (n + step - 1) / step));
+        }
+        it.put("overlay", ((Map<?, ?>) montages.get("axial")).get("file"));
+        it.put("montages", montages);
+        dev.salient.io.Nifti.Volume nv = niftis.get(source);
+        if (nv != null) {
+            float[] back = dev.salient.io.Volumes.resizeTrilinear(raw, new int[] {d, h, w}, new int[] {nv.nz(), nv.ny(), nv.nx()});
+            String name = stem + ".nii.gz";
+            Path tmp = out.resolve(name + ".partial.nii.gz");
+            dev.salient.io.Nifti.write(tmp, back, nv);
+            renames.add(new Path[] {tmp, out.resolve(name)});
+            it.put("nifti_map", name);
+            it.put("nifti", nv.describe());
+        }
+    }
 
-
-    /** The file name stem of a source ({@code dir/cat.png} or {@code x.npy[3]}), safe for a file name. */
+    /**
+     * The file name stem of a source ({@code dir/cat.png}, {@code x.npy[3]} or {@code ct.nii.gz}), safe
+     * for a file name.
+     */
     private static String stemOf(String source) {
         java.util.regex.Matcher mi = java.util.regex.Pattern.compile("^(.*?)(?:\\[(\\d+)\\])?$").matcher(source);
         mi.matches();
-        String stem = Path.of(mi.group(1)).getFileName().toString().replaceAll("\\.[A-Za-z]+$", "")
+        String stem = Path.of(mi.group(1)).getFileName().toString().replaceAll("(\\.nii)?\\.[A-Za-z]+$", "")
                 + (mi.group(2) != null ? "_" + mi.group(2) : "");
         return stem.replaceAll("[^A-Za-z0-9_.-]", "_");
     }
+
+    /** Overlays of the current batch, written under temporary names: {temporary, final}. */
+    private final List<Path[]> renames = new ArrayList<>();
+
 
     private static BufferedImage toImage(NdArray rgb) {
         int h = (int) rgb.dim(1), w = (int) rgb.dim(2), p = h * w;

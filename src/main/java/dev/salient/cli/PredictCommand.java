@@ -79,7 +79,7 @@ public final class PredictCommand implements Callable<Integer> {
                     Inputs in;
                     List<Inputs.Batch> batches = new ArrayList<>();
                     try {
-                        in = Inputs.open(f, declared, pre.toPreprocess());
+                        in = Inputs.open(f, declared, pre.toPreprocess()).window(pre.window());
                         for (Inputs.Batch b : in.batches(batch)) batches.add(b);
                     } catch (SalientException e) {
                         if (files.size() == 1) throw e;

@@ -2,6 +2,7 @@ package dev.salient.cli;
 
 import dev.salient.engine.SalientException;
 import dev.salient.io.Preprocess;
+import dev.salient.io.Volumes;
 import picocli.CommandLine.Option;
 
 /**
@@ -27,6 +28,23 @@ public final class PreprocessOptions {
     @Option(names = "--std", paramLabel = "S", split = ",", splitSynopsisLabel = ",",
             description = "Per-channel std divided by (default: ImageNet 0.229,0.224,0.225 for 3 channels, 1 for 1 channel).")
     float[] std;
+
+    @Option(names = "--window-level", paramLabel = "L",
+            description = "Volumes (.nii, .nii.gz): centre of the intensity window, e.g. 40 for a CT soft-tissue window "
+                    + "(with --window-width; values are clipped to L -/+ W/2 and mapped onto [0,1] before --mean/--std).")
+    Float windowLevel;
+
+    @Option(names = "--window-width", paramLabel = "W",
+            description = "Volumes: width of the intensity window, e.g. 400 (with --window-level; must be positive).")
+    Float windowWidth;
+
+    /** The volume window, or null when neither flag is given. */
+    public Volumes.Window window() {
+        if (windowLevel == null && windowWidth == null) return null;
+        if (windowLevel == null || windowWidth == null)
+            throw new SalientException("--window-level and --window-width go together; give both");
+        return new Volumes.Window(windowLevel, windowWidth);
+    }
 
     public Preprocess toPreprocess() {
         int h = 0, w = 0;

@@ -89,6 +89,29 @@ public interface Backend extends AutoCloseable {
 
     void avgPool2dBackward(Tensor dy, Tensor dx, Pool2dGeometry g);
 
+    // ---- 3-D convolution and pooling: volumes (n,c,d,h,w), weights (k, c/groups, kd, kh, kw), bias (k) or null
+
+    void conv3dForward(Tensor x, Tensor w, Tensor bias, Tensor y, Conv3dGeometry g);
+
+    /** y = act(conv3d(x, w) + bias) for {@link #fusesConvActivation} kinds; composed unless a backend fuses it. */
+    default void conv3dForwardActivation(Tensor x, Tensor w, Tensor bias, Tensor y, Conv3dGeometry g,
+            Activation kind, float alpha, float beta) {
+        conv3dForward(x, w, bias, y, g);
+        activationForward(kind, y, y, alpha, beta);
+    }
+
+    /** dx = conv3d^T(dy, w): the data gradient; dx is overwritten. */
+    void conv3dBackwardData(Tensor dy, Tensor w, Tensor dx, Conv3dGeometry g);
+
+    void maxPool3dForward(Tensor x, Tensor y, Pool3dGeometry g);
+
+    /** dx = dy routed to the first max of each window (depth-row-column scan, PyTorch's tie rule); overwritten. */
+    void maxPool3dBackward(Tensor x, Tensor dy, Tensor dx, Pool3dGeometry g);
+
+    void avgPool3dForward(Tensor x, Tensor y, Pool3dGeometry g);
+
+    void avgPool3dBackward(Tensor dy, Tensor dx, Pool3dGeometry g);
+
     // ---- elementwise
 
     void activationForward(Activation kind, Tensor x, Tensor y, float alpha, float beta);

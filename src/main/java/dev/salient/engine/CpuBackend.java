@@ -148,6 +148,53 @@ public final class CpuBackend implements Backend {
                 g.padTop(), g.padLeft(), g.padBottom(), g.padRight(), g.dilationH(), g.dilationW(), g.groups()));
     }
 
+    // ---- 3-D convolution and pooling
+
+    @Override
+    public void conv3dForward(Tensor x, Tensor w, Tensor bias, Tensor y, Conv3dGeometry g) {
+        OpChecks.conv3dForward(this, x, w, bias, y, g);
+        check(CpuNative.conv3d_forward_cpu(x.data(), w.data(), bias == null ? null : bias.data(), y.data(), g.abi(),
+                -1, 0f, 0f));
+    }
+
+    @Override
+    public void conv3dForwardActivation(Tensor x, Tensor w, Tensor bias, Tensor y, Conv3dGeometry g,
+            Activation kind, float alpha, float beta) {
+        OpChecks.conv3dForwardActivation(this, x, w, bias, y, g, kind);
+        check(CpuNative.conv3d_forward_cpu(x.data(), w.data(), bias == null ? null : bias.data(), y.data(), g.abi(),
+                kind.code, alpha, beta));
+    }
+
+    @Override
+    public void conv3dBackwardData(Tensor dy, Tensor w, Tensor dx, Conv3dGeometry g) {
+        OpChecks.conv3dBackwardData(this, dy, w, dx, g);
+        check(CpuNative.conv3d_backward_data_cpu(dy.data(), w.data(), dx.data(), g.abi()));
+    }
+
+    @Override
+    public void maxPool3dForward(Tensor x, Tensor y, Pool3dGeometry g) {
+        OpChecks.pool3dForward(this, "maxPool3dForward", x, y, g);
+        check(CpuNative.maxpool3d_forward_cpu(x.data(), y.data(), g.abi()));
+    }
+
+    @Override
+    public void maxPool3dBackward(Tensor x, Tensor dy, Tensor dx, Pool3dGeometry g) {
+        OpChecks.pool3dBackward(this, "maxPool3dBackward", x, dy, dx, g);
+        check(CpuNative.maxpool3d_backward_cpu(x.data(), dy.data(), dx.data(), g.abi()));
+    }
+
+    @Override
+    public void avgPool3dForward(Tensor x, Tensor y, Pool3dGeometry g) {
+        OpChecks.pool3dForward(this, "avgPool3dForward", x, y, g);
+        check(CpuNative.avgpool3d_forward_cpu(x.data(), y.data(), g.abi(), g.countIncludePad() ? 1 : 0));
+    }
+
+    @Override
+    public void avgPool3dBackward(Tensor dy, Tensor dx, Pool3dGeometry g) {
+        OpChecks.pool3dBackward(this, "avgPool3dBackward", null, dy, dx, g);
+        check(CpuNative.avgpool3d_backward_cpu(dy.data(), dx.data(), g.abi(), g.countIncludePad() ? 1 : 0));
+    }
+
     // ---- pooling
 
     @Override

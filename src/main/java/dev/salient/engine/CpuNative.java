@@ -46,6 +46,21 @@ public final class CpuNative {
     public static native int activation_backward_cpu(int kind, @Cast("const float*") FloatPointer x,
             @Cast("const float*") FloatPointer dy, FloatPointer dx, long n, float alpha, float beta);
 
+    // ---- 3-D convolution and pooling: geom is SALIENT_CONV3D_GEOM / SALIENT_POOL3D_GEOM ints (salient.h)
+    public static native int conv3d_forward_cpu(@Cast("const float*") FloatPointer x,
+            @Cast("const float*") FloatPointer w, @Cast("const float*") FloatPointer bias, FloatPointer y,
+            @Cast("const int32_t*") int[] geom, int act, float alpha, float beta);
+    public static native int conv3d_backward_data_cpu(@Cast("const float*") FloatPointer dy,
+            @Cast("const float*") FloatPointer w, FloatPointer dx, @Cast("const int32_t*") int[] geom);
+    public static native int maxpool3d_forward_cpu(@Cast("const float*") FloatPointer x, FloatPointer y,
+            @Cast("const int32_t*") int[] geom);
+    public static native int maxpool3d_backward_cpu(@Cast("const float*") FloatPointer x,
+            @Cast("const float*") FloatPointer dy, FloatPointer dx, @Cast("const int32_t*") int[] geom);
+    public static native int avgpool3d_forward_cpu(@Cast("const float*") FloatPointer x, FloatPointer y,
+            @Cast("const int32_t*") int[] geom, int countIncludePad);
+    public static native int avgpool3d_backward_cpu(@Cast("const float*") FloatPointer dy, FloatPointer dx,
+            @Cast("const int32_t*") int[] geom, int countIncludePad);
+
     // ---- convolution: x (n,c,h,w), w (k,c/groups,r,s), bias (k) or null, y (n,k,oh,ow)
     public static native int conv2d_forward_cpu(@Cast("const float*") FloatPointer x,
             @Cast("const float*") FloatPointer w, @Cast("const float*") FloatPointer bias, FloatPointer y,

@@ -100,6 +100,45 @@ public final class OpChecks {
         requireShape(dx, g.inputShape(), "conv2dBackwardData dx");
     }
 
+    // ---- 3-D convolution and pooling
+
+    public static void conv3dForward(Backend self, Tensor x, Tensor w, Tensor bias, Tensor y, Conv3dGeometry g) {
+        owned(self, "conv3dForward", x, w, bias, y);
+        requireShape(x, g.inputShape(), "conv3dForward x");
+        requireShape(w, g.weightShape(), "conv3dForward weight");
+        if (bias != null) requireShape(bias, new long[] {g.k()}, "conv3dForward bias");
+        requireShape(y, g.outputShape(), "conv3dForward y");
+    }
+
+    public static void conv3dForwardActivation(Backend self, Tensor x, Tensor w, Tensor bias, Tensor y,
+            Conv3dGeometry g, Activation kind) {
+        conv3dForward(self, x, w, bias, y, g);
+        if (!Backend.fusesConvActivation(kind))
+            throw new SalientException("conv3dForwardActivation: " + kind + " is not fused (Relu or Clip)");
+    }
+
+    public static void conv3dBackwardData(Backend self, Tensor dy, Tensor w, Tensor dx, Conv3dGeometry g) {
+        owned(self, "conv3dBackwardData", dy, w, dx);
+        requireShape(dy, g.outputShape(), "conv3dBackwardData dy");
+        requireShape(w, g.weightShape(), "conv3dBackwardData weight");
+        requireShape(dx, g.inputShape(), "conv3dBackwardData dx");
+    }
+
+    /** Max or average 3-D pooling forward, {@code op} naming it in messages. */
+    public static void pool3dForward(Backend self, String op, Tensor x, Tensor y, Pool3dGeometry g) {
+        owned(self, op, x, y);
+        requireShape(x, g.inputShape(), op + " x");
+        requireShape(y, g.outputShape(), op + " y");
+    }
+
+    /** Max (x given) or average (x null) 3-D pooling backward. */
+    public static void pool3dBackward(Backend self, String op, Tensor x, Tensor dy, Tensor dx, Pool3dGeometry g) {
+        owned(self, op, x, dy, dx);
+        if (x != null) requireShape(x, g.inputShape(), op + " x");
+        requireShape(dy, g.outputShape(), op + " dy");
+        requireShape(dx, g.inputShape(), op + " dx");
+    }
+
     public static void maxPool2dForward(Backend self, Tensor x, Tensor y, Pool2dGeometry g) {
         owned(self, "maxPool2dForward", x, y);
         requireShape(x, g.inputShape(), "maxPool2dForward x");

@@ -68,6 +68,9 @@ public abstract class Baseline {
         return new Baseline() {
             @Override
             public Tensor build(Backend b, Tensor x) {
+                if (x.rank() != 4)
+                    throw new SalientException("the blur baseline blurs 2-D images (N,C,H,W); this input has shape "
+                            + Arrays.toString(x.shape()));
                 int c = (int) x.dim(1);
                 int rad = Math.max(1, (int) Math.ceil(3 * sigma));
                 int k = 2 * rad + 1;

@@ -53,6 +53,7 @@ public abstract class Explainer {
 
     /** Explains a batch (N,C,H,W) living on {@code backend} for the given target. */
     public Attribution explain(Backend backend, Tensor batch, Target target) {
+        spec().requireSpatialRank(batch.shape());
         try (Expansion e = expansion(backend, batch)) {
             return Driver.explain(name(), model, backend, batch, target, e, spec().layout(), memoryBudget);
         }
@@ -64,6 +65,7 @@ public abstract class Explainer {
      * such as {@link dev.salient.explain.gradient.NoiseTunnel}; the caller owns the values.
      */
     public Driver.Rows explainRows(Backend backend, Tensor batch, int[][] classes) {
+        spec().requireSpatialRank(batch.shape());
         try (Expansion e = expansion(backend, batch)) {
             return Driver.rows(name(), model, backend, batch, null, classes, e, memoryBudget);
         }

@@ -5,6 +5,7 @@ import dev.salient.engine.Tensor;
 import dev.salient.model.Model;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 import java.util.Objects;
 
 /**
@@ -21,9 +22,21 @@ import java.util.Objects;
  * @param options    the options it takes (CLI names unique within the spec)
  * @param factory    makes the method for a model and option values
  * @param axiom      the property the test matrix checks on every result
+ * @param spatialRanks the input spatial ranks it explains: 2 for images (N,C,H,W), 3 for
+ *                   volumes (N,C,D,H,W); images only unless the method says otherwise
  */
 public record MethodSpec(String name, Family family, Attribution.Layout layout, String definition,
-        List<MethodOption<?>> options, Factory factory, Axiom axiom) {
+        List<MethodOption<?>> options, Factory factory, Axiom axiom, Set<Integer> spatialRanks) {
+
+    /** Images only (N,C,H,W). */
+    public static final Set<Integer> IMAGES = Set.of(2);
+    /** Images and volumes (N,C,D,H,W). */
+    public static final Set<Integer> IMAGES_AND_VOLUMES = Set.of(2, 3);
+
+    public MethodSpec(String name, Family family, Attribution.Layout layout, String definition,
+            List<MethodOption<?>> options, Factory factory, Axiom axiom) {
+        this(name, family, layout, definition, options, factory, axiom, IMAGES);
+    }
 
     /** The method families, one package each under {@code dev.salient.explain}. */
     public enum Family {
@@ -75,6 +88,7 @@ public record MethodSpec(String name, Family family, Attribution.Layout layout, 
         Objects.requireNonNull(factory);
         Objects.requireNonNull(axiom);
         options = List.copyOf(options);
+        spatialRanks = Set.copyOf(spatialRanks);
         for (int i = 0; i < options.size(); i++)
             for (int j = 0; j < i; j++)
                 if (options.get(i).cli().equals(options.get(j).cli()))
@@ -98,19 +112,39 @@ public record MethodSpec(String name, Family family, Attribution.Layout layout, 
     public MethodSpec withOptions(MethodOption<?>... more) {
         List<MethodOption<?>> all = new ArrayList<>(options);
         all.addAll(List.of(more));
-        return new MethodSpec(name, family, layout, definition, all, factory, axiom);
+        return new MethodSpec(name, family, layout, definition, all, factory, axiom, spatialRanks);
     }
 
     public MethodSpec withAxiom(Axiom a) {
-        return new MethodSpec(name, family, layout, definition, options, factory, a);
+        return new MethodSpec(name, family, layout, definition, options, factory, a, spatialRanks);
     }
 
     public MethodSpec withLayout(Attribution.Layout l) {
-        return new MethodSpec(name, family, l, definition, options, factory, axiom);
+        return new MethodSpec(name, family, l, definition, options, factory, axiom, spatialRanks);
     }
 
     public MethodSpec withFamily(Family f) {
-        return new MethodSpec(name, f, layout, definition, options, factory, axiom);
+        return new MethodSpec(name, f, layout, definition, options, factory, axiom, spatialRanks);
+    }
+
+    /** A copy that also explains volumes (N,C,D,H,W). */
+    public MethodSpec withVolumes() {
+        return new MethodSpec(name, family, layout, definition, options, factory, axiom, IMAGES_AND_VOLUMES);
+    }
+
+    /**
+     * Throws one line unless the method explains inputs of this shape's spatial rank: a volume
+     * (N,C,D,H,W) to an images-only method, or an image to neither.
+     */
+    public void requireSpatialRank(long[] inputShape) {
+        int sr = inputShape.length - 2;
+        if (spatialRanks.contains(sr)) return;
+        String shape = java.util.Arrays.toString(inputShape).replace('[', '(').replace(']', ')').replace(" ", "");
+        if (sr == 3)
+            throw new dev.salient.engine.SalientException(name + " explains 2-D images (N,C,H,W) only, not volumes; "
+                    + "input shape " + shape + " (methods for volumes: see the README's method table)");
+        throw new dev.salient.engine.SalientException(name + " explains " + (spatialRanks.contains(3)
+                ? "images (N,C,H,W) and volumes (N,C,D,H,W)" : "images (N,C,H,W)") + ", got input shape " + shape);
     }
 
     /** The option with this CLI name, or null. */

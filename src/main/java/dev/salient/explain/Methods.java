@@ -107,7 +107,7 @@ public final class Methods {
         for (MethodSpec s : ALL) {
             String opts = s.options().stream().map(o -> "`" + o.cli() + "`").reduce((x, y) -> x + " " + y).orElse("");
             b.append("| `").append(s.name()).append("` | ").append(s.family().id()).append(" | ")
-                    .append(s.layout().describe()).append(" | ").append(opts).append(" | ").append(s.definition())
+                    .append(s.layout().describe()).append(s.spatialRanks().contains(3) ? "; volumes too" : "").append(" | ").append(opts).append(" | ").append(s.definition())
                     .append(" |\n");
         }
         return b.toString();

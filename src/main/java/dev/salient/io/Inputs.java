@@ -59,20 +59,20 @@ public final class Inputs {
         if (Files.isDirectory(input)) {
             List<Path> out;
             try (Stream<Path> s = Files.list(input)) {
-                out = s.filter(p -> Files.isRegularFile(p) && (isNpy(p) || Images.isImage(p)))
+                out = s.filter(p -> Files.isRegularFile(p) && (isNpy(p) || Images.isImage(p) || Nifti.isNifti(p)))
                         .sorted((a, b) -> a.getFileName().toString().compareTo(b.getFileName().toString()))
                         .toList();
             } catch (IOException e) {
                 throw new SalientException(input + ": cannot list folder: " + Npy.oneLine(e));
             }
-            if (out.isEmpty()) throw new SalientException(input + ": folder has no .png, .jpg, .jpeg or .npy files");
+            if (out.isEmpty()) throw new SalientException(input + ": folder has no .png, .jpg, .jpeg, .npy, .nii or .nii.gz files");
             return out;
         }
         if (!Files.exists(input)) throw new SalientException(input + ": no such file");
         // a FIFO, device or socket would block a read forever or stream without end
         if (!Files.isRegularFile(input)) throw new SalientException(input + ": not a regular file or a folder");
-        if (!isNpy(input) && !Images.isImage(input))
-            throw new SalientException(input + ": unknown input type (expected .npy, .png, .jpg or .jpeg)");
+        if (!isNpy(input) && !Images.isImage(input) && !Nifti.isNifti(input))
+            throw new SalientException(input + ": unknown input type (expected .npy, .png, .jpg, .jpeg, .nii or .nii.gz)");
         return List.of(input);
     }
 
@@ -119,6 +119,12 @@ public final class Inputs {
                             pending = readNpy(f);
                             pendingFile = f;
                             pendingOffset = 0;
+                        } else if (Nifti.isNifti(f)) {
+                            rows.add(readNifti(f));
+                            sources.add(f.toString());
+                            rgb.add(null);
+                            count++;
+                            continue;
                         } else {
                             Images.Loaded img = Images.load(f, resolved());
                             rows.add(img.input());
@@ -144,11 +150,37 @@ public final class Inputs {
     }
 
     private Preprocess.Resolved resolved;
+    private Volumes.Window window;
+    private final java.util.Map<String, Nifti.Volume> niftis = new java.util.LinkedHashMap<>();
+
+    /** The CT-style window applied to NIfTI volumes before the resize (null: none). */
+    public Inputs window(Volumes.Window w) {
+        this.window = w;
+        return this;
+    }
+
+    /** The NIfTI volumes read so far, by source (their header fields and the data as read, scaled). */
+    public java.util.Map<String, Nifti.Volume> niftiVolumes() {
+        return java.util.Collections.unmodifiableMap(niftis);
+    }
+
+    /** One NIfTI volume as a model input (1,C,D,H,W): window, trilinear resize, mean and std (one value each, default 0 and 1). */
+    NdArray readNifti(Path f) {
+        if (modelShape == null || modelShape.length != 5)
+            throw new SalientException(f + ": a NIfTI volume needs a model with a 5-D (N,C,D,H,W) input, this one's is "
+                    + (modelShape == null ? "undeclared" : shapeStr(modelShape)));
+        Nifti.Volume v = Nifti.read(f);
+        niftis.put(f.toString(), v);
+        float[] m = preprocess.mean(), sd = preprocess.std();
+        if (m != null && m.length != 1 || sd != null && sd.length != 1)
+            throw new SalientException("--mean and --std take one value each for a volume");
+        return Volumes.prepare(v.data(), v.shape(), modelShape, window, m == null ? 0f : m[0], sd == null ? 1f : sd[0]);
+    }
 
     private Preprocess.Resolved resolved() {
         if (resolved == null) {
             if (modelShape == null || modelShape.length != 4)
-                throw new SalientException("images need a model with a 4-D (N,C,H,W) input, this one's is "
+                throw new SalientException("2-D images need a model with a 4-D (N,C,H,W) input, this one's is "
                         + (modelShape == null ? "undeclared" : shapeStr(modelShape)));
             if (modelShape[1] <= 0)
                 throw new SalientException("the model's input channel count is dynamic; images need 1 or 3 channels");

@@ -25,7 +25,10 @@ class BackendRegistryTest {
     static final Set<String> MEMORY = Set.of("name", "allocate", "zeros", "upload", "download", "free", "synchronize",
             "close");
 
-    /** Each op and the CudaParityTest method that compares its CUDA kernel with the CPU engine. */
+    /**
+     * Each op and the CudaParityTest method that compares its CUDA kernel with the CPU engine
+     * ({@code Class.method} for a case in another test class of dev.salient.engine.cuda).
+     */
     static final Map<String, String> PARITY_CASE = Map.ofEntries(
             Map.entry("copy", "fillAndCopies"),
             Map.entry("copyRange", "fillAndCopies"),
@@ -64,7 +67,14 @@ class BackendRegistryTest {
             Map.entry("cropPad", "cropPadAndAffineResample"),
             Map.entry("affineResampleForward", "cropPadAndAffineResample"),
             Map.entry("affineResampleBackward", "cropPadAndAffineResample"),
-            Map.entry("adamStep", "adamStep"));
+            Map.entry("adamStep", "adamStep"),
+            Map.entry("conv3dForward", "CudaVolume3dTest.convMatchesCpu"),
+            Map.entry("conv3dForwardActivation", "CudaVolume3dTest.convMatchesCpu"),
+            Map.entry("conv3dBackwardData", "CudaVolume3dTest.convMatchesCpu"),
+            Map.entry("maxPool3dForward", "CudaVolume3dTest.poolsMatchCpu"),
+            Map.entry("maxPool3dBackward", "CudaVolume3dTest.poolsMatchCpu"),
+            Map.entry("avgPool3dForward", "CudaVolume3dTest.poolsMatchCpu"),
+            Map.entry("avgPool3dBackward", "CudaVolume3dTest.poolsMatchCpu"));
 
     static List<String> ops() {
         List<String> out = new ArrayList<>();
@@ -76,9 +86,12 @@ class BackendRegistryTest {
 
     @Test
     void everyBackendOpHasACudaParityCase() throws Exception {
-        Class<?> parity = Class.forName("dev.salient.engine.cuda.CudaParityTest");
         Set<String> cases = new TreeSet<>();
-        for (Method m : parity.getDeclaredMethods()) cases.add(m.getName());
+        for (Method m : Class.forName("dev.salient.engine.cuda.CudaParityTest").getDeclaredMethods()) cases.add(m.getName());
+        for (String c : PARITY_CASE.values())
+            if (c.contains("."))
+                for (Method m : Class.forName("dev.salient.engine.cuda." + c.substring(0, c.indexOf('.'))).getDeclaredMethods())
+                    cases.add(c.substring(0, c.indexOf('.') + 1) + m.getName());
         List<String> missing = new ArrayList<>();
         for (String op : ops()) {
             String c = PARITY_CASE.get(op);

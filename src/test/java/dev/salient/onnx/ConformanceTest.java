@@ -58,11 +58,6 @@ class ConformanceTest {
     }
 
     static {
-        skip("3-D (volumetric) convolution and pooling are not supported",
-                "test_averagepool_3d_default", "test_maxpool_3d_default", "test_AvgPool3d", "test_AvgPool3d_stride",
-                "test_AvgPool3d_stride1_pad0_gpu_input", "test_MaxPool3d", "test_MaxPool3d_stride", "test_MaxPool3d_stride_padding",
-                "test_Conv3d", "test_Conv3d_dilated", "test_Conv3d_dilated_strided", "test_Conv3d_groups", "test_Conv3d_no_bias",
-                "test_Conv3d_stride", "test_Conv3d_stride_padding");
         skip("MaxPool's Indices output is not supported",
                 "test_maxpool_with_argmax_2d_precomputed_pads", "test_maxpool_with_argmax_2d_precomputed_strides");
         skip("integer (uint8/int8) arithmetic with wrap-around: the engine computes in float32",

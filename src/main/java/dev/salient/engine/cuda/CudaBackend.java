@@ -6,8 +6,10 @@ import dev.salient.engine.BinaryOp;
 import dev.salient.engine.CamCombine;
 import dev.salient.engine.CamWeighting;
 import dev.salient.engine.Conv2dGeometry;
+import dev.salient.engine.Conv3dGeometry;
 import dev.salient.engine.OpChecks;
 import dev.salient.engine.Pool2dGeometry;
+import dev.salient.engine.Pool3dGeometry;
 import dev.salient.engine.Reduction;
 import dev.salient.engine.SalientException;
 import dev.salient.engine.Shapes;
@@ -250,6 +252,57 @@ public final class CudaBackend implements Backend {
     }
 
     // ---- pooling
+
+    // ---- 3-D convolution and pooling
+
+    @Override
+    public void conv3dForward(Tensor x, Tensor w, Tensor bias, Tensor y, Conv3dGeometry g) {
+        OpChecks.conv3dForward(this, x, w, bias, y, g);
+        check(CudaNative.conv3d_forward_cuda(ptr(x, "conv3d"), ptr(w, "conv3d"), ptrOrNull(bias, "conv3d"),
+                ptr(y, "conv3d"), g.abi(), -1, 0f, 0f));
+    }
+
+    @Override
+    public void conv3dForwardActivation(Tensor x, Tensor w, Tensor bias, Tensor y, Conv3dGeometry g,
+            Activation kind, float alpha, float beta) {
+        OpChecks.conv3dForwardActivation(this, x, w, bias, y, g, kind);
+        check(CudaNative.conv3d_forward_cuda(ptr(x, "conv3d"), ptr(w, "conv3d"), ptrOrNull(bias, "conv3d"),
+                ptr(y, "conv3d"), g.abi(), kind.code, alpha, beta));
+    }
+
+    @Override
+    public void conv3dBackwardData(Tensor dy, Tensor w, Tensor dx, Conv3dGeometry g) {
+        OpChecks.conv3dBackwardData(this, dy, w, dx, g);
+        check(CudaNative.conv3d_backward_data_cuda(ptr(dy, "conv3d backward"), ptr(w, "conv3d backward"),
+                ptr(dx, "conv3d backward"), g.abi()));
+    }
+
+    @Override
+    public void maxPool3dForward(Tensor x, Tensor y, Pool3dGeometry g) {
+        OpChecks.pool3dForward(this, "maxPool3dForward", x, y, g);
+        check(CudaNative.maxpool3d_forward_cuda(ptr(x, "maxpool3d"), ptr(y, "maxpool3d"), g.abi()));
+    }
+
+    @Override
+    public void maxPool3dBackward(Tensor x, Tensor dy, Tensor dx, Pool3dGeometry g) {
+        OpChecks.pool3dBackward(this, "maxPool3dBackward", x, dy, dx, g);
+        check(CudaNative.maxpool3d_backward_cuda(ptr(x, "maxpool3d backward"), ptr(dy, "maxpool3d backward"),
+                ptr(dx, "maxpool3d backward"), g.abi()));
+    }
+
+    @Override
+    public void avgPool3dForward(Tensor x, Tensor y, Pool3dGeometry g) {
+        OpChecks.pool3dForward(this, "avgPool3dForward", x, y, g);
+        check(CudaNative.avgpool3d_forward_cuda(ptr(x, "avgpool3d"), ptr(y, "avgpool3d"), g.abi(),
+                g.countIncludePad() ? 1 : 0));
+    }
+
+    @Override
+    public void avgPool3dBackward(Tensor dy, Tensor dx, Pool3dGeometry g) {
+        OpChecks.pool3dBackward(this, "avgPool3dBackward", null, dy, dx, g);
+        check(CudaNative.avgpool3d_backward_cuda(ptr(dy, "avgpool3d backward"), ptr(dx, "avgpool3d backward"),
+                g.abi(), g.countIncludePad() ? 1 : 0));
+    }
 
     @Override
     public void maxPool2dForward(Tensor x, Tensor y, Pool2dGeometry g) {

@@ -103,6 +103,21 @@ public final class CudaNative {
             int h, int wd, int kh, int kw, int strideH, int strideW, int padTop, int padLeft, int padBottom,
             int padRight, int dilH, int dilW, int oh, int ow, int countIncludePad);
 
+    // ---- 3-D convolution and pooling: geom is SALIENT_CONV3D_GEOM / SALIENT_POOL3D_GEOM host ints (salient.h)
+    public static native int conv3d_forward_cuda(@Cast("const float*") FloatPointer x, @Cast("const float*") FloatPointer w,
+            @Cast("const float*") FloatPointer bias, FloatPointer y, @Cast("const int32_t*") int[] geom, int act,
+            float alpha, float beta);
+    public static native int conv3d_backward_data_cuda(@Cast("const float*") FloatPointer dy,
+            @Cast("const float*") FloatPointer w, FloatPointer dx, @Cast("const int32_t*") int[] geom);
+    public static native int maxpool3d_forward_cuda(@Cast("const float*") FloatPointer x, FloatPointer y,
+            @Cast("const int32_t*") int[] geom);
+    public static native int maxpool3d_backward_cuda(@Cast("const float*") FloatPointer x,
+            @Cast("const float*") FloatPointer dy, FloatPointer dx, @Cast("const int32_t*") int[] geom);
+    public static native int avgpool3d_forward_cuda(@Cast("const float*") FloatPointer x, FloatPointer y,
+            @Cast("const int32_t*") int[] geom, int countIncludePad);
+    public static native int avgpool3d_backward_cuda(@Cast("const float*") FloatPointer dy, FloatPointer dx,
+            @Cast("const int32_t*") int[] geom, int countIncludePad);
+
     // ---- dense
     public static native int gemm_cuda(@Cast("const float*") FloatPointer a, @Cast("const float*") FloatPointer b,
             @Cast("const float*") FloatPointer c, long cRows, long cCols, FloatPointer y, long m, long n, long k,

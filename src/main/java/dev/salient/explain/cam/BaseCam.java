@@ -189,22 +189,54 @@ public abstract class BaseCam extends Explainer {
         }
     }
 
+    /**
+     * The output maps (N,D,H,W) of a volume from the raw maps (N,d,h,w), which it overwrites:
+     * the finish of {@link #finishMap} in 3-D, ReLU, min-max per image, trilinear resize with
+     * half-voxel centres (torch's align_corners=False), min-max. The trilinear resize runs as
+     * its two separable passes on the bilinear primitive: (h,w) per depth slice, then depth
+     * (a bilinear resize whose width is unchanged is the identity along it).
+     */
+    protected Tensor finishVolume(Backend b, Tensor raw, long[] inputShape) {
+        long n = raw.dim(0), d = raw.dim(1), h = raw.dim(2), w = raw.dim(3);
+        long od = inputShape[2], oh = inputShape[3], ow = inputShape[4];
+        b.activationForward(dev.salient.engine.Activation.RELU, raw, raw, 0f, 0f);
+        PlaneMinMax.apply(b, TensorViews.reshaped(raw, n, 1, d * h, w));
+        Tensor out = b.allocate(n, od, oh, ow);
+        try (Tensor planes = b.allocate(n, d, oh, ow)) {
+            b.bilinearResize(raw, planes);
+            b.bilinearResize(TensorViews.reshaped(planes, n, 1, d, oh * ow), TensorViews.reshaped(out, n, 1, od, oh * ow));
+            PlaneMinMax.apply(b, TensorViews.reshaped(out, n, 1, od * oh, ow));
+            return out;
+        } catch (RuntimeException e) {
+            out.close();
+            throw e;
+        }
+    }
+
     @Override
     protected Expansion expansion(Backend backend, Tensor batch) {
-        if (batch.rank() != 4) return new Maps("", batch.shape());
+        if (batch.rank() != 4 && batch.rank() != 5) return new Maps("", batch.shape(), null);
         String tensor = layerTensor(batch.shape());
-        Layers.require4d(model, tensor, batch.shape(), name());
-        checkLayer(tensor, model.plan(Map.of(inputName(), batch.shape()), Set.of(model.outputs().get(0).name())).shape(tensor));
-        return new Maps(tensor, batch.shape());
+        Layers.requireSpatial(model, tensor, batch.shape(), name());
+        long[] layerShape = model.plan(Map.of(inputName(), batch.shape()), Set.of(model.outputs().get(0).name())).shape(tensor);
+        checkLayer(tensor, layerShape);
+        return new Maps(tensor, batch.shape(), layerShape);
+    }
+
+    /** A volume's layer (N,K,d,h,w) seen as (N,K,d*h,w): the channel weights and combinations reduce over the whole map. */
+    private static Tensor flat(Tensor t) {
+        if (t == null || t.rank() != 5) return t;
+        return TensorViews.reshaped(t, t.dim(0), t.dim(1), t.dim(2) * t.dim(3), t.dim(4));
     }
 
     private final class Maps implements Expansion {
         private final String tensor;
-        private final long[] inputShape;
+        private final long[] inputShape, layerShape;
 
-        Maps(String tensor, long[] inputShape) {
+        Maps(String tensor, long[] inputShape, long[] layerShape) {
             this.tensor = tensor;
             this.inputShape = inputShape;
+            this.layerShape = layerShape;
         }
 
         @Override
@@ -219,7 +251,7 @@ public abstract class BaseCam extends Explainer {
 
         @Override
         public long[] rowShape(long[] shape) {
-            return new long[] {shape[2], shape[3]};
+            return java.util.Arrays.copyOfRange(shape, 2, shape.length);
         }
 
         @Override
@@ -229,11 +261,14 @@ public abstract class BaseCam extends Explainer {
                 public Tensor accumulate(Backend bb, Tape tape, List<Map<String, Tensor>> grads, int s0, int count, Tensor acc) {
                     Tensor g = grads.isEmpty() ? null : grads.get(0).get(tensor);
                     if (g != null && counterfactual) bb.axpby(0f, g, -1f, g);
-                    return rawMap(bb, tape.value(tensor), g);
+                    return rawMap(bb, flat(tape.value(tensor)), flat(g));
                 }
 
                 @Override
                 public Tensor finish(Backend bb, Tensor acc) {
+                    if (inputShape.length == 5)
+                        return finishVolume(bb, TensorViews.reshaped(acc, acc.dim(0), layerShape[2], layerShape[3],
+                                layerShape[4]), inputShape);
                     return finishMap(bb, acc, inputShape);
                 }
             };

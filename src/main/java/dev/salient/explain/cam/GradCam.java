@@ -18,7 +18,7 @@ import dev.salient.model.Model;
  * }</pre>
  */
 public final class GradCam extends BaseCam {
-    public static final MethodSpec SPEC = MethodSpec.cam("gradcam", "`w_k = mean_hw G_k`", GradCam::new).withOptions(COUNTERFACTUAL);
+    public static final MethodSpec SPEC = MethodSpec.cam("gradcam", "`w_k = mean_hw G_k`", GradCam::new).withOptions(COUNTERFACTUAL).withVolumes();
 
     public GradCam(Model model, String layer) {
         super(model, layer);

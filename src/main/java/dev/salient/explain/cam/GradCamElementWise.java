@@ -19,7 +19,7 @@ import dev.salient.model.Model;
 public final class GradCamElementWise extends BaseCam {
     public static final MethodSpec SPEC = MethodSpec.cam("gradcamelementwise",
             "`sum_k relu(G_k A_k)` (pytorch-grad-cam GradCAMElementWise)", GradCamElementWise::new)
-            .withOptions(COUNTERFACTUAL);
+            .withOptions(COUNTERFACTUAL).withVolumes();
 
     public GradCamElementWise(Model model, String layer) {
         super(model, layer);

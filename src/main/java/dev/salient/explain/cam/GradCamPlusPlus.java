@@ -21,7 +21,7 @@ import dev.salient.model.ops.TensorViews;
  * }</pre>
  */
 public final class GradCamPlusPlus extends BaseCam {
-    public static final MethodSpec SPEC = MethodSpec.cam("gradcam++", "eq. 19 of arXiv:1710.11063, eps 1e-6", GradCamPlusPlus::new).withOptions(COUNTERFACTUAL);
+    public static final MethodSpec SPEC = MethodSpec.cam("gradcam++", "eq. 19 of arXiv:1710.11063, eps 1e-6", GradCamPlusPlus::new).withOptions(COUNTERFACTUAL).withVolumes();
 
     public GradCamPlusPlus(Model model, String layer) {
         super(model, layer);

@@ -17,7 +17,7 @@ import dev.salient.model.Model;
  * }</pre>
  */
 public final class HiResCam extends BaseCam {
-    public static final MethodSpec SPEC = MethodSpec.cam("hirescam", "`sum_k G_k A_k`", HiResCam::new).withOptions(COUNTERFACTUAL);
+    public static final MethodSpec SPEC = MethodSpec.cam("hirescam", "`sum_k G_k A_k`", HiResCam::new).withOptions(COUNTERFACTUAL).withVolumes();
 
     public HiResCam(Model model, String layer) {
         super(model, layer);

@@ -18,7 +18,7 @@ import dev.salient.model.Model;
  * }</pre>
  */
 public final class LayerCam extends BaseCam {
-    public static final MethodSpec SPEC = MethodSpec.cam("layercam", "`sum_k relu(G_k) A_k`", LayerCam::new).withOptions(COUNTERFACTUAL);
+    public static final MethodSpec SPEC = MethodSpec.cam("layercam", "`sum_k relu(G_k) A_k`", LayerCam::new).withOptions(COUNTERFACTUAL).withVolumes();
 
     public LayerCam(Model model, String layer) {
         super(model, layer);

@@ -18,7 +18,7 @@ import dev.salient.model.Model;
  * }</pre>
  */
 public final class XGradCam extends BaseCam {
-    public static final MethodSpec SPEC = MethodSpec.cam("xgradcam", "`w_k = sum_hw G A / (sum_hw A + 1e-7)`", XGradCam::new).withOptions(COUNTERFACTUAL);
+    public static final MethodSpec SPEC = MethodSpec.cam("xgradcam", "`w_k = sum_hw G A / (sum_hw A + 1e-7)`", XGradCam::new).withOptions(COUNTERFACTUAL).withVolumes();
 
     public XGradCam(Model model, String layer) {
         super(model, layer);

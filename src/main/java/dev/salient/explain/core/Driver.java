@@ -47,8 +47,9 @@ public final class Driver {
      */
     public static Rows rows(String method, Model model, Backend b, Tensor batch, Target target, int[][] classes,
             Expansion e, long budget) {
-        if (batch.rank() != 4)
-            throw new SalientException("attribution expects an (N,C,H,W) batch, got shape " + Shapes.str(batch.shape()));
+        if (batch.rank() != 4 && batch.rank() != 5)
+            throw new SalientException("attribution expects an (N,C,H,W) or (N,C,D,H,W) batch, got shape "
+                    + Shapes.str(batch.shape()));
         long bud = budget;
         while (true) {
             try {

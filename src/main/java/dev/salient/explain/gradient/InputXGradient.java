@@ -15,7 +15,7 @@ import dev.salient.model.Model;
  */
 public final class InputXGradient extends GradientExplainer {
     public static final MethodSpec SPEC = MethodSpec.gradient("inputxgradient", "`x * dy_t/dx`",
-            (m, o) -> new InputXGradient(m));
+            (m, o) -> new InputXGradient(m)).withVolumes();
 
     public InputXGradient(Model model) {
         super(model);

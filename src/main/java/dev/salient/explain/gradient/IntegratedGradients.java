@@ -51,7 +51,8 @@ public final class IntegratedGradients extends Explainer {
                     + "`riemann_left/right/middle/trapezoid` as Captum; convergence delta reported",
             IntegratedGradients::new)
             .withOptions(STEPS, INTEGRATION, BASELINE, MethodOption.SEED)
-            .withAxiom(IntegratedGradients::completeness);
+            .withAxiom(IntegratedGradients::completeness)
+            .withVolumes();
 
     /** Steps (default 50), rule (default Gauss-Legendre) and baseline (default zeros). */
     public record Options(int steps, IntegrationRule rule, Baseline baseline) {
@@ -109,7 +110,7 @@ public final class IntegratedGradients extends Explainer {
 
     @Override
     protected Expansion expansion(Backend backend, Tensor batch) {
-        if (batch.rank() != 4) return new Steps(backend, batch, null);
+        if (batch.rank() != 4 && batch.rank() != 5) return new Steps(backend, batch, null);
         return new Steps(backend, batch, options.baseline().build(backend, batch));
     }
 

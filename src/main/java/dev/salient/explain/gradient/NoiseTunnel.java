@@ -161,6 +161,7 @@ public final class NoiseTunnel extends Explainer {
 
     @Override
     public Attribution explain(Backend b, Tensor batch, Target target) {
+        spec().requireSpatialRank(batch.shape());
         if (batch.rank() != 4)
             throw new SalientException("attribution expects an (N,C,H,W) batch, got shape " + Shapes.str(batch.shape()));
         int n = (int) batch.dim(0), k = target.mapsPerImage();

@@ -16,7 +16,7 @@ import dev.salient.model.Model;
  */
 public final class Saliency extends GradientExplainer {
     public static final MethodSpec SPEC = MethodSpec.gradient("saliency", "`abs(dy_t/dx)`", (m, o) -> new Saliency(m))
-            .withAxiom(MethodSpec.NON_NEGATIVE);
+            .withAxiom(MethodSpec.NON_NEGATIVE).withVolumes();
 
     public Saliency(Model model) {
         super(model);

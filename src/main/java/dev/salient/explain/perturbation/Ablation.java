@@ -62,8 +62,14 @@ public abstract class Ablation extends Explainer {
     @Override
     protected Expansion expansion(Backend backend, Tensor batch) {
         Features f = features(batch);
-        Tensor base = batch.rank() == 4 ? baseline.build(backend, batch) : null;
+        Tensor base = batch.rank() == 4 || batch.rank() == 5 ? baseline.build(backend, batch) : null;
         return new Evaluations(f, base);
+    }
+
+    private static long[] rowsShape(long[] shape, int rows) {
+        long[] s = shape.clone();
+        s[0] = rows;
+        return s;
     }
 
     private final class Evaluations implements Expansion {
@@ -98,7 +104,8 @@ public abstract class Ablation extends Explainer {
         @Override
         public Chunk begin(Backend b, Tensor x, int firstImage) {
             int cnt = (int) x.dim(0);
-            int c = (int) x.dim(1), h = (int) x.dim(2), w = (int) x.dim(3), plane = h * w;
+            int c = (int) x.dim(1), plane = (int) (x.numel() / ((long) cnt * c));
+            long[] one = x.shape().clone(); // the shape of `count` rows: (count, C, spatial...)
             Tensor bi = Driver.rows(b, base, firstImage, cnt);
             return new Chunk() {
                 /** Keep-masks (count, H·W) of evaluations [s0, s0+count) of image i. */
@@ -125,7 +132,7 @@ public abstract class Ablation extends Explainer {
                     for (int i = 0; i < cnt; i++) {
                         try (Tensor xi = Driver.rows(bb, x, i, 1); Tensor b1 = Driver.rows(bb, bi, i, 1);
                                 Tensor m = bb.upload(masks(firstImage + i, s0, count), count, plane);
-                                Tensor y = bb.allocate(count, c, h, w)) {
+                                Tensor y = bb.allocate(rowsShape(one, count))) {
                             bb.maskedBlend(xi, b1, m, y);
                             for (int s = 0; s < count; s++) bb.copyRange(y, s * row, points, ((long) s * cnt + i) * row, row);
                         }
@@ -170,7 +177,7 @@ public abstract class Ablation extends Explainer {
                             for (int ch = 0; ch < c; ch++) out[(i * c + ch) * plane + p] = v;
                         }
                     }
-                    return bb.upload(out, cnt, c, h, w);
+                    return bb.upload(out, x.shape());
                 }
 
                 @Override

@@ -2,10 +2,11 @@ package dev.salient.model.ops;
 
 import dev.salient.engine.Backend;
 import dev.salient.engine.Conv2dGeometry;
+import dev.salient.engine.Conv3dGeometry;
 import dev.salient.engine.Tensor;
 
 /**
- * Conv, 1-D and 2-D (1-D runs as 2-D with H = 1): groups, dilations, strides,
+ * Conv, 1-D, 2-D and 3-D (1-D runs as 2-D with H = 1; 3-D on the volumetric ops): groups, dilations, strides,
  * asymmetric pads, auto_pad; kernel_shape is taken from the weights and
  * checked against the attribute when given.
  */
@@ -14,12 +15,9 @@ final class ConvOp extends AbstractOp {
         super(ctx);
     }
 
-    /** The 2-D geometry for concrete x and w shapes. */
-    Conv2dGeometry geometry(long[] x, long[] w) {
-        if (x.length != 3 && x.length != 4)
-            throw error("only 1-D and 2-D convolutions are supported, input has shape " + str(x));
+    /** The spatial attributes for concrete x and w shapes, after the checks every rank shares. */
+    private Spatial spatial(long[] x, long[] w) {
         if (w.length != x.length) throw error("weight " + str(w) + " does not match input " + str(x));
-        int nd = x.length - 2;
         long[] kernel = java.util.Arrays.copyOfRange(w, 2, w.length);
         long[] ks = ctx.attrs().getInts("kernel_shape");
         if (ks != null && !java.util.Arrays.equals(ks, kernel))
@@ -28,7 +26,34 @@ final class ConvOp extends AbstractOp {
         if (group <= 0 || x[1] != w[1] * group)
             throw error("input channels " + x[1] + " != weight channels " + w[1] + " x group " + group);
         if (w[0] % group != 0) throw error("filters " + w[0] + " not divisible by group " + group);
-        Spatial s = Spatial.resolve(this, ctx.attrs(), java.util.Arrays.copyOfRange(x, 2, x.length), kernel, false, true);
+        return Spatial.resolve(this, ctx.attrs(), java.util.Arrays.copyOfRange(x, 2, x.length), kernel, false, true);
+    }
+
+    /** The 3-D geometry for concrete 5-D x and w shapes. */
+    Conv3dGeometry geometry3d(long[] x, long[] w) {
+        Spatial s = spatial(x, w);
+        int[] in = new int[3];
+        for (int a = 0; a < 3; a++) in[a] = Spatial.toInt(this, x[2 + a], "spatial size");
+        try {
+            return new Conv3dGeometry(Spatial.toInt(this, x[0], "batch"), Spatial.toInt(this, x[1], "channels"),
+                    Spatial.toInt(this, w[0], "filters"), (int) ctx.attrs().getInt("group", 1), in, s.kernel, s.stride,
+                    s.padBegin, s.padEnd, s.dilation);
+        } catch (RuntimeException e) {
+            throw error(e.getMessage());
+        }
+    }
+
+    private static boolean volumetric(long[] x) {
+        return x.length == 5;
+    }
+
+    /** The 2-D geometry for concrete x and w shapes. */
+    Conv2dGeometry geometry(long[] x, long[] w) {
+        if (x.length != 3 && x.length != 4)
+            throw error("only 1-D, 2-D and 3-D convolutions are supported, input has shape " + str(x));
+        int nd = x.length - 2;
+        long group = ctx.attrs().getInt("group", 1);
+        Spatial s = spatial(x, w);
         int n = Spatial.toInt(this, x[0], "batch"), c = Spatial.toInt(this, x[1], "channels"), k = Spatial.toInt(this, w[0], "filters");
         try {
             if (nd == 1)
@@ -46,6 +71,7 @@ final class ConvOp extends AbstractOp {
     public long[][] outputShapes(long[][] in) {
         if (in.length > 2 && in[2] != null && (in[2].length != 1 || in[2][0] != in[1][0]))
             throw error("bias " + str(in[2]) + " does not match " + in[1][0] + " filters");
+        if (volumetric(in[0])) return new long[][] {geometry3d(in[0], in[1]).outputShape()};
         Conv2dGeometry g = geometry(in[0], in[1]);
         if (in[0].length == 3) return new long[][] {{g.n(), g.k(), g.outW()}};
         return new long[][] {g.outputShape()};
@@ -53,6 +79,11 @@ final class ConvOp extends AbstractOp {
 
     @Override
     public void forward(Backend b, Tensor[] in, Tensor[] out) {
+        if (volumetric(in[0].shape())) {
+            Conv3dGeometry g = geometry3d(in[0].shape(), in[1].shape());
+            b.conv3dForward(in[0], in[1], in.length > 2 ? in[2] : null, out[0], g);
+            return;
+        }
         Conv2dGeometry g = geometry(in[0].shape(), in[1].shape());
         Tensor bias = in.length > 2 ? in[2] : null;
         b.conv2dForward(TensorViews.view(in[0], g.inputShape()), TensorViews.view(in[1], g.weightShape()), bias,
@@ -67,6 +98,11 @@ final class ConvOp extends AbstractOp {
     @Override
     public void forwardFused(Backend b, Tensor[] in, Op next, Tensor out) {
         ActivationOp a = (ActivationOp) next;
+        if (volumetric(in[0].shape())) {
+            Conv3dGeometry g = geometry3d(in[0].shape(), in[1].shape());
+            b.conv3dForwardActivation(in[0], in[1], in.length > 2 ? in[2] : null, out, g, a.kind(), a.alpha(), a.beta());
+            return;
+        }
         Conv2dGeometry g = geometry(in[0].shape(), in[1].shape());
         Tensor bias = in.length > 2 ? in[2] : null;
         b.conv2dForwardActivation(TensorViews.view(in[0], g.inputShape()), TensorViews.view(in[1], g.weightShape()),
@@ -76,6 +112,10 @@ final class ConvOp extends AbstractOp {
     @Override
     public void backward(Backend b, Tensor[] in, Tensor[] out, Tensor[] dOut, Tensor[] dIn) {
         if (dIn[0] == null) return;
+        if (volumetric(in[0].shape())) {
+            b.conv3dBackwardData(dOut[0], in[1], dIn[0], geometry3d(in[0].shape(), in[1].shape()));
+            return;
+        }
         Conv2dGeometry g = geometry(in[0].shape(), in[1].shape());
         b.conv2dBackwardData(TensorViews.view(dOut[0], g.outputShape()), TensorViews.view(in[1], g.weightShape()),
                 TensorViews.view(dIn[0], g.inputShape()), g);

@@ -2,10 +2,11 @@ package dev.salient.model.ops;
 
 import dev.salient.engine.Backend;
 import dev.salient.engine.Pool2dGeometry;
+import dev.salient.engine.Pool3dGeometry;
 import dev.salient.engine.Tensor;
 
 /**
- * MaxPool and AveragePool over 1-D (as 2-D with H = 1) and 2-D inputs:
+ * MaxPool and AveragePool over 1-D (as 2-D with H = 1), 2-D and 3-D inputs:
  * kernel_shape, strides, pads, dilations, auto_pad, ceil_mode and (average)
  * count_include_pad. MaxPool's optional Indices output is not supported.
  */
@@ -20,15 +21,40 @@ final class PoolOp extends AbstractOp {
         if (ctx.attrs().getInts("kernel_shape") == null) throw error("missing attribute kernel_shape");
     }
 
+    private Spatial spatial(long[] x) {
+        long[] kernel = ctx.attrs().getInts("kernel_shape");
+        if (kernel.length != x.length - 2) throw error("kernel_shape " + str(kernel) + " does not match input " + str(x));
+        boolean ceil = ctx.attrs().getInt("ceil_mode", 0) != 0;
+        return Spatial.resolve(this, ctx.attrs(), java.util.Arrays.copyOfRange(x, 2, x.length), kernel, ceil, true);
+    }
+
+    private boolean countIncludePad() {
+        return !max && ctx.attrs().getInt("count_include_pad", 0) != 0;
+    }
+
+    private static boolean volumetric(long[] x) {
+        return x.length == 5;
+    }
+
+    /** The 3-D geometry for a concrete 5-D input shape. */
+    Pool3dGeometry geometry3d(long[] x) {
+        Spatial s = spatial(x);
+        int[] in = new int[3];
+        for (int a = 0; a < 3; a++) in[a] = Spatial.toInt(this, x[2 + a], "spatial size");
+        try {
+            return new Pool3dGeometry(Spatial.toInt(this, x[0], "batch"), Spatial.toInt(this, x[1], "channels"), in,
+                    s.kernel, s.stride, s.padBegin, s.padEnd, s.dilation, s.out, countIncludePad());
+        } catch (RuntimeException e) {
+            throw error(e.getMessage());
+        }
+    }
+
     Pool2dGeometry geometry(long[] x) {
         if (x.length != 3 && x.length != 4)
-            throw error("only 1-D and 2-D pooling is supported, input has shape " + str(x));
-        long[] kernel = ctx.attrs().getInts("kernel_shape");
+            throw error("only 1-D, 2-D and 3-D pooling is supported, input has shape " + str(x));
         int nd = x.length - 2;
-        if (kernel.length != nd) throw error("kernel_shape " + str(kernel) + " does not match input " + str(x));
-        boolean ceil = ctx.attrs().getInt("ceil_mode", 0) != 0;
-        Spatial s = Spatial.resolve(this, ctx.attrs(), java.util.Arrays.copyOfRange(x, 2, x.length), kernel, ceil, true);
-        boolean cip = !max && ctx.attrs().getInt("count_include_pad", 0) != 0;
+        Spatial s = spatial(x);
+        boolean cip = countIncludePad();
         int n = Spatial.toInt(this, x[0], "batch"), c = Spatial.toInt(this, x[1], "channels");
         try {
             if (nd == 1)
@@ -44,6 +70,7 @@ final class PoolOp extends AbstractOp {
 
     @Override
     public long[][] outputShapes(long[][] in) {
+        if (volumetric(in[0])) return new long[][] {geometry3d(in[0]).outputShape()};
         Pool2dGeometry g = geometry(in[0]);
         if (in[0].length == 3) return new long[][] {{g.n(), g.c(), g.outW()}};
         return new long[][] {g.outputShape()};
@@ -51,6 +78,12 @@ final class PoolOp extends AbstractOp {
 
     @Override
     public void forward(Backend b, Tensor[] in, Tensor[] out) {
+        if (volumetric(in[0].shape())) {
+            Pool3dGeometry g = geometry3d(in[0].shape());
+            if (max) b.maxPool3dForward(in[0], out[0], g);
+            else b.avgPool3dForward(in[0], out[0], g);
+            return;
+        }
         Pool2dGeometry g = geometry(in[0].shape());
         Tensor x = TensorViews.view(in[0], g.inputShape()), y = TensorViews.view(out[0], g.outputShape());
         if (max) b.maxPool2dForward(x, y, g);
@@ -60,6 +93,12 @@ final class PoolOp extends AbstractOp {
     @Override
     public void backward(Backend b, Tensor[] in, Tensor[] out, Tensor[] dOut, Tensor[] dIn) {
         if (dIn[0] == null) return;
+        if (volumetric(in[0].shape())) {
+            Pool3dGeometry g = geometry3d(in[0].shape());
+            if (max) b.maxPool3dBackward(in[0], dOut[0], dIn[0], g);
+            else b.avgPool3dBackward(dOut[0], dIn[0], g);
+            return;
+        }
         Pool2dGeometry g = geometry(in[0].shape());
         Tensor dy = TensorViews.view(dOut[0], g.outputShape()), dx = TensorViews.view(dIn[0], g.inputShape());
         if (max) b.maxPool2dBackward(TensorViews.view(in[0], g.inputShape()), dy, dx, g);

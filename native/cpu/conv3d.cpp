@@ -1,0 +1,268 @@
+// 3-D convolution, forward and data gradient, on the CPU.
+//
+//   y[n,k,z,p,q] = bias[k] + sum_{c in group(k), t, r, s} w[k,c,t,r,s]
+//                  * x[n,c, z*sd - pf + t*dd, p*sh - pt + r*dh, q*sw - pl + s*dw]
+//   dx = conv3d^T(dy): the adjoint of the map x -> y (bias excluded).
+//
+// vol2col + OpenBLAS sgemm, the 3-D form of conv2d.cpp's im2col (Chellapilla et al. 2006):
+// a work item is (image, group, block of output depth slices); its column matrix
+// col[((c*KD + t)*KH + r)*KW + s, (z - z0)*oh*ow + p*ow + q] holds the window taps of those
+// slices, and one single-threaded sgemm W_g (kg, cg*kd*kh*kw) x col writes the block of y.
+// The data gradient is col = W_g^T dy_block, then col2vol (the adjoint of vol2col) adds it
+// into dx; items of one (image, group) overlap in dx, so they run in one thread, or, with fewer
+// (image, group) pairs than threads, col2vol splits the channels over the threads.
+// Blocks hold enough slices for ~kTargetCols GEMM columns and at most kMaxCol floats of col.
+//
+// FLOPs: 2 * n * k * od * oh * ow * (c/groups) * kd * kh * kw for either pass.
+#include <algorithm>
+#include <cstring>
+#include <omp.h>
+#include "blas.h"
+#include "common.h"
+#include "conv2d.h"
+#include "conv2d_epilogue.h"
+#include "workspace.h"
+
+namespace {
+
+using salient::host::Vol3Geom;
+using salient::conv::Epilogue;
+using salient::conv::valid_range;
+
+constexpr int64_t kTargetCols = 1024;
+constexpr int64_t kMaxCol = int64_t(1) << 22;
+
+// Output depth slices [z0, z1) of the column matrix of one group's channels.
+// x: (cg, d, h, w), col: (cg*kd*kh*kw, (z1-z0)*oh*ow)
+void vol2col(const float* x, float* col, const Vol3Geom& g, int z0, int z1) {
+    const int OH = g.out[1], OW = g.out[2];
+    const int64_t ohw = (int64_t)OH * OW, ld = (z1 - z0) * ohw, plane = (int64_t)g.in[1] * g.in[2];
+    const int64_t rows = (int64_t)g.cg * g.ker_vol();
+    for (int64_t row = 0; row < rows; row++) {
+        const int s = (int)(row % g.ker[2]), r = (int)((row / g.ker[2]) % g.ker[1]);
+        const int t = (int)((row / ((int64_t)g.ker[2] * g.ker[1])) % g.ker[0]);
+        const int64_t c = row / g.ker_vol();
+        const int off_w = s * g.dil[2] - g.pad0[2];
+        int lo, hi;
+        valid_range(off_w, g.stride[2], g.in[2], OW, lo, hi);
+        for (int z = z0; z < z1; z++) {
+            float* dz = col + row * ld + (z - z0) * ohw;
+            const int iz = z * g.stride[0] - g.pad0[0] + t * g.dil[0];
+            if (iz < 0 || iz >= g.in[0]) {
+                std::memset(dz, 0, sizeof(float) * (size_t)ohw);
+                continue;
+            }
+            const float* src = x + (c * g.in[0] + iz) * plane;
+            for (int p = 0; p < OH; p++) {
+                float* d = dz + (int64_t)p * OW;
+                const int ih = p * g.stride[1] - g.pad0[1] + r * g.dil[1];
+                if (ih < 0 || ih >= g.in[1]) {
+                    std::memset(d, 0, sizeof(float) * OW);
+                    continue;
+                }
+                const float* srow = src + (int64_t)ih * g.in[2] + off_w;
+                for (int q = 0; q < lo; q++) d[q] = 0.f;
+                if (g.stride[2] == 1) {
+                    std::memcpy(d + lo, srow + lo, sizeof(float) * (hi - lo));
+                } else {
+                    const int sw = g.stride[2];
+                    for (int q = lo; q < hi; q++) d[q] = srow[(int64_t)q * sw];
+                }
+                for (int q = hi; q < OW; q++) d[q] = 0.f;
+            }
+        }
+    }
+}
+
+// x[c, ...] += the column rows of channels [c0, c1) for output slices [z0, z1) (the adjoint of vol2col).
+// col: (cg*kd*kh*kw, (z1-z0)*oh*ow), x: (cg, d, h, w)
+void col2vol(const float* col, float* x, const Vol3Geom& g, int z0, int z1, int c0, int c1) {
+    const int OH = g.out[1], OW = g.out[2];
+    const int64_t ohw = (int64_t)OH * OW, ld = (z1 - z0) * ohw, plane = (int64_t)g.in[1] * g.in[2];
+    for (int c = c0; c < c1; c++)
+        for (int t = 0; t < g.ker[0]; t++)
+            for (int r = 0; r < g.ker[1]; r++)
+                for (int s = 0; s < g.ker[2]; s++) {
+                    const int64_t row = (((int64_t)c * g.ker[0] + t) * g.ker[1] + r) * g.ker[2] + s;
+                    const int off_w = s * g.dil[2] - g.pad0[2];
+                    int lo, hi;
+                    valid_range(off_w, g.stride[2], g.in[2], OW, lo, hi);
+                    for (int z = z0; z < z1; z++) {
+                        const int iz = z * g.stride[0] - g.pad0[0] + t * g.dil[0];
+                        if (iz < 0 || iz >= g.in[0]) continue;
+                        const float* sz = col + row * ld + (z - z0) * ohw;
+                        float* dst = x + ((int64_t)c * g.in[0] + iz) * plane;
+                        for (int p = 0; p < OH; p++) {
+                            const int ih = p * g.stride[1] - g.pad0[1] + r * g.dil[1];
+                            if (ih < 0 || ih >= g.in[1]) continue;
+                            float* drow = dst + (int64_t)ih * g.in[2] + off_w;
+                            const float* srow = sz + (int64_t)p * OW;
+                            if (g.stride[2] == 1) {
+#pragma omp simd
+                                for (int q = lo; q < hi; q++) drow[q] += srow[q];
+                            } else {
+                                const int sw = g.stride[2];
+                                for (int q = lo; q < hi; q++) drow[(int64_t)q * sw] += srow[q];
+                            }
+                        }
+                    }
+                }
+}
+
+// Output depth slices per work item: ~kTargetCols columns, col within kMaxCol floats, and,
+// when (image, group) pairs are fewer than the threads, enough blocks to go round.
+int slices_per_block(const Vol3Geom& g, int nt, bool share_threads) {
+    const int64_t ohw = (int64_t)g.out[1] * g.out[2], crs = (int64_t)g.cg * g.ker_vol();
+    int64_t zr = std::min<int64_t>(g.out[0], std::max<int64_t>(1, (kTargetCols + ohw - 1) / ohw));
+    zr = std::min(zr, std::max<int64_t>(1, kMaxCol / std::max<int64_t>(1, crs * ohw)));
+    const int64_t pairs = (int64_t)g.n * g.groups;
+    if (share_threads && pairs < nt) {
+        const int64_t chunks = (nt + pairs - 1) / pairs;
+        zr = std::min(zr, std::max<int64_t>(1, (g.out[0] + chunks - 1) / chunks));
+    }
+    return (int)zr;
+}
+
+int threads_for(const Vol3Geom& g) {
+    const double flops = 2.0 * g.n * g.k * (double)g.out_vol() * g.cg * g.ker_vol();
+    return flops < 2e6 ? 1 : omp_get_max_threads();
+}
+
+// x: (n,c,d,h,w), w: (k,cg,kd,kh,kw), bias: (k) or NULL, y: (n,k,od,oh,ow)
+int forward(const float* x, const float* w, const float* bias, float* y, const Vol3Geom& g, const Epilogue& e) {
+    const int nt = threads_for(g);
+    const int zr = slices_per_block(g, nt, true);
+    const int blocks = (g.out[0] + zr - 1) / zr;
+    const int64_t crs = (int64_t)g.cg * g.ker_vol(), ohw = (int64_t)g.out[1] * g.out[2], ovol = g.out_vol();
+    const int64_t items = (int64_t)g.n * g.groups * blocks;
+    int err = 0;
+#pragma omp parallel num_threads(nt)
+    {
+        float* col = salient::thread_workspace(crs * zr * ohw, 0);
+        if (!col) {
+#pragma omp atomic write
+            err = 1;
+        }
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t it = 0; it < items; it++) {
+            if (!col) continue;
+            const int b = (int)(it % blocks), gi = (int)((it / blocks) % g.groups);
+            const int64_t nn = it / ((int64_t)blocks * g.groups);
+            const int z0 = b * zr, z1 = std::min(g.out[0], z0 + zr);
+            const int64_t len = (z1 - z0) * ohw;
+            const float* xg = x + (nn * g.c + (int64_t)gi * g.cg) * g.in_vol();          // (cg,d,h,w)
+            const float* wg = w + (int64_t)gi * g.kg * crs;                               // (kg,crs)
+            float* yb = y + (nn * g.k + (int64_t)gi * g.kg) * ovol + z0 * ohw;            // (kg,len), ld ovol
+            vol2col(xg, col, g, z0, z1);
+            if (bias)
+                for (int kk = 0; kk < g.kg; kk++)
+                    std::fill(yb + kk * ovol, yb + kk * ovol + len, bias[gi * g.kg + kk]);
+            salient::sgemm_serial(false, false, g.kg, (int)len, (int)crs, 1.f, wg, (int)crs, col, (int)len,
+                                  bias ? 1.f : 0.f, yb, (int)ovol);
+            salient::conv::apply_epilogue(e, yb, g.kg, len, ovol);
+        }
+    }
+    if (err) return salient::fail(SALIENT_ENOMEM, "conv3d_forward_cpu: out of memory for the vol2col workspace");
+    return SALIENT_OK;
+}
+
+// dy: (n,k,od,oh,ow), w: (k,cg,kd,kh,kw), dx: (n,c,d,h,w)
+int backward_data(const float* dy, const float* w, float* dx, const Vol3Geom& g) {
+    const int nt = threads_for(g);
+    const int zr = slices_per_block(g, nt, false);
+    const int blocks = (g.out[0] + zr - 1) / zr;
+    const int64_t crs = (int64_t)g.cg * g.ker_vol(), ohw = (int64_t)g.out[1] * g.out[2], ovol = g.out_vol();
+    const int64_t pairs = (int64_t)g.n * g.groups;
+    auto block_gemm = [&](int64_t pair, int b, float* col, bool parallel) {
+        const int gi = (int)(pair % g.groups);
+        const int64_t nn = pair / g.groups;
+        const int z0 = b * zr, z1 = std::min(g.out[0], z0 + zr);
+        const int64_t len = (z1 - z0) * ohw;
+        const float* dyb = dy + (nn * g.k + (int64_t)gi * g.kg) * ovol + z0 * ohw;  // (kg,len), ld ovol
+        const float* wg = w + (int64_t)gi * g.kg * crs;                            // (kg,crs)
+        (parallel ? salient::sgemm_parallel : salient::sgemm_serial)(true, false, (int)crs, (int)len, g.kg, 1.f, wg,
+                                                                     (int)crs, dyb, (int)ovol, 0.f, col, (int)len);
+        return std::make_pair(z0, z1);
+    };
+    auto dx_of = [&](int64_t pair) {
+        return dx + ((pair / g.groups) * g.c + (int64_t)(pair % g.groups) * g.cg) * g.in_vol();  // (cg,d,h,w)
+    };
+    int err = 0;
+    if (pairs >= nt || nt == 1) {
+#pragma omp parallel num_threads(nt)
+        {
+            float* col = salient::thread_workspace(crs * zr * ohw, 0);
+            if (!col) {
+#pragma omp atomic write
+                err = 1;
+            }
+#pragma omp for schedule(dynamic, 1)
+            for (int64_t pair = 0; pair < pairs; pair++) {
+                if (!col) continue;
+                float* dxg = dx_of(pair);
+                std::memset(dxg, 0, sizeof(float) * (size_t)(g.cg * g.in_vol()));
+                for (int b = 0; b < blocks; b++) {
+                    auto zz = block_gemm(pair, b, col, false);
+                    col2vol(col, dxg, g, zz.first, zz.second, 0, g.cg);
+                }
+            }
+        }
+    } else {
+        float* col = salient::thread_workspace(crs * zr * ohw, 1);
+        if (!col) err = 1;
+        for (int64_t pair = 0; pair < pairs && !err; pair++) {
+            float* dxg = dx_of(pair);
+            for (int b = 0; b < blocks; b++) {
+                auto zz = block_gemm(pair, b, col, true);
+#pragma omp parallel num_threads(nt)
+                {
+                    const int t = omp_get_thread_num(), T = omp_get_num_threads();
+                    const int c0 = (int)((int64_t)g.cg * t / T), c1 = (int)((int64_t)g.cg * (t + 1) / T);
+                    if (b == 0) std::memset(dxg + c0 * g.in_vol(), 0, sizeof(float) * (size_t)((c1 - c0) * g.in_vol()));
+                    col2vol(col, dxg, g, zz.first, zz.second, c0, c1);
+                }
+            }
+        }
+    }
+    if (err) return salient::fail(SALIENT_ENOMEM, "conv3d_backward_data_cpu: out of memory for the col2vol workspace");
+    return SALIENT_OK;
+}
+
+// The engine's own limits on top of the common checks: BLAS ints.
+int check_blas(const char* fn, const Vol3Geom& g) {
+    const int64_t crs = (int64_t)g.cg * g.ker_vol();
+    SALIENT_CHECK(crs < INT_MAX / 2 && g.out_vol() < INT_MAX, "%s: volume or filter too large for BLAS ints", fn);
+    SALIENT_CHECK(crs * g.out[1] * g.out[2] < (int64_t(1) << 34), "%s: vol2col slice of %lld floats is too large", fn,
+                  (long long)(crs * g.out[1] * g.out[2]));
+    return SALIENT_OK;
+}
+
+}  // namespace
+
+extern "C" int conv3d_forward_cpu(const float* x, const float* w, const float* bias, float* y, const int32_t* geom,
+                                  int act, float alpha, float beta) {
+    SALIENT_CHECK_PTR(x);
+    SALIENT_CHECK_PTR(w);
+    SALIENT_CHECK_PTR(y);
+    SALIENT_CHECK(act < 0 || act == SALIENT_ACT_RELU || act == SALIENT_ACT_CLIP,
+                  "%s: activation %d cannot be fused (none < 0, Relu %d or Clip %d)", __func__, act, SALIENT_ACT_RELU,
+                  SALIENT_ACT_CLIP);
+    Vol3Geom g;
+    if (int rc = salient::host::unpack_conv3d(__func__, geom, g)) return rc;
+    if (int rc = check_blas(__func__, g)) return rc;
+    Epilogue e;
+    e.kind = act < 0 ? -1 : act;
+    e.lo = alpha;
+    e.hi = beta;
+    return forward(x, w, bias, y, g, e);
+}
+
+extern "C" int conv3d_backward_data_cpu(const float* dy, const float* w, float* dx, const int32_t* geom) {
+    SALIENT_CHECK_PTR(dy);
+    SALIENT_CHECK_PTR(w);
+    SALIENT_CHECK_PTR(dx);
+    Vol3Geom g;
+    if (int rc = salient::host::unpack_conv3d(__func__, geom, g)) return rc;
+    if (int rc = check_blas(__func__, g)) return rc;
+    return backward_data(dy, w, dx, g);
+}
