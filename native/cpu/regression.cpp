@@ -75,7 +75,11 @@ extern "C" int weighted_lstsq_cpu(const double* x, const double* y, const double
     std::vector<double> b(ldb, 0.0), s(std::min(n, m));
     std::copy(yc.begin(), yc.end(), b.begin());
     lapack_int rank = 0;
-    lapack_int info = LAPACKE_dgelsd(LAPACK_ROW_MAJOR, n, m, 1, xc.data(), m, b.data(), 1, s.data(), -1.0, &rank);
+    // singular values below eps * max(n, m) of the largest count as zero (numpy.linalg.lstsq's
+    // rcond): a rank-deficient design (fewer coalitions than segments) keeps its minimum-norm
+    // solution instead of dividing rounding noise by a singular value of rounding size
+    const double rcond = 2.220446049250313e-16 * std::max(n, m);
+    lapack_int info = LAPACKE_dgelsd(LAPACK_ROW_MAJOR, n, m, 1, xc.data(), m, b.data(), 1, s.data(), rcond, &rank);
     if (info != 0) return salient::fail(SALIENT_EBACKEND, "weighted_lstsq_cpu: LAPACK dgelsd failed (info %d)", (int)info);
     double icpt = ym;
     for (int j = 0; j < m; j++) {

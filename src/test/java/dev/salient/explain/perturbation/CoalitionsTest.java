@@ -271,6 +271,25 @@ class CoalitionsTest {
     }
 
     @Test
+    void kernelShapWithFewerCoalitionsThanSegmentsIsTheMinimumNormSolution() {
+        // all-on and all-off only: every segment gets (f(x) - f(baseline)) / M, run after run
+        float[] a = run(create("kernelshap", Map.of("--segments", "grid:8", "--samples", "2")));
+        assertArrayEquals(a, run(create("kernelshap", Map.of("--segments", "grid:8", "--samples", "2"))));
+        float[] logits, zeros;
+        try (Tensor x = input.upload(CPU); Tensor z = CPU.zeros(3, 3, 32, 32)) {
+            logits = dev.salient.explain.core.Driver.forwardChunked(model, CPU, x, 3);
+            zeros = dev.salient.explain.core.Driver.forwardChunked(model, CPU, z, 3);
+        }
+        for (int i = 0; i < 3; i++) {
+            int t = 0;
+            for (int c = 1; c < 10; c++) if (logits[i * 10 + c] > logits[i * 10 + t]) t = c;
+            double want = (logits[i * 10 + t] - zeros[i * 10 + t]) / 64.0;
+            for (int p = 0; p < 3 * 1024; p++)
+                assertEquals(want, a[i * 3 * 1024 + p], 1e-5 * Math.abs(want) + 1e-6, "image " + i + " element " + p);
+        }
+    }
+
+    @Test
     void forwardPassesPerImage() {
         try (Tensor x = input.upload(CPU)) {
             assertEquals(512, ((Coalitions) create("shapley", Map.of("--segments", "grid:3"))).evaluationsPerImage(x));
