@@ -121,7 +121,8 @@ public final class EvaluationReport {
 
     /** A line plot of the mean curve of each method: x the fraction, y the score. */
     static String svg(CurvePlot p, List<String> methods) {
-        int w = 420, hgt = 300, left = 50, right = 130, top = 30, bottom = 40;
+        // the legend lists every method: the plot grows with it, and more than 10 methods get evenly spaced hues
+        int w = 460, left = 50, right = 170, top = 30, bottom = 40, hgt = Math.max(300, top + 16 * methods.size() + 20);
         double ymax = 0;
         for (double[] v : p.perMethod().values()) for (double d : v) if (Double.isFinite(d)) ymax = Math.max(ymax, d);
         ymax = ymax <= 0 ? 1 : ymax * 1.05;
@@ -149,7 +150,8 @@ public final class EvaluationReport {
         for (String m : methods) {
             double[] v = p.perMethod().get(m);
             if (v == null) continue;
-            String col = PALETTE[k % PALETTE.length];
+            String col = methods.size() <= PALETTE.length ? PALETTE[k]
+                    : String.format(Locale.ROOT, "hsl(%d,70%%,%d%%)", 360 * k / methods.size(), k % 2 == 0 ? 40 : 55);
             StringBuilder pts = new StringBuilder();
             for (int i = 0; i < v.length; i++) {
                 if (!Double.isFinite(v[i])) continue;
