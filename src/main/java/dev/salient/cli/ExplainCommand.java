@@ -97,6 +97,9 @@ public final class ExplainCommand implements Callable<Integer> {
     @Mixin
     OverlayOptions overlays;
 
+    @Mixin
+    NoiseTunnelOptions tunnel;
+
     /** Images the contact sheet of a folder run shows. */
     static final int OVERVIEW_ROWS = 32;
 
@@ -109,6 +112,7 @@ public final class ExplainCommand implements Callable<Integer> {
         run.validate();
         Target tgt = Target.parse(target);
         OverlayStyle look = overlays.style();
+        tunnel.validate();
         boolean toNpy = out.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".npy");
         List<Path> files = Inputs.list(input);
         String baselineArg = givenMethodOptions().getOrDefault("--baseline", "");
@@ -129,7 +133,7 @@ public final class ExplainCommand implements Callable<Integer> {
         try (Model m = run.limit(Model.load(model)); Interrupts stop = Interrupts.install()) {
             ModelChecks.classifierOutput(m, "explain");
             long[] declared = m.inputs().get(0).shape();
-            Explainer ex = ms.create(m, opts).memoryBudget(run.chunkBudget());
+            Explainer ex = tunnel.wrap(ms, ms.create(m, opts)).memoryBudget(run.chunkBudget());
             NpyStreamWriter npy = null;
             List<Path> pending = new ArrayList<>();
             try (ProgressBar bar = files.size() > 1 && !noProgress ? new ProgressBarBuilder().setTaskName("explain " + method)
@@ -262,6 +266,7 @@ public final class ExplainCommand implements Callable<Integer> {
         Map<String, Object> o = new LinkedHashMap<>();
         o.put("target", tgt.toString());
         o.putAll(opts.report(ms));
+        if (tunnel.given()) o.put("noise_tunnel", tunnel.report());
         o.put("batch", run.batch());
         o.put("memory_budget_mb", run.memoryBudgetForReport());
         report.put("options", o);
