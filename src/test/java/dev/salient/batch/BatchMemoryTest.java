@@ -16,14 +16,15 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Memory stays flat over a long run: 5,000 images (Grad-CAM on the demo model, shards
  * of 500) in a child JVM with a fixed, pre-touched 256 MiB heap, so that what can grow
- * is native memory, the decode queue and what the JVM keeps beside the heap.
+ * is native memory, the decode queue and what the JVM keeps beside the heap. The child
+ * runs with the JVM options the launcher gives {@code salient batch}.
  *
- * <p>Measured: the resident set grows by 30-40 MiB in steps over the first ~6,000
- * images (+9 to +11 % from image 500 to 5,000; where the steps fall varies from run to
- * run), then stays flat: a 20,000-image run held 390.0-390.8 MiB from image 8,000 to
- * 19,500. So this test bounds the growth from image 500 to 5,000 by 15 % (a leak of
- * 12 KiB per image or more fails it); the 5 % the issue asks for is not met in this
- * window.
+ * <p>Measured: with C2 (the JVM's default), the resident set grows by 30-40 MiB in steps
+ * over the first ~6,000 images (+9 to +11 % from image 500 to 5,000), then stays flat;
+ * native memory tracking and smaps put the growth in one glibc arena while C2 compiles
+ * (NMT's "Compiler" category at 14 MiB), and it is gone with C1 alone (+1.3 %). So the
+ * launcher runs {@code batch} on C1 (its Java only orchestrates), and this test holds
+ * the growth from image 500 to 5,000 to the 5 % asked.
  */
 class BatchMemoryTest {
     @TempDir
@@ -37,9 +38,11 @@ class BatchMemoryTest {
         for (int i = 0; i < 5000; i++) lines.add(images.get(i % images.size()).toString());
         Path list = dir.resolve("list.txt");
         Files.write(list, lines);
-        List<String> cmd = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xms256m", "-Xmx256m",
-                "-XX:+AlwaysPreTouch", "-cp", System.getProperty("java.class.path"), MemoryProbe.class.getName(), list.toString(),
-                dir.resolve("out").toString());
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xms256m",
+                "-Xmx256m", "-XX:+AlwaysPreTouch"));
+        cmd.addAll(launcherBatchOptions());
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), MemoryProbe.class.getName(), list.toString(),
+                dir.resolve("out").toString()));
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(dir.resolve("probe.log").toFile());
         pb.environment().put("OMP_WAIT_POLICY", "passive");
         Process p = pb.start();
@@ -56,7 +59,16 @@ class BatchMemoryTest {
         assertEquals(10, rss.size(), log);
         long at500 = rss.firstEntry().getValue();
         for (var e : rss.entrySet())
-            assertTrue(Math.abs(e.getValue() - at500) <= 0.15 * at500,
+            assertTrue(Math.abs(e.getValue() - at500) <= 0.05 * at500,
                     "RSS at image " + e.getKey() + " is " + e.getValue() + " KiB, at 500 it was " + at500 + " KiB: " + rss);
+    }
+
+    /** The JVM options {@code scripts/salient} gives {@code batch}, read from the launcher itself. */
+    static List<String> launcherBatchOptions() throws java.io.IOException {
+        for (String l : Files.readAllLines(Path.of("scripts/salient"))) {
+            var m = java.util.regex.Pattern.compile("^batch_jvm_opts=\"([^\"]*)\"$").matcher(l);
+            if (m.matches()) return List.of(m.group(1).trim().split("\\s+"));
+        }
+        throw new AssertionError("scripts/salient has no batch_jvm_opts line");
     }
 }

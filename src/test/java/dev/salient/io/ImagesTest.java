@@ -160,4 +160,44 @@ class ImagesTest {
                 () -> Images.load(p, Preprocess.defaults().withResize(4).resolve(3, 6, 6)));
         assertTrue(small.getMessage().contains("smaller than the crop"), small.getMessage());
     }
+
+    /** The planes getRGB gives, the reference for toPlanes' direct read of interleaved sRGB bytes. */
+    static float[] viaGetRgb(BufferedImage img) {
+        int h = img.getHeight(), w = img.getWidth(), plane = h * w;
+        float[] rgb = new float[3 * plane];
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++) {
+                int c = img.getRGB(x, y);
+                rgb[y * w + x] = ((c >> 16) & 0xff) / 255f;
+                rgb[plane + y * w + x] = ((c >> 8) & 0xff) / 255f;
+                rgb[2 * plane + y * w + x] = (c & 0xff) / 255f;
+            }
+        return rgb;
+    }
+
+    @Test
+    void directByteReadEqualsGetRgbForEveryInterleavedLayout() throws IOException {
+        java.util.Random r = new java.util.Random(7);
+        int[] types = {BufferedImage.TYPE_3BYTE_BGR, BufferedImage.TYPE_4BYTE_ABGR, BufferedImage.TYPE_INT_RGB};
+        for (int type : types) {
+            BufferedImage img = new BufferedImage(37, 23, type);
+            for (int y = 0; y < 23; y++)
+                for (int x = 0; x < 37; x++) img.setRGB(x, y, 0xff000000 | r.nextInt(1 << 24));
+            // in memory, then as ImageIO decodes it back from PNG and from JPEG
+            assertArrayEquals(viaGetRgb(img), Images.toPlanes(img).rgb(), "type " + type);
+            for (String fmt : new String[] {"png", "jpg"}) {
+                if (fmt.equals("jpg") && type == BufferedImage.TYPE_4BYTE_ABGR) continue; // no JPEG writer for alpha
+                Path f = dir.resolve("t" + type + "." + fmt);
+                assertTrue(ImageIO.write(img, fmt, f.toFile()), fmt);
+                BufferedImage back = ImageIO.read(f.toFile());
+                assertArrayEquals(viaGetRgb(back), Images.decode(f).rgb(), fmt + " of type " + type + " decoded as " + back.getType());
+            }
+        }
+        // a sub-image shares its parent's array at an offset: the general path reads it
+        BufferedImage big = new BufferedImage(40, 30, BufferedImage.TYPE_3BYTE_BGR);
+        for (int y = 0; y < 30; y++)
+            for (int x = 0; x < 40; x++) big.setRGB(x, y, 0xff000000 | r.nextInt(1 << 24));
+        BufferedImage sub = big.getSubimage(3, 5, 20, 11);
+        assertArrayEquals(viaGetRgb(sub), Images.toPlanes(sub).rgb());
+    }
 }
