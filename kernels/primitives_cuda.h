@@ -28,6 +28,9 @@ int reduce_rows_cuda(int op, const float* x, float* y, int64_t r, int64_t l);
 /* y: (n) standard normal values, element i = element offset+i of stream `seed` (random.cu) */
 int random_normal_cuda(uint64_t seed, uint64_t offset, float* y, int64_t n);
 
+/* order, rank: (R,L) = the descending stable argsort of each row of x: (R,L) and its inverse (argsort.cu) */
+int argsort_rows_cuda(const float* x, float* order, float* rank, int64_t r, int64_t l);
+
 #ifdef __cplusplus
 }
 #endif

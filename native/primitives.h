@@ -35,6 +35,13 @@ int reduce_rows_cpu(int op, const float* x, float* y, int64_t r, int64_t l);
 /* y: (n) standard normal values, element i = element offset+i of stream `seed` (random.cpp, philox.h). */
 int random_normal_cpu(uint64_t seed, uint64_t offset, float* y, int64_t n);
 
+/*
+ * Row argsort (argsort.cpp): order: (R,L) the indices of each row of x: (R,L) from its largest
+ * value to its smallest (ties by ascending index, NaN last), as floats (L <= 2^24);
+ * rank: (R,L) the inverse permutation, rank[r, order[r,k]] = k.
+ */
+int argsort_rows_cpu(const float* x, float* order, float* rank, int64_t r, int64_t l);
+
 #ifdef __cplusplus
 }
 #endif

@@ -193,6 +193,17 @@ int principal_directions_cpu(const float* x, const float* sums, float* out, int 
 /* dist: (n,n) Euclidean distances, in double, of the rows of x: (n,d) */
 int pairwise_distances_cpu(const float* x, double* dist, int n, int d);
 
+/* ---- superpixels and the coalition regressions of LIME and KernelSHAP (slic.cpp, regression.cpp) */
+
+/* labels: (H,W) SLIC superpixels 0..count-1 of image: (C,H,W), as skimage.segmentation.slic (see slic.cpp) */
+int slic_cpu(const float* image, int c, int h, int w, int n_segments, double compactness, int32_t* labels,
+             int32_t* count);
+/* coef: (m), intercept: weighted least squares of y: (n) on x: (n,m), weights w: (n) (sklearn LinearRegression) */
+int weighted_lstsq_cpu(const double* x, const double* y, const double* w, int n, int m, double* coef, double* intercept);
+/* coef: (m), intercept: weighted Lasso (sklearn Lasso(alpha).fit(x, y, sample_weight=w)), coordinate descent */
+int weighted_lasso_cpu(const double* x, const double* y, const double* w, int n, int m, double alpha, int max_sweeps,
+                       double tol, double* coef, double* intercept, int* sweeps);
+
 #ifdef __cplusplus
 }
 #endif

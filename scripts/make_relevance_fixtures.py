@@ -117,7 +117,8 @@ def flat(layer, x, r):
 
 
 def wsquare(layer, x, r):
-    return basic(layer, x, r, [torch.ones_like], [lambda w, b: (w * w, None)],
+    # Zennit's WSquare modifies every parameter (ParamMod with param_keys=None): the bias is squared too
+    return basic(layer, x, r, [torch.ones_like], [lambda w, b: (w * w, None if b is None else b * b)],
                  lambda r, o: [r / stab(o[0])], lambda i, g: g[0])
 
 
@@ -319,6 +320,136 @@ def lrp(name, model, x, targets, composite, low=None, high=None):
     return r.detach(), y.detach()
 
 
+
+# ---------------------------------------------------------------- DeepLIFT (Captum's DeepLift, Rescale rule)
+
+DL_EPS = 1e-10
+_relu, _max_pool2d = F.relu, F.max_pool2d
+
+
+class RescaleFn(torch.autograd.Function):
+    """Captum's `nonlinear` hook on a batch [inputs; references]: g * dy/dx where |dx| >= 1e-10, else the
+    gradient (deep_lift.py, nonlinear)."""
+
+    @staticmethod
+    def forward(ctx, x, f):
+        y = f(x)
+        ctx.f = f
+        ctx.save_for_backward(x, y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y = ctx.saved_tensors
+        with torch.enable_grad():
+            xi = x.detach().requires_grad_(True)
+            (plain,) = torch.autograd.grad(ctx.f(xi), xi, g)
+        xa, xr = x.chunk(2)
+        ya, yr = y.chunk(2)
+        dx, dy = torch.cat(2 * [xa - xr]), torch.cat(2 * [ya - yr])
+        return torch.where(dx.abs() < DL_EPS, plain, g * dy / dx), None
+
+
+class MaxPoolRescaleFn(torch.autograd.Function):
+    """Captum's `maxpool` hook: the cross maximum of the two halves' outputs, unpooled with each row's own
+    indices (max_unpool2d), both halves summed, divided by dx; the gradient where |dx| < 1e-10."""
+
+    @staticmethod
+    def forward(ctx, x, k, s, p):
+        y, idx = _max_pool2d(x, k, s, p, return_indices=True)
+        ctx.k, ctx.s, ctx.p = k, s, p
+        ctx.save_for_backward(x, y, idx)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, y, idx = ctx.saved_tensors
+        xa, xr = x.chunk(2)
+        o, orf = y.chunk(2)
+        dx = torch.cat(2 * [xa - xr])
+        m = torch.max(o, orf)
+        dout = torch.cat([m - orf, o - m])
+        unpool = lambda t: F.max_unpool2d(t, idx, ctx.k, ctx.s, ctx.p, output_size=x.shape[-2:])  # noqa: E731
+        ua, ur = unpool(g * dout).chunk(2)
+        return torch.where(dx.abs() < DL_EPS, unpool(g), torch.cat(2 * [ua + ur]) / dx), None, None, None
+
+
+def rescale_relu(x, inplace=False):
+    return RescaleFn.apply(x, _relu)
+
+
+def rescale_max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    assert dilation in (1, (1, 1)) and not ceil_mode and not return_indices
+    return MaxPoolRescaleFn.apply(x, kernel_size, kernel_size if stride is None else stride, padding)
+
+
+class Rescale:
+    """Every ReLU and max pooling of the model takes the Rescale rule, whether a module (reused or not) or
+    functional: F.relu and F.max_pool2d are swapped while the context is open."""
+
+    def __enter__(self):
+        F.relu, F.max_pool2d = rescale_relu, rescale_max_pool2d
+
+    def __exit__(self, *a):
+        F.relu, F.max_pool2d = _relu, _max_pool2d
+
+
+def deeplift(model, x, base, targets):
+    """Captum's DeepLift: one batch [x; x'], the target on both halves, attr = (x - x') * multipliers."""
+    with Rescale():
+        xx = torch.cat([x, base]).detach().requires_grad_(True)
+        y = model(xx)
+        (g,) = torch.autograd.grad(y.gather(1, torch.cat([targets, targets])[:, None]).sum(), xx)
+    return (x - base) * g[:len(x)]
+
+
+def deeplift_shap(model, x, baselines, targets):
+    """Captum's DeepLiftShap: every input against every baseline (repeat_interleave / repeat), the mean."""
+    n, m = len(x), len(baselines)
+    attr = deeplift(model, x.repeat_interleave(m, 0), baselines.repeat(n, 1, 1, 1), targets.repeat_interleave(m))
+    return attr.view(n, m, *x.shape[1:]).mean(1)
+
+
+def deeplift_cases(name, model64, model32, x32, top1, given, root, rel_prefix, repo_prefix, failures):
+    """deeplift against zeros (top1) and the per-image user baseline (given), deepliftshap against the
+    user baselines as a distribution of M images (top1); summation to delta checked in float64."""
+    x = x32.double()
+    user32 = torch.from_numpy(np.load(os.path.join(root, "baseline_user.npy")))
+    user = user32.double()
+    cases = []
+    with torch.no_grad():
+        fx = model64(x)
+    runs = [("deeplift_zeros_top1", "deeplift", top1, {"rule": "top1"}, {"--baseline": "zeros"}, torch.zeros_like(x)),
+            ("deeplift_npy_given", "deeplift", given, {"rule": "given", "classes": given.tolist()},
+             {"--baseline": repo_prefix + "baseline_user.npy"}, user),
+            ("deepliftshap_top1", "deepliftshap", top1, {"rule": "top1"}, {"--baselines": repo_prefix + "baseline_user.npy"},
+             None)]
+    for cid, method, t, target, cli, base in runs:
+        if method == "deeplift":
+            r = deeplift(model64, x, base, t)
+            r32 = deeplift(model32, x32, base.float(), t)
+            with torch.no_grad():
+                fb = model64(base).gather(1, t[:, None])[:, 0]
+        else:
+            r = deeplift_shap(model64, x, user, t)
+            r32 = deeplift_shap(model32, x32, user32, t)
+            with torch.no_grad():
+                fb = model64(user)[:, t].mean(0)
+        want = fx.gather(1, t[:, None])[:, 0] - fb
+        gap = (r.flatten(1).sum(1) - want).abs().max().item()
+        if gap > 1e-8 * (1 + fx.abs().max().item()):
+            failures.append(f"{name} {cid}: summation to delta off by {gap:.2e}")
+        scale = r.abs().max().item()
+        err32 = (r32.double() - r).abs().max().item() / scale
+        fn = f"{cid}.npy"
+        np.save(os.path.join(root, fn), r.numpy().astype(np.float32))
+        cases.append({"id": f"{name}/{cid}", "method": method, "options": {k.lstrip("-"): v for k, v in cli.items()},
+                      "cli": cli, "target": target, "targets": t.tolist(), "output": rel_prefix + fn,
+                      "shape": list(r.shape), "sum_minus_delta": gap, "ref_max_abs": scale,
+                      "float32_torch_rel_err": err32})
+        print(f"  {name} {cid:34s} |sum - delta| {gap:.1e}  float32 torch rel err {err32:.1e}")
+    return cases
+
 # ---------------------------------------------------------------- fixture writing
 
 COMPOSITES = ["epsilon-plus", "epsilon-plus-flat", "epsilon-gamma-box", "epsilon-alpha2-beta1",
@@ -373,12 +504,127 @@ def cases_for(name, model64, model32, x32, targets, given, root, rel_prefix, fai
     return cases
 
 
+# ---------------------------------------------------------------- GradientSHAP (Captum's GradientShap, salient's draws)
+
+M64 = (1 << 64) - 1
+GS_SAMPLES, GS_SEED = 4, 7
+
+
+def mix64(z):
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
+    return z ^ (z >> 31)
+
+
+def gs_draw(seed, image, sample, m):
+    """salient's seeded draw of (image, sample): SplitMix64 of seed ^ image*C1 ^ sample*C2 (GradientShap.draw)."""
+    key = (seed ^ ((image * 0xD1B54A32D192ED03) & M64) ^ ((sample * 0x9E3779B97F4A7C15) & M64)) & M64
+    u1 = (mix64((key + 0x9E3779B97F4A7C15) & M64) >> 11) * 2.0 ** -53
+    u2 = (mix64((key + 2 * 0x9E3779B97F4A7C15) & M64) >> 11) * 2.0 ** -53
+    return min(m - 1, int(u1 * m)), float(np.float32(u2))
+
+
+def gradient_shap(model, x, baselines, targets, samples, seed):
+    """Captum's GradientShap (stdevs=0): mean over samples of (x - b) * grad f(b + a (x - b))."""
+    total = torch.zeros_like(x)
+    for s in range(samples):
+        idx, alpha = zip(*(gs_draw(seed, i, s, len(baselines)) for i in range(len(x))))
+        b = baselines[list(idx)]
+        a = torch.tensor(alpha, dtype=x.dtype)[:, None, None, None]
+        total += (x - b) * mf.grad_wrt_input(model, b + a * (x - b), targets)
+    return total / samples
+
+
+def gradientshap_cases(name, model64, model32, x32, top1, root, rel_prefix, repo_prefix):
+    user32 = torch.from_numpy(np.load(os.path.join(root, "baseline_user.npy")))
+    r = gradient_shap(model64, x32.double(), user32.double(), top1, GS_SAMPLES, GS_SEED)
+    r32 = gradient_shap(model32, x32, user32, top1, GS_SAMPLES, GS_SEED)
+    scale = r.abs().max().item()
+    err32 = (r32.double() - r).abs().max().item() / scale
+    fn = "gradientshap_top1.npy"
+    np.save(os.path.join(root, fn), r.numpy().astype(np.float32))
+    cli = {"--baselines": repo_prefix + "baseline_user.npy", "--samples": str(GS_SAMPLES), "--seed": str(GS_SEED)}
+    print(f"  {name} gradientshap_top1                  float32 torch rel err {err32:.1e}")
+    return [{"id": f"{name}/gradientshap_top1", "method": "gradientshap",
+             "options": {"baselines": cli["--baselines"], "samples": GS_SAMPLES, "seed": GS_SEED}, "cli": cli,
+             "target": {"rule": "top1"}, "targets": top1.tolist(), "output": rel_prefix + fn, "shape": list(r.shape),
+             "ref_max_abs": scale, "float32_torch_rel_err": err32}]
+
+
+# ---------------------------------------------------------------- layer attributions (Captum's layer methods)
+
+def layer_conductance(model, x, base, targets, steps):
+    """Captum's LayerConductance at the CAM layer (model.features): n+1 Gauss-Legendre points
+    x_k = x' + a_k (x - x'), sum_{k<n} (h(x_{k+1}) - h(x_k)) * dy_t/dh(x_k)."""
+    alphas, _ = mf.ig_alphas_weights("gausslegendre", steps + 1)
+    hs, gs = [], []
+    for a in alphas:
+        h, g = mf.layer_act_grad(model, base + float(a) * (x - base), targets)
+        hs.append(h)
+        gs.append(g)
+    return sum((hs[k + 1] - hs[k]) * gs[k] for k in range(steps))
+
+
+def layer_cases(name, model64, model32, x32, top1, given, root, rel_prefix, repo_prefix):
+    import onnx
+    x = x32.double()
+    user32 = torch.from_numpy(np.load(os.path.join(root, "baseline_user.npy")))
+    cases = []
+    layer, _ = mf.cam_tensor_name(onnx.load(os.path.join(root, "model.onnx")).graph, name)
+    runs = [("layergradxact_top1", "layergradxact", top1, {"rule": "top1"}, {"--layer": "auto"}),
+            ("layergradxact_given", "layergradxact", given, {"rule": "given", "classes": given.tolist()}, {"--layer": "auto"}),
+            ("layerconductance_top1", "layerconductance", top1, {"rule": "top1"}, {"--layer": "auto"}),
+            ("layerconductance_npy_8_given", "layerconductance", given, {"rule": "given", "classes": given.tolist()},
+             {"--layer": "auto", "--steps": "8", "--baseline": repo_prefix + "baseline_user.npy"})]
+    runs = [(cid, method, t, target, {**cli, "--layer": layer}) for cid, method, t, target, cli in runs]
+    for cid, method, t, target, cli in runs:
+        def run(model, xx, base):
+            if method == "layergradxact":
+                h, g = mf.layer_act_grad(model, xx, t)
+                return h * g
+            return layer_conductance(model, xx, base, t, int(cli.get("--steps", 50)))
+        base = user32 if "--baseline" in cli else torch.zeros_like(x32)
+        r = run(model64, x, base.double())
+        r32 = run(model32, x32, base)
+        scale = r.abs().max().item()
+        err32 = (r32.double() - r).abs().max().item() / scale
+        fn = f"{cid}.npy"
+        np.save(os.path.join(root, fn), r.numpy().astype(np.float32))
+        cases.append({"id": f"{name}/{cid}", "method": method, "options": {k.lstrip("-"): v for k, v in cli.items()},
+                      "cli": cli, "target": target, "targets": t.tolist(), "output": rel_prefix + fn,
+                      "shape": list(r.shape), "ref_max_abs": scale, "float32_torch_rel_err": err32})
+        print(f"  {name} {cid:34s} float32 torch rel err {err32:.1e}")
+    return cases
+
+
+def wsquare_case(model64, x32, top1, failures):
+    """A user rule map over EpsilonPlus on vgg: W^2 on the first conv, whose bias Zennit squares too."""
+    import onnx
+    root = os.path.join(METHODS, "vgg")
+    first = [n.name for n in onnx.load(os.path.join(root, "model.onnx")).graph.node if n.op_type == "Conv"][0]
+    with open(os.path.join(root, "rulemap_wsquare.json"), "w") as f:
+        json.dump({first: "wsquare"}, f)
+        f.write("\n")
+    r, _ = lrp("vgg", model64, x32.double(), top1, "epsilon-plus+wsquare-first")
+    np.save(os.path.join(root, "lrp_rulemap_wsquare_top1.npy"), r.numpy().astype(np.float32))
+    print(f"  vgg rule map {{{first!r}: 'wsquare'}} over epsilon-plus")
+    return {"id": "vgg/lrp_rulemap_wsquare_top1", "method": "lrp",
+            "options": {"composite": "epsilon-plus", "rule_map": {first: "wsquare"}},
+            "cli": {"--composite": "epsilon-plus",
+                    "--rule-map": "src/test/resources/fixtures/methods/vgg/rulemap_wsquare.json"},
+            "target": {"rule": "top1"}, "targets": top1.tolist(), "output": "vgg/lrp_rulemap_wsquare_top1.npy",
+            "shape": list(r.shape)}
+
+
 def main():
     torch.set_num_threads(2)
     failures = []
     manifest = {"generator": "scripts/make_relevance_fixtures.py",
                 "reference": "float64 re-implementation of Zennit's rules and composites (zennit 0.5) on the canonical "
-                             "form (BN merged, residual Sum with Norm); relevance 1 at the target",
+                             "form (BN merged, residual Sum with Norm), relevance 1 at the target; and of Captum's "
+                             "DeepLift and DeepLiftShap (Rescale rule, max-pool rule) on every ReLU and max pooling, and "
+                             "GradientShap with salient's seeded draws (GradientShap.draw); Captum's LayerGradientXActivation and "
+                             "LayerConductance at the CAM layer",
                 "models": {}}
     for name, seed in (("resnet", 11), ("vgg", 23)):
         print(f"== {name}")
@@ -389,6 +635,14 @@ def main():
             top1 = model64(x32.double()).argmax(1)
         cases = cases_for(name, model64, model32, x32, top1, torch.tensor(mf.GIVEN), os.path.join(METHODS, name),
                           f"{name}/", failures)
+        cases += deeplift_cases(name, model64, model32, x32, top1, torch.tensor(mf.GIVEN), os.path.join(METHODS, name),
+                                f"{name}/", f"src/test/resources/fixtures/methods/{name}/", failures)
+        cases += gradientshap_cases(name, model64, model32, x32, top1, os.path.join(METHODS, name), f"{name}/",
+                                    f"src/test/resources/fixtures/methods/{name}/")
+        cases += layer_cases(name, model64, model32, x32, top1, torch.tensor(mf.GIVEN), os.path.join(METHODS, name),
+                             f"{name}/", f"src/test/resources/fixtures/methods/{name}/")
+        if name == "vgg":
+            cases.append(wsquare_case(model64, x32, top1, failures))
         manifest["models"][name] = {"model": f"{name}/model.onnx", "input": f"{name}/input.npy", "cases": cases}
     with open(os.path.join(METHODS, "manifest-relevance.json"), "w") as f:
         json.dump(manifest, f, indent=1)

@@ -135,6 +135,7 @@ public final class ExplainCommand implements Callable<Integer> {
             long[] declared = m.inputs().get(0).shape();
             Explainer ex = tunnel.wrap(ms, ms.create(m, opts)).memoryBudget(run.chunkBudget());
             NpyStreamWriter npy = null;
+            SegmentOutput segmented = new SegmentOutput();
             List<Path> pending = new ArrayList<>();
             try (ProgressBar bar = files.size() > 1 && !noProgress ? new ProgressBarBuilder().setTaskName("explain " + method)
                     .setInitialMax(files.size()).setStyle(ProgressBarStyle.ASCII).setConsumer(
@@ -169,8 +170,12 @@ public final class ExplainCommand implements Callable<Integer> {
                             NdArray part = all.sliceFirst(start, end);
                             long e0 = System.nanoTime();
                             Attribution a;
+                            int imagesBefore = segmented.count();
+                            float[] partValues = null;
                             try (Tensor x = part.upload(backend)) {
-                                a = ex.explain(backend, x, tgt);
+                                Explainer bound = segmented.bind(ex, x, rgbs.subList(start, end));
+                                a = bound.explain(backend, x, tgt);
+                                if (bound != ex && !toNpy) partValues = part.data();
                             }
                             explainNanos += System.nanoTime() - e0;
                             long bad = RunOutput.countNonFinite(a.values()) + RunOutput.countNonFinite(a.scores());
@@ -200,6 +205,14 @@ public final class ExplainCommand implements Callable<Integer> {
                                 if (!toNpy) it.put("overlay", overlay(a, r, rgbs.get(img), all, img, sources.get(img),
                                         written + r, look));
                                 batchItems.add(it);
+                            }
+                            if (partValues != null) {
+                                // the segment outlines of the batch's images, committed with its overlays
+                                int plane = (int) (part.dim(2) * part.dim(3)), ch = (int) part.dim(1);
+                                for (int i = 0; i < end - start; i++)
+                                    renames.add(segmented.outline(out, imagesBefore + i, rgbs.get(start + i),
+                                            java.util.Arrays.copyOfRange(partValues, i * ch * plane, (i + 1) * ch * plane), ch,
+                                            stemOf(sources.get(start + i))));
                             }
                             flushSheetRow();
                             // commit the batch: overlays take their names, then the NPY header counts the rows
@@ -231,6 +244,7 @@ public final class ExplainCommand implements Callable<Integer> {
                 for (Path[] mv : renames) Files.deleteIfExists(mv[0]);
                 if (npy != null) npy.close();
             }
+            if (!toNpy) segmented.write(out);
             boolean complete = stoppedBy == null;
             if (written == 0 && complete)
                 throw new SalientException("no input could be explained (" + failures.size() + " failed)");
@@ -302,11 +316,7 @@ public final class ExplainCommand implements Callable<Integer> {
         long[] rowShape = java.util.Arrays.copyOfRange(s, 1, s.length);
         BufferedImage base = rgb == null ? null : Overlay.fromPlanes(rgb);
         BufferedImage drawn = look.render(a.layout(), a.row(r), rowShape, base);
-        java.util.regex.Matcher mi = java.util.regex.Pattern.compile("^(.*?)(?:\\[(\\d+)\\])?$").matcher(source);
-        mi.matches();
-        String stem = Path.of(mi.group(1)).getFileName().toString().replaceAll("\\.[A-Za-z]+$", "")
-                + (mi.group(2) != null ? "_" + mi.group(2) : "");
-        String name = String.format(Locale.ROOT, "%04d_%s_%s_c%d.png", index, stem.replaceAll("[^A-Za-z0-9_.-]", "_"),
+        String name = String.format(Locale.ROOT, "%04d_%s_%s_c%d.png", index, stemOf(source),
                 method.replace("+", "p"), a.targets()[r]);
         // rendered under a temporary name, renamed just before the batch's rows are committed
         Path tmp = out.resolve(name + ".partial");
@@ -362,6 +372,15 @@ public final class ExplainCommand implements Callable<Integer> {
     /** Overlays of the current batch, written under temporary names: {temporary, final}. */
     private final List<Path[]> renames = new ArrayList<>();
 
+
+    /** The file name stem of a source ({@code dir/cat.png} or {@code x.npy[3]}), safe for a file name. */
+    private static String stemOf(String source) {
+        java.util.regex.Matcher mi = java.util.regex.Pattern.compile("^(.*?)(?:\\[(\\d+)\\])?$").matcher(source);
+        mi.matches();
+        String stem = Path.of(mi.group(1)).getFileName().toString().replaceAll("\\.[A-Za-z]+$", "")
+                + (mi.group(2) != null ? "_" + mi.group(2) : "");
+        return stem.replaceAll("[^A-Za-z0-9_.-]", "_");
+    }
 
     /** The method options given on the command line, by name, as text. */
     private Map<String, String> givenMethodOptions() {

@@ -45,6 +45,8 @@ public final class Main implements Runnable {
         cl.addSubcommand("predict", new PredictCommand());
         cl.addSubcommand("explain", new ExplainCommand());
         ExplainCommand.addMethodOptions(cl.getSubcommands().get("explain"));
+        cl.addSubcommand("evaluate", new EvaluateCommand());
+        EvaluateCommand.addMethodOptions(cl.getSubcommands().get("evaluate"));
         cl.addSubcommand("demo", new DemoCommand());
         cl.addSubcommand("bench", new BenchCommand());
         cl.addSubcommand("batch", new BatchCommand());

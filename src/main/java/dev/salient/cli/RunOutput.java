@@ -76,8 +76,8 @@ final class RunOutput {
         try (Stream<Path> s = Files.list(dir)) {
             for (Path p : (Iterable<Path>) s.sorted()::iterator) {
                 String n = p.getFileName().toString();
-                if (n.equals(REPORT) || n.equals(ATTRIBUTIONS) || n.equals(OVERVIEW) || OVERLAY.matcher(n).matches()
-                        || n.endsWith(".partial"))
+                if (n.equals(REPORT) || n.equals(ATTRIBUTIONS) || n.equals(OVERVIEW) || n.equals(SegmentOutput.FILE)
+                        || OVERLAY.matcher(n).matches() || n.endsWith(".partial"))
                     found.add(p);
             }
         }

@@ -188,4 +188,14 @@ public interface Backend extends AutoCloseable {
      * and whatever the split of the work.
      */
     void randomNormal(long seed, long offset, Tensor y);
+
+    /**
+     * Row argsort, descending and stable: for x viewed as (R, L), {@code order[r, k]} is the
+     * index of the k-th largest element of row r (equal values by ascending index, NaN last),
+     * and {@code rank[r, i]} is the position of element i in that order (the inverse
+     * permutation). Indices are floats, exact for L ≤ 2^24. The first k entries of a row of
+     * {@code order} are its top-k; ranks against a threshold give the masks of deletion,
+     * insertion and pixel-flipping curves.
+     */
+    void argsortRows(Tensor x, Tensor order, Tensor rank);
 }

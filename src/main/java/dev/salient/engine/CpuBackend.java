@@ -339,6 +339,12 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public void argsortRows(Tensor x, Tensor order, Tensor rank) {
+        long[] v = OpChecks.argsortRows(this, x, order, rank);
+        check(CpuNative.argsort_rows_cpu(x.data(), order.data(), rank.data(), v[0], v[1]));
+    }
+
+    @Override
     public void randomNormal(long seed, long offset, Tensor y) {
         OpChecks.randomNormal(this, offset, y);
         check(CpuNative.random_normal_cpu(seed, offset, y.data(), y.numel()));

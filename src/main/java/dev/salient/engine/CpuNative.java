@@ -144,6 +144,8 @@ public final class CpuNative {
     public static native int weighted_sum_cpu(@Cast("const float*") FloatPointer g, @Cast("const float*") FloatPointer w,
             FloatPointer acc, long s, long r);
     public static native int reduce_rows_cpu(int op, @Cast("const float*") FloatPointer x, FloatPointer y, long r, long l);
+    public static native int argsort_rows_cpu(@Cast("const float*") FloatPointer x, FloatPointer order, FloatPointer rank,
+            long r, long l);
     public static native int random_normal_cpu(@Cast("uint64_t") long seed, @Cast("uint64_t") long offset, FloatPointer y,
             long n);
 
@@ -152,4 +154,15 @@ public final class CpuNative {
             @Cast("const float*") FloatPointer sums, FloatPointer out, int n, int k, int p);
     public static native int pairwise_distances_cpu(@Cast("const float*") FloatPointer x,
             org.bytedeco.javacpp.DoublePointer dist, int n, int d);
+
+    // ---- superpixels and the coalition regressions (native/cpu/slic.cpp, regression.cpp)
+    public static native int slic_cpu(@Cast("const float*") FloatPointer image, int c, int h, int w, int nSegments,
+            double compactness, org.bytedeco.javacpp.IntPointer labels, org.bytedeco.javacpp.IntPointer count);
+    public static native int weighted_lstsq_cpu(@Cast("const double*") org.bytedeco.javacpp.DoublePointer x,
+            @Cast("const double*") org.bytedeco.javacpp.DoublePointer y, @Cast("const double*") org.bytedeco.javacpp.DoublePointer w,
+            int n, int m, org.bytedeco.javacpp.DoublePointer coef, org.bytedeco.javacpp.DoublePointer intercept);
+    public static native int weighted_lasso_cpu(@Cast("const double*") org.bytedeco.javacpp.DoublePointer x,
+            @Cast("const double*") org.bytedeco.javacpp.DoublePointer y, @Cast("const double*") org.bytedeco.javacpp.DoublePointer w,
+            int n, int m, double alpha, int maxSweeps, double tol, org.bytedeco.javacpp.DoublePointer coef,
+            org.bytedeco.javacpp.DoublePointer intercept, org.bytedeco.javacpp.IntPointer sweeps);
 }

@@ -413,6 +413,20 @@ public final class OpChecks {
         return new long[] {r, x.numel() / r};
     }
 
+    /** Returns (R, L) for {@link Backend#argsortRows}: rows of order's leading dims, L its last. */
+    public static long[] argsortRows(Backend self, Tensor x, Tensor order, Tensor rank) {
+        owned(self, "argsortRows", x, order, rank);
+        if (x.rank() < 1 || x.numel() == 0) throw new SalientException("argsortRows: empty input " + x);
+        long l = x.dim(x.rank() - 1);
+        if (l > (1L << 24)) throw new SalientException("argsortRows: rows of " + l + " elements exceed 2^24 (float indices)");
+        if (!java.util.Arrays.equals(order.shape(), x.shape()) || !java.util.Arrays.equals(rank.shape(), x.shape()))
+            throw new SalientException("argsortRows: order " + order + " and rank " + rank + " must have x's shape " + x);
+        if (order.data().address() == rank.data().address() || order.data().address() == x.data().address()
+                || rank.data().address() == x.data().address())
+            throw new SalientException("argsortRows: x, order and rank must be distinct tensors");
+        return new long[] {x.numel() / l, l};
+    }
+
     public static void randomNormal(Backend self, long offset, Tensor y) {
         owned(self, "randomNormal", y);
         if (offset < 0) throw new SalientException("randomNormal: negative offset " + offset);

@@ -25,6 +25,24 @@ public final class MethodOption<T> {
     public static final MethodOption<Long> SEED = of("--seed", "N", 0L, s -> parseLong("--seed", s),
             "Seed for the method's random numbers (default: 0).");
 
+    /**
+     * How many samples a sampling method draws: noise samples (smoothgrad, vargrad; default 25),
+     * permutations of Shapley sampling (25) or coalitions (lime, kernelshap; 200). The default is
+     * each method's own ({@link #samplesOr}); unset, report.json says so.
+     */
+    public static final MethodOption<Integer> SAMPLES = MethodOption.<Integer>of("--samples", "N", null, s -> {
+        int v = parseInt("--samples", s);
+        if (v < 1) throw new SalientException("--samples must be at least 1, got " + v);
+        return v;
+    }, "Samples: noise samples (default 25), Shapley-sampling permutations (25), LIME/KernelSHAP coalitions (200).")
+            .reportedAs(v -> v == null ? "method default" : (Object) v);
+
+    /** The {@link #SAMPLES} of these options, or the method's own default. */
+    public static int samplesOr(MethodOptions o, int methodDefault) {
+        Integer v = o.get(SAMPLES);
+        return v == null ? methodDefault : v;
+    }
+
     private final String cli;
     private final String label;
     private final T defaultValue;

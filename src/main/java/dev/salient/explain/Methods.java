@@ -11,20 +11,28 @@ import dev.salient.explain.cam.GradCamElementWise;
 import dev.salient.explain.cam.SpatialAttention;
 import dev.salient.explain.gradient.Deconvnet;
 import dev.salient.explain.layer.LayerActivation;
+import dev.salient.explain.layer.LayerConductance;
+import dev.salient.explain.layer.LayerGradientXActivation;
 import dev.salient.explain.cam.GradCamPlusPlus;
 import dev.salient.explain.cam.GuidedGradCam;
 import dev.salient.explain.cam.HiResCam;
 import dev.salient.explain.cam.LayerCam;
 import dev.salient.explain.cam.ScoreCam;
 import dev.salient.explain.cam.XGradCam;
+import dev.salient.explain.gradient.GradientShap;
 import dev.salient.explain.gradient.GuidedBackprop;
 import dev.salient.explain.gradient.InputXGradient;
 import dev.salient.explain.gradient.IntegratedGradients;
 import dev.salient.explain.gradient.NoiseTunnel;
 import dev.salient.explain.gradient.Saliency;
 import dev.salient.explain.perturbation.FeatureAblation;
+import dev.salient.explain.perturbation.KernelShap;
+import dev.salient.explain.perturbation.Lime;
+import dev.salient.explain.perturbation.Shapley;
 import dev.salient.explain.perturbation.Occlusion;
 import dev.salient.explain.perturbation.Rise;
+import dev.salient.explain.relevance.DeepLift;
+import dev.salient.explain.relevance.DeepLiftShap;
 import dev.salient.explain.relevance.Lrp;
 import java.util.List;
 
@@ -58,10 +66,18 @@ public final class Methods {
             CfCam.SPEC,
             SpatialAttention.SPEC,
             LayerActivation.SPEC,
+            LayerGradientXActivation.SPEC,
+            LayerConductance.SPEC,
             Lrp.SPEC,
+            DeepLift.SPEC,
+            DeepLiftShap.SPEC,
+            GradientShap.SPEC,
             ScoreCam.SPEC,
             Occlusion.SPEC,
             FeatureAblation.SPEC,
+            Lime.SPEC,
+            KernelShap.SPEC,
+            Shapley.SPEC,
             Rise.SPEC);
 
     /** The method's names, in {@link #ALL}'s order. */

@@ -314,6 +314,24 @@ public final class Model implements AutoCloseable {
         }
     }
 
+    /**
+     * A model of the same graph with some constants (weights) replaced: its own weight caches
+     * and plans, the same file name and memory limit. This model is left as it is.
+     */
+    public Model withConstants(Map<String, HostTensor> replaced) {
+        Map<String, HostTensor> c = new LinkedHashMap<>(graph.constants());
+        for (Map.Entry<String, HostTensor> e : replaced.entrySet()) {
+            HostTensor old = c.get(e.getKey());
+            if (old == null) throw new SalientException("no constant '" + e.getKey() + "'");
+            if (!Arrays.equals(old.shape(), e.getValue().shape()))
+                throw new SalientException("constant '" + e.getKey() + "' has shape " + Arrays.toString(old.shape())
+                        + ", not " + Arrays.toString(e.getValue().shape()));
+            c.put(e.getKey(), e.getValue());
+        }
+        Graph g = new Graph(graph.nodes(), graph.inputs(), graph.outputs(), c, graph.opset(), graph.aliases());
+        return new Model(file, g, outputs, removed).memoryLimit(memoryLimit);
+    }
+
     /** Frees the weights uploaded to every backend. */
     @Override
     public void close() {

@@ -59,7 +59,8 @@ class BackendRegistryTest {
             Map.entry("maskedBlend", "maskedBlend"),
             Map.entry("weightedSum", "weightedSum"),
             Map.entry("reduceRows", "reduceRows"),
-            Map.entry("randomNormal", "randomNormal"));
+            Map.entry("randomNormal", "randomNormal"),
+            Map.entry("argsortRows", "argsortRows"));
 
     static List<String> ops() {
         List<String> out = new ArrayList<>();

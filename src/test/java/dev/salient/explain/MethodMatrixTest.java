@@ -57,7 +57,8 @@ class MethodMatrixTest {
     }
 
     private static MethodOptions opts(MethodSpec spec) {
-        return TestOptions.forSpec(spec, java.util.Map.of("--steps", "8", "--samples", "3", "--seed", "5", "--masks", "16"));
+        return TestOptions.forSpec(spec, java.util.Map.of("--steps", "8", "--samples", "3", "--seed", "5", "--masks", "16",
+                "--baselines", "uniform:2"));
     }
 
     @ParameterizedTest(name = "{0} batch {1} given {2}")

@@ -31,6 +31,8 @@ class MethodRegistryTest {
     /** The golden cases of the methods added on the registry (scripts/make_newmethod_fixtures.py), same models. */
     static final Path GOLDEN_NEW = Path.of("src/test/resources/fixtures/newmethods/manifest.json");
     static final Path PERTURBATION_GOLDEN = Path.of("src/test/resources/fixtures/perturbation/manifest.json");
+    /** The coalition methods' golden cases (scripts/make_shap_fixtures.py), same models. */
+    static final Path SHAP_GOLDEN = Path.of("src/test/resources/fixtures/shap/manifest.json");
     /** Files that name a method: its own class, and the line in Methods. */
     static final int FILES_TO_ADD_A_METHOD = 2;
     /**
@@ -101,7 +103,7 @@ class MethodRegistryTest {
         // (scripts/make_newmethod_fixtures.py) and the perturbation family's
         // (scripts/make_perturbation_fixtures.py), all on the same fixture models
         List<JsonObject> manifests = new ArrayList<>(MethodGoldenTest.manifests());
-        for (Path golden : List.of(GOLDEN_NEW, PERTURBATION_GOLDEN))
+        for (Path golden : List.of(GOLDEN_NEW, PERTURBATION_GOLDEN, SHAP_GOLDEN))
             manifests.add(JsonParser.parseString(Files.readString(golden)).getAsJsonObject());
         Map<String, Set<String>> have = new TreeMap<>();
         for (JsonObject m : manifests)
@@ -114,7 +116,7 @@ class MethodRegistryTest {
             for (String name : e.getValue()) assertTrue(Methods.names().contains(name), "golden case for unknown method " + name);
         }
         assertTrue(missing.isEmpty(), "methods without a golden case (scripts/make_method_fixtures.py, "
-                + "make_newmethod_fixtures.py, make_perturbation_fixtures.py): " + missing);
+                + "make_newmethod_fixtures.py, make_perturbation_fixtures.py, make_shap_fixtures.py): " + missing);
         assertTrue(have.size() >= 2, "golden cases on at least two architectures");
     }
 

@@ -459,6 +459,13 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
+    public void argsortRows(Tensor x, Tensor order, Tensor rank) {
+        long[] v = OpChecks.argsortRows(this, x, order, rank);
+        check(CudaNative.argsort_rows_cuda(ptr(x, "argsortRows"), ptr(order, "argsortRows"), ptr(rank, "argsortRows"),
+                v[0], v[1]));
+    }
+
+    @Override
     public void randomNormal(long seed, long offset, Tensor y) {
         OpChecks.randomNormal(this, offset, y);
         check(CudaNative.random_normal_cuda(seed, offset, ptr(y, "randomNormal"), y.numel()));

@@ -128,6 +128,8 @@ public final class CudaNative {
     public static native int weighted_sum_cuda(@Cast("const float*") FloatPointer g, @Cast("const float*") FloatPointer w,
             FloatPointer acc, long s, long r);
     public static native int reduce_rows_cuda(int op, @Cast("const float*") FloatPointer x, FloatPointer y, long r, long l);
+    public static native int argsort_rows_cuda(@Cast("const float*") FloatPointer x, FloatPointer order, FloatPointer rank,
+            long r, long l);
     public static native int random_normal_cuda(@Cast("uint64_t") long seed, @Cast("uint64_t") long offset, FloatPointer y,
             long n);
 }

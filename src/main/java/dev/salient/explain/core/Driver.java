@@ -89,8 +89,10 @@ public final class Driver {
         Tensor out = b.allocate(outShape);
         boolean ok = false;
         try {
-            int nb = Math.min(n, chunk);
-            int sb = steps == 1 ? 1 : Math.max(1, Math.min(steps, chunk / nb));
+            int g = e.group();
+            if (g < 1 || steps % g != 0) throw new IllegalStateException("evaluations per image " + steps + " are not groups of " + g);
+            int nb = Math.min(n, Math.max(1, chunk / g));
+            int sb = steps == 1 ? 1 : Math.max(g, Math.min(steps, chunk / nb) / g * g);
             for (int i0 = 0; i0 < n; i0 += nb) {
                 int cnt = Math.min(nb, n - i0);
                 try (Tensor xi = rows(b, batch, i0, cnt); Expansion.Chunk c = e.begin(b, xi, i0)) {

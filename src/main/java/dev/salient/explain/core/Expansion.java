@@ -35,6 +35,15 @@ public interface Expansion extends AutoCloseable {
         return 1;
     }
 
+    /**
+     * Evaluations come in consecutive groups of this many that must share one tape
+     * (DeepLIFT's input and reference rows); {@link #perImage()} is a multiple of it, and
+     * every chunk of evaluations the driver records starts and ends on a group boundary.
+     */
+    default int group() {
+        return 1;
+    }
+
     /** The backward passes run for each target (default: the exact gradient to {@link #wrt()}). */
     default List<Pass> passes() {
         return List.of(new Pass(BackwardRules.standard(), wrt()));

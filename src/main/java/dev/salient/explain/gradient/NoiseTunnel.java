@@ -34,11 +34,11 @@ import java.util.List;
  * }</pre>
  */
 public final class NoiseTunnel extends Explainer {
-    public static final MethodOption<Integer> SAMPLES = MethodOption.intAtLeast("--samples", "N", 25, 1,
-            "Noise samples (default: 25).");
+    public static final MethodOption<Integer> SAMPLES = MethodOption.SAMPLES;
+    static final int DEFAULT_SAMPLES = 25;
     public static final MethodOption<Float> NOISE_STD = MethodOption.floatIn("--noise-std", "S", null, 0f, Float.MAX_VALUE,
-            "Noise standard deviation (default: 0.15 x each image's max-min).")
-            .reportedAs(v -> v == null ? "0.15*(max-min)" : (Object) v);
+            "Noise standard deviation (default: 0.15 x each image's max-min for smoothgrad and vargrad, 0 for gradientshap).")
+            .reportedAs(v -> v == null ? "method default" : (Object) v);
 
     public static final MethodSpec SMOOTHGRAD = MethodSpec.gradient("smoothgrad",
             "mean of `dy_t/dx` over seeded Gaussian noise (default std 0.15 x (max-min))",
@@ -46,7 +46,8 @@ public final class NoiseTunnel extends Explainer {
     public static final MethodSpec VARGRAD = MethodSpec.gradient("vargrad",
             "variance of `dy_t/dx` over seeded Gaussian noise (default std 0.15 x (max-min))",
             (m, o) -> {
-                if (o.get(SAMPLES) < 2) throw new SalientException("vargrad needs --samples >= 2 for a variance, got " + o.get(SAMPLES));
+                int n = MethodOption.samplesOr(o, DEFAULT_SAMPLES);
+                if (n < 2) throw new SalientException("vargrad needs --samples >= 2 for a variance, got " + n);
                 return varGrad(m).withOptions(options(o));
             }).withOptions(SAMPLES, NOISE_STD, MethodOption.SEED);
 
@@ -126,7 +127,7 @@ public final class NoiseTunnel extends Explainer {
     }
 
     private static Options options(MethodOptions o) {
-        Options r = Options.samples(o.get(SAMPLES)).withSeed(o.get(MethodOption.SEED));
+        Options r = Options.samples(MethodOption.samplesOr(o, DEFAULT_SAMPLES)).withSeed(o.get(MethodOption.SEED));
         return o.get(NOISE_STD) == null ? r : r.withStdev(o.get(NOISE_STD));
     }
 

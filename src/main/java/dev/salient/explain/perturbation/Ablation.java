@@ -30,6 +30,10 @@ public abstract class Ablation extends Explainer {
         this.baseline = baseline;
     }
 
+    protected final Baseline baseline() {
+        return baseline;
+    }
+
     /** The features of a batch of {@code n} images of h×w pixels. */
     protected interface Features {
         /** The number of features, the same for every image. */
@@ -45,6 +49,11 @@ public abstract class Ablation extends Explainer {
     /** The features for an input of this shape; bad options for it throw one clear line. */
     protected abstract Features features(long[] inputShape);
 
+    /** The features of this batch (segments that read the pixels, such as SLIC, override this). */
+    protected Features features(Tensor batch) {
+        return features(batch.shape());
+    }
+
     /** Forward passes for a batch of this shape: one per feature plus the image, per image. */
     public int evaluationsPerImage(long[] inputShape) {
         return features(inputShape).count() + 1;
@@ -52,7 +61,7 @@ public abstract class Ablation extends Explainer {
 
     @Override
     protected Expansion expansion(Backend backend, Tensor batch) {
-        Features f = features(batch.shape());
+        Features f = features(batch);
         Tensor base = batch.rank() == 4 ? baseline.build(backend, batch) : null;
         return new Evaluations(f, base);
     }

@@ -1,5 +1,6 @@
 package dev.salient.explain.perturbation;
 
+import dev.salient.engine.Tensor;
 import dev.salient.explain.Attribution;
 import dev.salient.explain.Baseline;
 import dev.salient.explain.MethodOptions;
@@ -18,7 +19,7 @@ import java.util.List;
  * Attribution a = new FeatureAblation(model, Segments.grid(8), Baseline.zeros()).explain(Engine.cpu(), batch, Target.top1());
  * }</pre>
  */
-public final class FeatureAblation extends Ablation {
+public final class FeatureAblation extends Ablation implements Segmented {
     public static final MethodSpec SPEC = new MethodSpec("featureablation", MethodSpec.Family.PERTURBATION,
             Attribution.Layout.INPUT, "Captum FeatureAblation: `f(x) - f(x with segment := baseline)` over `--segments`",
             List.of(Segments.OPTION, IntegratedGradients.BASELINE), FeatureAblation::new, MethodSpec.NO_AXIOM);
@@ -40,6 +41,24 @@ public final class FeatureAblation extends Ablation {
     }
 
     @Override
+    public Segments segments() {
+        return segments;
+    }
+
+    @Override
+    public FeatureAblation withSegments(Segments s, int firstImage) {
+        FeatureAblation f = new FeatureAblation(model, s, baseline());
+        f.memoryBudget(memoryBudget());
+        return f;
+    }
+
+    @Override
+    protected Features features(Tensor batch) {
+        if (batch.rank() != 4) return features(batch.shape());
+        return features(segments.resolve(batch));
+    }
+
+    @Override
     protected Features features(long[] shape) {
         if (shape.length != 4) return new Features() {
             public int count() { return 0; }
@@ -48,9 +67,16 @@ public final class FeatureAblation extends Ablation {
         };
         int n = (int) shape[0], h = (int) shape[2], w = (int) shape[3];
         int m = segments.count(n, h, w);
-        boolean shared = segments.shared();
-        int[][][] byImage = new int[shared ? 1 : n][][];
-        for (int i = 0; i < byImage.length; i++) byImage[i] = pixelsByLabel(segments.labels(i, n, h, w), m);
+        int[][] l = new int[segments.shared() ? 1 : n][];
+        for (int i = 0; i < l.length; i++) l[i] = segments.labels(i, n, h, w);
+        return features(new Segments.Resolved(l, m, h, w));
+    }
+
+    private static Features features(Segments.Resolved r) {
+        int m = r.count();
+        boolean shared = r.shared();
+        int[][][] byImage = new int[r.labels().length][][];
+        for (int i = 0; i < byImage.length; i++) byImage[i] = pixelsByLabel(r.labels()[i], m);
         return new Features() {
             @Override
             public int count() {

@@ -116,11 +116,15 @@ final class LrpRules {
         });
     }
 
-    /** W²: inputs 1, weights squared, no bias. */
+    /**
+     * W²: inputs 1, every parameter squared, the bias too (Zennit's WSquare modifies all
+     * parameters, ParamMod with param_keys=None).
+     */
     static BackwardRule wSquare(float stabilizer) {
         return linear((s, op, x, w, bias, z, r, dx) -> {
             Tensor ones = s.filled(x, 1f), w2 = s.mul(w, w);
-            Tensor g = s.div(r, s.stab(s.forward(op, ones, w2, null), stabilizer));
+            Tensor b2 = bias == null ? null : s.mul(bias, bias);
+            Tensor g = s.div(r, s.stab(s.forward(op, ones, w2, b2), stabilizer));
             s.backward(op, ones, w2, g, dx);
         });
     }

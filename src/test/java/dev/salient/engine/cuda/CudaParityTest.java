@@ -527,6 +527,29 @@ class CudaParityTest {
             }
     }
 
+    /**
+     * The bitonic row argsort against the CPU's sort: the same order and rank, element for
+     * element, on random rows and on rows of ties and NaN, at lengths that are and are not
+     * powers of two.
+     */
+    @Test
+    void argsortRows() {
+        long big = CudaBackend.isEmulated() ? 28 * 28 : 224 * 224;
+        for (long[] rl : new long[][] {{1, 1}, {2, 2}, {3, 5}, {2, 64}, {5, 100}, {2, 1023}, {2, big}})
+            for (int kind = 0; kind < 2; kind++) {
+                int n = (int) (rl[0] * rl[1]);
+                float[] x = new float[n];
+                for (int i = 0; i < n; i++)
+                    x[i] = kind == 0 ? (float) rnd.nextGaussian() : (rnd.nextInt(20) == 0 ? Float.NaN : rnd.nextInt(4));
+                Tensor[] xs = pair(x, rl), order = out(rl), rank = out(rl);
+                cpu.argsortRows(xs[0], order[0], rank[0]);
+                gpu.argsortRows(xs[1], order[1], rank[1]);
+                String what = (kind == 0 ? "gaussian " : "ties and NaN ") + rl[0] + "x" + rl[1];
+                assertArrayEquals(cpu.download(order[0]), gpu.download(order[1]), "order, " + what);
+                assertArrayEquals(cpu.download(rank[0]), gpu.download(rank[1]), "rank, " + what);
+            }
+    }
+
     // ---- memory and errors
 
     @Test

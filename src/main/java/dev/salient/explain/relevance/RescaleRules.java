@@ -1,0 +1,203 @@
+package dev.salient.explain.relevance;
+
+import dev.salient.engine.Activation;
+import dev.salient.engine.Backend;
+import dev.salient.engine.BinaryOp;
+import dev.salient.engine.SalientException;
+import dev.salient.engine.Tensor;
+import dev.salient.explain.core.BackwardRule;
+import dev.salient.explain.core.BackwardRules;
+import dev.salient.model.ops.TensorViews;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * DeepLIFT's Rescale rule (Shrikumar et al. 2017, arXiv:1704.02685) as Captum's DeepLift
+ * computes it (captum/attr/_core/deep_lift.py, {@code nonlinear} and {@code maxpool}), as
+ * backward rules. The tape holds the inputs in its first half of rows and their references
+ * in the second half, row by row paired, as Captum concatenates them; every rule reads
+ * Δin = x − x' and Δout = y − y' from the two halves and writes the same multipliers to both.
+ * <ul>
+ *   <li>every pointwise nonlinearity (Relu, LeakyRelu, PRelu, Clip, Sigmoid, HardSigmoid,
+ *       HardSwish): {@code dx = dy·Δout/Δin} where |Δin| ≥ 1e-10, else the op's own gradient;
+ *       on the ONNX graph each application is its own node, so a module a PyTorch model
+ *       reused or applied functionally gets the rule too;
+ *   <li>MaxPool and GlobalMaxPool: with m = max(y, y'), the products dy·(m − y') (input rows)
+ *       and dy·(y − m) (reference rows) go back through each row's own pooling, the two halves
+ *       are summed and divided by Δin where |Δin| ≥ 1e-10, else the plain gradient. Captum
+ *       unpools with {@code max_unpool2d}, which writes once per index; the pooling's own
+ *       backward adds, which is the same for windows that do not overlap and keeps the
+ *       summation to delta where they do;
+ *   <li>every linear op (Conv, Gemm, Add, pooling by averages, reshapes): the gradient.
+ * </ul>
+ */
+final class RescaleRules {
+    private RescaleRules() {}
+
+    /** Captum's threshold below which |Δin| takes the plain gradient. */
+    static final float EPS = 1e-10f;
+
+    static final Set<String> NONLINEAR = Set.of("Relu", "LeakyRelu", "PRelu", "Clip", "Sigmoid", "HardSigmoid", "HardSwish");
+    static final Set<String> MAX_POOLS = Set.of("MaxPool", "GlobalMaxPool");
+
+    /** The rules: Rescale on the nonlinearities, Captum's max-pool rule, the gradient elsewhere. */
+    static BackwardRules rules() {
+        BackwardRules r = BackwardRules.standard();
+        for (String t : NONLINEAR) r = r.with("deeplift-rescale", t, RescaleRules::nonlinear);
+        for (String t : MAX_POOLS) r = r.with("deeplift-rescale", t, RescaleRules::maxPool);
+        return r;
+    }
+
+    /** {@code dIn = where(|Δin| < eps, own gradient, dOut·Δout/Δin)}, Δ from the row halves. */
+    static void nonlinear(dev.salient.model.ops.Op op, Backend b, Tensor[] in, Tensor[] out, Tensor[] dOut, Tensor[] dIn) {
+        if (dIn[0] == null) return;
+        op.backward(b, in, out, dOut, dIn);
+        try (Temps s = new Temps(b)) {
+            long half = half(in[0]);
+            Tensor dx = s.halfDiff(in[0], half), dy = s.halfDiff(out[0], half);
+            select(s, dIn[0], dOut[0], dy, dx, half);
+        }
+    }
+
+    /**
+     * Captum's max-pool rule: {@code U = poolᵀ([dy·(m − y'); dy·(y − m)])} with each row's own
+     * argmax, {@code S = U_in + U_ref} on both halves, {@code dIn = where(|Δin| < eps, own
+     * gradient, S/Δin)}.
+     */
+    static void maxPool(dev.salient.model.ops.Op op, Backend b, Tensor[] in, Tensor[] out, Tensor[] dOut, Tensor[] dIn) {
+        if (dIn[0] == null) return;
+        try (Temps s = new Temps(b)) {
+            long half = half(in[0]), outHalf = half(out[0]);
+            Tensor y = s.rows(out[0], 0, outHalf), yr = s.rows(out[0], outHalf, outHalf);
+            // m = max(y, y') = y' + relu(y - y')
+            Tensor m = s.like(y);
+            b.binary(BinaryOp.SUB, y, yr, m);
+            b.activationForward(Activation.RELU, m, m, 0, 0);
+            b.binary(BinaryOp.ADD, m, yr, m);
+            Tensor delta = s.like(out[0]);
+            b.binary(BinaryOp.SUB, m, yr, TensorViews.view(delta, 1, outHalf));
+            Tensor second = s.like(y);
+            b.binary(BinaryOp.SUB, y, m, second);
+            b.copyRange(second, 0, delta, outHalf, outHalf);
+            b.binary(BinaryOp.MUL, delta, dOut[0], delta);
+            Tensor u = s.like(in[0]);
+            op.backward(b, in, out, new Tensor[] {delta}, withFirst(dIn, u));
+            // S = U_in + U_ref, the same for both halves
+            Tensor sum = s.rows(u, 0, half);
+            try (Tensor ur = s.b.allocate(1, half)) {
+                b.copyRange(u, half, ur, 0, half);
+                b.binary(BinaryOp.ADD, sum, ur, sum);
+            }
+            b.copyRange(sum, 0, u, 0, half);
+            b.copyRange(sum, 0, u, half, half);
+            // the plain gradient where |Δin| < eps
+            op.backward(b, in, out, dOut, dIn);
+            Tensor dx = s.halfDiff(in[0], half);
+            Tensor keep = s.below(dx);
+            Tensor den = s.like(dx);
+            b.binary(BinaryOp.ADD, dx, keep, den);
+            Tensor uv = TensorViews.view(u, 2, half), gv = TensorViews.view(dIn[0], 2, half);
+            b.binary(BinaryOp.DIV, uv, den, uv);
+            Tensor use = s.oneMinus(keep);
+            b.binary(BinaryOp.MUL, uv, use, uv);
+            b.binary(BinaryOp.MUL, gv, keep, gv);
+            b.binary(BinaryOp.ADD, gv, uv, gv);
+        }
+    }
+
+    /**
+     * {@code dIn = keep·dIn + (1 − keep)·dOut·Δout/(Δin + keep)} with keep = [|Δin| < eps]:
+     * the ratio where Δin is not negligible, the own gradient already in dIn elsewhere.
+     */
+    private static void select(Temps s, Tensor dIn, Tensor dOut, Tensor dy, Tensor dx, long half) {
+        Backend b = s.b;
+        Tensor keep = s.below(dx);
+        Tensor ratio = s.like(dx);
+        b.binary(BinaryOp.ADD, dx, keep, ratio);
+        b.binary(BinaryOp.DIV, dy, ratio, ratio);
+        b.binary(BinaryOp.MUL, ratio, s.oneMinus(keep), ratio);
+        Tensor gv = TensorViews.view(dIn, 2, half);
+        b.binary(BinaryOp.MUL, gv, keep, gv);
+        Tensor t = s.like(dOut);
+        Tensor tv = TensorViews.view(t, 2, half);
+        b.binary(BinaryOp.MUL, TensorViews.view(dOut, 2, half), ratio, tv);
+        b.binary(BinaryOp.ADD, gv, tv, gv);
+    }
+
+    private static Tensor[] withFirst(Tensor[] dIn, Tensor first) {
+        Tensor[] d = new Tensor[dIn.length];
+        d[0] = first;
+        return d;
+    }
+
+    private static long half(Tensor t) {
+        if (t.rank() < 1 || t.dim(0) % 2 != 0)
+            throw new SalientException("deeplift: a tensor of shape " + dev.salient.engine.Shapes.str(t.shape())
+                    + " does not hold input and reference rows in two halves");
+        return t.numel() / 2;
+    }
+
+    /** Temporaries of one rule application, freed together. */
+    private static final class Temps implements AutoCloseable {
+        final Backend b;
+        private final List<Tensor> temps = new ArrayList<>();
+
+        Temps(Backend b) {
+            this.b = b;
+        }
+
+        Tensor keep(Tensor t) {
+            temps.add(t);
+            return t;
+        }
+
+        Tensor like(Tensor t) {
+            return keep(b.allocate(t.shape()));
+        }
+
+        /** Elements [from, from + count) of t as a (1, count) tensor. */
+        Tensor rows(Tensor t, long from, long count) {
+            Tensor y = keep(b.allocate(1, count));
+            b.copyRange(t, from, y, 0, count);
+            return y;
+        }
+
+        /** First half minus second half, (1, half). */
+        Tensor halfDiff(Tensor t, long half) {
+            Tensor d = rows(t, 0, half);
+            try (Tensor r = b.allocate(1, half)) {
+                b.copyRange(t, half, r, 0, half);
+                b.binary(BinaryOp.SUB, d, r, d);
+            }
+            return d;
+        }
+
+        /** [|x| < eps] as 0/1: relu'(eps − |x|). */
+        Tensor below(Tensor x) {
+            Tensor a = like(x);
+            b.activationForward(Activation.ABS, x, a, 0, 0);
+            Tensor e = like(x);
+            b.fill(e, EPS);
+            b.binary(BinaryOp.SUB, e, a, a);
+            b.fill(e, 1f);
+            Tensor m = like(x);
+            b.activationBackward(Activation.RELU, a, e, m, 0, 0);
+            return m;
+        }
+
+        /** 1 − m. */
+        Tensor oneMinus(Tensor m) {
+            Tensor y = like(m);
+            b.fill(y, 1f);
+            b.binary(BinaryOp.SUB, y, m, y);
+            return y;
+        }
+
+        @Override
+        public void close() {
+            for (Tensor t : temps) t.close();
+            temps.clear();
+        }
+    }
+}

@@ -1,0 +1,107 @@
+package dev.salient.metrics.randomisation;
+
+import java.util.Arrays;
+
+/**
+ * The similarities of the randomisation test between an original and a randomised map, both
+ * as |pixel map| / max (Quantus MPRT's abs=True, normalise=True; values in [0,1]):
+ * <ul>
+ *   <li>Spearman's rank correlation (scipy.stats.spearmanr: Pearson correlation of the ranks,
+ *       ties given their average rank), Quantus MPRT's default similarity;
+ *   <li>SSIM (Wang et al. 2004) of the two H×W maps as skimage.metrics.structural_similarity
+ *       computes it with its defaults: a 7×7 uniform window (scipy uniform_filter, mode
+ *       'reflect'), K1 0.01, K2 0.03, sample covariance, data_range 1, the mean of the SSIM
+ *       map without a border of 3 pixels.
+ * </ul>
+ * Host reductions of two downloaded maps, in double.
+ */
+public final class Similarity {
+    private Similarity() {}
+
+    public static double spearman(double[] a, double[] b) {
+        return pearson(ranks(a), ranks(b));
+    }
+
+    static double[] ranks(double[] v) {
+        int n = v.length;
+        Integer[] idx = new Integer[n];
+        for (int i = 0; i < n; i++) idx[i] = i;
+        Arrays.sort(idx, (x, y) -> Double.compare(v[x], v[y]));
+        double[] r = new double[n];
+        for (int i = 0; i < n;) {
+            int j = i;
+            while (j + 1 < n && v[idx[j + 1]] == v[idx[i]]) j++;
+            double avg = (i + j) / 2.0 + 1;
+            for (int k = i; k <= j; k++) r[idx[k]] = avg;
+            i = j + 1;
+        }
+        return r;
+    }
+
+    static double pearson(double[] a, double[] b) {
+        int n = a.length;
+        double ma = 0, mb = 0;
+        for (int i = 0; i < n; i++) {
+            ma += a[i];
+            mb += b[i];
+        }
+        ma /= n;
+        mb /= n;
+        double sab = 0, saa = 0, sbb = 0;
+        for (int i = 0; i < n; i++) {
+            sab += (a[i] - ma) * (b[i] - mb);
+            saa += (a[i] - ma) * (a[i] - ma);
+            sbb += (b[i] - mb) * (b[i] - mb);
+        }
+        return saa > 0 && sbb > 0 ? sab / Math.sqrt(saa * sbb) : Double.NaN;
+    }
+
+    public static double ssim(double[] x, double[] y, int h, int w) {
+        int win = 7, pad = 3;
+        if (h < win || w < win) return Double.NaN;
+        double c1 = 0.01 * 0.01, c2 = 0.03 * 0.03, covNorm = 49.0 / 48.0;
+        double[] xx = new double[x.length], yy = new double[x.length], xy = new double[x.length];
+        for (int i = 0; i < x.length; i++) {
+            xx[i] = x[i] * x[i];
+            yy[i] = y[i] * y[i];
+            xy[i] = x[i] * y[i];
+        }
+        double[] ux = box(x, h, w), uy = box(y, h, w), uxx = box(xx, h, w), uyy = box(yy, h, w), uxy = box(xy, h, w);
+        double sum = 0;
+        int cnt = 0;
+        for (int r = pad; r < h - pad; r++)
+            for (int c = pad; c < w - pad; c++) {
+                int i = r * w + c;
+                double vx = covNorm * (uxx[i] - ux[i] * ux[i]), vy = covNorm * (uyy[i] - uy[i] * uy[i]);
+                double vxy = covNorm * (uxy[i] - ux[i] * uy[i]);
+                double a1 = 2 * ux[i] * uy[i] + c1, a2 = 2 * vxy + c2;
+                double b1 = ux[i] * ux[i] + uy[i] * uy[i] + c1, b2 = vx + vy + c2;
+                sum += a1 * a2 / (b1 * b2);
+                cnt++;
+            }
+        return sum / cnt;
+    }
+
+    /** scipy.ndimage.uniform_filter(size=7, mode='reflect') in both axes. */
+    static double[] box(double[] v, int h, int w) {
+        double[] t = new double[v.length], o = new double[v.length];
+        for (int r = 0; r < h; r++)
+            for (int c = 0; c < w; c++) {
+                double s = 0;
+                for (int k = -3; k <= 3; k++) s += v[r * w + reflect(c + k, w)];
+                t[r * w + c] = s / 7;
+            }
+        for (int r = 0; r < h; r++)
+            for (int c = 0; c < w; c++) {
+                double s = 0;
+                for (int k = -3; k <= 3; k++) s += t[reflect(r + k, h) * w + c];
+                o[r * w + c] = s / 7;
+            }
+        return o;
+    }
+
+    static int reflect(int i, int n) {
+        int j = Math.floorMod(i, 2 * n);
+        return j >= n ? 2 * n - 1 - j : j;
+    }
+}
