@@ -5,6 +5,9 @@ import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import dev.salient.engine.SalientException;
+import dev.salient.report.ContactSheet;
+import dev.salient.report.Overlay;
+import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintWriter;
@@ -17,6 +20,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
+import javax.imageio.ImageIO;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -25,7 +29,8 @@ import picocli.CommandLine.Spec;
 /**
  * {@code salient demo}: explains the embedded Fashion-MNIST classifier on its
  * embedded test images with a few methods, with no other input, and prints where
- * the overlays, tensors and reports are.
+ * the overlays, tensors and reports are; {@code overview.png} shows every image
+ * with its overlay by each method.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
         description = "Explain the embedded Fashion-MNIST model on its embedded test images (Grad-CAM, Grad-CAM++, IG, saliency) "
@@ -68,8 +73,9 @@ public final class DemoCommand implements Callable<Integer> {
             Path dir = out.resolve(method.replace("+", "p"));
             List<String> args = new ArrayList<>(List.of("explain", "--model", model.toString(), "--method", method,
                     "--input", inputs.toString(), "--out", dir.toString(), "--mean", mean, "--std", std, "--device", device,
-                    "--colormap", "jet", "--no-progress", "--overwrite")); // the demo owns its folder
-            if (method.equals("ig")) args.addAll(List.of("--steps", "32"));
+                    "--no-progress", "--overwrite")); // the demo owns its folder
+            // IG's signed map in Captum's diverging colours; the others in their defaults (jet for CAMs)
+            if (method.equals("ig")) args.addAll(List.of("--steps", "32", "--sign", "all"));
             StringWriter so = new StringWriter(), se = new StringWriter();
             CommandLine cl = Main.commandLine();
             cl.setOut(new PrintWriter(so));
@@ -102,9 +108,37 @@ public final class DemoCommand implements Callable<Integer> {
             stdout.printf(Locale.ROOT, "  %-22s %-12s -> %-12s %.3f%n", names.get(i), img.get("label_name").getAsString(),
                     classes.get(pred).getAsString(), it.get("score").getAsDouble());
         }
-        stdout.printf("overlays: %s/<method>/*.png, tensors: attributions.npy, details: report.json%n", out);
+        Path sheet = overview(images.size());
+        stdout.printf("overlays: %s/<method>/*.png, all methods side by side: %s, tensors: attributions.npy, "
+                + "details: report.json%n", out, sheet);
         stdout.flush();
         return 0;
+    }
+
+    /** {@code overview.png}: each test image, then its overlay by every method, read back from the methods' reports. */
+    private Path overview(int n) throws IOException {
+        List<String> cols = new ArrayList<>(List.of("input"));
+        cols.addAll(METHODS);
+        ContactSheet sheet = new ContactSheet("salient demo: " + String.join(", ", METHODS), cols, n);
+        List<JsonArray> items = new ArrayList<>();
+        for (String method : METHODS) {
+            Path dir = out.resolve(method.replace("+", "p"));
+            items.add(JsonParser.parseString(Files.readString(dir.resolve("report.json"))).getAsJsonObject()
+                    .getAsJsonArray("items"));
+        }
+        for (int i = 0; i < n; i++) {
+            JsonObject first = items.get(0).get(i).getAsJsonObject();
+            Path source = Path.of(first.get("source").getAsString());
+            List<BufferedImage> cells = new ArrayList<>(List.of(Overlay.readable(ImageIO.read(source.toFile()))));
+            for (int m = 0; m < METHODS.size(); m++) {
+                String png = items.get(m).get(i).getAsJsonObject().get("overlay").getAsString();
+                cells.add(ImageIO.read(out.resolve(METHODS.get(m).replace("+", "p")).resolve(png).toFile()));
+            }
+            sheet.addRow(source.getFileName() + ": class " + first.get("target").getAsInt(), cells);
+        }
+        Path png = out.resolve("overview.png");
+        sheet.write(png);
+        return png;
     }
 
     private static String resource(String name) throws IOException {

@@ -14,9 +14,10 @@ import dev.salient.explain.core.Cost;
 import dev.salient.io.Inputs;
 import dev.salient.io.NdArray;
 import dev.salient.model.Model;
-import dev.salient.report.Colormap;
+import dev.salient.report.ContactSheet;
 import dev.salient.report.NpyStreamWriter;
 import dev.salient.report.Overlay;
+import dev.salient.report.OverlayStyle;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -44,7 +45,11 @@ import picocli.CommandLine.Spec;
  * {@code salient explain}: computes an attribution map for every input.
  * {@code --out X.npy} writes the raw tensor ((rows,C,H,W) for gradient methods,
  * (rows,H,W) for CAM methods); {@code --out DIR} writes an overlay PNG per map,
- * {@code attributions.npy} and {@code report.json}. Inputs are read, explained
+ * {@code attributions.npy} and {@code report.json}, and for a folder of inputs the
+ * contact sheet {@code overview.png} (input and maps of the first
+ * {@value #OVERVIEW_ROWS} images). Overlays are drawn by the method's output layout
+ * ({@link OverlayStyle}) and made readable (at least 224 px on the short side).
+ * Inputs are read, explained
  * and written batch by batch; an input that fails to load is reported and the
  * others go on. The options of the methods are added from their specs
  * ({@link #addMethodOptions}); {@code explain --method NAME --help} lists one method's.
@@ -75,12 +80,6 @@ public final class ExplainCommand implements Callable<Integer> {
             description = "The class to explain (raw logit): top1 (default), the top K, a class index, or one per image.")
     String target;
 
-    @Option(names = "--colormap", defaultValue = "jet", paramLabel = "jet|turbo|viridis", description = "Overlay colormap.")
-    String colormap;
-
-    @Option(names = "--alpha", defaultValue = "0.5", paramLabel = "A", description = "Overlay opacity (default: ${DEFAULT-VALUE}).")
-    float alpha;
-
     @Option(names = "--montage-step", paramLabel = "K",
             description = "Volumes: every K-th slice in the montages (default: about 16 slices per montage).")
     Integer montageStep;
@@ -107,6 +106,15 @@ public final class ExplainCommand implements Callable<Integer> {
     @Mixin
     PreprocessOptions pre;
 
+    @Mixin
+    OverlayOptions overlays;
+
+    @Mixin
+    NoiseTunnelOptions tunnel;
+
+    /** Images the contact sheet of a folder run shows. */
+    static final int OVERVIEW_ROWS = 32;
+
     @Override
     public Integer call() throws IOException {
         PrintWriter stdout = spec.commandLine().getOut();
@@ -115,8 +123,8 @@ public final class ExplainCommand implements Callable<Integer> {
         MethodOptions opts = MethodOptions.parse(ms, givenMethodOptions());
         run.validate();
         Target tgt = Target.parse(target);
-        Colormap cmap = Colormap.parse(colormap);
-        if (!(alpha >= 0 && alpha <= 1)) throw new SalientException("--alpha must be in [0,1], got " + alpha);
+        OverlayStyle look = overlays.style();
+        tunnel.validate();
         boolean toNpy = out.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".npy");
         List<Path> files = Inputs.list(input);
         String baselineArg = givenMethodOptions().getOrDefault("--baseline", "");
@@ -132,10 +140,12 @@ public final class ExplainCommand implements Callable<Integer> {
         Path npyPath = toNpy ? out : out.resolve(RunOutput.ATTRIBUTIONS);
         String stoppedBy = null;
         int written = 0;
+        sheet = !toNpy && Files.isDirectory(input) ? new ContactSheet(method + " on " + model.getFileName(),
+                sheetColumns(tgt.mapsPerImage()), OVERVIEW_ROWS) : null;
         try (Model m = run.limit(Model.load(model)); Interrupts stop = Interrupts.install()) {
             ModelChecks.classifierOutput(m, "explain");
             long[] declared = m.inputs().get(0).shape();
-            Explainer ex = ms.create(m, opts).memoryBudget(run.chunkBudget());
+            Explainer ex = tunnel.wrap(ms, ms.create(m, opts)).memoryBudget(run.chunkBudget());
             Cost.reset();
             NpyStreamWriter npy = null;
             SegmentOutput segmented = new SegmentOutput();
@@ -211,8 +221,9 @@ public final class ExplainCommand implements Callable<Integer> {
                                 if (a.deltas() != null) it.put("convergence_delta", a.deltas()[r]);
                                 if (!toNpy && part.rank() == 5)
                                     volumeOutputs(a, r, part.sliceFirst(a.images()[r], a.images()[r] + 1), sources.get(img),
-                                            written + r, cmap, it);
-                                else if (!toNpy) it.put("overlay", overlay(a, r, rgbs.get(img), sources.get(img), written + r, cmap));
+                                            written + r, look, it);
+                                else if (!toNpy) it.put("overlay", overlay(a, r, rgbs.get(img), all, img, sources.get(img),
+                                        written + r, look));
                                 batchItems.add(it);
                             }
                             if (partValues != null) {
@@ -223,6 +234,7 @@ public final class ExplainCommand implements Callable<Integer> {
                                             java.util.Arrays.copyOfRange(partValues, i * ch * plane, (i + 1) * ch * plane), ch,
                                             stemOf(sources.get(start + i))));
                             }
+                            flushSheetRow();
                             // commit the batch: overlays take their names, then the NPY header counts the rows
                             for (Path[] mv : renames) RunOutput.moveAtomically(mv[0], mv[1]);
                             renames.clear();
@@ -288,9 +300,11 @@ public final class ExplainCommand implements Callable<Integer> {
         Map<String, Object> o = new LinkedHashMap<>();
         o.put("target", tgt.toString());
         o.putAll(opts.report(ms));
+        if (tunnel.given()) o.put("noise_tunnel", tunnel.report());
         o.put("batch", run.batch());
         o.put("memory_budget_mb", run.memoryBudgetForReport());
         report.put("options", o);
+        if (!toNpy) report.put("overlays", overlays.style().report());
         report.put("family", ms.family().id());
         report.put("layout", ms.layout().describe());
         report.put("attributions", npyPath.getFileName().toString());
@@ -320,42 +334,31 @@ public final class ExplainCommand implements Callable<Integer> {
         nf.put("attribution_and_score_values", nonFiniteValues);
         nf.put("report_numbers_written_as_null", RunOutput.countNonFinite(report));
         report.put("non_finite", nf);
+        if (!toNpy && sheet != null && sheet.rows() > 0) {
+            RunOutput.deleteOverview(out);
+            sheet.write(out.resolve(RunOutput.OVERVIEW));
+            report.put("overview", RunOutput.OVERVIEW);
+        }
         if (!toNpy) RunOutput.writeJson(out.resolve(RunOutput.REPORT), report);
         else if (Files.isDirectory(input)) RunOutput.writeSkipped(out, input, failures, complete);
     }
 
-    private String overlay(Attribution a, int r, NdArray rgb, String source, int index, Colormap cmap) throws IOException {
-        float[] heat;
-        int h, w;
+    private String overlay(Attribution a, int r, NdArray rgb, NdArray inputs, int img, String source, int index,
+            OverlayStyle look) throws IOException {
         long[] s = a.shape();
-        if (a.layout() == Attribution.Layout.CAM) {
-            h = (int) s[1];
-            w = (int) s[2];
-            heat = a.row(r);
-        } else if (a.layout() == Attribution.Layout.MAP) {
-            // a raw map (RISE): min-max per map for display; attributions.npy keeps the raw values
-            h = (int) s[1];
-            w = (int) s[2];
-            heat = Overlay.heatFromRawMap(a.row(r));
-        } else if (a.layout() == Attribution.Layout.LAYER) {
-            // a layer-shaped map has the layer's resolution, not the image's: no photo underneath
-            h = (int) s[2];
-            w = (int) s[3];
-            heat = Overlay.heatFromInputMap(a.row(r), (int) s[1], h, w);
-            rgb = null;
-        } else {
-            h = (int) s[2];
-            w = (int) s[3];
-            heat = Overlay.heatFromInputMap(a.row(r), (int) s[1], h, w);
-        }
-        BufferedImage base = rgb == null ? null : toImage(rgb);
-        BufferedImage img = Overlay.render(base, heat, h, w, cmap, base == null ? 1f : alpha);
+        long[] rowShape = java.util.Arrays.copyOfRange(s, 1, s.length);
+        BufferedImage base = rgb == null ? null : Overlay.fromPlanes(rgb);
+        BufferedImage drawn = look.render(a.layout(), a.row(r), rowShape, base);
         String name = String.format(Locale.ROOT, "%04d_%s_%s_c%d.png", index, stemOf(source),
                 method.replace("+", "p"), a.targets()[r]);
         // rendered under a temporary name, renamed just before the batch's rows are committed
         Path tmp = out.resolve(name + ".partial");
-        if (!ImageIO.write(img, "png", tmp.toFile())) throw new SalientException("cannot write PNG " + tmp);
+        if (!ImageIO.write(drawn, "png", tmp.toFile())) throw new SalientException("cannot write PNG " + tmp);
         renames.add(new Path[] {tmp, out.resolve(name)});
+        if (sheet != null) {
+            BufferedImage picture = base != null ? base : inputPicture(inputs, img);
+            addToSheet(source, picture == null ? null : Overlay.readable(picture), drawn, a.targets()[r], a.scores()[r]);
+        }
         return name;
     }
 
@@ -364,8 +367,10 @@ public final class ExplainCommand implements Callable<Integer> {
      * --montage-views), and, when the input was NIfTI, the map as NIfTI on the scan's grid and
      * affine (trilinear resize back, half-voxel centres), with the scan's header fields.
      */
-    private void volumeOutputs(Attribution a, int r, NdArray input, String source, int index, Colormap cmap,
+    private void volumeOutputs(Attribution a, int r, NdArray input, String source, int index, OverlayStyle look,
             Map<String, Object> it) throws IOException {
+        Colormap cmap = look.colormap() == null ? Colormap.JET : look.colormap();
+        float alpha = look.alpha();
         long[] s = a.shape(), xs = input.shape();
         int d = (int) xs[2], h = (int) xs[3], w = (int) xs[4];
         float[] row = a.row(r), heat, raw;
@@ -411,6 +416,48 @@ public final class ExplainCommand implements Callable<Integer> {
             it.put("nifti", nv.describe());
         }
     }
+    /** A picture of input row {@code img} of an NPY (no image behind it), or null when it is not 1 or 3+ channels. */
+    private static BufferedImage inputPicture(NdArray inputs, int img) {
+        if (inputs.shape().length != 4) return null;
+        int c = (int) inputs.dim(1), h = (int) inputs.dim(2), w = (int) inputs.dim(3);
+        return Overlay.fromTensor(inputs.sliceFirst(img, img + 1).data(), c, h, w);
+    }
+
+    // ---- the contact sheet of a folder run: one row per image, its input then its maps
+
+    private ContactSheet sheet;
+    private String sheetSource;
+    private final List<BufferedImage> sheetCells = new ArrayList<>();
+    private final List<String> sheetClasses = new ArrayList<>();
+
+    private List<String> sheetColumns(int maps) {
+        List<String> cols = new ArrayList<>(List.of("input"));
+        for (int k = 0; k < maps; k++) cols.add(maps == 1 ? method : method + " #" + (k + 1));
+        return cols;
+    }
+
+    private void addToSheet(String source, BufferedImage picture, BufferedImage drawn, int target, float score) {
+        if (!source.equals(sheetSource)) {
+            flushSheetRow();
+            sheetSource = source;
+            sheetCells.add(picture);
+        }
+        sheetCells.add(drawn);
+        sheetClasses.add(String.format(Locale.ROOT, "%d (%.3g)", target, score));
+    }
+
+    private void flushSheetRow() {
+        if (sheetSource == null) return;
+        String name = Path.of(sheetSource.replaceAll("\\[\\d+\\]$", "")).getFileName().toString()
+                + (sheetSource.endsWith("]") ? sheetSource.substring(sheetSource.lastIndexOf('[')) : "");
+        sheet.addRow(name + ": class " + String.join(", ", sheetClasses), new ArrayList<>(sheetCells));
+        sheetSource = null;
+        sheetCells.clear();
+        sheetClasses.clear();
+    }
+
+    /** Overlays of the current batch, written under temporary names: {temporary, final}. */
+    private final List<Path[]> renames = new ArrayList<>();
 
     /**
      * The file name stem of a source ({@code dir/cat.png}, {@code x.npy[3]} or {@code ct.nii.gz}), safe
@@ -422,25 +469,6 @@ public final class ExplainCommand implements Callable<Integer> {
         String stem = Path.of(mi.group(1)).getFileName().toString().replaceAll("(\\.nii)?\\.[A-Za-z]+$", "")
                 + (mi.group(2) != null ? "_" + mi.group(2) : "");
         return stem.replaceAll("[^A-Za-z0-9_.-]", "_");
-    }
-
-    /** Overlays of the current batch, written under temporary names: {temporary, final}. */
-    private final List<Path[]> renames = new ArrayList<>();
-
-
-    private static BufferedImage toImage(NdArray rgb) {
-        int h = (int) rgb.dim(1), w = (int) rgb.dim(2), p = h * w;
-        float[] d = rgb.data();
-        BufferedImage img = new BufferedImage(w, h, BufferedImage.TYPE_INT_RGB);
-        for (int y = 0; y < h; y++)
-            for (int x = 0; x < w; x++) {
-                int i = y * w + x;
-                int r = Math.round(Math.max(0, Math.min(1, d[i])) * 255);
-                int g = Math.round(Math.max(0, Math.min(1, d[p + i])) * 255);
-                int b = Math.round(Math.max(0, Math.min(1, d[2 * p + i])) * 255);
-                img.setRGB(x, y, (r << 16) | (g << 8) | b);
-            }
-        return img;
     }
 
     /** The method options given on the command line, by name, as text. */

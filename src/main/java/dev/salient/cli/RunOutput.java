@@ -26,7 +26,7 @@ import java.util.stream.Stream;
 final class RunOutput {
     private RunOutput() {}
 
-    static final String REPORT = "report.json", ATTRIBUTIONS = "attributions.npy";
+    static final String REPORT = "report.json", ATTRIBUTIONS = "attributions.npy", OVERVIEW = "overview.png";
     /** The overlays a run writes: {@code 0007_name_method_c3.png}. */
     static final Pattern OVERLAY = Pattern.compile("\\d{4,}_.*\\.png");
     private static final byte[] NPY_MAGIC = {(byte) 0x93, 'N', 'U', 'M', 'P', 'Y'};
@@ -66,12 +66,18 @@ final class RunOutput {
         for (Path p : previous) Files.deleteIfExists(p);
     }
 
+    /** Removes a stale contact sheet before a new one is written. */
+    static void deleteOverview(Path dir) throws IOException {
+        Files.deleteIfExists(dir.resolve(OVERVIEW));
+    }
+
     static List<Path> previousOutputs(Path dir) throws IOException {
         List<Path> found = new ArrayList<>();
         try (Stream<Path> s = Files.list(dir)) {
             for (Path p : (Iterable<Path>) s.sorted()::iterator) {
                 String n = p.getFileName().toString();
-                if (n.equals(REPORT) || n.equals(ATTRIBUTIONS) || n.equals(SegmentOutput.FILE) || OVERLAY.matcher(n).matches() || n.endsWith(".partial"))
+                if (n.equals(REPORT) || n.equals(ATTRIBUTIONS) || n.equals(OVERVIEW) || n.equals(SegmentOutput.FILE)
+                        || OVERLAY.matcher(n).matches() || n.endsWith(".partial"))
                     found.add(p);
             }
         }

@@ -79,9 +79,10 @@ class ExplainCommandTest {
         assertEquals(0, r.code(), r.err());
         long pngs;
         try (var s = Files.list(out)) {
-            pngs = s.filter(p -> p.toString().endsWith(".png")).count();
+            pngs = s.filter(p -> RunOutput.OVERLAY.matcher(p.getFileName().toString()).matches()).count();
         }
         assertEquals(8, pngs);
+        assertTrue(Files.isRegularFile(out.resolve("overview.png")), "a folder run writes its contact sheet");
         assertArrayEquals(new long[] {8, 1, 28, 28}, Npy.read(out.resolve("attributions.npy")).shape());
         JsonObject rep = JsonParser.parseString(Files.readString(out.resolve("report.json"))).getAsJsonObject();
         assertEquals("ig", rep.get("method").getAsString());

@@ -364,9 +364,10 @@ class HardeningTest {
         assertEquals(0, r.code(), r.err());
         long overlays;
         try (var s = Files.list(folder)) {
-            overlays = s.filter(p -> p.getFileName().toString().endsWith(".png")).count();
+            overlays = s.filter(p -> RunOutput.OVERLAY.matcher(p.getFileName().toString()).matches()).count();
         }
         assertEquals(2, overlays, "stale overlays were cleared");
+        assertTrue(Files.isRegularFile(folder.resolve("overview.png")), "the contact sheet was written again");
         assertEquals(2, Npy.read(folder.resolve("attributions.npy")).dim(0));
     }
 

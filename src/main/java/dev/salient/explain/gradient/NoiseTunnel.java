@@ -19,8 +19,9 @@ import java.util.List;
 
 /**
  * Captum's NoiseTunnel over any method: the mean (SmoothGrad, Smilkov et al. 2017,
- * arXiv:1706.03825) or the variance E[a²] − E[a]² (VarGrad, Adebayo et al. 2018)
- * of the wrapped method's attribution over inputs with added Gaussian noise.
+ * arXiv:1706.03825), the mean of squares E[a²] (Captum's smoothgrad_sq) or the
+ * variance E[a²] − E[a]² (VarGrad, Adebayo et al. 2018) of the wrapped method's
+ * attribution over inputs with added Gaussian noise.
  * {@code smoothgrad} and {@code vargrad} wrap the plain gradient ∂y_t/∂x;
  * {@link #over} wraps any method (SmoothGrad of IG, SmoothGrad-CAM++). The
  * target classes are those of the clean images; the noise is seeded and does not
@@ -51,8 +52,41 @@ public final class NoiseTunnel extends Explainer {
                 return varGrad(m).withOptions(options(o));
             }).withOptions(SAMPLES, NOISE_STD, MethodOption.SEED);
 
-    /** The reduction over the noise samples. */
-    public enum Mode { SMOOTHGRAD, VARGRAD }
+    /** The reduction over the noise samples (Captum's nt_type). */
+    public enum Mode {
+        SMOOTHGRAD("smoothgrad"), SMOOTHGRAD_SQ("smoothgrad_sq"), VARGRAD("vargrad");
+
+        private final String id;
+
+        Mode(String id) {
+            this.id = id;
+        }
+
+        /** Captum's name: smoothgrad, smoothgrad_sq or vargrad. */
+        public String id() {
+            return id;
+        }
+
+        public static Mode parse(String s) {
+            String v = s == null ? "" : s.trim().toLowerCase(java.util.Locale.ROOT);
+            for (Mode m : values()) if (m.id.equals(v)) return m;
+            throw new SalientException("--noise-tunnel must be smoothgrad, smoothgrad_sq or vargrad, got '" + s + "'");
+        }
+    }
+
+    /**
+     * Whether the noise tunnel may wrap a method of this spec: an input-shaped
+     * gradient method, or a CAM (SmoothGrad-CAM++ and its kin: the mean map over
+     * noisy inputs); not a method that is itself a noise tunnel. Refusals are one line.
+     */
+    public static void checkWraps(MethodSpec s, Explainer method) {
+        if (method instanceof NoiseTunnel)
+            throw new SalientException(s.name() + " is already a noise tunnel; --noise-tunnel wraps another method");
+        boolean inputGradient = s.family() == MethodSpec.Family.GRADIENT && s.layout() == Attribution.Layout.INPUT;
+        if (!inputGradient && s.family() != MethodSpec.Family.CAM)
+            throw new SalientException("--noise-tunnel wraps gradient methods with input-shaped maps and CAM methods; "
+                    + s.name() + " is a " + s.family().id() + " method with " + s.layout().describe() + " maps");
+    }
 
     /** Noise for (sample, image): {@code size} values added to the image. For tests against recorded noise. */
     @FunctionalInterface
@@ -124,7 +158,7 @@ public final class NoiseTunnel extends Explainer {
     /** The noise tunnel over any method, e.g. SmoothGrad of IG; its layout is the method's. */
     public static NoiseTunnel over(Explainer method, Mode mode) {
         MethodSpec s = method.spec();
-        String name = (mode == Mode.SMOOTHGRAD ? "smoothgrad" : "vargrad") + "(" + s.name() + ")";
+        String name = mode.id() + "(" + s.name() + ")";
         MethodSpec spec = new MethodSpec(name, s.family(), s.layout(), "noise tunnel over " + s.name(), List.of(),
                 (m, o) -> over(method, mode), MethodSpec.NO_AXIOM);
         return new NoiseTunnel(method, mode, Options.defaults(), spec);
@@ -133,6 +167,8 @@ public final class NoiseTunnel extends Explainer {
     /** A copy with these options. */
     public NoiseTunnel withOptions(Options o) {
         if (o.samples() < 1) throw new SalientException(name() + " needs at least 1 sample, got " + o.samples());
+        if (mode == Mode.VARGRAD && o.samples() < 2)
+            throw new SalientException(name() + " needs at least 2 samples for a variance, got " + o.samples());
         NoiseTunnel t = new NoiseTunnel(inner, mode, o, spec);
         t.memoryBudget(memoryBudget());
         return t;
@@ -224,6 +260,7 @@ public final class NoiseTunnel extends Explainer {
                                 if (mode == Mode.VARGRAD) sq = b.zeros(shape);
                             }
                             float[] ws = Arrays.copyOfRange(w, s0, s0 + scnt);
+                            if (mode == Mode.SMOOTHGRAD_SQ) b.binary(BinaryOp.MUL, g, g, g);   // E[a^2] only
                             b.weightedSum(g, ws, mean);
                             if (mode == Mode.VARGRAD) {
                                 b.binary(BinaryOp.MUL, g, g, g);
