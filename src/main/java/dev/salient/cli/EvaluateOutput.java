@@ -258,8 +258,12 @@ final class EvaluateOutput {
             Map<String, byte[]> ov = new LinkedHashMap<>();
             for (String m : methods) {
                 MapView mv = r.maps.get(m);
-                float[] heat = mv.cam() ? mv.raw() : Overlay.heatFromInputMap(mv.raw(), mv.channels(), mv.h(), mv.w());
-                ov.put(m, png(Overlay.render(base, heat, mv.h(), mv.w(), Colormap.parse("jet"), 0.5f)));
+                // drawn as explain draws it (Captum's visualize_image_attr for input-shaped maps), at the
+                // input's size: the page scales thumbnails up with nearest-neighbour sampling
+                dev.salient.explain.Attribution.Layout lay = mv.cam() ? dev.salient.explain.Attribution.Layout.CAM
+                        : dev.salient.explain.Attribution.Layout.INPUT;
+                long[] rs = mv.cam() ? new long[] {mv.h(), mv.w()} : new long[] {mv.channels(), mv.h(), mv.w()};
+                ov.put(m, png(dev.salient.report.OverlayStyle.defaults().renderAtInputSize(lay, mv.raw(), rs, base)));
             }
             rows.add(new EvaluationReport.ImageRow(key(r.image.source()), String.valueOf(r.image.target()), png(base), ov));
         }

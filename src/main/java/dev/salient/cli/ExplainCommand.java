@@ -17,6 +17,7 @@ import dev.salient.model.Model;
 import dev.salient.report.ContactSheet;
 import dev.salient.report.NpyStreamWriter;
 import dev.salient.report.Overlay;
+import dev.salient.report.Colormap;
 import dev.salient.report.OverlayStyle;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
