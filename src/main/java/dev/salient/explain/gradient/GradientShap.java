@@ -68,9 +68,13 @@ public final class GradientShap extends Explainer {
         this.draws = draws;
     }
 
+    /** Samples when --samples is not given (the 25; Captum's n_samples default is 5). */
+    static final int DEFAULT_SAMPLES = 25;
+
     /** From spec options: --baselines (required), --samples, --noise-std (default 0), --seed. */
     public GradientShap(Model model, MethodOptions o) {
-        this(model, Baselines.parse(o.get(Baselines.OPTION), o.get(MethodOption.SEED)), o.get(NoiseTunnel.SAMPLES),
+        this(model, Baselines.parse(o.get(Baselines.OPTION), o.get(MethodOption.SEED)),
+                MethodOption.samplesOr(o, DEFAULT_SAMPLES),
                 o.get(NoiseTunnel.NOISE_STD) == null ? 0f : o.get(NoiseTunnel.NOISE_STD), o.get(MethodOption.SEED));
     }
 

@@ -117,6 +117,19 @@ class GradientShapTest {
         }
     }
 
+    /** Without --samples the spec's factory takes the default of 25 (the shared option is unset, not 25). */
+    @Test
+    void specWithoutSamplesTakesTheDefault() {
+        float[] x = gaussian(D, 5);
+        var spec = dev.salient.explain.Methods.get("gradientshap");
+        var unset = dev.salient.explain.MethodOptions.parse(spec, java.util.Map.of("--baselines", "uniform:2:3"));
+        var given = dev.salient.explain.MethodOptions.parse(spec, java.util.Map.of("--baselines", "uniform:2:3", "--samples", "25"));
+        try (Tensor xt = CPU.upload(x, 1, C, H, W)) {
+            assertArrayEquals(spec.create(model, given).explain(CPU, xt, Target.top1()).values(),
+                    spec.create(model, unset).explain(CPU, xt, Target.top1()).values());
+        }
+    }
+
     /** The seeded draws cover every baseline and spread α over [0,1). */
     @Test
     void seededDrawsAreSpread() {
