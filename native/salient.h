@@ -33,6 +33,13 @@ float* salient_alloc(int64_t count);
 void salient_free(float* p);
 /* Returns the cached free blocks of salient_alloc (large tensors are kept for reuse, up to 2 GiB). */
 void salient_trim(void);
+/* Model constants: 64-byte aligned host memory of `count` (>0) floats outside the block cache,
+ * so that closing a model gives its weights back at once; NULL + error on failure. */
+float* salient_host_alloc(int64_t count);
+void salient_host_free(float* p);
+/* Drops this process's resident pages of a read-only file mapping [p, p + bytes) (they refault
+ * from the file on the next read); the whole pages inside the range only. */
+int salient_release_pages(const void* p, int64_t bytes);
 /* Threads of the engine's OpenMP regions, 1..salient_max_threads() (else SALIENT_EINVAL).
  * OpenBLAS is kept at one thread per call and runs inside those regions, so n threads in
  * all. OMP_NUM_THREADS above the maximum is clamped to it when the library loads. */

@@ -1,5 +1,9 @@
 // Runtime of the CPU engine: last-error string, aligned allocation, threads.
+#include <cerrno>
+#include <cstdint>
 #include <cstdlib>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -102,6 +106,36 @@ void salient_free(float* p) {
         }
     }
     std::free(p);
+}
+
+float* salient_host_alloc(int64_t count) {
+    if (count <= 0) {
+        salient::fail(SALIENT_EINVAL, "salient_host_alloc: count must be positive, got %lld", (long long)count);
+        return nullptr;
+    }
+    if (count > (int64_t(1) << 40)) {
+        salient::fail(SALIENT_ENOMEM, "salient_host_alloc: %lld floats is beyond any sane tensor", (long long)count);
+        return nullptr;
+    }
+    size_t bytes = ((size_t)count * sizeof(float) + 63) & ~(size_t)63;
+    void* p = std::aligned_alloc(64, bytes);
+    if (!p) {
+        salient::fail(SALIENT_ENOMEM, "salient_host_alloc: out of host memory for %zu bytes", bytes);
+        return nullptr;
+    }
+    return (float*)p;
+}
+
+void salient_host_free(float* p) { std::free(p); }
+
+int salient_release_pages(const void* p, int64_t bytes) {
+    if (!p || bytes < 0) return salient::fail(SALIENT_EINVAL, "salient_release_pages: null pointer or negative size");
+    const uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    const uintptr_t lo = ((uintptr_t)p + page - 1) & ~(page - 1), hi = ((uintptr_t)p + (uintptr_t)bytes) & ~(page - 1);
+    if (hi <= lo) return SALIENT_OK;
+    if (madvise((void*)lo, hi - lo, MADV_DONTNEED) != 0)
+        return salient::fail(SALIENT_EINVAL, "salient_release_pages: madvise failed (errno %d)", errno);
+    return SALIENT_OK;
 }
 
 void salient_trim(void) {

@@ -15,14 +15,28 @@ public final class Tensor implements AutoCloseable {
     private final Backend backend;
     private final long[] shape;
     private final long numel;
+    private final boolean borrowed;
     private FloatPointer data;
 
     /** Used by backends only: wraps memory the backend has allocated and will free. */
     public Tensor(Backend backend, FloatPointer data, long... shape) {
+        this(backend, data, false, shape);
+    }
+
+    private Tensor(Backend backend, FloatPointer data, boolean borrowed, long... shape) {
         this.backend = backend;
         this.shape = shape.clone();
         this.numel = Shapes.numel(shape);
         this.data = data;
+        this.borrowed = borrowed;
+    }
+
+    /**
+     * A tensor over memory that someone else owns and frees (a model's weights, read in place by
+     * the CPU backend): {@link #close} only drops this tensor's reference, it never frees.
+     */
+    public static Tensor borrowed(Backend backend, FloatPointer data, long... shape) {
+        return new Tensor(backend, data, true, shape);
     }
 
     public Backend backend() {
@@ -68,7 +82,7 @@ public final class Tensor implements AutoCloseable {
     @Override
     public void close() {
         if (data != null) {
-            backend.free(data);
+            if (!borrowed) backend.free(data);
             data = null;
         }
     }

@@ -189,14 +189,25 @@ final class GraphRewriter {
                     && (!conv.hasInput(2) || consts.containsKey(conv.input(2)))
                     && consts.get(conv.input(1)).shape()[0] == c) {
                 HostTensor w = consts.get(conv.input(1));
-                float[] wf = w.floats().clone();
-                int per = wf.length / c;
-                for (int k = 0; k < c; k++) for (int j = 0; j < per; j++) wf[k * per + j] = (float) (wf[k * per + j] * scale[k]);
+                int per = w.numel() / c;
+                HostTensor wFolded;
+                if (w.isOffHeap()) { // written straight off the heap, as the weights it replaces
+                    java.nio.FloatBuffer src = w.floatBuffer();
+                    wFolded = HostTensor.offHeapFloats(w.shape(), b -> {
+                        java.nio.FloatBuffer o = b.asFloatBuffer();
+                        for (int k = 0; k < c; k++)
+                            for (int j = 0; j < per; j++) o.put(k * per + j, (float) (src.get(k * per + j) * scale[k]));
+                    });
+                } else {
+                    float[] wf = w.floats().clone();
+                    for (int k = 0; k < c; k++) for (int j = 0; j < per; j++) wf[k * per + j] = (float) (wf[k * per + j] * scale[k]);
+                    wFolded = HostTensor.ofFloats(wf, w.shape());
+                }
                 float[] bf = new float[c];
                 float[] b0 = conv.hasInput(2) ? consts.get(conv.input(2)).floats() : null;
                 for (int k = 0; k < c; k++) bf[k] = (float) ((b0 == null ? 0 : b0[k]) * scale[k] + shift[k]);
                 String wn = fresh(consts, taken, conv.input(1) + "/bn_folded"), bn = fresh(consts, taken, n.name() + "/bn_folded_bias");
-                consts.put(wn, HostTensor.ofFloats(wf, w.shape()));
+                consts.put(wn, wFolded);
                 consts.put(bn, HostTensor.ofFloats(bf, c));
                 drop.add(conv);
                 replace.put(n, new Node(conv.name(), "Conv", conv.domain(), List.of(conv.input(0), wn, bn),

@@ -1,6 +1,7 @@
 package dev.salient.model;
 
 import dev.salient.engine.Backend;
+import dev.salient.engine.Engine;
 import dev.salient.engine.SalientException;
 import dev.salient.engine.Tensor;
 import dev.salient.onnx.OnnxReader;
@@ -51,6 +52,8 @@ public final class Model implements AutoCloseable {
     private volatile long memoryLimit = MemoryLimit.hostDefault();
 
     private final Set<String> removed;
+    /** The off-heap constants this model holds (one hold each, let go on close). */
+    private final Set<NativeFloats> held;
 
     private Model(Path file, Graph graph, List<ValueInfo> outputs, Set<String> removed) {
         this.file = file;
@@ -58,6 +61,24 @@ public final class Model implements AutoCloseable {
         this.graph = graph;
         this.inputs = graph.inputs();
         this.outputs = List.copyOf(outputs);
+        Set<NativeFloats> h = offHeap(graph.constants());
+        List<NativeFloats> done = new ArrayList<>();
+        try {
+            for (NativeFloats n : h) {
+                n.retain();
+                done.add(n);
+            }
+        } catch (RuntimeException e) {
+            for (NativeFloats n : done) n.release();
+            throw e;
+        }
+        this.held = h;
+    }
+
+    private static Set<NativeFloats> offHeap(Map<String, HostTensor> constants) {
+        Set<NativeFloats> s = java.util.Collections.newSetFromMap(new IdentityHashMap<>());
+        for (HostTensor t : constants.values()) if (t.isOffHeap()) s.add(t.nativeFloats());
+        return s;
     }
 
     /** Loads and rewrites a model; any problem is a {@link SalientException} with one line. */
@@ -103,7 +124,10 @@ public final class Model implements AutoCloseable {
             Set<String> removed = original.tensorNames();
             removed.removeAll(g.tensorNames());
             removed.removeAll(g.aliases().keySet());
-            return new Model(onnxFile, g, outs, removed);
+            g = weightsOffHeap(g);
+            Model model = new Model(onnxFile, g, outs, removed);
+            freeRewrittenAway(original, bindInputs);
+            return model;
         } catch (SalientException e) {
             throw new SalientException(oneLine(onnxFile + ": " + stripPrefix(e.getMessage(), onnxFile.toString())), e);
         } catch (ArithmeticException e) {
@@ -112,6 +136,30 @@ public final class Model implements AutoCloseable {
             throw new SalientException(oneLine(onnxFile + ": invalid model (" + e.getClass().getSimpleName() + ": "
                     + e.getMessage() + ")"), e);
         }
+    }
+
+    /**
+     * The graph with its large float constants off the Java heap: those the load made on the heap
+     * (folded BatchNorm weights, Constant nodes, folded subgraphs) are copied out, so that the heap
+     * keeps no weights once the load's garbage is collected.
+     */
+    private static Graph weightsOffHeap(Graph g) {
+        Map<String, HostTensor> c = null;
+        for (var e : g.constants().entrySet()) {
+            HostTensor t = e.getValue();
+            if (t.isFloat() && !t.isOffHeap() && t.numel() >= HostTensor.OFF_HEAP_MIN_NUMEL) {
+                if (c == null) c = new LinkedHashMap<>(g.constants());
+                c.put(e.getKey(), t.offHeap());
+            }
+        }
+        return c == null ? g : new Graph(g.nodes(), g.inputs(), g.outputs(), c, g.opset(), g.aliases());
+    }
+
+    /** Frees at once the off-heap constants the file held that the rewrite replaced (e.g. weights before BatchNorm folding). */
+    private static void freeRewrittenAway(Graph original, Map<String, HostTensor> bound) {
+        Set<NativeFloats> mine = offHeap(original.constants());
+        mine.removeAll(offHeap(bound));
+        for (NativeFloats n : mine) n.freeIfUnheld();
     }
 
     /** Escapes control characters (names inside a model may hold anything) so that a message stays one line. */
@@ -376,7 +424,9 @@ public final class Model implements AutoCloseable {
             Map<String, Tensor> m = weights.computeIfAbsent(backend, b -> new HashMap<>());
             Tensor t = m.get(name);
             if (t == null) {
-                t = backend.upload(h.floats(), h.shape());
+                // the CPU backend reads off-heap weights in place; other backends get a copy
+                t = h.isOffHeap() && backend == Engine.cpu() ? Tensor.borrowed(backend, h.nativeFloats().pointer(), h.shape())
+                        : backend.upload(h.floats(), h.shape());
                 m.put(name, t);
             }
             return t;
@@ -431,15 +481,21 @@ public final class Model implements AutoCloseable {
         return new Model(file, g, outputs, removed).memoryLimit(memoryLimit);
     }
 
-    /** Frees the weights uploaded to every backend, and the tensors derived from them. */
+    /**
+     * Frees the weights uploaded to every backend, the tensors derived from them, and this model's
+     * hold on its off-heap constants (freed once no model made from them by
+     * {@link #withConstants} holds them). Closing twice does nothing more.
+     */
     @Override
     public void close() {
         synchronized (weights) {
+            if (closed) return;
             closed = true;
             for (Map<String, Tensor> m : derived.values()) for (Tensor t : m.values()) t.close();
             derived.clear();
             for (Map<String, Tensor> m : weights.values()) for (Tensor t : m.values()) t.close();
             weights.clear();
+            for (NativeFloats n : held) n.release();
         }
         synchronized (plans) {
             for (Plan p : plans.values()) p.release();

@@ -2,6 +2,8 @@ package dev.salient.onnx;
 
 import com.google.protobuf.CodedInputStream;
 import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.UnsafeByteOperations;
+import dev.salient.engine.CpuNative;
 import dev.salient.engine.SalientException;
 import dev.salient.model.Attributes;
 import dev.salient.model.Graph;
@@ -17,8 +19,11 @@ import dev.salient.onnx.proto.Onnx.TensorProto;
 import dev.salient.onnx.proto.Onnx.TensorShapeProto;
 import dev.salient.onnx.proto.Onnx.ValueInfoProto;
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -27,6 +32,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import org.bytedeco.javacpp.Pointer;
 
 /**
  * Reads an ONNX file into a {@link Graph}: parses the protobuf, decodes the
@@ -43,21 +49,45 @@ public final class OnnxReader {
     private OnnxReader() {}
 
     public static ModelProto parse(Path file) {
+        return parseMapped(file).model;
+    }
+
+    /** A parsed model and the file mapping its large byte fields (raw_data) alias; null mapping: read on the heap. */
+    private record Parsed(ModelProto model, ByteBuffer mapping) {}
+
+    /**
+     * Parses the file through a read-only memory mapping, with protobuf aliasing: byte fields
+     * (raw_data) are views of the mapping, so the weights are read once, straight from the file's
+     * pages into their final memory, and the Java heap never holds them. The mapping lives as
+     * long as anything parsed from it (the Java runtime unmaps it once unreachable).
+     */
+    private static Parsed parseMapped(Path file) {
         String f = file.toString();
         if (!Files.exists(file)) throw new SalientException(f + ": model file not found");
         if (!Files.isRegularFile(file)) throw new SalientException(f + ": not a regular file");
-        byte[] bytes;
+        ByteBuffer mapping = null;
+        byte[] bytes = null;
         try {
             long size = Files.size(file);
             if (size > MAX_FILE_BYTES) throw new SalientException(f + ": model file of " + size + " bytes exceeds 2 GiB (use external data)");
             if (size == 0) throw new SalientException(f + ": model file is empty");
-            bytes = Files.readAllBytes(file);
+            try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+                mapping = ch.map(FileChannel.MapMode.READ_ONLY, 0, size);
+            } catch (IOException | UnsupportedOperationException e) { // a file that cannot be mapped: read it
+                bytes = Files.readAllBytes(file);
+            }
         } catch (IOException e) {
             throw new SalientException(f + ": cannot read model file: " + e.getMessage());
         }
         ModelProto m;
         try {
-            CodedInputStream in = CodedInputStream.newInstance(bytes);
+            CodedInputStream in;
+            if (mapping != null) {
+                in = UnsafeByteOperations.unsafeWrap(mapping).newCodedInput();
+                in.enableAliasing(true);
+            } else {
+                in = CodedInputStream.newInstance(bytes);
+            }
             in.setSizeLimit(Integer.MAX_VALUE);
             m = ModelProto.parseFrom(in);
             in.checkLastTagWas(0);
@@ -70,7 +100,17 @@ public final class OnnxReader {
             throw new SalientException(f + ": not a valid ONNX model (no graph or no graph outputs)");
         if (m.getIrVersion() <= 0 || m.getIrVersion() > 100)
             throw new SalientException(f + ": not a valid ONNX model (ir_version " + m.getIrVersion() + ")");
-        return m;
+        return new Parsed(m, mapping);
+    }
+
+    /**
+     * Gives back the resident pages of a mapping whose weights have been copied out: they would
+     * otherwise count in this process's resident set until the mapping is collected. Whatever still
+     * aliases the mapping (node attributes) reads it again from the file.
+     */
+    private static void releasePages(ByteBuffer mapping) {
+        if (mapping == null) return;
+        CpuNative.salient_release_pages(new Pointer(mapping), mapping.capacity());
     }
 
     private static String oneLine(String s) {
@@ -98,12 +138,20 @@ public final class OnnxReader {
      * (e.g. an int64 shape input); they are then constants, not run-time inputs.
      */
     public static Graph read(Path file, Map<String, HostTensor> bind) {
-        ModelProto m = parse(file);
+        Parsed parsed = parseMapped(file);
+        try {
+            return read(parsed.model, file, bind);
+        } finally {
+            releasePages(parsed.mapping);
+        }
+    }
+
+    private static Graph read(ModelProto m, Path file, Map<String, HostTensor> bind) {
         String f = file.toString();
         int opset = opset(m, f);
         GraphProto g = m.getGraph();
         Path dir = file.toAbsolutePath().getParent();
-        TensorDecoder dec = new TensorDecoder(dir);
+        TensorDecoder dec = new TensorDecoder(dir, true);
 
         Map<String, HostTensor> constants = new LinkedHashMap<>();
         for (TensorProto t : g.getInitializerList()) {

@@ -28,9 +28,20 @@ public final class TensorDecoder {
     static final long MAX_NUMEL = Integer.MAX_VALUE - 8;
 
     private final Path modelDir; // null: external data not allowed (e.g. tensors inside attributes of test data)
+    private final boolean offHeap;
 
     public TensorDecoder(Path modelDir) {
+        this(modelDir, false);
+    }
+
+    /**
+     * A decoder that, when {@code offHeap}, writes float tensors of at least
+     * {@link HostTensor#OFF_HEAP_MIN_NUMEL} elements straight into off-heap memory (a model's
+     * weights), so that the Java heap never holds them.
+     */
+    public TensorDecoder(Path modelDir, boolean offHeap) {
         this.modelDir = modelDir;
+        this.offHeap = offHeap;
     }
 
     private static final int FLOAT = 1, UINT8 = 2, INT8 = 3, UINT16 = 4, INT16 = 5, INT32 = 6, INT64 = 7,
@@ -79,14 +90,43 @@ public final class TensorDecoder {
             throw new SalientException("tensor '" + name + "': declared shape " + Arrays.toString(shape)
                     + " exceeds the size budget of " + MAX_NUMEL + " bytes");
         int count = (int) n;
-        if (t.getDataLocation() == TensorProto.DataLocation.EXTERNAL)
+        boolean native_ = offHeap && isFloatType(type) && count >= HostTensor.OFF_HEAP_MIN_NUMEL;
+        if (t.getDataLocation() == TensorProto.DataLocation.EXTERNAL) {
+            if (native_ && type == FLOAT) return externalFloats(t, name, shape, count);
             return fromBytes(name, type, shape, count, readExternal(t, name, (long) count * es));
+        }
         if (t.hasRawData()) {
             ByteString raw = t.getRawData();
             if (raw.size() != (long) count * es)
                 throw new SalientException("tensor '" + name + "': declared shape " + Arrays.toString(shape) + " needs "
                         + (long) count * es + " bytes but raw_data holds " + raw.size());
+            if (native_) return offHeapFromBytes(type, shape, count, raw.asReadOnlyByteBuffer());
             return fromBytes(name, type, shape, count, raw.asReadOnlyByteBuffer());
+        }
+        if (native_) {
+            switch (type) {
+                case FLOAT -> {
+                    need(name, shape, count, t.getFloatDataCount(), "float_data");
+                    return HostTensor.offHeapFloats(shape, b -> {
+                        java.nio.FloatBuffer o = b.asFloatBuffer();
+                        for (int i = 0; i < count; i++) o.put(i, t.getFloatData(i));
+                    });
+                }
+                case DOUBLE -> {
+                    need(name, shape, count, t.getDoubleDataCount(), "double_data");
+                    return HostTensor.offHeapFloats(shape, b -> {
+                        java.nio.FloatBuffer o = b.asFloatBuffer();
+                        for (int i = 0; i < count; i++) o.put(i, (float) t.getDoubleData(i));
+                    });
+                }
+                default -> { // FLOAT16, BFLOAT16
+                    need(name, shape, count, t.getInt32DataCount(), "int32_data");
+                    return HostTensor.offHeapFloats(shape, b -> {
+                        java.nio.FloatBuffer o = b.asFloatBuffer();
+                        for (int i = 0; i < count; i++) o.put(i, halfBits(type, t.getInt32Data(i) & 0xffff));
+                    });
+                }
+            }
         }
         switch (type) {
             case FLOAT -> {
@@ -180,7 +220,55 @@ public final class TensorDecoder {
         }
     }
 
-    private ByteBuffer readExternal(TensorProto t, String name, long bytes) {
+    /** Float data (little-endian FLOAT, DOUBLE, FLOAT16 or BFLOAT16 bytes) decoded straight into off-heap memory. */
+    private static HostTensor offHeapFromBytes(int type, long[] shape, int count, ByteBuffer buf) {
+        ByteBuffer b = buf.order(ByteOrder.LITTLE_ENDIAN);
+        return HostTensor.offHeapFloats(shape, out -> {
+            java.nio.FloatBuffer o = out.asFloatBuffer();
+            switch (type) {
+                case FLOAT -> o.put(b.asFloatBuffer());
+                case DOUBLE -> {
+                    for (int i = 0; i < count; i++) o.put(i, (float) b.getDouble(8 * i + b.position()));
+                }
+                default -> {
+                    for (int i = 0; i < count; i++) o.put(i, halfBits(type, b.getShort(2 * i + b.position()) & 0xffff));
+                }
+            }
+        });
+    }
+
+    /** External FLOAT data read from its file straight into off-heap memory. */
+    private HostTensor externalFloats(TensorProto t, String name, long[] shape, int count) {
+        External x = external(t, name, (long) count * 4);
+        try (FileChannel ch = FileChannel.open(x.file, StandardOpenOption.READ)) {
+            checkExtent(name, x, ch.size(), (long) count * 4);
+            return HostTensor.offHeapFloats(shape, out -> {
+                ByteBuffer dst = out.duplicate();
+                long pos = x.offset;
+                try {
+                    while (dst.hasRemaining()) {
+                        int r = ch.read(dst, pos);
+                        if (r < 0) throw new SalientException("tensor '" + name + "': external file '" + x.location + "' is truncated");
+                        pos += r;
+                    }
+                } catch (IOException e) {
+                    throw new SalientException("tensor '" + name + "': cannot read external file '" + x.location + "': " + e.getMessage());
+                }
+                if (ByteOrder.nativeOrder() != ByteOrder.LITTLE_ENDIAN) { // the file is little-endian
+                    java.nio.FloatBuffer le = out.duplicate().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
+                    float[] v = new float[count];
+                    le.get(v);
+                    out.asFloatBuffer().put(v);
+                }
+            });
+        } catch (IOException e) {
+            throw new SalientException("tensor '" + name + "': cannot read external file '" + x.location + "': " + e.getMessage());
+        }
+    }
+
+    private record External(Path file, String location, long offset) {}
+
+    private External external(TensorProto t, String name, long bytes) {
         String location = null;
         long offset = 0, length = -1;
         boolean hasLength = false;
@@ -202,23 +290,30 @@ public final class TensorDecoder {
         if (hasLength && length != bytes)
             throw new SalientException("tensor '" + name + "': external data length " + length + " does not match the "
                     + bytes + " bytes its shape needs");
-        Path file = resolveInside(name, location);
-        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-            long size = ch.size();
-            if (offset < 0 || offset > size || size - offset < bytes)
-                throw new SalientException("tensor '" + name + "': declared size of " + bytes + " bytes at offset " + offset
-                        + " exceeds external file '" + location + "' (" + size + " bytes)");
+        return new External(resolveInside(name, location), location, offset);
+    }
+
+    private static void checkExtent(String name, External x, long size, long bytes) {
+        if (x.offset < 0 || x.offset > size || size - x.offset < bytes)
+            throw new SalientException("tensor '" + name + "': declared size of " + bytes + " bytes at offset " + x.offset
+                    + " exceeds external file '" + x.location + "' (" + size + " bytes)");
+    }
+
+    private ByteBuffer readExternal(TensorProto t, String name, long bytes) {
+        External x = external(t, name, bytes);
+        try (FileChannel ch = FileChannel.open(x.file, StandardOpenOption.READ)) {
+            checkExtent(name, x, ch.size(), bytes);
             ByteBuffer buf = ByteBuffer.allocate((int) bytes);
-            long pos = offset;
+            long pos = x.offset;
             while (buf.hasRemaining()) {
                 int r = ch.read(buf, pos);
-                if (r < 0) throw new SalientException("tensor '" + name + "': external file '" + location + "' is truncated");
+                if (r < 0) throw new SalientException("tensor '" + name + "': external file '" + x.location + "' is truncated");
                 pos += r;
             }
             buf.flip();
             return buf;
         } catch (IOException e) {
-            throw new SalientException("tensor '" + name + "': cannot read external file '" + location + "': " + e.getMessage());
+            throw new SalientException("tensor '" + name + "': cannot read external file '" + x.location + "': " + e.getMessage());
         }
     }
 

@@ -55,12 +55,13 @@ final class ConcatOp extends AbstractOp {
         float[] fo = anyFloat ? new float[n] : null;
         long[] lo = anyFloat ? null : new long[n];
         int pos = 0;
+        Object[] src = new Object[in.length]; // each input's values, read once (off-heap ones are copied per read)
+        for (int i = 0; i < in.length; i++) src[i] = anyFloat ? in[i].floats() : in[i].longs();
         for (long o = 0; o < outer; o++)
-            for (HostTensor t : in) {
-                int block = (int) (t.shape()[ax] * inner);
+            for (int i = 0; i < in.length; i++) {
+                int block = (int) (shapes[i][ax] * inner);
                 int from = (int) (o * block);
-                if (anyFloat) System.arraycopy(t.floats(), from, fo, pos, block);
-                else System.arraycopy(t.longs(), from, lo, pos, block);
+                System.arraycopy(src[i], from, anyFloat ? fo : lo, pos, block);
                 pos += block;
             }
         return new HostTensor[] {anyFloat ? HostTensor.ofFloats(fo, y) : HostTensor.ofLongs(lo, y)};
