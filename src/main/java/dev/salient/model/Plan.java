@@ -36,13 +36,16 @@ public final class Plan {
     private final Map<String, HostTensor> host;
     private final Map<String, long[]> shapes;
     private final Set<String> fetch;
-    private final int[][] outSlot;
-    private final long[] slotSizes;
+    private final int[][] outSlot;  // step output -> its buffer, or OWNED / ABSENT
+    private final long[] offsets;    // buffer -> offset in the arena (floats)
+    private final long[] sizes;      // buffer -> floats
+    private final long arenaFloats;
+    private final int mostLive;
     private final boolean[] epilogue;  // step i's successor may be fused into it (see epilogues)
     private final List<String> frontier;
 
     Plan(Graph graph, List<Step> steps, List<Node> folded, Map<String, HostTensor> host, Map<String, long[]> shapes,
-            Set<String> fetch, int[][] outSlot, long[] slotSizes, List<String> frontier) {
+            Set<String> fetch, int[][] outSlot, long[] offsets, long[] arena, List<String> frontier) {
         this.frontier = List.copyOf(frontier);
         this.graph = graph;
         this.steps = List.copyOf(steps);
@@ -51,17 +54,24 @@ public final class Plan {
         this.shapes = shapes;
         this.fetch = fetch;
         this.outSlot = outSlot;
-        this.slotSizes = slotSizes;
-        this.epilogue = epilogues(this.steps, fetch, outSlot);
+        this.offsets = offsets;
+        this.arenaFloats = arena[0];
+        this.mostLive = (int) arena[1];
+        this.sizes = new long[offsets.length];
+        for (int i = 0; i < steps.size(); i++)
+            for (int j = 0; j < outSlot[i].length; j++)
+                if (outSlot[i][j] >= 0)
+                    sizes[outSlot[i][j]] = Math.max(sizes[outSlot[i][j]], Math.max(1, Shapes.numel(steps.get(i).outputShapes()[j])));
+        this.epilogue = epilogues(this.steps, fetch, outSlot, offsets, sizes);
     }
 
     /**
      * Steps whose successor may run as their epilogue in {@link #execute}: the step has one output,
      * nobody fetches it, and the next step is its only reader, with no other tensor input. The
-     * successor's output buffer must not be one the step reads (the planner may hand a buffer that
-     * dies at step i to the output of step i + 1).
+     * successor's output must not overlap memory the step reads (the planner may hand the memory of
+     * a tensor that dies at step i to the output of step i + 1).
      */
-    private static boolean[] epilogues(List<Step> steps, Set<String> fetch, int[][] outSlot) {
+    private static boolean[] epilogues(List<Step> steps, Set<String> fetch, int[][] outSlot, long[] offsets, long[] sizes) {
         Map<String, Integer> readers = new HashMap<>();
         for (Step s : steps) for (String in : s.inputs()) if (!in.isEmpty()) readers.merge(in, 1, Integer::sum);
         Map<String, Integer> slotOf = new HashMap<>();
@@ -79,7 +89,11 @@ public final class Plan {
             if (!shape) continue;
             int target = outSlot[i + 1][0];
             boolean aliased = false;
-            for (String in : s.inputs()) aliased |= target >= 0 && !in.isEmpty() && slotOf.getOrDefault(in, -3) == target;
+            for (String in : s.inputs()) {
+                int src = in.isEmpty() ? -3 : slotOf.getOrDefault(in, -3);
+                aliased |= target >= 0 && src >= 0 && offsets[src] < offsets[target] + sizes[target]
+                        && offsets[target] < offsets[src] + sizes[src];
+            }
             e[i] = !aliased;
         }
         return e;
@@ -123,9 +137,9 @@ public final class Plan {
         return host.get(tensor);
     }
 
-    /** Floats of intermediate memory this plan allocates per call (excluding fetched outputs). */
+    /** Floats of intermediate memory this plan allocates per call: its arena (excluding fetched outputs). */
     public long bufferFloats() {
-        return Arrays.stream(slotSizes).sum();
+        return arenaFloats;
     }
 
     /**
@@ -133,8 +147,7 @@ public final class Plan {
      * plus the fetched outputs (float32), known before anything is allocated.
      */
     public long activationBytes() {
-        long floats = 0;
-        for (long s : slotSizes) floats = addSat(floats, s);
+        long floats = arenaFloats;
         for (int si = 0; si < steps.size(); si++)
             for (int j = 0; j < outSlot[si].length; j++)
                 if (outSlot[si][j] == OWNED) floats = addSat(floats, Math.max(1, Shapes.numel(steps.get(si).outputShapes()[j])));
@@ -146,8 +159,9 @@ public final class Plan {
         return r < 0 ? Long.MAX_VALUE : r;
     }
 
+    /** The most intermediate buffers alive at once (an in-place chain of steps is one buffer). */
     public int bufferCount() {
-        return slotSizes.length;
+        return mostLive;
     }
 
     /**
@@ -156,7 +170,7 @@ public final class Plan {
      * constant to its tensor on this backend (cached by the model).
      */
     Map<String, Tensor> execute(Backend b, Map<String, Tensor> inputs, BiFunction<Backend, String, Tensor> weights) {
-        Tensor[] slots = takeBuffers(b);
+        Tensor arena = takeArena(b);
         List<Tensor> temps = new ArrayList<>();
         Map<String, Tensor> env = new HashMap<>(inputs);
         Map<String, Tensor> result = new LinkedHashMap<>();
@@ -178,12 +192,12 @@ public final class Plan {
                 if (epilogue[si] && s.op().fuses(steps.get(si + 1).op(), b)) {
                     // the next step (an activation of this step's output alone) runs in this step's epilogue
                     Step next = steps.get(si + 1);
-                    Tensor[] out = outputs(b, si + 1, next, slots, env, result);
+                    Tensor[] out = outputs(b, si + 1, next, arena, env, result);
                     s.op().forwardFused(b, in, next.op(), out[0]);
                     si++;
                     continue;
                 }
-                Tensor[] out = outputs(b, si, s, slots, env, result);
+                Tensor[] out = outputs(b, si, s, arena, env, result);
                 s.op().forward(b, in, out);
             }
             for (String f : fetch) {
@@ -204,14 +218,14 @@ public final class Plan {
             ok = true;
             return result;
         } finally {
-            giveBack(b, slots, ok);
+            giveBack(b, arena, ok);
             for (Tensor t : temps) t.close();
             if (!ok) for (Tensor t : result.values()) t.close();
         }
     }
 
-    /** The output tensors of step si: views of its buffer slots, or new tensors for fetched outputs. */
-    private Tensor[] outputs(Backend b, int si, Step s, Tensor[] slots, Map<String, Tensor> env,
+    /** The output tensors of step si: views of the arena, or new tensors for fetched outputs. */
+    private Tensor[] outputs(Backend b, int si, Step s, Tensor arena, Map<String, Tensor> env,
             Map<String, Tensor> result) {
         Tensor[] out = new Tensor[s.outputs().length];
         for (int j = 0; j < out.length; j++) {
@@ -222,50 +236,45 @@ public final class Plan {
                 out[j] = b.allocate(shape);
                 result.put(s.outputs()[j], out[j]);
             } else {
-                out[j] = TensorViews.view(slots[slot], shape);
+                out[j] = TensorViews.viewAt(arena, offsets[slot], shape);
             }
             env.put(s.outputs()[j], out[j]);
         }
         return out;
     }
 
-    // ---- buffer sets, kept between calls so that repeated calls neither allocate nor page-fault
+    // ---- arenas, kept between calls so that repeated calls neither allocate nor page-fault
 
-    private final Map<Backend, java.util.Deque<Tensor[]>> idle = new java.util.IdentityHashMap<>();
+    private final Map<Backend, java.util.Deque<Tensor>> idle = new java.util.IdentityHashMap<>();
     private boolean released;
 
-    private Tensor[] takeBuffers(Backend b) {
+    /** An idle arena of this plan, or a new one (null when the plan has no intermediates). */
+    private Tensor takeArena(Backend b) {
+        if (arenaFloats == 0) return null;
         synchronized (idle) {
-            java.util.Deque<Tensor[]> q = idle.get(b);
+            java.util.Deque<Tensor> q = idle.get(b);
             if (q != null && !q.isEmpty()) return q.pop();
         }
-        Tensor[] slots = new Tensor[slotSizes.length];
-        try {
-            for (int i = 0; i < slots.length; i++) slots[i] = b.allocate(slotSizes[i]);
-        } catch (RuntimeException e) {
-            for (Tensor t : slots) if (t != null) t.close();
-            throw e;
-        }
-        return slots;
+        return b.allocate(arenaFloats);
     }
 
-    /** Keeps at most as many idle sets as calls ran concurrently; frees them once the plan is released. */
-    private void giveBack(Backend b, Tensor[] slots, boolean ok) {
+    /** Keeps at most as many idle arenas as calls ran concurrently; frees them once the plan is released. */
+    private void giveBack(Backend b, Tensor arena, boolean ok) {
+        if (arena == null) return;
         synchronized (idle) {
             if (ok && !released) {
-                idle.computeIfAbsent(b, k -> new java.util.ArrayDeque<>()).push(slots);
+                idle.computeIfAbsent(b, k -> new java.util.ArrayDeque<>()).push(arena);
                 return;
             }
         }
-        for (Tensor t : slots) if (t != null) t.close();
+        arena.close();
     }
 
-    /** Frees the idle buffer sets (the model calls this when it drops the plan or closes). */
+    /** Frees the idle arenas (the model calls this when it drops the plan or closes). */
     void release() {
         synchronized (idle) {
             released = true;
-            for (java.util.Deque<Tensor[]> q : idle.values())
-                for (Tensor[] set : q) for (Tensor t : set) t.close();
+            for (java.util.Deque<Tensor> q : idle.values()) for (Tensor t : q) t.close();
             idle.clear();
         }
     }

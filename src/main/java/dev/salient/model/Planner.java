@@ -18,8 +18,9 @@ import java.util.Set;
  * Makes a {@link Plan} for concrete input shapes: walks the graph in order,
  * folds on the host every node whose result is known without data (constants,
  * Shape of a planned tensor and what follows from it), infers the shapes of
- * the rest, keeps only the steps the fetched tensors need, and assigns their
- * outputs to reusable buffers by liveness (best fit).
+ * the rest, keeps only the steps the fetched tensors need, and lays their
+ * outputs out in one arena by liveness: tensors alive at the same step never
+ * share memory, all others may (largest first, lowest free offset).
  */
 final class Planner {
     private Planner() {}
@@ -130,64 +131,102 @@ final class Planner {
                     if (!in.isEmpty() && !made.contains(in) && !host.containsKey(in) && !frontier.contains(in)) frontier.add(in);
         }
 
-        // memory plan: last use of each step output, best-fit reuse of freed buffers
+        // memory plan: buffers by liveness (an elementwise step runs in place in the buffer of an input that dies
+        // there), then packed into one arena by offset
         Map<String, Integer> lastUse = new HashMap<>();
         for (int i = 0; i < steps.size(); i++) for (String in : steps.get(i).inputs()) if (!in.isEmpty()) lastUse.put(in, i);
-        List<Long> slotSize = new ArrayList<>();
-        List<Integer> free = new ArrayList<>();
-        Map<String, Integer> slotOf = new HashMap<>();
-        int[][] outSlot = new int[steps.size()][];
+        List<long[]> bufs = new ArrayList<>(); // {floats, first step, last step}
+        Map<String, Integer> bufOf = new HashMap<>();
+        int[][] outBuf = new int[steps.size()][];
         for (int i = 0; i < steps.size(); i++) {
             Plan.Step s = steps.get(i);
-            outSlot[i] = new int[s.outputs().length];
-            // in place: output 0 takes the buffer of an elementwise input that dies at this step
+            outBuf[i] = new int[s.outputs().length];
             String donor = "";
             if (s.outputs().length > 0 && !s.outputs()[0].isEmpty() && !fetch.contains(s.outputs()[0])) {
                 int ip = s.op().inPlaceInput(s.inputShapes(), s.outputShapes()[0]);
                 String d = ip >= 0 && ip < s.inputs().length ? s.inputs()[ip] : "";
-                if (!d.isEmpty() && slotOf.containsKey(d) && lastUse.get(d) == i
-                        && Math.max(1, Shapes.numel(s.outputShapes()[0])) <= slotSize.get(slotOf.get(d))) {
+                if (!d.isEmpty() && bufOf.containsKey(d) && lastUse.get(d) == i
+                        && Math.max(1, Shapes.numel(s.outputShapes()[0])) <= bufs.get(bufOf.get(d))[0]) {
                     donor = d;
-                    outSlot[i][0] = slotOf.get(d);
-                    slotOf.put(s.outputs()[0], slotOf.get(d));
+                    outBuf[i][0] = bufOf.get(d);
+                    bufOf.put(s.outputs()[0], bufOf.get(d));
                 }
             }
             for (int j = 0; j < s.outputs().length; j++) {
                 String o = s.outputs()[j];
                 if (j == 0 && !donor.isEmpty()) continue;
                 if (o.isEmpty()) {
-                    outSlot[i][j] = Plan.ABSENT;
-                    continue;
-                }
-                if (fetch.contains(o)) {
-                    outSlot[i][j] = Plan.OWNED;
-                    continue;
-                }
-                long need = Math.max(1, Shapes.numel(s.outputShapes()[j]));
-                int best = -1;
-                for (int f : free)
-                    if (slotSize.get(f) >= need && (best < 0 || slotSize.get(f) < slotSize.get(best))) best = f;
-                if (best < 0 && !free.isEmpty()) { // grow the largest free buffer
-                    for (int f : free) if (best < 0 || slotSize.get(f) > slotSize.get(best)) best = f;
-                    slotSize.set(best, need);
-                }
-                if (best < 0) {
-                    slotSize.add(need);
-                    best = slotSize.size() - 1;
+                    outBuf[i][j] = Plan.ABSENT;
+                } else if (fetch.contains(o)) {
+                    outBuf[i][j] = Plan.OWNED;
                 } else {
-                    free.remove(Integer.valueOf(best));
+                    bufs.add(new long[] {Math.max(1, Shapes.numel(s.outputShapes()[j])), i, i});
+                    outBuf[i][j] = bufs.size() - 1;
+                    bufOf.put(o, bufs.size() - 1);
                 }
-                outSlot[i][j] = best;
-                slotOf.put(o, best);
             }
-            Set<String> released = new HashSet<>();
-            if (!donor.isEmpty()) released.add(donor); // its buffer lives on as output 0
-            for (String in : s.inputs())
-                if (!in.isEmpty() && lastUse.get(in) == i && slotOf.containsKey(in) && released.add(in)) free.add(slotOf.get(in));
-            for (String o : s.outputs())
-                if (!o.isEmpty() && !lastUse.containsKey(o) && slotOf.containsKey(o) && released.add(o)) free.add(slotOf.get(o));
         }
-        long[] sizes = slotSize.stream().mapToLong(Long::longValue).toArray();
-        return new Plan(g, steps, folded, host, shapes, Set.copyOf(fetch), outSlot, sizes, frontier);
+        for (var e : bufOf.entrySet()) { // a buffer lives until the last read of any tensor it holds
+            long[] b = bufs.get(e.getValue());
+            Integer last = lastUse.get(e.getKey());
+            if (last != null) b[2] = Math.max(b[2], last);
+        }
+        long[][] placed = Arena.place(bufs);
+        return new Plan(g, steps, folded, host, shapes, Set.copyOf(fetch), outBuf, placed[0], placed[1], frontier);
+    }
+
+    /** Offsets of buffers in one arena: largest first, each at the lowest offset free for its whole lifetime. */
+    static final class Arena {
+        /** Offsets are multiples of 16 floats (64 bytes, a cache line). */
+        static final long ALIGN = 16;
+
+        private Arena() {}
+
+        /**
+         * Places buffers {floats, first step, last step}; returns {offsets, {arena floats, the most
+         * buffers live at once}}. Two buffers whose lifetimes share a step never overlap.
+         */
+        static long[][] place(List<long[]> bufs) {
+            int n = bufs.size();
+            Integer[] order = new Integer[n];
+            for (int i = 0; i < n; i++) order[i] = i;
+            Arrays.sort(order, (a, b) -> bufs.get(a)[0] != bufs.get(b)[0] ? Long.compare(bufs.get(b)[0], bufs.get(a)[0])
+                    : Long.compare(bufs.get(a)[1], bufs.get(b)[1]));
+            long[] off = new long[n];
+            List<Integer> done = new ArrayList<>();
+            long total = 0;
+            for (int k : order) {
+                long[] b = bufs.get(k);
+                long size = round(b[0]);
+                List<long[]> busy = new ArrayList<>(); // address ranges of placed buffers alive at the same time
+                for (int d : done) {
+                    long[] o = bufs.get(d);
+                    if (o[1] <= b[2] && b[1] <= o[2]) busy.add(new long[] {off[d], off[d] + round(o[0])});
+                }
+                busy.sort((x, y) -> Long.compare(x[0], y[0]));
+                long at = 0;
+                for (long[] r : busy) {
+                    if (r[0] - at >= size) break;
+                    at = Math.max(at, r[1]);
+                }
+                off[k] = at;
+                total = Math.max(total, at + size);
+                done.add(k);
+            }
+            int steps = 0;
+            for (long[] b : bufs) steps = (int) Math.max(steps, b[2] + 1);
+            int[] live = new int[steps + 1];
+            for (long[] b : bufs) {
+                live[(int) b[1]]++;
+                live[(int) b[2] + 1]--;
+            }
+            long most = 0, cur = 0;
+            for (int v : live) most = Math.max(most, cur += v);
+            return new long[][] {off, {total, most}};
+        }
+
+        private static long round(long floats) {
+            return (floats + ALIGN - 1) / ALIGN * ALIGN;
+        }
     }
 }

@@ -20,4 +20,13 @@ public final class TensorViews {
         if (Arrays.equals(owner.shape(), shape)) return owner;
         return new Tensor(owner.backend(), owner.data(), shape);
     }
+
+    /** A view of {@code owner}'s memory from element {@code offset} on (the executor's arena). */
+    public static Tensor viewAt(Tensor owner, long offset, long... shape) {
+        if (offset == 0) return view(owner, shape);
+        long n = Shapes.numel(shape);
+        if (offset < 0 || n > owner.numel() - offset)
+            throw new SalientException("view " + Arrays.toString(shape) + " at " + offset + " outside " + owner);
+        return new Tensor(owner.backend(), owner.data().getPointer(offset), shape);
+    }
 }
