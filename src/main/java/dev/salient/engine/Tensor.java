@@ -16,27 +16,35 @@ public final class Tensor implements AutoCloseable {
     private final long[] shape;
     private final long numel;
     private final boolean borrowed;
+    private final Object owner; // what a borrowed tensor's memory belongs to, kept reachable with it
     private FloatPointer data;
 
     /** Used by backends only: wraps memory the backend has allocated and will free. */
     public Tensor(Backend backend, FloatPointer data, long... shape) {
-        this(backend, data, false, shape);
+        this(backend, data, false, null, shape);
     }
 
-    private Tensor(Backend backend, FloatPointer data, boolean borrowed, long... shape) {
+    private Tensor(Backend backend, FloatPointer data, boolean borrowed, Object owner, long... shape) {
         this.backend = backend;
         this.shape = shape.clone();
         this.numel = Shapes.numel(shape);
         this.data = data;
         this.borrowed = borrowed;
+        this.owner = owner;
     }
 
     /**
      * A tensor over memory that someone else owns and frees (a model's weights, read in place by
-     * the CPU backend): {@link #close} only drops this tensor's reference, it never frees.
+     * the CPU backend): {@link #close} only drops this tensor's reference, it never frees. The
+     * tensor keeps {@code owner} reachable, so memory freed once its owner is unreachable outlives it.
      */
-    public static Tensor borrowed(Backend backend, FloatPointer data, long... shape) {
-        return new Tensor(backend, data, true, shape);
+    public static Tensor borrowed(Backend backend, FloatPointer data, Object owner, long... shape) {
+        return new Tensor(backend, data, true, owner, shape);
+    }
+
+    /** The owner of a borrowed tensor's memory (see {@link #borrowed}); null for a tensor that owns its memory. */
+    public Object owner() {
+        return owner;
     }
 
     public Backend backend() {

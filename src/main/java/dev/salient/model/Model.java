@@ -425,7 +425,7 @@ public final class Model implements AutoCloseable {
             Tensor t = m.get(name);
             if (t == null) {
                 // the CPU backend reads off-heap weights in place; other backends get a copy
-                t = h.isOffHeap() && backend == Engine.cpu() ? Tensor.borrowed(backend, h.nativeFloats().pointer(), h.shape())
+                t = h.isOffHeap() && backend == Engine.cpu() ? Tensor.borrowed(backend, h.nativeFloats().pointer(), h.nativeFloats(), h.shape())
                         : backend.upload(h.floats(), h.shape());
                 m.put(name, t);
             }

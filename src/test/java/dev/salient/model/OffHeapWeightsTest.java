@@ -67,6 +67,7 @@ class OffHeapWeightsTest {
             Tensor wt = m.weight(cpu, "W");
             assertEquals(w.nativeFloats().pointer().address(), wt.data().address(), "the CPU backend reads the weight in place");
             assertSame(wt, m.weight(cpu, "W"), "one tensor per weight and backend");
+            assertSame(w.nativeFloats(), wt.owner(), "the weight tensor keeps its memory's holder reachable");
 
             // the same graph with W on the heap (uploaded by copy) gives bit-identical logits
             float[] got = forward(m, x);
