@@ -55,24 +55,31 @@ Padded padded(const Vol3Geom& g) {
     return P;
 }
 
-// One channel of one image into its padded, phase-split copy.
+// One channel of one image into its padded, phase-split copy; every float written once.
 void copy_channel(const float* x, float* xp, const Vol3Geom& g, const Padded& P) {
-    std::memset(xp, 0, sizeof(float) * (size_t)P.chan());
     const int sw = P.sw;
-    for (int iz = 0; iz < g.in[0]; iz++)
-        for (int ih = 0; ih < g.in[1]; ih++) {
+    for (int zz = 0; zz < P.dp; zz++)
+        for (int hh = 0; hh < P.hp; hh++) {
+            float* dst = xp + (int64_t)zz * P.plane() + (int64_t)hh * P.row();
+            const int iz = zz - g.pad0[0], ih = hh - g.pad0[1];
+            if (iz < 0 || iz >= g.in[0] || ih < 0 || ih >= g.in[1]) {
+                std::memset(dst, 0, sizeof(float) * (size_t)P.row());
+                continue;
+            }
             const float* src = x + ((int64_t)iz * g.in[1] + ih) * g.in[2];
-            float* dst = xp + (int64_t)(iz + g.pad0[0]) * P.plane() + (int64_t)(ih + g.pad0[1]) * P.row();
-            if (sw == 1) {
-                std::memcpy(dst + g.pad0[2], src, sizeof(float) * g.in[2]);
-            } else {
-                for (int ph = 0; ph < sw; ph++) {  // dst[ph * wq + u] = x[u * sw + ph - pl]
-                    const int off = ph - g.pad0[2];
-                    int u0 = off >= 0 ? 0 : (-off + sw - 1) / sw;
-                    const int u1 = (g.in[2] - 1 - off) / sw + 1;
-                    float* d = dst + (int64_t)ph * P.wq;
+            for (int ph = 0; ph < sw; ph++) {  // d[u] = x[u * sw + ph - pl]
+                const int off = ph - g.pad0[2];
+                const int u0 = std::min(P.wq, off >= 0 ? 0 : (-off + sw - 1) / sw);
+                const int last = g.in[2] - 1 - off;  // u * sw <= last
+                const int u1 = last < 0 ? u0 : std::max(u0, std::min(P.wq, last / sw + 1));
+                float* d = dst + (int64_t)ph * P.wq;
+                std::memset(d, 0, sizeof(float) * u0);
+                if (sw == 1) {
+                    std::memcpy(d + u0, src + u0 + off, sizeof(float) * (u1 - u0));
+                } else {
                     for (int u = u0; u < u1; u++) d[u] = src[u * sw + off];
                 }
+                std::memset(d + u1, 0, sizeof(float) * (P.wq - u1));
             }
         }
 }

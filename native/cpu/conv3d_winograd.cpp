@@ -16,7 +16,7 @@
 // dx = conv(dy, W~), W~[c, k, t, r, s] = W[k, c, kd-1-t, 2-r, 2-s], in-plane pads 2 - pad,
 // depth offset (kd-1)*dd - pf (negative is fine: slices outside dy are zeros).
 //
-// Work items are (image, block of kSlices output slices, block of tile rows); their shapes are
+// Work items are (image, block of output slices, block of tile rows); their shapes are
 // functions of one image's geometry only and each output is summed in one fixed order (taps,
 // then channels), so an image's result is the same bits at any batch size and thread count;
 // threads only take items. An item keeps kd transformed input slices (V), the products of one
@@ -43,7 +43,7 @@ using conv::Epilogue;
 using conv::apply_epilogue;
 
 constexpr int kNR = 16;     // tiles per packed panel (the kernel's columns)
-constexpr int kSlices = 4;  // output slices per work item
+constexpr int kMaxSlices = 8;  // output slices per work item, at most
 
 // Distance between transformed planes: rounded to a cache line, off multiples of 4 KiB.
 inline int64_t spaced(int64_t n) {
@@ -246,10 +246,11 @@ void multiply(int taps, const float* const* Ut, const float* const* Vt, int64_t 
     const float* Bs[64];
     for (int xi = 0; xi < 16; xi++) {
         float* C = M + xi * sm;
-        for (int bl = 0; bl < blocks; bl++) {
-            for (int t = 0; t < taps; t++) As[t] = Ut[t] + xi * su + (int64_t)bl * cin * MR;
-            for (int64_t p = 0; p < panels; p++) {
-                for (int t = 0; t < taps; t++) Bs[t] = Vt[t] + xi * sv + p * cin * kNR;
+        // a panel's taps stay in L1 while every block of output channels reads them
+        for (int64_t p = 0; p < panels; p++) {
+            for (int t = 0; t < taps; t++) Bs[t] = Vt[t] + xi * sv + p * cin * kNR;
+            for (int bl = 0; bl < blocks; bl++) {
+                for (int t = 0; t < taps; t++) As[t] = Ut[t] + xi * su + (int64_t)bl * cin * MR;
                 kernel<MR>(taps, As, Bs, cin, C + (int64_t)bl * MR * ldp + p * kNR, ldp, std::min(MR, cout - bl * MR));
             }
         }
@@ -268,6 +269,9 @@ int tile_rows(const Shape& S) {
 int run(const float* x, const float* U, const float* bias, float* y, int n, const Shape& S, int nt, const Epilogue& e,
         const char* fn) {
     const int rows = tile_rows(S), parts = (S.th + rows - 1) / rows;
+    // up to kMaxSlices output slices per item (an input slice is transformed once per item that
+    // reads it), while leaving at least 4 items per image for the threads
+    const int kSlices = std::max(1, std::min(kMaxSlices, S.dout * parts / 4));
     const int zblocks = (S.dout + kSlices - 1) / kSlices;
     const int64_t items = (int64_t)n * zblocks * parts;
     const int64_t ldp = ((int64_t)rows * S.tw + kNR - 1) / kNR * kNR;
