@@ -91,7 +91,8 @@ void transform_filters(const Shape& S, Filter filt, float* U, int nt) {
 
 struct Rows {
     float* p[4];
-    int width;  // 2 * tw + 2
+    float* plane;  // the staged input rows of one item's tile rows (transform_input)
+    int width;     // 2 * tw + 2
 };
 
 // (B^T d B)[xi] of input slice iz, channel i, and item tile j (tile rows [ty0, ty1), j from 0)
@@ -102,25 +103,28 @@ void transform_input(const float* x, const Shape& S, int iz, float* V, int64_t s
     const int W = R.width, tw = S.tw;
     const int c_lo = std::min(W, S.pl), c_hi = std::max(c_lo, std::min(W, S.pl + S.win));
     const int64_t tiles = (int64_t)(ty1 - ty0) * tw;
+    const int rows = 2 * (ty1 - ty0) + 2;  // padded input rows 2*ty0 - pt .. 2*ty1 + 1 - pt
     for (int i = 0; i < S.cin; i++) {
         const float* xp = x + (int64_t)i * cstride + (int64_t)iz * plane;
-        for (int ty = ty0; ty < ty1; ty++) {
-            const int y0 = 2 * ty - S.pt;
-            for (int a = 0; a < 4; a++) {
-                float* row = R.p[a];
-                const int yy = y0 + a;
-                if (yy < 0 || yy >= S.hin) {
-                    std::memset(row, 0, sizeof(float) * W);
-                    continue;
-                }
-                std::memset(row, 0, sizeof(float) * c_lo);
-                std::memcpy(row + c_lo, xp + (int64_t)yy * S.win, sizeof(float) * (c_hi - c_lo));
-                std::memset(row + c_hi, 0, sizeof(float) * (W - c_hi));
+        for (int a = 0; a < rows; a++) {  // each input row staged once, zero-padded
+            float* row = R.plane + (int64_t)a * W;
+            const int yy = 2 * ty0 - S.pt + a;
+            if (yy < 0 || yy >= S.hin) {
+                std::memset(row, 0, sizeof(float) * W);
+                continue;
             }
+            std::memset(row, 0, sizeof(float) * c_lo);
+            std::memcpy(row + c_lo, xp + (int64_t)yy * S.win, sizeof(float) * (c_hi - c_lo));
+            std::memset(row + c_hi, 0, sizeof(float) * (W - c_hi));
+        }
+        for (int ty = ty0; ty < ty1; ty++) {
+            // B^T d down the columns: r0 = d0 - d2, r1 = d1 + d2, r2 = d2 - d1, r3 = d1 - d3
+            const float* d0r = R.plane + (int64_t)(2 * (ty - ty0)) * W;
+            const float *d1r = d0r + W, *d2r = d1r + W, *d3r = d2r + W;
             float *r0 = R.p[0], *r1 = R.p[1], *r2 = R.p[2], *r3 = R.p[3];
 #pragma omp simd
             for (int c = 0; c < W; c++) {
-                const float d0 = r0[c], d1 = r1[c], d2 = r2[c], d3 = r3[c];
+                const float d0 = d0r[c], d1 = d1r[c], d2 = d2r[c], d3 = d3r[c];
                 r0[c] = d0 - d2;
                 r1[c] = d1 + d2;
                 r2[c] = d2 - d1;
@@ -283,11 +287,12 @@ int run(const float* x, const float* U, const float* bias, float* y, int n, cons
 #pragma omp parallel num_threads((int)std::max<int64_t>(1, std::min<int64_t>(nt, items)))
     {
         const int width = 2 * std::max(S.tw, S.win) + 4;
-        float* V = thread_workspace((int64_t)slots * 16 * sv + 4 * (int64_t)width, 0);
+        float* V = thread_workspace((int64_t)slots * 16 * sv + (2 * (int64_t)rows + 6) * width, 0);
         float* M = thread_workspace(16 * sm, 1);
         Rows R{};
         if (V) {
             for (int a = 0; a < 4; a++) R.p[a] = V + (int64_t)slots * 16 * sv + (int64_t)a * width;
+            R.plane = V + (int64_t)slots * 16 * sv + 4 * (int64_t)width;
             R.width = 2 * S.tw + 2;
         }
         if (!V || !M) {
