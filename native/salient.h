@@ -241,6 +241,15 @@ int weighted_lstsq_cpu(const double* x, const double* y, const double* w, int n,
 int weighted_lasso_cpu(const double* x, const double* y, const double* w, int n, int m, double alpha, int max_sweeps,
                        double tol, double* coef, double* intercept, int* sweeps);
 
+/* ---- ROAD's noisy linear imputation, without the noise (imputation.cpp) */
+
+/* bytes of band storage the banded solve of one mask keep: (H,W) needs (-1 on bad arguments) */
+int64_t road_band_bytes_cpu(const uint8_t* keep, int h, int w);
+/* out: (count,C,H,W) = x: (C,H,W) with the pixels where keep: (count,H,W) is 0 imputed, each mask's
+   band storage at most max_band_bytes */
+int road_impute_cpu(const float* x, int c, int h, int w, const uint8_t* keep, int count, float* out,
+                    int64_t max_band_bytes);
+
 #ifdef __cplusplus
 }
 #endif

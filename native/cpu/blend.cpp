@@ -16,7 +16,7 @@ extern "C" int masked_blend_cpu(const float* x, const float* b, const float* m, 
     SALIENT_CHECK(s > 0 && n > 0 && d > 0 && dm > 0 && (nb == 1 || nb == n) && d % dm == 0,
                   "masked_blend_cpu: bad sizes s=%lld n=%lld nb=%lld d=%lld dm=%lld", (long long)s, (long long)n,
                   (long long)nb, (long long)d, (long long)dm);
-#pragma omp parallel for collapse(2) schedule(static)
+#pragma omp parallel for collapse(2) schedule(static) if (s * n * d > 65536)
     for (int64_t k = 0; k < s; k++)
         for (int64_t i = 0; i < n; i++) {
             const float* xi = x + i * d;
@@ -41,7 +41,7 @@ extern "C" int weighted_sum_cpu(const float* g, const float* w, float* acc, int6
     SALIENT_CHECK_PTR(w);
     SALIENT_CHECK_PTR(acc);
     SALIENT_CHECK(s > 0 && r > 0, "weighted_sum_cpu: bad sizes s=%lld r=%lld", (long long)s, (long long)r);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (s * r > 65536)
     for (int64_t j = 0; j < r; j++) {
         float t = acc[j];
         for (int64_t k = 0; k < s; k++) t = std::fma(w[k], g[k * r + j], t);

@@ -193,4 +193,9 @@ public final class CpuNative {
             @Cast("const double*") org.bytedeco.javacpp.DoublePointer y, @Cast("const double*") org.bytedeco.javacpp.DoublePointer w,
             int n, int m, double alpha, int maxSweeps, double tol, org.bytedeco.javacpp.DoublePointer coef,
             org.bytedeco.javacpp.DoublePointer intercept, org.bytedeco.javacpp.IntPointer sweeps);
+
+    // ---- ROAD's noisy linear imputation (native/cpu/imputation.cpp)
+    public static native long road_band_bytes_cpu(@Cast("const uint8_t*") org.bytedeco.javacpp.BytePointer keep, int h, int w);
+    public static native int road_impute_cpu(@Cast("const float*") FloatPointer x, int c, int h, int w,
+            @Cast("const uint8_t*") org.bytedeco.javacpp.BytePointer keep, int count, FloatPointer out, long maxBandBytes);
 }

@@ -87,4 +87,33 @@ public final class HostLinalg {
             return new LinearFit(coef, ip.get(0));
         }
     }
+
+    /** Bytes of band storage the banded solve of ROAD's imputation system for mask {@code keep} (H,W; 0 = removed) needs. */
+    public static long roadBandBytes(byte[] keep, int h, int w) {
+        if ((long) h * w != keep.length || h <= 0 || w <= 0)
+            throw new SalientException("ROAD imputation: a mask of " + keep.length + " pixels is not " + h + "x" + w);
+        try (org.bytedeco.javacpp.BytePointer kp = new org.bytedeco.javacpp.BytePointer(keep)) {
+            return CpuNative.road_band_bytes_cpu(kp, h, w);
+        }
+    }
+
+    /**
+     * ROAD's linear imputation, without its noise, of x: (C,H,W) under each of the {@code count}
+     * masks keeps: (count,H,W) (0 = removed), by banded Cholesky in double precision
+     * ({@code native/cpu/imputation.cpp}); returns (count,C,H,W). Every mask's band must fit
+     * {@code maxBandBytes} ({@link #roadBandBytes}).
+     */
+    public static float[] roadImpute(float[] x, int c, int h, int w, byte[] keeps, int count, long maxBandBytes) {
+        long hw = (long) h * w;
+        if (c <= 0 || h <= 0 || w <= 0 || count <= 0 || c * hw != x.length || count * hw != keeps.length)
+            throw new SalientException("ROAD imputation: x has " + x.length + " values and the masks " + keeps.length
+                    + " for (C,H,W) = (" + c + "," + h + "," + w + ") and " + count + " masks");
+        float[] out = new float[Math.toIntExact(count * c * hw)];
+        try (FloatPointer xp = new FloatPointer(x); org.bytedeco.javacpp.BytePointer kp = new org.bytedeco.javacpp.BytePointer(keeps);
+                FloatPointer op = new FloatPointer(out.length)) {
+            CpuBackend.check(CpuNative.road_impute_cpu(xp, c, h, w, kp, count, op, maxBandBytes));
+            op.get(out);
+        }
+        return out;
+    }
 }

@@ -40,13 +40,22 @@ public final class Maps {
 
     /** Numpy's default (linear) percentile of the values, q in [0,100]. */
     public static double percentile(float[] values, double q) {
+        return percentiles(values, new double[] {q})[0];
+    }
+
+    /** {@link #percentile} at each of qs, sorting the values once. */
+    public static double[] percentiles(float[] values, double[] qs) {
         double[] s = new double[values.length];
         for (int i = 0; i < s.length; i++) s[i] = values[i];
         java.util.Arrays.sort(s);
-        double h = (s.length - 1) * q / 100.0;
-        int lo = (int) Math.floor(h);
-        int hi = Math.min(s.length - 1, lo + 1);
-        return s[lo] + (h - lo) * (s[hi] - s[lo]);
+        double[] out = new double[qs.length];
+        for (int j = 0; j < qs.length; j++) {
+            double h = (s.length - 1) * qs[j] / 100.0;
+            int lo = (int) Math.floor(h);
+            int hi = Math.min(s.length - 1, lo + 1);
+            out[j] = s[lo] + (h - lo) * (s[hi] - s[lo]);
+        }
+        return out;
     }
 
     /** Trapezoid rule of y over x. */

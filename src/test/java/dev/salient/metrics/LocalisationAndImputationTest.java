@@ -62,24 +62,45 @@ class LocalisationAndImputationTest {
     }
 
     @Test
-    void conjugateGradientsMatchTheDenseSolve() {
+    void bandedCholeskyAndConjugateGradientsMatchTheDenseSolve() {
         Random rnd = new Random(4);
         int c = 2, h = 9, w = 11, hw = h * w;
-        for (double removed : new double[] {0.1, 0.5, 0.9, 0.99}) {
-            float[] x = new float[c * hw];
-            for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
-            boolean[] keep = new boolean[hw];
+        double[] fractions = {0.1, 0.5, 0.9, 0.99};
+        float[] x = new float[c * hw];
+        for (int i = 0; i < x.length; i++) x[i] = (float) rnd.nextGaussian();
+        boolean[][] keeps = new boolean[fractions.length][hw];
+        for (int j = 0; j < fractions.length; j++) {
             boolean any = false;
-            for (int p = 0; p < hw; p++) any |= keep[p] = rnd.nextDouble() >= removed;
-            if (!any) keep[rnd.nextInt(hw)] = true;
-            float[] got = NoisyLinearImputer.impute(x, c, h, w, keep), ref = denseImpute(x, c, h, w, keep);
-            for (int i = 0; i < x.length; i++)
-                assertEquals(ref[i], got[i], 1e-5 * Math.max(1, Math.abs(ref[i])), "removed " + removed + " element " + i);
-            for (int p = 0; p < hw; p++) if (keep[p]) assertEquals(x[p], got[p], 0f, "kept pixels are untouched");
+            for (int p = 0; p < hw; p++) any |= keeps[j][p] = rnd.nextDouble() >= fractions[j];
+            if (!any) keeps[j][rnd.nextInt(hw)] = true;
+        }
+        float[][] batch = NoisyLinearImputer.imputeAll(x, c, h, w, keeps);
+        for (int j = 0; j < fractions.length; j++) {
+            boolean[] keep = keeps[j];
+            float[] ref = denseImpute(x, c, h, w, keep);
+            float[] banded = NoisyLinearImputer.impute(x, c, h, w, keep), cg = NoisyLinearImputer.imputeCg(x, c, h, w, keep);
+            for (int i = 0; i < x.length; i++) {
+                assertEquals(ref[i], banded[i], 1e-5 * Math.max(1, Math.abs(ref[i])), "banded, removed " + fractions[j] + " element " + i);
+                assertEquals(ref[i], cg[i], 1e-5 * Math.max(1, Math.abs(ref[i])), "CG, removed " + fractions[j] + " element " + i);
+            }
+            assertArrayEquals(banded, batch[j], "a mask's imputation does not depend on the other masks of the call");
+            for (int p = 0; p < hw; p++) if (keep[p]) assertEquals(x[p], banded[p], 0f, "kept pixels are untouched");
         }
         boolean[] none = new boolean[hw];
-        float[] all = NoisyLinearImputer.impute(new float[c * hw], c, h, w, none);
-        for (float v : all) assertEquals(0f, v, 0f, "nothing kept: the homogeneous system's solution");
+        for (float[] all : new float[][] {NoisyLinearImputer.impute(new float[c * hw], c, h, w, none),
+                NoisyLinearImputer.imputeCg(new float[c * hw], c, h, w, none)})
+            for (float v : all) assertEquals(0f, v, 0f, "nothing kept: the homogeneous system's solution");
+    }
+
+    @Test
+    void theBandOfARasterNumberedSystemIsAtMostOneRowWide() {
+        int h = 16, w = 20;
+        byte[] keep = new byte[h * w];
+        keep[0] = 1;  // all removed but one pixel: n = hw - 1 unknowns, half-bandwidth w + 1
+        long bytes = dev.salient.engine.HostLinalg.roadBandBytes(keep, h, w);
+        assertEquals((long) (w + 2) * (h * w - 1) * Double.BYTES, bytes);
+        java.util.Arrays.fill(keep, (byte) 1);
+        assertEquals(0, dev.salient.engine.HostLinalg.roadBandBytes(keep, h, w), "nothing removed: no system");
     }
 
     static MapView peak(int h, int w, int py, int px) {

@@ -57,14 +57,23 @@ public final class Road {
         for (int i = 0; i < hw; i++) inv[i] = 1 - pix[i];
         float[] rows = new float[(2 * np + 1) * c * hw];
         System.arraycopy(x, 0, rows, 0, c * hw);
+        boolean[][] keeps = new boolean[2 * np][];
         for (int order = 0; order < 2; order++) {
             float[] m = order == 0 ? pix : inv;
+            double[] qs = Maps.percentiles(m, java.util.Arrays.stream(PERCENTILES).asDoubleStream().toArray());
             for (int pi = 0; pi < np; pi++) {
-                double q = Maps.percentile(m, PERCENTILES[pi]);
                 boolean[] keep = new boolean[hw];
+                for (int i = 0; i < hw; i++) keep[i] = m[i] < qs[pi];
+                keeps[order * np + pi] = keep;
+            }
+        }
+        float[][] imputed = NoisyLinearImputer.imputeAll(x, c, h, w, keeps);
+        for (int order = 0; order < 2; order++) {
+            for (int pi = 0; pi < np; pi++) {
+                boolean[] keep = keeps[order * np + pi];
+                float[] imp = imputed[order * np + pi];
                 int removed = 0;
-                for (int i = 0; i < hw; i++) if (!(keep[i] = m[i] < q)) removed++;
-                float[] imp = NoisyLinearImputer.impute(x, c, h, w, keep);
+                for (int i = 0; i < hw; i++) if (!keep[i]) removed++;
                 if (removed > 0) {
                     float[] z = noise.draws(order, pi, c * removed);
                     int k = 0;
