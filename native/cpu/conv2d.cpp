@@ -11,7 +11,13 @@
 // threads, blocks of output rows, or of output channels on small planes) and
 // run single-threaded sgemm on them, so there is one thread pool (blas.h).
 // Depthwise (groups == c) runs direct loops (conv2d_depthwise.cpp); 3x3 stride-1
-// dense convs with enough tiles per thread run Winograd F(2x2, 3x3) (conv2d_winograd.cpp).
+// dense convs with enough tiles per image run Winograd F(2x2, 3x3) (conv2d_winograd.cpp).
+//
+// Determinism: how the work is split depends on the batch size and the thread
+// count, but no output's arithmetic does. The GEMM is canonical (blas.h: every
+// element one chain of FMAs over k, starting from its bias), col2im adds in a
+// fixed order per image, and Winograd is chosen by one image's geometry alone,
+// so an image gets the same bits alone, in any batch, on any number of threads.
 //
 // FLOPs: 2 * n * k * oh * ow * (c/groups) * r * s for either pass.
 #include <algorithm>
@@ -140,15 +146,16 @@ void dense_forward_images(const float* x, const float* w, const float* bias, flo
             }
         }
         const float* wg = w + (int64_t)gi * kg * crs;  // (kg,crs)
-        salient::sgemm_serial(false, false, kg, (int)ld, crs, 1.f, wg, crs, col, (int)ld, 0.f, tmp, (int)ld);
+        // every output's chain starts from its bias, as on the other paths
+        if (bias)
+            for (int kk = 0; kk < kg; kk++) std::fill(tmp + kk * ld, tmp + (kk + 1) * ld, bias[gi * kg + kk]);
+        salient::sgemm_serial(false, false, kg, (int)ld, crs, 1.f, wg, crs, col, (int)ld, bias ? 1.f : 0.f, tmp,
+                              (int)ld);
         for (int b = 0; b < nb; b++) {
             float* yb = y + ((int64_t)(n0 + b) * g.k + (int64_t)gi * kg) * ohw;  // (kg,ohw)
             for (int kk = 0; kk < kg; kk++) {
-                const float* t = tmp + kk * ld + (int64_t)b * ohw;
                 float* d = yb + (int64_t)kk * ohw;
-                const float bv = bias ? bias[gi * kg + kk] : 0.f;
-#pragma omp simd
-                for (int j = 0; j < ohw; j++) d[j] = t[j] + bv;
+                std::memcpy(d, tmp + kk * ld + (int64_t)b * ohw, sizeof(float) * ohw);
                 apply_epilogue(e, d, ohw);
             }
         }
