@@ -8,17 +8,17 @@
 // engine's determinism contract (README "Determinism"): a conv, a Gemm or a
 // MatMul gives an image the same bits whether it runs alone or in a batch, in
 // one call or in blocks, on one thread or many. OpenBLAS does not promise
-// this: its edge kernels and small-matrix paths reduce over k in other orders,
-// so an element's bits depend on the call's m and n.
+// this: measured, an element's bits depended on the call's m and n.
 //
 // Goto's blocking (Goto & van de Geijn, "Anatomy of High-Performance Matrix
 // Multiplication", 2008): k in blocks of kKC, B packed into panels of kNR
-// columns, A into blocks of kMR rows (times alpha); the 6x16 AVX2 kernel
-// keeps a block of C in registers for one k block and continues the same
-// chain from C on the next, so blocking never changes a sum's order. Rows and
-// columns past m and n are zeros in the packed operands and are never stored.
+// columns; full blocks of kMR rows of A are read where A lies (alpha 1), the
+// rest packed (times alpha). The 6x16 AVX2 kernel keeps a block of C in
+// registers for one k block and continues the same chain from C on the next,
+// so blocking never changes a sum's order. Rows and columns past m and n are
+// zeros in the packed operands and are never stored.
 //
-// FLOPs: 2*m*n*k; the packing reads A n/kNC times and B once per (n, k) block.
+// FLOPs: 2*m*n*k; B is packed once per (n, k) block.
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
