@@ -1,9 +1,11 @@
-// SGEMM for the CPU engine: OpenBLAS runs single-threaded inside salient's own
-// OpenMP workers (its thread pool is pinned to one thread when the library
-// loads, see runtime.cpp). One pool of threads for everything avoids two
-// spinning pools fighting over the same cores.
+// SGEMM for the CPU engine: the canonical SGEMM (gemm_canonical.cpp), in which
+// every element of C is one fixed chain of fused multiply-adds over k whatever
+// the call's shape, runs single-threaded inside salient's own OpenMP workers.
+// So any split of a product into calls (by images, rows, columns or threads)
+// gives every element the same bits: the engine's determinism contract. The
+// OpenBLAS library stays loaded for the double-precision LAPACK-style work
+// (principal.cpp); its thread pool is pinned to one thread (runtime.cpp).
 #pragma once
-#include <cblas.h>
 #include <cstdint>
 
 namespace salient {
@@ -14,11 +16,15 @@ namespace salient {
 void sgemm_parallel(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda,
                     const float* b, int ldb, float beta, float* c, int ldc);
 
+// Row-major C = alpha * op(A) op(B) + beta * C in the calling thread, each element
+// acc = beta * C (0 when beta is 0), then acc = fma(alpha * A[i][p], B[p][j], acc) for p = 0 .. k-1.
+void sgemm_canonical(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda,
+                     const float* b, int ldb, float beta, float* c, int ldc);
+
 // Single-threaded sgemm in the calling thread.
 inline void sgemm_serial(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda,
                          const float* b, int ldb, float beta, float* c, int ldc) {
-    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, m, n, k,
-                alpha, a, lda, b, ldb, beta, c, ldc);
+    sgemm_canonical(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 }  // namespace salient

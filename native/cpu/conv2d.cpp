@@ -11,7 +11,13 @@
 // threads, blocks of output rows, or of output channels on small planes) and
 // run single-threaded sgemm on them, so there is one thread pool (blas.h).
 // Depthwise (groups == c) runs direct loops (conv2d_depthwise.cpp); 3x3 stride-1
-// dense convs with enough tiles per thread run Winograd F(2x2, 3x3) (conv2d_winograd.cpp).
+// dense convs with enough tiles per image run Winograd F(2x2, 3x3) (conv2d_winograd.cpp).
+//
+// Determinism: how the work is split depends on the batch size and the thread
+// count, but no output's arithmetic does. The GEMM is canonical (blas.h: every
+// element one chain of FMAs over k from 0, then its bias added), col2im adds in a
+// fixed order per image, and Winograd is chosen by one image's geometry alone,
+// so an image gets the same bits alone, in any batch, on any number of threads.
 //
 // FLOPs: 2 * n * k * oh * ow * (c/groups) * r * s for either pass.
 #include <algorithm>
@@ -90,6 +96,18 @@ void col2im_channels(const float* col, int64_t ld, float* x, const ConvGeom& g, 
 
 
 
+// y[kk, j] = y[kk, j] + bias[kk] for kk < rows, j < len (rows ld apart): every path adds the bias
+// after the GEMM's chain (which starts from 0), as the CUDA kernel does, so that the two engines'
+// im2col convs round alike.
+void add_bias(float* y, int64_t ld, const float* bias, int rows, int64_t len) {
+    for (int kk = 0; kk < rows; kk++) {
+        float* d = y + kk * ld;
+        const float bv = bias[kk];
+#pragma omp simd
+        for (int64_t j = 0; j < len; j++) d[j] = d[j] + bv;
+    }
+}
+
 // One work item of the dense forward: output rows [p0, p1) of image nn, all groups.
 // x: (n,c,h,w), w: (k,cg,r,s), bias: (k) or NULL, y: (n,k,oh,ow); col: per-thread scratch
 void dense_forward_rows(const float* x, const float* w, const float* bias, float* y, const ConvGeom& g, int nn,
@@ -111,10 +129,8 @@ void dense_forward_rows(const float* x, const float* w, const float* bias, float
             cols = col;
             ldb = len;
         }
-        if (bias) {
-            for (int kk = 0; kk < kg; kk++) std::fill(yb + (int64_t)kk * ohw, yb + (int64_t)kk * ohw + len, bias[gi * kg + kk]);
-        }
-        salient::sgemm_serial(false, false, kg, len, crs, 1.f, wg, crs, cols, ldb, bias ? 1.f : 0.f, yb, ohw);
+        salient::sgemm_serial(false, false, kg, len, crs, 1.f, wg, crs, cols, ldb, 0.f, yb, ohw);
+        if (bias) add_bias(yb, ohw, bias + gi * kg, kg, len);
         apply_epilogue(e, yb, kg, len, ohw);
     }
 }
@@ -144,11 +160,9 @@ void dense_forward_images(const float* x, const float* w, const float* bias, flo
         for (int b = 0; b < nb; b++) {
             float* yb = y + ((int64_t)(n0 + b) * g.k + (int64_t)gi * kg) * ohw;  // (kg,ohw)
             for (int kk = 0; kk < kg; kk++) {
-                const float* t = tmp + kk * ld + (int64_t)b * ohw;
                 float* d = yb + (int64_t)kk * ohw;
-                const float bv = bias ? bias[gi * kg + kk] : 0.f;
-#pragma omp simd
-                for (int j = 0; j < ohw; j++) d[j] = t[j] + bv;
+                std::memcpy(d, tmp + kk * ld + (int64_t)b * ohw, sizeof(float) * ohw);
+                if (bias) add_bias(d, ohw, bias + gi * kg + kk, 1, ohw);
                 apply_epilogue(e, d, ohw);
             }
         }
@@ -245,11 +259,9 @@ int forward_channel_blocks(const float* x, const float* w, const float* bias, fl
                 const int k1 = std::min(kg, 8 * (int)((int64_t)blocks * (t + 1) / T));
                 if (k1 > k0) {
                     float* yb = yg + (int64_t)k0 * ohw;
-                    if (bias)
-                        for (int kk = k0; kk < k1; kk++)
-                            std::fill(yb + (int64_t)(kk - k0) * ohw, yb + (int64_t)(kk - k0 + 1) * ohw, bias[gi * kg + kk]);
                     salient::sgemm_serial(false, false, k1 - k0, ohw, crs, 1.f, wg + (int64_t)k0 * crs, crs, cols, ohw,
-                                          bias ? 1.f : 0.f, yb, ohw);
+                                          0.f, yb, ohw);
+                    if (bias) add_bias(yb, ohw, bias + gi * kg + k0, k1 - k0, ohw);
                     apply_epilogue(e, yb, (int64_t)(k1 - k0) * ohw);
                 }
             }

@@ -28,24 +28,20 @@ extern "C" int gemm_cpu(const float* a, const float* b, const float* c, int64_t 
     // a: (m,k) or (k,m), b: (k,n) or (n,k), c: (c_rows,c_cols), y: (m,n)
     if (m == 0 || n == 0) return SALIENT_OK;
     const bool use_c = c != nullptr && beta != 0.f;
+    // y = alpha * (the product's chain from 0), then + beta * c, as the CUDA kernel computes it
+    salient::sgemm_parallel(trans_a, trans_b, (int)m, (int)n, (int)k, alpha, a, trans_a ? (int)m : (int)k, b,
+                            trans_b ? (int)k : (int)n, 0.f, y, (int)n);
     if (use_c) {
 #pragma omp parallel for schedule(static) if (m * n > 65536)
         for (int64_t i = 0; i < m; i++) {
             const float* cr = c + (c_rows == 1 ? 0 : i) * c_cols;
             float* yr = y + i * n;
             if (c_cols == 1)
-                for (int64_t j = 0; j < n; j++) yr[j] = beta * cr[0];
+                for (int64_t j = 0; j < n; j++) yr[j] = yr[j] + beta * cr[0];
             else
-                for (int64_t j = 0; j < n; j++) yr[j] = beta * cr[j];
+                for (int64_t j = 0; j < n; j++) yr[j] = yr[j] + beta * cr[j];
         }
     }
-    if (k == 0) {
-        if (!use_c)
-            for (int64_t i = 0; i < m * n; i++) y[i] = 0.f;
-        return SALIENT_OK;
-    }
-    salient::sgemm_parallel(trans_a, trans_b, (int)m, (int)n, (int)k, alpha, a, trans_a ? (int)m : (int)k, b,
-                            trans_b ? (int)k : (int)n, use_c ? 1.f : 0.f, y, (int)n);
     return SALIENT_OK;
 }
 

@@ -1,7 +1,7 @@
 // reduce_sum_to: the adjoint of broadcasting. dst (right-aligned against src)
 // receives the sum of src over every axis along which dst has size 1.
-// Accumulates in double; parallel over dst elements (or over the reduced
-// elements when dst is a single value).
+// Accumulates in double; parallel over dst elements (or over fixed blocks of
+// the reduced elements when dst is a single value), each sum in a fixed order.
 #include <algorithm>
 #include <cstring>
 #include <vector>
@@ -60,14 +60,22 @@ extern "C" int reduce_sum_to_cpu(const float* src, const int64_t* src_shape, int
     if (inner_reduced) {
         // dst element o = sum over reduced index and the contiguous inner run
         if (n_kept == 1) {
-            double acc = 0.0;
-#pragma omp parallel for reduction(+ : acc) schedule(static) if (bc.numel > 32768)
-            for (int64_t ri = 0; ri < n_red; ri++) {
-                const float* p = src + src_offset(red, nr, ri);
+            // fixed blocks of reduced indices, each summed in order, then the blocks in
+            // order: the same bits on any number of threads
+            constexpr int64_t kBlock = 1024;
+            const int64_t blocks = (n_red + kBlock - 1) / kBlock;
+            std::vector<double> part((size_t)blocks);
+#pragma omp parallel for schedule(static) if (bc.numel > 32768)
+            for (int64_t bi = 0; bi < blocks; bi++) {
                 double a = 0.0;
-                for (int64_t i = 0; i < inner; i++) a += p[i];
-                acc += a;
+                for (int64_t ri = bi * kBlock; ri < std::min(n_red, (bi + 1) * kBlock); ri++) {
+                    const float* p = src + src_offset(red, nr, ri);
+                    for (int64_t i = 0; i < inner; i++) a += p[i];
+                }
+                part[(size_t)bi] = a;
             }
+            double acc = 0.0;
+            for (double a : part) acc += a;
             dst[0] = (float)acc;
             return SALIENT_OK;
         }

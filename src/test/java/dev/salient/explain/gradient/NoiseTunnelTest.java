@@ -67,9 +67,8 @@ class NoiseTunnelTest {
     }
 
     /**
-     * The noise of (sample, image) is the same bytes whatever the blocks it is made in; the
-     * attributions then agree whatever the chunking up to the engine's float rounding (its
-     * convolutions may round differently at other batch sizes).
+     * The noise of (sample, image) is the same bytes whatever the blocks it is made in, and the
+     * attributions are the same bytes whatever the chunking (the engine is batch-invariant).
      */
     @Test
     void seededNoiseIsTheSameBytesWhateverTheChunking() {
@@ -91,10 +90,9 @@ class NoiseTunnelTest {
                 Attribution big = u.explain(CPU, xt, Target.topK(2));
                 Attribution small = u.withOptions(t.options()).memoryBudget(1).explain(CPU, xt, Target.topK(2));
                 assertArrayEquals(big.targets(), small.targets());
-                float max = 0;
-                for (float v : big.values()) max = Math.max(max, Math.abs(v));
-                for (int i = 0; i < big.values().length; i++)
-                    assertEquals(big.values()[i], small.values()[i], 1e-5f * max, u.name() + " at " + i);
+                // the same noise per (seed, image, sample), accumulated in sample order, through an engine
+                // that is batch-invariant: the same bytes under both budgets
+                assertArrayEquals(big.values(), small.values(), u.name() + ": one row per chunk gives the same bytes");
             }
         }
     }
