@@ -11,6 +11,7 @@ import dev.salient.explain.relevance.Composite;
 import dev.salient.explain.relevance.DeepLift;
 import dev.salient.explain.relevance.Lrp;
 import dev.salient.model.Model;
+import dev.salient.model.OpProfile;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Random;
@@ -26,7 +27,8 @@ import org.openjdk.jmh.annotations.*;
  * <pre>java -jar target/salient-benchmarks.jar RelevanceBench -p model=/tmp/resnet50.onnx -p batch=8</pre>
  *
  * {@link #main} times the same workloads outside JMH (warm-up, then repeats; median seconds), for
- * the side-by-side script.
+ * the side-by-side script; with {@code SALIENT_PROFILE=1} it also prints the time per op kind
+ * ({@link OpProfile}).
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.Throughput)
@@ -111,6 +113,7 @@ public class RelevanceBench {
         try (Model m = Model.load(Path.of(model)); Tensor x = input(b, m, batch)) {
             Explainer e = method(m, workload);
             e.explain(b, x, Target.top1());
+            OpProfile.reset();
             double[] t = new double[repeats];
             for (int i = 0; i < repeats; i++) {
                 long t0 = System.nanoTime();
@@ -120,6 +123,7 @@ public class RelevanceBench {
             }
             Arrays.sort(t);
             System.out.printf("salient %s median %.3f s, %.3f img/s%n", workload, t[repeats / 2], batch / t[repeats / 2]);
+            if (OpProfile.on()) System.out.printf("salient %s profile over the %d timed runs:%n%s", workload, repeats, OpProfile.report());
         }
     }
 }
