@@ -5,10 +5,12 @@ import dev.salient.engine.CpuNative;
 import dev.salient.engine.Engine;
 import dev.salient.engine.Tensor;
 import dev.salient.explain.Baseline;
+import dev.salient.explain.Baselines;
 import dev.salient.explain.Explainer;
 import dev.salient.explain.Target;
 import dev.salient.explain.relevance.Composite;
 import dev.salient.explain.relevance.DeepLift;
+import dev.salient.explain.relevance.DeepLiftShap;
 import dev.salient.explain.relevance.Lrp;
 import dev.salient.model.Model;
 import dev.salient.model.OpProfile;
@@ -20,7 +22,8 @@ import org.openjdk.jmh.annotations.*;
 
 /**
  * The relevance family on an ONNX model at a batch size: LRP with the epsilon-plus composite
- * (modified weights cached after the first call) and DeepLIFT against a zero baseline; the
+ * (modified weights cached after the first call), DeepLIFT against a zero baseline and
+ * DeepLiftShap against two uniform baselines; the
  * {@code images} counter gives images/s. The model is a path parameter, e.g. the torchvision
  * ResNet-50 that scripts/bench-relevance-vs-pytorch exports:
  *
@@ -40,7 +43,7 @@ public class RelevanceBench {
     @Param({"src/main/resources/dev/salient/demo/fashion_cnn.onnx"})
     public String model;
 
-    @Param({"lrp", "deeplift"})
+    @Param({"lrp", "deeplift", "deepliftshap"})
     public String workload;
 
     @Param({"8"})
@@ -88,6 +91,8 @@ public class RelevanceBench {
         return switch (workload) {
             case "lrp" -> new Lrp(m, Composite.EPSILON_PLUS);
             case "deeplift" -> new DeepLift(m, Baseline.zeros());
+            // two uniform baselines (Captum repeats every input against each: 2N pairs)
+            case "deepliftshap" -> new DeepLiftShap(m, Baselines.parse("uniform:2:0", 0));
             default -> throw new IllegalArgumentException(workload);
         };
     }
