@@ -26,7 +26,7 @@ import java.util.concurrent.atomic.AtomicLongArray;
 public final class OpProfile {
     private OpProfile() {}
 
-    private static final boolean ON = System.getenv("SALIENT_PROFILE") != null && !System.getenv("SALIENT_PROFILE").equals("0")
+    private static volatile boolean ON = System.getenv("SALIENT_PROFILE") != null && !System.getenv("SALIENT_PROFILE").equals("0")
             || Boolean.getBoolean("salient.profile");
 
     /** Per key: total nanoseconds and calls. */
@@ -34,6 +34,11 @@ public final class OpProfile {
 
     public static boolean on() {
         return ON;
+    }
+
+    /** Turns profiling on or off for this JVM (the environment and property set the start value). */
+    public static void enable(boolean on) {
+        ON = on;
     }
 
     /** A start time, or 0 when profiling is off. */
@@ -45,7 +50,7 @@ public final class OpProfile {
 
     /** Charges the time since {@code t0} to {@code key}. */
     public static void stop(Backend b, String key, long t0) {
-        if (!ON) return;
+        if (!ON || t0 == 0) return;
         b.synchronize();
         long dt = System.nanoTime() - t0;
         AtomicLongArray a = TIMES.computeIfAbsent(key, k -> new AtomicLongArray(2));
