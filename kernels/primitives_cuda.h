@@ -31,6 +31,9 @@ int random_normal_cuda(uint64_t seed, uint64_t offset, float* y, int64_t n);
 /* order, rank: (R,L) = the descending stable argsort of each row of x: (R,L) and its inverse (argsort.cu) */
 int argsort_rows_cuda(const float* x, float* order, float* rank, int64_t r, int64_t l);
 
+/* dx: (2,h) = dy * Δy/Δx over paired halves where |Δx| >= eps, else kept (secant.cu) */
+int secant_backward_cuda(const float* x, const float* y, const float* dy, float* dx, int64_t h, float eps);
+
 /* ---- feature visualisation (resample.cu, adam.cu; per-pixel math in resample.h) */
 /* y: (N,C,oh,ow), y[n,c,i,j] = x[n,c,i+oy,j+ox] inside x: (N,C,ih,iw), else fill; offsets: (N,2) = (oy,ox) integers. */
 int crop_pad_cuda(const float* x, const float* offsets, float fill, float* y, int64_t n, int64_t c, int64_t ih,

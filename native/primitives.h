@@ -42,6 +42,13 @@ int random_normal_cpu(uint64_t seed, uint64_t offset, float* y, int64_t n);
  */
 int argsort_rows_cpu(const float* x, float* order, float* rank, int64_t r, int64_t l);
 
+/*
+ * Secant backward over paired rows (secant.cpp; DeepLIFT's Rescale rule): x, y, dy, dx: (2,h), the
+ * second half the references of the first. dx holds the function's own gradient on entry; where
+ * |x[i] - x[h+i]| >= eps, dx[i] = dy[i] * (y[i] - y[h+i]) / (x[i] - x[h+i]) and likewise dx[h+i].
+ */
+int secant_backward_cpu(const float* x, const float* y, const float* dy, float* dx, int64_t h, float eps);
+
 /* ---- feature visualisation (resample.cpp, adam.cpp; per-pixel math in resample.h) */
 /* y: (N,C,oh,ow), y[n,c,i,j] = x[n,c,i+oy,j+ox] inside x: (N,C,ih,iw), else fill; offsets: (N,2) = (oy,ox) integers. */
 int crop_pad_cpu(const float* x, const float* offsets, float fill, float* y, int64_t n, int64_t c, int64_t ih,

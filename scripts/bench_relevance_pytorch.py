@@ -6,10 +6,12 @@ with --export, and timed as the peers compute the relevance methods:
             ResNetCanonizer), a rule hook (autograd Function) around every conv (ZPlus) and the fc (Epsilon), Pass on
             ReLU, Norm on average pooling, the gradient through max pooling (scripts/make_relevance_fixtures.py);
   deeplift  Captum-style DeepLift: inputs and zero baselines in one batch, the Rescale rule on every ReLU and
-            Captum's max-pool rule (the same re-implementation the golden fixtures use).
+            Captum's max-pool rule (the same re-implementation the golden fixtures use);
+  deepliftshap  Captum-style DeepLiftShap against two uniform baselines: every input repeated against each
+            (2N pairs in one batch), then the mean.
 
 Prints `pytorch W run i: S s` per timed run and `pytorch W median S s, R img/s`.
-Usage: bench_relevance_pytorch.py --workload lrp|deeplift --batch 8 --threads 2 --repeats 3 [--export M.onnx]
+Usage: bench_relevance_pytorch.py --workload lrp|deeplift|deepliftshap --batch 8 --threads 2 --repeats 3 [--export M.onnx]
 """
 import argparse
 import os
@@ -60,7 +62,7 @@ def lrp_forward(m, L, x):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--workload", choices=["lrp", "deeplift"], required=True)
+    ap.add_argument("--workload", choices=["lrp", "deeplift", "deepliftshap"], required=True)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=3)
@@ -87,9 +89,14 @@ def main():
             onehot[torch.arange(len(top1)), top1] = 1
             (r,) = torch.autograd.grad(y, xi, grad_outputs=onehot)
             return r
-    else:
+    elif a.workload == "deeplift":
         def run():
             return rf.deeplift(m, x, torch.zeros_like(x), top1)
+    else:
+        bases = torch.rand(2, 3, a.size, a.size, generator=g)
+
+        def run():
+            return rf.deeplift_shap(m, x, bases, top1)
 
     run()
     ts = []

@@ -206,6 +206,15 @@ public interface Backend extends AutoCloseable {
     void reduceRows(Reduction op, Tensor x, Tensor y);
 
     /**
+     * The secant backward of a pointwise function over paired rows (DeepLIFT's Rescale rule, as
+     * Captum's DeepLift): x, y (the function's output), dy and dx hold the same number 2h of
+     * elements, the second half the references of the first, element i paired with h+i. On entry
+     * dx holds the function's own gradient; where {@code |x[i] − x[h+i]| ≥ eps} both halves become
+     * {@code dy·(y[i] − y[h+i])/(x[i] − x[h+i])} (the product first, as Captum), elsewhere dx is kept.
+     */
+    void secantBackward(Tensor x, Tensor y, Tensor dy, Tensor dx, float eps);
+
+    /**
      * Standard normal values: element i of y is element {@code offset + i} of the
      * counter-based Philox4x32-10 stream of {@code seed}, the same numbers on every engine
      * and whatever the split of the work.

@@ -386,6 +386,12 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public void secantBackward(Tensor x, Tensor y, Tensor dy, Tensor dx, float eps) {
+        long h = OpChecks.secantBackward(this, x, y, dy, dx, eps);
+        check(CpuNative.secant_backward_cpu(x.data(), y.data(), dy.data(), dx.data(), h, eps));
+    }
+
+    @Override
     public void argsortRows(Tensor x, Tensor order, Tensor rank) {
         long[] v = OpChecks.argsortRows(this, x, order, rank);
         check(CpuNative.argsort_rows_cpu(x.data(), order.data(), rank.data(), v[0], v[1]));

@@ -167,6 +167,10 @@ public final class CpuNative {
     public static native int random_normal_cpu(@Cast("uint64_t") long seed, @Cast("uint64_t") long offset, FloatPointer y,
             long n);
 
+    // ---- relevance (native/primitives.h: secant.cpp)
+    public static native int secant_backward_cpu(@Cast("const float*") FloatPointer x, @Cast("const float*") FloatPointer y,
+            @Cast("const float*") FloatPointer dy, FloatPointer dx, long h, float eps);
+
     // ---- feature visualisation (native/primitives.h: resample.cpp, adam.cpp)
     public static native int crop_pad_cpu(@Cast("const float*") FloatPointer x, @Cast("const float*") FloatPointer offsets,
             float fill, FloatPointer y, long n, long c, long ih, long iw, long oh, long ow);

@@ -452,6 +452,19 @@ public final class OpChecks {
         return new long[] {r, x.numel() / r};
     }
 
+    /** Returns h, the half of the paired elements, for {@link Backend#secantBackward}. */
+    public static long secantBackward(Backend self, Tensor x, Tensor y, Tensor dy, Tensor dx, float eps) {
+        owned(self, "secantBackward", x, y, dy, dx);
+        if (x == null || y == null || dy == null || dx == null) throw new SalientException("secantBackward: a tensor is missing");
+        long n = x.numel();
+        if (n == 0 || n % 2 != 0)
+            throw new SalientException("secantBackward: x must hold input and reference halves of equal size, got " + x);
+        for (Tensor t : new Tensor[] {y, dy, dx})
+            if (t.numel() != n) throw new SalientException("secantBackward: " + t + " does not hold the " + n + " elements of x");
+        if (!(eps >= 0) || !Float.isFinite(eps)) throw new SalientException("secantBackward: eps must be finite and >= 0, got " + eps);
+        return n / 2;
+    }
+
     /** Returns (R, L) for {@link Backend#argsortRows}: rows of order's leading dims, L its last. */
     public static long[] argsortRows(Backend self, Tensor x, Tensor order, Tensor rank) {
         owned(self, "argsortRows", x, order, rank);

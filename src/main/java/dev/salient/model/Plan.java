@@ -193,12 +193,16 @@ public final class Plan {
                     // the next step (an activation of this step's output alone) runs in this step's epilogue
                     Step next = steps.get(si + 1);
                     Tensor[] out = outputs(b, si + 1, next, arena, env, result);
+                    long t0 = OpProfile.start(b);
                     s.op().forwardFused(b, in, next.op(), out[0]);
+                    if (OpProfile.on()) OpProfile.stop(b, "fwd " + s.op().opType() + "+" + next.op().opType(), t0);
                     si++;
                     continue;
                 }
                 Tensor[] out = outputs(b, si, s, arena, env, result);
+                long t0 = OpProfile.start(b);
                 s.op().forward(b, in, out);
+                if (OpProfile.on()) OpProfile.stop(b, "fwd " + s.op().opType(), t0);
             }
             for (String f : fetch) {
                 if (result.containsKey(f)) continue;

@@ -68,6 +68,7 @@ class BackendRegistryTest {
             Map.entry("affineResampleForward", "cropPadAndAffineResample"),
             Map.entry("affineResampleBackward", "cropPadAndAffineResample"),
             Map.entry("adamStep", "adamStep"),
+            Map.entry("secantBackward", "CudaSecantBackwardTest.matchesCpu"),
             Map.entry("conv3dForward", "CudaVolume3dTest.convMatchesCpu"),
             Map.entry("conv3dForwardActivation", "CudaVolume3dTest.convMatchesCpu"),
             Map.entry("conv3dBackwardData", "CudaVolume3dTest.convMatchesCpu"),

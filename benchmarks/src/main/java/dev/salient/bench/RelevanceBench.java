@@ -5,12 +5,15 @@ import dev.salient.engine.CpuNative;
 import dev.salient.engine.Engine;
 import dev.salient.engine.Tensor;
 import dev.salient.explain.Baseline;
+import dev.salient.explain.Baselines;
 import dev.salient.explain.Explainer;
 import dev.salient.explain.Target;
 import dev.salient.explain.relevance.Composite;
 import dev.salient.explain.relevance.DeepLift;
+import dev.salient.explain.relevance.DeepLiftShap;
 import dev.salient.explain.relevance.Lrp;
 import dev.salient.model.Model;
+import dev.salient.model.OpProfile;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Random;
@@ -19,14 +22,16 @@ import org.openjdk.jmh.annotations.*;
 
 /**
  * The relevance family on an ONNX model at a batch size: LRP with the epsilon-plus composite
- * (modified weights cached after the first call) and DeepLIFT against a zero baseline; the
+ * (modified weights cached after the first call), DeepLIFT against a zero baseline and
+ * DeepLiftShap against two uniform baselines; the
  * {@code images} counter gives images/s. The model is a path parameter, e.g. the torchvision
  * ResNet-50 that scripts/bench-relevance-vs-pytorch exports:
  *
  * <pre>java -jar target/salient-benchmarks.jar RelevanceBench -p model=/tmp/resnet50.onnx -p batch=8</pre>
  *
  * {@link #main} times the same workloads outside JMH (warm-up, then repeats; median seconds), for
- * the side-by-side script.
+ * the side-by-side script; with {@code SALIENT_PROFILE=1} it also prints the time per op kind
+ * ({@link OpProfile}).
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.Throughput)
@@ -38,7 +43,7 @@ public class RelevanceBench {
     @Param({"src/main/resources/dev/salient/demo/fashion_cnn.onnx"})
     public String model;
 
-    @Param({"lrp", "deeplift"})
+    @Param({"lrp", "deeplift", "deepliftshap"})
     public String workload;
 
     @Param({"8"})
@@ -86,6 +91,8 @@ public class RelevanceBench {
         return switch (workload) {
             case "lrp" -> new Lrp(m, Composite.EPSILON_PLUS);
             case "deeplift" -> new DeepLift(m, Baseline.zeros());
+            // two uniform baselines (Captum repeats every input against each: 2N pairs)
+            case "deepliftshap" -> new DeepLiftShap(m, Baselines.parse("uniform:2:0", 0));
             default -> throw new IllegalArgumentException(workload);
         };
     }
@@ -111,6 +118,7 @@ public class RelevanceBench {
         try (Model m = Model.load(Path.of(model)); Tensor x = input(b, m, batch)) {
             Explainer e = method(m, workload);
             e.explain(b, x, Target.top1());
+            OpProfile.reset();
             double[] t = new double[repeats];
             for (int i = 0; i < repeats; i++) {
                 long t0 = System.nanoTime();
@@ -120,6 +128,7 @@ public class RelevanceBench {
             }
             Arrays.sort(t);
             System.out.printf("salient %s median %.3f s, %.3f img/s%n", workload, t[repeats / 2], batch / t[repeats / 2]);
+            if (OpProfile.on()) System.out.printf("salient %s profile over the %d timed runs:%n%s", workload, repeats, OpProfile.report());
         }
     }
 }

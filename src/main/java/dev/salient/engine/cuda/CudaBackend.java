@@ -512,6 +512,13 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
+    public void secantBackward(Tensor x, Tensor y, Tensor dy, Tensor dx, float eps) {
+        long h = OpChecks.secantBackward(this, x, y, dy, dx, eps);
+        check(CudaNative.secant_backward_cuda(ptr(x, "secantBackward"), ptr(y, "secantBackward"), ptr(dy, "secantBackward"),
+                ptr(dx, "secantBackward"), h, eps));
+    }
+
+    @Override
     public void argsortRows(Tensor x, Tensor order, Tensor rank) {
         long[] v = OpChecks.argsortRows(this, x, order, rank);
         check(CudaNative.argsort_rows_cuda(ptr(x, "argsortRows"), ptr(order, "argsortRows"), ptr(rank, "argsortRows"),

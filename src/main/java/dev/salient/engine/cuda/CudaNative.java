@@ -148,6 +148,10 @@ public final class CudaNative {
     public static native int random_normal_cuda(@Cast("uint64_t") long seed, @Cast("uint64_t") long offset, FloatPointer y,
             long n);
 
+    // ---- relevance (kernels/primitives_cuda.h: secant.cu)
+    public static native int secant_backward_cuda(@Cast("const float*") FloatPointer x, @Cast("const float*") FloatPointer y,
+            @Cast("const float*") FloatPointer dy, FloatPointer dx, long h, float eps);
+
     // ---- feature visualisation (kernels/primitives_cuda.h: resample.cu, adam.cu); offsets and theta are device pointers
     public static native int crop_pad_cuda(@Cast("const float*") FloatPointer x, @Cast("const float*") FloatPointer offsets,
             float fill, FloatPointer y, long n, long c, long ih, long iw, long oh, long ow);

@@ -8,6 +8,7 @@ import dev.salient.engine.Tensor;
 import dev.salient.explain.Attribution;
 import dev.salient.explain.Target;
 import dev.salient.model.Model;
+import dev.salient.model.OpProfile;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashSet;
@@ -37,13 +38,17 @@ public final class Driver {
             Attribution.Layout layout, long budget) {
         Rows r = rows(method, model, b, batch, target, null, e, budget);
         try (Tensor v = r.values()) {
-            return e.complete(b, new Attribution(v.toArray(), v.shape(), layout, r.images(), r.targets(), r.scores(), null));
+            long t0 = OpProfile.start(b);
+            Attribution a = e.complete(b, new Attribution(v.toArray(), v.shape(), layout, r.images(), r.targets(), r.scores(), null));
+            OpProfile.stop(b, "phase complete", t0);
+            return a;
         }
     }
 
     /**
      * The output rows on the backend. {@code classes} (per image, k classes) overrides
-     * {@code target} when not null; scores are then NaN for expanded methods.
+     * {@code target} when not null; scores are then NaN for expanded methods whose images do not
+     * lead their evaluations ({@link Expansion#imagesLead()}).
      */
     public static Rows rows(String method, Model model, Backend b, Tensor batch, Target target, int[][] classes,
             Expansion e, long budget) {
@@ -79,10 +84,12 @@ public final class Driver {
                 Set.of(model.outputs().get(0).name())).shape(from);
         int[][] t = given != null ? given.clone() : new int[n][];
         float[] scores = new float[n * k];
-        if (given != null || steps > 1) Arrays.fill(scores, Float.NaN);
-        if (given == null && steps > 1) {
+        if (given != null || (steps > 1 && !e.imagesLead())) Arrays.fill(scores, Float.NaN);
+        if (given == null && steps > 1 && !e.imagesLead()) {
             // the classes and scores come from the images themselves, before the expansion
+            long t0 = OpProfile.start(b);
             float[] logits = forwardChunked(model, b, batch, from == null ? chunk : rowsPerChunk(model, batch.shape(), wrt, budget));
+            OpProfile.stop(b, "phase targets forward", t0);
             int nc = logits.length / n;
             int[][] r = target.resolve(logits, n, nc);
             for (int i = 0; i < n; i++) {
@@ -111,11 +118,17 @@ public final class Driver {
                             Tensor pts = steps == 1 ? xi
                                     : b.allocate(withRows(from == null ? xi.shape() : fromShape, (long) scnt * cnt));
                             try {
+                                long t0 = OpProfile.start(b);
                                 if (steps > 1) c.expand(b, s0, scnt, pts);
+                                OpProfile.stop(b, "phase expand", t0);
+                                t0 = OpProfile.start(b);
                                 try (Tape tape = from == null ? record(model, b, pts, wrt)
                                         : suffix(model, b, c, from, pts, withRows(xi.shape(), (long) scnt * cnt), cnt)) {
+                                    OpProfile.stop(b, "phase tape forward", t0);
+                                    // the tape's first rows are the images when steps == 1 or the images lead
                                     if (t[i0] == null) resolveFromTape(tape, target, t, scores, i0, cnt, k);
-                                    else if (steps == 1 && given != null) scoresFromTape(tape, t, scores, i0, cnt, k);
+                                    else if (given != null && s0 == 0 && (steps == 1 || e.imagesLead()))
+                                        scoresFromTape(tape, t, scores, i0, cnt, k);
                                     for (int j = 0; j < k; j++) {
                                         int[] cls = new int[scnt * cnt];
                                         for (int s = 0; s < scnt; s++)
@@ -218,20 +231,34 @@ public final class Driver {
             int scnt, Tensor acc) {
         List<Map<String, Tensor>> grads = new ArrayList<>();
         try {
+            long t0 = OpProfile.start(b);
             for (Expansion.Pass p : e.passes()) grads.add(tape.backward(cls, p.rules(), p.to()));
-            return c.accumulate(b, tape, grads, cls, s0, scnt, acc);
+            OpProfile.stop(b, "phase backward", t0);
+            t0 = OpProfile.start(b);
+            Tensor r = c.accumulate(b, tape, grads, cls, s0, scnt, acc);
+            OpProfile.stop(b, "phase accumulate", t0);
+            return r;
         } finally {
             for (Map<String, Tensor> g : grads) for (Tensor x : g.values()) x.close();
         }
     }
 
+    /**
+     * The classes and scores of images [i0, i0+cnt) from the first cnt rows of the tape's logits
+     * (the tape may hold more rows: a chunk's references). Resolved as rows i0.. of the whole
+     * batch, so that a per-image target picks each image's own class.
+     */
     private static void resolveFromTape(Tape tape, Target target, int[][] t, float[] scores, int i0, int cnt, int k) {
-        int[][] r = tape.targets(target);
-        float[] logits = tape.logits().toArray();
-        int nc = (int) tape.logits().dim(1);
+        Tensor l = tape.logits();
+        if (l.rank() != 2) throw new SalientException("expected logits of shape (N, classes), got " + Shapes.str(l.shape()));
+        float[] logits = l.toArray();
+        int nc = (int) l.dim(1), n = t.length;
+        float[] all = new float[n * nc];
+        System.arraycopy(logits, 0, all, i0 * nc, cnt * nc);
+        int[][] r = target.resolve(all, n, nc);
         for (int i = 0; i < cnt; i++) {
-            t[i0 + i] = r[i];
-            for (int j = 0; j < k; j++) scores[(i0 + i) * k + j] = logits[i * nc + r[i][j]];
+            t[i0 + i] = r[i0 + i];
+            for (int j = 0; j < k; j++) scores[(i0 + i) * k + j] = logits[i * nc + r[i0 + i][j]];
         }
     }
 

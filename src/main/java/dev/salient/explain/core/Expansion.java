@@ -44,6 +44,16 @@ public interface Expansion extends AutoCloseable {
         return 1;
     }
 
+    /**
+     * True when the first images' rows of every chunk's first evaluations are the images themselves
+     * (DeepLIFT's input rows, before their references): the driver then reads the target classes
+     * and their scores from that chunk's tape instead of running a separate forward pass of the
+     * images. False by default.
+     */
+    default boolean imagesLead() {
+        return false;
+    }
+
     /** The backward passes run for each target (default: the exact gradient to {@link #wrt()}). */
     default List<Pass> passes() {
         return List.of(new Pass(BackwardRules.standard(), wrt()));

@@ -6,6 +6,7 @@ import dev.salient.engine.Shapes;
 import dev.salient.engine.Tensor;
 import dev.salient.explain.Target;
 import dev.salient.model.Model;
+import dev.salient.model.OpProfile;
 import dev.salient.model.Plan;
 import dev.salient.model.ops.Op;
 import java.util.ArrayList;
@@ -274,7 +275,9 @@ public final class Tape implements AutoCloseable {
                         }
                     }
                     for (int j = 0; j < outs.length; j++) if (!outs[j].isEmpty()) out[j] = values.get(outs[j]);
+                    long t0 = OpProfile.start(backend);
                     rules.ruleFor(s.node(), op).apply(op, backend, in, out, dOut, dIn);
+                    if (OpProfile.on()) OpProfile.stop(backend, "bwd " + op.opType() + " [" + rules.name() + "]", t0);
                     for (int i = 0; i < ins.length; i++) {
                         if (dIn[i] == null) continue;
                         Tensor prev = grads.get(ins[i]);
@@ -282,7 +285,9 @@ public final class Tape implements AutoCloseable {
                             grads.put(ins[i], dIn[i]);
                             local.remove(dIn[i]);
                         } else {
+                            long t1 = OpProfile.start(backend);
                             backend.axpby(1f, dIn[i], 1f, prev);
+                            if (OpProfile.on()) OpProfile.stop(backend, "bwd fan-in sum", t1);
                         }
                     }
                 } finally {

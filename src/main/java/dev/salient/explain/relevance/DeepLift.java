@@ -8,7 +8,6 @@ import dev.salient.explain.Explainer;
 import dev.salient.explain.MethodOption;
 import dev.salient.explain.MethodOptions;
 import dev.salient.explain.MethodSpec;
-import dev.salient.explain.core.Driver;
 import dev.salient.explain.core.Expansion;
 import dev.salient.explain.gradient.IntegratedGradients;
 import dev.salient.model.Model;
@@ -72,12 +71,11 @@ public final class DeepLift extends Explainer {
             public void close() {
                 if (base != null) base.close();
             }
-        }) {
-            /** The gap per row: Σ attr − (y_t(x) − y_t(x')), y_t(x) being the row's score. */
+        }, (int) batch.dim(0)) {
+            /** The gap per row: Σ attr − (y_t(x) − y_t(x')), both logits from the pairs' forward pass. */
             @Override
             public Attribution complete(Backend b, Attribution a) {
-                float[] fb = Driver.forwardChunked(model, b, base, (int) base.dim(0));
-                return Summation.withDeltas(a, fb, (int) base.dim(0));
+                return Summation.withDeltas(a, referenceLogits(), (int) batch.dim(0));
             }
         };
     }

@@ -65,12 +65,11 @@ public final class DeepLiftShap extends Explainer {
             public void close() {
                 if (refs != null) refs.close();
             }
-        }) {
-            /** The gap per row: Σ attr − (y_t(x) − mean_j y_t(b_j)). */
+        }, (int) batch.dim(0)) {
+            /** The gap per row: Σ attr − (y_t(x) − mean_j y_t(b_j)), the logits from the pairs' forward passes. */
             @Override
             public Attribution complete(Backend b, Attribution a) {
-                int n = (int) batch.dim(0);
-                return Summation.withDeltas(a, meanRefLogits(b, refs, n), n);
+                return Summation.withDeltas(a, referenceLogits(), (int) batch.dim(0));
             }
         };
     }

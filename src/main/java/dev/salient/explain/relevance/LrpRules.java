@@ -56,11 +56,14 @@ final class LrpRules {
         });
     }
 
-    /** ZPlus: x⁺ through w⁺ (with b⁺) and x⁻ through w⁻, one shared denominator. */
+    /**
+     * ZPlus: x⁺ through w⁺ (with b⁺) and x⁻ through w⁻, one shared denominator. Behind a ReLU
+     * x⁻ = 0 and its terms are dropped ({@link Scope#negOrNull}).
+     */
     static BackwardRule zPlus(Model model, float stabilizer) {
         return linear(model, (s, op, x, w, bias, z, r, dx) -> {
-            Tensor xp = s.pos(x), xn = s.neg(x), wp = s.wPos(w), wn = s.wNeg(w);
-            Tensor den = s.add(s.forward(op, xp, wp, s.wPos(bias)), s.forward(op, xn, wn, null));
+            Tensor xn = s.negOrNull(x), xp = xn == null ? x : s.pos(x), wp = s.wPos(w), wn = s.wNeg(w);
+            Tensor den = s.plus(s.forward(op, xp, wp, s.wPos(bias)), op, xn, wn);
             Tensor g = s.div(r, s.stab(den, stabilizer));
             s.reduce(op, dx, g, xp, wp, xn, wn);
         });
@@ -72,9 +75,9 @@ final class LrpRules {
             throw new SalientException("alpha-beta needs alpha >= 0, beta >= 0 and alpha - beta = 1, got alpha " + alpha
                     + ", beta " + beta);
         return linear(model, (s, op, x, w, bias, z, r, dx) -> {
-            Tensor xp = s.pos(x), xn = s.neg(x), wp = s.wPos(w), wn = s.wNeg(w);
-            Tensor zp = s.add(s.forward(op, xp, wp, s.wPos(bias)), s.forward(op, xn, wn, null));
-            Tensor zn = s.add(s.forward(op, xp, wn, s.wNeg(bias)), s.forward(op, xn, wp, null));
+            Tensor xn = s.negOrNull(x), xp = xn == null ? x : s.pos(x), wp = s.wPos(w), wn = s.wNeg(w);
+            Tensor zp = s.plus(s.forward(op, xp, wp, s.wPos(bias)), op, xn, wn);
+            Tensor zn = s.plus(s.forward(op, xp, wn, s.wNeg(bias)), op, xn, wp);
             Tensor gp = s.div(r, s.stab(zp, stabilizer)), gn = s.div(r, s.stab(zn, stabilizer));
             s.reduce(op, dx, gp, xp, wp, xn, wn);
             try (Tensor neg = s.b.allocate(dx.shape())) {
@@ -91,11 +94,11 @@ final class LrpRules {
      */
     static BackwardRule gamma(Model model, float gamma, float stabilizer) {
         return linear(model, (s, op, x, w, bias, z, r, dx) -> {
-            Tensor xp = s.pos(x), xn = s.neg(x);
+            Tensor xn = s.negOrNull(x), xp = xn == null ? x : s.pos(x);
             Tensor wgp = s.wGamma(w, gamma, true), wgn = s.wGamma(w, gamma, false);
             Tensor bgp = s.wGamma(bias, gamma, true), bgn = s.wGamma(bias, gamma, false);
-            Tensor zp = s.add(s.forward(op, xp, wgp, bgp), s.forward(op, xn, wgn, null));
-            Tensor zn = s.add(s.forward(op, xp, wgn, bgn), s.forward(op, xn, wgp, null));
+            Tensor zp = s.plus(s.forward(op, xp, wgp, bgp), op, xn, wgn);
+            Tensor zn = s.plus(s.forward(op, xp, wgn, bgn), op, xn, wgp);
             Tensor mp = s.indicatorPositive(z), mn = s.indicatorPositive(s.scaled(z, -1f));
             Tensor gp = s.div(s.mul(r, mp), s.stab(zp, stabilizer));
             Tensor gn = s.div(s.mul(r, mn), s.stab(zn, stabilizer));
@@ -306,6 +309,24 @@ final class LrpRules {
             return y;
         }
 
+        /**
+         * x⁻ = min(x, 0), or null when no element of x is below 0 (an input behind a ReLU): then
+         * x⁻ is zero, and every term it feeds adds zeros, so the rules skip those convolutions.
+         */
+        Tensor negOrNull(Tensor x) {
+            float min;
+            try (Tensor m = b.allocate(1)) {
+                b.reduceRows(dev.salient.engine.Reduction.MIN, dev.salient.model.ops.TensorViews.view(x, 1, x.numel()), m);
+                min = m.toArray()[0];
+            }
+            return min >= 0f ? null : neg(x);
+        }
+
+        /** {@code z} plus the node's forward of x2 through w2 (no bias), or z itself when x2 is null (zero). */
+        Tensor plus(Tensor z, Op op, Tensor x2, Tensor w2) {
+            return x2 == null ? z : add(z, forward(op, x2, w2, null));
+        }
+
         /** min(x, 0) = x − relu(x). */
         Tensor neg(Tensor x) {
             Tensor y = pos(x);
@@ -387,10 +408,11 @@ final class LrpRules {
             op.backward(b, new Tensor[] {x, w}, new Tensor[] {null}, new Tensor[] {g}, new Tensor[] {dx, null});
         }
 
-        /** dx = x1 ⊙ W1ᵀg + x2 ⊙ W2ᵀg. */
+        /** dx = x1 ⊙ W1ᵀg + x2 ⊙ W2ᵀg; x2 null is zero. */
         void reduce(Op op, Tensor dx, Tensor g, Tensor x1, Tensor w1, Tensor x2, Tensor w2) {
             backward(op, x1, w1, g, dx);
             b.binary(BinaryOp.MUL, dx, x1, dx);
+            if (x2 == null) return;
             Tensor t = like(dx);
             backward(op, x2, w2, g, t);
             b.binary(BinaryOp.MUL, t, x2, t);

@@ -20,6 +20,9 @@ import java.util.Set;
  * {@link RescaleRules} reads. The driver keeps pairs whole ({@link #group()} = 2) and
  * sizes the chunks under the memory budget, so the M references are never all expanded
  * at once. The result is {@code (1/M) Σ_j (x − r_j)·m_j}, m_j the Rescale multipliers.
+ * As in Captum, the pairs' one forward pass is the only one: the target classes come from
+ * the input rows ({@link #imagesLead()}), and the references' logits for the summation-to-delta
+ * gaps from the reference rows ({@link #referenceLogits()}).
  */
 class ReferencePairs implements Expansion {
     /** Where the references come from: per image (DeepLift's baseline) or shared (DeepLiftShap's). */
@@ -35,10 +38,55 @@ class ReferencePairs implements Expansion {
 
     private final String in;
     private final References refs;
+    private final int images;
+    /** Σ_j y(r_j) per image and class, from the tapes' reference rows; null until the first tape. */
+    private double[] refSum;
+    private boolean[] refSeen;
+    private int classes;
 
-    ReferencePairs(String inputName, References refs) {
+    ReferencePairs(String inputName, References refs, int images) {
         this.in = inputName;
         this.refs = refs;
+        this.images = images;
+    }
+
+    /** The input rows lead every chunk's first pair: the targets come from the pairs' own forward pass. */
+    @Override
+    public boolean imagesLead() {
+        return true;
+    }
+
+    /**
+     * The mean over its references of the logits of each image's references, (images, classes),
+     * as the pairs' forward passes computed them (no further forward pass).
+     */
+    float[] referenceLogits() {
+        if (refSum == null) throw new IllegalStateException("no pair has been evaluated");
+        for (boolean seen : refSeen) if (!seen) throw new IllegalStateException("a reference was not evaluated");
+        float[] out = new float[refSum.length];
+        for (int i = 0; i < out.length; i++) out[i] = (float) (refSum[i] / refs.count());
+        return out;
+    }
+
+    /** Adds the logits of the references of pairs [pair0, pair0 + p) of images [first, first + cnt), once each. */
+    private void addReferenceLogits(Tape tape, int pair0, int p, int first, int cnt) {
+        Tensor l = tape.logits();
+        int nc = (int) l.dim(1);
+        if (refSum == null) {
+            classes = nc;
+            refSum = new double[images * nc];
+            refSeen = new boolean[images * refs.count()];
+        }
+        float[] v = null;
+        for (int k = 0; k < p; k++)
+            for (int i = 0; i < cnt; i++) {
+                int seen = (first + i) * refs.count() + pair0 + k;
+                if (refSeen[seen]) continue;
+                if (v == null) v = l.toArray();
+                refSeen[seen] = true;
+                int row = (p + k) * cnt + i;
+                for (int c = 0; c < classes; c++) refSum[(first + i) * classes + c] += v[row * nc + c];
+            }
     }
 
     @Override
@@ -84,6 +132,7 @@ class ReferencePairs implements Expansion {
             @Override
             public Tensor accumulate(Backend bb, Tape tape, List<Map<String, Tensor>> grads, int s0, int count, Tensor acc) {
                 int p = count / 2;
+                addReferenceLogits(tape, s0 / 2, p, firstImage, cnt);
                 long half = (long) p * cnt * row;
                 Tensor pts = tape.value(in), g = grads.get(0).get(in);
                 Tensor a = acc != null ? acc : bb.zeros(x.shape());

@@ -49,21 +49,21 @@ final class RescaleRules {
         return r;
     }
 
-    /** {@code dIn = where(|Δin| < eps, own gradient, dOut·Δout/Δin)}, Δ from the row halves. */
+    /**
+     * {@code dIn = where(|Δin| < eps, own gradient, dOut·Δout/Δin)}, Δ from the row halves: the
+     * op's own backward, then one pass of {@link Backend#secantBackward}.
+     */
     static void nonlinear(dev.salient.model.ops.Op op, Backend b, Tensor[] in, Tensor[] out, Tensor[] dOut, Tensor[] dIn) {
         if (dIn[0] == null) return;
+        half(in[0]);
         op.backward(b, in, out, dOut, dIn);
-        try (Temps s = new Temps(b)) {
-            long half = half(in[0]);
-            Tensor dx = s.halfDiff(in[0], half), dy = s.halfDiff(out[0], half);
-            select(s, dIn[0], dOut[0], dy, dx, half);
-        }
+        b.secantBackward(in[0], out[0], dOut[0], dIn[0], EPS);
     }
 
     /**
      * Captum's max-pool rule: {@code U = poolᵀ([dy·(m − y'); dy·(y − m)])} with each row's own
      * argmax, {@code S = U_in + U_ref} on both halves, {@code dIn = where(|Δin| < eps, own
-     * gradient, S/Δin)}.
+     * gradient, S/Δin)}: the last step is the secant backward with Δout = S and dOut = 1.
      */
     static void maxPool(dev.salient.model.ops.Op op, Backend b, Tensor[] in, Tensor[] out, Tensor[] dOut, Tensor[] dIn) {
         if (dIn[0] == null) return;
@@ -83,46 +83,17 @@ final class RescaleRules {
             b.binary(BinaryOp.MUL, delta, dOut[0], delta);
             Tensor u = s.like(in[0]);
             op.backward(b, in, out, new Tensor[] {delta}, withFirst(dIn, u));
-            // S = U_in + U_ref, the same for both halves
-            Tensor sum = s.rows(u, 0, half);
-            try (Tensor ur = s.b.allocate(1, half)) {
-                b.copyRange(u, half, ur, 0, half);
-                b.binary(BinaryOp.ADD, sum, ur, sum);
-            }
+            // Δout = [S; 0] with S = U_in + U_ref, against dOut = 1
+            Tensor sum = s.rows(u, 0, half), ur = s.rows(u, half, half);
+            b.binary(BinaryOp.ADD, sum, ur, sum);
+            b.fill(u, 0f);
             b.copyRange(sum, 0, u, 0, half);
-            b.copyRange(sum, 0, u, half, half);
+            Tensor ones = s.like(in[0]);
+            b.fill(ones, 1f);
             // the plain gradient where |Δin| < eps
             op.backward(b, in, out, dOut, dIn);
-            Tensor dx = s.halfDiff(in[0], half);
-            Tensor keep = s.below(dx);
-            Tensor den = s.like(dx);
-            b.binary(BinaryOp.ADD, dx, keep, den);
-            Tensor uv = TensorViews.view(u, 2, half), gv = TensorViews.view(dIn[0], 2, half);
-            b.binary(BinaryOp.DIV, uv, den, uv);
-            Tensor use = s.oneMinus(keep);
-            b.binary(BinaryOp.MUL, uv, use, uv);
-            b.binary(BinaryOp.MUL, gv, keep, gv);
-            b.binary(BinaryOp.ADD, gv, uv, gv);
+            b.secantBackward(in[0], u, ones, dIn[0], EPS);
         }
-    }
-
-    /**
-     * {@code dIn = keep·dIn + (1 − keep)·dOut·Δout/(Δin + keep)} with keep = [|Δin| < eps]:
-     * the ratio where Δin is not negligible, the own gradient already in dIn elsewhere.
-     */
-    private static void select(Temps s, Tensor dIn, Tensor dOut, Tensor dy, Tensor dx, long half) {
-        Backend b = s.b;
-        Tensor keep = s.below(dx);
-        Tensor ratio = s.like(dx);
-        b.binary(BinaryOp.ADD, dx, keep, ratio);
-        b.binary(BinaryOp.DIV, dy, ratio, ratio);
-        b.binary(BinaryOp.MUL, ratio, s.oneMinus(keep), ratio);
-        Tensor gv = TensorViews.view(dIn, 2, half);
-        b.binary(BinaryOp.MUL, gv, keep, gv);
-        Tensor t = s.like(dOut);
-        Tensor tv = TensorViews.view(t, 2, half);
-        b.binary(BinaryOp.MUL, TensorViews.view(dOut, 2, half), ratio, tv);
-        b.binary(BinaryOp.ADD, gv, tv, gv);
     }
 
     private static Tensor[] withFirst(Tensor[] dIn, Tensor first) {
@@ -160,37 +131,6 @@ final class RescaleRules {
         Tensor rows(Tensor t, long from, long count) {
             Tensor y = keep(b.allocate(1, count));
             b.copyRange(t, from, y, 0, count);
-            return y;
-        }
-
-        /** First half minus second half, (1, half). */
-        Tensor halfDiff(Tensor t, long half) {
-            Tensor d = rows(t, 0, half);
-            try (Tensor r = b.allocate(1, half)) {
-                b.copyRange(t, half, r, 0, half);
-                b.binary(BinaryOp.SUB, d, r, d);
-            }
-            return d;
-        }
-
-        /** [|x| < eps] as 0/1: relu'(eps − |x|). */
-        Tensor below(Tensor x) {
-            Tensor a = like(x);
-            b.activationForward(Activation.ABS, x, a, 0, 0);
-            Tensor e = like(x);
-            b.fill(e, EPS);
-            b.binary(BinaryOp.SUB, e, a, a);
-            b.fill(e, 1f);
-            Tensor m = like(x);
-            b.activationBackward(Activation.RELU, a, e, m, 0, 0);
-            return m;
-        }
-
-        /** 1 − m. */
-        Tensor oneMinus(Tensor m) {
-            Tensor y = like(m);
-            b.fill(y, 1f);
-            b.binary(BinaryOp.SUB, y, m, y);
             return y;
         }
 

@@ -100,6 +100,35 @@ class DeepLiftTest {
         }
     }
 
+    /**
+     * The targets, scores and reference logits come from the pairs' own forward pass: per-image
+     * targets under a budget of one pair per chunk, scores equal to the model's logits, and gaps
+     * equal to those from separate forward passes of the images and the baselines.
+     */
+    @Test
+    void targetsScoresAndGapsComeFromThePairs() {
+        try (Model m = Model.load(ARCH.resolve("resnet_basic_folded/model.onnx"))) {
+            long[] shape = {3, 3, 64, 64};
+            float[] xs = gaussian(3 * 3 * 64 * 64, 8), bs = gaussian(3 * 3 * 64 * 64, 9);
+            try (Tensor xt = CPU.upload(xs, shape); Tensor bt = CPU.upload(bs, shape); Tensor lx = m.forward(CPU, xt);
+                    Tensor lb = m.forward(CPU, bt)) {
+                float[] fx = lx.toArray(), fb = lb.toArray();
+                int nc = fx.length / 3;
+                int[] want = {2, 0, 1};
+                DeepLift d = (DeepLift) new DeepLift(m, Baseline.of(bs, shape)).memoryBudget(1);
+                Attribution a = d.explain(CPU, xt, Target.perImage(want));
+                assertArrayEquals(want, a.targets());
+                for (int r = 0; r < 3; r++) {
+                    assertEquals(fx[r * nc + want[r]], a.scores()[r], 1e-5f * (1 + Math.abs(fx[r * nc + want[r]])), "score " + r);
+                    double s = 0;
+                    for (float v : a.row(r)) s += v;
+                    double gap = s - ((double) fx[r * nc + want[r]] - fb[r * nc + want[r]]);
+                    assertEquals(gap, a.deltas()[r], 1e-5 * (1 + Math.abs(s)), "gap " + r);
+                }
+            }
+        }
+    }
+
     private static String error(Runnable r) {
         SalientException e = assertThrows(SalientException.class, r::run);
         assertFalse(e.getMessage().contains("\n"), "one line: " + e.getMessage());

@@ -1,0 +1,44 @@
+// secant.cu: the secant backward of a pointwise function over paired rows (DeepLIFT's Rescale
+// rule, Shrikumar et al. 2017, arXiv:1704.02685, as Captum's DeepLift computes it), the CUDA
+// twin of native/cpu/secant.cpp: inputs in the first half of the rows, references in the
+// second, element i paired with h+i; dx = dy * Δy/Δx where |Δx| >= eps, else kept.
+//
+// FLOP/byte: per pair 2 subtractions, 2 products and 2 quotients against 7 reads and 2 writes
+// of 4 B (about 0.2 FLOP/B): bandwidth-bound, one pass instead of the dozen a composition of
+// binary ops takes.
+#include "common.cuh"
+#include "primitives_cuda.h"
+
+// ---- device helpers
+//
+// (none)
+
+// ---- kernels
+
+// x, y, dy, dx: (2,h); the product before the quotient, as on the CPU (no FMA can form, and the
+// quotient is IEEE-rounded without fast-math)
+__global__ void secant_backward_kernel(const float* __restrict__ x, const float* __restrict__ y,
+                                       const float* __restrict__ dy, float* __restrict__ dx, int64_t h, float eps) {
+    GRID_STRIDE(i, h) {
+        const float dxv = x[i] - x[h + i];
+        if (fabsf(dxv) >= eps) {
+            const float dyv = y[i] - y[h + i];
+            dx[i] = dy[i] * dyv / dxv;
+            dx[h + i] = dy[h + i] * dyv / dxv;
+        }
+    }
+}
+
+// ---- launchers
+
+extern "C" int secant_backward_cuda(const float* x, const float* y, const float* dy, float* dx, int64_t h, float eps) {
+    SALIENT_CUDA_CHECK_PTR(x);
+    SALIENT_CUDA_CHECK_PTR(y);
+    SALIENT_CUDA_CHECK_PTR(dy);
+    SALIENT_CUDA_CHECK_PTR(dx);
+    SALIENT_CUDA_CHECK(h > 0 && eps >= 0.f && isfinite(eps), "secant_backward_cuda: bad sizes h=%lld eps=%g",
+                       (long long)h, (double)eps);
+    secant_backward_kernel<<<salient_cuda::grid_for(h), salient_cuda::kThreads>>>(x, y, dy, dx, h, eps);
+    SALIENT_CUDA_CHECK_LAUNCH();
+    return SALIENT_OK;
+}

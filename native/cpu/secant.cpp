@@ -1,0 +1,29 @@
+// The secant backward of a pointwise function over paired rows: DeepLIFT's Rescale rule
+// (Shrikumar et al. 2017, arXiv:1704.02685, sec. 3.3) as Captum's DeepLift computes it
+// (deep_lift.py, `nonlinear`): the first half of the rows are inputs, the second half their
+// references, element i paired with element h+i, and the derivative is replaced by the slope
+// of the secant Δy/Δx where the input moved, the function's own derivative elsewhere.
+#include <cmath>
+#include "common.h"
+#include "primitives.h"
+
+// x, y, dy, dx: (2,h). On entry dx holds the function's own gradient (its VJP of dy); where
+// |x[i] - x[h+i]| >= eps both halves become dy * (y[i] - y[h+i]) / (x[i] - x[h+i]), in
+// Captum's order of operations (the product first, then the quotient); elsewhere dx is kept.
+extern "C" int secant_backward_cpu(const float* x, const float* y, const float* dy, float* dx, int64_t h, float eps) {
+    SALIENT_CHECK_PTR(x);
+    SALIENT_CHECK_PTR(y);
+    SALIENT_CHECK_PTR(dy);
+    SALIENT_CHECK_PTR(dx);
+    SALIENT_CHECK(h > 0 && eps >= 0.f && std::isfinite(eps), "secant_backward_cpu: bad sizes h=%lld eps=%g", (long long)h,
+                  (double)eps);
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < h; i++) {
+        const float dxv = x[i] - x[h + i];
+        if (std::fabs(dxv) < eps) continue;
+        const float dyv = y[i] - y[h + i];
+        dx[i] = dy[i] * dyv / dxv;
+        dx[h + i] = dy[h + i] * dyv / dxv;
+    }
+    return SALIENT_OK;
+}

@@ -1,0 +1,120 @@
+package dev.salient.engine;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The CPU engine's secant backward (DeepLIFT's Rescale rule over paired rows) against its
+ * definition written out in Java float arithmetic, byte for byte: where the input moved by at
+ * least eps, {@code dy·Δy/Δx} in both halves (the product first, as Captum's DeepLift); where it
+ * did not, the gradient passed in is kept. Then against the composition of binary ops it
+ * replaces on a ReLU, and its one-line refusals.
+ */
+public class SecantBackwardTest {
+    static final Backend B = Engine.cpu();
+    static final float EPS = 1e-10f;
+
+    /** The definition, element by element. */
+    static float[] secant(float[] x, float[] y, float[] dy, float[] own, float eps) {
+        int h = x.length / 2;
+        float[] dx = own.clone();
+        for (int i = 0; i < h; i++) {
+            float d = x[i] - x[h + i];
+            if (Math.abs(d) < eps) continue;
+            float dv = y[i] - y[h + i];
+            dx[i] = dy[i] * dv / d;
+            dx[h + i] = dy[h + i] * dv / d;
+        }
+        return dx;
+    }
+
+    /** Paired inputs with ties (Δx = 0), tiny moves below and above eps, and ordinary values. */
+    static float[][] pairs(int h, long seed) {
+        Random r = new Random(seed);
+        float[] x = new float[2 * h];
+        for (int i = 0; i < h; i++) {
+            x[i] = (float) r.nextGaussian();
+            switch (i % 5) {
+                case 0 -> x[h + i] = x[i];          // no move: the gradient is kept
+                case 1 -> {                         // a move below eps: kept too
+                    x[i] = 0f;
+                    x[h + i] = 5e-11f;
+                }
+                case 2 -> x[h + i] = x[i] + 1e-6f;  // a small move above eps
+                default -> x[h + i] = (float) r.nextGaussian();
+            }
+        }
+        float[] dy = new float[2 * h], own = new float[2 * h];
+        for (int i = 0; i < 2 * h; i++) {
+            dy[i] = (float) r.nextGaussian();
+            own[i] = (float) r.nextGaussian();
+        }
+        return new float[][] {x, dy, own};
+    }
+
+    /** {@link #pairs} for the CUDA parity test: (x, dy, own gradient). */
+    public static float[][] pairsForParity(int h, long seed) {
+        return pairs(h, seed);
+    }
+
+    @Test
+    void isDyTimesTheSecantSlopeWhereTheInputMoved() {
+        int h = 2 * 3 * 7 * 5;
+        float[][] p = pairs(h, 3);
+        float[] x = p[0], dy = p[1], own = p[2];
+        float[] y = new float[2 * h];
+        for (int i = 0; i < y.length; i++) y[i] = (float) Math.tanh(x[i]);
+        try (Tensor xt = B.upload(x, 4, 3, 7, 5); Tensor yt = B.upload(y, 4, 3, 7, 5); Tensor dyt = B.upload(dy, 4, 3, 7, 5);
+                Tensor dxt = B.upload(own, 4, 3, 7, 5)) {
+            B.secantBackward(xt, yt, dyt, dxt, EPS);
+            float[] got = dxt.toArray(), want = secant(x, y, dy, own, EPS);
+            int kept = 0;
+            for (int i = 0; i < got.length; i++) {
+                assertEquals(Float.floatToIntBits(want[i]), Float.floatToIntBits(got[i]), "at " + i + ": " + got[i] + " vs " + want[i]);
+                if (got[i] == own[i]) kept++;
+            }
+            assertTrue(kept >= 2 * (h / 5), "the gradient is kept where the input did not move: " + kept);
+        }
+    }
+
+    /**
+     * On a ReLU the secant equals the composition it replaces in DeepLIFT: relu' where |Δx| < eps,
+     * else dy·(relu(x) − relu(x'))/(x − x'), within one rounding.
+     */
+    @Test
+    void equalsTheComposedRescaleOnARelu() {
+        int h = 3 * 64;
+        float[][] p = pairs(h, 5);
+        float[] x = p[0], dy = p[1];
+        try (Tensor xt = B.upload(x, 2, 3, 8, 8); Tensor yt = B.allocate(2, 3, 8, 8); Tensor dyt = B.upload(dy, 2, 3, 8, 8);
+                Tensor dxt = B.allocate(2, 3, 8, 8)) {
+            B.activationForward(Activation.RELU, xt, yt, 0, 0);
+            B.activationBackward(Activation.RELU, xt, dyt, dxt, 0, 0);
+            B.secantBackward(xt, yt, dyt, dxt, EPS);
+            float[] got = dxt.toArray();
+            for (int i = 0; i < h; i++)
+                for (int half = 0; half < 2; half++) {
+                    int k = half * h + i;
+                    double d = (double) x[i] - x[h + i];
+                    double want = Math.abs((float) d) < EPS ? (x[k] > 0 ? dy[k] : 0)
+                            : dy[k] * (Math.max(x[i], 0) - (double) Math.max(x[h + i], 0)) / d;
+                    assertEquals(want, got[k], 1e-6 * (1 + Math.abs(want)), "at " + k);
+                }
+        }
+    }
+
+    @Test
+    void refusesUnpairedOrMismatchedTensorsInOneLine() {
+        try (Tensor odd = B.zeros(3, 5); Tensor a = B.zeros(2, 5); Tensor b = B.zeros(2, 6)) {
+            for (Runnable r : new Runnable[] {() -> B.secantBackward(odd, odd, odd, odd, EPS),
+                    () -> B.secantBackward(a, b, a, a, EPS), () -> B.secantBackward(a, a, a, a, Float.NaN),
+                    () -> B.secantBackward(a, a, a, a, -1f)}) {
+                SalientException e = assertThrows(SalientException.class, r::run);
+                assertTrue(e.getMessage().startsWith("secantBackward: "), e.getMessage());
+                assertFalse(e.getMessage().contains("\n"), e.getMessage());
+            }
+        }
+    }
+}
