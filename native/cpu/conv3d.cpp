@@ -21,6 +21,7 @@
 #include "common.h"
 #include "conv2d.h"
 #include "conv2d_epilogue.h"
+#include "conv3d.h"
 #include "workspace.h"
 
 namespace {
@@ -75,7 +76,7 @@ void vol2col(const float* x, float* col, const Vol3Geom& g, int z0, int z1) {
 }
 
 // x[c, ...] += the column rows of channels [c0, c1) for output slices [z0, z1) (the adjoint of vol2col).
-// col: (cg*kd*kh*kw, (z1-z0)*oh*ow), x: (cg, d, h, w)
+// col: ((c1-c0)*kd*kh*kw, (z1-z0)*oh*ow), its first row channel c0's; x: (cg, d, h, w)
 void col2vol(const float* col, float* x, const Vol3Geom& g, int z0, int z1, int c0, int c1) {
     const int OH = g.out[1], OW = g.out[2];
     const int64_t ohw = (int64_t)OH * OW, ld = (z1 - z0) * ohw, plane = (int64_t)g.in[1] * g.in[2];
@@ -83,7 +84,7 @@ void col2vol(const float* col, float* x, const Vol3Geom& g, int z0, int z1, int 
         for (int t = 0; t < g.ker[0]; t++)
             for (int r = 0; r < g.ker[1]; r++)
                 for (int s = 0; s < g.ker[2]; s++) {
-                    const int64_t row = (((int64_t)c * g.ker[0] + t) * g.ker[1] + r) * g.ker[2] + s;
+                    const int64_t row = (((int64_t)(c - c0) * g.ker[0] + t) * g.ker[1] + r) * g.ker[2] + s;
                     const int off_w = s * g.dil[2] - g.pad0[2];
                     int lo, hi;
                     valid_range(off_w, g.stride[2], g.in[2], OW, lo, hi);
@@ -109,17 +110,13 @@ void col2vol(const float* col, float* x, const Vol3Geom& g, int z0, int z1, int 
                 }
 }
 
-// Output depth slices per work item: ~kTargetCols columns, col within kMaxCol floats, and,
-// when (image, group) pairs are fewer than the threads, enough blocks to go round.
-int slices_per_block(const Vol3Geom& g, int nt, bool share_threads) {
+// Output depth slices per work item: ~kTargetCols columns, col within kMaxCol floats. A function
+// of one image's geometry only, so an image's work is cut the same way at any batch size and
+// thread count.
+int slices_per_block(const Vol3Geom& g) {
     const int64_t ohw = (int64_t)g.out[1] * g.out[2], crs = (int64_t)g.cg * g.ker_vol();
     int64_t zr = std::min<int64_t>(g.out[0], std::max<int64_t>(1, (kTargetCols + ohw - 1) / ohw));
     zr = std::min(zr, std::max<int64_t>(1, kMaxCol / std::max<int64_t>(1, crs * ohw)));
-    const int64_t pairs = (int64_t)g.n * g.groups;
-    if (share_threads && pairs < nt) {
-        const int64_t chunks = (nt + pairs - 1) / pairs;
-        zr = std::min(zr, std::max<int64_t>(1, (g.out[0] + chunks - 1) / chunks));
-    }
     return (int)zr;
 }
 
@@ -129,14 +126,18 @@ int threads_for(const Vol3Geom& g) {
 }
 
 // x: (n,c,d,h,w), w: (k,cg,kd,kh,kw), bias: (k) or NULL, y: (n,k,od,oh,ow)
+// Items (image, group, block of output slices); each runs one single-threaded sgemm of a shape
+// fixed by the geometry, so the threads and the batch only decide who computes an item.
 int forward(const float* x, const float* w, const float* bias, float* y, const Vol3Geom& g, const Epilogue& e) {
     const int nt = threads_for(g);
-    const int zr = slices_per_block(g, nt, true);
+    if (salient::conv3::winograd_applies(g, false)) return salient::conv3::winograd_forward(x, w, bias, y, g, nt, e);
+    if (salient::conv3::implicit_applies(g)) return salient::conv3::implicit_forward(x, w, bias, y, g, nt, e);
+    const int zr = slices_per_block(g);
     const int blocks = (g.out[0] + zr - 1) / zr;
     const int64_t crs = (int64_t)g.cg * g.ker_vol(), ohw = (int64_t)g.out[1] * g.out[2], ovol = g.out_vol();
     const int64_t items = (int64_t)g.n * g.groups * blocks;
     int err = 0;
-#pragma omp parallel num_threads(nt)
+#pragma omp parallel num_threads((int)std::min<int64_t>(nt, items))
     {
         float* col = salient::thread_workspace(crs * zr * ohw, 0);
         if (!col) {
@@ -166,61 +167,49 @@ int forward(const float* x, const float* w, const float* bias, float* y, const V
     return SALIENT_OK;
 }
 
+// Input channels per data-gradient item: up to kChannelBlocks blocks per (image, group).
+constexpr int kChannelBlocks = 4;
+
 // dy: (n,k,od,oh,ow), w: (k,cg,kd,kh,kw), dx: (n,c,d,h,w)
+// Items (image, group, block of input channels): col rows of those channels = W_g[:, c0:c1]^T dy
+// per block of output slices, then col2vol into those channels of dx, which only this item
+// writes. The blocks are fixed by the geometry (as in forward), so an image's dx is the same bits
+// at any batch size and thread count.
 int backward_data(const float* dy, const float* w, float* dx, const Vol3Geom& g) {
     const int nt = threads_for(g);
-    const int zr = slices_per_block(g, nt, false);
+    if (salient::conv3::winograd_applies(g, true)) return salient::conv3::winograd_backward_data(dy, w, dx, g, nt);
+    const int zr = slices_per_block(g);
     const int blocks = (g.out[0] + zr - 1) / zr;
-    const int64_t crs = (int64_t)g.cg * g.ker_vol(), ohw = (int64_t)g.out[1] * g.out[2], ovol = g.out_vol();
-    const int64_t pairs = (int64_t)g.n * g.groups;
-    auto block_gemm = [&](int64_t pair, int b, float* col, bool parallel) {
-        const int gi = (int)(pair % g.groups);
-        const int64_t nn = pair / g.groups;
-        const int z0 = b * zr, z1 = std::min(g.out[0], z0 + zr);
-        const int64_t len = (z1 - z0) * ohw;
-        const float* dyb = dy + (nn * g.k + (int64_t)gi * g.kg) * ovol + z0 * ohw;  // (kg,len), ld ovol
-        const float* wg = w + (int64_t)gi * g.kg * crs;                            // (kg,crs)
-        (parallel ? salient::sgemm_parallel : salient::sgemm_serial)(true, false, (int)crs, (int)len, g.kg, 1.f, wg,
-                                                                     (int)crs, dyb, (int)ovol, 0.f, col, (int)len);
-        return std::make_pair(z0, z1);
-    };
-    auto dx_of = [&](int64_t pair) {
-        return dx + ((pair / g.groups) * g.c + (int64_t)(pair % g.groups) * g.cg) * g.in_vol();  // (cg,d,h,w)
-    };
+    const int64_t kvol = g.ker_vol(), crs = (int64_t)g.cg * kvol, ohw = (int64_t)g.out[1] * g.out[2], ovol = g.out_vol();
+    const int cblocks = std::min(g.cg, kChannelBlocks), per = (g.cg + cblocks - 1) / cblocks;
+    const int64_t items = (int64_t)g.n * g.groups * cblocks;
     int err = 0;
-    if (pairs >= nt || nt == 1) {
-#pragma omp parallel num_threads(nt)
-        {
-            float* col = salient::thread_workspace(crs * zr * ohw, 0);
-            if (!col) {
+#pragma omp parallel num_threads((int)std::min<int64_t>(nt, items))
+    {
+        float* col = salient::thread_workspace(per * kvol * zr * ohw, 0);
+        if (!col) {
 #pragma omp atomic write
-                err = 1;
-            }
-#pragma omp for schedule(dynamic, 1)
-            for (int64_t pair = 0; pair < pairs; pair++) {
-                if (!col) continue;
-                float* dxg = dx_of(pair);
-                std::memset(dxg, 0, sizeof(float) * (size_t)(g.cg * g.in_vol()));
-                for (int b = 0; b < blocks; b++) {
-                    auto zz = block_gemm(pair, b, col, false);
-                    col2vol(col, dxg, g, zz.first, zz.second, 0, g.cg);
-                }
-            }
+            err = 1;
         }
-    } else {
-        float* col = salient::thread_workspace(crs * zr * ohw, 1);
-        if (!col) err = 1;
-        for (int64_t pair = 0; pair < pairs && !err; pair++) {
-            float* dxg = dx_of(pair);
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t it = 0; it < items; it++) {
+            if (!col) continue;
+            const int cb = (int)(it % cblocks);
+            const int64_t pair = it / cblocks;
+            const int gi = (int)(pair % g.groups);
+            const int64_t nn = pair / g.groups;
+            const int c0 = cb * per, c1 = std::min(g.cg, c0 + per);
+            if (c0 >= c1) continue;
+            float* dxg = dx + (nn * g.c + (int64_t)gi * g.cg) * g.in_vol();  // (cg,d,h,w)
+            std::memset(dxg + c0 * g.in_vol(), 0, sizeof(float) * (size_t)((c1 - c0) * g.in_vol()));
+            const float* wg = w + (int64_t)gi * g.kg * crs + c0 * kvol;      // (kg, crs) from column c0*kvol
             for (int b = 0; b < blocks; b++) {
-                auto zz = block_gemm(pair, b, col, true);
-#pragma omp parallel num_threads(nt)
-                {
-                    const int t = omp_get_thread_num(), T = omp_get_num_threads();
-                    const int c0 = (int)((int64_t)g.cg * t / T), c1 = (int)((int64_t)g.cg * (t + 1) / T);
-                    if (b == 0) std::memset(dxg + c0 * g.in_vol(), 0, sizeof(float) * (size_t)((c1 - c0) * g.in_vol()));
-                    col2vol(col, dxg, g, zz.first, zz.second, c0, c1);
-                }
+                const int z0 = b * zr, z1 = std::min(g.out[0], z0 + zr);
+                const int64_t len = (z1 - z0) * ohw;
+                const float* dyb = dy + (nn * g.k + (int64_t)gi * g.kg) * ovol + z0 * ohw;  // (kg,len), ld ovol
+                salient::sgemm_serial(true, false, (int)((c1 - c0) * kvol), (int)len, g.kg, 1.f, wg, (int)crs, dyb,
+                                      (int)ovol, 0.f, col, (int)len);
+                col2vol(col, dxg, g, z0, z1, c0, c1);
             }
         }
     }

@@ -34,7 +34,15 @@ class Volume3dTest {
                 new Conv3dGeometry(1, 2, 3, 1, v(4, 4, 4), v(2, 3, 3), v(1, 1, 1), v(3, 0, 2), v(2, 1, 0), v(1, 1, 1)),
                 // > 2 MFLOP: the threaded paths (depth blocks per thread; one image: shared col2vol)
                 new Conv3dGeometry(1, 16, 16, 1, v(8, 14, 14), v(3, 3, 3), v(1, 1, 1), v(1, 1, 1), v(1, 1, 1), v(1, 1, 1)),
-                new Conv3dGeometry(3, 8, 12, 2, v(6, 12, 12), v(3, 3, 3), v(2, 2, 2), v(1, 1, 1), v(1, 1, 1), v(1, 1, 1)));
+                new Conv3dGeometry(3, 8, 12, 2, v(6, 12, 12), v(3, 3, 3), v(2, 2, 2), v(1, 1, 1), v(1, 1, 1), v(1, 1, 1)),
+                // the fast paths (native/cpu/conv3d_winograd.cpp, conv3d_implicit.cpp) at their edges:
+                // Winograd with a depth stride and dilation (its data gradient on vol2col), uneven pads
+                new Conv3dGeometry(1, 8, 8, 1, v(7, 6, 9), v(3, 3, 3), v(2, 1, 1), v(1, 1, 0), v(0, 2, 1), v(2, 1, 1)),
+                // Winograd with 5 depth taps, depth pads past the kernel's reach, 10 outputs, 9 inputs
+                new Conv3dGeometry(2, 9, 10, 1, v(4, 10, 11), v(5, 3, 3), v(1, 1, 1), v(3, 0, 2), v(2, 2, 0), v(1, 1, 1)),
+                // implicit GEMM: in-plane stride 2, dilations, groups, rows longer than one 16-wide tile
+                new Conv3dGeometry(2, 4, 6, 2, v(5, 7, 30), v(2, 3, 3), v(2, 1, 2), v(1, 0, 1), v(0, 1, 2), v(1, 2, 2)),
+                new Conv3dGeometry(1, 3, 5, 1, v(4, 9, 40), v(3, 5, 3), v(1, 2, 3), v(1, 2, 1), v(1, 2, 1), v(1, 1, 1)));
     }
 
     // n, c, in, kernel, stride, padBegin, padEnd, dilation, out (floor or ceil), countIncludePad

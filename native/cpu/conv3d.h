@@ -1,0 +1,24 @@
+// Shared by the conv3d CPU files: the fast paths that conv3d.cpp dispatches to.
+#pragma once
+#include "common.h"
+#include "conv2d_epilogue.h"
+
+namespace salient {
+namespace conv3 {
+
+using host::Vol3Geom;
+
+// Whether conv3d_winograd.cpp takes this geometry (forward, or the data gradient).
+bool winograd_applies(const Vol3Geom& g, bool backward);
+int winograd_forward(const float* x, const float* w, const float* bias, float* y, const Vol3Geom& g, int nt,
+                     const conv::Epilogue& e);
+int winograd_backward_data(const float* dy, const float* w, float* dx, const Vol3Geom& g, int nt);
+
+// The implicit-GEMM forward over a padded copy of the input (conv3d_implicit.cpp), for convs with
+// a window that the Winograd path does not take.
+bool implicit_applies(const Vol3Geom& g);
+int implicit_forward(const float* x, const float* w, const float* bias, float* y, const Vol3Geom& g, int nt,
+                     const conv::Epilogue& e);
+
+}  // namespace conv3
+}  // namespace salient

@@ -1,0 +1,215 @@
+// 3-D convolution forward as an implicit GEMM over a padded, phase-split copy of the input:
+// the convs that conv3d_winograd.cpp does not take (strided in-plane, other kernels) and that
+// have a window (pointwise convs stay on vol2col + sgemm).
+//
+//   xp[c, iz + pf, ih + pt, phase, u] = x[c, iz, ih, u * sw + phase - pl]   (0 in the pads)
+//
+// so the input of output (z, p, q) and tap (c, t, r, s) is xp at a fixed offset off[c,t,r,s] from
+// the output row's base plus q: for kNR consecutive outputs of one row, every row of the column
+// matrix is kNR consecutive floats of xp. A register-tiled kernel (4 output channels x 16
+// outputs, 8 AVX accumulators) reads them straight from xp, so no column matrix is written or
+// packed; only the filters are packed (K x 4 per block of output channels). The copy costs one
+// pass over the input.
+//
+// Work items are (image, group, block of output rows (z, p)), of sizes fixed by one image's
+// geometry; every output is one kernel's sum over the taps in a fixed order plus the bias, so an
+// image's result is the same bits at any batch size and thread count.
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <omp.h>
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#endif
+#include "common.h"
+#include "conv2d_epilogue.h"
+#include "conv3d.h"
+#include "workspace.h"
+
+namespace salient {
+namespace conv3 {
+
+namespace {
+
+using conv::Epilogue;
+using conv::apply_epilogue;
+
+constexpr int kMR = 4, kNR = 16;
+constexpr int kRowsPerItem = 8;                 // output rows (z, p) per work item
+constexpr int64_t kChunk = 96;                  // taps per pass of the kernel (K chunk)
+constexpr int64_t kMaxCopy = int64_t(1) << 28;  // floats of the padded copy, beyond which vol2col is used
+
+struct Padded {
+    int dp, hp, wq, sw;  // padded depth and height, floats per phase row, phases
+    int64_t row() const { return (int64_t)sw * wq; }
+    int64_t plane() const { return (int64_t)hp * row(); }
+    int64_t chan() const { return (int64_t)dp * plane(); }
+};
+
+Padded padded(const Vol3Geom& g) {
+    Padded P;
+    P.dp = g.in[0] + g.pad0[0] + g.pad1[0];
+    P.hp = g.in[1] + g.pad0[1] + g.pad1[1];
+    P.sw = g.stride[2];
+    P.wq = (g.in[2] + g.pad0[2] + g.pad1[2] + P.sw - 1) / P.sw + kNR;
+    return P;
+}
+
+// One channel of one image into its padded, phase-split copy; every float written once.
+void copy_channel(const float* x, float* xp, const Vol3Geom& g, const Padded& P) {
+    const int sw = P.sw;
+    for (int zz = 0; zz < P.dp; zz++)
+        for (int hh = 0; hh < P.hp; hh++) {
+            float* dst = xp + (int64_t)zz * P.plane() + (int64_t)hh * P.row();
+            const int iz = zz - g.pad0[0], ih = hh - g.pad0[1];
+            if (iz < 0 || iz >= g.in[0] || ih < 0 || ih >= g.in[1]) {
+                std::memset(dst, 0, sizeof(float) * (size_t)P.row());
+                continue;
+            }
+            const float* src = x + ((int64_t)iz * g.in[1] + ih) * g.in[2];
+            for (int ph = 0; ph < sw; ph++) {  // d[u] = x[u * sw + ph - pl]
+                const int off = ph - g.pad0[2];
+                const int u0 = std::min(P.wq, off >= 0 ? 0 : (-off + sw - 1) / sw);
+                const int last = g.in[2] - 1 - off;  // u * sw <= last
+                const int u1 = last < 0 ? u0 : std::max(u0, std::min(P.wq, last / sw + 1));
+                float* d = dst + (int64_t)ph * P.wq;
+                std::memset(d, 0, sizeof(float) * u0);
+                if (sw == 1) {
+                    std::memcpy(d + u0, src + u0 + off, sizeof(float) * (u1 - u0));
+                } else {
+                    for (int u = u0; u < u1; u++) d[u] = src[u * sw + off];
+                }
+                std::memset(d + u1, 0, sizeof(float) * (P.wq - u1));
+            }
+        }
+}
+
+// acc[r][j] (+)= sum_k A[k * kMR + r] * B(k)[j] for r < kMR, j < kNR, B(k) = base + off[k];
+// acc: kMR x kNR floats, 32-byte aligned; first: start from zero, else add to acc.
+inline void kernel(int K, const float* A, const float* base, const int64_t* off, float* acc, bool first) {
+#if defined(__AVX2__) && defined(__FMA__)
+    __m256 c0, c1, c2, c3, c4, c5, c6, c7;
+    if (first) {
+        c0 = c1 = c2 = c3 = c4 = c5 = c6 = c7 = _mm256_setzero_ps();
+    } else {
+        c0 = _mm256_load_ps(acc), c1 = _mm256_load_ps(acc + 8), c2 = _mm256_load_ps(acc + 16);
+        c3 = _mm256_load_ps(acc + 24), c4 = _mm256_load_ps(acc + 32), c5 = _mm256_load_ps(acc + 40);
+        c6 = _mm256_load_ps(acc + 48), c7 = _mm256_load_ps(acc + 56);
+    }
+    for (int k = 0; k < K; k++, A += kMR) {
+        const float* B = base + off[k];
+        const __m256 b0 = _mm256_loadu_ps(B), b1 = _mm256_loadu_ps(B + 8);
+        __m256 a = _mm256_broadcast_ss(A);
+        c0 = _mm256_fmadd_ps(a, b0, c0), c1 = _mm256_fmadd_ps(a, b1, c1);
+        a = _mm256_broadcast_ss(A + 1);
+        c2 = _mm256_fmadd_ps(a, b0, c2), c3 = _mm256_fmadd_ps(a, b1, c3);
+        a = _mm256_broadcast_ss(A + 2);
+        c4 = _mm256_fmadd_ps(a, b0, c4), c5 = _mm256_fmadd_ps(a, b1, c5);
+        a = _mm256_broadcast_ss(A + 3);
+        c6 = _mm256_fmadd_ps(a, b0, c6), c7 = _mm256_fmadd_ps(a, b1, c7);
+    }
+    _mm256_store_ps(acc, c0), _mm256_store_ps(acc + 8, c1), _mm256_store_ps(acc + 16, c2);
+    _mm256_store_ps(acc + 24, c3), _mm256_store_ps(acc + 32, c4), _mm256_store_ps(acc + 40, c5);
+    _mm256_store_ps(acc + 48, c6), _mm256_store_ps(acc + 56, c7);
+#else
+    if (first) std::memset(acc, 0, sizeof(float) * kMR * kNR);
+    for (int k = 0; k < K; k++, A += kMR) {
+        const float* B = base + off[k];
+        for (int r = 0; r < kMR; r++)
+            for (int j = 0; j < kNR; j++) acc[r * kNR + j] += A[r] * B[j];
+    }
+#endif
+}
+
+}  // namespace
+
+bool implicit_applies(const Vol3Geom& g) {
+    if (g.ker_vol() == 1) return false;  // pointwise: the input is already the column matrix
+    if (g.out[2] < 12) return false;     // short rows would leave most of the kernel's 16 lanes idle
+    const Padded P = padded(g);
+    return (int64_t)g.n * g.c * P.chan() <= kMaxCopy && (int64_t)g.cg * g.ker_vol() <= (int64_t(1) << 20);
+}
+
+int implicit_forward(const float* x, const float* w, const float* bias, float* y, const Vol3Geom& g, int nt,
+                     const Epilogue& e) {
+    const Padded P = padded(g);
+    const int64_t K = (int64_t)g.cg * g.ker_vol(), kblocks = (g.kg + kMR - 1) / kMR;
+    const int64_t copy = (int64_t)g.n * g.c * P.chan();
+    float* xp = thread_workspace(copy, 2);  // the calling thread's, kept for the next call (no page faults)
+    // filters of each group in blocks of kMR output channels, K x kMR each (rows past kg zero)
+    const int64_t apack = (int64_t)g.groups * kblocks * K * kMR;
+    float* A = (float*)std::aligned_alloc(64, ((size_t)apack * sizeof(float) + 63) & ~(size_t)63);
+    int64_t* off = (int64_t*)std::malloc(sizeof(int64_t) * (size_t)K);
+    if (!xp || !A || !off) {
+        std::free(A), std::free(off);
+        return fail(SALIENT_ENOMEM, "conv3d_forward_cpu: out of memory for the padded input");
+    }
+    const int64_t chans = (int64_t)g.n * g.c;
+#pragma omp parallel for schedule(static) num_threads(nt)
+    for (int64_t nc = 0; nc < chans; nc++) copy_channel(x + nc * g.in_vol(), xp + nc * P.chan(), g, P);
+    for (int gi = 0; gi < g.groups; gi++)
+        for (int64_t b = 0; b < kblocks; b++)
+            for (int64_t k = 0; k < K; k++)
+                for (int r = 0; r < kMR; r++) {
+                    const int64_t o = b * kMR + r;
+                    A[((gi * kblocks + b) * K + k) * kMR + r] = o < g.kg ? w[((int64_t)gi * g.kg + o) * K + k] : 0.f;
+                }
+    for (int64_t k = 0; k < K; k++) {
+        const int s = (int)(k % g.ker[2]), r = (int)((k / g.ker[2]) % g.ker[1]);
+        const int t = (int)((k / ((int64_t)g.ker[2] * g.ker[1])) % g.ker[0]);
+        const int64_t c = k / g.ker_vol();
+        const int a = s * g.dil[2];
+        off[k] = c * P.chan() + (int64_t)t * g.dil[0] * P.plane() + (int64_t)r * g.dil[1] * P.row() +
+                 (int64_t)(a % P.sw) * P.wq + a / P.sw;
+    }
+    const int OD = g.out[0], OH = g.out[1], OW = g.out[2];
+    const int64_t orows = (int64_t)OD * OH, ohw = (int64_t)OH * OW, ovol = g.out_vol();
+    const int64_t rblocks = (orows + kRowsPerItem - 1) / kRowsPerItem;
+    const int64_t items = (int64_t)g.n * g.groups * rblocks;
+    int err = 0;
+#pragma omp parallel num_threads((int)std::max<int64_t>(1, std::min<int64_t>(nt, items)))
+    {
+    float* acc = thread_workspace(kblocks * kMR * kNR, 0);
+    if (!acc) {
+#pragma omp atomic write
+        err = 1;
+    }
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t it = 0; it < items; it++) {
+        if (!acc) continue;
+        const int64_t rb = it % rblocks, gi = (it / rblocks) % g.groups, nn = it / (rblocks * g.groups);
+        const float* xg = xp + (nn * g.c + gi * g.cg) * P.chan();
+        const float* Ag = A + gi * kblocks * K * kMR;
+        float* yg = y + (nn * g.k + gi * g.kg) * ovol;
+        const int64_t r0 = rb * kRowsPerItem, r1 = std::min(orows, r0 + kRowsPerItem);
+        for (int64_t row = r0; row < r1; row++) {
+            const int z = (int)(row / OH), p = (int)(row % OH);
+            const float* base = xg + (int64_t)z * g.stride[0] * P.plane() + (int64_t)p * g.stride[1] * P.row();
+            float* yrow = yg + (int64_t)z * ohw + (int64_t)p * OW;
+            for (int q0 = 0; q0 < OW; q0 += kNR) {
+                // K in chunks whose rows of xp stay in L1 while every block of output channels
+                // reads them; the sums go chunk by chunk into acc (kg x kNR)
+                for (int64_t k0 = 0; k0 < K; k0 += kChunk) {
+                    const int kc = (int)std::min<int64_t>(kChunk, K - k0);
+                    for (int64_t b = 0; b < kblocks; b++)
+                        kernel(kc, Ag + (b * K + k0) * kMR, base + q0, off + k0, acc + b * kMR * kNR, k0 == 0);
+                }
+                const int cols = std::min(kNR, OW - q0);
+                for (int o = 0; o < g.kg; o++) {
+                    const float bv = bias ? bias[gi * g.kg + o] : 0.f;
+                    float* d = yrow + (int64_t)o * ovol + q0;
+                    const float* src = acc + (int64_t)o * kNR;
+                    for (int j = 0; j < cols; j++) d[j] = src[j] + bv;
+                }
+            }
+            apply_epilogue(e, yrow, g.kg, OW, ovol);
+        }
+    }
+    }
+    std::free(A), std::free(off);
+    if (err) return fail(SALIENT_ENOMEM, "conv3d_forward_cpu: out of memory for the accumulators");
+    return SALIENT_OK;
+}
+
+}  // namespace conv3
+}  // namespace salient
