@@ -10,9 +10,10 @@ import dev.salient.explain.MethodOptions;
 import dev.salient.explain.MethodSpec;
 import dev.salient.explain.core.Driver;
 import dev.salient.explain.core.Expansion;
+import dev.salient.explain.core.ForwardOnly;
+import dev.salient.explain.core.Scorer;
 import dev.salient.explain.core.Layers;
 import dev.salient.explain.core.Tape;
-import dev.salient.explain.perturbation.Scores;
 import dev.salient.model.Model;
 import dev.salient.model.ops.TensorViews;
 import java.util.ArrayList;
@@ -75,35 +76,21 @@ public final class AblationCam extends Explainer {
         return new Channels(t, k, batch.shape());
     }
 
-    private final class Channels implements Expansion {
+    private final class Channels extends ForwardOnly {
         private final String tensor;
         private final int channels;
         private final long[] inputShape;
 
         Channels(String tensor, int channels, long[] inputShape) {
+            super(channels);
             this.tensor = tensor;
             this.channels = channels;
             this.inputShape = inputShape;
         }
 
         @Override
-        public Set<String> wrt() {
-            return Set.of();
-        }
-
-        @Override
-        public List<Pass> passes() {
-            return List.of();
-        }
-
-        @Override
         public String from() {
             return tensor;
-        }
-
-        @Override
-        public int perImage() {
-            return channels;
         }
 
         @Override
@@ -154,14 +141,7 @@ public final class AblationCam extends Explainer {
                 }
 
                 @Override
-                public Tensor accumulate(Backend bb, Tape tape, List<Map<String, Tensor>> grads, int s0, int count,
-                        Tensor acc) {
-                    throw new UnsupportedOperationException("needs the target classes");
-                }
-
-                @Override
-                public Tensor accumulate(Backend bb, Tape tape, List<Map<String, Tensor>> grads, int[] classes, int s0,
-                        int count, Tensor acc) {
+                public Tensor score(Backend bb, Tape tape, int[] classes, int s0, int count, Tensor acc) {
                     // columns 0..K-1: y_k of the ablated channels; column K: the clean target logit y
                     Tensor s = acc;
                     if (s == null) {
@@ -169,8 +149,7 @@ public final class AblationCam extends Explainer {
                         for (int i = 0; i < cnt; i++) init[i * (channels + 1) + channels] = clean[i * nc + classes[i]];
                         s = bb.upload(init, cnt, channels + 1);
                     }
-                    Scores.store(bb, tape, classes, s0, count, cnt, s);
-                    return s;
+                    return Scorer.store(bb, tape, classes, s0, count, cnt, channels + 1, s);
                 }
 
                 @Override
@@ -183,14 +162,7 @@ public final class AblationCam extends Explainer {
                     }
                     try (Tensor wt = bb.upload(wts, cnt, channels); Tensor cam = bb.allocate(cnt, h, w)) {
                         bb.camCombine(CamCombine.WEIGHTED, a, wt, cam);
-                        Tensor o = bb.allocate(cnt, inputShape[2], inputShape[3]);
-                        try {
-                            bb.camFinish(cam, o);
-                            return o;
-                        } catch (RuntimeException e) {
-                            o.close();
-                            throw e;
-                        }
+                        return BaseCam.finishImages(bb, cam, inputShape);
                     }
                 }
 

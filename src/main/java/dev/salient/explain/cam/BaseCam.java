@@ -179,6 +179,11 @@ public abstract class BaseCam extends Explainer {
      * pytorch-grad-cam's ReLU, min-max, bilinear resize and min-max.
      */
     protected Tensor finishMap(Backend b, Tensor raw, long[] inputShape) {
+        return finishImages(b, raw, inputShape);
+    }
+
+    /** The finish of {@link #finishMap}: ReLU, min-max, bilinear resize to the input's (H,W), min-max. */
+    static Tensor finishImages(Backend b, Tensor raw, long[] inputShape) {
         Tensor out = b.allocate(raw.dim(0), inputShape[2], inputShape[3]);
         try {
             b.camFinish(raw, out);
@@ -196,7 +201,7 @@ public abstract class BaseCam extends Explainer {
      * its two separable passes on the bilinear primitive: (h,w) per depth slice, then depth
      * (a bilinear resize whose width is unchanged is the identity along it).
      */
-    protected Tensor finishVolume(Backend b, Tensor raw, long[] inputShape) {
+    protected static Tensor finishVolume(Backend b, Tensor raw, long[] inputShape) {
         long n = raw.dim(0), d = raw.dim(1), h = raw.dim(2), w = raw.dim(3);
         long od = inputShape[2], oh = inputShape[3], ow = inputShape[4];
         b.activationForward(dev.salient.engine.Activation.RELU, raw, raw, 0f, 0f);

@@ -16,15 +16,21 @@ final class PlaneMinMax {
 
     /** Normalises m (N,C,h,w) in place. */
     static void apply(Backend b, Tensor m) {
-        long n = m.dim(0), c = m.dim(1), h = m.dim(2), w = m.dim(3);
-        Tensor rows = TensorViews.reshaped(m, n * c, h * w);
-        try (Tensor max = b.allocate(n, c, 1, 1); Tensor min = b.allocate(n, c, 1, 1);
-                Tensor eps = b.upload(new float[] {1e-7f}, 1)) {
-            b.reduceRows(Reduction.MAX, rows, TensorViews.reshaped(max, n * c));
-            b.reduceRows(Reduction.MIN, rows, TensorViews.reshaped(min, n * c));
+        rows(b, TensorViews.reshaped(m, m.dim(0) * m.dim(1), m.dim(2) * m.dim(3)), 1e-7f);
+    }
+
+    /**
+     * Normalises every row of m (R,L) in place: (m − min) / (eps + (max − min)), as Score-CAM's
+     * masks (eps 1e-8, pytorch-grad-cam and torch-cam) and the CAM finish (eps 1e-7).
+     */
+    static void rows(Backend b, Tensor m, float eps) {
+        long r = m.dim(0);
+        try (Tensor max = b.allocate(r, 1); Tensor min = b.allocate(r, 1); Tensor e = b.upload(new float[] {eps}, 1, 1)) {
+            b.reduceRows(Reduction.MAX, m, TensorViews.reshaped(max, r));
+            b.reduceRows(Reduction.MIN, m, TensorViews.reshaped(min, r));
             b.binary(BinaryOp.SUB, m, min, m);            // m - min
             b.binary(BinaryOp.SUB, max, min, max);        // max - min
-            b.binary(BinaryOp.ADD, max, eps, max);        // 1e-7 + (max - min)
+            b.binary(BinaryOp.ADD, max, e, max);          // eps + (max - min)
             b.binary(BinaryOp.DIV, m, max, m);
         }
     }

@@ -2,36 +2,44 @@ package dev.salient.explain.cam;
 
 import dev.salient.engine.Backend;
 import dev.salient.engine.CamCombine;
+import dev.salient.engine.Reduction;
 import dev.salient.engine.Tensor;
-import dev.salient.explain.Attribution;
 import dev.salient.explain.Explainer;
 import dev.salient.explain.MethodOption;
 import dev.salient.explain.MethodOptions;
 import dev.salient.explain.MethodSpec;
 import dev.salient.explain.core.Driver;
-import dev.salient.explain.core.Expansion;
+import dev.salient.explain.core.ForwardOnly;
 import dev.salient.explain.core.Layers;
+import dev.salient.explain.core.Scorer;
 import dev.salient.explain.core.Tape;
-import dev.salient.explain.perturbation.Scores;
 import dev.salient.model.Model;
-import java.util.List;
-import java.util.Map;
-import java.util.Set;
+import java.util.Arrays;
 
 /**
- * Score-CAM (Wang et al. 2020, arXiv:1910.01279) as pytorch-grad-cam's ScoreCAM:
- * each channel k of the layer's activation A is upsampled to the input size
- * (bilinear, {@code align_corners=True}, as {@code nn.UpsamplingBilinear2d}),
- * min-max normalised to M_k = (U_k − min)/(max − min + 1e-8), and the image masked
- * by it is scored: s_k = y_t(x ⊙ M_k), the raw logit. The weights are
- * w = softmax_k(s), and the map Σ_k w_k A_k goes through the CAM pipeline (ReLU,
- * min-max, resize, min-max). The masked images are evaluations of the driver,
- * chunked under the memory budget: a 2048-channel layer never holds 2048 masked
- * images at once. Output (rows, H, W) in [0,1].
+ * Score-CAM (Wang et al. 2020, arXiv:1910.01279) as pytorch-grad-cam's ScoreCAM: each channel
+ * k of the layer's activation A is upsampled to the input size with aligned corners (bilinear
+ * as {@code nn.UpsamplingBilinear2d} for images, trilinear {@code align_corners=True} for
+ * volumes), min-max normalised to M_k = (U_k − min)/(max − min + 1e-8), and the image masked by
+ * it is scored: s_k = y_t(x ⊙ M_k), the raw logit. The weights are w = softmax_k(s), and the
+ * map Σ_k w_k A_k goes through the CAM pipeline (ReLU, min-max, resize, min-max; in 3-D with
+ * trilinear resize). Output (rows, H, W) or (rows, D, H, W) in [0,1].
+ *
+ * <p>The masks are built on the backend, chunk by chunk: the channels' planes are shifted by
+ * their minimum (the normalisation does not see a shift), upsampled by the affine resample
+ * (separably in 3-D), min-max normalised by row reductions and blended with the image. A
+ * channel whose plane is constant has the all-zero mask, so all of them mask the image to the
+ * same zeros: that one input is scored once and its score serves every constant channel
+ * (a ReLU layer's dead channels). The masked images are evaluations of the driver, chunked
+ * under the memory budget: a 2048-channel layer never holds 2048 masked images at once.
+ * <pre>{@code
+ * Attribution a = new ScoreCam(model, "auto").explain(Engine.cpu(), batch, Target.top1());
+ * }</pre>
  */
 public final class ScoreCam extends Explainer {
     public static final MethodSpec SPEC = MethodSpec.cam("scorecam",
-            "pytorch-grad-cam ScoreCAM: `w = softmax_k y_t(x * minmax(up_ac(A_k)))`, no gradient", ScoreCam::new);
+            "pytorch-grad-cam ScoreCAM: `w = softmax_k y_t(x * minmax(up_ac(A_k)))`, no gradient; "
+                    + "the constant channels' shared zero mask scored once", ScoreCam::new).withVolumes();
 
     private final String layer;
 
@@ -49,154 +57,201 @@ public final class ScoreCam extends Explainer {
         return SPEC;
     }
 
-    /** The forward passes for a batch of this shape: one per channel of the layer, per image. */
-    public int evaluationsPerImage(long[] inputShape) {
-        String t = Layers.resolve(model, layer, inputShape);
-        long[] one = inputShape.clone();
-        one[0] = 1;
-        return (int) model.plan(Map.of(inputName(), one), Set.of(t)).shape(t)[1];
+    /**
+     * The masked images scored for each image of this batch (its unmasked activations are
+     * computed here): one per channel whose plane is not constant, plus one for all the constant
+     * channels when there are any.
+     */
+    public int[] evaluationsPerImage(Backend b, Tensor batch) {
+        try (Channels c = (Channels) expansion(b, batch)) {
+            int[] e = new int[c.evals.length];
+            for (int i = 0; i < e.length; i++) e[i] = c.evals[i].length;
+            return e;
+        }
     }
 
     @Override
-    protected Expansion expansion(Backend backend, Tensor batch) {
-        if (batch.rank() != 4) return new Channels("", 1);
+    protected Channels expansion(Backend backend, Tensor batch) {
         String t = Layers.resolve(model, layer, batch.shape());
-        Layers.require4d(model, t, batch.shape(), name());
-        return new Channels(t, evaluationsPerImage(batch.shape()));
+        Layers.requireSpatial(model, t, batch.shape(), name());
+        Tensor a = Driver.prefixRows(model, backend, batch, t, memoryBudget());
+        try {
+            return new Channels(backend, a, batch.shape());
+        } catch (RuntimeException e) {
+            a.close();
+            throw e;
+        }
     }
 
     /**
-     * Masks (count, H, W) of channels [k0, k0+count) of one image's activation
-     * {@code a} (K, h, w): upsampled with aligned corners, then min-max with ε = 1e-8.
+     * Which channel each evaluation of each image masks with: evals[i][e] = k, or −1 for the
+     * zero mask of the constant channels; and evalOf[i][k], the evaluation whose score channel k
+     * takes.
      */
-    static float[] masks(float[] a, int k0, int count, int h, int w, int oh, int ow) {
-        float[] out = new float[count * oh * ow];
-        double sy = oh > 1 ? (double) (h - 1) / (oh - 1) : 0, sx = ow > 1 ? (double) (w - 1) / (ow - 1) : 0;
-        double[] u = new double[oh * ow];
-        for (int c = 0; c < count; c++) {
-            int base = (k0 + c) * h * w;
-            double mn = Double.POSITIVE_INFINITY, mx = Double.NEGATIVE_INFINITY;
-            for (int y = 0; y < oh; y++) {
-                double fy = y * sy;
-                int y0 = Math.min((int) fy, h - 1), y1 = Math.min(y0 + 1, h - 1);
-                double ly = fy - y0;
-                for (int x = 0; x < ow; x++) {
-                    double fx = x * sx;
-                    int x0 = Math.min((int) fx, w - 1), x1 = Math.min(x0 + 1, w - 1);
-                    double lx = fx - x0;
-                    double v = (1 - ly) * ((1 - lx) * a[base + y0 * w + x0] + lx * a[base + y0 * w + x1])
-                            + ly * ((1 - lx) * a[base + y1 * w + x0] + lx * a[base + y1 * w + x1]);
-                    u[y * ow + x] = v;
-                    mn = Math.min(mn, v);
-                    mx = Math.max(mx, v);
-                }
-            }
-            double d = mx - mn + 1e-8;
-            for (int p = 0; p < oh * ow; p++) out[c * oh * ow + p] = (float) ((u[p] - mn) / d);
+    private static int[][][] plan(Backend b, Tensor a) {
+        int n = (int) a.dim(0), k = (int) a.dim(1);
+        float[] lo, hi;
+        try (Tensor mn = b.allocate((long) n * k); Tensor mx = b.allocate((long) n * k)) {
+            b.reduceRows(Reduction.MIN, a, mn);
+            b.reduceRows(Reduction.MAX, a, mx);
+            lo = mn.toArray();
+            hi = mx.toArray();
         }
-        return out;
+        int[][] evals = new int[n][], evalOf = new int[n][k];
+        for (int i = 0; i < n; i++) {
+            int live = 0;
+            boolean constant = false;
+            for (int c = 0; c < k; c++) {
+                if (hi[i * k + c] > lo[i * k + c]) live++;
+                else constant = true;
+            }
+            int[] ev = new int[live + (constant ? 1 : 0)];
+            int e = 0;
+            if (constant) ev[e++] = -1;
+            for (int c = 0; c < k; c++) {
+                if (hi[i * k + c] > lo[i * k + c]) {
+                    evalOf[i][c] = e;
+                    ev[e++] = c;
+                } else evalOf[i][c] = 0;
+            }
+            evals[i] = ev;
+        }
+        return new int[][][] {evals, evalOf};
     }
 
-    private final class Channels implements Expansion {
-        private final String tensor;
+    private static int most(int[][] evals) {
+        int m = 1;
+        for (int[] e : evals) m = Math.max(m, e.length);
+        return m;
+    }
+
+    /**
+     * Rows (count, P) of min-max normalised masks from the feature planes f (count, p), which it
+     * overwrites: f − min(f), upsampled from {@code in} to {@code out} (the spatial sizes, 2 or 3
+     * of them) with aligned corners, then (U − min)/(max − min + 1e-8) per row.
+     */
+    static Tensor masks(Backend b, Tensor f, long[] in, long[] out) {
+        long count = f.dim(0), plane = f.dim(1);
+        try (Tensor mn = b.allocate(count, 1)) {
+            b.reduceRows(Reduction.MIN, f, TensorViews.reshaped(mn, count));
+            b.binary(dev.salient.engine.BinaryOp.SUB, f, mn, f);
+        }
+        long p = 1;
+        for (long o : out) p *= o;
+        Tensor u = b.allocate(count, p);
+        try {
+            int r = in.length;
+            long h = in[r - 2], w = in[r - 1], oh = out[r - 2], ow = out[r - 1];
+            float[] hw = {aligned(w, ow), 0f, 0f, 0f, aligned(h, oh), 0f};
+            if (r == 2) {
+                b.affineResampleForward(TensorViews.reshaped(f, 1, count, h, w), hw, TensorViews.reshaped(u, 1, count, oh, ow));
+            } else {
+                long d = in[0], od = out[0];
+                // trilinear = the (h,w) pass on every depth slice, then the depth pass with the width unchanged
+                try (Tensor s = b.allocate(1, count * d, oh, ow)) {
+                    b.affineResampleForward(TensorViews.reshaped(f, 1, count * d, h, w), hw, s);
+                    b.affineResampleForward(TensorViews.reshaped(s, 1, count, d, oh * ow), new float[] {1f, 0f, 0f, 0f, aligned(d, od), 0f},
+                            TensorViews.reshaped(u, 1, count, od, oh * ow));
+                }
+            }
+            PlaneMinMax.rows(b, u, 1e-8f);
+            return u;
+        } catch (RuntimeException e) {
+            u.close();
+            throw e;
+        }
+    }
+
+    /** The source step of an aligned-corners resize from n to m samples: (n − 1)/(m − 1), 0 for one output. */
+    private static float aligned(long n, long m) {
+        return m > 1 ? (float) ((double) (n - 1) / (m - 1)) : 0f;
+    }
+
+    private final class Channels extends ForwardOnly {
+        private final Tensor a, zero;
+        private final long[] inputShape;
         private final int channels;
+        private final long plane;
+        private final int[][] evals, evalOf;
 
-        Channels(String tensor, int channels) {
-            this.tensor = tensor;
-            this.channels = channels;
+        Channels(Backend b, Tensor a, long[] inputShape) {
+            this(a, inputShape, plan(b, a), b);
         }
 
-        @Override
-        public Set<String> wrt() {
-            return Set.of();
-        }
-
-        @Override
-        public List<Pass> passes() {
-            return List.of();
-        }
-
-        @Override
-        public int perImage() {
-            return channels;
+        private Channels(Tensor a, long[] inputShape, int[][][] plan, Backend b) {
+            super(most(plan[0]));
+            this.a = a;
+            this.inputShape = inputShape;
+            this.channels = (int) a.dim(1);
+            this.plane = a.numel() / (a.dim(0) * a.dim(1));
+            this.evals = plan[0];
+            this.evalOf = plan[1];
+            this.zero = b.zeros(Driver.withRows(inputShape, 1));
         }
 
         @Override
         public long[] rowShape(long[] shape) {
-            return new long[] {shape[2], shape[3]};
+            return Arrays.copyOfRange(shape, 2, shape.length);
+        }
+
+        /** Masks of evaluations [s0, s0+count) of image {@code image} of the batch: (count, P). */
+        private Tensor masksOf(Backend b, int image, int s0, int count) {
+            int[] ev = evals[image];
+            Tensor f = b.zeros(count, plane);
+            try {
+                // the planes of runs of consecutive channels, one copy a run; the zero mask and rows past the image's last stay 0
+                for (int s = 0; s < count; ) {
+                    int k = s0 + s < ev.length ? ev[s0 + s] : -1, run = 1;
+                    if (k < 0) {
+                        s++;
+                        continue;
+                    }
+                    while (s + run < count && s0 + s + run < ev.length && ev[s0 + s + run] == k + run) run++;
+                    b.copyRange(a, ((long) image * channels + k) * plane, f, s * plane, run * plane);
+                    s += run;
+                }
+                long[] in = Arrays.copyOfRange(a.shape(), 2, a.rank()), out = Arrays.copyOfRange(inputShape, 2, inputShape.length);
+                return masks(b, f, in, out);
+            } finally {
+                f.close();
+            }
         }
 
         @Override
         public Chunk begin(Backend b, Tensor x, int firstImage) {
-            int cnt = (int) x.dim(0), c = (int) x.dim(1), oh = (int) x.dim(2), ow = (int) x.dim(3);
-            Tensor a = Driver.prefix(model, b, x, Set.of(tensor)).get(tensor);
-            int h = (int) a.dim(2), w = (int) a.dim(3);
-            float[] host = a.toArray();
-            int per = channels * h * w;
-            return new Chunk() {
+            int cnt = (int) x.dim(0);
+            return new ScoredChunk() {
                 @Override
                 public void expand(Backend bb, int s0, int count, Tensor points) {
-                    long row = (long) c * oh * ow;
-                    try (Tensor zero = bb.zeros(1, c, oh, ow)) {
-                        for (int i = 0; i < cnt; i++) {
-                            float[] ai = java.util.Arrays.copyOfRange(host, i * per, (i + 1) * per);
-                            try (Tensor xi = Driver.rows(bb, x, i, 1);
-                                    Tensor m = bb.upload(masks(ai, s0, count, h, w, oh, ow), count, (long) oh * ow);
-                                    Tensor y = cnt == 1 ? null : bb.allocate(count, c, oh, ow)) {
-                                if (y == null) {
-                                    bb.maskedBlend(xi, zero, m, points);
-                                    continue;
-                                }
-                                bb.maskedBlend(xi, zero, m, y);
-                                for (int s = 0; s < count; s++) bb.copyRange(y, s * row, points, ((long) s * cnt + i) * row, row);
-                            }
-                        }
-                    }
-                }
-
-                @Override
-                public Tensor accumulate(Backend bb, Tape tape, List<Map<String, Tensor>> grads, int s0, int count,
-                        Tensor acc) {
-                    throw new UnsupportedOperationException("needs the target classes");
-                }
-
-                @Override
-                public Tensor accumulate(Backend bb, Tape tape, List<Map<String, Tensor>> grads, int[] classes, int s0,
-                        int count, Tensor acc) {
-                    Tensor s = acc != null ? acc : bb.zeros(cnt, channels);
-                    Scores.store(bb, tape, classes, s0, count, cnt, s);
-                    return s;
+                    Scorer.blend(bb, x, zero, false, (b1, i, e0, n) -> masksOf(b1, firstImage + i, e0, n), s0, count, points);
                 }
 
                 @Override
                 public Tensor finish(Backend bb, Tensor acc) {
-                    // w = softmax over the channels of the scores, then the CAM pipeline on sum_k w_k A_k
-                    float[] s = acc.toArray();
-                    float[] wts = new float[s.length];
-                    for (int i = 0; i < cnt; i++) {
-                        double mx = Double.NEGATIVE_INFINITY, z = 0;
-                        for (int k = 0; k < channels; k++) mx = Math.max(mx, s[i * channels + k]);
-                        for (int k = 0; k < channels; k++) z += Math.exp(s[i * channels + k] - mx);
-                        for (int k = 0; k < channels; k++) wts[i * channels + k] = (float) (Math.exp(s[i * channels + k] - mx) / z);
-                    }
-                    try (Tensor wt = bb.upload(wts, cnt, channels); Tensor cam = bb.allocate(cnt, h, w)) {
-                        bb.camCombine(CamCombine.WEIGHTED, a, wt, cam);
-                        Tensor out = bb.allocate(cnt, oh, ow);
-                        try {
-                            bb.camFinish(cam, out);
-                            return out;
-                        } catch (RuntimeException e) {
-                            out.close();
-                            throw e;
+                    // s_k: the score of channel k's evaluation; w = softmax over the channels; then the CAM pipeline on sum_k w_k A_k
+                    float[] y = acc.toArray();
+                    float[] s = new float[cnt * channels];
+                    for (int i = 0; i < cnt; i++)
+                        for (int k = 0; k < channels; k++) s[i * channels + k] = y[i * perImage() + evalOf[firstImage + i][k]];
+                    long spatial = plane;
+                    try (Tensor sc = bb.upload(s, cnt, channels); Tensor wt = bb.allocate(cnt, channels);
+                            Tensor ai = Driver.rows(bb, a, firstImage, cnt)) {
+                        bb.softmaxForward(sc, wt, cnt, channels, 1);
+                        long w = a.dim(a.rank() - 1);
+                        try (Tensor cam = bb.allocate(cnt, spatial / w, w)) {
+                            bb.camCombine(CamCombine.WEIGHTED, TensorViews.reshaped(ai, cnt, channels, spatial / w, w), wt, cam);
+                            if (a.rank() == 4) return BaseCam.finishImages(bb, cam, inputShape);
+                            return BaseCam.finishVolume(bb, TensorViews.reshaped(cam, cnt, a.dim(2), a.dim(3), a.dim(4)), inputShape);
                         }
                     }
                 }
-
-                @Override
-                public void close() {
-                    a.close();
-                }
             };
+        }
+
+        @Override
+        public void close() {
+            a.close();
+            zero.close();
         }
     }
 }

@@ -1,19 +1,16 @@
 package dev.salient.explain.cam;
 
 import dev.salient.engine.Backend;
-import dev.salient.engine.BinaryOp;
 import dev.salient.engine.CamCombine;
-import dev.salient.engine.Reduction;
 import dev.salient.engine.Tensor;
 import dev.salient.explain.Explainer;
 import dev.salient.explain.core.Driver;
 import dev.salient.explain.core.Expansion;
+import dev.salient.explain.core.ForwardOnly;
+import dev.salient.explain.core.Scorer;
 import dev.salient.explain.core.Layers;
 import dev.salient.explain.core.Tape;
-import dev.salient.explain.perturbation.Scores;
 import dev.salient.model.Model;
-import dev.salient.model.ops.TensorViews;
-import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
@@ -63,18 +60,10 @@ public abstract class ScoreSamplingCam extends Explainer {
 
     /** Per (image, channel) of a: (a − min) / (max(a − min) + 1e-8), as torch-cam's {@code _normalize}. */
     static Tensor normalisePlanes(Backend b, Tensor a) {
-        long rows = a.dim(0) * a.dim(1), plane = a.dim(2) * a.dim(3);
         Tensor out = b.allocate(a.shape());
-        try (Tensor mn = b.allocate(rows, 1); Tensor mx = b.allocate(rows, 1)) {
-            Tensor flat = TensorViews.view(a, rows, plane), o = TensorViews.view(out, rows, plane);
-            b.reduceRows(Reduction.MIN, flat, TensorViews.view(mn, rows));
-            b.binary(BinaryOp.SUB, flat, mn, o);
-            b.reduceRows(Reduction.MAX, o, TensorViews.view(mx, rows));
-            float[] d = mx.toArray();
-            for (int i = 0; i < d.length; i++) d[i] += 1e-8f;
-            try (Tensor den = b.upload(d, rows, 1)) {
-                b.binary(BinaryOp.DIV, o, den, o);
-            }
+        try {
+            b.copy(a, out);
+            PlaneMinMax.rows(b, TensorViews.reshaped(out, a.dim(0) * a.dim(1), a.dim(2) * a.dim(3)), 1e-8f);
             return out;
         } catch (RuntimeException e) {
             out.close();
@@ -82,28 +71,14 @@ public abstract class ScoreSamplingCam extends Explainer {
         }
     }
 
-    private final class Evaluations implements Expansion {
+    private final class Evaluations extends ForwardOnly {
         private final String tensor;
         private final int channels;
 
         Evaluations(String tensor, int channels) {
+            super(channels * samples);
             this.tensor = tensor;
             this.channels = channels;
-        }
-
-        @Override
-        public Set<String> wrt() {
-            return Set.of();
-        }
-
-        @Override
-        public List<Pass> passes() {
-            return List.of();
-        }
-
-        @Override
-        public int perImage() {
-            return channels * samples;
         }
 
         @Override
@@ -124,46 +99,37 @@ public abstract class ScoreSamplingCam extends Explainer {
                 a.close();
                 throw e;
             }
-            return new Chunk() {
+            return new ScoredChunk() {
                 @Override
                 public void expand(Backend bb, int s0, int count, Tensor points) {
-                    long row = (long) c * hw;
                     try (Tensor zero = bb.zeros(1, c, oh, ow)) {
-                        for (int i = 0; i < cnt; i++)
-                            try (Tensor xi = Driver.rows(bb, x, i, 1)) {
-                                // runs of evaluations that share a sample: channels [k0, k0+kc) of sample s
-                                for (int e = s0; e < s0 + count; ) {
-                                    int s = e / channels, k0 = e % channels, kc = Math.min(channels - k0, s0 + count - e);
-                                    try (Tensor f = bb.allocate(kc, 1, h, w); Tensor u = bb.allocate(kc, 1, oh, ow)) {
-                                        bb.copyRange(norm, i * per + k0 * plane, f, 0, kc * plane);
-                                        bb.bilinearResize(f, u);
-                                        Tensor m = TensorViews.view(u, kc, hw);
-                                        perturb(bb, firstImage + i, s, k0, kc, channels, m);
-                                        try (Tensor part = bb.allocate(kc, c, oh, ow)) {
-                                            bb.maskedBlend(xi, zero, m, part);
-                                            if (cnt == 1) bb.copyRange(part, 0, points, (long) (e - s0) * row, kc * row);
-                                            else for (int j = 0; j < kc; j++)
-                                                bb.copyRange(part, j * row, points, ((long) (e - s0 + j) * cnt + i) * row, row);
-                                        }
-                                    }
-                                    e += kc;
-                                }
-                            }
+                        Scorer.blend(bb, x, zero, false, (b1, i, e0, n) -> masks(b1, i, e0, n), s0, count, points);
                     }
                 }
 
-                @Override
-                public Tensor accumulate(Backend bb, Tape tape, List<Map<String, Tensor>> grads, int s0, int count,
-                        Tensor acc) {
-                    throw new UnsupportedOperationException("needs the target classes");
-                }
-
-                @Override
-                public Tensor accumulate(Backend bb, Tape tape, List<Map<String, Tensor>> grads, int[] classes, int s0,
-                        int count, Tensor acc) {
-                    Tensor s = acc != null ? acc : bb.zeros(cnt, (long) channels * samples);
-                    Scores.store(bb, tape, classes, s0, count, cnt, s);
-                    return s;
+                /** The masks (count, H·W) of evaluations [e0, e0+count) of chunk image i: channel e mod K of sample e / K. */
+                private Tensor masks(Backend bb, int i, int e0, int count) {
+                    Tensor m = bb.allocate(count, hw);
+                    try {
+                        // runs of evaluations that share a sample: channels [k0, k0+kc) of sample s
+                        for (int e = e0; e < e0 + count; ) {
+                            int s = e / channels, k0 = e % channels, kc = Math.min(channels - k0, e0 + count - e);
+                            try (Tensor f = bb.allocate(kc, 1, h, w)) {
+                                bb.copyRange(norm, i * per + k0 * plane, f, 0, kc * plane);
+                                try (Tensor part = bb.allocate(kc, 1, oh, ow)) {
+                                    bb.bilinearResize(f, part);
+                                    Tensor pm = TensorViews.reshaped(part, kc, hw);
+                                    perturb(bb, firstImage + i, s, k0, kc, channels, pm);
+                                    bb.copyRange(pm, 0, m, (long) (e - e0) * hw, kc * hw);
+                                }
+                            }
+                            e += kc;
+                        }
+                        return m;
+                    } catch (RuntimeException ex) {
+                        m.close();
+                        throw ex;
+                    }
                 }
 
                 @Override
@@ -186,14 +152,7 @@ public abstract class ScoreSamplingCam extends Explainer {
                     }
                     try (Tensor wt = bb.upload(wts, cnt, channels); Tensor cam = bb.allocate(cnt, h, w)) {
                         bb.camCombine(CamCombine.WEIGHTED, a, wt, cam);
-                        Tensor out = bb.allocate(cnt, oh, ow);
-                        try {
-                            bb.camFinish(cam, out);
-                            return out;
-                        } catch (RuntimeException e) {
-                            out.close();
-                            throw e;
-                        }
+                        return BaseCam.finishImages(bb, cam, x.shape());
                     }
                 }
 

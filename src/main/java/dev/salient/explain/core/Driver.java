@@ -227,6 +227,37 @@ public final class Driver {
         return r;
     }
 
+    /**
+     * {@link #prefix} of one tensor for a whole batch (images, ...), run in chunks of images that
+     * fit the budget (a quarter of the chunk again when the device runs out of memory). The
+     * caller owns the result.
+     */
+    public static Tensor prefixRows(Model model, Backend b, Tensor batch, String tensor, long budget) {
+        int n = (int) batch.dim(0);
+        int chunk = rowsPerChunk(model, batch.shape(), Set.of(), budget);
+        while (true) {
+            Tensor out = null;
+            try {
+                for (int i0 = 0; i0 < n; i0 += chunk) {
+                    int cnt = Math.min(chunk, n - i0);
+                    if (cnt == n) return prefix(model, b, batch, Set.of(tensor)).get(tensor);
+                    try (Tensor xi = rows(b, batch, i0, cnt); Tensor a = prefix(model, b, xi, Set.of(tensor)).get(tensor)) {
+                        if (out == null) out = b.allocate(withRows(a.shape(), n));
+                        b.copyRange(a, 0, out, (long) i0 * (a.numel() / cnt), a.numel());
+                    }
+                }
+                return out;
+            } catch (OutOfDeviceMemoryException oom) {
+                if (out != null) out.close();
+                if (chunk <= 1) throw new SalientException("one image does not fit in device memory (" + oom.getMessage() + ")");
+                chunk = Math.max(1, chunk / 4);
+            } catch (RuntimeException e) {
+                if (out != null) out.close();
+                throw e;
+            }
+        }
+    }
+
     private static Tensor backwardAndAccumulate(Backend b, Tape tape, Expansion e, Expansion.Chunk c, int[] cls, int s0,
             int scnt, Tensor acc) {
         List<Map<String, Tensor>> grads = new ArrayList<>();

@@ -6,12 +6,11 @@ import dev.salient.explain.Baseline;
 import dev.salient.explain.Explainer;
 import dev.salient.explain.core.Driver;
 import dev.salient.explain.core.Expansion;
+import dev.salient.explain.core.ForwardOnly;
+import dev.salient.explain.core.Scorer;
 import dev.salient.explain.core.Tape;
 import dev.salient.model.Model;
 import java.util.Arrays;
-import java.util.List;
-import java.util.Map;
-import java.util.Set;
 
 /**
  * Captum's FeatureAblation family: each feature (a set of pixels, all channels) is
@@ -66,34 +65,14 @@ public abstract class Ablation extends Explainer {
         return new Evaluations(f, base);
     }
 
-    private static long[] rowsShape(long[] shape, int rows) {
-        long[] s = shape.clone();
-        s[0] = rows;
-        return s;
-    }
-
-    private final class Evaluations implements Expansion {
+    private final class Evaluations extends ForwardOnly {
         private final Features features;
         private final Tensor base;
 
         Evaluations(Features features, Tensor base) {
+            super(features.count() + 1);
             this.features = features;
             this.base = base;
-        }
-
-        @Override
-        public Set<String> wrt() {
-            return Set.of();
-        }
-
-        @Override
-        public List<Pass> passes() {
-            return List.of();
-        }
-
-        @Override
-        public int perImage() {
-            return features.count() + 1;
         }
 
         @Override
@@ -105,9 +84,8 @@ public abstract class Ablation extends Explainer {
         public Chunk begin(Backend b, Tensor x, int firstImage) {
             int cnt = (int) x.dim(0);
             int c = (int) x.dim(1), plane = (int) (x.numel() / ((long) cnt * c));
-            long[] one = x.shape().clone(); // the shape of `count` rows: (count, C, spatial...)
             Tensor bi = Driver.rows(b, base, firstImage, cnt);
-            return new Chunk() {
+            return new ScoredChunk() {
                 /** Keep-masks (count, H·W) of evaluations [s0, s0+count) of image i. */
                 private float[] masks(int image, int s0, int count) {
                     float[] m = new float[count * plane];
@@ -122,36 +100,8 @@ public abstract class Ablation extends Explainer {
 
                 @Override
                 public void expand(Backend bb, int s0, int count, Tensor points) {
-                    if (features.shared() || cnt == 1) {
-                        try (Tensor m = bb.upload(masks(firstImage, s0, count), count, plane)) {
-                            bb.maskedBlend(x, bi, m, points);
-                        }
-                        return;
-                    }
-                    long row = (long) c * plane;
-                    for (int i = 0; i < cnt; i++) {
-                        try (Tensor xi = Driver.rows(bb, x, i, 1); Tensor b1 = Driver.rows(bb, bi, i, 1);
-                                Tensor m = bb.upload(masks(firstImage + i, s0, count), count, plane);
-                                Tensor y = bb.allocate(rowsShape(one, count))) {
-                            bb.maskedBlend(xi, b1, m, y);
-                            for (int s = 0; s < count; s++) bb.copyRange(y, s * row, points, ((long) s * cnt + i) * row, row);
-                        }
-                    }
-                }
-
-                @Override
-                public Tensor accumulate(Backend bb, Tape tape, List<Map<String, Tensor>> grads, int s0, int count,
-                        Tensor acc) {
-                    throw new UnsupportedOperationException("needs the target classes");
-                }
-
-                @Override
-                public Tensor accumulate(Backend bb, Tape tape, List<Map<String, Tensor>> grads, int[] classes, int s0,
-                        int count, Tensor acc) {
-                    // acc (images, 1 + features): the target logit of every evaluation
-                    Tensor a = acc != null ? acc : bb.zeros(cnt, perImage());
-                    Scores.store(bb, tape, classes, s0, count, cnt, a);
-                    return a;
+                    Scorer.blend(bb, x, bi, features.shared(), (b1, i, e0, n) -> b1.upload(masks(firstImage + i, e0, n), n, plane),
+                            s0, count, points);
                 }
 
                 @Override

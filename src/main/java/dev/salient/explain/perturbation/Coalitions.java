@@ -7,12 +7,11 @@ import dev.salient.explain.Baseline;
 import dev.salient.explain.Explainer;
 import dev.salient.explain.core.Driver;
 import dev.salient.explain.core.Expansion;
+import dev.salient.explain.core.ForwardOnly;
+import dev.salient.explain.core.Scorer;
 import dev.salient.explain.core.Tape;
 import dev.salient.model.Model;
 import java.util.Arrays;
-import java.util.List;
-import java.util.Map;
-import java.util.Set;
 
 /**
  * The coalition methods over {@link Segments} (Shapley values, KernelSHAP, LIME): each
@@ -123,33 +122,19 @@ public abstract class Coalitions extends Explainer implements Segmented {
      * The evaluations of a batch: image i has M_i segments and E_i evaluations; every image runs
      * E = max E_i, the rows past E_i keep every segment and are not read.
      */
-    private final class Evaluations implements Expansion {
+    private final class Evaluations extends ForwardOnly {
         private final Segments.Resolved seg;
         private final int[] m, e;
         private final int most;
         private final Tensor base;
 
         Evaluations(Segments.Resolved seg, int[] m, int[] e, int most, Tensor base) {
+            super(most);
             this.seg = seg;
             this.m = m;
             this.e = e;
             this.most = most;
             this.base = base;
-        }
-
-        @Override
-        public Set<String> wrt() {
-            return Set.of();
-        }
-
-        @Override
-        public List<Pass> passes() {
-            return List.of();
-        }
-
-        @Override
-        public int perImage() {
-            return most;
         }
 
         @Override
@@ -165,7 +150,7 @@ public abstract class Coalitions extends Explainer implements Segmented {
             float[][] designs = new float[one ? 1 : cnt][];
             for (int i = 0; i < designs.length; i++) designs[i] = design(b, firstImage + i, m[firstImage + i]);
             Tensor bi = Driver.rows(b, base, firstImage, cnt);
-            return new Chunk() {
+            return new ScoredChunk() {
                 /** Keep masks (count, H·W) of evaluations [s0, s0+count) of chunk image i. */
                 private float[] masks(int i, int s0, int count) {
                     float[] d = designs[one ? 0 : i];
@@ -182,36 +167,7 @@ public abstract class Coalitions extends Explainer implements Segmented {
 
                 @Override
                 public void expand(Backend bb, int s0, int count, Tensor points) {
-                    if (one || cnt == 1) {
-                        try (Tensor mk = bb.upload(masks(0, s0, count), count, plane)) {
-                            bb.maskedBlend(x, bi, mk, points);
-                        }
-                        return;
-                    }
-                    long row = (long) c * plane;
-                    for (int i = 0; i < cnt; i++) {
-                        try (Tensor xi = Driver.rows(bb, x, i, 1); Tensor b1 = Driver.rows(bb, bi, i, 1);
-                                Tensor mk = bb.upload(masks(i, s0, count), count, plane);
-                                Tensor y = bb.allocate(count, c, h, w)) {
-                            bb.maskedBlend(xi, b1, mk, y);
-                            for (int s = 0; s < count; s++) bb.copyRange(y, s * row, points, ((long) s * cnt + i) * row, row);
-                        }
-                    }
-                }
-
-                @Override
-                public Tensor accumulate(Backend bb, Tape tape, List<Map<String, Tensor>> grads, int s0, int count,
-                        Tensor acc) {
-                    throw new UnsupportedOperationException("needs the target classes");
-                }
-
-                @Override
-                public Tensor accumulate(Backend bb, Tape tape, List<Map<String, Tensor>> grads, int[] classes, int s0,
-                        int count, Tensor acc) {
-                    // acc (images, E): the target logit of every evaluation
-                    Tensor a = acc != null ? acc : bb.zeros(cnt, most);
-                    Scores.store(bb, tape, classes, s0, count, cnt, a);
-                    return a;
+                    Scorer.blend(bb, x, bi, one, (b1, i, e0, n) -> b1.upload(masks(i, e0, n), n, plane), s0, count, points);
                 }
 
                 @Override

@@ -9,6 +9,8 @@ import dev.salient.explain.MethodOption;
 import dev.salient.explain.MethodOptions;
 import dev.salient.explain.MethodSpec;
 import dev.salient.explain.core.Expansion;
+import dev.salient.explain.core.ForwardOnly;
+import dev.salient.explain.core.Scorer;
 import dev.salient.explain.core.Tape;
 import dev.salient.model.Model;
 import java.util.List;
@@ -134,22 +136,7 @@ public final class Rise extends Explainer {
     protected Expansion expansion(Backend backend, Tensor batch) {
         if (batch.rank() == 4 && (cells > batch.dim(2) || cells > batch.dim(3)))
             throw new SalientException("--cells " + cells + " is bigger than the image (" + batch.dim(2) + "x" + batch.dim(3) + ")");
-        return new Expansion() {
-            @Override
-            public Set<String> wrt() {
-                return Set.of();
-            }
-
-            @Override
-            public List<Pass> passes() {
-                return List.of();
-            }
-
-            @Override
-            public int perImage() {
-                return masks;
-            }
-
+        return new ForwardOnly(masks) {
             @Override
             public long[] rowShape(long[] shape) {
                 return new long[] {shape[2], shape[3]};
@@ -174,19 +161,12 @@ public final class Rise extends Explainer {
                     }
 
                     @Override
-                    public Tensor accumulate(Backend bb, Tape tape, List<Map<String, Tensor>> grads, int s0, int count,
-                            Tensor acc) {
-                        throw new UnsupportedOperationException("needs the target classes");
-                    }
-
-                    @Override
-                    public Tensor accumulate(Backend bb, Tape tape, List<Map<String, Tensor>> grads, int[] classes, int s0,
-                            int count, Tensor acc) {
+                    public Tensor score(Backend bb, Tape tape, int[] classes, int s0, int count, Tensor acc) {
                         if (s0 != currentS0) throw new IllegalStateException("masks of evaluations " + s0 + " not expanded");
                         Tensor a = acc != null ? acc : bb.zeros(cnt, h, w);
                         try (Tensor row = bb.allocate(h, w)) {
                             for (int i = 0; i < cnt; i++) {
-                                float[] f = Scores.of(tape, classes, count, cnt, i);
+                                float[] f = Scorer.of(tape, classes, count, cnt, i);
                                 bb.copyRange(a, (long) i * plane, row, 0, plane);
                                 bb.weightedSum(current, f, row);
                                 bb.copyRange(row, 0, a, (long) i * plane, plane);

@@ -93,7 +93,10 @@ class ScoreSamplingCamTest {
                 prev = st[0];
             }
             assertEquals((long) n * k * s, prev);
-            // Score-CAM alike: 32 masks an image, chunks of at most 10
+            // Score-CAM alike: up to 32 masks an image (the constant channels share one), chunks of at most 10
+            int[] e = new ScoreCam(resnet, LAYER).evaluationsPerImage(CPU, xt);
+            int most = java.util.Arrays.stream(e).max().getAsInt();
+            assertTrue(most <= k && most > k / 2, "evaluations per image " + java.util.Arrays.toString(e));
             steps.clear();
             Cost.reset();
             Cost.progress((done, total) -> steps.add(new long[] {done, total}));
@@ -102,14 +105,14 @@ class ScoreSamplingCamTest {
             } finally {
                 Cost.progress(null);
             }
-            assertEquals((long) n * k + n, Cost.counts().forwards());
+            assertEquals((long) n * most + n, Cost.counts().forwards());
             assertEquals(n, Cost.counts().prefixForwards());
             prev = 0;
             for (long[] st : steps) {
                 assertTrue(st[0] - prev <= 10, "a chunk of at most 10 masked images, got " + (st[0] - prev));
                 prev = st[0];
             }
-            assertTrue(steps.size() >= (n * k) / 10, steps.size() + " chunks");
+            assertTrue(steps.size() >= (n * most) / 10, steps.size() + " chunks");
         }
     }
 
