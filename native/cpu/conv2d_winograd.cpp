@@ -29,6 +29,7 @@
 #include <immintrin.h>
 #endif
 #include "common.h"
+#include "winograd_f23.h"
 #include "conv2d.h"
 #include "conv2d_epilogue.h"
 #include "workspace.h"
@@ -53,6 +54,7 @@ inline int64_t spaced(int64_t n) {
 // channels (cin x kMR each), V in panels of kNR tiles (cin x kNR each). Nothing
 // is repacked per call and M is written, not accumulated into.
 constexpr int kMR = 6, kNR = 16;
+static_assert(kNR == salient::winograd::kWinogradPanel, "the shared input transform packs 16 tiles per panel");
 
 inline int64_t u_plane(int cout, int cin) { return spaced((int64_t)(cout + kMR - 1) / kMR * kMR * cin); }
 inline int64_t padded_tiles(int64_t ld) { return (ld + kNR - 1) / kNR * kNR; }
@@ -123,39 +125,10 @@ void transform_input(const float* x, const Shape& S, float* V, int64_t sv, int64
                 std::memcpy(row + c_lo, xp + (int64_t)yy * S.win, sizeof(float) * (c_hi - c_lo));
                 std::memset(row + c_hi, 0, sizeof(float) * (W - c_hi));
             }
-            // B^T d down the columns, in place: r0 = d0 - d2, r1 = d1 + d2, r2 = d2 - d1, r3 = d1 - d3
-            float *r0 = R.p[0], *r1 = R.p[1], *r2 = R.p[2], *r3 = R.p[3];
-#pragma omp simd
-            for (int c = 0; c < W; c++) {
-                const float d0 = r0[c], d1 = r1[c], d2 = r2[c], d3 = r3[c];
-                r0[c] = d0 - d2;
-                r1[c] = d1 + d2;
-                r2[c] = d2 - d1;
-                r3[c] = d1 - d3;
-            }
+            // B^T d down the columns, in place
+            salient::winograd::columns(R.p[0], R.p[1], R.p[2], R.p[3], R.p, W);
             // then B along each row, four columns from 2 * tx, panel by panel
-            const int64_t tb = t0 + (int64_t)(ty - ty0) * tw;
-            for (int tx = 0; tx < tw;) {
-                const int64_t t = tb + tx;
-                const int lane = (int)(t % kNR), len = std::min(tw - tx, kNR - lane);
-                float* o = V + (t / kNR) * panel + (int64_t)i * kNR + lane;
-                for (int a = 0; a < 4; a++) {
-                    const float* r = R.p[a] + 2 * tx;
-                    float* o0 = o + (a * 4 + 0) * sv;
-                    float* o1 = o + (a * 4 + 1) * sv;
-                    float* o2 = o + (a * 4 + 2) * sv;
-                    float* o3 = o + (a * 4 + 3) * sv;
-#pragma omp simd
-                    for (int j = 0; j < len; j++) {
-                        const float e0 = r[2 * j], e1 = r[2 * j + 1], e2 = r[2 * j + 2], e3 = r[2 * j + 3];
-                        o0[j] = e0 - e2;
-                        o1[j] = e1 + e2;
-                        o2[j] = e2 - e1;
-                        o3[j] = e1 - e3;
-                    }
-                }
-                tx += len;
-            }
+            salient::winograd::rows(R.p, V, t0 + (int64_t)(ty - ty0) * tw, tw, panel, i, sv);
         }
     }
 }

@@ -30,6 +30,7 @@
 #include <immintrin.h>
 #endif
 #include "common.h"
+#include "winograd_f23.h"
 #include "conv2d_epilogue.h"
 #include "conv3d.h"
 #include "workspace.h"
@@ -43,6 +44,7 @@ using conv::Epilogue;
 using conv::apply_epilogue;
 
 constexpr int kNR = 16;     // tiles per packed panel (the kernel's columns)
+static_assert(kNR == salient::winograd::kWinogradPanel, "the shared input transform packs 16 tiles per panel");
 constexpr int kMaxSlices = 8;  // output slices per work item, at most
 
 // Distance between transformed planes: rounded to a cache line, off multiples of 4 KiB.
@@ -121,37 +123,8 @@ void transform_input(const float* x, const Shape& S, int iz, float* V, int64_t s
             // B^T d down the columns: r0 = d0 - d2, r1 = d1 + d2, r2 = d2 - d1, r3 = d1 - d3
             const float* d0r = R.plane + (int64_t)(2 * (ty - ty0)) * W;
             const float *d1r = d0r + W, *d2r = d1r + W, *d3r = d2r + W;
-            float *r0 = R.p[0], *r1 = R.p[1], *r2 = R.p[2], *r3 = R.p[3];
-#pragma omp simd
-            for (int c = 0; c < W; c++) {
-                const float d0 = d0r[c], d1 = d1r[c], d2 = d2r[c], d3 = d3r[c];
-                r0[c] = d0 - d2;
-                r1[c] = d1 + d2;
-                r2[c] = d2 - d1;
-                r3[c] = d1 - d3;
-            }
-            const int64_t tb = (int64_t)(ty - ty0) * tw;
-            for (int tx = 0; tx < tw;) {
-                const int64_t t = tb + tx;
-                const int lane = (int)(t % kNR), len = std::min(tw - tx, kNR - lane);
-                float* o = V + (t / kNR) * panel + (int64_t)i * kNR + lane;
-                for (int a = 0; a < 4; a++) {
-                    const float* r = R.p[a] + 2 * tx;
-                    float* o0 = o + (a * 4 + 0) * sv;
-                    float* o1 = o + (a * 4 + 1) * sv;
-                    float* o2 = o + (a * 4 + 2) * sv;
-                    float* o3 = o + (a * 4 + 3) * sv;
-#pragma omp simd
-                    for (int j = 0; j < len; j++) {
-                        const float e0 = r[2 * j], e1 = r[2 * j + 1], e2 = r[2 * j + 2], e3 = r[2 * j + 3];
-                        o0[j] = e0 - e2;
-                        o1[j] = e1 + e2;
-                        o2[j] = e2 - e1;
-                        o3[j] = e1 - e3;
-                    }
-                }
-                tx += len;
-            }
+            salient::winograd::columns(d0r, d1r, d2r, d3r, R.p, W);
+            salient::winograd::rows(R.p, V, (int64_t)(ty - ty0) * tw, tw, panel, i, sv);
         }
         if (tiles % kNR) {
             const int lane = (int)(tiles % kNR);
