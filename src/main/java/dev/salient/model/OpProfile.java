@@ -13,7 +13,9 @@ import java.util.concurrent.atomic.AtomicLongArray;
  * plan by op type ({@code fwd Conv}, {@code fwd Conv+Relu} when fused), the backward rules by
  * op type and rule set ({@code bwd Relu [deeplift-rescale]}) and any named phase a caller
  * brackets. Off unless the environment sets {@code SALIENT_PROFILE=1} or the JVM
- * {@code -Dsalient.profile=true}; when off each bracket costs one branch. When on, the backend
+ * {@code -Dsalient.profile=true}; when off each bracket costs one branch. With
+ * {@code SALIENT_PROFILE=shapes} the forward steps are also split by their inputs' shapes
+ * ({@code fwd Conv [32,64,56,56] [256,64,1,1]}), to find the layer that costs. When on, the backend
  * is synchronised before each clock read, so device ops are charged to the step that launched
  * them.
  * <pre>{@code
@@ -28,6 +30,13 @@ public final class OpProfile {
 
     private static volatile boolean ON = System.getenv("SALIENT_PROFILE") != null && !System.getenv("SALIENT_PROFILE").equals("0")
             || Boolean.getBoolean("salient.profile");
+
+    private static final boolean SHAPES = "shapes".equals(System.getenv("SALIENT_PROFILE"));
+
+    /** Whether forward steps are keyed by their inputs' shapes too ({@code SALIENT_PROFILE=shapes}). */
+    public static boolean byShape() {
+        return ON && SHAPES;
+    }
 
     /** Per key: total nanoseconds and calls. */
     private static final Map<String, AtomicLongArray> TIMES = new ConcurrentHashMap<>();

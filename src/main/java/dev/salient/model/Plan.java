@@ -159,6 +159,14 @@ public final class Plan {
         return r < 0 ? Long.MAX_VALUE : r;
     }
 
+    /** The inputs' shapes, for {@link OpProfile#byShape()} keys; empty otherwise. */
+    private static String shapes(Tensor[] in) {
+        if (!OpProfile.byShape()) return "";
+        StringBuilder sb = new StringBuilder();
+        for (Tensor t : in) if (t != null) sb.append(' ').append(java.util.Arrays.toString(t.shape()).replace(" ", ""));
+        return sb.toString();
+    }
+
     /** The most intermediate buffers alive at once (an in-place chain of steps is one buffer). */
     public int bufferCount() {
         return mostLive;
@@ -195,14 +203,14 @@ public final class Plan {
                     Tensor[] out = outputs(b, si + 1, next, arena, env, result);
                     long t0 = OpProfile.start(b);
                     s.op().forwardFused(b, in, next.op(), out[0]);
-                    if (OpProfile.on()) OpProfile.stop(b, "fwd " + s.op().opType() + "+" + next.op().opType(), t0);
+                    if (OpProfile.on()) OpProfile.stop(b, "fwd " + s.op().opType() + "+" + next.op().opType() + shapes(in), t0);
                     si++;
                     continue;
                 }
                 Tensor[] out = outputs(b, si, s, arena, env, result);
                 long t0 = OpProfile.start(b);
                 s.op().forward(b, in, out);
-                if (OpProfile.on()) OpProfile.stop(b, "fwd " + s.op().opType(), t0);
+                if (OpProfile.on()) OpProfile.stop(b, "fwd " + s.op().opType() + shapes(in), t0);
             }
             for (String f : fetch) {
                 if (result.containsKey(f)) continue;
