@@ -9,7 +9,9 @@ void sgemm_parallel(bool trans_a, bool trans_b, int m, int n, int k, float alpha
                     const float* b, int ldb, float beta, float* c, int ldc) {
     const int nt = omp_in_parallel() ? 1 : omp_get_max_threads();
     const double work = 2.0 * m * n * (double)k;
-    if (nt <= 1 || work < 4e6 || (m < 16 && n < 16)) {
+    // a product with few rows is bound by reading B: split it when B is large (1 MB)
+    const bool big_b = (double)n * k >= 262144.0 && n >= 128;
+    if (nt <= 1 || (work < 4e6 && !big_b) || (m < 16 && n < 16)) {
         sgemm_serial(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         return;
     }
