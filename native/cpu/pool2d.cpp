@@ -10,10 +10,17 @@
 // input (count_include_pad = 0) or inside the padded input (count_include_pad
 // = 1, as ONNX and PyTorch: the part of a ceil-mode window beyond the padded
 // input never counts). Everything is parallel over the n*c planes.
+//
+// Max pooling scans each input row once (RowScan: vectorised across output
+// columns, with AVX2 for stride 2), then the window rows; no branch depends on
+// the data. Bytes: the input read once, the output written once.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
 #include "common.h"
 #include "workspace.h"
 
@@ -86,14 +93,16 @@ struct RowScan {
 
     bool ok() const { return val != nullptr; }
 
+    // Cols: also record each winner's input column (the backward needs it, the forward not)
+    template <bool Cols>
     void scan_rows(const float* xp) {
         for (int ih = 0; ih < g.h; ih++) {
             const float* xr = xp + (int64_t)ih * g.w;
             float* v = val + (int64_t)ih * g.ow;
             int32_t* cl = col + (int64_t)ih * g.ow;
-            if (g.sw == 1) interior<1>(xr, v, cl);
-            else if (g.sw == 2) interior<2>(xr, v, cl);
-            else interior<0>(xr, v, cl);
+            if (g.sw == 1) interior<1, Cols>(xr, v, cl, s_lo_in);
+            else if (g.sw == 2) interior<2, Cols>(xr, v, cl, interior_s2<Cols>(xr, v, cl));
+            else interior<0, Cols>(xr, v, cl, s_lo_in);
             for (int q = 0; q < g.ow; q++) {
                 if (q == s_lo_in) q = s_hi_in;
                 if (q >= g.ow) break;
@@ -104,26 +113,25 @@ struct RowScan {
                     const int iw = iw0 + s * g.dw;
                     if (iw < 0 || iw >= g.w) continue;
                     const float x = xr[iw];
-                    if (at < 0 || takes(x, b)) {
-                        b = x;
-                        at = iw;
-                    }
+                    const bool take = (at < 0) | takes(x, b);  // selects, not a branch on the data
+                    b = take ? x : b;
+                    at = take ? iw : at;
                 }
                 v[q] = b;
-                cl[q] = at;
+                if (Cols) cl[q] = at;
             }
         }
     }
 
-    // Output columns whose windows lie inside the row: one window column at a
-    // time across all of them, vectorised (SW: the stride when 1 or 2, else 0 = g.sw).
-    template <int SW>
-    void interior(const float* xr, float* v, int32_t* cl) const {
-        const int sw = SW ? SW : g.sw, lo = s_lo_in, hi = s_hi_in, pl = g.pl;
+    // Output columns [lo, s_hi_in), whose windows lie inside the row: one window column at
+    // a time across all of them, vectorised (SW: the stride when 1 or 2, else 0 = g.sw).
+    template <int SW, bool Cols>
+    void interior(const float* xr, float* v, int32_t* cl, int lo) const {
+        const int sw = SW ? SW : g.sw, hi = s_hi_in, pl = g.pl;
 #pragma omp simd
         for (int q = lo; q < hi; q++) {
             v[q] = xr[q * sw - pl];
-            cl[q] = q * sw - pl;
+            if (Cols) cl[q] = q * sw - pl;
         }
         for (int s = 1; s < g.kw; s++) {
             const int off = s * g.dw - pl;
@@ -132,9 +140,51 @@ struct RowScan {
                 const float x = xr[q * sw + off], b = v[q];
                 const bool take = takes(x, b);
                 v[q] = take ? x : b;
-                cl[q] = take ? q * sw + off : cl[q];
+                if (Cols) cl[q] = take ? q * sw + off : cl[q];
             }
         }
+    }
+
+    // Stride 2 (ResNet's stem pool): 8 output columns from 16 consecutive inputs, the
+    // even ones picked out with two shuffles, the window columns in order with the
+    // same take rule. The last 8 columns overlap the previous 8 (the same values
+    // written twice), so no scalar tail is left; the 16th input, never needed, is not
+    // read. Returns the first output column left to interior<2> (all when fewer than 8).
+    template <bool Cols>
+    int interior_s2(const float* xr, float* v, int32_t* cl) const {
+        const int lo = s_lo_in, hi = s_hi_in;
+#if defined(__AVX2__)
+        if (hi - lo < 8) return lo;
+        const __m256i lanes = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
+        const __m256i first7 = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, -1, 0);
+        for (int q = lo;; q += 8) {
+            q = std::min(q, hi - 8);
+            __m256 best = _mm256_setzero_ps();
+            __m256i at = _mm256_setzero_si256();
+            for (int s = 0; s < g.kw; s++) {
+                const int off = 2 * q + s * g.dw - g.pl;
+                const __m256 a = _mm256_loadu_ps(xr + off), b = _mm256_maskload_ps(xr + off + 8, first7);
+                // a0 a2 b0 b2 | a4 a6 b4 b6, then the 64-bit pairs reordered: a0 a2 a4 a6 b0 b2 b4 b6
+                const __m256 x = _mm256_castpd_ps(
+                        _mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xD8));
+                const __m256i ix = _mm256_add_epi32(lanes, _mm256_set1_epi32(off));
+                if (s == 0) {
+                    best = x;
+                    at = ix;
+                    continue;
+                }
+                const __m256 take = _mm256_or_ps(_mm256_cmp_ps(x, best, _CMP_GT_OQ), _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
+                best = _mm256_blendv_ps(best, x, take);
+                if (Cols)
+                    at = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(at), _mm256_castsi256_ps(ix), take));
+            }
+            _mm256_storeu_ps(v + q, best);
+            if (Cols) _mm256_storeu_si256((__m256i*)(cl + q), at);
+            if (q + 8 >= hi) return hi;
+        }
+#else
+        return lo;
+#endif
     }
 };
 
@@ -189,7 +239,7 @@ extern "C" int maxpool2d_forward_cpu(const float* x, float* y, int n, int c, int
     return for_each_plane(__func__, g, (int64_t)n * c, [&](RowScan& rs, int64_t pl) {
         const float* xp = x + pl * (int64_t)h * wd;
         float* yp = y + pl * (int64_t)oh * ow;
-        rs.scan_rows(xp);
+        rs.scan_rows<false>(xp);
         for (int p = 0; p < oh; p++) {
             float* yrow = yp + (int64_t)p * ow;
             int r_lo, r_hi;
@@ -227,7 +277,7 @@ extern "C" int maxpool2d_backward_cpu(const float* x, const float* dy, float* dx
         const float* dyp = dy + pl * (int64_t)oh * ow;
         float* dxp = dx + pl * (int64_t)h * wd;
         std::memset(dxp, 0, sizeof(float) * (size_t)h * wd);
-        rs.scan_rows(xp);
+        rs.scan_rows<true>(xp);
         for (int p = 0; p < oh; p++) {
             int r_lo, r_hi;
             valid_rows(g, p, r_lo, r_hi);
@@ -236,9 +286,11 @@ extern "C" int maxpool2d_backward_cpu(const float* x, const float* dy, float* dx
             float* best = rs.best;
             int32_t* arg = rs.arg;
             const int64_t o0 = (int64_t)(ih0 + r_lo * g.dh) * ow;
+            const int32_t base0 = (ih0 + r_lo * g.dh) * wd;
+#pragma omp simd
             for (int q = 0; q < ow; q++) {
                 best[q] = rs.val[o0 + q];
-                arg[q] = rs.col[o0 + q] < 0 ? -1 : (ih0 + r_lo * g.dh) * wd + rs.col[o0 + q];
+                arg[q] = rs.col[o0 + q] < 0 ? -1 : base0 + rs.col[o0 + q];
             }
             for (int r = r_lo + 1; r < r_hi; r++) {
                 const int ih = ih0 + r * g.dh;

@@ -36,6 +36,12 @@ class Pool2dTest {
                 geom(2, 2, 10, 9, 3, 3, 1, 2, 0, 1, 2, 0, 1, 1, false, true),    // asymmetric pads
                 geom(1, 3, 11, 10, 3, 2, 2, 1, 2, 1, 2, 1, 2, 3, true, false),   // dilation + ceil
                 geom(1, 3, 11, 10, 3, 2, 2, 1, 2, 1, 2, 1, 2, 3, true, true),    // dilation + ceil + include_pad
+                // rows wide enough for the vectorised stride-2 scan (8 output columns at a time, the
+                // last 8 overlapping): ResNet's 3x3/2 pad 1 on odd and even widths, 2x2/2, dilation + ceil
+                geom(1, 2, 5, 45, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, false, false),
+                geom(2, 1, 6, 38, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, false, false),
+                geom(1, 2, 4, 36, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1, false, false),
+                geom(1, 2, 6, 41, 3, 3, 2, 2, 1, 0, 1, 1, 1, 2, true, false),
                 Pool2dGeometry.global(2, 4, 5, 6));                              // global
     }
 
