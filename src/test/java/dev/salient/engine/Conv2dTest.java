@@ -61,6 +61,7 @@ class Conv2dTest {
                 new Conv2dGeometry(2, 16, 366, 364, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),  // > 32768 tiles: blocks too
                 // one image on a small plane: threads split the output channels
                 new Conv2dGeometry(1, 24, 13, 11, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),
+                new Conv2dGeometry(1, 96, 7, 7, 37, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),     // Winograd, 16 tiles
                 new Conv2dGeometry(1, 256, 10, 10, 64, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1),
                 new Conv2dGeometry(1, 64, 14, 14, 128, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2));
     }
