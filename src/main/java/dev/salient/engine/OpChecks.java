@@ -93,6 +93,25 @@ public final class OpChecks {
             throw new SalientException("conv2dForwardActivation: " + kind + " is not fused (Relu or Clip)");
     }
 
+    public static void conv2dForwardSum(Backend self, Tensor x, Tensor w, Tensor bias, Tensor z, Tensor y,
+            Conv2dGeometry g, Activation kind) {
+        conv2dForward(self, x, w, bias, y, g);
+        owned(self, "conv2dForwardSum", z);
+        if (z == null) throw new SalientException("conv2dForwardSum: the residual z is null");
+        requireShape(z, g.outputShape(), "conv2dForwardSum z");
+        if (kind != null && !Backend.fusesConvActivation(kind))
+            throw new SalientException("conv2dForwardSum: " + kind + " is not fused (none, Relu or Clip)");
+        if (overlaps(y, z)) throw new SalientException("conv2dForwardSum: the output overlaps the residual z");
+        if (overlaps(y, x)) throw new SalientException("conv2dForwardSum: the output overlaps the input x");
+    }
+
+    /** Whether two tensors' memory overlaps (host addresses; views of one buffer included). */
+    static boolean overlaps(Tensor a, Tensor b) {
+        long a0 = a.data().address() + 4 * a.data().position(), a1 = a0 + 4 * a.numel();
+        long b0 = b.data().address() + 4 * b.data().position(), b1 = b0 + 4 * b.numel();
+        return a0 < b1 && b0 < a1;
+    }
+
     public static void conv2dBackwardData(Backend self, Tensor dy, Tensor w, Tensor dx, Conv2dGeometry g) {
         owned(self, "conv2dBackwardData", dy, w, dx);
         requireShape(dy, g.outputShape(), "conv2dBackwardData dy");
