@@ -109,6 +109,18 @@ public interface Backend extends AutoCloseable {
 
     void conv3dForward(Tensor x, Tensor w, Tensor bias, Tensor y, Conv3dGeometry g);
 
+    /**
+     * y = act(conv3d(x, w) + bias + z): {@link #conv2dForwardSum} for volumes; composed unless a
+     * backend fuses it.
+     */
+    default void conv3dForwardSum(Tensor x, Tensor w, Tensor bias, Tensor z, Tensor y, Conv3dGeometry g,
+            Activation kind, float alpha, float beta) {
+        OpChecks.conv3dForwardSum(this, x, w, bias, z, y, g, kind);
+        conv3dForward(x, w, bias, y, g);
+        binary(BinaryOp.ADD, y, z, y);
+        if (kind != null) activationForward(kind, y, y, alpha, beta);
+    }
+
     /** y = act(conv3d(x, w) + bias) for {@link #fusesConvActivation} kinds; composed unless a backend fuses it. */
     default void conv3dForwardActivation(Tensor x, Tensor w, Tensor bias, Tensor y, Conv3dGeometry g,
             Activation kind, float alpha, float beta) {

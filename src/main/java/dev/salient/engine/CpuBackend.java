@@ -176,6 +176,14 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public void conv3dForwardSum(Tensor x, Tensor w, Tensor bias, Tensor z, Tensor y, Conv3dGeometry g,
+            Activation kind, float alpha, float beta) {
+        OpChecks.conv3dForwardSum(this, x, w, bias, z, y, g, kind);
+        check(CpuNative.conv3d_forward_sum_cpu(x.data(), w.data(), bias == null ? null : bias.data(), z.data(),
+                y.data(), g.abi(), kind == null ? -1 : kind.code, alpha, beta));
+    }
+
+    @Override
     public void conv3dBackwardData(Tensor dy, Tensor w, Tensor dx, Conv3dGeometry g) {
         OpChecks.conv3dBackwardData(this, dy, w, dx, g);
         check(CpuNative.conv3d_backward_data_cpu(dy.data(), w.data(), dx.data(), g.abi()));
