@@ -140,6 +140,10 @@ int avgpool2d_backward_cpu(const float* dy, float* dx, int n, int c, int h, int 
  * y: (n,k,od,oh,ow); act < 0: none, else SALIENT_ACT_RELU or SALIENT_ACT_CLIP (alpha, beta its bounds) */
 int conv3d_forward_cpu(const float* x, const float* w, const float* bias, float* y, const int32_t* geom, int act,
                        float alpha, float beta);
+/* y = act(conv3d(x, w) + bias + z), the residual z: (n,k,od,oh,ow) added to each output before the activation
+ * (act < 0: none); y may overlap neither x nor z; other arguments as conv3d_forward_cpu */
+int conv3d_forward_sum_cpu(const float* x, const float* w, const float* bias, const float* z, float* y,
+                           const int32_t* geom, int act, float alpha, float beta);
 /* dx = conv3d^T(dy, w), the data gradient (overwritten); dy: (n,k,od,oh,ow), dx: (n,c,d,h,w) */
 int conv3d_backward_data_cpu(const float* dy, const float* w, float* dx, const int32_t* geom);
 /* y = max over each window; x: (n,c,d,h,w), y: (n,c,od,oh,ow); pads are -inf */
@@ -177,6 +181,10 @@ int reduce_sum_to_cpu(const float* src, const int64_t* src_shape, int src_rank,
 /* y[o,c,i] = x[o,c,i] * scale[c] + shift[c]; x, y: (outer,channels,inner), scale, shift: (channels), shift may be NULL */
 int channel_affine_cpu(const float* x, const float* scale, const float* shift, float* y,
                        int64_t outer, int64_t channels, int64_t inner);
+/* y = act(x * scale[c] + shift[c]), act Relu or Clip (kinds and alpha/beta as activation_forward_cpu): a
+ * BatchNormalization that could not be folded and the activation after it in one pass; shapes as channel_affine_cpu */
+int channel_affine_act_cpu(const float* x, const float* scale, const float* shift, float* y,
+                           int64_t outer, int64_t channels, int64_t inner, int act, float alpha, float beta);
 /* y = alpha * x + beta * y (beta == 0: y is not read); x, y: (n) */
 int axpby_cpu(float alpha, const float* x, float beta, float* y, int64_t n);
 

@@ -109,6 +109,18 @@ public interface Backend extends AutoCloseable {
 
     void conv3dForward(Tensor x, Tensor w, Tensor bias, Tensor y, Conv3dGeometry g);
 
+    /**
+     * y = act(conv3d(x, w) + bias + z): {@link #conv2dForwardSum} for volumes; composed unless a
+     * backend fuses it.
+     */
+    default void conv3dForwardSum(Tensor x, Tensor w, Tensor bias, Tensor z, Tensor y, Conv3dGeometry g,
+            Activation kind, float alpha, float beta) {
+        OpChecks.conv3dForwardSum(this, x, w, bias, z, y, g, kind);
+        conv3dForward(x, w, bias, y, g);
+        binary(BinaryOp.ADD, y, z, y);
+        if (kind != null) activationForward(kind, y, y, alpha, beta);
+    }
+
     /** y = act(conv3d(x, w) + bias) for {@link #fusesConvActivation} kinds; composed unless a backend fuses it. */
     default void conv3dForwardActivation(Tensor x, Tensor w, Tensor bias, Tensor y, Conv3dGeometry g,
             Activation kind, float alpha, float beta) {
@@ -149,6 +161,18 @@ public interface Backend extends AutoCloseable {
 
     /** y[n,c,...] = x[n,c,...] * scale[c] + shift[c] (shift may be null); channel axis 1. */
     void channelAffine(Tensor x, Tensor scale, Tensor shift, Tensor y);
+
+    /**
+     * y = act(x * scale[c] + shift[c]) for a {@link #fusesConvActivation} kind: an unfoldable
+     * BatchNormalization (DenseNet's, before each conv) and its Relu in one pass; bit for bit
+     * channelAffine then activationForward.
+     */
+    default void channelAffineActivation(Tensor x, Tensor scale, Tensor shift, Tensor y, Activation kind, float alpha,
+            float beta) {
+        OpChecks.channelAffineActivation(this, x, scale, shift, y, kind);
+        channelAffine(x, scale, shift, y);
+        activationForward(kind, y, y, alpha, beta);
+    }
 
     /** y = alpha * x + beta * y (same numel). */
     void axpby(float alpha, Tensor x, float beta, Tensor y);

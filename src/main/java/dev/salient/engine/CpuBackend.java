@@ -176,6 +176,14 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public void conv3dForwardSum(Tensor x, Tensor w, Tensor bias, Tensor z, Tensor y, Conv3dGeometry g,
+            Activation kind, float alpha, float beta) {
+        OpChecks.conv3dForwardSum(this, x, w, bias, z, y, g, kind);
+        check(CpuNative.conv3d_forward_sum_cpu(x.data(), w.data(), bias == null ? null : bias.data(), z.data(),
+                y.data(), g.abi(), kind == null ? -1 : kind.code, alpha, beta));
+    }
+
+    @Override
     public void conv3dBackwardData(Tensor dy, Tensor w, Tensor dx, Conv3dGeometry g) {
         OpChecks.conv3dBackwardData(this, dy, w, dx, g);
         check(CpuNative.conv3d_backward_data_cpu(dy.data(), w.data(), dx.data(), g.abi()));
@@ -274,6 +282,14 @@ public final class CpuBackend implements Backend {
         long[] v = OpChecks.channelAffine(this, x, scale, shift, y);
         check(CpuNative.channel_affine_cpu(x.data(), scale.data(), shift == null ? null : shift.data(), y.data(),
                 v[0], v[1], v[2]));
+    }
+
+    @Override
+    public void channelAffineActivation(Tensor x, Tensor scale, Tensor shift, Tensor y, Activation kind, float alpha,
+            float beta) {
+        long[] v = OpChecks.channelAffineActivation(this, x, scale, shift, y, kind);
+        check(CpuNative.channel_affine_act_cpu(x.data(), scale.data(), shift == null ? null : shift.data(), y.data(),
+                v[0], v[1], v[2], kind.code, alpha, beta));
     }
 
     @Override

@@ -53,6 +53,10 @@ public final class CpuNative {
     public static native int conv3d_forward_cpu(@Cast("const float*") FloatPointer x,
             @Cast("const float*") FloatPointer w, @Cast("const float*") FloatPointer bias, FloatPointer y,
             @Cast("const int32_t*") int[] geom, int act, float alpha, float beta);
+    public static native int conv3d_forward_sum_cpu(@Cast("const float*") FloatPointer x,
+            @Cast("const float*") FloatPointer w, @Cast("const float*") FloatPointer bias,
+            @Cast("const float*") FloatPointer z, FloatPointer y, @Cast("const int32_t*") int[] geom, int act,
+            float alpha, float beta);
     public static native int conv3d_backward_data_cpu(@Cast("const float*") FloatPointer dy,
             @Cast("const float*") FloatPointer w, FloatPointer dx, @Cast("const int32_t*") int[] geom);
     public static native int maxpool3d_forward_cpu(@Cast("const float*") FloatPointer x, FloatPointer y,
@@ -123,6 +127,9 @@ public final class CpuNative {
     public static native int channel_affine_cpu(@Cast("const float*") FloatPointer x,
             @Cast("const float*") FloatPointer scale, @Cast("const float*") FloatPointer shift, FloatPointer y,
             long outer, long channels, long inner);
+    public static native int channel_affine_act_cpu(@Cast("const float*") FloatPointer x,
+            @Cast("const float*") FloatPointer scale, @Cast("const float*") FloatPointer shift, FloatPointer y,
+            long outer, long channels, long inner, int act, float alpha, float beta);
     public static native int axpby_cpu(float alpha, @Cast("const float*") FloatPointer x, float beta, FloatPointer y,
             long n);
 

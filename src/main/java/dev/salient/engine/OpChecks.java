@@ -96,13 +96,18 @@ public final class OpChecks {
     public static void conv2dForwardSum(Backend self, Tensor x, Tensor w, Tensor bias, Tensor z, Tensor y,
             Conv2dGeometry g, Activation kind) {
         conv2dForward(self, x, w, bias, y, g);
-        owned(self, "conv2dForwardSum", z);
-        if (z == null) throw new SalientException("conv2dForwardSum: the residual z is null");
-        requireShape(z, g.outputShape(), "conv2dForwardSum z");
+        residual(self, "conv2dForwardSum", x, z, y, g.outputShape(), kind);
+    }
+
+    /** The residual sum's own checks: z of the output's shape, a fused activation, no overlaps. */
+    private static void residual(Backend self, String what, Tensor x, Tensor z, Tensor y, long[] outShape, Activation kind) {
+        owned(self, what, z);
+        if (z == null) throw new SalientException(what + ": the residual z is null");
+        requireShape(z, outShape, what + " z");
         if (kind != null && !Backend.fusesConvActivation(kind))
-            throw new SalientException("conv2dForwardSum: " + kind + " is not fused (none, Relu or Clip)");
-        if (overlaps(y, z)) throw new SalientException("conv2dForwardSum: the output overlaps the residual z");
-        if (overlaps(y, x)) throw new SalientException("conv2dForwardSum: the output overlaps the input x");
+            throw new SalientException(what + ": " + kind + " is not fused (none, Relu or Clip)");
+        if (overlaps(y, z)) throw new SalientException(what + ": the output overlaps the residual z");
+        if (overlaps(y, x)) throw new SalientException(what + ": the output overlaps the input x");
     }
 
     /** Whether two tensors' memory overlaps (host addresses; views of one buffer included). */
@@ -134,6 +139,12 @@ public final class OpChecks {
         conv3dForward(self, x, w, bias, y, g);
         if (!Backend.fusesConvActivation(kind))
             throw new SalientException("conv3dForwardActivation: " + kind + " is not fused (Relu or Clip)");
+    }
+
+    public static void conv3dForwardSum(Backend self, Tensor x, Tensor w, Tensor bias, Tensor z, Tensor y,
+            Conv3dGeometry g, Activation kind) {
+        conv3dForward(self, x, w, bias, y, g);
+        residual(self, "conv3dForwardSum", x, z, y, g.outputShape(), kind);
     }
 
     public static void conv3dBackwardData(Backend self, Tensor dy, Tensor w, Tensor dx, Conv3dGeometry g) {
@@ -242,6 +253,14 @@ public final class OpChecks {
         requireShape(y, x.shape(), "channelAffine y");
         long outer = x.dim(0), inner = c == 0 || outer == 0 ? 0 : x.numel() / (outer * c);
         return new long[] {outer, c, inner};
+    }
+
+    public static long[] channelAffineActivation(Backend self, Tensor x, Tensor scale, Tensor shift, Tensor y,
+            Activation kind) {
+        long[] v = channelAffine(self, x, scale, shift, y);
+        if (kind == null || !Backend.fusesConvActivation(kind))
+            throw new SalientException("channelAffineActivation: " + kind + " is not fused (Relu or Clip)");
+        return v;
     }
 
     public static void axpby(Backend self, Tensor x, Tensor y) {

@@ -103,7 +103,7 @@ public final class Plan {
 
     /**
      * Residual sums that may run in the epilogue of the op before them in {@link #execute}: step i
-     * (a 2-D op) has one output, read only by step i + 1, an Add of it and another tensor z of the
+     * (a 2-D or 3-D op) has one output, read only by step i + 1, an Add of it and another tensor z of the
      * same shape (no broadcasting), whose sum may in turn be read only by step i + 2, an activation
      * of it alone. Nobody fetches the op's output or the sum. The last fused step's output must
      * overlap neither z nor what step i reads (it is written before they are read). Per step: the
@@ -120,7 +120,9 @@ public final class Plan {
         for (int i = 0; i + 1 < steps.size(); i++) {
             Step s = steps.get(i), add = steps.get(i + 1);
             if (s.outputs().length != 1 || s.outputs()[0].isEmpty() || fetch.contains(s.outputs()[0])) continue;
-            if (s.inputShapes().length == 0 || s.inputShapes()[0] == null || s.inputShapes()[0].length != 4) continue;
+            if (s.inputShapes().length == 0 || s.inputShapes()[0] == null
+                    || s.inputShapes()[0].length != 4 && s.inputShapes()[0].length != 5)
+                continue;
             String o = s.outputs()[0];
             if (!add.op().opType().equals("Add") || add.inputs().length != 2 || add.outputs().length != 1
                     || add.outputs()[0].isEmpty() || readers.getOrDefault(o, 0) != 1)

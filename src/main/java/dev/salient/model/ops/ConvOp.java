@@ -118,11 +118,10 @@ final class ConvOp extends AbstractOp {
     public void forwardFusedSum(Backend b, Tensor[] in, Tensor z, Op act, Tensor out) {
         ActivationOp a = (ActivationOp) act;
         Tensor bias = in.length > 2 ? in[2] : null;
-        if (volumetric(in[0].shape())) { // composed, as the backends would
+        if (volumetric(in[0].shape())) {
             Conv3dGeometry g = geometry3d(in[0].shape(), in[1].shape());
-            b.conv3dForward(in[0], in[1], bias, out, g);
-            b.binary(dev.salient.engine.BinaryOp.ADD, out, z, out);
-            if (a != null) b.activationForward(a.kind(), out, out, a.alpha(), a.beta());
+            b.conv3dForwardSum(in[0], in[1], bias, z, out, g, a == null ? null : a.kind(), a == null ? 0f : a.alpha(),
+                    a == null ? 0f : a.beta());
             return;
         }
         Conv2dGeometry g = geometry(in[0].shape(), in[1].shape());
