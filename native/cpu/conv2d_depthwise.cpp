@@ -76,7 +76,7 @@ inline void store_out(float* y, int64_t o, int64_t total, int n, __m256 acc) {
     } while (0)
 
 // y (oh, ow) = b + sum_t wt[t] * src[t][p*ld + q], then the epilogue (if e) on each
-// finished row. Reads up to 7 floats past column ow - 1 of each source row (the
+// finished row (rows of 32 and more) or on the whole plane. Reads up to 7 floats past column ow - 1 of each source row (the
 // callers' scratch has them); writes only inside y.
 //
 // 3x3 (nt == 9) keeps the weights in registers. When the taps are a 3x3 window of one
@@ -96,8 +96,9 @@ void taps_plane(const float* const* src, const float* wt, int nt, float b, float
                     acc = _mm256_fmadd_ps(_mm256_broadcast_ss(wt + t), _mm256_loadu_ps(src[t] + row + q0), acc);
                 store_out(y, (int64_t)p * ow + q0, total, std::min(8, ow - q0), acc);
             }
-            if (e) apply_epilogue(*e, y + (int64_t)p * ow, ow);
+            if (e && ow >= 32) apply_epilogue(*e, y + (int64_t)p * ow, ow);
         }
+        if (e && ow < 32) apply_epilogue(*e, y, total);
         return;
     }
     const __m256 w0 = _mm256_set1_ps(wt[0]), w1 = _mm256_set1_ps(wt[1]), w2 = _mm256_set1_ps(wt[2]),
@@ -113,8 +114,8 @@ void taps_plane(const float* const* src, const float* wt, int nt, float b, float
             const float* x0 = s0 + (int64_t)p * ld;
             const float *x1 = x0 + ld, *x2 = x1 + ld, *x3 = x2 + ld;
             float* y0 = y + (int64_t)p * ow;
-            // last vector first: row p's may run into row p+1's first, which is stored after it
-            for (int q0 = (ow - 1) & ~7; q0 >= 0; q0 -= 8) {
+            __m256 first1 = bv;  // row p+1's first vector, stored after row p's last (which may run into it)
+            for (int q0 = 0; q0 < ow; q0 += 8) {
                 // same partial sums as SALIENT_DW_TAPS9: (bias + row r), (row r+1), (row r+2)
                 __m256 u0 = _mm256_loadu_ps(x1 + q0), u1 = _mm256_loadu_ps(x1 + q0 + 1), u2 = _mm256_loadu_ps(x1 + q0 + 2);
                 __m256 a1 = _mm256_mul_ps(w3, u0), c0 = _mm256_fmadd_ps(w0, u0, bv);
@@ -141,9 +142,13 @@ void taps_plane(const float* const* src, const float* wt, int nt, float b, float
                 d2 = _mm256_fmadd_ps(w8, u2, d2);
                 c0 = _mm256_add_ps(c0, _mm256_add_ps(c1, d2));
                 store_out(y, (int64_t)p * ow + q0, total, std::min(8, ow - q0), r0);
-                store_out(y, (int64_t)(p + 1) * ow + q0, total, std::min(8, ow - q0), c0);
+                if (q0 == 0)
+                    first1 = c0;
+                else
+                    store_out(y, (int64_t)(p + 1) * ow + q0, total, std::min(8, ow - q0), c0);
             }
-            if (e) apply_epilogue(*e, y0, 2 * (int64_t)ow);
+            store_out(y, (int64_t)(p + 1) * ow, total, std::min(8, ow), first1);
+            if (e && ow >= 32) apply_epilogue(*e, y0, 2 * (int64_t)ow);
         }
     }
     for (; p < oh; p++) {
@@ -153,8 +158,9 @@ void taps_plane(const float* const* src, const float* wt, int nt, float b, float
             SALIENT_DW_TAPS9(acc, row + q0);
             store_out(y, (int64_t)p * ow + q0, total, std::min(8, ow - q0), acc);
         }
-        if (e) apply_epilogue(*e, y + (int64_t)p * ow, ow);
+        if (e && ow >= 32) apply_epilogue(*e, y + (int64_t)p * ow, ow);
     }
+    if (e && ow < 32) apply_epilogue(*e, y, total);  // small planes: one pass, still in L1
 }
 #undef SALIENT_DW_TAPS9
 
@@ -186,6 +192,18 @@ inline void split_row(const float* src, float* even, float* odd, int n) {
 }
 
 inline int round8(int v) { return (v + 7) & ~7; }
+
+// dst[2u] = src[u], dst[2u + 1] = 0 for u < n; zeros up to dst[2 * roundup(n, 8)).
+inline void spread_row(const float* src, float* dst, int n) {
+    const __m256 z = _mm256_setzero_ps();
+    for (int u = 0; u < n; u += 8) {
+        const __m256 a = n - u >= 8 ? _mm256_loadu_ps(src + u) : _mm256_maskload_ps(src + u, lanes(n - u));
+        // [a0 0 a1 0 | a4 0 a5 0], [a2 0 a3 0 | a6 0 a7 0] -> [a0 0 a1 0 a2 0 a3 0], [a4 0 .. a7 0]
+        const __m256 lo = _mm256_unpacklo_ps(a, z), hi = _mm256_unpackhi_ps(a, z);
+        _mm256_storeu_ps(dst + 2 * u, _mm256_permute2f128_ps(lo, hi, 0x20));
+        _mm256_storeu_ps(dst + 2 * u + 8, _mm256_permute2f128_ps(lo, hi, 0x31));
+    }
+}
 
 // Whether the phase-plane forward applies: strides 1 or 2 (any dilation).
 bool phase_applies(const ConvGeom& g) { return g.sh >= 1 && g.sh <= 2 && g.sw >= 1 && g.sw <= 2; }
@@ -363,7 +381,7 @@ void depthwise_backward_data_direct(const float* dy, const float* w, float* dx, 
 // The zero-upsampled dy plane U of depthwise_backward_data: geometry and fill.
 struct Upsampled {
     int hu, wu, pu, qu;  // U's rows and columns; where dy[0, 0] lands (may be negative)
-    int64_t ld, plane;   // row stride (8 floats of slack for the copies and reads), floats per plane
+    int64_t ld, plane;   // row stride (16 floats of slack for the copies and reads), floats per plane
 };
 
 Upsampled upsampled_geom(const ConvGeom& g) {
@@ -372,7 +390,7 @@ Upsampled upsampled_geom(const ConvGeom& g) {
     u.wu = g.w + (g.s - 1) * g.dw;
     u.pu = (g.r - 1) * g.dh - g.pt;
     u.qu = (g.s - 1) * g.dw - g.pl;
-    u.ld = u.wu + 8;
+    u.ld = u.wu + 16;
     u.plane = (int64_t)u.hu * u.ld;
     return u;
 }
@@ -389,6 +407,8 @@ void build_upsampled(const float* yp, float* up, const ConvGeom& g, const Upsamp
         float* row = up + (int64_t)i * u.ld + u.qu;
         if (g.sw == 1)
             copy_row(src + lo, row + lo, hi - lo);  // zeros run at most 7 floats on, into the slack
+        else if (g.sw == 2)
+            spread_row(src + lo, row + 2 * lo, hi - lo);  // zeros at most 15 floats on, into the slack
         else
             for (int q = lo; q < hi; q++) row[(int64_t)q * g.sw] = src[q];
     }
