@@ -37,6 +37,7 @@
 #include <algorithm>
 #include <cstring>
 #include <vector>
+#include <omp.h>
 #include "conv2d.h"
 #include "conv2d_epilogue.h"
 #include "workspace.h"
@@ -231,7 +232,8 @@ void build_phases(const float* xp, float* q, const ConvGeom& g, const Phase& f) 
     for (int ih = 0; ih < g.h; ih++) {
         const int i = ih + g.pt;
         const float* src = xp + (int64_t)ih * g.w;
-        float* row = q + (int64_t)(i % g.sh) * g.sw * f.plane + (int64_t)(i / g.sh) * f.wq;
+        const int sh1 = g.sh - 1;  // sh is 1 or 2: i % sh = i & sh1, i / sh = i >> sh1
+        float* row = q + (int64_t)(i & sh1) * g.sw * f.plane + (int64_t)(i >> sh1) * f.wq;
         if (g.sw == 1) {
             copy_row(src, row + g.pl, g.w);
         } else {
@@ -309,27 +311,46 @@ void depthwise_forward(const float* x, const float* w, const float* bias, float*
     bool failed = false;
 #pragma omp parallel if (planes * g.oh * g.ow * rs > 32768)
     {
-        float* q = thread_workspace(f.size, 0);
-        std::vector<const float*> src(q ? rs : 0);
+        // two scratch planes: the next input plane is copied in before the current one is
+        // computed, so the conv's loads never wait on the copy's stores (store forwarding)
+        float* q = thread_workspace(2 * f.size, 0);
+        std::vector<const float*> src(q ? 2 * rs : 0);
         if (!q) {
 #pragma omp atomic write
             failed = true;
         } else {
-            std::memset(q, 0, sizeof(float) * (size_t)f.size);
-            for (int t = 0; t < rs; t++) src[t] = q + off[t];
+            std::memset(q, 0, sizeof(float) * (size_t)(2 * f.size));
+            for (int t = 0; t < rs; t++) src[t] = q + off[t], src[rs + t] = q + f.size + off[t];
         }
-        int64_t built = -1;  // input plane whose phases q holds
-#pragma omp for schedule(static)
-        for (int64_t pl = 0; pl < planes; pl++) {
-            if (!q) continue;
-            const int kk = (int)(pl % g.k);
-            const int64_t nn = pl / g.k, in = nn * g.c + kk / m;
-            if (in != built) {
-                build_phases(x + in * (int64_t)g.h * g.w, q, g, f);
-                built = in;
+        // this thread's planes [p0, p1), walked with (nn, kk) counters (no divisions per plane)
+        const int nth = omp_get_num_threads(), tid = omp_get_thread_num();
+        const int64_t p0 = planes * tid / nth, p1 = planes * (tid + 1) / nth;
+        int64_t nn = p0 / g.k;
+        int kk = (int)(p0 % g.k);
+        int64_t held[2] = {-1, -1};  // the input plane each scratch holds
+        int cur = 0;
+        for (int64_t pl = p0; q && pl < p1; pl++) {
+            const int64_t in = nn * g.c + kk / m;
+            if (held[cur] != in) {
+                cur ^= 1;
+                if (held[cur] != in) {  // only the thread's first plane: nothing was copied ahead
+                    build_phases(x + in * (int64_t)g.h * g.w, q + cur * f.size, g, f);
+                    held[cur] = in;
+                }
+            }
+            // the input plane of pl + 1, into the other scratch
+            const int64_t next = kk + 1 == g.k ? (nn + 1) * g.c : nn * g.c + (kk + 1) / m;
+            if (pl + 1 < p1 && next != in) {
+                build_phases(x + next * (int64_t)g.h * g.w, q + (cur ^ 1) * f.size, g, f);
+                held[cur ^ 1] = next;
             }
             float* yp = y + pl * (int64_t)g.oh * g.ow;
-            taps_plane(src.data(), w + (int64_t)kk * rs, rs, bias ? bias[kk] : 0.f, yp, g.oh, g.ow, f.wq, &e);
+            taps_plane(src.data() + cur * rs, w + (int64_t)kk * rs, rs, bias ? bias[kk] : 0.f, yp, g.oh, g.ow, f.wq,
+                       &e);
+            if (++kk == g.k) {
+                kk = 0;
+                nn++;
+            }
         }
     }
     // a thread without scratch memory left its planes: redo them all the simple way
@@ -435,26 +456,33 @@ void depthwise_backward_data(const float* dy, const float* w, float* dx, const C
     bool failed = false;
 #pragma omp parallel if (planes * g.oh * g.ow * nt > 32768)
     {
-        float* q = thread_workspace(scratch, 0);
-        std::vector<const float*> src(q ? nt : 0);
+        // two scratch sets, the next plane's dy copied in before the current one is computed
+        float* q = thread_workspace(2 * scratch, 0);
+        std::vector<const float*> src(q ? 2 * nt : 0);
         std::vector<float> wt(q ? nt : 0);
         if (!q) {
 #pragma omp atomic write
             failed = true;
         } else {
-            std::memset(q, 0, sizeof(float) * (size_t)scratch);
-            for (int t = 0; t < nt; t++) src[t] = q + off[t];
+            std::memset(q, 0, sizeof(float) * (size_t)(2 * scratch));
+            for (int t = 0; t < nt; t++) src[t] = q + off[t], src[nt + t] = q + scratch + off[t];
         }
-#pragma omp for schedule(static)
-        for (int64_t pl = 0; pl < planes; pl++) {
-            if (!q) continue;
-            const int cc = (int)(pl % g.c);
-            const int64_t nn = pl / g.c;
-            for (int j = 0; j < m; j++)
-                build_upsampled(dy + (nn * g.k + cc * m + j) * (int64_t)g.oh * g.ow, q + j * u.plane, g, u);
+        // dy plane (n, cc*m + j) = pl*m + j, as k = c*m
+        auto build = [&](int64_t pl, float* set) {
+            for (int j = 0; j < m; j++) build_upsampled(dy + (pl * m + j) * (int64_t)g.oh * g.ow, set + j * u.plane, g, u);
+        };
+        const int nth = omp_get_num_threads(), tid = omp_get_thread_num();
+        const int64_t p0 = planes * tid / nth, p1 = planes * (tid + 1) / nth;
+        int cc = (int)(p0 % g.c), cur = 0;
+        if (q && p0 < p1) build(p0, q);
+        for (int64_t pl = p0; q && pl < p1; pl++) {
+            if (pl + 1 < p1) build(pl + 1, q + (cur ^ 1) * scratch);
             const float* wk = w + (int64_t)cc * m * rs;
             for (int t = 0; t < nt; t++) wt[t] = wk[widx[t]];
-            taps_plane(src.data(), wt.data(), nt, 0.f, dx + pl * (int64_t)g.h * g.w, g.h, g.w, u.ld, nullptr);
+            taps_plane(src.data() + cur * nt, wt.data(), nt, 0.f, dx + pl * (int64_t)g.h * g.w, g.h, g.w, u.ld,
+                       nullptr);
+            cur ^= 1;
+            if (++cc == g.c) cc = 0;
         }
     }
     if (failed) depthwise_backward_data_direct(dy, w, dx, g);
