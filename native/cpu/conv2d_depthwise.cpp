@@ -9,10 +9,12 @@
 // The tuned paths reduce both directions to one kernel, taps_plane: an output plane
 // (oh, ow) computed row by row from T shifted views of a zero-padded scratch plane,
 //   y[p, q] = b + sum_t w_t * src_t[p*ld + q],
-// with AVX2 vectors of 8 output columns, one FMA per tap, the taps' weights in
-// registers for 3x3, stores straight into y (a row's last vector may run into the
-// next row, which is written after it; only the plane's last vector is masked), and
-// the epilogue applied to the plane while it is in L1. No pad tests in the loop.
+// with AVX2 vectors of 8 output columns, one FMA per tap in three short chains, the
+// taps' weights in registers for 3x3 (two output rows share their input rows when the
+// taps are a plain 3x3 window), stores straight into y (a row's last vector may run
+// into the next row, which is written after it; only the plane's last vector is
+// masked), and the epilogue applied to rows or the plane while they are in L1. No pad
+// tests in the loop.
 //
 // Forward (strides 1 and 2, any dilation): the zero-padded input plane P
 // ((pt+h+pb) x (pl+w+pr)) is split into sh*sw phase planes
@@ -20,7 +22,9 @@
 // so that the 8-wide copies into it never leave their row), so that tap (r, s) reads
 // Q[(r*dh)%sh][(s*dw)%sw] at (p + (r*dh)/sh, q + (s*dw)/sw): unit stride in p and q.
 // The scratch is zeroed once per call; each plane then only copies its input rows in
-// (the pads are never written), and the m output planes of one input channel reuse it.
+// (the pads only ever receive zeros), and the m output planes of one input channel
+// reuse it. Each thread keeps two scratch planes and copies the next input plane in
+// before it computes the current one, so the loads never wait on the copy's stores.
 //
 // Data gradient (every stride, pad and dilation): the transposed conv is a stride-1
 // conv of the zero-upsampled dy with the flipped kernel. U (h + (r-1)*dh, w + (s-1)*dw)
@@ -28,8 +32,8 @@
 // outside feed no dx and are dropped), and
 //   dx[i, j] = sum_{kk of channel c} sum_{r,s} w[kk][r-1-r', s-1-s'] * U_kk[i + r'*dh, j + s'*dw].
 // The m planes of a channel are m*r*s taps of one taps_plane call, so each dx element
-// is one fixed sum. For stride 2 three in four taps read zeros; the copy-free
-// vector loop still beats the scatter loops it replaces.
+// is one fixed sum. For stride 2 three in four taps read zeros; the vector loop
+// still beats the scalar scatter loops it replaces (kept as the fallback).
 //
 // Determinism: every output element is one sum over its taps in a fixed order,
 // whatever the batch, the plane's position or the thread that computes it.
