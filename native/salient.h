@@ -85,6 +85,13 @@ int conv2d_forward_act_cpu(const float* x, const float* w, const float* bias, fl
                            int n, int c, int h, int wd, int k, int r, int s,
                            int stride_h, int stride_w, int pad_top, int pad_left, int pad_bottom, int pad_right,
                            int dil_h, int dil_w, int groups, int act, float alpha, float beta);
+/* y = act(conv2d(x, w) + bias + z), the residual z: (n,k,oh,ow) added to each output before the activation
+ * (act -1: none, Relu or Clip as in conv2d_forward_act_cpu), applied by each work item to the outputs it has just
+ * written; y may overlap neither x nor z; other shapes as conv2d_forward_cpu */
+int conv2d_forward_sum_cpu(const float* x, const float* w, const float* bias, const float* z, float* y,
+                           int n, int c, int h, int wd, int k, int r, int s,
+                           int stride_h, int stride_w, int pad_top, int pad_left, int pad_bottom, int pad_right,
+                           int dil_h, int dil_w, int groups, int act, float alpha, float beta);
 /* dx = conv2d^T(dy, w), the data gradient (overwritten); dy: (n,k,oh,ow), w: (k,c/groups,r,s), dx: (n,c,h,w) */
 int conv2d_backward_data_cpu(const float* dy, const float* w, float* dx,
                              int n, int c, int h, int wd, int k, int r, int s,
@@ -133,6 +140,10 @@ int avgpool2d_backward_cpu(const float* dy, float* dx, int n, int c, int h, int 
  * y: (n,k,od,oh,ow); act < 0: none, else SALIENT_ACT_RELU or SALIENT_ACT_CLIP (alpha, beta its bounds) */
 int conv3d_forward_cpu(const float* x, const float* w, const float* bias, float* y, const int32_t* geom, int act,
                        float alpha, float beta);
+/* y = act(conv3d(x, w) + bias + z), the residual z: (n,k,od,oh,ow) added to each output before the activation
+ * (act < 0: none); y may overlap neither x nor z; other arguments as conv3d_forward_cpu */
+int conv3d_forward_sum_cpu(const float* x, const float* w, const float* bias, const float* z, float* y,
+                           const int32_t* geom, int act, float alpha, float beta);
 /* dx = conv3d^T(dy, w), the data gradient (overwritten); dy: (n,k,od,oh,ow), dx: (n,c,d,h,w) */
 int conv3d_backward_data_cpu(const float* dy, const float* w, float* dx, const int32_t* geom);
 /* y = max over each window; x: (n,c,d,h,w), y: (n,c,od,oh,ow); pads are -inf */

@@ -105,12 +105,15 @@ struct Rows {
 // (B^T d B)[xi] of channel i and item tile t (the tile rows [ty0, ty1) of one image
 // are t0, t0 + 1, ...) goes to V[xi * sv + (t / kNR) * cin * kNR + i * kNR + t % kNR],
 // B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1].
-void transform_input(const float* x, const Shape& S, float* V, int64_t sv, int64_t t0, int ty0, int ty1, Rows& R) {
+// Channels [i0, i1) only when given (the channel-split driver shares V between threads).
+void transform_input(const float* x, const Shape& S, float* V, int64_t sv, int64_t t0, int ty0, int ty1, Rows& R,
+                     int i0 = 0, int i1 = -1) {
     const int64_t panel = (int64_t)S.cin * kNR;
     const int W = R.width, tw = S.tw;
     // input columns [c_lo, c_hi) of the padded row [-pl, -pl + W) that exist
     const int c_lo = std::min(W, S.pl), c_hi = std::max(c_lo, std::min(W, S.pl + S.win));
-    for (int i = 0; i < S.cin; i++) {
+    if (i1 < 0) i1 = S.cin;
+    for (int i = i0; i < i1; i++) {
         const float* xp = x + (int64_t)i * S.hin * S.win;
         for (int ty = ty0; ty < ty1; ty++) {
             const int y0 = 2 * ty - S.pt;
@@ -252,9 +255,81 @@ void multiply(const float* U, int64_t su, const float* V, int64_t sv, float* M, 
     }
 }
 
+// Fewer images than threads on small planes (a single image's late stages): cutting an image's
+// few tiles into row blocks would leave each thread half-empty GEMM panels and make every thread
+// stream all of U (16 MiB at 512 channels) from memory. Instead the threads transform one image's
+// input channels into a shared V, each its share, then each multiplies its block of output
+// channels (its rows of U alone) and transforms those outputs. Every output is the same chain as
+// on the other splits: the kernel reduces over all of cin in order, the transforms are per tile.
+constexpr int64_t kChannelSplitTiles = 64;
+
+bool splits_channels(const Shape& S, int n, int nt) {
+    return nt > 1 && n < nt && (int64_t)S.th * S.tw <= kChannelSplitTiles && S.cout >= 2 * kMR * nt;
+}
+
+int run_channels(const float* x, const float* U, const float* bias, float* y, int n, const Shape& S, int nt,
+                 const Epilogue& e) {
+    const int64_t tiles = (int64_t)S.th * S.tw, ldp = padded_tiles(tiles), panels = ldp / kNR;
+    const int64_t su = u_plane(S.cout, S.cin), sv = spaced((int64_t)S.cin * ldp);
+    const int64_t in_plane = (int64_t)S.cin * S.hin * S.win, hw = (int64_t)S.hout * S.wout;
+    float* V = thread_workspace(16 * sv, 2);  // shared by the team
+    if (!V) return fail(SALIENT_ENOMEM, "conv2d (winograd): out of memory for the transformed tiles");
+    const int blocks = (S.cout + kMR - 1) / kMR;
+    int err = 0;
+    for (int b = 0; b < n; b++) {
+#pragma omp parallel num_threads(nt)
+        {
+            const int t = omp_get_thread_num(), T = omp_get_num_threads();
+            const int b0 = (int)((int64_t)blocks * t / T), b1 = (int)((int64_t)blocks * (t + 1) / T);
+            const int o0 = std::min(S.cout, b0 * kMR), o1 = std::min(S.cout, b1 * kMR);
+            const int c0 = (int)((int64_t)S.cin * t / T), c1 = (int)((int64_t)S.cin * (t + 1) / T);
+            const int width = 2 * std::max(S.tw, S.win) + 4;
+            const int64_t sm = spaced((int64_t)std::max(1, o1 - o0) * ldp);
+            float* M = thread_workspace(16 * sm, 1);
+            float* rows = thread_workspace(4 * (int64_t)width, 0);
+            if (!M || !rows) {
+#pragma omp atomic write
+                err = 1;
+            }
+#pragma omp barrier
+            int bad;
+#pragma omp atomic read
+            bad = err;
+            if (!bad) {
+                Rows R{};
+                for (int a = 0; a < 4; a++) R.p[a] = rows + (int64_t)a * width;
+                R.width = 2 * S.tw + 2;
+                transform_input(x + b * in_plane, S, V, sv, 0, 0, S.th, R, c0, c1);
+                if (tiles % kNR) {  // the last panel's unused lanes: zeros, not stale floats
+                    const int lane = (int)(tiles % kNR);
+                    for (int xi = 0; xi < 16; xi++)
+                        for (int i = c0; i < c1; i++)
+                            std::memset(V + xi * sv + (panels - 1) * S.cin * kNR + (int64_t)i * kNR + lane, 0,
+                                        sizeof(float) * (kNR - lane));
+                }
+            }
+#pragma omp barrier
+            if (!bad && o1 > o0) {
+                multiply(U + (int64_t)b0 * S.cin * kMR, su, V, sv, M, sm, ldp, panels, o1 - o0, S.cin);
+                Shape So = S;
+                So.cout = o1 - o0;
+                Rows R{};
+                for (int a = 0; a < 4; a++) R.p[a] = rows + (int64_t)a * width;
+                R.width = 2 * S.tw + 2;
+                float* yb = y + ((int64_t)b * S.cout + o0) * hw;
+                transform_output(M, ldp, sm, 0, 0, S.th, bias ? bias + o0 : nullptr, yb, So, R);
+                apply_epilogue(e, yb, (int64_t)(o1 - o0) * hw);
+            }
+        }
+        if (err) return fail(SALIENT_ENOMEM, "conv2d (winograd): out of memory for the transformed tiles");
+    }
+    return SALIENT_OK;
+}
+
 // The driver: n images of S through the transformed filters U (16 packed planes, u_plane apart).
 int run(const float* x, const float* U, const float* bias, float* y, int n, const Shape& S, int nt,
         const Epilogue& e = Epilogue{}) {
+    if (splits_channels(S, n, nt)) return run_channels(x, U, bias, y, n, S, nt, e);
     const Split sp = split(S.th, S.tw, n, nt, S.cin, S.cout);
     const int64_t ldp = padded_tiles(sp.ld);
     const int64_t in_plane = (int64_t)S.cin * S.hin * S.win, out_plane = (int64_t)S.cout * S.hout * S.wout;
@@ -336,26 +411,66 @@ std::vector<FilterEntry> g_filters;
 size_t g_filter_bytes = 0;
 uint64_t g_filter_clock = 0;
 
-uint64_t hash_floats(const float* w, int64_t n) {
-    // four independent multiply-xorshift lanes over 64-bit words, then the tail
+// The hash of n floats from w: 32 multiply-xorshift lanes over 32-bit words (four AVX2 vectors),
+// folded into 64 bits with the tail. It reads at memory speed: it runs on every call, over all
+// of a layer's filter (9 MiB for 512 channels).
+uint64_t hash_chunk(const float* w, int64_t n) {
     const uint64_t P = 0x9E3779B97F4A7C15ull;
-    uint64_t h[4] = {1, 2, 3, 4};
-    const int64_t words = n / 2;
+    uint32_t lanes[32];
     int64_t i = 0;
-    for (; i + 4 <= words; i += 4)
-        for (int l = 0; l < 4; l++) {
-            uint64_t v;
-            std::memcpy(&v, w + 2 * (i + l), 8);
-            h[l] = (h[l] ^ v) * P;
-            h[l] ^= h[l] >> 29;
+#if defined(__AVX2__)
+    const __m256i M = _mm256_set1_epi32((int)0x9E3779B1u);
+    __m256i h0 = _mm256_setr_epi32(1, 2, 3, 4, 5, 6, 7, 8), h1 = _mm256_add_epi32(h0, _mm256_set1_epi32(8)),
+            h2 = _mm256_add_epi32(h0, _mm256_set1_epi32(16)), h3 = _mm256_add_epi32(h0, _mm256_set1_epi32(24));
+    auto mix = [&](__m256i h, const float* p) {
+        h = _mm256_xor_si256(h, _mm256_loadu_si256((const __m256i*)p));
+        h = _mm256_mullo_epi32(h, M);
+        return _mm256_xor_si256(h, _mm256_srli_epi32(h, 15));
+    };
+    for (; i + 32 <= n; i += 32) {
+        h0 = mix(h0, w + i);
+        h1 = mix(h1, w + i + 8);
+        h2 = mix(h2, w + i + 16);
+        h3 = mix(h3, w + i + 24);
+    }
+    _mm256_storeu_si256((__m256i*)lanes, h0);
+    _mm256_storeu_si256((__m256i*)(lanes + 8), h1);
+    _mm256_storeu_si256((__m256i*)(lanes + 16), h2);
+    _mm256_storeu_si256((__m256i*)(lanes + 24), h3);
+#else
+    for (int l = 0; l < 32; l++) lanes[l] = (uint32_t)l + 1;
+    for (; i + 32 <= n; i += 32)
+        for (int l = 0; l < 32; l++) {
+            uint32_t v;
+            std::memcpy(&v, w + i + l, 4);
+            uint32_t h = (lanes[l] ^ v) * 0x9E3779B1u;
+            lanes[l] = h ^ (h >> 15);
         }
+#endif
     uint64_t r = (uint64_t)n * P;
-    for (int l = 0; l < 4; l++) r = ((r ^ h[l]) * P) ^ (r >> 31);
-    for (int64_t j = 2 * i; j < n; j++) {
+    for (int l = 0; l < 32; l++) r = ((r ^ lanes[l]) * P) ^ (r >> 31);
+    for (; i < n; i++) {
         uint32_t v;
-        std::memcpy(&v, w + j, 4);
+        std::memcpy(&v, w + i, 4);
         r = ((r ^ v) * P) ^ (r >> 31);
     }
+    return r;
+}
+
+// The content hash of a filter: a fixed number of chunks (so the key does not depend on the
+// thread count), hashed over the threads, combined in order.
+uint64_t hash_floats(const float* w, int64_t n) {
+    constexpr int kChunks = 8;
+    uint64_t h[kChunks];
+    const int64_t per = (n + kChunks - 1) / kChunks;
+#pragma omp parallel for schedule(static) if (n > (int64_t(1) << 18))
+    for (int c = 0; c < kChunks; c++) {
+        const int64_t lo = std::min(n, c * per), hi = std::min(n, lo + per);
+        h[c] = hash_chunk(w + lo, hi - lo);
+    }
+    const uint64_t P = 0x9E3779B97F4A7C15ull;
+    uint64_t r = (uint64_t)n;
+    for (int c = 0; c < kChunks; c++) r = ((r ^ h[c]) * P) ^ (r >> 29);
     return r;
 }
 

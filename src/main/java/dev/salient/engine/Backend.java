@@ -75,6 +75,22 @@ public interface Backend extends AutoCloseable {
         return kind == Activation.RELU || kind == Activation.CLIP;
     }
 
+    /**
+     * y = act(conv2d(x, w) + bias + z), a residual block's Conv, Add and Relu in one step: the
+     * composed conv2dForward, binary Add and activationForward (bit for bit), unless a backend
+     * fuses them (the CPU adds z and applies the activation to each block of outputs while it is
+     * still in cache). {@code kind} null means no activation, else a {@link #fusesConvActivation}
+     * kind. z has y's shape; y may overlap neither x nor z. Only forward passes that keep neither
+     * the conv's output nor the sum use it.
+     */
+    default void conv2dForwardSum(Tensor x, Tensor w, Tensor bias, Tensor z, Tensor y, Conv2dGeometry g,
+            Activation kind, float alpha, float beta) {
+        OpChecks.conv2dForwardSum(this, x, w, bias, z, y, g, kind);
+        conv2dForward(x, w, bias, y, g);
+        binary(BinaryOp.ADD, y, z, y);
+        if (kind != null) activationForward(kind, y, y, alpha, beta);
+    }
+
     /** dx = conv2d^T(dy, w): the data gradient; dx is overwritten. */
     void conv2dBackwardData(Tensor dy, Tensor w, Tensor dx, Conv2dGeometry g);
 
@@ -92,6 +108,18 @@ public interface Backend extends AutoCloseable {
     // ---- 3-D convolution and pooling: volumes (n,c,d,h,w), weights (k, c/groups, kd, kh, kw), bias (k) or null
 
     void conv3dForward(Tensor x, Tensor w, Tensor bias, Tensor y, Conv3dGeometry g);
+
+    /**
+     * y = act(conv3d(x, w) + bias + z): {@link #conv2dForwardSum} for volumes; composed unless a
+     * backend fuses it.
+     */
+    default void conv3dForwardSum(Tensor x, Tensor w, Tensor bias, Tensor z, Tensor y, Conv3dGeometry g,
+            Activation kind, float alpha, float beta) {
+        OpChecks.conv3dForwardSum(this, x, w, bias, z, y, g, kind);
+        conv3dForward(x, w, bias, y, g);
+        binary(BinaryOp.ADD, y, z, y);
+        if (kind != null) activationForward(kind, y, y, alpha, beta);
+    }
 
     /** y = act(conv3d(x, w) + bias) for {@link #fusesConvActivation} kinds; composed unless a backend fuses it. */
     default void conv3dForwardActivation(Tensor x, Tensor w, Tensor bias, Tensor y, Conv3dGeometry g,

@@ -141,6 +141,16 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public void conv2dForwardSum(Tensor x, Tensor w, Tensor bias, Tensor z, Tensor y, Conv2dGeometry g,
+            Activation kind, float alpha, float beta) {
+        OpChecks.conv2dForwardSum(this, x, w, bias, z, y, g, kind);
+        check(CpuNative.conv2d_forward_sum_cpu(x.data(), w.data(), bias == null ? null : bias.data(), z.data(),
+                y.data(), g.n(), g.c(), g.h(), g.w(), g.k(), g.r(), g.s(), g.strideH(), g.strideW(),
+                g.padTop(), g.padLeft(), g.padBottom(), g.padRight(), g.dilationH(), g.dilationW(), g.groups(),
+                kind == null ? -1 : kind.code, alpha, beta));
+    }
+
+    @Override
     public void conv2dBackwardData(Tensor dy, Tensor w, Tensor dx, Conv2dGeometry g) {
         OpChecks.conv2dBackwardData(this, dy, w, dx, g);
         check(CpuNative.conv2d_backward_data_cpu(dy.data(), w.data(), dx.data(),
@@ -163,6 +173,14 @@ public final class CpuBackend implements Backend {
         OpChecks.conv3dForwardActivation(this, x, w, bias, y, g, kind);
         check(CpuNative.conv3d_forward_cpu(x.data(), w.data(), bias == null ? null : bias.data(), y.data(), g.abi(),
                 kind.code, alpha, beta));
+    }
+
+    @Override
+    public void conv3dForwardSum(Tensor x, Tensor w, Tensor bias, Tensor z, Tensor y, Conv3dGeometry g,
+            Activation kind, float alpha, float beta) {
+        OpChecks.conv3dForwardSum(this, x, w, bias, z, y, g, kind);
+        check(CpuNative.conv3d_forward_sum_cpu(x.data(), w.data(), bias == null ? null : bias.data(), z.data(),
+                y.data(), g.abi(), kind == null ? -1 : kind.code, alpha, beta));
     }
 
     @Override

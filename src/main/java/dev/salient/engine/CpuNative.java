@@ -53,6 +53,10 @@ public final class CpuNative {
     public static native int conv3d_forward_cpu(@Cast("const float*") FloatPointer x,
             @Cast("const float*") FloatPointer w, @Cast("const float*") FloatPointer bias, FloatPointer y,
             @Cast("const int32_t*") int[] geom, int act, float alpha, float beta);
+    public static native int conv3d_forward_sum_cpu(@Cast("const float*") FloatPointer x,
+            @Cast("const float*") FloatPointer w, @Cast("const float*") FloatPointer bias,
+            @Cast("const float*") FloatPointer z, FloatPointer y, @Cast("const int32_t*") int[] geom, int act,
+            float alpha, float beta);
     public static native int conv3d_backward_data_cpu(@Cast("const float*") FloatPointer dy,
             @Cast("const float*") FloatPointer w, FloatPointer dx, @Cast("const int32_t*") int[] geom);
     public static native int maxpool3d_forward_cpu(@Cast("const float*") FloatPointer x, FloatPointer y,
@@ -71,6 +75,12 @@ public final class CpuNative {
             int padTop, int padLeft, int padBottom, int padRight, int dilH, int dilW, int groups);
     public static native int conv2d_forward_act_cpu(@Cast("const float*") FloatPointer x,
             @Cast("const float*") FloatPointer w, @Cast("const float*") FloatPointer bias, FloatPointer y,
+            int n, int c, int h, int wd, int k, int r, int s, int strideH, int strideW,
+            int padTop, int padLeft, int padBottom, int padRight, int dilH, int dilW, int groups,
+            int act, float alpha, float beta);
+    public static native int conv2d_forward_sum_cpu(@Cast("const float*") FloatPointer x,
+            @Cast("const float*") FloatPointer w, @Cast("const float*") FloatPointer bias,
+            @Cast("const float*") FloatPointer z, FloatPointer y,
             int n, int c, int h, int wd, int k, int r, int s, int strideH, int strideW,
             int padTop, int padLeft, int padBottom, int padRight, int dilH, int dilW, int groups,
             int act, float alpha, float beta);

@@ -93,6 +93,30 @@ public final class OpChecks {
             throw new SalientException("conv2dForwardActivation: " + kind + " is not fused (Relu or Clip)");
     }
 
+    public static void conv2dForwardSum(Backend self, Tensor x, Tensor w, Tensor bias, Tensor z, Tensor y,
+            Conv2dGeometry g, Activation kind) {
+        conv2dForward(self, x, w, bias, y, g);
+        residual(self, "conv2dForwardSum", x, z, y, g.outputShape(), kind);
+    }
+
+    /** The residual sum's own checks: z of the output's shape, a fused activation, no overlaps. */
+    private static void residual(Backend self, String what, Tensor x, Tensor z, Tensor y, long[] outShape, Activation kind) {
+        owned(self, what, z);
+        if (z == null) throw new SalientException(what + ": the residual z is null");
+        requireShape(z, outShape, what + " z");
+        if (kind != null && !Backend.fusesConvActivation(kind))
+            throw new SalientException(what + ": " + kind + " is not fused (none, Relu or Clip)");
+        if (overlaps(y, z)) throw new SalientException(what + ": the output overlaps the residual z");
+        if (overlaps(y, x)) throw new SalientException(what + ": the output overlaps the input x");
+    }
+
+    /** Whether two tensors' memory overlaps (host addresses; views of one buffer included). */
+    static boolean overlaps(Tensor a, Tensor b) {
+        long a0 = a.data().address() + 4 * a.data().position(), a1 = a0 + 4 * a.numel();
+        long b0 = b.data().address() + 4 * b.data().position(), b1 = b0 + 4 * b.numel();
+        return a0 < b1 && b0 < a1;
+    }
+
     public static void conv2dBackwardData(Backend self, Tensor dy, Tensor w, Tensor dx, Conv2dGeometry g) {
         owned(self, "conv2dBackwardData", dy, w, dx);
         requireShape(dy, g.outputShape(), "conv2dBackwardData dy");
@@ -115,6 +139,12 @@ public final class OpChecks {
         conv3dForward(self, x, w, bias, y, g);
         if (!Backend.fusesConvActivation(kind))
             throw new SalientException("conv3dForwardActivation: " + kind + " is not fused (Relu or Clip)");
+    }
+
+    public static void conv3dForwardSum(Backend self, Tensor x, Tensor w, Tensor bias, Tensor z, Tensor y,
+            Conv3dGeometry g, Activation kind) {
+        conv3dForward(self, x, w, bias, y, g);
+        residual(self, "conv3dForwardSum", x, z, y, g.outputShape(), kind);
     }
 
     public static void conv3dBackwardData(Backend self, Tensor dy, Tensor w, Tensor dx, Conv3dGeometry g) {

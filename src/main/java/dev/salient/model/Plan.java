@@ -42,6 +42,7 @@ public final class Plan {
     private final long arenaFloats;
     private final int mostLive;
     private final boolean[] epilogue;  // step i's successor may be fused into it (see epilogues)
+    private final int[] sum;           // steps a residual sum fuses into step i: 0, 2 (op, Add) or 3 (and an activation)
     private final List<String> frontier;
 
     Plan(Graph graph, List<Step> steps, List<Node> folded, Map<String, HostTensor> host, Map<String, long[]> shapes,
@@ -63,6 +64,7 @@ public final class Plan {
                 if (outSlot[i][j] >= 0)
                     sizes[outSlot[i][j]] = Math.max(sizes[outSlot[i][j]], Math.max(1, Shapes.numel(steps.get(i).outputShapes()[j])));
         this.epilogue = epilogues(this.steps, fetch, outSlot, offsets, sizes);
+        this.sum = sums(this.steps, fetch, outSlot, offsets, sizes);
     }
 
     /**
@@ -99,10 +101,79 @@ public final class Plan {
         return e;
     }
 
-    /** How many steps {@link #execute} runs as the epilogue of the step before them on {@code b}. */
+    /**
+     * Residual sums that may run in the epilogue of the op before them in {@link #execute}: step i
+     * (a 2-D or 3-D op) has one output, read only by step i + 1, an Add of it and another tensor z of the
+     * same shape (no broadcasting), whose sum may in turn be read only by step i + 2, an activation
+     * of it alone. Nobody fetches the op's output or the sum. The last fused step's output must
+     * overlap neither z nor what step i reads (it is written before they are read). Per step: the
+     * number of steps fused (2 or 3), or 0.
+     */
+    private static int[] sums(List<Step> steps, Set<String> fetch, int[][] outSlot, long[] offsets, long[] sizes) {
+        Map<String, Integer> readers = new HashMap<>();
+        for (Step s : steps) for (String in : s.inputs()) if (!in.isEmpty()) readers.merge(in, 1, Integer::sum);
+        Map<String, Integer> slotOf = new HashMap<>();
+        for (int i = 0; i < steps.size(); i++)
+            for (int j = 0; j < steps.get(i).outputs().length; j++)
+                if (outSlot[i][j] >= 0) slotOf.put(steps.get(i).outputs()[j], outSlot[i][j]);
+        int[] r = new int[steps.size()];
+        for (int i = 0; i + 1 < steps.size(); i++) {
+            Step s = steps.get(i), add = steps.get(i + 1);
+            if (s.outputs().length != 1 || s.outputs()[0].isEmpty() || fetch.contains(s.outputs()[0])) continue;
+            if (s.inputShapes().length == 0 || s.inputShapes()[0] == null
+                    || s.inputShapes()[0].length != 4 && s.inputShapes()[0].length != 5)
+                continue;
+            String o = s.outputs()[0];
+            if (!add.op().opType().equals("Add") || add.inputs().length != 2 || add.outputs().length != 1
+                    || add.outputs()[0].isEmpty() || readers.getOrDefault(o, 0) != 1)
+                continue;
+            int zi = o.equals(add.inputs()[0]) ? 1 : o.equals(add.inputs()[1]) ? 0 : -1;
+            if (zi < 0 || add.inputs()[zi].isEmpty() || add.inputs()[zi].equals(o)) continue;
+            long[] os = s.outputShapes()[0];
+            if (!Arrays.equals(add.inputShapes()[zi], os) || !Arrays.equals(add.outputShapes()[0], os)) continue;
+            int last = i + 1;
+            String sumOut = add.outputs()[0];
+            if (i + 2 < steps.size() && !fetch.contains(sumOut) && readers.getOrDefault(sumOut, 0) == 1) {
+                Step act = steps.get(i + 2);
+                long present = Arrays.stream(act.inputs()).filter(x -> !x.isEmpty()).count();
+                if (present == 1 && act.inputs().length > 0 && sumOut.equals(act.inputs()[0]) && act.outputs().length == 1
+                        && !act.outputs()[0].isEmpty() && act.op().opType().matches("Relu|Clip"))
+                    last = i + 2;
+            }
+            int target = outSlot[last][0];
+            boolean aliased = false;
+            List<String> read = new ArrayList<>(Arrays.asList(s.inputs()));
+            read.add(add.inputs()[zi]);
+            for (String in : read) {
+                int src = in.isEmpty() ? -3 : slotOf.getOrDefault(in, -3);
+                aliased |= target >= 0 && src >= 0 && offsets[src] < offsets[target] + sizes[target]
+                        && offsets[target] < offsets[src] + sizes[src];
+            }
+            if (!aliased) r[i] = last - i + 1;
+        }
+        return r;
+    }
+
+    /** The activation fused after a sum at step i, or null (see {@link #sums}). */
+    private Op sumActivation(int i) {
+        return sum[i] == 3 ? steps.get(i + 2).op() : null;
+    }
+
+    /**
+     * How many steps {@link #execute} runs in the epilogue of the step before them on {@code b}
+     * (activations, and residual sums with their activations).
+     */
     int fusedSteps(Backend b) {
         int n = 0;
-        for (int i = 0; i < epilogue.length; i++) if (epilogue[i] && steps.get(i).op().fuses(steps.get(i + 1).op(), b)) n++;
+        for (int i = 0; i < epilogue.length; i++) {
+            if (sum[i] > 0 && steps.get(i).op().fusesSum(sumActivation(i), b)) {
+                n += sum[i] - 1;
+                i += sum[i] - 1;
+            } else if (epilogue[i] && steps.get(i).op().fuses(steps.get(i + 1).op(), b)) {
+                n++;
+                i++;
+            }
+        }
         return n;
     }
 
@@ -196,6 +267,25 @@ public final class Plan {
                         env.put(name, t);
                     }
                     in[i] = t;
+                }
+                if (sum[si] > 0 && s.op().fusesSum(sumActivation(si), b)) {
+                    // the Add of the residual z (and the activation after it) run in this step's epilogue
+                    Step add = steps.get(si + 1);
+                    String zn = add.inputs()[s.outputs()[0].equals(add.inputs()[0]) ? 1 : 0];
+                    Tensor z = env.get(zn);
+                    if (z == null) {
+                        z = constant(b, zn, weights, temps);
+                        env.put(zn, z);
+                    }
+                    int last = si + sum[si] - 1;
+                    Tensor[] out = outputs(b, last, steps.get(last), arena, env, result);
+                    long t0 = OpProfile.start(b);
+                    s.op().forwardFusedSum(b, in, z, sumActivation(si), out[0]);
+                    if (OpProfile.on())
+                        OpProfile.stop(b, "fwd " + s.op().opType() + "+Add" + (sum[si] == 3 ? "+" + steps.get(last).op().opType() : "")
+                                + shapes(in), t0);
+                    si = last;
+                    continue;
                 }
                 if (epilogue[si] && s.op().fuses(steps.get(si + 1).op(), b)) {
                     // the next step (an activation of this step's output alone) runs in this step's epilogue

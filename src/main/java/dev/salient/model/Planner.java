@@ -144,6 +144,13 @@ final class Planner {
             String donor = "";
             if (s.outputs().length > 0 && !s.outputs()[0].isEmpty() && !fetch.contains(s.outputs()[0])) {
                 int ip = s.op().inPlaceInput(s.inputShapes(), s.outputShapes()[0]);
+                // an Add of the step just before it takes that step's buffer, so the step may run the sum
+                // in its epilogue (Plan.sums: the output must not overlap the other addend)
+                if (s.op().opType().equals("Add") && i > 0 && s.inputs().length == 2 && steps.get(i - 1).outputs().length == 1)
+                    for (int j = 0; j < 2; j++)
+                        if (s.inputs()[j].equals(steps.get(i - 1).outputs()[0]) && lastUse.get(s.inputs()[j]) == i
+                                && Arrays.equals(s.inputShapes()[j], s.outputShapes()[0]))
+                            ip = j;
                 String d = ip >= 0 && ip < s.inputs().length ? s.inputs()[ip] : "";
                 if (!d.isEmpty() && bufOf.containsKey(d) && lastUse.get(d) == i
                         && Math.max(1, Shapes.numel(s.outputShapes()[0])) <= bufs.get(bufOf.get(d))[0]) {

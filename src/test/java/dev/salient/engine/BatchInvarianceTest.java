@@ -24,8 +24,11 @@ import org.junit.jupiter.api.io.TempDir;
  * <p>The fixture model takes each conv path the engine has: a 3x3 conv on 3 channels (im2col,
  * split by output rows when an image is alone on two threads), a Winograd-eligible 3x3 conv in a
  * residual block, a stride-2 conv whose small planes are batched several images to one GEMM (or
- * split by output channels when an image is alone), a 1x1 conv (x itself is the column matrix),
- * then global pooling and a Gemm. The same paths run backwards for the input gradient.
+ * split by output channels when an image is alone), a 1x1 conv (x itself is the column matrix)
+ * whose output and a residual are summed and rectified in its epilogue on a plain forward pass, a
+ * Winograd 3x3 conv on those small planes (split by output channels when an image is alone),
+ * then global pooling and a Gemm. The same paths run backwards for the input gradient, and the
+ * plain forward pass (fused epilogues) gives the tape's logits (every step on its own) bit for bit.
  */
 public class BatchInvarianceTest {
     private static final Backend CPU = Engine.cpu();
@@ -40,6 +43,7 @@ public class BatchInvarianceTest {
         b.init("w2", OnnxBuilder.random(r, 16 * 16 * 9, 0.15f), 16, 16, 3, 3).init("b2", OnnxBuilder.random(r, 16, 0.1f), 16);
         b.init("w3", OnnxBuilder.random(r, 48 * 16 * 9, 0.15f), 48, 16, 3, 3).init("b3", OnnxBuilder.random(r, 48, 0.1f), 48);
         b.init("w4", OnnxBuilder.random(r, 48 * 48, 0.2f), 48, 48, 1, 1).init("b4", OnnxBuilder.random(r, 48, 0.1f), 48);
+        b.init("w5", OnnxBuilder.random(r, 48 * 48 * 9, 0.05f), 48, 48, 3, 3).init("b5", OnnxBuilder.random(r, 48, 0.1f), 48);
         b.init("wf", OnnxBuilder.random(r, CLASSES * 48, 0.3f), CLASSES, 48).init("bf", OnnxBuilder.random(r, CLASSES, 0.1f), CLASSES);
         b.node("Conv", "c1", in("x", "w1", "b1"), in("a1"), attrs("pads", 1, 1, 1, 1))
                 .node("Relu", "r1", in("a1"), in("h1"))
@@ -49,8 +53,11 @@ public class BatchInvarianceTest {
                 .node("Conv", "c3", in("s2", "w3", "b3"), in("a3"), attrs("pads", 1, 1, 1, 1), attrs("strides", 2, 2))
                 .node("Relu", "r3", in("a3"), in("h3"))
                 .node("Conv", "c4", in("h3", "w4", "b4"), in("a4"))
-                .node("Relu", "r4", in("a4"), in("h4"))
-                .node("GlobalAveragePool", "gap", in("h4"), in("p"))
+                .node("Add", "res2", in("a4", "h3"), in("s4"))
+                .node("Relu", "r4", in("s4"), in("h4"))
+                .node("Conv", "c5", in("h4", "w5", "b5"), in("a5"), attrs("pads", 1, 1, 1, 1))
+                .node("Relu", "r5", in("a5"), in("h5"))
+                .node("GlobalAveragePool", "gap", in("h5"), in("p"))
                 .node("Flatten", "flat", in("p"), in("f"))
                 .node("Gemm", "fc", in("f", "wf", "bf"), in("logits"), attr("transB", 1L));
         return b.write(dir, "invariance.onnx");
@@ -60,6 +67,9 @@ public class BatchInvarianceTest {
     static float[][] run(Backend be, Model m, float[] x, int n, int[] cls) {
         try (Tensor xt = be.upload(x, n, 3, H, H); Tape tape = Tape.record(m, be, xt, Set.of("x"))) {
             float[] logits = tape.logits().toArray();
+            try (Tensor plain = m.forward(be, xt)) {
+                assertSameBits("plain forward (fused) against the tape's logits, batch of " + n, logits, plain.toArray(), 0);
+            }
             Map<String, Tensor> g = tape.backward(cls, BackwardRules.standard());
             try (Tensor gx = g.get("x")) {
                 return new float[][] {logits, gx.toArray()};

@@ -47,6 +47,7 @@ class Conv2dTest {
                 new Conv2dGeometry(4, 64, 16, 16, 48, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1),   // pointwise, batch
                 new Conv2dGeometry(2, 32, 32, 32, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 32),  // depthwise, threaded
                 new Conv2dGeometry(1, 3, 64, 64, 16, 7, 7, 2, 2, 3, 3, 3, 3, 1, 1, 1),    // stem-like, one image
+                new Conv2dGeometry(2, 3, 60, 70, 8, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 1),     // im2col in blocks of rows
                 new Conv2dGeometry(8, 32, 7, 7, 48, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),     // small planes: batched GEMM
                 new Conv2dGeometry(7, 64, 7, 7, 64, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 2),     // batched pointwise, groups,
                                                                                           // uneven last item
@@ -61,6 +62,7 @@ class Conv2dTest {
                 new Conv2dGeometry(2, 16, 366, 364, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),  // > 32768 tiles: blocks too
                 // one image on a small plane: threads split the output channels
                 new Conv2dGeometry(1, 24, 13, 11, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),
+                new Conv2dGeometry(1, 96, 7, 7, 37, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),     // Winograd, 16 tiles
                 new Conv2dGeometry(1, 256, 10, 10, 64, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1),
                 new Conv2dGeometry(1, 64, 14, 14, 128, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2));
     }
@@ -134,6 +136,55 @@ class Conv2dTest {
                             "fused " + kind + "(" + lo + ", " + hi + ")" + (bias == null ? " no bias " : " ") + g);
                 }
             }
+        }
+    }
+
+    /**
+     * conv2dForwardSum (a residual Add, then no activation, Relu or Clip, in each conv path's
+     * epilogue) is bit for bit conv2dForward, binary Add and activationForward, on every path,
+     * with and without bias, NaN in the residual included.
+     */
+    @ParameterizedTest
+    @MethodSource("allGeometries")
+    void fusedSumMatchesConvThenAddThenActivation(Conv2dGeometry g) {
+        float[] x = Parity.random(21, numel(g.inputShape()));
+        float[] w = Parity.random(22, numel(g.weightShape()));
+        float[] b = Parity.random(23, g.k());
+        float[] z = Parity.random(24, numel(g.outputShape()));
+        z[z.length / 2] = Float.NaN;
+        Object[][] acts = {{null, 0f, 0f}, {Activation.RELU, 0f, 0f}, {Activation.CLIP, 0f, 6f}};
+        for (Object[] a : acts) {
+            Activation kind = (Activation) a[0];
+            float lo = (Float) a[1], hi = (Float) a[2];
+            for (float[] bias : new float[][] {b, null}) {
+                try (Tensor tx = B.upload(x, g.inputShape()); Tensor tw = B.upload(w, g.weightShape());
+                        Tensor tb = bias == null ? null : B.upload(bias, g.k()); Tensor tz = B.upload(z, g.outputShape());
+                        Tensor want = B.allocate(g.outputShape()); Tensor got = B.allocate(g.outputShape())) {
+                    B.conv2dForward(tx, tw, tb, want, g);
+                    B.binary(BinaryOp.ADD, want, tz, want);
+                    if (kind != null) B.activationForward(kind, want, want, lo, hi);
+                    B.fill(got, Float.NaN); // must be overwritten
+                    B.conv2dForwardSum(tx, tw, tb, tz, got, g, kind, lo, hi);
+                    assertArrayEquals(want.toArray(), got.toArray(),
+                            "fused sum " + kind + "(" + lo + ", " + hi + ")" + (bias == null ? " no bias " : " ") + g);
+                }
+            }
+        }
+    }
+
+    @Test
+    void fusedSumRefusesOverlapsAndBadResiduals() {
+        Conv2dGeometry g = new Conv2dGeometry(1, 2, 4, 4, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1);
+        try (Tensor tx = B.allocate(g.inputShape()); Tensor tw = B.allocate(g.weightShape());
+                Tensor ty = B.allocate(g.outputShape()); Tensor tz = B.allocate(g.outputShape());
+                Tensor small = B.allocate(3)) {
+            SalientException e = assertThrows(SalientException.class,
+                    () -> B.conv2dForwardSum(tx, tw, null, ty, ty, g, Activation.RELU, 0f, 0f));
+            assertTrue(e.getMessage().contains("overlaps the residual"), e.getMessage());
+            assertThrows(SalientException.class, () -> B.conv2dForwardSum(tx, tw, null, small, ty, g, null, 0f, 0f));
+            assertThrows(SalientException.class, () -> B.conv2dForwardSum(tx, tw, null, null, ty, g, null, 0f, 0f));
+            assertThrows(SalientException.class,
+                    () -> B.conv2dForwardSum(tx, tw, null, tz, ty, g, Activation.SIGMOID, 0f, 0f));
         }
     }
 

@@ -257,6 +257,28 @@ class Volume3dTest {
         }
     }
 
+    /** conv3dForwardSum is bit for bit conv3dForward, binary Add and the activation (none, Relu, Clip). */
+    @ParameterizedTest
+    @MethodSource("convs")
+    void fusedSumMatchesConvThenAddThenActivation(Conv3dGeometry g) {
+        float[] x = Parity.random(31, numel(g.inputShape())), w = Parity.random(32, numel(g.weightShape()));
+        float[] b = Parity.random(33, g.k()), z = Parity.random(34, numel(g.outputShape()));
+        z[z.length / 2] = Float.NaN;
+        try (Tensor tx = B.upload(x, g.inputShape()); Tensor tw = B.upload(w, g.weightShape());
+                Tensor tb = B.upload(b, g.k()); Tensor tz = B.upload(z, g.outputShape());
+                Tensor want = B.allocate(g.outputShape()); Tensor got = B.allocate(g.outputShape())) {
+            for (Activation kind : new Activation[] {null, Activation.RELU, Activation.CLIP}) {
+                B.conv3dForward(tx, tw, tb, want, g);
+                B.binary(BinaryOp.ADD, want, tz, want);
+                if (kind != null) B.activationForward(kind, want, want, -0.2f, 0.1f);
+                B.fill(got, Float.NaN);
+                B.conv3dForwardSum(tx, tw, tb, tz, got, g, kind, -0.2f, 0.1f);
+                assertArrayEquals(want.toArray(), got.toArray(), "fused sum " + kind + " " + g);
+            }
+            assertThrows(SalientException.class, () -> B.conv3dForwardSum(tx, tw, tb, tz, tz, g, null, 0f, 0f));
+        }
+    }
+
     // ---- pooling
 
     @ParameterizedTest

@@ -12,6 +12,7 @@ import dev.salient.io.Npy;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.HashSet;
 import java.util.Map;
 import java.util.Set;
@@ -77,6 +78,18 @@ class ArchitectureFixturesTest {
                     fusedConvs.add(s.outputs()[0]);
             }
             assertFalse(fusedConvs.isEmpty(), name);
+            // residual blocks (a Conv, then an Add of its output, then maybe Relu) run as one step
+            long sums = 0;
+            for (int i = 0; i + 1 < plain.steps().size(); i++) {
+                Plan.Step s = plain.steps().get(i), next = plain.steps().get(i + 1);
+                if (s.node().opType().equals("Conv") && next.node().opType().equals("Add")
+                        && Arrays.asList(next.inputs()).contains(s.outputs()[0]))
+                    sums++;
+            }
+            if (name.startsWith("resnet") || name.startsWith("mobilenet")) assertTrue(sums > 0, name + ": no Conv then Add");
+            int fusedWithSums = plain.fusedSteps(cpu);
+            assertTrue(fusedWithSums >= fusedConvs.size() + sums, name + ": " + fusedWithSums + " fused steps, "
+                    + fusedConvs.size() + " activations and " + sums + " residual sums expected at least");
             assertEquals(0, m.plan(Map.of(in, xt.shape()), fetch).fusedSteps(cpu), name + ": fetched Convs still fused");
             Map<String, Tensor> r = m.run(cpu, Map.of(in, xt), fetch);
             try {

@@ -244,6 +244,15 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
+    public void conv2dForwardSum(Tensor x, Tensor w, Tensor bias, Tensor z, Tensor y, Conv2dGeometry g,
+            Activation kind, float alpha, float beta) {
+        OpChecks.conv2dForwardSum(this, x, w, bias, z, y, g, kind);
+        conv2dForward(x, w, bias, y, g);
+        binary(BinaryOp.ADD, y, z, y);
+        if (kind != null) activationForward(kind, y, y, alpha, beta);
+    }
+
+    @Override
     public void conv2dBackwardData(Tensor dy, Tensor w, Tensor dx, Conv2dGeometry g) {
         OpChecks.conv2dBackwardData(this, dy, w, dx, g);
         check(CudaNative.conv2d_backward_data_cuda(ptr(dy, "conv2d backward"), ptr(w, "conv2d backward"),
@@ -268,6 +277,15 @@ public final class CudaBackend implements Backend {
         OpChecks.conv3dForwardActivation(this, x, w, bias, y, g, kind);
         check(CudaNative.conv3d_forward_cuda(ptr(x, "conv3d"), ptr(w, "conv3d"), ptrOrNull(bias, "conv3d"),
                 ptr(y, "conv3d"), g.abi(), kind.code, alpha, beta));
+    }
+
+    @Override
+    public void conv3dForwardSum(Tensor x, Tensor w, Tensor bias, Tensor z, Tensor y, Conv3dGeometry g,
+            Activation kind, float alpha, float beta) {
+        OpChecks.conv3dForwardSum(this, x, w, bias, z, y, g, kind);
+        conv3dForward(x, w, bias, y, g);
+        binary(BinaryOp.ADD, y, z, y);
+        if (kind != null) activationForward(kind, y, y, alpha, beta);
     }
 
     @Override

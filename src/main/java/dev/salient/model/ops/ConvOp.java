@@ -110,6 +110,27 @@ final class ConvOp extends AbstractOp {
     }
 
     @Override
+    public boolean fusesSum(Op act, Backend b) {
+        return act == null || act instanceof ActivationOp a && Backend.fusesConvActivation(a.kind());
+    }
+
+    @Override
+    public void forwardFusedSum(Backend b, Tensor[] in, Tensor z, Op act, Tensor out) {
+        ActivationOp a = (ActivationOp) act;
+        Tensor bias = in.length > 2 ? in[2] : null;
+        if (volumetric(in[0].shape())) {
+            Conv3dGeometry g = geometry3d(in[0].shape(), in[1].shape());
+            b.conv3dForwardSum(in[0], in[1], bias, z, out, g, a == null ? null : a.kind(), a == null ? 0f : a.alpha(),
+                    a == null ? 0f : a.beta());
+            return;
+        }
+        Conv2dGeometry g = geometry(in[0].shape(), in[1].shape());
+        b.conv2dForwardSum(TensorViews.view(in[0], g.inputShape()), TensorViews.view(in[1], g.weightShape()), bias,
+                TensorViews.view(z, g.outputShape()), TensorViews.view(out, g.outputShape()), g,
+                a == null ? null : a.kind(), a == null ? 0f : a.alpha(), a == null ? 0f : a.beta());
+    }
+
+    @Override
     public void backward(Backend b, Tensor[] in, Tensor[] out, Tensor[] dOut, Tensor[] dIn) {
         if (dIn[0] == null) return;
         if (volumetric(in[0].shape())) {

@@ -59,6 +59,25 @@ public interface Op {
     }
 
     /**
+     * Whether this op, then an Add of its single output and another tensor of the same shape
+     * (a residual block's sum), then optionally {@code act} (an activation of the sum alone; null
+     * for none), can run as one step on {@code b} (a 2-D Conv adding the residual and applying
+     * Relu or Clip in its epilogue). Only a plain forward pass fuses, and only where nothing asked
+     * to keep the op's output or the sum.
+     */
+    default boolean fusesSum(Op act, Backend b) {
+        return false;
+    }
+
+    /**
+     * Runs this op, the Add of {@code z} and the activation {@code act} (or none when null) as one
+     * step (see {@link #fusesSum}); {@code out} is the last fused step's output.
+     */
+    default void forwardFusedSum(Backend b, Tensor[] in, Tensor z, Op act, Tensor out) {
+        throw new UnsupportedOperationException(opType() + " fuses no sum");
+    }
+
+    /**
      * Folds the op on the host when every present input is a known constant, or
      * returns null when it must run on the backend (weights are then uploaded).
      * Only for small, shape-like data; never used on the hot path.

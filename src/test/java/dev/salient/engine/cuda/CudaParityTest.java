@@ -184,6 +184,20 @@ class CudaParityTest {
 
     @ParameterizedTest
     @MethodSource("convs")
+    void conv2dForwardSum(Conv2dGeometry g) {
+        Tensor[] x = pairRandom(g.inputShape()), w = pairWeights(fanIn(g), g.weightShape()), b = pairRandom(g.k());
+        Tensor[] z = pairRandom(g.outputShape());
+        Tensor[] y = out(g.outputShape()), y2 = out(g.outputShape());
+        cpu.conv2dForwardSum(x[0], w[0], b[0], z[0], y[0], g, Activation.RELU, 0f, 0f);
+        gpu.conv2dForwardSum(x[1], w[1], b[1], z[1], y[1], g, Activation.RELU, 0f, 0f);
+        assertClose("conv2d forward + residual + relu " + g, y);
+        cpu.conv2dForwardSum(x[0], w[0], null, z[0], y2[0], g, null, 0f, 0f);
+        gpu.conv2dForwardSum(x[1], w[1], null, z[1], y2[1], g, null, 0f, 0f);
+        assertClose("conv2d forward + residual without bias " + g, y2);
+    }
+
+    @ParameterizedTest
+    @MethodSource("convs")
     void conv2dBackwardData(Conv2dGeometry g) {
         Tensor[] dy = pairRandom(g.outputShape()), w = pairWeights(fanIn(g), g.weightShape());
         Tensor[] dx = out(g.inputShape());

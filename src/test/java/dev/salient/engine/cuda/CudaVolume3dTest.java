@@ -101,6 +101,11 @@ class CudaVolume3dTest {
             cpu.conv3dForwardActivation(cx, cw, null, cy, g, Activation.CLIP, -0.3f, 0.4f);
             gpu.conv3dForwardActivation(gx, gw, null, gy, g, Activation.CLIP, -0.3f, 0.4f);
             Parity.assertClose("cuda conv3d forward clip " + g, gy.toArray(), cy.toArray(), ATOL, RTOL);
+            try (Tensor cz = cpu.upload(dy, g.outputShape()); Tensor gz = gpu.upload(dy, g.outputShape())) {
+                cpu.conv3dForwardSum(cx, cw, cb, cz, cy, g, Activation.RELU, 0f, 0f);
+                gpu.conv3dForwardSum(gx, gw, gb, gz, gy, g, Activation.RELU, 0f, 0f);
+                Parity.assertClose("cuda conv3d forward + residual + relu " + g, gy.toArray(), cy.toArray(), ATOL, RTOL);
+            }
             cpu.conv3dBackwardData(cdy, cw, cdx, g);
             gpu.conv3dBackwardData(gdy, gw, gdx, g);
             Parity.assertClose("cuda conv3d backward data " + g, gdx.toArray(), cdx.toArray(), ATOL, RTOL);
