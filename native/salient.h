@@ -181,6 +181,10 @@ int reduce_sum_to_cpu(const float* src, const int64_t* src_shape, int src_rank,
 /* y[o,c,i] = x[o,c,i] * scale[c] + shift[c]; x, y: (outer,channels,inner), scale, shift: (channels), shift may be NULL */
 int channel_affine_cpu(const float* x, const float* scale, const float* shift, float* y,
                        int64_t outer, int64_t channels, int64_t inner);
+/* y = act(x * scale[c] + shift[c]), act Relu or Clip (kinds and alpha/beta as activation_forward_cpu): a
+ * BatchNormalization that could not be folded and the activation after it in one pass; shapes as channel_affine_cpu */
+int channel_affine_act_cpu(const float* x, const float* scale, const float* shift, float* y,
+                           int64_t outer, int64_t channels, int64_t inner, int act, float alpha, float beta);
 /* y = alpha * x + beta * y (beta == 0: y is not read); x, y: (n) */
 int axpby_cpu(float alpha, const float* x, float beta, float* y, int64_t n);
 

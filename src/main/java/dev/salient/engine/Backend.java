@@ -162,6 +162,18 @@ public interface Backend extends AutoCloseable {
     /** y[n,c,...] = x[n,c,...] * scale[c] + shift[c] (shift may be null); channel axis 1. */
     void channelAffine(Tensor x, Tensor scale, Tensor shift, Tensor y);
 
+    /**
+     * y = act(x * scale[c] + shift[c]) for a {@link #fusesConvActivation} kind: an unfoldable
+     * BatchNormalization (DenseNet's, before each conv) and its Relu in one pass; bit for bit
+     * channelAffine then activationForward.
+     */
+    default void channelAffineActivation(Tensor x, Tensor scale, Tensor shift, Tensor y, Activation kind, float alpha,
+            float beta) {
+        OpChecks.channelAffineActivation(this, x, scale, shift, y, kind);
+        channelAffine(x, scale, shift, y);
+        activationForward(kind, y, y, alpha, beta);
+    }
+
     /** y = alpha * x + beta * y (same numel). */
     void axpby(float alpha, Tensor x, float beta, Tensor y);
 

@@ -285,6 +285,14 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public void channelAffineActivation(Tensor x, Tensor scale, Tensor shift, Tensor y, Activation kind, float alpha,
+            float beta) {
+        long[] v = OpChecks.channelAffineActivation(this, x, scale, shift, y, kind);
+        check(CpuNative.channel_affine_act_cpu(x.data(), scale.data(), shift == null ? null : shift.data(), y.data(),
+                v[0], v[1], v[2], kind.code, alpha, beta));
+    }
+
+    @Override
     public void axpby(float alpha, Tensor x, float beta, Tensor y) {
         OpChecks.axpby(this, x, y);
         check(CpuNative.axpby_cpu(alpha, x.data(), beta, y.data(), x.numel()));

@@ -127,6 +127,9 @@ public final class CpuNative {
     public static native int channel_affine_cpu(@Cast("const float*") FloatPointer x,
             @Cast("const float*") FloatPointer scale, @Cast("const float*") FloatPointer shift, FloatPointer y,
             long outer, long channels, long inner);
+    public static native int channel_affine_act_cpu(@Cast("const float*") FloatPointer x,
+            @Cast("const float*") FloatPointer scale, @Cast("const float*") FloatPointer shift, FloatPointer y,
+            long outer, long channels, long inner, int act, float alpha, float beta);
     public static native int axpby_cpu(float alpha, @Cast("const float*") FloatPointer x, float beta, FloatPointer y,
             long n);
 

@@ -255,6 +255,14 @@ public final class OpChecks {
         return new long[] {outer, c, inner};
     }
 
+    public static long[] channelAffineActivation(Backend self, Tensor x, Tensor scale, Tensor shift, Tensor y,
+            Activation kind) {
+        long[] v = channelAffine(self, x, scale, shift, y);
+        if (kind == null || !Backend.fusesConvActivation(kind))
+            throw new SalientException("channelAffineActivation: " + kind + " is not fused (Relu or Clip)");
+        return v;
+    }
+
     public static void axpby(Backend self, Tensor x, Tensor y) {
         owned(self, "axpby", x, y);
         if (x.numel() != y.numel()) throw new SalientException("axpby: " + x + " and " + y + " differ in size");

@@ -48,6 +48,7 @@ class BackendRegistryTest {
             Map.entry("binary", "binary"),
             Map.entry("reduceSumTo", "reduceSumTo"),
             Map.entry("channelAffine", "channelAffineAndAxpby"),
+            Map.entry("channelAffineActivation", "channelAffineAndAxpby"),
             Map.entry("axpby", "channelAffineAndAxpby"),
             Map.entry("gemm", "gemm"),
             Map.entry("matmul", "matmul"),

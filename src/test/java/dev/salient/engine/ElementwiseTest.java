@@ -169,6 +169,33 @@ class ElementwiseTest {
         }
     }
 
+    /** channelAffineActivation is bit for bit channelAffine then the activation (NaN included). */
+    @Test
+    void channelAffineActivationMatchesTheTwoPasses() {
+        for (long[] xs : new long[][] {{2, 3, 4, 5}, {3, 7}, {2, 64, 30, 30}}) {
+            int c = (int) xs[1];
+            float[] x = Parity.random(18, numel(xs)), sc = Parity.random(19, c), sh = Parity.random(20, c);
+            x[x.length / 2] = Float.NaN;
+            Object[][] acts = {{Activation.RELU, 0f, 0f}, {Activation.CLIP, -0.3f, 0.4f}};
+            for (Object[] a : acts)
+                for (float[] shift : new float[][] {sh, null})
+                    try (Tensor tx = B.upload(x, xs); Tensor ts = B.upload(sc, c);
+                            Tensor tsh = shift == null ? null : B.upload(shift, c); Tensor want = B.allocate(xs);
+                            Tensor got = B.allocate(xs)) {
+                        Activation kind = (Activation) a[0];
+                        B.channelAffine(tx, ts, tsh, want);
+                        B.activationForward(kind, want, want, (Float) a[1], (Float) a[2]);
+                        B.fill(got, 7f);
+                        B.channelAffineActivation(tx, ts, tsh, got, kind, (Float) a[1], (Float) a[2]);
+                        assertArrayEquals(want.toArray(), got.toArray(), "channelAffine + " + kind + " " + Shapes.str(xs));
+                    }
+        }
+        try (Tensor tx = B.allocate(2, 3); Tensor ts = B.allocate(3); Tensor ty = B.allocate(2, 3)) {
+            assertThrows(SalientException.class,
+                    () -> B.channelAffineActivation(tx, ts, null, ty, Activation.SIGMOID, 0f, 0f));
+        }
+    }
+
     @Test
     void axpby() {
         for (int n : new int[] {1, 17, 200_003}) {

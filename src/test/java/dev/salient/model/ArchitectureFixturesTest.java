@@ -72,7 +72,7 @@ class ArchitectureFixturesTest {
             Set<String> fusedConvs = new HashSet<>();
             for (int i = 0; i + 1 < plain.steps().size(); i++) {
                 Plan.Step s = plain.steps().get(i), next = plain.steps().get(i + 1);
-                if (s.node().opType().equals("Conv")) fetch.add(s.outputs()[0]);
+                if (s.node().opType().matches("Conv|BatchNormalization")) fetch.add(s.outputs()[0]);
                 if (s.node().opType().equals("Conv") && next.node().opType().matches("Relu|Clip")
                         && next.inputs()[0].equals(s.outputs()[0]))
                     fusedConvs.add(s.outputs()[0]);
@@ -90,7 +90,7 @@ class ArchitectureFixturesTest {
             int fusedWithSums = plain.fusedSteps(cpu);
             assertTrue(fusedWithSums >= fusedConvs.size() + sums, name + ": " + fusedWithSums + " fused steps, "
                     + fusedConvs.size() + " activations and " + sums + " residual sums expected at least");
-            assertEquals(0, m.plan(Map.of(in, xt.shape()), fetch).fusedSteps(cpu), name + ": fetched Convs still fused");
+            assertEquals(0, m.plan(Map.of(in, xt.shape()), fetch).fusedSteps(cpu), name + ": fetched Convs (or BatchNorms) still fused");
             Map<String, Tensor> r = m.run(cpu, Map.of(in, xt), fetch);
             try {
                 assertArrayEquals(r.get(out).toArray(), y.toArray(), name + ": fused and unfused logits differ");

@@ -409,6 +409,14 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
+    public void channelAffineActivation(Tensor x, Tensor scale, Tensor shift, Tensor y, Activation kind, float alpha,
+            float beta) {
+        OpChecks.channelAffineActivation(this, x, scale, shift, y, kind);
+        channelAffine(x, scale, shift, y);
+        activationForward(kind, y, y, alpha, beta);
+    }
+
+    @Override
     public void axpby(float alpha, Tensor x, float beta, Tensor y) {
         OpChecks.axpby(this, x, y);
         check(CudaNative.axpby_cuda(alpha, ptr(x, "axpby"), beta, ptr(y, "axpby"), x.numel()));

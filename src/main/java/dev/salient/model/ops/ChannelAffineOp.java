@@ -33,6 +33,17 @@ final class ChannelAffineOp extends AbstractOp {
     }
 
     @Override
+    public boolean fuses(Op next, Backend b) {
+        return next instanceof ActivationOp a && Backend.fusesConvActivation(a.kind());
+    }
+
+    @Override
+    public void forwardFused(Backend b, Tensor[] in, Op next, Tensor out) {
+        ActivationOp a = (ActivationOp) next;
+        b.channelAffineActivation(in[0], in[1], in[2], out, a.kind(), a.alpha(), a.beta());
+    }
+
+    @Override
     public void backward(Backend b, Tensor[] in, Tensor[] out, Tensor[] dOut, Tensor[] dIn) {
         if (dIn[0] != null) b.channelAffine(dOut[0], in[1], null, dIn[0]);
     }

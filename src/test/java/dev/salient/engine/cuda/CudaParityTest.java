@@ -336,6 +336,13 @@ class CudaParityTest {
         cpu.channelAffine(x[0], sc[0], null, y2[0]);
         gpu.channelAffine(x[1], sc[1], null, y2[1]);
         assertClose("channelAffine without shift", y2);
+        Tensor[] y3 = out(xs);
+        cpu.channelAffineActivation(x[0], sc[0], sh[0], y3[0], Activation.RELU, 0f, 0f);
+        gpu.channelAffineActivation(x[1], sc[1], sh[1], y3[1], Activation.RELU, 0f, 0f);
+        assertClose("channelAffine + relu", y3);
+        cpu.channelAffineActivation(x[0], sc[0], null, y3[0], Activation.CLIP, -0.2f, 0.3f);
+        gpu.channelAffineActivation(x[1], sc[1], null, y3[1], Activation.CLIP, -0.2f, 0.3f);
+        assertClose("channelAffine + clip without shift", y3);
         Tensor[] acc = pairRandom(xs);
         cpu.axpby(0.3f, x[0], -1.5f, acc[0]);
         gpu.axpby(0.3f, x[1], -1.5f, acc[1]);
