@@ -2,22 +2,46 @@
 //
 // The simple version states the math: direct loops, parallel over planes, the
 // inner loop over output columns contiguous for stride 1 (depthwise_forward_direct,
-// depthwise_backward_data). FLOPs: 2 * n * k * oh * ow * r * s; bytes: the input
-// and output planes once, so these layers are memory- and overhead-bound, not
-// FLOP-bound (MobileNetV2's 7x7 planes left the direct loops at ~1 GFLOP/s).
+// depthwise_backward_data_direct). FLOPs: 2 * n * k * oh * ow * r * s; bytes: the
+// input and output planes once, so these layers are memory- and overhead-bound, not
+// FLOP-bound. The direct loops stay as the fallback (strides above 2, or no scratch).
 //
-// The tuned forward (strides 1 and 2, dilation 1) works on phase planes. The
-// zero-padded input plane P ((pt+h+pb) x (pl+w+pr)) is split into sh*sw planes
-//   Q[a][b][i][j] = P[i*sh + a][j*sw + b],   each hq x wq = ceil(hp/sh) x ceil(wp/sw),
-// so that  y[p,q] = bias + sum_{r,s} w[r,s] * Q[r%sh][s%sw][p + r/sh][q + s/sw].
-// With o = p*wq + q a flat index over the phase plane's width, every tap reads
-// Q[r%sh][s%sw] at o + (r/sh)*wq + s/sw: one contiguous, branch-free loop over
-// all output rows at once (columns q >= ow are computed and dropped), with no
-// pad tests and no short-row tails on small planes. 3x3 keeps the 9 taps in
-// registers and stores each output once; other kernels accumulate tap by tap
-// over blocks that stay in L1.
+// The tuned paths reduce both directions to one kernel, taps_plane: an output plane
+// (oh, ow) computed row by row from T shifted views of a zero-padded scratch plane,
+//   y[p, q] = b + sum_t w_t * src_t[p*ld + q],
+// with AVX2 vectors of 8 output columns, one FMA per tap in three short chains, the
+// taps' weights in registers for 3x3 (two output rows share their input rows when the
+// taps are a plain 3x3 window), stores straight into y (a row's last vector may run
+// into the next row, which is written after it; only the plane's last vector is
+// masked), and the epilogue applied to rows or the plane while they are in L1. No pad
+// tests in the loop.
+//
+// Forward (strides 1 and 2, any dilation): the zero-padded input plane P
+// ((pt+h+pb) x (pl+w+pr)) is split into sh*sw phase planes
+//   Q[a][b][i][j] = P[i*sh + a][j*sw + b],   each hq x wq (wq >= ceil(wp/sw), widened
+// so that the 8-wide copies into it never leave their row), so that tap (r, s) reads
+// Q[(r*dh)%sh][(s*dw)%sw] at (p + (r*dh)/sh, q + (s*dw)/sw): unit stride in p and q.
+// The scratch is zeroed once per call; each plane then only copies its input rows in
+// (the pads only ever receive zeros), and the m output planes of one input channel
+// reuse it. Each thread keeps two scratch planes and copies the next input plane in
+// before it computes the current one, so the loads never wait on the copy's stores.
+//
+// Data gradient (every stride, pad and dilation): the transposed conv is a stride-1
+// conv of the zero-upsampled dy with the flipped kernel. U (h + (r-1)*dh, w + (s-1)*dw)
+// holds dy[p, q] at (p*sh + (r-1)*dh - pt, q*sw + (s-1)*dw - pl) (entries that fall
+// outside feed no dx and are dropped), and
+//   dx[i, j] = sum_{kk of channel c} sum_{r,s} w[kk][r-1-r', s-1-s'] * U_kk[i + r'*dh, j + s'*dw].
+// The m planes of a channel are m*r*s taps of one taps_plane call, so each dx element
+// is one fixed sum. For stride 2 three in four taps read zeros; the vector loop
+// still beats the scalar scatter loops it replaces (kept as the fallback).
+//
+// Determinism: every output element is one sum over its taps in a fixed order,
+// whatever the batch, the plane's position or the thread that computes it.
+#include <immintrin.h>
 #include <algorithm>
 #include <cstring>
+#include <vector>
+#include <omp.h>
 #include "conv2d.h"
 #include "conv2d_epilogue.h"
 #include "workspace.h"
@@ -27,84 +51,202 @@ namespace conv {
 
 namespace {
 
-// Whether the phase-plane forward applies: strides 1 or 2, no dilation.
-bool phase_applies(const ConvGeom& g) {
-    return g.dh == 1 && g.dw == 1 && g.sh >= 1 && g.sh <= 2 && g.sw >= 1 && g.sw <= 2;
+// kTail + 8 - n: n leading lanes set (n in [0, 8])
+alignas(32) const int32_t kTail[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+inline __m256i lanes(int n) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kTail + 8 - n)); }
+
+// Stores acc at y[o .. o+8), o = p*ow + q0: whole when it stays inside the plane (it
+// may run into the next row, which is written after it), else its n valid lanes.
+inline void store_out(float* y, int64_t o, int64_t total, int n, __m256 acc) {
+    if (o + 8 <= total)
+        _mm256_storeu_ps(y + o, acc);
+    else
+        _mm256_maskstore_ps(y + o, lanes(n), acc);
 }
 
+// The 3x3 taps of one output vector at offset o of the sources: three partial sums
+// (taps 0-2 on the bias, 3-5, 6-8), so the FMA chains stay short.
+#define SALIENT_DW_TAPS9(acc, o)                                                        \
+    do {                                                                                \
+        __m256 a1_ = _mm256_mul_ps(w3, _mm256_loadu_ps(s3 + (o)));                      \
+        __m256 a2_ = _mm256_mul_ps(w6, _mm256_loadu_ps(s6 + (o)));                      \
+        acc = _mm256_fmadd_ps(w0, _mm256_loadu_ps(s0 + (o)), bv);                       \
+        a1_ = _mm256_fmadd_ps(w4, _mm256_loadu_ps(s4 + (o)), a1_);                      \
+        a2_ = _mm256_fmadd_ps(w7, _mm256_loadu_ps(s7 + (o)), a2_);                      \
+        acc = _mm256_fmadd_ps(w1, _mm256_loadu_ps(s1 + (o)), acc);                      \
+        a1_ = _mm256_fmadd_ps(w5, _mm256_loadu_ps(s5 + (o)), a1_);                      \
+        a2_ = _mm256_fmadd_ps(w8, _mm256_loadu_ps(s8 + (o)), a2_);                      \
+        acc = _mm256_fmadd_ps(w2, _mm256_loadu_ps(s2 + (o)), acc);                      \
+        acc = _mm256_add_ps(acc, _mm256_add_ps(a1_, a2_));                              \
+    } while (0)
+
+// y (oh, ow) = b + sum_t wt[t] * src[t][p*ld + q], then the epilogue (if e) on each
+// finished row (rows of 32 and more) or on the whole plane. Reads up to 7 floats past column ow - 1 of each source row (the
+// callers' scratch has them); writes only inside y.
+//
+// 3x3 (nt == 9) keeps the weights in registers. When the taps are a 3x3 window of one
+// plane (src[3*r + s] = src[0] + r*ld + s: stride 1, no dilation), output rows p and
+// p+1 share their input rows: 12 loads instead of 18 for 18 FMAs, with the same sum
+// per output as the one-row loop. Other tap counts broadcast their weights per vector.
+void taps_plane(const float* const* src, const float* wt, int nt, float b, float* y, int oh, int ow, int64_t ld,
+                const Epilogue* e) {
+    const __m256 bv = _mm256_set1_ps(b);
+    const int64_t total = (int64_t)oh * ow;
+    if (nt != 9) {
+        for (int p = 0; p < oh; p++) {
+            const int64_t row = (int64_t)p * ld;
+            for (int q0 = 0; q0 < ow; q0 += 8) {
+                __m256 acc = bv;
+                for (int t = 0; t < nt; t++)
+                    acc = _mm256_fmadd_ps(_mm256_broadcast_ss(wt + t), _mm256_loadu_ps(src[t] + row + q0), acc);
+                store_out(y, (int64_t)p * ow + q0, total, std::min(8, ow - q0), acc);
+            }
+            if (e && ow >= 32) apply_epilogue(*e, y + (int64_t)p * ow, ow);
+        }
+        if (e && ow < 32) apply_epilogue(*e, y, total);
+        return;
+    }
+    const __m256 w0 = _mm256_set1_ps(wt[0]), w1 = _mm256_set1_ps(wt[1]), w2 = _mm256_set1_ps(wt[2]),
+                 w3 = _mm256_set1_ps(wt[3]), w4 = _mm256_set1_ps(wt[4]), w5 = _mm256_set1_ps(wt[5]),
+                 w6 = _mm256_set1_ps(wt[6]), w7 = _mm256_set1_ps(wt[7]), w8 = _mm256_set1_ps(wt[8]);
+    const float *s0 = src[0], *s1 = src[1], *s2 = src[2], *s3 = src[3], *s4 = src[4], *s5 = src[5], *s6 = src[6],
+                *s7 = src[7], *s8 = src[8];
+    bool window = true;
+    for (int t = 0; t < 9; t++) window = window && src[t] == s0 + (t / 3) * ld + t % 3;
+    int p = 0;
+    if (window) {
+        for (; p + 2 <= oh; p += 2) {
+            const float* x0 = s0 + (int64_t)p * ld;
+            const float *x1 = x0 + ld, *x2 = x1 + ld, *x3 = x2 + ld;
+            float* y0 = y + (int64_t)p * ow;
+            __m256 first1 = bv;  // row p+1's first vector, stored after row p's last (which may run into it)
+            for (int q0 = 0; q0 < ow; q0 += 8) {
+                // same partial sums as SALIENT_DW_TAPS9: (bias + row r), (row r+1), (row r+2)
+                __m256 u0 = _mm256_loadu_ps(x1 + q0), u1 = _mm256_loadu_ps(x1 + q0 + 1), u2 = _mm256_loadu_ps(x1 + q0 + 2);
+                __m256 a1 = _mm256_mul_ps(w3, u0), c0 = _mm256_fmadd_ps(w0, u0, bv);
+                a1 = _mm256_fmadd_ps(w4, u1, a1);
+                c0 = _mm256_fmadd_ps(w1, u1, c0);
+                a1 = _mm256_fmadd_ps(w5, u2, a1);
+                c0 = _mm256_fmadd_ps(w2, u2, c0);
+                u0 = _mm256_loadu_ps(x2 + q0), u1 = _mm256_loadu_ps(x2 + q0 + 1), u2 = _mm256_loadu_ps(x2 + q0 + 2);
+                __m256 a2 = _mm256_mul_ps(w6, u0), c1 = _mm256_mul_ps(w3, u0);
+                a2 = _mm256_fmadd_ps(w7, u1, a2);
+                c1 = _mm256_fmadd_ps(w4, u1, c1);
+                a2 = _mm256_fmadd_ps(w8, u2, a2);
+                c1 = _mm256_fmadd_ps(w5, u2, c1);
+                // row p: taps 0-2 on x0
+                u0 = _mm256_loadu_ps(x0 + q0), u1 = _mm256_loadu_ps(x0 + q0 + 1), u2 = _mm256_loadu_ps(x0 + q0 + 2);
+                __m256 r0 = _mm256_fmadd_ps(w0, u0, bv);
+                r0 = _mm256_fmadd_ps(w1, u1, r0);
+                r0 = _mm256_fmadd_ps(w2, u2, r0);
+                r0 = _mm256_add_ps(r0, _mm256_add_ps(a1, a2));
+                // row p+1: taps 6-8 on x3
+                u0 = _mm256_loadu_ps(x3 + q0), u1 = _mm256_loadu_ps(x3 + q0 + 1), u2 = _mm256_loadu_ps(x3 + q0 + 2);
+                __m256 d2 = _mm256_mul_ps(w6, u0);
+                d2 = _mm256_fmadd_ps(w7, u1, d2);
+                d2 = _mm256_fmadd_ps(w8, u2, d2);
+                c0 = _mm256_add_ps(c0, _mm256_add_ps(c1, d2));
+                store_out(y, (int64_t)p * ow + q0, total, std::min(8, ow - q0), r0);
+                if (q0 == 0)
+                    first1 = c0;
+                else
+                    store_out(y, (int64_t)(p + 1) * ow + q0, total, std::min(8, ow - q0), c0);
+            }
+            store_out(y, (int64_t)(p + 1) * ow, total, std::min(8, ow), first1);
+            if (e && ow >= 32) apply_epilogue(*e, y0, 2 * (int64_t)ow);
+        }
+    }
+    for (; p < oh; p++) {
+        const int64_t row = (int64_t)p * ld;
+        for (int q0 = 0; q0 < ow; q0 += 8) {
+            __m256 acc;
+            SALIENT_DW_TAPS9(acc, row + q0);
+            store_out(y, (int64_t)p * ow + q0, total, std::min(8, ow - q0), acc);
+        }
+        if (e && ow >= 32) apply_epilogue(*e, y + (int64_t)p * ow, ow);
+    }
+    if (e && ow < 32) apply_epilogue(*e, y, total);  // small planes: one pass, still in L1
+}
+#undef SALIENT_DW_TAPS9
+
+// dst[0 .. n) = src[0 .. n); also writes zeros to dst[n .. roundup(n, 8)).
+inline void copy_row(const float* src, float* dst, int n) {
+    int u = 0;
+    for (; u + 8 <= n; u += 8) _mm256_storeu_ps(dst + u, _mm256_loadu_ps(src + u));
+    if (u < n) _mm256_storeu_ps(dst + u, _mm256_maskload_ps(src + u, lanes(n - u)));
+}
+
+// even[u] = src[2u], odd[u] = src[2u + 1] for 2u (2u+1) < n; zeros up to roundup(ceil(n/2), 8).
+inline void split_row(const float* src, float* even, float* odd, int n) {
+    for (int u = 0; 2 * u < n; u += 8) {
+        const int rem = n - 2 * u;
+        __m256 a, b;
+        if (rem >= 16) {
+            a = _mm256_loadu_ps(src + 2 * u);
+            b = _mm256_loadu_ps(src + 2 * u + 8);
+        } else {
+            a = _mm256_maskload_ps(src + 2 * u, lanes(std::min(8, rem)));
+            b = rem > 8 ? _mm256_maskload_ps(src + 2 * u + 8, lanes(rem - 8)) : _mm256_setzero_ps();
+        }
+        // [a0 a2 b0 b2 | a4 a6 b4 b6] -> [a0 a2 a4 a6 b0 b2 b4 b6]
+        const __m256 ev = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xD8));
+        const __m256 od = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0xDD)), 0xD8));
+        _mm256_storeu_ps(even + u, ev);
+        _mm256_storeu_ps(odd + u, od);
+    }
+}
+
+inline int round8(int v) { return (v + 7) & ~7; }
+
+// dst[2u] = src[u], dst[2u + 1] = 0 for u < n; zeros up to dst[2 * roundup(n, 8)).
+inline void spread_row(const float* src, float* dst, int n) {
+    const __m256 z = _mm256_setzero_ps();
+    for (int u = 0; u < n; u += 8) {
+        const __m256 a = n - u >= 8 ? _mm256_loadu_ps(src + u) : _mm256_maskload_ps(src + u, lanes(n - u));
+        // [a0 0 a1 0 | a4 0 a5 0], [a2 0 a3 0 | a6 0 a7 0] -> [a0 0 a1 0 a2 0 a3 0], [a4 0 .. a7 0]
+        const __m256 lo = _mm256_unpacklo_ps(a, z), hi = _mm256_unpackhi_ps(a, z);
+        _mm256_storeu_ps(dst + 2 * u, _mm256_permute2f128_ps(lo, hi, 0x20));
+        _mm256_storeu_ps(dst + 2 * u + 8, _mm256_permute2f128_ps(lo, hi, 0x31));
+    }
+}
+
+// Whether the phase-plane forward applies: strides 1 or 2 (any dilation).
+bool phase_applies(const ConvGeom& g) { return g.sh >= 1 && g.sh <= 2 && g.sw >= 1 && g.sw <= 2; }
+
 struct Phase {
-    int hp, wp, hq, wq;  // padded plane, phase plane
-    int64_t plane;       // floats per phase plane
-    int64_t len;         // flat outputs computed: (oh - 1) * wq + ow
+    int hq, wq;      // phase plane
+    int64_t plane;   // floats per phase plane
+    int64_t size;    // the sh*sw phase planes and the slack the 8-wide reads run into
 };
 
 Phase phase_geom(const ConvGeom& g) {
     Phase f;
-    f.hp = g.pt + g.h + g.pb;
-    f.wp = g.pl + g.w + g.pr;
-    f.hq = (f.hp + g.sh - 1) / g.sh;
-    f.wq = (f.wp + g.sw - 1) / g.sw;
+    const int hp = g.pt + g.h + g.pb, wp = g.pl + g.w + g.pr;
+    f.hq = (hp + g.sh - 1) / g.sh;
+    // the row copies write round8(ceil(w/sw)) floats from column ceil(pl/sw) at most
+    f.wq = std::max((wp + g.sw - 1) / g.sw, (g.pl + g.sw - 1) / g.sw + round8((g.w + g.sw - 1) / g.sw));
     f.plane = (int64_t)f.hq * f.wq;
-    f.len = (int64_t)(g.oh - 1) * f.wq + g.ow;
+    f.size = f.plane * g.sh * g.sw + 16;
     return f;
 }
 
-// Writes the sh*sw phase planes of one zero-padded input plane into q.
-// xp: (h,w), q: (sh*sw, hq, wq)
+// Copies one input plane's rows into its (zeroed) phase planes q: (sh*sw, hq, wq).
+// Writes the same positions for every plane, so the pads stay zero.
 void build_phases(const float* xp, float* q, const ConvGeom& g, const Phase& f) {
-    std::memset(q, 0, sizeof(float) * (size_t)(f.plane * g.sh * g.sw));
     for (int ih = 0; ih < g.h; ih++) {
         const int i = ih + g.pt;
         const float* src = xp + (int64_t)ih * g.w;
-        float* row = q + (int64_t)(i % g.sh) * g.sw * f.plane + (int64_t)(i / g.sh) * f.wq;
+        const int sh1 = g.sh - 1;  // sh is 1 or 2: i % sh = i & sh1, i / sh = i >> sh1
+        float* row = q + (int64_t)(i & sh1) * g.sw * f.plane + (int64_t)(i >> sh1) * f.wq;
         if (g.sw == 1) {
-            std::memcpy(row + g.pl, src, sizeof(float) * g.w);
+            copy_row(src, row + g.pl, g.w);
         } else {
-            // padded column j = iw + pl goes to phase j % 2, column j / 2
-            for (int b = 0; b < 2; b++) {
-                const int iw0 = ((b - g.pl) % 2 + 2) % 2;  // first iw with (iw + pl) % 2 == b
-                float* dst = row + b * f.plane + ((iw0 + g.pl) >> 1);
-                const int cnt = (g.w - iw0 + 1) / 2;
-#pragma omp simd
-                for (int u = 0; u < cnt; u++) dst[u] = src[iw0 + 2 * u];
-            }
+            // padded column iw + pl goes to phase (iw + pl) % 2, column (iw + pl) / 2
+            float* even = row + (g.pl & 1) * f.plane + (g.pl >> 1);
+            float* odd = row + ((g.pl + 1) & 1) * f.plane + ((g.pl + 1) >> 1);
+            split_row(src, even, odd, g.w);
         }
     }
-}
-
-// One output plane from its phase planes: t (len) gets the flat outputs, then
-// rows of ow are copied out. q: (sh*sw, hq, wq), wk: (r,s), yp: (oh,ow), t: scratch (len)
-void phase_plane(const float* q, const float* wk, float b, float* yp, float* t, const ConvGeom& g, const Phase& f,
-                 const Epilogue& e) {
-    const int64_t len = f.len;
-    auto tap = [&](int r, int s) {
-        return q + (int64_t)((r % g.sh) * g.sw + s % g.sw) * f.plane + (int64_t)(r / g.sh) * f.wq + s / g.sw;
-    };
-    if (g.r == 3 && g.s == 3) {
-        const float *t0 = tap(0, 0), *t1 = tap(0, 1), *t2 = tap(0, 2), *t3 = tap(1, 0), *t4 = tap(1, 1),
-                    *t5 = tap(1, 2), *t6 = tap(2, 0), *t7 = tap(2, 1), *t8 = tap(2, 2);
-        const float w0 = wk[0], w1 = wk[1], w2 = wk[2], w3 = wk[3], w4 = wk[4], w5 = wk[5], w6 = wk[6], w7 = wk[7],
-                    w8 = wk[8];
-#pragma omp simd
-        for (int64_t o = 0; o < len; o++)
-            t[o] = b + w0 * t0[o] + w1 * t1[o] + w2 * t2[o] + w3 * t3[o] + w4 * t4[o] + w5 * t5[o] + w6 * t6[o] +
-                   w7 * t7[o] + w8 * t8[o];
-    } else {
-        constexpr int64_t kBlock = 512;
-        for (int64_t o0 = 0; o0 < len; o0 += kBlock) {
-            const int64_t o1 = std::min(len, o0 + kBlock);
-            for (int64_t o = o0; o < o1; o++) t[o] = b;
-            for (int r = 0; r < g.r; r++)
-                for (int s = 0; s < g.s; s++) {
-                    const float wv = wk[r * g.s + s];
-                    const float* src = tap(r, s);
-#pragma omp simd
-                    for (int64_t o = o0; o < o1; o++) t[o] += wv * src[o];
-                }
-        }
-    }
-    for (int p = 0; p < g.oh; p++) std::memcpy(yp + (int64_t)p * g.ow, t + (int64_t)p * f.wq, sizeof(float) * g.ow);
-    apply_epilogue(e, yp, (int64_t)g.oh * g.ow);
 }
 
 }  // namespace
@@ -161,38 +303,69 @@ void depthwise_forward(const float* x, const float* w, const float* bias, float*
                        const Epilogue& e) {
     if (!phase_applies(g)) return depthwise_forward_direct(x, w, bias, y, g, e);
     const Phase f = phase_geom(g);
-    const int m = g.k / g.c;
+    const int m = g.k / g.c, rs = g.r * g.s;
     const int64_t planes = (int64_t)g.n * g.k;
-    const int64_t scratch = f.plane * g.sh * g.sw + f.len;
+    // the taps' offsets in the phase planes
+    std::vector<int64_t> off(rs);
+    for (int r = 0; r < g.r; r++)
+        for (int s = 0; s < g.s; s++) {
+            const int rr = r * g.dh, ss = s * g.dw;
+            off[r * g.s + s] = (int64_t)((rr % g.sh) * g.sw + ss % g.sw) * f.plane + (int64_t)(rr / g.sh) * f.wq + ss / g.sw;
+        }
     bool failed = false;
-#pragma omp parallel if (planes * g.oh * g.ow * g.r * g.s > 32768)
+#pragma omp parallel if (planes * g.oh * g.ow * rs > 32768)
     {
-        float* q = thread_workspace(scratch, 0);
+        // two scratch planes: the next input plane is copied in before the current one is
+        // computed, so the conv's loads never wait on the copy's stores (store forwarding)
+        float* q = thread_workspace(2 * f.size, 0);
+        std::vector<const float*> src(q ? 2 * rs : 0);
         if (!q) {
 #pragma omp atomic write
             failed = true;
+        } else {
+            std::memset(q, 0, sizeof(float) * (size_t)(2 * f.size));
+            for (int t = 0; t < rs; t++) src[t] = q + off[t], src[rs + t] = q + f.size + off[t];
         }
-        float* t = q ? q + f.plane * g.sh * g.sw : nullptr;
-        int64_t built = -1;  // input plane whose phases q holds
-#pragma omp for schedule(static)
-        for (int64_t pl = 0; pl < planes; pl++) {
-            if (!q) continue;
-            const int kk = (int)(pl % g.k);
-            const int64_t nn = pl / g.k, in = nn * g.c + kk / m;
-            if (in != built) {
-                build_phases(x + in * (int64_t)g.h * g.w, q, g, f);
-                built = in;
+        // this thread's planes [p0, p1), walked with (nn, kk) counters (no divisions per plane)
+        const int nth = omp_get_num_threads(), tid = omp_get_thread_num();
+        const int64_t p0 = planes * tid / nth, p1 = planes * (tid + 1) / nth;
+        int64_t nn = p0 / g.k;
+        int kk = (int)(p0 % g.k);
+        int64_t held[2] = {-1, -1};  // the input plane each scratch holds
+        int cur = 0;
+        for (int64_t pl = p0; q && pl < p1; pl++) {
+            const int64_t in = nn * g.c + kk / m;
+            if (held[cur] != in) {
+                cur ^= 1;
+                if (held[cur] != in) {  // only the thread's first plane: nothing was copied ahead
+                    build_phases(x + in * (int64_t)g.h * g.w, q + cur * f.size, g, f);
+                    held[cur] = in;
+                }
             }
-            phase_plane(q, w + (int64_t)kk * g.r * g.s, bias ? bias[kk] : 0.f, y + pl * (int64_t)g.oh * g.ow, t, g, f, e);
+            // the input plane of pl + 1, into the other scratch
+            const int64_t next = kk + 1 == g.k ? (nn + 1) * g.c : nn * g.c + (kk + 1) / m;
+            if (pl + 1 < p1 && next != in) {
+                build_phases(x + next * (int64_t)g.h * g.w, q + (cur ^ 1) * f.size, g, f);
+                held[cur ^ 1] = next;
+            }
+            float* yp = y + pl * (int64_t)g.oh * g.ow;
+            taps_plane(src.data() + cur * rs, w + (int64_t)kk * rs, rs, bias ? bias[kk] : 0.f, yp, g.oh, g.ow, f.wq,
+                       &e);
+            if (++kk == g.k) {
+                kk = 0;
+                nn++;
+            }
         }
     }
     // a thread without scratch memory left its planes: redo them all the simple way
     if (failed) depthwise_forward_direct(x, w, bias, y, g, e);
 }
 
-// Depthwise data gradient: input plane (n, cc) gathers from output planes cc*m .. cc*m+m-1.
+namespace {
+
+// Depthwise data gradient, direct loops: input plane (n, cc) gathers from output planes cc*m .. cc*m+m-1.
 // dy: (n,k,oh,ow), w: (k,1,r,s), dx: (n,c,h,w)
-void depthwise_backward_data(const float* dy, const float* w, float* dx, const ConvGeom& g) {
+void depthwise_backward_data_direct(const float* dy, const float* w, float* dx, const ConvGeom& g) {
     const int m = g.k / g.c;
     const int64_t planes = (int64_t)g.n * g.c;
 #pragma omp parallel for schedule(static) if (planes * g.oh * g.ow * g.r * g.s * m > 32768)
@@ -228,6 +401,95 @@ void depthwise_backward_data(const float* dy, const float* w, float* dx, const C
             }
         }
     }
+}
+
+// The zero-upsampled dy plane U of depthwise_backward_data: geometry and fill.
+struct Upsampled {
+    int hu, wu, pu, qu;  // U's rows and columns; where dy[0, 0] lands (may be negative)
+    int64_t ld, plane;   // row stride (16 floats of slack for the copies and reads), floats per plane
+};
+
+Upsampled upsampled_geom(const ConvGeom& g) {
+    Upsampled u;
+    u.hu = g.h + (g.r - 1) * g.dh;
+    u.wu = g.w + (g.s - 1) * g.dw;
+    u.pu = (g.r - 1) * g.dh - g.pt;
+    u.qu = (g.s - 1) * g.dw - g.pl;
+    u.ld = u.wu + 16;
+    u.plane = (int64_t)u.hu * u.ld;
+    return u;
+}
+
+// Writes dy plane yp (oh, ow) into its (zeroed) U plane; the same positions for every plane.
+void build_upsampled(const float* yp, float* up, const ConvGeom& g, const Upsampled& u) {
+    int lo, hi;  // dy columns that land inside U: 0 <= q*sw + qu < wu
+    valid_range(u.qu, g.sw, u.wu, g.ow, lo, hi);
+    if (hi <= lo) return;
+    for (int p = 0; p < g.oh; p++) {
+        const int i = p * g.sh + u.pu;
+        if (i < 0 || i >= u.hu) continue;
+        const float* src = yp + (int64_t)p * g.ow;
+        float* row = up + (int64_t)i * u.ld + u.qu;
+        if (g.sw == 1)
+            copy_row(src + lo, row + lo, hi - lo);  // zeros run at most 7 floats on, into the slack
+        else if (g.sw == 2)
+            spread_row(src + lo, row + 2 * lo, hi - lo);  // zeros at most 15 floats on, into the slack
+        else
+            for (int q = lo; q < hi; q++) row[(int64_t)q * g.sw] = src[q];
+    }
+}
+
+}  // namespace
+
+// Depthwise data gradient: input plane (n, cc) from the m output planes cc*m .. cc*m+m-1.
+// dy: (n,k,oh,ow), w: (k,1,r,s), dx: (n,c,h,w)
+void depthwise_backward_data(const float* dy, const float* w, float* dx, const ConvGeom& g) {
+    const Upsampled u = upsampled_geom(g);
+    const int m = g.k / g.c, rs = g.r * g.s, nt = m * rs;
+    const int64_t planes = (int64_t)g.n * g.c, scratch = u.plane * m + 16;
+    // tap (j, r', s') of channel cc: output plane cc*m + j, flipped weight (r-1-r', s-1-s')
+    std::vector<int64_t> off(nt);
+    std::vector<int> widx(nt);
+    for (int j = 0; j < m; j++)
+        for (int r = 0; r < g.r; r++)
+            for (int s = 0; s < g.s; s++) {
+                const int t = (j * g.r + r) * g.s + s;
+                off[t] = j * u.plane + (int64_t)r * g.dh * u.ld + (int64_t)s * g.dw;
+                widx[t] = j * rs + (g.r - 1 - r) * g.s + (g.s - 1 - s);
+            }
+    bool failed = false;
+#pragma omp parallel if (planes * g.oh * g.ow * nt > 32768)
+    {
+        // two scratch sets, the next plane's dy copied in before the current one is computed
+        float* q = thread_workspace(2 * scratch, 0);
+        std::vector<const float*> src(q ? 2 * nt : 0);
+        std::vector<float> wt(q ? nt : 0);
+        if (!q) {
+#pragma omp atomic write
+            failed = true;
+        } else {
+            std::memset(q, 0, sizeof(float) * (size_t)(2 * scratch));
+            for (int t = 0; t < nt; t++) src[t] = q + off[t], src[nt + t] = q + scratch + off[t];
+        }
+        // dy plane (n, cc*m + j) = pl*m + j, as k = c*m
+        auto build = [&](int64_t pl, float* set) {
+            for (int j = 0; j < m; j++) build_upsampled(dy + (pl * m + j) * (int64_t)g.oh * g.ow, set + j * u.plane, g, u);
+        };
+        const int nth = omp_get_num_threads(), tid = omp_get_thread_num();
+        const int64_t p0 = planes * tid / nth, p1 = planes * (tid + 1) / nth;
+        int cc = (int)(p0 % g.c), cur = 0;
+        if (q && p0 < p1) build(p0, q);
+        for (int64_t pl = p0; q && pl < p1; pl++) {
+            if (pl + 1 < p1) build(pl + 1, q + (cur ^ 1) * scratch);
+            const float* wk = w + (int64_t)cc * m * rs;
+            for (int t = 0; t < nt; t++) wt[t] = wk[widx[t]];
+            taps_plane(src.data() + cur * nt, wt.data(), nt, 0.f, dx + pl * (int64_t)g.h * g.w, g.h, g.w, u.ld,
+                       nullptr);
+            cur ^= 1;
+            if (++cc == g.c) cc = 0;
+        }
+    }
+    if (failed) depthwise_backward_data_direct(dy, w, dx, g);
 }
 
 }  // namespace conv

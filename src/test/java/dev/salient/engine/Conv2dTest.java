@@ -68,8 +68,10 @@ class Conv2dTest {
     }
 
     /**
-     * Depthwise convs: strides 1 and 2 take the phase-plane forward (3x3 with its taps in registers,
-     * other kernels tap by tap over blocks), dilation or stride 3 the direct loops.
+     * Depthwise convs: strides 1 and 2 (any dilation) take the phase-plane forward (3x3 with its taps in
+     * registers, two rows at a time for stride 1; other kernels tap by tap), stride 3 the direct loops. The
+     * data gradient runs as a stride-1 conv of the upsampled dy for every stride, dilation and multiplier:
+     * checked against the transpose, as the adjoint of the forward and by finite differences.
      */
     static Stream<Conv2dGeometry> depthwiseGeometries() {
         return Stream.of(
@@ -85,7 +87,12 @@ class Conv2dTest {
                 new Conv2dGeometry(1, 3, 11, 10, 3, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 3),     // stride 3: direct loops
                 new Conv2dGeometry(2, 48, 23, 23, 48, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 48),  // threaded, stride 2
                 new Conv2dGeometry(1, 16, 40, 38, 32, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 16),  // threaded, blocks of 512
-                new Conv2dGeometry(3, 32, 28, 28, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 32)); // threaded, 3x3
+                new Conv2dGeometry(3, 32, 28, 28, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 32),  // threaded, 3x3
+                new Conv2dGeometry(2, 6, 14, 14, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 6),     // 14x14: rows of 8 + 6 lanes
+                new Conv2dGeometry(1, 4, 11, 19, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 4),     // multiplier 2, odd rows
+                new Conv2dGeometry(1, 3, 13, 12, 6, 3, 3, 2, 2, 1, 1, 1, 1, 2, 2, 3),     // multiplier 2, stride 2, dil 2
+                new Conv2dGeometry(1, 2, 10, 11, 2, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 2),     // dilation 2, stride 1
+                new Conv2dGeometry(1, 4, 2, 3, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 4));      // rows shorter than a vector
     }
 
     @ParameterizedTest
@@ -93,6 +100,7 @@ class Conv2dTest {
     void depthwiseMatchesReference(Conv2dGeometry g) {
         forwardMatchesReference(g);
         backwardDataMatchesReferenceTranspose(g);
+        backwardDataIsTheAdjoint(g);
     }
 
     static Stream<Conv2dGeometry> allGeometries() {
