@@ -87,8 +87,13 @@ public interface Backend extends AutoCloseable {
             Activation kind, float alpha, float beta) {
         OpChecks.conv2dForwardSum(this, x, w, bias, z, y, g, kind);
         conv2dForward(x, w, bias, y, g);
-        binary(BinaryOp.ADD, y, z, y);
-        if (kind != null) activationForward(kind, y, y, alpha, beta);
+        addThenActivate(this, y, z, kind, alpha, beta);
+    }
+
+    /** y = act(y + z) (no activation when kind is null) in two passes: the composed tail of the fused sums. */
+    static void addThenActivate(Backend b, Tensor y, Tensor z, Activation kind, float alpha, float beta) {
+        b.binary(BinaryOp.ADD, y, z, y);
+        if (kind != null) b.activationForward(kind, y, y, alpha, beta);
     }
 
     /** dx = conv2d^T(dy, w): the data gradient; dx is overwritten. */
@@ -117,8 +122,7 @@ public interface Backend extends AutoCloseable {
             Activation kind, float alpha, float beta) {
         OpChecks.conv3dForwardSum(this, x, w, bias, z, y, g, kind);
         conv3dForward(x, w, bias, y, g);
-        binary(BinaryOp.ADD, y, z, y);
-        if (kind != null) activationForward(kind, y, y, alpha, beta);
+        addThenActivate(this, y, z, kind, alpha, beta);
     }
 
     /** y = act(conv3d(x, w) + bias) for {@link #fusesConvActivation} kinds; composed unless a backend fuses it. */

@@ -74,12 +74,8 @@ public final class Plan {
      * a tensor that dies at step i to the output of step i + 1).
      */
     private static boolean[] epilogues(List<Step> steps, Set<String> fetch, int[][] outSlot, long[] offsets, long[] sizes) {
-        Map<String, Integer> readers = new HashMap<>();
-        for (Step s : steps) for (String in : s.inputs()) if (!in.isEmpty()) readers.merge(in, 1, Integer::sum);
-        Map<String, Integer> slotOf = new HashMap<>();
-        for (int i = 0; i < steps.size(); i++)
-            for (int j = 0; j < steps.get(i).outputs().length; j++)
-                if (outSlot[i][j] >= 0) slotOf.put(steps.get(i).outputs()[j], outSlot[i][j]);
+        Map<String, Integer> readers = readers(steps);
+        Map<String, Integer> slotOf = slots(steps, outSlot);
         boolean[] e = new boolean[steps.size()];
         for (int i = 0; i + 1 < steps.size(); i++) {
             Step s = steps.get(i), next = steps.get(i + 1);
@@ -89,16 +85,37 @@ public final class Plan {
             boolean shape = inputs == 1 && next.inputs().length > 0 && o.equals(next.inputs()[0])
                     && readers.get(o) == 1 && next.outputs().length == 1 && !next.outputs()[0].isEmpty();
             if (!shape) continue;
-            int target = outSlot[i + 1][0];
-            boolean aliased = false;
-            for (String in : s.inputs()) {
-                int src = in.isEmpty() ? -3 : slotOf.getOrDefault(in, -3);
-                aliased |= target >= 0 && src >= 0 && offsets[src] < offsets[target] + sizes[target]
-                        && offsets[target] < offsets[src] + sizes[src];
-            }
-            e[i] = !aliased;
+            e[i] = !overlaps(outSlot[i + 1][0], Arrays.asList(s.inputs()), slotOf, offsets, sizes);
         }
         return e;
+    }
+
+    /** How many steps read each tensor. */
+    private static Map<String, Integer> readers(List<Step> steps) {
+        Map<String, Integer> readers = new HashMap<>();
+        for (Step s : steps) for (String in : s.inputs()) if (!in.isEmpty()) readers.merge(in, 1, Integer::sum);
+        return readers;
+    }
+
+    /** The arena buffer of each step output that has one. */
+    private static Map<String, Integer> slots(List<Step> steps, int[][] outSlot) {
+        Map<String, Integer> slotOf = new HashMap<>();
+        for (int i = 0; i < steps.size(); i++)
+            for (int j = 0; j < steps.get(i).outputs().length; j++)
+                if (outSlot[i][j] >= 0) slotOf.put(steps.get(i).outputs()[j], outSlot[i][j]);
+        return slotOf;
+    }
+
+    /** Whether buffer {@code target} overlaps the buffer of any of {@code tensors} (those in the arena). */
+    private static boolean overlaps(int target, List<String> tensors, Map<String, Integer> slotOf, long[] offsets,
+            long[] sizes) {
+        if (target < 0) return false;
+        for (String in : tensors) {
+            int src = in.isEmpty() ? -3 : slotOf.getOrDefault(in, -3);
+            if (src >= 0 && offsets[src] < offsets[target] + sizes[target] && offsets[target] < offsets[src] + sizes[src])
+                return true;
+        }
+        return false;
     }
 
     /**
@@ -110,12 +127,8 @@ public final class Plan {
      * number of steps fused (2 or 3), or 0.
      */
     private static int[] sums(List<Step> steps, Set<String> fetch, int[][] outSlot, long[] offsets, long[] sizes) {
-        Map<String, Integer> readers = new HashMap<>();
-        for (Step s : steps) for (String in : s.inputs()) if (!in.isEmpty()) readers.merge(in, 1, Integer::sum);
-        Map<String, Integer> slotOf = new HashMap<>();
-        for (int i = 0; i < steps.size(); i++)
-            for (int j = 0; j < steps.get(i).outputs().length; j++)
-                if (outSlot[i][j] >= 0) slotOf.put(steps.get(i).outputs()[j], outSlot[i][j]);
+        Map<String, Integer> readers = readers(steps);
+        Map<String, Integer> slotOf = slots(steps, outSlot);
         int[] r = new int[steps.size()];
         for (int i = 0; i + 1 < steps.size(); i++) {
             Step s = steps.get(i), add = steps.get(i + 1);
@@ -140,16 +153,9 @@ public final class Plan {
                         && !act.outputs()[0].isEmpty() && act.op().opType().matches("Relu|Clip"))
                     last = i + 2;
             }
-            int target = outSlot[last][0];
-            boolean aliased = false;
             List<String> read = new ArrayList<>(Arrays.asList(s.inputs()));
             read.add(add.inputs()[zi]);
-            for (String in : read) {
-                int src = in.isEmpty() ? -3 : slotOf.getOrDefault(in, -3);
-                aliased |= target >= 0 && src >= 0 && offsets[src] < offsets[target] + sizes[target]
-                        && offsets[target] < offsets[src] + sizes[src];
-            }
-            if (!aliased) r[i] = last - i + 1;
+            if (!overlaps(outSlot[last][0], read, slotOf, offsets, sizes)) r[i] = last - i + 1;
         }
         return r;
     }

@@ -248,8 +248,7 @@ public final class CudaBackend implements Backend {
             Activation kind, float alpha, float beta) {
         OpChecks.conv2dForwardSum(this, x, w, bias, z, y, g, kind);
         conv2dForward(x, w, bias, y, g);
-        binary(BinaryOp.ADD, y, z, y);
-        if (kind != null) activationForward(kind, y, y, alpha, beta);
+        Backend.addThenActivate(this, y, z, kind, alpha, beta);
     }
 
     @Override
@@ -284,8 +283,7 @@ public final class CudaBackend implements Backend {
             Activation kind, float alpha, float beta) {
         OpChecks.conv3dForwardSum(this, x, w, bias, z, y, g, kind);
         conv3dForward(x, w, bias, y, g);
-        binary(BinaryOp.ADD, y, z, y);
-        if (kind != null) activationForward(kind, y, y, alpha, beta);
+        Backend.addThenActivate(this, y, z, kind, alpha, beta);
     }
 
     @Override
