@@ -357,6 +357,21 @@ extern "C" int conv2d_forward_cpu(const float* x, const float* w, const float* b
     return forward(x, w, bias, y, g, Epilogue{});
 }
 
+namespace {
+
+// The fused forwards: y = act(conv2d(x, w) + bias [+ z]), arguments checked before any memory is touched.
+int forward_fused(const char* fn, const float* x, const float* w, const float* bias, const float* z, float* y,
+                  ConvGeom g, int act, float alpha, float beta) {
+    if (int rc = check_conv(fn, g)) return rc;
+    Epilogue e;
+    if (int rc = make_epilogue(fn, act, alpha, beta, z != nullptr, z, y, (int64_t)g.n * g.k * g.oh * g.ow, x,
+                               (int64_t)g.n * g.c * g.h * g.w, e))
+        return rc;
+    return forward(x, w, bias, y, g, e);
+}
+
+}  // namespace
+
 extern "C" int conv2d_forward_act_cpu(const float* x, const float* w, const float* bias, float* y,
                                       int n, int c, int h, int wd, int k, int r, int s,
                                       int stride_h, int stride_w, int pad_top, int pad_left, int pad_bottom,
@@ -365,17 +380,10 @@ extern "C" int conv2d_forward_act_cpu(const float* x, const float* w, const floa
     SALIENT_CHECK_PTR(x);
     SALIENT_CHECK_PTR(w);
     SALIENT_CHECK_PTR(y);
-    SALIENT_CHECK(act == SALIENT_ACT_RELU || act == SALIENT_ACT_CLIP,
-                  "%s: activation %d cannot be fused (Relu %d or Clip %d)", __func__, act, SALIENT_ACT_RELU,
-                  SALIENT_ACT_CLIP);
-    ConvGeom g{n, c, h, wd, k, r, s, stride_h, stride_w, pad_top, pad_left, pad_bottom, pad_right,
-               dil_h, dil_w, groups, 0, 0, 0, 0};
-    if (int rc = check_conv(__func__, g)) return rc;
-    Epilogue e;
-    e.kind = act;
-    e.lo = alpha;
-    e.hi = beta;
-    return forward(x, w, bias, y, g, e);
+    return forward_fused(__func__, x, w, bias, nullptr, y,
+                         ConvGeom{n, c, h, wd, k, r, s, stride_h, stride_w, pad_top, pad_left, pad_bottom, pad_right,
+                                  dil_h, dil_w, groups, 0, 0, 0, 0},
+                         act, alpha, beta);
 }
 
 extern "C" int conv2d_forward_sum_cpu(const float* x, const float* w, const float* bias, const float* z, float* y,
@@ -387,25 +395,10 @@ extern "C" int conv2d_forward_sum_cpu(const float* x, const float* w, const floa
     SALIENT_CHECK_PTR(w);
     SALIENT_CHECK_PTR(z);
     SALIENT_CHECK_PTR(y);
-    SALIENT_CHECK(act == -1 || act == SALIENT_ACT_RELU || act == SALIENT_ACT_CLIP,
-                  "%s: activation %d cannot be fused (none -1, Relu %d or Clip %d)", __func__, act, SALIENT_ACT_RELU,
-                  SALIENT_ACT_CLIP);
-    ConvGeom g{n, c, h, wd, k, r, s, stride_h, stride_w, pad_top, pad_left, pad_bottom, pad_right,
-               dil_h, dil_w, groups, 0, 0, 0, 0};
-    if (int rc = check_conv(__func__, g)) return rc;
-    // the output is written before the residual at the same place is read: they must not overlap
-    const uintptr_t ya = (uintptr_t)y, ye = ya + sizeof(float) * (uintptr_t)g.n * g.k * g.oh * g.ow;
-    const uintptr_t za = (uintptr_t)z, ze = za + sizeof(float) * (uintptr_t)g.n * g.k * g.oh * g.ow;
-    const uintptr_t xa = (uintptr_t)x, xe = xa + sizeof(float) * (uintptr_t)g.n * g.c * g.h * g.w;
-    SALIENT_CHECK(ze <= ya || ye <= za, "%s: the residual overlaps the output", __func__);
-    SALIENT_CHECK(xe <= ya || ye <= xa, "%s: the input overlaps the output", __func__);
-    Epilogue e;
-    e.kind = act;
-    e.lo = alpha;
-    e.hi = beta;
-    e.z = z;
-    e.base = y;
-    return forward(x, w, bias, y, g, e);
+    return forward_fused(__func__, x, w, bias, z, y,
+                         ConvGeom{n, c, h, wd, k, r, s, stride_h, stride_w, pad_top, pad_left, pad_bottom, pad_right,
+                                  dil_h, dil_w, groups, 0, 0, 0, 0},
+                         act, alpha, beta);
 }
 
 extern "C" int conv2d_backward_data_cpu(const float* dy, const float* w, float* dx,

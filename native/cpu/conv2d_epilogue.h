@@ -56,6 +56,30 @@ inline void apply_epilogue(const Epilogue& e, float* y, int64_t n) {
     }
 }
 
+// The epilogue of a fused conv entry point, its arguments checked first: act Relu or Clip, or
+// none (act < 0) where none_ok; with a residual z, the output y (ny floats) may overlap neither z
+// (ny floats) nor the input x (nx floats), since each output is written before the residual at the
+// same place is read.
+inline int make_epilogue(const char* fn, int act, float lo, float hi, bool none_ok, const float* z, const float* y,
+                         int64_t ny, const float* x, int64_t nx, Epilogue& e) {
+    SALIENT_CHECK((none_ok && act < 0) || act == SALIENT_ACT_RELU || act == SALIENT_ACT_CLIP,
+                  "%s: activation %d cannot be fused (%sRelu %d or Clip %d)", fn, act, none_ok ? "none < 0, " : "",
+                  SALIENT_ACT_RELU, SALIENT_ACT_CLIP);
+    if (z) {
+        const uintptr_t ya = (uintptr_t)y, ye = ya + sizeof(float) * (uintptr_t)ny;
+        const uintptr_t za = (uintptr_t)z, ze = za + sizeof(float) * (uintptr_t)ny;
+        const uintptr_t xa = (uintptr_t)x, xe = xa + sizeof(float) * (uintptr_t)nx;
+        SALIENT_CHECK(ze <= ya || ye <= za, "%s: the residual overlaps the output", fn);
+        SALIENT_CHECK(xe <= ya || ye <= xa, "%s: the input overlaps the output", fn);
+    }
+    e.kind = act < 0 ? -1 : act;
+    e.lo = lo;
+    e.hi = hi;
+    e.z = z;
+    e.base = y;
+    return SALIENT_OK;
+}
+
 // rows blocks of len floats, ld apart
 inline void apply_epilogue(const Epilogue& e, float* y, int64_t rows, int64_t len, int64_t ld) {
     if (!e.any()) return;

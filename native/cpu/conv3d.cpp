@@ -228,22 +228,29 @@ int check_blas(const char* fn, const Vol3Geom& g) {
 
 }  // namespace
 
+namespace {
+
+// The forwards: y = act(conv3d(x, w) + bias [+ z]) (act < 0: none), arguments checked before any memory is touched.
+int forward_entry(const char* fn, const float* x, const float* w, const float* bias, const float* z, float* y,
+                  const int32_t* geom, int act, float alpha, float beta) {
+    Vol3Geom g;
+    if (int rc = salient::host::unpack_conv3d(fn, geom, g)) return rc;
+    if (int rc = check_blas(fn, g)) return rc;
+    Epilogue e;
+    if (int rc = salient::conv::make_epilogue(fn, act, alpha, beta, true, z, y, (int64_t)g.n * g.k * g.out_vol(), x,
+                                              (int64_t)g.n * g.c * g.in_vol(), e))
+        return rc;
+    return forward(x, w, bias, y, g, e);
+}
+
+}  // namespace
+
 extern "C" int conv3d_forward_cpu(const float* x, const float* w, const float* bias, float* y, const int32_t* geom,
                                   int act, float alpha, float beta) {
     SALIENT_CHECK_PTR(x);
     SALIENT_CHECK_PTR(w);
     SALIENT_CHECK_PTR(y);
-    SALIENT_CHECK(act < 0 || act == SALIENT_ACT_RELU || act == SALIENT_ACT_CLIP,
-                  "%s: activation %d cannot be fused (none < 0, Relu %d or Clip %d)", __func__, act, SALIENT_ACT_RELU,
-                  SALIENT_ACT_CLIP);
-    Vol3Geom g;
-    if (int rc = salient::host::unpack_conv3d(__func__, geom, g)) return rc;
-    if (int rc = check_blas(__func__, g)) return rc;
-    Epilogue e;
-    e.kind = act < 0 ? -1 : act;
-    e.lo = alpha;
-    e.hi = beta;
-    return forward(x, w, bias, y, g, e);
+    return forward_entry(__func__, x, w, bias, nullptr, y, geom, act, alpha, beta);
 }
 
 extern "C" int conv3d_forward_sum_cpu(const float* x, const float* w, const float* bias, const float* z, float* y,
@@ -252,24 +259,7 @@ extern "C" int conv3d_forward_sum_cpu(const float* x, const float* w, const floa
     SALIENT_CHECK_PTR(w);
     SALIENT_CHECK_PTR(z);
     SALIENT_CHECK_PTR(y);
-    SALIENT_CHECK(act < 0 || act == SALIENT_ACT_RELU || act == SALIENT_ACT_CLIP,
-                  "%s: activation %d cannot be fused (none < 0, Relu %d or Clip %d)", __func__, act, SALIENT_ACT_RELU,
-                  SALIENT_ACT_CLIP);
-    Vol3Geom g;
-    if (int rc = salient::host::unpack_conv3d(__func__, geom, g)) return rc;
-    if (int rc = check_blas(__func__, g)) return rc;
-    // the output is written before the residual at the same place is read: they must not overlap
-    const uintptr_t ny = sizeof(float) * (uintptr_t)g.n * g.k * g.out_vol(), nx = sizeof(float) * (uintptr_t)g.n * g.c * g.in_vol();
-    const uintptr_t ya = (uintptr_t)y, za = (uintptr_t)z, xa = (uintptr_t)x;
-    SALIENT_CHECK(za + ny <= ya || ya + ny <= za, "%s: the residual overlaps the output", __func__);
-    SALIENT_CHECK(xa + nx <= ya || ya + ny <= xa, "%s: the input overlaps the output", __func__);
-    Epilogue e;
-    e.kind = act < 0 ? -1 : act;
-    e.lo = alpha;
-    e.hi = beta;
-    e.z = z;
-    e.base = y;
-    return forward(x, w, bias, y, g, e);
+    return forward_entry(__func__, x, w, bias, z, y, geom, act, alpha, beta);
 }
 
 extern "C" int conv3d_backward_data_cpu(const float* dy, const float* w, float* dx, const int32_t* geom) {

@@ -41,6 +41,11 @@ final class ActivationOp extends AbstractOp {
         return (float) t.get(0);
     }
 
+    /** Whether {@code op} is an activation its producer may apply in its epilogue (Relu or Clip). */
+    static boolean isEpilogue(Op op) {
+        return op instanceof ActivationOp a && Backend.fusesConvActivation(a.kind());
+    }
+
     Activation kind() {
         return kind;
     }

@@ -34,7 +34,7 @@ final class ChannelAffineOp extends AbstractOp {
 
     @Override
     public boolean fuses(Op next, Backend b) {
-        return next instanceof ActivationOp a && Backend.fusesConvActivation(a.kind());
+        return ActivationOp.isEpilogue(next);
     }
 
     @Override

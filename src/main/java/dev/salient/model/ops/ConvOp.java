@@ -92,7 +92,7 @@ final class ConvOp extends AbstractOp {
 
     @Override
     public boolean fuses(Op next, Backend b) {
-        return next instanceof ActivationOp a && Backend.fusesConvActivation(a.kind());
+        return ActivationOp.isEpilogue(next);
     }
 
     @Override
@@ -111,7 +111,7 @@ final class ConvOp extends AbstractOp {
 
     @Override
     public boolean fusesSum(Op act, Backend b) {
-        return act == null || act instanceof ActivationOp a && Backend.fusesConvActivation(a.kind());
+        return act == null || ActivationOp.isEpilogue(act);
     }
 
     @Override
