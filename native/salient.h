@@ -47,6 +47,14 @@ int salient_set_num_threads(int n);
 int salient_get_num_threads(void);
 /* The most threads the engine runs: 4 per core, within [8, 1024]. */
 int salient_max_threads(void);
+/* Instruction sets of the CPU kernels. The engine takes the widest the processor offers when it
+ * loads (SALIENT_ISA=avx2 in the environment keeps it at AVX2); the results are the same bits
+ * on either. salient_set_isa takes a level up to salient_max_isa() (else SALIENT_EINVAL). */
+#define SALIENT_ISA_AVX2 1
+#define SALIENT_ISA_AVX512 2
+int salient_set_isa(int level);
+int salient_get_isa(void);
+int salient_max_isa(void);
 
 /* ---- elementwise ------------------------------------------------------ */
 

@@ -35,6 +35,7 @@
 #include <immintrin.h>
 #endif
 #include "blas.h"
+#include "isa.h"
 
 namespace salient {
 
@@ -251,6 +252,68 @@ Kernel pick(int rows, int cols, bool scale) {
     }
 }
 
+#if SALIENT_HAVE_AVX512
+SALIENT_AVX512_BEGIN
+// kernel<> on AVX-512: R rows by up to 2 kNR-column panels, each 16 lanes wide, the first
+// panel's B at B0 + p * bs, the second's at B1 + p * bs (H = 2; cols > kNR). Each lane runs the
+// AVX2 kernel's chain, so the bits are the same. Loads and stores of C are masked to cols.
+template <int R, int H, bool Scale>
+void kernel512(int kc, const float* A, int64_t rs, int64_t ps, float alpha, const float* B0, const float* B1,
+               int64_t bs, float* C, int64_t ldc, int cols, bool load) {
+    const __mmask16 m0 = cols >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << cols) - 1);
+    const __mmask16 m1 = cols >= 32 ? (__mmask16)0xFFFF : cols <= 16 ? (__mmask16)0 : (__mmask16)((1u << (cols - 16)) - 1);
+    __m512 c0[R], c1[R];
+#pragma GCC unroll 8
+    for (int r = 0; r < R; r++) {
+        c0[r] = load ? _mm512_maskz_loadu_ps(m0, C + r * ldc) : _mm512_setzero_ps();
+        c1[r] = load && H == 2 ? _mm512_maskz_loadu_ps(m1, C + r * ldc + 16) : _mm512_setzero_ps();
+    }
+    const float* a[R];
+#pragma GCC unroll 8
+    for (int r = 0; r < R; r++) a[r] = A + r * rs;
+    const __m512 va = _mm512_set1_ps(alpha);
+    for (int p = 0; p < kc; p++, B0 += bs, B1 += bs) {
+        const __m512 b0 = _mm512_loadu_ps(B0), b1 = H == 2 ? _mm512_loadu_ps(B1) : b0;
+#pragma GCC unroll 8
+        for (int r = 0; r < R; r++) {
+            __m512 av = _mm512_set1_ps(*a[r]);
+            if (Scale) av = _mm512_mul_ps(av, va);
+            a[r] += ps;
+            c0[r] = _mm512_fmadd_ps(av, b0, c0[r]);
+            if (H == 2) c1[r] = _mm512_fmadd_ps(av, b1, c1[r]);
+        }
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < R; r++) {
+        _mm512_mask_storeu_ps(C + r * ldc, m0, c0[r]);
+        if (H == 2) _mm512_mask_storeu_ps(C + r * ldc + 16, m1, c1[r]);
+    }
+}
+SALIENT_AVX512_END
+#endif
+
+using Kernel512 = void (*)(int, const float*, int64_t, int64_t, float, const float*, const float*, int64_t, float*,
+                           int64_t, int, bool);
+
+#if SALIENT_HAVE_AVX512
+template <int R>
+Kernel512 pick512_rows(int cols, bool scale) {
+    if (cols > kNR) return scale ? kernel512<R, 2, true> : kernel512<R, 2, false>;
+    return scale ? kernel512<R, 1, true> : kernel512<R, 1, false>;
+}
+// kernel512<rows, H, scale> for 1 <= rows <= kMR and 1 <= cols <= 2 kNR
+Kernel512 pick512(int rows, int cols, bool scale) {
+    switch (rows) {
+        case 1: return pick512_rows<1>(cols, scale);
+        case 2: return pick512_rows<2>(cols, scale);
+        case 3: return pick512_rows<3>(cols, scale);
+        case 4: return pick512_rows<4>(cols, scale);
+        case 5: return pick512_rows<5>(cols, scale);
+        default: return pick512_rows<6>(cols, scale);
+    }
+}
+#endif
+
 // C[i][j0..j0+n) for one row i of a row-major B, P steps p0 .. p0+P-1: acc = C (0
 // when !load), then acc = fma(av[q], B[(p0+q)*ldb + j], acc) for q = 0 .. P-1 in
 // order, then store. The P rows of B are read front to back, side by side.
@@ -461,6 +524,33 @@ void small_m_bt(bool trans_a, int m, int n, int k, float alpha, const float* a, 
 void small_m(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda, const float* b,
              int ldb, float beta, float* c, int ldc, float* pb) {
     const bool scale = alpha != 1.f;
+#if SALIENT_HAVE_AVX512
+    if (isa::avx512()) {  // two panels (2 kNR columns) at a time, 16 lanes each
+        for (int j0 = 0; j0 < n; j0 += 2 * kNR) {
+            const int cols = std::min(2 * kNR, n - j0);
+            for (int p0 = 0; p0 < k; p0 += kKC) {
+                const int kc = std::min(kKC, k - p0);
+                const bool load = p0 > 0 || beta != 0.f;
+                const float* bp;
+                int64_t bs, second;
+                if (!trans_b && cols == 2 * kNR) {
+                    bp = b + (int64_t)p0 * ldb + j0, bs = ldb, second = kNR;
+                } else {
+                    pack_b(trans_b, b, ldb, p0, kc, j0, cols, pb);
+                    bp = pb, bs = kNR, second = (int64_t)kc * kNR;
+                }
+                for (int i0 = 0; i0 < m; i0 += kMR) {
+                    const int rows = std::min(kMR, m - i0);
+                    const float* ap = trans_a ? a + (int64_t)p0 * lda + i0 : a + (int64_t)i0 * lda + p0;
+                    const int64_t rs = trans_a ? 1 : lda, ps = trans_a ? lda : 1;
+                    pick512(rows, cols, scale)(kc, ap, rs, ps, alpha, bp, bp + second, bs, c + (int64_t)i0 * ldc + j0,
+                                               ldc, cols, load);
+                }
+            }
+        }
+        return;
+    }
+#endif
     for (int j0 = 0; j0 < n; j0 += kNR) {
         const int cols = std::min(kNR, n - j0);
         for (int p0 = 0; p0 < k; p0 += kKC) {
@@ -542,6 +632,29 @@ void sgemm_canonical(bool trans_a, bool trans_b, int m, int n, int k, float alph
                 const bool direct = alpha == 1.f;
                 const int packed0 = direct ? mc / kMR * kMR : 0;
                 if (packed0 < mc) pack_a(trans_a, a, lda, alpha, i0 + packed0, mc - packed0, p0, kc, pa);
+#if SALIENT_HAVE_AVX512
+                if (isa::avx512()) {  // two panels (2 kNR columns) at a time, 16 lanes each
+                    for (int jr = 0; jr < nc; jr += 2 * kNR) {
+                        const float* bp = pb + (int64_t)(jr / kNR) * kc * kNR;
+                        const int cols = std::min(2 * kNR, nc - jr);
+                        const Kernel512 run = pick512(kMR, cols, false);
+                        for (int ir = 0; ir < mc; ir += kMR) {
+                            const int i = i0 + ir;
+                            float* cp = c + (int64_t)i * ldc + j0 + jr;
+                            const float* bq = bp + (int64_t)kc * kNR;
+                            if (ir < packed0) {
+                                if (trans_a) run(kc, a + (int64_t)p0 * lda + i, 1, lda, 1.f, bp, bq, kNR, cp, ldc, cols, load);
+                                else run(kc, a + (int64_t)i * lda + p0, lda, 1, 1.f, bp, bq, kNR, cp, ldc, cols, load);
+                            } else {
+                                const int rows = std::min(kMR, mc - ir);
+                                pick512(rows, cols, false)(kc, pa + (int64_t)((ir - packed0) / kMR) * kc * kMR, 1, kMR,
+                                                           1.f, bp, bq, kNR, cp, ldc, cols, load);
+                            }
+                        }
+                    }
+                    continue;
+                }
+#endif
                 for (int jr = 0; jr < nc; jr += kNR) {
                     const float* bp = pb + (int64_t)(jr / kNR) * kc * kNR;
                     const int cols = std::min(kNR, nc - jr);

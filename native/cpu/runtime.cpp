@@ -13,6 +13,7 @@
 #include <cblas.h>
 #include "common.h"
 #include "conv2d.h"
+#include "isa.h"
 
 namespace salient {
 // Pin OpenBLAS to one thread per call when the library loads (see salient_set_num_threads).
@@ -32,6 +33,24 @@ static const int g_max_threads = max_threads_for_host();
 // OMP_NUM_THREADS is read by libgomp when it loads: clamp it before any parallel region runs.
 [[maybe_unused]] static const int g_threads_clamped =
     (omp_get_max_threads() > g_max_threads ? omp_set_num_threads(g_max_threads) : (void)0, 0);
+
+// ---- instruction set (isa.h)
+static int max_isa_for_host() {
+#if SALIENT_HAVE_AVX512
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw"))
+        return SALIENT_ISA_AVX512;
+#endif
+    return SALIENT_ISA_AVX2;
+}
+static const int g_max_isa = max_isa_for_host();
+static int initial_isa() {
+    const char* e = std::getenv("SALIENT_ISA");
+    if (e && std::strcmp(e, "avx2") == 0) return SALIENT_ISA_AVX2;
+    return g_max_isa;
+}
+std::atomic<int> isa::g_level{initial_isa()};
 
 // ---- block cache
 // Large tensors come and go in the same sizes every chunk (IG steps, noise samples).
@@ -164,5 +183,17 @@ int salient_get_num_threads(void) {
 }
 
 int salient_max_threads(void) { return salient::g_max_threads; }
+
+int salient_set_isa(int level) {
+    if (level < SALIENT_ISA_AVX2 || level > salient::g_max_isa)
+        return salient::fail(SALIENT_EINVAL, "instruction set level must be between %d (AVX2) and %d on this machine, got %d",
+                             SALIENT_ISA_AVX2, salient::g_max_isa, level);
+    salient::isa::g_level.store(level);
+    return SALIENT_OK;
+}
+
+int salient_get_isa(void) { return salient::isa::g_level.load(); }
+
+int salient_max_isa(void) { return salient::g_max_isa; }
 
 }  // extern "C"

@@ -37,6 +37,11 @@ public final class CpuNative {
     public static native int salient_set_num_threads(int n);
     public static native int salient_get_num_threads();
     public static native int salient_max_threads();
+    /** Instruction sets of the CPU kernels (salient.h): the same bits on either. */
+    public static final int ISA_AVX2 = 1, ISA_AVX512 = 2;
+    public static native int salient_set_isa(int level);
+    public static native int salient_get_isa();
+    public static native int salient_max_isa();
 
     // ---- elementwise
     public static final int ACT_RELU = 0, ACT_LEAKY_RELU = 1, ACT_CLIP = 2, ACT_SIGMOID = 3,

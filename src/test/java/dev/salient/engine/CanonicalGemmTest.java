@@ -48,16 +48,20 @@ class CanonicalGemmTest {
                 fail(what + ": element " + i + " is " + got[offset + i] + ", expected " + want[i] + " (bits differ)");
     }
 
-    /** Runs body on 1 thread, then on 2. */
+    /** Runs body on 1 thread, then on 2, at each instruction-set level this processor has (AVX2, AVX-512). */
     static void onOneAndTwoThreads(Runnable body) {
-        int before = CpuNative.salient_get_num_threads();
+        int before = CpuNative.salient_get_num_threads(), isa = CpuNative.salient_get_isa();
         try {
-            for (int t : new int[] {1, 2}) {
-                assertEquals(0, CpuNative.salient_set_num_threads(t));
-                body.run();
+            for (int level = CpuNative.ISA_AVX2; level <= CpuNative.salient_max_isa(); level++) {
+                assertEquals(0, CpuNative.salient_set_isa(level));
+                for (int t : new int[] {1, 2}) {
+                    assertEquals(0, CpuNative.salient_set_num_threads(t));
+                    body.run();
+                }
             }
         } finally {
             CpuNative.salient_set_num_threads(before);
+            CpuNative.salient_set_isa(isa);
         }
     }
 
@@ -81,7 +85,7 @@ class CanonicalGemmTest {
                     for (boolean t : new boolean[] {tb, !tb}) {
                         float[] bt = t == tb ? b : transpose(b, t ? k : n, t ? n : k);
                         String what = "gemm m=" + m + " n=" + n + " k=" + k + " ta=" + ta + " tb=" + t + " alpha=" + alpha
-                                + " threads=" + CpuNative.salient_get_num_threads();
+                                + " threads=" + CpuNative.salient_get_num_threads() + " isa=" + CpuNative.salient_get_isa();
                         assertSameBits(what, chain(ta, t, m, n, k, alpha, a, bt, c), gemm(ta, t, m, n, k, alpha, a, bt, c), 0);
                     }
                 }
