@@ -29,6 +29,7 @@
 #include <immintrin.h>
 #endif
 #include "common.h"
+#include "isa.h"
 #include "winograd_f23.h"
 #include "conv2d.h"
 #include "conv2d_epilogue.h"
@@ -233,6 +234,35 @@ inline void kernel(int K, const float* A, const float* B, float* C, int64_t ldc,
 #endif
 }
 
+#if SALIENT_HAVE_AVX512
+SALIENT_AVX512_BEGIN
+// kernel() on AVX-512 for H panels side by side (B, B + K * kNR): C[r][0, H * kNR), one 16-lane
+// accumulator per row and panel, each lane the AVX2 kernel's chain over K.
+template <int H>
+void kernel512(int K, const float* A, const float* B, float* C, int64_t ldc, int rows) {
+    __m512 acc[kMR][H];
+#pragma GCC unroll 6
+    for (int r = 0; r < kMR; r++)
+#pragma GCC unroll 2
+        for (int h = 0; h < H; h++) acc[r][h] = _mm512_setzero_ps();
+    const float* B1 = B + (int64_t)K * kNR;
+    for (int k = 0; k < K; k++, A += kMR, B += kNR, B1 += kNR) {
+        const __m512 b0 = _mm512_loadu_ps(B), b1 = H == 2 ? _mm512_loadu_ps(B1) : b0;
+#pragma GCC unroll 6
+        for (int r = 0; r < kMR; r++) {
+            const __m512 a = _mm512_set1_ps(A[r]);
+            acc[r][0] = _mm512_fmadd_ps(a, b0, acc[r][0]);
+            if (H == 2) acc[r][H - 1] = _mm512_fmadd_ps(a, b1, acc[r][H - 1]);
+        }
+    }
+    for (int r = 0; r < rows; r++) {
+        _mm512_storeu_ps(C + r * ldc, acc[r][0]);
+        if (H == 2) _mm512_storeu_ps(C + r * ldc + kNR, acc[r][H - 1]);
+    }
+}
+SALIENT_AVX512_END
+#endif
+
 // M[xi] (cout x ldp) = U[xi] (packed blocks) * V[xi] (packed panels), for the first `panels` panels.
 // Blocks of U rows that fit in L2 stay there while the panels stream past them.
 void multiply(const float* U, int64_t su, const float* V, int64_t sv, float* M, int64_t sm, int64_t ldp,
@@ -245,6 +275,21 @@ void multiply(const float* U, int64_t su, const float* V, int64_t sv, float* M, 
         float* C = M + xi * sm;
         for (int b0 = 0; b0 < blocks; b0 += per) {
             const int b1 = std::min(blocks, b0 + per);
+#if SALIENT_HAVE_AVX512
+            if (isa::avx512()) {  // two panels at a time
+                for (int64_t p = 0; p < panels; p += 2) {
+                    const float* Bp = B + p * cin * kNR;
+                    for (int bl = b0; bl < b1; bl++) {
+                        const float* Ab = A + (int64_t)bl * cin * kMR;
+                        float* Cb = C + (int64_t)bl * kMR * ldp + p * kNR;
+                        const int rows = std::min(kMR, cout - bl * kMR);
+                        if (p + 1 < panels) kernel512<2>(cin, Ab, Bp, Cb, ldp, rows);
+                        else kernel512<1>(cin, Ab, Bp, Cb, ldp, rows);
+                    }
+                }
+                continue;
+            }
+#endif
             for (int64_t p = 0; p < panels; p++) {
                 const float* Bp = B + p * cin * kNR;
                 for (int bl = b0; bl < b1; bl++)
