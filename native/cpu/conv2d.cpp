@@ -116,6 +116,12 @@ constexpr int kColBlock = 1024;
 
 int col_block_rows(const ConvGeom& g) { return std::max(1, kColBlock / std::max(1, g.ow)); }
 
+// Columns per block of a pointwise conv's output rows: about kPointwiseBlock floats of output
+// (kg rows), in multiples of 32 (two of the GEMM's 16-column panels), at least 64.
+constexpr int64_t kPointwiseBlock = int64_t(1) << 16;
+
+int64_t pointwise_block_cols(int kg) { return std::max<int64_t>(64, kPointwiseBlock / std::max(1, kg) / 32 * 32); }
+
 // One work item of the dense forward: output rows [p0, p1) of image nn, all groups.
 // x: (n,c,h,w), w: (k,cg,r,s), bias: (k) or NULL, y: (n,k,oh,ow); col: per-thread scratch
 void dense_forward_rows(const float* x, const float* w, const float* bias, float* y, const ConvGeom& g, int nn,
@@ -135,8 +141,18 @@ void dense_forward_rows(const float* x, const float* w, const float* bias, float
         const float* cols;                                                          // (crs, len)
         int ldb;
         if (pointwise) {
-            cols = xg + (int64_t)p0 * g.ow;
-            ldb = ohw;
+            // in blocks of columns whose output stays in L2 while the bias and the epilogue pass over
+            // it (a pointwise conv has a small k: its output is the bulk of its memory traffic)
+            const int64_t block = pointwise_block_cols(kg);
+            for (int64_t j0 = 0; j0 < len; j0 += block) {
+                const int nb = (int)std::min<int64_t>(block, len - j0);
+                float* yj = yb + j0;
+                salient::sgemm_serial(false, false, kg, nb, crs, 1.f, wg, crs, xg + (int64_t)p0 * g.ow + j0, ohw, 0.f,
+                                      yj, ohw);
+                if (bias) add_bias(yj, ohw, bias + gi * kg, kg, nb);
+                apply_epilogue(e, yj, kg, nb, ohw);
+            }
+            continue;
         } else {
             im2col_rows(xg, col, len, cg, g, p0, p1);
             cols = col;
