@@ -77,6 +77,25 @@ public class PrimitivesTest {
         }
     }
 
+    /** Max and min skip NaNs wherever they sit (lanes, tail), as fmaxf/fminf; a row of NaNs gives -inf / +inf. */
+    @Test
+    void reduceRowsMaxMinSkipNaNsInEveryLaneAndTheTail() {
+        int r = 4, l = 37;
+        float[] x = new float[r * l];
+        java.util.Arrays.fill(x, Float.NaN);  // row 0: all NaN
+        for (int j = 0; j < l; j++) {
+            x[l + j] = j == 3 ? Float.NaN : j - 10.5f;        // row 1: extremes at the last lane and in the tail
+            x[2 * l + j] = j % 2 == 0 ? Float.NaN : -j;        // row 2: every other value NaN
+            x[3 * l + j] = j == 20 ? Float.POSITIVE_INFINITY : (j == 35 ? Float.NEGATIVE_INFINITY : 1f);
+        }
+        try (Tensor xt = B.upload(x, r, l); Tensor y = B.allocate(r)) {
+            B.reduceRows(Reduction.MAX, xt, y);
+            assertArrayEquals(new float[] {Float.NEGATIVE_INFINITY, 25.5f, -1f, Float.POSITIVE_INFINITY}, y.toArray());
+            B.reduceRows(Reduction.MIN, xt, y);
+            assertArrayEquals(new float[] {Float.POSITIVE_INFINITY, -10.5f, -35f, Float.NEGATIVE_INFINITY}, y.toArray());
+        }
+    }
+
     @Test
     void reduceRowsSumMeanMaxMin() {
         int r = 3, l = 1001;
