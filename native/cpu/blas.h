@@ -21,6 +21,26 @@ void sgemm_parallel(bool trans_a, bool trans_b, int m, int n, int k, float alpha
 void sgemm_canonical(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda,
                      const float* b, int ldb, float beta, float* c, int ldc);
 
+// What sgemm_canonical_ep applies to each element of C after its chain (beta is 0): the row's
+// bias, then the residual, then the activation, each rounded as its own op would round it:
+//   c = acc;  c = c + bias[i] (bias set);  c = c + z[i * ldz + j] (z set);
+//   c = Relu(c) or Clip(c, lo, hi) (act SALIENT_ACT_RELU / SALIENT_ACT_CLIP; -1 none), NaN kept.
+// On the blocked AVX-512 path it is applied in registers as the kernel stores C, so the output is
+// not read back (a pointwise conv's bias pass alone cost 30 % of its time); elsewhere in passes
+// over C after the product. The bits are the same either way.
+struct GemmEpilogue {
+    const float* bias = nullptr;
+    const float* z = nullptr;
+    int64_t ldz = 0;
+    int act = -1;
+    float lo = 0.f, hi = 0.f;
+    bool any() const { return bias || z || act >= 0; }
+};
+
+// C = op(A) op(B) (alpha 1, beta 0) with the epilogue ep, in the calling thread.
+void sgemm_canonical_ep(bool trans_a, bool trans_b, int m, int n, int k, const float* a, int lda, const float* b,
+                        int ldb, float* c, int ldc, const GemmEpilogue& ep);
+
 // Single-threaded sgemm in the calling thread.
 inline void sgemm_serial(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda,
                          const float* b, int ldb, float beta, float* c, int ldc) {

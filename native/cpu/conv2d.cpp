@@ -108,6 +108,18 @@ void add_bias(float* y, int64_t ld, const float* bias, int rows, int64_t len) {
     }
 }
 
+// The bias and the conv epilogue e of the output block at y (rows ld apart), for the GEMM that writes it.
+salient::GemmEpilogue gemm_epilogue(const Epilogue& e, const float* bias, const float* y, int64_t ld) {
+    salient::GemmEpilogue ge;
+    ge.bias = bias;
+    ge.z = e.z ? e.z + (y - e.base) : nullptr;
+    ge.ldz = ld;
+    ge.act = e.kind;
+    ge.lo = e.lo;
+    ge.hi = e.hi;
+    return ge;
+}
+
 // Output rows per im2col block of a work item: about kColBlock GEMM columns, so that the column
 // matrix (crs x columns) and its packed copy stay in L2 instead of streaming the whole image's
 // column matrix (7 MiB for a 224x224 stem) through memory twice. The GEMM's chains do not depend
@@ -147,10 +159,8 @@ void dense_forward_rows(const float* x, const float* w, const float* bias, float
             for (int64_t j0 = 0; j0 < len; j0 += block) {
                 const int nb = (int)std::min<int64_t>(block, len - j0);
                 float* yj = yb + j0;
-                salient::sgemm_serial(false, false, kg, nb, crs, 1.f, wg, crs, xg + (int64_t)p0 * g.ow + j0, ohw, 0.f,
-                                      yj, ohw);
-                if (bias) add_bias(yj, ohw, bias + gi * kg, kg, nb);
-                apply_epilogue(e, yj, kg, nb, ohw);
+                salient::sgemm_canonical_ep(false, false, kg, nb, crs, wg, crs, xg + (int64_t)p0 * g.ow + j0, ohw, yj,
+                                            ohw, gemm_epilogue(e, bias ? bias + gi * kg : nullptr, yj, ohw));
             }
             continue;
         } else {
@@ -158,9 +168,8 @@ void dense_forward_rows(const float* x, const float* w, const float* bias, float
             cols = col;
             ldb = len;
         }
-        salient::sgemm_serial(false, false, kg, len, crs, 1.f, wg, crs, cols, ldb, 0.f, yb, ohw);
-        if (bias) add_bias(yb, ohw, bias + gi * kg, kg, len);
-        apply_epilogue(e, yb, kg, len, ohw);
+        salient::sgemm_canonical_ep(false, false, kg, len, crs, wg, crs, cols, ldb, yb, ohw,
+                                    gemm_epilogue(e, bias ? bias + gi * kg : nullptr, yb, ohw));
     }
 }
 

@@ -35,6 +35,7 @@
 #include <immintrin.h>
 #endif
 #include "blas.h"
+#include "salient.h"
 #include "isa.h"
 
 namespace salient {
@@ -252,14 +253,38 @@ Kernel pick(int rows, int cols, bool scale) {
     }
 }
 
+// The epilogue of one kernel's block of C: rows from the block's first, z at the block's first element.
+struct Store {
+    const float* bias;
+    const float* z;
+    int64_t ldz;
+    int act;
+    float lo, hi;
+};
+
 #if SALIENT_HAVE_AVX512
 SALIENT_AVX512_BEGIN
+// Row r's 16 lanes (half h of the block) as add_bias, then apply_epilogue (conv2d_epilogue.h) would
+// round them: c + b, + z, then the activation by compares (false for NaN, which stays NaN).
+inline __m512 finish512(__m512 v, const Store* st, int r, int h, __mmask16 m) {
+    if (st->bias) v = _mm512_add_ps(v, _mm512_set1_ps(st->bias[r]));
+    if (st->z) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, st->z + r * st->ldz + 16 * h));
+    if (st->act == SALIENT_ACT_RELU) {
+        v = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ), v, _mm512_setzero_ps());
+    } else if (st->act == SALIENT_ACT_CLIP) {
+        const __m512 lo = _mm512_set1_ps(st->lo), hi = _mm512_set1_ps(st->hi);
+        const __mmask16 below = _mm512_cmp_ps_mask(v, lo, _CMP_LT_OQ), above = _mm512_cmp_ps_mask(v, hi, _CMP_GT_OQ);
+        v = _mm512_mask_blend_ps(below, _mm512_mask_blend_ps(above, v, hi), lo);
+    }
+    return v;
+}
+
 // kernel<> on AVX-512: R rows by up to 2 kNR-column panels, each 16 lanes wide, the first
 // panel's B at B0 + p * bs, the second's at B1 + p * bs (H = 2; cols > kNR). Each lane runs the
 // AVX2 kernel's chain, so the bits are the same. Loads and stores of C are masked to cols.
 template <int R, int H, bool Scale>
 void kernel512(int kc, const float* A, int64_t rs, int64_t ps, float alpha, const float* B0, const float* B1,
-               int64_t bs, float* C, int64_t ldc, int cols, bool load) {
+               int64_t bs, float* C, int64_t ldc, int cols, bool load, const Store* st) {
     const __mmask16 m0 = cols >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << cols) - 1);
     const __mmask16 m1 = cols >= 32 ? (__mmask16)0xFFFF : cols <= 16 ? (__mmask16)0 : (__mmask16)((1u << (cols - 16)) - 1);
     __m512 c0[R], c1[R];
@@ -283,6 +308,13 @@ void kernel512(int kc, const float* A, int64_t rs, int64_t ps, float alpha, cons
             if (H == 2) c1[r] = _mm512_fmadd_ps(av, b1, c1[r]);
         }
     }
+    if (st) {
+#pragma GCC unroll 8
+        for (int r = 0; r < R; r++) {
+            c0[r] = finish512(c0[r], st, r, 0, m0);
+            if (H == 2) c1[r] = finish512(c1[r], st, r, 1, m1);
+        }
+    }
 #pragma GCC unroll 8
     for (int r = 0; r < R; r++) {
         _mm512_mask_storeu_ps(C + r * ldc, m0, c0[r]);
@@ -293,7 +325,7 @@ SALIENT_AVX512_END
 #endif
 
 using Kernel512 = void (*)(int, const float*, int64_t, int64_t, float, const float*, const float*, int64_t, float*,
-                           int64_t, int, bool);
+                           int64_t, int, bool, const Store*);
 
 #if SALIENT_HAVE_AVX512
 template <int R>
@@ -544,7 +576,7 @@ void small_m(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const
                     const float* ap = trans_a ? a + (int64_t)p0 * lda + i0 : a + (int64_t)i0 * lda + p0;
                     const int64_t rs = trans_a ? 1 : lda, ps = trans_a ? lda : 1;
                     pick512(rows, cols, scale)(kc, ap, rs, ps, alpha, bp, bp + second, bs, c + (int64_t)i0 * ldc + j0,
-                                               ldc, cols, load);
+                                               ldc, cols, load, nullptr);
                 }
             }
         }
@@ -578,9 +610,35 @@ void small_m(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const
 
 }  // namespace
 
-void sgemm_canonical(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda,
-                     const float* b, int ldb, float beta, float* c, int ldc) {
-    if (m <= 0 || n <= 0) return;
+namespace {
+
+// ep over C (m x n) in a pass per row, rounded as finish512 rounds it.
+void epilogue_passes(float* c, int m, int n, int ldc, const GemmEpilogue& ep) {
+    for (int i = 0; i < m; i++) {
+        float* row = c + (int64_t)i * ldc;
+        const float* zr = ep.z ? ep.z + (int64_t)i * ep.ldz : nullptr;
+        const float bv = ep.bias ? ep.bias[i] : 0.f;
+        if (ep.bias)
+#pragma omp simd
+            for (int j = 0; j < n; j++) row[j] = row[j] + bv;
+        if (zr)
+#pragma omp simd
+            for (int j = 0; j < n; j++) row[j] = row[j] + zr[j];
+        if (ep.act == SALIENT_ACT_RELU) {
+#pragma omp simd
+            for (int j = 0; j < n; j++) row[j] = row[j] < 0.f ? 0.f : row[j];
+        } else if (ep.act == SALIENT_ACT_CLIP) {
+            const float lo = ep.lo, hi = ep.hi;
+#pragma omp simd
+            for (int j = 0; j < n; j++) row[j] = row[j] < lo ? lo : (row[j] > hi ? hi : row[j]);
+        }
+    }
+}
+
+// The product; with ep (alpha 1, beta 0), true when the kernels applied it as they stored C.
+bool gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda, const float* b,
+          int ldb, float beta, float* c, int ldc, const GemmEpilogue* ep) {
+    if (m <= 0 || n <= 0) return true;
     // the chain starts from beta * C (from 0 when beta is 0: C may hold anything)
     if (beta != 0.f && beta != 1.f)
         for (int i = 0; i < m; i++)
@@ -588,17 +646,17 @@ void sgemm_canonical(bool trans_a, bool trans_b, int m, int n, int k, float alph
     if (k <= 0 || alpha == 0.f) {
         if (beta == 0.f)
             for (int i = 0; i < m; i++) std::memset(c + (int64_t)i * ldc, 0, sizeof(float) * n);
-        return;
+        return false;
     }
     if (!trans_b && m <= kRowsM) {
         small_m_rows(trans_a, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-        return;
+        return false;
     }
     // with a transposed B, A is read once per few columns: only while it stays in L2
     const bool a_fits = (int64_t)m * k <= kSmallA;
     if (trans_b && m <= kMR && a_fits) {
         small_m_bt(trans_a, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-        return;
+        return false;
     }
     float* pa = pack_buffer(g_packs.a, (size_t)kMC * kKC);
     float* pb = pack_buffer(g_packs.b, (size_t)kNC * kKC);
@@ -613,11 +671,11 @@ void sgemm_canonical(bool trans_a, bool trans_b, int m, int n, int k, float alph
                 }
                 c[(int64_t)i * ldc + j] = acc;
             }
-        return;
+        return false;
     }
     if (trans_b && m <= kSmallM && a_fits) {
         small_m(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, pb);
-        return;
+        return false;
     }
     for (int j0 = 0; j0 < n; j0 += kNC) {
         const int nc = std::min(kNC, n - j0);
@@ -634,6 +692,7 @@ void sgemm_canonical(bool trans_a, bool trans_b, int m, int n, int k, float alph
                 if (packed0 < mc) pack_a(trans_a, a, lda, alpha, i0 + packed0, mc - packed0, p0, kc, pa);
 #if SALIENT_HAVE_AVX512
                 if (isa::avx512()) {  // two panels (2 kNR columns) at a time, 16 lanes each
+                    const bool last = p0 + kc >= k;
                     for (int jr = 0; jr < nc; jr += 2 * kNR) {
                         const float* bp = pb + (int64_t)(jr / kNR) * kc * kNR;
                         const int cols = std::min(2 * kNR, nc - jr);
@@ -642,13 +701,20 @@ void sgemm_canonical(bool trans_a, bool trans_b, int m, int n, int k, float alph
                             const int i = i0 + ir;
                             float* cp = c + (int64_t)i * ldc + j0 + jr;
                             const float* bq = bp + (int64_t)kc * kNR;
+                            Store st;
+                            const Store* sp = nullptr;
+                            if (last && ep) {
+                                st = {ep->bias ? ep->bias + i : nullptr, ep->z ? ep->z + (int64_t)i * ep->ldz + j0 + jr : nullptr,
+                                      ep->ldz, ep->act, ep->lo, ep->hi};
+                                sp = &st;
+                            }
                             if (ir < packed0) {
-                                if (trans_a) run(kc, a + (int64_t)p0 * lda + i, 1, lda, 1.f, bp, bq, kNR, cp, ldc, cols, load);
-                                else run(kc, a + (int64_t)i * lda + p0, lda, 1, 1.f, bp, bq, kNR, cp, ldc, cols, load);
+                                if (trans_a) run(kc, a + (int64_t)p0 * lda + i, 1, lda, 1.f, bp, bq, kNR, cp, ldc, cols, load, sp);
+                                else run(kc, a + (int64_t)i * lda + p0, lda, 1, 1.f, bp, bq, kNR, cp, ldc, cols, load, sp);
                             } else {
                                 const int rows = std::min(kMR, mc - ir);
                                 pick512(rows, cols, false)(kc, pa + (int64_t)((ir - packed0) / kMR) * kc * kMR, 1, kMR,
-                                                           1.f, bp, bq, kNR, cp, ldc, cols, load);
+                                                           1.f, bp, bq, kNR, cp, ldc, cols, load, sp);
                             }
                         }
                     }
@@ -675,6 +741,20 @@ void sgemm_canonical(bool trans_a, bool trans_b, int m, int n, int k, float alph
             }
         }
     }
+    return ep && isa::avx512();
+}
+
+}  // namespace
+
+void sgemm_canonical(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda,
+                     const float* b, int ldb, float beta, float* c, int ldc) {
+    gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nullptr);
+}
+
+void sgemm_canonical_ep(bool trans_a, bool trans_b, int m, int n, int k, const float* a, int lda, const float* b,
+                        int ldb, float* c, int ldc, const GemmEpilogue& ep) {
+    if (!gemm(trans_a, trans_b, m, n, k, 1.f, a, lda, b, ldb, 0.f, c, ldc, ep.any() ? &ep : nullptr) && ep.any())
+        epilogue_passes(c, m, n, ldc, ep);
 }
 
 }  // namespace salient

@@ -118,27 +118,29 @@ class Conv2dTest {
     @ParameterizedTest
     @MethodSource("allGeometries")
     void fusedActivationMatchesConvThenActivation(Conv2dGeometry g) {
-        float[] x = Parity.random(11, numel(g.inputShape()));
-        x[x.length / 3] = Float.NaN;
-        float[] w = Parity.random(12, numel(g.weightShape()));
-        float[] b = Parity.random(13, g.k());
-        Object[][] acts = {{Activation.RELU, 0f, 0f}, {Activation.CLIP, 0f, 6f}, {Activation.CLIP, -0.2f, 0.1f}};
-        for (Object[] a : acts) {
-            Activation kind = (Activation) a[0];
-            float lo = (Float) a[1], hi = (Float) a[2];
-            for (float[] bias : new float[][] {b, null}) {
-                try (Tensor tx = B.upload(x, g.inputShape()); Tensor tw = B.upload(w, g.weightShape());
-                        Tensor tb = bias == null ? null : B.upload(bias, g.k());
-                        Tensor want = B.allocate(g.outputShape()); Tensor got = B.allocate(g.outputShape())) {
-                    B.conv2dForward(tx, tw, tb, want, g);
-                    B.activationForward(kind, want, want, lo, hi);
-                    B.fill(got, Float.NaN); // must be overwritten
-                    B.conv2dForwardActivation(tx, tw, tb, got, g, kind, lo, hi);
-                    assertArrayEquals(want.toArray(), got.toArray(),
-                            "fused " + kind + "(" + lo + ", " + hi + ")" + (bias == null ? " no bias " : " ") + g);
+        atEachIsa(() -> {
+            float[] x = Parity.random(11, numel(g.inputShape()));
+            x[x.length / 3] = Float.NaN;
+            float[] w = Parity.random(12, numel(g.weightShape()));
+            float[] b = Parity.random(13, g.k());
+            Object[][] acts = {{Activation.RELU, 0f, 0f}, {Activation.CLIP, 0f, 6f}, {Activation.CLIP, -0.2f, 0.1f}};
+            for (Object[] a : acts) {
+                Activation kind = (Activation) a[0];
+                float lo = (Float) a[1], hi = (Float) a[2];
+                for (float[] bias : new float[][] {b, null}) {
+                    try (Tensor tx = B.upload(x, g.inputShape()); Tensor tw = B.upload(w, g.weightShape());
+                            Tensor tb = bias == null ? null : B.upload(bias, g.k());
+                            Tensor want = B.allocate(g.outputShape()); Tensor got = B.allocate(g.outputShape())) {
+                        B.conv2dForward(tx, tw, tb, want, g);
+                        B.activationForward(kind, want, want, lo, hi);
+                        B.fill(got, Float.NaN); // must be overwritten
+                        B.conv2dForwardActivation(tx, tw, tb, got, g, kind, lo, hi);
+                        assertArrayEquals(want.toArray(), got.toArray(),
+                                "fused " + kind + "(" + lo + ", " + hi + ")" + (bias == null ? " no bias " : " ") + g);
+                    }
                 }
             }
-        }
+        });
     }
 
     /**
@@ -149,28 +151,46 @@ class Conv2dTest {
     @ParameterizedTest
     @MethodSource("allGeometries")
     void fusedSumMatchesConvThenAddThenActivation(Conv2dGeometry g) {
-        float[] x = Parity.random(21, numel(g.inputShape()));
-        float[] w = Parity.random(22, numel(g.weightShape()));
-        float[] b = Parity.random(23, g.k());
-        float[] z = Parity.random(24, numel(g.outputShape()));
-        z[z.length / 2] = Float.NaN;
-        Object[][] acts = {{null, 0f, 0f}, {Activation.RELU, 0f, 0f}, {Activation.CLIP, 0f, 6f}};
-        for (Object[] a : acts) {
-            Activation kind = (Activation) a[0];
-            float lo = (Float) a[1], hi = (Float) a[2];
-            for (float[] bias : new float[][] {b, null}) {
-                try (Tensor tx = B.upload(x, g.inputShape()); Tensor tw = B.upload(w, g.weightShape());
-                        Tensor tb = bias == null ? null : B.upload(bias, g.k()); Tensor tz = B.upload(z, g.outputShape());
-                        Tensor want = B.allocate(g.outputShape()); Tensor got = B.allocate(g.outputShape())) {
-                    B.conv2dForward(tx, tw, tb, want, g);
-                    B.binary(BinaryOp.ADD, want, tz, want);
-                    if (kind != null) B.activationForward(kind, want, want, lo, hi);
-                    B.fill(got, Float.NaN); // must be overwritten
-                    B.conv2dForwardSum(tx, tw, tb, tz, got, g, kind, lo, hi);
-                    assertArrayEquals(want.toArray(), got.toArray(),
-                            "fused sum " + kind + "(" + lo + ", " + hi + ")" + (bias == null ? " no bias " : " ") + g);
+        atEachIsa(() -> {
+            float[] x = Parity.random(21, numel(g.inputShape()));
+            float[] w = Parity.random(22, numel(g.weightShape()));
+            float[] b = Parity.random(23, g.k());
+            float[] z = Parity.random(24, numel(g.outputShape()));
+            z[z.length / 2] = Float.NaN;
+            Object[][] acts = {{null, 0f, 0f}, {Activation.RELU, 0f, 0f}, {Activation.CLIP, 0f, 6f}};
+            for (Object[] a : acts) {
+                Activation kind = (Activation) a[0];
+                float lo = (Float) a[1], hi = (Float) a[2];
+                for (float[] bias : new float[][] {b, null}) {
+                    try (Tensor tx = B.upload(x, g.inputShape()); Tensor tw = B.upload(w, g.weightShape());
+                            Tensor tb = bias == null ? null : B.upload(bias, g.k()); Tensor tz = B.upload(z, g.outputShape());
+                            Tensor want = B.allocate(g.outputShape()); Tensor got = B.allocate(g.outputShape())) {
+                        B.conv2dForward(tx, tw, tb, want, g);
+                        B.binary(BinaryOp.ADD, want, tz, want);
+                        if (kind != null) B.activationForward(kind, want, want, lo, hi);
+                        B.fill(got, Float.NaN); // must be overwritten
+                        B.conv2dForwardSum(tx, tw, tb, tz, got, g, kind, lo, hi);
+                        assertArrayEquals(want.toArray(), got.toArray(),
+                                "fused sum " + kind + "(" + lo + ", " + hi + ")" + (bias == null ? " no bias " : " ") + g);
+                    }
                 }
             }
+        });
+    }
+
+    /**
+     * Runs body at each instruction-set level the processor has (native/cpu/isa.h): the fused
+     * epilogues are applied in the AVX-512 GEMM kernel's stores, or in passes after the AVX2 GEMM.
+     */
+    static void atEachIsa(Runnable body) {
+        int isa = CpuNative.salient_get_isa();
+        try {
+            for (int level = CpuNative.ISA_AVX2; level <= CpuNative.salient_max_isa(); level++) {
+                assertEquals(0, CpuNative.salient_set_isa(level));
+                body.run();
+            }
+        } finally {
+            CpuNative.salient_set_isa(isa);
         }
     }
 
