@@ -194,12 +194,17 @@ void dense_forward_images(const float* x, const float* w, const float* bias, flo
             }
         }
         const float* wg = w + (int64_t)gi * kg * crs;  // (kg,crs)
-        salient::sgemm_serial(false, false, kg, (int)ld, crs, 1.f, wg, crs, col, (int)ld, 0.f, tmp, (int)ld);
+        // without a residual (laid out as y, not as tmp) the bias and activation go into the GEMM's stores
+        const bool in_gemm = !e.z;
+        salient::GemmEpilogue ge;
+        if (in_gemm) ge.bias = bias ? bias + gi * kg : nullptr, ge.act = e.kind, ge.lo = e.lo, ge.hi = e.hi;
+        salient::sgemm_canonical_ep(false, false, kg, (int)ld, crs, wg, crs, col, (int)ld, tmp, (int)ld, ge);
         for (int b = 0; b < nb; b++) {
             float* yb = y + ((int64_t)(n0 + b) * g.k + (int64_t)gi * kg) * ohw;  // (kg,ohw)
             for (int kk = 0; kk < kg; kk++) {
                 float* d = yb + (int64_t)kk * ohw;
                 std::memcpy(d, tmp + kk * ld + (int64_t)b * ohw, sizeof(float) * ohw);
+                if (in_gemm) continue;
                 if (bias) add_bias(d, ohw, bias + gi * kg + kk, 1, ohw);
                 apply_epilogue(e, d, ohw);
             }
@@ -297,10 +302,8 @@ int forward_channel_blocks(const float* x, const float* w, const float* bias, fl
                 const int k1 = std::min(kg, 8 * (int)((int64_t)blocks * (t + 1) / T));
                 if (k1 > k0) {
                     float* yb = yg + (int64_t)k0 * ohw;
-                    salient::sgemm_serial(false, false, k1 - k0, ohw, crs, 1.f, wg + (int64_t)k0 * crs, crs, cols, ohw,
-                                          0.f, yb, ohw);
-                    if (bias) add_bias(yb, ohw, bias + gi * kg + k0, k1 - k0, ohw);
-                    apply_epilogue(e, yb, (int64_t)(k1 - k0) * ohw);
+                    salient::sgemm_canonical_ep(false, false, k1 - k0, ohw, crs, wg + (int64_t)k0 * crs, crs, cols, ohw, yb,
+                                                ohw, gemm_epilogue(e, bias ? bias + gi * kg + k0 : nullptr, yb, ohw));
                 }
             }
         }
