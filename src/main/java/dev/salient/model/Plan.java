@@ -71,7 +71,8 @@ public final class Plan {
      * Steps whose successor may run as their epilogue in {@link #execute}: the step has one output,
      * nobody fetches it, and the next step is its only reader, with no other tensor input. The
      * successor's output must not overlap memory the step reads (the planner may hand the memory of
-     * a tensor that dies at step i to the output of step i + 1).
+     * a tensor that dies at step i to the output of step i + 1), unless the fused step is elementwise
+     * ({@link dev.salient.model.ops.Op#fusesInPlace}).
      */
     private static boolean[] epilogues(List<Step> steps, Set<String> fetch, int[][] outSlot, long[] offsets, long[] sizes) {
         Map<String, Integer> readers = readers(steps);
@@ -85,7 +86,12 @@ public final class Plan {
             boolean shape = inputs == 1 && next.inputs().length > 0 && o.equals(next.inputs()[0])
                     && readers.get(o) == 1 && next.outputs().length == 1 && !next.outputs()[0].isEmpty();
             if (!shape) continue;
-            e[i] = !overlaps(outSlot[i + 1][0], Arrays.asList(s.inputs()), slotOf, offsets, sizes);
+            List<String> ins = Arrays.asList(s.inputs());
+            int target = outSlot[i + 1][0], data = ins.get(0).isEmpty() ? -3 : slotOf.getOrDefault(ins.get(0), -3);
+            // an elementwise fused step may write exactly over its data input (same start, same shape)
+            boolean inPlace = s.op().fusesInPlace() && target >= 0 && data >= 0 && offsets[target] == offsets[data]
+                    && !overlaps(target, ins.subList(1, ins.size()), slotOf, offsets, sizes);
+            e[i] = inPlace || !overlaps(target, ins, slotOf, offsets, sizes);
         }
         return e;
     }
@@ -169,6 +175,16 @@ public final class Plan {
      * How many steps {@link #execute} runs in the epilogue of the step before them on {@code b}
      * (activations, and residual sums with their activations).
      */
+    /** The steps of op type {@code opType} that run their successor as their epilogue on {@code b}. */
+    int fusedAfter(String opType, Backend b) {
+        int n = 0;
+        for (int i = 0; i < epilogue.length; i++)
+            if (sum[i] == 0 && epilogue[i] && steps.get(i).op().opType().equals(opType)
+                    && steps.get(i).op().fuses(steps.get(i + 1).op(), b))
+                n++;
+        return n;
+    }
+
     int fusedSteps(Backend b) {
         int n = 0;
         for (int i = 0; i < epilogue.length; i++) {

@@ -53,6 +53,33 @@ class ArchitectureFixturesTest {
     }
 
     /**
+     * DenseNet's BatchNorms after a Concat cannot be folded into a Conv; each runs as a channel
+     * affine with its Relu in one pass, written over the Concat's output when that dies there (the
+     * fused step is elementwise), and the plain forward still gives the tape's logits bit for bit.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("fixtures")
+    void unfoldableBatchNormsRunWithTheirRelu(String name) {
+        Assumptions.assumeTrue(name.startsWith("densenet"), "DenseNet fixtures only");
+        Path d = ROOT.resolve(name);
+        Backend cpu = Engine.cpu();
+        NdArray x = Npy.read(d.resolve("input.npy"));
+        try (Model m = Model.load(d.resolve("model.onnx")); Tensor xt = x.upload(cpu); Tensor y = m.forward(cpu, xt);
+                dev.salient.explain.core.Tape tape = dev.salient.explain.core.Tape.record(m, cpu, xt, Set.of())) {
+            String in = m.inputs().get(0).name(), out = m.outputs().get(0).name();
+            Plan plain = m.plan(Map.of(in, xt.shape()), Set.of(out));
+            int pairs = 0;
+            for (int i = 0; i + 1 < plain.steps().size(); i++)
+                if (plain.steps().get(i).op().opType().equals("ChannelAffine")
+                        && plain.steps().get(i + 1).node().opType().equals("Relu"))
+                    pairs++;
+            assertTrue(pairs > 0, name + ": no channel affine before a Relu");
+            assertEquals(pairs, plain.fusedAfter("ChannelAffine", cpu), name + ": channel affines not fused with their Relu");
+            assertArrayEquals(tape.logits().toArray(), y.toArray(), name + ": plain forward against the tape");
+        }
+    }
+
+    /**
      * A plain forward runs Relu/Clip in the epilogue of the Conv before them; fetching the Convs'
      * outputs (as a method asking for a pre-activation layer does) turns that off for them. The
      * logits agree bit for bit, and the fetched Conv outputs are the pre-activations.
@@ -72,7 +99,7 @@ class ArchitectureFixturesTest {
             Set<String> fusedConvs = new HashSet<>();
             for (int i = 0; i + 1 < plain.steps().size(); i++) {
                 Plan.Step s = plain.steps().get(i), next = plain.steps().get(i + 1);
-                if (s.node().opType().matches("Conv|BatchNormalization")) fetch.add(s.outputs()[0]);
+                if (s.node().opType().matches("Conv|BatchNormalization|ChannelAffine")) fetch.add(s.outputs()[0]);
                 if (s.node().opType().equals("Conv") && next.node().opType().matches("Relu|Clip")
                         && next.inputs()[0].equals(s.outputs()[0]))
                     fusedConvs.add(s.outputs()[0]);

@@ -38,6 +38,11 @@ final class ChannelAffineOp extends AbstractOp {
     }
 
     @Override
+    public boolean fusesInPlace() {
+        return true;  // y[i] = act(x[i] * scale[c] + shift[c]): x[i] read, then y[i] written
+    }
+
+    @Override
     public void forwardFused(Backend b, Tensor[] in, Op next, Tensor out) {
         ActivationOp a = (ActivationOp) next;
         b.channelAffineActivation(in[0], in[1], in[2], out, a.kind(), a.alpha(), a.beta());

@@ -53,6 +53,15 @@ public interface Op {
         return false;
     }
 
+    /**
+     * Whether the fused step of this op and its epilogue (see {@link #fuses}) may write its output
+     * over this op's data input: each output element is computed from the input element at the
+     * same place alone, read before it is written (a channel affine then Relu). A conv may not.
+     */
+    default boolean fusesInPlace() {
+        return false;
+    }
+
     /** Runs this op with {@code next} as its epilogue (see {@link #fuses}); {@code out} is next's output. */
     default void forwardFused(Backend b, Tensor[] in, Op next, Tensor out) {
         throw new UnsupportedOperationException(opType() + " fuses nothing");
