@@ -321,12 +321,37 @@ extern "C" int avgpool2d_forward_cpu(const float* x, float* y, int n, int c, int
     if (int rc = check_pool(__func__, g)) return rc;
     // x: (n,c,h,w), y: (n,c,oh,ow)
     const int64_t planes = (int64_t)n * c;
+    // output columns [q_lo, q_hi) have their whole window inside the input's columns
+    int q_lo = 0, q_hi = 0;
+    while (q_lo < ow && q_lo * stride_w - pad_left < 0) q_lo++;
+    for (int q = q_lo; q < ow && q * stride_w - pad_left + (kw - 1) * dil_w < wd; q++) q_hi = q + 1;
+    if (q_hi < q_lo) q_hi = q_lo;
 #pragma omp parallel for schedule(static) if (planes * oh * ow * kh * kw > 32768)
     for (int64_t pl = 0; pl < planes; pl++) {
         const float* xp = x + pl * (int64_t)h * wd;
         float* yp = y + pl * (int64_t)oh * ow;
-        for (int p = 0; p < oh; p++)
+        for (int p = 0; p < oh; p++) {
+            const int ih0 = p * stride_h - pad_top;
+            if (ih0 >= 0 && ih0 + (kh - 1) * dil_h < h && q_hi > q_lo) {
+                // the window inside the input: the same sums (0, then each tap in row-major order),
+                // vectorised across output columns; divisor kh * kw in either padding mode
+                float* yr = yp + (int64_t)p * ow;
+                for (int q = q_lo; q < q_hi; q++) yr[q] = 0.f;
+                for (int r = 0; r < kh; r++)
+                    for (int s = 0; s < kw; s++) {
+                        const float* xr = xp + (int64_t)(ih0 + r * dil_h) * wd + s * dil_w - pad_left;
+#pragma omp simd
+                        for (int q = q_lo; q < q_hi; q++) yr[q] += xr[(int64_t)q * stride_w];
+                    }
+                const float cnt = (float)(kh * kw);
+#pragma omp simd
+                for (int q = q_lo; q < q_hi; q++) yr[q] = yr[q] / cnt;
+            }
             for (int q = 0; q < ow; q++) {
+                if (ih0 >= 0 && ih0 + (kh - 1) * dil_h < h && q >= q_lo && q < q_hi) {
+                    q = q_hi - 1;
+                    continue;
+                }
                 float sum = 0.f;
                 for (int r = 0; r < kh; r++) {
                     int ih = p * stride_h - pad_top + r * dil_h;
@@ -339,6 +364,7 @@ extern "C" int avgpool2d_forward_cpu(const float* x, float* y, int n, int c, int
                 int cnt = avg_divisor(g, p, q, count_include_pad);
                 yp[(int64_t)p * ow + q] = cnt > 0 ? sum / (float)cnt : 0.f;
             }
+        }
     }
     return SALIENT_OK;
 }
