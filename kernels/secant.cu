@@ -29,6 +29,16 @@ __global__ void secant_backward_kernel(const float* __restrict__ x, const float*
     }
 }
 
+// y = r / (z ± eps), the sign of z choosing (sign(0) = +1); one IEEE sum and one IEEE quotient, as
+// on the CPU
+__global__ void stab_divide_kernel(const float* __restrict__ r, const float* __restrict__ z, float* y, int64_t n,
+                                   float eps) {
+    GRID_STRIDE(i, n) {
+        const float zi = z[i];
+        y[i] = r[i] / (zi + (zi < 0.f ? -eps : eps));
+    }
+}
+
 // ---- launchers
 
 extern "C" int secant_backward_cuda(const float* x, const float* y, const float* dy, float* dx, int64_t h, float eps) {
@@ -39,6 +49,17 @@ extern "C" int secant_backward_cuda(const float* x, const float* y, const float*
     SALIENT_CUDA_CHECK(h > 0 && eps >= 0.f && isfinite(eps), "secant_backward_cuda: bad sizes h=%lld eps=%g",
                        (long long)h, (double)eps);
     secant_backward_kernel<<<salient_cuda::grid_for(h), salient_cuda::kThreads>>>(x, y, dy, dx, h, eps);
+    SALIENT_CUDA_CHECK_LAUNCH();
+    return SALIENT_OK;
+}
+
+extern "C" int stab_divide_cuda(const float* r, const float* z, float* y, int64_t n, float eps) {
+    SALIENT_CUDA_CHECK_PTR(r);
+    SALIENT_CUDA_CHECK_PTR(z);
+    SALIENT_CUDA_CHECK_PTR(y);
+    SALIENT_CUDA_CHECK(n > 0 && eps >= 0.f && isfinite(eps), "stab_divide_cuda: bad sizes n=%lld eps=%g", (long long)n,
+                       (double)eps);
+    stab_divide_kernel<<<salient_cuda::grid_for(n), salient_cuda::kThreads>>>(r, z, y, n, eps);
     SALIENT_CUDA_CHECK_LAUNCH();
     return SALIENT_OK;
 }

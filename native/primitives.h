@@ -49,6 +49,13 @@ int argsort_rows_cpu(const float* x, float* order, float* rank, int64_t r, int64
  */
 int secant_backward_cpu(const float* x, const float* y, const float* dy, float* dx, int64_t h, float eps);
 
+/*
+ * LRP's stabilised quotient (secant.cpp; Zennit's stabilizer): y[i] = r[i] / (z[i] + s[i]), with
+ * s[i] = -eps where z[i] < 0, else +eps (sign(0) = +1, -0 included; a NaN z gives NaN), one
+ * rounding for the sum and one for the quotient. r, z, y: (n); y may be r or z.
+ */
+int stab_divide_cpu(const float* r, const float* z, float* y, int64_t n, float eps);
+
 /* ---- feature visualisation (resample.cpp, adam.cpp; per-pixel math in resample.h) */
 /* y: (N,C,oh,ow), y[n,c,i,j] = x[n,c,i+oy,j+ox] inside x: (N,C,ih,iw), else fill; offsets: (N,2) = (oy,ox) integers. */
 int crop_pad_cpu(const float* x, const float* offsets, float fill, float* y, int64_t n, int64_t c, int64_t ih,

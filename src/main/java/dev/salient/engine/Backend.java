@@ -259,6 +259,14 @@ public interface Backend extends AutoCloseable {
     void secantBackward(Tensor x, Tensor y, Tensor dy, Tensor dx, float eps);
 
     /**
+     * LRP's stabilised quotient, as Zennit's stabilizer forms the denominator:
+     * {@code y = r / (z + sign(z)·eps)} elementwise with sign(0) = +1 (−0 too), one rounding for
+     * the sum and one for the quotient; a NaN z gives NaN. r, z and y hold the same number of
+     * elements; y may be r or z.
+     */
+    void stabilizedDivide(Tensor r, Tensor z, Tensor y, float eps);
+
+    /**
      * Standard normal values: element i of y is element {@code offset + i} of the
      * counter-based Philox4x32-10 stream of {@code seed}, the same numbers on every engine
      * and whatever the split of the work.

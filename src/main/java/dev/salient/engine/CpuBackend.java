@@ -418,6 +418,12 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public void stabilizedDivide(Tensor r, Tensor z, Tensor y, float eps) {
+        long n = OpChecks.stabilizedDivide(this, r, z, y, eps);
+        check(CpuNative.stab_divide_cpu(r.data(), z.data(), y.data(), n, eps));
+    }
+
+    @Override
     public void argsortRows(Tensor x, Tensor order, Tensor rank) {
         long[] v = OpChecks.argsortRows(this, x, order, rank);
         check(CpuNative.argsort_rows_cpu(x.data(), order.data(), rank.data(), v[0], v[1]));

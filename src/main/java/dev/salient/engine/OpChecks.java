@@ -490,6 +490,18 @@ public final class OpChecks {
         return new long[] {r, x.numel() / r};
     }
 
+    /** Returns n, the elements, for {@link Backend#stabilizedDivide}. */
+    public static long stabilizedDivide(Backend self, Tensor r, Tensor z, Tensor y, float eps) {
+        owned(self, "stabilizedDivide", r, z, y);
+        if (r == null || z == null || y == null) throw new SalientException("stabilizedDivide: a tensor is missing");
+        long n = r.numel();
+        if (n == 0) throw new SalientException("stabilizedDivide: " + r + " is empty");
+        for (Tensor t : new Tensor[] {z, y})
+            if (t.numel() != n) throw new SalientException("stabilizedDivide: " + t + " does not hold the " + n + " elements of r");
+        if (!(eps >= 0) || !Float.isFinite(eps)) throw new SalientException("stabilizedDivide: eps must be finite and >= 0, got " + eps);
+        return n;
+    }
+
     /** Returns h, the half of the paired elements, for {@link Backend#secantBackward}. */
     public static long secantBackward(Backend self, Tensor x, Tensor y, Tensor dy, Tensor dx, float eps) {
         owned(self, "secantBackward", x, y, dy, dx);

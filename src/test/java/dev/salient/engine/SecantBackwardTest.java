@@ -117,4 +117,57 @@ public class SecantBackwardTest {
             }
         }
     }
+
+    /** Values for the stabilised quotient: zeros of both signs, values near ±eps, NaN, and ordinary ones. */
+    public static float[][] quotientsForParity(int n, long seed) {
+        Random rnd = new Random(seed);
+        float[] r = new float[n], z = new float[n];
+        for (int i = 0; i < n; i++) {
+            r[i] = (float) rnd.nextGaussian();
+            z[i] = switch (i % 7) {
+                case 0 -> 0f;
+                case 1 -> -0f;
+                case 2 -> 1e-6f * (rnd.nextBoolean() ? 1 : -1);
+                case 3 -> i % 2 == 0 ? Float.NaN : (float) rnd.nextGaussian() * 1e-7f;
+                default -> (float) rnd.nextGaussian();
+            };
+        }
+        return new float[][] {r, z};
+    }
+
+    /**
+     * y = r / (z + sign(z)·eps) with sign(0) = +1 (−0 included), one rounding for the sum and one
+     * for the quotient, as Zennit's stabilizer; in place over r or z too; bad arguments refused.
+     */
+    @Test
+    void stabilizedDivideIsZennitsStabilizedQuotient() {
+        Backend b = Engine.cpu();
+        int n = 70001;  // over the parallel threshold, with a tail
+        float eps = 1e-6f;
+        float[][] q = quotientsForParity(n, 3);
+        float[] r = q[0], z = q[1], want = new float[n];
+        for (int i = 0; i < n; i++) {
+            float sign = z[i] < 0f ? -1f : 1f;  // Zennit: (z == 0) + sign(z), so +1 at ±0
+            want[i] = r[i] / (z[i] + sign * eps);
+        }
+        try (Tensor rt = b.upload(r, n); Tensor zt = b.upload(z, n); Tensor yt = b.allocate(n)) {
+            b.stabilizedDivide(rt, zt, yt, eps);
+            float[] got = yt.toArray();
+            for (int i = 0; i < n; i++)
+                assertEquals(Float.floatToIntBits(want[i]), Float.floatToIntBits(got[i]), "at " + i + ": r " + r[i] + ", z " + z[i]);
+            b.stabilizedDivide(rt, zt, rt, eps);  // over r
+            assertArrayEquals(want, rt.toArray());
+            try (Tensor r2 = b.upload(r, n)) {
+                b.stabilizedDivide(r2, zt, zt, eps);  // over z
+                assertArrayEquals(want, zt.toArray());
+            }
+            Tensor small = b.allocate(3);
+            try (small) {
+                assertThrows(SalientException.class, () -> b.stabilizedDivide(rt, small, yt, eps));
+                assertThrows(SalientException.class, () -> b.stabilizedDivide(rt, yt, yt, -1f));
+                assertThrows(SalientException.class, () -> b.stabilizedDivide(rt, yt, yt, Float.NaN));
+                assertThrows(SalientException.class, () -> b.stabilizedDivide(rt, null, yt, eps));
+            }
+        }
+    }
 }

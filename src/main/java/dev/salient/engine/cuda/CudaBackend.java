@@ -543,6 +543,13 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
+    public void stabilizedDivide(Tensor r, Tensor z, Tensor y, float eps) {
+        long n = OpChecks.stabilizedDivide(this, r, z, y, eps);
+        check(CudaNative.stab_divide_cuda(ptr(r, "stabilizedDivide"), ptr(z, "stabilizedDivide"), ptr(y, "stabilizedDivide"), n,
+                eps));
+    }
+
+    @Override
     public void argsortRows(Tensor x, Tensor order, Tensor rank) {
         long[] v = OpChecks.argsortRows(this, x, order, rank);
         check(CudaNative.argsort_rows_cuda(ptr(x, "argsortRows"), ptr(order, "argsortRows"), ptr(rank, "argsortRows"),

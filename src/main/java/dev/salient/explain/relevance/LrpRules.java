@@ -40,7 +40,7 @@ final class LrpRules {
     static BackwardRule norm(float stabilizer) {
         return (op, b, in, out, dOut, dIn) -> {
             try (Scope s = new Scope(b)) {
-                Tensor g = s.div(dOut[0], s.stab(out[0], stabilizer));
+                Tensor g = s.stabDiv(dOut[0], out[0], stabilizer);
                 op.backward(b, in, out, new Tensor[] {g}, dIn);
                 for (int i = 0; i < dIn.length; i++) if (dIn[i] != null) b.binary(BinaryOp.MUL, dIn[i], in[i], dIn[i]);
             }
@@ -50,7 +50,7 @@ final class LrpRules {
     /** Epsilon: {@code R_in = x ⊙ Wᵀ(R / stab(Wx + b))}. */
     static BackwardRule epsilon(float epsilon) {
         return linear(null, (s, op, x, w, bias, z, r, dx) -> {
-            Tensor g = s.div(r, s.stab(z, epsilon));
+            Tensor g = s.stabDiv(r, z, epsilon);
             s.backward(op, x, w, g, dx);
             s.b.binary(BinaryOp.MUL, dx, x, dx);
         });
@@ -64,7 +64,7 @@ final class LrpRules {
         return linear(model, (s, op, x, w, bias, z, r, dx) -> {
             Tensor xn = s.negOrNull(x), xp = xn == null ? x : s.pos(x), wp = s.wPos(w), wn = s.wNeg(w);
             Tensor den = s.plus(s.forward(op, xp, wp, s.wPos(bias)), op, xn, wn);
-            Tensor g = s.div(r, s.stab(den, stabilizer));
+            Tensor g = s.stabDiv(r, den, stabilizer);
             s.reduce(op, dx, g, xp, wp, xn, wn);
         });
     }
@@ -78,7 +78,7 @@ final class LrpRules {
             Tensor xn = s.negOrNull(x), xp = xn == null ? x : s.pos(x), wp = s.wPos(w), wn = s.wNeg(w);
             Tensor zp = s.plus(s.forward(op, xp, wp, s.wPos(bias)), op, xn, wn);
             Tensor zn = s.plus(s.forward(op, xp, wn, s.wNeg(bias)), op, xn, wp);
-            Tensor gp = s.div(r, s.stab(zp, stabilizer)), gn = s.div(r, s.stab(zn, stabilizer));
+            Tensor gp = s.stabDiv(r, zp, stabilizer), gn = s.stabDiv(r, zn, stabilizer);
             s.reduce(op, dx, gp, xp, wp, xn, wn);
             try (Tensor neg = s.b.allocate(dx.shape())) {
                 s.reduce(op, neg, gn, xp, wn, xn, wp);
@@ -100,8 +100,8 @@ final class LrpRules {
             Tensor zp = s.plus(s.forward(op, xp, wgp, bgp), op, xn, wgn);
             Tensor zn = s.plus(s.forward(op, xp, wgn, bgn), op, xn, wgp);
             Tensor mp = s.indicatorPositive(z), mn = s.indicatorPositive(s.scaled(z, -1f));
-            Tensor gp = s.div(s.mul(r, mp), s.stab(zp, stabilizer));
-            Tensor gn = s.div(s.mul(r, mn), s.stab(zn, stabilizer));
+            Tensor gp = s.stabDiv(s.mul(r, mp), zp, stabilizer);
+            Tensor gn = s.stabDiv(s.mul(r, mn), zn, stabilizer);
             s.reduce(op, dx, gp, xp, wgp, xn, wgn);
             try (Tensor more = s.b.allocate(dx.shape())) {
                 s.reduce(op, more, gn, xp, wgn, xn, wgp);
@@ -114,7 +114,7 @@ final class LrpRules {
     static BackwardRule flat(Model model, float stabilizer) {
         return linear(model, (s, op, x, w, bias, z, r, dx) -> {
             Tensor ones = s.filled(x, 1f), w1 = s.wOnes(w);
-            Tensor g = s.div(r, s.stab(s.forward(op, ones, w1, null), stabilizer));
+            Tensor g = s.stabDiv(r, s.forward(op, ones, w1, null), stabilizer);
             s.backward(op, ones, w1, g, dx);
         });
     }
@@ -127,7 +127,7 @@ final class LrpRules {
         return linear(model, (s, op, x, w, bias, z, r, dx) -> {
             Tensor ones = s.filled(x, 1f), w2 = s.wSquare(w);
             Tensor b2 = s.wSquare(bias);
-            Tensor g = s.div(r, s.stab(s.forward(op, ones, w2, b2), stabilizer));
+            Tensor g = s.stabDiv(r, s.forward(op, ones, w2, b2), stabilizer);
             s.backward(op, ones, w2, g, dx);
         });
     }
@@ -144,7 +144,7 @@ final class LrpRules {
             Tensor l = s.channels(x, low), h = s.channels(x, high);
             Tensor wp = s.wPos(w), wn = s.wNeg(w);
             Tensor zb = s.sub(s.sub(s.forward(op, x, w, null), s.forward(op, l, wp, null)), s.forward(op, h, wn, null));
-            Tensor g = s.div(r, s.stab(zb, stabilizer));
+            Tensor g = s.stabDiv(r, zb, stabilizer);
             s.backward(op, x, w, g, dx);
             s.b.binary(BinaryOp.MUL, dx, x, dx);
             Tensor t = s.like(dx);
@@ -372,12 +372,10 @@ final class LrpRules {
             return y;
         }
 
-        /** Zennit's stabiliser {@code z + ε·sign(z)} with sign(0) = +1: z + ε − 2ε·[z < 0]. */
-        Tensor stab(Tensor z, float eps) {
-            Tensor y = indicatorPositive(scaled(z, -1f));
-            b.axpby(1f, z, -2f * eps, y);
-            Tensor e = filled(z, eps);
-            b.binary(BinaryOp.ADD, y, e, y);
+        /** {@code r / (z + ε·sign(z))} with sign(0) = +1, Zennit's stabilised quotient in one pass. */
+        Tensor stabDiv(Tensor r, Tensor z, float eps) {
+            Tensor y = like(r);
+            b.stabilizedDivide(r, z, y, eps);
             return y;
         }
 

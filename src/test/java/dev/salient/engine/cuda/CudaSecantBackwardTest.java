@@ -40,4 +40,26 @@ class CudaSecantBackwardTest {
                         "at " + i + ": cpu " + got[0][i] + ", cuda " + got[1][i]);
         }
     }
+
+    /** The CUDA stabilised quotient against the CPU's, byte for byte (one IEEE sum, one IEEE quotient). */
+    @Test
+    void stabilizedDivideMatchesCpu() {
+        assumeTrue(CudaBackend.isAvailable(), "no CUDA device: " + CudaBackend.unavailableReason());
+        int n = 7 * 301;
+        float[][] q = SecantBackwardTest.quotientsForParity(n, 5);
+        Backend cpu = Engine.cpu();
+        try (CudaBackend gpu = CudaBackend.create()) {
+            float[][] got = new float[2][];
+            int k = 0;
+            for (Backend b : new Backend[] {cpu, gpu}) {
+                try (Tensor rt = b.upload(q[0], 7, 301); Tensor zt = b.upload(q[1], 7, 301); Tensor yt = b.allocate(7, 301)) {
+                    b.stabilizedDivide(rt, zt, yt, 1e-6f);
+                    got[k++] = yt.toArray();
+                }
+            }
+            for (int i = 0; i < n; i++)
+                assertEquals(Float.floatToIntBits(got[0][i]), Float.floatToIntBits(got[1][i]),
+                        "at " + i + ": cpu " + got[0][i] + ", cuda " + got[1][i]);
+        }
+    }
 }
