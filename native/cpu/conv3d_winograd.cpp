@@ -134,8 +134,21 @@ void transform_input(const float* x, const Shape& S, int iz, float* V, int64_t s
         }
         if (tiles % kNR) {
             const int lane = (int)(tiles % kNR);
+#if defined(__AVX2__) && defined(__FMA__)
+            // masked stores: the compiler makes a memset of unknown length a `rep stos`, whose
+            // start-up costs more than the few floats it writes
+            float* o = V + (tiles / kNR) * panel + (int64_t)i * kNR;
+            const __m256i at = _mm256_set1_epi32(lane - 1), z = _mm256_setzero_si256();
+            const __m256i m0 = _mm256_cmpgt_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), at);
+            const __m256i m1 = _mm256_cmpgt_epi32(_mm256_setr_epi32(8, 9, 10, 11, 12, 13, 14, 15), at);
+            for (int xi = 0; xi < 16; xi++) {
+                _mm256_maskstore_ps(o + xi * sv, m0, _mm256_castsi256_ps(z));
+                _mm256_maskstore_ps(o + xi * sv + 8, m1, _mm256_castsi256_ps(z));
+            }
+#else
             float* o = V + (tiles / kNR) * panel + (int64_t)i * kNR + lane;
             for (int xi = 0; xi < 16; xi++) std::memset(o + xi * sv, 0, sizeof(float) * (kNR - lane));
+#endif
         }
     }
 }
