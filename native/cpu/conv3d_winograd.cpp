@@ -112,8 +112,13 @@ void transform_input(const float* x, const Shape& S, int iz, float* V, int64_t s
     const int c_lo = std::min(W, S.pl), c_hi = std::max(c_lo, std::min(W, S.pl + S.win));
     const int64_t tiles = (int64_t)(ty1 - ty0) * tw;
     const int rows = 2 * (ty1 - ty0) + 2;  // padded input rows 2*ty0 - pt .. 2*ty1 + 1 - pt
+    const int y0 = std::max(0, 2 * ty0 - S.pt), y1 = std::min(S.hin, 2 * ty0 - S.pt + rows);
     for (int i = 0; i < S.cin; i++) {
         const float* xp = x + (int64_t)i * cstride + (int64_t)iz * plane;
+        if (i + 1 < S.cin && y1 > y0) {  // the next channel's rows (another plane, far off) on their way
+            const float* nx = xp + cstride + (int64_t)y0 * S.win;
+            for (int64_t f = 0; f < (int64_t)(y1 - y0) * S.win; f += 16) __builtin_prefetch(nx + f, 0, 3);
+        }
         for (int a = 0; a < rows; a++) {  // each input row staged once, zero-padded
             float* row = R.plane + (int64_t)a * W;
             const int yy = 2 * ty0 - S.pt + a;
@@ -159,9 +164,14 @@ void transform_output(const float* M, int64_t ld, int64_t sm, int z, int ty0, in
                       const Shape& S, Rows& R, const Epilogue& e) {
     const int tw = S.tw;
     const int64_t plane = (int64_t)S.hout * S.wout, cstride = (int64_t)S.dout * plane;
+    const int o0 = 2 * ty0, o1 = std::min(S.hout, 2 * ty1);
     for (int o = 0; o < S.cout; o++) {
         const float* mp = M + (int64_t)o * ld;
         float* yp = y + (int64_t)o * cstride + (int64_t)z * plane;
+        if (o + 1 < S.cout) {  // the next channel's output rows, so that its stores do not wait on memory
+            float* ny = yp + cstride + (int64_t)o0 * S.wout;
+            for (int64_t f = 0; f < (int64_t)(o1 - o0) * S.wout; f += 16) __builtin_prefetch(ny + f, 1, 3);
+        }
         const float bv = bias ? bias[o] : 0.f;
         for (int ty = ty0; ty < ty1; ty++) {
             const float* m = mp + (int64_t)(ty - ty0) * tw;
