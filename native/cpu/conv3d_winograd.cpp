@@ -170,7 +170,11 @@ void transform_output(const float* M, int64_t ld, int64_t sm, int z, int ty0, in
         float* yp = y + (int64_t)o * cstride + (int64_t)z * plane;
         if (o + 1 < S.cout) {  // the next channel's output rows, so that its stores do not wait on memory
             float* ny = yp + cstride + (int64_t)o0 * S.wout;
-            for (int64_t f = 0; f < (int64_t)(o1 - o0) * S.wout; f += 16) __builtin_prefetch(ny + f, 1, 3);
+            const float* nz = e.z ? e.z + (ny - e.base) : nullptr;  // and its residual rows
+            for (int64_t f = 0; f < (int64_t)(o1 - o0) * S.wout; f += 16) {
+                __builtin_prefetch(ny + f, 1, 3);
+                if (nz) __builtin_prefetch(nz + f, 0, 3);
+            }
         }
         const float bv = bias ? bias[o] : 0.f;
         for (int ty = ty0; ty < ty1; ty++) {
