@@ -121,8 +121,10 @@ class IsaInvarianceTest {
                 float[] y = ty.toArray();
                 CPU.conv3dForwardActivation(tx, tw, tb, ty, g, Activation.RELU, 0f, 0f);
                 float[] yr = ty.toArray();
+                CPU.conv3dForwardSum(tx, tw, tb, tdy, ty, g, Activation.RELU, 0f, 0f);  // a residual block's Conv+Add+Relu
+                float[] ys = ty.toArray();
                 CPU.conv3dBackwardData(tdy, tw, tdx, g);
-                return new float[][] {y, yr, tdx.toArray()};
+                return new float[][] {y, yr, ys, tdx.toArray()};
             }
         }, g.toString());
     }
