@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 #include <omp.h>
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
@@ -63,7 +64,8 @@ Padded padded(const Vol3Geom& g) {
 }
 
 // One channel of one image into its padded, phase-split copy; every float written once.
-void copy_channel(const float* x, float* xp, const Vol3Geom& g, const Padded& P) {
+// row: scratch for one padded input row (2 * P.wq floats), used when sw == 2.
+void copy_channel(const float* x, float* xp, const Vol3Geom& g, const Padded& P, float* row) {
     const int sw = P.sw;
     for (int zz = 0; zz < P.dp; zz++)
         for (int hh = 0; hh < P.hp; hh++) {
@@ -74,6 +76,18 @@ void copy_channel(const float* x, float* xp, const Vol3Geom& g, const Padded& P)
                 continue;
             }
             const float* src = x + ((int64_t)iz * g.in[1] + ih) * g.in[2];
+            if (sw == 2) {
+                // the padded row once into row (zeros, then the input row, then zeros), then its
+                // even and odd floats to the two phases: one pass, no per-phase ends to work out
+                const int pl = g.pad0[2], n = 2 * P.wq;
+                const int c0 = std::min(n, pl), c1 = std::max(c0, std::min(n, pl + g.in[2]));
+                std::memset(row, 0, sizeof(float) * c0);
+                if (c1 > c0) std::memcpy(row + c0, src + (c0 - pl), sizeof(float) * (c1 - c0));
+                std::memset(row + c1, 0, sizeof(float) * (n - c1));
+                float *d0 = dst, *d1 = dst + P.wq;
+                for (int u = 0; u < P.wq; u++) d0[u] = row[2 * u], d1[u] = row[2 * u + 1];
+                continue;
+            }
             for (int ph = 0; ph < sw; ph++) {  // d[u] = x[u * sw + ph - pl]
                 const int off = ph - g.pad0[2];
                 const int u0 = std::min(P.wq, off >= 0 ? 0 : (-off + sw - 1) / sw);
@@ -83,8 +97,6 @@ void copy_channel(const float* x, float* xp, const Vol3Geom& g, const Padded& P)
                 std::memset(d, 0, sizeof(float) * u0);
                 if (sw == 1) {
                     std::memcpy(d + u0, src + u0 + off, sizeof(float) * (u1 - u0));
-                } else if (sw == 2) {  // a constant stride, so that the compiler vectorizes it
-                    for (int u = u0; u < u1; u++) d[u] = src[2 * u + off];
                 } else {
                     for (int u = u0; u < u1; u++) d[u] = src[u * sw + off];
                 }
@@ -206,8 +218,12 @@ int implicit_forward(const float* x, const float* w, const float* bias, float* y
         return fail(SALIENT_ENOMEM, "conv3d_forward_cpu: out of memory for the padded input");
     }
     const int64_t chans = (int64_t)g.n * g.c;
-#pragma omp parallel for schedule(static) num_threads(nt)
-    for (int64_t nc = 0; nc < chans; nc++) copy_channel(x + nc * g.in_vol(), xp + nc * P.chan(), g, P);
+#pragma omp parallel num_threads(nt)
+    {
+        std::vector<float> row(2 * (size_t)P.wq + 16);  // one padded input row (copy_channel)
+#pragma omp for schedule(static)
+        for (int64_t nc = 0; nc < chans; nc++) copy_channel(x + nc * g.in_vol(), xp + nc * P.chan(), g, P, row.data());
+    }
     for (int gi = 0; gi < g.groups; gi++)
         for (int64_t b = 0; b < kblocks; b++)
             for (int64_t k = 0; k < K; k++)
