@@ -21,6 +21,10 @@
 // then channels), so an image's result is the same bits at any batch size and thread count;
 // threads only take items. An item keeps kd transformed input slices (V), the products of one
 // output slice (M) and the row buffers in its thread's workspace.
+//
+// With AVX-512 the GEMMs run kernel512: one zmm holds a panel's 16 tiles, 8 rows of U by two
+// panels per call, each output the same chain of fused multiply-adds as the AVX2 kernel's, so
+// the bits do not depend on the instruction set (the packing of U follows the kernel's rows).
 #include <algorithm>
 #include <climits>
 #include <cstdlib>
@@ -33,6 +37,7 @@
 #include "winograd_f23.h"
 #include "conv2d_epilogue.h"
 #include "conv3d.h"
+#include "isa.h"
 #include "workspace.h"
 
 namespace salient {
@@ -46,6 +51,7 @@ using conv::apply_epilogue;
 constexpr int kNR = 16;     // tiles per packed panel (the kernel's columns)
 static_assert(kNR == salient::winograd::kWinogradPanel, "the shared input transform packs 16 tiles per panel");
 constexpr int kMaxSlices = 8;  // output slices per work item, at most
+constexpr int kMR512 = 8;      // rows of U per packed block for the AVX-512 kernel
 
 // Distance between transformed planes: rounded to a cache line, off multiples of 4 KiB.
 inline int64_t spaced(int64_t n) {
@@ -59,7 +65,7 @@ struct Shape {
     int pt, pl;                 // in-plane offset of output (0, 0)'s window
     int th, tw;                 // tiles per output plane
     int kd, sd, dd, pf;         // depth taps: output slice z, tap t reads input slice z*sd - pf + t*dd
-    int mr;                     // rows of U per packed block (4 or 6)
+    int mr;                     // rows of U per packed block (4 or 6; kMR512 with AVX-512)
 };
 
 inline int64_t u_plane(const Shape& S) { return spaced((int64_t)(S.cout + S.mr - 1) / S.mr * S.mr * S.cin); }
@@ -106,8 +112,13 @@ void transform_input(const float* x, const Shape& S, int iz, float* V, int64_t s
     const int c_lo = std::min(W, S.pl), c_hi = std::max(c_lo, std::min(W, S.pl + S.win));
     const int64_t tiles = (int64_t)(ty1 - ty0) * tw;
     const int rows = 2 * (ty1 - ty0) + 2;  // padded input rows 2*ty0 - pt .. 2*ty1 + 1 - pt
+    const int y0 = std::max(0, 2 * ty0 - S.pt), y1 = std::min(S.hin, 2 * ty0 - S.pt + rows);
     for (int i = 0; i < S.cin; i++) {
         const float* xp = x + (int64_t)i * cstride + (int64_t)iz * plane;
+        if (i + 1 < S.cin && y1 > y0) {  // the next channel's rows (another plane, far off) on their way
+            const float* nx = xp + cstride + (int64_t)y0 * S.win;
+            for (int64_t f = 0; f < (int64_t)(y1 - y0) * S.win; f += 16) __builtin_prefetch(nx + f, 0, 3);
+        }
         for (int a = 0; a < rows; a++) {  // each input row staged once, zero-padded
             float* row = R.plane + (int64_t)a * W;
             const int yy = 2 * ty0 - S.pt + a;
@@ -128,8 +139,21 @@ void transform_input(const float* x, const Shape& S, int iz, float* V, int64_t s
         }
         if (tiles % kNR) {
             const int lane = (int)(tiles % kNR);
+#if defined(__AVX2__) && defined(__FMA__)
+            // masked stores: the compiler makes a memset of unknown length a `rep stos`, whose
+            // start-up costs more than the few floats it writes
+            float* o = V + (tiles / kNR) * panel + (int64_t)i * kNR;
+            const __m256i at = _mm256_set1_epi32(lane - 1), z = _mm256_setzero_si256();
+            const __m256i m0 = _mm256_cmpgt_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), at);
+            const __m256i m1 = _mm256_cmpgt_epi32(_mm256_setr_epi32(8, 9, 10, 11, 12, 13, 14, 15), at);
+            for (int xi = 0; xi < 16; xi++) {
+                _mm256_maskstore_ps(o + xi * sv, m0, _mm256_castsi256_ps(z));
+                _mm256_maskstore_ps(o + xi * sv + 8, m1, _mm256_castsi256_ps(z));
+            }
+#else
             float* o = V + (tiles / kNR) * panel + (int64_t)i * kNR + lane;
             for (int xi = 0; xi < 16; xi++) std::memset(o + xi * sv, 0, sizeof(float) * (kNR - lane));
+#endif
         }
     }
 }
@@ -140,9 +164,18 @@ void transform_output(const float* M, int64_t ld, int64_t sm, int z, int ty0, in
                       const Shape& S, Rows& R, const Epilogue& e) {
     const int tw = S.tw;
     const int64_t plane = (int64_t)S.hout * S.wout, cstride = (int64_t)S.dout * plane;
+    const int o0 = 2 * ty0, o1 = std::min(S.hout, 2 * ty1);
     for (int o = 0; o < S.cout; o++) {
         const float* mp = M + (int64_t)o * ld;
         float* yp = y + (int64_t)o * cstride + (int64_t)z * plane;
+        if (o + 1 < S.cout) {  // the next channel's output rows, so that its stores do not wait on memory
+            float* ny = yp + cstride + (int64_t)o0 * S.wout;
+            const float* nz = e.z ? e.z + (ny - e.base) : nullptr;  // and its residual rows
+            for (int64_t f = 0; f < (int64_t)(o1 - o0) * S.wout; f += 16) {
+                __builtin_prefetch(ny + f, 1, 3);
+                if (nz) __builtin_prefetch(nz + f, 0, 3);
+            }
+        }
         const float bv = bias ? bias[o] : 0.f;
         for (int ty = ty0; ty < ty1; ty++) {
             const float* m = mp + (int64_t)(ty - ty0) * tw;
@@ -213,6 +246,71 @@ inline void kernel(int taps, const float* const* As, const float* const* Bs, int
         for (int j = 0; j < kNR; j++) C[r * ldc + j] = acc[r][j];
 #endif
 }
+
+#if SALIENT_HAVE_AVX512
+SALIENT_AVX512_BEGIN
+// kernel<MR> on AVX-512: one zmm covers a panel's kNR tiles, NP panels (ps floats apart in each
+// B_t) at a time, C's second panel kNR columns after the first. Each output is kernel()'s chain
+// (from zero, one fused multiply-add per tap and channel, taps outermost), so the bits are the
+// same; only more rows and panels share each load.
+template <int MR, int NP>
+void kernel512(int taps, const float* const* As, const float* const* Bs, int K, int64_t ps, float* C, int64_t ldc,
+               int rows) {
+    __m512 acc[MR][NP];
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; r++)
+#pragma GCC unroll 2
+        for (int j = 0; j < NP; j++) acc[r][j] = _mm512_setzero_ps();
+    for (int t = 0; t < taps; t++) {
+        const float* A = As[t];
+        const float* B = Bs[t];
+        for (int k = 0; k < K; k++, A += MR, B += kNR) {
+            __m512 b[NP];
+#pragma GCC unroll 2
+            for (int j = 0; j < NP; j++) b[j] = _mm512_load_ps(B + j * ps);
+#pragma GCC unroll 16
+            for (int r = 0; r < MR; r++) {
+                const __m512 a = _mm512_set1_ps(A[r]);
+#pragma GCC unroll 2
+                for (int j = 0; j < NP; j++) acc[r][j] = _mm512_fmadd_ps(a, b[j], acc[r][j]);
+            }
+        }
+    }
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; r++)  // unrolled with constant indices: the accumulators stay in registers
+        if (r < rows) {
+#pragma GCC unroll 2
+            for (int j = 0; j < NP; j++) _mm512_storeu_ps(C + r * ldc + j * kNR, acc[r][j]);
+        }
+}
+SALIENT_AVX512_END
+
+// multiply<MR> with kernel512: NP panels per call, the last one alone where the count is odd.
+template <int MR, int NP>
+void multiply512(int taps, const float* const* Ut, const float* const* Vt, int64_t su, int64_t sv, float* M,
+                 int64_t sm, int64_t ldp, int64_t panels, int cout, int cin) {
+    const int blocks = (cout + MR - 1) / MR;
+    const int64_t ps = (int64_t)cin * kNR;
+    const float* As[64];
+    const float* Bs[64];
+    for (int xi = 0; xi < 16; xi++) {
+        float* C = M + xi * sm;
+        // NP panels' taps stay in L1 while every block of output channels reads them
+        for (int64_t p = 0; p < panels; p += NP) {
+            for (int t = 0; t < taps; t++) Bs[t] = Vt[t] + xi * sv + p * ps;
+            for (int bl = 0; bl < blocks; bl++) {
+                for (int t = 0; t < taps; t++) As[t] = Ut[t] + xi * su + (int64_t)bl * cin * MR;
+                float* Cb = C + (int64_t)bl * MR * ldp + p * kNR;
+                const int rows = std::min(MR, cout - bl * MR);
+                if (NP > 1 && p + NP <= panels)
+                    kernel512<MR, NP>(taps, As, Bs, cin, ps, Cb, ldp, rows);
+                else
+                    kernel512<MR, 1>(taps, As, Bs, cin, ps, Cb, ldp, rows);
+            }
+        }
+    }
+}
+#endif
 
 // M[xi] (cout x ldp) = sum over the taps of U_t[xi] V_t[xi], `panels` panels of kNR tiles.
 template <int MR>
@@ -308,6 +406,10 @@ int run(const float* x, const float* U, const float* bias, float* y, int n, cons
                 }
                 if (taps == 0) {  // every tap in the depth padding: the output is the bias
                     std::memset(M, 0, sizeof(float) * 16 * sm);
+#if SALIENT_HAVE_AVX512
+                } else if (S.mr == kMR512) {
+                    multiply512<kMR512, 2>(taps, Ut, Vt, su, sv, M, sm, ldp, panels, S.cout, S.cin);
+#endif
                 } else if (S.mr == 4) {
                     multiply<4>(taps, Ut, Vt, su, sv, M, sm, ldp, panels, S.cout, S.cin);
                 } else {
@@ -329,7 +431,14 @@ float* alloc_u(const Shape& S) {
 }
 
 // Rows of U per packed block: 4 (8 accumulators) measured faster than 6 on every R3D layer.
-int rows_per_block(int) { return 4; }
+// With AVX-512, kMR512 rows by two panels (16 zmm accumulators) measured faster than 8 or 16
+// rows by one panel and 4 rows by 4 panels on the R3D layers.
+int rows_per_block(int) {
+#if SALIENT_HAVE_AVX512
+    if (isa::avx512()) return kMR512;
+#endif
+    return 4;
+}
 
 }  // namespace
 

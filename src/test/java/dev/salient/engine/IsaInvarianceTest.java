@@ -85,6 +85,50 @@ class IsaInvarianceTest {
         }
     }
 
+    static int[] v(int d, int h, int w) {
+        return new int[] {d, h, w};
+    }
+
+    // n = 2; c, k, groups, in, kernel, stride, padBegin, padEnd, dilation. The 3-D conv paths with
+    // AVX-512 kernels of their own, at shapes that reach the kernels' tails: blocks of output
+    // channels left part-empty, rows that end inside the last group of lanes, rows of one zmm.
+    static Stream<Conv3dGeometry> convs() {
+        return Stream.of(
+                // implicit GEMM: rows of 40 (two zmm, then 8 of 32 lanes), 20 filters (blocks of 8: 4 empty)
+                new Conv3dGeometry(2, 3, 20, 1, v(5, 9, 40), v(3, 5, 5), v(1, 1, 1), v(1, 2, 2), v(1, 2, 2), v(1, 1, 1)),
+                // implicit GEMM, stride 2 (the phase-split copy): rows of 14 (one zmm), an R3D downsampling conv
+                new Conv3dGeometry(2, 8, 16, 1, v(6, 12, 28), v(3, 3, 3), v(2, 2, 2), v(1, 1, 1), v(1, 1, 1), v(1, 1, 1)),
+                // implicit GEMM: stride 3, dilation, grouped, rows of 17 (two zmm, the second of one lane)
+                new Conv3dGeometry(2, 4, 6, 2, v(4, 9, 50), v(2, 3, 3), v(1, 3, 3), v(0, 1, 1), v(1, 1, 1), v(1, 2, 1)),
+                // an R3D stem in small
+                new Conv3dGeometry(2, 1, 16, 1, v(5, 30, 62), v(3, 7, 7), v(1, 2, 2), v(1, 3, 3), v(1, 3, 3), v(1, 1, 1)),
+                // Winograd both ways, 12 channels each way (part-empty blocks of output channels)
+                new Conv3dGeometry(2, 12, 12, 1, v(5, 14, 22), v(3, 3, 3), v(1, 1, 1), v(1, 1, 1), v(1, 1, 1), v(1, 1, 1)),
+                // Winograd both ways, 24 -> 40, depth kernel 2 with a depth pad on one side only
+                new Conv3dGeometry(2, 24, 40, 1, v(4, 9, 11), v(2, 3, 3), v(1, 1, 1), v(1, 1, 0), v(0, 1, 2), v(1, 1, 1)));
+    }
+
+    @ParameterizedTest
+    @MethodSource("convs")
+    void everyConv3dPathGetsTheSameBitsOnEveryInstructionSet(Conv3dGeometry g) {
+        float[] x = Parity.random(31, Volume3dTest.numel(g.inputShape())), w = Parity.random(32, Volume3dTest.numel(g.weightShape()));
+        float[] bias = Parity.random(33, g.k()), dy = Parity.random(34, Volume3dTest.numel(g.outputShape()));
+        atEveryLevel(t -> {
+            try (Tensor tx = CPU.upload(x, g.inputShape()); Tensor tw = CPU.upload(w, g.weightShape());
+                    Tensor tb = CPU.upload(bias, g.k()); Tensor ty = CPU.allocate(g.outputShape());
+                    Tensor tdy = CPU.upload(dy, g.outputShape()); Tensor tdx = CPU.allocate(g.inputShape())) {
+                CPU.conv3dForward(tx, tw, tb, ty, g);
+                float[] y = ty.toArray();
+                CPU.conv3dForwardActivation(tx, tw, tb, ty, g, Activation.RELU, 0f, 0f);
+                float[] yr = ty.toArray();
+                CPU.conv3dForwardSum(tx, tw, tb, tdy, ty, g, Activation.RELU, 0f, 0f);  // a residual block's Conv+Add+Relu
+                float[] ys = ty.toArray();
+                CPU.conv3dBackwardData(tdy, tw, tdx, g);
+                return new float[][] {y, yr, ys, tdx.toArray()};
+            }
+        }, g.toString());
+    }
+
     @Test
     void theBatchInvarianceModelGetsTheSameBitsOnEveryInstructionSet(@TempDir Path dir) throws Exception {
         try (Model m = Model.load(BatchInvarianceTest.model(dir))) {
