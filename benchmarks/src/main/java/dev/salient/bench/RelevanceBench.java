@@ -109,7 +109,11 @@ public class RelevanceBench {
         return method.explain(backend, x, Target.top1());
     }
 
-    /** {@code MODEL WORKLOAD BATCH THREADS REPEATS}: one warm-up, then REPEATS timed runs; prints each and the median. */
+    /**
+     * {@code MODEL WORKLOAD BATCH THREADS REPEATS [BUDGET_MIB]}: one warm-up, then REPEATS timed runs;
+     * prints each and the median. BUDGET_MIB sets the method's memory budget (default: the
+     * Explainer's, 1 GiB), which bounds how many images a chunk runs at once.
+     */
     public static void main(String[] args) {
         String model = args[0], workload = args[1];
         int batch = Integer.parseInt(args[2]), threads = Integer.parseInt(args[3]), repeats = Integer.parseInt(args[4]);
@@ -117,6 +121,7 @@ public class RelevanceBench {
         Backend b = Engine.cpu();
         try (Model m = Model.load(Path.of(model)); Tensor x = input(b, m, batch)) {
             Explainer e = method(m, workload);
+            if (args.length > 5) e.memoryBudget(Long.parseLong(args[5]) << 20);
             e.explain(b, x, Target.top1());
             OpProfile.reset();
             double[] t = new double[repeats];
