@@ -8,9 +8,10 @@ import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.*;
 
 /**
- * The machine's SGEMM roofline through OpenBLAS (Backend.gemm is one
- * cblas_sgemm): C(n,n) = A(n,n) B(n,n), 2n^3 FLOPs, reported as GFLOP/s by the
- * {@code gflop} counter. Conv2dBench's GFLOP/s are quoted against this.
+ * The machine's SGEMM roofline through the engine's canonical SGEMM (Backend.gemm:
+ * native/cpu/gemm_canonical.cpp, split over the threads, on the widest instruction set the
+ * processor has): C(n,n) = A(n,n) B(n,n), 2n^3 FLOPs, reported as GFLOP/s by the {@code gflop}
+ * counter. Conv2dBench's GFLOP/s are quoted against this.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.Throughput)
