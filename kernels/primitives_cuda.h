@@ -31,8 +31,9 @@ int random_normal_cuda(uint64_t seed, uint64_t offset, float* y, int64_t n);
 /* order, rank: (R,L) = the descending stable argsort of each row of x: (R,L) and its inverse (argsort.cu) */
 int argsort_rows_cuda(const float* x, float* order, float* rank, int64_t r, int64_t l);
 
-/* dx: (2,h) = dy * Δy/Δx over paired halves where |Δx| >= eps, else kept (secant.cu) */
-int secant_backward_cuda(const float* x, const float* y, const float* dy, float* dx, int64_t h, float eps);
+/* dx: (2,h) = dy * Δy/Δx over paired halves where |Δx| >= eps, else the own gradient: kept (own < 0) or
+ * Relu's (own = SALIENT_ACT_RELU) (secant.cu) */
+int secant_backward_cuda(const float* x, const float* y, const float* dy, float* dx, int64_t h, float eps, int own);
 /* y: (n) = r / (z + (z < 0 ? -eps : eps)), LRP's stabilised quotient (secant.cu) */
 int stab_divide_cuda(const float* r, const float* z, float* y, int64_t n, float eps);
 

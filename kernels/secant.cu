@@ -17,14 +17,19 @@
 
 // x, y, dy, dx: (2,h); the product before the quotient, as on the CPU (no FMA can form, and the
 // quotient is IEEE-rounded without fast-math)
+// own: Relu's own gradient (dy where x > 0 or NaN, else 0) where |Δx| < eps, else dx is kept there
 __global__ void secant_backward_kernel(const float* __restrict__ x, const float* __restrict__ y,
-                                       const float* __restrict__ dy, float* __restrict__ dx, int64_t h, float eps) {
+                                       const float* __restrict__ dy, float* __restrict__ dx, int64_t h, float eps,
+                                       bool relu) {
     GRID_STRIDE(i, h) {
         const float dxv = x[i] - x[h + i];
         if (fabsf(dxv) >= eps) {
             const float dyv = y[i] - y[h + i];
             dx[i] = dy[i] * dyv / dxv;
             dx[h + i] = dy[h + i] * dyv / dxv;
+        } else if (relu) {
+            dx[i] = x[i] <= 0.f ? 0.f : dy[i];
+            dx[h + i] = x[h + i] <= 0.f ? 0.f : dy[h + i];
         }
     }
 }
@@ -41,14 +46,18 @@ __global__ void stab_divide_kernel(const float* __restrict__ r, const float* __r
 
 // ---- launchers
 
-extern "C" int secant_backward_cuda(const float* x, const float* y, const float* dy, float* dx, int64_t h, float eps) {
+extern "C" int secant_backward_cuda(const float* x, const float* y, const float* dy, float* dx, int64_t h, float eps,
+                                    int own) {
     SALIENT_CUDA_CHECK_PTR(x);
     SALIENT_CUDA_CHECK_PTR(y);
     SALIENT_CUDA_CHECK_PTR(dy);
     SALIENT_CUDA_CHECK_PTR(dx);
     SALIENT_CUDA_CHECK(h > 0 && eps >= 0.f && isfinite(eps), "secant_backward_cuda: bad sizes h=%lld eps=%g",
                        (long long)h, (double)eps);
-    secant_backward_kernel<<<salient_cuda::grid_for(h), salient_cuda::kThreads>>>(x, y, dy, dx, h, eps);
+    SALIENT_CUDA_CHECK(own < 0 || own == SALIENT_ACT_RELU,
+                       "secant_backward_cuda: own gradient %d is not Relu's (%d) or given (< 0)", own, SALIENT_ACT_RELU);
+    secant_backward_kernel<<<salient_cuda::grid_for(h), salient_cuda::kThreads>>>(x, y, dy, dx, h, eps,
+                                                                                    own == SALIENT_ACT_RELU);
     SALIENT_CUDA_CHECK_LAUNCH();
     return SALIENT_OK;
 }

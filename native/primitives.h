@@ -44,10 +44,12 @@ int argsort_rows_cpu(const float* x, float* order, float* rank, int64_t r, int64
 
 /*
  * Secant backward over paired rows (secant.cpp; DeepLIFT's Rescale rule): x, y, dy, dx: (2,h), the
- * second half the references of the first. dx holds the function's own gradient on entry; where
- * |x[i] - x[h+i]| >= eps, dx[i] = dy[i] * (y[i] - y[h+i]) / (x[i] - x[h+i]) and likewise dx[h+i].
+ * second half the references of the first. Where |x[i] - x[h+i]| >= eps,
+ * dx[i] = dy[i] * (y[i] - y[h+i]) / (x[i] - x[h+i]) and likewise dx[h+i]; elsewhere the function's own
+ * gradient: held by dx on entry (own < 0), or Relu's, dy where x > 0 (or NaN) else 0, computed here
+ * (own = SALIENT_ACT_RELU), so Relu's own backward need not run first.
  */
-int secant_backward_cpu(const float* x, const float* y, const float* dy, float* dx, int64_t h, float eps);
+int secant_backward_cpu(const float* x, const float* y, const float* dy, float* dx, int64_t h, float eps, int own);
 
 /*
  * LRP's stabilised quotient (secant.cpp; Zennit's stabilizer): y[i] = r[i] / (z[i] + s[i]), with

@@ -7,20 +7,31 @@
 #include "common.h"
 #include "primitives.h"
 
-// x, y, dy, dx: (2,h). On entry dx holds the function's own gradient (its VJP of dy); where
-// |x[i] - x[h+i]| >= eps both halves become dy * (y[i] - y[h+i]) / (x[i] - x[h+i]), in
-// Captum's order of operations (the product first, then the quotient); elsewhere dx is kept.
-extern "C" int secant_backward_cpu(const float* x, const float* y, const float* dy, float* dx, int64_t h, float eps) {
+// x, y, dy, dx: (2,h). Where |x[i] - x[h+i]| >= eps both halves become
+// dy * (y[i] - y[h+i]) / (x[i] - x[h+i]), in Captum's order of operations (the product first, then
+// the quotient); elsewhere the function's own gradient: dx as it came (own < 0), or Relu's
+// (own == SALIENT_ACT_RELU), rounded as activation_backward_cpu computes it: x <= 0 ? 0 : dy.
+extern "C" int secant_backward_cpu(const float* x, const float* y, const float* dy, float* dx, int64_t h, float eps,
+                                   int own) {
     SALIENT_CHECK_PTR(x);
     SALIENT_CHECK_PTR(y);
     SALIENT_CHECK_PTR(dy);
     SALIENT_CHECK_PTR(dx);
     SALIENT_CHECK(h > 0 && eps >= 0.f && std::isfinite(eps), "secant_backward_cpu: bad sizes h=%lld eps=%g", (long long)h,
                   (double)eps);
+    SALIENT_CHECK(own < 0 || own == SALIENT_ACT_RELU, "secant_backward_cpu: own gradient %d is not Relu's (%d) or given (< 0)",
+                  own, SALIENT_ACT_RELU);
+    const bool relu = own == SALIENT_ACT_RELU;
 #pragma omp parallel for schedule(static)
     for (int64_t i = 0; i < h; i++) {
         const float dxv = x[i] - x[h + i];
-        if (std::fabs(dxv) < eps) continue;
+        if (std::fabs(dxv) < eps) {
+            if (relu) {
+                dx[i] = x[i] <= 0.f ? 0.f : dy[i];
+                dx[h + i] = x[h + i] <= 0.f ? 0.f : dy[h + i];
+            }
+            continue;
+        }
         const float dyv = y[i] - y[h + i];
         dx[i] = dy[i] * dyv / dxv;
         dx[h + i] = dy[h + i] * dyv / dxv;

@@ -252,11 +252,13 @@ public interface Backend extends AutoCloseable {
     /**
      * The secant backward of a pointwise function over paired rows (DeepLIFT's Rescale rule, as
      * Captum's DeepLift): x, y (the function's output), dy and dx hold the same number 2h of
-     * elements, the second half the references of the first, element i paired with h+i. On entry
-     * dx holds the function's own gradient; where {@code |x[i] − x[h+i]| ≥ eps} both halves become
-     * {@code dy·(y[i] − y[h+i])/(x[i] − x[h+i])} (the product first, as Captum), elsewhere dx is kept.
+     * elements, the second half the references of the first, element i paired with h+i. Where
+     * {@code |x[i] − x[h+i]| ≥ eps} both halves become {@code dy·(y[i] − y[h+i])/(x[i] − x[h+i])}
+     * (the product first, as Captum); elsewhere the function's own gradient: dx as it came when
+     * {@code own} is null (the caller ran the op's backward into dx), or Relu's, computed here, when
+     * {@code own} is {@link Activation#RELU} (dx need hold nothing on entry). Other kinds are refused.
      */
-    void secantBackward(Tensor x, Tensor y, Tensor dy, Tensor dx, float eps);
+    void secantBackward(Tensor x, Tensor y, Tensor dy, Tensor dx, float eps, Activation own);
 
     /**
      * LRP's stabilised quotient, as Zennit's stabilizer forms the denominator:

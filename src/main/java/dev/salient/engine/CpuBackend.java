@@ -412,9 +412,10 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
-    public void secantBackward(Tensor x, Tensor y, Tensor dy, Tensor dx, float eps) {
-        long h = OpChecks.secantBackward(this, x, y, dy, dx, eps);
-        check(CpuNative.secant_backward_cpu(x.data(), y.data(), dy.data(), dx.data(), h, eps));
+    public void secantBackward(Tensor x, Tensor y, Tensor dy, Tensor dx, float eps, Activation own) {
+        long h = OpChecks.secantBackward(this, x, y, dy, dx, eps, own);
+        check(CpuNative.secant_backward_cpu(x.data(), y.data(), dy.data(), dx.data(), h, eps,
+                own == null ? -1 : own.code));
     }
 
     @Override

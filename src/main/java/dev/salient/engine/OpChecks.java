@@ -503,7 +503,9 @@ public final class OpChecks {
     }
 
     /** Returns h, the half of the paired elements, for {@link Backend#secantBackward}. */
-    public static long secantBackward(Backend self, Tensor x, Tensor y, Tensor dy, Tensor dx, float eps) {
+    public static long secantBackward(Backend self, Tensor x, Tensor y, Tensor dy, Tensor dx, float eps, Activation own) {
+        if (own != null && own != Activation.RELU)
+            throw new SalientException("secantBackward: the own gradient is computed for Relu only, not " + own);
         owned(self, "secantBackward", x, y, dy, dx);
         if (x == null || y == null || dy == null || dx == null) throw new SalientException("secantBackward: a tensor is missing");
         long n = x.numel();

@@ -68,7 +68,7 @@ public class SecantBackwardTest {
         for (int i = 0; i < y.length; i++) y[i] = (float) Math.tanh(x[i]);
         try (Tensor xt = B.upload(x, 4, 3, 7, 5); Tensor yt = B.upload(y, 4, 3, 7, 5); Tensor dyt = B.upload(dy, 4, 3, 7, 5);
                 Tensor dxt = B.upload(own, 4, 3, 7, 5)) {
-            B.secantBackward(xt, yt, dyt, dxt, EPS);
+            B.secantBackward(xt, yt, dyt, dxt, EPS, null);
             float[] got = dxt.toArray(), want = secant(x, y, dy, own, EPS);
             int kept = 0;
             for (int i = 0; i < got.length; i++) {
@@ -92,7 +92,7 @@ public class SecantBackwardTest {
                 Tensor dxt = B.allocate(2, 3, 8, 8)) {
             B.activationForward(Activation.RELU, xt, yt, 0, 0);
             B.activationBackward(Activation.RELU, xt, dyt, dxt, 0, 0);
-            B.secantBackward(xt, yt, dyt, dxt, EPS);
+            B.secantBackward(xt, yt, dyt, dxt, EPS, null);
             float[] got = dxt.toArray();
             for (int i = 0; i < h; i++)
                 for (int half = 0; half < 2; half++) {
@@ -105,12 +105,40 @@ public class SecantBackwardTest {
         }
     }
 
+    /**
+     * With {@code own = RELU} the secant computes the ReLU's own gradient where the input did not
+     * move, so DeepLIFT skips the activation backward: the same bits as that backward then the
+     * secant, whatever dx held on entry (NaN here), with ties, zeros of both signs and NaN inputs.
+     */
+    @Test
+    void computesTheReluOwnGradientAsTheActivationBackwardDoes() {
+        int h = 5 * 301;
+        float[][] p = pairs(h, 9);
+        float[] x = p[0], dy = p[1];
+        for (int i = 0; i < h; i += 37) x[h + i] = x[i];           // ties: the own gradient
+        for (int i = 5; i < h; i += 41) x[i] = x[h + i] = -0f;     // ties at -0
+        for (int i = 9; i < h; i += 43) x[i] = x[h + i] = 0f;      // ties at +0
+        x[h + 11] = x[11] = Float.NaN;                              // NaN: no secant, NaN passes dy
+        try (Tensor xt = B.upload(x, 2, 5, 301); Tensor yt = B.allocate(2, 5, 301); Tensor dyt = B.upload(dy, 2, 5, 301);
+                Tensor want = B.allocate(2, 5, 301); Tensor got = B.allocate(2, 5, 301)) {
+            B.activationForward(Activation.RELU, xt, yt, 0, 0);
+            B.activationBackward(Activation.RELU, xt, dyt, want, 0, 0);
+            B.secantBackward(xt, yt, dyt, want, EPS, null);
+            B.fill(got, Float.NaN);
+            B.secantBackward(xt, yt, dyt, got, EPS, Activation.RELU);
+            float[] w = want.toArray(), g = got.toArray();
+            for (int i = 0; i < w.length; i++)
+                assertEquals(Float.floatToRawIntBits(w[i]), Float.floatToRawIntBits(g[i]), "at " + i + ": " + g[i] + " vs " + w[i]);
+        }
+    }
+
     @Test
     void refusesUnpairedOrMismatchedTensorsInOneLine() {
         try (Tensor odd = B.zeros(3, 5); Tensor a = B.zeros(2, 5); Tensor b = B.zeros(2, 6)) {
-            for (Runnable r : new Runnable[] {() -> B.secantBackward(odd, odd, odd, odd, EPS),
-                    () -> B.secantBackward(a, b, a, a, EPS), () -> B.secantBackward(a, a, a, a, Float.NaN),
-                    () -> B.secantBackward(a, a, a, a, -1f)}) {
+            for (Runnable r : new Runnable[] {() -> B.secantBackward(odd, odd, odd, odd, EPS, null),
+                    () -> B.secantBackward(a, b, a, a, EPS, null), () -> B.secantBackward(a, a, a, a, Float.NaN, null),
+                    () -> B.secantBackward(a, a, a, a, -1f, null),
+                    () -> B.secantBackward(a, a, a, a, EPS, Activation.SIGMOID)}) {
                 SalientException e = assertThrows(SalientException.class, r::run);
                 assertTrue(e.getMessage().startsWith("secantBackward: "), e.getMessage());
                 assertFalse(e.getMessage().contains("\n"), e.getMessage());

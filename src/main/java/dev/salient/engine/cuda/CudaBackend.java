@@ -536,10 +536,10 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
-    public void secantBackward(Tensor x, Tensor y, Tensor dy, Tensor dx, float eps) {
-        long h = OpChecks.secantBackward(this, x, y, dy, dx, eps);
+    public void secantBackward(Tensor x, Tensor y, Tensor dy, Tensor dx, float eps, Activation own) {
+        long h = OpChecks.secantBackward(this, x, y, dy, dx, eps, own);
         check(CudaNative.secant_backward_cuda(ptr(x, "secantBackward"), ptr(y, "secantBackward"), ptr(dy, "secantBackward"),
-                ptr(dx, "secantBackward"), h, eps));
+                ptr(dx, "secantBackward"), h, eps, own == null ? -1 : own.code));
     }
 
     @Override

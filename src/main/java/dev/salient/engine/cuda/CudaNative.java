@@ -150,7 +150,7 @@ public final class CudaNative {
 
     // ---- relevance (kernels/primitives_cuda.h: secant.cu)
     public static native int secant_backward_cuda(@Cast("const float*") FloatPointer x, @Cast("const float*") FloatPointer y,
-            @Cast("const float*") FloatPointer dy, FloatPointer dx, long h, float eps);
+            @Cast("const float*") FloatPointer dy, FloatPointer dx, long h, float eps, int own);
     public static native int stab_divide_cuda(@Cast("const float*") FloatPointer r, @Cast("const float*") FloatPointer z,
             FloatPointer y, long n, float eps);
 

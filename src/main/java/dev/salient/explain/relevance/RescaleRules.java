@@ -50,14 +50,19 @@ final class RescaleRules {
     }
 
     /**
-     * {@code dIn = where(|Δin| < eps, own gradient, dOut·Δout/Δin)}, Δ from the row halves: the
-     * op's own backward, then one pass of {@link Backend#secantBackward}.
+     * {@code dIn = where(|Δin| < eps, own gradient, dOut·Δout/Δin)}, Δ from the row halves: one pass
+     * of {@link Backend#secantBackward}, which computes a Relu's own gradient itself; other ops run
+     * their own backward first.
      */
     static void nonlinear(dev.salient.model.ops.Op op, Backend b, Tensor[] in, Tensor[] out, Tensor[] dOut, Tensor[] dIn) {
         if (dIn[0] == null) return;
         half(in[0]);
+        if (op.opType().equals("Relu")) {
+            b.secantBackward(in[0], out[0], dOut[0], dIn[0], EPS, Activation.RELU);
+            return;
+        }
         op.backward(b, in, out, dOut, dIn);
-        b.secantBackward(in[0], out[0], dOut[0], dIn[0], EPS);
+        b.secantBackward(in[0], out[0], dOut[0], dIn[0], EPS, null);
     }
 
     /**
@@ -92,7 +97,7 @@ final class RescaleRules {
             b.fill(ones, 1f);
             // the plain gradient where |Δin| < eps
             op.backward(b, in, out, dOut, dIn);
-            b.secantBackward(in[0], u, ones, dIn[0], EPS);
+            b.secantBackward(in[0], u, ones, dIn[0], EPS, null);
         }
     }
 

@@ -31,7 +31,7 @@ class CudaSecantBackwardTest {
             for (Backend b : new Backend[] {cpu, gpu}) {
                 try (Tensor xt = b.upload(x, 2, 5, 301); Tensor yt = b.upload(y, 2, 5, 301); Tensor dyt = b.upload(dy, 2, 5, 301);
                         Tensor dxt = b.upload(own, 2, 5, 301)) {
-                    b.secantBackward(xt, yt, dyt, dxt, 1e-10f);
+                    b.secantBackward(xt, yt, dyt, dxt, 1e-10f, null);
                     got[k++] = dxt.toArray();
                 }
             }
@@ -58,6 +58,32 @@ class CudaSecantBackwardTest {
                 }
             }
             for (int i = 0; i < n; i++)
+                assertEquals(Float.floatToIntBits(got[0][i]), Float.floatToIntBits(got[1][i]),
+                        "at " + i + ": cpu " + got[0][i] + ", cuda " + got[1][i]);
+        }
+    }
+
+    /** The secant with the ReLU's own gradient computed in the kernel, against the CPU's, byte for byte. */
+    @Test
+    void reluOwnGradientMatchesCpu() {
+        assumeTrue(CudaBackend.isAvailable(), "no CUDA device: " + CudaBackend.unavailableReason());
+        int h = 5 * 301;
+        float[][] p = SecantBackwardTest.pairsForParity(h, 13);
+        float[] x = p[0], dy = p[1];
+        for (int i = 0; i < h; i += 17) x[h + i] = x[i];
+        Backend cpu = Engine.cpu();
+        try (CudaBackend gpu = CudaBackend.create()) {
+            float[][] got = new float[2][];
+            int k = 0;
+            for (Backend b : new Backend[] {cpu, gpu}) {
+                try (Tensor xt = b.upload(x, 2, 5, 301); Tensor yt = b.allocate(2, 5, 301); Tensor dyt = b.upload(dy, 2, 5, 301);
+                        Tensor dxt = b.allocate(2, 5, 301)) {
+                    b.activationForward(dev.salient.engine.Activation.RELU, xt, yt, 0, 0);
+                    b.secantBackward(xt, yt, dyt, dxt, 1e-10f, dev.salient.engine.Activation.RELU);
+                    got[k++] = dxt.toArray();
+                }
+            }
+            for (int i = 0; i < got[0].length; i++)
                 assertEquals(Float.floatToIntBits(got[0][i]), Float.floatToIntBits(got[1][i]),
                         "at " + i + ": cpu " + got[0][i] + ", cuda " + got[1][i]);
         }
