@@ -34,6 +34,10 @@ struct GemmEpilogue {
     int64_t ldz = 0;
     int act = -1;
     float lo = 0.f, hi = 0.f;
+    // C's final values bypass the caches (non-temporal stores, where a row's 16 lanes are whole and
+    // 64-byte aligned): for outputs far larger than the caches, which would only evict what the
+    // product reads and cost a read of each line before it is written
+    bool stream = false;
     bool any() const { return bias || z || act >= 0; }
 };
 

@@ -109,8 +109,13 @@ void add_bias(float* y, int64_t ld, const float* bias, int rows, int64_t len) {
 }
 
 // The bias and the conv epilogue e of the output block at y (rows ld apart), for the GEMM that writes it.
-salient::GemmEpilogue gemm_epilogue(const Epilogue& e, const float* bias, const float* y, int64_t ld) {
+// Convs whose whole output exceeds this stream it past the caches (GemmEpilogue::stream): it
+// could not stay there for the next layer anyway (L3 is 32 MiB on the machines measured).
+constexpr int64_t kStreamBytes = int64_t(32) << 20;
+
+salient::GemmEpilogue gemm_epilogue(const Epilogue& e, const float* bias, const float* y, int64_t ld, const ConvGeom& g) {
     salient::GemmEpilogue ge;
+    ge.stream = (int64_t)g.n * g.k * g.oh * g.ow * (int64_t)sizeof(float) > kStreamBytes;
     ge.bias = bias;
     ge.z = e.z ? e.z + (y - e.base) : nullptr;
     ge.ldz = ld;
@@ -160,7 +165,7 @@ void dense_forward_rows(const float* x, const float* w, const float* bias, float
                 const int nb = (int)std::min<int64_t>(block, len - j0);
                 float* yj = yb + j0;
                 salient::sgemm_canonical_ep(false, false, kg, nb, crs, wg, crs, xg + (int64_t)p0 * g.ow + j0, ohw, yj,
-                                            ohw, gemm_epilogue(e, bias ? bias + gi * kg : nullptr, yj, ohw));
+                                            ohw, gemm_epilogue(e, bias ? bias + gi * kg : nullptr, yj, ohw, g));
             }
             continue;
         } else {
@@ -169,7 +174,7 @@ void dense_forward_rows(const float* x, const float* w, const float* bias, float
             ldb = len;
         }
         salient::sgemm_canonical_ep(false, false, kg, len, crs, wg, crs, cols, ldb, yb, ohw,
-                                    gemm_epilogue(e, bias ? bias + gi * kg : nullptr, yb, ohw));
+                                    gemm_epilogue(e, bias ? bias + gi * kg : nullptr, yb, ohw, g));
     }
 }
 
@@ -303,7 +308,7 @@ int forward_channel_blocks(const float* x, const float* w, const float* bias, fl
                 if (k1 > k0) {
                     float* yb = yg + (int64_t)k0 * ohw;
                     salient::sgemm_canonical_ep(false, false, k1 - k0, ohw, crs, wg + (int64_t)k0 * crs, crs, cols, ohw, yb,
-                                                ohw, gemm_epilogue(e, bias ? bias + gi * kg + k0 : nullptr, yb, ohw));
+                                                ohw, gemm_epilogue(e, bias ? bias + gi * kg + k0 : nullptr, yb, ohw, g));
                 }
             }
         }

@@ -260,6 +260,7 @@ struct Store {
     int64_t ldz;
     int act;
     float lo, hi;
+    bool stream;
 };
 
 #if SALIENT_HAVE_AVX512
@@ -314,6 +315,14 @@ void kernel512(int kc, const float* A, int64_t rs, int64_t ps, float alpha, cons
             c0[r] = finish512(c0[r], st, r, 0, m0);
             if (H == 2) c1[r] = finish512(c1[r], st, r, 1, m1);
         }
+    }
+    if (st && st->stream && H == 2 && cols == 32 && ((uintptr_t)C & 63) == 0 && ((ldc * 4) & 63) == 0) {
+#pragma GCC unroll 8
+        for (int r = 0; r < R; r++) {
+            _mm512_stream_ps(C + r * ldc, c0[r]);
+            _mm512_stream_ps(C + r * ldc + 16, c1[r]);
+        }
+        return;
     }
 #pragma GCC unroll 8
     for (int r = 0; r < R; r++) {
@@ -705,7 +714,7 @@ bool gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const fl
                             const Store* sp = nullptr;
                             if (last && ep) {
                                 st = {ep->bias ? ep->bias + i : nullptr, ep->z ? ep->z + (int64_t)i * ep->ldz + j0 + jr : nullptr,
-                                      ep->ldz, ep->act, ep->lo, ep->hi};
+                                      ep->ldz, ep->act, ep->lo, ep->hi, ep->stream};
                                 sp = &st;
                             }
                             if (ir < packed0) {
@@ -753,8 +762,11 @@ void sgemm_canonical(bool trans_a, bool trans_b, int m, int n, int k, float alph
 
 void sgemm_canonical_ep(bool trans_a, bool trans_b, int m, int n, int k, const float* a, int lda, const float* b,
                         int ldb, float* c, int ldc, const GemmEpilogue& ep) {
-    if (!gemm(trans_a, trans_b, m, n, k, 1.f, a, lda, b, ldb, 0.f, c, ldc, ep.any() ? &ep : nullptr) && ep.any())
-        epilogue_passes(c, m, n, ldc, ep);
+    const bool fused = gemm(trans_a, trans_b, m, n, k, 1.f, a, lda, b, ldb, 0.f, c, ldc, ep.any() ? &ep : nullptr);
+    if (!fused && ep.any()) epilogue_passes(c, m, n, ldc, ep);
+#if SALIENT_HAVE_AVX512
+    if (fused && ep.stream) _mm_sfence();  // the streamed stores are visible before C is handed on
+#endif
 }
 
 }  // namespace salient
