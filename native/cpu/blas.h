@@ -26,8 +26,9 @@ void sgemm_canonical(bool trans_a, bool trans_b, int m, int n, int k, float alph
 //   c = acc;  c = c + bias[i] (bias set);  c = c + z[i * ldz + j] (z set);
 //   c = Relu(c) or Clip(c, lo, hi) (act SALIENT_ACT_RELU / SALIENT_ACT_CLIP; -1 none), NaN kept.
 // On the blocked AVX-512 path it is applied in registers as the kernel stores C, so the output is
-// not read back (a pointwise conv's bias pass alone cost 30 % of its time); elsewhere in passes
-// over C after the product. The bits are the same either way.
+// not read back (a pointwise conv's bias pass alone cost 30 % of its time); elsewhere the caller
+// applies it in passes over C after the product (conv2d.cpp: add_bias, apply_epilogue), with the
+// same bits.
 struct GemmEpilogue {
     const float* bias = nullptr;
     const float* z = nullptr;
@@ -41,8 +42,10 @@ struct GemmEpilogue {
     bool any() const { return bias || z || act >= 0; }
 };
 
-// C = op(A) op(B) (alpha 1, beta 0) with the epilogue ep, in the calling thread.
-void sgemm_canonical_ep(bool trans_a, bool trans_b, int m, int n, int k, const float* a, int lda, const float* b,
+// C = op(A) op(B) (alpha 1, beta 0) in the calling thread, with ep applied in the kernel's stores
+// where it can be: true when C holds the result with ep applied (or ep is empty), false when C
+// holds the plain product and the caller still has to apply ep.
+bool sgemm_canonical_ep(bool trans_a, bool trans_b, int m, int n, int k, const float* a, int lda, const float* b,
                         int ldb, float* c, int ldc, const GemmEpilogue& ep);
 
 // Single-threaded sgemm in the calling thread.

@@ -125,6 +125,17 @@ salient::GemmEpilogue gemm_epilogue(const Epilogue& e, const float* bias, const 
     return ge;
 }
 
+// y (rows x len, rows ld apart) = w (rows x crs) times b (crs x len, rows ldb apart), then the bias
+// and e: in the GEMM kernel's stores where it can (AVX-512), else in passes over y after it.
+void gemm_with_epilogue(int rows, int len, int crs, const float* w, const float* b, int64_t ldb, float* y, int64_t ld,
+                        const float* bias, const Epilogue& e, const ConvGeom& g) {
+    if (salient::sgemm_canonical_ep(false, false, rows, len, crs, w, crs, b, (int)ldb, y, (int)ld,
+                                    gemm_epilogue(e, bias, y, ld, g)))
+        return;
+    if (bias) add_bias(y, ld, bias, rows, len);
+    apply_epilogue(e, y, rows, len, ld);
+}
+
 // Output rows per im2col block of a work item: about kColBlock GEMM columns, so that the column
 // matrix (crs x columns) and its packed copy stay in L2 instead of streaming the whole image's
 // column matrix (7 MiB for a 224x224 stem) through memory twice. The GEMM's chains do not depend
@@ -155,26 +166,19 @@ void dense_forward_rows(const float* x, const float* w, const float* bias, float
         const float* xg = x + ((int64_t)nn * g.c + (int64_t)gi * cg) * g.h * g.w;  // (cg,h,w)
         const float* wg = w + (int64_t)gi * kg * crs;                              // (kg,crs)
         float* yb = y + ((int64_t)nn * g.k + (int64_t)gi * kg) * ohw + (int64_t)p0 * g.ow;  // (kg, len), ld ohw
-        const float* cols;                                                          // (crs, len)
-        int ldb;
+        const float* bg = bias ? bias + gi * kg : nullptr;
         if (pointwise) {
-            // in blocks of columns whose output stays in L2 while the bias and the epilogue pass over
-            // it (a pointwise conv has a small k: its output is the bulk of its memory traffic)
+            // x itself is the column matrix (crs, ohw), in blocks of columns whose output stays in L2
+            // while the epilogue passes over it (a pointwise conv has a small k: its output is the
+            // bulk of its memory traffic)
             const int64_t block = pointwise_block_cols(kg);
-            for (int64_t j0 = 0; j0 < len; j0 += block) {
-                const int nb = (int)std::min<int64_t>(block, len - j0);
-                float* yj = yb + j0;
-                salient::sgemm_canonical_ep(false, false, kg, nb, crs, wg, crs, xg + (int64_t)p0 * g.ow + j0, ohw, yj,
-                                            ohw, gemm_epilogue(e, bias ? bias + gi * kg : nullptr, yj, ohw, g));
-            }
+            for (int64_t j0 = 0; j0 < len; j0 += block)
+                gemm_with_epilogue(kg, (int)std::min<int64_t>(block, len - j0), crs, wg, xg + (int64_t)p0 * g.ow + j0, ohw,
+                                   yb + j0, ohw, bg, e, g);
             continue;
-        } else {
-            im2col_rows(xg, col, len, cg, g, p0, p1);
-            cols = col;
-            ldb = len;
         }
-        salient::sgemm_canonical_ep(false, false, kg, len, crs, wg, crs, cols, ldb, yb, ohw,
-                                    gemm_epilogue(e, bias ? bias + gi * kg : nullptr, yb, ohw, g));
+        im2col_rows(xg, col, len, cg, g, p0, p1);  // (crs, len)
+        gemm_with_epilogue(kg, len, crs, wg, col, len, yb, ohw, bg, e, g);
     }
 }
 
@@ -199,11 +203,16 @@ void dense_forward_images(const float* x, const float* w, const float* bias, flo
             }
         }
         const float* wg = w + (int64_t)gi * kg * crs;  // (kg,crs)
-        // without a residual (laid out as y, not as tmp) the bias and activation go into the GEMM's stores
-        const bool in_gemm = !e.z;
-        salient::GemmEpilogue ge;
-        if (in_gemm) ge.bias = bias ? bias + gi * kg : nullptr, ge.act = e.kind, ge.lo = e.lo, ge.hi = e.hi;
-        salient::sgemm_canonical_ep(false, false, kg, (int)ld, crs, wg, crs, col, (int)ld, tmp, (int)ld, ge);
+        // without a residual (laid out as y, not as tmp) the bias and activation may go into the
+        // GEMM's stores; else, or where the GEMM cannot, they are applied to each image's rows below
+        bool in_gemm = false;
+        if (!e.z) {
+            salient::GemmEpilogue ge;
+            ge.bias = bias ? bias + gi * kg : nullptr, ge.act = e.kind, ge.lo = e.lo, ge.hi = e.hi;
+            in_gemm = salient::sgemm_canonical_ep(false, false, kg, (int)ld, crs, wg, crs, col, (int)ld, tmp, (int)ld, ge);
+        } else {
+            salient::sgemm_serial(false, false, kg, (int)ld, crs, 1.f, wg, crs, col, (int)ld, 0.f, tmp, (int)ld);
+        }
         for (int b = 0; b < nb; b++) {
             float* yb = y + ((int64_t)(n0 + b) * g.k + (int64_t)gi * kg) * ohw;  // (kg,ohw)
             for (int kk = 0; kk < kg; kk++) {
@@ -306,9 +315,8 @@ int forward_channel_blocks(const float* x, const float* w, const float* bias, fl
                 const int k0 = std::min(kg, 8 * (int)((int64_t)blocks * t / T));
                 const int k1 = std::min(kg, 8 * (int)((int64_t)blocks * (t + 1) / T));
                 if (k1 > k0) {
-                    float* yb = yg + (int64_t)k0 * ohw;
-                    salient::sgemm_canonical_ep(false, false, k1 - k0, ohw, crs, wg + (int64_t)k0 * crs, crs, cols, ohw, yb,
-                                                ohw, gemm_epilogue(e, bias ? bias + gi * kg + k0 : nullptr, yb, ohw, g));
+                    gemm_with_epilogue(k1 - k0, ohw, crs, wg + (int64_t)k0 * crs, cols, ohw, yg + (int64_t)k0 * ohw, ohw,
+                                       bias ? bias + gi * kg + k0 : nullptr, e, g);
                 }
             }
         }

@@ -621,29 +621,6 @@ void small_m(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const
 
 namespace {
 
-// ep over C (m x n) in a pass per row, rounded as finish512 rounds it.
-void epilogue_passes(float* c, int m, int n, int ldc, const GemmEpilogue& ep) {
-    for (int i = 0; i < m; i++) {
-        float* row = c + (int64_t)i * ldc;
-        const float* zr = ep.z ? ep.z + (int64_t)i * ep.ldz : nullptr;
-        const float bv = ep.bias ? ep.bias[i] : 0.f;
-        if (ep.bias)
-#pragma omp simd
-            for (int j = 0; j < n; j++) row[j] = row[j] + bv;
-        if (zr)
-#pragma omp simd
-            for (int j = 0; j < n; j++) row[j] = row[j] + zr[j];
-        if (ep.act == SALIENT_ACT_RELU) {
-#pragma omp simd
-            for (int j = 0; j < n; j++) row[j] = row[j] < 0.f ? 0.f : row[j];
-        } else if (ep.act == SALIENT_ACT_CLIP) {
-            const float lo = ep.lo, hi = ep.hi;
-#pragma omp simd
-            for (int j = 0; j < n; j++) row[j] = row[j] < lo ? lo : (row[j] > hi ? hi : row[j]);
-        }
-    }
-}
-
 // The product; with ep (alpha 1, beta 0), true when the kernels applied it as they stored C.
 bool gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda, const float* b,
           int ldb, float beta, float* c, int ldc, const GemmEpilogue* ep) {
@@ -760,13 +737,17 @@ void sgemm_canonical(bool trans_a, bool trans_b, int m, int n, int k, float alph
     gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nullptr);
 }
 
-void sgemm_canonical_ep(bool trans_a, bool trans_b, int m, int n, int k, const float* a, int lda, const float* b,
+bool sgemm_canonical_ep(bool trans_a, bool trans_b, int m, int n, int k, const float* a, int lda, const float* b,
                         int ldb, float* c, int ldc, const GemmEpilogue& ep) {
-    const bool fused = gemm(trans_a, trans_b, m, n, k, 1.f, a, lda, b, ldb, 0.f, c, ldc, ep.any() ? &ep : nullptr);
-    if (!fused && ep.any()) epilogue_passes(c, m, n, ldc, ep);
+    if (!ep.any()) {
+        gemm(trans_a, trans_b, m, n, k, 1.f, a, lda, b, ldb, 0.f, c, ldc, nullptr);
+        return true;
+    }
+    const bool fused = gemm(trans_a, trans_b, m, n, k, 1.f, a, lda, b, ldb, 0.f, c, ldc, &ep);
 #if SALIENT_HAVE_AVX512
     if (fused && ep.stream) _mm_sfence();  // the streamed stores are visible before C is handed on
 #endif
+    return fused;
 }
 
 }  // namespace salient

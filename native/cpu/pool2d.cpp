@@ -332,29 +332,29 @@ extern "C" int avgpool2d_forward_cpu(const float* x, float* y, int n, int c, int
         float* yp = y + pl * (int64_t)oh * ow;
         for (int p = 0; p < oh; p++) {
             const int ih0 = p * stride_h - pad_top;
-            if (ih0 >= 0 && ih0 + (kh - 1) * dil_h < h && q_hi > q_lo) {
-                // the window inside the input: the same sums (0, then each tap in row-major order),
-                // vectorised across output columns; divisor kh * kw in either padding mode
-                float* yr = yp + (int64_t)p * ow;
-                for (int q = q_lo; q < q_hi; q++) yr[q] = 0.f;
-                for (int r = 0; r < kh; r++)
-                    for (int s = 0; s < kw; s++) {
-                        const float* xr = xp + (int64_t)(ih0 + r * dil_h) * wd + s * dil_w - pad_left;
+            float* yr = yp + (int64_t)p * ow;
+            // the outputs of columns [i0, i1) whose window lies inside the input: the same sums (0,
+            // then each tap in row-major order), vectorised across the row; divisor kh * kw in
+            // either padding mode
+            int i0 = 0, i1 = 0;
+            if (ih0 >= 0 && ih0 + (kh - 1) * dil_h < h) i0 = q_lo, i1 = q_hi;
+            for (int q = i0; q < i1; q++) yr[q] = 0.f;
+            for (int r = 0; r < kh && i0 < i1; r++)
+                for (int s = 0; s < kw; s++) {
+                    const float* xr = xp + (int64_t)(ih0 + r * dil_h) * wd + s * dil_w - pad_left;
 #pragma omp simd
-                        for (int q = q_lo; q < q_hi; q++) yr[q] += xr[(int64_t)q * stride_w];
-                    }
-                const float cnt = (float)(kh * kw);
-#pragma omp simd
-                for (int q = q_lo; q < q_hi; q++) yr[q] = yr[q] / cnt;
-            }
-            for (int q = 0; q < ow; q++) {
-                if (ih0 >= 0 && ih0 + (kh - 1) * dil_h < h && q >= q_lo && q < q_hi) {
-                    q = q_hi - 1;
-                    continue;
+                    for (int q = i0; q < i1; q++) yr[q] += xr[(int64_t)q * stride_w];
                 }
+            const float area = (float)(kh * kw);
+#pragma omp simd
+            for (int q = i0; q < i1; q++) yr[q] = yr[q] / area;
+            // the others, whose window the pads cut, tap by tap
+            for (int q = 0; q < ow; q++) {
+                if (q == i0 && i1 > i0) q = i1;
+                if (q >= ow) break;
                 float sum = 0.f;
                 for (int r = 0; r < kh; r++) {
-                    int ih = p * stride_h - pad_top + r * dil_h;
+                    int ih = ih0 + r * dil_h;
                     if (ih < 0 || ih >= h) continue;
                     for (int s = 0; s < kw; s++) {
                         int iw = q * stride_w - pad_left + s * dil_w;
@@ -362,7 +362,7 @@ extern "C" int avgpool2d_forward_cpu(const float* x, float* y, int n, int c, int
                     }
                 }
                 int cnt = avg_divisor(g, p, q, count_include_pad);
-                yp[(int64_t)p * ow + q] = cnt > 0 ? sum / (float)cnt : 0.f;
+                yr[q] = cnt > 0 ? sum / (float)cnt : 0.f;
             }
         }
     }
