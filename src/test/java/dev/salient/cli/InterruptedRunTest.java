@@ -130,8 +130,15 @@ class InterruptedRunTest {
                     if (m.matches()) overlays.add(Integer.parseInt(m.group(1)));
                 }
             }
-            assertEquals(rows, overlays.size(), "rows vs overlays after SIG" + signal + " at +" + delay + " ms: " + logText);
-            if (rows > 0) assertEquals(rows - 1, overlays.last());
+            // a batch commits its overlays (renamed into place) and then the NPY header's row count;
+            // SIGKILL can land between the two, leaving the overlays of one uncounted batch (at most
+            // --batch of them) after the counted rows. A graceful stop finishes the batch: equal.
+            int extra = overlays.size() - rows;
+            assertTrue(extra == 0 || (signal.equals("KILL") && extra > 0 && extra <= 2),
+                    "rows vs overlays after SIG" + signal + " at +" + delay + " ms: " + rows + " rows, overlays " + overlays
+                            + ": " + logText);
+            for (int r = 0; r < rows + extra; r++)
+                assertTrue(overlays.contains(r), "overlay of row " + r + " missing after SIG" + signal + ": " + overlays);
             for (int i = 0; i < a.data().length; i++) assertTrue(Float.isFinite(a.data()[i]), "row data at " + i);
             if (signal.equals("KILL")) {
                 assertEquals(137, code, logText);
