@@ -328,13 +328,13 @@ public final class Driver {
     /**
      * How many rows (forward + backward evaluations of one image) fit the budget:
      * per row, the executor's buffers plus the activations a tape keeps between
-     * {@code wrt} and the output and their gradients (counted from the plan at
-     * batch 1), with 50% headroom for transients.
+     * {@code wrt} and the output and the most gradients its walk holds at once
+     * (replayed on the plan's shapes at batch 1), with 25% headroom.
      */
     public static int rowsPerChunk(Model model, long[] batchShape, Set<String> wrt, long budget) {
         long[] one = batchShape.clone();
         one[0] = 1;
-        long perRow = Tape.floatsPerRow(model, one, new HashSet<>(wrt)) * 4 * 3 / 2;
+        long perRow = Tape.floatsPerRow(model, one, new HashSet<>(wrt)) * 4 * 5 / 4;
         long rows = Math.max(1, budget / Math.max(1, perRow));
         return (int) Math.min(rows, 4096);
     }

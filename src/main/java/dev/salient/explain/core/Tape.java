@@ -138,7 +138,8 @@ public final class Tape implements AutoCloseable {
 
     /**
      * Floats one input row needs while a tape records and walks back to {@code wrt}:
-     * the executor's buffers, the kept region and its gradients. For chunk sizing.
+     * the executor's buffers, the input, the kept region, and the most gradient
+     * floats the walk holds at once. For chunk sizing.
      */
     public static long floatsPerRow(Model model, long[] rowShape, Set<String> wrt) {
         String inName = model.inputs().get(0).name();
@@ -150,7 +151,57 @@ public final class Tape implements AutoCloseable {
             long[] sh = f.equals(inName) ? rowShape : plan.shape(f);
             if (sh != null) kept += Shapes.numel(sh);
         }
-        return plan.bufferFloats() + 2 * kept + Shapes.numel(rowShape);
+        return plan.bufferFloats() + kept + Shapes.numel(rowShape) + gradientPeak(r, output, plan.shape(output), wrt);
+    }
+
+    /**
+     * The most floats of gradients that {@link #walk} holds at once, replayed on the
+     * shapes: the live output gradients, the step's input gradients and zero-filled
+     * missing output gradients, and for the rule's own temporaries twice the step's
+     * output and largest input (LRP's z, quotient and contribution, DeepLIFT's
+     * multipliers). A gradient lives from the step that first produces it to the
+     * step that consumes it, as in the walk; those of {@code wrt} stay.
+     */
+    static long gradientPeak(Region r, String output, long[] outputShape, Set<String> wrt) {
+        Map<String, Long> live = new HashMap<>();
+        long sum = outputShape == null ? 0 : Shapes.numel(outputShape);
+        live.put(output, sum);
+        long peak = sum;
+        List<Plan.Step> steps = r.steps();
+        for (int k = steps.size() - 1; k >= 0; k--) {
+            Plan.Step s = steps.get(k);
+            String[] outs = s.outputs(), ins = s.inputs();
+            boolean any = false;
+            for (String o : outs) any |= !o.isEmpty() && live.containsKey(o);
+            if (!any) continue;
+            long zeros = 0, outFloats = 0, dIn = 0, maxIn = 0;
+            for (int j = 0; j < outs.length; j++) {
+                if (outs[j].isEmpty()) continue;
+                long n = Shapes.numel(s.outputShapes()[j]);
+                outFloats += n;
+                if (!live.containsKey(outs[j])) zeros += n;
+            }
+            for (int i = 0; i < ins.length; i++) {
+                if (ins[i].isEmpty() || s.op().isParamInput(i) || !r.desc().contains(ins[i])) continue;
+                long n = Shapes.numel(s.inputShapes()[i]);
+                dIn += n;
+                maxIn = Math.max(maxIn, n);
+            }
+            peak = Math.max(peak, sum + zeros + dIn + 2 * (outFloats + maxIn));
+            for (int i = 0; i < ins.length; i++) {
+                if (ins[i].isEmpty() || s.op().isParamInput(i) || !r.desc().contains(ins[i]) || live.containsKey(ins[i]))
+                    continue;
+                long n = Shapes.numel(s.inputShapes()[i]);
+                live.put(ins[i], n);
+                sum += n;
+            }
+            for (String o : outs) {
+                if (o.isEmpty() || wrt.contains(o)) continue;
+                Long n = live.remove(o);
+                if (n != null) sum -= n;
+            }
+        }
+        return peak;
     }
 
     private static boolean isConstant(Model model, Plan plan, String name) {
