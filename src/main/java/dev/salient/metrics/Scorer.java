@@ -73,7 +73,7 @@ public final class Scorer {
 
     /** The scores of class {@code target} for {@code count} rows made by {@code rows}, each of shape (C,H,W). */
     public float[] scores(long[] rowShape, int count, int target, Type type, Rows rows) {
-        int per = rowsPerChunk(rowShape);
+        int per = Driver.even(count, rowsPerChunk(rowShape), 1);
         float[] out = new float[count];
         for (int s0 = 0; s0 < count; s0 += per) {
             int cnt = Math.min(per, count - s0);
@@ -105,7 +105,7 @@ public final class Scorer {
     public float[] scores(Tensor batch, int[] targets, Type type) {
         int n = (int) batch.dim(0);
         long[] rs = {batch.dim(1), batch.dim(2), batch.dim(3)};
-        int per = rowsPerChunk(rs);
+        int per = Driver.even(n, rowsPerChunk(rs), 1);
         float[] out = new float[n];
         for (int i0 = 0; i0 < n; i0 += per) {
             int cnt = Math.min(per, n - i0);

@@ -105,8 +105,10 @@ public final class Driver {
         try {
             int g = e.group();
             if (g < 1 || steps % g != 0) throw new IllegalStateException("evaluations per image " + steps + " are not groups of " + g);
-            int nb = Math.min(n, Math.max(1, chunk / g));
-            int sb = steps == 1 ? 1 : Math.max(g, Math.min(steps, chunk / nb) / g * g);
+            // as many chunks as the budget needs, of even sizes (8 images at 6 per chunk run as
+            // 4 + 4, not 6 + 2: a small last chunk runs the convs at a poor batch)
+            int nb = even(n, Math.min(n, Math.max(1, chunk / g)), 1);
+            int sb = steps == 1 ? 1 : even(steps, Math.max(g, Math.min(steps, chunk / nb) / g * g), g);
             long total = (long) n * steps, done = 0;
             for (int i0 = 0; i0 < n; i0 += nb) {
                 int cnt = Math.min(nb, n - i0);
@@ -238,8 +240,9 @@ public final class Driver {
         while (true) {
             Tensor out = null;
             try {
-                for (int i0 = 0; i0 < n; i0 += chunk) {
-                    int cnt = Math.min(chunk, n - i0);
+                int each = even(n, chunk, 1);
+                for (int i0 = 0; i0 < n; i0 += each) {
+                    int cnt = Math.min(each, n - i0);
                     if (cnt == n) return prefix(model, b, batch, Set.of(tensor)).get(tensor);
                     try (Tensor xi = rows(b, batch, i0, cnt); Tensor a = prefix(model, b, xi, Set.of(tensor)).get(tensor)) {
                         if (out == null) out = b.allocate(withRows(a.shape(), n));
@@ -308,6 +311,7 @@ public final class Driver {
     public static float[] forwardChunked(Model model, Backend b, Tensor batch, int chunk) {
         int n = (int) batch.dim(0);
         Cost.forwards(n);
+        chunk = even(n, Math.max(1, chunk), 1);
         if (chunk >= n) {
             try (Tensor l = model.forward(b, batch)) {
                 return l.toArray();
@@ -337,6 +341,17 @@ public final class Driver {
         long perRow = Tape.floatsPerRow(model, one, new HashSet<>(wrt)) * 4 * 5 / 4;
         long rows = Math.max(1, budget / Math.max(1, perRow));
         return (int) Math.min(rows, 4096);
+    }
+
+    /**
+     * The size of each of the fewest chunks of at most {@code most} (a multiple of
+     * {@code unit}) that cover {@code total}, as even as multiples of unit allow; never
+     * more than {@code most}.
+     */
+    public static int even(int total, int most, int unit) {
+        int chunks = (total + most - 1) / most;
+        int units = (total + unit - 1) / unit;
+        return (units + chunks - 1) / chunks * unit;
     }
 
     /** Copies rows [from, from+count) of t (first axis) into a new tensor. */
