@@ -41,10 +41,21 @@ final class LrpRules {
         return (op, b, in, out, dOut, dIn) -> {
             try (Scope s = new Scope(b)) {
                 Tensor g = s.stabDiv(dOut[0], out[0], stabilizer);
+                if (op.opType().equals("Add") && sameShapes(in, out[0])) {
+                    // an Add without broadcasting passes g to each input unchanged: x_i ⊙ g directly,
+                    // the same products without the copies
+                    for (int i = 0; i < dIn.length; i++) if (dIn[i] != null) b.binary(BinaryOp.MUL, g, in[i], dIn[i]);
+                    return;
+                }
                 op.backward(b, in, out, new Tensor[] {g}, dIn);
                 for (int i = 0; i < dIn.length; i++) if (dIn[i] != null) b.binary(BinaryOp.MUL, dIn[i], in[i], dIn[i]);
             }
         };
+    }
+
+    private static boolean sameShapes(Tensor[] in, Tensor out) {
+        for (Tensor t : in) if (t == null || !java.util.Arrays.equals(t.shape(), out.shape())) return false;
+        return true;
     }
 
     /** Epsilon: {@code R_in = x ⊙ Wᵀ(R / stab(Wx + b))}. */
