@@ -52,6 +52,17 @@ int argsort_rows_cpu(const float* x, float* order, float* rank, int64_t r, int64
 int secant_backward_cpu(const float* x, const float* y, const float* dy, float* dx, int64_t h, float eps, int own);
 
 /*
+ * The input half of secant_backward_cpu for a Relu, given one half of the output gradient that both
+ * halves share (DeepLIFT's walk over the input rows only): x, y: (2,h); dy, dx: (h). dx[i] is what
+ * secant_backward_cpu with own = SALIENT_ACT_RELU writes to dx[i] when dy[i] and dy[h+i] both hold
+ * dy[i]. *straddles = the number of i where |x[i] - x[h+i]| < eps and x[i] <= 0 differs from
+ * x[h+i] <= 0: where the reference half's own gradient could differ from the input half's (0 means
+ * the reference half would equal dx bit for bit).
+ */
+int secant_relu_half_cpu(const float* x, const float* y, const float* dy, float* dx, int64_t h, float eps,
+                         int64_t* straddles);
+
+/*
  * LRP's stabilised quotient (secant.cpp; Zennit's stabilizer): y[i] = r[i] / (z[i] + s[i]), with
  * s[i] = -eps where z[i] < 0, else +eps (sign(0) = +1, -0 included; a NaN z gives NaN), one
  * rounding for the sum and one for the quotient. r, z, y: (n); y may be r or z.

@@ -39,6 +39,33 @@ extern "C" int secant_backward_cpu(const float* x, const float* y, const float* 
     return SALIENT_OK;
 }
 
+// secant_backward_cpu's input half for a Relu with dy shared by both halves, counting the elements
+// whose reference half could differ (primitives.h)
+extern "C" int secant_relu_half_cpu(const float* x, const float* y, const float* dy, float* dx, int64_t h, float eps,
+                                    int64_t* straddles) {
+    SALIENT_CHECK_PTR(x);
+    SALIENT_CHECK_PTR(y);
+    SALIENT_CHECK_PTR(dy);
+    SALIENT_CHECK_PTR(dx);
+    SALIENT_CHECK_PTR(straddles);
+    SALIENT_CHECK(h > 0 && eps >= 0.f && std::isfinite(eps), "secant_relu_half_cpu: bad sizes h=%lld eps=%g",
+                  (long long)h, (double)eps);
+    int64_t count = 0;
+#pragma omp parallel for schedule(static) reduction(+ : count) if (h > 65536)
+    for (int64_t i = 0; i < h; i++) {
+        const float dxv = x[i] - x[h + i];
+        if (std::fabs(dxv) < eps) {
+            const bool off = x[i] <= 0.f;
+            dx[i] = off ? 0.f : dy[i];
+            count += off != (x[h + i] <= 0.f);
+            continue;
+        }
+        dx[i] = dy[i] * (y[i] - y[h + i]) / dxv;
+    }
+    *straddles = count;
+    return SALIENT_OK;
+}
+
 // y = r / (z ± eps) as Zennit's stabilizer forms it (z + sign(z)·eps, sign(0) = +1): one pass over
 // three tensors instead of the six an indicator, an axpby, a fill and two sums took.
 extern "C" int stab_divide_cpu(const float* r, const float* z, float* y, int64_t n, float eps) {

@@ -261,6 +261,16 @@ public interface Backend extends AutoCloseable {
     void secantBackward(Tensor x, Tensor y, Tensor dy, Tensor dx, float eps, Activation own);
 
     /**
+     * The input half of {@link #secantBackward} for a Relu (own = RELU) when both halves of dy are
+     * equal: x and y hold 2h elements as there, dy and dx the h of one half. dx becomes the first
+     * half of what secantBackward writes given dy in both halves. Returns 0 only when the second
+     * half would come out equal to dx bit for bit (DeepLIFT's walk over the input rows goes on),
+     * else a positive number (the CPU counts the elements with |Δx| < eps whose input and reference
+     * lie on either side of 0).
+     */
+    long secantReluHalf(Tensor x, Tensor y, Tensor dy, Tensor dx, float eps);
+
+    /**
      * LRP's stabilised quotient, as Zennit's stabilizer forms the denominator:
      * {@code y = r / (z + sign(z)·eps)} elementwise with sign(0) = +1 (−0 too), one rounding for
      * the sum and one for the quotient; a NaN z gives NaN. r, z and y hold the same number of

@@ -419,6 +419,14 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public long secantReluHalf(Tensor x, Tensor y, Tensor dy, Tensor dx, float eps) {
+        long h = OpChecks.secantReluHalf(this, x, y, dy, dx, eps);
+        long[] straddles = new long[1];
+        check(CpuNative.secant_relu_half_cpu(x.data(), y.data(), dy.data(), dx.data(), h, eps, straddles));
+        return straddles[0];
+    }
+
+    @Override
     public void stabilizedDivide(Tensor r, Tensor z, Tensor y, float eps) {
         long n = OpChecks.stabilizedDivide(this, r, z, y, eps);
         check(CpuNative.stab_divide_cpu(r.data(), z.data(), y.data(), n, eps));

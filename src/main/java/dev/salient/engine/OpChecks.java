@@ -517,6 +517,21 @@ public final class OpChecks {
         return n / 2;
     }
 
+    /** Returns h, the elements of each half, for {@link Backend#secantReluHalf}. */
+    public static long secantReluHalf(Backend self, Tensor x, Tensor y, Tensor dy, Tensor dx, float eps) {
+        owned(self, "secantReluHalf", x, y, dy, dx);
+        if (x == null || y == null || dy == null || dx == null) throw new SalientException("secantReluHalf: a tensor is missing");
+        long n = x.numel();
+        if (n == 0 || n % 2 != 0)
+            throw new SalientException("secantReluHalf: x must hold input and reference halves of equal size, got " + x);
+        if (y.numel() != n) throw new SalientException("secantReluHalf: " + y + " does not hold the " + n + " elements of x");
+        for (Tensor t : new Tensor[] {dy, dx})
+            if (t.numel() != n / 2)
+                throw new SalientException("secantReluHalf: " + t + " does not hold the " + n / 2 + " elements of x's first half");
+        if (!(eps >= 0) || !Float.isFinite(eps)) throw new SalientException("secantReluHalf: eps must be finite and >= 0, got " + eps);
+        return n / 2;
+    }
+
     /** Returns (R, L) for {@link Backend#argsortRows}: rows of order's leading dims, L its last. */
     public static long[] argsortRows(Backend self, Tensor x, Tensor order, Tensor rank) {
         owned(self, "argsortRows", x, order, rank);

@@ -132,6 +132,54 @@ public class SecantBackwardTest {
         }
     }
 
+    /**
+     * The input-half secant of a Relu with dy shared by the halves: the first half of the paired
+     * secant given dy twice, bit for bit, and a count of the elements where the input and its
+     * reference moved less than eps from either side of 0 (the only places the halves can part).
+     */
+    @Test
+    void reluHalfIsTheFirstHalfOfTheSharedDySecant() {
+        int h = 5 * 301;
+        float[][] p = pairs(h, 21);
+        float[] x = p[0], dy = java.util.Arrays.copyOf(p[1], h);
+        for (int i = 3; i < h; i += 97) { // straddles: a move below eps across 0
+            x[i] = -2e-11f;
+            x[h + i] = 3e-11f;
+        }
+        for (int i = 9; i < h; i += 43) x[i] = x[h + i] = 0f;
+        x[h + 11] = x[11] = Float.NaN;
+        long want = 0;
+        for (int i = 0; i < h; i++)
+            if (Math.abs(x[i] - x[h + i]) < EPS && (x[i] <= 0f) != (x[h + i] <= 0f)) want++;
+        assertTrue(want > 10, "the case has straddles: " + want);
+        float[] dy2 = new float[2 * h];
+        System.arraycopy(dy, 0, dy2, 0, h);
+        System.arraycopy(dy, 0, dy2, h, h);
+        try (Tensor xt = B.upload(x, 2, 5, 301); Tensor yt = B.allocate(2, 5, 301); Tensor dyt = B.upload(dy2, 2, 5, 301);
+                Tensor full = B.allocate(2, 5, 301); Tensor dyh = B.upload(dy, 1, 5, 301); Tensor half = B.allocate(1, 5, 301)) {
+            B.activationForward(Activation.RELU, xt, yt, 0, 0);
+            B.secantBackward(xt, yt, dyt, full, EPS, Activation.RELU);
+            B.fill(half, Float.NaN);
+            assertEquals(want, B.secantReluHalf(xt, yt, dyh, half, EPS));
+            float[] f = full.toArray(), g = half.toArray();
+            for (int i = 0; i < h; i++)
+                assertEquals(Float.floatToRawIntBits(f[i]), Float.floatToRawIntBits(g[i]), "at " + i + ": " + g[i] + " vs " + f[i]);
+            // without straddles the count is 0 and the paired secant's halves are equal
+            for (int i = 0; i < h; i++)
+                if (Math.abs(x[i] - x[h + i]) < EPS && (x[i] <= 0f) != (x[h + i] <= 0f)) x[h + i] = x[i];
+            try (Tensor x2 = B.upload(x, 2, 5, 301)) {
+                B.activationForward(Activation.RELU, x2, yt, 0, 0);
+                assertEquals(0, B.secantReluHalf(x2, yt, dyh, half, EPS));
+                B.secantBackward(x2, yt, dyt, full, EPS, Activation.RELU);
+                float[] a = full.toArray();
+                for (int i = 0; i < h; i++)
+                    if (!Float.isNaN(a[i])) assertEquals(Float.floatToRawIntBits(a[i]), Float.floatToRawIntBits(a[h + i]), "at " + i);
+            }
+            SalientException e = assertThrows(SalientException.class, () -> B.secantReluHalf(xt, yt, dyt, half, EPS));
+            assertTrue(e.getMessage().startsWith("secantReluHalf: "), e.getMessage());
+        }
+    }
+
     @Test
     void refusesUnpairedOrMismatchedTensorsInOneLine() {
         try (Tensor odd = B.zeros(3, 5); Tensor a = B.zeros(2, 5); Tensor b = B.zeros(2, 6)) {

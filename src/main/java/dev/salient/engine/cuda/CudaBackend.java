@@ -542,6 +542,32 @@ public final class CudaBackend implements Backend {
                 ptr(dx, "secantBackward"), h, eps, own == null ? -1 : own.code));
     }
 
+    /**
+     * Composed: dy in both halves, the paired kernel on all rows, then the halves compared (a
+     * difference, a NaN in it, or none) and the first kept. Returns 1 where they differ, else 0.
+     */
+    /** Elements [off, off + numel(shape)) of t as a borrowed tensor of that shape (never closed). */
+    private Tensor part(Tensor t, long off, long... shape) {
+        return Tensor.borrowed(this, off == 0 ? t.data() : t.data().getPointer(off), t, shape);
+    }
+
+    @Override
+    public long secantReluHalf(Tensor x, Tensor y, Tensor dy, Tensor dx, float eps) {
+        long h = OpChecks.secantReluHalf(this, x, y, dy, dx, eps);
+        try (Tensor dy2 = allocate(2 * h); Tensor dx2 = allocate(2 * h); Tensor d = allocate(1, h); Tensor r = allocate(3)) {
+            copyRange(dy, 0, dy2, 0, h);
+            copyRange(dy, 0, dy2, h, h);
+            secantBackward(x, y, dy2, dx2, eps, Activation.RELU);
+            binary(BinaryOp.SUB, part(dx2, 0, 1, h), part(dx2, h, 1, h), d);
+            reduceRows(Reduction.MAX, d, part(r, 0, 1));
+            reduceRows(Reduction.MIN, d, part(r, 1, 1));
+            reduceRows(Reduction.SUM, d, part(r, 2, 1));
+            copyRange(dx2, 0, dx, 0, h);
+            float[] m = download(r);
+            return m[0] == 0f && m[1] == 0f && !Float.isNaN(m[2]) ? 0 : 1;
+        }
+    }
+
     @Override
     public void stabilizedDivide(Tensor r, Tensor z, Tensor y, float eps) {
         long n = OpChecks.stabilizedDivide(this, r, z, y, eps);

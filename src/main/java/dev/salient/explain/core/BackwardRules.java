@@ -20,13 +20,35 @@ public final class BackwardRules {
     private final Map<String, BackwardRule> byNode;
     private final BackwardRule fallback;
     private final String name;
+    private final boolean pairedHalves;
 
     private BackwardRules(String name, Map<String, BackwardRule> byType, Map<String, BackwardRule> byNode,
             BackwardRule fallback) {
+        this(name, byType, byNode, fallback, false);
+    }
+
+    private BackwardRules(String name, Map<String, BackwardRule> byType, Map<String, BackwardRule> byNode,
+            BackwardRule fallback, boolean pairedHalves) {
         this.name = name;
         this.byType = Map.copyOf(byType);
         this.byNode = Map.copyOf(byNode);
         this.fallback = fallback;
+        this.pairedHalves = pairedHalves;
+    }
+
+    /**
+     * A copy for tapes whose rows are pairs in two halves (see {@link PairedRule}): a backward
+     * with these rules walks the first half only where every step keeps rows apart, and all
+     * rows where a paired rule finds the halves' gradients diverging. Only the first half's
+     * gradients are returned.
+     */
+    public BackwardRules pairedHalves() {
+        return new BackwardRules(name, byType, byNode, fallback, true);
+    }
+
+    /** Whether {@link #pairedHalves()} made this set. */
+    public boolean isPairedHalves() {
+        return pairedHalves;
     }
 
     /** The exact data gradient of every op. */
@@ -57,14 +79,14 @@ public final class BackwardRules {
     public BackwardRules with(String newName, String opType, BackwardRule rule) {
         Map<String, BackwardRule> m = new HashMap<>(byType);
         m.put(opType, rule);
-        return new BackwardRules(newName, m, byNode, fallback);
+        return new BackwardRules(newName, m, byNode, fallback, pairedHalves);
     }
 
     /** A copy with {@code rule} for the node named {@code nodeName} (it wins over the op-type rule). */
     public BackwardRules withNode(String newName, String nodeName, BackwardRule rule) {
         Map<String, BackwardRule> m = new HashMap<>(byNode);
         m.put(nodeName, rule);
-        return new BackwardRules(newName, byType, m, fallback);
+        return new BackwardRules(newName, byType, m, fallback, pairedHalves);
     }
 
     /**
@@ -72,7 +94,7 @@ public final class BackwardRules {
      * exact VJP (LRP refuses them: relevance must not silently become a gradient).
      */
     public BackwardRules withFallback(String newName, BackwardRule rule) {
-        return new BackwardRules(newName, byType, byNode, rule);
+        return new BackwardRules(newName, byType, byNode, rule, pairedHalves);
     }
 
     /** The op's own exact VJP, as a rule (for rule sets whose fallback is not the gradient). */

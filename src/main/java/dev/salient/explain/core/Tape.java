@@ -268,7 +268,64 @@ public final class Tape implements AutoCloseable {
                 throw new SalientException("target class " + classes[i] + " is out of range: the model has " + c + " classes");
             seed[i * c + classes[i]] = 1f;
         }
-        return walk(backend.upload(seed, l.shape()), rules, to, walk, reach);
+        if (rules.isPairedHalves() && halvable(walk, n, classes)) {
+            try {
+                return walk(backend.upload(java.util.Arrays.copyOf(seed, n / 2 * c), n / 2, c), rules, to, walk, reach, n / 2);
+            } catch (HalvesDiverge d) {
+                // a paired rule found the reference half's gradient leaving the input half's: all rows
+            }
+        }
+        Map<String, Tensor> all = walk(backend.upload(seed, l.shape()), rules, to, walk, reach, n);
+        if (!rules.isPairedHalves()) return all;
+        // paired rules return the input half's gradients, as the first-half walk does
+        Map<String, Tensor> first = new LinkedHashMap<>();
+        try {
+            for (var e : all.entrySet()) first.put(e.getKey(), Driver.rows(backend, e.getValue(), 0, e.getValue().dim(0) / 2));
+        } finally {
+            for (Tensor t : all.values()) t.close();
+        }
+        return first;
+    }
+
+    /** Op types whose backward treats every row of a batch on its own (with the dim-0 check below). */
+    private static final Set<String> ROWWISE = Set.of("Conv", "Gemm", "MatMul", "Relu", "LeakyRelu", "PRelu", "Clip",
+            "Sigmoid", "HardSigmoid", "HardSwish", "Tanh", "Add", "Sub", "Mul", "Div", "MaxPool", "AveragePool",
+            "GlobalAveragePool", "GlobalMaxPool", "Flatten", "Reshape", "Concat", "BatchNormalization", "Identity",
+            "Dropout", "Pad");
+
+    /**
+     * Whether a walk over the first half of the rows gives the first half of a walk over all:
+     * an even batch whose halves target the same classes, and steps that keep rows apart (every
+     * activation they read or write has the batch as its first axis, and the op works row by row).
+     */
+    private boolean halvable(List<Plan.Step> walk, int n, int[] classes) {
+        if (n % 2 != 0) return false;
+        for (int i = 0; i < n / 2; i++) if (classes[i] != classes[n / 2 + i]) return false;
+        for (Plan.Step s : walk) {
+            if (!ROWWISE.contains(s.op().opType())) return false;
+            for (int i = 0; i < s.inputs().length; i++) {
+                String in = s.inputs()[i];
+                if (in.isEmpty() || s.op().isParamInput(i) || !values.containsKey(in) && !desc.contains(in)) continue;
+                if (s.inputShapes()[i].length == 0 || s.inputShapes()[i][0] != n) return false;
+            }
+            for (long[] o : s.outputShapes()) if (o.length == 0 || o[0] != n) return false;
+        }
+        return true;
+    }
+
+    /** The first {@code rows} rows of t (its first axis) as a view, when its first axis is the tape's batch. */
+    private static Tensor firstRows(Tensor t, int rows, int n) {
+        if (t == null || rows == n || t.rank() == 0 || t.dim(0) != n) return t;
+        long[] sh = t.shape().clone();
+        sh[0] = rows;
+        return dev.salient.model.ops.TensorViews.view(t, sh);
+    }
+
+    private static long[] withFirst(long[] shape, int rows, int n) {
+        if (rows == n || shape.length == 0 || shape[0] != n) return shape;
+        long[] sh = shape.clone();
+        sh[0] = rows;
+        return sh;
     }
 
     /**
@@ -285,11 +342,17 @@ public final class Tape implements AutoCloseable {
         if (!to.equals(wrt)) throw new SalientException("a seeded backward walks to all recorded tensors " + wrt);
         Tensor own = backend.allocate(seed.shape());
         backend.copy(seed, own);
-        return walk(own, rules, to, region, desc);
+        return walk(own, rules, to, region, desc, (int) seed.dim(0));
     }
 
-    /** The walk itself; takes ownership of {@code seed}. */
-    private Map<String, Tensor> walk(Tensor seed, BackwardRules rules, Set<String> to, List<Plan.Step> walk, Set<String> reach) {
+    /**
+     * The walk itself; takes ownership of {@code seed}. {@code rows}: the tape's batch, or its
+     * first half for a paired walk ({@link PairedRule}), whose gradients then hold that half.
+     */
+    private Map<String, Tensor> walk(Tensor seed, BackwardRules rules, Set<String> to, List<Plan.Step> walk, Set<String> reach,
+            int rows) {
+        final int n = (int) logits().dim(0);
+        final PairedRule.Halves halves = new PairedRule.Halves();
         Map<String, Tensor> grads = new HashMap<>();
         Map<String, Tensor> result = new LinkedHashMap<>();
         boolean ok = false;
@@ -309,10 +372,13 @@ public final class Tape implements AutoCloseable {
                 try {
                     for (int j = 0; j < outs.length; j++)
                         if (dOut[j] == null && !outs[j].isEmpty()) {
-                            dOut[j] = backend.zeros(s.outputShapes()[j]);
+                            dOut[j] = backend.zeros(withFirst(s.outputShapes()[j], rows, n));
                             local.add(dOut[j]);
                         }
                     Op op = s.op();
+                    BackwardRule rule = rules.ruleFor(s.node(), op);
+                    // a first-half walk: paired rules read both halves, the others see the first
+                    boolean whole = rows == n || rule instanceof PairedRule;
                     String[] ins = s.inputs();
                     Tensor[] in = new Tensor[ins.length];
                     Tensor[] out = new Tensor[outs.length];
@@ -320,14 +386,17 @@ public final class Tape implements AutoCloseable {
                     for (int i = 0; i < ins.length; i++) {
                         if (ins[i].isEmpty() || op.isParamInput(i)) continue;
                         in[i] = input(ins[i]);
+                        if (!whole && values.containsKey(ins[i])) in[i] = firstRows(in[i], rows, n);
                         if (reach.contains(ins[i])) {
-                            dIn[i] = backend.allocate(s.inputShapes()[i]);
+                            dIn[i] = backend.allocate(withFirst(s.inputShapes()[i], rows, n));
                             local.add(dIn[i]);
                         }
                     }
-                    for (int j = 0; j < outs.length; j++) if (!outs[j].isEmpty()) out[j] = values.get(outs[j]);
+                    for (int j = 0; j < outs.length; j++)
+                        if (!outs[j].isEmpty()) out[j] = whole ? values.get(outs[j]) : firstRows(values.get(outs[j]), rows, n);
                     long t0 = OpProfile.start(backend);
-                    rules.ruleFor(s.node(), op).apply(op, backend, in, out, dOut, dIn);
+                    if (rows != n && rule instanceof PairedRule pr) pr.applyHalf(op, backend, in, out, dOut, dIn, halves);
+                    else rule.apply(op, backend, in, out, dOut, dIn);
                     if (OpProfile.on()) OpProfile.stop(backend, "bwd " + op.opType() + " [" + rules.name() + "]", t0);
                     for (int i = 0; i < ins.length; i++) {
                         if (dIn[i] == null) continue;
@@ -354,7 +423,7 @@ public final class Tape implements AutoCloseable {
             for (String w : to) {
                 Tensor g = grads.remove(w);
                 if (g == null) {
-                    long[] shape = values.get(w).shape();
+                    long[] shape = withFirst(values.get(w).shape(), rows, n);
                     g = backend.zeros(shape);
                 }
                 result.put(w, g);

@@ -7,6 +7,8 @@ import dev.salient.engine.SalientException;
 import dev.salient.engine.Tensor;
 import dev.salient.explain.core.BackwardRule;
 import dev.salient.explain.core.BackwardRules;
+import dev.salient.explain.core.HalvesDiverge;
+import dev.salient.explain.core.PairedRule;
 import dev.salient.model.ops.TensorViews;
 import java.util.ArrayList;
 import java.util.List;
@@ -35,6 +37,9 @@ import java.util.Set;
 final class RescaleRules {
     private RescaleRules() {}
 
+    /** Whether the walks run on the input half where they can (tests compare with whole rows). */
+    static volatile boolean halves = true;
+
     /** Captum's threshold below which |Δin| takes the plain gradient. */
     static final float EPS = 1e-10f;
 
@@ -44,9 +49,71 @@ final class RescaleRules {
     /** The rules: Rescale on the nonlinearities, Captum's max-pool rule, the gradient elsewhere. */
     static BackwardRules rules() {
         BackwardRules r = BackwardRules.standard();
-        for (String t : NONLINEAR) r = r.with("deeplift-rescale", t, RescaleRules::nonlinear);
-        for (String t : MAX_POOLS) r = r.with("deeplift-rescale", t, RescaleRules::maxPool);
-        return r;
+        for (String t : NONLINEAR) r = r.with("deeplift-rescale", t, paired(RescaleRules::nonlinear, false));
+        for (String t : MAX_POOLS) r = r.with("deeplift-rescale", t, paired(RescaleRules::maxPool, true));
+        // both halves of every gradient are equal until a rule's own-gradient fallback tells the
+        // rows apart, so the linear ops (the convolutions) need only walk the input half
+        return halves ? r.pairedHalves() : r;
+    }
+
+    /**
+     * {@code rule} for whole rows, and in a first-half walk ({@link PairedRule}): both halves of
+     * dOut set to the given half, the rule on all rows, the input half kept. Equal halves of dOut
+     * give equal halves of dIn except where |Δin| < eps and the op's own gradient differs between
+     * an input and its reference (a Relu input and reference on either side of 0 within 1e-10, or
+     * pooled maxima at different places), which marks the halves diverged; the max-pool rule,
+     * whose input half reads the reference half's dOut, refuses a walk whose halves have diverged.
+     */
+    static PairedRule paired(BackwardRule rule, boolean mixes) {
+        return new PairedRule() {
+            @Override
+            public void apply(dev.salient.model.ops.Op op, Backend b, Tensor[] in, Tensor[] out, Tensor[] dOut, Tensor[] dIn) {
+                rule.apply(op, b, in, out, dOut, dIn);
+            }
+
+            @Override
+            public boolean mixesHalves() {
+                return mixes;
+            }
+
+            @Override
+            public void applyHalf(dev.salient.model.ops.Op op, Backend b, Tensor[] in, Tensor[] out, Tensor[] dOut,
+                    Tensor[] dIn, Halves halves) {
+                if (dIn[0] == null) return;
+                if (mixes && halves.diverged()) throw new HalvesDiverge(op.opType());
+                long h = dIn[0].numel(), oh = dOut[0].numel();
+                if (2 * h != in[0].numel() || 2 * oh != out[0].numel())
+                    throw new SalientException("deeplift: a first-half walk gave " + op.opType() + " gradients of "
+                            + dev.salient.engine.Shapes.str(dOut[0].shape()) + " for an output of "
+                            + dev.salient.engine.Shapes.str(out[0].shape()));
+                if (op.opType().equals("Relu")) { // one native pass over the input half, counting straddles
+                    if (b.secantReluHalf(in[0], out[0], dOut[0], dIn[0], EPS) > 0) halves.diverge();
+                    return;
+                }
+                try (Tensor dy = b.allocate(out[0].shape()); Tensor dx = b.allocate(in[0].shape())) {
+                    b.copyRange(dOut[0], 0, dy, 0, oh);
+                    b.copyRange(dOut[0], 0, dy, oh, oh);
+                    Tensor[] all = new Tensor[dIn.length];
+                    all[0] = dx;
+                    rule.apply(op, b, in, out, new Tensor[] {dy}, all);
+                    if (!halves.diverged() && !equalHalves(b, dx, h)) halves.diverge();
+                    b.copyRange(dx, 0, dIn[0], 0, h);
+                }
+            }
+        };
+    }
+
+    /** Whether the two halves of t (h elements each) are equal bit for bit, NaNs counting as unequal. */
+    private static boolean equalHalves(Backend b, Tensor t, long h) {
+        try (Tensor d = b.allocate(1, h); Tensor r = b.allocate(3)) {
+            b.binary(BinaryOp.SUB, TensorViews.viewAt(t, 0, 1, h), TensorViews.viewAt(t, h, 1, h), d);
+            b.reduceRows(dev.salient.engine.Reduction.MAX, d, TensorViews.viewAt(r, 0, 1));
+            b.reduceRows(dev.salient.engine.Reduction.MIN, d, TensorViews.viewAt(r, 1, 1));
+            b.reduceRows(dev.salient.engine.Reduction.SUM, d, TensorViews.viewAt(r, 2, 1));
+            float[] m = r.toArray();
+            // MAX and MIN skip NaNs; the sum does not
+            return m[0] == 0f && m[1] == 0f && !Float.isNaN(m[2]);
+        }
     }
 
     /**

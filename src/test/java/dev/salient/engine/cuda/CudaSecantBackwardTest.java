@@ -56,6 +56,26 @@ class CudaSecantBackwardTest {
         });
     }
 
+    /** The input-half Relu secant (composed on CUDA) against the CPU's, byte for byte, with straddles reported by both. */
+    @Test
+    void reluHalfMatchesCpu() {
+        int h = 5 * 301;
+        float[][] p = SecantBackwardTest.pairsForParity(h, 17);
+        float[] x = p[0], dy = java.util.Arrays.copyOf(p[1], h);
+        for (int i = 3; i < h; i += 97) {
+            x[i] = -2e-11f;
+            x[h + i] = 3e-11f;
+        }
+        sameBitsOnBoth(b -> {
+            try (Tensor xt = b.upload(x, 2, 5, 301); Tensor yt = b.allocate(2, 5, 301); Tensor dyt = b.upload(dy, 1, 5, 301);
+                    Tensor dxt = b.allocate(1, 5, 301)) {
+                b.activationForward(Activation.RELU, xt, yt, 0, 0);
+                assertTrue(b.secantReluHalf(xt, yt, dyt, dxt, 1e-10f) > 0, b.name() + " reports the straddles");
+                return dxt.toArray();
+            }
+        });
+    }
+
     /** The secant with the ReLU's own gradient computed in the kernel, against the CPU's, byte for byte. */
     @Test
     void reluOwnGradientMatchesCpu() {
