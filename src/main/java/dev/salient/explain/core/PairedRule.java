@@ -27,7 +27,19 @@ public interface PairedRule extends BackwardRule {
 
     /** One first-half walk's state: whether the halves' gradients may differ from here on. */
     final class Halves {
-        private boolean diverged;
+        private boolean diverged, mixingAhead = true;
+
+        /**
+         * Whether a rule that mixes the halves is still ahead in the walk: where none is, the halves
+         * may part without consequence for the input half, and need not be compared.
+         */
+        public boolean mixingAhead() {
+            return mixingAhead;
+        }
+
+        void mixingAhead(boolean ahead) {
+            mixingAhead = ahead;
+        }
 
         public boolean diverged() {
             return diverged;

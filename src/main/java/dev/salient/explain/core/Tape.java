@@ -287,6 +287,32 @@ public final class Tape implements AutoCloseable {
         return first;
     }
 
+    /**
+     * A {@link PassThrough} step with one output gradient and one data input that has none yet:
+     * the output's gradient becomes the input's, as the rule's copy would make it (same elements,
+     * same shape). False where the rule must run.
+     */
+    private boolean handOn(Plan.Step s, BackwardRules rules, Set<String> reach, Set<String> to, Map<String, Tensor> grads,
+            Tensor[] dOut) {
+        if (!(rules.ruleFor(s.node(), s.op()) instanceof PassThrough) || s.outputs().length != 1 || dOut[0] == null
+                || to.contains(s.outputs()[0]))
+            return false;
+        int data = -1;
+        for (int i = 0; i < s.inputs().length; i++) {
+            String in = s.inputs()[i];
+            if (in.isEmpty() || s.op().isParamInput(i) || !reach.contains(in)) continue;
+            if (data >= 0) return false;
+            data = i;
+        }
+        if (data < 0 || grads.containsKey(s.inputs()[data])) return false;
+        long[] shape = s.inputShapes()[data].clone();
+        if (dOut[0].rank() == 0 || shape.length != dOut[0].rank()) return false;
+        shape[0] = dOut[0].dim(0); // a first-half walk's rows
+        if (!java.util.Arrays.equals(shape, dOut[0].shape())) return false;
+        grads.put(s.inputs()[data], grads.remove(s.outputs()[0]));
+        return true;
+    }
+
     /** Op types whose backward treats every row of a batch on its own (with the dim-0 check below). */
     private static final Set<String> ROWWISE = Set.of("Conv", "Gemm", "MatMul", "Relu", "LeakyRelu", "PRelu", "Clip",
             "Sigmoid", "HardSigmoid", "HardSwish", "Tanh", "Add", "Sub", "Mul", "Div", "MaxPool", "AveragePool",
@@ -353,6 +379,13 @@ public final class Tape implements AutoCloseable {
             int rows) {
         final int n = (int) logits().dim(0);
         final PairedRule.Halves halves = new PairedRule.Halves();
+        // mixAhead[k]: a step the walk visits after step k (a lower index) mixes the halves
+        final boolean[] mixAhead = new boolean[walk.size()];
+        if (rows != n)
+            for (int k = 1; k < walk.size(); k++) {
+                Plan.Step p = walk.get(k - 1);
+                mixAhead[k] = mixAhead[k - 1] || rules.ruleFor(p.node(), p.op()) instanceof PairedRule pr && pr.mixesHalves();
+            }
         Map<String, Tensor> grads = new HashMap<>();
         Map<String, Tensor> result = new LinkedHashMap<>();
         boolean ok = false;
@@ -368,6 +401,7 @@ public final class Tape implements AutoCloseable {
                     any |= dOut[j] != null;
                 }
                 if (!any) continue;
+                if (handOn(s, rules, reach, to, grads, dOut)) continue;
                 List<Tensor> local = new ArrayList<>();
                 try {
                     for (int j = 0; j < outs.length; j++)
@@ -395,7 +429,10 @@ public final class Tape implements AutoCloseable {
                     for (int j = 0; j < outs.length; j++)
                         if (!outs[j].isEmpty()) out[j] = whole ? values.get(outs[j]) : firstRows(values.get(outs[j]), rows, n);
                     long t0 = OpProfile.start(backend);
-                    if (rows != n && rule instanceof PairedRule pr) pr.applyHalf(op, backend, in, out, dOut, dIn, halves);
+                    if (rows != n && rule instanceof PairedRule pr) {
+                        halves.mixingAhead(mixAhead[k]);
+                        pr.applyHalf(op, backend, in, out, dOut, dIn, halves);
+                    }
                     else rule.apply(op, backend, in, out, dOut, dIn);
                     if (OpProfile.on()) OpProfile.stop(backend, "bwd " + op.opType() + " [" + rules.name() + "]", t0);
                     for (int i = 0; i < ins.length; i++) {

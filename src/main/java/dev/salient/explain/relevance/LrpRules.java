@@ -26,7 +26,7 @@ final class LrpRules {
     private LrpRules() {}
 
     /** Zennit's Pass: the relevance goes through unchanged (activations, folded or standalone BatchNorm). */
-    static final BackwardRule PASS = (op, b, in, out, dOut, dIn) -> {
+    static final BackwardRule PASS = (dev.salient.explain.core.PassThrough) (op, b, in, out, dOut, dIn) -> {
         if (dIn[0] == null) return;
         if (dIn[0].numel() != dOut[0].numel())
             throw new SalientException("lrp: the pass rule needs an elementwise op, " + op.opType() + " is not");

@@ -96,7 +96,7 @@ final class RescaleRules {
                     Tensor[] all = new Tensor[dIn.length];
                     all[0] = dx;
                     rule.apply(op, b, in, out, new Tensor[] {dy}, all);
-                    if (!halves.diverged() && !equalHalves(b, dx, h)) halves.diverge();
+                    if (halves.mixingAhead() && !halves.diverged() && !equalHalves(b, dx, h)) halves.diverge();
                     b.copyRange(dx, 0, dIn[0], 0, h);
                 }
             }
