@@ -92,6 +92,12 @@ public enum Composite {
         for (String t : NORM_OPS) r = r.with(r.name(), t, norm);
         for (String t : GRADIENT_OPS) r = r.with(r.name(), t, grad);
         for (String t : CONV_OPS) r = r.with(r.name(), t, rule(model, conv, low, high));
+        // convs whose input the graph keeps at or above 0 (behind a ReLU) skip the rule's check for x⁻
+        BackwardRule behindRelu = rule(model, conv, low, high, true);
+        Set<String> nonNegative = nonNegative(model.graph().nodes());
+        for (Node n : model.graph().nodes())
+            if (CONV_OPS.contains(n.opType()) && n.hasInput(0) && nonNegative.contains(n.input(0)))
+                r = r.withNode(r.name(), n.name(), behindRelu);
         for (String t : DENSE_OPS) r = r.with(r.name(), t, LrpRules.epsilon(EPS));
         for (Node n : model.graph().nodes()) {
             String t = n.opType();
@@ -134,13 +140,42 @@ public enum Composite {
         return null;
     }
 
+    /**
+     * The tensors the graph keeps at or above 0 (or NaN): Relu outputs, and what pooling, reshaping,
+     * sums and concatenations make of those alone. A rule's min-reduction check for x⁻ would find
+     * no element below 0 in them, so it is skipped.
+     */
+    static Set<String> nonNegative(List<Node> nodes) {
+        Set<String> out = new java.util.HashSet<>();
+        Set<String> keeps = Set.of("MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "Flatten", "Reshape",
+                "Identity", "Dropout");
+        for (Node n : nodes) {
+            boolean yes;
+            switch (n.opType()) {
+                case "Relu" -> yes = true;
+                case "Add", "Concat" -> {
+                    yes = !n.inputs().isEmpty();
+                    for (String i : n.inputs()) yes &= out.contains(i);
+                }
+                default -> yes = keeps.contains(n.opType()) && n.hasInput(0) && out.contains(n.input(0));
+            }
+            if (yes) out.add(n.outputs().get(0));
+        }
+        return out;
+    }
+
     /** The rule of a layer kind; its modified weights are cached by {@code model}. */
     static BackwardRule rule(Model model, Layer l, float[] low, float[] high) {
+        return rule(model, l, low, high, false);
+    }
+
+    /** As {@link #rule(Model, Layer, float[], float[])}; {@code nonNegative}: the layer's input holds no value below 0. */
+    static BackwardRule rule(Model model, Layer l, float[] low, float[] high, boolean nonNegative) {
         return switch (l) {
             case EPSILON -> LrpRules.epsilon(EPS);
-            case Z_PLUS -> LrpRules.zPlus(model, EPS);
-            case GAMMA -> LrpRules.gamma(model, GAMMA, EPS);
-            case ALPHA2_BETA1 -> LrpRules.alphaBeta(model, 2f, 1f, EPS);
+            case Z_PLUS -> LrpRules.zPlus(model, EPS, nonNegative);
+            case GAMMA -> LrpRules.gamma(model, GAMMA, EPS, nonNegative);
+            case ALPHA2_BETA1 -> LrpRules.alphaBeta(model, 2f, 1f, EPS, nonNegative);
             case FLAT -> LrpRules.flat(model, EPS);
             case Z_BOX -> LrpRules.zBox(model, low, high, EPS);
             case NONE -> throw new IllegalStateException("no rule");

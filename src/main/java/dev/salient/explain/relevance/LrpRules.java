@@ -72,8 +72,13 @@ final class LrpRules {
      * x⁻ = 0 and its terms are dropped ({@link Scope#negOrNull}).
      */
     static BackwardRule zPlus(Model model, float stabilizer) {
+        return zPlus(model, stabilizer, false);
+    }
+
+    /** As {@link #zPlus(Model, float)}; {@code nonNegative}: the input is known to hold no value below 0 (the check is skipped). */
+    static BackwardRule zPlus(Model model, float stabilizer, boolean nonNegative) {
         return linear(model, (s, op, x, w, bias, z, r, dx) -> {
-            Tensor xn = s.negOrNull(x), xp = xn == null ? x : s.pos(x), wp = s.wPos(w), wn = s.wNeg(w);
+            Tensor xn = nonNegative ? null : s.negOrNull(x), xp = xn == null ? x : s.pos(x), wp = s.wPos(w), wn = s.wNeg(w);
             Tensor den = s.plus(s.forward(op, xp, wp, s.wPos(bias)), op, xn, wn);
             Tensor g = s.stabDiv(r, den, stabilizer);
             s.reduce(op, dx, g, xp, wp, xn, wn);
@@ -82,11 +87,15 @@ final class LrpRules {
 
     /** AlphaBeta with α − β = 1: α times the positive contributions, minus β times the negative ones. */
     static BackwardRule alphaBeta(Model model, float alpha, float beta, float stabilizer) {
+        return alphaBeta(model, alpha, beta, stabilizer, false);
+    }
+
+    static BackwardRule alphaBeta(Model model, float alpha, float beta, float stabilizer, boolean nonNegative) {
         if (alpha < 0 || beta < 0 || alpha - beta != 1f)
             throw new SalientException("alpha-beta needs alpha >= 0, beta >= 0 and alpha - beta = 1, got alpha " + alpha
                     + ", beta " + beta);
         return linear(model, (s, op, x, w, bias, z, r, dx) -> {
-            Tensor xn = s.negOrNull(x), xp = xn == null ? x : s.pos(x), wp = s.wPos(w), wn = s.wNeg(w);
+            Tensor xn = nonNegative ? null : s.negOrNull(x), xp = xn == null ? x : s.pos(x), wp = s.wPos(w), wn = s.wNeg(w);
             Tensor zp = s.plus(s.forward(op, xp, wp, s.wPos(bias)), op, xn, wn);
             Tensor zn = s.plus(s.forward(op, xp, wn, s.wNeg(bias)), op, xn, wp);
             Tensor gp = s.stabDiv(r, zp, stabilizer), gn = s.stabDiv(r, zn, stabilizer);
@@ -104,8 +113,12 @@ final class LrpRules {
      * through w + γw⁺; relevance where z = 0 is dropped.
      */
     static BackwardRule gamma(Model model, float gamma, float stabilizer) {
+        return gamma(model, gamma, stabilizer, false);
+    }
+
+    static BackwardRule gamma(Model model, float gamma, float stabilizer, boolean nonNegative) {
         return linear(model, (s, op, x, w, bias, z, r, dx) -> {
-            Tensor xn = s.negOrNull(x), xp = xn == null ? x : s.pos(x);
+            Tensor xn = nonNegative ? null : s.negOrNull(x), xp = xn == null ? x : s.pos(x);
             Tensor wgp = s.wGamma(w, gamma, true), wgn = s.wGamma(w, gamma, false);
             Tensor bgp = s.wGamma(bias, gamma, true), bgn = s.wGamma(bias, gamma, false);
             Tensor zp = s.plus(s.forward(op, xp, wgp, bgp), op, xn, wgn);

@@ -202,4 +202,27 @@ class LrpTest {
             Parity.assertClose(c.get("id").getAsString() + " cuda", got, want, 1e-4 * max, 1e-4);
         }
     }
+
+    /**
+     * The convs behind a ReLU (directly, or through pooling, residual sums and reshapes) are
+     * known to see no negative input, so their rules skip the min-reduction; the first conv
+     * reads the image and keeps it. Results are unchanged (the goldens above run through it).
+     */
+    @Test
+    void convsBehindAReluSkipTheNegativeCheck() {
+        try (Model m = Model.load(Path.of("src/test/resources/fixtures/arch/resnet_bottleneck_folded/model.onnx"))) {
+            java.util.List<dev.salient.model.Node> nodes = m.graph().nodes();
+            java.util.Set<String> nonNeg = Composite.nonNegative(nodes);
+            int convs = 0, behind = 0;
+            dev.salient.model.Node first = null;
+            for (dev.salient.model.Node n : nodes) {
+                if (!n.opType().equals("Conv")) continue;
+                if (first == null) first = n;
+                convs++;
+                if (nonNeg.contains(n.input(0))) behind++;
+            }
+            assertFalse(nonNeg.contains(first.input(0)), "the image may hold negative values");
+            assertEquals(convs - 1, behind, "every conv but the first is behind a ReLU");
+        }
+    }
 }
