@@ -53,14 +53,16 @@ int secant_backward_cpu(const float* x, const float* y, const float* dy, float* 
 
 /*
  * The input half of secant_backward_cpu for a Relu, given one half of the output gradient that both
- * halves share (DeepLIFT's walk over the input rows only): x, y: (2,h); dy, dx: (h). dx[i] is what
- * secant_backward_cpu with own = SALIENT_ACT_RELU writes to dx[i] when dy[i] and dy[h+i] both hold
- * dy[i]. *straddles = the number of i where |x[i] - x[h+i]| < eps and x[i] <= 0 differs from
- * x[h+i] <= 0: where the reference half's own gradient could differ from the input half's (0 means
- * the reference half would equal dx bit for bit).
+ * halves share (DeepLIFT's walk over the input rows only): dy, dx: (h); x, y: the h input elements,
+ * then their references, one reference row of `row` elements for every `repeat` consecutive input
+ * rows (repeat 1: the paired layout, (2,h)); element i's reference is
+ * j = h + (i / (repeat * row)) * row + i % row. dx[i] is what secant_backward_cpu with
+ * own = SALIENT_ACT_RELU writes to dx[i] on the paired layout when dy[i] and dy[h+i] both hold dy[i].
+ * *straddles = the number of i where |x[i] - x[j]| < eps and x[i] <= 0 differs from x[j] <= 0: where
+ * the reference half's own gradient could differ from the input half's (0: it would equal dx).
  */
 int secant_relu_half_cpu(const float* x, const float* y, const float* dy, float* dx, int64_t h, float eps,
-                         int64_t* straddles);
+                         int64_t repeat, int64_t row, int64_t* straddles);
 
 /*
  * LRP's stabilised quotient (secant.cpp; Zennit's stabilizer): y[i] = r[i] / (z[i] + s[i]), with

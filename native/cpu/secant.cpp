@@ -3,6 +3,7 @@
 // (deep_lift.py, `nonlinear`): the first half of the rows are inputs, the second half their
 // references, element i paired with element h+i, and the derivative is replaced by the slope
 // of the secant Δy/Δx where the input moved, the function's own derivative elsewhere.
+#include <algorithm>
 #include <cmath>
 #include "common.h"
 #include "primitives.h"
@@ -42,25 +43,41 @@ extern "C" int secant_backward_cpu(const float* x, const float* y, const float* 
 // secant_backward_cpu's input half for a Relu with dy shared by both halves, counting the elements
 // whose reference half could differ (primitives.h)
 extern "C" int secant_relu_half_cpu(const float* x, const float* y, const float* dy, float* dx, int64_t h, float eps,
-                                    int64_t* straddles) {
+                                    int64_t repeat, int64_t row, int64_t* straddles) {
     SALIENT_CHECK_PTR(x);
     SALIENT_CHECK_PTR(y);
     SALIENT_CHECK_PTR(dy);
     SALIENT_CHECK_PTR(dx);
     SALIENT_CHECK_PTR(straddles);
-    SALIENT_CHECK(h > 0 && eps >= 0.f && std::isfinite(eps), "secant_relu_half_cpu: bad sizes h=%lld eps=%g",
-                  (long long)h, (double)eps);
+    SALIENT_CHECK(h > 0 && eps >= 0.f && std::isfinite(eps) && repeat > 0 && row > 0 && h % (repeat * row) == 0,
+                  "secant_relu_half_cpu: bad sizes h=%lld eps=%g repeat=%lld row=%lld", (long long)h, (double)eps,
+                  (long long)repeat, (long long)row);
+    // by pieces of input rows (up to 16K elements each, the same split at any thread count), each
+    // against its reference row: element i of row q pairs with element i of reference row q / repeat
+    const int64_t rows = h / row, piece = std::max<int64_t>(1, std::min<int64_t>(row, 16384));
+    const int64_t per_row = (row + piece - 1) / piece, items = rows * per_row;
     int64_t count = 0;
 #pragma omp parallel for schedule(static) reduction(+ : count) if (h > 65536)
-    for (int64_t i = 0; i < h; i++) {
-        const float dxv = x[i] - x[h + i];
-        if (std::fabs(dxv) < eps) {
-            const bool off = x[i] <= 0.f;
-            dx[i] = off ? 0.f : dy[i];
-            count += off != (x[h + i] <= 0.f);
-            continue;
+    for (int64_t it = 0; it < items; it++) {
+        const int64_t q = it / per_row, c0 = it % per_row * piece, c1 = std::min(row, c0 + piece);
+        const float* xi = x + q * row;
+        const float* yi = y + q * row;
+        const float* xr = x + h + q / repeat * row;
+        const float* yr = y + h + q / repeat * row;
+        const float* g = dy + q * row;
+        float* d = dx + q * row;
+        int64_t n = 0;
+        for (int64_t c = c0; c < c1; c++) {
+            const float dxv = xi[c] - xr[c];
+            if (std::fabs(dxv) < eps) {
+                const bool off = xi[c] <= 0.f;
+                d[c] = off ? 0.f : g[c];
+                n += off != (xr[c] <= 0.f);
+                continue;
+            }
+            d[c] = g[c] * (yi[c] - yr[c]) / dxv;
         }
-        dx[i] = dy[i] * (y[i] - y[h + i]) / dxv;
+        count += n;
     }
     *straddles = count;
     return SALIENT_OK;

@@ -262,11 +262,13 @@ public interface Backend extends AutoCloseable {
 
     /**
      * The input half of {@link #secantBackward} for a Relu (own = RELU) when both halves of dy are
-     * equal: x and y hold 2h elements as there, dy and dx the h of one half. dx becomes the first
-     * half of what secantBackward writes given dy in both halves. Returns 0 only when the second
-     * half would come out equal to dx bit for bit (DeepLIFT's walk over the input rows goes on),
-     * else a positive number (the CPU counts the elements with |Δx| < eps whose input and reference
-     * lie on either side of 0).
+     * equal: dy and dx hold the h elements of the input rows; x and y hold those, then the
+     * references, as 2h elements in pairs (as there) or compactly, one reference row for every
+     * {@code repeat} consecutive input rows (x's first axis counts the input and reference rows;
+     * repeat = h / (x.numel() − h)). dx becomes the first half of what secantBackward writes on the
+     * paired layout given dy in both halves. Returns 0 only when the reference half would come out
+     * equal to dx bit for bit (DeepLIFT's walk over the input rows goes on), else a positive number
+     * (the CPU counts the elements with |Δx| < eps whose input and reference lie on either side of 0).
      */
     long secantReluHalf(Tensor x, Tensor y, Tensor dy, Tensor dx, float eps);
 

@@ -420,9 +420,9 @@ public final class CpuBackend implements Backend {
 
     @Override
     public long secantReluHalf(Tensor x, Tensor y, Tensor dy, Tensor dx, float eps) {
-        long h = OpChecks.secantReluHalf(this, x, y, dy, dx, eps);
+        long[] v = OpChecks.secantReluHalf(this, x, y, dy, dx, eps);
         long[] straddles = new long[1];
-        check(CpuNative.secant_relu_half_cpu(x.data(), y.data(), dy.data(), dx.data(), h, eps, straddles));
+        check(CpuNative.secant_relu_half_cpu(x.data(), y.data(), dy.data(), dx.data(), v[0], eps, v[1], v[2], straddles));
         return straddles[0];
     }
 

@@ -189,7 +189,8 @@ public final class CpuNative {
     public static native int secant_backward_cpu(@Cast("const float*") FloatPointer x, @Cast("const float*") FloatPointer y,
             @Cast("const float*") FloatPointer dy, FloatPointer dx, long h, float eps, int own);
     public static native int secant_relu_half_cpu(@Cast("const float*") FloatPointer x, @Cast("const float*") FloatPointer y,
-            @Cast("const float*") FloatPointer dy, FloatPointer dx, long h, float eps, @Cast("int64_t*") long[] straddles);
+            @Cast("const float*") FloatPointer dy, FloatPointer dx, long h, float eps, long repeat, long row,
+            @Cast("int64_t*") long[] straddles);
     public static native int stab_divide_cpu(@Cast("const float*") FloatPointer r, @Cast("const float*") FloatPointer z,
             FloatPointer y, long n, float eps);
 

@@ -517,19 +517,23 @@ public final class OpChecks {
         return n / 2;
     }
 
-    /** Returns h, the elements of each half, for {@link Backend#secantReluHalf}. */
-    public static long secantReluHalf(Backend self, Tensor x, Tensor y, Tensor dy, Tensor dx, float eps) {
+    /**
+     * Returns {h, repeat, row} for {@link Backend#secantReluHalf}: the input elements, the input rows
+     * each reference row serves, and the elements of a row (x's first axis).
+     */
+    public static long[] secantReluHalf(Backend self, Tensor x, Tensor y, Tensor dy, Tensor dx, float eps) {
         owned(self, "secantReluHalf", x, y, dy, dx);
         if (x == null || y == null || dy == null || dx == null) throw new SalientException("secantReluHalf: a tensor is missing");
-        long n = x.numel();
-        if (n == 0 || n % 2 != 0)
-            throw new SalientException("secantReluHalf: x must hold input and reference halves of equal size, got " + x);
+        long n = x.numel(), h = dx.numel();
         if (y.numel() != n) throw new SalientException("secantReluHalf: " + y + " does not hold the " + n + " elements of x");
-        for (Tensor t : new Tensor[] {dy, dx})
-            if (t.numel() != n / 2)
-                throw new SalientException("secantReluHalf: " + t + " does not hold the " + n / 2 + " elements of x's first half");
+        if (dy.numel() != h) throw new SalientException("secantReluHalf: " + dy + " does not hold the " + h + " elements of dx");
+        long row = x.rank() == 0 || x.dim(0) == 0 ? 0 : n / x.dim(0);
+        long refs = n - h;
+        if (h == 0 || refs <= 0 || row == 0 || refs % row != 0 || h % refs != 0 || h % row != 0)
+            throw new SalientException("secantReluHalf: x " + x + " does not hold the " + h
+                    + " input elements followed by whole reference rows that divide them");
         if (!(eps >= 0) || !Float.isFinite(eps)) throw new SalientException("secantReluHalf: eps must be finite and >= 0, got " + eps);
-        return n / 2;
+        return new long[] {h, h / refs, row};
     }
 
     /** Returns (R, L) for {@link Backend#argsortRows}: rows of order's leading dims, L its last. */

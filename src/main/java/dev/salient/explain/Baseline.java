@@ -24,6 +24,11 @@ public abstract class Baseline {
 
     public abstract String describe();
 
+    /** Whether {@link #build} gives every image of a batch the same baseline (DeepLIFT then runs it once per chunk). */
+    public boolean sameForEveryImage() {
+        return false;
+    }
+
     public static Baseline zeros() {
         return constant(0f);
     }
@@ -41,6 +46,11 @@ public abstract class Baseline {
             @Override
             public String describe() {
                 return v == 0f ? "zeros" : "constant:" + v;
+            }
+
+            @Override
+            public boolean sameForEveryImage() {
+                return true;
             }
         };
     }
@@ -119,6 +129,11 @@ public abstract class Baseline {
             @Override
             public String describe() {
                 return "tensor" + Arrays.toString(sh);
+            }
+
+            @Override
+            public boolean sameForEveryImage() {
+                return sh.length == 4 && sh[0] == 1;
             }
         };
     }

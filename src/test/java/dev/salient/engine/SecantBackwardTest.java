@@ -178,6 +178,31 @@ public class SecantBackwardTest {
             SalientException e = assertThrows(SalientException.class, () -> B.secantReluHalf(xt, yt, dyt, half, EPS));
             assertTrue(e.getMessage().startsWith("secantReluHalf: "), e.getMessage());
         }
+        // the compact layout: 3 input rows against one reference row, as the paired layout repeats it
+        int r = 301, rows = 3;
+        Random g = new Random(5);
+        float[] xc = new float[(rows + 1) * r], xp = new float[2 * rows * r], dyc = new float[rows * r];
+        for (int i = 0; i < xc.length; i++) xc[i] = (float) g.nextGaussian();
+        for (int i = 0; i < rows * r; i += 29) xc[i] = xc[rows * r + i % r];            // ties
+        for (int i = 5; i < rows * r; i += 31) { xc[i] = -1e-11f; xc[rows * r + i % r] = 2e-11f; } // straddles
+        for (int i = 0; i < dyc.length; i++) dyc[i] = (float) g.nextGaussian();
+        System.arraycopy(xc, 0, xp, 0, rows * r);
+        for (int q = 0; q < rows; q++) System.arraycopy(xc, rows * r, xp, (rows + q) * r, r);
+        long straddles = 0;
+        for (int i = 0; i < rows * r; i++)
+            if (Math.abs(xp[i] - xp[rows * r + i]) < EPS && (xp[i] <= 0f) != (xp[rows * r + i] <= 0f)) straddles++;
+        try (Tensor xct = B.upload(xc, rows + 1, r); Tensor yct = B.allocate(rows + 1, r); Tensor xpt = B.upload(xp, 2 * rows, r);
+                Tensor ypt = B.allocate(2 * rows, r); Tensor dyt = B.upload(dyc, rows, r); Tensor a = B.allocate(rows, r);
+                Tensor b = B.allocate(rows, r)) {
+            B.activationForward(Activation.RELU, xct, yct, 0, 0);
+            B.activationForward(Activation.RELU, xpt, ypt, 0, 0);
+            assertEquals(straddles, B.secantReluHalf(xct, yct, dyt, a, EPS));
+            assertEquals(straddles, B.secantReluHalf(xpt, ypt, dyt, b, EPS));
+            assertTrue(straddles > 0);
+            float[] fa = a.toArray(), fb = b.toArray();
+            for (int i = 0; i < fa.length; i++)
+                assertEquals(Float.floatToRawIntBits(fb[i]), Float.floatToRawIntBits(fa[i]), "compact vs paired at " + i);
+        }
     }
 
     @Test

@@ -553,11 +553,18 @@ public final class CudaBackend implements Backend {
 
     @Override
     public long secantReluHalf(Tensor x, Tensor y, Tensor dy, Tensor dx, float eps) {
-        long h = OpChecks.secantReluHalf(this, x, y, dy, dx, eps);
-        try (Tensor dy2 = allocate(2 * h); Tensor dx2 = allocate(2 * h); Tensor d = allocate(1, h); Tensor r = allocate(3)) {
+        long[] v = OpChecks.secantReluHalf(this, x, y, dy, dx, eps);
+        long h = v[0], repeat = v[1], row = v[2];
+        try (Tensor dy2 = allocate(2 * h); Tensor dx2 = allocate(2 * h); Tensor d = allocate(1, h); Tensor r = allocate(3);
+                Tensor x2 = allocate(2 * h); Tensor y2 = allocate(2 * h)) {
             copyRange(dy, 0, dy2, 0, h);
             copyRange(dy, 0, dy2, h, h);
-            secantBackward(x, y, dy2, dx2, eps, Activation.RELU);
+            // the paired layout: each reference row repeated for the input rows it serves
+            for (Tensor[] p : new Tensor[][] {{x, x2}, {y, y2}}) {
+                copyRange(p[0], 0, p[1], 0, h);
+                for (long e = 0; e < h; e += row) copyRange(p[0], h + e / (repeat * row) * row, p[1], h + e, row);
+            }
+            secantBackward(x2, y2, dy2, dx2, eps, Activation.RELU);
             binary(BinaryOp.SUB, part(dx2, 0, 1, h), part(dx2, h, 1, h), d);
             reduceRows(Reduction.MAX, d, part(r, 0, 1));
             reduceRows(Reduction.MIN, d, part(r, 1, 1));

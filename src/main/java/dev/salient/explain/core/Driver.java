@@ -124,7 +124,8 @@ public final class Driver {
                                 if (steps > 1) c.expand(b, s0, scnt, pts);
                                 OpProfile.stop(b, "phase expand", t0);
                                 t0 = OpProfile.start(b);
-                                try (Tape tape = from == null ? record(model, b, pts, wrt)
+                                Tape own = from == null ? c.record(model, b, pts, wrt, s0, scnt) : null;
+                                try (Tape tape = own != null ? own : from == null ? record(model, b, pts, wrt)
                                         : suffix(model, b, c, from, pts, withRows(xi.shape(), (long) scnt * cnt), cnt)) {
                                     OpProfile.stop(b, "phase tape forward", t0);
                                     // the tape's first rows are the images when steps == 1 or the images lead

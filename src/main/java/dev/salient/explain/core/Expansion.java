@@ -105,6 +105,15 @@ public interface Expansion extends AutoCloseable {
         }
 
         /**
+         * The tape of evaluations [s0, s0+count) whose inputs {@code points} holds, when the chunk
+         * records it itself (a chunk whose rows repeat runs each distinct row once,
+         * {@link Tape#recordShared}); null lets the driver run every row.
+         */
+        default Tape record(dev.salient.model.Model model, Backend b, Tensor points, Set<String> wrt, int s0, int count) {
+            return null;
+        }
+
+        /**
          * Folds the gradients of evaluations [s0, s0+count) for one target into the
          * accumulator and returns it ({@code acc} is null on the first call). {@code grads}
          * holds one map per {@link Pass}; a tensor the method keeps must be removed from its

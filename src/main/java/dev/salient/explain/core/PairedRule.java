@@ -28,6 +28,19 @@ public interface PairedRule extends BackwardRule {
     /** One first-half walk's state: whether the halves' gradients may differ from here on. */
     final class Halves {
         private boolean diverged, mixingAhead = true;
+        private final java.util.function.UnaryOperator<Tensor> whole;
+
+        Halves(java.util.function.UnaryOperator<Tensor> whole) {
+            this.whole = whole;
+        }
+
+        /**
+         * A forward value laid out in paired halves (2R rows): {@code t} itself when it is, else a
+         * new tensor the caller closes (a compact tape's value, {@link Tape#recordShared}).
+         */
+        public Tensor whole(Tensor t) {
+            return whole.apply(t);
+        }
 
         /**
          * Whether a rule that mixes the halves is still ahead in the walk: where none is, the halves

@@ -41,6 +41,14 @@ public final class Tape implements AutoCloseable {
     private final String output;
     private final Map<String, Tensor> values;
     private final List<Tensor> temps = new ArrayList<>();
+    /**
+     * A compact tape ({@link #recordShared}): its values hold the input rows, then one row per
+     * reference, each serving {@code repeat} consecutive input rows of the batch's second half
+     * (0: every row held).
+     */
+    private int repeat;
+    /** A compact tape's rows held (R + R / repeat) and the batch's rows (2R). */
+    private long compactRows, wholeRows;
 
     private Tape(Model model, Backend backend, Plan plan, List<Plan.Step> region, Set<String> desc, Set<String> wrt,
             String output, Map<String, Tensor> values) {
@@ -78,6 +86,69 @@ public final class Tape implements AutoCloseable {
         Region r = region(model, plan, inName, output, wrt);
         Map<String, Tensor> values = model.run(backend, Map.of(inName, input), r.fetch());
         return new Tape(model, backend, plan, r.steps(), r.desc(), Set.copyOf(wrt), output, values);
+    }
+
+    /**
+     * As {@link #record(Model, Backend, Tensor, Set)} for a batch of paired rows whose second half
+     * repeats a few reference rows: {@code compact} holds the R input rows, then R / repeat
+     * reference rows, and stands for the batch of 2R rows whose row R + r is reference row
+     * r / repeat. The forward runs on the compact rows only, and the tape keeps them so; the
+     * logits, and any value asked for by name, are laid out for all 2R rows. The engine computes
+     * each row the same whatever the batch around it, so this is the tape of the whole batch, bit
+     * for bit. A first-half walk ({@link BackwardRules#pairedHalves()}) reads the input rows, and
+     * its paired rules the compact references ({@link PairedRule.Halves#whole}); any other walk
+     * lays every value out first.
+     */
+    public static Tape recordShared(Model model, Backend backend, Tensor compact, int repeat, Set<String> wrt) {
+        if (model.inputs().size() != 1)
+            throw new SalientException("attribution needs a model with one input; this one has " + model.inputs().size());
+        long d = compact.dim(0);
+        if (repeat < 1 || d % (repeat + 1) != 0) throw new IllegalArgumentException(d + " compact rows at repeat " + repeat);
+        String inName = model.inputs().get(0).name();
+        String output = model.outputs().get(0).name();
+        long[] whole = compact.shape();
+        whole[0] = d / (repeat + 1) * repeat * 2;
+        Plan plan = model.plan(Map.of(inName, whole), Set.of(output));
+        Region r = region(model, plan, inName, output, wrt);
+        Map<String, Tensor> values = model.run(backend, Map.of(inName, compact), r.fetch());
+        Cost.forwards(d);
+        Tape t = new Tape(model, backend, plan, r.steps(), r.desc(), Set.copyOf(wrt), output, values);
+        t.repeat = repeat;
+        t.compactRows = d;
+        t.wholeRows = whole[0];
+        try {
+            t.value(output); // the logits laid out for every row
+        } catch (RuntimeException e) {
+            t.close();
+            throw e;
+        }
+        return t;
+    }
+
+    /** Rows of the whole batch (2R) for a compact tape's value of R + R / repeat rows; a new tensor, or t itself if it is whole. */
+    Tensor whole(Tensor t) {
+        if (repeat == 0 || t.rank() == 0 || t.dim(0) != compactRows) return t;
+        long d = compactRows, inputs = wholeRows / 2;
+        long row = t.numel() / d;
+        long[] sh = t.shape();
+        sh[0] = 2 * inputs;
+        Tensor w = backend.allocate(sh);
+        backend.copyRange(t, 0, w, 0, inputs * row);
+        for (long r = 0; r < inputs; r++) backend.copyRange(t, (inputs + r / repeat) * row, w, (inputs + r) * row, row);
+        return w;
+    }
+
+    /** Lays every value out for the whole batch (a walk over all rows reads them so). */
+    private void wholeValues() {
+        if (repeat == 0) return;
+        for (Map.Entry<String, Tensor> e : values.entrySet()) {
+            Tensor w = whole(e.getValue());
+            if (w != e.getValue()) {
+                e.getValue().close();
+                e.setValue(w);
+            }
+        }
+        repeat = 0;
     }
 
     /**
@@ -222,7 +293,12 @@ public final class Tape implements AutoCloseable {
     public Tensor value(String name) {
         Tensor t = values.get(name);
         if (t == null) throw new SalientException("tensor '" + name + "' was not kept by this tape");
-        return t;
+        Tensor w = whole(t);
+        if (w != t) {
+            t.close();
+            values.put(name, w);
+        }
+        return w;
     }
 
     /** Resolves a target against this tape's logits: (N, maps per image) class indices. */
@@ -275,6 +351,7 @@ public final class Tape implements AutoCloseable {
                 // a paired rule found the reference half's gradient leaving the input half's: all rows
             }
         }
+        wholeValues();
         Map<String, Tensor> all = walk(backend.upload(seed, l.shape()), rules, to, walk, reach, n);
         if (!rules.isPairedHalves()) return all;
         // paired rules return the input half's gradients, as the first-half walk does
@@ -339,9 +416,14 @@ public final class Tape implements AutoCloseable {
         return true;
     }
 
-    /** The first {@code rows} rows of t (its first axis) as a view, when its first axis is the tape's batch. */
-    private static Tensor firstRows(Tensor t, int rows, int n) {
-        if (t == null || rows == n || t.rank() == 0 || t.dim(0) != n) return t;
+    /**
+     * The first {@code rows} rows of t (its first axis) as a view, when its first axis is the tape's
+     * batch, or a compact tape's rows (the input rows lead both).
+     */
+    private Tensor firstRows(Tensor t, int rows, int n) {
+        if (t == null || rows == n || t.rank() == 0) return t;
+        long d = t.dim(0);
+        if (d != n && !(repeat > 0 && d == compactRows && rows == wholeRows / 2)) return t;
         long[] sh = t.shape().clone();
         sh[0] = rows;
         return dev.salient.model.ops.TensorViews.view(t, sh);
@@ -366,6 +448,7 @@ public final class Tape implements AutoCloseable {
             throw new SalientException("backward seed of shape " + Shapes.str(seed.shape()) + " for an output of shape "
                     + Shapes.str(output().shape()));
         if (!to.equals(wrt)) throw new SalientException("a seeded backward walks to all recorded tensors " + wrt);
+        wholeValues();
         Tensor own = backend.allocate(seed.shape());
         backend.copy(seed, own);
         return walk(own, rules, to, region, desc, (int) seed.dim(0));
@@ -378,7 +461,7 @@ public final class Tape implements AutoCloseable {
     private Map<String, Tensor> walk(Tensor seed, BackwardRules rules, Set<String> to, List<Plan.Step> walk, Set<String> reach,
             int rows) {
         final int n = (int) logits().dim(0);
-        final PairedRule.Halves halves = new PairedRule.Halves();
+        final PairedRule.Halves halves = new PairedRule.Halves(this::whole);
         // mixAhead[k]: a step the walk visits after step k (a lower index) mixes the halves
         final boolean[] mixAhead = new boolean[walk.size()];
         if (rows != n)
@@ -460,7 +543,9 @@ public final class Tape implements AutoCloseable {
             for (String w : to) {
                 Tensor g = grads.remove(w);
                 if (g == null) {
-                    long[] shape = withFirst(values.get(w).shape(), rows, n);
+                    long[] shape = values.get(w).shape();
+                    shape[0] = n;
+                    shape = withFirst(shape, rows, n);
                     g = backend.zeros(shape);
                 }
                 result.put(w, g);

@@ -68,6 +68,11 @@ public final class DeepLift extends Explainer {
             }
 
             @Override
+            public boolean shared() {
+                return baseline.sameForEveryImage();
+            }
+
+            @Override
             public void close() {
                 if (base != null) base.close();
             }

@@ -62,6 +62,11 @@ public final class DeepLiftShap extends Explainer {
             }
 
             @Override
+            public boolean shared() {
+                return true;
+            }
+
+            @Override
             public void close() {
                 if (refs != null) refs.close();
             }

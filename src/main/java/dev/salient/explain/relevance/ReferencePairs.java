@@ -33,8 +33,16 @@ class ReferencePairs implements Expansion {
         /** Copies reference j of image {@code image} into {@code dst} at element {@code offset}. */
         void write(Backend b, int j, int image, Tensor dst, long offset);
 
+        /** Whether reference j is the same for every image (then a chunk's forward runs it once). */
+        default boolean shared() {
+            return false;
+        }
+
         void close();
     }
+
+    /** Whether chunks run shared references once ({@link Tape#recordShared}); tests compare with every row. */
+    static volatile boolean shareRows = true;
 
     private final String in;
     private final References refs;
@@ -127,6 +135,23 @@ class ReferencePairs implements Expansion {
                 for (int k = 0; k < p; k++) bb.copyRange(x, 0, points, k * cnt * row, cnt * row);
                 for (int k = 0; k < p; k++)
                     for (int i = 0; i < cnt; i++) refs.write(bb, s0 / 2 + k, firstImage + i, points, ((long) (p + k) * cnt + i) * row);
+            }
+
+            /**
+             * With references shared by the images, the chunk's P·cnt reference rows are P distinct
+             * rows: the forward runs on the inputs and those alone ({@link Tape#recordShared}).
+             */
+            @Override
+            public Tape record(dev.salient.model.Model model, Backend bb, Tensor points, Set<String> wrt, int s0, int count) {
+                if (!shareRows || !refs.shared() || cnt < 2) return null;
+                int p = count / 2, inputs = p * cnt;
+                long[] sh = points.shape();
+                sh[0] = inputs + p;
+                try (Tensor compact = bb.allocate(sh)) {
+                    bb.copyRange(points, 0, compact, 0, inputs * row);
+                    for (int k = 0; k < p; k++) bb.copyRange(points, (long) (inputs + k * cnt) * row, compact, (inputs + k) * row, row);
+                    return Tape.recordShared(model, bb, compact, cnt, wrt);
+                }
             }
 
             @Override

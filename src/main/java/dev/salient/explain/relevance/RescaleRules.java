@@ -81,23 +81,31 @@ final class RescaleRules {
                     Tensor[] dIn, Halves halves) {
                 if (dIn[0] == null) return;
                 if (mixes && halves.diverged()) throw new HalvesDiverge(op.opType());
-                long h = dIn[0].numel(), oh = dOut[0].numel();
-                if (2 * h != in[0].numel() || 2 * oh != out[0].numel())
-                    throw new SalientException("deeplift: a first-half walk gave " + op.opType() + " gradients of "
-                            + dev.salient.engine.Shapes.str(dOut[0].shape()) + " for an output of "
-                            + dev.salient.engine.Shapes.str(out[0].shape()));
                 if (op.opType().equals("Relu")) { // one native pass over the input half, counting straddles
                     if (b.secantReluHalf(in[0], out[0], dOut[0], dIn[0], EPS) > 0) halves.diverge();
                     return;
                 }
-                try (Tensor dy = b.allocate(out[0].shape()); Tensor dx = b.allocate(in[0].shape())) {
+                // the forward values in paired halves (a compact tape's references repeated)
+                Tensor x = halves.whole(in[0]), y = halves.whole(out[0]);
+                try (Tensor dy = b.allocate(y.shape()); Tensor dx = b.allocate(x.shape())) {
+                    long h = dIn[0].numel(), oh = dOut[0].numel();
+                    if (2 * h != x.numel() || 2 * oh != y.numel())
+                        throw new SalientException("deeplift: a first-half walk gave " + op.opType() + " gradients of "
+                                + dev.salient.engine.Shapes.str(dOut[0].shape()) + " for an output of "
+                                + dev.salient.engine.Shapes.str(y.shape()));
                     b.copyRange(dOut[0], 0, dy, 0, oh);
                     b.copyRange(dOut[0], 0, dy, oh, oh);
                     Tensor[] all = new Tensor[dIn.length];
                     all[0] = dx;
-                    rule.apply(op, b, in, out, new Tensor[] {dy}, all);
+                    Tensor[] ins = in.clone(), outs = out.clone();
+                    ins[0] = x;
+                    outs[0] = y;
+                    rule.apply(op, b, ins, outs, new Tensor[] {dy}, all);
                     if (halves.mixingAhead() && !halves.diverged() && !equalHalves(b, dx, h)) halves.diverge();
                     b.copyRange(dx, 0, dIn[0], 0, h);
+                } finally {
+                    if (x != in[0]) x.close();
+                    if (y != out[0]) y.close();
                 }
             }
         };

@@ -74,6 +74,20 @@ class CudaSecantBackwardTest {
                 return dxt.toArray();
             }
         });
+        // the compact layout: 3 input rows of 5 x 301 against one reference row
+        float[] xs = java.util.Arrays.copyOf(x, 4 * 5 * 301), dys = java.util.Arrays.copyOf(p[1], 3 * 5 * 301);
+        for (int i = 7; i < 3 * 5 * 301; i += 53) {
+            xs[i] = -1e-11f;
+            xs[3 * 5 * 301 + i % (5 * 301)] = 2e-11f;
+        }
+        sameBitsOnBoth(b -> {
+            try (Tensor xt = b.upload(xs, 4, 5, 301); Tensor yt = b.allocate(4, 5, 301); Tensor dyt = b.upload(dys, 3, 5, 301);
+                    Tensor dxt = b.allocate(3, 5, 301)) {
+                b.activationForward(Activation.RELU, xt, yt, 0, 0);
+                assertTrue(b.secantReluHalf(xt, yt, dyt, dxt, 1e-10f) > 0, b.name() + " reports the straddles (compact)");
+                return dxt.toArray();
+            }
+        });
     }
 
     /** The secant with the ReLU's own gradient computed in the kernel, against the CPU's, byte for byte. */

@@ -68,6 +68,46 @@ class PairedWalkTest {
     }
 
     /**
+     * References the same for every image (a constant baseline, DeepLiftShap's distribution) run
+     * their forward once per chunk, and the tape keeps them once ({@code Tape.recordShared}): the
+     * attributions and summation gaps are those of the forward over every row, bit for bit, and
+     * the forward passes counted drop to the distinct rows.
+     */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"resnet_bottleneck_folded", "mobilenetv2_folded", "densenet_bn", "vgg_bn", "squeezenet_bn"})
+    void sharedReferencesRunOnceWithTheSameBits(String arch) {
+        try (Model m = Model.load(ARCH.resolve(arch + "/model.onnx"))) {
+            NdArray x0 = Npy.read(ARCH.resolve(arch + "/input.npy"));
+            long[] shape = x0.shape();
+            shape[0] = 3;
+            float[] xs = new float[Math.toIntExact(dev.salient.engine.Shapes.numel(shape))];
+            for (int i = 0; i < xs.length; i++) xs[i] = x0.data()[i % x0.data().length] * (1 + i % 7 * 0.1f);
+            DeepLift dl = new DeepLift(m, Baseline.constant(0.25f));
+            DeepLiftShap shap = new DeepLiftShap(m, dev.salient.explain.Baselines.parse("uniform:2:0", 4));
+            try (Tensor xt = CPU.upload(xs, shape)) {
+                dev.salient.explain.core.Cost.reset();
+                Attribution once = dl.explain(CPU, xt, Target.top1());
+                long shared = dev.salient.explain.core.Cost.counts().forwards();
+                Attribution shapOnce = shap.explain(CPU, xt, Target.topK(2));
+                Attribution wholeOnce = wholeRows(() -> dl.explain(CPU, xt, Target.top1()));
+                ReferencePairs.shareRows = false;
+                try {
+                    dev.salient.explain.core.Cost.reset();
+                    Attribution every = dl.explain(CPU, xt, Target.top1());
+                    long all = dev.salient.explain.core.Cost.counts().forwards();
+                    assertArrayEquals(every.values(), once.values(), arch);
+                    assertArrayEquals(every.deltas(), once.deltas(), arch);
+                    assertArrayEquals(every.values(), wholeOnce.values(), arch + ": compact tape, all-rows walk");
+                    assertTrue(shared < all, "forward rows " + shared + " against " + all);
+                    assertArrayEquals(shap.explain(CPU, xt, Target.topK(2)).values(), shapOnce.values(), arch + " deepliftshap");
+                } finally {
+                    ReferencePairs.shareRows = true;
+                }
+            }
+        }
+    }
+
+    /**
      * x (1,1,2,2) -> MaxPool 2x2 -> Relu -> Flatten -> Gemm. The pooled input -5e-11 and its
      * reference 2e-11 straddle 0 within 1e-10, so the Relu takes each row's own gradient: 0 for
      * the input, 1 for the reference. The max-pool rule then adds the reference row's share at
@@ -91,6 +131,23 @@ class PairedWalkTest {
             System.out.println("diverging halves: " + Arrays.toString(half.values()));
             assertArrayEquals(whole.values(), half.values());
             assertNotEquals(0f, half.values()[1], "the reference row's share reaches the input's element 1");
+        }
+        // the same with two images against one shared (1,C,H,W) baseline: a compact tape that diverges
+        try (Model m = Model.load(dir.resolve("m.onnx"));
+                Tensor xt = CPU.upload(new float[] {-5e-11f, -1f, -1f, -1f, -5e-11f, -1f, -1f, -2f}, 2, 1, 2, 2)) {
+            DeepLift dl = new DeepLift(m, Baseline.of(new float[] {-3f, 2e-11f, -3f, -3f}, 1, 1, 2, 2));
+            Target t = Target.perImage(new int[] {0, 0});
+            Attribution half = dl.explain(CPU, xt, t);
+            ReferencePairs.shareRows = false;
+            Attribution every;
+            try {
+                every = wholeRows(() -> dl.explain(CPU, xt, t));
+            } finally {
+                ReferencePairs.shareRows = true;
+            }
+            assertArrayEquals(every.values(), half.values());
+            assertNotEquals(0f, half.values()[1]);
+            assertNotEquals(0f, half.values()[5]);
         }
     }
 }
