@@ -8,6 +8,7 @@ import dev.salient.engine.CamWeighting;
 import dev.salient.engine.Conv2dGeometry;
 import dev.salient.engine.Conv3dGeometry;
 import dev.salient.engine.OpChecks;
+import dev.salient.engine.PairedRows;
 import dev.salient.engine.Pool2dGeometry;
 import dev.salient.engine.Pool3dGeometry;
 import dev.salient.engine.Reduction;
@@ -543,35 +544,27 @@ public final class CudaBackend implements Backend {
     }
 
     /**
-     * Composed: dy in both halves, the paired kernel on all rows, then the halves compared (a
-     * difference, a NaN in it, or none) and the first kept. Returns 1 where they differ, else 0.
+     * Composed: dy in both halves and x, y in the paired layout, the paired kernel on all rows, then
+     * the halves compared and the first kept. Returns 1 where they differ, else 0.
      */
-    /** Elements [off, off + numel(shape)) of t as a borrowed tensor of that shape (never closed). */
-    private Tensor part(Tensor t, long off, long... shape) {
-        return Tensor.borrowed(this, off == 0 ? t.data() : t.data().getPointer(off), t, shape);
-    }
-
     @Override
     public long secantReluHalf(Tensor x, Tensor y, Tensor dy, Tensor dx, float eps) {
         long[] v = OpChecks.secantReluHalf(this, x, y, dy, dx, eps);
         long h = v[0], repeat = v[1], row = v[2];
-        try (Tensor dy2 = allocate(2 * h); Tensor dx2 = allocate(2 * h); Tensor d = allocate(1, h); Tensor r = allocate(3);
-                Tensor x2 = allocate(2 * h); Tensor y2 = allocate(2 * h)) {
+        boolean compact = repeat > 1;
+        Tensor x2 = compact ? PairedRows.paired(this, x, h, repeat, row, 2 * h) : x;
+        Tensor y2 = compact ? PairedRows.paired(this, y, h, repeat, row, 2 * h) : y;
+        try (Tensor dy2 = allocate(2 * h); Tensor dx2 = allocate(2 * h)) {
             copyRange(dy, 0, dy2, 0, h);
             copyRange(dy, 0, dy2, h, h);
-            // the paired layout: each reference row repeated for the input rows it serves
-            for (Tensor[] p : new Tensor[][] {{x, x2}, {y, y2}}) {
-                copyRange(p[0], 0, p[1], 0, h);
-                for (long e = 0; e < h; e += row) copyRange(p[0], h + e / (repeat * row) * row, p[1], h + e, row);
-            }
             secantBackward(x2, y2, dy2, dx2, eps, Activation.RELU);
-            binary(BinaryOp.SUB, part(dx2, 0, 1, h), part(dx2, h, 1, h), d);
-            reduceRows(Reduction.MAX, d, part(r, 0, 1));
-            reduceRows(Reduction.MIN, d, part(r, 1, 1));
-            reduceRows(Reduction.SUM, d, part(r, 2, 1));
             copyRange(dx2, 0, dx, 0, h);
-            float[] m = download(r);
-            return m[0] == 0f && m[1] == 0f && !Float.isNaN(m[2]) ? 0 : 1;
+            return PairedRows.halvesEqual(this, dx2, h) ? 0 : 1;
+        } finally {
+            if (compact) {
+                x2.close();
+                y2.close();
+            }
         }
     }
 

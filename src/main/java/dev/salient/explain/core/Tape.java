@@ -128,14 +128,10 @@ public final class Tape implements AutoCloseable {
     /** Rows of the whole batch (2R) for a compact tape's value of R + R / repeat rows; a new tensor, or t itself if it is whole. */
     Tensor whole(Tensor t) {
         if (repeat == 0 || t.rank() == 0 || t.dim(0) != compactRows) return t;
-        long d = compactRows, inputs = wholeRows / 2;
-        long row = t.numel() / d;
+        long row = t.numel() / compactRows, inputs = wholeRows / 2;
         long[] sh = t.shape();
-        sh[0] = 2 * inputs;
-        Tensor w = backend.allocate(sh);
-        backend.copyRange(t, 0, w, 0, inputs * row);
-        for (long r = 0; r < inputs; r++) backend.copyRange(t, (inputs + r / repeat) * row, w, (inputs + r) * row, row);
-        return w;
+        sh[0] = wholeRows;
+        return dev.salient.engine.PairedRows.paired(backend, t, inputs * row, repeat, row, sh);
     }
 
     /** Lays every value out for the whole batch (a walk over all rows reads them so). */

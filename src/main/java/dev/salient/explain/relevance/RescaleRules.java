@@ -101,7 +101,7 @@ final class RescaleRules {
                     ins[0] = x;
                     outs[0] = y;
                     rule.apply(op, b, ins, outs, new Tensor[] {dy}, all);
-                    if (halves.mixingAhead() && !halves.diverged() && !equalHalves(b, dx, h)) halves.diverge();
+                    if (halves.mixingAhead() && !halves.diverged() && !dev.salient.engine.PairedRows.halvesEqual(b, dx, h)) halves.diverge();
                     b.copyRange(dx, 0, dIn[0], 0, h);
                 } finally {
                     if (x != in[0]) x.close();
@@ -109,19 +109,6 @@ final class RescaleRules {
                 }
             }
         };
-    }
-
-    /** Whether the two halves of t (h elements each) are equal bit for bit, NaNs counting as unequal. */
-    private static boolean equalHalves(Backend b, Tensor t, long h) {
-        try (Tensor d = b.allocate(1, h); Tensor r = b.allocate(3)) {
-            b.binary(BinaryOp.SUB, TensorViews.viewAt(t, 0, 1, h), TensorViews.viewAt(t, h, 1, h), d);
-            b.reduceRows(dev.salient.engine.Reduction.MAX, d, TensorViews.viewAt(r, 0, 1));
-            b.reduceRows(dev.salient.engine.Reduction.MIN, d, TensorViews.viewAt(r, 1, 1));
-            b.reduceRows(dev.salient.engine.Reduction.SUM, d, TensorViews.viewAt(r, 2, 1));
-            float[] m = r.toArray();
-            // MAX and MIN skip NaNs; the sum does not
-            return m[0] == 0f && m[1] == 0f && !Float.isNaN(m[2]);
-        }
     }
 
     /**

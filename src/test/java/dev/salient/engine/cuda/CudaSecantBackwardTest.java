@@ -66,25 +66,23 @@ class CudaSecantBackwardTest {
             x[i] = -2e-11f;
             x[h + i] = 3e-11f;
         }
-        sameBitsOnBoth(b -> {
-            try (Tensor xt = b.upload(x, 2, 5, 301); Tensor yt = b.allocate(2, 5, 301); Tensor dyt = b.upload(dy, 1, 5, 301);
-                    Tensor dxt = b.allocate(1, 5, 301)) {
-                b.activationForward(Activation.RELU, xt, yt, 0, 0);
-                assertTrue(b.secantReluHalf(xt, yt, dyt, dxt, 1e-10f) > 0, b.name() + " reports the straddles");
-                return dxt.toArray();
-            }
-        });
+        reluHalfOnBoth(x, 2, dy, 1);
         // the compact layout: 3 input rows of 5 x 301 against one reference row
         float[] xs = java.util.Arrays.copyOf(x, 4 * 5 * 301), dys = java.util.Arrays.copyOf(p[1], 3 * 5 * 301);
         for (int i = 7; i < 3 * 5 * 301; i += 53) {
             xs[i] = -1e-11f;
             xs[3 * 5 * 301 + i % (5 * 301)] = 2e-11f;
         }
+        reluHalfOnBoth(xs, 4, dys, 3);
+    }
+
+    /** secantReluHalf on x (xRows, 5, 301) and dy (dyRows, 5, 301) on both engines, each reporting straddles. */
+    private static void reluHalfOnBoth(float[] x, int xRows, float[] dy, int dyRows) {
         sameBitsOnBoth(b -> {
-            try (Tensor xt = b.upload(xs, 4, 5, 301); Tensor yt = b.allocate(4, 5, 301); Tensor dyt = b.upload(dys, 3, 5, 301);
-                    Tensor dxt = b.allocate(3, 5, 301)) {
+            try (Tensor xt = b.upload(x, xRows, 5, 301); Tensor yt = b.allocate(xRows, 5, 301);
+                    Tensor dyt = b.upload(dy, dyRows, 5, 301); Tensor dxt = b.allocate(dyRows, 5, 301)) {
                 b.activationForward(Activation.RELU, xt, yt, 0, 0);
-                assertTrue(b.secantReluHalf(xt, yt, dyt, dxt, 1e-10f) > 0, b.name() + " reports the straddles (compact)");
+                assertTrue(b.secantReluHalf(xt, yt, dyt, dxt, 1e-10f) > 0, b.name() + " reports the straddles");
                 return dxt.toArray();
             }
         });
