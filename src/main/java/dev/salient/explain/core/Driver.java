@@ -78,7 +78,10 @@ public final class Driver {
             throw new IllegalStateException("an expansion from a layer is gradient-free and has several evaluations");
         long[] rowShape = e.rowShape(batch.shape());
         long rowLen = Shapes.numel(rowShape);
-        int chunk = from == null ? rowsPerChunk(model, batch.shape(), wrt, budget)
+        // the tape keeps what the passes' rules read, and the chunks are sized on that
+        List<BackwardRules> rules = new ArrayList<>();
+        for (Expansion.Pass p : e.passes()) rules.add(p.rules());
+        int chunk = from == null ? rowsPerChunk(model, batch.shape(), wrt, rules, budget)
                 : suffixRowsPerChunk(model, batch.shape(), from, budget);
         long[] fromShape = from == null ? null : model.plan(Map.of(model.inputs().get(0).name(), withRows(batch.shape(), 1)),
                 Set.of(model.outputs().get(0).name())).shape(from);
@@ -125,7 +128,7 @@ public final class Driver {
                                 OpProfile.stop(b, "phase expand", t0);
                                 t0 = OpProfile.start(b);
                                 Tape own = from == null ? c.record(model, b, pts, wrt, s0, scnt) : null;
-                                try (Tape tape = own != null ? own : from == null ? record(model, b, pts, wrt)
+                                try (Tape tape = own != null ? own : from == null ? record(model, b, pts, wrt, rules)
                                         : suffix(model, b, c, from, pts, withRows(xi.shape(), (long) scnt * cnt), cnt)) {
                                     OpProfile.stop(b, "phase tape forward", t0);
                                     // the tape's first rows are the images when steps == 1 or the images lead
@@ -173,8 +176,8 @@ public final class Driver {
     }
 
     /** A tape of a whole forward pass, counted. */
-    private static Tape record(Model model, Backend b, Tensor pts, Set<String> wrt) {
-        Tape t = Tape.record(model, b, pts, wrt);
+    private static Tape record(Model model, Backend b, Tensor pts, Set<String> wrt, List<BackwardRules> rules) {
+        Tape t = Tape.record(model, b, pts, wrt, rules);
         Cost.forwards(pts.dim(0));
         return t;
     }
@@ -337,9 +340,14 @@ public final class Driver {
      * (replayed on the plan's shapes at batch 1), with 25% headroom.
      */
     public static int rowsPerChunk(Model model, long[] batchShape, Set<String> wrt, long budget) {
+        return rowsPerChunk(model, batchShape, wrt, List.of(), budget);
+    }
+
+    /** As {@link #rowsPerChunk(Model, long[], Set, long)} for a tape that keeps what {@code rules} read. */
+    public static int rowsPerChunk(Model model, long[] batchShape, Set<String> wrt, List<BackwardRules> rules, long budget) {
         long[] one = batchShape.clone();
         one[0] = 1;
-        long perRow = Tape.floatsPerRow(model, one, new HashSet<>(wrt)) * 4 * 5 / 4;
+        long perRow = Tape.floatsPerRow(model, one, new HashSet<>(wrt), rules) * 4 * 5 / 4;
         long rows = Math.max(1, budget / Math.max(1, perRow));
         return (int) Math.min(rows, 4096);
     }

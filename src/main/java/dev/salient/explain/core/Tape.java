@@ -78,12 +78,28 @@ public final class Tape implements AutoCloseable {
      * ({@link #backward(Tensor, BackwardRules, Set)}).
      */
     public static Tape record(Model model, Backend backend, Tensor input, Set<String> wrt, String output) {
+        return record(model, backend, input, wrt, output, List.of());
+    }
+
+    /**
+     * As {@link #record(Model, Backend, Tensor, Set)}, keeping only what walks with {@code rules}
+     * read ({@link BackwardRule#readsInputs}, {@link BackwardRule#readsOutputs}), besides the
+     * logits and {@code wrt}: an output no rule reads is neither kept nor, where the forward can
+     * fuse it away (a Conv before its Relu), written. A backward with other rules may find a
+     * value missing. No rules: everything is kept.
+     */
+    public static Tape record(Model model, Backend backend, Tensor input, Set<String> wrt, List<BackwardRules> rules) {
+        return record(model, backend, input, wrt, model.outputs().get(0).name(), rules);
+    }
+
+    private static Tape record(Model model, Backend backend, Tensor input, Set<String> wrt, String output,
+            List<BackwardRules> rules) {
         if (model.inputs().size() != 1)
             throw new SalientException("attribution needs a model with one input; this one has " + model.inputs().size());
         String inName = model.inputs().get(0).name();
         Map<String, long[]> shapes = Map.of(inName, input.shape());
         Plan plan = model.plan(shapes, Set.of(output));
-        Region r = region(model, plan, inName, output, wrt);
+        Region r = region(model, plan, inName, output, wrt, rules);
         Map<String, Tensor> values = model.run(backend, Map.of(inName, input), r.fetch());
         return new Tape(model, backend, plan, r.steps(), r.desc(), Set.copyOf(wrt), output, values);
     }
@@ -109,7 +125,7 @@ public final class Tape implements AutoCloseable {
         long[] whole = compact.shape();
         whole[0] = d / (repeat + 1) * repeat * 2;
         Plan plan = model.plan(Map.of(inName, whole), Set.of(output));
-        Region r = region(model, plan, inName, output, wrt);
+        Region r = region(model, plan, inName, output, wrt, List.of());
         Map<String, Tensor> values = model.run(backend, Map.of(inName, compact), r.fetch());
         Cost.forwards(d);
         Tape t = new Tape(model, backend, plan, r.steps(), r.desc(), Set.copyOf(wrt), output, values);
@@ -162,7 +178,7 @@ public final class Tape implements AutoCloseable {
     /** The steps between wrt and the output, the tensors downstream of wrt, and what the forward keeps. */
     record Region(List<Plan.Step> steps, Set<String> desc, Set<String> fetch) {}
 
-    static Region region(Model model, Plan plan, String inName, String output, Set<String> wrt) {
+    static Region region(Model model, Plan plan, String inName, String output, Set<String> wrt, List<BackwardRules> rules) {
         // no wrt: a forward pass that keeps only the logits (gradient-free methods)
         if (wrt.isEmpty()) return new Region(List.of(), Set.of(), new LinkedHashSet<>(List.of(output)));
         for (String w : wrt)
@@ -197,8 +213,14 @@ public final class Tape implements AutoCloseable {
             if (!inRegion[k]) continue;
             Plan.Step s = steps.get(k);
             region.add(s);
-            for (String i : s.inputs()) if (!i.isEmpty() && !isConstant(model, plan, i)) fetch.add(i);
-            for (String o : s.outputs()) if (!o.isEmpty()) fetch.add(o);
+            boolean readsIn = rules.isEmpty(), readsOut = rules.isEmpty();
+            for (BackwardRules rs : rules) {
+                BackwardRule rule = rs.ruleFor(s.node(), s.op());
+                readsIn |= rule.readsInputs();
+                readsOut |= rule.readsOutputs();
+            }
+            if (readsIn) for (String i : s.inputs()) if (!i.isEmpty() && !isConstant(model, plan, i)) fetch.add(i);
+            if (readsOut) for (String o : s.outputs()) if (!o.isEmpty()) fetch.add(o);
         }
         return new Region(region, desc, fetch);
     }
@@ -209,10 +231,15 @@ public final class Tape implements AutoCloseable {
      * floats the walk holds at once. For chunk sizing.
      */
     public static long floatsPerRow(Model model, long[] rowShape, Set<String> wrt) {
+        return floatsPerRow(model, rowShape, wrt, List.of());
+    }
+
+    /** As {@link #floatsPerRow(Model, long[], Set)} for a tape that keeps what {@code rules} read. */
+    public static long floatsPerRow(Model model, long[] rowShape, Set<String> wrt, List<BackwardRules> rules) {
         String inName = model.inputs().get(0).name();
         String output = model.outputs().get(0).name();
         Plan plan = model.plan(Map.of(inName, rowShape), Set.of(output));
-        Region r = region(model, plan, inName, output, wrt);
+        Region r = region(model, plan, inName, output, wrt, rules);
         long kept = 0;
         for (String f : r.fetch()) {
             long[] sh = f.equals(inName) ? rowShape : plan.shape(f);
@@ -498,7 +525,8 @@ public final class Tape implements AutoCloseable {
                     Tensor[] dIn = new Tensor[ins.length];
                     for (int i = 0; i < ins.length; i++) {
                         if (ins[i].isEmpty() || op.isParamInput(i)) continue;
-                        in[i] = input(ins[i]);
+                        // a value no rule reads may not be kept: such a rule gets it only if it is
+                        in[i] = rule.readsInputs() ? input(ins[i]) : values.get(ins[i]);
                         if (!whole && values.containsKey(ins[i])) in[i] = firstRows(in[i], rows, n);
                         if (reach.contains(ins[i])) {
                             dIn[i] = backend.allocate(withFirst(s.inputShapes()[i], rows, n));

@@ -89,7 +89,7 @@ public enum Composite {
         BackwardRules r = BackwardRules.standard().withFallback("lrp-" + id, refuse);
         BackwardRule pass = LrpRules.PASS, norm = LrpRules.norm(EPS), grad = BackwardRules.gradient();
         for (String t : PASS_OPS) r = r.with(r.name(), t, pass);
-        for (String t : NORM_OPS) r = r.with(r.name(), t, norm);
+        for (String t : NORM_OPS) r = r.with(r.name(), t, t.equals("Add") ? LrpRules.normSum(EPS) : norm);
         for (String t : GRADIENT_OPS) r = r.with(r.name(), t, grad);
         for (String t : CONV_OPS) r = r.with(r.name(), t, rule(model, conv, low, high));
         // convs whose input the graph keeps at or above 0 (behind a ReLU) skip the rule's check for x⁻

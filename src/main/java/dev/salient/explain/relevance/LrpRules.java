@@ -53,6 +53,29 @@ final class LrpRules {
         };
     }
 
+    /**
+     * Norm for an Add, as {@link #norm}, with the sum recomputed from the inputs: one rounding of
+     * the same two values, so the forward's output bit for bit, and the tape need not keep it
+     * ({@link dev.salient.explain.core.BackwardRule#readsOutputs}).
+     */
+    static BackwardRule normSum(float stabilizer) {
+        return BackwardRule.inputsOnly((op, b, in, out, dOut, dIn) -> {
+            if (!op.opType().equals("Add") || in.length != 2 || in[0] == null || in[1] == null)
+                throw new SalientException("lrp: the sum rule needs an Add of two inputs, not " + op.opType());
+            try (Scope s = new Scope(b)) {
+                Tensor z = s.like(dOut[0]);
+                b.binary(BinaryOp.ADD, in[0], in[1], z);
+                Tensor g = s.stabDiv(dOut[0], z, stabilizer);
+                if (sameShapes(in, dOut[0])) {
+                    for (int i = 0; i < dIn.length; i++) if (dIn[i] != null) b.binary(BinaryOp.MUL, g, in[i], dIn[i]);
+                    return;
+                }
+                op.backward(b, in, new Tensor[] {z}, new Tensor[] {g}, dIn);
+                for (int i = 0; i < dIn.length; i++) if (dIn[i] != null) b.binary(BinaryOp.MUL, dIn[i], in[i], dIn[i]);
+            }
+        });
+    }
+
     private static boolean sameShapes(Tensor[] in, Tensor out) {
         for (Tensor t : in) if (t == null || !java.util.Arrays.equals(t.shape(), out.shape())) return false;
         return true;
@@ -77,12 +100,12 @@ final class LrpRules {
 
     /** As {@link #zPlus(Model, float)}; {@code nonNegative}: the input is known to hold no value below 0 (the check is skipped). */
     static BackwardRule zPlus(Model model, float stabilizer, boolean nonNegative) {
-        return linear(model, (s, op, x, w, bias, z, r, dx) -> {
+        return BackwardRule.inputsOnly(linear(model, (s, op, x, w, bias, z, r, dx) -> {
             Tensor xn = nonNegative ? null : s.negOrNull(x), xp = xn == null ? x : s.pos(x), wp = s.wPos(w), wn = s.wNeg(w);
             Tensor den = s.plus(s.forward(op, xp, wp, s.wPos(bias)), op, xn, wn);
             Tensor g = s.stabDiv(r, den, stabilizer);
             s.reduce(op, dx, g, xp, wp, xn, wn);
-        });
+        }));
     }
 
     /** AlphaBeta with α − β = 1: α times the positive contributions, minus β times the negative ones. */
@@ -94,7 +117,7 @@ final class LrpRules {
         if (alpha < 0 || beta < 0 || alpha - beta != 1f)
             throw new SalientException("alpha-beta needs alpha >= 0, beta >= 0 and alpha - beta = 1, got alpha " + alpha
                     + ", beta " + beta);
-        return linear(model, (s, op, x, w, bias, z, r, dx) -> {
+        return BackwardRule.inputsOnly(linear(model, (s, op, x, w, bias, z, r, dx) -> {
             Tensor xn = nonNegative ? null : s.negOrNull(x), xp = xn == null ? x : s.pos(x), wp = s.wPos(w), wn = s.wNeg(w);
             Tensor zp = s.plus(s.forward(op, xp, wp, s.wPos(bias)), op, xn, wn);
             Tensor zn = s.plus(s.forward(op, xp, wn, s.wNeg(bias)), op, xn, wp);
@@ -104,7 +127,7 @@ final class LrpRules {
                 s.reduce(op, neg, gn, xp, wn, xn, wp);
                 s.b.axpby(-beta, neg, alpha, dx);
             }
-        });
+        }));
     }
 
     /**
@@ -136,11 +159,11 @@ final class LrpRules {
 
     /** Flat: every input and weight 1, no bias: relevance spread uniformly over the receptive field. */
     static BackwardRule flat(Model model, float stabilizer) {
-        return linear(model, (s, op, x, w, bias, z, r, dx) -> {
+        return BackwardRule.inputsOnly(linear(model, (s, op, x, w, bias, z, r, dx) -> {
             Tensor ones = s.filled(x, 1f), w1 = s.wOnes(w);
             Tensor g = s.stabDiv(r, s.forward(op, ones, w1, null), stabilizer);
             s.backward(op, ones, w1, g, dx);
-        });
+        }));
     }
 
     /**
@@ -148,12 +171,12 @@ final class LrpRules {
      * parameters, ParamMod with param_keys=None).
      */
     static BackwardRule wSquare(Model model, float stabilizer) {
-        return linear(model, (s, op, x, w, bias, z, r, dx) -> {
+        return BackwardRule.inputsOnly(linear(model, (s, op, x, w, bias, z, r, dx) -> {
             Tensor ones = s.filled(x, 1f), w2 = s.wSquare(w);
             Tensor b2 = s.wSquare(bias);
             Tensor g = s.stabDiv(r, s.forward(op, ones, w2, b2), stabilizer);
             s.backward(op, ones, w2, g, dx);
-        });
+        }));
     }
 
     /**
@@ -161,7 +184,7 @@ final class LrpRules {
      * {@code R_in = x ⊙ Wᵀg − l ⊙ W⁺ᵀg − h ⊙ W⁻ᵀg} with g = R / stab(z) (the biases cancel).
      */
     static BackwardRule zBox(Model model, float[] low, float[] high, float stabilizer) {
-        return linear(model, (s, op, x, w, bias, z, r, dx) -> {
+        return BackwardRule.inputsOnly(linear(model, (s, op, x, w, bias, z, r, dx) -> {
             if (x.rank() < 2 || x.dim(1) != low.length)
                 throw new SalientException("lrp: --low/--high give " + low.length + " channels, the first layer's input has "
                         + (x.rank() < 2 ? 1 : x.dim(1)));
@@ -178,7 +201,7 @@ final class LrpRules {
             s.backward(op, h, wn, g, t);
             s.b.binary(BinaryOp.MUL, t, h, t);
             s.b.axpby(-1f, t, 1f, dx);
-        });
+        }));
     }
 
     /**

@@ -225,4 +225,65 @@ class LrpTest {
             assertEquals(convs - 1, behind, "every conv but the first is behind a ReLU");
         }
     }
+
+    /**
+     * The tape keeps only what the composite's rules read: no conv output before a ReLU (the
+     * Pass rule reads nothing and z⁺ recomputes its own z, so the forward runs the pair fused)
+     * and no residual sum (the Add's Norm rule recomputes it). The relevance is bit for bit that
+     * of a tape that keeps everything, and of the Norm rule that reads the kept sum; the chunk
+     * sizing counts the smaller tape.
+     */
+    @Test
+    void tapeKeepsOnlyWhatTheRulesRead() {
+        try (Model m = Model.load(Path.of("src/test/resources/fixtures/arch/resnet_bottleneck_folded/model.onnx"))) {
+            String in = m.inputs().get(0).name();
+            long[] shape = m.inputs().get(0).shape().clone();
+            shape[0] = 2;
+            float[] v = new float[(int) dev.salient.engine.Shapes.numel(shape)];
+            java.util.Random r = new java.util.Random(7);
+            for (int i = 0; i < v.length; i++) v[i] = (float) r.nextGaussian();
+            dev.salient.explain.core.BackwardRules rules = Composite.EPSILON_PLUS.rules(m, null, null);
+            dev.salient.explain.core.BackwardRules readingSums = rules.with(rules.name(), "Add", LrpRules.norm(Composite.EPS));
+            java.util.Set<String> wrt = java.util.Set.of(in);
+            try (Tensor xt = CPU.upload(v, shape);
+                    var all = dev.salient.explain.core.Tape.record(m, CPU, xt, wrt);
+                    var some = dev.salient.explain.core.Tape.record(m, CPU, xt, wrt, List.of(rules))) {
+                int[] cls = {3, 5};
+                float[] want, got, sums;
+                try (Tensor g = all.backward(cls, rules).get(in)) {
+                    want = g.toArray();
+                }
+                try (Tensor g = some.backward(cls, rules).get(in)) {
+                    got = g.toArray();
+                }
+                try (Tensor g = all.backward(cls, readingSums).get(in)) {
+                    sums = g.toArray();
+                }
+                assertArrayEquals(want, got, 0f);
+                assertArrayEquals(want, sums, 0f);
+                int dropped = 0;
+                for (dev.salient.model.Node n : m.graph().nodes()) {
+                    if (!n.opType().equals("Conv") && !n.opType().equals("Add")) continue;
+                    boolean kept = true;
+                    try {
+                        some.value(n.outputs().get(0));
+                    } catch (SalientException e) {
+                        kept = false;
+                    }
+                    boolean beforeRelu = m.graph().nodes().stream()
+                            .anyMatch(c -> c.opType().equals("Relu") && c.input(0).equals(n.outputs().get(0)));
+                    if (beforeRelu) {
+                        assertFalse(kept, n.opType() + " " + n.name() + "'s output feeds only a ReLU");
+                        dropped++;
+                    }
+                    assertDoesNotThrow(() -> all.value(n.outputs().get(0)));
+                }
+                assertTrue(dropped >= 3, "convs and the sum before a ReLU: " + dropped);
+            }
+            long[] row = shape.clone();
+            row[0] = 1;
+            assertTrue(dev.salient.explain.core.Tape.floatsPerRow(m, row, wrt, List.of(rules))
+                    < dev.salient.explain.core.Tape.floatsPerRow(m, row, wrt));
+        }
+    }
 }
