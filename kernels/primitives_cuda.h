@@ -36,6 +36,8 @@ int argsort_rows_cuda(const float* x, float* order, float* rank, int64_t r, int6
 int secant_backward_cuda(const float* x, const float* y, const float* dy, float* dx, int64_t h, float eps, int own);
 /* y: (n) = r / (z + (z < 0 ? -eps : eps)), LRP's stabilised quotient (secant.cu) */
 int stab_divide_cuda(const float* r, const float* z, float* y, int64_t n, float eps);
+/* da, db: (n) = g * a, g * b with g = r / stab(a + b), LRP's Norm rule through a sum; either may be NULL (secant.cu) */
+int norm_shares_cuda(const float* a, const float* b, const float* r, float* da, float* db, int64_t n, float eps);
 
 /* ---- feature visualisation (resample.cu, adam.cu; per-pixel math in resample.h) */
 /* y: (N,C,oh,ow), y[n,c,i,j] = x[n,c,i+oy,j+ox] inside x: (N,C,ih,iw), else fill; offsets: (N,2) = (oy,ox) integers. */

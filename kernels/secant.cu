@@ -44,6 +44,18 @@ __global__ void stab_divide_kernel(const float* __restrict__ r, const float* __r
     }
 }
 
+// LRP's Norm rule through a sum: g = r / stab(a + b), da = g * a, db = g * b (either may be null); each
+// step one IEEE rounding, as on the CPU (no product meets a sum to contract into)
+__global__ void norm_shares_kernel(const float* __restrict__ a, const float* __restrict__ b, const float* __restrict__ r,
+                                   float* __restrict__ da, float* __restrict__ db, int64_t n, float eps) {
+    GRID_STRIDE(i, n) {
+        const float ai = a[i], bi = b[i], s = ai + bi;
+        const float g = r[i] / (s + (s < 0.f ? -eps : eps));
+        if (da) da[i] = g * ai;
+        if (db) db[i] = g * bi;
+    }
+}
+
 // ---- launchers
 
 extern "C" int secant_backward_cuda(const float* x, const float* y, const float* dy, float* dx, int64_t h, float eps,
@@ -69,6 +81,19 @@ extern "C" int stab_divide_cuda(const float* r, const float* z, float* y, int64_
     SALIENT_CUDA_CHECK(n > 0 && eps >= 0.f && isfinite(eps), "stab_divide_cuda: bad sizes n=%lld eps=%g", (long long)n,
                        (double)eps);
     stab_divide_kernel<<<salient_cuda::grid_for(n), salient_cuda::kThreads>>>(r, z, y, n, eps);
+    SALIENT_CUDA_CHECK_LAUNCH();
+    return SALIENT_OK;
+}
+
+extern "C" int norm_shares_cuda(const float* a, const float* b, const float* r, float* da, float* db, int64_t n,
+                                float eps) {
+    SALIENT_CUDA_CHECK_PTR(a);
+    SALIENT_CUDA_CHECK_PTR(b);
+    SALIENT_CUDA_CHECK_PTR(r);
+    SALIENT_CUDA_CHECK(da || db, "norm_shares_cuda: neither share is wanted");
+    SALIENT_CUDA_CHECK(n > 0 && eps >= 0.f && isfinite(eps), "norm_shares_cuda: bad sizes n=%lld eps=%g", (long long)n,
+                       (double)eps);
+    norm_shares_kernel<<<salient_cuda::grid_for(n), salient_cuda::kThreads>>>(a, b, r, da, db, n, eps);
     SALIENT_CUDA_CHECK_LAUNCH();
     return SALIENT_OK;
 }

@@ -70,6 +70,12 @@ int secant_relu_half_cpu(const float* x, const float* y, const float* dy, float*
  * rounding for the sum and one for the quotient. r, z, y: (n); y may be r or z.
  */
 int stab_divide_cpu(const float* r, const float* z, float* y, int64_t n, float eps);
+/*
+ * LRP's Norm rule through a sum (secant.cpp): s = a + b, g = r / (s + (s < 0 ? -eps : eps)),
+ * da = g * a, db = g * b, each one rounding, elementwise over n. da or db may be NULL, not both;
+ * neither may alias a, b or r.
+ */
+int norm_shares_cpu(const float* a, const float* b, const float* r, float* da, float* db, int64_t n, float eps);
 
 /* ---- feature visualisation (resample.cpp, adam.cpp; per-pixel math in resample.h) */
 /* y: (N,C,oh,ow), y[n,c,i,j] = x[n,c,i+oy,j+ox] inside x: (N,C,ih,iw), else fill; offsets: (N,2) = (oy,ox) integers. */

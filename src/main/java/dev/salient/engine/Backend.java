@@ -281,6 +281,15 @@ public interface Backend extends AutoCloseable {
     void stabilizedDivide(Tensor r, Tensor z, Tensor y, float eps);
 
     /**
+     * LRP's Norm rule through a sum of two tensors of one shape: with {@code s = a + b} and
+     * {@code g = r / (s + sign(s)·eps)} (sign(0) = +1), {@code da = g·a} and {@code db = g·b},
+     * elementwise, each step one rounding: bit for bit an Add, {@link #stabilizedDivide} and two
+     * products, in one pass. a, b, r, da and db hold the same number of elements; da or db may be
+     * null (not wanted), not both; they may not alias a, b or r.
+     */
+    void normShares(Tensor a, Tensor b, Tensor r, Tensor da, Tensor db, float eps);
+
+    /**
      * Standard normal values: element i of y is element {@code offset + i} of the
      * counter-based Philox4x32-10 stream of {@code seed}, the same numbers on every engine
      * and whatever the split of the work.

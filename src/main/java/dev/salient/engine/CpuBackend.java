@@ -433,6 +433,13 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public void normShares(Tensor a, Tensor b, Tensor r, Tensor da, Tensor db, float eps) {
+        long n = OpChecks.normShares(this, a, b, r, da, db, eps);
+        check(CpuNative.norm_shares_cpu(a.data(), b.data(), r.data(), da == null ? null : da.data(), db == null ? null : db.data(),
+                n, eps));
+    }
+
+    @Override
     public void argsortRows(Tensor x, Tensor order, Tensor rank) {
         long[] v = OpChecks.argsortRows(this, x, order, rank);
         check(CpuNative.argsort_rows_cpu(x.data(), order.data(), rank.data(), v[0], v[1]));

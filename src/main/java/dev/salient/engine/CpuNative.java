@@ -193,6 +193,8 @@ public final class CpuNative {
             @Cast("int64_t*") long[] straddles);
     public static native int stab_divide_cpu(@Cast("const float*") FloatPointer r, @Cast("const float*") FloatPointer z,
             FloatPointer y, long n, float eps);
+    public static native int norm_shares_cpu(@Cast("const float*") FloatPointer a, @Cast("const float*") FloatPointer b,
+            @Cast("const float*") FloatPointer r, FloatPointer da, FloatPointer db, long n, float eps);
 
     // ---- feature visualisation (native/primitives.h: resample.cpp, adam.cpp)
     public static native int crop_pad_cpu(@Cast("const float*") FloatPointer x, @Cast("const float*") FloatPointer offsets,

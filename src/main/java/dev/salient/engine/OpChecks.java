@@ -502,6 +502,23 @@ public final class OpChecks {
         return n;
     }
 
+    /** Returns n, the elements, for {@link Backend#normShares}. */
+    public static long normShares(Backend self, Tensor a, Tensor b, Tensor r, Tensor da, Tensor db, float eps) {
+        owned(self, "normShares", a, b, r, da, db);
+        if (a == null || b == null || r == null) throw new SalientException("normShares: a tensor is missing");
+        if (da == null && db == null) throw new SalientException("normShares: neither share is wanted");
+        long n = r.numel();
+        if (n == 0) throw new SalientException("normShares: " + r + " is empty");
+        for (Tensor t : new Tensor[] {a, b, da, db})
+            if (t != null && t.numel() != n) throw new SalientException("normShares: " + t + " does not hold the " + n + " elements of r");
+        for (Tensor d : new Tensor[] {da, db})
+            for (Tensor t : new Tensor[] {a, b, r})
+                if (d != null && overlaps(d, t)) throw new SalientException("normShares: the output " + d + " overlaps an input");
+        if (da != null && db != null && overlaps(da, db)) throw new SalientException("normShares: da and db overlap");
+        if (!(eps >= 0) || !Float.isFinite(eps)) throw new SalientException("normShares: eps must be finite and >= 0, got " + eps);
+        return n;
+    }
+
     /** Returns h, the half of the paired elements, for {@link Backend#secantBackward}. */
     public static long secantBackward(Backend self, Tensor x, Tensor y, Tensor dy, Tensor dx, float eps, Activation own) {
         if (own != null && own != Activation.RELU)

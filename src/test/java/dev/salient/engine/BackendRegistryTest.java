@@ -72,6 +72,7 @@ class BackendRegistryTest {
             Map.entry("adamStep", "adamStep"),
             Map.entry("secantBackward", "CudaSecantBackwardTest.matchesCpu"),
             Map.entry("stabilizedDivide", "CudaSecantBackwardTest.stabilizedDivideMatchesCpu"),
+            Map.entry("normShares", "CudaSecantBackwardTest.normSharesMatchCpu"),
             Map.entry("secantReluHalf", "CudaSecantBackwardTest.reluHalfMatchesCpu"),
             Map.entry("conv3dForward", "CudaVolume3dTest.convMatchesCpu"),
             Map.entry("conv3dForwardActivation", "CudaVolume3dTest.convMatchesCpu"),

@@ -271,4 +271,66 @@ public class SecantBackwardTest {
             }
         }
     }
+
+    /** a, b and r for the Norm shares: sums of exactly 0 (both signs), within eps, NaN, and ordinary. */
+    public static float[][] sharesForParity(int n, long seed) {
+        Random rnd = new Random(seed);
+        float[] a = new float[n], b = new float[n], r = new float[n];
+        for (int i = 0; i < n; i++) {
+            a[i] = (float) rnd.nextGaussian();
+            r[i] = (float) rnd.nextGaussian();
+            b[i] = switch (i % 6) {
+                case 0 -> -a[i];                                        // +0
+                case 1 -> { a[i] = -0f; yield -0f; }                  // -0
+                case 2 -> -a[i] + 1e-7f * (rnd.nextBoolean() ? 1 : -1); // inside eps
+                case 3 -> i % 4 == 3 ? Float.NaN : (float) rnd.nextGaussian();
+                default -> (float) rnd.nextGaussian();
+            };
+        }
+        return new float[][] {a, b, r};
+    }
+
+    /**
+     * The Norm shares are an Add, the stabilised quotient and two products, bit for bit, for
+     * both shares or either alone; bad arguments are refused before anything is written.
+     */
+    @Test
+    void normSharesAreTheComposedSumQuotientAndProducts() {
+        Backend b = Engine.cpu();
+        int n = 70003;  // over the parallel threshold, with a tail
+        float eps = 1e-6f;
+        float[][] q = sharesForParity(n, 11);
+        try (Tensor at = b.upload(q[0], n); Tensor bt = b.upload(q[1], n); Tensor rt = b.upload(q[2], n);
+                Tensor s = b.allocate(n); Tensor g = b.allocate(n); Tensor wa = b.allocate(n); Tensor wb = b.allocate(n);
+                Tensor da = b.allocate(n); Tensor db = b.allocate(n)) {
+            b.binary(dev.salient.engine.BinaryOp.ADD, at, bt, s);
+            b.stabilizedDivide(rt, s, g, eps);
+            b.binary(dev.salient.engine.BinaryOp.MUL, g, at, wa);
+            b.binary(dev.salient.engine.BinaryOp.MUL, g, bt, wb);
+            b.normShares(at, bt, rt, da, db, eps);
+            assertSameBits(wa.toArray(), da.toArray());
+            assertSameBits(wb.toArray(), db.toArray());
+            b.fill(da, 7f);
+            b.fill(db, 7f);
+            b.normShares(at, bt, rt, da, null, eps);
+            assertSameBits(wa.toArray(), da.toArray());
+            b.normShares(at, bt, rt, null, db, eps);
+            assertSameBits(wb.toArray(), db.toArray());
+            Tensor small = b.allocate(3);
+            try (small) {
+                assertThrows(SalientException.class, () -> b.normShares(at, bt, rt, null, null, eps));
+                assertThrows(SalientException.class, () -> b.normShares(at, small, rt, da, db, eps));
+                assertThrows(SalientException.class, () -> b.normShares(at, bt, rt, da, small, eps));
+                assertThrows(SalientException.class, () -> b.normShares(at, bt, rt, rt, db, eps));
+                assertThrows(SalientException.class, () -> b.normShares(at, bt, rt, da, da, eps));
+                assertThrows(SalientException.class, () -> b.normShares(at, bt, rt, da, db, Float.NaN));
+                assertThrows(SalientException.class, () -> b.normShares(null, bt, rt, da, db, eps));
+            }
+        }
+    }
+
+    private static void assertSameBits(float[] want, float[] got) {
+        for (int i = 0; i < want.length; i++)
+            assertEquals(Float.floatToIntBits(want[i]), Float.floatToIntBits(got[i]), "at " + i);
+    }
 }

@@ -576,6 +576,13 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
+    public void normShares(Tensor a, Tensor b, Tensor r, Tensor da, Tensor db, float eps) {
+        long n = OpChecks.normShares(this, a, b, r, da, db, eps);
+        check(CudaNative.norm_shares_cuda(ptr(a, "normShares"), ptr(b, "normShares"), ptr(r, "normShares"),
+                da == null ? null : ptr(da, "normShares"), db == null ? null : ptr(db, "normShares"), n, eps));
+    }
+
+    @Override
     public void argsortRows(Tensor x, Tensor order, Tensor rank) {
         long[] v = OpChecks.argsortRows(this, x, order, rank);
         check(CudaNative.argsort_rows_cuda(ptr(x, "argsortRows"), ptr(order, "argsortRows"), ptr(rank, "argsortRows"),

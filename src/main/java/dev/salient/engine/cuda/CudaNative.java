@@ -153,6 +153,8 @@ public final class CudaNative {
             @Cast("const float*") FloatPointer dy, FloatPointer dx, long h, float eps, int own);
     public static native int stab_divide_cuda(@Cast("const float*") FloatPointer r, @Cast("const float*") FloatPointer z,
             FloatPointer y, long n, float eps);
+    public static native int norm_shares_cuda(@Cast("const float*") FloatPointer a, @Cast("const float*") FloatPointer b,
+            @Cast("const float*") FloatPointer r, FloatPointer da, FloatPointer db, long n, float eps);
 
     // ---- feature visualisation (kernels/primitives_cuda.h: resample.cu, adam.cu); offsets and theta are device pointers
     public static native int crop_pad_cuda(@Cast("const float*") FloatPointer x, @Cast("const float*") FloatPointer offsets,

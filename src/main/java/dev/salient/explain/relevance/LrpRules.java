@@ -62,14 +62,15 @@ final class LrpRules {
         return BackwardRule.inputsOnly((op, b, in, out, dOut, dIn) -> {
             if (!op.opType().equals("Add") || in.length != 2 || in[0] == null || in[1] == null)
                 throw new SalientException("lrp: the sum rule needs an Add of two inputs, not " + op.opType());
+            if (dIn[0] == null && dIn[1] == null) return;
+            if (sameShapes(in, dOut[0])) {  // the sum, quotient and shares in one pass
+                b.normShares(in[0], in[1], dOut[0], dIn[0], dIn[1], stabilizer);
+                return;
+            }
             try (Scope s = new Scope(b)) {
                 Tensor z = s.like(dOut[0]);
                 b.binary(BinaryOp.ADD, in[0], in[1], z);
                 Tensor g = s.stabDiv(dOut[0], z, stabilizer);
-                if (sameShapes(in, dOut[0])) {
-                    for (int i = 0; i < dIn.length; i++) if (dIn[i] != null) b.binary(BinaryOp.MUL, g, in[i], dIn[i]);
-                    return;
-                }
                 op.backward(b, in, new Tensor[] {z}, new Tensor[] {g}, dIn);
                 for (int i = 0; i < dIn.length; i++) if (dIn[i] != null) b.binary(BinaryOp.MUL, dIn[i], in[i], dIn[i]);
             }

@@ -56,6 +56,26 @@ class CudaSecantBackwardTest {
         });
     }
 
+    /** The CUDA Norm shares against the CPU's, byte for byte, both shares and each alone. */
+    @Test
+    void normSharesMatchCpu() {
+        float[][] q = SecantBackwardTest.sharesForParity(7 * 301, 13);
+        for (int want = 0; want < 3; want++) {
+            int w = want;
+            sameBitsOnBoth(b -> {
+                try (Tensor at = b.upload(q[0], 7, 301); Tensor bt = b.upload(q[1], 7, 301); Tensor rt = b.upload(q[2], 7, 301);
+                        Tensor da = b.allocate(7, 301); Tensor db = b.allocate(7, 301)) {
+                    b.fill(da, 0f);
+                    b.fill(db, 0f);
+                    b.normShares(at, bt, rt, w == 2 ? null : da, w == 1 ? null : db, 1e-6f);
+                    float[] x = da.toArray(), y = db.toArray(), both = java.util.Arrays.copyOf(x, x.length * 2);
+                    System.arraycopy(y, 0, both, x.length, y.length);
+                    return both;
+                }
+            });
+        }
+    }
+
     /** The input-half Relu secant (composed on CUDA) against the CPU's, byte for byte, with straddles reported by both. */
     @Test
     void reluHalfMatchesCpu() {
