@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Grad-CAM on a 3-D ResNet: salient vs PyTorch CPU, side by side in one run.
 
-    /usr/bin/python3 scripts/bench_volume_gradcam.py [--threads 2] [--rounds 5] [--batch 2]
+    /usr/bin/python3 scripts/bench_volume_gradcam.py [--threads 2] [--rounds 5] [--repeats 3] [--batch 2]
                                                       [--size 64x112x112] [--widths 16,32,64,128]
 
 The network is a narrow R3D (scripts/make_volume_fixtures.py's NarrowR3D: torchvision's video
@@ -13,10 +13,12 @@ PyTorch computes Grad-CAM the efficient way: one forward with a hook that keeps 
 torch.autograd.grad of the top-1 logits' sum to that output only (no weight gradients), the
 channel means, the weighted sum, ReLU, per-image min-max, trilinear resize to the input
 (align_corners=False) and min-max; torch.set_num_threads(T), oneDNN convolutions. salient runs
-`scripts/salient bench --workload gradcam --layer auto --threads T --batch B --repeats 1` (its
-auto layer is the same tensor: the input of the global average pool), whose timed run excludes
-the JVM start, the model load and one warm-up run. The two sides alternate for --rounds rounds,
-each PyTorch round also after a warm-up; the table gives the medians, the ratio of the medians
+`scripts/salient bench --workload gradcam --layer auto --threads T --batch B --repeats R` (its
+auto layer is the same tensor: the input of the global average pool), whose timed runs exclude
+the JVM start, the model load and one warm-up run. The two sides alternate for --rounds rounds;
+in each, either side makes one warm-up run and then --repeats timed runs (the steady state a
+service sees: with one timed run, salient's is the JVM's second). The table gives the medians
+over all timed runs, the ratio of the medians
 (PyTorch seconds / salient seconds, > 1: salient is faster) and the load average before and
 after.
 """
@@ -73,6 +75,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--repeats", type=int, default=3, help="timed runs per side and round, after one warm-up")
     ap.add_argument("--batch", type=int, default=2)
     ap.add_argument("--size", default="64x112x112")
     ap.add_argument("--widths", default="16,32,64,128")
@@ -94,30 +97,34 @@ def main():
     export(model, x[:1], onnx_path, 13, keep_bn=False)
     salient = ["java", "-jar", args.salient_jar] if args.salient_jar else [os.path.join(ROOT, "scripts", "salient")]
     cmd = salient + ["bench", "--workload", "gradcam", "--model", onnx_path, "--batch", str(args.batch),
-           "--threads", str(args.threads), "--repeats", "1", "--layer", "auto"]
+           "--threads", str(args.threads), "--repeats", str(args.repeats), "--layer", "auto"]
     load0 = os.getloadavg()
     pytorch_gradcam(model, x)  # warm-up (oneDNN primitive creation)
     torch_s, salient_s = [], []
     for r in range(args.rounds):
         pytorch_gradcam(model, x)
-        t0 = time.perf_counter()
-        pytorch_gradcam(model, x)
-        torch_s.append(time.perf_counter() - t0)
+        for _ in range(args.repeats):
+            t0 = time.perf_counter()
+            pytorch_gradcam(model, x)
+            torch_s.append(time.perf_counter() - t0)
         out = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS=str(args.threads),
                                                                          OMP_WAIT_POLICY=os.environ.get("OMP_WAIT_POLICY", "passive")))
-        m = re.search(r"run 1: ([0-9.]+) s", out.stdout)
-        if out.returncode != 0 or not m:
+        runs = [float(v) for v in re.findall(r"run \d+: ([0-9.]+) s", out.stdout)]
+        if out.returncode != 0 or len(runs) != args.repeats:
             sys.exit(f"salient bench failed ({out.returncode}): {out.stdout}{out.stderr}")
-        salient_s.append(float(m.group(1)))
-        print(f"round {r + 1}: PyTorch {torch_s[-1]:.3f} s, salient {salient_s[-1]:.3f} s", flush=True)
+        salient_s.extend(runs)
+        print(f"round {r + 1}: PyTorch {statistics.median(torch_s[-args.repeats:]):.3f} s, "
+              f"salient {statistics.median(runs):.3f} s (medians of {args.repeats})", flush=True)
     load1 = os.getloadavg()
     tm, sm = statistics.median(torch_s), statistics.median(salient_s)
-    print(f"\ngradcam r3d{widths} input ({args.batch},1,{d},{h},{w}), {args.threads} threads, {args.rounds} rounds")
+    print(f"\ngradcam r3d{widths} input ({args.batch},1,{d},{h},{w}), {args.threads} threads, {args.rounds} rounds"
+          f" of {args.repeats} timed runs a side")
     print(f"{'side':10s} {'median s':>9s} {'vol/s':>7s}")
     print(f"{'PyTorch':10s} {tm:9.3f} {args.batch / tm:7.3f}")
     print(f"{'salient':10s} {sm:9.3f} {args.batch / sm:7.3f}")
-    print(f"ratio (PyTorch s / salient s): {tm / sm:.2f}; per-round ratios "
-          f"{', '.join(f'{a / b:.2f}' for a, b in zip(torch_s, salient_s))}")
+    k = args.repeats
+    rounds = [statistics.median(torch_s[i:i + k]) / statistics.median(salient_s[i:i + k]) for i in range(0, len(torch_s), k)]
+    print(f"ratio (PyTorch s / salient s): {tm / sm:.2f}; per-round ratios {', '.join(f'{v:.2f}' for v in rounds)}")
     print(f"load average before {load0[0]:.1f}, after {load1[0]:.1f}")
 
 
