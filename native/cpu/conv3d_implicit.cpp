@@ -147,12 +147,24 @@ inline void kernel(int K, const float* A, const float* base, const int64_t* off,
 
 #if SALIENT_HAVE_AVX512
 SALIENT_AVX512_BEGIN
+// Where the last K chunk's sums go: rows output channels of y (o0's row at y, the others ldy
+// apart), cols outputs each, with bias (per channel, or null) and the epilogue e applied as the
+// copy out of acc and apply_epilogue would round them: c + b, + z, then the activation.
+struct Out {
+    float* y;
+    int64_t ldy;
+    int rows, cols;
+    const float* bias;
+    const Epilogue* e;
+};
+
 // kernel() on AVX-512: MR output channels x NB * 16 outputs, acc[r * NB * 16 + j] (64-byte
 // aligned). Each output's sum is kernel()'s chain (from zero, one fused multiply-add per tap in
 // the order of off), so the bits are the same; only more outputs share a load of B and a
-// broadcast of A.
+// broadcast of A. With out (the last chunk), the sums are finished and stored to y instead.
 template <int MR, int NB>
-void kernel512(int K, const float* A, const float* base, const int64_t* off, float* acc, bool first, int64_t pfd = 0) {
+void kernel512(int K, const float* A, const float* base, const int64_t* off, float* acc, bool first, int64_t pfd = 0,
+               const Out* out = nullptr) {
     __m512 c[MR][NB];
 #pragma GCC unroll 16
     for (int r = 0; r < MR; r++)
@@ -174,6 +186,33 @@ void kernel512(int K, const float* A, const float* base, const int64_t* off, flo
 #pragma GCC unroll 4
             for (int j = 0; j < NB; j++) c[r][j] = _mm512_fmadd_ps(a, b[j], c[r][j]);
         }
+    }
+    if (out) {
+        const Epilogue& e = *out->e;
+#pragma GCC unroll 16
+        for (int r = 0; r < MR; r++) {
+            if (r >= out->rows) break;
+            float* yr = out->y + r * out->ldy;
+            const float* zr = e.z ? e.z + (yr - e.base) : nullptr;
+            const __m512 bv = _mm512_set1_ps(out->bias ? out->bias[r] : 0.f);
+#pragma GCC unroll 4
+            for (int j = 0; j < NB; j++) {
+                const int left = out->cols - 16 * j;
+                if (left <= 0) break;
+                const __mmask16 m = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
+                __m512 v = _mm512_add_ps(c[r][j], bv);
+                if (zr) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, zr + 16 * j));
+                if (e.kind == SALIENT_ACT_RELU) {
+                    v = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ), v, _mm512_setzero_ps());
+                } else if (e.kind == SALIENT_ACT_CLIP) {
+                    const __m512 lo = _mm512_set1_ps(e.lo), hi = _mm512_set1_ps(e.hi);
+                    const __mmask16 below = _mm512_cmp_ps_mask(v, lo, _CMP_LT_OQ), above = _mm512_cmp_ps_mask(v, hi, _CMP_GT_OQ);
+                    v = _mm512_mask_blend_ps(below, _mm512_mask_blend_ps(above, v, hi), lo);
+                }
+                _mm512_mask_storeu_ps(yr + 16 * j, m, v);
+            }
+        }
+        return;
     }
 #pragma GCC unroll 16
     for (int r = 0; r < MR; r++)
@@ -267,26 +306,32 @@ int implicit_forward(const float* x, const float* w, const float* bias, float* y
             // prefetchers do not follow a kernel that jumps between ~K rows)
             const int64_t pfd = (int64_t)g.stride[1] * P.row();
             for (int q0 = 0; q0 < OW; q0 += nr) {
+                const int cols = std::min(nr, OW - q0);
                 // K in chunks whose rows of xp stay in L1 while every block of output channels
-                // reads them; the sums go chunk by chunk into acc (kg x nr)
+                // reads them; the sums go chunk by chunk into acc (kg x nr), and with AVX-512 the
+                // last chunk's straight into y, with the bias and the epilogue
                 for (int64_t k0 = 0; k0 < K; k0 += kChunk) {
                     const int kc = (int)std::min<int64_t>(kChunk, K - k0);
+                    const bool last = k0 + kc >= K;
                     for (int64_t b = 0; b < kblocks; b++) {
                         const float* Ab = Ag + (b * K + k0) * mr;
                         float* ab = acc + b * mr * nr;
 #if SALIENT_HAVE_AVX512
                         if (wide) {
+                            Out o{yrow + b * mr * ovol + q0, ovol, (int)std::min<int64_t>(mr, g.kg - b * mr), cols,
+                                  bias ? bias + gi * g.kg + b * mr : nullptr, &e};
+                            const Out* op = last ? &o : nullptr;
                             if (two)
-                                kernel512<kMR512, kNB512>(kc, Ab, base + q0, off + k0, ab, k0 == 0, b == 0 ? pfd : 0);
+                                kernel512<kMR512, kNB512>(kc, Ab, base + q0, off + k0, ab, k0 == 0, b == 0 ? pfd : 0, op);
                             else
-                                kernel512<kMR512, 1>(kc, Ab, base + q0, off + k0, ab, k0 == 0, b == 0 ? pfd : 0);
+                                kernel512<kMR512, 1>(kc, Ab, base + q0, off + k0, ab, k0 == 0, b == 0 ? pfd : 0, op);
                             continue;
                         }
 #endif
                         kernel(kc, Ab, base + q0, off + k0, ab, k0 == 0, b == 0 ? pfd : 0);
                     }
                 }
-                const int cols = std::min(nr, OW - q0);
+                if (wide) continue;
                 for (int o = 0; o < g.kg; o++) {
                     const float bv = bias ? bias[gi * g.kg + o] : 0.f;
                     float* d = yrow + (int64_t)o * ovol + q0;
@@ -294,7 +339,7 @@ int implicit_forward(const float* x, const float* w, const float* bias, float* y
                     for (int j = 0; j < cols; j++) d[j] = src[j] + bv;
                 }
             }
-            apply_epilogue(e, yrow, g.kg, OW, ovol);
+            if (!wide) apply_epilogue(e, yrow, g.kg, OW, ovol);
         }
     }
     }
