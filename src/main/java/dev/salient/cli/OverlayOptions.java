@@ -33,7 +33,7 @@ public final class OverlayOptions {
     String style;
 
     @Option(names = "--outlier-perc", defaultValue = "2", paramLabel = "P",
-            description = "Input-shaped maps: the largest values holding P% of the total magnitude are clipped "
+            description = "Input-shaped maps: the largest values holding P%% of the total magnitude are clipped "
                     + "to 1, as Captum's outlier_perc (default: ${DEFAULT-VALUE}).")
     double outlierPerc;
 
