@@ -12,6 +12,7 @@
 #include <omp.h>
 #include <cblas.h>
 #include "common.h"
+#include "hugepages.h"
 #include "conv2d.h"
 #include "isa.h"
 
@@ -93,10 +94,10 @@ float* salient_alloc(int64_t count) {
             return (float*)p;
         }
     }
-    void* p = std::aligned_alloc(64, bytes);
+    void* p = salient::big_alloc(bytes);
     if (!p && bytes >= salient::kCacheMin) {
         salient_trim();  // the cache may hold what the system needs
-        p = std::aligned_alloc(64, bytes);
+        p = salient::big_alloc(bytes);
     }
     if (!p) {
         salient::fail(SALIENT_ENOMEM, "salient_alloc: out of host memory for %zu bytes", bytes);

@@ -1,6 +1,7 @@
 // Per-thread grow-only scratch buffers (see workspace.h).
 #include <cstdlib>
 #include "common.h"
+#include "hugepages.h"
 #include "workspace.h"
 
 namespace salient {
@@ -31,7 +32,7 @@ float* thread_workspace(int64_t count, int slot) {
         g_ws.p[slot] = nullptr;
         g_ws.cap[slot] = 0;
         size_t bytes = ((size_t)count * sizeof(float) + 63) & ~(size_t)63;
-        float* q = (float*)std::aligned_alloc(64, bytes);
+        float* q = (float*)big_alloc(bytes);
         if (!q) {
             fail(SALIENT_ENOMEM, "out of host memory for a %zu-byte workspace", bytes);
             return nullptr;
