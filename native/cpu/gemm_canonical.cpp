@@ -294,6 +294,16 @@ void kernel512(int kc, const float* A, int64_t rs, int64_t ps, float alpha, cons
         c0[r] = load ? _mm512_maskz_loadu_ps(m0, C + r * ldc) : _mm512_setzero_ps();
         c1[r] = load && H == 2 ? _mm512_maskz_loadu_ps(m1, C + r * ldc + 16) : _mm512_setzero_ps();
     }
+    if (st && st->z) {
+        // the residual's block is read once, in the stores: fetched now, it arrives while the
+        // products run instead of stalling the stores on memory (a ResNet block's 1x1 expansion
+        // reads a residual of its output's size, far past the caches)
+#pragma GCC unroll 8
+        for (int r = 0; r < R; r++) {
+            _mm_prefetch((const char*)(st->z + r * st->ldz), _MM_HINT_T0);
+            if (H == 2) _mm_prefetch((const char*)(st->z + r * st->ldz + 16), _MM_HINT_T0);
+        }
+    }
     const float* a[R];
 #pragma GCC unroll 8
     for (int r = 0; r < R; r++) a[r] = A + r * rs;
