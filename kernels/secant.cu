@@ -34,13 +34,14 @@ __global__ void secant_backward_kernel(const float* __restrict__ x, const float*
     }
 }
 
-// y = r / (z ± eps), the sign of z choosing (sign(0) = +1); one IEEE sum and one IEEE quotient, as
-// on the CPU
+// r / (z ± eps), the sign of z choosing (sign(0) = +1); one IEEE sum and one IEEE quotient, as on the CPU
+__device__ __forceinline__ float stab_quotient(float r, float z, float eps) { return r / (z + (z < 0.f ? -eps : eps)); }
+
+// y = stab_quotient(r, z) elementwise
 __global__ void stab_divide_kernel(const float* __restrict__ r, const float* __restrict__ z, float* y, int64_t n,
                                    float eps) {
     GRID_STRIDE(i, n) {
-        const float zi = z[i];
-        y[i] = r[i] / (zi + (zi < 0.f ? -eps : eps));
+        y[i] = stab_quotient(r[i], z[i], eps);
     }
 }
 
@@ -49,8 +50,7 @@ __global__ void stab_divide_kernel(const float* __restrict__ r, const float* __r
 __global__ void norm_shares_kernel(const float* __restrict__ a, const float* __restrict__ b, const float* __restrict__ r,
                                    float* __restrict__ da, float* __restrict__ db, int64_t n, float eps) {
     GRID_STRIDE(i, n) {
-        const float ai = a[i], bi = b[i], s = ai + bi;
-        const float g = r[i] / (s + (s < 0.f ? -eps : eps));
+        const float ai = a[i], bi = b[i], g = stab_quotient(r[i], ai + bi, eps);
         if (da) da[i] = g * ai;
         if (db) db[i] = g * bi;
     }

@@ -28,6 +28,7 @@
 #include "common.h"
 #include "conv2d_epilogue.h"
 #include "conv3d.h"
+#include "epilogue512.h"
 #include "isa.h"
 #include "workspace.h"
 
@@ -200,15 +201,8 @@ void kernel512(int K, const float* A, const float* base, const int64_t* off, flo
                 const int left = out->cols - 16 * j;
                 if (left <= 0) break;
                 const __mmask16 m = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
-                __m512 v = _mm512_add_ps(c[r][j], bv);
-                if (zr) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, zr + 16 * j));
-                if (e.kind == SALIENT_ACT_RELU) {
-                    v = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ), v, _mm512_setzero_ps());
-                } else if (e.kind == SALIENT_ACT_CLIP) {
-                    const __m512 lo = _mm512_set1_ps(e.lo), hi = _mm512_set1_ps(e.hi);
-                    const __mmask16 below = _mm512_cmp_ps_mask(v, lo, _CMP_LT_OQ), above = _mm512_cmp_ps_mask(v, hi, _CMP_GT_OQ);
-                    v = _mm512_mask_blend_ps(below, _mm512_mask_blend_ps(above, v, hi), lo);
-                }
+                const __m512 v = residual_act512(_mm512_add_ps(c[r][j], bv), zr ? zr + 16 * j : nullptr, m, e.kind, e.lo,
+                                                 e.hi);
                 _mm512_mask_storeu_ps(yr + 16 * j, m, v);
             }
         }

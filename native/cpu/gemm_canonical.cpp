@@ -35,6 +35,7 @@
 #include <immintrin.h>
 #endif
 #include "blas.h"
+#include "epilogue512.h"
 #include "salient.h"
 #include "isa.h"
 
@@ -269,15 +270,7 @@ SALIENT_AVX512_BEGIN
 // round them: c + b, + z, then the activation by compares (false for NaN, which stays NaN).
 inline __m512 finish512(__m512 v, const Store* st, int r, int h, __mmask16 m) {
     if (st->bias) v = _mm512_add_ps(v, _mm512_set1_ps(st->bias[r]));
-    if (st->z) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, st->z + r * st->ldz + 16 * h));
-    if (st->act == SALIENT_ACT_RELU) {
-        v = _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ), v, _mm512_setzero_ps());
-    } else if (st->act == SALIENT_ACT_CLIP) {
-        const __m512 lo = _mm512_set1_ps(st->lo), hi = _mm512_set1_ps(st->hi);
-        const __mmask16 below = _mm512_cmp_ps_mask(v, lo, _CMP_LT_OQ), above = _mm512_cmp_ps_mask(v, hi, _CMP_GT_OQ);
-        v = _mm512_mask_blend_ps(below, _mm512_mask_blend_ps(above, v, hi), lo);
-    }
-    return v;
+    return residual_act512(v, st->z ? st->z + r * st->ldz + 16 * h : nullptr, m, st->act, st->lo, st->hi);
 }
 
 // kernel<> on AVX-512: R rows by up to 2 kNR-column panels, each 16 lanes wide, the first

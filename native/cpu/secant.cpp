@@ -83,6 +83,10 @@ extern "C" int secant_relu_half_cpu(const float* x, const float* y, const float*
     return SALIENT_OK;
 }
 
+// r / (z + (z < 0 ? -eps : eps)): Zennit's stabilised quotient, sign(0) = +1 (-0 too), one rounding
+// for the sum and one for the quotient; a NaN z gives NaN
+static inline float stab_quotient(float r, float z, float eps) { return r / (z + (z < 0.f ? -eps : eps)); }
+
 // y = r / (z ± eps) as Zennit's stabilizer forms it (z + sign(z)·eps, sign(0) = +1): one pass over
 // three tensors instead of the six an indicator, an axpby, a fill and two sums took.
 extern "C" int stab_divide_cpu(const float* r, const float* z, float* y, int64_t n, float eps) {
@@ -93,8 +97,7 @@ extern "C" int stab_divide_cpu(const float* r, const float* z, float* y, int64_t
                   (double)eps);
 #pragma omp parallel for simd schedule(static) if (n > 65536)
     for (int64_t i = 0; i < n; i++) {
-        const float zi = z[i];
-        y[i] = r[i] / (zi + (zi < 0.f ? -eps : eps));
+        y[i] = stab_quotient(r[i], z[i], eps);
     }
     return SALIENT_OK;
 }
@@ -112,7 +115,7 @@ extern "C" int norm_shares_cpu(const float* a, const float* b, const float* r, f
     if (da && db) {
 #pragma omp parallel for simd schedule(static) if (n > 65536)
         for (int64_t i = 0; i < n; i++) {
-            const float s = a[i] + b[i], g = r[i] / (s + (s < 0.f ? -eps : eps));
+            const float g = stab_quotient(r[i], a[i] + b[i], eps);
             da[i] = g * a[i];
             db[i] = g * b[i];
         }
@@ -121,7 +124,7 @@ extern "C" int norm_shares_cpu(const float* a, const float* b, const float* r, f
         const float* own = da ? a : b;
 #pragma omp parallel for simd schedule(static) if (n > 65536)
         for (int64_t i = 0; i < n; i++) {
-            const float s = a[i] + b[i], g = r[i] / (s + (s < 0.f ? -eps : eps));
+            const float g = stab_quotient(r[i], a[i] + b[i], eps);
             d[i] = g * own[i];
         }
     }

@@ -47,8 +47,7 @@ final class LrpRules {
                     for (int i = 0; i < dIn.length; i++) if (dIn[i] != null) b.binary(BinaryOp.MUL, g, in[i], dIn[i]);
                     return;
                 }
-                op.backward(b, in, out, new Tensor[] {g}, dIn);
-                for (int i = 0; i < dIn.length; i++) if (dIn[i] != null) b.binary(BinaryOp.MUL, dIn[i], in[i], dIn[i]);
+                shares(op, b, in, out[0], g, dIn);
             }
         };
     }
@@ -70,11 +69,15 @@ final class LrpRules {
             try (Scope s = new Scope(b)) {
                 Tensor z = s.like(dOut[0]);
                 b.binary(BinaryOp.ADD, in[0], in[1], z);
-                Tensor g = s.stabDiv(dOut[0], z, stabilizer);
-                op.backward(b, in, new Tensor[] {z}, new Tensor[] {g}, dIn);
-                for (int i = 0; i < dIn.length; i++) if (dIn[i] != null) b.binary(BinaryOp.MUL, dIn[i], in[i], dIn[i]);
+                shares(op, b, in, z, s.stabDiv(dOut[0], z, stabilizer), dIn);
             }
         });
+    }
+
+    /** Norm's shares through the op's own backward: {@code dIn_i = x_i ⊙ opᵀ(g)}, y the op's output. */
+    private static void shares(Op op, Backend b, Tensor[] in, Tensor y, Tensor g, Tensor[] dIn) {
+        op.backward(b, in, new Tensor[] {y}, new Tensor[] {g}, dIn);
+        for (int i = 0; i < dIn.length; i++) if (dIn[i] != null) b.binary(BinaryOp.MUL, dIn[i], in[i], dIn[i]);
     }
 
     private static boolean sameShapes(Tensor[] in, Tensor out) {
