@@ -17,6 +17,15 @@
 // Work items are (image, group, block of output rows (z, p)), of sizes fixed by one image's
 // geometry; every output is one kernel's sum over the taps in a fixed order plus the bias, so an
 // image's result is the same bits at any batch size and thread count.
+//
+// With AVX-512 and 16 or more output channels per group (stride along w 1 or 2), a direct kernel
+// takes these convs instead (direct512, direct_forward): the output channels are the lanes, OB
+// zmm of 16 channels x P outputs of a row (32 x 14, 64 x 7 or 16 x 28, 28 zmm of sums), each
+// input value broadcast once per tap and each filter vector loaded once per P outputs, so a
+// stride is only a step between broadcasts (no phase split) and rows of any length fill the
+// registers. Each work item (image, group, output slice) copies just the input slices its taps
+// read, padded, into a slab that stays in cache. Per output the chain is the one above, so the
+// bits are the AVX2 kernels' (and the vol2col path's, whose canonical SGEMM runs the same chain).
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -213,21 +222,225 @@ void kernel512(int K, const float* A, const float* base, const int64_t* off, flo
 #pragma GCC unroll 4
         for (int j = 0; j < NB; j++) _mm512_store_ps(acc + (r * NB + j) * 16, c[r][j]);
 }
+
+// The output channels in the lanes (AVX-512): OB zmm of 16 output channels x P consecutive
+// outputs of one row, c[j][b] for output j, each input value
+// broadcast once per tap and multiplied into the OB filter vectors. W: this block's filters, K x
+// 16 * OB (64-byte aligned, channels past the layer zero). Each output's sum is kernel()'s chain
+// (from zero, one fused multiply-add per tap in the order of off), so the bits are the same; a
+// strided conv needs no more than the copy's phases (output j's input is B + j for every tap),
+// and a block covers rows too short for the 16-output kernels. The sums go to y through a
+// transpose in a buffer (one gather per output channel and 16 outputs), with the bias and the
+// epilogue as kernel512 applies them; out.cols <= P outputs are stored (the rest are lanes of
+// the last block that read past the row and are dropped). With from_bias, each chain starts from
+// its channel's bias instead (bias0: the block's 16 * OB biases, or null for zeros) and no bias is
+// added after: the chain of the vol2col path's SGEMM (beta 1 on a bias-filled output), for the
+// geometries that the AVX2 kernels leave to it.
+template <int OB, int P, int SW>
+void direct512(int K, const float* W, const float* base, const int64_t* off, int64_t pfd, const Out& out,
+               bool from_bias, const float* bias0) {
+    __m512 c[P][OB];
+#pragma GCC unroll 4
+    for (int b = 0; b < OB; b++) {
+        const __m512 c0 = from_bias && bias0 ? _mm512_load_ps(bias0 + 16 * b) : _mm512_setzero_ps();
+#pragma GCC unroll 32
+        for (int j = 0; j < P; j++) c[j][b] = c0;
+    }
+    for (int k = 0; k < K; k++, W += 16 * OB) {
+        const float* B = base + off[k];
+        if (pfd) _mm_prefetch((const char*)(B + pfd), _MM_HINT_T0), _mm_prefetch((const char*)(B + pfd + SW * (P - 1)), _MM_HINT_T0);
+        __m512 w[OB];
+#pragma GCC unroll 4
+        for (int b = 0; b < OB; b++) w[b] = _mm512_load_ps(W + 16 * b);
+#pragma GCC unroll 32
+        for (int j = 0; j < P; j++) {
+            const __m512 x = _mm512_set1_ps(B[SW * j]);
+#pragma GCC unroll 4
+            for (int b = 0; b < OB; b++) c[j][b] = _mm512_fmadd_ps(w[b], x, c[j][b]);
+        }
+    }
+    alignas(64) float t[P * OB * 16];
+#pragma GCC unroll 32
+    for (int j = 0; j < P; j++)
+#pragma GCC unroll 4
+        for (int b = 0; b < OB; b++) _mm512_store_ps(t + (j * OB + b) * 16, c[j][b]);
+    const Epilogue& e = *out.e;
+    const __m512i at = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                                          _mm512_set1_epi32(16 * OB));
+    for (int r = 0; r < out.rows; r++) {
+        float* yr = out.y + r * out.ldy;
+        const float* zr = e.z ? e.z + (yr - e.base) : nullptr;
+        const __m512 bv = _mm512_set1_ps(out.bias ? out.bias[r] : 0.f);
+        for (int j0 = 0; j0 < out.cols; j0 += 16) {
+            const int left = out.cols - j0;
+            const __mmask16 m = left >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << left) - 1);
+            __m512 v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, at, t + j0 * OB * 16 + r, 4);
+            if (!from_bias) v = _mm512_add_ps(v, bv);
+            _mm512_mask_storeu_ps(yr + j0, m, residual_act512(v, zr ? zr + j0 : nullptr, m, e.kind, e.lo, e.hi));
+        }
+    }
+}
 SALIENT_AVX512_END
+#endif
+
+// The output-channel blocks of direct512 for a geometry: OB zmm of output channels x P outputs,
+// or ob 0 where it does not apply (no AVX-512, fewer than 16 output channels per group, a stride
+// along w past 2, or a slab past kMaxSlab). Of the register tiles that fill 28 of the 32 zmm with
+// sums, the one whose blocks waste the fewest lanes on the layer's channels and row length (ties:
+// more channels per broadcast).
+struct Direct {
+    int ob = 0, p = 0;
+};
+
+// direct_forward's copy of one output slice's input, per group: cg channels x kd slices x the
+// padded plane
+constexpr int64_t kMaxSlab = int64_t(1) << 22;  // floats (16 MiB); beyond, the 16-output kernels
+int64_t slab_floats(const Vol3Geom& g) {
+    return (int64_t)g.cg * g.ker[0] * (g.in[1] + g.pad0[1] + g.pad1[1]) * (g.in[2] + g.pad0[2] + g.pad1[2]);
+}
+
+Direct direct_plan(const Vol3Geom& g) {
+    Direct best;
+#if SALIENT_HAVE_AVX512
+    if (!isa::avx512() || g.kg < 16 || g.stride[2] > 2) return best;
+    if ((int64_t)g.cg * g.ker_vol() > (int64_t(1) << 20) || slab_floats(g) > kMaxSlab) return best;
+    double top = 0;
+    for (const Direct d : {Direct{1, 28}, Direct{2, 14}, Direct{4, 7}}) {
+        const int64_t oc = 16 * d.ob, rows = (g.kg + oc - 1) / oc * oc, cols = ((int64_t)g.out[2] + d.p - 1) / d.p * d.p;
+        const double eff = (double)g.kg / rows * g.out[2] / cols;
+        if (eff >= top) top = eff, best = d;
+    }
+#endif
+    return best;
+}
+
+
+// Whether the 16-output kernels take a windowed geometry: rows of 12 or more (shorter ones would
+// leave most of their lanes idle) and a padded copy of bounded size; the others go to vol2col.
+bool sixteen_applies(const Vol3Geom& g) {
+    if (g.out[2] < 12) return false;
+    const Padded P = padded(g);
+    return (int64_t)g.n * g.c * P.chan() <= kMaxCopy && (int64_t)g.cg * g.ker_vol() <= (int64_t(1) << 20);
+}
+
+#if SALIENT_HAVE_AVX512
+// The forward on direct512. Work items are (image, group, output slice z); each copies the kd input
+// slices its taps read (zero where the depth pads are) into the thread's slab, each padded in
+// height and width, so the slab stays in the core's cache while every output row of the slice
+// reads it: the input is read from memory about kd / stride times, and no padded copy of the
+// whole input is written. Every output is one direct512 chain, so an image's result is the same
+// bits at any batch size and thread count.
+int direct_forward(const float* x, const float* w, const float* bias, float* y, const Vol3Geom& g, int nt,
+                   const Epilogue& e, const Direct plan) {
+    const int KD = g.ker[0], hp = g.in[1] + g.pad0[1] + g.pad1[1], wp = g.in[2] + g.pad0[2] + g.pad1[2];
+    const int64_t plane = (int64_t)hp * wp, chan = (int64_t)KD * plane, slab = slab_floats(g);
+    const int64_t K = (int64_t)g.cg * g.ker_vol(), dcols = 16 * (int64_t)plan.ob, dblocks = (g.kg + dcols - 1) / dcols;
+    // filters of each group in blocks of dcols output channels, K x dcols each (channels past kg zero),
+    // then the biases in the same blocks
+    const int64_t apack = (int64_t)g.groups * dblocks * K * dcols, bpack = (int64_t)g.groups * dblocks * dcols;
+    float* A = (float*)std::aligned_alloc(64, (size_t)(apack + bpack) * sizeof(float));
+    int64_t* off = (int64_t*)std::malloc(sizeof(int64_t) * (size_t)K);
+    if (!A || !off) {
+        std::free(A), std::free(off);
+        return fail(SALIENT_ENOMEM, "conv3d_forward_cpu: out of memory for the packed filters");
+    }
+    for (int gi = 0; gi < g.groups; gi++)
+        for (int64_t b = 0; b < dblocks; b++)
+            for (int64_t k = 0; k < K; k++)
+                for (int64_t r = 0; r < dcols; r++) {
+                    const int64_t o = b * dcols + r;
+                    A[((gi * dblocks + b) * K + k) * dcols + r] = o < g.kg ? w[((int64_t)gi * g.kg + o) * K + k] : 0.f;
+                }
+    float* Bp = A + apack;
+    for (int64_t i = 0; i < bpack; i++) {
+        const int64_t gi = i / (dblocks * dcols), o = i % (dblocks * dcols);
+        Bp[i] = bias && o < g.kg ? bias[gi * g.kg + o] : 0.f;
+    }
+    // where the AVX2 kernels leave a geometry to vol2col + sgemm, its chains start from the bias
+    const bool from_bias = !sixteen_applies(g);
+    // tap (c, t, r, s) of output (p, q) reads the slab at off[k] + p * sh * wp + q * sw
+    for (int64_t k = 0; k < K; k++) {
+        const int s = (int)(k % g.ker[2]), r = (int)((k / g.ker[2]) % g.ker[1]);
+        const int t = (int)((k / ((int64_t)g.ker[2] * g.ker[1])) % g.ker[0]);
+        off[k] = k / g.ker_vol() * chan + t * plane + (int64_t)r * g.dil[1] * wp + (int64_t)s * g.dil[2];
+    }
+    const int OD = g.out[0], OH = g.out[1], OW = g.out[2], sw = g.stride[2];
+    const int64_t ohw = (int64_t)OH * OW, ovol = g.out_vol(), items = (int64_t)g.n * g.groups * OD;
+    int err = 0;
+#pragma omp parallel num_threads((int)std::max<int64_t>(1, std::min<int64_t>(nt, items)))
+    {
+        // the last output row's last block reads up to sw * (p - 1) floats past its row (dropped lanes)
+        float* xs = thread_workspace(slab + 2 * kMaxNR, 2);
+        if (!xs) {
+#pragma omp atomic write
+            err = 1;
+        }
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t it = 0; it < items; it++) {
+            if (!xs) continue;
+            const int z = (int)(it % OD);
+            const int64_t gi = (it / OD) % g.groups, nn = it / ((int64_t)OD * g.groups);
+            const float* xg = x + (nn * g.c + gi * g.cg) * g.in_vol();
+            for (int64_t c = 0; c < g.cg; c++)
+                for (int t = 0; t < KD; t++) {
+                    const int iz = z * g.stride[0] - g.pad0[0] + t * g.dil[0];
+                    float* dst = xs + c * chan + t * plane;
+                    if (iz < 0 || iz >= g.in[0]) {
+                        std::memset(dst, 0, sizeof(float) * (size_t)plane);
+                        continue;
+                    }
+                    const float* src = xg + (c * g.in[0] + iz) * (int64_t)g.in[1] * g.in[2];
+                    for (int hh = 0; hh < hp; hh++, dst += wp) {
+                        const int ih = hh - g.pad0[1];
+                        if (ih < 0 || ih >= g.in[1]) {
+                            std::memset(dst, 0, sizeof(float) * (size_t)wp);
+                            continue;
+                        }
+                        std::memset(dst, 0, sizeof(float) * g.pad0[2]);
+                        std::memcpy(dst + g.pad0[2], src + (int64_t)ih * g.in[2], sizeof(float) * g.in[2]);
+                        std::memset(dst + g.pad0[2] + g.in[2], 0, sizeof(float) * g.pad1[2]);
+                    }
+                }
+            float* yz = y + (nn * g.k + gi * g.kg) * ovol + (int64_t)z * ohw;
+            const float* bg = bias ? bias + gi * g.kg : nullptr;
+            const int64_t pfd = (int64_t)g.stride[1] * wp;  // the next output row's taps, fetched a row ahead
+            for (int p = 0; p < OH; p++) {
+                const float* base = xs + (int64_t)p * pfd;
+                for (int q0 = 0; q0 < OW; q0 += plan.p)
+                    for (int64_t b = 0; b < dblocks; b++) {
+                        const Out o{yz + b * dcols * ovol + (int64_t)p * OW + q0, ovol,
+                                    (int)std::min<int64_t>(dcols, g.kg - b * dcols), std::min(plan.p, OW - q0),
+                                    bg ? bg + b * dcols : nullptr, &e};
+                        const float* Wb = A + (gi * dblocks + b) * K * dcols;
+                        const float* bq = base + (int64_t)q0 * sw;
+                        const int64_t pf = b == 0 && p + 1 < OH ? pfd : 0;
+                        const float* b0 = bias ? Bp + (gi * dblocks + b) * dcols : nullptr;
+                        if (plan.ob == 1)
+                            (sw == 1 ? direct512<1, 28, 1> : direct512<1, 28, 2>)((int)K, Wb, bq, off, pf, o, from_bias, b0);
+                        else if (plan.ob == 2)
+                            (sw == 1 ? direct512<2, 14, 1> : direct512<2, 14, 2>)((int)K, Wb, bq, off, pf, o, from_bias, b0);
+                        else
+                            (sw == 1 ? direct512<4, 7, 1> : direct512<4, 7, 2>)((int)K, Wb, bq, off, pf, o, from_bias, b0);
+                    }
+            }
+        }
+    }
+    std::free(A), std::free(off);
+    if (err) return fail(SALIENT_ENOMEM, "conv3d_forward_cpu: out of memory for the input slab");
+    return SALIENT_OK;
+}
 #endif
 
 }  // namespace
 
 bool implicit_applies(const Vol3Geom& g) {
     if (g.ker_vol() == 1) return false;  // pointwise: the input is already the column matrix
-    if (g.out[2] < 12) return false;     // short rows would leave most of the kernel's 16 lanes idle
-    const Padded P = padded(g);
-    return (int64_t)g.n * g.c * P.chan() <= kMaxCopy && (int64_t)g.cg * g.ker_vol() <= (int64_t(1) << 20);
+    // (direct512 keeps outputs in registers and copies one output slice's input at a time)
+    return direct_plan(g).ob || sixteen_applies(g);
 }
 
 int implicit_forward(const float* x, const float* w, const float* bias, float* y, const Vol3Geom& g, int nt,
                      const Epilogue& e) {
-    const Padded P = padded(g);
     // AVX-512: blocks of kMR512 output channels by kNB512 * 16 outputs, else kMR by kNR outputs
 #if SALIENT_HAVE_AVX512
     const bool wide = isa::avx512();
@@ -237,6 +450,13 @@ int implicit_forward(const float* x, const float* w, const float* bias, float* y
     // (one zmm of outputs where a row has no more: a second would be idle lanes)
     const bool two = g.out[2] > 16;
     const int mr = wide ? kMR512 : kMR, nr = wide ? (two ? 16 * kNB512 : 16) : kNR;
+#if SALIENT_HAVE_AVX512
+    if (wide) {
+        const Direct plan = direct_plan(g);
+        if (plan.ob) return direct_forward(x, w, bias, y, g, nt, e, plan);
+    }
+#endif
+    const Padded P = padded(g);
     const int64_t K = (int64_t)g.cg * g.ker_vol(), kblocks = (g.kg + mr - 1) / mr;
     const int64_t copy = (int64_t)g.n * g.c * P.chan();
     // the calling thread's, kept for the next call (no page faults); a row's last kernel call

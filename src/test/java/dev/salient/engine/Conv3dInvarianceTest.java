@@ -28,8 +28,14 @@ class Conv3dInvarianceTest {
                 new Conv3dGeometry(2, 16, 16, 1, v(9, 20, 70), v(3, 3, 3), v(1, 1, 1), v(1, 1, 1), v(1, 1, 1), v(1, 1, 1)),
                 // implicit GEMM forward (an R3D stem in small), vol2col data gradient
                 new Conv3dGeometry(2, 3, 8, 1, v(6, 20, 40), v(3, 7, 7), v(1, 2, 2), v(1, 3, 3), v(1, 3, 3), v(1, 1, 1)),
-                // vol2col + sgemm both ways (rows too short for the implicit GEMM)
+                // rows too short for the implicit GEMM: vol2col + sgemm both ways without AVX-512, the
+                // direct kernel forward with it
                 new Conv3dGeometry(2, 8, 16, 1, v(6, 10, 10), v(3, 3, 3), v(2, 2, 2), v(1, 1, 1), v(1, 1, 1), v(1, 1, 1)),
+                // vol2col + sgemm forward at every level (8 filters, rows of 5)
+                new Conv3dGeometry(2, 8, 8, 1, v(6, 10, 10), v(3, 3, 3), v(2, 2, 2), v(1, 1, 1), v(1, 1, 1), v(1, 1, 1)),
+                // the direct kernel's 32 x 14 and 64 x 7 tiles, several output slices per image
+                new Conv3dGeometry(2, 5, 32, 1, v(6, 10, 30), v(3, 3, 3), v(1, 2, 2), v(1, 1, 1), v(1, 1, 1), v(1, 1, 1)),
+                new Conv3dGeometry(2, 3, 60, 1, v(5, 6, 12), v(3, 3, 3), v(1, 1, 2), v(1, 1, 1), v(1, 1, 1), v(1, 2, 2)),
                 // pointwise, strided
                 new Conv3dGeometry(2, 8, 16, 1, v(6, 10, 10), v(1, 1, 1), v(2, 2, 2), v(0, 0, 0), v(0, 0, 0), v(1, 1, 1)),
                 // grouped: implicit GEMM forward

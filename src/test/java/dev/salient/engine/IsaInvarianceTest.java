@@ -105,7 +105,14 @@ class IsaInvarianceTest {
                 // Winograd both ways, 12 channels each way (part-empty blocks of output channels)
                 new Conv3dGeometry(2, 12, 12, 1, v(5, 14, 22), v(3, 3, 3), v(1, 1, 1), v(1, 1, 1), v(1, 1, 1), v(1, 1, 1)),
                 // Winograd both ways, 24 -> 40, depth kernel 2 with a depth pad on one side only
-                new Conv3dGeometry(2, 24, 40, 1, v(4, 9, 11), v(2, 3, 3), v(1, 1, 1), v(1, 1, 0), v(0, 1, 2), v(1, 1, 1)));
+                new Conv3dGeometry(2, 24, 40, 1, v(4, 9, 11), v(2, 3, 3), v(1, 1, 1), v(1, 1, 0), v(0, 1, 2), v(1, 1, 1)),
+                // AVX-512's direct kernel against AVX2's implicit GEMM: 32 filters x 14 outputs, stride 2,
+                // rows of 15 (a last block of one output)
+                new Conv3dGeometry(2, 5, 32, 1, v(4, 10, 30), v(3, 3, 3), v(1, 2, 2), v(1, 1, 1), v(1, 1, 1), v(1, 1, 1)),
+                // the direct kernel's 64 x 7 tile, 60 filters, dilation 2, rows of 5 (vol2col + sgemm on AVX2)
+                new Conv3dGeometry(2, 3, 60, 1, v(3, 6, 12), v(3, 3, 3), v(1, 1, 2), v(1, 1, 1), v(1, 1, 1), v(1, 2, 2)),
+                // the direct kernel's 16 x 28 tile, grouped, stride 1 with a 3x5 plane kernel
+                new Conv3dGeometry(2, 4, 32, 2, v(3, 8, 40), v(2, 3, 5), v(1, 1, 1), v(1, 1, 2), v(0, 1, 2), v(1, 1, 1)));
     }
 
     @ParameterizedTest

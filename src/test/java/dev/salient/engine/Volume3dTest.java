@@ -42,7 +42,14 @@ class Volume3dTest {
                 new Conv3dGeometry(2, 9, 10, 1, v(4, 10, 11), v(5, 3, 3), v(1, 1, 1), v(3, 0, 2), v(2, 2, 0), v(1, 1, 1)),
                 // implicit GEMM: in-plane stride 2, dilations, groups, rows longer than one 16-wide tile
                 new Conv3dGeometry(2, 4, 6, 2, v(5, 7, 30), v(2, 3, 3), v(2, 1, 2), v(1, 0, 1), v(0, 1, 2), v(1, 2, 2)),
-                new Conv3dGeometry(1, 3, 5, 1, v(4, 9, 40), v(3, 5, 3), v(1, 2, 3), v(1, 2, 1), v(1, 2, 1), v(1, 1, 1)));
+                new Conv3dGeometry(1, 3, 5, 1, v(4, 9, 40), v(3, 5, 3), v(1, 2, 3), v(1, 2, 1), v(1, 2, 1), v(1, 1, 1)),
+                // with AVX-512, the direct kernel (output channels in the lanes) in each of its tiles:
+                // 32 channels x 14 outputs, stride 2, rows of 15 (a last block of one output)
+                new Conv3dGeometry(2, 5, 32, 1, v(4, 10, 30), v(3, 3, 3), v(1, 2, 2), v(1, 1, 1), v(1, 1, 1), v(1, 1, 1)),
+                // 64 x 7 with 60 filters (4 lanes empty), stride 2 and dilation 2 in-plane, rows of 5
+                new Conv3dGeometry(1, 3, 60, 1, v(3, 6, 12), v(3, 3, 3), v(1, 1, 2), v(1, 1, 1), v(1, 1, 1), v(1, 2, 2)),
+                // 16 x 28, grouped (16 filters a group), stride 1 with a 3x5 plane kernel, uneven pads
+                new Conv3dGeometry(2, 4, 32, 2, v(3, 8, 40), v(2, 3, 5), v(1, 1, 1), v(1, 1, 2), v(0, 1, 2), v(1, 1, 1)));
     }
 
     // n, c, in, kernel, stride, padBegin, padEnd, dilation, out (floor or ceil), countIncludePad
