@@ -4,6 +4,7 @@
 // arXiv:1710.11063 with eps = 1e-6 as pytorch-grad-cam writes it.
 #include <cmath>
 #include <algorithm>
+#include <vector>
 #include "common.h"
 
 // w: (N,K) channel weights from a: (N,K,P) activations and g: (N,K,P) gradients, P = h*w.
@@ -86,34 +87,60 @@ static void relu_minmax(float* m, int64_t p) {
     for (int64_t i = 0; i < p; i++) m[i] /= d;
 }
 
-// Bilinear, half-pixel centres (torch align_corners=False, OpenCV INTER_LINEAR):
-// src: (ih,iw) -> dst: (oh,ow).
-static void bilinear_plane(const float* src, int ih, int iw, float* dst, int oh, int ow) {
-    const float sh = (float)ih / (float)oh, sw = (float)iw / (float)ow;
-    for (int y = 0; y < oh; y++) {
-        float fy = std::max((y + 0.5f) * sh - 0.5f, 0.f);
-        int y0 = (int)fy;
-        int y1 = y0 + (y0 < ih - 1 ? 1 : 0);
-        float ly = fy - y0;
+// Bilinear, half-pixel centres (torch align_corners=False, OpenCV INTER_LINEAR): the source
+// columns and weights of every output column (x0, x1, lx: ow each, computed once per call).
+struct Columns {
+    std::vector<int> x0, x1;
+    std::vector<float> lx;
+    Columns(int iw, int ow) : x0(ow), x1(ow), lx(ow) {
+        const float sw = (float)iw / (float)ow;
         for (int x = 0; x < ow; x++) {
-            float fx = std::max((x + 0.5f) * sw - 0.5f, 0.f);
-            int x0 = (int)fx;
-            int x1 = x0 + (x0 < iw - 1 ? 1 : 0);
-            float lx = fx - x0;
-            dst[(int64_t)y * ow + x] = (1.f - ly) * ((1.f - lx) * src[(int64_t)y0 * iw + x0] + lx * src[(int64_t)y0 * iw + x1])
-                                     + ly * ((1.f - lx) * src[(int64_t)y1 * iw + x0] + lx * src[(int64_t)y1 * iw + x1]);
+            const float fx = std::max((x + 0.5f) * sw - 0.5f, 0.f);
+            x0[x] = (int)fx;
+            x1[x] = x0[x] + (x0[x] < iw - 1 ? 1 : 0);
+            lx[x] = fx - x0[x];
         }
+    }
+};
+
+// Output row y of src: (ih,iw) -> dst row (ow). Where the width is unchanged (a volume's depth
+// pass: iw == ow, every lx 0), each column is its own source: the same value, (1 - lx) * a + lx * b
+// being a at lx = 0, and a vectorisable loop.
+static void bilinear_row(const float* src, int ih, int iw, int oh, int y, const Columns& cx, float* dst, int ow) {
+    const float sh = (float)ih / (float)oh;
+    const float fy = std::max((y + 0.5f) * sh - 0.5f, 0.f);
+    const int y0 = (int)fy, y1 = y0 + (y0 < ih - 1 ? 1 : 0);
+    const float ly = fy - y0, hy = 1.f - ly;
+    const float *r0 = src + (int64_t)y0 * iw, *r1 = src + (int64_t)y1 * iw;
+    if (iw == ow) {
+#pragma omp simd
+        for (int x = 0; x < ow; x++) dst[x] = hy * r0[x] + ly * r1[x];
+        return;
+    }
+    for (int x = 0; x < ow; x++) {
+        const float lx = cx.lx[x], hx = 1.f - lx;
+        const int a = cx.x0[x], b = cx.x1[x];
+        dst[x] = hy * (hx * r0[a] + lx * r0[b]) + ly * (hx * r1[a] + lx * r1[b]);
     }
 }
 
-// x: (N,C,ih,iw) -> y: (N,C,oh,ow), bilinear with half-pixel centres.
+static void bilinear_plane(const float* src, int ih, int iw, float* dst, int oh, int ow) {
+    const Columns cx(iw, ow);
+    for (int y = 0; y < oh; y++) bilinear_row(src, ih, iw, oh, y, cx, dst + (int64_t)y * ow, ow);
+}
+
+// x: (N,C,ih,iw) -> y: (N,C,oh,ow), bilinear with half-pixel centres; the threads take output rows.
 extern "C" int bilinear_resize_cpu(const float* x, float* y, int nc, int ih, int iw, int oh, int ow) {
     SALIENT_CHECK_PTR(x);
     SALIENT_CHECK_PTR(y);
     SALIENT_CHECK(nc > 0 && ih > 0 && iw > 0 && oh > 0 && ow > 0, "bilinear_resize_cpu: bad sizes");
+    const Columns cx(iw, ow);
+    const int64_t rows = (int64_t)nc * oh;
 #pragma omp parallel for schedule(static)
-    for (int i = 0; i < nc; i++)
-        bilinear_plane(x + (int64_t)i * ih * iw, ih, iw, y + (int64_t)i * oh * ow, oh, ow);
+    for (int64_t r = 0; r < rows; r++) {
+        const int64_t i = r / oh;
+        bilinear_row(x + i * ih * iw, ih, iw, oh, (int)(r % oh), cx, y + r * ow, ow);
+    }
     return SALIENT_OK;
 }
 

@@ -149,6 +149,7 @@ public final class Driver {
                             Cost.step(done, total);
                         }
                         for (int j = 0; j < k; j++) {
+                            long t0 = OpProfile.start(b);
                             Tensor o = c.finish(b, acc[j]);
                             try {
                                 for (int i = 0; i < cnt; i++)
@@ -156,6 +157,7 @@ public final class Driver {
                             } finally {
                                 if (o != acc[j]) o.close();
                             }
+                            OpProfile.stop(b, "phase finish", t0);
                         }
                     } finally {
                         for (Tensor a : acc) if (a != null) a.close();
