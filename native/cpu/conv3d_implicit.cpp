@@ -339,31 +339,31 @@ int direct_forward(const float* x, const float* w, const float* bias, float* y, 
     // then the biases in the same blocks
     const int64_t apack = (int64_t)g.groups * dblocks * K * dcols, bpack = (int64_t)g.groups * dblocks * dcols;
     float* A = (float*)std::aligned_alloc(64, (size_t)(apack + bpack) * sizeof(float));
-    int64_t* off = (int64_t*)std::malloc(sizeof(int64_t) * (size_t)K);
+    // tap offsets in the slab (off) and, for a geometry without pads, in x itself (offx)
+    int64_t* off = (int64_t*)std::malloc(sizeof(int64_t) * 2 * (size_t)K);
     if (!A || !off) {
         std::free(A), std::free(off);
         return fail(SALIENT_ENOMEM, "conv3d_forward_cpu: out of memory for the packed filters");
     }
-    for (int gi = 0; gi < g.groups; gi++)
-        for (int64_t b = 0; b < dblocks; b++)
-            for (int64_t k = 0; k < K; k++)
-                for (int64_t r = 0; r < dcols; r++) {
-                    const int64_t o = b * dcols + r;
-                    A[((gi * dblocks + b) * K + k) * dcols + r] = o < g.kg ? w[((int64_t)gi * g.kg + o) * K + k] : 0.f;
-                }
+    int64_t* offx = off + K;
     float* Bp = A + apack;
     for (int64_t i = 0; i < bpack; i++) {
         const int64_t gi = i / (dblocks * dcols), o = i % (dblocks * dcols);
         Bp[i] = bias && o < g.kg ? bias[gi * g.kg + o] : 0.f;
     }
     // where the AVX2 kernels leave a geometry to vol2col + sgemm, its chains start from the bias
-    const bool from_bias = !sixteen_applies(g);
+    const bool from_bias = g.ker_vol() == 1 || !sixteen_applies(g);
     // tap (c, t, r, s) of output (p, q) reads the slab at off[k] + p * sh * wp + q * sw
     for (int64_t k = 0; k < K; k++) {
         const int s = (int)(k % g.ker[2]), r = (int)((k / g.ker[2]) % g.ker[1]);
         const int t = (int)((k / ((int64_t)g.ker[2] * g.ker[1])) % g.ker[0]);
         off[k] = k / g.ker_vol() * chan + t * plane + (int64_t)r * g.dil[1] * wp + (int64_t)s * g.dil[2];
+        offx[k] = k / g.ker_vol() * g.in_vol() + ((int64_t)t * g.dil[0] * g.in[1] + (int64_t)r * g.dil[1]) * g.in[2] +
+                  (int64_t)s * g.dil[2];
     }
+    bool pads = false;
+    for (int a = 0; a < 3; a++) pads |= g.pad0[a] != 0 || g.pad1[a] != 0;
+    const int64_t x_len = (int64_t)g.n * g.c * g.in_vol();
     const int OD = g.out[0], OH = g.out[1], OW = g.out[2], sw = g.stride[2];
     const int64_t ohw = (int64_t)OH * OW, ovol = g.out_vol(), items = (int64_t)g.n * g.groups * OD;
     int err = 0;
@@ -375,13 +375,31 @@ int direct_forward(const float* x, const float* w, const float* bias, float* y, 
 #pragma omp atomic write
             err = 1;
         }
+        // the filters packed by the team, each output channel's K taps read in order (channels
+        // past kg: zero columns), before any item runs (the loop's barrier)
+#pragma omp for schedule(static)
+        for (int64_t go = 0; go < (int64_t)g.groups * dblocks * dcols; go++) {
+            const int64_t gi = go / (dblocks * dcols), o = go % (dblocks * dcols), b = o / dcols, r = o % dcols;
+            float* a = A + (gi * dblocks + b) * K * dcols + r;
+            const float* wo = w + ((int64_t)gi * g.kg + o) * K;
+            if (o < g.kg)
+                for (int64_t k = 0; k < K; k++) a[k * dcols] = wo[k];
+            else
+                for (int64_t k = 0; k < K; k++) a[k * dcols] = 0.f;
+        }
 #pragma omp for schedule(dynamic, 1)
         for (int64_t it = 0; it < items; it++) {
             if (!xs) continue;
             const int z = (int)(it % OD);
             const int64_t gi = (it / OD) % g.groups, nn = it / ((int64_t)OD * g.groups);
             const float* xg = x + (nn * g.c + gi * g.cg) * g.in_vol();
-            for (int64_t c = 0; c < g.cg; c++)
+            // without pads every tap is inside x: the item reads it there (a strided pointwise conv
+            // reads only its own rows), unless the dropped lanes of its last block would read past x
+            const float* xz = xg + (int64_t)z * g.stride[0] * g.in[1] * g.in[2];
+            const int64_t last = (int64_t)(OH - 1) * g.stride[1] * g.in[2] + (int64_t)(OW - 1) / plan.p * plan.p * sw +
+                                 offx[K - 1] + (int64_t)sw * (plan.p - 1);
+            const bool in_x = !pads && (xz - x) + last < x_len;
+            for (int64_t c = 0; c < g.cg && !in_x; c++)
                 for (int t = 0; t < KD; t++) {
                     const int iz = z * g.stride[0] - g.pad0[0] + t * g.dil[0];
                     float* dst = xs + c * chan + t * plane;
@@ -403,9 +421,11 @@ int direct_forward(const float* x, const float* w, const float* bias, float* y, 
                 }
             float* yz = y + (nn * g.k + gi * g.kg) * ovol + (int64_t)z * ohw;
             const float* bg = bias ? bias + gi * g.kg : nullptr;
-            const int64_t pfd = (int64_t)g.stride[1] * wp;  // the next output row's taps, fetched a row ahead
+            // the next output row's taps, fetched a row ahead
+            const int64_t pfd = (int64_t)g.stride[1] * (in_x ? g.in[2] : wp);
+            const int64_t* ok = in_x ? offx : off;
             for (int p = 0; p < OH; p++) {
-                const float* base = xs + (int64_t)p * pfd;
+                const float* base = (in_x ? xz : xs) + (int64_t)p * pfd;
                 for (int q0 = 0; q0 < OW; q0 += plan.p)
                     for (int64_t b = 0; b < dblocks; b++) {
                         const Out o{yz + b * dcols * ovol + (int64_t)p * OW + q0, ovol,
@@ -416,11 +436,11 @@ int direct_forward(const float* x, const float* w, const float* bias, float* y, 
                         const int64_t pf = b == 0 && p + 1 < OH ? pfd : 0;
                         const float* b0 = bias ? Bp + (gi * dblocks + b) * dcols : nullptr;
                         if (plan.ob == 1)
-                            (sw == 1 ? direct512<1, 28, 1> : direct512<1, 28, 2>)((int)K, Wb, bq, off, pf, o, from_bias, b0);
+                            (sw == 1 ? direct512<1, 28, 1> : direct512<1, 28, 2>)((int)K, Wb, bq, ok, pf, o, from_bias, b0);
                         else if (plan.ob == 2)
-                            (sw == 1 ? direct512<2, 14, 1> : direct512<2, 14, 2>)((int)K, Wb, bq, off, pf, o, from_bias, b0);
+                            (sw == 1 ? direct512<2, 14, 1> : direct512<2, 14, 2>)((int)K, Wb, bq, ok, pf, o, from_bias, b0);
                         else
-                            (sw == 1 ? direct512<4, 7, 1> : direct512<4, 7, 2>)((int)K, Wb, bq, off, pf, o, from_bias, b0);
+                            (sw == 1 ? direct512<4, 7, 1> : direct512<4, 7, 2>)((int)K, Wb, bq, ok, pf, o, from_bias, b0);
                     }
             }
         }
@@ -434,7 +454,10 @@ int direct_forward(const float* x, const float* w, const float* bias, float* y, 
 }  // namespace
 
 bool implicit_applies(const Vol3Geom& g) {
-    if (g.ker_vol() == 1) return false;  // pointwise: the input is already the column matrix
+    // pointwise: the input is already the column matrix, but for a stride (vol2col gathers it;
+    // direct512 reads it in place)
+    if (g.ker_vol() == 1)
+        return direct_plan(g).ob && (g.stride[0] > 1 || g.stride[1] > 1 || g.stride[2] > 1);
     // (direct512 keeps outputs in registers and copies one output slice's input at a time)
     return direct_plan(g).ob || sixteen_applies(g);
 }

@@ -112,7 +112,9 @@ class IsaInvarianceTest {
                 // the direct kernel's 64 x 7 tile, 60 filters, dilation 2, rows of 5 (vol2col + sgemm on AVX2)
                 new Conv3dGeometry(2, 3, 60, 1, v(3, 6, 12), v(3, 3, 3), v(1, 1, 2), v(1, 1, 1), v(1, 1, 1), v(1, 2, 2)),
                 // the direct kernel's 16 x 28 tile, grouped, stride 1 with a 3x5 plane kernel
-                new Conv3dGeometry(2, 4, 32, 2, v(3, 8, 40), v(2, 3, 5), v(1, 1, 1), v(1, 1, 2), v(0, 1, 2), v(1, 1, 1)));
+                new Conv3dGeometry(2, 4, 32, 2, v(3, 8, 40), v(2, 3, 5), v(1, 1, 1), v(1, 1, 2), v(0, 1, 2), v(1, 1, 1)),
+                // a strided pointwise conv: direct kernel in place against AVX2's vol2col + sgemm
+                new Conv3dGeometry(2, 6, 32, 1, v(5, 9, 30), v(1, 1, 1), v(2, 2, 2), v(0, 0, 0), v(0, 0, 0), v(1, 1, 1)));
     }
 
     @ParameterizedTest

@@ -49,7 +49,11 @@ class Volume3dTest {
                 // 64 x 7 with 60 filters (4 lanes empty), stride 2 and dilation 2 in-plane, rows of 5
                 new Conv3dGeometry(1, 3, 60, 1, v(3, 6, 12), v(3, 3, 3), v(1, 1, 2), v(1, 1, 1), v(1, 1, 1), v(1, 2, 2)),
                 // 16 x 28, grouped (16 filters a group), stride 1 with a 3x5 plane kernel, uneven pads
-                new Conv3dGeometry(2, 4, 32, 2, v(3, 8, 40), v(2, 3, 5), v(1, 1, 1), v(1, 1, 2), v(0, 1, 2), v(1, 1, 1)));
+                new Conv3dGeometry(2, 4, 32, 2, v(3, 8, 40), v(2, 3, 5), v(1, 1, 1), v(1, 1, 2), v(0, 1, 2), v(1, 1, 1)),
+                // a strided pointwise conv read in place (the last image's last block from a copy: its
+                // dropped lanes would read past the input), and one with pads (from the copy)
+                new Conv3dGeometry(2, 6, 32, 1, v(5, 9, 30), v(1, 1, 1), v(2, 2, 2), v(0, 0, 0), v(0, 0, 0), v(1, 1, 1)),
+                new Conv3dGeometry(1, 4, 48, 1, v(4, 6, 8), v(1, 1, 1), v(1, 2, 2), v(0, 1, 1), v(0, 1, 1), v(1, 1, 1)));
     }
 
     // n, c, in, kernel, stride, padBegin, padEnd, dilation, out (floor or ceil), countIncludePad
