@@ -224,12 +224,12 @@ void kernel512(int K, const float* A, const float* base, const int64_t* off, flo
 }
 
 // The output channels in the lanes (AVX-512): OB zmm of 16 output channels x P consecutive
-// outputs of one row, c[j][b] for output j, each input value
-// broadcast once per tap and multiplied into the OB filter vectors. W: this block's filters, K x
-// 16 * OB (64-byte aligned, channels past the layer zero). Each output's sum is kernel()'s chain
-// (from zero, one fused multiply-add per tap in the order of off), so the bits are the same; a
-// strided conv needs no more than the copy's phases (output j's input is B + j for every tap),
-// and a block covers rows too short for the 16-output kernels. The sums go to y through a
+// outputs of one row, c[j][b] for output j, each input value broadcast once per tap and
+// multiplied into the OB filter vectors. W: this block's filters, K x 16 * OB (64-byte aligned,
+// channels past the layer zero). Each output's sum is kernel()'s chain (from zero, one fused
+// multiply-add per tap in the order of off), so the bits are the same; output j of tap k reads
+// B[SW * j], B = base + off[k], so a stride needs no phase split, and a block covers rows too
+// short for the 16-output kernels. The sums go to y through a
 // transpose in a buffer (one gather per output channel and 16 outputs), with the bias and the
 // epilogue as kernel512 applies them; out.cols <= P outputs are stored (the rest are lanes of
 // the last block that read past the row and are dropped). With from_bias, each chain starts from
@@ -283,11 +283,7 @@ void direct512(int K, const float* W, const float* base, const int64_t* off, int
 SALIENT_AVX512_END
 #endif
 
-// The output-channel blocks of direct512 for a geometry: OB zmm of output channels x P outputs,
-// or ob 0 where it does not apply (no AVX-512, fewer than 16 output channels per group, a stride
-// along w past 2, or a slab past kMaxSlab). Of the register tiles that fill 28 of the 32 zmm with
-// sums, the one whose blocks waste the fewest lanes on the layer's channels and row length (ties:
-// more channels per broadcast).
+// A direct512 tile: ob zmm of output channels x p outputs (ob 0: no tile).
 struct Direct {
     int ob = 0, p = 0;
 };
@@ -299,6 +295,10 @@ int64_t slab_floats(const Vol3Geom& g) {
     return (int64_t)g.cg * g.ker[0] * (g.in[1] + g.pad0[1] + g.pad1[1]) * (g.in[2] + g.pad0[2] + g.pad1[2]);
 }
 
+// The tile of direct512 for a geometry, or ob 0 where it does not apply (no AVX-512, fewer than 16
+// output channels per group, a stride along w past 2, or a slab past kMaxSlab). Of the tiles that
+// fill 28 of the 32 zmm with sums, the one whose blocks waste the fewest lanes on the layer's
+// channels and row length (ties: more channels per broadcast).
 Direct direct_plan(const Vol3Geom& g) {
     Direct best;
 #if SALIENT_HAVE_AVX512
@@ -313,7 +313,6 @@ Direct direct_plan(const Vol3Geom& g) {
 #endif
     return best;
 }
-
 
 // Whether the 16-output kernels take a windowed geometry: rows of 12 or more (shorter ones would
 // leave most of their lanes idle) and a padded copy of bounded size; the others go to vol2col.
@@ -464,6 +463,10 @@ bool implicit_applies(const Vol3Geom& g) {
 
 int implicit_forward(const float* x, const float* w, const float* bias, float* y, const Vol3Geom& g, int nt,
                      const Epilogue& e) {
+#if SALIENT_HAVE_AVX512
+    const Direct plan = direct_plan(g);  // (none without AVX-512)
+    if (plan.ob) return direct_forward(x, w, bias, y, g, nt, e, plan);
+#endif
     // AVX-512: blocks of kMR512 output channels by kNB512 * 16 outputs, else kMR by kNR outputs
 #if SALIENT_HAVE_AVX512
     const bool wide = isa::avx512();
@@ -473,12 +476,6 @@ int implicit_forward(const float* x, const float* w, const float* bias, float* y
     // (one zmm of outputs where a row has no more: a second would be idle lanes)
     const bool two = g.out[2] > 16;
     const int mr = wide ? kMR512 : kMR, nr = wide ? (two ? 16 * kNB512 : 16) : kNR;
-#if SALIENT_HAVE_AVX512
-    if (wide) {
-        const Direct plan = direct_plan(g);
-        if (plan.ob) return direct_forward(x, w, bias, y, g, nt, e, plan);
-    }
-#endif
     const Padded P = padded(g);
     const int64_t K = (int64_t)g.cg * g.ker_vol(), kblocks = (g.kg + mr - 1) / mr;
     const int64_t copy = (int64_t)g.n * g.c * P.chan();
