@@ -1,16 +1,21 @@
 // 3-D convolutions whose in-plane kernel is 3x3 with stride 1 and dilation 1 (any depth kernel,
-// depth stride, depth dilation and pads) by Winograd's F(2x2, 3x3) on every depth tap
-// (Lavin & Gray 2016, as conv2d_winograd.cpp does in 2-D):
+// depth stride, depth dilation and pads) by Winograd's minimal filtering on every depth tap
+// (Lavin & Gray 2016, as conv2d_winograd.cpp does in 2-D), F(2x2, 3x3) or F(4x4, 3x3):
 //
 //   y[z] = sum_t conv2d_3x3(W[:, :, t], x[z*sd - pf + t*dd])
-//        = A^T [ sum_t sum_c U_t[c] . V[c, z*sd - pf + t*dd] ] A   per 2x2 output tile,
+//        = A^T [ sum_t sum_c U_t[c] . V[c, z*sd - pf + t*dd] ] A   per m x m output tile,
 //
 // with U_t = G W_t G^T the transformed filters of depth tap t and V[., iz] = B^T d B the
-// transformed 4x4 input tiles of input slice iz. The depth taps are more input channels of the
-// same 16 GEMMs: M[xi] (k x tiles) = sum_t U_t[xi] (k x c) V_{iz(t)}[xi] (c x tiles), so an
-// output slice takes one GEMM with K = kd * c per transformed position, and each input slice is
-// transformed once and reused by the kd output slices that read it. 16 multiplies per 4 outputs
-// and tap instead of 36 (2.25x fewer); the transforms' coefficients are 0, +-1 and +-1/2.
+// transformed (m+2)x(m+2) input tiles of input slice iz. The depth taps are more input channels of
+// the same (m+2)^2 GEMMs: M[xi] (k x tiles) = sum_t U_t[xi] (k x c) V_{iz(t)}[xi] (c x tiles), so
+// an output slice takes one GEMM with K = kd * c per transformed position, and each input slice is
+// transformed once and reused by the kd output slices that read it.
+//   - F(2x2, 3x3): 16 multiplies per 4 outputs and tap instead of 36 (2.25x fewer); the
+//     transforms' coefficients are 0, +-1 and +-1/2.
+//   - F(4x4, 3x3), where a plane has two panels of its tiles: 36 per 16 (4x fewer), with the
+//     points 0, 1, -1, 2, -1/2 (Barabasz et al. 2020), the filters transformed in double. Its
+//     error is about 4x F(2x2)'s: against a double reference, 16 to 64 channels, unit-variance
+//     outputs, rms 0.9 to 1.6e-6 relative (F(2x2): 2.2 to 4.1e-7), largest 4.4e-6.
 //
 // The data gradient of such a conv with depth stride 1 is a conv of the same kind:
 // dx = conv(dy, W~), W~[c, k, t, r, s] = W[k, c, kd-1-t, 2-r, 2-s], in-plane pads 2 - pad,
@@ -66,6 +71,8 @@ struct Shape {
     int th, tw;                 // tiles per output plane
     int kd, sd, dd, pf;         // depth taps: output slice z, tap t reads input slice z*sd - pf + t*dd
     int mr;                     // rows of U per packed block (4 or 6; kMR512 with AVX-512)
+    int m = 2;                  // outputs per tile side: F(2x2, 3x3) or F(4x4, 3x3)
+    int nx = 16;                // transformed values per tile, (m + 2)^2
 };
 
 inline int64_t u_plane(const Shape& S) { return spaced((int64_t)(S.cout + S.mr - 1) / S.mr * S.mr * S.cin); }
@@ -81,6 +88,34 @@ void transform_filters(const Shape& S, Filter filt, float* U, int nt) {
         float g[3][3];
         for (int r = 0; r < 3; r++)
             for (int s = 0; s < 3; s++) g[r][s] = filt(o, i, t, r, s);
+        const int64_t at = ((int64_t)(o / S.mr) * S.cin + i) * S.mr + o % S.mr;
+        if (S.m == 4) {
+            // G = [1 0 0; -1/3 -1/3 -1/3; 1/3 -1/3 1/3; 1/15 2/15 4/15; -16/15 8/15 -4/15; 0 0 1]
+            // (points 0, 1, -1, 2, -1/2 and infinity), in double, each value rounded once
+            auto gt = [](const double* v, int step, double* u) {
+                const double a = v[0], b = v[step], c = v[2 * step];
+                u[0] = a;
+                u[1] = -(a + b + c) / 3;
+                u[2] = (a - b + c) / 3;
+                u[3] = (a + 2 * b + 4 * c) / 15;
+                u[4] = (-16 * a + 8 * b - 4 * c) / 15;
+                u[5] = c;
+            };
+            double gd[3][3], q[6][3];
+            for (int r = 0; r < 3; r++)
+                for (int c = 0; c < 3; c++) gd[r][c] = g[r][c];
+            for (int c = 0; c < 3; c++) {  // G g, column by column
+                double u[6];
+                gt(&gd[0][c], 3, u);
+                for (int a = 0; a < 6; a++) q[a][c] = u[a];
+            }
+            for (int a = 0; a < 6; a++) {  // (G g) G^T
+                double u[6];
+                gt(q[a], 1, u);
+                for (int b = 0; b < 6; b++) U[((int64_t)t * 36 + a * 6 + b) * su + at] = (float)u[b];
+            }
+            continue;
+        }
         float q[4][3];  // G g
         for (int s = 0; s < 3; s++) {
             q[0][s] = g[0][s];
@@ -88,7 +123,6 @@ void transform_filters(const Shape& S, Filter filt, float* U, int nt) {
             q[2][s] = 0.5f * (g[0][s] - g[1][s] + g[2][s]);
             q[3][s] = g[2][s];
         }
-        const int64_t at = ((int64_t)(o / S.mr) * S.cin + i) * S.mr + o % S.mr;
         for (int a = 0; a < 4; a++) {  // (G g) G^T
             const float u[4] = {q[a][0], 0.5f * (q[a][0] + q[a][1] + q[a][2]), 0.5f * (q[a][0] - q[a][1] + q[a][2]),
                                 q[a][2]};
@@ -98,15 +132,16 @@ void transform_filters(const Shape& S, Filter filt, float* U, int nt) {
 }
 
 struct Rows {
-    float* p[4];
+    float* p[6];
     float* plane;  // the staged input rows of one item's tile rows (transform_input)
-    int width;     // 2 * tw + 2
+    int width;     // 2 * tw + 2; F(4x4, 3x3): 4 * ls
+    int ls;        // F(4x4, 3x3): floats between the phases of a staged row, >= tw + 1
 };
 
 // (B^T d B)[xi] of input slice iz, channel i, and item tile j (tile rows [ty0, ty1), j from 0)
 // goes to V[xi * sv + (j / kNR) * cin * kNR + i * kNR + j % kNR]; the last panel's unused lanes
 // are zeroed. B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]. x: one image (cin, din, hin, win).
-void transform_input(const float* x, const Shape& S, int iz, float* V, int64_t sv, int ty0, int ty1, Rows& R) {
+__attribute__((noinline)) void transform_input(const float* x, const Shape& S, int iz, float* V, int64_t sv, int ty0, int ty1, Rows& R) {
     const int64_t panel = (int64_t)S.cin * kNR, plane = (int64_t)S.hin * S.win, cstride = (int64_t)S.din * plane;
     const int W = R.width, tw = S.tw;
     const int c_lo = std::min(W, S.pl), c_hi = std::max(c_lo, std::min(W, S.pl + S.win));
@@ -160,7 +195,7 @@ void transform_input(const float* x, const Shape& S, int iz, float* V, int64_t s
 
 // y[o, z, 2ty + i, 2tx + j] = bias[o] + (A^T m A)[i][j], A^T = [1 1 1 0; 0 1 -1 -1], for the tile
 // rows [ty0, ty1) of output slice z, then the epilogue. M: (16, cout, ld), planes sm apart.
-void transform_output(const float* M, int64_t ld, int64_t sm, int z, int ty0, int ty1, const float* bias, float* y,
+__attribute__((noinline)) void transform_output(const float* M, int64_t ld, int64_t sm, int z, int ty0, int ty1, const float* bias, float* y,
                       const Shape& S, Rows& R, const Epilogue& e) {
     const int tw = S.tw;
     const int64_t plane = (int64_t)S.hout * S.wout, cstride = (int64_t)S.dout * plane;
@@ -207,9 +242,156 @@ void transform_output(const float* M, int64_t ld, int64_t sm, int z, int ty0, in
     }
 }
 
+// B^T of F(4x4, 3x3) with the points 0, 1, -1, 2, -1/2 and infinity (more accurate than 0, +-1,
+// +-2: Barabasz et al. 2020):
+// [1 3/2 -2 -3/2 1 0; 0 -1 -5/2 -1/2 1 0; 0 1 1/2 -5/2 1 0; 0 -1/2 -1 1/2 1 0; 0 2 -1 -2 1 0;
+//  0 1 3/2 -2 -3/2 1], applied to e0..e5 into b0..b5.
+#define SALIENT_WINO4_BT(e0, e1, e2, e3, e4, e5, b0, b1, b2, b3, b4, b5) \
+    do {                                                                  \
+        const float d13 = (e1) - (e3), u42 = (e4) - (e2);                 \
+        b0 = ((e0) + u42) - (e2) + 1.5f * d13;                            \
+        b1 = ((e4) - (e1)) - 2.5f * (e2) - 0.5f * (e3);                   \
+        b2 = ((e4) + (e1)) + 0.5f * (e2) - 2.5f * (e3);                   \
+        b3 = u42 - 0.5f * d13;                                            \
+        b4 = u42 + 2.f * d13;                                             \
+        b5 = ((e5) - (e3)) + 1.5f * ((e2) - (e4)) - (e3) + (e1);          \
+    } while (0)
+
+// F(4x4, 3x3): (B^T d B)[xi] of input slice iz, channel i, and item tile j (tile rows [ty0, ty1),
+// j from 0) goes to V[xi * sv + i * ldv + j], xi < 36, each channel's tiles in order (the kernel
+// reads a panel's row k at k * ldv); lanes [tiles, ldv rounded to the panels) are zeroed.
+// Each padded input row is staged once, split into its 4 phases (column 4 j + q at q * ls + j), so
+// that B^T down the columns runs over whole staged rows and B along the rows reads each phase in
+// order: tile tx's six columns are phases 0..3 at tx and phases 0, 1 at tx + 1.
+void transform_input4(const float* x, const Shape& S, int iz, float* V, int64_t sv, int64_t ldv, int ty0, int ty1,
+                      Rows& R) {
+    const int64_t plane = (int64_t)S.hin * S.win, cstride = (int64_t)S.din * plane;
+    const int W = R.width, ls = R.ls, tw = S.tw;
+    const int64_t tiles = (int64_t)(ty1 - ty0) * tw, tp = (tiles + kNR - 1) / kNR * kNR;
+    const int rows = 4 * (ty1 - ty0) + 2;  // padded input rows 4*ty0 - pt .. 4*ty1 + 1 - pt
+    const int y0 = std::max(0, 4 * ty0 - S.pt), y1 = std::min(S.hin, 4 * ty0 - S.pt + rows);
+    // phase j's columns 4j .. 4j+3 lie inside the input row (padded columns [pl, pl + win)) for j in
+    // [j_lo, j_hi), and no further than the staged width 4 ls
+    const int j_lo = (S.pl + 3) / 4, j_hi = std::min(ls, (S.pl + S.win) / 4);
+    const int pl = S.pl, win = S.win;
+    auto at = [pl, win](const float* xr, int col) { return col >= pl && col < pl + win ? xr[col] : 0.f; };
+    for (int i = 0; i < S.cin; i++) {
+        const float* xp = x + (int64_t)i * cstride + (int64_t)iz * plane;
+        if (i + 1 < S.cin && y1 > y0) {  // the next channel's rows (another plane, far off) on their way
+            const float* nx = xp + cstride + (int64_t)y0 * S.win;
+            for (int64_t f = 0; f < (int64_t)(y1 - y0) * S.win; f += 16) __builtin_prefetch(nx + f, 0, 3);
+        }
+        for (int a = 0; a < rows; a++) {
+            float* ph = R.plane + (int64_t)a * W;
+            const int yy = 4 * ty0 - S.pt + a;
+            if (yy < 0 || yy >= S.hin) {
+                std::memset(ph, 0, sizeof(float) * W);
+                continue;
+            }
+            // straight from the input where all four columns of j are inside it (j in [j_lo, j_hi)),
+            // element by element at the edges
+            const float* xr = xp + (int64_t)yy * S.win - S.pl;  // xr[col]: padded column col
+            float *q0 = ph, *q1 = ph + ls, *q2 = ph + 2 * ls, *q3 = ph + 3 * ls;
+            for (int j = 0; j < j_lo; j++)
+                for (int q = 0; q < 4; q++) ph[q * ls + j] = at(xr, 4 * j + q);
+#pragma omp simd
+            for (int j = j_lo; j < j_hi; j++) {
+                q0[j] = xr[4 * j];
+                q1[j] = xr[4 * j + 1];
+                q2[j] = xr[4 * j + 2];
+                q3[j] = xr[4 * j + 3];
+            }
+            for (int j = std::max(j_lo, j_hi); j < ls; j++)
+                for (int q = 0; q < 4; q++) ph[q * ls + j] = at(xr, 4 * j + q);
+        }
+        float* Vi = V + (int64_t)i * ldv;
+        for (int ty = ty0; ty < ty1; ty++) {
+            const float* d0r = R.plane + (int64_t)(4 * (ty - ty0)) * W;
+            const float *d1r = d0r + W, *d2r = d1r + W, *d3r = d2r + W, *d4r = d3r + W, *d5r = d4r + W;
+            float *r0 = R.p[0], *r1 = R.p[1], *r2 = R.p[2], *r3 = R.p[3], *r4 = R.p[4], *r5 = R.p[5];
+#pragma omp simd
+            for (int c = 0; c < W; c++)  // B^T d down the columns
+                SALIENT_WINO4_BT(d0r[c], d1r[c], d2r[c], d3r[c], d4r[c], d5r[c], r0[c], r1[c], r2[c], r3[c], r4[c],
+                                 r5[c]);
+            float* Vt = Vi + (int64_t)(ty - ty0) * tw;
+            for (int a = 0; a < 6; a++) {  // then B along the rows
+                const float* e = R.p[a];
+                float* oa = Vt + (int64_t)(a * 6) * sv;
+#pragma omp simd
+                for (int j = 0; j < tw; j++)
+                    SALIENT_WINO4_BT(e[j], e[ls + j], e[2 * ls + j], e[3 * ls + j], e[j + 1], e[ls + j + 1], oa[j],
+                                     oa[sv + j], oa[2 * sv + j], oa[3 * sv + j], oa[4 * sv + j], oa[5 * sv + j]);
+            }
+        }
+        if (tiles < tp)  // the last panel's unused lanes
+            for (int xi = 0; xi < 36; xi++) {
+                float* o = Vi + xi * sv;
+#pragma omp simd
+                for (int64_t j = tiles; j < tp; j++) o[j] = 0.f;
+            }
+    }
+}
+
+// F(4x4, 3x3): y[o, z, 4ty + r, 4tx + c] = bias[o] + (A^T m A)[r][c],
+// A^T = [1 1 1 1 1 0; 0 1 -1 2 -1/2 0; 0 1 1 4 1/4 0; 0 1 -1 8 -1/8 1], for the tile rows [ty0, ty1) of
+// output slice z, then the epilogue. M: (36, cout, ld), planes sm apart.
+__attribute__((noinline)) void transform_output4(const float* M, int64_t ld, int64_t sm, int z, int ty0, int ty1, const float* bias, float* y,
+                       const Shape& S, Rows& R, const Epilogue& e) {
+    const int tw = S.tw;
+    const int64_t plane = (int64_t)S.hout * S.wout, cstride = (int64_t)S.dout * plane;
+    const int o0 = 4 * ty0, o1 = std::min(S.hout, 4 * ty1);
+    for (int o = 0; o < S.cout; o++) {
+        const float* mp = M + (int64_t)o * ld;
+        float* yp = y + (int64_t)o * cstride + (int64_t)z * plane;
+        if (o + 1 < S.cout) {  // the next channel's output rows, so that its stores do not wait on memory
+            float* ny = yp + cstride + (int64_t)o0 * S.wout;
+            const float* nz = e.z ? e.z + (ny - e.base) : nullptr;  // and its residual rows
+            for (int64_t f = 0; f < (int64_t)(o1 - o0) * S.wout; f += 16) {
+                __builtin_prefetch(ny + f, 1, 3);
+                if (nz) __builtin_prefetch(nz + f, 0, 3);
+            }
+        }
+        const float bv = bias ? bias[o] : 0.f;
+        float *q0 = R.p[0], *q1 = R.p[1], *q2 = R.p[2], *q3 = R.p[3];
+        for (int ty = ty0; ty < ty1; ty++) {
+            const float* m = mp + (int64_t)(ty - ty0) * tw;
+#pragma omp simd
+            for (int tx = 0; tx < tw; tx++) {
+                float s[6][4];  // A^T along each transformed row a
+                for (int a = 0; a < 6; a++) {
+                    const float* ma = m + (int64_t)(a * 6) * sm + tx;
+                    const float m0 = ma[0], m1 = ma[sm], m2 = ma[2 * sm], m3 = ma[3 * sm], m4 = ma[4 * sm],
+                                m5 = ma[5 * sm];
+                    const float s12 = m1 + m2, d12 = m1 - m2;
+                    s[a][0] = m0 + s12 + m3 + m4;
+                    s[a][1] = d12 + 2.f * m3 - 0.5f * m4;
+                    s[a][2] = s12 + 4.f * m3 + 0.25f * m4;
+                    s[a][3] = d12 + 8.f * m3 - 0.125f * m4 + m5;
+                }
+                for (int c = 0; c < 4; c++) {  // then down the columns
+                    const float s12 = s[1][c] + s[2][c], d12 = s[1][c] - s[2][c], m3 = s[3][c], m4 = s[4][c];
+                    q0[4 * tx + c] = s[0][c] + s12 + m3 + m4;
+                    q1[4 * tx + c] = d12 + 2.f * m3 - 0.5f * m4;
+                    q2[4 * tx + c] = s12 + 4.f * m3 + 0.25f * m4;
+                    q3[4 * tx + c] = d12 + 8.f * m3 - 0.125f * m4 + s[5][c];
+                }
+            }
+            const float* qs[4] = {q0, q1, q2, q3};
+            for (int r = 0; r < 4 && 4 * ty + r < S.hout; r++) {
+                float* yr = yp + (int64_t)(4 * ty + r) * S.wout;
+                const float* q = qs[r];
+#pragma omp simd
+                for (int c = 0; c < S.wout; c++) yr[c] = bv + q[c];
+                apply_epilogue(e, yr, S.wout);
+            }
+        }
+    }
+}
+
 // C[r][0, kNR) = sum over the taps t of sum_k A_t[k * MR + r] * B_t[k * kNR + j], first `rows` rows.
 template <int MR>
-inline void kernel(int taps, const float* const* As, const float* const* Bs, int K, float* C, int64_t ldc, int rows) {
+inline void kernel(int taps, const float* const* As, const float* const* Bs, int K, int64_t ldb, float* C, int64_t ldc,
+                   int rows) {
 #if defined(__AVX2__) && defined(__FMA__)
     __m256 acc[MR][2];
 #pragma GCC unroll 8
@@ -217,7 +399,7 @@ inline void kernel(int taps, const float* const* As, const float* const* Bs, int
     for (int t = 0; t < taps; t++) {
         const float* A = As[t];
         const float* B = Bs[t];
-        for (int k = 0; k < K; k++, A += MR, B += kNR) {
+        for (int k = 0; k < K; k++, A += MR, B += ldb) {
             const __m256 b0 = _mm256_load_ps(B), b1 = _mm256_load_ps(B + 8);
 #pragma GCC unroll 8
             for (int r = 0; r < MR; r++) {
@@ -238,7 +420,7 @@ inline void kernel(int taps, const float* const* As, const float* const* Bs, int
     for (int t = 0; t < taps; t++) {
         const float* A = As[t];
         const float* B = Bs[t];
-        for (int k = 0; k < K; k++, A += MR, B += kNR)
+        for (int k = 0; k < K; k++, A += MR, B += ldb)
             for (int r = 0; r < MR; r++)
                 for (int j = 0; j < kNR; j++) acc[r][j] += A[r] * B[j];
     }
@@ -254,8 +436,8 @@ SALIENT_AVX512_BEGIN
 // (from zero, one fused multiply-add per tap and channel, taps outermost), so the bits are the
 // same; only more rows and panels share each load.
 template <int MR, int NP>
-void kernel512(int taps, const float* const* As, const float* const* Bs, int K, int64_t ps, float* C, int64_t ldc,
-               int rows) {
+void kernel512(int taps, const float* const* As, const float* const* Bs, int K, int64_t ldb, int64_t ps, float* C,
+               int64_t ldc, int rows) {
     __m512 acc[MR][NP];
 #pragma GCC unroll 16
     for (int r = 0; r < MR; r++)
@@ -264,7 +446,7 @@ void kernel512(int taps, const float* const* As, const float* const* Bs, int K, 
     for (int t = 0; t < taps; t++) {
         const float* A = As[t];
         const float* B = Bs[t];
-        for (int k = 0; k < K; k++, A += MR, B += kNR) {
+        for (int k = 0; k < K; k++, A += MR, B += ldb) {
             __m512 b[NP];
 #pragma GCC unroll 2
             for (int j = 0; j < NP; j++) b[j] = _mm512_load_ps(B + j * ps);
@@ -287,13 +469,12 @@ SALIENT_AVX512_END
 
 // multiply<MR> with kernel512: NP panels per call, the last one alone where the count is odd.
 template <int MR, int NP>
-void multiply512(int taps, const float* const* Ut, const float* const* Vt, int64_t su, int64_t sv, float* M,
-                 int64_t sm, int64_t ldp, int64_t panels, int cout, int cin) {
+void multiply512(int nx, int taps, const float* const* Ut, const float* const* Vt, int64_t su, int64_t sv, int64_t ldb,
+                 int64_t ps, float* M, int64_t sm, int64_t ldp, int64_t panels, int cout, int cin) {
     const int blocks = (cout + MR - 1) / MR;
-    const int64_t ps = (int64_t)cin * kNR;
     const float* As[64];
     const float* Bs[64];
-    for (int xi = 0; xi < 16; xi++) {
+    for (int xi = 0; xi < nx; xi++) {
         float* C = M + xi * sm;
         // NP panels' taps stay in L1 while every block of output channels reads them
         for (int64_t p = 0; p < panels; p += NP) {
@@ -303,30 +484,30 @@ void multiply512(int taps, const float* const* Ut, const float* const* Vt, int64
                 float* Cb = C + (int64_t)bl * MR * ldp + p * kNR;
                 const int rows = std::min(MR, cout - bl * MR);
                 if (NP > 1 && p + NP <= panels)
-                    kernel512<MR, NP>(taps, As, Bs, cin, ps, Cb, ldp, rows);
+                    kernel512<MR, NP>(taps, As, Bs, cin, ldb, ps, Cb, ldp, rows);
                 else
-                    kernel512<MR, 1>(taps, As, Bs, cin, ps, Cb, ldp, rows);
+                    kernel512<MR, 1>(taps, As, Bs, cin, ldb, ps, Cb, ldp, rows);
             }
         }
     }
 }
 #endif
 
-// M[xi] (cout x ldp) = sum over the taps of U_t[xi] V_t[xi], `panels` panels of kNR tiles.
+// M[xi] (cout x ldp) = sum over the taps of U_t[xi] V_t[xi] for xi < nx, `panels` panels of kNR tiles.
 template <int MR>
-void multiply(int taps, const float* const* Ut, const float* const* Vt, int64_t su, int64_t sv, float* M, int64_t sm,
-              int64_t ldp, int64_t panels, int cout, int cin) {
+void multiply(int nx, int taps, const float* const* Ut, const float* const* Vt, int64_t su, int64_t sv, int64_t ldb,
+              int64_t ps, float* M, int64_t sm, int64_t ldp, int64_t panels, int cout, int cin) {
     const int blocks = (cout + MR - 1) / MR;
     const float* As[64];
     const float* Bs[64];
-    for (int xi = 0; xi < 16; xi++) {
+    for (int xi = 0; xi < nx; xi++) {
         float* C = M + xi * sm;
         // a panel's taps stay in L1 while every block of output channels reads them
         for (int64_t p = 0; p < panels; p++) {
-            for (int t = 0; t < taps; t++) Bs[t] = Vt[t] + xi * sv + p * cin * kNR;
+            for (int t = 0; t < taps; t++) Bs[t] = Vt[t] + xi * sv + p * ps;
             for (int bl = 0; bl < blocks; bl++) {
                 for (int t = 0; t < taps; t++) As[t] = Ut[t] + xi * su + (int64_t)bl * cin * MR;
-                kernel<MR>(taps, As, Bs, cin, C + (int64_t)bl * MR * ldp + p * kNR, ldp, std::min(MR, cout - bl * MR));
+                kernel<MR>(taps, As, Bs, cin, ldb, C + (int64_t)bl * MR * ldp + p * kNR, ldp, std::min(MR, cout - bl * MR));
             }
         }
     }
@@ -334,7 +515,8 @@ void multiply(int taps, const float* const* Ut, const float* const* Vt, int64_t 
 
 // Tile rows per item: about kTiles tiles, the tile rows of a plane split evenly.
 int tile_rows(const Shape& S) {
-    const int target = std::max(32, std::min(256, 4096 / std::max(1, S.cin)));
+    // the item's transformed tiles (nx planes of cin per tap) stay within the cache
+    const int target = std::max(32, std::min(256, 4096 * 16 / S.nx / std::max(1, S.cin)));
     const int want = std::max(1, target / std::max(1, S.tw));
     const int parts = (S.th + want - 1) / want;
     return (S.th + parts - 1) / parts;
@@ -352,19 +534,29 @@ int run(const float* x, const float* U, const float* bias, float* y, int n, cons
     const int64_t ldp = ((int64_t)rows * S.tw + kNR - 1) / kNR * kNR;
     const int64_t in_image = (int64_t)S.cin * S.din * S.hin * S.win, out_image = (int64_t)S.cout * S.dout * S.hout * S.wout;
     const int64_t su = u_plane(S), sv = spaced((int64_t)S.cin * ldp), sm = spaced((int64_t)S.cout * ldp);
+    // B's rows: F(2x2) packs panels of kNR tiles (row k of panel p at p * cin * kNR + k * kNR);
+    // F(4x4) keeps each channel's tiles in order (row k at k * ldp, panel p kNR floats on)
+    const int64_t ldb = S.m == 4 ? ldp : kNR, ps = S.m == 4 ? kNR : (int64_t)S.cin * kNR;
     const int slots = S.kd;
     if (slots > 64) return fail(SALIENT_EINVAL, "%s: depth kernel of %d taps is beyond 64", fn, slots);
     int err = 0;
 #pragma omp parallel num_threads((int)std::max<int64_t>(1, std::min<int64_t>(nt, items)))
     {
-        const int width = 2 * std::max(S.tw, S.win) + 4;
-        float* V = thread_workspace((int64_t)slots * 16 * sv + (2 * (int64_t)rows + 6) * width, 0);
-        float* M = thread_workspace(16 * sm, 1);
+        // F(2x2): rows of 2 tw + 2 (4 row buffers, 2 rows + 2 staged); F(4x4): 4 phases of ls
+        // floats per row (6 row buffers, 4 rows + 2 staged)
+        const int ls = (S.tw + 1 + 15) / 16 * 16;
+        const int width = S.m == 4 ? 4 * ls : 2 * std::max(S.tw, S.win) + 4;
+        const int64_t extra = S.m == 4 ? (4 * (int64_t)rows + 8) * width : (2 * (int64_t)rows + 6) * width;
+        float* V = thread_workspace((int64_t)slots * S.nx * sv + extra, 0);
+        float* M = thread_workspace(S.nx * sm, 1);
         Rows R{};
         if (V) {
-            for (int a = 0; a < 4; a++) R.p[a] = V + (int64_t)slots * 16 * sv + (int64_t)a * width;
-            R.plane = V + (int64_t)slots * 16 * sv + 4 * (int64_t)width;
-            R.width = 2 * S.tw + 2;
+            float* b = V + (int64_t)slots * S.nx * sv;
+            const int nb = S.m == 4 ? 6 : 4;
+            for (int a = 0; a < nb; a++) R.p[a] = b + (int64_t)a * width;
+            R.plane = b + (int64_t)nb * width;
+            R.width = S.m == 4 ? width : 2 * S.tw + 2;
+            R.ls = ls;
         }
         if (!V || !M) {
 #pragma omp atomic write
@@ -398,24 +590,30 @@ int run(const float* x, const float* U, const float* bias, float* y, int n, cons
                             if (!needed) slot = s;
                         }
                         key[slot] = iz;
-                        transform_input(xi, S, iz, V + (int64_t)slot * 16 * sv, sv, ty0, ty1, R);
+                        if (S.m == 4)
+                            transform_input4(xi, S, iz, V + (int64_t)slot * S.nx * sv, sv, ldp, ty0, ty1, R);
+                        else
+                            transform_input(xi, S, iz, V + (int64_t)slot * S.nx * sv, sv, ty0, ty1, R);
                     }
-                    Ut[taps] = U + (int64_t)t * 16 * su;
-                    Vt[taps] = V + (int64_t)slot * 16 * sv;
+                    Ut[taps] = U + (int64_t)t * S.nx * su;
+                    Vt[taps] = V + (int64_t)slot * S.nx * sv;
                     taps++;
                 }
                 if (taps == 0) {  // every tap in the depth padding: the output is the bias
-                    std::memset(M, 0, sizeof(float) * 16 * sm);
+                    std::memset(M, 0, sizeof(float) * S.nx * sm);
 #if SALIENT_HAVE_AVX512
                 } else if (S.mr == kMR512) {
-                    multiply512<kMR512, 2>(taps, Ut, Vt, su, sv, M, sm, ldp, panels, S.cout, S.cin);
+                    multiply512<kMR512, 2>(S.nx, taps, Ut, Vt, su, sv, ldb, ps, M, sm, ldp, panels, S.cout, S.cin);
 #endif
                 } else if (S.mr == 4) {
-                    multiply<4>(taps, Ut, Vt, su, sv, M, sm, ldp, panels, S.cout, S.cin);
+                    multiply<4>(S.nx, taps, Ut, Vt, su, sv, ldb, ps, M, sm, ldp, panels, S.cout, S.cin);
                 } else {
-                    multiply<6>(taps, Ut, Vt, su, sv, M, sm, ldp, panels, S.cout, S.cin);
+                    multiply<6>(S.nx, taps, Ut, Vt, su, sv, ldb, ps, M, sm, ldp, panels, S.cout, S.cin);
                 }
-                transform_output(M, ldp, sm, z, ty0, ty1, bias, y + nn * out_image, S, R, e);
+                if (S.m == 4)
+                    transform_output4(M, ldp, sm, z, ty0, ty1, bias, y + nn * out_image, S, R, e);
+                else
+                    transform_output(M, ldp, sm, z, ty0, ty1, bias, y + nn * out_image, S, R, e);
             }
         }
     }
@@ -424,7 +622,7 @@ int run(const float* x, const float* U, const float* bias, float* y, int n, cons
 }
 
 float* alloc_u(const Shape& S) {
-    const size_t bytes = (size_t)S.kd * 16 * (size_t)u_plane(S) * sizeof(float);
+    const size_t bytes = (size_t)S.kd * S.nx * (size_t)u_plane(S) * sizeof(float);
     float* U = (float*)std::aligned_alloc(64, (bytes + 63) & ~(size_t)63);
     if (U) std::memset(U, 0, bytes);
     return U;
@@ -438,6 +636,21 @@ int rows_per_block(int) {
     if (isa::avx512()) return kMR512;
 #endif
     return 4;
+}
+
+// Outputs per tile side for an output plane of oh x ow: F(4x4, 3x3) (2.25 multiplies per output
+// and tap instead of 4) where the plane has two panels of its tiles or more. Measured on R3D's
+// planes, batch 2, 2 threads: 56x56 (16 channels) 15.2 -> 12 ms, 28x28 (32) 7.3 -> 5.8 ms; 14x14
+// (64), one panel of 4x4 tiles over 16x16 outputs, is even (3.5 ms either way) and stays F(2x2).
+int tile_side(int oh, int ow) {
+    return (int64_t)((oh + 3) / 4) * ((ow + 3) / 4) >= 2 * kNR ? 4 : 2;
+}
+
+Shape shape(int cin, int din, int hin, int win, int cout, int dout, int hout, int wout, int pt, int pl, int kd, int sd,
+            int dd, int pf, int mr) {
+    const int m = tile_side(hout, wout);
+    return Shape{cin, din, hin, win, cout, dout, hout, wout, pt, pl, (hout + m - 1) / m, (wout + m - 1) / m,
+                 kd, sd, dd, pf, mr, m, (m + 2) * (m + 2)};
 }
 
 }  // namespace
@@ -454,8 +667,8 @@ bool winograd_applies(const Vol3Geom& g, bool backward) {
 
 int winograd_forward(const float* x, const float* w, const float* bias, float* y, const Vol3Geom& g, int nt,
                      const Epilogue& e) {
-    Shape S{g.c, g.in[0], g.in[1], g.in[2], g.k, g.out[0], g.out[1], g.out[2], g.pad0[1], g.pad0[2],
-            (g.out[1] + 1) / 2, (g.out[2] + 1) / 2, g.ker[0], g.stride[0], g.dil[0], g.pad0[0], rows_per_block(g.k)};
+    const Shape S = shape(g.c, g.in[0], g.in[1], g.in[2], g.k, g.out[0], g.out[1], g.out[2], g.pad0[1], g.pad0[2],
+                          g.ker[0], g.stride[0], g.dil[0], g.pad0[0], rows_per_block(g.k));
     float* U = alloc_u(S);
     if (!U) return fail(SALIENT_ENOMEM, "conv3d_forward_cpu: out of memory for the transformed filters");
     const int kd = g.ker[0], c = g.c;
@@ -468,9 +681,8 @@ int winograd_forward(const float* x, const float* w, const float* bias, float* y
 
 int winograd_backward_data(const float* dy, const float* w, float* dx, const Vol3Geom& g, int nt) {
     // dx (n, c, d, h, w) = conv(dy (n, k, od, oh, ow), W~ (c, k, kd, 3, 3))
-    Shape S{g.k, g.out[0], g.out[1], g.out[2], g.c, g.in[0], g.in[1], g.in[2], 2 - g.pad0[1], 2 - g.pad0[2],
-            (g.in[1] + 1) / 2, (g.in[2] + 1) / 2, g.ker[0], 1, g.dil[0], (g.ker[0] - 1) * g.dil[0] - g.pad0[0],
-            rows_per_block(g.c)};
+    const Shape S = shape(g.k, g.out[0], g.out[1], g.out[2], g.c, g.in[0], g.in[1], g.in[2], 2 - g.pad0[1],
+                          2 - g.pad0[2], g.ker[0], 1, g.dil[0], (g.ker[0] - 1) * g.dil[0] - g.pad0[0], rows_per_block(g.c));
     float* U = alloc_u(S);
     if (!U) return fail(SALIENT_ENOMEM, "conv3d_backward_data_cpu: out of memory for the transformed filters");
     const int kd = g.ker[0], c = g.c;

@@ -24,8 +24,10 @@ class Conv3dInvarianceTest {
     // n = 2; c, k, groups, in, kernel, stride, padBegin, padEnd, dilation
     static Stream<Conv3dGeometry> convs() {
         return Stream.of(
-                // Winograd both ways: several depth blocks and tile-row blocks per image
+                // Winograd F(4x4, 3x3) both ways: several depth blocks and tile-row blocks per image
                 new Conv3dGeometry(2, 16, 16, 1, v(9, 20, 70), v(3, 3, 3), v(1, 1, 1), v(1, 1, 1), v(1, 1, 1), v(1, 1, 1)),
+                // Winograd F(2x2, 3x3) both ways (a plane of 12 F(4x4) tiles), several depth blocks per image
+                new Conv3dGeometry(2, 16, 16, 1, v(17, 12, 14), v(3, 3, 3), v(1, 1, 1), v(1, 1, 1), v(1, 1, 1), v(1, 1, 1)),
                 // implicit GEMM forward (an R3D stem in small), vol2col data gradient
                 new Conv3dGeometry(2, 3, 8, 1, v(6, 20, 40), v(3, 7, 7), v(1, 2, 2), v(1, 3, 3), v(1, 3, 3), v(1, 1, 1)),
                 // rows too short for the implicit GEMM: vol2col + sgemm both ways without AVX-512, the

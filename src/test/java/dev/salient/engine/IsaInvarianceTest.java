@@ -102,8 +102,10 @@ class IsaInvarianceTest {
                 new Conv3dGeometry(2, 4, 6, 2, v(4, 9, 50), v(2, 3, 3), v(1, 3, 3), v(0, 1, 1), v(1, 1, 1), v(1, 2, 1)),
                 // an R3D stem in small
                 new Conv3dGeometry(2, 1, 16, 1, v(5, 30, 62), v(3, 7, 7), v(1, 2, 2), v(1, 3, 3), v(1, 3, 3), v(1, 1, 1)),
-                // Winograd both ways, 12 channels each way (part-empty blocks of output channels)
+                // Winograd F(2x2, 3x3) both ways, 12 channels each way (part-empty blocks of output channels)
                 new Conv3dGeometry(2, 12, 12, 1, v(5, 14, 22), v(3, 3, 3), v(1, 1, 1), v(1, 1, 1), v(1, 1, 1), v(1, 1, 1)),
+                // Winograd F(4x4, 3x3) both ways (40 of its tiles a plane), 20 filters, uneven pads
+                new Conv3dGeometry(2, 12, 20, 1, v(4, 18, 30), v(3, 3, 3), v(1, 1, 1), v(1, 0, 2), v(1, 2, 1), v(1, 1, 1)),
                 // Winograd both ways, 24 -> 40, depth kernel 2 with a depth pad on one side only
                 new Conv3dGeometry(2, 24, 40, 1, v(4, 9, 11), v(2, 3, 3), v(1, 1, 1), v(1, 1, 0), v(0, 1, 2), v(1, 1, 1)),
                 // AVX-512's direct kernel against AVX2's implicit GEMM: 32 filters x 14 outputs, stride 2,

@@ -40,6 +40,10 @@ class Volume3dTest {
                 new Conv3dGeometry(1, 8, 8, 1, v(7, 6, 9), v(3, 3, 3), v(2, 1, 1), v(1, 1, 0), v(0, 2, 1), v(2, 1, 1)),
                 // Winograd with 5 depth taps, depth pads past the kernel's reach, 10 outputs, 9 inputs
                 new Conv3dGeometry(2, 9, 10, 1, v(4, 10, 11), v(5, 3, 3), v(1, 1, 1), v(3, 0, 2), v(2, 2, 0), v(1, 1, 1)),
+                // Winograd F(4x4, 3x3) both ways (planes of 32 of its tiles or more): uneven pads, rows
+                // that end inside a tile, 2 images; then with a depth stride (its data gradient on vol2col)
+                new Conv3dGeometry(2, 9, 12, 1, v(4, 21, 27), v(3, 3, 3), v(1, 1, 1), v(1, 0, 2), v(0, 2, 1), v(1, 1, 1)),
+                new Conv3dGeometry(1, 8, 10, 1, v(5, 23, 30), v(3, 3, 3), v(2, 1, 1), v(1, 2, 0), v(1, 1, 2), v(1, 1, 1)),
                 // implicit GEMM: in-plane stride 2, dilations, groups, rows longer than one 16-wide tile
                 new Conv3dGeometry(2, 4, 6, 2, v(5, 7, 30), v(2, 3, 3), v(2, 1, 2), v(1, 0, 1), v(0, 1, 2), v(1, 2, 2)),
                 new Conv3dGeometry(1, 3, 5, 1, v(4, 9, 40), v(3, 5, 3), v(1, 2, 3), v(1, 2, 1), v(1, 2, 1), v(1, 1, 1)),
