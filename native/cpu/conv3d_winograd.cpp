@@ -13,7 +13,7 @@
 //   - F(2x2, 3x3): 16 multiplies per 4 outputs and tap instead of 36 (2.25x fewer); the
 //     transforms' coefficients are 0, +-1 and +-1/2.
 //   - F(4x4, 3x3), where a plane has two panels of its tiles: 36 per 16 (4x fewer), with the
-//     points 0, 1, -1, 2, -1/2 (Barabasz et al. 2020), the filters transformed in double. Its
+//     points 0, 1, -1, 2, -1/2 (winograd_f43.h), the filters transformed in double. Its
 //     error is about 4x F(2x2)'s: against a double reference, 16 to 64 channels, unit-variance
 //     outputs, rms 0.9 to 1.6e-6 relative (F(2x2): 2.2 to 4.1e-7), largest 4.4e-6.
 //
@@ -40,6 +40,7 @@
 #endif
 #include "common.h"
 #include "winograd_f23.h"
+#include "winograd_f43.h"
 #include "conv2d_epilogue.h"
 #include "conv3d.h"
 #include "isa.h"
@@ -89,31 +90,8 @@ void transform_filters(const Shape& S, Filter filt, float* U, int nt) {
         for (int r = 0; r < 3; r++)
             for (int s = 0; s < 3; s++) g[r][s] = filt(o, i, t, r, s);
         const int64_t at = ((int64_t)(o / S.mr) * S.cin + i) * S.mr + o % S.mr;
-        if (S.m == 4) {
-            // G = [1 0 0; -1/3 -1/3 -1/3; 1/3 -1/3 1/3; 1/15 2/15 4/15; -16/15 8/15 -4/15; 0 0 1]
-            // (points 0, 1, -1, 2, -1/2 and infinity), in double, each value rounded once
-            auto gt = [](const double* v, int step, double* u) {
-                const double a = v[0], b = v[step], c = v[2 * step];
-                u[0] = a;
-                u[1] = -(a + b + c) / 3;
-                u[2] = (a - b + c) / 3;
-                u[3] = (a + 2 * b + 4 * c) / 15;
-                u[4] = (-16 * a + 8 * b - 4 * c) / 15;
-                u[5] = c;
-            };
-            double gd[3][3], q[6][3];
-            for (int r = 0; r < 3; r++)
-                for (int c = 0; c < 3; c++) gd[r][c] = g[r][c];
-            for (int c = 0; c < 3; c++) {  // G g, column by column
-                double u[6];
-                gt(&gd[0][c], 3, u);
-                for (int a = 0; a < 6; a++) q[a][c] = u[a];
-            }
-            for (int a = 0; a < 6; a++) {  // (G g) G^T
-                double u[6];
-                gt(q[a], 1, u);
-                for (int b = 0; b < 6; b++) U[((int64_t)t * 36 + a * 6 + b) * su + at] = (float)u[b];
-            }
+        if (S.m == 4) {  // winograd_f43.h, in double
+            salient::winograd::filter43(g, U + (int64_t)t * 36 * su + at, su);
             continue;
         }
         float q[4][3];  // G g
@@ -141,7 +119,7 @@ struct Rows {
 // (B^T d B)[xi] of input slice iz, channel i, and item tile j (tile rows [ty0, ty1), j from 0)
 // goes to V[xi * sv + (j / kNR) * cin * kNR + i * kNR + j % kNR]; the last panel's unused lanes
 // are zeroed. B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]. x: one image (cin, din, hin, win).
-__attribute__((noinline)) void transform_input(const float* x, const Shape& S, int iz, float* V, int64_t sv, int ty0, int ty1, Rows& R) {
+void transform_input(const float* x, const Shape& S, int iz, float* V, int64_t sv, int ty0, int ty1, Rows& R) {
     const int64_t panel = (int64_t)S.cin * kNR, plane = (int64_t)S.hin * S.win, cstride = (int64_t)S.din * plane;
     const int W = R.width, tw = S.tw;
     const int c_lo = std::min(W, S.pl), c_hi = std::max(c_lo, std::min(W, S.pl + S.win));
@@ -195,7 +173,7 @@ __attribute__((noinline)) void transform_input(const float* x, const Shape& S, i
 
 // y[o, z, 2ty + i, 2tx + j] = bias[o] + (A^T m A)[i][j], A^T = [1 1 1 0; 0 1 -1 -1], for the tile
 // rows [ty0, ty1) of output slice z, then the epilogue. M: (16, cout, ld), planes sm apart.
-__attribute__((noinline)) void transform_output(const float* M, int64_t ld, int64_t sm, int z, int ty0, int ty1, const float* bias, float* y,
+void transform_output(const float* M, int64_t ld, int64_t sm, int z, int ty0, int ty1, const float* bias, float* y,
                       const Shape& S, Rows& R, const Epilogue& e) {
     const int tw = S.tw;
     const int64_t plane = (int64_t)S.hout * S.wout, cstride = (int64_t)S.dout * plane;
@@ -242,27 +220,10 @@ __attribute__((noinline)) void transform_output(const float* M, int64_t ld, int6
     }
 }
 
-// B^T of F(4x4, 3x3) with the points 0, 1, -1, 2, -1/2 and infinity (more accurate than 0, +-1,
-// +-2: Barabasz et al. 2020):
-// [1 3/2 -2 -3/2 1 0; 0 -1 -5/2 -1/2 1 0; 0 1 1/2 -5/2 1 0; 0 -1/2 -1 1/2 1 0; 0 2 -1 -2 1 0;
-//  0 1 3/2 -2 -3/2 1], applied to e0..e5 into b0..b5.
-#define SALIENT_WINO4_BT(e0, e1, e2, e3, e4, e5, b0, b1, b2, b3, b4, b5) \
-    do {                                                                  \
-        const float d13 = (e1) - (e3), u42 = (e4) - (e2);                 \
-        b0 = ((e0) + u42) - (e2) + 1.5f * d13;                            \
-        b1 = ((e4) - (e1)) - 2.5f * (e2) - 0.5f * (e3);                   \
-        b2 = ((e4) + (e1)) + 0.5f * (e2) - 2.5f * (e3);                   \
-        b3 = u42 - 0.5f * d13;                                            \
-        b4 = u42 + 2.f * d13;                                             \
-        b5 = ((e5) - (e3)) + 1.5f * ((e2) - (e4)) - (e3) + (e1);          \
-    } while (0)
-
 // F(4x4, 3x3): (B^T d B)[xi] of input slice iz, channel i, and item tile j (tile rows [ty0, ty1),
 // j from 0) goes to V[xi * sv + i * ldv + j], xi < 36, each channel's tiles in order (the kernel
 // reads a panel's row k at k * ldv); lanes [tiles, ldv rounded to the panels) are zeroed.
-// Each padded input row is staged once, split into its 4 phases (column 4 j + q at q * ls + j), so
-// that B^T down the columns runs over whole staged rows and B along the rows reads each phase in
-// order: tile tx's six columns are phases 0..3 at tx and phases 0, 1 at tx + 1.
+// Each padded input row is staged once, split into its phases (winograd_f43.h).
 void transform_input4(const float* x, const Shape& S, int iz, float* V, int64_t sv, int64_t ldv, int ty0, int ty1,
                       Rows& R) {
     const int64_t plane = (int64_t)S.hin * S.win, cstride = (int64_t)S.din * plane;
@@ -270,11 +231,6 @@ void transform_input4(const float* x, const Shape& S, int iz, float* V, int64_t 
     const int64_t tiles = (int64_t)(ty1 - ty0) * tw, tp = (tiles + kNR - 1) / kNR * kNR;
     const int rows = 4 * (ty1 - ty0) + 2;  // padded input rows 4*ty0 - pt .. 4*ty1 + 1 - pt
     const int y0 = std::max(0, 4 * ty0 - S.pt), y1 = std::min(S.hin, 4 * ty0 - S.pt + rows);
-    // phase j's columns 4j .. 4j+3 lie inside the input row (padded columns [pl, pl + win)) for j in
-    // [j_lo, j_hi), and no further than the staged width 4 ls
-    const int j_lo = (S.pl + 3) / 4, j_hi = std::min(ls, (S.pl + S.win) / 4);
-    const int pl = S.pl, win = S.win;
-    auto at = [pl, win](const float* xr, int col) { return col >= pl && col < pl + win ? xr[col] : 0.f; };
     for (int i = 0; i < S.cin; i++) {
         const float* xp = x + (int64_t)i * cstride + (int64_t)iz * plane;
         if (i + 1 < S.cin && y1 > y0) {  // the next channel's rows (another plane, far off) on their way
@@ -288,41 +244,12 @@ void transform_input4(const float* x, const Shape& S, int iz, float* V, int64_t 
                 std::memset(ph, 0, sizeof(float) * W);
                 continue;
             }
-            // straight from the input where all four columns of j are inside it (j in [j_lo, j_hi)),
-            // element by element at the edges
-            const float* xr = xp + (int64_t)yy * S.win - S.pl;  // xr[col]: padded column col
-            float *q0 = ph, *q1 = ph + ls, *q2 = ph + 2 * ls, *q3 = ph + 3 * ls;
-            for (int j = 0; j < j_lo; j++)
-                for (int q = 0; q < 4; q++) ph[q * ls + j] = at(xr, 4 * j + q);
-#pragma omp simd
-            for (int j = j_lo; j < j_hi; j++) {
-                q0[j] = xr[4 * j];
-                q1[j] = xr[4 * j + 1];
-                q2[j] = xr[4 * j + 2];
-                q3[j] = xr[4 * j + 3];
-            }
-            for (int j = std::max(j_lo, j_hi); j < ls; j++)
-                for (int q = 0; q < 4; q++) ph[q * ls + j] = at(xr, 4 * j + q);
+            salient::winograd::phases43(xp + (int64_t)yy * S.win - S.pl, S.pl, S.win, ls, ph);
         }
         float* Vi = V + (int64_t)i * ldv;
-        for (int ty = ty0; ty < ty1; ty++) {
-            const float* d0r = R.plane + (int64_t)(4 * (ty - ty0)) * W;
-            const float *d1r = d0r + W, *d2r = d1r + W, *d3r = d2r + W, *d4r = d3r + W, *d5r = d4r + W;
-            float *r0 = R.p[0], *r1 = R.p[1], *r2 = R.p[2], *r3 = R.p[3], *r4 = R.p[4], *r5 = R.p[5];
-#pragma omp simd
-            for (int c = 0; c < W; c++)  // B^T d down the columns
-                SALIENT_WINO4_BT(d0r[c], d1r[c], d2r[c], d3r[c], d4r[c], d5r[c], r0[c], r1[c], r2[c], r3[c], r4[c],
-                                 r5[c]);
-            float* Vt = Vi + (int64_t)(ty - ty0) * tw;
-            for (int a = 0; a < 6; a++) {  // then B along the rows
-                const float* e = R.p[a];
-                float* oa = Vt + (int64_t)(a * 6) * sv;
-#pragma omp simd
-                for (int j = 0; j < tw; j++)
-                    SALIENT_WINO4_BT(e[j], e[ls + j], e[2 * ls + j], e[3 * ls + j], e[j + 1], e[ls + j + 1], oa[j],
-                                     oa[sv + j], oa[2 * sv + j], oa[3 * sv + j], oa[4 * sv + j], oa[5 * sv + j]);
-            }
-        }
+        for (int ty = ty0; ty < ty1; ty++)
+            salient::winograd::tiles43(R.plane + (int64_t)(4 * (ty - ty0)) * W, W, ls, tw, R.p,
+                                       Vi + (int64_t)(ty - ty0) * tw, sv);
         if (tiles < tp)  // the last panel's unused lanes
             for (int xi = 0; xi < 36; xi++) {
                 float* o = Vi + xi * sv;
@@ -332,10 +259,9 @@ void transform_input4(const float* x, const Shape& S, int iz, float* V, int64_t 
     }
 }
 
-// F(4x4, 3x3): y[o, z, 4ty + r, 4tx + c] = bias[o] + (A^T m A)[r][c],
-// A^T = [1 1 1 1 1 0; 0 1 -1 2 -1/2 0; 0 1 1 4 1/4 0; 0 1 -1 8 -1/8 1], for the tile rows [ty0, ty1) of
-// output slice z, then the epilogue. M: (36, cout, ld), planes sm apart.
-__attribute__((noinline)) void transform_output4(const float* M, int64_t ld, int64_t sm, int z, int ty0, int ty1, const float* bias, float* y,
+// F(4x4, 3x3): y[o, z, 4ty + r, 4tx + c] = bias[o] + (A^T m A)[r][c] (winograd_f43.h), for the
+// tile rows [ty0, ty1) of output slice z, then the epilogue. M: (36, cout, ld), planes sm apart.
+void transform_output4(const float* M, int64_t ld, int64_t sm, int z, int ty0, int ty1, const float* bias, float* y,
                        const Shape& S, Rows& R, const Epilogue& e) {
     const int tw = S.tw;
     const int64_t plane = (int64_t)S.hout * S.wout, cstride = (int64_t)S.dout * plane;
@@ -352,34 +278,11 @@ __attribute__((noinline)) void transform_output4(const float* M, int64_t ld, int
             }
         }
         const float bv = bias ? bias[o] : 0.f;
-        float *q0 = R.p[0], *q1 = R.p[1], *q2 = R.p[2], *q3 = R.p[3];
         for (int ty = ty0; ty < ty1; ty++) {
-            const float* m = mp + (int64_t)(ty - ty0) * tw;
-#pragma omp simd
-            for (int tx = 0; tx < tw; tx++) {
-                float s[6][4];  // A^T along each transformed row a
-                for (int a = 0; a < 6; a++) {
-                    const float* ma = m + (int64_t)(a * 6) * sm + tx;
-                    const float m0 = ma[0], m1 = ma[sm], m2 = ma[2 * sm], m3 = ma[3 * sm], m4 = ma[4 * sm],
-                                m5 = ma[5 * sm];
-                    const float s12 = m1 + m2, d12 = m1 - m2;
-                    s[a][0] = m0 + s12 + m3 + m4;
-                    s[a][1] = d12 + 2.f * m3 - 0.5f * m4;
-                    s[a][2] = s12 + 4.f * m3 + 0.25f * m4;
-                    s[a][3] = d12 + 8.f * m3 - 0.125f * m4 + m5;
-                }
-                for (int c = 0; c < 4; c++) {  // then down the columns
-                    const float s12 = s[1][c] + s[2][c], d12 = s[1][c] - s[2][c], m3 = s[3][c], m4 = s[4][c];
-                    q0[4 * tx + c] = s[0][c] + s12 + m3 + m4;
-                    q1[4 * tx + c] = d12 + 2.f * m3 - 0.5f * m4;
-                    q2[4 * tx + c] = s12 + 4.f * m3 + 0.25f * m4;
-                    q3[4 * tx + c] = d12 + 8.f * m3 - 0.125f * m4 + s[5][c];
-                }
-            }
-            const float* qs[4] = {q0, q1, q2, q3};
+            salient::winograd::outputs43(mp + (int64_t)(ty - ty0) * tw, sm, tw, R.p);
             for (int r = 0; r < 4 && 4 * ty + r < S.hout; r++) {
                 float* yr = yp + (int64_t)(4 * ty + r) * S.wout;
-                const float* q = qs[r];
+                const float* q = R.p[r];
 #pragma omp simd
                 for (int c = 0; c < S.wout; c++) yr[c] = bv + q[c];
                 apply_epilogue(e, yr, S.wout);
