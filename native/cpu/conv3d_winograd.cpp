@@ -109,6 +109,12 @@ void transform_filters(const Shape& S, Filter filt, float* U, int nt) {
     }
 }
 
+// Input rows [y0, y1) of a plane (the next channel's, another plane far off) on their way.
+inline void prefetch_rows(const float* plane, int y0, int y1, int win) {
+    const float* p = plane + (int64_t)y0 * win;
+    for (int64_t f = 0; f < (int64_t)(y1 - y0) * win; f += 16) __builtin_prefetch(p + f, 0, 3);
+}
+
 struct Rows {
     float* p[6];
     float* plane;  // the staged input rows of one item's tile rows (transform_input)
@@ -128,10 +134,7 @@ void transform_input(const float* x, const Shape& S, int iz, float* V, int64_t s
     const int y0 = std::max(0, 2 * ty0 - S.pt), y1 = std::min(S.hin, 2 * ty0 - S.pt + rows);
     for (int i = 0; i < S.cin; i++) {
         const float* xp = x + (int64_t)i * cstride + (int64_t)iz * plane;
-        if (i + 1 < S.cin && y1 > y0) {  // the next channel's rows (another plane, far off) on their way
-            const float* nx = xp + cstride + (int64_t)y0 * S.win;
-            for (int64_t f = 0; f < (int64_t)(y1 - y0) * S.win; f += 16) __builtin_prefetch(nx + f, 0, 3);
-        }
+        if (i + 1 < S.cin) prefetch_rows(xp + cstride, y0, y1, S.win);
         for (int a = 0; a < rows; a++) {  // each input row staged once, zero-padded
             float* row = R.plane + (int64_t)a * W;
             const int yy = 2 * ty0 - S.pt + a;
@@ -171,13 +174,14 @@ void transform_input(const float* x, const Shape& S, int iz, float* V, int64_t s
     }
 }
 
-// y[o, z, 2ty + i, 2tx + j] = bias[o] + (A^T m A)[i][j], A^T = [1 1 1 0; 0 1 -1 -1], for the tile
-// rows [ty0, ty1) of output slice z, then the epilogue. M: (16, cout, ld), planes sm apart.
+// y[o, z, m ty + i, m tx + j] = bias[o] + (A^T m A)[i][j] for the tile rows [ty0, ty1) of output
+// slice z, then the epilogue. M: (nx, cout, ld), planes sm apart. F(2x2, 3x3):
+// A^T = [1 1 1 0; 0 1 -1 -1]; F(4x4, 3x3): winograd_f43.h.
 void transform_output(const float* M, int64_t ld, int64_t sm, int z, int ty0, int ty1, const float* bias, float* y,
                       const Shape& S, Rows& R, const Epilogue& e) {
     const int tw = S.tw;
     const int64_t plane = (int64_t)S.hout * S.wout, cstride = (int64_t)S.dout * plane;
-    const int o0 = 2 * ty0, o1 = std::min(S.hout, 2 * ty1);
+    const int o0 = S.m * ty0, o1 = std::min(S.hout, S.m * ty1);
     for (int o = 0; o < S.cout; o++) {
         const float* mp = M + (int64_t)o * ld;
         float* yp = y + (int64_t)o * cstride + (int64_t)z * plane;
@@ -192,6 +196,17 @@ void transform_output(const float* M, int64_t ld, int64_t sm, int z, int ty0, in
         const float bv = bias ? bias[o] : 0.f;
         for (int ty = ty0; ty < ty1; ty++) {
             const float* m = mp + (int64_t)(ty - ty0) * tw;
+            if (S.m == 4) {
+                salient::winograd::outputs43(m, sm, tw, R.p);
+                for (int r = 0; r < 4 && 4 * ty + r < S.hout; r++) {
+                    float* yr = yp + (int64_t)(4 * ty + r) * S.wout;
+                    const float* q = R.p[r];
+#pragma omp simd
+                    for (int c = 0; c < S.wout; c++) yr[c] = bv + q[c];
+                    apply_epilogue(e, yr, S.wout);
+                }
+                continue;
+            }
             for (int a = 0; a < 4; a++) {
                 const float* m0 = m + (a * 4 + 0) * sm;
                 const float* m1 = m + (a * 4 + 1) * sm;
@@ -233,10 +248,7 @@ void transform_input4(const float* x, const Shape& S, int iz, float* V, int64_t 
     const int y0 = std::max(0, 4 * ty0 - S.pt), y1 = std::min(S.hin, 4 * ty0 - S.pt + rows);
     for (int i = 0; i < S.cin; i++) {
         const float* xp = x + (int64_t)i * cstride + (int64_t)iz * plane;
-        if (i + 1 < S.cin && y1 > y0) {  // the next channel's rows (another plane, far off) on their way
-            const float* nx = xp + cstride + (int64_t)y0 * S.win;
-            for (int64_t f = 0; f < (int64_t)(y1 - y0) * S.win; f += 16) __builtin_prefetch(nx + f, 0, 3);
-        }
+        if (i + 1 < S.cin) prefetch_rows(xp + cstride, y0, y1, S.win);
         for (int a = 0; a < rows; a++) {
             float* ph = R.plane + (int64_t)a * W;
             const int yy = 4 * ty0 - S.pt + a;
@@ -256,38 +268,6 @@ void transform_input4(const float* x, const Shape& S, int iz, float* V, int64_t 
 #pragma omp simd
                 for (int64_t j = tiles; j < tp; j++) o[j] = 0.f;
             }
-    }
-}
-
-// F(4x4, 3x3): y[o, z, 4ty + r, 4tx + c] = bias[o] + (A^T m A)[r][c] (winograd_f43.h), for the
-// tile rows [ty0, ty1) of output slice z, then the epilogue. M: (36, cout, ld), planes sm apart.
-void transform_output4(const float* M, int64_t ld, int64_t sm, int z, int ty0, int ty1, const float* bias, float* y,
-                       const Shape& S, Rows& R, const Epilogue& e) {
-    const int tw = S.tw;
-    const int64_t plane = (int64_t)S.hout * S.wout, cstride = (int64_t)S.dout * plane;
-    const int o0 = 4 * ty0, o1 = std::min(S.hout, 4 * ty1);
-    for (int o = 0; o < S.cout; o++) {
-        const float* mp = M + (int64_t)o * ld;
-        float* yp = y + (int64_t)o * cstride + (int64_t)z * plane;
-        if (o + 1 < S.cout) {  // the next channel's output rows, so that its stores do not wait on memory
-            float* ny = yp + cstride + (int64_t)o0 * S.wout;
-            const float* nz = e.z ? e.z + (ny - e.base) : nullptr;  // and its residual rows
-            for (int64_t f = 0; f < (int64_t)(o1 - o0) * S.wout; f += 16) {
-                __builtin_prefetch(ny + f, 1, 3);
-                if (nz) __builtin_prefetch(nz + f, 0, 3);
-            }
-        }
-        const float bv = bias ? bias[o] : 0.f;
-        for (int ty = ty0; ty < ty1; ty++) {
-            salient::winograd::outputs43(mp + (int64_t)(ty - ty0) * tw, sm, tw, R.p);
-            for (int r = 0; r < 4 && 4 * ty + r < S.hout; r++) {
-                float* yr = yp + (int64_t)(4 * ty + r) * S.wout;
-                const float* q = R.p[r];
-#pragma omp simd
-                for (int c = 0; c < S.wout; c++) yr[c] = bv + q[c];
-                apply_epilogue(e, yr, S.wout);
-            }
-        }
     }
 }
 
@@ -513,10 +493,7 @@ int run(const float* x, const float* U, const float* bias, float* y, int n, cons
                 } else {
                     multiply<6>(S.nx, taps, Ut, Vt, su, sv, ldb, ps, M, sm, ldp, panels, S.cout, S.cin);
                 }
-                if (S.m == 4)
-                    transform_output4(M, ldp, sm, z, ty0, ty1, bias, y + nn * out_image, S, R, e);
-                else
-                    transform_output(M, ldp, sm, z, ty0, ty1, bias, y + nn * out_image, S, R, e);
+                transform_output(M, ldp, sm, z, ty0, ty1, bias, y + nn * out_image, S, R, e);
             }
         }
     }
