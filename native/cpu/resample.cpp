@@ -64,15 +64,9 @@ extern "C" int affine_resample_backward_cpu(const float* dy, const float* theta,
         SALIENT_CHECK(salient_resample::invert(theta + 6 * b, inv), "affine_resample_backward_cpu: singular map of image %lld",
                       (long long)b);
     }
+    // a plane per thread, scattered in a fixed order (resample.h)
 #pragma omp parallel for schedule(static) if (n * c * ih * iw > 16384)
-    for (int64_t p = 0; p < n * c; p++) {
-        const float* t = theta + 6 * (p / c);
-        float inv[4];
-        salient_resample::invert(t, inv);
-        const float* dyp = dy + p * oh * ow;
-        float* dxp = dx + p * ih * iw;
-        for (int64_t i = 0; i < ih; i++)
-            for (int64_t j = 0; j < iw; j++) dxp[i * iw + j] = salient_resample::gather(dyp, oh, ow, t, inv, i, j);
-    }
+    for (int64_t p = 0; p < n * c; p++)
+        salient_resample::scatter(dy + p * oh * ow, oh, ow, theta + 6 * (p / c), dx + p * ih * iw, ih, iw);
     return SALIENT_OK;
 }

@@ -7,6 +7,7 @@ import dev.salient.engine.Tensor;
 import dev.salient.explain.core.BackwardRules;
 import dev.salient.explain.core.Tape;
 import dev.salient.model.Model;
+import dev.salient.model.OpProfile;
 import dev.salient.model.Plan;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -260,26 +261,38 @@ public final class Visualizer {
             values(param, rgb, cl, obs, o, x, pre, img, scale, shift, g0, start);
             BackwardRules redirect = RedirectedRelu.rules();
             for (int step = 1; step <= o.steps(); step++) {
+                long t0 = OpProfile.start(b);
                 param.forward(x);
                 rgb.forward(x, pre, img);
+                OpProfile.stop(b, "phase image", t0);
+                t0 = OpProfile.start(b);
                 Transforms.Step st = tr.step(o.seed(), index, step);
                 tr.forward(b, img, st, mid, out);
                 b.channelAffine(out, scale, shift, out);
+                OpProfile.stop(b, "phase transforms", t0);
+                t0 = OpProfile.start(b);
                 try (Tape tape = Tape.record(model, b, out, Set.of(inName), target)) {
+                    OpProfile.stop(b, "phase tape forward", t0);
+                    t0 = OpProfile.start(b);
                     if (kind == Objective.Kind.LAYER) {
                         Tensor a = tape.output();
                         b.axpby(-2f / (a.numel() / n), a, 0f, seed);
                     }
                     BackwardRules rules = o.reluRedirect() && step <= RedirectedRelu.STEPS ? redirect : BackwardRules.standard();
                     Map<String, Tensor> gr = tape.backward(seed, rules, Set.of(inName));
+                    OpProfile.stop(b, "phase backward", t0);
+                    t0 = OpProfile.start(b);
                     try (Tensor dOut = gr.get(inName)) {
                         b.channelAffine(dOut, scale, null, dOut);
                         tr.backward(b, dOut, st, mid, dImg);
                     }
+                    OpProfile.stop(b, "phase transforms backward", t0);
                 }
+                t0 = OpProfile.start(b);
                 rgb.backward(pre, dImg, dX);
                 param.backward(dX, dP);
                 adam.step(param.values(), dP);
+                OpProfile.stop(b, "phase image backward and step", t0);
             }
             values(param, rgb, cl, obs, o, x, pre, img, scale, shift, g0, end);
             return img.toArray();
