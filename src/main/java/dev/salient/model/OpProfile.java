@@ -33,7 +33,7 @@ public final class OpProfile {
 
     private static final boolean SHAPES = "shapes".equals(System.getenv("SALIENT_PROFILE"));
 
-    /** Whether forward steps are keyed by their inputs' shapes too ({@code SALIENT_PROFILE=shapes}). */
+    /** Whether steps are keyed by their inputs' shapes too ({@code SALIENT_PROFILE=shapes}). */
     public static boolean byShape() {
         return ON && SHAPES;
     }

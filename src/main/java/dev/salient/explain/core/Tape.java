@@ -541,7 +541,9 @@ public final class Tape implements AutoCloseable {
                         pr.applyHalf(op, backend, in, out, dOut, dIn, halves);
                     }
                     else rule.apply(op, backend, in, out, dOut, dIn);
-                    if (OpProfile.on()) OpProfile.stop(backend, "bwd " + op.opType() + " [" + rules.name() + "]", t0);
+                    if (OpProfile.on())
+                        OpProfile.stop(backend, "bwd " + op.opType() + " [" + rules.name() + "]"
+                                + (OpProfile.byShape() && in.length > 0 && in[0] != null ? " " + Shapes.str(in[0].shape()) : ""), t0);
                     for (int i = 0; i < ins.length; i++) {
                         if (dIn[i] == null) continue;
                         Tensor prev = grads.get(ins[i]);
