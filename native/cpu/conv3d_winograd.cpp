@@ -271,7 +271,8 @@ void transform_input4(const float* x, const Shape& S, int iz, float* V, int64_t 
     }
 }
 
-// C[r][0, kNR) = sum over the taps t of sum_k A_t[k * MR + r] * B_t[k * kNR + j], first `rows` rows.
+// C[r][0, kNR) = sum over the taps t of sum_k A_t[k * MR + r] * B_t[k * ldb + j], first `rows` rows
+// (ldb: kNR for F(2x2)'s packed panels, the item's tile stride for F(4x4)'s channel rows).
 template <int MR>
 inline void kernel(int taps, const float* const* As, const float* const* Bs, int K, int64_t ldb, float* C, int64_t ldc,
                    int rows) {
