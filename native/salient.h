@@ -37,6 +37,14 @@ void salient_trim(void);
  * so that closing a model gives its weights back at once; NULL + error on failure. */
 float* salient_host_alloc(int64_t count);
 void salient_host_free(float* p);
+/* Declares the block p of salient_host_alloc (count floats, written) read-only until
+ * salient_host_free: the CPU engine may then key what it derives from the values (Winograd's
+ * transformed filters) by their address instead of hashing them on every call. Writing into a
+ * sealed block is outside the contract. */
+int salient_host_seal(const float* p, int64_t count);
+/* Lifts the seal of p (salient_host_free does too) and drops what was derived from the block;
+ * it may be written again, and sealed again. A block never sealed: nothing happens. */
+int salient_host_unseal(const float* p);
 /* Drops this process's resident pages of a read-only file mapping [p, p + bytes) (they refault
  * from the file on the next read); the whole pages inside the range only. */
 int salient_release_pages(const void* p, int64_t bytes);

@@ -1,6 +1,7 @@
 // Shared helpers of the CPU engine: argument checks and the per-thread error, from the host
 // header both engines include (salient_host.h).
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdarg>
@@ -12,5 +13,8 @@ namespace salient {
 // Records a printf-style message as this thread's last error and returns `code`.
 using host::fail;
 using host::clear_error;
+
+// Whether [p, p + bytes) lies inside one block sealed read-only (salient_host_seal, runtime.cpp).
+bool sealed(const void* p, size_t bytes);
 
 }  // namespace salient

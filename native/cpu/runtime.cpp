@@ -65,6 +65,19 @@ static std::mutex g_mu;
 static std::multimap<size_t, void*> g_cached;       // free blocks by size
 static std::unordered_map<void*, size_t> g_sizes;   // live cacheable blocks
 static size_t g_cached_bytes = 0;
+
+// Sealed blocks (salient_host_seal): start -> end, until freed.
+static std::mutex g_sealed_mu;
+static std::map<uintptr_t, uintptr_t> g_sealed;
+
+bool sealed(const void* p, size_t bytes) {
+    const uintptr_t a = (uintptr_t)p;
+    std::lock_guard<std::mutex> lock(g_sealed_mu);
+    auto it = g_sealed.upper_bound(a);
+    if (it == g_sealed.begin()) return false;
+    --it;
+    return a >= it->first && a + bytes <= it->second;
+}
 }  // namespace salient
 
 extern "C" {
@@ -146,7 +159,34 @@ float* salient_host_alloc(int64_t count) {
     return (float*)p;
 }
 
-void salient_host_free(float* p) { std::free(p); }
+int salient_host_seal(const float* p, int64_t count) {
+    if (!p || count <= 0) return salient::fail(SALIENT_EINVAL, "salient_host_seal: null pointer or count %lld", (long long)count);
+    std::lock_guard<std::mutex> lock(salient::g_sealed_mu);
+    salient::g_sealed[(uintptr_t)p] = (uintptr_t)(p + count);
+    return SALIENT_OK;
+}
+
+int salient_host_unseal(const float* p) {
+    uintptr_t end = 0;
+    {
+        std::lock_guard<std::mutex> lock(salient::g_sealed_mu);
+        auto it = salient::g_sealed.find((uintptr_t)p);
+        if (it != salient::g_sealed.end()) {
+            end = it->second;
+            salient::g_sealed.erase(it);
+        }
+    }
+    // what was derived from the block and keyed by its address goes with the seal: the block
+    // may be written next, or freed and its address handed to other values
+    if (end) salient::conv::winograd_forget(p, (const void*)end);
+    return SALIENT_OK;
+}
+
+void salient_host_free(float* p) {
+    if (!p) return;
+    salient_host_unseal(p);
+    std::free(p);
+}
 
 int salient_release_pages(const void* p, int64_t bytes) {
     if (!p || bytes < 0) return salient::fail(SALIENT_EINVAL, "salient_release_pages: null pointer or negative size");

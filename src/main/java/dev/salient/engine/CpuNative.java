@@ -33,6 +33,8 @@ public final class CpuNative {
     public static native void salient_trim();
     public static native FloatPointer salient_host_alloc(long count);
     public static native void salient_host_free(FloatPointer p);
+    public static native int salient_host_seal(@Cast("const float*") FloatPointer p, long count);
+    public static native int salient_host_unseal(@Cast("const float*") FloatPointer p);
     public static native int salient_release_pages(@Cast("const void*") org.bytedeco.javacpp.Pointer p, long bytes);
     public static native int salient_set_num_threads(int n);
     public static native int salient_get_num_threads();

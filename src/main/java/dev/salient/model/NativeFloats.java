@@ -14,6 +14,8 @@ import org.bytedeco.javacpp.FloatPointer;
  * Float values held off the Java heap: one 64-byte aligned block of host memory from the CPU
  * engine ({@code salient_host_alloc}), outside its block cache. A model's weights live here, so
  * that the Java heap never holds them and the CPU backend reads them in place, without a copy.
+ * Once filled the block is sealed read-only ({@code salient_host_seal}), so the engine keys what
+ * it derives from the values (Winograd's transformed filters) by address until the block is freed.
  *
  * <p>Lifetime: every {@link Model} that holds the block {@link #retain}s it and {@link #release}s
  * it when closed; the last release frees the memory at once. A block no model ever held (a graph
@@ -72,6 +74,9 @@ final class NativeFloats {
         try {
             ByteBuffer b = new BytePointer(n.block.p).capacity(count * 4).asByteBuffer().order(ByteOrder.nativeOrder());
             fill.accept(b);
+            // read-only from here on: the engine may key what it derives from the values by address
+            if (CpuNative.salient_host_seal(n.block.p, count) != 0)
+                throw new SalientException(CpuNative.salient_last_error().getString());
         } catch (RuntimeException e) {
             n.cleanable.clean();
             throw e;
