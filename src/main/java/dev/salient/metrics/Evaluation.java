@@ -16,8 +16,10 @@ import dev.salient.metrics.randomisation.ModelRandomisation;
 import dev.salient.metrics.randomisation.Similarity;
 import dev.salient.metrics.robustness.Infidelity;
 import dev.salient.metrics.robustness.Sensitivity;
+import dev.salient.model.HostTensor;
 import dev.salient.model.Model;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -194,8 +196,9 @@ public final class Evaluation {
     static void randomisation(Model model, Backend b, long budget, List<ImageResult> out, List<Method> methods, Options o,
             int batch) {
         List<ModelRandomisation.Layer> layers = ModelRandomisation.layersTopDown(model);
+        Map<Integer, HostTensor[]> draws = new HashMap<>();
         for (int li = 0; li < layers.size(); li++) {
-            try (Model rm = ModelRandomisation.randomised(model, layers, li, o.seed())) {
+            try (Model rm = ModelRandomisation.randomised(model, layers, li, o.seed(), draws)) {
                 for (Method m : methods) {
                     Explainer ex = m.factory().apply(rm);
                     for (int i0 = 0; i0 < out.size(); i0 += batch) {

@@ -62,14 +62,30 @@ public final class ModelRandomisation {
 
     /** The model with layers [0, upTo] of {@code layers} re-initialised (a new model; the caller closes it). */
     public static Model randomised(Model m, List<Layer> layers, int upTo, long seed) {
+        return randomised(m, layers, upTo, seed, new HashMap<>());
+    }
+
+    /**
+     * As {@link #randomised(Model, List, int, long)}, taking each layer's draws from {@code draws}
+     * (layer index to its weight and bias) and adding the ones it makes: a cascade's step i re-uses
+     * the draws of steps before it, which depend on the seed and the layer only, so a run makes
+     * each layer's draws once instead of once per later step.
+     */
+    public static Model randomised(Model m, List<Layer> layers, int upTo, long seed, Map<Integer, HostTensor[]> draws) {
         Map<String, HostTensor> repl = new HashMap<>();
         Map<String, HostTensor> consts = m.graph().constants();
         for (int i = 0; i <= upTo; i++) {
             Layer l = layers.get(i);
-            double bound = 1 / Math.sqrt(l.fanIn());
-            SplittableRandom r = new SplittableRandom(seed * 1_000_003L + i);
-            repl.put(l.weight(), uniform(consts.get(l.weight()).shape(), bound, r));
-            if (l.bias() != null) repl.put(l.bias(), uniform(consts.get(l.bias()).shape(), bound, r));
+            final int layer = i;
+            HostTensor[] d = draws.computeIfAbsent(i, k -> {
+                double bound = 1 / Math.sqrt(l.fanIn());
+                SplittableRandom r = new SplittableRandom(seed * 1_000_003L + layer);
+                HostTensor w = uniform(consts.get(l.weight()).shape(), bound, r);
+                HostTensor b = l.bias() != null ? uniform(consts.get(l.bias()).shape(), bound, r) : null;
+                return new HostTensor[] {w, b};
+            });
+            repl.put(l.weight(), d[0]);
+            if (l.bias() != null) repl.put(l.bias(), d[1]);
         }
         return m.withConstants(repl);
     }
