@@ -18,11 +18,15 @@ import dev.salient.metrics.robustness.Infidelity;
 import dev.salient.metrics.robustness.Sensitivity;
 import dev.salient.model.HostTensor;
 import dev.salient.model.Model;
+import dev.salient.model.Plan;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.function.Function;
 
 /**
@@ -173,51 +177,133 @@ public final class Evaluation {
     }
 
     static Attribution explain(Backend b, Explainer ex, List<ImageResult> part) {
+        float[] x = stack(part);
+        Image first = part.get(0).image;
+        int[] t = new int[part.size()];
+        for (int j = 0; j < t.length; j++) t[j] = part.get(j).image.target();
+        try (Tensor xt = b.upload(x, part.size(), first.c(), first.h(), first.w())) {
+            return ex.explain(b, xt, Target.perImage(t));
+        }
+    }
+
+    /** The images of {@code part} as one (N,C,H,W) batch. */
+    static float[] stack(List<ImageResult> part) {
         Image first = part.get(0).image;
         int n = part.size(), d = first.c() * first.h() * first.w();
         float[] x = new float[n * d];
-        int[] t = new int[n];
         for (int j = 0; j < n; j++) {
             Image im = part.get(j).image;
             if (im.x().length != d) throw new SalientException("input " + im.source() + " does not have the shape of " + first.source());
             System.arraycopy(im.x(), 0, x, j * d, d);
-            t[j] = im.target();
         }
-        try (Tensor xt = b.upload(x, n, first.c(), first.h(), first.w())) {
-            return ex.explain(b, xt, Target.perImage(t));
-        }
+        return x;
     }
 
     /**
      * Cascading randomisation, top-down: for each layer step a randomised copy of the model
      * ({@link ModelRandomisation}), every method explains every image on it, and each image
      * gets {@code <layer>/spearman} and {@code <layer>/ssim} against its original map.
+     *
+     * <p>A step leaves every value upstream of its randomised layers as the original model
+     * computes it, so the original model's values on each batch are computed once and each step
+     * takes them instead of recomputing them ({@link Model#reusing}): the later layers' steps
+     * compute little more than the layers they randomise. The values of a group of batches are
+     * held together, within a quarter of the memory budget; the steps run over the group, and
+     * where one batch's values do not fit, its steps compute everything. The maps are the same
+     * bits either way.
      */
     static void randomisation(Model model, Backend b, long budget, List<ImageResult> out, List<Method> methods, Options o,
             int batch) {
         List<ModelRandomisation.Layer> layers = ModelRandomisation.layersTopDown(model);
         Map<Integer, HostTensor[]> draws = new HashMap<>();
-        for (int li = 0; li < layers.size(); li++) {
-            try (Model rm = ModelRandomisation.randomised(model, layers, li, o.seed(), draws)) {
-                for (Method m : methods) {
-                    Explainer ex = m.factory().apply(rm);
-                    for (int i0 = 0; i0 < out.size(); i0 += batch) {
-                        int n = Math.min(batch, out.size() - i0);
-                        Attribution a = explain(b, ex, out.subList(i0, i0 + n));
-                        for (int j = 0; j < n; j++) {
-                            ImageResult r = out.get(i0 + j);
-                            MapView orig = r.maps.get(m.name());
-                            MapView rand = new MapView(a.row(j), orig.channels(), orig.h(), orig.w(), orig.cam());
-                            double[] p = absPixels(orig), q = absPixels(rand);
-                            @SuppressWarnings("unchecked")
-                            Map<String, Double> v = (Map<String, Double>) r.values.get(m.name())
-                                    .computeIfAbsent("randomisation", k -> new LinkedHashMap<String, Double>());
-                            v.put(layers.get(li).name() + "/spearman", Similarity.spearman(p, q));
-                            v.put(layers.get(li).name() + "/ssim", Similarity.ssim(p, q, orig.h(), orig.w()));
+        Image first = out.get(0).image;
+        long perImage = valueBytes(model, new long[] {1, first.c(), first.h(), first.w()});
+        long cap = budget / 4;
+        int group = perImage * batch > cap ? batch : (int) Math.min(out.size(), cap / perImage / batch * batch);
+        for (int g0 = 0; g0 < out.size(); g0 += group) {
+            List<ImageResult> grp = out.subList(g0, Math.min(out.size(), g0 + group));
+            Map<ImageResult, Map<String, Similarity.Reference>> refs = new java.util.IdentityHashMap<>();
+            List<Model.Prefix> prefixes = new ArrayList<>();
+            try {
+                for (int i0 = 0; i0 < grp.size(); i0 += batch) {
+                    List<ImageResult> part = grp.subList(i0, Math.min(grp.size(), i0 + batch));
+                    prefixes.add(perImage * part.size() <= cap ? originalValues(model, b, part) : null);
+                }
+                for (int li = 0; li < layers.size(); li++) {
+                    Set<String> changed = new HashSet<>();
+                    for (int i = 0; i <= li; i++) {
+                        changed.add(layers.get(i).weight());
+                        if (layers.get(i).bias() != null) changed.add(layers.get(i).bias());
+                    }
+                    try (Model rm = ModelRandomisation.randomised(model, layers, li, o.seed(), draws)) {
+                        for (Method m : methods) {
+                            Explainer ex = m.factory().apply(rm);
+                            for (int i0 = 0, k = 0; i0 < grp.size(); i0 += batch, k++) {
+                                int n = Math.min(batch, grp.size() - i0);
+                                Model.Prefix p = prefixes.get(k);
+                                rm.reusing(p == null ? null : new Model.Prefix(p.input(), p.values(), changed));
+                                Attribution a = explain(b, ex, grp.subList(i0, i0 + n));
+                                String layer = layers.get(li).name();
+                                int base = i0;
+                                java.util.stream.IntStream.range(0, n).parallel()
+                                        .forEach(j -> record(grp.get(base + j), m, a, j, layer, refs));
+                            }
                         }
                     }
                 }
+            } finally {
+                for (Model.Prefix p : prefixes)
+                    if (p != null) for (Tensor t : p.values().values()) t.close();
             }
+        }
+    }
+
+    /**
+     * One image's similarities at one layer step (images in parallel: each writes its own map).
+     * The original map's ranks and box filters are computed at its first step and kept in refs.
+     */
+    private static void record(ImageResult r, Method m, Attribution a, int j, String layer,
+            Map<ImageResult, Map<String, Similarity.Reference>> refs) {
+        MapView orig = r.maps.get(m.name());
+        MapView rand = new MapView(a.row(j), orig.channels(), orig.h(), orig.w(), orig.cam());
+        Map<String, Similarity.Reference> mine;
+        synchronized (refs) {
+            mine = refs.computeIfAbsent(r, k -> new HashMap<>());
+        }
+        Similarity.Reference p = mine.computeIfAbsent(m.name(), k -> Similarity.reference(absPixels(orig), orig.h(), orig.w()));
+        double[] q = absPixels(rand);
+        @SuppressWarnings("unchecked")
+        Map<String, Double> v = (Map<String, Double>) r.values.get(m.name())
+                .computeIfAbsent("randomisation", k -> new LinkedHashMap<String, Double>());
+        v.put(layer + "/spearman", Similarity.spearman(p, q));
+        v.put(layer + "/ssim", Similarity.ssim(p, q));
+    }
+
+    /** The names of every value a forward pass on an input of {@code shape} computes. */
+    private static Set<String> computed(Model model, long[] shape) {
+        Plan plan = model.plan(Map.of(model.inputs().get(0).name(), shape), Set.of(model.outputs().get(0).name()));
+        Set<String> names = new LinkedHashSet<>();
+        for (Plan.Step s : plan.steps()) for (String t : s.outputs()) if (!t.isEmpty()) names.add(t);
+        return names;
+    }
+
+    /** Bytes of every value a forward pass on an input of {@code shape} computes. */
+    private static long valueBytes(Model model, long[] shape) {
+        Plan plan = model.plan(Map.of(model.inputs().get(0).name(), shape), Set.of(model.outputs().get(0).name()));
+        long bytes = 0;
+        for (Plan.Step s : plan.steps())
+            for (int i = 0; i < s.outputs().length; i++)
+                if (!s.outputs()[i].isEmpty()) bytes += 4 * dev.salient.engine.Shapes.numel(s.outputShapes()[i]);
+        return bytes;
+    }
+
+    /** The original model's every value on the batch {@code part} (the caller closes them). */
+    private static Model.Prefix originalValues(Model model, Backend b, List<ImageResult> part) {
+        float[] x = stack(part);
+        Image first = part.get(0).image;
+        long[] shape = {part.size(), first.c(), first.h(), first.w()};
+        try (Tensor xt = b.upload(x, shape)) {
+            return new Model.Prefix(x, model.run(b, Map.of(model.inputs().get(0).name(), xt), computed(model, shape)), Set.of());
         }
     }
 

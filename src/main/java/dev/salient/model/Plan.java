@@ -271,14 +271,72 @@ public final class Plan {
      * constant to its tensor on this backend (cached by the model).
      */
     Map<String, Tensor> execute(Backend b, Map<String, Tensor> inputs, BiFunction<Backend, String, Tensor> weights) {
+        return execute(b, inputs, weights, null);
+    }
+
+    /**
+     * Values of another run to take instead of computing them: {@code values} holds tensors of a
+     * run of the same graph on the same inputs with some constants different (the caller's, not
+     * closed), and {@code changed} names the constants that differ. A step none of whose inputs
+     * is a changed constant or computed from one gives the same bits in both runs, so its
+     * outputs are copied from {@code values} where a computed step or the caller reads them, and
+     * not computed at all otherwise.
+     */
+    public record Reuse(Map<String, Tensor> values, Set<String> changed) {}
+
+    /** The steps whose outputs differ from a run without the changed constants, and the unchanged outputs that are read. */
+    private record Dirty(boolean[] step, Set<String> read) {}
+
+    private Dirty dirty(Reuse reuse, Backend b) {
+        Set<String> dirty = new java.util.HashSet<>(reuse.changed());
+        for (Node n : folded) {
+            boolean hit = false;
+            for (String in : n.inputs()) hit |= dirty.contains(in);
+            if (hit) dirty.addAll(n.outputs());
+        }
+        // by groups of steps that run together (a step with those fused into its epilogue): a group
+        // runs whole if any of its steps is dirty, reading all its steps' inputs
+        boolean[] step = new boolean[steps.size()];
+        Set<String> read = new java.util.HashSet<>(fetch);
+        for (int i = 0; i < step.length; i++) {
+            int last = groupEnd(i, b);
+            boolean hit = false;
+            for (int j = i; j <= last; j++) {
+                Step s = steps.get(j);
+                boolean d = false;
+                for (String in : s.node().inputs()) d |= dirty.contains(in);
+                if (d || hit) for (String o : s.outputs()) if (!o.isEmpty()) dirty.add(o);
+                hit |= d;
+            }
+            if (hit) {
+                for (int j = i; j <= last; j++) {
+                    step[j] = true;
+                    Step s = steps.get(j);
+                    for (String o : s.outputs()) if (!o.isEmpty()) dirty.add(o);
+                    for (String in : s.inputs()) if (!in.isEmpty() && !dirty.contains(in)) read.add(in);
+                }
+            }
+            i = last;
+        }
+        return new Dirty(step, read);
+    }
+
+    /** As {@link #execute(Backend, Map, BiFunction)}, taking what it can from {@code reuse} (null: nothing). */
+    Map<String, Tensor> execute(Backend b, Map<String, Tensor> inputs, BiFunction<Backend, String, Tensor> weights,
+            Reuse reuse) {
         Tensor arena = takeArena(b);
         List<Tensor> temps = new ArrayList<>();
         Map<String, Tensor> env = new HashMap<>(inputs);
         Map<String, Tensor> result = new LinkedHashMap<>();
+        Dirty dirty = reuse == null ? null : dirty(reuse, b);
         boolean ok = false;
         try {
             for (int si = 0; si < steps.size(); si++) {
                 Step s = steps.get(si);
+                if (dirty != null && reused(b, si, arena, env, result, reuse, dirty)) {
+                    si = groupEnd(si, b);
+                    continue;
+                }
                 Tensor[] in = new Tensor[s.inputs().length];
                 for (int i = 0; i < in.length; i++) {
                     String name = s.inputs()[i];
@@ -346,6 +404,40 @@ public final class Plan {
             for (Tensor t : temps) t.close();
             if (!ok) for (Tensor t : result.values()) t.close();
         }
+    }
+
+    /** The last step that runs with step si: the steps fused into its epilogue on b, or si itself. */
+    private int groupEnd(int si, Backend b) {
+        Step s = steps.get(si);
+        if (sum[si] > 0 && s.op().fusesSum(sumActivation(si), b)) return si + sum[si] - 1;
+        if (epilogue[si] && s.op().fuses(steps.get(si + 1).op(), b)) return si + 1;
+        return si;
+    }
+
+    /**
+     * Step si's group (with the steps fused into it) taken from reuse instead of run, when no step
+     * of it is dirty and reuse holds each output that is read: copied into its buffer, or skipped
+     * when nothing reads it. False: the group runs.
+     */
+    private boolean reused(Backend b, int si, Tensor arena, Map<String, Tensor> env, Map<String, Tensor> result, Reuse reuse,
+            Dirty dirty) {
+        int last = groupEnd(si, b);
+        for (int j = si; j <= last; j++) if (dirty.step()[j]) return false;
+        Step s = steps.get(last);
+        for (int j = 0; j < s.outputs().length; j++) {
+            String o = s.outputs()[j];
+            if (outSlot[last][j] == ABSENT || !dirty.read().contains(o)) continue;
+            Tensor v = reuse.values().get(o);
+            if (v == null || !Arrays.equals(v.shape(), s.outputShapes()[j]) || v.backend() != b) return false;
+        }
+        Tensor[] out = outputs(b, last, s, arena, env, result);
+        for (int j = 0; j < out.length; j++) {
+            if (out[j] == null) continue;
+            String o = s.outputs()[j];
+            if (dirty.read().contains(o)) b.copy(reuse.values().get(o), out[j]);
+            else env.remove(o);
+        }
+        return true;
     }
 
     /** The output tensors of step si: views of the arena, or new tensors for fetched outputs. */

@@ -23,6 +23,29 @@ public final class Similarity {
     }
 
     /**
+     * A map that is compared with many others (the original map of a randomisation run): its
+     * ranks and box-filtered moments, computed once. {@link #spearman(Reference, double[])} and
+     * {@link #ssim(Reference, double[])} give the bits of {@link #spearman(double[], double[])}
+     * and {@link #ssim(double[], double[], int, int)} with it as the first map.
+     */
+    public record Reference(double[] x, int h, int w, double[] ranks, double[] ux, double[] uxx) {}
+
+    public static Reference reference(double[] x, int h, int w) {
+        boolean window = h >= 7 && w >= 7;
+        double[] xx = new double[x.length];
+        for (int i = 0; i < x.length; i++) xx[i] = x[i] * x[i];
+        return new Reference(x, h, w, ranks(x), window ? box(x, h, w) : null, window ? box(xx, h, w) : null);
+    }
+
+    public static double spearman(Reference a, double[] b) {
+        return pearson(a.ranks(), ranks(b));
+    }
+
+    public static double ssim(Reference a, double[] y) {
+        return ssim(a.x(), a.ux(), a.uxx(), y, a.h(), a.w());
+    }
+
+    /**
      * 1-based ranks, ties given their average rank: the indices sorted by value, then each run of
      * equal values given its average position. The sort is a stable LSD radix sort on the values'
      * bits mapped to unsigned keys in {@link Double#compare}'s order (a 224² map is ranked 2 x 21
@@ -100,16 +123,23 @@ public final class Similarity {
     }
 
     public static double ssim(double[] x, double[] y, int h, int w) {
+        if (h < 7 || w < 7) return Double.NaN;
+        double[] xx = new double[x.length];
+        for (int i = 0; i < x.length; i++) xx[i] = x[i] * x[i];
+        return ssim(x, box(x, h, w), box(xx, h, w), y, h, w);
+    }
+
+    /** {@link #ssim(double[], double[], int, int)} with x's box filters ux = box(x), uxx = box(x²) given. */
+    private static double ssim(double[] x, double[] ux, double[] uxx, double[] y, int h, int w) {
         int win = 7, pad = 3;
         if (h < win || w < win) return Double.NaN;
         double c1 = 0.01 * 0.01, c2 = 0.03 * 0.03, covNorm = 49.0 / 48.0;
-        double[] xx = new double[x.length], yy = new double[x.length], xy = new double[x.length];
+        double[] yy = new double[x.length], xy = new double[x.length];
         for (int i = 0; i < x.length; i++) {
-            xx[i] = x[i] * x[i];
             yy[i] = y[i] * y[i];
             xy[i] = x[i] * y[i];
         }
-        double[] ux = box(x, h, w), uy = box(y, h, w), uxx = box(xx, h, w), uyy = box(yy, h, w), uxy = box(xy, h, w);
+        double[] uy = box(y, h, w), uyy = box(yy, h, w), uxy = box(xy, h, w);
         double sum = 0;
         int cnt = 0;
         for (int r = pad; r < h - pad; r++)
