@@ -28,6 +28,7 @@
 #include "common.h"
 #include "conv2d.h"
 #include "conv2d_epilogue.h"
+#include "conv3d.h"
 #include "workspace.h"
 
 namespace {
@@ -336,6 +337,16 @@ int forward(const float* x, const float* w, const float* bias, float* y, const C
     const double flops = 2.0 * n * k * (double)g.oh * g.ow * crs;
     const int nt = flops < 2e6 ? 1 : omp_get_max_threads();
     if (winograd_applies(g, nt)) return winograd_forward(x, w, bias, y, g, nt, e);
+    {
+        salient::host::Vol3Geom v;
+        v.n = n, v.c = c, v.k = k, v.groups = groups, v.cg = g.cg, v.kg = g.kg;
+        const int in[3] = {1, g.h, g.w}, ker[3] = {1, r, s}, st[3] = {1, g.sh, g.sw}, p0[3] = {0, g.pt, g.pl},
+                  p1[3] = {0, g.pb, g.pr}, dil[3] = {1, g.dh, g.dw}, out[3] = {1, g.oh, g.ow};
+        for (int a = 0; a < 3; a++)
+            v.in[a] = in[a], v.ker[a] = ker[a], v.stride[a] = st[a], v.pad0[a] = p0[a], v.pad1[a] = p1[a],
+            v.dil[a] = dil[a], v.out[a] = out[a];
+        if (salient::conv3::direct2d_applies(v, nt)) return salient::conv3::direct2d_forward(x, w, bias, y, v, nt, e);
+    }
     const int nb = images_per_item(g, nt);
     if (nb > 1) {
         const int kg = k / groups;

@@ -20,5 +20,12 @@ bool implicit_applies(const Vol3Geom& g);
 int implicit_forward(const float* x, const float* w, const float* bias, float* y, const Vol3Geom& g, int nt,
                      const conv::Epilogue& e);
 
+// A 2-D conv (depth 1) on the direct kernel, each output's chain from zero with the bias added
+// after it, as the 2-D im2col + sgemm path runs it, so the two give the same bits: where it is
+// faster (direct2d_applies, AVX-512 only).
+bool direct2d_applies(const Vol3Geom& g, int nt);
+int direct2d_forward(const float* x, const float* w, const float* bias, float* y, const Vol3Geom& g, int nt,
+                     const conv::Epilogue& e);
+
 }  // namespace conv3
 }  // namespace salient

@@ -330,7 +330,7 @@ bool sixteen_applies(const Vol3Geom& g) {
 // whole input is written. Every output is one direct512 chain, so an image's result is the same
 // bits at any batch size and thread count.
 int direct_forward(const float* x, const float* w, const float* bias, float* y, const Vol3Geom& g, int nt,
-                   const Epilogue& e, const Direct plan) {
+                   const Epilogue& e, const Direct plan, bool chain_from_zero = false) {
     const int KD = g.ker[0], hp = g.in[1] + g.pad0[1] + g.pad1[1], wp = g.in[2] + g.pad0[2] + g.pad1[2];
     const int64_t plane = (int64_t)hp * wp, chan = (int64_t)KD * plane, slab = slab_floats(g);
     const int64_t K = (int64_t)g.cg * g.ker_vol(), dcols = 16 * (int64_t)plan.ob, dblocks = (g.kg + dcols - 1) / dcols;
@@ -351,7 +351,7 @@ int direct_forward(const float* x, const float* w, const float* bias, float* y, 
         Bp[i] = bias && o < g.kg ? bias[gi * g.kg + o] : 0.f;
     }
     // where the AVX2 kernels leave a geometry to vol2col + sgemm, its chains start from the bias
-    const bool from_bias = g.ker_vol() == 1 || !sixteen_applies(g);
+    const bool from_bias = !chain_from_zero && (g.ker_vol() == 1 || !sixteen_applies(g));
     // tap (c, t, r, s) of output (p, q) reads the slab at off[k] + p * sh * wp + q * sw
     for (int64_t k = 0; k < K; k++) {
         const int s = (int)(k % g.ker[2]), r = (int)((k / g.ker[2]) % g.ker[1]);
@@ -451,6 +451,31 @@ int direct_forward(const float* x, const float* w, const float* bias, float* y, 
 #endif
 
 }  // namespace
+
+// The 2-D convs that direct512 runs faster than im2col + sgemm (measured at batch 32, 2 threads:
+// ResNet's 7x7 stem 41 -> 31 ms, its 3x3 stride-2 convs of 576 and 1152 taps 18.8 -> 13.7 and
+// 38.0 -> 25.8 ms; at 2304 and 4608 taps the filter blocks stream from L2 per output row and
+// the GEMM wins): a window, at most kDirect2dTaps taps, and at least as many images as threads
+// (its work items are images; a single image stays on the GEMM, which splits its rows).
+constexpr int64_t kDirect2dTaps = 1152;
+
+bool direct2d_applies(const Vol3Geom& g, int nt) {
+#if SALIENT_HAVE_AVX512
+    return g.ker_vol() > 1 && (int64_t)g.cg * g.ker_vol() <= kDirect2dTaps && (int64_t)g.n * g.groups >= nt &&
+           direct_plan(g).ob > 0;
+#else
+    return false;
+#endif
+}
+
+int direct2d_forward(const float* x, const float* w, const float* bias, float* y, const Vol3Geom& g, int nt,
+                     const Epilogue& e) {
+#if SALIENT_HAVE_AVX512
+    return direct_forward(x, w, bias, y, g, nt, e, direct_plan(g), true);
+#else
+    return fail(SALIENT_EINVAL, "conv2d_forward_cpu: the direct kernel needs AVX-512");
+#endif
+}
 
 bool implicit_applies(const Vol3Geom& g) {
     // pointwise: the input is already the column matrix, but for a stride (vol2col gathers it;

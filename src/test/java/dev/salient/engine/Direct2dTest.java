@@ -1,0 +1,89 @@
+package dev.salient.engine;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.util.stream.Stream;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * With AVX-512, the 2-D stems and strided convs of a few taps run on the direct kernel of the 3-D
+ * convs (native conv3d_implicit.cpp, direct2d_applies) when a batch has an image per thread; an
+ * image alone, and AVX2, run im2col + the canonical SGEMM. The two are one chain per output (from
+ * zero, one fused multiply-add per tap in order, then the bias, the residual and the activation),
+ * so each image's outputs must be the same bits whichever runs it: a batch of three on two
+ * threads against each image alone, and AVX-512 against AVX2, for the plain, activated and
+ * residual forwards. Geometries reach the kernel's tails (blocks of filters part-empty, rows that
+ * end inside a tile) and its in-place and slab-copy inputs. (AVX-512 parts skip on processors
+ * without it; the per-image check runs everywhere.)
+ */
+class Direct2dTest {
+    static final Backend CPU = Engine.cpu();
+
+    static Stream<Conv2dGeometry> geometries() {
+        return Stream.of(
+                // a ResNet stem in small: 7x7 stride 2, pad 3, 3 -> 20 filters (a 64-filter tile part-empty)
+                new Conv2dGeometry(3, 3, 38, 30, 20, 7, 7, 2, 2, 3, 3, 3, 3, 1, 1, 1),
+                // a 3x3 stride-2 downsampling conv, 24 -> 48, rows of 15 (a last tile of one output)
+                new Conv2dGeometry(3, 24, 30, 30, 48, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1),
+                // dilation 2, stride 1 (not Winograd), asymmetric pads, 16 filters (the 16 x 28 tile)
+                new Conv2dGeometry(3, 8, 20, 33, 16, 3, 3, 1, 1, 2, 1, 0, 2, 2, 2, 1),
+                // grouped: 2 groups of 8 -> 16, 5x3 kernel, stride 2 across, 1 down
+                new Conv2dGeometry(3, 16, 17, 26, 32, 5, 3, 1, 2, 2, 1, 2, 1, 1, 1, 2),
+                // no pads: the kernel reads x in place; 128 taps, 70 filters
+                new Conv2dGeometry(3, 8, 16, 20, 70, 4, 4, 2, 2, 0, 0, 0, 0, 1, 1, 1));
+    }
+
+    /** Plain, ReLU and Conv+Add+ReLU forwards of geometry g on x, in one array. */
+    static float[] forwards(Conv2dGeometry g, float[] x, float[] w, float[] bias, float[] z) {
+        try (Tensor tx = CPU.upload(x, g.inputShape()); Tensor tw = CPU.upload(w, g.weightShape());
+                Tensor tb = CPU.upload(bias, g.k()); Tensor tz = CPU.upload(z, g.outputShape());
+                Tensor ty = CPU.allocate(g.outputShape())) {
+            int len = (int) ty.numel();
+            float[] out = new float[3 * len];
+            CPU.conv2dForward(tx, tw, tb, ty, g);
+            System.arraycopy(ty.toArray(), 0, out, 0, len);
+            CPU.conv2dForwardActivation(tx, tw, tb, ty, g, Activation.RELU, 0f, 0f);
+            System.arraycopy(ty.toArray(), 0, out, len, len);
+            CPU.conv2dForwardSum(tx, tw, tb, tz, ty, g, Activation.RELU, 0f, 0f);
+            System.arraycopy(ty.toArray(), 0, out, 2 * len, len);
+            return out;
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource("geometries")
+    void eachImageGetsTheSameBitsInABatchAloneAndOnEitherInstructionSet(Conv2dGeometry g) {
+        int n = g.n();
+        float[] x = Parity.random(41, (int) numel(g.inputShape())), w = Parity.random(42, (int) numel(g.weightShape()));
+        float[] bias = Parity.random(43, g.k()), z = Parity.random(44, (int) numel(g.outputShape()));
+        int threads = CpuNative.salient_get_num_threads(), isa = CpuNative.salient_get_isa();
+        try {
+            assertEquals(0, CpuNative.salient_set_num_threads(2));
+            float[] batch = forwards(g, x, w, bias, z);
+            Conv2dGeometry one = g.withBatch(1);
+            int in = (int) numel(one.inputShape()), out = (int) numel(one.outputShape());
+            for (int i = 0; i < n; i++) {
+                float[] alone = forwards(one, java.util.Arrays.copyOfRange(x, i * in, (i + 1) * in), w, bias,
+                        java.util.Arrays.copyOfRange(z, i * out, (i + 1) * out));
+                for (int f = 0; f < 3; f++)
+                    BatchInvarianceTest.assertSameBits(g + ": forward " + f + ", image " + i + " in the batch against alone",
+                            java.util.Arrays.copyOfRange(alone, f * out, (f + 1) * out), batch, f * n * out + i * out);
+            }
+            if (CpuNative.salient_max_isa() >= CpuNative.ISA_AVX512) {
+                assertEquals(0, CpuNative.salient_set_isa(CpuNative.ISA_AVX2));
+                float[] avx2 = forwards(g, x, w, bias, z);
+                BatchInvarianceTest.assertSameBits(g + ": AVX-512 against AVX2", avx2, batch, 0);
+            }
+        } finally {
+            CpuNative.salient_set_isa(isa);
+            CpuNative.salient_set_num_threads(threads);
+        }
+    }
+
+    static long numel(long[] s) {
+        long n = 1;
+        for (long d : s) n *= d;
+        return n;
+    }
+}
