@@ -10,8 +10,10 @@ import org.junit.jupiter.params.provider.MethodSource;
  * With AVX-512, the 2-D stems and strided convs of a few taps run on the direct kernel of the 3-D
  * convs (native conv3d_implicit.cpp, direct2d_applies) when a batch has an image per thread; an
  * image alone, and AVX2, run im2col + the canonical SGEMM. The two are one chain per output (from
- * zero, one fused multiply-add per tap in order, then the bias, the residual and the activation),
- * so each image's outputs must be the same bits whichever runs it: a batch of three on two
+ * zero, one fused multiply-add per tap in order, then the bias, the residual and the activation).
+ * Stride-2 depthwise convs on wide rows run with 16 channels in the lanes (AVX-512) or on phase
+ * planes (AVX2), both with taps_plane's three partial sums. So each image's outputs must be the
+ * same bits whichever runs it: a batch of three on two
  * threads against each image alone, and AVX-512 against AVX2, for the plain, activated and
  * residual forwards. Geometries reach the kernel's tails (blocks of filters part-empty, rows that
  * end inside a tile) and its in-place and slab-copy inputs. (AVX-512 parts skip on processors
@@ -31,7 +33,14 @@ class Direct2dTest {
                 // grouped: 2 groups of 8 -> 16, 5x3 kernel, stride 2 across, 1 down
                 new Conv2dGeometry(3, 16, 17, 26, 32, 5, 3, 1, 2, 2, 1, 2, 1, 1, 1, 2),
                 // no pads: the kernel reads x in place; 128 taps, 70 filters
-                new Conv2dGeometry(3, 8, 16, 20, 70, 4, 4, 2, 2, 0, 0, 0, 0, 1, 1, 1));
+                new Conv2dGeometry(3, 8, 16, 20, 70, 4, 4, 2, 2, 0, 0, 0, 0, 1, 1, 1),
+                // depthwise 3x3 stride 2 on rows of 28 and more: the channel-lane kernel (conv2d_depthwise.cpp)
+                // with AVX-512, the phase planes else; 20 channels (a block of 16 lanes, then 4)
+                new Conv2dGeometry(3, 20, 58, 60, 20, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 20),
+                // ... uneven pads, rows of 29
+                new Conv2dGeometry(2, 16, 56, 57, 16, 3, 3, 2, 2, 0, 1, 1, 0, 1, 1, 16),
+                // ... dilation 2
+                new Conv2dGeometry(2, 33, 62, 64, 33, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2, 33));
     }
 
     /** Plain, ReLU and Conv+Add+ReLU forwards of geometry g on x, in one array. */
