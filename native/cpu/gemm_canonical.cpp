@@ -290,11 +290,16 @@ void kernel512(int kc, const float* A, int64_t rs, int64_t ps, float alpha, cons
     if (st && st->z) {
         // the residual's block is read once, in the stores: fetched now, it arrives while the
         // products run instead of stalling the stores on memory (a ResNet block's 1x1 expansion
-        // reads a residual of its output's size, far past the caches)
+        // reads a residual of its output's size, far past the caches). The block of the next R
+        // rows, which the next call of the row loop stores, is fetched into L2 as well: a call of
+        // 64 steps (ResNet-50's 64 -> 256 expansion) is shorter than a trip to memory (that
+        // layer at batch 32: 21 -> 17-18.5 ms)
 #pragma GCC unroll 8
         for (int r = 0; r < R; r++) {
             _mm_prefetch((const char*)(st->z + r * st->ldz), _MM_HINT_T0);
             if (H == 2) _mm_prefetch((const char*)(st->z + r * st->ldz + 16), _MM_HINT_T0);
+            _mm_prefetch((const char*)(st->z + (r + R) * st->ldz), _MM_HINT_T1);
+            if (H == 2) _mm_prefetch((const char*)(st->z + (r + R) * st->ldz + 16), _MM_HINT_T1);
         }
     }
     const float* a[R];
