@@ -22,6 +22,7 @@
 #include <immintrin.h>
 #endif
 #include "common.h"
+#include "isa.h"
 #include "workspace.h"
 
 namespace {
@@ -224,6 +225,78 @@ inline int avg_divisor(const PoolGeom& g, int p, int q, int include_pad) {
     return count_in(h0, g.kh, g.dh, 0, g.h) * count_in(w0, g.kw, g.dw, 0, g.w);
 }
 
+#if SALIENT_HAVE_AVX512
+// 3x3 windows of stride 2 (ResNet's and DenseNet's stem pool) with AVX-512, forward: per output row,
+// each of its three input rows' column winners for 16 outputs at once (the window columns picked
+// out of 32 consecutive inputs by two-source permutes), then the winner over the rows, from a
+// -inf-padded copy of the row. A pad position holds -inf, which never replaces a running best
+// (-inf > best is false) and is replaced by anything larger, so the values are RowScan's: the
+// same scan order (columns, then rows) and take rule, and the winner's bits are an input's.
+// The last input row's winners are kept for the next output row, which reads that row first.
+bool s2k3_applies(const PoolGeom& g) {
+    return salient::isa::avx512() && g.kh == 3 && g.kw == 3 && g.sh == 2 && g.sw == 2 && g.dh == 1 && g.dw == 1 &&
+           g.pt <= 1 && g.pl <= 1;
+}
+
+SALIENT_AVX512_BEGIN
+// Column winners of one input row (xr, or no row: all -inf) for outputs [0, ow) into cw; P is
+// scratch of 2 * round16(ow) + 48 floats.
+inline void s2k3_columns(const float* xr, const PoolGeom& g, float* P, float* cw) {
+    const int ow16 = (g.ow + 15) & ~15;
+    const __m512 ninf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+    if (!xr) {
+        for (int q = 0; q < ow16; q += 16) _mm512_storeu_ps(cw + q, ninf);
+        return;
+    }
+    // P[i] = input column i - pl, -inf outside the row
+    const int len = 2 * ow16 + 48;
+    for (int i = 0; i < len; i += 16) _mm512_storeu_ps(P + i, ninf);
+    std::memcpy(P + g.pl, xr, sizeof(float) * (size_t)std::min(g.w, len - g.pl));
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    for (int q = 0; q < ow16; q += 16) {
+        const float* b = P + 2 * q;
+        const __m512 l0 = _mm512_loadu_ps(b), l1 = _mm512_loadu_ps(b + 16);
+        const __m512 m0 = _mm512_loadu_ps(b + 2), m1 = _mm512_loadu_ps(b + 18);
+        __m512 best = _mm512_permutex2var_ps(l0, even, l1);
+        const __m512 t1 = _mm512_permutex2var_ps(l0, odd, l1), t2 = _mm512_permutex2var_ps(m0, even, m1);
+        __mmask16 take = _mm512_cmp_ps_mask(t1, best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(t1, t1, _CMP_UNORD_Q);
+        best = _mm512_mask_blend_ps(take, best, t1);
+        take = _mm512_cmp_ps_mask(t2, best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(t2, t2, _CMP_UNORD_Q);
+        best = _mm512_mask_blend_ps(take, best, t2);
+        _mm512_storeu_ps(cw + q, best);
+    }
+}
+
+void s2k3_plane(const float* xp, float* yp, const PoolGeom& g, float* scratch) {
+    const int ow16 = (g.ow + 15) & ~15;
+    float* P = scratch;                       // 2 * ow16 + 48
+    float* cw[3] = {P + 2 * ow16 + 48, P + 3 * ow16 + 48, P + 4 * ow16 + 48};
+    auto row = [&](int ih) { return ih >= 0 && ih < g.h ? xp + (int64_t)ih * g.w : nullptr; };
+    int have = -1000;  // the input row whose winners cw[2] holds
+    for (int p = 0; p < g.oh; p++) {
+        const int ih0 = 2 * p - g.pt;
+        if (have == ih0) std::swap(cw[0], cw[2]);
+        else s2k3_columns(row(ih0), g, P, cw[0]);
+        s2k3_columns(row(ih0 + 1), g, P, cw[1]);
+        s2k3_columns(row(ih0 + 2), g, P, cw[2]);
+        have = ih0 + 2;
+        float* yr = yp + (int64_t)p * g.ow;
+        for (int q = 0; q < g.ow; q += 16) {
+            const __mmask16 m = g.ow - q >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (g.ow - q)) - 1);
+            __m512 best = _mm512_loadu_ps(cw[0] + q);
+            for (int r = 1; r < 3; r++) {
+                const __m512 v = _mm512_loadu_ps(cw[r] + q);
+                const __mmask16 take = _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+                best = _mm512_mask_blend_ps(take, best, v);
+            }
+            _mm512_mask_storeu_ps(yr + q, m, best);
+        }
+    }
+}
+SALIENT_AVX512_END
+#endif
+
 }  // namespace
 
 #define POOL_GEOM PoolGeom g{n, c, h, wd, kh, kw, stride_h, stride_w, pad_top, pad_left, pad_bottom, pad_right, dil_h, dil_w, oh, ow}
@@ -236,6 +309,25 @@ extern "C" int maxpool2d_forward_cpu(const float* x, float* y, int n, int c, int
     POOL_GEOM;
     if (int rc = check_pool(__func__, g)) return rc;
     // x: (n,c,h,w), y: (n,c,oh,ow)
+#if SALIENT_HAVE_AVX512
+    if (s2k3_applies(g)) {
+        const int64_t planes = (int64_t)n * c, scratch = 5 * (int64_t)((ow + 15) & ~15) + 48;
+        int err = 0;
+#pragma omp parallel if (planes * oh * ow * 9 > 32768)
+        {
+            float* t = salient::thread_workspace(scratch, 0);
+            if (!t) {
+#pragma omp atomic write
+                err = 1;
+            }
+#pragma omp for schedule(static)
+            for (int64_t pl = 0; pl < planes; pl++)
+                if (t) s2k3_plane(x + pl * (int64_t)h * wd, y + pl * (int64_t)oh * ow, g, t);
+        }
+        if (err) return salient::fail(SALIENT_ENOMEM, "%s: out of memory for the row scan", __func__);
+        return SALIENT_OK;
+    }
+#endif
     return for_each_plane(__func__, g, (int64_t)n * c, [&](RowScan& rs, int64_t pl) {
         const float* xp = x + pl * (int64_t)h * wd;
         float* yp = y + pl * (int64_t)oh * ow;
