@@ -364,7 +364,12 @@ int direct_forward(const float* x, const float* w, const float* bias, float* y, 
     for (int a = 0; a < 3; a++) pads |= g.pad0[a] != 0 || g.pad1[a] != 0;
     const int64_t x_len = (int64_t)g.n * g.c * g.in_vol();
     const int OD = g.out[0], OH = g.out[1], OW = g.out[2], sw = g.stride[2];
-    const int64_t ohw = (int64_t)OH * OW, ovol = g.out_vol(), items = (int64_t)g.n * g.groups * OD;
+    // fewer (image, group, slice) items than threads (a 2-D conv at batch 1): each item's output rows
+    // are split into blocks too (each output's chain is the same whichever item computes it)
+    const int64_t slices = (int64_t)g.n * g.groups * OD;
+    const int rblocks = slices >= nt ? 1 : (int)std::min<int64_t>(OH, (nt + slices - 1) / slices);
+    const int rows = (OH + rblocks - 1) / rblocks;
+    const int64_t ohw = (int64_t)OH * OW, ovol = g.out_vol(), items = slices * rblocks;
     int err = 0;
 #pragma omp parallel num_threads((int)std::max<int64_t>(1, std::min<int64_t>(nt, items)))
     {
@@ -389,8 +394,9 @@ int direct_forward(const float* x, const float* w, const float* bias, float* y, 
 #pragma omp for schedule(dynamic, 1)
         for (int64_t it = 0; it < items; it++) {
             if (!xs) continue;
-            const int z = (int)(it % OD);
-            const int64_t gi = (it / OD) % g.groups, nn = it / ((int64_t)OD * g.groups);
+            const int rb = (int)(it % rblocks), z = (int)((it / rblocks) % OD);
+            const int64_t gi = (it / rblocks / OD) % g.groups, nn = it / ((int64_t)rblocks * OD * g.groups);
+            const int p_lo = rb * rows, p_hi = std::min(OH, p_lo + rows);
             const float* xg = x + (nn * g.c + gi * g.cg) * g.in_vol();
             // without pads every tap is inside x: the item reads it there (a strided pointwise conv
             // reads only its own rows), unless the dropped lanes of its last block would read past x
@@ -423,7 +429,7 @@ int direct_forward(const float* x, const float* w, const float* bias, float* y, 
             // the next output row's taps, fetched a row ahead
             const int64_t pfd = (int64_t)g.stride[1] * (in_x ? g.in[2] : wp);
             const int64_t* ok = in_x ? offx : off;
-            for (int p = 0; p < OH; p++) {
+            for (int p = p_lo; p < p_hi; p++) {
                 const float* base = (in_x ? xz : xs) + (int64_t)p * pfd;
                 for (int q0 = 0; q0 < OW; q0 += plan.p)
                     for (int64_t b = 0; b < dblocks; b++) {
@@ -455,14 +461,18 @@ int direct_forward(const float* x, const float* w, const float* bias, float* y, 
 // The 2-D convs that direct512 runs faster than im2col + sgemm (measured at batch 32, 2 threads:
 // ResNet's 7x7 stem 41 -> 31 ms, its 3x3 stride-2 convs of 576 and 1152 taps 18.8 -> 13.7 and
 // 38.0 -> 25.8 ms; at 2304 and 4608 taps the filter blocks stream from L2 per output row and
-// the GEMM wins): a window, at most kDirect2dTaps taps, and at least as many images as threads
-// (its work items are images; a single image stays on the GEMM, which splits its rows).
+// the GEMM wins): a window and at most kDirect2dTaps taps; with fewer images than threads, an
+// output plane of at least kDirect2dSplitPlane.
 constexpr int64_t kDirect2dTaps = 1152;
+constexpr int64_t kDirect2dSplitPlane = 56 * 56;
 
 bool direct2d_applies(const Vol3Geom& g, int nt) {
 #if SALIENT_HAVE_AVX512
-    return g.ker_vol() > 1 && (int64_t)g.cg * g.ker_vol() <= kDirect2dTaps && (int64_t)g.n * g.groups >= nt &&
-           direct_plan(g).ob > 0;
+    // with fewer images than threads each image's rows are split over them: a win on large planes only
+    // (the stem at batch 1: 1.23 -> 0.94 ms; a 3x3 stride-2 conv onto 14x14: 0.56 -> 0.81 ms)
+    const bool rows_split = (int64_t)g.n * g.groups < nt;
+    return g.ker_vol() > 1 && (int64_t)g.cg * g.ker_vol() <= kDirect2dTaps && direct_plan(g).ob > 0 &&
+           (!rows_split || (int64_t)g.out[1] * g.out[2] >= kDirect2dSplitPlane);
 #else
     return false;
 #endif

@@ -26,6 +26,9 @@ class Direct2dTest {
         return Stream.of(
                 // a ResNet stem in small: 7x7 stride 2, pad 3, 3 -> 20 filters (a 64-filter tile part-empty)
                 new Conv2dGeometry(3, 3, 38, 30, 20, 7, 7, 2, 2, 3, 3, 3, 3, 1, 1, 1),
+                // a stem whose 60x58 output plane is large enough that an image alone on two threads
+                // runs the direct kernel too, its output rows split between the threads
+                new Conv2dGeometry(2, 3, 120, 116, 24, 7, 7, 2, 2, 3, 3, 3, 3, 1, 1, 1),
                 // a 3x3 stride-2 downsampling conv, 24 -> 48, rows of 15 (a last tile of one output)
                 new Conv2dGeometry(3, 24, 30, 30, 48, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1),
                 // dilation 2, stride 1 (not Winograd), asymmetric pads, 16 filters (the 16 x 28 tile)
