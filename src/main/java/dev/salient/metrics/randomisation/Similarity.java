@@ -76,6 +76,12 @@ public final class Similarity {
             long[] tk = key; key = key2; key2 = tk;
             int[] ti = idx; idx = idx2; idx2 = ti;
         }
+        return averageTies(v, idx);
+    }
+
+    /** Ranks from the indices of v in sorted order: each run of == values gets its average 1-based position. */
+    private static double[] averageTies(double[] v, int[] idx) {
+        int n = v.length;
         double[] r = new double[n];
         for (int i = 0; i < n;) {
             int j = i;
@@ -93,15 +99,9 @@ public final class Similarity {
         Integer[] idx = new Integer[n];
         for (int i = 0; i < n; i++) idx[i] = i;
         Arrays.sort(idx, (x, y) -> Double.compare(v[x], v[y]));
-        double[] r = new double[n];
-        for (int i = 0; i < n;) {
-            int j = i;
-            while (j + 1 < n && v[idx[j + 1]] == v[idx[i]]) j++;
-            double avg = (i + j) / 2.0 + 1;
-            for (int k = i; k <= j; k++) r[idx[k]] = avg;
-            i = j + 1;
-        }
-        return r;
+        int[] order = new int[n];
+        for (int i = 0; i < n; i++) order[i] = idx[i];
+        return averageTies(v, order);
     }
 
     static double pearson(double[] a, double[] b) {
