@@ -216,10 +216,11 @@ public final class Evaluation {
             int batch) {
         List<ModelRandomisation.Layer> layers = ModelRandomisation.layersTopDown(model);
         Map<Integer, HostTensor[]> draws = new HashMap<>();
+        if (out.isEmpty()) return;
         Image first = out.get(0).image;
-        long perImage = valueBytes(model, new long[] {1, first.c(), first.h(), first.w()});
+        long perImage = Math.max(1, valueBytes(model, new long[] {1, first.c(), first.h(), first.w()}));
         long cap = budget / 4;
-        int group = perImage * batch > cap ? batch : (int) Math.min(out.size(), cap / perImage / batch * batch);
+        int group = perImage * batch > cap ? batch : (int) Math.max(batch, Math.min(out.size(), cap / perImage / batch * batch));
         for (int g0 = 0; g0 < out.size(); g0 += group) {
             List<ImageResult> grp = out.subList(g0, Math.min(out.size(), g0 + group));
             Map<ImageResult, Map<String, Similarity.Reference>> refs = new java.util.IdentityHashMap<>();
