@@ -239,6 +239,11 @@ bool s2k3_applies(const PoolGeom& g) {
 }
 
 SALIENT_AVX512_BEGIN
+// takes() on 16 lanes: best replaced by v where v is larger or NaN.
+inline __m512 take512(__m512 v, __m512 best) {
+    return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(v, best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), best, v);
+}
+
 // Column winners of one input row (xr, or no row: all -inf) for outputs [0, ow) into cw; P is
 // scratch of 2 * round16(ow) + 48 floats.
 inline void s2k3_columns(const float* xr, const PoolGeom& g, float* P, float* cw) {
@@ -259,11 +264,8 @@ inline void s2k3_columns(const float* xr, const PoolGeom& g, float* P, float* cw
         const __m512 l0 = _mm512_loadu_ps(b), l1 = _mm512_loadu_ps(b + 16);
         const __m512 m0 = _mm512_loadu_ps(b + 2), m1 = _mm512_loadu_ps(b + 18);
         __m512 best = _mm512_permutex2var_ps(l0, even, l1);
-        const __m512 t1 = _mm512_permutex2var_ps(l0, odd, l1), t2 = _mm512_permutex2var_ps(m0, even, m1);
-        __mmask16 take = _mm512_cmp_ps_mask(t1, best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(t1, t1, _CMP_UNORD_Q);
-        best = _mm512_mask_blend_ps(take, best, t1);
-        take = _mm512_cmp_ps_mask(t2, best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(t2, t2, _CMP_UNORD_Q);
-        best = _mm512_mask_blend_ps(take, best, t2);
+        best = take512(_mm512_permutex2var_ps(l0, odd, l1), best);
+        best = take512(_mm512_permutex2var_ps(m0, even, m1), best);
         _mm512_storeu_ps(cw + q, best);
     }
 }
@@ -285,11 +287,7 @@ void s2k3_plane(const float* xp, float* yp, const PoolGeom& g, float* scratch) {
         for (int q = 0; q < g.ow; q += 16) {
             const __mmask16 m = g.ow - q >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (g.ow - q)) - 1);
             __m512 best = _mm512_loadu_ps(cw[0] + q);
-            for (int r = 1; r < 3; r++) {
-                const __m512 v = _mm512_loadu_ps(cw[r] + q);
-                const __mmask16 take = _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
-                best = _mm512_mask_blend_ps(take, best, v);
-            }
+            for (int r = 1; r < 3; r++) best = take512(_mm512_loadu_ps(cw[r] + q), best);
             _mm512_mask_storeu_ps(yr + q, m, best);
         }
     }

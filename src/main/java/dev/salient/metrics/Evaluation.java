@@ -215,12 +215,17 @@ public final class Evaluation {
     static void randomisation(Model model, Backend b, long budget, List<ImageResult> out, List<Method> methods, Options o,
             int batch) {
         List<ModelRandomisation.Layer> layers = ModelRandomisation.layersTopDown(model);
-        Map<Integer, HostTensor[]> draws = new HashMap<>();
         if (out.isEmpty()) return;
+        Map<Integer, HostTensor[]> draws = new HashMap<>();
         Image first = out.get(0).image;
-        long perImage = Math.max(1, valueBytes(model, new long[] {1, first.c(), first.h(), first.w()}));
+        long perImage = 0;
+        for (Plan.Step s : forwardPlan(model, new long[] {1, first.c(), first.h(), first.w()}).steps())
+            for (int i = 0; i < s.outputs().length; i++)
+                if (!s.outputs()[i].isEmpty()) perImage += 4 * dev.salient.engine.Shapes.numel(s.outputShapes()[i]);
+        perImage = Math.max(1, perImage);
         long cap = budget / 4;
-        int group = perImage * batch > cap ? batch : (int) Math.max(batch, Math.min(out.size(), cap / perImage / batch * batch));
+        // whole batches, at least one
+        int group = (int) Math.max(batch, Math.min(out.size(), cap / perImage / batch * batch));
         for (int g0 = 0; g0 < out.size(); g0 += group) {
             List<ImageResult> grp = out.subList(g0, Math.min(out.size(), g0 + group));
             Map<ImageResult, Map<String, Similarity.Reference>> refs = new java.util.IdentityHashMap<>();
@@ -280,22 +285,9 @@ public final class Evaluation {
         v.put(layer + "/ssim", Similarity.ssim(p, q));
     }
 
-    /** The names of every value a forward pass on an input of {@code shape} computes. */
-    private static Set<String> computed(Model model, long[] shape) {
-        Plan plan = model.plan(Map.of(model.inputs().get(0).name(), shape), Set.of(model.outputs().get(0).name()));
-        Set<String> names = new LinkedHashSet<>();
-        for (Plan.Step s : plan.steps()) for (String t : s.outputs()) if (!t.isEmpty()) names.add(t);
-        return names;
-    }
-
-    /** Bytes of every value a forward pass on an input of {@code shape} computes. */
-    private static long valueBytes(Model model, long[] shape) {
-        Plan plan = model.plan(Map.of(model.inputs().get(0).name(), shape), Set.of(model.outputs().get(0).name()));
-        long bytes = 0;
-        for (Plan.Step s : plan.steps())
-            for (int i = 0; i < s.outputs().length; i++)
-                if (!s.outputs()[i].isEmpty()) bytes += 4 * dev.salient.engine.Shapes.numel(s.outputShapes()[i]);
-        return bytes;
+    /** The plan of a forward pass to the first output on an input of {@code shape}. */
+    private static Plan forwardPlan(Model model, long[] shape) {
+        return model.plan(Map.of(model.inputs().get(0).name(), shape), Set.of(model.outputs().get(0).name()));
     }
 
     /** The original model's every value on the batch {@code part} (the caller closes them). */
@@ -303,8 +295,10 @@ public final class Evaluation {
         float[] x = stack(part);
         Image first = part.get(0).image;
         long[] shape = {part.size(), first.c(), first.h(), first.w()};
+        Set<String> names = new LinkedHashSet<>();
+        for (Plan.Step s : forwardPlan(model, shape).steps()) for (String t : s.outputs()) if (!t.isEmpty()) names.add(t);
         try (Tensor xt = b.upload(x, shape)) {
-            return new Model.Prefix(x, model.run(b, Map.of(model.inputs().get(0).name(), xt), computed(model, shape)), Set.of());
+            return new Model.Prefix(x, model.run(b, Map.of(model.inputs().get(0).name(), xt), names), Set.of());
         }
     }
 

@@ -171,10 +171,6 @@ public final class Plan {
         return sum[i] == 3 ? steps.get(i + 2).op() : null;
     }
 
-    /**
-     * How many steps {@link #execute} runs in the epilogue of the step before them on {@code b}
-     * (activations, and residual sums with their activations).
-     */
     /** The steps of op type {@code opType} that run their successor as their epilogue on {@code b}. */
     int fusedAfter(String opType, Backend b) {
         int n = 0;
@@ -185,16 +181,16 @@ public final class Plan {
         return n;
     }
 
+    /**
+     * How many steps {@link #execute} runs in the epilogue of the step before them on {@code b}
+     * (activations, and residual sums with their activations).
+     */
     int fusedSteps(Backend b) {
         int n = 0;
-        for (int i = 0; i < epilogue.length; i++) {
-            if (sum[i] > 0 && steps.get(i).op().fusesSum(sumActivation(i), b)) {
-                n += sum[i] - 1;
-                i += sum[i] - 1;
-            } else if (epilogue[i] && steps.get(i).op().fuses(steps.get(i + 1).op(), b)) {
-                n++;
-                i++;
-            }
+        for (int i = 0; i < steps.size(); i++) {
+            int last = groupEnd(i, b);
+            n += last - i;
+            i = last;
         }
         return n;
     }
@@ -301,13 +297,8 @@ public final class Plan {
         for (int i = 0; i < step.length; i++) {
             int last = groupEnd(i, b);
             boolean hit = false;
-            for (int j = i; j <= last; j++) {
-                Step s = steps.get(j);
-                boolean d = false;
-                for (String in : s.node().inputs()) d |= dirty.contains(in);
-                if (d || hit) for (String o : s.outputs()) if (!o.isEmpty()) dirty.add(o);
-                hit |= d;
-            }
+            for (int j = i; j <= last; j++)
+                for (String in : steps.get(j).node().inputs()) hit |= dirty.contains(in);
             if (hit) {
                 for (int j = i; j <= last; j++) {
                     step[j] = true;

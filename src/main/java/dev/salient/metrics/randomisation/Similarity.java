@@ -64,7 +64,7 @@ public final class Similarity {
         }
         int[] count = new int[257];
         for (int shift = 0; shift < 64; shift += 8) {
-            java.util.Arrays.fill(count, 0);
+            Arrays.fill(count, 0);
             for (int i = 0; i < n; i++) count[(int) (key[i] >>> shift & 0xFF) + 1]++;
             if (count[(int) (key[0] >>> shift & 0xFF) + 1] == n) continue; // every key has this byte
             for (int b = 0; b < 256; b++) count[b + 1] += count[b];
@@ -80,7 +80,7 @@ public final class Similarity {
     }
 
     /** Ranks from the indices of v in sorted order: each run of == values gets its average 1-based position. */
-    private static double[] averageTies(double[] v, int[] idx) {
+    static double[] averageTies(double[] v, int[] idx) {
         int n = v.length;
         double[] r = new double[n];
         for (int i = 0; i < n;) {
@@ -91,17 +91,6 @@ public final class Similarity {
             i = j + 1;
         }
         return r;
-    }
-
-    /** {@link #ranks} by sorting boxed indices with {@link Double#compare} (the reference the tests hold it to). */
-    static double[] ranksBoxed(double[] v) {
-        int n = v.length;
-        Integer[] idx = new Integer[n];
-        for (int i = 0; i < n; i++) idx[i] = i;
-        Arrays.sort(idx, (x, y) -> Double.compare(v[x], v[y]));
-        int[] order = new int[n];
-        for (int i = 0; i < n; i++) order[i] = idx[i];
-        return averageTies(v, order);
     }
 
     static double pearson(double[] a, double[] b) {
@@ -175,7 +164,7 @@ public final class Similarity {
         }
         double[] s = new double[w];
         for (int r = 0; r < h; r++) {
-            java.util.Arrays.fill(s, 0);
+            Arrays.fill(s, 0);
             for (int k = -3; k <= 3; k++) {
                 int src = reflect(r + k, h) * w;
                 for (int c = 0; c < w; c++) s[c] += t[src + c];

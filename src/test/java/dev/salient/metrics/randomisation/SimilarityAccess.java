@@ -8,8 +8,14 @@ public final class SimilarityAccess {
         return Similarity.ranks(v);
     }
 
+    /** The ranks by a boxed index sort with {@code Double.compare} (the plain definition). */
     public static double[] ranksBoxed(double[] v) {
-        return Similarity.ranksBoxed(v);
+        Integer[] idx = new Integer[v.length];
+        for (int i = 0; i < v.length; i++) idx[i] = i;
+        java.util.Arrays.sort(idx, (x, y) -> Double.compare(v[x], v[y]));
+        int[] order = new int[v.length];
+        for (int i = 0; i < v.length; i++) order[i] = idx[i];
+        return Similarity.averageTies(v, order);
     }
 
     public static double[] box(double[] v, int h, int w) {
