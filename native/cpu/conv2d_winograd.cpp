@@ -40,7 +40,7 @@ namespace conv {
 
 namespace {
 
-constexpr int kTileCols = 32;   // GEMM columns (tiles) an item aims for
+constexpr int kTileCols = 64;   // GEMM columns (tiles) an item aims for
 
 // Distance between the 16 transformed planes: n rounded up to a cache line and
 // kept off multiples of 4 KiB, so the 16 streams of a transform don't evict
@@ -179,11 +179,14 @@ void transform_output(const float* M, int64_t ld, int64_t sm, int64_t t0, int ty
 // Work items: nb whole images each, or each image cut into `parts` blocks of
 // `rows` tile rows when there are fewer images than threads or an image's
 // tiles would need more than kItemFloats of V and M. ld: tiles (GEMM columns) per item.
-// V and M are 16 times an item's tiles by the channels: items small enough for them to stay in
-// L2 between the transforms and the GEMMs (rather than 3 MiB per image of 128 channels at 28x28
-// going out to L3 and back) took ResNet's batch-32 3x3 convs from 16-24 ms to 14-15 ms on Zen 5
-// (2 threads, AVX-512); U is streamed once per item instead, from L2 or L3.
-constexpr int64_t kItemFloats = int64_t(1) << 17;  // 512 KiB of V + M per thread
+// V and M are 16 times an item's tiles by the channels, and U (16 times the filter) is streamed
+// once per item, so the item's size trades V and M staying in L2 against U's passes: 1 MiB of U
+// at 128 channels, 16 MiB at 512. Items of up to 4 MiB of V + M (and GEMMs of at least 64
+// columns) took ResNet's batch-32 3x3 convs on the 2-core Xeon of 2026-12 from 21.0 to 17.3 ms
+// at 128 channels (28x28) and 18.0 to 16.3 at 256 (14x14), and feature visualisation's batch-64
+// convs of ResNet-18 (140x140 inputs) by 10-18 %, against items of 512 KiB, which Zen 5 had
+// preferred (16-24 -> 14-15 ms there); 512 channels at 7x7 stayed at 15-16 ms either way.
+constexpr int64_t kItemFloats = int64_t(1) << 20;  // 4 MiB of V + M per thread
 
 struct Split {
     int nb, parts, rows;

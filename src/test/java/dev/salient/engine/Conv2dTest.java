@@ -271,6 +271,34 @@ class Conv2dTest {
         }
     }
 
+    /**
+     * Winograd's work items take several whole images when the planes are small (four 7x7 images of
+     * 64 channels to an item here: 9 images on two threads make items of 4, 4 and 1) or cut an image
+     * into blocks of tile rows (one 40x40 image): every image's output and data gradient are the bits
+     * it gets alone, whatever the item around it.
+     */
+    @Test
+    void winogradItemsGiveEachImageItsBitsAlone() {
+        Conv2dGeometry[] gs = {new Conv2dGeometry(9, 64, 7, 7, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),
+                new Conv2dGeometry(5, 48, 12, 12, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),
+                new Conv2dGeometry(3, 32, 40, 40, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1)};
+        for (Conv2dGeometry g : gs) {
+            float[] x = Parity.random(41, numel(g.inputShape()));
+            float[] w = Parity.random(42, numel(g.weightShape()));
+            float[] b = Parity.random(43, g.k());
+            float[] y = forward(x, w, b, g), dx = backwardData(y, w, g);
+            Conv2dGeometry one = new Conv2dGeometry(1, g.c(), g.h(), g.w(), g.k(), 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1);
+            int in = numel(one.inputShape()), out = numel(one.outputShape());
+            for (int i = 0; i < g.n(); i++) {
+                float[] xi = java.util.Arrays.copyOfRange(x, i * in, (i + 1) * in);
+                float[] yi = forward(xi, w, b, one);
+                assertArrayEquals(yi, java.util.Arrays.copyOfRange(y, i * out, (i + 1) * out), g + ": forward, image " + i);
+                float[] dxi = backwardData(java.util.Arrays.copyOfRange(y, i * out, (i + 1) * out), w, one);
+                assertArrayEquals(dxi, java.util.Arrays.copyOfRange(dx, i * in, (i + 1) * in), g + ": data gradient, image " + i);
+            }
+        }
+    }
+
     /** y[n,k,p,q] = bias[k] + sum w[k,c,r,s] x[n, g*cg + c, p*sh - pt + r*dh, q*sw - pl + s*dw], in double. */
     static double[] reference(float[] x, float[] w, float[] bias, Conv2dGeometry g) {
         int oh = g.outH(), ow = g.outW(), cg = g.c() / g.groups(), kg = g.k() / g.groups();
