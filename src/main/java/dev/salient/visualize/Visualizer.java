@@ -271,14 +271,16 @@ public final class Visualizer {
                 b.channelAffine(out, scale, shift, out);
                 OpProfile.stop(b, "phase transforms", t0);
                 t0 = OpProfile.start(b);
-                try (Tape tape = Tape.record(model, b, out, Set.of(inName), target)) {
+                // the tape keeps what this step's rules read: with the standard ones no Conv output
+                // is kept, so each Conv runs with its Relu (and residual Add) fused
+                BackwardRules rules = o.reluRedirect() && step <= RedirectedRelu.STEPS ? redirect : BackwardRules.standard();
+                try (Tape tape = Tape.record(model, b, out, Set.of(inName), target, List.of(rules))) {
                     OpProfile.stop(b, "phase tape forward", t0);
                     t0 = OpProfile.start(b);
                     if (kind == Objective.Kind.LAYER) {
                         Tensor a = tape.output();
                         b.axpby(-2f / (a.numel() / n), a, 0f, seed);
                     }
-                    BackwardRules rules = o.reluRedirect() && step <= RedirectedRelu.STEPS ? redirect : BackwardRules.standard();
                     Map<String, Tensor> gr = tape.backward(seed, rules, Set.of(inName));
                     OpProfile.stop(b, "phase backward", t0);
                     t0 = OpProfile.start(b);

@@ -1,6 +1,8 @@
 package dev.salient.explain.core;
 
 import dev.salient.engine.Activation;
+import dev.salient.engine.Backend;
+import dev.salient.engine.Tensor;
 import dev.salient.model.Node;
 import dev.salient.model.ops.Op;
 import java.util.HashMap;
@@ -15,6 +17,31 @@ import java.util.Map;
  */
 public final class BackwardRules {
     private static final BackwardRule OWN = (op, b, in, out, dOut, dIn) -> op.backward(b, in, out, dOut, dIn);
+
+    /** The op's own VJP, reading what the op declares it reads ({@link Op#backwardReadsInputs}, ...). */
+    private static final class Own implements BackwardRule {
+        private final boolean readsInputs, readsOutputs;
+
+        Own(Op op) {
+            readsInputs = op.backwardReadsInputs();
+            readsOutputs = op.backwardReadsOutputs();
+        }
+
+        @Override
+        public void apply(Op op, Backend b, Tensor[] in, Tensor[] out, Tensor[] dOut, Tensor[] dIn) {
+            op.backward(b, in, out, dOut, dIn);
+        }
+
+        @Override
+        public boolean readsInputs() {
+            return readsInputs;
+        }
+
+        @Override
+        public boolean readsOutputs() {
+            return readsOutputs;
+        }
+    }
 
     private final Map<String, BackwardRule> byType;
     private final Map<String, BackwardRule> byNode;
@@ -106,7 +133,8 @@ public final class BackwardRules {
     public BackwardRule ruleFor(Node node, Op op) {
         BackwardRule r = node == null ? null : byNode.get(node.name());
         if (r != null) return r;
-        return byType.getOrDefault(op.opType(), fallback);
+        r = byType.getOrDefault(op.opType(), fallback);
+        return r == OWN ? new Own(op) : r;
     }
 
     public String name() {

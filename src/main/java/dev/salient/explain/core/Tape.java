@@ -92,7 +92,13 @@ public final class Tape implements AutoCloseable {
         return record(model, backend, input, wrt, model.outputs().get(0).name(), rules);
     }
 
-    private static Tape record(Model model, Backend backend, Tensor input, Set<String> wrt, String output,
+    /**
+     * As {@link #record(Model, Backend, Tensor, Set, String)}, keeping only what walks with
+     * {@code rules} read, as {@link #record(Model, Backend, Tensor, Set, List)} does: where no rule
+     * reads a Conv's output (the standard rules read a Relu's output, not its input), the Conv
+     * runs with its Relu, or its residual Add and Relu, fused, which gives the same bits.
+     */
+    public static Tape record(Model model, Backend backend, Tensor input, Set<String> wrt, String output,
             List<BackwardRules> rules) {
         if (model.inputs().size() != 1)
             throw new SalientException("attribution needs a model with one input; this one has " + model.inputs().size());

@@ -80,6 +80,21 @@ final class ActivationOp extends AbstractOp {
 
     @Override
     public void backward(Backend b, Tensor[] in, Tensor[] out, Tensor[] dOut, Tensor[] dIn) {
-        if (dIn[0] != null) b.activationBackward(kind, in[0], dOut[0], dIn[0], alpha, beta);
+        if (dIn[0] == null) return;
+        // Relu's mask, x <= 0 (NaN passes dy, as PyTorch's), is the same on y = relu(x): y <= 0
+        // exactly where x <= 0, and relu(NaN) is NaN. So the output serves when the input is not kept.
+        Tensor v = kind == Activation.RELU && in[0] == null ? out[0] : in[0];
+        b.activationBackward(kind, v, dOut[0], dIn[0], alpha, beta);
+    }
+
+    /** Relu's gradient is read off its output (see {@link #backward}); the other kinds read the input. */
+    @Override
+    public boolean backwardReadsInputs() {
+        return kind != Activation.RELU;
+    }
+
+    @Override
+    public boolean backwardReadsOutputs() {
+        return kind == Activation.RELU;
     }
 }

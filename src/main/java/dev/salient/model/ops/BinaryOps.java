@@ -125,9 +125,32 @@ final class BinaryOps extends AbstractOp {
         return idx;
     }
 
+    /** A sum's gradient reads no forward value (numpy broadcasting: each dIn has its input's shape). */
+    private boolean sum() {
+        return (op == BinaryOp.ADD || op == BinaryOp.SUB) && !legacy;
+    }
+
+    @Override
+    public boolean backwardReadsInputs() {
+        return !sum();
+    }
+
+    @Override
+    public boolean backwardReadsOutputs() {
+        return op == BinaryOp.DIV;
+    }
+
     @Override
     public void backward(Backend b, Tensor[] in, Tensor[] out, Tensor[] dOut, Tensor[] dIn) {
         Tensor dy = dOut[0];
+        if (sum()) {
+            if (dIn[0] != null) b.reduceSumTo(dy, dIn[0]);
+            if (dIn[1] != null) {
+                b.reduceSumTo(dy, dIn[1]);
+                if (op == BinaryOp.SUB) b.axpby(0f, dIn[1], -1f, dIn[1]);
+            }
+            return;
+        }
         Tensor bv = TensorViews.view(in[1], alignedB(in[0].shape(), in[1].shape()));
         Tensor dbv = dIn[1] == null ? null : TensorViews.view(dIn[1], bv.shape());
         switch (op) {

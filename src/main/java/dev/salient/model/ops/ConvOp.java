@@ -130,6 +130,12 @@ final class ConvOp extends AbstractOp {
                 a == null ? null : a.kind(), a == null ? 0f : a.alpha(), a == null ? 0f : a.beta());
     }
 
+    /** The data gradient reads the filter and the input's shape, never the output. */
+    @Override
+    public boolean backwardReadsOutputs() {
+        return false;
+    }
+
     @Override
     public void backward(Backend b, Tensor[] in, Tensor[] out, Tensor[] dOut, Tensor[] dIn) {
         if (dIn[0] == null) return;

@@ -45,6 +45,12 @@ final class GemmOp extends AbstractOp {
         b.gemm(in[0], in[1], c, out[0], transA, transB, alpha, c == null ? 0f : beta);
     }
 
+    /** The data gradient reads B, never the output. */
+    @Override
+    public boolean backwardReadsOutputs() {
+        return false;
+    }
+
     /** dA = alpha * dY op(B)^T (or its transpose when transA). */
     @Override
     public void backward(Backend b, Tensor[] in, Tensor[] out, Tensor[] dOut, Tensor[] dIn) {

@@ -101,6 +101,22 @@ public interface Op {
     }
 
     /**
+     * Whether {@link #backward} reads the forward values of the op's data inputs. Where it does
+     * not, a tape may keep none of them and hand it nulls.
+     */
+    default boolean backwardReadsInputs() {
+        return true;
+    }
+
+    /**
+     * Whether {@link #backward} reads the op's outputs. Where it does not, a tape may keep none,
+     * and the forward may then fuse the op with its successor (a Conv with its Relu).
+     */
+    default boolean backwardReadsOutputs() {
+        return true;
+    }
+
+    /**
      * VJP: dIn[i] preallocated with input i's shape where needed (null = not
      * needed, e.g. weights); overwrite, don't accumulate.
      */
