@@ -27,7 +27,9 @@ import org.openjdk.jmh.annotations.*;
  * sequential execution, as a Java service would configure it; salient with {@code threads}
  * OpenMP threads. {@code engine=ort} keeps ORT's default of spinning idle workers;
  * {@code engine=ort-nospin} turns spinning off ({@code session.intra_op.allow_spinning=0}), which is
- * the faster of the two on a machine shared with other work (salient's launchers run OpenMP passive).
+ * the faster of the two on a machine shared with other work. {@code scripts/bench-vs-ort} runs salient
+ * under OpenMP passive (what its launchers set) and again under libgomp's default wait policy (idle
+ * workers spin a while, then sleep), and takes the faster, as it does for ORT.
  *
  * <p>The models are seeded full-size torchvision networks written by
  * {@code scripts/make_arch_fixtures.py --export-full DIR}; {@code scripts/bench-vs-ort} builds
