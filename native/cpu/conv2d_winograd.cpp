@@ -118,19 +118,25 @@ void transform_input(const float* x, const Shape& S, float* V, int64_t sv, int64
         const float* xp = x + (int64_t)i * S.hin * S.win;
         for (int ty = ty0; ty < ty1; ty++) {
             const int y0 = 2 * ty - S.pt;
-            for (int a = 0; a < 4; a++) {  // padded input rows y0 .. y0 + 3
+            // B^T d down the columns of the padded input rows y0 .. y0 + 3, read where they lie:
+            // the padding columns give 0 in every row of the result, and a row outside the input
+            // is read as zeros from its own row buffer (columns() reads a column before writing it)
+            const float* d[4];
+            float* r[4];
+            for (int a = 0; a < 4; a++) {
                 float* row = R.p[a];
                 const int yy = y0 + a;
-                if (yy < 0 || yy >= S.hin) {
-                    std::memset(row, 0, sizeof(float) * W);
-                    continue;
-                }
                 std::memset(row, 0, sizeof(float) * c_lo);
-                std::memcpy(row + c_lo, xp + (int64_t)yy * S.win, sizeof(float) * (c_hi - c_lo));
                 std::memset(row + c_hi, 0, sizeof(float) * (W - c_hi));
+                r[a] = row + c_lo;
+                if (yy < 0 || yy >= S.hin) {
+                    std::memset(row + c_lo, 0, sizeof(float) * (c_hi - c_lo));
+                    d[a] = row + c_lo;
+                } else {
+                    d[a] = xp + (int64_t)yy * S.win + (c_lo - S.pl);
+                }
             }
-            // B^T d down the columns, in place
-            salient::winograd::columns(R.p[0], R.p[1], R.p[2], R.p[3], R.p, W);
+            salient::winograd::columns(d[0], d[1], d[2], d[3], r, c_hi - c_lo);
             // then B along each row, four columns from 2 * tx, panel by panel
             salient::winograd::rows(R.p, V, t0 + (int64_t)(ty - ty0) * tw, tw, panel, i, sv);
         }
