@@ -9,6 +9,7 @@ import dev.salient.engine.Engine;
 import dev.salient.engine.SalientException;
 import dev.salient.engine.Tensor;
 import dev.salient.model.Model;
+import dev.salient.model.OnnxBuilder;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -58,6 +59,45 @@ class LeanTapeTest {
                 try (Tensor a = gw.get("x"); Tensor b = gg.get("x")) {
                     BatchInvarianceTest.assertSameBits("guided input gradient", a.toArray(), b.toArray(), 0);
                 }
+            }
+        }
+    }
+
+    /**
+     * A difference and a broadcast sum whose gradients read no forward value: a - relu(a), plus its
+     * own global average broadcast over the plane. The lean tape does not keep the conv output a that
+     * the difference reads forward, and gives the full tape's input gradient bit for bit.
+     */
+    @Test
+    void sumsAndDifferencesReadNothing(@TempDir Path dir) throws Exception {
+        Random r = new Random(9);
+        OnnxBuilder ob = new OnnxBuilder().input("x", -1, 3, 12, 12).output("logits", -1, 4);
+        ob.init("w", OnnxBuilder.random(r, 8 * 3 * 9, 0.4f), 8, 3, 3, 3).init("b", OnnxBuilder.random(r, 8, 0.1f), 8);
+        ob.init("wf", OnnxBuilder.random(r, 4 * 8, 0.3f), 4, 8).init("bf", OnnxBuilder.random(r, 4, 0.1f), 4);
+        ob.node("Conv", "c", OnnxBuilder.in("x", "w", "b"), OnnxBuilder.in("a"), OnnxBuilder.attrs("pads", 1, 1, 1, 1))
+                .node("Relu", "r", OnnxBuilder.in("a"), OnnxBuilder.in("h"))
+                .node("Sub", "neg", OnnxBuilder.in("a", "h"), OnnxBuilder.in("s"))
+                .node("GlobalAveragePool", "m", OnnxBuilder.in("s"), OnnxBuilder.in("p"))
+                .node("Add", "plus", OnnxBuilder.in("s", "p"), OnnxBuilder.in("t"))
+                .node("GlobalAveragePool", "gap", OnnxBuilder.in("t"), OnnxBuilder.in("q"))
+                .node("Flatten", "flat", OnnxBuilder.in("q"), OnnxBuilder.in("f"))
+                .node("Gemm", "fc", OnnxBuilder.in("f", "wf", "bf"), OnnxBuilder.in("logits"), OnnxBuilder.attr("transB", 1L));
+        float[] x = new float[2 * 3 * 12 * 12];
+        for (int i = 0; i < x.length; i++) x[i] = (float) r.nextGaussian();
+        try (Model m = Model.load(ob.write(dir, "sums.onnx")); Tensor xt = CPU.upload(x, 2, 3, 12, 12);
+                Tape all = Tape.record(m, CPU, xt, Set.of("x"));
+                Tape lean = Tape.record(m, CPU, xt, Set.of("x"), List.of(BackwardRules.standard()))) {
+            // a is read by no VJP (the Conv's, the Relu's and the Sub's read other values); h by the Relu's
+            assertThrows(SalientException.class, () -> lean.value("a"));
+            assertNotNull(lean.value("h"));
+            Map<String, Tensor> ga = all.backward(new int[] {2, 0}, BackwardRules.standard());
+            Map<String, Tensor> gl = lean.backward(new int[] {2, 0}, BackwardRules.standard());
+            try (Tensor a = ga.get("x"); Tensor l = gl.get("x")) {
+                float[] av = a.toArray();
+                boolean nonzero = false;
+                for (float v : av) nonzero |= v != 0f;
+                assertTrue(nonzero, "the gradient reaches the input");
+                BatchInvarianceTest.assertSameBits("input gradient through Sub and a broadcast Add", av, l.toArray(), 0);
             }
         }
     }
