@@ -143,16 +143,9 @@ final class BinaryOps extends AbstractOp {
     @Override
     public void backward(Backend b, Tensor[] in, Tensor[] out, Tensor[] dOut, Tensor[] dIn) {
         Tensor dy = dOut[0];
-        if (sum()) {
-            if (dIn[0] != null) b.reduceSumTo(dy, dIn[0]);
-            if (dIn[1] != null) {
-                b.reduceSumTo(dy, dIn[1]);
-                if (op == BinaryOp.SUB) b.axpby(0f, dIn[1], -1f, dIn[1]);
-            }
-            return;
-        }
-        Tensor bv = TensorViews.view(in[1], alignedB(in[0].shape(), in[1].shape()));
-        Tensor dbv = dIn[1] == null ? null : TensorViews.view(dIn[1], bv.shape());
+        // dIn[1] has b's shape; only the legacy axis form views it aligned to a (which reads a's shape)
+        Tensor dbv = dIn[1] == null ? null : legacy ? TensorViews.view(dIn[1], alignedB(in[0].shape(), in[1].shape())) : dIn[1];
+        Tensor bv = op == BinaryOp.MUL || op == BinaryOp.DIV ? TensorViews.view(in[1], alignedB(in[0].shape(), in[1].shape())) : null;
         switch (op) {
             case ADD, SUB -> {
                 if (dIn[0] != null) b.reduceSumTo(dy, dIn[0]);

@@ -1,5 +1,8 @@
 package dev.salient.explain.core;
 
+import static dev.salient.model.OnnxBuilder.attr;
+import static dev.salient.model.OnnxBuilder.attrs;
+import static dev.salient.model.OnnxBuilder.in;
 import static org.junit.jupiter.api.Assertions.*;
 
 import dev.salient.engine.Activation;
@@ -74,14 +77,14 @@ class LeanTapeTest {
         OnnxBuilder ob = new OnnxBuilder().input("x", -1, 3, 12, 12).output("logits", -1, 4);
         ob.init("w", OnnxBuilder.random(r, 8 * 3 * 9, 0.4f), 8, 3, 3, 3).init("b", OnnxBuilder.random(r, 8, 0.1f), 8);
         ob.init("wf", OnnxBuilder.random(r, 4 * 8, 0.3f), 4, 8).init("bf", OnnxBuilder.random(r, 4, 0.1f), 4);
-        ob.node("Conv", "c", OnnxBuilder.in("x", "w", "b"), OnnxBuilder.in("a"), OnnxBuilder.attrs("pads", 1, 1, 1, 1))
-                .node("Relu", "r", OnnxBuilder.in("a"), OnnxBuilder.in("h"))
-                .node("Sub", "neg", OnnxBuilder.in("a", "h"), OnnxBuilder.in("s"))
-                .node("GlobalAveragePool", "m", OnnxBuilder.in("s"), OnnxBuilder.in("p"))
-                .node("Add", "plus", OnnxBuilder.in("s", "p"), OnnxBuilder.in("t"))
-                .node("GlobalAveragePool", "gap", OnnxBuilder.in("t"), OnnxBuilder.in("q"))
-                .node("Flatten", "flat", OnnxBuilder.in("q"), OnnxBuilder.in("f"))
-                .node("Gemm", "fc", OnnxBuilder.in("f", "wf", "bf"), OnnxBuilder.in("logits"), OnnxBuilder.attr("transB", 1L));
+        ob.node("Conv", "c", in("x", "w", "b"), in("a"), attrs("pads", 1, 1, 1, 1))
+                .node("Relu", "r", in("a"), in("h"))
+                .node("Sub", "neg", in("a", "h"), in("s"))
+                .node("GlobalAveragePool", "m", in("s"), in("p"))
+                .node("Add", "plus", in("s", "p"), in("t"))
+                .node("GlobalAveragePool", "gap", in("t"), in("q"))
+                .node("Flatten", "flat", in("q"), in("f"))
+                .node("Gemm", "fc", in("f", "wf", "bf"), in("logits"), attr("transB", 1L));
         float[] x = new float[2 * 3 * 12 * 12];
         for (int i = 0; i < x.length; i++) x[i] = (float) r.nextGaussian();
         try (Model m = Model.load(ob.write(dir, "sums.onnx")); Tensor xt = CPU.upload(x, 2, 3, 12, 12);
