@@ -51,21 +51,32 @@ inline int64_t spaced(int64_t n) {
 }
 
 // The 16 GEMMs M[xi] = U[xi] V[xi] run on a register-tiled kernel over
-// operands that the transforms write already packed: U in blocks of kMR output
-// channels (cin x kMR each), V in panels of kNR tiles (cin x kNR each). Nothing
+// operands that the transforms write already packed: U in blocks of Shape::mr output
+// channels (cin x mr each), V in panels of kNR tiles (cin x kNR each). Nothing
 // is repacked per call and M is written, not accumulated into.
 constexpr int kMR = 6, kNR = 16;
+constexpr int kMR512 = 12;  // rows per block of U for the AVX-512 kernel (24 accumulators with two panels)
+// Rows of U per packed block: kMR512 with AVX-512, measured 7-24 % faster than 6 in the 16
+// GEMMs on 64-512 channels (each output is the same chain whatever the block), else kMR. Read
+// once per conv (Shape::mr, and the filter cache's key), so that U's layout and the kernel that
+// reads it agree even when the instruction set is switched (salient_set_isa) between calls.
+inline int rows_per_block() {
+#if SALIENT_HAVE_AVX512
+    if (isa::avx512()) return kMR512;
+#endif
+    return kMR;
+}
 static_assert(kNR == salient::winograd::kWinogradPanel, "the shared input transform packs 16 tiles per panel");
 
-inline int64_t u_plane(int cout, int cin) { return spaced((int64_t)(cout + kMR - 1) / kMR * kMR * cin); }
+inline int64_t u_plane(int cout, int cin, int mr) { return spaced((int64_t)(cout + mr - 1) / mr * mr * cin); }
 inline int64_t padded_tiles(int64_t ld) { return (ld + kNR - 1) / kNR * kNR; }
 
 // U[xi] = (G g G^T)[xi] for the 3x3 filter g = filt(o, i), G = [1 0 0; 1/2 1/2 1/2;
-// 1/2 -1/2 1/2; 0 0 1], at U[xi * u_plane + ((o / kMR) * cin + i) * kMR + o % kMR]; rows
+// 1/2 -1/2 1/2; 0 0 1], at U[xi * u_plane + ((o / mr) * cin + i) * mr + o % mr]; rows
 // past cout in the last block are zero (U comes zeroed).
 template <class Filter>
-void transform_filters(int cout, int cin, Filter filt, float* U) {
-    const int64_t plane = (int64_t)cout * cin, su = u_plane(cout, cin);
+void transform_filters(int cout, int cin, int m, Filter filt, float* U) {
+    const int64_t plane = (int64_t)cout * cin, su = u_plane(cout, cin, m);
 #pragma omp parallel for schedule(static) if (plane > 4096)
     for (int64_t oi = 0; oi < plane; oi++) {
         const int o = (int)(oi / cin), i = (int)(oi % cin);
@@ -82,7 +93,7 @@ void transform_filters(int cout, int cin, Filter filt, float* U) {
         for (int a = 0; a < 4; a++) {  // (G g) G^T
             const float u[4] = {t[a][0], 0.5f * (t[a][0] + t[a][1] + t[a][2]), 0.5f * (t[a][0] - t[a][1] + t[a][2]),
                                 t[a][2]};
-            const int64_t at = ((int64_t)(o / kMR) * cin + i) * kMR + o % kMR;
+            const int64_t at = ((int64_t)(o / m) * cin + i) * m + o % m;
             for (int b = 0; b < 4; b++) U[(int64_t)(a * 4 + b) * su + at] = u[b];
         }
     }
@@ -93,6 +104,7 @@ struct Shape {
     int cout, hout, wout; // output planes
     int pt, pl;           // input offset of output (0, 0)'s window
     int th, tw;           // tiles per plane
+    int mr;               // rows of U per packed block (rows_per_block())
 };
 
 // Row buffers of one tile row, per thread: 4 padded input rows or 4 output
@@ -193,6 +205,10 @@ void transform_output(const float* M, int64_t ld, int64_t sm, int64_t t0, int ty
 // convs of ResNet-18 (140x140 inputs) by 10-18 %, against items of 512 KiB, which Zen 5 had
 // preferred (16-24 -> 14-15 ms there); 512 channels at 7x7 stayed at 15-16 ms either way.
 constexpr int64_t kItemFloats = int64_t(1) << 20;  // 4 MiB of V + M per thread
+// Where U is under 1 MiB (64 channels in and out), it stays in L2 across items, and items of 1 MiB
+// of V + M keep those in L2 too: ResNet's 64-channel 56x56 conv at batch 32 23.4 -> 19.9 ms, at
+// batch 1 0.83 -> 0.69 ms (2 threads, caches flushed), 128 channels and more 2-12 % slower so.
+constexpr int64_t kSmallU = int64_t(1) << 18, kSmallUItemFloats = int64_t(1) << 18;
 
 struct Split {
     int nb, parts, rows;
@@ -201,7 +217,8 @@ struct Split {
 
 Split split(int th, int tw, int n, int nt, int cin, int cout) {
     const int64_t tiles = (int64_t)th * tw;
-    const int64_t cap = std::max<int64_t>(kTileCols, kItemFloats / (16 * ((int64_t)cin + cout)));
+    const int64_t budget = 16 * (int64_t)cin * cout < kSmallU ? kSmallUItemFloats : kItemFloats;
+    const int64_t cap = std::max<int64_t>(kTileCols, budget / (16 * ((int64_t)cin + cout)));
     if (n >= nt && tiles <= cap) {
         const int64_t most = std::min<int64_t>((kTileCols + tiles - 1) / tiles, std::max<int64_t>(1, cap / tiles));
         const int nb = (int)std::max<int64_t>(1, std::min<int64_t>(most, n / nt));
@@ -251,18 +268,18 @@ inline void kernel(int K, const float* A, const float* B, float* C, int64_t ldc,
 SALIENT_AVX512_BEGIN
 // kernel() on AVX-512 for H panels side by side (B, B + K * kNR): C[r][0, H * kNR), one 16-lane
 // accumulator per row and panel, each lane the AVX2 kernel's chain over K.
-template <int H>
+template <int R, int H>
 void kernel512(int K, const float* A, const float* B, float* C, int64_t ldc, int rows) {
-    __m512 acc[kMR][H];
-#pragma GCC unroll 6
-    for (int r = 0; r < kMR; r++)
+    __m512 acc[R][H];
+#pragma GCC unroll 16
+    for (int r = 0; r < R; r++)
 #pragma GCC unroll 2
         for (int h = 0; h < H; h++) acc[r][h] = _mm512_setzero_ps();
     const float* B1 = B + (int64_t)K * kNR;
-    for (int k = 0; k < K; k++, A += kMR, B += kNR, B1 += kNR) {
+    for (int k = 0; k < K; k++, A += R, B += kNR, B1 += kNR) {
         const __m512 b0 = _mm512_loadu_ps(B), b1 = H == 2 ? _mm512_loadu_ps(B1) : b0;
-#pragma GCC unroll 6
-        for (int r = 0; r < kMR; r++) {
+#pragma GCC unroll 16
+        for (int r = 0; r < R; r++) {
             const __m512 a = _mm512_set1_ps(A[r]);
             acc[r][0] = _mm512_fmadd_ps(a, b0, acc[r][0]);
             if (H == 2) acc[r][H - 1] = _mm512_fmadd_ps(a, b1, acc[r][H - 1]);
@@ -279,9 +296,9 @@ SALIENT_AVX512_END
 // M[xi] (cout x ldp) = U[xi] (packed blocks) * V[xi] (packed panels), for the first `panels` panels.
 // Blocks of U rows that fit in L2 stay there while the panels stream past them.
 void multiply(const float* U, int64_t su, const float* V, int64_t sv, float* M, int64_t sm, int64_t ldp,
-              int64_t panels, int cout, int cin) {
-    const int blocks = (cout + kMR - 1) / kMR;
-    const int per = (int)std::max<int64_t>(1, (int64_t(128) << 10) / ((int64_t)cin * kMR * sizeof(float)));
+              int64_t panels, int cout, int cin, int m) {
+    const int blocks = (cout + m - 1) / m;
+    const int per = (int)std::max<int64_t>(1, (int64_t(128) << 10) / ((int64_t)cin * m * sizeof(float)));
     for (int xi = 0; xi < 16; xi++) {
         const float* A = U + xi * su;
         const float* B = V + xi * sv;
@@ -289,15 +306,15 @@ void multiply(const float* U, int64_t su, const float* V, int64_t sv, float* M, 
         for (int b0 = 0; b0 < blocks; b0 += per) {
             const int b1 = std::min(blocks, b0 + per);
 #if SALIENT_HAVE_AVX512
-            if (isa::avx512()) {  // two panels at a time
+            if (m == kMR512) {  // AVX-512, two panels at a time
                 for (int64_t p = 0; p < panels; p += 2) {
                     const float* Bp = B + p * cin * kNR;
                     for (int bl = b0; bl < b1; bl++) {
-                        const float* Ab = A + (int64_t)bl * cin * kMR;
-                        float* Cb = C + (int64_t)bl * kMR * ldp + p * kNR;
-                        const int rows = std::min(kMR, cout - bl * kMR);
-                        if (p + 1 < panels) kernel512<2>(cin, Ab, Bp, Cb, ldp, rows);
-                        else kernel512<1>(cin, Ab, Bp, Cb, ldp, rows);
+                        const float* Ab = A + (int64_t)bl * cin * kMR512;
+                        float* Cb = C + (int64_t)bl * kMR512 * ldp + p * kNR;
+                        const int rows = std::min(kMR512, cout - bl * kMR512);
+                        if (p + 1 < panels) kernel512<kMR512, 2>(cin, Ab, Bp, Cb, ldp, rows);
+                        else kernel512<kMR512, 1>(cin, Ab, Bp, Cb, ldp, rows);
                     }
                 }
                 continue;
@@ -322,24 +339,24 @@ void multiply(const float* U, int64_t su, const float* V, int64_t sv, float* M, 
 constexpr int64_t kChannelSplitTiles = 64;
 
 bool splits_channels(const Shape& S, int n, int nt) {
-    return nt > 1 && n < nt && (int64_t)S.th * S.tw <= kChannelSplitTiles && S.cout >= 2 * kMR * nt;
+    return nt > 1 && n < nt && (int64_t)S.th * S.tw <= kChannelSplitTiles && S.cout >= 2 * S.mr * nt;
 }
 
 int run_channels(const float* x, const float* U, const float* bias, float* y, int n, const Shape& S, int nt,
                  const Epilogue& e) {
     const int64_t tiles = (int64_t)S.th * S.tw, ldp = padded_tiles(tiles), panels = ldp / kNR;
-    const int64_t su = u_plane(S.cout, S.cin), sv = spaced((int64_t)S.cin * ldp);
+    const int64_t su = u_plane(S.cout, S.cin, S.mr), sv = spaced((int64_t)S.cin * ldp);
     const int64_t in_plane = (int64_t)S.cin * S.hin * S.win, hw = (int64_t)S.hout * S.wout;
     float* V = thread_workspace(16 * sv, 2);  // shared by the team
     if (!V) return fail(SALIENT_ENOMEM, "conv2d (winograd): out of memory for the transformed tiles");
-    const int blocks = (S.cout + kMR - 1) / kMR;
+    const int m = S.mr, blocks = (S.cout + m - 1) / m;
     int err = 0;
     for (int b = 0; b < n; b++) {
 #pragma omp parallel num_threads(nt)
         {
             const int t = omp_get_thread_num(), T = omp_get_num_threads();
             const int b0 = (int)((int64_t)blocks * t / T), b1 = (int)((int64_t)blocks * (t + 1) / T);
-            const int o0 = std::min(S.cout, b0 * kMR), o1 = std::min(S.cout, b1 * kMR);
+            const int o0 = std::min(S.cout, b0 * m), o1 = std::min(S.cout, b1 * m);
             const int c0 = (int)((int64_t)S.cin * t / T), c1 = (int)((int64_t)S.cin * (t + 1) / T);
             const int width = 2 * std::max(S.tw, S.win) + 4;
             const int64_t sm = spaced((int64_t)std::max(1, o1 - o0) * ldp);
@@ -368,7 +385,7 @@ int run_channels(const float* x, const float* U, const float* bias, float* y, in
             }
 #pragma omp barrier
             if (!bad && o1 > o0) {
-                multiply(U + (int64_t)b0 * S.cin * kMR, su, V, sv, M, sm, ldp, panels, o1 - o0, S.cin);
+                multiply(U + (int64_t)b0 * S.cin * m, su, V, sv, M, sm, ldp, panels, o1 - o0, S.cin, m);
                 Shape So = S;
                 So.cout = o1 - o0;
                 Rows R{};
@@ -391,7 +408,7 @@ int run(const float* x, const float* U, const float* bias, float* y, int n, cons
     const Split sp = split(S.th, S.tw, n, nt, S.cin, S.cout);
     const int64_t ldp = padded_tiles(sp.ld);
     const int64_t in_plane = (int64_t)S.cin * S.hin * S.win, out_plane = (int64_t)S.cout * S.hout * S.wout;
-    const int64_t su = u_plane(S.cout, S.cin), sv = spaced((int64_t)S.cin * ldp), sm = spaced((int64_t)S.cout * ldp);
+    const int64_t su = u_plane(S.cout, S.cin, S.mr), sv = spaced((int64_t)S.cin * ldp), sm = spaced((int64_t)S.cout * ldp);
     int err = 0;
 #pragma omp parallel num_threads(nt)
     {
@@ -429,7 +446,7 @@ int run(const float* x, const float* U, const float* bias, float* y, int n, cons
                         std::memset(V + xi * sv + (panels - 1) * S.cin * kNR + (int64_t)i * kNR + lane, 0,
                                     sizeof(float) * (kNR - lane));
             }
-            multiply(U, su, V, sv, M, sm, ldp, panels, S.cout, S.cin);
+            multiply(U, su, V, sv, M, sm, ldp, panels, S.cout, S.cin, S.mr);
             for (int b = n0; b < n1; b++) {
                 transform_output(M, ldp, sm, (b - n0) * per, ty0, ty1, bias, y + b * out_plane, S, R);
                 const int oy0 = 2 * ty0, oy1 = std::min(S.hout, 2 * ty1);
@@ -455,10 +472,10 @@ constexpr size_t kFilterCacheCap = size_t(256) << 20;
 struct FilterKey {
     uint64_t hash;      // of the content; 0 when keyed by address
     const float* at;    // the sealed filter's address; null when keyed by content
-    int cout, cin;
+    int cout, cin, mr;
     bool flipped;
     bool operator==(const FilterKey& o) const {
-        return hash == o.hash && at == o.at && cout == o.cout && cin == o.cin && flipped == o.flipped;
+        return hash == o.hash && at == o.at && cout == o.cout && cin == o.cin && mr == o.mr && flipped == o.flipped;
     }
 };
 
@@ -539,10 +556,10 @@ uint64_t hash_floats(const float* w, int64_t n) {
 
 // The transformed filters of w for (cout, cin), from the cache or made now.
 template <class Filter>
-std::shared_ptr<float> filters(const float* w, int cout, int cin, bool flipped, Filter filt) {
+std::shared_ptr<float> filters(const float* w, int cout, int cin, int mr, bool flipped, Filter filt) {
     const int64_t count = (int64_t)cout * cin * 9;
     const bool by_address = sealed(w, (size_t)count * sizeof(float));
-    const FilterKey key{by_address ? 0 : hash_floats(w, count), by_address ? w : nullptr, cout, cin, flipped};
+    const FilterKey key{by_address ? 0 : hash_floats(w, count), by_address ? w : nullptr, cout, cin, mr, flipped};
     {
         std::lock_guard<std::mutex> lock(g_filter_mu);
         for (auto& e : g_filters)
@@ -551,12 +568,12 @@ std::shared_ptr<float> filters(const float* w, int cout, int cin, bool flipped, 
                 return e.U;
             }
     }
-    const size_t bytes = 16 * (size_t)u_plane(cout, cin) * sizeof(float);
+    const size_t bytes = 16 * (size_t)u_plane(cout, cin, mr) * sizeof(float);
     float* raw = (float*)std::aligned_alloc(64, (bytes + 63) & ~(size_t)63);
     if (!raw) return nullptr;
     std::memset(raw, 0, bytes);
     std::shared_ptr<float> U(raw, std::free);
-    transform_filters(cout, cin, filt, raw);
+    transform_filters(cout, cin, mr, filt, raw);
     if (bytes <= kFilterCacheCap / 4) {
         std::lock_guard<std::mutex> lock(g_filter_mu);
         for (auto& e : g_filters)  // another thread made the same filters meanwhile: keep one copy
@@ -612,19 +629,21 @@ int winograd_forward(const float* x, const float* w, const float* bias, float* y
 
 int winograd_forward(const float* x, const float* w, const float* bias, float* y, const ConvGeom& g, int nt,
                      const Epilogue& e) {
-    auto U = filters(w, g.k, g.c, false,
+    const int mr = rows_per_block();
+    auto U = filters(w, g.k, g.c, mr, false,
                      [&](int o, int i, int r, int s) { return w[(((int64_t)o * g.c + i) * 3 + r) * 3 + s]; });
     if (!U) return fail(SALIENT_ENOMEM, "conv2d_forward_cpu: out of memory for the transformed filters");
-    Shape S{g.c, g.h, g.w, g.k, g.oh, g.ow, g.pt, g.pl, (g.oh + 1) / 2, (g.ow + 1) / 2};
+    Shape S{g.c, g.h, g.w, g.k, g.oh, g.ow, g.pt, g.pl, (g.oh + 1) / 2, (g.ow + 1) / 2, mr};
     return run(x, U.get(), bias, y, g.n, S, nt, e);
 }
 
 int winograd_backward_data(const float* dy, const float* w, float* dx, const ConvGeom& g, int nt) {
     // dx (n, c, h, w) = conv(dy (n, k, oh, ow), W~ (c, k, 3, 3)), pads 2 - pad
-    auto U = filters(w, g.c, g.k, true,
+    const int mr = rows_per_block();
+    auto U = filters(w, g.c, g.k, mr, true,
                      [&](int o, int i, int r, int s) { return w[(((int64_t)i * g.c + o) * 3 + 2 - r) * 3 + 2 - s]; });
     if (!U) return fail(SALIENT_ENOMEM, "conv2d_backward_data_cpu: out of memory for the transformed filters");
-    Shape S{g.k, g.oh, g.ow, g.c, g.h, g.w, 2 - g.pt, 2 - g.pl, (g.h + 1) / 2, (g.w + 1) / 2};
+    Shape S{g.k, g.oh, g.ow, g.c, g.h, g.w, 2 - g.pt, 2 - g.pl, (g.h + 1) / 2, (g.w + 1) / 2, mr};
     return run(dy, U.get(), nullptr, dx, g.n, S, nt);
 }
 

@@ -281,7 +281,9 @@ class Conv2dTest {
     void winogradItemsGiveEachImageItsBitsAlone() {
         Conv2dGeometry[] gs = {new Conv2dGeometry(9, 64, 7, 7, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),
                 new Conv2dGeometry(5, 48, 12, 12, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),
-                new Conv2dGeometry(3, 32, 40, 40, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1)};
+                new Conv2dGeometry(3, 32, 40, 40, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),
+                // U under 1 MiB: items of at most 128 tiles, so each image is cut into 3 blocks of tile rows
+                new Conv2dGeometry(2, 64, 36, 36, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1)};
         for (Conv2dGeometry g : gs) {
             float[] x = Parity.random(41, numel(g.inputShape()));
             float[] w = Parity.random(42, numel(g.weightShape()));
