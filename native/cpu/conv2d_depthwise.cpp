@@ -44,6 +44,7 @@
 #include <omp.h>
 #include "conv2d.h"
 #include "conv2d_epilogue.h"
+#include "epilogue512.h"
 #include "isa.h"
 #include "workspace.h"
 
@@ -390,6 +391,75 @@ void depthwise_forward_lanes(const float* x, const float* w, const float* bias, 
 }
 #endif
 
+#if SALIENT_HAVE_AVX512
+namespace {
+
+// Stride-1 3x3 depthwise convs with padding 1 on small planes, AVX-512 (depthwise_flat_applies):
+// the plane flattened, 16 outputs to a vector, each tap a masked load of the input at the tap's
+// offset, the lanes whose tap falls in the padding (or past the plane) reading zero, as from the
+// phase path's zero-padded scratch. No copy, no scratch, and no per-row vectors: a 7x7 plane is
+// 4 vectors instead of 7 rows of 8 lanes behind a copy. Each output's arithmetic is taps_plane's:
+// (bias + taps 0-2) + ((taps 3-5) + (taps 6-8)), each a fused chain, so the bits are the AVX2
+// path's; the epilogue is residual_act512's, as apply_epilogue rounds it.
+constexpr int kFlatMaxPlane = 112 * 112;
+
+SALIENT_AVX512_BEGIN
+void flat_forward(const float* x, const float* w, const float* bias, float* y, const ConvGeom& g, const Epilogue& e) {
+    const int H = g.h, W = g.w, hw = H * W, nv = (hw + 15) / 16;
+    const __mmask16 tail = hw % 16 ? (__mmask16)((1u << (hw % 16)) - 1) : (__mmask16)0xFFFF;
+    // masks[v * 9 + t]: the lanes of vector v whose tap t reads inside the plane: every lane of
+    // the plane, less the border outputs' taps that fall in the padding (O(H + W) to make)
+    std::vector<__mmask16> masks((size_t)nv * 9);
+    for (int v = 0; v < nv; v++)
+        for (int t = 0; t < 9; t++) masks[(size_t)v * 9 + t] = v + 1 == nv ? tail : (__mmask16)0xFFFF;
+    auto clear = [&](int o, int t) { masks[(size_t)(o / 16) * 9 + t] &= (__mmask16)~(1u << (o % 16)); };
+    for (int q = 0; q < W; q++)
+        for (int c = 0; c < 3; c++) clear(q, c), clear((H - 1) * W + q, 6 + c);  // rows above and below
+    for (int p = 0; p < H; p++)
+        for (int r = 0; r < 3; r++) clear(p * W, 3 * r), clear(p * W + W - 1, 3 * r + 2);  // columns left and right
+    int64_t off[9];
+    for (int t = 0; t < 9; t++) off[t] = (int64_t)(t / 3 - 1) * W + (t % 3 - 1);
+    const int64_t planes = (int64_t)g.n * g.k;
+#pragma omp parallel for schedule(static) if (planes * hw * 9 > 32768)
+    for (int64_t pl = 0; pl < planes; pl++) {
+        const int kk = (int)(pl % g.k);
+        const float* xp = x + pl * hw;  // k == c: plane (nn, kk) reads input plane (nn, kk)
+        float* yp = y + pl * hw;
+        const float* zp = e.z ? e.z + (yp - e.base) : nullptr;
+        const float* wk = w + (int64_t)kk * 9;
+        const __m512 w0 = _mm512_set1_ps(wk[0]), w1 = _mm512_set1_ps(wk[1]), w2 = _mm512_set1_ps(wk[2]),
+                     w3 = _mm512_set1_ps(wk[3]), w4 = _mm512_set1_ps(wk[4]), w5 = _mm512_set1_ps(wk[5]),
+                     w6 = _mm512_set1_ps(wk[6]), w7 = _mm512_set1_ps(wk[7]), w8 = _mm512_set1_ps(wk[8]);
+        const __m512 bv = _mm512_set1_ps(bias ? bias[kk] : 0.f);
+        for (int v = 0; v < nv; v++) {
+            const __mmask16* mk = masks.data() + (size_t)v * 9;
+            const float* xo = xp + (int64_t)v * 16;
+            __m512 a1 = _mm512_mul_ps(w3, _mm512_maskz_loadu_ps(mk[3], xo + off[3]));
+            __m512 a2 = _mm512_mul_ps(w6, _mm512_maskz_loadu_ps(mk[6], xo + off[6]));
+            __m512 acc = _mm512_fmadd_ps(w0, _mm512_maskz_loadu_ps(mk[0], xo + off[0]), bv);
+            a1 = _mm512_fmadd_ps(w4, _mm512_maskz_loadu_ps(mk[4], xo + off[4]), a1);
+            a2 = _mm512_fmadd_ps(w7, _mm512_maskz_loadu_ps(mk[7], xo + off[7]), a2);
+            acc = _mm512_fmadd_ps(w1, _mm512_maskz_loadu_ps(mk[1], xo + off[1]), acc);
+            a1 = _mm512_fmadd_ps(w5, _mm512_maskz_loadu_ps(mk[5], xo + off[5]), a1);
+            a2 = _mm512_fmadd_ps(w8, _mm512_maskz_loadu_ps(mk[8], xo + off[8]), a2);
+            acc = _mm512_fmadd_ps(w2, _mm512_maskz_loadu_ps(mk[2], xo + off[2]), acc);
+            acc = _mm512_add_ps(acc, _mm512_add_ps(a1, a2));
+            const __mmask16 m = v + 1 == nv ? tail : (__mmask16)0xFFFF;
+            if (e.any()) acc = residual_act512(acc, zp ? zp + (int64_t)v * 16 : nullptr, m, e.kind, e.lo, e.hi);
+            _mm512_mask_storeu_ps(yp + (int64_t)v * 16, m, acc);
+        }
+    }
+}
+SALIENT_AVX512_END
+
+bool depthwise_flat_applies(const ConvGeom& g) {
+    return isa::avx512() && g.k == g.c && g.r == 3 && g.s == 3 && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1 &&
+           g.pt == 1 && g.pb == 1 && g.pl == 1 && g.pr == 1 && (int64_t)g.h * g.w <= kFlatMaxPlane;
+}
+
+}  // namespace
+#endif
+
 // Depthwise forward: the phase-plane path where it applies, else the direct loops.
 // x: (n,c,h,w), w: (k,1,r,s), bias: (k) or NULL, y: (n,k,oh,ow), k = c*m
 void depthwise_forward(const float* x, const float* w, const float* bias, float* y, const ConvGeom& g) {
@@ -401,6 +471,7 @@ void depthwise_forward(const float* x, const float* w, const float* bias, float*
                        const Epilogue& e) {
 #if SALIENT_HAVE_AVX512
     if (depthwise_lanes_applies(g)) return depthwise_forward_lanes(x, w, bias, y, g, e);
+    if (depthwise_flat_applies(g)) return flat_forward(x, w, bias, y, g, e);
 #endif
     if (!phase_applies(g)) return depthwise_forward_direct(x, w, bias, y, g, e);
     const Phase f = phase_geom(g);

@@ -140,6 +140,36 @@ class IsaInvarianceTest {
         }, g.toString());
     }
 
+    /**
+     * Stride-1 3x3 depthwise convs with padding 1: AVX-512's flat kernel (16 outputs of the
+     * flattened plane to a vector, masked loads at the border) against AVX2's phase planes, on planes
+     * of one pixel, rows shorter than a vector, planes that end inside a vector (5x5, 13x17, 7x7),
+     * exact vectors (4x4, 28x28) and MobileNetV2's 56x56, with a bias and with each fused epilogue.
+     */
+    @Test
+    void theFlatDepthwiseKernelGetsThePhasePlanesBits() {
+        int[][] planes = {{1, 1}, {2, 3}, {4, 4}, {5, 5}, {7, 7}, {13, 17}, {14, 14}, {28, 28}, {56, 56}};
+        for (int[] hw : planes) {
+            Conv2dGeometry g = new Conv2dGeometry(2, 20, hw[0], hw[1], 20, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 20);
+            float[] x = Parity.random(41, Conv2dTest.numel(g.inputShape())), w = Parity.random(42, Conv2dTest.numel(g.weightShape()));
+            float[] bias = Parity.random(43, g.k()), z = Parity.random(44, Conv2dTest.numel(g.outputShape()));
+            x[x.length / 3] = Float.NaN;
+            atEveryLevel(t -> {
+                try (Tensor tx = CPU.upload(x, g.inputShape()); Tensor tw = CPU.upload(w, g.weightShape());
+                        Tensor tb = CPU.upload(bias, g.k()); Tensor tz = CPU.upload(z, g.outputShape());
+                        Tensor ty = CPU.allocate(g.outputShape())) {
+                    CPU.conv2dForward(tx, tw, null, ty, g);
+                    float[] plain = ty.toArray();
+                    CPU.conv2dForwardActivation(tx, tw, tb, ty, g, Activation.CLIP, 0f, 6f);  // MobileNetV2's ReLU6
+                    float[] clip = ty.toArray();
+                    CPU.conv2dForwardSum(tx, tw, tb, tz, ty, g, Activation.RELU, 0f, 0f);
+                    float[] sum = ty.toArray();
+                    return new float[][] {plain, clip, sum};
+                }
+            }, "depthwise " + g);
+        }
+    }
+
     @Test
     void theBatchInvarianceModelGetsTheSameBitsOnEveryInstructionSet(@TempDir Path dir) throws Exception {
         try (Model m = Model.load(BatchInvarianceTest.model(dir))) {
