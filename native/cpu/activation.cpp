@@ -49,6 +49,11 @@ extern "C" int activation_forward_cpu(int kind, const float* x, float* y, int64_
         for (int64_t i = 0; i < n; i++) y[i] = x[i] < 0.f ? 0.f : x[i];  // NaN stays NaN
         return SALIENT_OK;
     }
+    if (kind == SALIENT_ACT_CLIP) {  // ReLU6 (MobileNets), vectorised as Relu is
+#pragma omp parallel for simd schedule(static) if (n > 32768)
+        for (int64_t i = 0; i < n; i++) y[i] = clamp_nan(x[i], alpha, beta);
+        return SALIENT_OK;
+    }
 #pragma omp parallel for schedule(static) if (n > 32768)
     for (int64_t i = 0; i < n; i++) y[i] = act_fwd(kind, x[i], alpha, beta);
     return SALIENT_OK;
@@ -63,6 +68,11 @@ extern "C" int activation_backward_cpu(int kind, const float* x, const float* dy
     if (kind == SALIENT_ACT_RELU) {
 #pragma omp parallel for simd schedule(static) if (n > 32768)
         for (int64_t i = 0; i < n; i++) dx[i] = x[i] <= 0.f ? 0.f : dy[i];
+        return SALIENT_OK;
+    }
+    if (kind == SALIENT_ACT_CLIP) {  // act_grad's mask, times dy as below (0 * NaN stays NaN), vectorised
+#pragma omp parallel for simd schedule(static) if (n > 32768)
+        for (int64_t i = 0; i < n; i++) dx[i] = dy[i] * ((x[i] >= alpha && x[i] <= beta) ? 1.f : 0.f);
         return SALIENT_OK;
     }
 #pragma omp parallel for schedule(static) if (n > 32768)

@@ -394,7 +394,8 @@ void depthwise_forward_lanes(const float* x, const float* w, const float* bias, 
 #if SALIENT_HAVE_AVX512
 namespace {
 
-// Stride-1 3x3 depthwise convs with padding 1 on small planes, AVX-512 (depthwise_flat_applies):
+// Stride-1 3x3 depthwise convs with padding 1, AVX-512 (depthwise_flat_applies), forward and (with
+// the filters flipped) data gradient:
 // the plane flattened, 16 outputs to a vector, each tap a masked load of the input at the tap's
 // offset, the lanes whose tap falls in the padding (or past the plane) reading zero, as from the
 // phase path's zero-padded scratch. No copy, no scratch, and no per-row vectors: a 7x7 plane is
@@ -616,6 +617,17 @@ void build_upsampled(const float* yp, float* up, const ConvGeom& g, const Upsamp
 // Depthwise data gradient: input plane (n, cc) from the m output planes cc*m .. cc*m+m-1.
 // dy: (n,k,oh,ow), w: (k,1,r,s), dx: (n,c,h,w)
 void depthwise_backward_data(const float* dy, const float* w, float* dx, const ConvGeom& g) {
+#if SALIENT_HAVE_AVX512
+    if (depthwise_flat_applies(g)) {
+        // one filter per channel, stride 1, padding 1: dx is the same conv of dy with the filters
+        // flipped, tap (r, s) on weight (2 - r, 2 - s) as below, so the flat kernel gives its bits
+        std::vector<float> flipped((size_t)g.k * 9);
+        for (int64_t kk = 0; kk < g.k; kk++)
+            for (int t = 0; t < 9; t++) flipped[(size_t)kk * 9 + t] = w[kk * 9 + 8 - t];
+        flat_forward(dy, flipped.data(), nullptr, dx, g, Epilogue{});
+        return;
+    }
+#endif
     const Upsampled u = upsampled_geom(g);
     const int m = g.k / g.c, rs = g.r * g.s, nt = m * rs;
     const int64_t planes = (int64_t)g.n * g.c, scratch = u.plane * m + 16;

@@ -144,7 +144,8 @@ class IsaInvarianceTest {
      * Stride-1 3x3 depthwise convs with padding 1: AVX-512's flat kernel (16 outputs of the
      * flattened plane to a vector, masked loads at the border) against AVX2's phase planes, on planes
      * of one pixel, rows shorter than a vector, planes that end inside a vector (5x5, 13x17, 7x7),
-     * exact vectors (4x4, 28x28) and MobileNetV2's 56x56, with a bias and with each fused epilogue.
+     * exact vectors (4x4, 28x28) and MobileNetV2's 56x56, with a bias and with each fused epilogue,
+     * and the data gradient (the same kernel on the flipped filters).
      */
     @Test
     void theFlatDepthwiseKernelGetsThePhasePlanesBits() {
@@ -157,14 +158,15 @@ class IsaInvarianceTest {
             atEveryLevel(t -> {
                 try (Tensor tx = CPU.upload(x, g.inputShape()); Tensor tw = CPU.upload(w, g.weightShape());
                         Tensor tb = CPU.upload(bias, g.k()); Tensor tz = CPU.upload(z, g.outputShape());
-                        Tensor ty = CPU.allocate(g.outputShape())) {
+                        Tensor ty = CPU.allocate(g.outputShape()); Tensor tdx = CPU.allocate(g.inputShape())) {
                     CPU.conv2dForward(tx, tw, null, ty, g);
                     float[] plain = ty.toArray();
                     CPU.conv2dForwardActivation(tx, tw, tb, ty, g, Activation.CLIP, 0f, 6f);  // MobileNetV2's ReLU6
                     float[] clip = ty.toArray();
                     CPU.conv2dForwardSum(tx, tw, tb, tz, ty, g, Activation.RELU, 0f, 0f);
                     float[] sum = ty.toArray();
-                    return new float[][] {plain, clip, sum};
+                    CPU.conv2dBackwardData(tz, tw, tdx, g);
+                    return new float[][] {plain, clip, sum, tdx.toArray()};
                 }
             }, "depthwise " + g);
         }
