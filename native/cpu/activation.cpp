@@ -72,7 +72,7 @@ extern "C" int activation_backward_cpu(int kind, const float* x, const float* dy
     }
     if (kind == SALIENT_ACT_CLIP) {  // act_grad's mask, times dy as below (0 * NaN stays NaN), vectorised
 #pragma omp parallel for simd schedule(static) if (n > 32768)
-        for (int64_t i = 0; i < n; i++) dx[i] = dy[i] * ((x[i] >= alpha && x[i] <= beta) ? 1.f : 0.f);
+        for (int64_t i = 0; i < n; i++) dx[i] = dy[i] * (float)((x[i] >= alpha) & (x[i] <= beta));
         return SALIENT_OK;
     }
 #pragma omp parallel for schedule(static) if (n > 32768)
