@@ -461,9 +461,12 @@ int direct_forward(const float* x, const float* w, const float* bias, float* y, 
 // The 2-D convs that direct512 runs faster than im2col + sgemm (measured at batch 32, 2 threads:
 // ResNet's 7x7 stem 41 -> 31 ms, its 3x3 stride-2 convs of 576 and 1152 taps 18.8 -> 13.7 and
 // 38.0 -> 25.8 ms; at 2304 and 4608 taps the filter blocks stream from L2 per output row and
-// the GEMM wins): a window and at most kDirect2dTaps taps; with fewer images than threads, an
-// output plane of at least kDirect2dSplitPlane.
+// the GEMM wins): a window and at most kDirect2dTaps taps, an output plane of at least
+// kDirect2dMinPlane (128 -> 256 channels at stride 2 onto 10x10, batch 64: direct 19.9 ms, GEMM
+// 17.0; onto 12x12 23.7 and 25.2; 64 -> 128 onto 12x12 6.3 and 8.0, onto 10x10 even), and with
+// fewer images than threads, one of at least kDirect2dSplitPlane.
 constexpr int64_t kDirect2dTaps = 1152;
+constexpr int64_t kDirect2dMinPlane = 12 * 12;
 constexpr int64_t kDirect2dSplitPlane = 56 * 56;
 
 bool direct2d_applies(const Vol3Geom& g, int nt) {
@@ -471,8 +474,9 @@ bool direct2d_applies(const Vol3Geom& g, int nt) {
     // with fewer images than threads each image's rows are split over them: a win on large planes only
     // (the stem at batch 1: 1.23 -> 0.94 ms; a 3x3 stride-2 conv onto 14x14: 0.56 -> 0.81 ms)
     const bool rows_split = (int64_t)g.n * g.groups < nt;
+    const int64_t plane = (int64_t)g.out[1] * g.out[2];
     return g.ker_vol() > 1 && (int64_t)g.cg * g.ker_vol() <= kDirect2dTaps && direct_plan(g).ob > 0 &&
-           (!rows_split || (int64_t)g.out[1] * g.out[2] >= kDirect2dSplitPlane);
+           plane >= kDirect2dMinPlane && (!rows_split || plane >= kDirect2dSplitPlane);
 #else
     return false;
 #endif

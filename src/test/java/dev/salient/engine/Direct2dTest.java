@@ -7,9 +7,9 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * With AVX-512, the 2-D stems and strided convs of a few taps run on the direct kernel of the 3-D
- * convs (native conv3d_implicit.cpp, direct2d_applies) when a batch has an image per thread; an
- * image alone, and AVX2, run im2col + the canonical SGEMM. The two are one chain per output (from
+ * With AVX-512, the 2-D stems and strided convs of a few taps onto output planes of 12x12 and more
+ * run on the direct kernel of the 3-D convs (native conv3d_implicit.cpp, direct2d_applies) when a
+ * batch has an image per thread; an image alone, and AVX2, run im2col + the canonical SGEMM. The two are one chain per output (from
  * zero, one fused multiply-add per tap in order, then the bias, the residual and the activation).
  * Stride-2 depthwise convs on wide rows run with 16 channels in the lanes (AVX-512) or on phase
  * planes (AVX2), both with taps_plane's three partial sums. So each image's outputs must be the
@@ -35,8 +35,10 @@ class Direct2dTest {
                 new Conv2dGeometry(3, 8, 20, 33, 16, 3, 3, 1, 1, 2, 1, 0, 2, 2, 2, 1),
                 // grouped: 2 groups of 8 -> 16, 5x3 kernel, stride 2 across, 1 down
                 new Conv2dGeometry(3, 16, 17, 26, 32, 5, 3, 1, 2, 2, 1, 2, 1, 1, 1, 2),
-                // no pads: the kernel reads x in place; 128 taps, 70 filters
-                new Conv2dGeometry(3, 8, 16, 20, 70, 4, 4, 2, 2, 0, 0, 0, 0, 1, 1, 1),
+                // no pads: the kernel reads x in place; 128 taps, 70 filters, a 13x14 output plane
+                new Conv2dGeometry(3, 8, 28, 30, 70, 4, 4, 2, 2, 0, 0, 0, 0, 1, 1, 1),
+                // a 10x10 output plane, under kDirect2dMinPlane: im2col + SGEMM on every instruction set
+                new Conv2dGeometry(3, 32, 20, 20, 64, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1),
                 // depthwise 3x3 stride 2 on rows of 28 and more: the channel-lane kernel (conv2d_depthwise.cpp)
                 // with AVX-512, the phase planes else; 20 channels (a block of 16 lanes, then 4)
                 new Conv2dGeometry(3, 20, 58, 60, 20, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 20),
