@@ -305,6 +305,22 @@ namespace {
 // taps_plane's: (bias + taps 0-2) + ((taps 3-5) + (taps 6-8)), each a fused chain, so the bits
 // are the AVX2 path's.
 SALIENT_AVX512_BEGIN
+// One 16-lane output vector of a 3x3 depthwise conv from its nine taps' inputs u[t] and weights
+// wt[t]: taps_plane's sums, (bias + taps 0-2) + ((taps 3-5) + (taps 6-8)), each a fused chain, so
+// every AVX-512 depthwise kernel gives the AVX2 path's bits.
+inline __m512 taps9_512(const __m512* wt, const __m512* u, __m512 bv) {
+    __m512 a1 = _mm512_mul_ps(wt[3], u[3]);
+    __m512 a2 = _mm512_mul_ps(wt[6], u[6]);
+    __m512 acc = _mm512_fmadd_ps(wt[0], u[0], bv);
+    a1 = _mm512_fmadd_ps(wt[4], u[4], a1);
+    a2 = _mm512_fmadd_ps(wt[7], u[7], a2);
+    acc = _mm512_fmadd_ps(wt[1], u[1], acc);
+    a1 = _mm512_fmadd_ps(wt[5], u[5], a1);
+    a2 = _mm512_fmadd_ps(wt[8], u[8], a2);
+    acc = _mm512_fmadd_ps(wt[2], u[2], acc);
+    return _mm512_add_ps(acc, _mm512_add_ps(a1, a2));
+}
+
 void lanes_block(const float* x, const float* w, const float* bias, float* y, const ConvGeom& g, const Epilogue& e,
                  int nn, int c0, float* T) {
     const int L = std::min(16, g.c - c0), hw = g.h * g.w, ohw = g.oh * g.ow;
@@ -341,16 +357,10 @@ void lanes_block(const float* x, const float* w, const float* bias, float* y, co
     for (int p = 0; p < g.oh; p++)
         for (int q = 0; q < g.ow; q++) {
             const float* t = T + ((int64_t)p * g.sh * wp + (int64_t)q * g.sw) * 16;
-            __m512 a1 = _mm512_mul_ps(wt[3], _mm512_load_ps(t + off[3]));
-            __m512 a2 = _mm512_mul_ps(wt[6], _mm512_load_ps(t + off[6]));
-            __m512 acc = _mm512_fmadd_ps(wt[0], _mm512_load_ps(t + off[0]), bv);
-            a1 = _mm512_fmadd_ps(wt[4], _mm512_load_ps(t + off[4]), a1);
-            a2 = _mm512_fmadd_ps(wt[7], _mm512_load_ps(t + off[7]), a2);
-            acc = _mm512_fmadd_ps(wt[1], _mm512_load_ps(t + off[1]), acc);
-            a1 = _mm512_fmadd_ps(wt[5], _mm512_load_ps(t + off[5]), a1);
-            a2 = _mm512_fmadd_ps(wt[8], _mm512_load_ps(t + off[8]), a2);
-            acc = _mm512_fmadd_ps(wt[2], _mm512_load_ps(t + off[2]), acc);
-            acc = _mm512_add_ps(acc, _mm512_add_ps(a1, a2));
+            __m512 u[9];
+            #pragma GCC unroll 9
+            for (int k = 0; k < 9; k++) u[k] = _mm512_load_ps(t + off[k]);
+            const __m512 acc = taps9_512(wt, u, bv);
             _mm512_mask_i32scatter_ps(yb + (int64_t)p * g.ow + q, m, out_at, acc, 4);
         }
     apply_epilogue(e, yb, (int64_t)L * ohw);  // the block's planes, contiguous
@@ -399,9 +409,8 @@ namespace {
 // the plane flattened, 16 outputs to a vector, each tap a masked load of the input at the tap's
 // offset, the lanes whose tap falls in the padding (or past the plane) reading zero, as from the
 // phase path's zero-padded scratch. No copy, no scratch, and no per-row vectors: a 7x7 plane is
-// 4 vectors instead of 7 rows of 8 lanes behind a copy. Each output's arithmetic is taps_plane's:
-// (bias + taps 0-2) + ((taps 3-5) + (taps 6-8)), each a fused chain, so the bits are the AVX2
-// path's; the epilogue is residual_act512's, as apply_epilogue rounds it.
+// 4 vectors instead of 7 rows of 8 lanes behind a copy. Each output is taps9_512's, so the bits
+// are the AVX2 path's; the epilogue is residual_act512's, as apply_epilogue rounds it.
 constexpr int kFlatMaxPlane = 112 * 112;
 
 SALIENT_AVX512_BEGIN
@@ -427,24 +436,17 @@ void flat_forward(const float* x, const float* w, const float* bias, float* y, c
         const float* xp = x + pl * hw;  // k == c: plane (nn, kk) reads input plane (nn, kk)
         float* yp = y + pl * hw;
         const float* zp = e.z ? e.z + (yp - e.base) : nullptr;
-        const float* wk = w + (int64_t)kk * 9;
-        const __m512 w0 = _mm512_set1_ps(wk[0]), w1 = _mm512_set1_ps(wk[1]), w2 = _mm512_set1_ps(wk[2]),
-                     w3 = _mm512_set1_ps(wk[3]), w4 = _mm512_set1_ps(wk[4]), w5 = _mm512_set1_ps(wk[5]),
-                     w6 = _mm512_set1_ps(wk[6]), w7 = _mm512_set1_ps(wk[7]), w8 = _mm512_set1_ps(wk[8]);
+        __m512 wt[9];
+        #pragma GCC unroll 9
+        for (int t = 0; t < 9; t++) wt[t] = _mm512_set1_ps(w[(int64_t)kk * 9 + t]);
         const __m512 bv = _mm512_set1_ps(bias ? bias[kk] : 0.f);
         for (int v = 0; v < nv; v++) {
             const __mmask16* mk = masks.data() + (size_t)v * 9;
             const float* xo = xp + (int64_t)v * 16;
-            __m512 a1 = _mm512_mul_ps(w3, _mm512_maskz_loadu_ps(mk[3], xo + off[3]));
-            __m512 a2 = _mm512_mul_ps(w6, _mm512_maskz_loadu_ps(mk[6], xo + off[6]));
-            __m512 acc = _mm512_fmadd_ps(w0, _mm512_maskz_loadu_ps(mk[0], xo + off[0]), bv);
-            a1 = _mm512_fmadd_ps(w4, _mm512_maskz_loadu_ps(mk[4], xo + off[4]), a1);
-            a2 = _mm512_fmadd_ps(w7, _mm512_maskz_loadu_ps(mk[7], xo + off[7]), a2);
-            acc = _mm512_fmadd_ps(w1, _mm512_maskz_loadu_ps(mk[1], xo + off[1]), acc);
-            a1 = _mm512_fmadd_ps(w5, _mm512_maskz_loadu_ps(mk[5], xo + off[5]), a1);
-            a2 = _mm512_fmadd_ps(w8, _mm512_maskz_loadu_ps(mk[8], xo + off[8]), a2);
-            acc = _mm512_fmadd_ps(w2, _mm512_maskz_loadu_ps(mk[2], xo + off[2]), acc);
-            acc = _mm512_add_ps(acc, _mm512_add_ps(a1, a2));
+            __m512 u[9];
+            #pragma GCC unroll 9
+            for (int t = 0; t < 9; t++) u[t] = _mm512_maskz_loadu_ps(mk[t], xo + off[t]);
+            __m512 acc = taps9_512(wt, u, bv);
             const __mmask16 m = v + 1 == nv ? tail : (__mmask16)0xFFFF;
             if (e.any()) acc = residual_act512(acc, zp ? zp + (int64_t)v * 16 : nullptr, m, e.kind, e.lo, e.hi);
             _mm512_mask_storeu_ps(yp + (int64_t)v * 16, m, acc);

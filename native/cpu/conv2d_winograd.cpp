@@ -266,20 +266,20 @@ inline void kernel(int K, const float* A, const float* B, float* C, int64_t ldc,
 
 #if SALIENT_HAVE_AVX512
 SALIENT_AVX512_BEGIN
-// kernel() on AVX-512 for H panels side by side (B, B + K * kNR): C[r][0, H * kNR), one 16-lane
-// accumulator per row and panel, each lane the AVX2 kernel's chain over K.
-template <int R, int H>
+// kernel() on AVX-512 for blocks of kMR512 rows of U and H panels side by side (B, B + K * kNR):
+// C[r][0, H * kNR), one 16-lane accumulator per row and panel, each lane the AVX2 kernel's chain over K.
+template <int H>
 void kernel512(int K, const float* A, const float* B, float* C, int64_t ldc, int rows) {
-    __m512 acc[R][H];
+    __m512 acc[kMR512][H];
 #pragma GCC unroll 16
-    for (int r = 0; r < R; r++)
+    for (int r = 0; r < kMR512; r++)
 #pragma GCC unroll 2
         for (int h = 0; h < H; h++) acc[r][h] = _mm512_setzero_ps();
     const float* B1 = B + (int64_t)K * kNR;
-    for (int k = 0; k < K; k++, A += R, B += kNR, B1 += kNR) {
+    for (int k = 0; k < K; k++, A += kMR512, B += kNR, B1 += kNR) {
         const __m512 b0 = _mm512_loadu_ps(B), b1 = H == 2 ? _mm512_loadu_ps(B1) : b0;
 #pragma GCC unroll 16
-        for (int r = 0; r < R; r++) {
+        for (int r = 0; r < kMR512; r++) {
             const __m512 a = _mm512_set1_ps(A[r]);
             acc[r][0] = _mm512_fmadd_ps(a, b0, acc[r][0]);
             if (H == 2) acc[r][H - 1] = _mm512_fmadd_ps(a, b1, acc[r][H - 1]);
@@ -313,8 +313,8 @@ void multiply(const float* U, int64_t su, const float* V, int64_t sv, float* M, 
                         const float* Ab = A + (int64_t)bl * cin * kMR512;
                         float* Cb = C + (int64_t)bl * kMR512 * ldp + p * kNR;
                         const int rows = std::min(kMR512, cout - bl * kMR512);
-                        if (p + 1 < panels) kernel512<kMR512, 2>(cin, Ab, Bp, Cb, ldp, rows);
-                        else kernel512<kMR512, 1>(cin, Ab, Bp, Cb, ldp, rows);
+                        if (p + 1 < panels) kernel512<2>(cin, Ab, Bp, Cb, ldp, rows);
+                        else kernel512<1>(cin, Ab, Bp, Cb, ldp, rows);
                     }
                 }
                 continue;

@@ -50,12 +50,12 @@ constexpr int kNC = 512;          // columns of packed B per block
 constexpr int kSmallM = 32;       // up to this many rows, a transposed B is packed one panel at a time (small_m)
 constexpr int kSmallA = 65536;    // ... while A (m x k floats) stays in L2
 constexpr int kRowsM = 4;         // up to this many rows, a row-major B streams by rows (small_m_rows)
-constexpr int kSkew = 8;
+constexpr int kSkew = 8;          // kernel_bt: blocks of 16 steps between column groups
 // pack_b: rows of B fetched ahead of the row being packed. A pointwise conv's B is its input, read
 // from memory a row (channel) at a time, each on a new page where the prefetchers stop; 4 rows
 // ahead took ResNet-50's batch-32 1x1 convs at 56x56 and 28x28 from 17.5-18.8 to 16.9-17.0 ms
 // (256 -> 64), 28.0-28.7 to 26.9-27.6 (256 -> 128) and 14.4-15.0 to 13.6-14.5 (512 -> 128).
-constexpr int kPackAhead = 4;          // kernel_bt: blocks of 16 steps between column groups
+constexpr int kPackAhead = 4;
 
 // Per-thread packing buffers (grow-only).
 struct Packs {
