@@ -402,6 +402,34 @@ extern "C" int maxpool2d_backward_cpu(const float* x, const float* dy, float* dx
     });
 }
 
+// Whether an average pool is global: one output per plane, its window the whole unpadded plane.
+inline bool global_avg(const PoolGeom& g) {
+    return g.oh == 1 && g.ow == 1 && g.kh == g.h && g.kw == g.w && g.dh == 1 && g.dw == 1 && g.pt == 0 &&
+           g.pl == 0 && g.pb == 0 && g.pr == 0;
+}
+
+// Global average pool: each output the general path's sum (0, then the plane's elements in
+// row-major order, one chain) over the area, eight planes at a time so that eight chains run side
+// by side instead of one chain's add latency per element (MobileNetV2's 32x1280 planes of 7x7:
+// 7.0 -> 0.6 ms at 2 threads). x: (planes, hw), y: (planes)
+void global_avg_forward(const float* x, float* y, int64_t planes, int64_t hw) {
+    const float area = (float)hw;
+#pragma omp parallel for schedule(static) if (planes * hw > 32768)
+    for (int64_t b = 0; b < (planes + 7) / 8; b++) {
+        const int64_t p0 = b * 8, m = std::min<int64_t>(8, planes - p0);
+        const float* xp = x + p0 * hw;
+        float acc[8] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
+        if (m == 8) {
+            for (int64_t t = 0; t < hw; t++)
+                for (int j = 0; j < 8; j++) acc[j] += xp[j * hw + t];
+        } else {
+            for (int64_t t = 0; t < hw; t++)
+                for (int j = 0; j < m; j++) acc[j] += xp[j * hw + t];
+        }
+        for (int j = 0; j < m; j++) y[p0 + j] = acc[j] / area;
+    }
+}
+
 extern "C" int avgpool2d_forward_cpu(const float* x, float* y, int n, int c, int h, int wd, int kh, int kw,
                                      int stride_h, int stride_w, int pad_top, int pad_left, int pad_bottom,
                                      int pad_right, int dil_h, int dil_w, int oh, int ow, int count_include_pad) {
@@ -411,6 +439,10 @@ extern "C" int avgpool2d_forward_cpu(const float* x, float* y, int n, int c, int
     if (int rc = check_pool(__func__, g)) return rc;
     // x: (n,c,h,w), y: (n,c,oh,ow)
     const int64_t planes = (int64_t)n * c;
+    if (global_avg(g)) {
+        global_avg_forward(x, y, planes, (int64_t)h * wd);
+        return SALIENT_OK;
+    }
     // output columns [q_lo, q_hi) have their whole window inside the input's columns
     int q_lo = 0, q_hi = 0;
     while (q_lo < ow && q_lo * stride_w - pad_left < 0) q_lo++;
@@ -468,6 +500,17 @@ extern "C" int avgpool2d_backward_cpu(const float* dy, float* dx, int n, int c, 
     if (int rc = check_pool(__func__, g)) return rc;
     // dy: (n,c,oh,ow), dx: (n,c,h,w)
     const int64_t planes = (int64_t)n * c;
+    if (global_avg(g)) {  // every element 0 + dy / area, as the general loop adds it
+        const int64_t hw = (int64_t)h * wd;
+        const float area = (float)hw;
+#pragma omp parallel for schedule(static) if (planes * hw > 32768)
+        for (int64_t pl = 0; pl < planes; pl++) {
+            const float v = 0.f + dy[pl] / area;
+            float* dxp = dx + pl * hw;
+            for (int64_t t = 0; t < hw; t++) dxp[t] = v;
+        }
+        return SALIENT_OK;
+    }
 #pragma omp parallel for schedule(static) if (planes * oh * ow * kh * kw > 32768)
     for (int64_t pl = 0; pl < planes; pl++) {
         const float* dyp = dy + pl * (int64_t)oh * ow;

@@ -241,6 +241,32 @@ class Pool2dTest {
         }
     }
 
+    /**
+     * The global average pool (its own eight-planes-at-a-time path) gives every plane the general
+     * path's bits: 0, then the plane's elements added in row-major order, over the area; its
+     * gradient is 0 + dy / area everywhere. Plane counts off a multiple of eight and 1x1 planes.
+     */
+    @Test
+    void globalAverageIsTheRowMajorChainBitForBit() {
+        for (Pool2dGeometry g : new Pool2dGeometry[] {Pool2dGeometry.global(3, 5, 7, 7), Pool2dGeometry.global(2, 8, 1, 1),
+                Pool2dGeometry.global(1, 13, 3, 11), Pool2dGeometry.global(4, 16, 14, 14)}) {
+            int planes = g.n() * g.c(), hw = g.h() * g.w();
+            float[] x = Parity.random(11, planes * hw);
+            x[0] = -0f;
+            float[] y = avgFwd(x, g);
+            float[] dy = Parity.random(12, planes);
+            float[] dx = avgBwd(dy, g);
+            for (int pl = 0; pl < planes; pl++) {
+                float acc = 0f;
+                for (int t = 0; t < hw; t++) acc += x[pl * hw + t];
+                assertEquals(Float.floatToRawIntBits(acc / hw), Float.floatToRawIntBits(y[pl]), g + " plane " + pl);
+                float v = 0f + dy[pl] / hw;
+                for (int t = 0; t < hw; t++)
+                    assertEquals(Float.floatToRawIntBits(v), Float.floatToRawIntBits(dx[pl * hw + t]), g + " dx " + pl);
+            }
+        }
+    }
+
     @Test
     void firstMaximumWinsAndNanCountsAsMax() {
         // one 2x2 window: ties at 5 (positions 1 and 2) -> the first (1) gets the gradient
