@@ -180,6 +180,34 @@ void pack_a(bool trans_a, const float* a, int lda, float alpha, int i0, int mc, 
     }
 }
 
+// The epilogue of one kernel's block of C: rows from the block's first, z at the block's first element.
+struct Store {
+    const float* bias;
+    const float* z;
+    int64_t ldz;
+    int act;
+    float lo, hi;
+    bool stream;
+};
+
+#if defined(__AVX2__) && defined(__FMA__)
+// Row r's 8 lanes (half h of the block; m its valid lanes) as add_bias, then apply_epilogue
+// (conv2d_epilogue.h) would round them: c + b, + z, then Relu or Clip by compares (false for NaN,
+// which stays NaN). The AVX2 twin of residual_act512.
+inline __m256 finish256(__m256 v, const Store* st, int r, int h, __m256i m) {
+    if (st->bias) v = _mm256_add_ps(v, _mm256_set1_ps(st->bias[r]));
+    if (st->z) v = _mm256_add_ps(v, _mm256_maskload_ps(st->z + r * st->ldz + 8 * h, m));
+    if (st->act == SALIENT_ACT_RELU) {
+        v = _mm256_blendv_ps(v, _mm256_setzero_ps(), _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_LT_OQ));
+    } else if (st->act == SALIENT_ACT_CLIP) {
+        const __m256 l = _mm256_set1_ps(st->lo), hv = _mm256_set1_ps(st->hi);
+        const __m256 below = _mm256_cmp_ps(v, l, _CMP_LT_OQ), above = _mm256_cmp_ps(v, hv, _CMP_GT_OQ);
+        v = _mm256_blendv_ps(_mm256_blendv_ps(v, hv, above), l, below);
+    }
+    return v;
+}
+#endif
+
 // C[r][j], r < R, j < cols: load (or zero when !load), then for each of kc steps
 // acc = fma(a_r, B[p*bs + j], acc), then store, where a_r = A[r*rs + p*ps], times
 // alpha when Scale (rounded as pack_a rounds it). H 8-lane halves of the kNR
@@ -188,7 +216,7 @@ void pack_a(bool trans_a, const float* a, int lda, float alpha, int i0, int mc, 
 // past cols) or B itself (bs = ldb), then all 8*H columns must be readable.
 template <int R, int H, bool Scale>
 inline void kernel(int kc, const float* A, int64_t rs, int64_t ps, float alpha, const float* B, int64_t bs, float* C,
-                   int64_t ldc, int cols, bool load) {
+                   int64_t ldc, int cols, bool load, const Store* st) {
 #if defined(__AVX2__) && defined(__FMA__)
     alignas(32) static const int kLanes[24] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
                                                -1, -1, -1, -1, 0,  0,  0,  0,  0,  0,  0,  0};
@@ -200,6 +228,16 @@ inline void kernel(int kc, const float* A, int64_t rs, int64_t ps, float alpha, 
     for (int r = 0; r < R; r++) {
         c0[r] = load ? _mm256_maskload_ps(C + r * ldc, m0) : _mm256_setzero_ps();
         c1[r] = load && H == 2 ? _mm256_maskload_ps(C + r * ldc + 8, m1) : _mm256_setzero_ps();
+    }
+    if (st && st->z) {
+        // the residual's block, read in the stores, fetched now (and the next R rows' into L2), as
+        // kernel512 does
+#pragma GCC unroll 6
+        for (int r = 0; r < R; r++) {
+            _mm_prefetch((const char*)(st->z + r * st->ldz), _MM_HINT_T0);
+            if (H == 2) _mm_prefetch((const char*)(st->z + r * st->ldz + 8), _MM_HINT_T0);
+            _mm_prefetch((const char*)(st->z + (r + R) * st->ldz), _MM_HINT_T1);
+        }
     }
     // A's row r at step p: A[r * rs + p * ps] (packed: rs 1, ps kMR; or A itself, row- or column-major)
     const float* a[R];
@@ -215,6 +253,21 @@ inline void kernel(int kc, const float* A, int64_t rs, int64_t ps, float alpha, 
             a[r] += ps;
             c0[r] = _mm256_fmadd_ps(av, b0, c0[r]);
             if (H == 2) c1[r] = _mm256_fmadd_ps(av, b1, c1[r]);
+        }
+    }
+    if (st) {
+#pragma GCC unroll 6
+        for (int r = 0; r < R; r++) {
+            c0[r] = finish256(c0[r], st, r, 0, m0);
+            if (H == 2) c1[r] = finish256(c1[r], st, r, 1, m1);
+        }
+        if (st->stream && H == 2 && cols == 16 && ((uintptr_t)C & 63) == 0 && ((ldc * 4) & 63) == 0) {
+#pragma GCC unroll 6
+            for (int r = 0; r < R; r++) {
+                _mm256_stream_ps(C + r * ldc, c0[r]);
+                _mm256_stream_ps(C + r * ldc + 8, c1[r]);
+            }
+            return;
         }
     }
     if (cols == 8 * H) {
@@ -240,11 +293,21 @@ inline void kernel(int kc, const float* A, int64_t rs, int64_t ps, float alpha, 
             for (int j = 0; j < std::min(cols, 8 * H); j++) acc[r][j] = __builtin_fmaf(av, B[j], acc[r][j]);
         }
     for (int r = 0; r < R; r++)
-        for (int j = 0; j < cols; j++) C[r * ldc + j] = acc[r][j];
+        for (int j = 0; j < cols; j++) {
+            float v = acc[r][j];
+            if (st) {  // as add_bias, then apply_epilogue
+                if (st->bias) v = v + st->bias[r];
+                if (st->z) v = v + st->z[r * st->ldz + j];
+                if (st->act == SALIENT_ACT_RELU) v = v < 0.f ? 0.f : v;
+                else if (st->act == SALIENT_ACT_CLIP) v = v < st->lo ? st->lo : (v > st->hi ? st->hi : v);
+            }
+            C[r * ldc + j] = v;
+        }
 #endif
 }
 
-using Kernel = void (*)(int, const float*, int64_t, int64_t, float, const float*, int64_t, float*, int64_t, int, bool);
+using Kernel = void (*)(int, const float*, int64_t, int64_t, float, const float*, int64_t, float*, int64_t, int, bool,
+                        const Store*);
 
 // kernel<rows, H, scale> for 1 <= rows <= kMR and 1 <= cols <= kNR
 template <int R>
@@ -262,16 +325,6 @@ Kernel pick(int rows, int cols, bool scale) {
         default: return pick_rows<6>(cols, scale);
     }
 }
-
-// The epilogue of one kernel's block of C: rows from the block's first, z at the block's first element.
-struct Store {
-    const float* bias;
-    const float* z;
-    int64_t ldz;
-    int act;
-    float lo, hi;
-    bool stream;
-};
 
 #if SALIENT_HAVE_AVX512
 SALIENT_AVX512_BEGIN
@@ -628,7 +681,7 @@ void small_m(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const
                 const int rows = std::min(kMR, m - i0);
                 const float* ap = trans_a ? a + (int64_t)p0 * lda + i0 : a + (int64_t)i0 * lda + p0;
                 const int64_t rs = trans_a ? 1 : lda, ps = trans_a ? lda : 1;
-                pick(rows, cols, scale)(kc, ap, rs, ps, alpha, bp, bs, c + (int64_t)i0 * ldc + j0, ldc, cols, load);
+                pick(rows, cols, scale)(kc, ap, rs, ps, alpha, bp, bs, c + (int64_t)i0 * ldc + j0, ldc, cols, load, nullptr);
             }
         }
     }
@@ -724,6 +777,7 @@ bool gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const fl
                     continue;
                 }
 #endif
+                const bool last = p0 + kc >= k;
                 for (int jr = 0; jr < nc; jr += kNR) {
                     const float* bp = pb + (int64_t)(jr / kNR) * kc * kNR;
                     const int cols = std::min(kNR, nc - jr);
@@ -731,20 +785,27 @@ bool gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const fl
                     for (int ir = 0; ir < mc; ir += kMR) {
                         const int i = i0 + ir;
                         float* cp = c + (int64_t)i * ldc + j0 + jr;
+                        Store st;
+                        const Store* sp = nullptr;
+                        if (last && ep) {
+                            st = {ep->bias ? ep->bias + i : nullptr, ep->z ? ep->z + (int64_t)i * ep->ldz + j0 + jr : nullptr,
+                                  ep->ldz, ep->act, ep->lo, ep->hi, ep->stream};
+                            sp = &st;
+                        }
                         if (ir < packed0) {
-                            if (trans_a) run(kc, a + (int64_t)p0 * lda + i, 1, lda, 1.f, bp, kNR, cp, ldc, cols, load);
-                            else run(kc, a + (int64_t)i * lda + p0, lda, 1, 1.f, bp, kNR, cp, ldc, cols, load);
+                            if (trans_a) run(kc, a + (int64_t)p0 * lda + i, 1, lda, 1.f, bp, kNR, cp, ldc, cols, load, sp);
+                            else run(kc, a + (int64_t)i * lda + p0, lda, 1, 1.f, bp, kNR, cp, ldc, cols, load, sp);
                         } else {
                             const int rows = std::min(kMR, mc - ir);
                             pick(rows, cols, false)(kc, pa + (int64_t)((ir - packed0) / kMR) * kc * kMR, 1, kMR, 1.f,
-                                                    bp, kNR, cp, ldc, cols, load);
+                                                    bp, kNR, cp, ldc, cols, load, sp);
                         }
                     }
                 }
             }
         }
     }
-    return ep && isa::avx512();
+    return ep != nullptr;
 }
 
 }  // namespace
@@ -761,7 +822,7 @@ bool sgemm_canonical_ep(bool trans_a, bool trans_b, int m, int n, int k, const f
         return true;
     }
     const bool fused = gemm(trans_a, trans_b, m, n, k, 1.f, a, lda, b, ldb, 0.f, c, ldc, &ep);
-#if SALIENT_HAVE_AVX512
+#if defined(__AVX2__) && defined(__FMA__)
     if (fused && ep.stream) _mm_sfence();  // the streamed stores are visible before C is handed on
 #endif
     return fused;
