@@ -401,6 +401,43 @@ void depthwise_forward_lanes(const float* x, const float* w, const float* bias, 
 }
 #endif
 
+namespace {
+
+// The flat kernels' lane masks, L outputs of the flattened H x W plane to a vector:
+// masks[v * 9 + t] holds the lanes of vector v whose 3x3 tap t reads inside the plane, every lane
+// of the plane less the border outputs' taps that fall in the padding (O(H + W) to make). M holds
+// L bits.
+template <typename M, int L>
+std::vector<M> flat_masks(int H, int W) {
+    const int hw = H * W, nv = (hw + L - 1) / L;
+    const M full = (M)((1u << L) - 1), tail = hw % L ? (M)((1u << (hw % L)) - 1) : full;
+    std::vector<M> masks((size_t)nv * 9);
+    for (int v = 0; v < nv; v++)
+        for (int t = 0; t < 9; t++) masks[(size_t)v * 9 + t] = v + 1 == nv ? tail : full;
+    auto clear = [&](int o, int t) { masks[(size_t)(o / L) * 9 + t] &= (M)~(1u << (o % L)); };
+    for (int q = 0; q < W; q++)
+        for (int c = 0; c < 3; c++) clear(q, c), clear((H - 1) * W + q, 6 + c);  // rows above and below
+    for (int p = 0; p < H; p++)
+        for (int r = 0; r < 3; r++) clear(p * W, 3 * r), clear(p * W + W - 1, 3 * r + 2);  // columns left and right
+    return masks;
+}
+
+// off[t]: tap t's offset in the flattened plane of width W
+inline void flat_offsets(int W, int64_t* off) {
+    for (int t = 0; t < 9; t++) off[t] = (int64_t)(t / 3 - 1) * W + (t % 3 - 1);
+}
+
+// The data gradient of a stride-1 pad-1 3x3 depthwise conv is the same conv of dy with each filter
+// flipped, tap (r, s) on weight (2 - r, 2 - s): these filters.
+inline std::vector<float> flipped_filters(const float* w, int64_t k) {
+    std::vector<float> flipped((size_t)k * 9);
+    for (int64_t kk = 0; kk < k; kk++)
+        for (int t = 0; t < 9; t++) flipped[(size_t)kk * 9 + t] = w[kk * 9 + 8 - t];
+    return flipped;
+}
+
+}  // namespace
+
 #if SALIENT_HAVE_AVX512
 namespace {
 
@@ -417,18 +454,9 @@ SALIENT_AVX512_BEGIN
 void flat_forward(const float* x, const float* w, const float* bias, float* y, const ConvGeom& g, const Epilogue& e) {
     const int H = g.h, W = g.w, hw = H * W, nv = (hw + 15) / 16;
     const __mmask16 tail = hw % 16 ? (__mmask16)((1u << (hw % 16)) - 1) : (__mmask16)0xFFFF;
-    // masks[v * 9 + t]: the lanes of vector v whose tap t reads inside the plane: every lane of
-    // the plane, less the border outputs' taps that fall in the padding (O(H + W) to make)
-    std::vector<__mmask16> masks((size_t)nv * 9);
-    for (int v = 0; v < nv; v++)
-        for (int t = 0; t < 9; t++) masks[(size_t)v * 9 + t] = v + 1 == nv ? tail : (__mmask16)0xFFFF;
-    auto clear = [&](int o, int t) { masks[(size_t)(o / 16) * 9 + t] &= (__mmask16)~(1u << (o % 16)); };
-    for (int q = 0; q < W; q++)
-        for (int c = 0; c < 3; c++) clear(q, c), clear((H - 1) * W + q, 6 + c);  // rows above and below
-    for (int p = 0; p < H; p++)
-        for (int r = 0; r < 3; r++) clear(p * W, 3 * r), clear(p * W + W - 1, 3 * r + 2);  // columns left and right
+    const std::vector<__mmask16> masks = flat_masks<__mmask16, 16>(H, W);
     int64_t off[9];
-    for (int t = 0; t < 9; t++) off[t] = (int64_t)(t / 3 - 1) * W + (t % 3 - 1);
+    flat_offsets(W, off);
     const int64_t planes = (int64_t)g.n * g.k;
 #pragma omp parallel for schedule(static) if (planes * hw * 9 > 32768)
     for (int64_t pl = 0; pl < planes; pl++) {
@@ -502,17 +530,9 @@ constexpr int kFlat256MaxPlane = 8 * 8;
 void flat_forward256(const float* x, const float* w, const float* bias, float* y, const ConvGeom& g, const Epilogue& e) {
     const int H = g.h, W = g.w, hw = H * W, nv = (hw + 7) / 8;
     const uint8_t tail = hw % 8 ? (uint8_t)((1u << (hw % 8)) - 1) : (uint8_t)0xFF;
-    // masks[v * 9 + t]: the lanes of vector v whose tap t reads inside the plane, as flat_forward's
-    std::vector<uint8_t> masks((size_t)nv * 9);
-    for (int v = 0; v < nv; v++)
-        for (int t = 0; t < 9; t++) masks[(size_t)v * 9 + t] = v + 1 == nv ? tail : (uint8_t)0xFF;
-    auto clear = [&](int o, int t) { masks[(size_t)(o / 8) * 9 + t] &= (uint8_t)~(1u << (o % 8)); };
-    for (int q = 0; q < W; q++)
-        for (int c = 0; c < 3; c++) clear(q, c), clear((H - 1) * W + q, 6 + c);  // rows above and below
-    for (int p = 0; p < H; p++)
-        for (int r = 0; r < 3; r++) clear(p * W, 3 * r), clear(p * W + W - 1, 3 * r + 2);  // columns left and right
+    const std::vector<uint8_t> masks = flat_masks<uint8_t, 8>(H, W);
     int64_t off[9];
-    for (int t = 0; t < 9; t++) off[t] = (int64_t)(t / 3 - 1) * W + (t % 3 - 1);
+    flat_offsets(W, off);
     const __m256i last = _mm256_load_si256(reinterpret_cast<const __m256i*>(kLaneBits.m[tail]));
     const int64_t planes = (int64_t)g.n * g.k;
 #pragma omp parallel for schedule(static) if (planes * hw * 9 > 32768)
@@ -709,18 +729,12 @@ void depthwise_backward_data(const float* dy, const float* w, float* dx, const C
     if (depthwise_flat_applies(g)) {
         // one filter per channel, stride 1, padding 1: dx is the same conv of dy with the filters
         // flipped, tap (r, s) on weight (2 - r, 2 - s) as below, so the flat kernel gives its bits
-        std::vector<float> flipped((size_t)g.k * 9);
-        for (int64_t kk = 0; kk < g.k; kk++)
-            for (int t = 0; t < 9; t++) flipped[(size_t)kk * 9 + t] = w[kk * 9 + 8 - t];
-        flat_forward(dy, flipped.data(), nullptr, dx, g, Epilogue{});
+        flat_forward(dy, flipped_filters(w, g.k).data(), nullptr, dx, g, Epilogue{});
         return;
     }
 #endif
     if (depthwise_flat256_applies(g)) {  // as above, on the AVX2 flat kernel
-        std::vector<float> flipped((size_t)g.k * 9);
-        for (int64_t kk = 0; kk < g.k; kk++)
-            for (int t = 0; t < 9; t++) flipped[(size_t)kk * 9 + t] = w[kk * 9 + 8 - t];
-        flat_forward256(dy, flipped.data(), nullptr, dx, g, Epilogue{});
+        flat_forward256(dy, flipped_filters(w, g.k).data(), nullptr, dx, g, Epilogue{});
         return;
     }
     const Upsampled u = upsampled_geom(g);

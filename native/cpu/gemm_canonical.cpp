@@ -190,7 +190,30 @@ struct Store {
     bool stream;
 };
 
+// The epilogue of the kernel's block of C at row i, column j.
+inline Store store_at(const GemmEpilogue& ep, int i, int64_t j) {
+    return {ep.bias ? ep.bias + i : nullptr, ep.z ? ep.z + (int64_t)i * ep.ldz + j : nullptr, ep.ldz, ep.act, ep.lo, ep.hi,
+            ep.stream};
+}
+
 #if defined(__AVX2__) && defined(__FMA__)
+// The residual's block of R rows (H halves of `half` lanes) is read once, in the stores: fetched
+// now, it arrives while the products run instead of stalling the stores on memory (a ResNet
+// block's 1x1 expansion reads a residual of its output's size, far past the caches). The block of
+// the next R rows, which the next call of the row loop stores, is fetched into L2 as well: a call
+// of 64 steps (ResNet-50's 64 -> 256 expansion) is shorter than a trip to memory (that layer at
+// batch 32 on AVX-512: 21 -> 17-18.5 ms).
+template <int R, int H>
+inline void prefetch_residual(const Store* st, int half) {
+#pragma GCC unroll 8
+    for (int r = 0; r < R; r++) {
+        _mm_prefetch((const char*)(st->z + r * st->ldz), _MM_HINT_T0);
+        if (H == 2) _mm_prefetch((const char*)(st->z + r * st->ldz + half), _MM_HINT_T0);
+        _mm_prefetch((const char*)(st->z + (r + R) * st->ldz), _MM_HINT_T1);
+        if (H == 2) _mm_prefetch((const char*)(st->z + (r + R) * st->ldz + half), _MM_HINT_T1);
+    }
+}
+
 // Row r's 8 lanes (half h of the block; m its valid lanes) as add_bias, then apply_epilogue
 // (conv2d_epilogue.h) would round them: c + b, + z, then Relu or Clip by compares (false for NaN,
 // which stays NaN). The AVX2 twin of residual_act512.
@@ -229,16 +252,7 @@ inline void kernel(int kc, const float* A, int64_t rs, int64_t ps, float alpha, 
         c0[r] = load ? _mm256_maskload_ps(C + r * ldc, m0) : _mm256_setzero_ps();
         c1[r] = load && H == 2 ? _mm256_maskload_ps(C + r * ldc + 8, m1) : _mm256_setzero_ps();
     }
-    if (st && st->z) {
-        // the residual's block, read in the stores, fetched now (and the next R rows' into L2), as
-        // kernel512 does
-#pragma GCC unroll 6
-        for (int r = 0; r < R; r++) {
-            _mm_prefetch((const char*)(st->z + r * st->ldz), _MM_HINT_T0);
-            if (H == 2) _mm_prefetch((const char*)(st->z + r * st->ldz + 8), _MM_HINT_T0);
-            _mm_prefetch((const char*)(st->z + (r + R) * st->ldz), _MM_HINT_T1);
-        }
-    }
+    if (st && st->z) prefetch_residual<R, H>(st, 8);
     // A's row r at step p: A[r * rs + p * ps] (packed: rs 1, ps kMR; or A itself, row- or column-major)
     const float* a[R];
 #pragma GCC unroll 6
@@ -349,21 +363,7 @@ void kernel512(int kc, const float* A, int64_t rs, int64_t ps, float alpha, cons
         c0[r] = load ? _mm512_maskz_loadu_ps(m0, C + r * ldc) : _mm512_setzero_ps();
         c1[r] = load && H == 2 ? _mm512_maskz_loadu_ps(m1, C + r * ldc + 16) : _mm512_setzero_ps();
     }
-    if (st && st->z) {
-        // the residual's block is read once, in the stores: fetched now, it arrives while the
-        // products run instead of stalling the stores on memory (a ResNet block's 1x1 expansion
-        // reads a residual of its output's size, far past the caches). The block of the next R
-        // rows, which the next call of the row loop stores, is fetched into L2 as well: a call of
-        // 64 steps (ResNet-50's 64 -> 256 expansion) is shorter than a trip to memory (that
-        // layer at batch 32: 21 -> 17-18.5 ms)
-#pragma GCC unroll 8
-        for (int r = 0; r < R; r++) {
-            _mm_prefetch((const char*)(st->z + r * st->ldz), _MM_HINT_T0);
-            if (H == 2) _mm_prefetch((const char*)(st->z + r * st->ldz + 16), _MM_HINT_T0);
-            _mm_prefetch((const char*)(st->z + (r + R) * st->ldz), _MM_HINT_T1);
-            if (H == 2) _mm_prefetch((const char*)(st->z + (r + R) * st->ldz + 16), _MM_HINT_T1);
-        }
-    }
+    if (st && st->z) prefetch_residual<R, H>(st, 16);
     const float* a[R];
 #pragma GCC unroll 8
     for (int r = 0; r < R; r++) a[r] = A + r * rs;
@@ -758,12 +758,7 @@ bool gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const fl
                             float* cp = c + (int64_t)i * ldc + j0 + jr;
                             const float* bq = bp + (int64_t)kc * kNR;
                             Store st;
-                            const Store* sp = nullptr;
-                            if (last && ep) {
-                                st = {ep->bias ? ep->bias + i : nullptr, ep->z ? ep->z + (int64_t)i * ep->ldz + j0 + jr : nullptr,
-                                      ep->ldz, ep->act, ep->lo, ep->hi, ep->stream};
-                                sp = &st;
-                            }
+                            const Store* sp = last && ep ? &(st = store_at(*ep, i, j0 + jr)) : nullptr;
                             if (ir < packed0) {
                                 if (trans_a) run(kc, a + (int64_t)p0 * lda + i, 1, lda, 1.f, bp, bq, kNR, cp, ldc, cols, load, sp);
                                 else run(kc, a + (int64_t)i * lda + p0, lda, 1, 1.f, bp, bq, kNR, cp, ldc, cols, load, sp);
@@ -786,12 +781,7 @@ bool gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const fl
                         const int i = i0 + ir;
                         float* cp = c + (int64_t)i * ldc + j0 + jr;
                         Store st;
-                        const Store* sp = nullptr;
-                        if (last && ep) {
-                            st = {ep->bias ? ep->bias + i : nullptr, ep->z ? ep->z + (int64_t)i * ep->ldz + j0 + jr : nullptr,
-                                  ep->ldz, ep->act, ep->lo, ep->hi, ep->stream};
-                            sp = &st;
-                        }
+                        const Store* sp = last && ep ? &(st = store_at(*ep, i, j0 + jr)) : nullptr;
                         if (ir < packed0) {
                             if (trans_a) run(kc, a + (int64_t)p0 * lda + i, 1, lda, 1.f, bp, kNR, cp, ldc, cols, load, sp);
                             else run(kc, a + (int64_t)i * lda + p0, lda, 1, 1.f, bp, kNR, cp, ldc, cols, load, sp);
