@@ -746,9 +746,9 @@ bool gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const fl
                 const bool direct = alpha == 1.f;
                 const int packed0 = direct ? mc / kMR * kMR : 0;
                 if (packed0 < mc) pack_a(trans_a, a, lda, alpha, i0 + packed0, mc - packed0, p0, kc, pa);
+                const bool last = p0 + kc >= k;  // the kernels apply ep in this k block's stores
 #if SALIENT_HAVE_AVX512
                 if (isa::avx512()) {  // two panels (2 kNR columns) at a time, 16 lanes each
-                    const bool last = p0 + kc >= k;
                     for (int jr = 0; jr < nc; jr += 2 * kNR) {
                         const float* bp = pb + (int64_t)(jr / kNR) * kc * kNR;
                         const int cols = std::min(2 * kNR, nc - jr);
@@ -772,7 +772,6 @@ bool gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const fl
                     continue;
                 }
 #endif
-                const bool last = p0 + kc >= k;
                 for (int jr = 0; jr < nc; jr += kNR) {
                     const float* bp = pb + (int64_t)(jr / kNR) * kc * kNR;
                     const int cols = std::min(kNR, nc - jr);
