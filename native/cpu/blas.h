@@ -48,6 +48,21 @@ struct GemmEpilogue {
 bool sgemm_canonical_ep(bool trans_a, bool trans_b, int m, int n, int k, const float* a, int lda, const float* b,
                         int ldb, float* c, int ldc, const GemmEpilogue& ep);
 
+// B given by what packs it rather than where it lies (an im2col conv's column matrix, built straight
+// into the GEMM's panels): fn(ctx, p0, kc, j0, nc, dst) writes rows [p0, p0+kc) and columns
+// [j0, j0+nc) of B into panels of 16 columns, dst[(j - j0) / 16 * kc * 16 + (p - p0) * 16 + (j - j0) % 16],
+// with zeros past nc in the last panel.
+struct BPacker {
+    void (*fn)(const void* ctx, int p0, int kc, int j0, int nc, float* dst);
+    const void* ctx;
+};
+
+// C = A B (A row-major, not transposed; alpha 1, beta 0) with B from `b`, on the blocked path, with
+// ep applied in the kernel's stores: the same chains, so the same bits, as sgemm_canonical_ep on the
+// B that `b` packs. False, with nothing written, when the packing buffers cannot be allocated (or k is 0).
+bool sgemm_canonical_packer(int m, int n, int k, const float* a, int lda, const BPacker& b, float* c, int ldc,
+                            const GemmEpilogue& ep);
+
 // Single-threaded sgemm in the calling thread.
 inline void sgemm_serial(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda,
                          const float* b, int ldb, float beta, float* c, int ldc) {

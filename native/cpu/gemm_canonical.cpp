@@ -747,8 +747,9 @@ void direct_b(bool trans_a, int m, int n, int k, float alpha, const float* a, in
 namespace {
 
 // The product; with ep (alpha 1, beta 0), true when the kernels applied it as they stored C.
+// With packer, B is what it packs (b unused, !trans_b): only the blocked path, whose packs must exist.
 bool gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda, const float* b,
-          int ldb, float beta, float* c, int ldc, const GemmEpilogue* ep) {
+          int ldb, float beta, float* c, int ldc, const GemmEpilogue* ep, const BPacker* packer = nullptr) {
     if (m <= 0 || n <= 0) return true;
     // the chain starts from beta * C (from 0 when beta is 0: C may hold anything)
     if (beta != 0.f && beta != 1.f)
@@ -759,18 +760,19 @@ bool gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const fl
             for (int i = 0; i < m; i++) std::memset(c + (int64_t)i * ldc, 0, sizeof(float) * n);
         return false;
     }
-    if (!trans_b && m <= kRowsM) {
+    if (!trans_b && m <= kRowsM && !packer) {
         small_m_rows(trans_a, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         return false;
     }
     // with a transposed B, A is read once per few columns: only while it stays in L2
     const bool a_fits = (int64_t)m * k <= kSmallA;
-    if (trans_b && m <= kMR && a_fits) {
+    if (trans_b && m <= kMR && a_fits && !packer) {
         small_m_bt(trans_a, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
         return false;
     }
     float* pa = pack_buffer(g_packs.a, (size_t)kMC * kKC);
     float* pb = pack_buffer(g_packs.b, (size_t)kNC * kKC);
+    if ((!pa || !pb) && packer) return false;
     if (!pa || !pb) {  // no memory for the packs: the same chains, unblocked
         for (int i = 0; i < m; i++)
             for (int j = 0; j < n; j++) {
@@ -784,11 +786,11 @@ bool gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const fl
             }
         return false;
     }
-    if (trans_b && m <= kSmallM && a_fits) {
+    if (trans_b && m <= kSmallM && a_fits && !packer) {
         small_m(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, pb);
         return false;
     }
-    if (!trans_b && m <= kDirectM && m * k >= kDirectMinA && m * k <= kDirectA && (int64_t)k * n >= kDirectB &&
+    if (!packer && !trans_b && m <= kDirectM && m * k >= kDirectMinA && m * k <= kDirectA && (int64_t)k * n >= kDirectB &&
         !isa::avx512()) {
         direct_b(trans_a, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, pb, ep);
         return ep != nullptr;
@@ -798,7 +800,8 @@ bool gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const fl
         for (int p0 = 0; p0 < k; p0 += kKC) {
             const int kc = std::min(kKC, k - p0);
             const bool load = p0 > 0 || beta != 0.f;
-            pack_b(trans_b, b, ldb, p0, kc, j0, nc, pb);
+            if (packer) packer->fn(packer->ctx, p0, kc, j0, nc, pb);
+            else pack_b(trans_b, b, ldb, p0, kc, j0, nc, pb);
             for (int i0 = 0; i0 < m; i0 += kMC) {
                 const int mc = std::min(kMC, m - i0);
                 // with alpha 1, full blocks of kMR rows are read from A where it lies (its rows or
@@ -862,6 +865,18 @@ bool gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const fl
 void sgemm_canonical(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda,
                      const float* b, int ldb, float beta, float* c, int ldc) {
     gemm(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, nullptr);
+}
+
+bool sgemm_canonical_packer(int m, int n, int k, const float* a, int lda, const BPacker& b, float* c, int ldc,
+                            const GemmEpilogue& ep) {
+    if (m <= 0 || n <= 0) return true;
+    if (!pack_buffer(g_packs.a, (size_t)kMC * kKC) || !pack_buffer(g_packs.b, (size_t)kNC * kKC)) return false;
+    if (k <= 0) return false;
+    gemm(false, false, m, n, k, 1.f, a, lda, nullptr, 0, 0.f, c, ldc, ep.any() ? &ep : nullptr, &b);
+#if defined(__AVX2__) && defined(__FMA__)
+    if (ep.stream) _mm_sfence();
+#endif
+    return true;
 }
 
 bool sgemm_canonical_ep(bool trans_a, bool trans_b, int m, int n, int k, const float* a, int lda, const float* b,
