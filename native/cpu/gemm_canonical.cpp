@@ -634,6 +634,45 @@ void small_m_bt(bool trans_a, int m, int n, int k, float alpha, const float* a, 
     }
 }
 
+// One panel of kNR columns of C at a time, over all of k, all rows: B read where it lies (full
+// panels of a row-major B) or packed into one panel (pb, in L1); A where it lies, times alpha in the
+// kernel; ep (alpha 1, beta 0) in the last k block's stores. With ahead > 0 the panel `ahead`
+// panels on is fetched, a line of each of B's k rows (direct_b).
+void panels(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda, const float* b,
+            int ldb, float beta, float* c, int ldc, float* pb, const GemmEpilogue* ep, int ahead) {
+    const bool scale = alpha != 1.f;
+    for (int j0 = 0; j0 < n; j0 += kNR) {
+        const int cols = std::min(kNR, n - j0);
+#if defined(__AVX2__) && defined(__FMA__)
+        if (ahead > 0 && j0 + ahead * kNR < n)
+            for (int p = 0; p < k; p++)
+                _mm_prefetch((const char*)(b + (int64_t)p * ldb + j0 + ahead * kNR), _MM_HINT_T0);
+#endif
+        for (int p0 = 0; p0 < k; p0 += kKC) {
+            const int kc = std::min(kKC, k - p0);
+            const bool load = p0 > 0 || beta != 0.f, last = p0 + kc >= k;
+            const float* bp;
+            int64_t bs;
+            if (!trans_b && cols == kNR) {
+                bp = b + (int64_t)p0 * ldb + j0;
+                bs = ldb;
+            } else {
+                pack_b(trans_b, b, ldb, p0, kc, j0, cols, pb);
+                bp = pb;
+                bs = kNR;
+            }
+            for (int i0 = 0; i0 < m; i0 += kMR) {
+                const int rows = std::min(kMR, m - i0);
+                const float* ap = trans_a ? a + (int64_t)p0 * lda + i0 : a + (int64_t)i0 * lda + p0;
+                const int64_t rs = trans_a ? 1 : lda, ps = trans_a ? lda : 1;
+                Store st;
+                const Store* sp = last && ep ? &(st = store_at(*ep, i0, j0)) : nullptr;
+                pick(rows, cols, scale)(kc, ap, rs, ps, alpha, bp, bs, c + (int64_t)i0 * ldc + j0, ldc, cols, load, sp);
+            }
+        }
+    }
+}
+
 // Products with few rows (m <= kSmallM, e.g. a classifier at batch 1): each row of
 // op(B) is used by m rows only, so packing all of B would cost more than the
 // product. One panel of kNR columns at a time, over all of k: read where B lies
@@ -670,29 +709,7 @@ void small_m(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const
         return;
     }
 #endif
-    for (int j0 = 0; j0 < n; j0 += kNR) {
-        const int cols = std::min(kNR, n - j0);
-        for (int p0 = 0; p0 < k; p0 += kKC) {
-            const int kc = std::min(kKC, k - p0);
-            const bool load = p0 > 0 || beta != 0.f;
-            const float* bp;
-            int64_t bs;
-            if (!trans_b && cols == kNR) {
-                bp = b + (int64_t)p0 * ldb + j0;
-                bs = ldb;
-            } else {
-                pack_b(trans_b, b, ldb, p0, kc, j0, cols, pb);
-                bp = pb;
-                bs = kNR;
-            }
-            for (int i0 = 0; i0 < m; i0 += kMR) {
-                const int rows = std::min(kMR, m - i0);
-                const float* ap = trans_a ? a + (int64_t)p0 * lda + i0 : a + (int64_t)i0 * lda + p0;
-                const int64_t rs = trans_a ? 1 : lda, ps = trans_a ? lda : 1;
-                pick(rows, cols, scale)(kc, ap, rs, ps, alpha, bp, bs, c + (int64_t)i0 * ldc + j0, ldc, cols, load, nullptr);
-            }
-        }
-    }
+    panels(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, pb, nullptr, 0);
 }
 
 // A large row-major B times a small A (a pointwise conv's projection: m <= kDirectM output channels,
@@ -708,38 +725,8 @@ void small_m(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const
 // the panels are too short for the fetches to arrive in time (0.6x), and the packed path stays.
 void direct_b(bool trans_a, int m, int n, int k, float alpha, const float* a, int lda, const float* b, int ldb,
               float beta, float* c, int ldc, float* pb, const GemmEpilogue* ep) {
-    const bool scale = alpha != 1.f;
-    const int ahead = std::max(1, std::min(8, kDirectAhead / (m * k)));
-    for (int j0 = 0; j0 < n; j0 += kNR) {
-        const int cols = std::min(kNR, n - j0);
-#if defined(__AVX2__) && defined(__FMA__)
-        if (j0 + ahead * kNR < n)
-            for (int p = 0; p < k; p++)
-                _mm_prefetch((const char*)(b + (int64_t)p * ldb + j0 + ahead * kNR), _MM_HINT_T0);
-#endif
-        for (int p0 = 0; p0 < k; p0 += kKC) {
-            const int kc = std::min(kKC, k - p0);
-            const bool load = p0 > 0 || beta != 0.f, last = p0 + kc >= k;
-            const float* bp;
-            int64_t bs;
-            if (cols == kNR) {
-                bp = b + (int64_t)p0 * ldb + j0;
-                bs = ldb;
-            } else {
-                pack_b(false, b, ldb, p0, kc, j0, cols, pb);
-                bp = pb;
-                bs = kNR;
-            }
-            for (int i0 = 0; i0 < m; i0 += kMR) {
-                const int rows = std::min(kMR, m - i0);
-                const float* ap = trans_a ? a + (int64_t)p0 * lda + i0 : a + (int64_t)i0 * lda + p0;
-                const int64_t rs = trans_a ? 1 : lda, ps = trans_a ? lda : 1;
-                Store st;
-                const Store* sp = last && ep ? &(st = store_at(*ep, i0, j0)) : nullptr;
-                pick(rows, cols, scale)(kc, ap, rs, ps, alpha, bp, bs, c + (int64_t)i0 * ldc + j0, ldc, cols, load, sp);
-            }
-        }
-    }
+    panels(trans_a, false, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, pb, ep,
+           std::max(1, std::min(8, kDirectAhead / (m * k))));
 }
 
 }  // namespace
