@@ -66,21 +66,21 @@ inline void store_out(float* y, int64_t o, int64_t total, int n, __m256 acc) {
         _mm256_maskstore_ps(y + o, lanes(n), acc);
 }
 
-// The 3x3 taps of one output vector at offset o of the sources: three partial sums
-// (taps 0-2 on the bias, 3-5, 6-8), so the FMA chains stay short.
-#define SALIENT_DW_TAPS9(acc, o)                                                        \
-    do {                                                                                \
-        __m256 a1_ = _mm256_mul_ps(w3, _mm256_loadu_ps(s3 + (o)));                      \
-        __m256 a2_ = _mm256_mul_ps(w6, _mm256_loadu_ps(s6 + (o)));                      \
-        acc = _mm256_fmadd_ps(w0, _mm256_loadu_ps(s0 + (o)), bv);                       \
-        a1_ = _mm256_fmadd_ps(w4, _mm256_loadu_ps(s4 + (o)), a1_);                      \
-        a2_ = _mm256_fmadd_ps(w7, _mm256_loadu_ps(s7 + (o)), a2_);                      \
-        acc = _mm256_fmadd_ps(w1, _mm256_loadu_ps(s1 + (o)), acc);                      \
-        a1_ = _mm256_fmadd_ps(w5, _mm256_loadu_ps(s5 + (o)), a1_);                      \
-        a2_ = _mm256_fmadd_ps(w8, _mm256_loadu_ps(s8 + (o)), a2_);                      \
-        acc = _mm256_fmadd_ps(w2, _mm256_loadu_ps(s2 + (o)), acc);                      \
-        acc = _mm256_add_ps(acc, _mm256_add_ps(a1_, a2_));                              \
-    } while (0)
+// One 8-lane output vector of a 3x3 depthwise conv from its nine taps' inputs u[t] and weights
+// wt[t]: three partial sums (taps 0-2 on the bias, 3-5, 6-8), so the FMA chains stay short. Every
+// AVX2 3x3 depthwise path (phase planes, flat) sums this way, and taps9_512 likewise.
+inline __m256 taps9_256(const __m256* wt, const __m256* u, __m256 bv) {
+    __m256 a1 = _mm256_mul_ps(wt[3], u[3]);
+    __m256 a2 = _mm256_mul_ps(wt[6], u[6]);
+    __m256 acc = _mm256_fmadd_ps(wt[0], u[0], bv);
+    a1 = _mm256_fmadd_ps(wt[4], u[4], a1);
+    a2 = _mm256_fmadd_ps(wt[7], u[7], a2);
+    acc = _mm256_fmadd_ps(wt[1], u[1], acc);
+    a1 = _mm256_fmadd_ps(wt[5], u[5], a1);
+    a2 = _mm256_fmadd_ps(wt[8], u[8], a2);
+    acc = _mm256_fmadd_ps(wt[2], u[2], acc);
+    return _mm256_add_ps(acc, _mm256_add_ps(a1, a2));
+}
 
 // y (oh, ow) = b + sum_t wt[t] * src[t][p*ld + q], then the epilogue (if e) on each
 // finished row (rows of 32 and more) or on the whole plane. Reads up to 7 floats past column ow - 1 of each source row (the
@@ -123,7 +123,7 @@ void taps_plane(const float* const* src, const float* wt, int nt, float b, float
             float* y0 = y + (int64_t)p * ow;
             __m256 first1 = bv;  // row p+1's first vector, stored after row p's last (which may run into it)
             for (int q0 = 0; q0 < ow; q0 += 8) {
-                // same partial sums as SALIENT_DW_TAPS9: (bias + row r), (row r+1), (row r+2)
+                // same partial sums as taps9_256: (bias + row r), (row r+1), (row r+2)
                 __m256 u0 = _mm256_loadu_ps(x1 + q0), u1 = _mm256_loadu_ps(x1 + q0 + 1), u2 = _mm256_loadu_ps(x1 + q0 + 2);
                 __m256 a1 = _mm256_mul_ps(w3, u0), c0 = _mm256_fmadd_ps(w0, u0, bv);
                 a1 = _mm256_fmadd_ps(w4, u1, a1);
@@ -158,18 +158,20 @@ void taps_plane(const float* const* src, const float* wt, int nt, float b, float
             if (e && ow >= 32) apply_epilogue(*e, y0, 2 * (int64_t)ow);
         }
     }
+    const __m256 wv[9] = {w0, w1, w2, w3, w4, w5, w6, w7, w8};
     for (; p < oh; p++) {
         const int64_t row = (int64_t)p * ld;
         for (int q0 = 0; q0 < ow; q0 += 8) {
-            __m256 acc;
-            SALIENT_DW_TAPS9(acc, row + q0);
+            const __m256 u[9] = {_mm256_loadu_ps(s0 + row + q0), _mm256_loadu_ps(s1 + row + q0), _mm256_loadu_ps(s2 + row + q0),
+                                 _mm256_loadu_ps(s3 + row + q0), _mm256_loadu_ps(s4 + row + q0), _mm256_loadu_ps(s5 + row + q0),
+                                 _mm256_loadu_ps(s6 + row + q0), _mm256_loadu_ps(s7 + row + q0), _mm256_loadu_ps(s8 + row + q0)};
+            const __m256 acc = taps9_256(wv, u, bv);
             store_out(y, (int64_t)p * ow + q0, total, std::min(8, ow - q0), acc);
         }
         if (e && ow >= 32) apply_epilogue(*e, y + (int64_t)p * ow, ow);
     }
     if (e && ow < 32) apply_epilogue(*e, y, total);  // small planes: one pass, still in L1
 }
-#undef SALIENT_DW_TAPS9
 
 // dst[0 .. n) = src[0 .. n); also writes zeros to dst[n .. roundup(n, 8)).
 inline void copy_row(const float* src, float* dst, int n) {
@@ -496,20 +498,8 @@ namespace {
 // The flat kernel on AVX2 (depthwise_flat256_applies): flat_forward's method with 8 outputs of the
 // flattened plane to a vector, each tap a masked load (vmaskmovps, which neither reads nor faults
 // on the lanes it leaves out) where the vector's taps reach the padding, a plain load elsewhere.
-// Each output is taps9_256's, the phase path's sum (SALIENT_DW_TAPS9), so the bits are the
-// same; the epilogue runs on the finished plane, as apply_epilogue rounds it there.
-inline __m256 taps9_256(const __m256* wt, const __m256* u, __m256 bv) {
-    __m256 a1 = _mm256_mul_ps(wt[3], u[3]);
-    __m256 a2 = _mm256_mul_ps(wt[6], u[6]);
-    __m256 acc = _mm256_fmadd_ps(wt[0], u[0], bv);
-    a1 = _mm256_fmadd_ps(wt[4], u[4], a1);
-    a2 = _mm256_fmadd_ps(wt[7], u[7], a2);
-    acc = _mm256_fmadd_ps(wt[1], u[1], acc);
-    a1 = _mm256_fmadd_ps(wt[5], u[5], a1);
-    a2 = _mm256_fmadd_ps(wt[8], u[8], a2);
-    acc = _mm256_fmadd_ps(wt[2], u[2], acc);
-    return _mm256_add_ps(acc, _mm256_add_ps(a1, a2));
-}
+// Each output is taps9_256's, the phase path's sum, so the bits are the same; the epilogue runs
+// on the finished plane, as apply_epilogue rounds it there.
 
 // kLaneBits.m[b]: lane j set where bit j of b is
 struct LaneBits {

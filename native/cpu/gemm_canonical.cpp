@@ -734,7 +734,8 @@ void direct_b(bool trans_a, int m, int n, int k, float alpha, const float* a, in
 namespace {
 
 // The product; with ep (alpha 1, beta 0), true when the kernels applied it as they stored C.
-// With packer, B is what it packs (b unused, !trans_b): only the blocked path, whose packs must exist.
+// With packer, B is what it packs (b unused, !trans_b): only the blocked path, whose packs
+// sgemm_canonical_packer has allocated first.
 bool gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda, const float* b,
           int ldb, float beta, float* c, int ldc, const GemmEpilogue* ep, const BPacker* packer = nullptr) {
     if (m <= 0 || n <= 0) return true;
@@ -759,7 +760,6 @@ bool gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const fl
     }
     float* pa = pack_buffer(g_packs.a, (size_t)kMC * kKC);
     float* pb = pack_buffer(g_packs.b, (size_t)kNC * kKC);
-    if ((!pa || !pb) && packer) return false;
     if (!pa || !pb) {  // no memory for the packs: the same chains, unblocked
         for (int i = 0; i < m; i++)
             for (int j = 0; j < n; j++) {
