@@ -107,8 +107,11 @@ def main():
             t0 = time.perf_counter()
             pytorch_gradcam(model, x)
             torch_s.append(time.perf_counter() - t0)
-        out = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS=str(args.threads),
-                                                                         OMP_WAIT_POLICY=os.environ.get("OMP_WAIT_POLICY", "passive")))
+        # salient with its launchers' OpenMP policy (scripts/salient: GOMP_SPINCOUNT=3000) unless one is set
+        env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
+        if "OMP_WAIT_POLICY" not in env and "GOMP_SPINCOUNT" not in env:
+            env["GOMP_SPINCOUNT"] = "3000"
+        out = subprocess.run(cmd, capture_output=True, text=True, env=env)
         runs = [float(v) for v in re.findall(r"run \d+: ([0-9.]+) s", out.stdout)]
         if out.returncode != 0 or len(runs) != args.repeats:
             sys.exit(f"salient bench failed ({out.returncode}): {out.stdout}{out.stderr}")
