@@ -12,6 +12,9 @@ import dev.salient.explain.core.Scorer;
 import dev.salient.explain.core.Tape;
 import dev.salient.model.Model;
 import java.util.Arrays;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Set;
 
 /**
  * The coalition methods over {@link Segments} (Shapley values, KernelSHAP, LIME): each
@@ -118,6 +121,22 @@ public abstract class Coalitions extends Explainer implements Segmented {
         return new Evaluations(r, m, e, most, base);
     }
 
+    /** Whether chunks run each distinct row once ({@link Tape#recordRepeated}); tests compare with every row. */
+    static volatile boolean shareRows = true;
+
+    /** The segments an evaluation of chunk image {@code image} keeps: equal rows are the same input. */
+    private record Row(int image, float[] keep) {
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Row r && r.image == image && Arrays.equals(r.keep, keep);
+        }
+
+        @Override
+        public int hashCode() {
+            return 31 * image + Arrays.hashCode(keep);
+        }
+    }
+
     /**
      * The evaluations of a batch: image i has M_i segments and E_i evaluations; every image runs
      * E = max E_i, the rows past E_i keep every segment and are not read.
@@ -168,6 +187,29 @@ public abstract class Coalitions extends Explainer implements Segmented {
                 @Override
                 public void expand(Backend bb, int s0, int count, Tensor points) {
                     Scorer.blend(bb, x, bi, one, (b1, i, e0, n) -> b1.upload(masks(i, e0, n), n, plane), s0, count, points);
+                }
+
+                /**
+                 * Rows whose image keeps the same segments as an earlier row of the chunk are the
+                 * same input: the forward runs each distinct row once (KernelSHAP draws the
+                 * coalitions of one segment, or of all but one, again and again).
+                 */
+                @Override
+                public Tape record(Model model, Backend bb, Tensor points, Set<String> wrt, int s0, int count) {
+                    if (!wrt.isEmpty() || !shareRows) return null;
+                    int[] source = new int[count * cnt];
+                    Map<Row, Integer> first = new HashMap<>();
+                    boolean repeats = false;
+                    for (int s = 0; s < count; s++)
+                        for (int i = 0; i < cnt; i++) {
+                            int r = s * cnt + i, mi = m[firstImage + i];
+                            float[] keep = new float[mi];
+                            if (s0 + s >= e[firstImage + i]) Arrays.fill(keep, 1f);
+                            else System.arraycopy(designs[one ? 0 : i], (s0 + s) * mi, keep, 0, mi);
+                            source[r] = first.computeIfAbsent(new Row(i, keep), k -> r);
+                            repeats |= source[r] != r;
+                        }
+                    return repeats ? Tape.recordRepeated(model, bb, points, source) : null;
                 }
 
                 @Override

@@ -287,6 +287,37 @@ class CoalitionsTest {
     }
 
     @Test
+    void repeatedCoalitionsRunOnceWithTheSameBytes() {
+        // KernelSHAP over grid:3 (9 segments, 40 of the 510 coalitions drawn) draws the 9 coalitions
+        // of one segment and the 9 of all but one again and again; LIME over grid:2 (16 coalitions)
+        // repeats too, and over grid:4 (65536) hardly ever
+        String[][] cases = {{"kernelshap", "grid:3"}, {"lime", "grid:2"}, {"lime", "grid:4"}};
+        for (String[] c : cases) {
+            Map<String, String> o = Map.of("--segments", c[1], "--samples", "40", "--seed", "5");
+            String what = c[0] + " over " + c[1];
+            dev.salient.explain.core.Cost.reset();
+            float[] once = run(create(c[0], o));
+            long distinct = dev.salient.explain.core.Cost.counts().forwards();
+            float[] onceSmall = run(create(c[0], o).memoryBudget(600_000));
+            Coalitions.shareRows = false;
+            try {
+                dev.salient.explain.core.Cost.reset();
+                float[] every = run(create(c[0], o));
+                long all = dev.salient.explain.core.Cost.counts().forwards();
+                System.out.printf("%s: %d forward passes with repeated coalitions run once, %d without%n", what, distinct, all);
+                assertArrayEquals(every, once, what + ": running each distinct row once gives the same bytes");
+                assertArrayEquals(every, onceSmall, what + ": in small chunks too");
+                assertEquals(3L * 40 + 3, all, what + ": 3 images x 40 evaluations, and the targets' forward");
+                if (c[1].equals("grid:4")) assertTrue(distinct <= all, what + ": " + distinct + " forwards");
+                else assertTrue(distinct < all, what + ": " + distinct + " forwards");
+                if (c[1].equals("grid:2")) assertTrue(distinct <= 3L * 16 + 3, what + ": at most 16 coalitions an image");
+            } finally {
+                Coalitions.shareRows = true;
+            }
+        }
+    }
+
+    @Test
     void forwardPassesPerImage() {
         try (Tensor x = input.upload(CPU)) {
             assertEquals(512, ((Coalitions) create("shapley", Map.of("--segments", "grid:3"))).evaluationsPerImage(x));
