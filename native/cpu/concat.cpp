@@ -1,19 +1,29 @@
 // Concat along an axis (one input at a time, into its slot) and its VJP,
 // slicing a block out along an axis. Tensors are viewed as (outer, axis, inner)
 // so both are strided copies of contiguous runs of axis*inner floats.
+#include <omp.h>
+#include <algorithm>
 #include <cstring>
 #include "common.h"
 
 namespace {
 
-// dst[o, dst_off + j, i] = src[o, src_off + j, i] for j < len
+// dst[o, dst_off + j, i] = src[o, src_off + j, i] for j < len. Runs are split into pieces when
+// there are fewer of them than threads: at batch 1 (outer 1) a concat input is one run, which
+// the calling thread alone copied while the others waited (DenseNet-121: 62 concats a pass).
 void copy_axis_block(const float* src, int64_t src_axis, int64_t src_off, float* dst, int64_t dst_axis,
                      int64_t dst_off, int64_t outer, int64_t len, int64_t inner) {
     const int64_t run = len * inner;
-#pragma omp parallel for schedule(static) if (outer * run > 65536 && outer > 1)
-    for (int64_t o = 0; o < outer; o++)
-        std::memcpy(dst + (o * dst_axis + dst_off) * inner, src + (o * src_axis + src_off) * inner,
-                    sizeof(float) * (size_t)run);
+    const int nt = outer * run > 65536 ? omp_get_max_threads() : 1;
+    const int64_t parts = outer >= nt ? 1 : (nt + outer - 1) / outer;  // pieces per run
+    const int64_t piece = (run + parts - 1) / parts;
+#pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
+    for (int64_t it = 0; it < outer * parts; it++) {
+        const int64_t o = it / parts, j0 = (it % parts) * piece, j1 = std::min(run, j0 + piece);
+        if (j1 > j0)
+            std::memcpy(dst + (o * dst_axis + dst_off) * inner + j0, src + (o * src_axis + src_off) * inner + j0,
+                        sizeof(float) * (size_t)(j1 - j0));
+    }
 }
 
 }  // namespace

@@ -64,17 +64,23 @@ class SoftmaxConcatTest {
 
     @Test
     void concatThenSliceRoundTrips() {
-        long[][] shapes = {{2, 3, 4, 5}, {2, 1, 4, 5}, {2, 6, 4, 5}};
-        for (int axis : new int[] {0, 1, 2, 3, -1}) {
+        // the second base shape has runs past 65536 floats at batch 1, which are copied in pieces
+        for (long[] base : new long[][] {{2, 3, 4, 5}, {1, 3, 151, 157}})
+            for (int axis : new int[] {0, 1, 2, 3, -1}) roundTrip(base, axis);
+    }
+
+    private static void roundTrip(long[] base, int axis) {
+        long[] lens = {3, 1, 6};
+        {
             int ax = axis < 0 ? axis + 4 : axis;
             long[][] parts = new long[3][];
             long total = 0;
             for (int i = 0; i < 3; i++) {
-                parts[i] = new long[] {2, 3, 4, 5};
-                parts[i][ax] = shapes[i][1];
+                parts[i] = base.clone();
+                parts[i][ax] = lens[i];
                 total += parts[i][ax];
             }
-            long[] ys = {2, 3, 4, 5};
+            long[] ys = base.clone();
             ys[ax] = total;
             float[][] data = new float[3][];
             Tensor[] ts = new Tensor[3];
