@@ -181,53 +181,6 @@ public final class Tape implements AutoCloseable {
         return new Tape(model, backend, plan, List.of(), Set.of(), Set.of(), output, values);
     }
 
-    /**
-     * A forward pass that keeps the logits (gradient-free methods) of a batch whose rows repeat:
-     * row r of {@code input} equals row {@code source[r]}, with {@code source[r] <= r} and
-     * {@code source[source[r]] == source[r]}. The forward runs on the distinct rows only (those with
-     * {@code source[r] == r}) and the logits are laid out for every row. The engine computes each
-     * row the same whatever the batch around it, so these are the logits of the whole batch, bit
-     * for bit. Counts the distinct rows as forward passes.
-     */
-    public static Tape recordRepeated(Model model, Backend backend, Tensor input, int[] source) {
-        if (model.inputs().size() != 1)
-            throw new SalientException("attribution needs a model with one input; this one has " + model.inputs().size());
-        int rows = source.length;
-        if (input.dim(0) != rows) throw new IllegalArgumentException(input.dim(0) + " input rows for " + rows + " sources");
-        int[] at = new int[rows];  // row r's index among the distinct rows
-        int d = 0;
-        for (int r = 0; r < rows; r++) {
-            int s = source[r];
-            if (s < 0 || s > r || source[s] != s) throw new IllegalArgumentException("row " + r + " repeats row " + s);
-            at[r] = s == r ? d++ : at[s];
-        }
-        String inName = model.inputs().get(0).name();
-        String output = model.outputs().get(0).name();
-        long row = input.numel() / rows;
-        long[] shape = input.shape();
-        shape[0] = d;
-        Map<String, Tensor> values = new LinkedHashMap<>();
-        Plan plan = model.plan(Map.of(inName, shape), Set.of(output));
-        try (Tensor compact = backend.allocate(shape)) {
-            for (int r = 0; r < rows; r++)
-                if (source[r] == r) backend.copyRange(input, r * row, compact, at[r] * row, row);
-            Map<String, Tensor> out = model.run(backend, Map.of(inName, compact), Set.of(output));
-            Cost.forwards(d);
-            try (Tensor y = out.get(output)) {
-                long n = y.numel() / d;
-                long[] ys = y.shape();
-                ys[0] = rows;
-                Tensor whole = backend.allocate(ys);
-                values.put(output, whole);
-                for (int r = 0; r < rows; r++) backend.copyRange(y, at[r] * n, whole, r * n, n);
-            }
-        } catch (RuntimeException e) {
-            for (Tensor t : values.values()) t.close();
-            throw e;
-        }
-        return new Tape(model, backend, plan, List.of(), Set.of(), Set.of(), output, values);
-    }
-
     /** The steps between wrt and the output, the tensors downstream of wrt, and what the forward keeps. */
     record Region(List<Plan.Step> steps, Set<String> desc, Set<String> fetch) {}
 

@@ -12,9 +12,6 @@ import dev.salient.explain.core.Scorer;
 import dev.salient.explain.core.Tape;
 import dev.salient.model.Model;
 import java.util.Arrays;
-import java.util.HashMap;
-import java.util.Map;
-import java.util.Set;
 
 /**
  * The coalition methods over {@link Segments} (Shapley values, KernelSHAP, LIME): each
@@ -113,45 +110,66 @@ public abstract class Coalitions extends Explainer implements Segmented {
         if (batch.rank() != 4)
             throw new SalientException(name() + " needs images (N,C,H,W), got an input of rank " + batch.rank());
         Segments.Resolved r = segments.resolve(batch);
-        int[] m = featuresPerImage(r, (int) batch.dim(0));
-        int[] e = new int[m.length];
+        int n = (int) batch.dim(0);
+        int[] m = featuresPerImage(r, n);
+        Distinct[] d = new Distinct[n];
         int most = 0;
-        for (int i = 0; i < m.length; i++) most = Math.max(most, e[i] = evaluations(m[i]));
+        for (int i = 0; i < n; i++) {
+            d[i] = sameDesignForEveryImage() && i > 0 && m[i] == m[0] ? d[0]
+                    : Distinct.of(design(backend, i, m[i]), evaluations(m[i]), m[i], shareRows);
+            most = Math.max(most, d[i].rows.length);
+        }
         Tensor base = baseline.build(backend, batch);
-        return new Evaluations(r, m, e, most, base);
+        return new Evaluations(r, m, d, most, base);
     }
 
-    /** Whether chunks run each distinct row once ({@link Tape#recordRepeated}); tests compare with every row. */
+    /** Whether each distinct coalition of an image runs once ({@link Distinct}); tests compare with every row. */
     static volatile boolean shareRows = true;
 
-    /** The segments an evaluation of chunk image {@code image} keeps: equal rows are the same input. */
-    private record Row(int image, float[] keep) {
-        @Override
-        public boolean equals(Object o) {
-            return o instanceof Row r && r.image == image && Arrays.equals(r.keep, keep);
-        }
-
-        @Override
-        public int hashCode() {
-            return 31 * image + Arrays.hashCode(keep);
+    /**
+     * The design of one image (E rows of M keep flags) and the rows that run: the first row of each
+     * distinct coalition, in order ({@code rows}), and for each design row the index of its
+     * coalition among them ({@code of}). Equal rows are the same input and the engine gives a row
+     * the same bits whatever the batch, so each distinct coalition runs once and its logit serves
+     * every row that draws it (KernelSHAP draws the coalitions of one segment and of all but one
+     * again and again); the values are the same bytes as running every row.
+     */
+    private record Distinct(float[] design, int[] rows, int[] of) {
+        static Distinct of(float[] design, int e, int m, boolean share) {
+            int[] of = new int[e];
+            int[] rows = new int[e];
+            int d = 0;
+            java.util.Map<java.nio.FloatBuffer, Integer> first = new java.util.HashMap<>();
+            for (int s = 0; s < e; s++) {
+                Integer k = share ? first.putIfAbsent(java.nio.FloatBuffer.wrap(design, s * m, m), d) : null;
+                if (k == null) {
+                    rows[d] = s;
+                    of[s] = d++;
+                } else {
+                    of[s] = k;
+                }
+            }
+            return new Distinct(design, Arrays.copyOf(rows, d), of);
         }
     }
 
     /**
-     * The evaluations of a batch: image i has M_i segments and E_i evaluations; every image runs
-     * E = max E_i, the rows past E_i keep every segment and are not read.
+     * The evaluations of a batch: image i has M_i segments and E_i design rows, of which D_i are
+     * distinct coalitions; every image runs D = max D_i, the rows past D_i keep every segment and
+     * are not read.
      */
     private final class Evaluations extends ForwardOnly {
         private final Segments.Resolved seg;
-        private final int[] m, e;
+        private final int[] m;
+        private final Distinct[] d;
         private final int most;
         private final Tensor base;
 
-        Evaluations(Segments.Resolved seg, int[] m, int[] e, int most, Tensor base) {
+        Evaluations(Segments.Resolved seg, int[] m, Distinct[] d, int most, Tensor base) {
             super(most);
             this.seg = seg;
             this.m = m;
-            this.e = e;
+            this.d = d;
             this.most = most;
             this.base = base;
         }
@@ -166,20 +184,18 @@ public abstract class Coalitions extends Explainer implements Segmented {
             int cnt = (int) x.dim(0);
             int c = (int) x.dim(1), h = (int) x.dim(2), w = (int) x.dim(3), plane = h * w;
             boolean one = sameDesignForEveryImage() && seg.shared();
-            float[][] designs = new float[one ? 1 : cnt][];
-            for (int i = 0; i < designs.length; i++) designs[i] = design(b, firstImage + i, m[firstImage + i]);
             Tensor bi = Driver.rows(b, base, firstImage, cnt);
             return new ScoredChunk() {
                 /** Keep masks (count, H·W) of evaluations [s0, s0+count) of chunk image i. */
                 private float[] masks(int i, int s0, int count) {
-                    float[] d = designs[one ? 0 : i];
+                    Distinct di = d[firstImage + i];
                     int[] l = seg.of(firstImage + i);
-                    int mi = m[firstImage + i], ei = e[firstImage + i];
+                    int mi = m[firstImage + i];
                     float[] out = new float[count * plane];
                     for (int s = 0; s < count; s++) {
-                        int row = (s0 + s) * mi, o = s * plane;
-                        if (s0 + s >= ei) java.util.Arrays.fill(out, o, o + plane, 1f);
-                        else for (int p = 0; p < plane; p++) out[o + p] = d[row + l[p]];
+                        int o = s * plane;
+                        if (s0 + s >= di.rows.length) java.util.Arrays.fill(out, o, o + plane, 1f);
+                        else for (int p = 0, row = di.rows[s0 + s] * mi; p < plane; p++) out[o + p] = di.design[row + l[p]];
                     }
                     return out;
                 }
@@ -187,29 +203,6 @@ public abstract class Coalitions extends Explainer implements Segmented {
                 @Override
                 public void expand(Backend bb, int s0, int count, Tensor points) {
                     Scorer.blend(bb, x, bi, one, (b1, i, e0, n) -> b1.upload(masks(i, e0, n), n, plane), s0, count, points);
-                }
-
-                /**
-                 * Rows whose image keeps the same segments as an earlier row of the chunk are the
-                 * same input: the forward runs each distinct row once (KernelSHAP draws the
-                 * coalitions of one segment, or of all but one, again and again).
-                 */
-                @Override
-                public Tape record(Model model, Backend bb, Tensor points, Set<String> wrt, int s0, int count) {
-                    if (!wrt.isEmpty() || !shareRows) return null;
-                    int[] source = new int[count * cnt];
-                    Map<Row, Integer> first = new HashMap<>();
-                    boolean repeats = false;
-                    for (int s = 0; s < count; s++)
-                        for (int i = 0; i < cnt; i++) {
-                            int r = s * cnt + i, mi = m[firstImage + i];
-                            float[] keep = new float[mi];
-                            if (s0 + s >= e[firstImage + i]) Arrays.fill(keep, 1f);
-                            else System.arraycopy(designs[one ? 0 : i], (s0 + s) * mi, keep, 0, mi);
-                            source[r] = first.computeIfAbsent(new Row(i, keep), k -> r);
-                            repeats |= source[r] != r;
-                        }
-                    return repeats ? Tape.recordRepeated(model, bb, points, source) : null;
                 }
 
                 @Override
@@ -220,7 +213,8 @@ public abstract class Coalitions extends Explainer implements Segmented {
                     for (int i = 0; i < cnt; i++) {
                         int ii = i;
                         int[] l = seg.of(firstImage + i);
-                        int mi = m[firstImage + i], ei = e[firstImage + i];
+                        int mi = m[firstImage + i];
+                        Distinct di = d[firstImage + i];
                         Image img = () -> {
                             if (px[0] == null) {
                                 px[0] = x.toArray();
@@ -237,7 +231,10 @@ public abstract class Coalitions extends Explainer implements Segmented {
                                 }
                             return s;
                         };
-                        double[] v = solve(mi, designs[one ? 0 : i], Arrays.copyOfRange(y, i * most, i * most + ei), img);
+                        // every design row's logit: that of its distinct coalition
+                        float[] yi = new float[di.of.length];
+                        for (int e = 0; e < yi.length; e++) yi[e] = y[i * most + di.of[e]];
+                        double[] v = solve(mi, di.design, yi, img);
                         for (int k = 0; k < c; k++)
                             for (int p = 0; p < plane; p++) out[(i * c + k) * plane + p] = (float) v[l[p]];
                     }
