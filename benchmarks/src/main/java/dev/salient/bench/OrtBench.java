@@ -44,7 +44,11 @@ import org.openjdk.jmh.annotations.*;
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.Throughput)
 @OutputTimeUnit(TimeUnit.SECONDS)
-@Warmup(iterations = 3, time = 1)
+// 6 s of warm-up: salient's Java side (the plan's steps, shape checks) was still being compiled by
+// C2 after 3 s, and a compile thread that takes one of the two cores stalls both workers at the next
+// barrier (2026-12-03: MobileNetV2's first measured iteration 107-113 img/s, the next four 126-146;
+// ORT's steady from the first)
+@Warmup(iterations = 6, time = 1)
 @Measurement(iterations = 5, time = 2)
 @Fork(value = 1, jvmArgsAppend = "-Xmx4g")
 public class OrtBench {
