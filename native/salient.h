@@ -108,6 +108,13 @@ int conv2d_forward_sum_cpu(const float* x, const float* w, const float* bias, co
                            int n, int c, int h, int wd, int k, int r, int s,
                            int stride_h, int stride_w, int pad_top, int pad_left, int pad_bottom, int pad_right,
                            int dil_h, int dil_w, int groups, int act, float alpha, float beta);
+/* y = act(conv2d(pre(x), w) + bias) for a pointwise conv (1x1, stride 1, no padding, one group; w: (k,c,1,1)),
+ * pre(x)[n,c,i] = pre_act(fma(x[n,c,i], scale[c], shift[c])): channel_affine_act_cpu (pre_act Relu or Clip, with
+ * pre_alpha and pre_beta) or channel_affine_cpu (pre_act -1) applied to the input as the conv packs it, bit for
+ * bit the composed passes; shift and bias may be NULL; act as in conv2d_forward_sum_cpu; y may not overlap x */
+int conv2d_forward_pre_cpu(const float* x, const float* scale, const float* shift, int pre_act, float pre_alpha,
+                           float pre_beta, const float* w, const float* bias, float* y, int n, int c, int h, int wd,
+                           int k, int act, float alpha, float beta);
 /* dx = conv2d^T(dy, w), the data gradient (overwritten); dy: (n,k,oh,ow), w: (k,c/groups,r,s), dx: (n,c,h,w) */
 int conv2d_backward_data_cpu(const float* dy, const float* w, float* dx,
                              int n, int c, int h, int wd, int k, int r, int s,

@@ -3,8 +3,9 @@
 
 namespace {
 
-// y[o,c,i] = act(x[o,c,i] * scale[c] + shift[c]) over the planes, act applied to each affine value
-// (an identity for the plain map); x, y: (outer, channels, inner), scale, shift: (channels)
+// y[o,c,i] = act(x[o,c,i] * scale[c] + shift[c]) over the planes, one fused multiply-add (the pointwise
+// conv's prologue, conv2d_epilogue.h, computes the same), act applied to each affine value (an
+// identity for the plain map); x, y: (outer, channels, inner), scale, shift: (channels)
 template <class Act>
 void affine_planes(const float* x, const float* scale, const float* shift, float* y, int64_t outer, int64_t channels,
                    int64_t inner, Act act) {
@@ -16,7 +17,7 @@ void affine_planes(const float* x, const float* scale, const float* shift, float
         const float* xp = x + p * inner;
         float* yp = y + p * inner;
 #pragma omp simd
-        for (int64_t i = 0; i < inner; i++) yp[i] = act(xp[i] * a + b);
+        for (int64_t i = 0; i < inner; i++) yp[i] = act(__builtin_fmaf(xp[i], a, b));
     }
 }
 

@@ -215,9 +215,72 @@ constexpr int64_t kPointwiseBlock = int64_t(1) << 16;
 
 int64_t pointwise_block_cols(int kg) { return std::max<int64_t>(64, kPointwiseBlock / std::max(1, kg) / 32 * 32); }
 
-// One work item of the dense forward: output rows [p0, p1) of image nn, all groups.
+// The packer of a pointwise conv's input block b (channel rows ldb apart, channels from c0) that applies
+// the conv's prologue (conv2d_epilogue.h) as it packs: pack_b's panels of 16 columns, zeros past nc.
+struct PrePack {
+    const float* b;
+    int64_t ldb;
+    const Prologue* pre;
+    int c0;
+};
+
+void pre_pack(const void* vctx, int k0, int kc, int j0, int nc, float* dst) {
+    const PrePack& t = *(const PrePack*)vctx;
+    const Prologue& pre = *t.pre;
+    const int full = nc / 16;
+    const int64_t panel = (int64_t)kc * 16;
+    for (int kk = 0; kk < kc; kk++) {
+        const int64_t c = t.c0 + k0 + kk;
+        const float* s = t.b + (int64_t)(k0 + kk) * t.ldb + j0;
+        float* d = dst + (int64_t)kk * 16;
+        int p = 0;
+#if defined(__AVX2__) && defined(__FMA__)
+        if (kk + 4 < kc)  // the rows ahead, as pack_b fetches them
+            for (int j = 0; j < nc; j += 16) _mm_prefetch((const char*)(s + 4 * t.ldb + j), _MM_HINT_T0);
+        const __m256 a = _mm256_set1_ps(pre.scale[c]), b = _mm256_set1_ps(pre.shift ? pre.shift[c] : 0.f);
+        const __m256 lo = _mm256_set1_ps(pre.lo), hi = _mm256_set1_ps(pre.hi), zero = _mm256_setzero_ps();
+        auto act = [&](__m256 v) {  // as apply_prologue: compares, false for NaN, which stays NaN
+            if (pre.kind == SALIENT_ACT_RELU) return _mm256_blendv_ps(v, zero, _mm256_cmp_ps(v, zero, _CMP_LT_OQ));
+            if (pre.kind == SALIENT_ACT_CLIP)
+                return _mm256_blendv_ps(_mm256_blendv_ps(v, hi, _mm256_cmp_ps(v, hi, _CMP_GT_OQ)), lo,
+                                        _mm256_cmp_ps(v, lo, _CMP_LT_OQ));
+            return v;
+        };
+        for (; p < full; p++) {
+            const float* sp = s + p * 16;
+            float* dp = d + p * panel;
+            _mm256_storeu_ps(dp, act(_mm256_fmadd_ps(_mm256_loadu_ps(sp), a, b)));
+            _mm256_storeu_ps(dp + 8, act(_mm256_fmadd_ps(_mm256_loadu_ps(sp + 8), a, b)));
+        }
+#endif
+        for (; p < full; p++) apply_prologue(pre, c, s + p * 16, d + p * panel, 16);
+        if (full * 16 < nc) {
+            float* dp = d + full * panel;
+            const int w = nc - full * 16;
+            apply_prologue(pre, c, s + full * 16, dp, w);
+            for (int j = w; j < 16; j++) dp[j] = 0.f;
+        }
+    }
+}
+
+// y (rows x len, rows ld apart) = w (rows x crs) times a pointwise conv's input block b (crs channel rows
+// ldb apart, the first channel c0), then the bias and e; with e's prologue applied to b as it is
+// packed. False, with nothing written, when the GEMM has no memory for its packs.
+bool pointwise_gemm(int rows, int len, int crs, const float* w, const float* b, int64_t ldb, float* y, int64_t ld,
+                    const float* bias, const Epilogue& e, const ConvGeom& g, int c0) {
+    if (!e.pre) {
+        gemm_with_epilogue(rows, len, crs, w, b, ldb, y, ld, bias, e, g);
+        return true;
+    }
+    const PrePack ctx{b, ldb, e.pre, c0};
+    return salient::sgemm_canonical_packer(rows, len, crs, w, crs, {pre_pack, &ctx}, y, (int)ld,
+                                           gemm_epilogue(e, bias, y, ld, g));
+}
+
+// One work item of the dense forward: output rows [p0, p1) of image nn, all groups. False when
+// out of memory (a pointwise conv with a prologue: its GEMM's packs).
 // x: (n,c,h,w), w: (k,cg,r,s), bias: (k) or NULL, y: (n,k,oh,ow); col: per-thread scratch
-void dense_forward_rows(const float* x, const float* w, const float* bias, float* y, const ConvGeom& g, int nn,
+bool dense_forward_rows(const float* x, const float* w, const float* bias, float* y, const ConvGeom& g, int nn,
                         int p0, int p1, float* col, const Epilogue& e) {
     const int cg = g.c / g.groups, kg = g.k / g.groups, crs = cg * g.r * g.s;
     const int ohw = g.oh * g.ow, len = (p1 - p0) * g.ow;
@@ -237,12 +300,12 @@ void dense_forward_rows(const float* x, const float* w, const float* bias, float
             done = salient::sgemm_canonical_packer(kg, len, crs, w + (int64_t)gi * kg * crs, crs, {im2col_pack, &ctx}, yb,
                                                    ohw, gemm_epilogue(e, bg, yb, ohw, g));
         }
-        if (done) return;
+        if (done) return true;
     }
     if (!pointwise && p1 - p0 > col_block_rows(g)) {
         for (int pa = p0; pa < p1; pa += col_block_rows(g))
             dense_forward_rows(x, w, bias, y, g, nn, pa, std::min(p1, pa + col_block_rows(g)), col, e);
-        return;
+        return true;
     }
     for (int gi = 0; gi < g.groups; gi++) {
         const float* xg = x + ((int64_t)nn * g.c + (int64_t)gi * cg) * g.h * g.w;  // (cg,h,w)
@@ -255,13 +318,15 @@ void dense_forward_rows(const float* x, const float* w, const float* bias, float
             // bulk of its memory traffic)
             const int64_t block = pointwise_block_cols(kg);
             for (int64_t j0 = 0; j0 < len; j0 += block)
-                gemm_with_epilogue(kg, (int)std::min<int64_t>(block, len - j0), crs, wg, xg + (int64_t)p0 * g.ow + j0, ohw,
-                                   yb + j0, ohw, bg, e, g);
+                if (!pointwise_gemm(kg, (int)std::min<int64_t>(block, len - j0), crs, wg, xg + (int64_t)p0 * g.ow + j0,
+                                    ohw, yb + j0, ohw, bg, e, g, gi * cg))
+                    return false;
             continue;
         }
         im2col_rows(xg, col, len, cg, g, p0, p1);  // (crs, len)
         gemm_with_epilogue(kg, len, crs, wg, col, len, yb, ohw, bg, e, g);
     }
+    return true;
 }
 
 // One work item over images [n0, n1) whose output planes are small: their column
@@ -277,7 +342,10 @@ void dense_forward_images(const float* x, const float* w, const float* bias, flo
     for (int gi = 0; gi < g.groups; gi++) {
         for (int b = 0; b < nb; b++) {
             const float* xg = x + ((int64_t)(n0 + b) * g.c + (int64_t)gi * cg) * g.h * g.w;  // (cg,h,w)
-            if (pointwise) {
+            if (pointwise && e.pre) {
+                for (int cc = 0; cc < cg; cc++)
+                    apply_prologue(*e.pre, gi * cg + cc, xg + (int64_t)cc * ohw, col + cc * ld + (int64_t)b * ohw, ohw);
+            } else if (pointwise) {
                 for (int cc = 0; cc < cg; cc++)
                     std::memcpy(col + cc * ld + (int64_t)b * ohw, xg + (int64_t)cc * ohw, sizeof(float) * ohw);
             } else {
@@ -377,7 +445,8 @@ int forward_channel_blocks(const float* x, const float* w, const float* bias, fl
     const bool pointwise = is_pointwise(g);
     float* col = pointwise ? nullptr : salient::thread_workspace((int64_t)crs * ohw, 2);
     if (!pointwise && !col) return salient::fail(SALIENT_ENOMEM, "conv2d_forward_cpu: out of memory for the im2col workspace");
-    for (int nn = 0; nn < g.n; nn++)
+    int err = 0;
+    for (int nn = 0; nn < g.n && !err; nn++)
         for (int gi = 0; gi < g.groups; gi++) {
             const float* xg = x + ((int64_t)nn * g.c + (int64_t)gi * cg) * g.h * g.w;  // (cg,h,w)
             const float* wg = w + (int64_t)gi * kg * crs;                              // (kg,crs)
@@ -396,12 +465,18 @@ int forward_channel_blocks(const float* x, const float* w, const float* bias, fl
                 const int blocks = (kg + 7) / 8;
                 const int k0 = std::min(kg, 8 * (int)((int64_t)blocks * t / T));
                 const int k1 = std::min(kg, 8 * (int)((int64_t)blocks * (t + 1) / T));
-                if (k1 > k0) {
+                if (k1 > k0 && !pointwise) {
                     gemm_with_epilogue(k1 - k0, ohw, crs, wg + (int64_t)k0 * crs, cols, ohw, yg + (int64_t)k0 * ohw, ohw,
                                        bias ? bias + gi * kg + k0 : nullptr, e, g);
+                } else if (k1 > k0 && !pointwise_gemm(k1 - k0, ohw, crs, wg + (int64_t)k0 * crs, cols, ohw,
+                                                      yg + (int64_t)k0 * ohw, ohw, bias ? bias + gi * kg + k0 : nullptr, e,
+                                                      g, gi * cg)) {
+#pragma omp atomic write
+                    err = 1;
                 }
             }
         }
+    if (err) return salient::fail(SALIENT_ENOMEM, "conv2d_forward_cpu: out of memory for the GEMM's packs");
     return SALIENT_OK;
 }
 
@@ -468,10 +543,13 @@ int forward(const float* x, const float* w, const float* bias, float* y, const C
             if (!col) continue;
             const int nn = (int)(it / sp.chunks), p0 = (int)(it % sp.chunks) * sp.rows;
             const int p1 = std::min(g.oh, p0 + sp.rows);
-            if (p0 < p1) dense_forward_rows(x, w, bias, y, g, nn, p0, p1, col, e);
+            if (p0 < p1 && !dense_forward_rows(x, w, bias, y, g, nn, p0, p1, col, e)) {
+#pragma omp atomic write
+                err = 1;
+            }
         }
     }
-    if (err) return salient::fail(SALIENT_ENOMEM, "%s: out of memory for the im2col workspace", fn);
+    if (err) return salient::fail(SALIENT_ENOMEM, "%s: out of memory for the im2col workspace or the GEMM's packs", fn);
     return SALIENT_OK;
 }
 
@@ -532,6 +610,31 @@ extern "C" int conv2d_forward_sum_cpu(const float* x, const float* w, const floa
                          ConvGeom{n, c, h, wd, k, r, s, stride_h, stride_w, pad_top, pad_left, pad_bottom, pad_right,
                                   dil_h, dil_w, groups, 0, 0, 0, 0},
                          act, alpha, beta);
+}
+
+extern "C" int conv2d_forward_pre_cpu(const float* x, const float* scale, const float* shift, int pre_act,
+                                      float pre_alpha, float pre_beta, const float* w, const float* bias, float* y,
+                                      int n, int c, int h, int wd, int k, int act, float alpha, float beta) {
+    SALIENT_CHECK_PTR(x);
+    SALIENT_CHECK_PTR(scale);
+    SALIENT_CHECK_PTR(w);
+    SALIENT_CHECK_PTR(y);
+    static const char* const fn = "conv2d_forward_pre_cpu";
+    SALIENT_CHECK(pre_act < 0 || pre_act == SALIENT_ACT_RELU || pre_act == SALIENT_ACT_CLIP,
+                  "%s: the input's activation %d cannot be fused (none < 0, Relu %d or Clip %d)", fn, pre_act,
+                  SALIENT_ACT_RELU, SALIENT_ACT_CLIP);
+    ConvGeom g{n, c, h, wd, k, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0};
+    if (int rc = check_conv(fn, g)) return rc;
+    // y is written while x is still being read
+    const uintptr_t xa = (uintptr_t)x, xe = xa + sizeof(float) * (uintptr_t)((int64_t)n * c * h * wd);
+    const uintptr_t ya = (uintptr_t)y, ye = ya + sizeof(float) * (uintptr_t)((int64_t)n * k * h * wd);
+    SALIENT_CHECK(xe <= ya || ye <= xa, "%s: the input overlaps the output", fn);
+    Epilogue e;
+    if (int rc = make_epilogue(fn, act, alpha, beta, true, nullptr, y, 0, x, 0, e)) return rc;
+    Prologue pre;
+    pre.scale = scale, pre.shift = shift, pre.kind = pre_act < 0 ? -1 : pre_act, pre.lo = pre_alpha, pre.hi = pre_beta;
+    e.pre = &pre;
+    return forward(x, w, bias, y, g, e);
 }
 
 extern "C" int conv2d_backward_data_cpu(const float* dy, const float* w, float* dx,

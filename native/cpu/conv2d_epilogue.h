@@ -14,12 +14,48 @@
 namespace salient {
 namespace conv {
 
+// What a pointwise conv (conv2d_forward_pre_cpu) applies to its input as it reads it: each value
+// x[c][i] is taken as act(fma(x, scale[c], shift[c])), exactly what channel_affine_act_cpu (act
+// Relu or Clip) or channel_affine_cpu (act < 0) would have written, where the conv packs or copies
+// its B. DenseNet's BatchNormalization and Relu before each 1x1 conv (its input is a concat, so it
+// cannot fold into a conv) then cost no pass over the activations of their own.
+struct Prologue {
+    const float* scale = nullptr;  // (c)
+    const float* shift = nullptr;  // (c) or null: 0
+    int kind = -1;                 // -1: none, SALIENT_ACT_RELU or SALIENT_ACT_CLIP
+    float lo = 0.f, hi = 0.f;
+};
+
+// d[i] = the prologue of channel c's value s[i], i in [0, n)
+inline void apply_prologue(const Prologue& p, int64_t c, const float* s, float* d, int64_t n) {
+    const float a = p.scale[c], b = p.shift ? p.shift[c] : 0.f;
+    if (p.kind == SALIENT_ACT_RELU) {
+#pragma omp simd
+        for (int64_t i = 0; i < n; i++) {
+            const float v = __builtin_fmaf(s[i], a, b);
+            d[i] = v < 0.f ? 0.f : v;  // NaN stays NaN
+        }
+    } else if (p.kind == SALIENT_ACT_CLIP) {
+        const float lo = p.lo, hi = p.hi;
+#pragma omp simd
+        for (int64_t i = 0; i < n; i++) {
+            const float v = __builtin_fmaf(s[i], a, b);
+            d[i] = v < lo ? lo : (v > hi ? hi : v);  // NaN stays NaN
+        }
+    } else {
+#pragma omp simd
+        for (int64_t i = 0; i < n; i++) d[i] = __builtin_fmaf(s[i], a, b);
+    }
+}
+
 struct Epilogue {
     int kind = -1;  // -1: none, SALIENT_ACT_RELU or SALIENT_ACT_CLIP
     float lo = 0.f, hi = 0.f;
     // the residual: output element y[i] of the conv's output tensor `base` gets z[i] added first
     const float* z = nullptr;
     const float* base = nullptr;
+    // the input's prologue (pointwise convs only), or null
+    const Prologue* pre = nullptr;
     bool any() const { return kind >= 0 || z; }
 };
 

@@ -90,6 +90,32 @@ public interface Backend extends AutoCloseable {
         addThenActivate(this, y, z, kind, alpha, beta);
     }
 
+    /**
+     * y = act(conv2d(pre(x), w) + bias) for a {@link Conv2dGeometry#pointwise} conv, where pre(x) =
+     * preKind(x * scale[c] + shift[c]) (shift may be null; preKind null: the plain map, else a
+     * {@link #fusesConvActivation} kind): an unfoldable BatchNormalization and its Relu before a 1x1
+     * conv (DenseNet's dense layers) in one step, bit for bit channelAffine (or
+     * channelAffineActivation) then conv2dForward (or conv2dForwardActivation; kind null: no
+     * activation). The composed passes through a temporary of x's shape, unless a backend fuses
+     * them ({@link #fusesConvPrologue}: the CPU applies the map as it packs the conv's input). y may
+     * not overlap x. Only forward passes that keep neither the map's output nor the conv's use it.
+     */
+    default void conv2dForwardPrologue(Tensor x, Tensor scale, Tensor shift, Activation preKind, float preAlpha,
+            float preBeta, Tensor w, Tensor bias, Tensor y, Conv2dGeometry g, Activation kind, float alpha, float beta) {
+        OpChecks.conv2dForwardPrologue(this, x, scale, shift, preKind, w, bias, y, g, kind);
+        try (Tensor t = allocate(x.shape())) {
+            if (preKind == null) channelAffine(x, scale, shift, t);
+            else channelAffineActivation(x, scale, shift, t, preKind, preAlpha, preBeta);
+            if (kind == null) conv2dForward(t, w, bias, y, g);
+            else conv2dForwardActivation(t, w, bias, y, g, kind, alpha, beta);
+        }
+    }
+
+    /** Whether {@link #conv2dForwardPrologue} runs in one pass here: plans fuse the map into the conv only then. */
+    default boolean fusesConvPrologue() {
+        return false;
+    }
+
     /** y = act(y + z) (no activation when kind is null) in two passes: the composed tail of the fused sums. */
     static void addThenActivate(Backend b, Tensor y, Tensor z, Activation kind, float alpha, float beta) {
         b.binary(BinaryOp.ADD, y, z, y);

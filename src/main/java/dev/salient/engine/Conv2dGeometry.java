@@ -51,6 +51,12 @@ public record Conv2dGeometry(
         return new long[] {n, k, outH(), outW()};
     }
 
+    /** A 1x1 conv with stride 1, no padding and one group: each output position reads its own input position. */
+    public boolean pointwise() {
+        return r == 1 && s == 1 && strideH == 1 && strideW == 1 && padTop == 0 && padLeft == 0 && padBottom == 0
+                && padRight == 0 && groups == 1;
+    }
+
     /** Multiply-adds times two, for GFLOP/s reporting. */
     public double flops() {
         return 2.0 * n * k * outH() * outW() * (double) (c / groups) * r * s;

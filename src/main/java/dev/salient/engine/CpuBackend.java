@@ -151,6 +151,20 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public void conv2dForwardPrologue(Tensor x, Tensor scale, Tensor shift, Activation preKind, float preAlpha,
+            float preBeta, Tensor w, Tensor bias, Tensor y, Conv2dGeometry g, Activation kind, float alpha, float beta) {
+        OpChecks.conv2dForwardPrologue(this, x, scale, shift, preKind, w, bias, y, g, kind);
+        check(CpuNative.conv2d_forward_pre_cpu(x.data(), scale.data(), shift == null ? null : shift.data(),
+                preKind == null ? -1 : preKind.code, preAlpha, preBeta, w.data(), bias == null ? null : bias.data(),
+                y.data(), g.n(), g.c(), g.h(), g.w(), g.k(), kind == null ? -1 : kind.code, alpha, beta));
+    }
+
+    @Override
+    public boolean fusesConvPrologue() {
+        return true;
+    }
+
+    @Override
     public void conv2dBackwardData(Tensor dy, Tensor w, Tensor dx, Conv2dGeometry g) {
         OpChecks.conv2dBackwardData(this, dy, w, dx, g);
         check(CpuNative.conv2d_backward_data_cpu(dy.data(), w.data(), dx.data(),

@@ -99,6 +99,26 @@ public final class OpChecks {
         residual(self, "conv2dForwardSum", x, z, y, g.outputShape(), kind);
     }
 
+    public static void conv2dForwardPrologue(Backend self, Tensor x, Tensor scale, Tensor shift, Activation preKind,
+            Tensor w, Tensor bias, Tensor y, Conv2dGeometry g, Activation kind) {
+        String what = "conv2dForwardPrologue";
+        conv2dForward(self, x, w, bias, y, g);
+        owned(self, what, scale, shift);
+        if (!g.pointwise())
+            throw new SalientException(what + ": not a pointwise conv (1x1, stride 1, no padding, one group): kernel "
+                    + g.r() + "x" + g.s() + ", stride " + g.strideH() + "x" + g.strideW() + ", groups " + g.groups());
+        if (scale == null) throw new SalientException(what + ": scale is null");
+        if (scale.numel() != g.c())
+            throw new SalientException(what + ": scale has " + scale.numel() + " values for " + g.c() + " channels");
+        if (shift != null && shift.numel() != g.c())
+            throw new SalientException(what + ": shift has " + shift.numel() + " values for " + g.c() + " channels");
+        if (preKind != null && !Backend.fusesConvActivation(preKind))
+            throw new SalientException(what + ": the input's " + preKind + " is not fused (none, Relu or Clip)");
+        if (kind != null && !Backend.fusesConvActivation(kind))
+            throw new SalientException(what + ": " + kind + " is not fused (none, Relu or Clip)");
+        if (overlaps(y, x)) throw new SalientException(what + ": the output overlaps the input x");
+    }
+
     /** The residual sum's own checks: z of the output's shape, a fused activation, no overlaps. */
     private static void residual(Backend self, String what, Tensor x, Tensor z, Tensor y, long[] outShape, Activation kind) {
         owned(self, what, z);

@@ -43,6 +43,8 @@ public final class Plan {
     private final int mostLive;
     private final boolean[] epilogue;  // step i's successor may be fused into it (see epilogues)
     private final int[] sum;           // steps a residual sum fuses into step i: 0, 2 (op, Add) or 3 (and an activation)
+    private final int[] pre;           // steps of a prologue group from step i: 0, or 2 to 4 (see prologues)
+    private final int[] preReader;     // ... and its reader's distance from step i (1 or 2)
     private final List<String> frontier;
 
     Plan(Graph graph, List<Step> steps, List<Node> folded, Map<String, HostTensor> host, Map<String, long[]> shapes,
@@ -65,6 +67,78 @@ public final class Plan {
                     sizes[outSlot[i][j]] = Math.max(sizes[outSlot[i][j]], Math.max(1, Shapes.numel(steps.get(i).outputShapes()[j])));
         this.epilogue = epilogues(this.steps, fetch, outSlot, offsets, sizes);
         this.sum = sums(this.steps, fetch, outSlot, offsets, sizes);
+        this.preReader = new int[this.steps.size()];
+        this.pre = prologues(this.steps, fetch, outSlot, offsets, sizes, epilogue, sum, preReader);
+    }
+
+    /**
+     * Prologue groups, which {@link #execute} runs as one step where the op that reads the map
+     * fuses it ({@link Op#fusesPrologue}): step i has a single output o, nobody fetches it, and
+     * either the next step reads it (as its data input, input 0), and nothing else does, or the
+     * next step is an activation of o alone whose output p is read the same way by the step after
+     * it; that reading step may carry its own epilogue activation (see {@link #epilogues}) but no
+     * residual sum. Neither o nor p is ever written. The group's last output may not overlap what
+     * step i reads (it is written while that is read). Per step: the number of steps in its
+     * group (2 to 4), or 0.
+     */
+    private static int[] prologues(List<Step> steps, Set<String> fetch, int[][] outSlot, long[] offsets, long[] sizes,
+            boolean[] epilogue, int[] sum, int[] readerAt) {
+        Map<String, Integer> readers = readers(steps);
+        Map<String, Integer> slotOf = slots(steps, outSlot);
+        int[] r = new int[steps.size()];
+        for (int i = 0; i + 1 < steps.size(); i++) {
+            Step s = steps.get(i);
+            if (s.outputs().length != 1 || s.outputs()[0].isEmpty() || fetch.contains(s.outputs()[0])
+                    || readers.getOrDefault(s.outputs()[0], 0) != 1)
+                continue;
+            String o = s.outputs()[0];
+            int reader = i + 1;
+            Step next = steps.get(i + 1);
+            if (!o.equals(next.inputs().length > 0 ? next.inputs()[0] : null)) continue;
+            if (next.op().opType().matches("Relu|Clip")) {  // the map's activation, then its reader
+                long present = Arrays.stream(next.inputs()).filter(x -> !x.isEmpty()).count();
+                if (present != 1 || next.outputs().length != 1 || next.outputs()[0].isEmpty() || i + 2 >= steps.size())
+                    continue;
+                String p = next.outputs()[0];
+                if (fetch.contains(p) || readers.getOrDefault(p, 0) != 1) continue;
+                Step after = steps.get(i + 2);
+                if (!p.equals(after.inputs().length > 0 ? after.inputs()[0] : null)) continue;
+                reader = i + 2;
+            }
+            Step c = steps.get(reader);
+            if (c.outputs().length != 1 || c.outputs()[0].isEmpty() || sum[reader] > 0) continue;
+            boolean usedElsewhere = false;  // the reader's other inputs (its weights) are not the map's outputs
+            for (int j = 1; j < c.inputs().length; j++)
+                usedElsewhere |= c.inputs()[j].equals(o) || reader > i + 1 && c.inputs()[j].equals(next.outputs()[0]);
+            if (usedElsewhere) continue;
+            int last = reader + (epilogue[reader] ? 1 : 0);
+            List<String> read = List.of(s.inputs()[0]);
+            if (!s.inputs()[0].isEmpty() && !overlaps(outSlot[last][0], read, slotOf, offsets, sizes)) {
+                r[i] = last - i + 1;
+                readerAt[i] = reader - i;
+            }
+        }
+        return r;
+    }
+
+    /** Whether the prologue group at step si (see {@link #prologues}) runs as one step on b. */
+    private boolean prologueFuses(int si, Backend b) {
+        if (pre[si] == 0) return false;
+        int reader = prologueReader(si);
+        Step c = steps.get(reader);
+        Op preAct = reader > si + 1 ? steps.get(si + 1).op() : null;
+        if (!c.op().fusesPrologue(steps.get(si).op(), preAct, c.inputShapes(), b)) return false;
+        return !prologueHasEpilogue(si) || c.op().fuses(steps.get(reader + 1).op(), b);
+    }
+
+    /** The step of the prologue group at si that reads the map (after the map's activation, if any). */
+    private int prologueReader(int si) {
+        return si + (preReader[si] & 0xff);
+    }
+
+    /** Whether the prologue group at si ends with an activation in its reader's epilogue. */
+    private boolean prologueHasEpilogue(int si) {
+        return si + pre[si] - 1 > prologueReader(si);
     }
 
     /**
@@ -171,13 +245,27 @@ public final class Plan {
         return sum[i] == 3 ? steps.get(i + 2).op() : null;
     }
 
-    /** The steps of op type {@code opType} that run their successor as their epilogue on {@code b}. */
+    /**
+     * The steps of op type {@code opType} that run their successor as their epilogue on {@code b}
+     * (and are not applied by their reader instead, {@link #fusedPrologues}).
+     */
     int fusedAfter(String opType, Backend b) {
         int n = 0;
         for (int i = 0; i < epilogue.length; i++)
-            if (sum[i] == 0 && epilogue[i] && steps.get(i).op().opType().equals(opType)
+            if (sum[i] == 0 && epilogue[i] && !prologueFuses(i, b) && steps.get(i).op().opType().equals(opType)
                     && steps.get(i).op().fuses(steps.get(i + 1).op(), b))
                 n++;
+        return n;
+    }
+
+    /**
+     * The steps of op type {@code opType} whose output (or its activation's) the step that reads it
+     * applies as it reads it on {@code b} (see {@link #prologues}): never written.
+     */
+    int fusedPrologues(String opType, Backend b) {
+        int n = 0;
+        for (int i = 0; i < pre.length; i++)
+            if (steps.get(i).op().opType().equals(opType) && prologueFuses(i, b)) n++;
         return n;
     }
 
@@ -328,17 +416,21 @@ public final class Plan {
                     si = groupEnd(si, b);
                     continue;
                 }
-                Tensor[] in = new Tensor[s.inputs().length];
-                for (int i = 0; i < in.length; i++) {
-                    String name = s.inputs()[i];
-                    if (name.isEmpty()) continue;
-                    Tensor t = env.get(name);
-                    if (t == null) {
-                        t = constant(b, name, weights, temps);
-                        env.put(name, t);
-                    }
-                    in[i] = t;
+                if (prologueFuses(si, b)) {
+                    // the map (and its activation) applied by the step that reads it, as it reads it
+                    int reader = prologueReader(si), last = si + pre[si] - 1;
+                    Step c = steps.get(reader);
+                    Tensor[] preIn = inputs(b, s, 0, env, weights, temps), in = inputs(b, c, 1, env, weights, temps);
+                    Tensor[] out = outputs(b, last, steps.get(last), arena, env, result);
+                    long t0 = OpProfile.start(b);
+                    c.op().forwardFusedPrologue(b, preIn, s.op(), reader > si + 1 ? steps.get(si + 1).op() : null, in,
+                            last > reader ? steps.get(last).op() : null, out[0]);
+                    if (OpProfile.on()) OpProfile.stop(b, "fwd " + s.op().opType() + (reader > si + 1 ? "+" + steps.get(si + 1).op().opType() : "")
+                            + "+" + c.op().opType() + (last > reader ? "+" + steps.get(last).op().opType() : "") + shapes(preIn), t0);
+                    si = last;
+                    continue;
                 }
+                Tensor[] in = inputs(b, s, 0, env, weights, temps);
                 if (sum[si] > 0 && s.op().fusesSum(sumActivation(si), b)) {
                     // the Add of the residual z (and the activation after it) run in this step's epilogue
                     Step add = steps.get(si + 1);
@@ -397,9 +489,27 @@ public final class Plan {
         }
     }
 
+    /** Step s's input tensors from input {@code from} on (those before it null): computed, or constants. */
+    private Tensor[] inputs(Backend b, Step s, int from, Map<String, Tensor> env, BiFunction<Backend, String, Tensor> weights,
+            List<Tensor> temps) {
+        Tensor[] in = new Tensor[s.inputs().length];
+        for (int i = from; i < in.length; i++) {
+            String name = s.inputs()[i];
+            if (name.isEmpty()) continue;
+            Tensor t = env.get(name);
+            if (t == null) {
+                t = constant(b, name, weights, temps);
+                env.put(name, t);
+            }
+            in[i] = t;
+        }
+        return in;
+    }
+
     /** The last step that runs with step si: the steps fused into its epilogue on b, or si itself. */
     private int groupEnd(int si, Backend b) {
         Step s = steps.get(si);
+        if (prologueFuses(si, b)) return si + pre[si] - 1;
         if (sum[si] > 0 && s.op().fusesSum(sumActivation(si), b)) return si + sum[si] - 1;
         if (epilogue[si] && s.op().fuses(steps.get(si + 1).op(), b)) return si + 1;
         return si;

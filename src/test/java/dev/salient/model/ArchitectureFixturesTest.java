@@ -53,9 +53,12 @@ class ArchitectureFixturesTest {
     }
 
     /**
-     * DenseNet's BatchNorms after a Concat cannot be folded into a Conv; each runs as a channel
-     * affine with its Relu in one pass, written over the Concat's output when that dies there (the
-     * fused step is elementwise), and the plain forward still gives the tape's logits bit for bit.
+     * DenseNet's BatchNorms after a Concat cannot be folded into a Conv. Before a 1x1 conv (each
+     * dense layer's first) the channel affine and its Relu are applied by the conv as it packs its
+     * input, never written; the others (the last, before the pooling) run as a channel affine with
+     * its Relu in one pass, written over the Concat's output when that dies
+     * there (the fused step is elementwise). The plain forward still gives the tape's logits bit
+     * for bit, and so does a plan that fetches the affines' outputs (nothing fused into the convs).
      */
     @ParameterizedTest(name = "{0}")
     @MethodSource("fixtures")
@@ -74,8 +77,28 @@ class ArchitectureFixturesTest {
                         && plain.steps().get(i + 1).node().opType().equals("Relu"))
                     pairs++;
             assertTrue(pairs > 0, name + ": no channel affine before a Relu");
-            assertEquals(pairs, plain.fusedAfter("ChannelAffine", cpu), name + ": channel affines not fused with their Relu");
+            int intoConvs = 0;
+            for (int i = 0; i + 2 < plain.steps().size(); i++)
+                if (plain.steps().get(i).op().opType().equals("ChannelAffine")
+                        && plain.steps().get(i + 1).node().opType().equals("Relu")
+                        && plain.steps().get(i + 2).node().opType().equals("Conv")
+                        && plain.steps().get(i + 2).inputShapes()[1][2] == 1)
+                    intoConvs++;
+            assertTrue(intoConvs > 0, name + ": no channel affine and Relu before a 1x1 conv");
+            assertEquals(intoConvs, plain.fusedPrologues("ChannelAffine", cpu), name + ": not applied by their 1x1 convs");
+            assertEquals(pairs - intoConvs, plain.fusedAfter("ChannelAffine", cpu),
+                    name + ": the other channel affines not fused with their Relu");
             assertArrayEquals(tape.logits().toArray(), y.toArray(), name + ": plain forward against the tape");
+            Set<String> fetch = new HashSet<>(Set.of(out));
+            for (Plan.Step s : plain.steps()) if (s.op().opType().equals("ChannelAffine")) fetch.add(s.outputs()[0]);
+            Plan kept = m.plan(Map.of(in, xt.shape()), fetch);
+            assertEquals(0, kept.fusedPrologues("ChannelAffine", cpu), name + ": fetched channel affines still fused");
+            Map<String, Tensor> got = m.run(cpu, Map.of(in, xt), fetch);
+            try {
+                assertArrayEquals(y.toArray(), got.get(out).toArray(), name + ": fetching the affines changed the logits");
+            } finally {
+                for (Tensor t : got.values()) t.close();
+            }
         }
     }
 

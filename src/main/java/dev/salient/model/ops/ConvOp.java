@@ -130,6 +130,25 @@ final class ConvOp extends AbstractOp {
                 a == null ? null : a.kind(), a == null ? 0f : a.alpha(), a == null ? 0f : a.beta());
     }
 
+    @Override
+    public boolean fusesPrologue(Op pre, Op preAct, long[][] inputShapes, Backend b) {
+        if (!b.fusesConvPrologue() || !(pre instanceof ChannelAffineOp) || preAct != null && !ActivationOp.isEpilogue(preAct))
+            return false;
+        if (inputShapes.length < 2 || inputShapes[0] == null || inputShapes[1] == null || volumetric(inputShapes[0]))
+            return false;
+        return geometry(inputShapes[0], inputShapes[1]).pointwise();
+    }
+
+    @Override
+    public void forwardFusedPrologue(Backend b, Tensor[] preIn, Op pre, Op preAct, Tensor[] in, Op next, Tensor out) {
+        ActivationOp p = (ActivationOp) preAct, a = (ActivationOp) next;
+        Conv2dGeometry g = geometry(preIn[0].shape(), in[1].shape());
+        b.conv2dForwardPrologue(TensorViews.view(preIn[0], g.inputShape()), preIn[1], preIn[2], p == null ? null : p.kind(),
+                p == null ? 0f : p.alpha(), p == null ? 0f : p.beta(), TensorViews.view(in[1], g.weightShape()),
+                in.length > 2 ? in[2] : null, TensorViews.view(out, g.outputShape()), g, a == null ? null : a.kind(),
+                a == null ? 0f : a.alpha(), a == null ? 0f : a.beta());
+    }
+
     /** The data gradient reads the filter and the input's shape, never the output. */
     @Override
     public boolean backwardReadsOutputs() {

@@ -87,6 +87,28 @@ public interface Op {
     }
 
     /**
+     * Whether this op can read its data input (input 0, of shape {@code inputShapes[0]}) as the
+     * output of {@code pre} and {@code preAct} computed on the fly, in one step on {@code b}: the step
+     * before it (with {@code inputShapes} its own inputs' shapes), whose single output only this op
+     * reads, and null or an activation fused into pre's epilogue (a per-channel affine map and its
+     * Relu before a pointwise Conv, which applies them as it packs its input). Only a plain forward
+     * pass fuses, and only where nothing asked to keep pre's or preAct's output.
+     */
+    default boolean fusesPrologue(Op pre, Op preAct, long[][] inputShapes, Backend b) {
+        return false;
+    }
+
+    /**
+     * Runs {@code pre} (inputs {@code preIn}), {@code preAct} (or none when null), this op (inputs
+     * {@code in}, of which the data input, never computed, is null) and {@code next} (an activation
+     * fused into its epilogue, or null) as one step (see {@link #fusesPrologue}); {@code out} is the
+     * last fused step's output.
+     */
+    default void forwardFusedPrologue(Backend b, Tensor[] preIn, Op pre, Op preAct, Tensor[] in, Op next, Tensor out) {
+        throw new UnsupportedOperationException(opType() + " fuses no prologue");
+    }
+
+    /**
      * Folds the op on the host when every present input is a known constant, or
      * returns null when it must run on the backend (weights are then uploaded).
      * Only for small, shape-like data; never used on the hot path.

@@ -196,6 +196,22 @@ class CudaParityTest {
         assertClose("conv2d forward + residual without bias " + g, y2);
     }
 
+    /** A pointwise conv that reads its input through a channel affine map and Relu (composed on the GPU). */
+    @Test
+    void conv2dForwardPrologue() {
+        Conv2dGeometry g = new Conv2dGeometry(2, 24, 9, 11, 16, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1);
+        Tensor[] x = pairRandom(g.inputShape()), w = pairWeights(fanIn(g), g.weightShape()), b = pairRandom(g.k());
+        Tensor[] scale = pairRandom(g.c()), shift = pairRandom(g.c());
+        Tensor[] y = out(g.outputShape()), y2 = out(g.outputShape());
+        for (int i = 0; i < 2; i++)
+            (i == 0 ? cpu : gpu).conv2dForwardPrologue(x[i], scale[i], shift[i], Activation.RELU, 0f, 0f, w[i], b[i], y[i], g,
+                    Activation.CLIP, 0f, 6f);
+        assertClose("conv2d forward with an affine + relu prologue, clip " + g, y);
+        for (int i = 0; i < 2; i++)
+            (i == 0 ? cpu : gpu).conv2dForwardPrologue(x[i], scale[i], null, null, 0f, 0f, w[i], null, y2[i], g, null, 0f, 0f);
+        assertClose("conv2d forward with a scale prologue " + g, y2);
+    }
+
     @ParameterizedTest
     @MethodSource("convs")
     void conv2dBackwardData(Conv2dGeometry g) {
