@@ -159,9 +159,13 @@ public final class CpuBackend implements Backend {
                 y.data(), g.n(), g.c(), g.h(), g.w(), g.k(), kind == null ? -1 : kind.code, alpha, beta));
     }
 
+    /**
+     * True unless the system property {@code salient.cpu.convPrologue} is {@code false} (read at each
+     * plan step, for side-by-side measurements: the map then runs as its own pass, with the same bits).
+     */
     @Override
     public boolean fusesConvPrologue() {
-        return true;
+        return !"false".equals(System.getProperty("salient.cpu.convPrologue"));
     }
 
     @Override

@@ -45,11 +45,13 @@ public final class Plan {
     private final int[] sum;           // steps a residual sum fuses into step i: 0, 2 (op, Add) or 3 (and an activation)
     private final int[] pre;           // steps of a prologue group from step i: 0, or 2 to 4 (see prologues)
     private final int[] preReader;     // ... and its reader's distance from step i (1 or 2)
+    private final boolean[] joined;    // concats whose inputs were written where their output lies (Planner.concatsInPlace)
     private final List<String> frontier;
 
     Plan(Graph graph, List<Step> steps, List<Node> folded, Map<String, HostTensor> host, Map<String, long[]> shapes,
-            Set<String> fetch, int[][] outSlot, long[] offsets, long[] arena, List<String> frontier) {
+            Set<String> fetch, int[][] outSlot, long[] offsets, long[] arena, List<String> frontier, boolean[] joined) {
         this.frontier = List.copyOf(frontier);
+        this.joined = joined.clone();
         this.graph = graph;
         this.steps = List.copyOf(steps);
         this.folded = List.copyOf(folded);
@@ -258,6 +260,13 @@ public final class Plan {
         return n;
     }
 
+    /** The concats that do not run: their inputs are written where their output lies. */
+    int joinedConcats() {
+        int n = 0;
+        for (boolean j : joined) if (j) n++;
+        return n;
+    }
+
     /**
      * The steps of op type {@code opType} whose output (or its activation's) the step that reads it
      * applies as it reads it on {@code b} (see {@link #prologues}): never written.
@@ -414,6 +423,10 @@ public final class Plan {
                 Step s = steps.get(si);
                 if (dirty != null && reused(b, si, arena, env, result, reuse, dirty)) {
                     si = groupEnd(si, b);
+                    continue;
+                }
+                if (joined[si]) {  // its inputs were written where its output lies: nothing to run
+                    outputs(b, si, s, arena, env, result);
                     continue;
                 }
                 if (prologueFuses(si, b)) {

@@ -136,13 +136,38 @@ final class Planner {
         Map<String, Integer> lastUse = new HashMap<>();
         for (int i = 0; i < steps.size(); i++) for (String in : steps.get(i).inputs()) if (!in.isEmpty()) lastUse.put(in, i);
         List<long[]> bufs = new ArrayList<>(); // {floats, first step, last step}
+        // concats laid out in place: each group of tensors shares one buffer (a root), each member a view
+        // of it at its offset; the members' slots come after the placed buffers' (kids: {root, offset})
+        boolean[] joined = new boolean[steps.size()];
+        Map<String, long[]> at = concatsInPlace(steps, fetch, shapes, joined);
+        Map<Long, Integer> rootOf = new HashMap<>();
+        List<long[]> kids = new ArrayList<>();
+        Map<String, Integer> kidOf = new HashMap<>();
+        Map<String, Integer> madeAt = new HashMap<>();
+        for (int i = 0; i < steps.size(); i++) for (String o : steps.get(i).outputs()) if (!o.isEmpty()) madeAt.put(o, i);
+        for (var e : at.entrySet()) {
+            long[] m = e.getValue();  // {group, offset from the group's start, floats}
+            Integer root = rootOf.get(m[0]);
+            int first = madeAt.get(e.getKey()), last = Math.max(first, lastUse.getOrDefault(e.getKey(), first));
+            if (root == null) {
+                bufs.add(new long[] {m[1] + m[2], first, last});
+                rootOf.put(m[0], root = bufs.size() - 1);
+            }
+            long[] r = bufs.get(root);
+            r[0] = Math.max(r[0], m[1] + m[2]);
+            r[1] = Math.min(r[1], first);
+            r[2] = Math.max(r[2], last);
+            kids.add(new long[] {root, m[1]});
+            kidOf.put(e.getKey(), kids.size() - 1);
+        }
         Map<String, Integer> bufOf = new HashMap<>();
         int[][] outBuf = new int[steps.size()][];
         for (int i = 0; i < steps.size(); i++) {
             Plan.Step s = steps.get(i);
             outBuf[i] = new int[s.outputs().length];
             String donor = "";
-            if (s.outputs().length > 0 && !s.outputs()[0].isEmpty() && !fetch.contains(s.outputs()[0])) {
+            if (s.outputs().length > 0 && !s.outputs()[0].isEmpty() && !fetch.contains(s.outputs()[0])
+                    && !kidOf.containsKey(s.outputs()[0])) {
                 int ip = s.op().inPlaceInput(s.inputShapes(), s.outputShapes()[0]);
                 // an Add of the step just before it takes that step's buffer, so the step may run the sum
                 // in its epilogue (Plan.sums: the output must not overlap the other addend)
@@ -164,6 +189,8 @@ final class Planner {
                 if (j == 0 && !donor.isEmpty()) continue;
                 if (o.isEmpty()) {
                     outBuf[i][j] = Plan.ABSENT;
+                } else if (kidOf.containsKey(o)) {
+                    outBuf[i][j] = -3 - kidOf.get(o);  // its group's slot, numbered below once the buffers are known
                 } else if (fetch.contains(o)) {
                     outBuf[i][j] = Plan.OWNED;
                 } else {
@@ -179,7 +206,92 @@ final class Planner {
             if (last != null) b[2] = Math.max(b[2], last);
         }
         long[][] placed = Arena.place(bufs);
-        return new Plan(g, steps, folded, host, shapes, Set.copyOf(fetch), outBuf, placed[0], placed[1], frontier);
+        long[] offsets = Arrays.copyOf(placed[0], bufs.size() + kids.size());
+        for (int k = 0; k < kids.size(); k++) offsets[bufs.size() + k] = placed[0][(int) kids.get(k)[0]] + kids.get(k)[1];
+        for (int[] row : outBuf)
+            for (int j = 0; j < row.length; j++) if (row[j] <= -3) row[j] = bufs.size() + (-3 - row[j]);
+        return new Plan(g, steps, folded, host, shapes, Set.copyOf(fetch), outBuf, offsets, placed[1], frontier, joined);
+    }
+
+    /**
+     * Concats whose output is their inputs laid end to end ({@link Op#concatenatesInPlace}: DenseNet's
+     * feature concats at batch 1, where each dense layer concatenates the block's input with every
+     * feature map made so far) are not run: the steps that make their inputs write them where the
+     * output lies, so every concat of a block is a view of one buffer. A concat qualifies when its
+     * output and inputs are computed by steps, none is fetched (a fetched tensor is the caller's own),
+     * no input appears twice or is empty, and the offsets it asks for agree with those of the concats
+     * already laid out (the same tensor at one place; inputs that no concat makes never overlapping;
+     * every offset a multiple of the arena's alignment). Returns each member tensor's {group, offset
+     * from the group's start, floats}; marks the concats that are not run in {@code joined}.
+     */
+    static Map<String, long[]> concatsInPlace(List<Plan.Step> steps, Set<String> fetch, Map<String, long[]> shapes,
+            boolean[] joined) {
+        Set<String> made = new HashSet<>();
+        for (Plan.Step s : steps) for (String o : s.outputs()) if (!o.isEmpty()) made.add(o);
+        Map<String, long[]> at = new HashMap<>();  // tensor -> {group, offset (may be negative until the end)}
+        Set<String> joins = new HashSet<>();       // outputs of the concats laid out
+        long groups = 0;
+        for (int i = 0; i < steps.size(); i++) {
+            Plan.Step s = steps.get(i);
+            if (s.outputs().length != 1 || s.inputs().length == 0 || !s.op().concatenatesInPlace(s.inputShapes())) continue;
+            String o = s.outputs()[0];
+            if (o.isEmpty() || fetch.contains(o) || !made.contains(o)) continue;
+            boolean ok = true;
+            Set<String> seen = new HashSet<>();
+            for (String in : s.inputs())
+                ok &= !in.isEmpty() && made.contains(in) && !fetch.contains(in) && seen.add(in) && Shapes.numel(shapes.get(in)) > 0;
+            if (!ok) continue;
+            Map<String, long[]> t = new HashMap<>();
+            for (var e : at.entrySet()) t.put(e.getKey(), e.getValue().clone());
+            if (!t.containsKey(o)) t.put(o, new long[] {groups++, 0});
+            long pos = t.get(o)[1];
+            for (String in : s.inputs()) {
+                long[] want = {t.get(o)[0], pos};
+                long[] cur = t.get(in);
+                if (cur == null) {
+                    t.put(in, want);
+                } else if (cur[0] == want[0]) {
+                    ok &= cur[1] == want[1];
+                } else {  // the input's whole group moves into the output's, shifted to put it in place
+                    long from = cur[0], shift = want[1] - cur[1];
+                    for (long[] m : t.values())
+                        if (m[0] == from) {
+                            m[0] = want[0];
+                            m[1] += shift;
+                        }
+                }
+                pos += Shapes.numel(shapes.get(in));
+            }
+            Set<String> outs = new HashSet<>(joins);
+            outs.add(o);
+            if (ok && laidOut(t, t.get(o)[0], outs, shapes)) {
+                at = t;
+                joins.add(o);
+                joined[i] = true;
+            }
+        }
+        Map<Long, Long> start = new HashMap<>();
+        for (long[] m : at.values()) start.merge(m[0], m[1], Math::min);
+        Map<String, long[]> r = new HashMap<>();
+        for (var e : at.entrySet())
+            r.put(e.getKey(), new long[] {e.getValue()[0], e.getValue()[1] - start.get(e.getValue()[0]), Shapes.numel(shapes.get(e.getKey()))});
+        return r;
+    }
+
+    /** Whether group g's members are aligned and those no concat makes ({@code outs}) pairwise disjoint. */
+    private static boolean laidOut(Map<String, long[]> at, long g, Set<String> outs, Map<String, long[]> shapes) {
+        List<long[]> leaves = new ArrayList<>();
+        long min = Long.MAX_VALUE;
+        for (long[] m : at.values()) if (m[0] == g) min = Math.min(min, m[1]);
+        for (var e : at.entrySet()) {
+            long[] m = e.getValue();
+            if (m[0] != g) continue;
+            if ((m[1] - min) % Arena.ALIGN != 0) return false;
+            if (!outs.contains(e.getKey())) leaves.add(new long[] {m[1], m[1] + Shapes.numel(shapes.get(e.getKey()))});
+        }
+        leaves.sort((a, b) -> Long.compare(a[0], b[0]));
+        for (int k = 1; k < leaves.size(); k++) if (leaves.get(k)[0] < leaves.get(k - 1)[1]) return false;
+        return true;
     }
 
     /** Offsets of buffers in one arena: largest first, each at the lowest offset free for its whole lifetime. */

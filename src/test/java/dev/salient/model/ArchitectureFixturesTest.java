@@ -58,7 +58,8 @@ class ArchitectureFixturesTest {
      * input, never written; the others (the last, before the pooling) run as a channel affine with
      * its Relu in one pass, written over the Concat's output when that dies
      * there (the fused step is elementwise). The plain forward still gives the tape's logits bit
-     * for bit, and so does a plan that fetches the affines' outputs (nothing fused into the convs).
+     * for bit, and so does a plan that fetches the affines' outputs (nothing fused into the convs);
+     * the first image alone, whose concats are laid out in place, gives the batch's first row.
      */
     @ParameterizedTest(name = "{0}")
     @MethodSource("fixtures")
@@ -89,6 +90,16 @@ class ArchitectureFixturesTest {
             assertEquals(pairs - intoConvs, plain.fusedAfter("ChannelAffine", cpu),
                     name + ": the other channel affines not fused with their Relu");
             assertArrayEquals(tape.logits().toArray(), y.toArray(), name + ": plain forward against the tape");
+            // the first image alone: its dense blocks' concats are views of one buffer per block, and its
+            // logits are the batch's first row, bit for bit
+            long[] one = xt.shape().clone();
+            one[0] = 1;
+            float[] first = java.util.Arrays.copyOf(x.data(), (int) dev.salient.engine.Shapes.numel(one));
+            try (Tensor x1 = cpu.upload(first, one); Tensor y1 = m.forward(cpu, x1)) {
+                assertTrue(m.plan(Map.of(in, one), Set.of(out)).joinedConcats() > 0, name + ": no concat laid out in place");
+                float[] all = y.toArray();
+                assertArrayEquals(java.util.Arrays.copyOf(all, (int) y1.numel()), y1.toArray(), name + ": image 0 alone");
+            }
             Set<String> fetch = new HashSet<>(Set.of(out));
             for (Plan.Step s : plain.steps()) if (s.op().opType().equals("ChannelAffine")) fetch.add(s.outputs()[0]);
             Plan kept = m.plan(Map.of(in, xt.shape()), fetch);

@@ -33,6 +33,13 @@ final class ConcatOp extends AbstractOp {
     }
 
     @Override
+    public boolean concatenatesInPlace(long[][] in) {
+        if (in.length == 0 || in[0] == null) return false;
+        for (long[] s : in) if (s == null || s.length != in[0].length) return false;
+        return prod(in[0], 0, axis(axisAttr, in[0].length)) == 1;
+    }
+
+    @Override
     public void forward(Backend b, Tensor[] in, Tensor[] out) {
         List<Tensor> xs = new ArrayList<>();
         for (Tensor t : in) if (t.numel() > 0) xs.add(t);

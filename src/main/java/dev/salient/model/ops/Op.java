@@ -87,6 +87,16 @@ public interface Op {
     }
 
     /**
+     * Whether this op's output, for inputs of these shapes, is its inputs laid end to end in memory,
+     * in order (a Concat with only size-1 axes before its axis: DenseNet's feature concats at batch 1).
+     * A plan may then have the steps that make the inputs write them where the output lies, and
+     * skip this op.
+     */
+    default boolean concatenatesInPlace(long[][] inputShapes) {
+        return false;
+    }
+
+    /**
      * Whether this op can read its data input (input 0, of shape {@code inputShapes[0]}) as the
      * output of {@code pre} and {@code preAct} computed on the fly, in one step on {@code b}: the step
      * before it (with {@code inputShapes} its own inputs' shapes), whose single output only this op
