@@ -103,11 +103,17 @@ public interface Backend extends AutoCloseable {
     default void conv2dForwardPrologue(Tensor x, Tensor scale, Tensor shift, Activation preKind, float preAlpha,
             float preBeta, Tensor w, Tensor bias, Tensor y, Conv2dGeometry g, Activation kind, float alpha, float beta) {
         OpChecks.conv2dForwardPrologue(this, x, scale, shift, preKind, w, bias, y, g, kind);
-        try (Tensor t = allocate(x.shape())) {
-            if (preKind == null) channelAffine(x, scale, shift, t);
-            else channelAffineActivation(x, scale, shift, t, preKind, preAlpha, preBeta);
-            if (kind == null) conv2dForward(t, w, bias, y, g);
-            else conv2dForwardActivation(t, w, bias, y, g, kind, alpha, beta);
+        composePrologue(this, x, scale, shift, preKind, preAlpha, preBeta, w, bias, y, g, kind, alpha, beta);
+    }
+
+    /** {@link #conv2dForwardPrologue} as its composed passes, through a temporary of x's shape (arguments checked). */
+    static void composePrologue(Backend b, Tensor x, Tensor scale, Tensor shift, Activation preKind, float preAlpha,
+            float preBeta, Tensor w, Tensor bias, Tensor y, Conv2dGeometry g, Activation kind, float alpha, float beta) {
+        try (Tensor t = b.allocate(x.shape())) {
+            if (preKind == null) b.channelAffine(x, scale, shift, t);
+            else b.channelAffineActivation(x, scale, shift, t, preKind, preAlpha, preBeta);
+            if (kind == null) b.conv2dForward(t, w, bias, y, g);
+            else b.conv2dForwardActivation(t, w, bias, y, g, kind, alpha, beta);
         }
     }
 

@@ -21,9 +21,9 @@ import org.junit.jupiter.api.Test;
  * arguments through the one {@link OpChecks} (no engine keeps checks of its own).
  */
 class BackendRegistryTest {
-    /** Lifecycle and memory methods: not ops with a kernel. */
+    /** Lifecycle, memory and capability methods: not ops with a kernel. */
     static final Set<String> MEMORY = Set.of("name", "allocate", "zeros", "upload", "download", "free", "synchronize",
-            "close");
+            "close", "fusesConvPrologue");
 
     /**
      * Each op and the CudaParityTest method that compares its CUDA kernel with the CPU engine
@@ -36,6 +36,7 @@ class BackendRegistryTest {
             Map.entry("conv2dForward", "conv2dForward"),
             Map.entry("conv2dForwardActivation", "conv2dForwardActivation"),
             Map.entry("conv2dForwardSum", "conv2dForwardSum"),
+            Map.entry("conv2dForwardPrologue", "conv2dForwardPrologue"),
             Map.entry("conv2dBackwardData", "conv2dBackwardData"),
             Map.entry("maxPool2dForward", "maxPool"),
             Map.entry("maxPool2dBackward", "maxPool"),

@@ -252,6 +252,14 @@ public final class CudaBackend implements Backend {
         Backend.addThenActivate(this, y, z, kind, alpha, beta);
     }
 
+    /** Composed: the affine map (and its activation) into a temporary, then the conv (plans do not fuse it here). */
+    @Override
+    public void conv2dForwardPrologue(Tensor x, Tensor scale, Tensor shift, Activation preKind, float preAlpha,
+            float preBeta, Tensor w, Tensor bias, Tensor y, Conv2dGeometry g, Activation kind, float alpha, float beta) {
+        OpChecks.conv2dForwardPrologue(this, x, scale, shift, preKind, w, bias, y, g, kind);
+        Backend.composePrologue(this, x, scale, shift, preKind, preAlpha, preBeta, w, bias, y, g, kind, alpha, beta);
+    }
+
     @Override
     public void conv2dBackwardData(Tensor dy, Tensor w, Tensor dx, Conv2dGeometry g) {
         OpChecks.conv2dBackwardData(this, dy, w, dx, g);
