@@ -68,6 +68,42 @@ class ConcatInPlaceTest {
     }
 
     /**
+     * A run that takes the values a changed constant does not reach from an earlier run (a
+     * cascading-randomisation step, Model.Prefix): the second layer's conv weights change, so the
+     * last concat (laid out in place) must find the stem's and the first layer's features, taken
+     * from the earlier run, in its buffer. Bit for bit a run of the changed model from scratch.
+     */
+    @Test
+    void reusedValuesLandInTheConcatBuffer() throws Exception {
+        OnnxBuilder b = new OnnxBuilder().input("x", 1, 3, 8, 8).output("y");
+        conv(b, "stem", "x", "s", 3, 16);
+        b.node("Relu", "relu1", in("s"), in("r1"));
+        conv(b, "conv1", "r1", "f1", 16, 16);
+        b.node("Concat", "cat2", in("s", "f1"), in("c2"), attr("axis", 1));
+        b.node("Relu", "relu2", in("c2"), in("r2"));
+        conv(b, "conv2", "r2", "f2", 32, 16);
+        b.node("Concat", "cat3", in("s", "f1", "f2"), in("c3"), attr("axis", 1));
+        conv(b, "head", "c3", "y", 48, 4);
+        float[] x = OnnxBuilder.random(new Random(9), 3 * 64, 1f);
+        Set<String> all = Set.of("s", "r1", "f1", "c2", "r2", "f2", "c3", "y");
+        try (Model m = Model.load(b.write(dir, "reuse.onnx")); Tensor xt = cpu.upload(x, 1, 3, 8, 8)) {
+            assertEquals(2, m.plan(Map.of("x", new long[] {1, 3, 8, 8}), Set.of("y")).joinedConcats());
+            Map<String, HostTensor> changed = Map.of("conv2.w", HostTensor.ofFloats(OnnxBuilder.random(rnd, 16 * 32 * 9, 0.2f),
+                    new long[] {16, 32, 3, 3}));
+            Map<String, Tensor> before = m.run(cpu, Map.of("x", xt), all);
+            try (Model fresh = m.withConstants(changed); Model reusing = m.withConstants(changed);
+                    Tensor want = fresh.forward(cpu, xt)) {
+                reusing.reusing(new Model.Prefix(x, before, Set.of("conv2.w")));
+                try (Tensor got = reusing.forward(cpu, xt)) {
+                    assertArrayEquals(want.toArray(), got.toArray());
+                }
+            } finally {
+                for (Tensor t : before.values()) t.close();
+            }
+        }
+    }
+
+    /**
      * Two concats that would put different tensors at the same place (b after a in one, after c in
      * the other, a and c of one size): the second runs as a copy. A concat of a fetched tensor, or of
      * tensors whose offsets are not 64-byte aligned, runs as well.
