@@ -35,6 +35,24 @@ class ConcatInPlaceTest {
     }
 
     /**
+     * A dense block of two layers on input x (batch dimension {@code batch}, -1 for any): stem s, then
+     * each layer Relu, conv of 16 channels, concatenated with everything before; the first layer
+     * reads c1 = Concat(s) when {@code singleConcat}, else s (tensor r1 either way).
+     */
+    OnnxBuilder denseBlock(long batch, boolean singleConcat) {
+        OnnxBuilder b = new OnnxBuilder().input("x", batch, 3, 8, 8).output("y");
+        conv(b, "stem", "x", "s", 3, 16);
+        if (singleConcat) b.node("Concat", "cat1", in("s"), in("c1"), attr("axis", 1));
+        b.node("Relu", "relu1", in(singleConcat ? "c1" : "s"), in("r1"));
+        conv(b, "conv1", "r1", "f1", 16, 16);
+        b.node("Concat", "cat2", in("s", "f1"), in("c2"), attr("axis", 1));
+        b.node("Relu", "relu2", in("c2"), in("r2"));
+        conv(b, "conv2", "r2", "f2", 32, 16);
+        b.node("Concat", "cat3", in("s", "f1", "f2"), in("c3"), attr("axis", 1));
+        return conv(b, "head", "c3", "y", 48, 4);
+    }
+
+    /**
      * A dense block as DenseNet has it: each layer concatenates the block's input with every feature
      * map made so far, then Relu (which may not run in place over a concat: the features under it
      * are read again) and a conv. At batch 1 the three concats are views of one buffer, and the
@@ -42,16 +60,7 @@ class ConcatInPlaceTest {
      */
     @Test
     void denseBlockConcatsAreViewsAtBatchOne() throws Exception {
-        OnnxBuilder b = new OnnxBuilder().input("x", -1, 3, 8, 8).output("y");
-        conv(b, "stem", "x", "s", 3, 16);
-        b.node("Concat", "cat1", in("s"), in("c1"), attr("axis", 1));
-        b.node("Relu", "relu1", in("c1"), in("r1"));
-        conv(b, "conv1", "r1", "f1", 16, 16);
-        b.node("Concat", "cat2", in("s", "f1"), in("c2"), attr("axis", 1));
-        b.node("Relu", "relu2", in("c2"), in("r2"));
-        conv(b, "conv2", "r2", "f2", 32, 16);
-        b.node("Concat", "cat3", in("s", "f1", "f2"), in("c3"), attr("axis", 1));
-        conv(b, "head", "c3", "y", 48, 4);
+        OnnxBuilder b = denseBlock(-1, true);
         Set<String> all = Set.of("s", "c1", "r1", "f1", "c2", "r2", "f2", "c3", "y");
         try (Model m = Model.load(b.write(dir, "dense.onnx"))) {
             for (int n : new int[] {1, 2}) {
@@ -75,15 +84,7 @@ class ConcatInPlaceTest {
      */
     @Test
     void reusedValuesLandInTheConcatBuffer() throws Exception {
-        OnnxBuilder b = new OnnxBuilder().input("x", 1, 3, 8, 8).output("y");
-        conv(b, "stem", "x", "s", 3, 16);
-        b.node("Relu", "relu1", in("s"), in("r1"));
-        conv(b, "conv1", "r1", "f1", 16, 16);
-        b.node("Concat", "cat2", in("s", "f1"), in("c2"), attr("axis", 1));
-        b.node("Relu", "relu2", in("c2"), in("r2"));
-        conv(b, "conv2", "r2", "f2", 32, 16);
-        b.node("Concat", "cat3", in("s", "f1", "f2"), in("c3"), attr("axis", 1));
-        conv(b, "head", "c3", "y", 48, 4);
+        OnnxBuilder b = denseBlock(1, false);
         float[] x = OnnxBuilder.random(new Random(9), 3 * 64, 1f);
         Set<String> all = Set.of("s", "r1", "f1", "c2", "r2", "f2", "c3", "y");
         try (Model m = Model.load(b.write(dir, "reuse.onnx")); Tensor xt = cpu.upload(x, 1, 3, 8, 8)) {
