@@ -8,6 +8,8 @@ import static org.junit.jupiter.api.Assertions.*;
 import dev.salient.engine.Backend;
 import dev.salient.engine.Engine;
 import dev.salient.engine.Tensor;
+import dev.salient.engine.cuda.CudaBackend;
+import org.junit.jupiter.api.Assumptions;
 import java.nio.file.Path;
 import java.util.HashSet;
 import java.util.Map;
@@ -136,14 +138,27 @@ class ConcatInPlaceTest {
         }
     }
 
-    /** The plan's y against a run that keeps every tensor in {@code all} (fetched: laid out nowhere in place). */
+    /** The dense block at batch 1 on the CUDA engine (emulated where there is no GPU): the same layout. */
+    @Test
+    void denseBlockInPlaceOnCuda() throws Exception {
+        Assumptions.assumeTrue(CudaBackend.isAvailable(), "no CUDA engine: " + CudaBackend.unavailableReason());
+        try (Model m = Model.load(denseBlock(-1, true).write(dir, "dense-cuda.onnx")); CudaBackend gpu = CudaBackend.create()) {
+            assertSameAsEveryTensorKept(gpu, m, 1, Set.of("s", "c1", "r1", "f1", "c2", "r2", "f2", "c3", "y"));
+        }
+    }
+
     void assertSameAsEveryTensorKept(Model m, int n, Set<String> all) {
+        assertSameAsEveryTensorKept(cpu, m, n, all);
+    }
+
+    /** The plan's y against a run on {@code be} that keeps every tensor in {@code all} (fetched: laid out nowhere in place). */
+    void assertSameAsEveryTensorKept(Backend be, Model m, int n, Set<String> all) {
         float[] x = OnnxBuilder.random(new Random(9), n * 3 * (int) (m.inputs().get(0).shape()[2] * m.inputs().get(0).shape()[3]), 1f);
         long[] shape = m.inputs().get(0).shape().clone();
         shape[0] = n;
-        try (Tensor xt = cpu.upload(x, shape); Tensor y = m.forward(cpu, xt)) {
+        try (Tensor xt = be.upload(x, shape); Tensor y = m.forward(be, xt)) {
             assertEquals(0, m.plan(Map.of("x", shape), new HashSet<>(all)).joinedConcats());
-            Map<String, Tensor> kept = m.run(cpu, Map.of("x", xt), all);
+            Map<String, Tensor> kept = m.run(be, Map.of("x", xt), all);
             try {
                 assertArrayEquals(kept.get("y").toArray(), y.toArray(), "batch " + n);
             } finally {
