@@ -33,6 +33,7 @@
 #include "conv2d.h"
 #include "conv2d_epilogue.h"
 #include "conv3d.h"
+#include "epilogue512.h"
 #include "workspace.h"
 
 namespace {
@@ -238,19 +239,11 @@ void pre_pack(const void* vctx, int k0, int kc, int j0, int nc, float* dst) {
         if (kk + 4 < kc)  // the rows ahead, as pack_b fetches them
             for (int j = 0; j < nc; j += 16) _mm_prefetch((const char*)(s + 4 * t.ldb + j), _MM_HINT_T0);
         const __m256 a = _mm256_set1_ps(pre.scale[c]), b = _mm256_set1_ps(pre.shift ? pre.shift[c] : 0.f);
-        const __m256 lo = _mm256_set1_ps(pre.lo), hi = _mm256_set1_ps(pre.hi), zero = _mm256_setzero_ps();
-        auto act = [&](__m256 v) {  // as apply_prologue: compares, false for NaN, which stays NaN
-            if (pre.kind == SALIENT_ACT_RELU) return _mm256_blendv_ps(v, zero, _mm256_cmp_ps(v, zero, _CMP_LT_OQ));
-            if (pre.kind == SALIENT_ACT_CLIP)
-                return _mm256_blendv_ps(_mm256_blendv_ps(v, hi, _mm256_cmp_ps(v, hi, _CMP_GT_OQ)), lo,
-                                        _mm256_cmp_ps(v, lo, _CMP_LT_OQ));
-            return v;
-        };
-        for (; p < full; p++) {
+        for (; p < full; p++) {  // as apply_prologue rounds it
             const float* sp = s + p * 16;
             float* dp = d + p * panel;
-            _mm256_storeu_ps(dp, act(_mm256_fmadd_ps(_mm256_loadu_ps(sp), a, b)));
-            _mm256_storeu_ps(dp + 8, act(_mm256_fmadd_ps(_mm256_loadu_ps(sp + 8), a, b)));
+            _mm256_storeu_ps(dp, salient::act256(_mm256_fmadd_ps(_mm256_loadu_ps(sp), a, b), pre.kind, pre.lo, pre.hi));
+            _mm256_storeu_ps(dp + 8, salient::act256(_mm256_fmadd_ps(_mm256_loadu_ps(sp + 8), a, b), pre.kind, pre.lo, pre.hi));
         }
 #endif
         for (; p < full; p++) apply_prologue(pre, c, s + p * 16, d + p * panel, 16);
@@ -263,9 +256,10 @@ void pre_pack(const void* vctx, int k0, int kc, int j0, int nc, float* dst) {
     }
 }
 
-// y (rows x len, rows ld apart) = w (rows x crs) times a pointwise conv's input block b (crs channel rows
-// ldb apart, the first channel c0), then the bias and e; with e's prologue applied to b as it is
-// packed. False, with nothing written, when the GEMM has no memory for its packs.
+// y (rows x len, rows ld apart) = w (rows x crs) times b (crs rows ldb apart: a column matrix, or a
+// pointwise conv's input block whose first channel is c0), then the bias and e; with e's prologue
+// (pointwise convs only) applied to b as it is packed. False, with nothing written, when the GEMM
+// has no memory for its packs.
 bool pointwise_gemm(int rows, int len, int crs, const float* w, const float* b, int64_t ldb, float* y, int64_t ld,
                     const float* bias, const Epilogue& e, const ConvGeom& g, int c0) {
     if (!e.pre) {
@@ -465,12 +459,9 @@ int forward_channel_blocks(const float* x, const float* w, const float* bias, fl
                 const int blocks = (kg + 7) / 8;
                 const int k0 = std::min(kg, 8 * (int)((int64_t)blocks * t / T));
                 const int k1 = std::min(kg, 8 * (int)((int64_t)blocks * (t + 1) / T));
-                if (k1 > k0 && !pointwise) {
-                    gemm_with_epilogue(k1 - k0, ohw, crs, wg + (int64_t)k0 * crs, cols, ohw, yg + (int64_t)k0 * ohw, ohw,
-                                       bias ? bias + gi * kg + k0 : nullptr, e, g);
-                } else if (k1 > k0 && !pointwise_gemm(k1 - k0, ohw, crs, wg + (int64_t)k0 * crs, cols, ohw,
-                                                      yg + (int64_t)k0 * ohw, ohw, bias ? bias + gi * kg + k0 : nullptr, e,
-                                                      g, gi * cg)) {
+                // (only a pointwise conv has a prologue: the packer reads cols as its input)
+                if (k1 > k0 && !pointwise_gemm(k1 - k0, ohw, crs, wg + (int64_t)k0 * crs, cols, ohw, yg + (int64_t)k0 * ohw,
+                                               ohw, bias ? bias + gi * kg + k0 : nullptr, e, g, gi * cg)) {
 #pragma omp atomic write
                     err = 1;
                 }

@@ -1,6 +1,7 @@
 // A fused conv's epilogue on 16 lanes (AVX-512): the residual, then the activation, rounded as
 // conv2d_epilogue.h's apply_epilogue rounds them, for the kernels that apply it in their stores
-// (gemm_canonical.cpp's GEMM kernel, conv3d_implicit.cpp's implicit GEMM).
+// (gemm_canonical.cpp's GEMM kernel, conv3d_implicit.cpp's implicit GEMM); and the activation on
+// 8 lanes (AVX2: that GEMM kernel's stores, the pointwise conv's prologue in conv2d.cpp).
 #pragma once
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
@@ -9,6 +10,20 @@
 #include "salient.h"
 
 namespace salient {
+
+#if defined(__AVX2__) && defined(__FMA__)
+// Relu or Clip(lo, hi) of v (act; any other value: none) by compares, which are false for NaN, so NaN
+// stays NaN
+inline __m256 act256(__m256 v, int act, float lo, float hi) {
+    if (act == SALIENT_ACT_RELU) return _mm256_blendv_ps(v, _mm256_setzero_ps(), _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_LT_OQ));
+    if (act == SALIENT_ACT_CLIP) {
+        const __m256 l = _mm256_set1_ps(lo), h = _mm256_set1_ps(hi);
+        const __m256 below = _mm256_cmp_ps(v, l, _CMP_LT_OQ), above = _mm256_cmp_ps(v, h, _CMP_GT_OQ);
+        return _mm256_blendv_ps(_mm256_blendv_ps(v, h, above), l, below);
+    }
+    return v;
+}
+#endif
 
 #if SALIENT_HAVE_AVX512
 SALIENT_AVX512_BEGIN

@@ -228,14 +228,7 @@ inline void prefetch_residual(const Store* st, int half) {
 inline __m256 finish256(__m256 v, const Store* st, int r, int h, __m256i m) {
     if (st->bias) v = _mm256_add_ps(v, _mm256_set1_ps(st->bias[r]));
     if (st->z) v = _mm256_add_ps(v, _mm256_maskload_ps(st->z + r * st->ldz + 8 * h, m));
-    if (st->act == SALIENT_ACT_RELU) {
-        v = _mm256_blendv_ps(v, _mm256_setzero_ps(), _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_LT_OQ));
-    } else if (st->act == SALIENT_ACT_CLIP) {
-        const __m256 l = _mm256_set1_ps(st->lo), hv = _mm256_set1_ps(st->hi);
-        const __m256 below = _mm256_cmp_ps(v, l, _CMP_LT_OQ), above = _mm256_cmp_ps(v, hv, _CMP_GT_OQ);
-        v = _mm256_blendv_ps(_mm256_blendv_ps(v, hv, above), l, below);
-    }
-    return v;
+    return act256(v, st->act, st->lo, st->hi);
 }
 #endif
 

@@ -107,12 +107,9 @@ public final class Plan {
                 if (!p.equals(after.inputs().length > 0 ? after.inputs()[0] : null)) continue;
                 reader = i + 2;
             }
+            // (one reader each: the reader reads the map's output as its data input alone, not as a weight too)
             Step c = steps.get(reader);
             if (c.outputs().length != 1 || c.outputs()[0].isEmpty() || sum[reader] > 0) continue;
-            boolean usedElsewhere = false;  // the reader's other inputs (its weights) are not the map's outputs
-            for (int j = 1; j < c.inputs().length; j++)
-                usedElsewhere |= c.inputs()[j].equals(o) || reader > i + 1 && c.inputs()[j].equals(next.outputs()[0]);
-            if (usedElsewhere) continue;
             int last = reader + (epilogue[reader] ? 1 : 0);
             List<String> read = List.of(s.inputs()[0]);
             if (!s.inputs()[0].isEmpty() && !overlaps(outSlot[last][0], read, slotOf, offsets, sizes)) {
@@ -135,7 +132,7 @@ public final class Plan {
 
     /** The step of the prologue group at si that reads the map (after the map's activation, if any). */
     private int prologueReader(int si) {
-        return si + (preReader[si] & 0xff);
+        return si + preReader[si];
     }
 
     /** Whether the prologue group at si ends with an activation in its reader's epilogue. */

@@ -138,13 +138,13 @@ final class Planner {
         List<long[]> bufs = new ArrayList<>(); // {floats, first step, last step}
         // concats laid out in place: each group of tensors shares one buffer (a root), each member a view
         // of it at its offset; the members' slots come after the placed buffers' (kids: {root, offset})
+        Map<String, Integer> madeAt = new HashMap<>();  // the step that computes each tensor
+        for (int i = 0; i < steps.size(); i++) for (String o : steps.get(i).outputs()) if (!o.isEmpty()) madeAt.put(o, i);
         boolean[] joined = new boolean[steps.size()];
-        Map<String, long[]> at = concatsInPlace(steps, fetch, shapes, joined);
+        Map<String, long[]> at = concatsInPlace(steps, madeAt.keySet(), fetch, shapes, joined);
         Map<Long, Integer> rootOf = new HashMap<>();
         List<long[]> kids = new ArrayList<>();
         Map<String, Integer> kidOf = new HashMap<>();
-        Map<String, Integer> madeAt = new HashMap<>();
-        for (int i = 0; i < steps.size(); i++) for (String o : steps.get(i).outputs()) if (!o.isEmpty()) madeAt.put(o, i);
         for (var e : at.entrySet()) {
             long[] m = e.getValue();  // {group, offset from the group's start, floats}
             Integer root = rootOf.get(m[0]);
@@ -221,13 +221,12 @@ final class Planner {
      * output and inputs are computed by steps, none is fetched (a fetched tensor is the caller's own),
      * no input appears twice or is empty, and the offsets it asks for agree with those of the concats
      * already laid out (the same tensor at one place; inputs that no concat makes never overlapping;
-     * every offset a multiple of the arena's alignment). Returns each member tensor's {group, offset
-     * from the group's start, floats}; marks the concats that are not run in {@code joined}.
+     * every offset a multiple of the arena's alignment). {@code made}: the tensors the steps compute.
+     * Returns each member tensor's {group, offset from the group's start, floats}; marks the concats
+     * that are not run in {@code joined}.
      */
-    static Map<String, long[]> concatsInPlace(List<Plan.Step> steps, Set<String> fetch, Map<String, long[]> shapes,
-            boolean[] joined) {
-        Set<String> made = new HashSet<>();
-        for (Plan.Step s : steps) for (String o : s.outputs()) if (!o.isEmpty()) made.add(o);
+    static Map<String, long[]> concatsInPlace(List<Plan.Step> steps, Set<String> made, Set<String> fetch,
+            Map<String, long[]> shapes, boolean[] joined) {
         Map<String, long[]> at = new HashMap<>();  // tensor -> {group, offset (may be negative until the end)}
         Set<String> joins = new HashSet<>();       // outputs of the concats laid out
         long groups = 0;
