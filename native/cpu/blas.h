@@ -25,10 +25,12 @@ void sgemm_canonical(bool trans_a, bool trans_b, int m, int n, int k, float alph
 // bias, then the residual, then the activation, each rounded as its own op would round it:
 //   c = acc;  c = c + bias[i] (bias set);  c = c + z[i * ldz + j] (z set);
 //   c = Relu(c) or Clip(c, lo, hi) (act SALIENT_ACT_RELU / SALIENT_ACT_CLIP; -1 none), NaN kept.
-// On the blocked AVX-512 path it is applied in registers as the kernel stores C, so the output is
-// not read back (a pointwise conv's bias pass alone cost 30 % of its time); elsewhere the caller
-// applies it in passes over C after the product (conv2d.cpp: add_bias, apply_epilogue), with the
-// same bits.
+// On the blocked path it is applied in registers as the kernel stores C, so the output is not read
+// back (a pointwise conv's bias pass alone cost 30 % of its time); with a residual on AVX2, the
+// residual and activation go in a pass over each block of C right after its last k block, while the
+// block is in L2 (gemm_canonical.cpp: residual_pass). Where sgemm_canonical_ep returns false the
+// caller applies it in passes over C after the product (conv2d.cpp: add_bias, apply_epilogue). The
+// bits are the same every way.
 struct GemmEpilogue {
     const float* bias = nullptr;
     const float* z = nullptr;

@@ -49,6 +49,7 @@ class Conv2dTest {
                 new Conv2dGeometry(2, 8, 70, 70, 16, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1),    // pointwise: 4096-column blocks
                 new Conv2dGeometry(1, 8, 128, 128, 520, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1), // output over 32 MiB: streamed stores
                 new Conv2dGeometry(2, 96, 27, 27, 24, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1),   // pointwise projection: B where it lies, tail
+                new Conv2dGeometry(2, 320, 9, 9, 72, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1),    // pointwise, k past one GEMM k block
                 new Conv2dGeometry(2, 32, 32, 32, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 32),  // depthwise, threaded
                 new Conv2dGeometry(1, 3, 64, 64, 16, 7, 7, 2, 2, 3, 3, 3, 3, 1, 1, 1),    // stem-like, one image
                 new Conv2dGeometry(2, 3, 60, 70, 8, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 1),     // im2col in blocks of rows
