@@ -14,21 +14,30 @@ public record Conv2dGeometry(
         int groups) {
 
     public Conv2dGeometry {
-        // fields are not assigned yet inside a compact constructor: describe from the parameters
-        String d = String.format("input (%d,%d,%d,%d), kernel %dx%d, %d filters, stride %dx%d, pads (%d,%d,%d,%d), dilation %dx%d",
-                n, c, h, w, r, s, k, strideH, strideW, padTop, padLeft, padBottom, padRight, dilationH, dilationW);
+        // fields are not assigned yet inside a compact constructor: describe from the parameters, and only
+        // for an error (a forward makes one of these per conv, and String.format was most of its garbage)
         if (n <= 0 || c <= 0 || h <= 0 || w <= 0 || k <= 0 || r <= 0 || s <= 0)
-            throw new SalientException("conv: non-positive size in " + d);
+            throw new SalientException("conv: non-positive size in "
+                    + describe(n, c, h, w, k, r, s, strideH, strideW, padTop, padLeft, padBottom, padRight, dilationH, dilationW));
         if (strideH <= 0 || strideW <= 0 || dilationH <= 0 || dilationW <= 0)
-            throw new SalientException("conv: strides and dilations must be positive in " + d);
+            throw new SalientException("conv: strides and dilations must be positive in "
+                    + describe(n, c, h, w, k, r, s, strideH, strideW, padTop, padLeft, padBottom, padRight, dilationH, dilationW));
         if (padTop < 0 || padLeft < 0 || padBottom < 0 || padRight < 0)
-            throw new SalientException("conv: negative pad in " + d);
+            throw new SalientException("conv: negative pad in "
+                    + describe(n, c, h, w, k, r, s, strideH, strideW, padTop, padLeft, padBottom, padRight, dilationH, dilationW));
         if (groups <= 0 || c % groups != 0 || k % groups != 0)
             throw new SalientException("conv: groups=" + groups + " must divide channels " + c + " and filters " + k);
         long effH = (long) h + padTop + padBottom - (long) dilationH * (r - 1) - 1;
         long effW = (long) w + padLeft + padRight - (long) dilationW * (s - 1) - 1;
         if (effH < 0 || effW < 0)
-            throw new SalientException("conv: kernel larger than padded input in " + d);
+            throw new SalientException("conv: kernel larger than padded input in "
+                    + describe(n, c, h, w, k, r, s, strideH, strideW, padTop, padLeft, padBottom, padRight, dilationH, dilationW));
+    }
+
+    private static String describe(int n, int c, int h, int w, int k, int r, int s, int strideH, int strideW, int padTop,
+            int padLeft, int padBottom, int padRight, int dilationH, int dilationW) {
+        return String.format("input (%d,%d,%d,%d), kernel %dx%d, %d filters, stride %dx%d, pads (%d,%d,%d,%d), dilation %dx%d",
+                n, c, h, w, r, s, k, strideH, strideW, padTop, padLeft, padBottom, padRight, dilationH, dilationW);
     }
 
     public int outH() {

@@ -123,7 +123,7 @@ public final class OpChecks {
     private static void residual(Backend self, String what, Tensor x, Tensor z, Tensor y, long[] outShape, Activation kind) {
         owned(self, what, z);
         if (z == null) throw new SalientException(what + ": the residual z is null");
-        requireShape(z, outShape, what + " z");
+        if (!Arrays.equals(z.shape(), outShape)) requireShape(z, outShape, what + " z");
         if (kind != null && !Backend.fusesConvActivation(kind))
             throw new SalientException(what + ": " + kind + " is not fused (none, Relu or Clip)");
         if (overlaps(y, z)) throw new SalientException(what + ": the output overlaps the residual z");

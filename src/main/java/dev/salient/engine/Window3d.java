@@ -1,6 +1,7 @@
 package dev.salient.engine;
 
 import java.util.Arrays;
+import java.util.function.Supplier;
 
 /** The per-axis checks that {@link Conv3dGeometry} and {@link Pool3dGeometry} share. */
 final class Window3d {
@@ -14,13 +15,14 @@ final class Window3d {
         return v.clone();
     }
 
-    static void check(String op, String d, int[] in, int[] kernel, int[] stride, int[] padBegin, int[] padEnd,
+    /** The per-axis checks; {@code d} describes the geometry, asked for only in an error. */
+    static void check(String op, Supplier<String> d, int[] in, int[] kernel, int[] stride, int[] padBegin, int[] padEnd,
             int[] dilation) {
         for (int a = 0; a < 3; a++) {
-            if (in[a] <= 0 || kernel[a] <= 0) throw new SalientException(op + ": non-positive size in " + d);
+            if (in[a] <= 0 || kernel[a] <= 0) throw new SalientException(op + ": non-positive size in " + d.get());
             if (stride[a] <= 0 || dilation[a] <= 0)
-                throw new SalientException(op + ": strides and dilations must be positive in " + d);
-            if (padBegin[a] < 0 || padEnd[a] < 0) throw new SalientException(op + ": negative pad in " + d);
+                throw new SalientException(op + ": strides and dilations must be positive in " + d.get());
+            if (padBegin[a] < 0 || padEnd[a] < 0) throw new SalientException(op + ": negative pad in " + d.get());
         }
     }
 

@@ -47,8 +47,21 @@ final class ConvOp extends AbstractOp {
         return x.length == 5;
     }
 
+    /** The last geometry made, for the shapes it was made for: a forward asks again for the same shapes. */
+    private record Made(long[] x, long[] w, Conv2dGeometry g) {}
+
+    private volatile Made made;
+
     /** The 2-D geometry for concrete x and w shapes. */
     Conv2dGeometry geometry(long[] x, long[] w) {
+        Made m = made;
+        if (m != null && java.util.Arrays.equals(m.x, x) && java.util.Arrays.equals(m.w, w)) return m.g;
+        Conv2dGeometry g = makeGeometry(x, w);
+        made = new Made(x.clone(), w.clone(), g);
+        return g;
+    }
+
+    private Conv2dGeometry makeGeometry(long[] x, long[] w) {
         if (x.length != 3 && x.length != 4)
             throw error("only 1-D, 2-D and 3-D convolutions are supported, input has shape " + str(x));
         int nd = x.length - 2;
