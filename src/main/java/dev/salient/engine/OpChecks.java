@@ -36,6 +36,11 @@ public final class OpChecks {
                     + Arrays.toString(t.shape()));
     }
 
+    /** As {@link #requireShape(Tensor, long[], String)} for {@code what + " " + name}, joined only for an error. */
+    static void requireShape(Tensor t, long[] expected, String what, String name) {
+        if (!Arrays.equals(t.shape(), expected)) requireShape(t, expected, what + " " + name);
+    }
+
     static void requireRank(Tensor t, String what) {
         if (t.rank() > MAX_RANK) throw new SalientException(what + ": rank " + t.rank() + " exceeds the engine's " + MAX_RANK);
     }
@@ -123,7 +128,7 @@ public final class OpChecks {
     private static void residual(Backend self, String what, Tensor x, Tensor z, Tensor y, long[] outShape, Activation kind) {
         owned(self, what, z);
         if (z == null) throw new SalientException(what + ": the residual z is null");
-        if (!Arrays.equals(z.shape(), outShape)) requireShape(z, outShape, what + " z");
+        requireShape(z, outShape, what, "z");
         if (kind != null && !Backend.fusesConvActivation(kind))
             throw new SalientException(what + ": " + kind + " is not fused (none, Relu or Clip)");
         if (overlaps(y, z)) throw new SalientException(what + ": the output overlaps the residual z");
@@ -177,16 +182,16 @@ public final class OpChecks {
     /** Max or average 3-D pooling forward, {@code op} naming it in messages. */
     public static void pool3dForward(Backend self, String op, Tensor x, Tensor y, Pool3dGeometry g) {
         owned(self, op, x, y);
-        requireShape(x, g.inputShape(), op + " x");
-        requireShape(y, g.outputShape(), op + " y");
+        requireShape(x, g.inputShape(), op, "x");
+        requireShape(y, g.outputShape(), op, "y");
     }
 
     /** Max (x given) or average (x null) 3-D pooling backward. */
     public static void pool3dBackward(Backend self, String op, Tensor x, Tensor dy, Tensor dx, Pool3dGeometry g) {
         owned(self, op, x, dy, dx);
-        if (x != null) requireShape(x, g.inputShape(), op + " x");
-        requireShape(dy, g.outputShape(), op + " dy");
-        requireShape(dx, g.inputShape(), op + " dx");
+        if (x != null) requireShape(x, g.inputShape(), op, "x");
+        requireShape(dy, g.outputShape(), op, "dy");
+        requireShape(dx, g.inputShape(), op, "dx");
     }
 
     public static void maxPool2dForward(Backend self, Tensor x, Tensor y, Pool2dGeometry g) {
@@ -251,7 +256,7 @@ public final class OpChecks {
         } catch (SalientException e) {
             throw new SalientException(name + ": " + e.getMessage());
         }
-        requireShape(y, out, name + " y");
+        requireShape(y, out, name, "y");
         requireRank(y, name);
     }
 

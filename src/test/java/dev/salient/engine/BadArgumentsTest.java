@@ -117,6 +117,21 @@ class BadArgumentsTest {
                 () -> new Conv2dGeometry(1, 3, 2, 2, 4, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 1)), "kernel larger");
         oneLine(assertThrows(SalientException.class,
                 () -> new Conv2dGeometry(1, 3, 8, 8, 4, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 2)), "groups=2");
+        // each names the whole geometry, described only when a check fails
+        oneLine(assertThrows(SalientException.class,
+                () -> new Conv2dGeometry(1, 3, 2, 2, 4, 3, 3, 1, 1, 0, 0, 0, 0, 1, 1, 1)),
+                "kernel larger than padded input in input (1,3,2,2), kernel 3x3, 4 filters, stride 1x1, pads (0,0,0,0)");
+        oneLine(assertThrows(SalientException.class,
+                () -> new Pool2dGeometry(1, 3, 8, 8, 2, 2, 2, 2, -1, 0, 0, 0, 1, 1, 4, 4, false)),
+                "negative pad in input (1,3,8,8), window 2x2, stride 2x2, pads (-1,0,0,0)");
+        oneLine(assertThrows(SalientException.class,
+                () -> new Conv3dGeometry(1, 3, 4, 1, new int[] {4, 4, 4}, new int[] {3, 3, 3}, new int[] {1, 0, 1},
+                        new int[] {0, 0, 0}, new int[] {0, 0, 0}, new int[] {1, 1, 1})),
+                "strides and dilations must be positive in input (1,3,4x4x4), kernel 3x3x3, 4 filters, stride 1x0x1");
+        oneLine(assertThrows(SalientException.class,
+                () -> new Pool3dGeometry(1, 3, new int[] {4, 4, 4}, new int[] {2, 2, 2}, new int[] {2, 2, 2},
+                        new int[] {0, 0, 0}, new int[] {0, 0, 0}, new int[] {1, 1, 1}, new int[] {2, 0, 2}, false)),
+                "non-positive size in input (1,3,4x4x4), window 2x2x2, stride 2x2x2, pads 0x0x0/0x0x0, dilation 1x1x1, output 2x0x2");
     }
 
     @Test
