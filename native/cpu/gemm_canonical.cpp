@@ -213,7 +213,8 @@ inline Store store_at(const GemmEpilogue& ep, int i, int64_t j) {
 // block's 1x1 expansion reads a residual of its output's size, far past the caches). The block of
 // the next R rows, which the next call of the row loop stores, is fetched into L2 as well: a call
 // of 64 steps (ResNet-50's 64 -> 256 expansion) is shorter than a trip to memory (that layer at
-// batch 32 on AVX-512: 21 -> 17-18.5 ms).
+// batch 32 on AVX-512: 21 -> 17-18.5 ms). On AVX2 only direct_b's few-row products read the
+// residual in their stores; the blocked path adds it in residual_pass.
 template <int R, int H>
 inline void prefetch_residual(const Store* st, int half) {
 #pragma GCC unroll 8
@@ -246,14 +247,11 @@ void residual_pass(const GemmEpilogue& ep, const float* s, int64_t lds, float* c
         const float* z = ep.z + i * ep.ldz + j0;
         int j = 0;
 #if defined(__AVX2__) && defined(__FMA__)
-        if (ep.stream && ((uintptr_t)y & 31) == 0) {
-            for (; j + 8 <= nc; j += 8)
-                _mm256_stream_ps(y + j, act256(_mm256_add_ps(_mm256_loadu_ps(s + j), _mm256_loadu_ps(z + j)), ep.act,
-                                               ep.lo, ep.hi));
-        } else {
-            for (; j + 8 <= nc; j += 8)
-                _mm256_storeu_ps(y + j, act256(_mm256_add_ps(_mm256_loadu_ps(s + j), _mm256_loadu_ps(z + j)), ep.act,
-                                               ep.lo, ep.hi));
+        const bool stream = ep.stream && ((uintptr_t)y & 31) == 0;
+        for (; j + 8 <= nc; j += 8) {
+            const __m256 v = act256(_mm256_add_ps(_mm256_loadu_ps(s + j), _mm256_loadu_ps(z + j)), ep.act, ep.lo, ep.hi);
+            if (stream) _mm256_stream_ps(y + j, v);
+            else _mm256_storeu_ps(y + j, v);
         }
 #endif
         for (; j < nc; j++) {

@@ -16,21 +16,16 @@ public record Conv2dGeometry(
     public Conv2dGeometry {
         // fields are not assigned yet inside a compact constructor: describe from the parameters, and only
         // for an error (a forward makes one of these per conv, and String.format was most of its garbage)
-        if (n <= 0 || c <= 0 || h <= 0 || w <= 0 || k <= 0 || r <= 0 || s <= 0)
-            throw new SalientException("conv: non-positive size in "
-                    + describe(n, c, h, w, k, r, s, strideH, strideW, padTop, padLeft, padBottom, padRight, dilationH, dilationW));
-        if (strideH <= 0 || strideW <= 0 || dilationH <= 0 || dilationW <= 0)
-            throw new SalientException("conv: strides and dilations must be positive in "
-                    + describe(n, c, h, w, k, r, s, strideH, strideW, padTop, padLeft, padBottom, padRight, dilationH, dilationW));
-        if (padTop < 0 || padLeft < 0 || padBottom < 0 || padRight < 0)
-            throw new SalientException("conv: negative pad in "
-                    + describe(n, c, h, w, k, r, s, strideH, strideW, padTop, padLeft, padBottom, padRight, dilationH, dilationW));
-        if (groups <= 0 || c % groups != 0 || k % groups != 0)
+        String bad = n <= 0 || c <= 0 || h <= 0 || w <= 0 || k <= 0 || r <= 0 || s <= 0 ? "non-positive size"
+                : strideH <= 0 || strideW <= 0 || dilationH <= 0 || dilationW <= 0 ? "strides and dilations must be positive"
+                : padTop < 0 || padLeft < 0 || padBottom < 0 || padRight < 0 ? "negative pad" : null;
+        if (bad == null && (groups <= 0 || c % groups != 0 || k % groups != 0))
             throw new SalientException("conv: groups=" + groups + " must divide channels " + c + " and filters " + k);
-        long effH = (long) h + padTop + padBottom - (long) dilationH * (r - 1) - 1;
-        long effW = (long) w + padLeft + padRight - (long) dilationW * (s - 1) - 1;
-        if (effH < 0 || effW < 0)
-            throw new SalientException("conv: kernel larger than padded input in "
+        if (bad == null && ((long) h + padTop + padBottom - (long) dilationH * (r - 1) - 1 < 0
+                || (long) w + padLeft + padRight - (long) dilationW * (s - 1) - 1 < 0))
+            bad = "kernel larger than padded input";
+        if (bad != null)
+            throw new SalientException("conv: " + bad + " in "
                     + describe(n, c, h, w, k, r, s, strideH, strideW, padTop, padLeft, padBottom, padRight, dilationH, dilationW));
     }
 

@@ -20,15 +20,16 @@ public record Conv3dGeometry(int n, int c, int k, int groups, int[] in, int[] ke
         padEnd = Window3d.axes("conv3d", "padEnd", padEnd);
         dilation = Window3d.axes("conv3d", "dilation", dilation);
         // described only for an error: a forward makes one of these per conv
-        final int[] i0 = in, k0 = kernel, s0 = stride, b0 = padBegin, e0 = padEnd, d0 = dilation;
-        java.util.function.Supplier<String> d = () -> describe(n, c, k, i0, k0, s0, b0, e0, d0);
-        if (n <= 0 || c <= 0 || k <= 0) throw new SalientException("conv3d: non-positive size in " + d.get());
-        Window3d.check("conv3d", d, in, kernel, stride, padBegin, padEnd, dilation);
+        String bad = n <= 0 || c <= 0 || k <= 0 ? "non-positive size"
+                : Window3d.problem(in, kernel, stride, padBegin, padEnd, dilation);
+        if (bad != null)
+            throw new SalientException("conv3d: " + bad + " in " + describe(n, c, k, in, kernel, stride, padBegin, padEnd, dilation));
         if (groups <= 0 || c % groups != 0 || k % groups != 0)
             throw new SalientException("conv3d: groups=" + groups + " must divide channels " + c + " and filters " + k);
         for (int a = 0; a < 3; a++)
             if ((long) in[a] + padBegin[a] + padEnd[a] - (long) dilation[a] * (kernel[a] - 1) - 1 < 0)
-                throw new SalientException("conv3d: kernel larger than padded input in " + d.get());
+                throw new SalientException("conv3d: kernel larger than padded input in "
+                        + describe(n, c, k, in, kernel, stride, padBegin, padEnd, dilation));
     }
 
     private static String describe(int n, int c, int k, int[] in, int[] kernel, int[] stride, int[] pb, int[] pe,

@@ -18,16 +18,15 @@ public record Pool2dGeometry(
     public Pool2dGeometry {
         // fields are not assigned yet inside a compact constructor: describe from the parameters, and only
         // for an error (a forward makes one of these per pooling)
-        java.util.function.Supplier<String> d = () -> String.format(
-                "input (%d,%d,%d,%d), window %dx%d, stride %dx%d, pads (%d,%d,%d,%d), dilation %dx%d, output %dx%d",
-                n, c, h, w, kernelH, kernelW, strideH, strideW, padTop, padLeft, padBottom, padRight, dilationH, dilationW,
-                outH, outW);
-        if (n <= 0 || c <= 0 || h <= 0 || w <= 0 || kernelH <= 0 || kernelW <= 0 || outH <= 0 || outW <= 0)
-            throw new SalientException("pool: non-positive size in " + d.get());
-        if (strideH <= 0 || strideW <= 0 || dilationH <= 0 || dilationW <= 0)
-            throw new SalientException("pool: strides and dilations must be positive in " + d.get());
-        if (padTop < 0 || padLeft < 0 || padBottom < 0 || padRight < 0)
-            throw new SalientException("pool: negative pad in " + d.get());
+        String bad = n <= 0 || c <= 0 || h <= 0 || w <= 0 || kernelH <= 0 || kernelW <= 0 || outH <= 0 || outW <= 0
+                ? "non-positive size"
+                : strideH <= 0 || strideW <= 0 || dilationH <= 0 || dilationW <= 0 ? "strides and dilations must be positive"
+                : padTop < 0 || padLeft < 0 || padBottom < 0 || padRight < 0 ? "negative pad" : null;
+        if (bad != null)
+            throw new SalientException("pool: " + bad + " in " + String.format(
+                    "input (%d,%d,%d,%d), window %dx%d, stride %dx%d, pads (%d,%d,%d,%d), dilation %dx%d, output %dx%d",
+                    n, c, h, w, kernelH, kernelW, strideH, strideW, padTop, padLeft, padBottom, padRight, dilationH,
+                    dilationW, outH, outW));
     }
 
     /** Global pooling: one window covering the whole plane. */

@@ -21,14 +21,13 @@ public record Pool3dGeometry(int n, int c, int[] in, int[] kernel, int[] stride,
         dilation = Window3d.axes("pool3d", "dilation", dilation);
         out = Window3d.axes("pool3d", "output", out);
         // described only for an error: a forward makes one of these per pooling
-        final int[] i0 = in, k0 = kernel, s0 = stride, b0 = padBegin, e0 = padEnd, d0 = dilation, o0 = out;
-        java.util.function.Supplier<String> d = () -> String.format(
-                "input (%d,%d,%s), window %s, stride %s, pads %s/%s, dilation %s, output %s", n, c, Window3d.str(i0),
-                Window3d.str(k0), Window3d.str(s0), Window3d.str(b0), Window3d.str(e0), Window3d.str(d0), Window3d.str(o0));
-        if (n <= 0 || c <= 0) throw new SalientException("pool3d: non-positive size in " + d.get());
-        Window3d.check("pool3d", d, in, kernel, stride, padBegin, padEnd, dilation);
-        for (int a = 0; a < 3; a++)
-            if (out[a] <= 0) throw new SalientException("pool3d: non-positive size in " + d.get());
+        String bad = n <= 0 || c <= 0 ? "non-positive size" : Window3d.problem(in, kernel, stride, padBegin, padEnd, dilation);
+        if (bad == null && (out[0] <= 0 || out[1] <= 0 || out[2] <= 0)) bad = "non-positive size";
+        if (bad != null)
+            throw new SalientException("pool3d: " + bad + " in " + String.format(
+                    "input (%d,%d,%s), window %s, stride %s, pads %s/%s, dilation %s, output %s", n, c, Window3d.str(in),
+                    Window3d.str(kernel), Window3d.str(stride), Window3d.str(padBegin), Window3d.str(padEnd),
+                    Window3d.str(dilation), Window3d.str(out)));
     }
 
     public long[] inputShape() {

@@ -1,7 +1,6 @@
 package dev.salient.engine;
 
 import java.util.Arrays;
-import java.util.function.Supplier;
 
 /** The per-axis checks that {@link Conv3dGeometry} and {@link Pool3dGeometry} share. */
 final class Window3d {
@@ -15,15 +14,14 @@ final class Window3d {
         return v.clone();
     }
 
-    /** The per-axis checks; {@code d} describes the geometry, asked for only in an error. */
-    static void check(String op, Supplier<String> d, int[] in, int[] kernel, int[] stride, int[] padBegin, int[] padEnd,
-            int[] dilation) {
+    /** What the per-axis checks find wrong first, or null (the caller describes the geometry for the error). */
+    static String problem(int[] in, int[] kernel, int[] stride, int[] padBegin, int[] padEnd, int[] dilation) {
         for (int a = 0; a < 3; a++) {
-            if (in[a] <= 0 || kernel[a] <= 0) throw new SalientException(op + ": non-positive size in " + d.get());
-            if (stride[a] <= 0 || dilation[a] <= 0)
-                throw new SalientException(op + ": strides and dilations must be positive in " + d.get());
-            if (padBegin[a] < 0 || padEnd[a] < 0) throw new SalientException(op + ": negative pad in " + d.get());
+            if (in[a] <= 0 || kernel[a] <= 0) return "non-positive size";
+            if (stride[a] <= 0 || dilation[a] <= 0) return "strides and dilations must be positive";
+            if (padBegin[a] < 0 || padEnd[a] < 0) return "negative pad";
         }
+        return null;
     }
 
     static String str(int[] v) {
