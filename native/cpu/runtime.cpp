@@ -11,6 +11,7 @@
 #include <thread>
 #include <omp.h>
 #include <cblas.h>
+#include "blas.h"
 #include "common.h"
 #include "hugepages.h"
 #include "conv2d.h"
@@ -178,7 +179,10 @@ int salient_host_unseal(const float* p) {
     }
     // what was derived from the block and keyed by its address goes with the seal: the block
     // may be written next, or freed and its address handed to other values
-    if (end) salient::conv::winograd_forget(p, (const void*)end);
+    if (end) {
+        salient::conv::winograd_forget(p, (const void*)end);
+        salient::gemm_forget(p, (const void*)end);
+    }
     return SALIENT_OK;
 }
 
@@ -204,6 +208,7 @@ void salient_trim(void) {
     salient::g_cached.clear();
     salient::g_cached_bytes = 0;
     salient::conv::winograd_trim();
+    salient::gemm_trim();
 }
 
 // OpenMP owns the cores; OpenBLAS runs one thread per call inside OpenMP workers

@@ -5,35 +5,43 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 
 import org.bytedeco.javacpp.FloatPointer;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.api.Test;
 
 /**
- * Winograd's transformed filters of a sealed block (salient_host_seal: a model's weights) are
- * cached by address. Lifting the seal (as freeing the block does) must drop them: the block may
- * then hold other filters, and the conv must compute with those, bit for bit as with an unsealed
- * copy (cached by content).
+ * What the CPU engine derives from the filters of a sealed block (salient_host_seal: a model's
+ * weights) is cached by address: Winograd's transformed filters, and the GEMM's packed copy of a
+ * filter on the im2col and pointwise paths. A conv with sealed filters must give the bits of the
+ * same conv with an unsealed copy, from the cache too; lifting the seal (as freeing the block does)
+ * must drop what was derived: the block may then hold other filters, and the conv must compute
+ * with those.
  */
 class SealedWeightsTest {
-    // one image, 32 -> 32 channels, 3x3, 14x14: the Winograd path
-    static final int N = 1, C = 32, K = 32, H = 14, W = 14;
-
-    static float[] conv(FloatPointer w, float[] x) {
-        try (FloatPointer xp = new FloatPointer(x); FloatPointer yp = new FloatPointer((long) N * K * H * W)) {
-            assertEquals(0, CpuNative.conv2d_forward_cpu(xp, w, null, yp, N, C, H, W, K, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),
+    /** conv2d_forward_cpu, stride s, padding r / 2, no bias. */
+    static float[] conv(FloatPointer w, float[] x, int n, int c, int h, int k, int r, int s) {
+        int p = r / 2, oh = (h + 2 * p - r) / s + 1;
+        try (FloatPointer xp = new FloatPointer(x); FloatPointer yp = new FloatPointer((long) n * k * oh * oh)) {
+            assertEquals(0, CpuNative.conv2d_forward_cpu(xp, w, null, yp, n, c, h, h, k, r, r, s, s, p, p, p, p, 1, 1, 1),
                     () -> CpuNative.salient_last_error().getString());
-            float[] y = new float[N * K * H * W];
+            float[] y = new float[n * k * oh * oh];
             yp.get(y);
             return y;
         }
     }
 
-    @Test
-    void liftingTheSealDropsTheCachedFilters() {
-        float[] x = Parity.random(1, N * C * H * W), wa = Parity.random(2, K * C * 9), wb = Parity.random(3, K * C * 9);
+    // Winograd (3x3 stride 1); the GEMM's packed filters: pointwise by image rows (k past one k
+    // block of 256), pointwise on a small plane at batch 1 (channel blocks over the threads),
+    // pointwise on small planes batched (images side by side), im2col (3x3 stride 2, the stem's
+    // packer), rows of A past the kernel's last full block of 6 (m = 100)
+    @ParameterizedTest(name = "n{0} c{1} h{2} k{3} r{4} s{5}")
+    @CsvSource({"1,32,14,32,3,1", "2,300,9,96,1,1", "1,160,7,256,1,1", "8,64,7,100,1,1", "1,3,30,32,3,2", "2,40,12,100,1,1"})
+    void liftingTheSealDropsWhatWasDerived(int n, int c, int h, int k, int r, int s) {
+        float[] x = Parity.random(1, n * c * h * h), wa = Parity.random(2, k * c * r * r), wb = Parity.random(3, k * c * r * r);
         float[] ya, yb;
         try (FloatPointer pa = new FloatPointer(wa); FloatPointer pb = new FloatPointer(wb)) {
-            ya = conv(pa, x); // unsealed: keyed by content
-            yb = conv(pb, x);
+            ya = conv(pa, x, n, c, h, k, r, s); // unsealed
+            yb = conv(pb, x, n, c, h, k, r, s);
         }
         assertNotEquals(ya[0], yb[0]);
         FloatPointer p = CpuNative.salient_host_alloc(wa.length);
@@ -41,13 +49,16 @@ class SealedWeightsTest {
             p.capacity(wa.length);
             p.put(wa);
             assertEquals(0, CpuNative.salient_host_seal(p, wa.length));
-            assertArrayEquals(ya, conv(p, x), "sealed filters A");
-            assertArrayEquals(ya, conv(p, x), "sealed filters A, from the cache");
+            assertArrayEquals(ya, conv(p, x, n, c, h, k, r, s), "sealed filters A");
+            assertArrayEquals(ya, conv(p, x, n, c, h, k, r, s), "sealed filters A, from the cache");
             assertEquals(0, CpuNative.salient_host_unseal(p));
             p.put(wb); // the same address, other filters
-            assertArrayEquals(yb, conv(p, x), "filters B, unsealed");
+            assertArrayEquals(yb, conv(p, x, n, c, h, k, r, s), "filters B, unsealed");
             assertEquals(0, CpuNative.salient_host_seal(p, wb.length));
-            assertArrayEquals(yb, conv(p, x), "filters B, sealed at A's address");
+            assertArrayEquals(yb, conv(p, x, n, c, h, k, r, s), "filters B, sealed at A's address");
+            assertArrayEquals(yb, conv(p, x, n, c, h, k, r, s), "filters B, from the cache");
+            CpuNative.salient_trim(); // drops every cache: made again on the next call
+            assertArrayEquals(yb, conv(p, x, n, c, h, k, r, s), "filters B, after a trim");
         } finally {
             CpuNative.salient_host_free(p);
         }
