@@ -36,7 +36,7 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
-#include <vector>
+#include <unordered_map>
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 #endif
@@ -207,30 +207,37 @@ void pack_a(bool trans_a, const float* a, int lda, float alpha, int i0, int mc, 
 constexpr size_t kPackedCap = size_t(512) << 20;
 
 struct PackedA {
-    const float* at;
     int lda, m, k;
     std::shared_ptr<float> data;  // [k block][row block of kMR][kc][kMR], rows past m zero
     size_t bytes;
 };
 
 std::mutex g_packed_mu;
-std::vector<PackedA> g_packed;
+std::unordered_multimap<const float*, PackedA> g_packed;  // by A's address
 size_t g_packed_bytes = 0;
 
 // Floats of A's packed copy: m rounded up to kMR rows, times k.
 int64_t packed_a_floats(int m, int k) { return (int64_t)(m + kMR - 1) / kMR * kMR * k; }
 
+// The cached copy of A (m x k, lda), or null. With g_packed_mu held.
+std::shared_ptr<float> find_packed(const float* a, int lda, int m, int k) {
+    auto [lo, hi] = g_packed.equal_range(a);
+    for (auto it = lo; it != hi; ++it)
+        if (it->second.lda == lda && it->second.m == m && it->second.k == k) return it->second.data;
+    return nullptr;
+}
+
 // The packed copy of A (m x k, row-major, lda) when it lies in a sealed block, made now if need be;
-// null otherwise (not sealed, or no memory). Block (p0, i0), mc rows by kc, lies at
-// packed_a_floats(m, 1) * p0 + i0 * kc, laid out as pack_a lays out a block.
+// null otherwise (not sealed, or no memory). An entry found is sealed: lifting a seal drops what
+// was made from the block. Block (p0, i0), mc rows by kc, lies at packed_a_floats(m, 1) * p0 +
+// i0 * kc, laid out as pack_a lays out a block.
 std::shared_ptr<float> packed_a(const float* a, int lda, int m, int k) {
-    if (!sealed(a, ((size_t)(m - 1) * lda + k) * sizeof(float))) return nullptr;
     {
         std::lock_guard<std::mutex> lock(g_packed_mu);
-        for (const PackedA& e : g_packed)
-            if (e.at == a && e.lda == lda && e.m == m && e.k == k) return e.data;
+        if (std::shared_ptr<float> d = find_packed(a, lda, m, k)) return d;
         if (g_packed_bytes >= kPackedCap) return nullptr;
     }
+    if (!sealed(a, ((size_t)(m - 1) * lda + k) * sizeof(float))) return nullptr;
     const size_t bytes = (size_t)packed_a_floats(m, k) * sizeof(float);
     float* raw = (float*)std::aligned_alloc(64, (bytes + 63) & ~(size_t)63);
     if (!raw) return nullptr;
@@ -242,10 +249,9 @@ std::shared_ptr<float> packed_a(const float* a, int lda, int m, int k) {
             pack_a(false, a, lda, 1.f, i0, std::min(kMC, m - i0), p0, kc, raw + rows * p0 + (int64_t)i0 * kc);
     }
     std::lock_guard<std::mutex> lock(g_packed_mu);
-    for (const PackedA& e : g_packed)  // another thread packed the same A meanwhile: keep one copy
-        if (e.at == a && e.lda == lda && e.m == m && e.k == k) return e.data;
-    if (g_packed_bytes + bytes > kPackedCap) return data;  // used for this call only
-    g_packed.push_back({a, lda, m, k, data, bytes});
+    if (std::shared_ptr<float> d = find_packed(a, lda, m, k)) return d;  // another thread's, made meanwhile
+    if (g_packed_bytes + bytes > kPackedCap) return data;                 // for this call only
+    g_packed.emplace(a, PackedA{lda, m, k, data, bytes});
     g_packed_bytes += bytes;
     return data;
 }
@@ -963,13 +969,12 @@ bool gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const fl
 
 void gemm_forget(const void* lo, const void* hi) {
     std::lock_guard<std::mutex> lock(g_packed_mu);
-    for (size_t i = 0; i < g_packed.size();) {
-        const PackedA& e = g_packed[i];
-        if ((const void*)e.at >= lo && (const void*)e.at < hi) {
-            g_packed_bytes -= e.bytes;
-            g_packed.erase(g_packed.begin() + (int64_t)i);
+    for (auto it = g_packed.begin(); it != g_packed.end();) {
+        if ((const void*)it->first >= lo && (const void*)it->first < hi) {
+            g_packed_bytes -= it->second.bytes;
+            it = g_packed.erase(it);
         } else {
-            i++;
+            ++it;
         }
     }
 }
