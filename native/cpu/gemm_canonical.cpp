@@ -232,13 +232,13 @@ std::shared_ptr<float> find_packed(const float* a, int lda, int m, int k) {
 // was made from the block. Block (p0, i0), mc rows by kc, lies at packed_a_floats(m, 1) * p0 +
 // i0 * kc, laid out as pack_a lays out a block.
 std::shared_ptr<float> packed_a(const float* a, int lda, int m, int k) {
+    const size_t bytes = (size_t)packed_a_floats(m, k) * sizeof(float);
     {
         std::lock_guard<std::mutex> lock(g_packed_mu);
         if (std::shared_ptr<float> d = find_packed(a, lda, m, k)) return d;
-        if (g_packed_bytes >= kPackedCap) return nullptr;
+        if (g_packed_bytes + bytes > kPackedCap) return nullptr;  // no room: A where it lies
     }
     if (!sealed(a, ((size_t)(m - 1) * lda + k) * sizeof(float))) return nullptr;
-    const size_t bytes = (size_t)packed_a_floats(m, k) * sizeof(float);
     float* raw = (float*)std::aligned_alloc(64, (bytes + 63) & ~(size_t)63);
     if (!raw) return nullptr;
     std::shared_ptr<float> data(raw, std::free);
@@ -250,7 +250,7 @@ std::shared_ptr<float> packed_a(const float* a, int lda, int m, int k) {
     }
     std::lock_guard<std::mutex> lock(g_packed_mu);
     if (std::shared_ptr<float> d = find_packed(a, lda, m, k)) return d;  // another thread's, made meanwhile
-    if (g_packed_bytes + bytes > kPackedCap) return data;                 // for this call only
+    if (g_packed_bytes + bytes > kPackedCap) return data;                 // filled meanwhile: this call's only
     g_packed.emplace(a, PackedA{lda, m, k, data, bytes});
     g_packed_bytes += bytes;
     return data;
