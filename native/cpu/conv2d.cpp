@@ -493,6 +493,7 @@ int forward(const float* x, const float* w, const float* bias, float* y, const C
             v.in[a] = in[a], v.ker[a] = ker[a], v.stride[a] = st[a], v.pad0[a] = p0[a], v.pad1[a] = p1[a],
             v.dil[a] = dil[a], v.out[a] = out[a];
         if (salient::conv3::direct2d_applies(v, nt)) return salient::conv3::direct2d_forward(x, w, bias, y, v, nt, e);
+        if (!e.pre && salient::conv3::stem2d_applies(v)) return salient::conv3::implicit_forward(x, w, bias, y, v, nt, e);
     }
     const int nb = images_per_item(g, nt);
     if (nb > 1) {

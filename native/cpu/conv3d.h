@@ -20,6 +20,10 @@ bool implicit_applies(const Vol3Geom& g);
 int implicit_forward(const float* x, const float* w, const float* bias, float* y, const Vol3Geom& g, int nt,
                      const conv::Epilogue& e);
 
+// A 2-D stem on AVX2 (a few input channels, stride 2): implicit_forward's 16-output kernels, the
+// same chains as im2col + sgemm (stem2d_applies).
+bool stem2d_applies(const Vol3Geom& g);
+
 // A 2-D conv (depth 1) on the direct kernel, each output's chain from zero with the bias added
 // after it, as the 2-D im2col + sgemm path runs it, so the two give the same bits: where it is
 // faster (direct2d_applies, AVX-512 only).

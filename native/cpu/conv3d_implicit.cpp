@@ -491,6 +491,21 @@ int direct2d_forward(const float* x, const float* w, const float* bias, float* y
 #endif
 }
 
+// A 2-D stem (a few input channels, a window, stride 2) on AVX2: the 16-output kernels over the
+// phase-split copy read each tap's 16 outputs as one load where im2col gathers every other float
+// into the GEMM's panels. Same chains, so the same bits (Direct2dTest). Measured on Zen 3 (AVX2,
+// 2 threads), alternating runs against im2col + SGEMM: MobileNetV2's 3x3 stem (27 taps) 0.48 ->
+// 0.29-0.40 ms at batch 1 and 4.97 -> 3.60 at batch 8; ResNet's 7x7 stem (147 taps) 3.64 -> 2.82
+// ms at batch 1; 3x3 32 -> 32 onto 56x56 (288 taps) 0.93 -> 0.71. At 576 taps and more (ResNet's
+// downsampling convs) im2col + SGEMM was as fast or faster (0.92-1.0x), so they stay there.
+constexpr int64_t kStem2dTaps = 288;
+
+bool stem2d_applies(const Vol3Geom& g) {
+    return !isa::avx512() && g.in[0] == 1 && g.ker[0] == 1 && g.ker_vol() > 1 && g.stride[1] == 2 &&
+           g.stride[2] == 2 && g.dil[1] == 1 && g.dil[2] == 1 && (int64_t)g.cg * g.ker_vol() <= kStem2dTaps &&
+           sixteen_applies(g);
+}
+
 bool implicit_applies(const Vol3Geom& g) {
     // pointwise: the input is already the column matrix, but for a stride (vol2col gathers it;
     // direct512 reads it in place)

@@ -17,7 +17,9 @@ import org.junit.jupiter.params.provider.MethodSource;
  * threads against each image alone, and AVX-512 against AVX2, for the plain, activated and
  * residual forwards. Geometries reach the kernel's tails (blocks of filters part-empty, rows that
  * end inside a tile) and its in-place and slab-copy inputs. (AVX-512 parts skip on processors
- * without it; the per-image check runs everywhere.)
+ * without it; the per-image check runs everywhere.) On AVX2 the stems (a few input channels,
+ * stride 2) run on the 3-D convs' 16-output kernels over a phase-split copy (stem2d_applies), and
+ * every stem's bits are checked against its column matrix on the canonical SGEMM, built here.
  */
 class Direct2dTest {
     static final Backend CPU = Engine.cpu();
@@ -91,6 +93,70 @@ class Direct2dTest {
             }
         } finally {
             CpuNative.salient_set_isa(isa);
+            CpuNative.salient_set_num_threads(threads);
+        }
+    }
+
+    static Stream<Conv2dGeometry> stems() {
+        return Stream.of(
+                // MobileNetV2's stem in small: 3x3 stride 2, pad 1, 3 -> 32 (27 taps), rows of 17
+                new Conv2dGeometry(2, 3, 34, 34, 32, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1),
+                // ResNet's: 7x7 stride 2, pad 3, 3 -> 20 (147 taps: two of the kernel's chunks of 96), rows of 19
+                new Conv2dGeometry(2, 3, 38, 37, 20, 7, 7, 2, 2, 3, 3, 3, 3, 1, 1, 1),
+                // 288 taps (32 channels, 3x3), uneven pads, 70 filters
+                new Conv2dGeometry(1, 32, 30, 41, 70, 3, 3, 2, 2, 0, 1, 1, 0, 1, 1, 1),
+                // at 289 taps and more, im2col + SGEMM (the same bits either way)
+                new Conv2dGeometry(1, 19, 26, 26, 24, 4, 4, 2, 2, 1, 1, 1, 1, 1, 1, 1));
+    }
+
+    /**
+     * The stems that run on the 16-output kernels on AVX2 (stem2d_applies) and the direct kernel on
+     * AVX-512 give the bits of their definition as the engine's contract states it: the column matrix
+     * times the filters on the canonical SGEMM (one chain from zero per output), then the bias, then
+     * the activation. The column matrix is built here, in Java.
+     */
+    @ParameterizedTest
+    @MethodSource("stems")
+    void stemsGetTheBitsOfTheirColumnMatrixOnTheCanonicalGemm(Conv2dGeometry g) {
+        float[] x = Parity.random(51, (int) numel(g.inputShape())), w = Parity.random(52, (int) numel(g.weightShape()));
+        float[] bias = Parity.random(53, g.k());
+        int oh = g.outH(), ow = g.outW(), ohw = oh * ow, crs = g.c() * g.r() * g.s();
+        int threads = CpuNative.salient_get_num_threads();
+        try {
+            assertEquals(0, CpuNative.salient_set_num_threads(2));
+            float[] got;
+            try (Tensor tx = CPU.upload(x, g.inputShape()); Tensor tw = CPU.upload(w, g.weightShape());
+                    Tensor tb = CPU.upload(bias, g.k()); Tensor ty = CPU.allocate(g.outputShape())) {
+                CPU.conv2dForwardActivation(tx, tw, tb, ty, g, Activation.RELU, 0f, 0f);
+                got = ty.toArray();
+            }
+            for (int i = 0; i < g.n(); i++) {
+                float[] col = new float[crs * ohw];
+                for (int c = 0; c < g.c(); c++)
+                    for (int r = 0; r < g.r(); r++)
+                        for (int s = 0; s < g.s(); s++)
+                            for (int p = 0; p < oh; p++)
+                                for (int q = 0; q < ow; q++) {
+                                    int ih = p * g.strideH() - g.padTop() + r, iw = q * g.strideW() - g.padLeft() + s;
+                                    col[((c * g.r() + r) * g.s() + s) * ohw + p * ow + q] =
+                                            ih >= 0 && ih < g.h() && iw >= 0 && iw < g.w()
+                                                    ? x[((i * g.c() + c) * g.h() + ih) * g.w() + iw] : 0f;
+                                }
+                float[] want;
+                try (Tensor ta = CPU.upload(w, g.k(), crs); Tensor tc = CPU.upload(col, crs, ohw);
+                        Tensor tp = CPU.allocate(g.k(), ohw)) {
+                    CPU.matmul(ta, tc, tp);
+                    want = tp.toArray();
+                }
+                for (int o = 0; o < g.k(); o++)
+                    for (int j = 0; j < ohw; j++) {
+                        float v = want[o * ohw + j] + bias[o];
+                        want[o * ohw + j] = v < 0f ? 0f : v;
+                    }
+                BatchInvarianceTest.assertSameBits(g + ": image " + i + " against its column matrix times the filters",
+                        want, got, i * g.k() * ohw);
+            }
+        } finally {
             CpuNative.salient_set_num_threads(threads);
         }
     }
