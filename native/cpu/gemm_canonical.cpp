@@ -201,8 +201,10 @@ void pack_a(bool trans_a, const float* a, int lda, float alpha, int i0, int mc, 
 // per call, so the products wait on it. Packed, a block of A is one run, front to back. A in a
 // sealed block (salient_host_seal: a model's weights) is packed on its first product and kept,
 // keyed by its address, lda, m and k, until the seal is lifted (gemm_forget). Measured on Zen 3
-// (AVX2, 2 threads), alternating runs: batch 1 MobileNetV2 1.10-1.13x, DenseNet-121 1.21x,
-// ResNet-50 within noise; batch 32 unchanged (A is then read from L2 for many columns). Entries
+// (AVX2, 2 threads), alternating runs of whole models: MobileNetV2 at batch 1 1.10-1.15x in a
+// quiet hour, 1.03-1.05x on a machine slowed by its neighbours; ResNet-18, ResNet-50 and
+// DenseNet-121 at batch 1 and MobileNetV2 at batch 32 within noise (there A is read from L2 for
+// many columns). The copies cost memory: ResNet-50's peak RSS at batch 32 521 -> 620 MiB. Entries
 // are not evicted: past kPackedCap bytes, A is read where it lies, as without a seal.
 constexpr size_t kPackedCap = size_t(512) << 20;
 
