@@ -18,14 +18,24 @@ import org.junit.jupiter.api.Test;
  * with those.
  */
 class SealedWeightsTest {
-    /** conv2d_forward_cpu, stride s, padding r / 2, no bias. */
+    /**
+     * conv2d_forward_cpu (stride s, padding r / 2, no bias), then the fused conv + bias + residual +
+     * ReLU (conv2d_forward_sum_cpu: the GEMM's residual pass on AVX2), one after the other in one array.
+     */
     static float[] conv(FloatPointer w, float[] x, int n, int c, int h, int k, int r, int s) {
-        int p = r / 2, oh = (h + 2 * p - r) / s + 1;
-        try (FloatPointer xp = new FloatPointer(x); FloatPointer yp = new FloatPointer((long) n * k * oh * oh)) {
+        int p = r / 2, oh = (h + 2 * p - r) / s + 1, len = n * k * oh * oh;
+        float[] bias = Parity.random(4, k), z = Parity.random(5, len);
+        try (FloatPointer xp = new FloatPointer(x); FloatPointer yp = new FloatPointer((long) len);
+                FloatPointer bp = new FloatPointer(bias); FloatPointer zp = new FloatPointer(z)) {
+            float[] y = new float[2 * len], part = new float[len];
             assertEquals(0, CpuNative.conv2d_forward_cpu(xp, w, null, yp, n, c, h, h, k, r, r, s, s, p, p, p, p, 1, 1, 1),
                     () -> CpuNative.salient_last_error().getString());
-            float[] y = new float[n * k * oh * oh];
-            yp.get(y);
+            yp.get(part);
+            System.arraycopy(part, 0, y, 0, len);
+            assertEquals(0, CpuNative.conv2d_forward_sum_cpu(xp, w, bp, zp, yp, n, c, h, h, k, r, r, s, s, p, p, p, p, 1, 1,
+                    1, CpuNative.ACT_RELU, 0f, 0f), () -> CpuNative.salient_last_error().getString());
+            yp.get(part);
+            System.arraycopy(part, 0, y, len, len);
             return y;
         }
     }
