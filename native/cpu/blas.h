@@ -65,12 +65,6 @@ struct BPacker {
 bool sgemm_canonical_packer(int m, int n, int k, const float* a, int lda, const BPacker& b, float* c, int ldc,
                             const GemmEpilogue& ep);
 
-// The canonical GEMM keeps a packed copy of each A that lies in a sealed block (a model's filters,
-// salient_host_seal) and that it multiplies on its blocked path; these drop those made from sealed
-// [lo, hi) (the seal lifted), or all of them (salient_trim).
-void gemm_forget(const void* lo, const void* hi);
-void gemm_trim();
-
 // Single-threaded sgemm in the calling thread.
 inline void sgemm_serial(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda,
                          const float* b, int ldb, float beta, float* c, int ldc) {

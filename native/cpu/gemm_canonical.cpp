@@ -34,14 +34,10 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
-#include <memory>
-#include <mutex>
-#include <unordered_map>
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 #endif
 #include "blas.h"
-#include "common.h"
 #include "epilogue512.h"
 #include "salient.h"
 #include "isa.h"
@@ -193,69 +189,6 @@ void pack_a(bool trans_a, const float* a, int lda, float alpha, int i0, int mc, 
                 for (int p = 0; p < kc; p++) d[(int64_t)p * kMR + i] = 0.f;
         }
     }
-}
-
-// A model's filters packed once (packed_a). Read where it lies, a filter's rows stream through
-// the kernels six at a time, each a short run of its own (kKC floats at most) that the hardware
-// prefetchers barely start on before it ends; at batch 1 every row is read from L3 or memory once
-// per call, so the products wait on it. Packed, a block of A is one run, front to back. A in a
-// sealed block (salient_host_seal: a model's weights) is packed on its first product and kept,
-// keyed by its address, lda, m and k, until the seal is lifted (gemm_forget). Measured on Zen 3
-// (AVX2, 2 threads), alternating runs of whole models: MobileNetV2 at batch 1 1.10-1.15x in a
-// quiet hour, 1.03-1.05x on a machine slowed by its neighbours; ResNet-18, ResNet-50 and
-// DenseNet-121 at batch 1 and MobileNetV2 at batch 32 within noise (there A is read from L2 for
-// many columns). The copies cost memory: ResNet-50's peak RSS at batch 32 521 -> 620 MiB. Entries
-// are not evicted: past kPackedCap bytes, A is read where it lies, as without a seal.
-constexpr size_t kPackedCap = size_t(512) << 20;
-
-struct PackedA {
-    int lda, m, k;
-    std::shared_ptr<float> data;  // [k block][row block of kMR][kc][kMR], rows past m zero
-    size_t bytes;
-};
-
-std::mutex g_packed_mu;
-std::unordered_multimap<const float*, PackedA> g_packed;  // by A's address
-size_t g_packed_bytes = 0;
-
-// Floats of A's packed copy: m rounded up to kMR rows, times k.
-int64_t packed_a_floats(int m, int k) { return (int64_t)(m + kMR - 1) / kMR * kMR * k; }
-
-// The cached copy of A (m x k, lda), or null. With g_packed_mu held.
-std::shared_ptr<float> find_packed(const float* a, int lda, int m, int k) {
-    auto [lo, hi] = g_packed.equal_range(a);
-    for (auto it = lo; it != hi; ++it)
-        if (it->second.lda == lda && it->second.m == m && it->second.k == k) return it->second.data;
-    return nullptr;
-}
-
-// The packed copy of A (m x k, row-major, lda) when it lies in a sealed block, made now if need be;
-// null otherwise (not sealed, or no memory). An entry found is sealed: lifting a seal drops what
-// was made from the block. Block (p0, i0), mc rows by kc, lies at packed_a_floats(m, 1) * p0 +
-// i0 * kc, laid out as pack_a lays out a block.
-std::shared_ptr<float> packed_a(const float* a, int lda, int m, int k) {
-    const size_t bytes = (size_t)packed_a_floats(m, k) * sizeof(float);
-    {
-        std::lock_guard<std::mutex> lock(g_packed_mu);
-        if (std::shared_ptr<float> d = find_packed(a, lda, m, k)) return d;
-        if (g_packed_bytes + bytes > kPackedCap) return nullptr;  // no room: A where it lies
-    }
-    if (!sealed(a, ((size_t)(m - 1) * lda + k) * sizeof(float))) return nullptr;
-    float* raw = (float*)std::aligned_alloc(64, (bytes + 63) & ~(size_t)63);
-    if (!raw) return nullptr;
-    std::shared_ptr<float> data(raw, std::free);
-    const int64_t rows = packed_a_floats(m, 1);
-    for (int p0 = 0; p0 < k; p0 += kKC) {
-        const int kc = std::min(kKC, k - p0);
-        for (int i0 = 0; i0 < m; i0 += kMC)
-            pack_a(false, a, lda, 1.f, i0, std::min(kMC, m - i0), p0, kc, raw + rows * p0 + (int64_t)i0 * kc);
-    }
-    std::lock_guard<std::mutex> lock(g_packed_mu);
-    if (std::shared_ptr<float> d = find_packed(a, lda, m, k)) return d;  // another thread's, made meanwhile
-    if (g_packed_bytes + bytes > kPackedCap) return data;                 // filled meanwhile: this call's only
-    g_packed.emplace(a, PackedA{lda, m, k, data, bytes});
-    g_packed_bytes += bytes;
-    return data;
 }
 
 // The epilogue of one kernel's block of C: rows from the block's first, z at the block's first element.
@@ -892,10 +825,6 @@ bool gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const fl
         inner.z = nullptr, inner.act = -1, inner.stream = false;  // C (or the scratch block) is read back at once
     }
     const GemmEpilogue* kep = zpass ? &inner : ep;
-    // a sealed A (a model's filters) packed once, on AVX2 (AVX-512 reads A where it lies, unmeasured)
-    const std::shared_ptr<float> pre = !trans_a && alpha == 1.f && m >= kMR && !isa::avx512()
-                                           ? packed_a(a, lda, m, k) : nullptr;
-    const int64_t pre_rows = packed_a_floats(m, 1);
     for (int j0 = 0; j0 < n; j0 += kNC) {
         const int nc = std::min(kNC, n - j0);
         for (int p0 = 0; p0 < k; p0 += kKC) {
@@ -907,10 +836,9 @@ bool gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const fl
                 const int mc = std::min(kMC, m - i0);
                 // with alpha 1, full blocks of kMR rows are read from A where it lies (its rows or
                 // columns are the kernel's operand as they are); the rest is packed
-                const bool direct = alpha == 1.f && !pre;
+                const bool direct = alpha == 1.f;
                 const int packed0 = direct ? mc / kMR * kMR : 0;
-                const float* pab = pre ? pre.get() + pre_rows * p0 + (int64_t)i0 * kc : pa;
-                if (!pre && packed0 < mc) pack_a(trans_a, a, lda, alpha, i0 + packed0, mc - packed0, p0, kc, pa);
+                if (packed0 < mc) pack_a(trans_a, a, lda, alpha, i0 + packed0, mc - packed0, p0, kc, pa);
                 const bool last = p0 + kc >= k;  // the kernels apply ep in this k block's stores
 #if SALIENT_HAVE_AVX512
                 if (isa::avx512()) {  // two panels (2 kNR columns) at a time, 16 lanes each
@@ -952,7 +880,7 @@ bool gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const fl
                             else run(kc, a + (int64_t)i * lda + p0, lda, 1, 1.f, bp, kNR, cp, ldcp, cols, load, sp);
                         } else {
                             const int rows = std::min(kMR, mc - ir);
-                            pick(rows, cols, false)(kc, pab + (int64_t)((ir - packed0) / kMR) * kc * kMR, 1, kMR, 1.f,
+                            pick(rows, cols, false)(kc, pa + (int64_t)((ir - packed0) / kMR) * kc * kMR, 1, kMR, 1.f,
                                                     bp, kNR, cp, ldcp, cols, load, sp);
                         }
                     }
@@ -968,24 +896,6 @@ bool gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const fl
 }
 
 }  // namespace
-
-void gemm_forget(const void* lo, const void* hi) {
-    std::lock_guard<std::mutex> lock(g_packed_mu);
-    for (auto it = g_packed.begin(); it != g_packed.end();) {
-        if ((const void*)it->first >= lo && (const void*)it->first < hi) {
-            g_packed_bytes -= it->second.bytes;
-            it = g_packed.erase(it);
-        } else {
-            ++it;
-        }
-    }
-}
-
-void gemm_trim() {
-    std::lock_guard<std::mutex> lock(g_packed_mu);
-    g_packed.clear();
-    g_packed_bytes = 0;
-}
 
 void sgemm_canonical(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda,
                      const float* b, int ldb, float beta, float* c, int ldc) {

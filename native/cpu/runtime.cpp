@@ -11,7 +11,6 @@
 #include <thread>
 #include <omp.h>
 #include <cblas.h>
-#include "blas.h"
 #include "common.h"
 #include "hugepages.h"
 #include "conv2d.h"
@@ -179,10 +178,7 @@ int salient_host_unseal(const float* p) {
     }
     // what was derived from the block and keyed by its address goes with the seal: the block
     // may be written next, or freed and its address handed to other values
-    if (end) {
-        salient::conv::winograd_forget(p, (const void*)end);
-        salient::gemm_forget(p, (const void*)end);
-    }
+    if (end) salient::conv::winograd_forget(p, (const void*)end);
     return SALIENT_OK;
 }
 
@@ -208,7 +204,6 @@ void salient_trim(void) {
     salient::g_cached.clear();
     salient::g_cached_bytes = 0;
     salient::conv::winograd_trim();
-    salient::gemm_trim();
 }
 
 // OpenMP owns the cores; OpenBLAS runs one thread per call inside OpenMP workers

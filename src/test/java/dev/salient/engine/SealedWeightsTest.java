@@ -10,12 +10,12 @@ import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.api.Test;
 
 /**
- * What the CPU engine derives from the filters of a sealed block (salient_host_seal: a model's
- * weights) is cached by address: Winograd's transformed filters, and the GEMM's packed copy of a
- * filter on the im2col and pointwise paths. A conv with sealed filters must give the bits of the
- * same conv with an unsealed copy, from the cache too; lifting the seal (as freeing the block does)
- * must drop what was derived: the block may then hold other filters, and the conv must compute
- * with those.
+ * Winograd's transformed filters of a sealed block (salient_host_seal: a model's weights) are
+ * cached by address. A conv with sealed filters must give the bits of the same conv with an
+ * unsealed copy, from the cache too, on every path (Winograd, and the GEMM's pointwise, channel-
+ * block, batched-image and im2col paths, which may one day keep what they derive from a sealed
+ * filter as well); lifting the seal (as freeing the block does) must drop what was derived: the
+ * block may then hold other filters, and the conv must compute with those.
  */
 class SealedWeightsTest {
     /**
@@ -40,12 +40,14 @@ class SealedWeightsTest {
         }
     }
 
-    // Winograd (3x3 stride 1); the GEMM's packed filters: pointwise by image rows (k past one k
+    // Winograd (3x3 stride 1); the GEMM's paths: pointwise by image rows (k past one k
     // block of 256), pointwise on a small plane at batch 1 (channel blocks over the threads),
-    // pointwise on small planes batched (images side by side), im2col (3x3 stride 2, the stem's
-    // packer), rows of A past the kernel's last full block of 6 (m = 100)
+    // pointwise on small planes batched (images side by side), a stem (3x3 stride 2: the implicit
+    // GEMM on AVX2), im2col (3x3 stride 2 of 576 taps: the GEMM's packer), rows of A past the
+    // kernel's last full block of 6 (m = 100)
     @ParameterizedTest(name = "n{0} c{1} h{2} k{3} r{4} s{5}")
-    @CsvSource({"1,32,14,32,3,1", "2,300,9,96,1,1", "1,160,7,256,1,1", "8,64,7,100,1,1", "1,3,30,32,3,2", "2,40,12,100,1,1"})
+    @CsvSource({"1,32,14,32,3,1", "2,300,9,96,1,1", "1,160,7,256,1,1", "8,64,7,100,1,1", "1,3,30,32,3,2", "1,64,30,32,3,2",
+            "2,40,12,100,1,1"})
     void liftingTheSealDropsWhatWasDerived(int n, int c, int h, int k, int r, int s) {
         float[] x = Parity.random(1, n * c * h * h), wa = Parity.random(2, k * c * r * r), wb = Parity.random(3, k * c * r * r);
         float[] ya, yb;
