@@ -67,12 +67,13 @@ class CanonicalGemmTest {
 
     @Test
     void everyElementIsOneFmaChainInKOrderOnEveryPath() {
-        // m: 1..4 (B by rows), 1..6 (B^T in registers), 7..32 (B^T by L1 panels), 40 (blocked);
+        // m: 1..4 (B by rows), 1..6 (B^T in registers), 7..32 (B^T by L1 panels), 40 and 100 (blocked;
+        // 100 in two blocks of rows, each kMR-row stripe across the columns where the k block is short);
         // on AVX2, B (not transposed) read where it lies when m <= 48, 2048 <= m*k <= 8192 and
         // n*k >= 64K (m = 7, 24 and 40 with k = 1000, 300 or 200);
         // k: tails of 4 and 16 steps, the column groups' skew, more than one k block (256);
         // n: partial column groups and panels, and enough of B (n*k >= 256K) to split over threads
-        int[] ms = {1, 2, 3, 4, 5, 6, 7, 13, 24, 32, 40};
+        int[] ms = {1, 2, 3, 4, 5, 6, 7, 13, 24, 32, 40, 100};
         int[][] nk = {{1, 7}, {9, 33}, {37, 300}, {100, 1030}, {300, 1000}, {1001, 200}};
         onOneAndTwoThreads(() -> {
             Random r = new Random(5);
