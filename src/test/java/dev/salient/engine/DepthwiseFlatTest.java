@@ -7,8 +7,8 @@ import org.junit.jupiter.api.Test;
 /**
  * Stride-1 3x3 depthwise convs with padding 1 give, on every instruction set, the phase path's
  * sum bit for bit: (bias + taps 0-2) + ((taps 3-5) + (taps 6-8)), each a fused chain, the taps
- * past the plane reading zero. The flat kernels (AVX-512 up to 112x112, AVX2 up to 8x8) and the
- * phase planes all owe that chain; here it is written out with Math.fma, so the check holds on a
+ * past the plane reading zero. The flat kernels (AVX-512 up to 112x112, AVX2 up to 8x8), the AVX2
+ * two-row kernel (past 8x8) and the phase planes all owe that chain; here it is written out with Math.fma, so the check holds on a
  * machine with one instruction set as on one with both (IsaInvarianceTest compares the two sets
  * where there are two). Planes on both sides of the AVX2 bound, with tails of 1-7 lanes, the
  * fused Clip and residual epilogues, and the data gradient (the same conv of dy with the filters
@@ -17,7 +17,10 @@ import org.junit.jupiter.api.Test;
 class DepthwiseFlatTest {
     static final Backend B = Engine.cpu();
 
-    static final int[][] PLANES = {{1, 1}, {3, 5}, {7, 7}, {13, 11}, {14, 14}, {28, 28}, {29, 29}, {9, 40}};
+    // AVX2: up to 8x8 the flat kernel; past it the two-row kernel, here with one row (70), two (the
+    // top and bottom pads in one pair), odd rows, rows of one vector (8) and of a vector and a tail
+    static final int[][] PLANES = {{1, 1}, {3, 5}, {7, 7}, {13, 11}, {14, 14}, {28, 28}, {29, 29}, {9, 40},
+        {1, 70}, {2, 40}, {5, 17}, {11, 8}};
 
     /** The chain of one output: u[t] the input at tap t (0 past the plane), w the 9 weights. */
     static float chain(float[] w, int wo, float[] u, float b) {
