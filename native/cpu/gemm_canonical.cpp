@@ -219,8 +219,9 @@ inline Store store_at(const GemmEpilogue& ep, int i, int64_t j) {
 // block's 1x1 expansion reads a residual of its output's size, far past the caches). The block of
 // the next R rows, which the next call of the row loop stores, is fetched into L2 as well: a call
 // of 64 steps (ResNet-50's 64 -> 256 expansion) is shorter than a trip to memory (that layer at
-// batch 32 on AVX-512: 21 -> 17-18.5 ms). On AVX2 only direct_b's few-row products read the
-// residual in their stores; the blocked path adds it in residual_pass.
+// batch 32 on AVX-512: 21 -> 17-18.5 ms). On AVX2 direct_b's few-row products and the blocked
+// path's products of one short k block read the residual in their stores; the blocked path adds
+// it in residual_pass otherwise.
 template <int R, int H>
 inline void prefetch_residual(const Store* st, int half) {
 #pragma GCC unroll 8
@@ -819,12 +820,15 @@ bool gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const fl
     // residuals, ResNet-50's 1x1 expansions with the Add and Relu: batch 32 64 -> 256 at 56x56 39.2 ->
     // 29.0 ms and 128 -> 512 at 28x28 28.8 -> 24.1; batch 8 9.5 -> 7.4-8.3 and 7.2 -> 6.0; batch 1
     // 1.15 -> 0.95 and 0.83 -> 0.75. AVX-512 keeps the residual in the stores (21 -> 17-18.5 ms on
-    // the batch-32 64 -> 256 there).
+    // the batch-32 64 -> 256 there), and so does a product of one short k block (k <= kRowsOuterK),
+    // whose kMR-row stripes read each row of the residual front to back: the same layers with the
+    // stripes, residual pass against stores, 64 -> 256 batch 1 0.87-0.94 -> 0.67-0.71 ms, batch 8
+    // 7.6 -> 6.7-7.0, batch 32 31 -> 29; 128 -> 512 batch 1 0.76 -> 0.65-0.68, batch 32 25 -> 23.5.
     // A product of one k block stores each block of C in a scratch block (in L2) instead, and the
     // pass writes C once, streamed past the caches where the output is large (ep->stream), so C's
     // lines are not read before they are written.
     GemmEpilogue inner;
-    const bool zpass = ep && ep->z && !isa::avx512();
+    const bool zpass = ep && ep->z && !isa::avx512() && k > kRowsOuterK;
     float* scratch = zpass && k <= kKC ? pack_buffer(g_packs.c, (size_t)kMC * kScratchLd) : nullptr;
     if (zpass) {
         inner = *ep;
