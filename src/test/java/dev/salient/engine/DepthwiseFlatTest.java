@@ -8,11 +8,11 @@ import org.junit.jupiter.api.Test;
  * Stride-1 3x3 depthwise convs with padding 1 give, on every instruction set, the phase path's
  * sum bit for bit: (bias + taps 0-2) + ((taps 3-5) + (taps 6-8)), each a fused chain, the taps
  * past the plane reading zero. The flat kernels (AVX-512 up to 112x112, AVX2 up to 8x8), the AVX2
- * two-row kernel (past 8x8) and the phase planes all owe that chain; here it is written out with Math.fma, so the check holds on a
- * machine with one instruction set as on one with both (IsaInvarianceTest compares the two sets
- * where there are two). Planes on both sides of the AVX2 bound, with tails of 1-7 lanes, the
- * fused Clip and residual epilogues, and the data gradient (the same conv of dy with the filters
- * flipped).
+ * two-row kernel (past 8x8) and the phase planes all owe that chain; here it is written out with
+ * Math.fma, so the check holds on a machine with one instruction set as on one with both
+ * (IsaInvarianceTest compares the two sets where there are two). Planes on both sides of the AVX2
+ * bound, with tails of 1-7 lanes, the fused Clip and residual epilogues, and the data gradient (the
+ * same conv of dy with the filters flipped).
  */
 class DepthwiseFlatTest {
     static final Backend B = Engine.cpu();
