@@ -277,8 +277,9 @@ void residual_pass(const GemmEpilogue& ep, const float* s, int64_t lds, float* c
 // chain is the same whatever R, H and bs. B is a packed panel (bs = kNR, zeros
 // past cols) or B itself (bs = ldb), then all 8*H columns must be readable.
 template <int R, int H, bool Scale>
-inline void kernel(int kc, const float* A, int64_t rs, int64_t ps, float alpha, const float* B, int64_t bs, float* C,
-                   int64_t ldc, int cols, bool load, const Store* st) {
+__attribute__((always_inline)) inline void kernel(int kc, const float* A, int64_t rs, int64_t ps, float alpha,
+                                                  const float* B, int64_t bs, float* C, int64_t ldc, int cols,
+                                                  bool load, const Store* st) {
 #if defined(__AVX2__) && defined(__FMA__)
     alignas(32) static const int kLanes[24] = {-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
                                                -1, -1, -1, -1, 0,  0,  0,  0,  0,  0,  0,  0};
@@ -361,6 +362,35 @@ inline void kernel(int kc, const float* A, int64_t rs, int64_t ps, float alpha, 
 
 using Kernel = void (*)(int, const float*, int64_t, int64_t, float, const float*, int64_t, float*, int64_t, int, bool,
                         const Store*);
+
+// kernel<kMR, 2, false> on `tiles` full register blocks side by side: block t's B panel at B + t *
+// bstep (bs = kNR), its C and residual kNR columns on. One call for a stripe of a short k block,
+// where a call a block spent as long setting up as multiplying (k = 16: 96 FMA cycles a block).
+void stripe(int kc, const float* A, int64_t rs, int64_t ps, const float* B, int64_t bstep, float* C, int64_t ldc,
+            int tiles, bool load, const Store* st) {
+    Store s;
+    if (st) s = *st;
+    for (int t = 0; t < tiles; t++, B += bstep, C += kNR) {
+        kernel<kMR, 2, false>(kc, A, rs, ps, 1.f, B, kNR, C, ldc, kNR, load, st ? &s : nullptr);
+        if (st && s.z) s.z += kNR;
+    }
+}
+
+// kernel<kMR, 2, false> on `blocks` full register blocks one above another, on the same B panel:
+// block t's A at A + t * astep, its C, bias and residual kMR rows on. One call for a column of
+// register blocks.
+void column(int kc, const float* A, int64_t rs, int64_t ps, int64_t astep, const float* B, float* C, int64_t ldc,
+            int blocks, bool load, const Store* st) {
+    Store s;
+    if (st) s = *st;
+    for (int t = 0; t < blocks; t++, A += astep, C += kMR * ldc) {
+        kernel<kMR, 2, false>(kc, A, rs, ps, 1.f, B, kNR, C, ldc, kNR, load, st ? &s : nullptr);
+        if (st) {
+            if (s.bias) s.bias += kMR;
+            if (s.z) s.z += kMR * s.ldz;
+        }
+    }
+}
 
 // kernel<rows, H, scale> for 1 <= rows <= kMR and 1 <= cols <= kNR
 template <int R>
@@ -900,11 +930,49 @@ bool gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const fl
                 // panels outermost store a line of each of the block's kMC rows in turn, a pattern the
                 // hardware prefetchers do not follow on the way to memory.
                 if (kc <= kRowsOuterK) {
-                    for (int ir = 0; ir < mc; ir += kMR)
-                        for (int jr = 0; jr < nc; jr += kNR) tile(ir, jr);
+                    const int full = nc / kNR;  // full register blocks of a stripe, in one call
+                    for (int ir = 0; ir < mc; ir += kMR) {
+                        int jr = 0;
+                        if (ir + kMR <= mc && full > 0) {
+                            const int i = i0 + ir;
+                            float* cp = scratch ? scratch + (int64_t)ir * kScratchLd : c + (int64_t)i * ldc + j0;
+                            const int64_t ldcp = scratch ? kScratchLd : ldc;
+                            Store st;
+                            const Store* sp = last && kep && kep->any() ? &(st = store_at(*kep, i, j0)) : nullptr;
+                            const int64_t bstep = (int64_t)kc * kNR;
+                            if (ir < packed0) {
+                                if (trans_a) stripe(kc, a + (int64_t)p0 * lda + i, 1, lda, pb, bstep, cp, ldcp, full, load, sp);
+                                else stripe(kc, a + (int64_t)i * lda + p0, lda, 1, pb, bstep, cp, ldcp, full, load, sp);
+                            } else {
+                                stripe(kc, pa + (int64_t)((ir - packed0) / kMR) * kc * kMR, 1, kMR, pb, bstep, cp, ldcp,
+                                       full, load, sp);
+                            }
+                            jr = full * kNR;
+                        }
+                        for (; jr < nc; jr += kNR) tile(ir, jr);
+                    }
                 } else {
-                    for (int jr = 0; jr < nc; jr += kNR)
-                        for (int ir = 0; ir < mc; ir += kMR) tile(ir, jr);
+                    const int direct_blocks = packed0 / kMR, packed_blocks = (mc - packed0) / kMR;
+                    for (int jr = 0; jr < nc; jr += kNR) {
+                        int ir = 0;
+                        if (jr + kNR <= nc) {  // full register blocks of a column, in one call a kind of A
+                            const float* bp = pb + (int64_t)(jr / kNR) * kc * kNR;
+                            const auto run = [&](int blocks, const float* ap, int64_t rs, int64_t ps, int64_t astep) {
+                                const int i = i0 + ir;
+                                float* cp = scratch ? scratch + (int64_t)ir * kScratchLd + jr : c + (int64_t)i * ldc + j0 + jr;
+                                Store st;
+                                const Store* sp = last && kep && kep->any() ? &(st = store_at(*kep, i, j0 + jr)) : nullptr;
+                                column(kc, ap, rs, ps, astep, bp, cp, scratch ? kScratchLd : ldc, blocks, load, sp);
+                                ir += blocks * kMR;
+                            };
+                            if (direct_blocks > 0) {
+                                if (trans_a) run(direct_blocks, a + (int64_t)p0 * lda + i0, 1, lda, kMR);
+                                else run(direct_blocks, a + (int64_t)i0 * lda + p0, lda, 1, (int64_t)kMR * lda);
+                            }
+                            if (packed_blocks > 0) run(packed_blocks, pa, 1, kMR, (int64_t)kc * kMR);
+                        }
+                        for (; ir < mc; ir += kMR) tile(ir, jr);
+                    }
                 }
                 if (last && zpass) {
                     if (scratch) residual_pass(*ep, scratch, kScratchLd, c, ldc, i0, mc, j0, nc);
