@@ -363,16 +363,32 @@ __attribute__((always_inline)) inline void kernel(int kc, const float* A, int64_
 using Kernel = void (*)(int, const float*, int64_t, int64_t, float, const float*, int64_t, float*, int64_t, int, bool,
                         const Store*);
 
-// kernel<kMR, 2, false> on `tiles` full register blocks side by side: block t's B panel at B + t *
-// bstep (bs = kNR), its C and residual kNR columns on. One call for a stripe of a short k block,
+// kernel<R, 2, false> on `tiles` full-width register blocks side by side: block t's B panel at B +
+// t * bstep (bs = kNR), its C and residual kNR columns on. One call for a stripe of a short k block,
 // where a call a block spent as long setting up as multiplying (k = 16: 96 FMA cycles a block).
+template <int R>
 void stripe(int kc, const float* A, int64_t rs, int64_t ps, const float* B, int64_t bstep, float* C, int64_t ldc,
             int tiles, bool load, const Store* st) {
     Store s;
     if (st) s = *st;
     for (int t = 0; t < tiles; t++, B += bstep, C += kNR) {
-        kernel<kMR, 2, false>(kc, A, rs, ps, 1.f, B, kNR, C, ldc, kNR, load, st ? &s : nullptr);
+        kernel<R, 2, false>(kc, A, rs, ps, 1.f, B, kNR, C, ldc, kNR, load, st ? &s : nullptr);
         if (st && s.z) s.z += kNR;
+    }
+}
+
+using Stripe = void (*)(int, const float*, int64_t, int64_t, const float*, int64_t, float*, int64_t, int, bool,
+                        const Store*);
+
+// stripe<rows> for 1 <= rows <= kMR
+Stripe pick_stripe(int rows) {
+    switch (rows) {
+        case 1: return stripe<1>;
+        case 2: return stripe<2>;
+        case 3: return stripe<3>;
+        case 4: return stripe<4>;
+        case 5: return stripe<5>;
+        default: return stripe<6>;
     }
 }
 
@@ -933,19 +949,19 @@ bool gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const fl
                     const int full = nc / kNR;  // full register blocks of a stripe, in one call
                     for (int ir = 0; ir < mc; ir += kMR) {
                         int jr = 0;
-                        if (ir + kMR <= mc && full > 0) {
-                            const int i = i0 + ir;
+                        if (full > 0) {  // (a last block of fewer rows is packed)
+                            const int i = i0 + ir, rows = std::min(kMR, mc - ir);
                             float* cp = scratch ? scratch + (int64_t)ir * kScratchLd : c + (int64_t)i * ldc + j0;
                             const int64_t ldcp = scratch ? kScratchLd : ldc;
                             Store st;
                             const Store* sp = last && kep && kep->any() ? &(st = store_at(*kep, i, j0)) : nullptr;
                             const int64_t bstep = (int64_t)kc * kNR;
                             if (ir < packed0) {
-                                if (trans_a) stripe(kc, a + (int64_t)p0 * lda + i, 1, lda, pb, bstep, cp, ldcp, full, load, sp);
-                                else stripe(kc, a + (int64_t)i * lda + p0, lda, 1, pb, bstep, cp, ldcp, full, load, sp);
+                                if (trans_a) stripe<kMR>(kc, a + (int64_t)p0 * lda + i, 1, lda, pb, bstep, cp, ldcp, full, load, sp);
+                                else stripe<kMR>(kc, a + (int64_t)i * lda + p0, lda, 1, pb, bstep, cp, ldcp, full, load, sp);
                             } else {
-                                stripe(kc, pa + (int64_t)((ir - packed0) / kMR) * kc * kMR, 1, kMR, pb, bstep, cp, ldcp,
-                                       full, load, sp);
+                                pick_stripe(rows)(kc, pa + (int64_t)((ir - packed0) / kMR) * kc * kMR, 1, kMR, pb, bstep, cp,
+                                                  ldcp, full, load, sp);
                             }
                             jr = full * kNR;
                         }
