@@ -363,48 +363,41 @@ __attribute__((always_inline)) inline void kernel(int kc, const float* A, int64_
 using Kernel = void (*)(int, const float*, int64_t, int64_t, float, const float*, int64_t, float*, int64_t, int, bool,
                         const Store*);
 
-// kernel<R, 2, false> on `tiles` full-width register blocks side by side: block t's B panel at B +
-// t * bstep (bs = kNR), its C and residual kNR columns on. One call for a stripe of a short k block,
-// where a call a block spent as long setting up as multiplying (k = 16: 96 FMA cycles a block).
-template <int R>
-void stripe(int kc, const float* A, int64_t rs, int64_t ps, const float* B, int64_t bstep, float* C, int64_t ldc,
-            int tiles, bool load, const Store* st) {
+// kernel<R, 2, false> on `count` full-width register blocks in one call: Across, a stripe of blocks
+// side by side (a short k block; block t's B panel `step` floats on, its C and residual kNR columns
+// on), else a column one above another on one B panel (block t's A `step` floats on, its C, bias
+// and residual R rows on). A call a block spent as long setting up as multiplying (k = 16: 96 FMA
+// cycles a block).
+template <int R, bool Across>
+void blocks(int kc, const float* A, int64_t rs, int64_t ps, const float* B, int64_t step, float* C, int64_t ldc,
+            int count, bool load, const Store* st) {
     Store s;
     if (st) s = *st;
-    for (int t = 0; t < tiles; t++, B += bstep, C += kNR) {
+    for (int t = 0; t < count; t++) {
         kernel<R, 2, false>(kc, A, rs, ps, 1.f, B, kNR, C, ldc, kNR, load, st ? &s : nullptr);
-        if (st && s.z) s.z += kNR;
+        if (Across) {
+            B += step, C += kNR;
+            if (st && s.z) s.z += kNR;
+        } else {
+            A += step, C += R * ldc;
+            if (st && s.bias) s.bias += R;
+            if (st && s.z) s.z += R * s.ldz;
+        }
     }
 }
 
 using Stripe = void (*)(int, const float*, int64_t, int64_t, const float*, int64_t, float*, int64_t, int, bool,
                         const Store*);
 
-// stripe<rows> for 1 <= rows <= kMR
+// blocks<rows, true> for 1 <= rows <= kMR
 Stripe pick_stripe(int rows) {
     switch (rows) {
-        case 1: return stripe<1>;
-        case 2: return stripe<2>;
-        case 3: return stripe<3>;
-        case 4: return stripe<4>;
-        case 5: return stripe<5>;
-        default: return stripe<6>;
-    }
-}
-
-// kernel<kMR, 2, false> on `blocks` full register blocks one above another, on the same B panel:
-// block t's A at A + t * astep, its C, bias and residual kMR rows on. One call for a column of
-// register blocks.
-void column(int kc, const float* A, int64_t rs, int64_t ps, int64_t astep, const float* B, float* C, int64_t ldc,
-            int blocks, bool load, const Store* st) {
-    Store s;
-    if (st) s = *st;
-    for (int t = 0; t < blocks; t++, A += astep, C += kMR * ldc) {
-        kernel<kMR, 2, false>(kc, A, rs, ps, 1.f, B, kNR, C, ldc, kNR, load, st ? &s : nullptr);
-        if (st) {
-            if (s.bias) s.bias += kMR;
-            if (s.z) s.z += kMR * s.ldz;
-        }
+        case 1: return blocks<1, true>;
+        case 2: return blocks<2, true>;
+        case 3: return blocks<3, true>;
+        case 4: return blocks<4, true>;
+        case 5: return blocks<5, true>;
+        default: return blocks<6, true>;
     }
 }
 
@@ -921,72 +914,63 @@ bool gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const fl
                     continue;
                 }
 #endif
-                // the register block of C at rows ir and columns jr of this block
+                // the register blocks' operands at rows ir and columns jr of this block: C (or the
+                // scratch block), A's rows (where A lies, or packed) and the stores' epilogue
+                const int64_t ldcp = scratch ? kScratchLd : ldc;
+                const auto c_at = [&](int ir, int jr) {
+                    return scratch ? scratch + (int64_t)ir * kScratchLd + jr : c + (int64_t)(i0 + ir) * ldc + j0 + jr;
+                };
+                struct Rows {
+                    const float* p;
+                    int64_t rs, ps;
+                };
+                const auto a_at = [&](int ir) -> Rows {
+                    if (ir >= packed0) return {pa + (int64_t)((ir - packed0) / kMR) * kc * kMR, 1, kMR};
+                    if (trans_a) return {a + (int64_t)p0 * lda + i0 + ir, 1, lda};
+                    return {a + (int64_t)(i0 + ir) * lda + p0, lda, 1};
+                };
+                const auto store = [&](int ir, int jr, Store& st) -> const Store* {
+                    return last && kep && kep->any() ? &(st = store_at(*kep, i0 + ir, j0 + jr)) : nullptr;
+                };
                 const auto tile = [&](int ir, int jr) {
-                    const float* bp = pb + (int64_t)(jr / kNR) * kc * kNR;
+                    const Rows ar = a_at(ir);
                     const int cols = std::min(kNR, nc - jr);
-                    const int i = i0 + ir;
-                    float* cp = scratch ? scratch + (int64_t)ir * kScratchLd + jr : c + (int64_t)i * ldc + j0 + jr;
-                    const int64_t ldcp = scratch ? kScratchLd : ldc;
                     Store st;
-                    const Store* sp = last && kep && kep->any() ? &(st = store_at(*kep, i, j0 + jr)) : nullptr;
-                    if (ir < packed0) {
-                        const Kernel run = pick(kMR, cols, false);
-                        if (trans_a) run(kc, a + (int64_t)p0 * lda + i, 1, lda, 1.f, bp, kNR, cp, ldcp, cols, load, sp);
-                        else run(kc, a + (int64_t)i * lda + p0, lda, 1, 1.f, bp, kNR, cp, ldcp, cols, load, sp);
-                    } else {
-                        const int rows = std::min(kMR, mc - ir);
-                        pick(rows, cols, false)(kc, pa + (int64_t)((ir - packed0) / kMR) * kc * kMR, 1, kMR, 1.f, bp,
-                                                kNR, cp, ldcp, cols, load, sp);
-                    }
+                    pick(std::min(kMR, mc - ir), cols, false)(kc, ar.p, ar.rs, ar.ps, 1.f, pb + (int64_t)(jr / kNR) * kc * kNR,
+                                                             kNR, c_at(ir, jr), ldcp, cols, load, store(ir, jr, st));
                 };
                 // Each tile's chains are the same in either order, so the bits are too. With a short k
                 // block (the whole packed B block in L2), each kMR rows of C go across the block's
                 // columns before the next: kMR streams of stores a line after another, where column
                 // panels outermost store a line of each of the block's kMC rows in turn, a pattern the
-                // hardware prefetchers do not follow on the way to memory.
+                // hardware prefetchers do not follow on the way to memory. Full-width blocks go a
+                // stripe or a column in one call (blocks).
                 if (kc <= kRowsOuterK) {
-                    const int full = nc / kNR;  // full register blocks of a stripe, in one call
+                    const int full = nc / kNR;
                     for (int ir = 0; ir < mc; ir += kMR) {
-                        int jr = 0;
-                        if (full > 0) {  // (a last block of fewer rows is packed)
-                            const int i = i0 + ir, rows = std::min(kMR, mc - ir);
-                            float* cp = scratch ? scratch + (int64_t)ir * kScratchLd : c + (int64_t)i * ldc + j0;
-                            const int64_t ldcp = scratch ? kScratchLd : ldc;
+                        if (full > 0) {
+                            const Rows ar = a_at(ir);
                             Store st;
-                            const Store* sp = last && kep && kep->any() ? &(st = store_at(*kep, i, j0)) : nullptr;
-                            const int64_t bstep = (int64_t)kc * kNR;
-                            if (ir < packed0) {
-                                if (trans_a) stripe<kMR>(kc, a + (int64_t)p0 * lda + i, 1, lda, pb, bstep, cp, ldcp, full, load, sp);
-                                else stripe<kMR>(kc, a + (int64_t)i * lda + p0, lda, 1, pb, bstep, cp, ldcp, full, load, sp);
-                            } else {
-                                pick_stripe(rows)(kc, pa + (int64_t)((ir - packed0) / kMR) * kc * kMR, 1, kMR, pb, bstep, cp,
-                                                  ldcp, full, load, sp);
-                            }
-                            jr = full * kNR;
+                            pick_stripe(std::min(kMR, mc - ir))(kc, ar.p, ar.rs, ar.ps, pb, (int64_t)kc * kNR, c_at(ir, 0),
+                                                                ldcp, full, load, store(ir, 0, st));
                         }
-                        for (; jr < nc; jr += kNR) tile(ir, jr);
+                        for (int jr = full * kNR; jr < nc; jr += kNR) tile(ir, jr);
                     }
                 } else {
+                    // full blocks of rows: those read where A lies, then the packed ones
                     const int direct_blocks = packed0 / kMR, packed_blocks = (mc - packed0) / kMR;
                     for (int jr = 0; jr < nc; jr += kNR) {
                         int ir = 0;
-                        if (jr + kNR <= nc) {  // full register blocks of a column, in one call a kind of A
-                            const float* bp = pb + (int64_t)(jr / kNR) * kc * kNR;
-                            const auto run = [&](int blocks, const float* ap, int64_t rs, int64_t ps, int64_t astep) {
-                                const int i = i0 + ir;
-                                float* cp = scratch ? scratch + (int64_t)ir * kScratchLd + jr : c + (int64_t)i * ldc + j0 + jr;
+                        if (jr + kNR <= nc)
+                            for (const int count : {direct_blocks, packed_blocks}) {
+                                if (count == 0) continue;
+                                const Rows ar = a_at(ir);
+                                const int64_t astep = ir >= packed0 ? (int64_t)kc * kMR : trans_a ? kMR : (int64_t)kMR * lda;
                                 Store st;
-                                const Store* sp = last && kep && kep->any() ? &(st = store_at(*kep, i, j0 + jr)) : nullptr;
-                                column(kc, ap, rs, ps, astep, bp, cp, scratch ? kScratchLd : ldc, blocks, load, sp);
-                                ir += blocks * kMR;
-                            };
-                            if (direct_blocks > 0) {
-                                if (trans_a) run(direct_blocks, a + (int64_t)p0 * lda + i0, 1, lda, kMR);
-                                else run(direct_blocks, a + (int64_t)i0 * lda + p0, lda, 1, (int64_t)kMR * lda);
+                                blocks<kMR, false>(kc, ar.p, ar.rs, ar.ps, pb + (int64_t)(jr / kNR) * kc * kNR, astep,
+                                                   c_at(ir, jr), ldcp, count, load, store(ir, jr, st));
+                                ir += count * kMR;
                             }
-                            if (packed_blocks > 0) run(packed_blocks, pa, 1, kMR, (int64_t)kc * kMR);
-                        }
                         for (; ir < mc; ir += kMR) tile(ir, jr);
                     }
                 }
