@@ -323,16 +323,39 @@ inline __m512 taps9_512(const __m512* wt, const __m512* u, __m512 bv) {
     return _mm512_add_ps(acc, _mm512_add_ps(a1, a2));
 }
 
+// r[0..15] (16 rows of 16 floats) transposed in registers: r[t] becomes column t. Unpacks and
+// in-lane shuffles make 4x4 blocks, then two rounds of 128-bit lane shuffles place them (64
+// shuffles, where 16 gathers of 16 lanes each cost several times more on the machines measured).
+inline void transpose16(__m512* r) {
+    __m512 t[16], u[16];
+    for (int i = 0; i < 16; i += 2) t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]), t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    for (int i = 0; i < 16; i += 4) {
+        u[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
+        u[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
+        u[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+        u[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+    }
+    // u[4b + e], lane k: rows 4b .. 4b+3 at column 4k + e
+    for (int e = 0; e < 4; e++) {
+        const __m512 v0 = _mm512_shuffle_f32x4(u[e], u[4 + e], 0x88), v1 = _mm512_shuffle_f32x4(u[e], u[4 + e], 0xDD);
+        const __m512 v2 = _mm512_shuffle_f32x4(u[8 + e], u[12 + e], 0x88), v3 = _mm512_shuffle_f32x4(u[8 + e], u[12 + e], 0xDD);
+        r[e] = _mm512_shuffle_f32x4(v0, v2, 0x88);
+        r[8 + e] = _mm512_shuffle_f32x4(v0, v2, 0xDD);
+        r[4 + e] = _mm512_shuffle_f32x4(v1, v3, 0x88);
+        r[12 + e] = _mm512_shuffle_f32x4(v1, v3, 0xDD);
+    }
+}
+
 void lanes_block(const float* x, const float* w, const float* bias, float* y, const ConvGeom& g, const Epilogue& e,
                  int nn, int c0, float* T) {
     const int L = std::min(16, g.c - c0), hw = g.h * g.w, ohw = g.oh * g.ow;
     const int hp = g.h + g.pt + g.pb, wp = g.w + g.pl + g.pr;
     const __mmask16 m = L == 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << L) - 1);
     const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    const __m512i in_at = _mm512_mullo_epi32(lane, _mm512_set1_epi32(hw));
-    const __m512i out_at = _mm512_mullo_epi32(lane, _mm512_set1_epi32(ohw));
     const __m512 zero = _mm512_setzero_ps();
-    // the padded, transposed input: pad rows and columns zero, the rest gathered from the 16 planes
+    auto first = [](int len) { return len >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << len) - 1); };
+    // the padded, transposed input: pad rows and columns zero, the rest 16 columns of the 16 planes
+    // at a time, transposed in registers
     const float* xb = x + ((int64_t)nn * g.c + c0) * hw;
     for (int i = 0; i < hp; i++) {
         float* row = T + (int64_t)i * wp * 16;
@@ -343,8 +366,13 @@ void lanes_block(const float* x, const float* w, const float* bias, float* y, co
         }
         for (int j = 0; j < g.pl; j++) _mm512_store_ps(row + j * 16, zero);
         const float* xr = xb + (int64_t)ih * g.w;
-        for (int j = 0; j < g.w; j++)
-            _mm512_store_ps(row + (g.pl + j) * 16, _mm512_mask_i32gather_ps(zero, m, in_at, xr + j, 4));
+        for (int j = 0; j < g.w; j += 16) {
+            const int len = std::min(16, g.w - j);
+            __m512 v[16];
+            for (int c = 0; c < 16; c++) v[c] = c < L ? _mm512_maskz_loadu_ps(first(len), xr + (int64_t)c * hw + j) : zero;
+            transpose16(v);
+            for (int t = 0; t < len; t++) _mm512_store_ps(row + (g.pl + j + t) * 16, v[t]);
+        }
         for (int j = g.pl + g.w; j < wp; j++) _mm512_store_ps(row + j * 16, zero);
     }
     const __m512i w_at = _mm512_mullo_epi32(lane, _mm512_set1_epi32(9));
@@ -356,14 +384,24 @@ void lanes_block(const float* x, const float* w, const float* bias, float* y, co
     for (int r = 0; r < 3; r++)
         for (int s2 = 0; s2 < 3; s2++) off[r * 3 + s2] = ((int64_t)r * g.dh * wp + (int64_t)s2 * g.dw) * 16;
     float* yb = y + ((int64_t)nn * g.c + c0) * ohw;
+    // 16 outputs of a row at a time (16 channels each), transposed back into the planes' rows
     for (int p = 0; p < g.oh; p++)
-        for (int q = 0; q < g.ow; q++) {
-            const float* t = T + ((int64_t)p * g.sh * wp + (int64_t)q * g.sw) * 16;
-            __m512 u[9];
-            #pragma GCC unroll 9
-            for (int k = 0; k < 9; k++) u[k] = _mm512_load_ps(t + off[k]);
-            const __m512 acc = taps9_512(wt, u, bv);
-            _mm512_mask_i32scatter_ps(yb + (int64_t)p * g.ow + q, m, out_at, acc, 4);
+        for (int q0 = 0; q0 < g.ow; q0 += 16) {
+            const int len = std::min(16, g.ow - q0);
+            __m512 o[16];
+            for (int j = 0; j < 16; j++) {
+                if (j >= len) {
+                    o[j] = zero;
+                    continue;
+                }
+                const float* t = T + ((int64_t)p * g.sh * wp + (int64_t)(q0 + j) * g.sw) * 16;
+                __m512 u[9];
+                #pragma GCC unroll 9
+                for (int k = 0; k < 9; k++) u[k] = _mm512_load_ps(t + off[k]);
+                o[j] = taps9_512(wt, u, bv);
+            }
+            transpose16(o);
+            for (int c = 0; c < L; c++) _mm512_mask_storeu_ps(yb + (int64_t)c * ohw + (int64_t)p * g.ow + q0, first(len), o[c]);
         }
     apply_epilogue(e, yb, (int64_t)L * ohw);  // the block's planes, contiguous
 }
@@ -371,15 +409,18 @@ SALIENT_AVX512_END
 
 }  // namespace
 
-// The channel-lane path: AVX-512, one output plane per channel (k == c), a 3x3 window of stride 2,
-// and output rows of at least kLanesMinCols. Measured at batch 32, 2 threads, against the phase
-// planes: MobileNetV2's 96-channel 112x112 stride-2 layer 11.3 -> 8.4 ms, 144 on 56x56 3.9 -> 3.0
-// ms; at stride 1, and at stride 2 on rows of 14, the gathers and scatters cost more than the
-// phase split they replace (384 channels on 14x14 at stride 1: 1.0 -> 1.3 ms), so those keep it.
-constexpr int kLanesMinCols = 28;
-
+// The channel-lane path: AVX-512, one output plane per channel (k == c), a 3x3 window of stride 2.
+// Measured at batch 32, 2 threads, against the phase planes, with the block's planes gathered and
+// scattered a lane at a time: MobileNetV2's 96-channel 112x112 stride-2 layer 11.3 -> 8.4 ms, 144
+// on 56x56 3.9 -> 3.0 ms; with the 16x16 register transposes in their place (same bits), 7.24 ->
+// 6.22 ms and 2.37 -> 1.98 ms, at batch 1 184 -> 166 and 74 -> 58 us, and the stride-2 layers onto
+// rows of 14 and 7, which kept the phase planes (the gathers cost more than the phase split), now
+// gain too: 192 on 28x28 0.92 -> 0.74 ms (batch 32) and 27 -> 22 us (batch 1), 576 on 14x14 1.07 ->
+// 0.75 ms and 27 -> 19 us. At stride 1 the flat kernels stay: the lanes won at batch 32 on 56x56 and
+// 112x112 planes (5.7 -> 4.1 ms, 4.2 -> 3.6) but lost at batch 1 there (97 -> 122 us, 85 -> 102)
+// and at both batches on planes of 28x28 and less.
 bool depthwise_lanes_applies(const ConvGeom& g) {
-    return isa::avx512() && g.k == g.c && g.r == 3 && g.s == 3 && g.sh == 2 && g.sw == 2 && g.ow >= kLanesMinCols &&
+    return isa::avx512() && g.k == g.c && g.r == 3 && g.s == 3 && g.sh == 2 && g.sw == 2 &&
            (int64_t)(g.h + g.pt + g.pb) * (g.w + g.pl + g.pr) * 16 <= (int64_t(1) << 20);
 }
 

@@ -11,8 +11,8 @@ import org.junit.jupiter.params.provider.MethodSource;
  * run on the direct kernel of the 3-D convs (native conv3d_implicit.cpp, direct2d_applies) when a
  * batch has an image per thread; an image alone, and AVX2, run im2col + the canonical SGEMM. The two are one chain per output (from
  * zero, one fused multiply-add per tap in order, then the bias, the residual and the activation).
- * Stride-2 depthwise convs on wide rows run with 16 channels in the lanes (AVX-512) or on phase
- * planes (AVX2), both with taps_plane's three partial sums. So each image's outputs must be the
+ * Stride-2 3x3 depthwise convs run with 16 channels in the lanes (AVX-512) or on phase planes
+ * (AVX2), both with taps_plane's three partial sums. So each image's outputs must be the
  * same bits whichever runs it: a batch of three on two
  * threads against each image alone, and AVX-512 against AVX2, for the plain, activated and
  * residual forwards. Geometries reach the kernel's tails (blocks of filters part-empty, rows that
@@ -41,13 +41,20 @@ class Direct2dTest {
                 new Conv2dGeometry(3, 8, 28, 30, 70, 4, 4, 2, 2, 0, 0, 0, 0, 1, 1, 1),
                 // a 10x10 output plane, under kDirect2dMinPlane: im2col + SGEMM on every instruction set
                 new Conv2dGeometry(3, 32, 20, 20, 64, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1),
-                // depthwise 3x3 stride 2 on rows of 28 and more: the channel-lane kernel (conv2d_depthwise.cpp)
+                // depthwise 3x3 stride 2: the channel-lane kernel (conv2d_depthwise.cpp)
                 // with AVX-512, the phase planes else; 20 channels (a block of 16 lanes, then 4)
                 new Conv2dGeometry(3, 20, 58, 60, 20, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 20),
                 // ... uneven pads, rows of 29
                 new Conv2dGeometry(2, 16, 56, 57, 16, 3, 3, 2, 2, 0, 1, 1, 0, 1, 1, 16),
                 // ... dilation 2
-                new Conv2dGeometry(2, 33, 62, 64, 33, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2, 33));
+                new Conv2dGeometry(2, 33, 62, 64, 33, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2, 33),
+                // ... on short rows, which the lanes take too: rows of 7 (MobileNetV2's 576 channels on
+                // 14x14 in small), 40 channels (two blocks of 16, then 8)
+                new Conv2dGeometry(3, 40, 14, 14, 40, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 40),
+                // ... rows of 13 from 27 columns, uneven pads
+                new Conv2dGeometry(2, 24, 28, 27, 24, 3, 3, 2, 2, 1, 0, 0, 1, 1, 1, 24),
+                // ... an input of 9 x 5, 17 channels: rows of 3, shorter than one register transpose
+                new Conv2dGeometry(2, 17, 9, 5, 17, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 17));
     }
 
     /** Plain, ReLU and Conv+Add+ReLU forwards of geometry g on x, in one array. */
