@@ -4,15 +4,16 @@ import ai.onnxruntime.OrtSession;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
+import java.util.Arrays;
 import java.util.Map;
 import java.util.Random;
 
 /**
  * ONNX Runtime's forward pass (Java API, CPU, all graph optimisations, THREADS intra-op threads,
- * 1 inter-op, spinning off) on MODEL at BATCH, input as SalientProfile's, with ORT's own per-node
- * profiler writing PREFIX_<date>.json: 3 warm-up runs, then RUNS profiled ones; prints ms per run
- * and the JSON's path. Used by scripts/profile-vs-ort.
- *   java -cp target/salient-benchmarks.jar scripts/profile/OrtProfile.java MODEL BATCH THREADS RUNS PREFIX
+ * 1 inter-op, spinning off unless SPIN is "spin") on MODEL at BATCH, input as SalientProfile's, with
+ * ORT's own per-node profiler writing PREFIX_<date>.json: 3 warm-up runs, then RUNS profiled ones;
+ * prints the median ms per run and the JSON's path. Used by scripts/profile-vs-ort.
+ *   java -cp target/salient-benchmarks.jar scripts/profile/OrtProfile.java MODEL BATCH THREADS RUNS PREFIX [SPIN]
  */
 public class OrtProfile {
     public static void main(String[] a) throws Exception {
@@ -23,7 +24,7 @@ public class OrtProfile {
             o.setInterOpNumThreads(1);
             o.setExecutionMode(OrtSession.SessionOptions.ExecutionMode.SEQUENTIAL);
             o.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
-            o.addConfigEntry("session.intra_op.allow_spinning", "0");
+            o.addConfigEntry("session.intra_op.allow_spinning", a.length > 5 && a[5].equals("spin") ? "1" : "0");
             o.enableProfiling(a[4]);
             try (OrtSession s = env.createSession(a[0], o)) {
                 String in = s.getInputNames().iterator().next();
@@ -39,9 +40,14 @@ public class OrtProfile {
                 fb.put(v).rewind();
                 try (OnnxTensor x = OnnxTensor.createTensor(env, fb, shape)) {
                     for (int i = 0; i < 3; i++) try (OrtSession.Result out = s.run(Map.of(in, x))) { }
-                    long t0 = System.nanoTime();
-                    for (int i = 0; i < runs; i++) try (OrtSession.Result out = s.run(Map.of(in, x))) { }
-                    System.out.printf("%.3f ms per run (profiling on)%n", (System.nanoTime() - t0) / 1e6 / runs);
+                    double[] t = new double[runs];
+                    for (int i = 0; i < runs; i++) {
+                        long t0 = System.nanoTime();
+                        try (OrtSession.Result out = s.run(Map.of(in, x))) { }
+                        t[i] = (System.nanoTime() - t0) / 1e6;
+                    }
+                    Arrays.sort(t);
+                    System.out.printf("%.3f ms per run (median of %d, profiling on)%n", t[runs / 2], runs);
                 }
                 System.out.println(s.endProfiling());
             }

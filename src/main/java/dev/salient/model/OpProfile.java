@@ -5,6 +5,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLongArray;
 
@@ -69,6 +70,16 @@ public final class OpProfile {
 
     public static void reset() {
         TIMES.clear();
+    }
+
+    /**
+     * Per key, the nanoseconds and calls charged since the last {@link #reset}: a copy, for a caller
+     * that takes statistics over repeated runs (reset, run, snapshot).
+     */
+    public static Map<String, long[]> snapshot() {
+        Map<String, long[]> m = new TreeMap<>();
+        for (var e : TIMES.entrySet()) m.put(e.getKey(), new long[] {e.getValue().get(0), e.getValue().get(1)});
+        return m;
     }
 
     /** One line per key, the largest total first: seconds, calls, share of the listed total. */
