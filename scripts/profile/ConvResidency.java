@@ -1,4 +1,5 @@
 import dev.salient.bench.ResNet50Convs;
+import dev.salient.engine.Activation;
 import dev.salient.engine.Backend;
 import dev.salient.engine.Conv2dGeometry;
 import dev.salient.engine.CpuNative;
@@ -18,8 +19,10 @@ import java.util.Random;
  * them (past the last-level cache).
  * <ul>
  *   <li>{@code alone}: each shape called again and again on COPIES sets of operands in turn (the
- *       sets named by WHICH: w weights, x inputs, y outputs); COPIES 1 keeps everything in cache,
- *       and enough copies put the named operands past the last-level cache;
+ *       sets named by WHICH: w weights, x inputs, y outputs, Z residuals); COPIES 1 keeps everything
+ *       in cache, and enough copies put the named operands past the last-level cache. With z (or Z)
+ *       in WHICH the conv adds a residual and applies ReLU in its epilogue, as a ResNet block's
+ *       expansion does;
  *   <li>{@code sequence}: the forward's 53 convs in turn, each with its own weights, input and
  *       output, as a network holds them; the median per shape (times its count) and of the whole.
  * </ul>
@@ -58,13 +61,21 @@ public class ConvResidency {
             Tensor[] w = sets(b, rnd, which.contains("w") ? copies : 1, g.weightShape(), true);
             Tensor[] y = sets(b, rnd, which.contains("y") ? copies : 1, g.outputShape(), false);
             Tensor bias = upload(b, rnd, g.k());
-            for (int i = 0; i < 20; i++) b.conv2dForward(x[i % x.length], w[i % w.length], bias, y[i % y.length], g);
+            Tensor[] z = which.contains("z") ? sets(b, rnd, which.contains("Z") ? copies : 1, g.outputShape(), true) : null;
+            Runnable[] call = new Runnable[copies];
+            for (int i = 0; i < copies; i++) {
+                Tensor xi = x[i % x.length], wi = w[i % w.length], yi = y[i % y.length], zi = z == null ? null : z[i % z.length];
+                call[i] = zi == null ? () -> b.conv2dForward(xi, wi, bias, yi, g)
+                        : () -> b.conv2dForwardSum(xi, wi, bias, zi, yi, g, Activation.RELU, 0f, 0f);
+            }
+            for (int i = 0; i < 20; i++) call[i % copies].run();
             double[] t = new double[repeats];
             for (int i = 0; i < repeats; i++) {
                 long t0 = System.nanoTime();
-                b.conv2dForward(x[i % x.length], w[i % w.length], bias, y[i % y.length], g);
+                call[i % copies].run();
                 t[i] = (System.nanoTime() - t0) / 1e3;
             }
+            if (z != null) for (Tensor v : z) v.close();
             total += line(name, g, median(t), ResNet50Convs.COUNT.get(name));
             for (Tensor[] s : List.of(x, w, y)) for (Tensor v : s) v.close();
             bias.close();
