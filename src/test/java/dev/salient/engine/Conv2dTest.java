@@ -276,8 +276,9 @@ class Conv2dTest {
     /**
      * Winograd's work items take several whole images when the planes are small (four 7x7 images of
      * 64 channels to an item here: 9 images on two threads make items of 4, 4 and 1) or cut an image
-     * into blocks of tile rows (one 40x40 image): every image's output and data gradient are the bits
-     * it gets alone, whatever the item around it.
+     * into blocks of tile rows (one 40x40 image), and an image of one panel of tiles alone runs on one
+     * thread: every image's output and data gradient are the bits it gets alone, whatever the item
+     * around it.
      */
     @Test
     void winogradItemsGiveEachImageItsBitsAlone() {
@@ -285,7 +286,10 @@ class Conv2dTest {
                 new Conv2dGeometry(5, 48, 12, 12, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),
                 new Conv2dGeometry(3, 32, 40, 40, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),
                 // U under 1 MiB: items of at most 128 tiles, so each image is cut into 3 blocks of tile rows
-                new Conv2dGeometry(2, 64, 36, 36, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1)};
+                new Conv2dGeometry(2, 64, 36, 36, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1),
+                // DenseNet's 128 -> 32 at 7x7: an image alone is one panel of 16 tiles, too few output
+                // channels to split, and runs on one thread; three in a batch are items of images
+                new Conv2dGeometry(3, 128, 7, 7, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1)};
         for (Conv2dGeometry g : gs) {
             float[] x = Parity.random(41, numel(g.inputShape()));
             float[] w = Parity.random(42, numel(g.weightShape()));
