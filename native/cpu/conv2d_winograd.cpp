@@ -126,20 +126,24 @@ void transform_input(const float* x, const Shape& S, float* V, int64_t sv, int64
     // input columns [c_lo, c_hi) of the padded row [-pl, -pl + W) that exist
     const int c_lo = std::min(W, S.pl), c_hi = std::max(c_lo, std::min(W, S.pl + S.win));
     if (i1 < 0) i1 = S.cin;
+    // the padding columns give 0 in every row of the result: zeroed once here, as nothing below
+    // writes them (the output transform, which shares the row buffers, runs after)
+    for (int a = 0; a < 4; a++) {
+        std::memset(R.p[a], 0, sizeof(float) * c_lo);
+        std::memset(R.p[a] + c_hi, 0, sizeof(float) * (W - c_hi));
+    }
     for (int i = i0; i < i1; i++) {
         const float* xp = x + (int64_t)i * S.hin * S.win;
         for (int ty = ty0; ty < ty1; ty++) {
             const int y0 = 2 * ty - S.pt;
-            // B^T d down the columns of the padded input rows y0 .. y0 + 3, read where they lie:
-            // the padding columns give 0 in every row of the result, and a row outside the input
-            // is read as zeros from its own row buffer (columns() reads a column before writing it)
+            // B^T d down the columns of the padded input rows y0 .. y0 + 3, read where they lie,
+            // a row outside the input read as zeros from its own row buffer (columns() reads a
+            // column before writing it)
             const float* d[4];
             float* r[4];
             for (int a = 0; a < 4; a++) {
                 float* row = R.p[a];
                 const int yy = y0 + a;
-                std::memset(row, 0, sizeof(float) * c_lo);
-                std::memset(row + c_hi, 0, sizeof(float) * (W - c_hi));
                 r[a] = row + c_lo;
                 if (yy < 0 || yy >= S.hin) {
                     std::memset(row + c_lo, 0, sizeof(float) * (c_hi - c_lo));
