@@ -167,6 +167,41 @@ class Pool2dTest {
     }
 
     /** NaNs inside and on the border of windows, among ties: the first NaN wins, as PyTorch. */
+    /**
+     * 2x2 windows of stride 2 along the rows (DenseNet's transitions) run on their own vectorised row
+     * kernel: each output must be the general loop's float sum, ((((0 + a) + b) + c) + d) / 4 in the
+     * taps' row-major order, bit for bit (so -0 sums to +0 and NaN propagates), on rows whose
+     * interior ends in a partial block of 8 and beside windows that pads cut.
+     */
+    @Test
+    void avgTwoByTwoStrideTwoSumsInTheGeneralOrder() {
+        Pool2dGeometry[] gs = {geom(2, 3, 6, 37, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1, false, false),
+                geom(1, 2, 7, 44, 2, 2, 2, 2, 1, 1, 1, 1, 1, 1, false, false),
+                geom(1, 2, 7, 44, 2, 2, 2, 2, 1, 1, 1, 1, 1, 1, false, true),
+                geom(1, 2, 9, 40, 2, 2, 1, 2, 0, 1, 0, 0, 1, 1, true, false)};
+        for (Pool2dGeometry g : gs) {
+            // magnitudes spread over many binades, so that sums in another order round differently
+            Random rnd = new Random(9);
+            float[] x = new float[numel(g.inputShape())];
+            for (int i = 0; i < x.length; i++) x[i] = (float) (rnd.nextGaussian() * Math.exp(3 * rnd.nextGaussian()));
+            for (int i = 5; i < x.length; i += 11) x[i] = -0f;
+            for (int i = 7; i < x.length; i += 53) x[i] = Float.NaN;
+            float[] y = avgFwd(x, g);
+            int hw = g.h() * g.w();
+            for (int pl = 0; pl < g.n() * g.c(); pl++)
+                for (int p = 0; p < g.outH(); p++)
+                    for (int q = 0; q < g.outW(); q++) {
+                        int ih = p * g.strideH() - g.padTop(), iw = q * g.strideW() - g.padLeft();
+                        if (ih < 0 || ih + 1 >= g.h() || iw < 0 || iw + 1 >= g.w()) continue;  // pads cut it
+                        int at = pl * hw + ih * g.w() + iw;
+                        float want = ((((0f + x[at]) + x[at + 1]) + x[at + g.w()]) + x[at + g.w() + 1]) / 4f;
+                        int o = (pl * g.outH() + p) * g.outW() + q;
+                        assertEquals(Float.floatToRawIntBits(want), Float.floatToRawIntBits(y[o]),
+                                g + ": output " + o + " is " + y[o] + ", the sum in order " + want);
+                    }
+        }
+    }
+
     @ParameterizedTest
     @MethodSource("geometries")
     void maxNanAndTiesMatchReference(Pool2dGeometry g) {
