@@ -38,8 +38,9 @@ for e in d:
         ort_calls[key] += 1
 ort_ms = {k: statistics.median(v) for k, v in ort.items()}
 
-# salient keys ("fwd Conv+Relu [1,64,56,56] [64,64,3,3] [64]") folded like ORT's: a conv by its input
-# and weight shapes whatever it fused, another op by its type. Medians of a fold's per-pass sums are
+# salient keys ("fwd Conv+Relu [1,64,56,56] [64,64,3,3] [64]"; a conv that applies a map as it reads
+# its input, "fwd ChannelAffine+Relu+Conv [1,128,28,28] [32,128,1,1] [32]") folded like ORT's: a conv
+# by its input and weight shapes whatever it fused, another op by its type. Medians of a fold's per-pass sums are
 # not at hand, so a fold sums its keys' medians.
 sal_ms = collections.defaultdict(float)
 sal_calls = collections.defaultdict(float)
@@ -51,7 +52,7 @@ for line in open(sal):
     if not m:
         continue
     op, a, b = m.groups()
-    key = (a, b) if op.startswith("Conv") else (op.split("+")[0],)
+    key = (a, b) if "Conv" in op.split("+") else (op.split("+")[0],)
     sal_ms[key] += float(parts[1])
     sal_calls[key] += float(parts[2])
 

@@ -436,7 +436,8 @@ public final class Plan {
                     c.op().forwardFusedPrologue(b, preIn, s.op(), reader > si + 1 ? steps.get(si + 1).op() : null, in,
                             last > reader ? steps.get(last).op() : null, out[0]);
                     if (OpProfile.on()) OpProfile.stop(b, "fwd " + s.op().opType() + (reader > si + 1 ? "+" + steps.get(si + 1).op().opType() : "")
-                            + "+" + c.op().opType() + (last > reader ? "+" + steps.get(last).op().opType() : "") + shapes(preIn), t0);
+                            + "+" + c.op().opType() + (last > reader ? "+" + steps.get(last).op().opType() : "")
+                            + shapes(new Tensor[] {preIn[0]}) + shapes(in), t0);  // the map's input, then the reader's own
                     si = last;
                     continue;
                 }
