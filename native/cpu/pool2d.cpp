@@ -62,6 +62,15 @@ inline void valid_rows(const PoolGeom& g, int p, int& lo, int& hi) {
 // Whether a max-pool scan replaces its running best with v: v is larger, or v is NaN.
 inline bool takes(float v, float best) { return (v > best) | (v != v); }
 
+#if defined(__AVX2__)
+// The even (Odd false) or odd lanes of the 16 floats a, b in order: a0 a2 a4 a6 b0 b2 b4 b6 (or a1 a3
+// ...): a shuffle within each 128-bit half, then the 64-bit pairs reordered.
+template <bool Odd>
+inline __m256 lanes_s2(__m256 a, __m256 b) {
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, Odd ? 0xDD : 0x88)), 0xD8));
+}
+#endif
+
 // Max pooling as two passes. PyTorch's window scan (see the top: take v when it
 // is the first, or takes(v, best); rows outer, columns inner) gives the same
 // winner when split: first each input row's winner over a window's columns
@@ -164,10 +173,7 @@ struct RowScan {
             __m256i at = _mm256_setzero_si256();
             for (int s = 0; s < g.kw; s++) {
                 const int off = 2 * q + s * g.dw - g.pl;
-                const __m256 a = _mm256_loadu_ps(xr + off), b = _mm256_maskload_ps(xr + off + 8, first7);
-                // a0 a2 b0 b2 | a4 a6 b4 b6, then the 64-bit pairs reordered: a0 a2 a4 a6 b0 b2 b4 b6
-                const __m256 x = _mm256_castpd_ps(
-                        _mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xD8));
+                const __m256 x = lanes_s2<false>(_mm256_loadu_ps(xr + off), _mm256_maskload_ps(xr + off + 8, first7));
                 const __m256i ix = _mm256_add_epi32(lanes, _mm256_set1_epi32(off));
                 if (s == 0) {
                     best = x;
@@ -443,16 +449,13 @@ inline void avg_s2k2_row(const float* x0, int64_t wd, float* yr, int i0, int i1)
     int q = i0;
 #if defined(__AVX2__)
     const __m256 zero = _mm256_setzero_ps(), four = _mm256_set1_ps(4.f);
-    auto split = [](const float* p, __m256& even, __m256& odd) {
-        const __m256 a = _mm256_loadu_ps(p), b = _mm256_loadu_ps(p + 8);
-        even = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0x88)), 0xD8));
-        odd = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(a, b, 0xDD)), 0xD8));
-    };
     for (; q + 8 <= i1; q += 8) {
-        __m256 e0, o0, e1, o1;
-        split(x0 + 2 * (int64_t)q, e0, o0);
-        split(x1 + 2 * (int64_t)q, e1, o1);
-        const __m256 sum = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(_mm256_add_ps(zero, e0), o0), e1), o1);
+        const __m256 a0 = _mm256_loadu_ps(x0 + 2 * (int64_t)q), b0 = _mm256_loadu_ps(x0 + 2 * (int64_t)q + 8);
+        const __m256 a1 = _mm256_loadu_ps(x1 + 2 * (int64_t)q), b1 = _mm256_loadu_ps(x1 + 2 * (int64_t)q + 8);
+        const __m256 sum = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(_mm256_add_ps(zero, lanes_s2<false>(a0, b0)),
+                                                                     lanes_s2<true>(a0, b0)),
+                                                       lanes_s2<false>(a1, b1)),
+                                         lanes_s2<true>(a1, b1));
         _mm256_storeu_ps(yr + q, _mm256_div_ps(sum, four));
     }
 #endif

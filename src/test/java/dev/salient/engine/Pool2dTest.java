@@ -166,7 +166,6 @@ class Pool2dTest {
         return a;
     }
 
-    /** NaNs inside and on the border of windows, among ties: the first NaN wins, as PyTorch. */
     /**
      * 2x2 windows of stride 2 along the rows (DenseNet's transitions) run on their own vectorised row
      * kernel: each output must be the general loop's float sum, ((((0 + a) + b) + c) + d) / 4 in the
@@ -202,6 +201,7 @@ class Pool2dTest {
         }
     }
 
+    /** NaNs inside and on the border of windows, among ties: the first NaN wins, as PyTorch. */
     @ParameterizedTest
     @MethodSource("geometries")
     void maxNanAndTiesMatchReference(Pool2dGeometry g) {
