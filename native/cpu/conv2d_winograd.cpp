@@ -19,6 +19,7 @@
 // images than threads or an image's tiles exceed the per-thread cap; each keeps
 // its V and M in its workspace.
 #include <algorithm>
+#include <utility>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -272,27 +273,43 @@ inline void kernel(int K, const float* A, const float* B, float* C, int64_t ldc,
 SALIENT_AVX512_BEGIN
 // kernel() on AVX-512 for blocks of kMR512 rows of U and H panels side by side (B, B + K * kNR):
 // C[r][0, H * kNR), one 16-lane accumulator per row and panel, each lane the AVX2 kernel's chain over K.
-template <int H>
-void kernel512(int K, const float* A, const float* B, float* C, int64_t ldc, int rows) {
-    __m512 acc[kMR512][H];
+// R rows of the block are computed (a last, partial block of U computes its own rows only, where all
+// kMR512 would waste a ninth of the products at 32 or 64 output channels: U's rows past them are zero).
+template <int H, int R>
+void kernel512(int K, const float* A, const float* B, float* C, int64_t ldc) {
+    __m512 acc[R][H];
 #pragma GCC unroll 16
-    for (int r = 0; r < kMR512; r++)
+    for (int r = 0; r < R; r++)
 #pragma GCC unroll 2
         for (int h = 0; h < H; h++) acc[r][h] = _mm512_setzero_ps();
     const float* B1 = B + (int64_t)K * kNR;
     for (int k = 0; k < K; k++, A += kMR512, B += kNR, B1 += kNR) {
         const __m512 b0 = _mm512_loadu_ps(B), b1 = H == 2 ? _mm512_loadu_ps(B1) : b0;
 #pragma GCC unroll 16
-        for (int r = 0; r < kMR512; r++) {
+        for (int r = 0; r < R; r++) {
             const __m512 a = _mm512_set1_ps(A[r]);
             acc[r][0] = _mm512_fmadd_ps(a, b0, acc[r][0]);
             if (H == 2) acc[r][H - 1] = _mm512_fmadd_ps(a, b1, acc[r][H - 1]);
         }
     }
-    for (int r = 0; r < rows; r++) {
+#pragma GCC unroll 16
+    for (int r = 0; r < R; r++) {
         _mm512_storeu_ps(C + r * ldc, acc[r][0]);
         if (H == 2) _mm512_storeu_ps(C + r * ldc + kNR, acc[r][H - 1]);
     }
+}
+
+using Kernel512 = void (*)(int, const float*, const float*, float*, int64_t);
+
+// kernel512<H, rows> for 1 <= rows <= kMR512
+template <int H, int... R>
+Kernel512 pick512(int rows, std::integer_sequence<int, R...>) {
+    static constexpr Kernel512 table[] = {kernel512<H, R + 1>...};
+    return table[rows - 1];
+}
+template <int H>
+Kernel512 pick512(int rows) {
+    return pick512<H>(rows, std::make_integer_sequence<int, kMR512>{});
 }
 SALIENT_AVX512_END
 #endif
@@ -317,8 +334,8 @@ void multiply(const float* U, int64_t su, const float* V, int64_t sv, float* M, 
                         const float* Ab = A + (int64_t)bl * cin * kMR512;
                         float* Cb = C + (int64_t)bl * kMR512 * ldp + p * kNR;
                         const int rows = std::min(kMR512, cout - bl * kMR512);
-                        if (p + 1 < panels) kernel512<2>(cin, Ab, Bp, Cb, ldp, rows);
-                        else kernel512<1>(cin, Ab, Bp, Cb, ldp, rows);
+                        if (p + 1 < panels) pick512<2>(rows)(cin, Ab, Bp, Cb, ldp);
+                        else pick512<1>(rows)(cin, Ab, Bp, Cb, ldp);
                     }
                 }
                 continue;
