@@ -234,39 +234,48 @@ Split split(int th, int tw, int n, int nt, int cin, int cout) {
     return {1, parts, rows, (int64_t)rows * tw, (int64_t)n * parts};
 }
 
-// C[r][0, kNR) = sum_c A[c * kMR + r] * B[c * kNR + j] for the first `rows` rows; C row stride ldc.
-inline void kernel(int K, const float* A, const float* B, float* C, int64_t ldc, int rows) {
+// C[r][0, kNR) = sum_c A[c * kMR + r] * B[c * kNR + j] for the first R rows; C row stride ldc. Only
+// those rows are computed: a last, partial block of U (32 output channels: 2 of 6 rows) would
+// otherwise spend the block's products on its zero rows.
+template <int R>
+void kernel_rows(int K, const float* A, const float* B, float* C, int64_t ldc) {
 #if defined(__AVX2__) && defined(__FMA__)
-    __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0, c8 = c0,
-           c9 = c0, c10 = c0, c11 = c0;
+    __m256 acc[R][2];
+#pragma GCC unroll 6
+    for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
     for (int k = 0; k < K; k++, A += kMR, B += kNR) {
         const __m256 b0 = _mm256_load_ps(B), b1 = _mm256_load_ps(B + 8);
-        __m256 a = _mm256_broadcast_ss(A);
-        c0 = _mm256_fmadd_ps(a, b0, c0), c1 = _mm256_fmadd_ps(a, b1, c1);
-        a = _mm256_broadcast_ss(A + 1);
-        c2 = _mm256_fmadd_ps(a, b0, c2), c3 = _mm256_fmadd_ps(a, b1, c3);
-        a = _mm256_broadcast_ss(A + 2);
-        c4 = _mm256_fmadd_ps(a, b0, c4), c5 = _mm256_fmadd_ps(a, b1, c5);
-        a = _mm256_broadcast_ss(A + 3);
-        c6 = _mm256_fmadd_ps(a, b0, c6), c7 = _mm256_fmadd_ps(a, b1, c7);
-        a = _mm256_broadcast_ss(A + 4);
-        c8 = _mm256_fmadd_ps(a, b0, c8), c9 = _mm256_fmadd_ps(a, b1, c9);
-        a = _mm256_broadcast_ss(A + 5);
-        c10 = _mm256_fmadd_ps(a, b0, c10), c11 = _mm256_fmadd_ps(a, b1, c11);
+#pragma GCC unroll 6
+        for (int r = 0; r < R; r++) {
+            const __m256 a = _mm256_broadcast_ss(A + r);
+            acc[r][0] = _mm256_fmadd_ps(a, b0, acc[r][0]), acc[r][1] = _mm256_fmadd_ps(a, b1, acc[r][1]);
+        }
     }
-    const __m256 acc[12] = {c0, c1, c2, c3, c4, c5, c6, c7, c8, c9, c10, c11};
-    for (int r = 0; r < rows; r++) {
-        _mm256_storeu_ps(C + r * ldc, acc[2 * r]);
-        _mm256_storeu_ps(C + r * ldc + 8, acc[2 * r + 1]);
+#pragma GCC unroll 6
+    for (int r = 0; r < R; r++) {
+        _mm256_storeu_ps(C + r * ldc, acc[r][0]);
+        _mm256_storeu_ps(C + r * ldc + 8, acc[r][1]);
     }
 #else
-    float acc[kMR][kNR] = {};
+    float acc[R][kNR] = {};
     for (int k = 0; k < K; k++, A += kMR, B += kNR)
-        for (int r = 0; r < kMR; r++)
+        for (int r = 0; r < R; r++)
             for (int j = 0; j < kNR; j++) acc[r][j] += A[r] * B[j];
-    for (int r = 0; r < rows; r++)
+    for (int r = 0; r < R; r++)
         for (int j = 0; j < kNR; j++) C[r * ldc + j] = acc[r][j];
 #endif
+}
+
+// kernel_rows<rows> for 1 <= rows <= kMR
+inline void kernel(int K, const float* A, const float* B, float* C, int64_t ldc, int rows) {
+    switch (rows) {
+        case 1: return kernel_rows<1>(K, A, B, C, ldc);
+        case 2: return kernel_rows<2>(K, A, B, C, ldc);
+        case 3: return kernel_rows<3>(K, A, B, C, ldc);
+        case 4: return kernel_rows<4>(K, A, B, C, ldc);
+        case 5: return kernel_rows<5>(K, A, B, C, ldc);
+        default: return kernel_rows<kMR>(K, A, B, C, ldc);
+    }
 }
 
 #if SALIENT_HAVE_AVX512
