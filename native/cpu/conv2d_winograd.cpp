@@ -326,10 +326,10 @@ SALIENT_AVX512_END
 // M[xi] (cout x ldp) = U[xi] (packed blocks) * V[xi] (packed panels), for the first `panels` panels.
 // Blocks of U rows that fit in L2 stay there while the panels stream past them.
 void multiply(const float* U, int64_t su, const float* V, int64_t sv, float* M, int64_t sm, int64_t ldp,
-              int64_t panels, int cout, int cin, int m) {
+              int64_t panels, int cout, int cin, int m, int xi0 = 0, int xi1 = 16) {
     const int blocks = (cout + m - 1) / m;
     const int per = (int)std::max<int64_t>(1, (int64_t(128) << 10) / ((int64_t)cin * m * sizeof(float)));
-    for (int xi = 0; xi < 16; xi++) {
+    for (int xi = xi0; xi < xi1; xi++) {
         const float* A = U + xi * su;
         const float* B = V + xi * sv;
         float* C = M + xi * sm;
@@ -449,15 +449,70 @@ int run_channels(const float* x, const float* U, const float* bias, float* y, in
     return SALIENT_OK;
 }
 
+// Fewer images than threads, each at most one panel of tiles (a 7x7 plane's 16), too few output
+// channels to split (DenseNet's 32): the 16 GEMMs are split between the threads instead, each image
+// in three steps with the team's barriers between them: each thread transforms its share of the
+// input channels into a shared V, multiplies its share of the 16 planes into a shared M, then
+// transforms its share of the output channels. Every output is the same chain as on one thread.
+int run_planes(const float* x, const float* U, const float* bias, float* y, int n, const Shape& S, int nt,
+               const Epilogue& e) {
+    const int64_t tiles = (int64_t)S.th * S.tw, ldp = padded_tiles(tiles), panels = ldp / kNR;
+    const int64_t su = u_plane(S.cout, S.cin, S.mr), sv = spaced((int64_t)S.cin * ldp), sm = spaced((int64_t)S.cout * ldp);
+    const int64_t in_plane = (int64_t)S.cin * S.hin * S.win, hw = (int64_t)S.hout * S.wout;
+    float* V = thread_workspace(16 * sv, 2);  // shared by the team
+    float* M = thread_workspace(16 * sm, 1);  // shared by the team
+    if (!V || !M) return fail(SALIENT_ENOMEM, "conv2d (winograd): out of memory for the transformed tiles");
+    int err = 0;
+    for (int b = 0; b < n; b++) {
+#pragma omp parallel num_threads(nt)
+        {
+            const int t = omp_get_thread_num(), T = omp_get_num_threads();
+            const int c0 = (int)((int64_t)S.cin * t / T), c1 = (int)((int64_t)S.cin * (t + 1) / T);
+            const int o0 = (int)((int64_t)S.cout * t / T), o1 = (int)((int64_t)S.cout * (t + 1) / T);
+            const int width = 2 * std::max(S.tw, S.win) + 4;
+            float* rows = thread_workspace(4 * (int64_t)width, 0);
+            if (!rows) {
+#pragma omp atomic write
+                err = 1;
+            }
+#pragma omp barrier
+            int bad;
+#pragma omp atomic read
+            bad = err;
+            Rows R{};
+            if (!bad) {
+                for (int a = 0; a < 4; a++) R.p[a] = rows + (int64_t)a * width;
+                R.width = 2 * S.tw + 2;
+                transform_input(x + b * in_plane, S, V, sv, 0, 0, S.th, R, c0, c1);
+                if (tiles % kNR)  // the last panel's unused lanes: zeros, not stale floats
+                    zero_lanes(V + (panels - 1) * S.cin * kNR, sv, c0, c1, (int)(tiles % kNR));
+            }
+#pragma omp barrier
+            if (!bad) multiply(U, su, V, sv, M, sm, ldp, panels, S.cout, S.cin, S.mr, 16 * t / T, 16 * (t + 1) / T);
+#pragma omp barrier
+            if (!bad && o1 > o0) {
+                Shape So = S;
+                So.cout = o1 - o0;
+                float* yb = y + ((int64_t)b * S.cout + o0) * hw;
+                transform_output(M + (int64_t)o0 * ldp, ldp, sm, 0, 0, S.th, bias ? bias + o0 : nullptr, yb, So, R);
+                apply_epilogue(e, yb, (int64_t)(o1 - o0) * hw);
+            }
+        }
+        if (err) return fail(SALIENT_ENOMEM, "conv2d (winograd): out of memory for the transformed tiles");
+    }
+    return SALIENT_OK;
+}
+
 // The driver: n images of S through the transformed filters U (16 packed planes, u_plane apart).
 int run(const float* x, const float* U, const float* bias, float* y, int n, const Shape& S, int nt,
         const Epilogue& e = Epilogue{}) {
     if (splits_channels(S, n, nt)) return run_channels(x, U, bias, y, n, S, nt, e);
     // fewer images than threads, each at most one panel of tiles (a 7x7 plane's 16): split tile rows
-    // would leave every thread a part-empty panel to multiply whole, so one thread runs it. Measured
-    // at batch 1 (AVX-512, 128 -> 32 channels, DenseNet-121's 3x3 at 7x7): 76 -> 50 us; splitting its
-    // 3 blocks of output channels instead, 54 us. Every output is the same chain either way.
-    if (n < nt && (int64_t)S.th * S.tw <= kNR) nt = 1;
+    // would leave every thread a part-empty panel to multiply whole, so the threads split each image's
+    // 16 GEMMs instead (run_planes). Measured at batch 1 (AVX-512, 128 -> 32 channels, DenseNet-121's
+    // 3x3 at 7x7): tile rows split 76 us, one thread 42-44, the planes split 35-36; its 3 blocks of
+    // output channels split, 54 (against 50 on one thread then). Every output is the same chain.
+    if (n < nt && (int64_t)S.th * S.tw <= kNR) return run_planes(x, U, bias, y, n, S, nt, e);
     const Split sp = split(S.th, S.tw, n, nt, S.cin, S.cout);
     const int64_t ldp = padded_tiles(sp.ld);
     const int64_t in_plane = (int64_t)S.cin * S.hin * S.win, out_plane = (int64_t)S.cout * S.hout * S.wout;
