@@ -395,13 +395,22 @@ bool splits_channels(const Shape& S, int n, int nt) {
     return nt > 1 && n < nt && (int64_t)S.th * S.tw <= kChannelSplitTiles && S.cout >= 2 * S.mr * nt;
 }
 
-int run_channels(const float* x, const float* U, const float* bias, float* y, int n, const Shape& S, int nt,
-                 const Epilogue& e) {
+// One image at a time by the whole team, in three steps with barriers between them: each thread
+// transforms its share of the input channels into a shared V, then multiplies, then transforms its
+// share of the output channels. The GEMMs are split by blocks of output channels (each thread its
+// rows of U into its own M), or, with planes, by the 16 transformed planes (each thread all of U's
+// rows for its planes, into a shared M): for an image of at most one panel of tiles (a 7x7 plane's
+// 16) with too few output channels to split (DenseNet's 32), which otherwise ran on one thread.
+// Every output is the same chain as on one thread.
+int run_team(const float* x, const float* U, const float* bias, float* y, int n, const Shape& S, int nt,
+             const Epilogue& e, bool planes) {
     const int64_t tiles = (int64_t)S.th * S.tw, ldp = padded_tiles(tiles), panels = ldp / kNR;
     const int64_t su = u_plane(S.cout, S.cin, S.mr), sv = spaced((int64_t)S.cin * ldp);
     const int64_t in_plane = (int64_t)S.cin * S.hin * S.win, hw = (int64_t)S.hout * S.wout;
     float* V = thread_workspace(16 * sv, 2);  // shared by the team
-    if (!V) return fail(SALIENT_ENOMEM, "conv2d (winograd): out of memory for the transformed tiles");
+    const int64_t shared_sm = spaced((int64_t)S.cout * ldp);
+    float* shared_M = planes ? thread_workspace(16 * shared_sm, 1) : nullptr;  // shared by the team
+    if (!V || (planes && !shared_M)) return fail(SALIENT_ENOMEM, "conv2d (winograd): out of memory for the transformed tiles");
     const int m = S.mr, blocks = (S.cout + m - 1) / m;
     int err = 0;
     for (int b = 0; b < n; b++) {
@@ -409,69 +418,14 @@ int run_channels(const float* x, const float* U, const float* bias, float* y, in
         {
             const int t = omp_get_thread_num(), T = omp_get_num_threads();
             const int b0 = (int)((int64_t)blocks * t / T), b1 = (int)((int64_t)blocks * (t + 1) / T);
-            const int o0 = std::min(S.cout, b0 * m), o1 = std::min(S.cout, b1 * m);
+            const int o0 = planes ? (int)((int64_t)S.cout * t / T) : std::min(S.cout, b0 * m);
+            const int o1 = planes ? (int)((int64_t)S.cout * (t + 1) / T) : std::min(S.cout, b1 * m);
             const int c0 = (int)((int64_t)S.cin * t / T), c1 = (int)((int64_t)S.cin * (t + 1) / T);
             const int width = 2 * std::max(S.tw, S.win) + 4;
-            const int64_t sm = spaced((int64_t)std::max(1, o1 - o0) * ldp);
-            float* M = thread_workspace(16 * sm, 1);
+            const int64_t sm = planes ? shared_sm : spaced((int64_t)std::max(1, o1 - o0) * ldp);
+            float* M = planes ? shared_M : thread_workspace(16 * sm, 1);
             float* rows = thread_workspace(4 * (int64_t)width, 0);
             if (!M || !rows) {
-#pragma omp atomic write
-                err = 1;
-            }
-#pragma omp barrier
-            int bad;
-#pragma omp atomic read
-            bad = err;
-            if (!bad) {
-                Rows R{};
-                for (int a = 0; a < 4; a++) R.p[a] = rows + (int64_t)a * width;
-                R.width = 2 * S.tw + 2;
-                transform_input(x + b * in_plane, S, V, sv, 0, 0, S.th, R, c0, c1);
-                if (tiles % kNR)  // the last panel's unused lanes: zeros, not stale floats
-                    zero_lanes(V + (panels - 1) * S.cin * kNR, sv, c0, c1, (int)(tiles % kNR));
-            }
-#pragma omp barrier
-            if (!bad && o1 > o0) {
-                multiply(U + (int64_t)b0 * S.cin * m, su, V, sv, M, sm, ldp, panels, o1 - o0, S.cin, m);
-                Shape So = S;
-                So.cout = o1 - o0;
-                Rows R{};
-                for (int a = 0; a < 4; a++) R.p[a] = rows + (int64_t)a * width;
-                R.width = 2 * S.tw + 2;
-                float* yb = y + ((int64_t)b * S.cout + o0) * hw;
-                transform_output(M, ldp, sm, 0, 0, S.th, bias ? bias + o0 : nullptr, yb, So, R);
-                apply_epilogue(e, yb, (int64_t)(o1 - o0) * hw);
-            }
-        }
-        if (err) return fail(SALIENT_ENOMEM, "conv2d (winograd): out of memory for the transformed tiles");
-    }
-    return SALIENT_OK;
-}
-
-// Fewer images than threads, each at most one panel of tiles (a 7x7 plane's 16), too few output
-// channels to split (DenseNet's 32): the 16 GEMMs are split between the threads instead, each image
-// in three steps with the team's barriers between them: each thread transforms its share of the
-// input channels into a shared V, multiplies its share of the 16 planes into a shared M, then
-// transforms its share of the output channels. Every output is the same chain as on one thread.
-int run_planes(const float* x, const float* U, const float* bias, float* y, int n, const Shape& S, int nt,
-               const Epilogue& e) {
-    const int64_t tiles = (int64_t)S.th * S.tw, ldp = padded_tiles(tiles), panels = ldp / kNR;
-    const int64_t su = u_plane(S.cout, S.cin, S.mr), sv = spaced((int64_t)S.cin * ldp), sm = spaced((int64_t)S.cout * ldp);
-    const int64_t in_plane = (int64_t)S.cin * S.hin * S.win, hw = (int64_t)S.hout * S.wout;
-    float* V = thread_workspace(16 * sv, 2);  // shared by the team
-    float* M = thread_workspace(16 * sm, 1);  // shared by the team
-    if (!V || !M) return fail(SALIENT_ENOMEM, "conv2d (winograd): out of memory for the transformed tiles");
-    int err = 0;
-    for (int b = 0; b < n; b++) {
-#pragma omp parallel num_threads(nt)
-        {
-            const int t = omp_get_thread_num(), T = omp_get_num_threads();
-            const int c0 = (int)((int64_t)S.cin * t / T), c1 = (int)((int64_t)S.cin * (t + 1) / T);
-            const int o0 = (int)((int64_t)S.cout * t / T), o1 = (int)((int64_t)S.cout * (t + 1) / T);
-            const int width = 2 * std::max(S.tw, S.win) + 4;
-            float* rows = thread_workspace(4 * (int64_t)width, 0);
-            if (!rows) {
 #pragma omp atomic write
                 err = 1;
             }
@@ -488,13 +442,18 @@ int run_planes(const float* x, const float* U, const float* bias, float* y, int 
                     zero_lanes(V + (panels - 1) * S.cin * kNR, sv, c0, c1, (int)(tiles % kNR));
             }
 #pragma omp barrier
-            if (!bad) multiply(U, su, V, sv, M, sm, ldp, panels, S.cout, S.cin, S.mr, 16 * t / T, 16 * (t + 1) / T);
+            if (planes) {
+                if (!bad) multiply(U, su, V, sv, M, sm, ldp, panels, S.cout, S.cin, m, 16 * t / T, 16 * (t + 1) / T);
 #pragma omp barrier
+            } else if (!bad && o1 > o0) {
+                multiply(U + (int64_t)b0 * S.cin * m, su, V, sv, M, sm, ldp, panels, o1 - o0, S.cin, m);
+            }
             if (!bad && o1 > o0) {
                 Shape So = S;
                 So.cout = o1 - o0;
                 float* yb = y + ((int64_t)b * S.cout + o0) * hw;
-                transform_output(M + (int64_t)o0 * ldp, ldp, sm, 0, 0, S.th, bias ? bias + o0 : nullptr, yb, So, R);
+                transform_output(planes ? M + (int64_t)o0 * ldp : M, ldp, sm, 0, 0, S.th, bias ? bias + o0 : nullptr, yb,
+                                 So, R);
                 apply_epilogue(e, yb, (int64_t)(o1 - o0) * hw);
             }
         }
@@ -506,13 +465,13 @@ int run_planes(const float* x, const float* U, const float* bias, float* y, int 
 // The driver: n images of S through the transformed filters U (16 packed planes, u_plane apart).
 int run(const float* x, const float* U, const float* bias, float* y, int n, const Shape& S, int nt,
         const Epilogue& e = Epilogue{}) {
-    if (splits_channels(S, n, nt)) return run_channels(x, U, bias, y, n, S, nt, e);
+    if (splits_channels(S, n, nt)) return run_team(x, U, bias, y, n, S, nt, e, false);
     // fewer images than threads, each at most one panel of tiles (a 7x7 plane's 16): split tile rows
     // would leave every thread a part-empty panel to multiply whole, so the threads split each image's
-    // 16 GEMMs instead (run_planes). Measured at batch 1 (AVX-512, 128 -> 32 channels, DenseNet-121's
-    // 3x3 at 7x7): tile rows split 76 us, one thread 42-44, the planes split 35-36; its 3 blocks of
-    // output channels split, 54 (against 50 on one thread then). Every output is the same chain.
-    if (n < nt && (int64_t)S.th * S.tw <= kNR) return run_planes(x, U, bias, y, n, S, nt, e);
+    // 16 GEMMs instead (run_team with planes). Measured at batch 1 (AVX-512, 128 -> 32 channels,
+    // DenseNet-121's 3x3 at 7x7): tile rows split 76 us, one thread 42-44, the planes split 35-36; its 3
+    // blocks of output channels split, 54 (against 50 on one thread then). Every output is the same chain.
+    if (n < nt && (int64_t)S.th * S.tw <= kNR) return run_team(x, U, bias, y, n, S, nt, e, true);
     const Split sp = split(S.th, S.tw, n, nt, S.cin, S.cout);
     const int64_t ldp = padded_tiles(sp.ld);
     const int64_t in_plane = (int64_t)S.cin * S.hin * S.win, out_plane = (int64_t)S.cout * S.hout * S.wout;
