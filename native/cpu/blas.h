@@ -65,6 +65,26 @@ struct BPacker {
 bool sgemm_canonical_packer(int m, int n, int k, const float* a, int lda, const BPacker& b, float* c, int ldc,
                             const GemmEpilogue& ep);
 
+// C = A B with A's rows on the vector lanes (gemm_lanes.cpp), for products with few columns and a
+// constant A (a pointwise conv's weights on a small plane): A (m x k, row-major, lda) packed once by
+// lanes_pack into lanes_packed_floats(m, k) floats (64-byte aligned): panels of kLanes rows, p-major,
+// dst[(i / kLanes) * kLanes * k + p * kLanes + i % kLanes], zeros past m.
+constexpr int kLanes = 32;
+int64_t lanes_packed_floats(int m, int k);
+void lanes_pack(const float* a, int64_t lda, int m, int k, float* dst);
+
+// Rows [i0, i1) and columns [j0, j1) of C (i0 a multiple of kLanes; row-major, ldc) = the packed A
+// times B (k rows, row-major, ldb), with ep (bias, residual z, activation; not stream) applied as sgemm_canonical_ep
+// rounds it: the same chains and the same bits. With images > 1, as many products side by side, the
+// next one's B, C and ep's z bimg, cimg and cimg floats on, each slice of A used by all of them in
+// turn. False, with nothing written, where the instruction
+// set has no such kernel (AVX-512 only) or there is no memory for the k blocks' partial sums.
+bool sgemm_lanes(const float* ap, int m, int k, int i0, int i1, const float* b, int64_t ldb, int j0, int j1, float* c,
+                 int64_t ldc, const GemmEpilogue& ep, int images = 1, int64_t bimg = 0, int64_t cimg = 0);
+// The columns sgemm_lanes takes at a time for a range of n: 7 where n is a multiple of 7 (planes of
+// 7x7, 14x14, 28x28), else 8. A split of the columns in multiples of it keeps the blocks whole.
+int lanes_columns(int n);
+
 // Single-threaded sgemm in the calling thread.
 inline void sgemm_serial(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda,
                          const float* b, int ldb, float beta, float* c, int ldc) {

@@ -34,6 +34,8 @@
 #include "conv2d_epilogue.h"
 #include "conv3d.h"
 #include "epilogue512.h"
+#include "filter_cache.h"
+#include "isa.h"
 #include "workspace.h"
 
 namespace {
@@ -471,6 +473,57 @@ int forward_channel_blocks(const float* x, const float* w, const float* bias, fl
     return SALIENT_OK;
 }
 
+// Pointwise convs on small planes with the output channels on the vector lanes (blas.h's
+// sgemm_lanes): the weights packed once into 32-channel panels (kept in the filter cache) and read
+// front to back, the input read where it lies, no packing per call. The same chains as the
+// blocked GEMM, so the same bits; AVX-512 only.
+constexpr int kLanesMaxCols = 256;  // positions per image
+constexpr int kLanesMinK = 128;     // input channels
+constexpr int kLanesImages = 2;     // images an item at most, each slice of the weights used by both
+
+bool lanes_applies(const ConvGeom& g, const Epilogue& e) {
+    return salient::isa::avx512() && is_pointwise(g) && g.groups == 1 && !e.pre && (int64_t)g.oh * g.ow <= kLanesMaxCols &&
+           g.c >= kLanesMinK;
+}
+
+int forward_lanes(const float* x, const float* w, const float* bias, float* y, const ConvGeom& g, int nt,
+                  const Epilogue& e) {
+    const int k = g.k, c = g.c, ohw = g.oh * g.ow;
+    const auto A = salient::cached_filters(w, (int64_t)k * c, {salient::kFilterLanes, k, c, 0, false},
+                                           (size_t)salient::lanes_packed_floats(k, c) * sizeof(float),
+                                           [&](float* d) { salient::lanes_pack(w, c, k, c, d); });
+    if (!A) return salient::fail(SALIENT_ENOMEM, "conv2d_forward_cpu: out of memory for the packed weights");
+    const int panels = (k + salient::kLanes - 1) / salient::kLanes;
+    // items of nb whole images; with fewer images than threads, each image's panels in nt blocks, or
+    // where there are few panels, each panel's positions in nt blocks (of whole column blocks)
+    const int nb = g.n >= nt ? std::max(1, std::min(kLanesImages, g.n / nt)) : 1;
+    const bool few = g.n < nt && panels < 4 * nt;
+    const int pchunks = g.n >= nt ? 1 : few ? panels : nt, jchunks = few ? nt : 1;
+    const int R = salient::lanes_columns(ohw), colblocks = (ohw + R - 1) / R;
+    const int64_t per = (int64_t)pchunks * jchunks, groups = (g.n + nb - 1) / nb, items = groups * per;
+    int err = 0;
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
+    for (int64_t it = 0; it < items; it++) {
+        const int n0 = (int)(it / per) * nb, pc = (int)(it % per / jchunks), jc = (int)(it % jchunks);
+        const int i0 = (int)((int64_t)panels * pc / pchunks) * salient::kLanes;
+        const int i1 = (int)((int64_t)panels * (pc + 1) / pchunks) * salient::kLanes;
+        const int j0 = std::min(ohw, (int)((int64_t)colblocks * jc / jchunks) * R);
+        const int j1 = std::min(ohw, (int)((int64_t)colblocks * (jc + 1) / jchunks) * R);
+        if (i0 >= i1 || j0 >= j1) continue;
+        float* yn = y + (int64_t)n0 * k * ohw;
+        salient::GemmEpilogue ge;
+        ge.bias = bias, ge.act = e.kind, ge.lo = e.lo, ge.hi = e.hi;
+        if (e.z) ge.z = e.z + (yn - e.base), ge.ldz = ohw;
+        if (!salient::sgemm_lanes(A.get(), k, c, i0, i1, x + (int64_t)n0 * c * ohw, ohw, j0, j1, yn, ohw, ge,
+                                  std::min(nb, g.n - n0), (int64_t)c * ohw, (int64_t)k * ohw)) {
+#pragma omp atomic write
+            err = 1;
+        }
+    }
+    if (err) return salient::fail(SALIENT_ENOMEM, "conv2d_forward_cpu: out of memory for the partial sums");
+    return SALIENT_OK;
+}
+
 // The forward of every path, with the epilogue e applied by each work item to the outputs it wrote.
 // x: (n,c,h,w), w: (k,cg,r,s), bias: (k) or NULL, y: (n,k,oh,ow); g checked
 int forward(const float* x, const float* w, const float* bias, float* y, const ConvGeom& g, const Epilogue& e) {
@@ -495,6 +548,7 @@ int forward(const float* x, const float* w, const float* bias, float* y, const C
         if (salient::conv3::direct2d_applies(v, nt)) return salient::conv3::direct2d_forward(x, w, bias, y, v, nt, e);
         if (!e.pre && salient::conv3::stem2d_applies(v)) return salient::conv3::implicit_forward(x, w, bias, y, v, nt, e);
     }
+    if (lanes_applies(g, e)) return forward_lanes(x, w, bias, y, g, nt, e);
     const int nb = images_per_item(g, nt);
     if (nb > 1) {
         const int kg = k / groups;

@@ -40,8 +40,6 @@ inline bool is_pointwise(const ConvGeom& g) {
 bool winograd_applies(const ConvGeom& g, int nt);
 int winograd_forward(const float* x, const float* w, const float* bias, float* y, const ConvGeom& g, int nt);
 int winograd_backward_data(const float* dy, const float* w, float* dx, const ConvGeom& g, int nt);
-void winograd_trim();  // drops the cached transformed filters
-void winograd_forget(const void* lo, const void* hi);  // drops those made from sealed [lo, hi)
 
 // Direct depthwise (groups == c) loops, conv2d_depthwise.cpp.
 void depthwise_forward(const float* x, const float* w, const float* bias, float* y, const ConvGeom& g);

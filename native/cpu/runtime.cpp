@@ -13,7 +13,7 @@
 #include <cblas.h>
 #include "common.h"
 #include "hugepages.h"
-#include "conv2d.h"
+#include "filter_cache.h"
 #include "isa.h"
 
 namespace salient {
@@ -178,7 +178,7 @@ int salient_host_unseal(const float* p) {
     }
     // what was derived from the block and keyed by its address goes with the seal: the block
     // may be written next, or freed and its address handed to other values
-    if (end) salient::conv::winograd_forget(p, (const void*)end);
+    if (end) salient::filter_cache_forget(p, (const void*)end);
     return SALIENT_OK;
 }
 
@@ -203,7 +203,7 @@ void salient_trim(void) {
     for (auto& e : salient::g_cached) std::free(e.second);
     salient::g_cached.clear();
     salient::g_cached_bytes = 0;
-    salient::conv::winograd_trim();
+    salient::filter_cache_trim();
 }
 
 // OpenMP owns the cores; OpenBLAS runs one thread per call inside OpenMP workers

@@ -1,0 +1,206 @@
+// The canonical SGEMM with A's rows on the vector lanes: C = A B (+ the epilogue), each element
+// the chain of blas.h's sgemm_canonical (acc = 0, then acc = fma(A[i][p], B[p][j], acc) for p in
+// order), so the same bits as every other path of that product.
+//
+// The blocked path (gemm_canonical.cpp) puts B's columns on the lanes and packs B on every call.
+// A pointwise conv on a small plane is a product with few columns (7x7 = 49, 14x14 = 196 positions)
+// and a large constant A (its weights: 2048 x 512 floats, 4 MiB): there the columns fill the lanes
+// badly (49 = 32 + 17 in two 32-lane blocks), every call packs B again, and A, read where it lies,
+// comes 6 rows of kKC floats at a time from far apart, which the hardware prefetchers do not follow
+// when the weights are out of the caches, as they are in a network at batch 1. Here A is packed
+// once (lanes_pack; the conv keeps it with its filter cache) into panels of 32 rows, p-major, read
+// front to back as one stream; B is read where it lies, R of its columns broadcast at a time; each
+// R x 32 block of C is transposed in registers (8x8 at a time) and stored with the epilogue.
+//
+// FLOPs: 2 m n k; bytes: A's 4 m k once per call, B's 4 n k once per panel of 32 rows (in L2).
+#include <algorithm>
+#include <cstdint>
+#include <cstdlib>
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#endif
+#include "blas.h"
+#include "epilogue512.h"
+#include "isa.h"
+#include "salient.h"
+
+namespace salient {
+
+int64_t lanes_packed_floats(int m, int k) { return (int64_t)(m + kLanes - 1) / kLanes * kLanes * k; }
+
+void lanes_pack(const float* a, int64_t lda, int m, int k, float* dst) {
+    for (int i0 = 0; i0 < m; i0 += kLanes) {
+        float* d = dst + (int64_t)i0 * k;
+        const int rows = std::min(kLanes, m - i0);
+        for (int p = 0; p < k; p++, d += kLanes) {
+            for (int l = 0; l < rows; l++) d[l] = a[(int64_t)(i0 + l) * lda + p];
+            for (int l = rows; l < kLanes; l++) d[l] = 0.f;
+        }
+    }
+}
+
+#if SALIENT_HAVE_AVX512
+namespace {
+
+constexpr int kLanesKC = 128;  // k steps per block
+
+// Per-thread partial sums (grow-only)
+struct Part {
+    float* p = nullptr;
+    int64_t floats = 0;
+    float* at_least(int64_t n) {
+        if (floats < n) {
+            std::free(p);
+            p = (float*)std::aligned_alloc(64, (size_t)n * sizeof(float));
+            floats = p ? n : 0;
+        }
+        return p;
+    }
+    ~Part() { std::free(p); }
+};
+thread_local Part g_part;
+
+SALIENT_AVX512_BEGIN
+// r[q] <- column q of the 8x8 block whose rows are r (24 shuffles)
+inline void transpose8x8(__m256 r[8]) {
+    const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]),
+                 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]),
+                 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]),
+                 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE),
+                 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE),
+                 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE),
+                 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+    r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+    r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+    r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+    r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+    r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+    r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+    r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+// C rows [i0, i0 + rows) (rows <= 32, one panel of packed A at ap, steps [p0, p0 + kc)) by columns
+// [j, j + R) of B: acc[r] (32 lanes, in two halves) starts from 0 (p0 == 0) or from the partial
+// sums at part[r * 32] and goes on with the chain of A[i][p] * B[p][j + r] over the k block; then
+// either back into part (more k blocks follow), or each 8x8 block is transposed and row i's R values
+// stored as sgemm_canonical_ep's stores round them: + bias, + z, then the activation.
+template <int R>
+void lanes_block(int p0, int kc, bool last, bool fetch, const float* ap, const float* b, int64_t ldb, float* part,
+                 float* c, int64_t ldc, int rows, const GemmEpilogue& ep, int i0, int64_t j) {
+    __m512 lo[R], hi[R];
+#pragma GCC unroll 8
+    for (int r = 0; r < R; r++) {
+        lo[r] = p0 > 0 ? _mm512_load_ps(part + r * kLanes) : _mm512_setzero_ps();
+        hi[r] = p0 > 0 ? _mm512_load_ps(part + r * kLanes + 16) : _mm512_setzero_ps();
+    }
+    ap += (int64_t)p0 * kLanes;
+    const float* bp = b + (int64_t)p0 * ldb + j;
+    for (int p = 0; p < kc; p++, ap += kLanes, bp += ldb) {
+        if (fetch) {  // the panel's next k block (or the next panel's first), kc steps on
+            _mm_prefetch((const char*)(ap + kc * kLanes), _MM_HINT_T0);
+            _mm_prefetch((const char*)(ap + kc * kLanes + 16), _MM_HINT_T0);
+        }
+        const __m512 a0 = _mm512_load_ps(ap), a1 = _mm512_load_ps(ap + 16);
+#pragma GCC unroll 8
+        for (int r = 0; r < R; r++) {
+            const __m512 bv = _mm512_set1_ps(bp[r]);
+            lo[r] = _mm512_fmadd_ps(bv, a0, lo[r]);
+            hi[r] = _mm512_fmadd_ps(bv, a1, hi[r]);
+        }
+    }
+    if (!last) {
+#pragma GCC unroll 8
+        for (int r = 0; r < R; r++) {
+            _mm512_store_ps(part + r * kLanes, lo[r]);
+            _mm512_store_ps(part + r * kLanes + 16, hi[r]);
+        }
+        return;
+    }
+    const __mmask8 m = (__mmask8)((1u << R) - 1);
+    const float* bias = ep.bias ? ep.bias + i0 : nullptr;
+    const float* z = ep.z ? ep.z + (int64_t)i0 * ep.ldz + j : nullptr;
+    float* cp = c + (int64_t)i0 * ldc + j;
+#pragma GCC unroll 4
+    for (int q = 0; q < 4; q++) {  // lanes 8q .. 8q+7: rows i0 + 8q ..
+        if (8 * q >= rows) break;
+        __m256 t[8];
+#pragma GCC unroll 8
+        for (int r = 0; r < 8; r++) {
+            const __m512 v = r < R ? (q < 2 ? lo[r < R ? r : 0] : hi[r < R ? r : 0]) : _mm512_setzero_ps();
+            t[r] = (q & 1) ? _mm512_extractf32x8_ps(v, 1) : _mm512_extractf32x8_ps(v, 0);
+        }
+        transpose8x8(t);
+        const int n8 = std::min(8, rows - 8 * q);
+        for (int l = 0; l < n8; l++) {
+            const int i = 8 * q + l;
+            __m256 v = t[l];
+            if (bias) v = _mm256_add_ps(v, _mm256_set1_ps(bias[i]));
+            if (z) v = _mm256_add_ps(v, _mm256_maskz_loadu_ps(m, z + (int64_t)i * ep.ldz));
+            _mm256_mask_storeu_ps(cp + (int64_t)i * ldc, m, act256(v, ep.act, ep.lo, ep.hi));
+        }
+    }
+}
+
+using LanesBlock = void (*)(int, int, bool, bool, const float*, const float*, int64_t, float*, float*, int64_t, int,
+                            const GemmEpilogue&, int, int64_t);
+
+LanesBlock pick_lanes(int r) {
+    switch (r) {
+        case 1: return lanes_block<1>;
+        case 2: return lanes_block<2>;
+        case 3: return lanes_block<3>;
+        case 4: return lanes_block<4>;
+        case 5: return lanes_block<5>;
+        case 6: return lanes_block<6>;
+        case 7: return lanes_block<7>;
+        default: return lanes_block<8>;
+    }
+}
+SALIENT_AVX512_END
+
+}  // namespace
+#endif
+
+int lanes_columns(int n) { return n % 7 == 0 ? 7 : 8; }
+
+bool sgemm_lanes(const float* ap, int m, int k, int i0, int i1, const float* b, int64_t ldb, int j0, int j1, float* c,
+                 int64_t ldc, const GemmEpilogue& ep, int images, int64_t bimg, int64_t cimg) {
+#if SALIENT_HAVE_AVX512
+    if (!isa::avx512()) return false;
+    const int n = j1 - j0, R = lanes_columns(n);
+    const LanesBlock full = pick_lanes(R), tail = pick_lanes(n % R);
+    // k in blocks of kLanesKC steps: a block's slice of the panel (kLanesKC x 32 floats) stays in L1
+    // across the images' columns, and so do the lines of B under R columns across the next R; the
+    // sums in between wait in part (images x n x 32)
+    float* part = g_part.at_least((int64_t)images * n * kLanes);
+    if (!part) return false;
+    for (int i = i0; i < std::min(i1, m); i += kLanes) {
+        const float* panel = ap + (int64_t)i * k;
+        const int rows = std::min(kLanes, m - i);
+        for (int p0 = 0; p0 < k; p0 += kLanesKC) {
+            const int kc = std::min(kLanesKC, k - p0);
+            const bool last = p0 + kc >= k;
+            for (int im = 0; im < images; im++) {
+                const float* bi = b + im * bimg;
+                float* ci = c + im * cimg;
+                float* pi = part + (int64_t)im * n * kLanes - (int64_t)j0 * kLanes;
+                GemmEpilogue e = ep;
+                if (e.z) e.z += im * cimg;
+                // the first block fetches the weights' next slice while the others use this one
+                int64_t j = j0;
+                for (; j + R <= j1; j += R)
+                    full(p0, kc, last, im == 0 && j == j0, panel, bi, ldb, pi + j * kLanes, ci, ldc, rows, e, i, j);
+                if (j < j1) tail(p0, kc, last, im == 0 && j == j0, panel, bi, ldb, pi + j * kLanes, ci, ldc, rows, e, i, j);
+            }
+        }
+    }
+    return true;
+#else
+    (void)ap, (void)m, (void)k, (void)i0, (void)i1, (void)b, (void)ldb, (void)j0, (void)j1, (void)c, (void)ldc, (void)ep;
+    return false;
+#endif
+}
+
+}  // namespace salient

@@ -1,0 +1,106 @@
+package dev.salient.engine;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * Pointwise convs on small planes with the output channels on the vector lanes (native/cpu/gemm_lanes.cpp,
+ * AVX-512; conv2d.cpp's forward_lanes): every output is the chain {@code acc = fma(w[k,c], x[n,c,p], acc)}
+ * over c in order from 0, then + bias, + the residual, then the activation, each rounded as its own op
+ * rounds it: the same bits as the blocked GEMM that AVX2 runs. Held here to that chain written out in
+ * Java, bit for bit, on one and two threads (whole images, groups of images, an image's 32-channel
+ * panels or its positions split over the threads), at each instruction set the processor has: a lane
+ * left stale, a panel's tail row stored, a k block's partial sums lost or a transposed block stored
+ * one column off changes the bits.
+ */
+class PointwiseLanesTest {
+    static final Backend B = Engine.cpu();
+
+    static Stream<Conv2dGeometry> geometries() {
+        return Stream.of(
+                // (n, c, h, w, k, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1)
+                new Conv2dGeometry(1, 128, 7, 7, 40, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1),   // 2 panels, 8-row tail; positions split
+                new Conv2dGeometry(1, 160, 9, 10, 300, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1), // 10 panels split; 2 k blocks; 8 + 2 columns
+                new Conv2dGeometry(3, 256, 14, 14, 64, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1), // whole images, 7 columns a block
+                new Conv2dGeometry(5, 136, 6, 6, 33, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1),   // 2 images an item, odd last; 1 lane
+                new Conv2dGeometry(2, 130, 16, 16, 96, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1), // 256 positions, the most it takes
+                new Conv2dGeometry(1, 520, 3, 1, 70, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1));  // 3 columns, 5 k blocks
+    }
+
+    /** The chain of every output of the pointwise conv g, then + bias, + z, then Relu (act 1) or Clip(0, 6) (act 2). */
+    static float[] chain(Conv2dGeometry g, float[] x, float[] w, float[] bias, float[] z, int act) {
+        int hw = g.h() * g.w();
+        float[] y = new float[g.n() * g.k() * hw];
+        for (int n = 0; n < g.n(); n++)
+            for (int k = 0; k < g.k(); k++)
+                for (int p = 0; p < hw; p++) {
+                    float acc = 0f;
+                    for (int c = 0; c < g.c(); c++) acc = Math.fma(w[k * g.c() + c], x[(n * g.c() + c) * hw + p], acc);
+                    int at = (n * g.k() + k) * hw + p;
+                    float v = bias == null ? acc : acc + bias[k];
+                    if (z != null) v = v + z[at];
+                    if (act == 1) v = v < 0f ? 0f : v;
+                    else if (act == 2) v = v < 0f ? 0f : (v > 6f ? 6f : v);
+                    y[at] = v;
+                }
+        return y;
+    }
+
+    @ParameterizedTest
+    @MethodSource("geometries")
+    void everyOutputIsItsChainThenBiasResidualActivation(Conv2dGeometry g) {
+        float[] x = Parity.random(31, (int) Shapes.numel(g.inputShape()));
+        float[] w = Parity.random(32, (int) Shapes.numel(g.weightShape()));
+        float[] b = Parity.random(33, g.k());
+        float[] z = Parity.random(34, (int) Shapes.numel(g.outputShape()));
+        z[z.length / 2] = Float.NaN;  // stays NaN through the sum and either activation
+        CanonicalGemmTest.onOneAndTwoThreads(() -> {
+            for (float[] bias : new float[][] {b, null})
+                for (float[] res : new float[][] {null, z})
+                    for (int act : new int[] {0, 1, 2}) {
+                        Activation kind = act == 0 ? null : act == 1 ? Activation.RELU : Activation.CLIP;
+                        try (Tensor tx = B.upload(x, g.inputShape()); Tensor tw = B.upload(w, g.weightShape());
+                                Tensor tb = bias == null ? null : B.upload(bias, g.k());
+                                Tensor tz = res == null ? null : B.upload(res, g.outputShape());
+                                Tensor ty = B.allocate(g.outputShape())) {
+                            B.fill(ty, Float.NaN);
+                            if (res != null) B.conv2dForwardSum(tx, tw, tb, tz, ty, g, kind, 0f, 6f);
+                            else if (kind != null) B.conv2dForwardActivation(tx, tw, tb, ty, g, kind, 0f, 6f);
+                            else B.conv2dForward(tx, tw, tb, ty, g);
+                            float[] want = chain(g, x, w, bias, res, act), got = ty.toArray();
+                            for (int i = 0; i < want.length; i++)
+                                if (Float.floatToRawIntBits(want[i]) != Float.floatToRawIntBits(got[i]))
+                                    fail(g + (bias == null ? " no bias" : "") + (res == null ? "" : " residual") + " act " + act
+                                            + ", threads " + CpuNative.salient_get_num_threads() + ", isa "
+                                            + CpuNative.salient_get_isa() + ": output " + i + " is " + got[i]
+                                            + ", its chain gives " + want[i]);
+                        }
+                    }
+        });
+    }
+
+    /**
+     * The packed weights are cached by the filter's content where it is not sealed: weights written
+     * in place between calls give the new product, never the panels made from the old.
+     */
+    @Test
+    void weightsWrittenInPlaceAreRepacked() {
+        Conv2dGeometry g = new Conv2dGeometry(1, 128, 7, 7, 64, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1);
+        float[] x = Parity.random(41, (int) Shapes.numel(g.inputShape()));
+        float[] w1 = Parity.random(42, (int) Shapes.numel(g.weightShape()));
+        float[] w2 = w1.clone();
+        w2[5 * g.c() + 17] += 1f;  // one weight of output channel 5
+        try (Tensor tx = B.upload(x, g.inputShape()); Tensor tw = B.upload(w1, g.weightShape());
+                Tensor ty = B.allocate(g.outputShape())) {
+            B.conv2dForward(tx, tw, null, ty, g);
+            assertArrayEquals(chain(g, x, w1, null, null, 0), ty.toArray());
+            tw.data().put(w2);  // the same block, written in place
+            B.conv2dForward(tx, tw, null, ty, g);
+            assertArrayEquals(chain(g, x, w2, null, null, 0), ty.toArray());
+        }
+    }
+}
