@@ -473,25 +473,28 @@ int forward_channel_blocks(const float* x, const float* w, const float* bias, fl
     return SALIENT_OK;
 }
 
-// Pointwise convs on small planes with the output channels on the vector lanes (blas.h's
-// sgemm_lanes): the weights packed once into 32-channel panels (kept in the filter cache) and read
-// front to back, the input read where it lies, no packing per call. The same chains as the
-// blocked GEMM, so the same bits; AVX-512 only.
-constexpr int kLanesMaxCols = 256;  // positions per image
-constexpr int kLanesMinK = 128;     // input channels
+// Convs onto small planes with the output channels on the vector lanes (blas.h's sgemm_lanes): the
+// weights packed once into 32-channel panels (kept in the filter cache) and read front to back, the
+// column matrix (x itself for a pointwise conv) read where it lies, nothing packed per call. The same
+// chains as the blocked GEMM, so the same bits; AVX-512 only. Measured (Xeon, 2 threads, weights
+// cold as in a network): ResNet-50's 1x1 convs at batch 1, 256 -> 1024 at 14x14 624 -> 380-400 us,
+// 2048 -> 512 at 7x7 633 -> 460-520, 512 -> 2048 at 7x7 667 -> 500-520; past 28x28 it is slower.
+constexpr int kLanesMaxCols = 256;  // output positions per image
+constexpr int kLanesMinK = 128;     // taps per output (c r s)
 constexpr int kLanesImages = 2;     // images an item at most, each slice of the weights used by both
 
 bool lanes_applies(const ConvGeom& g, const Epilogue& e) {
-    return salient::isa::avx512() && is_pointwise(g) && g.groups == 1 && !e.pre && (int64_t)g.oh * g.ow <= kLanesMaxCols &&
-           g.c >= kLanesMinK;
+    return salient::isa::avx512() && g.groups == 1 && !e.pre && (int64_t)g.oh * g.ow <= kLanesMaxCols &&
+           (int64_t)g.c * g.r * g.s >= kLanesMinK;
 }
 
 int forward_lanes(const float* x, const float* w, const float* bias, float* y, const ConvGeom& g, int nt,
                   const Epilogue& e) {
-    const int k = g.k, c = g.c, ohw = g.oh * g.ow;
-    const auto A = salient::cached_filters(w, (int64_t)k * c, {salient::kFilterLanes, k, c, 0, false},
-                                           (size_t)salient::lanes_packed_floats(k, c) * sizeof(float),
-                                           [&](float* d) { salient::lanes_pack(w, c, k, c, d); });
+    const int k = g.k, crs = g.c * g.r * g.s, ohw = g.oh * g.ow;
+    const bool pointwise = is_pointwise(g);
+    const auto A = salient::cached_filters(w, (int64_t)k * crs, {salient::kFilterLanes, k, crs, 0, false},
+                                           (size_t)salient::lanes_packed_floats(k, crs) * sizeof(float),
+                                           [&](float* d) { salient::lanes_pack(w, crs, k, crs, d); });
     if (!A) return salient::fail(SALIENT_ENOMEM, "conv2d_forward_cpu: out of memory for the packed weights");
     const int panels = (k + salient::kLanes - 1) / salient::kLanes;
     // items of nb whole images; with fewer images than threads, each image's panels in nt blocks, or
@@ -500,27 +503,68 @@ int forward_lanes(const float* x, const float* w, const float* bias, float* y, c
     const bool few = g.n < nt && panels < 4 * nt;
     const int pchunks = g.n >= nt ? 1 : few ? panels : nt, jchunks = few ? nt : 1;
     const int R = salient::lanes_columns(ohw), colblocks = (ohw + R - 1) / R;
-    const int64_t per = (int64_t)pchunks * jchunks, groups = (g.n + nb - 1) / nb, items = groups * per;
-    int err = 0;
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 1)
-    for (int64_t it = 0; it < items; it++) {
-        const int n0 = (int)(it / per) * nb, pc = (int)(it % per / jchunks), jc = (int)(it % jchunks);
+    const int per = pchunks * jchunks;
+    // item `it` of images [n0, n0 + images) whose column matrices lie at b, bimg floats apart
+    const auto product = [&](int n0, int images, int it, const float* b, int64_t bimg) {
+        const int pc = it / jchunks, jc = it % jchunks;
         const int i0 = (int)((int64_t)panels * pc / pchunks) * salient::kLanes;
         const int i1 = (int)((int64_t)panels * (pc + 1) / pchunks) * salient::kLanes;
         const int j0 = std::min(ohw, (int)((int64_t)colblocks * jc / jchunks) * R);
         const int j1 = std::min(ohw, (int)((int64_t)colblocks * (jc + 1) / jchunks) * R);
-        if (i0 >= i1 || j0 >= j1) continue;
+        if (i0 >= i1 || j0 >= j1) return true;
         float* yn = y + (int64_t)n0 * k * ohw;
         salient::GemmEpilogue ge;
         ge.bias = bias, ge.act = e.kind, ge.lo = e.lo, ge.hi = e.hi;
         if (e.z) ge.z = e.z + (yn - e.base), ge.ldz = ohw;
-        if (!salient::sgemm_lanes(A.get(), k, c, i0, i1, x + (int64_t)n0 * c * ohw, ohw, j0, j1, yn, ohw, ge,
-                                  std::min(nb, g.n - n0), (int64_t)c * ohw, (int64_t)k * ohw)) {
+        return salient::sgemm_lanes(A.get(), k, crs, i0, i1, b, ohw, j0, j1, yn, ohw, ge, images, bimg, (int64_t)k * ohw);
+    };
+    int err = 0;
+    if (g.n < nt) {
+        // one image at a time; its column matrix shared, each thread building its share of the channels
+        float* col = pointwise ? nullptr : salient::thread_workspace((int64_t)crs * ohw, 2);
+        if (!pointwise && !col) return salient::fail(SALIENT_ENOMEM, "conv2d_forward_cpu: out of memory for the im2col workspace");
+        for (int nn = 0; nn < g.n && !err; nn++) {
+            const float* xn = x + (int64_t)nn * g.c * g.h * g.w;
+#pragma omp parallel num_threads(nt)
+            {
+                const int t = omp_get_thread_num(), T = omp_get_num_threads();
+                if (!pointwise) {
+                    const int c0 = (int)((int64_t)g.c * t / T), c1 = (int)((int64_t)g.c * (t + 1) / T);
+                    if (c1 > c0) im2col_rows(xn + (int64_t)c0 * g.h * g.w, col + (int64_t)c0 * g.r * g.s * ohw, ohw, c1 - c0, g, 0, g.oh);
+#pragma omp barrier
+                }
+                for (int it = t; it < per; it += T)
+                    if (!product(nn, 1, it, pointwise ? xn : col, 0)) {
 #pragma omp atomic write
-            err = 1;
+                        err = 1;
+                    }
+            }
+        }
+    } else {
+        const int64_t groups = (g.n + nb - 1) / nb;
+#pragma omp parallel num_threads(nt)
+        {
+            float* col = pointwise ? nullptr : salient::thread_workspace((int64_t)nb * crs * ohw, 0);
+            if (!pointwise && !col) {
+#pragma omp atomic write
+                err = 1;
+            }
+#pragma omp for schedule(dynamic, 1)
+            for (int64_t gi = 0; gi < groups; gi++) {
+                if (!pointwise && !col) continue;
+                const int n0 = (int)gi * nb, images = std::min(nb, g.n - n0);
+                const float* xn = x + (int64_t)n0 * g.c * g.h * g.w;
+                if (!pointwise)
+                    for (int b = 0; b < images; b++)
+                        im2col_rows(xn + (int64_t)b * g.c * g.h * g.w, col + (int64_t)b * crs * ohw, ohw, g.c, g, 0, g.oh);
+                if (!product(n0, images, 0, pointwise ? xn : col, pointwise ? (int64_t)g.c * g.h * g.w : (int64_t)crs * ohw)) {
+#pragma omp atomic write
+                    err = 1;
+                }
+            }
         }
     }
-    if (err) return salient::fail(SALIENT_ENOMEM, "conv2d_forward_cpu: out of memory for the partial sums");
+    if (err) return salient::fail(SALIENT_ENOMEM, "conv2d_forward_cpu: out of memory for the column matrix or the partial sums");
     return SALIENT_OK;
 }
 
@@ -537,6 +581,7 @@ int forward(const float* x, const float* w, const float* bias, float* y, const C
     const double flops = 2.0 * n * k * (double)g.oh * g.ow * crs;
     const int nt = flops < 2e6 ? 1 : omp_get_max_threads();
     if (winograd_applies(g, nt)) return winograd_forward(x, w, bias, y, g, nt, e);
+    if (lanes_applies(g, e)) return forward_lanes(x, w, bias, y, g, nt, e);
     {
         salient::host::Vol3Geom v;
         v.n = n, v.c = c, v.k = k, v.groups = groups, v.cg = g.cg, v.kg = g.kg;
@@ -548,7 +593,6 @@ int forward(const float* x, const float* w, const float* bias, float* y, const C
         if (salient::conv3::direct2d_applies(v, nt)) return salient::conv3::direct2d_forward(x, w, bias, y, v, nt, e);
         if (!e.pre && salient::conv3::stem2d_applies(v)) return salient::conv3::implicit_forward(x, w, bias, y, v, nt, e);
     }
-    if (lanes_applies(g, e)) return forward_lanes(x, w, bias, y, g, nt, e);
     const int nb = images_per_item(g, nt);
     if (nb > 1) {
         const int kg = k / groups;

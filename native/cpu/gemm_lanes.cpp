@@ -43,6 +43,10 @@ void lanes_pack(const float* a, int64_t lda, int m, int k, float* dst) {
 namespace {
 
 constexpr int kLanesKC = 128;  // k steps per block
+#ifndef LANES_HINT
+#define LANES_HINT _MM_HINT_T1
+#endif
+constexpr auto kFetchHint = LANES_HINT;
 
 // Per-thread partial sums (grow-only)
 struct Part {
@@ -87,7 +91,7 @@ inline void transpose8x8(__m256 r[8]) {
 // either back into part (more k blocks follow), or each 8x8 block is transposed and row i's R values
 // stored as sgemm_canonical_ep's stores round them: + bias, + z, then the activation.
 template <int R>
-void lanes_block(int p0, int kc, bool last, bool fetch, const float* ap, const float* b, int64_t ldb, float* part,
+void lanes_block(int p0, int kc, bool last, const float* fetch, int lines, const float* ap, const float* b, int64_t ldb, float* part,
                  float* c, int64_t ldc, int rows, const GemmEpilogue& ep, int i0, int64_t j) {
     __m512 lo[R], hi[R];
 #pragma GCC unroll 8
@@ -98,10 +102,8 @@ void lanes_block(int p0, int kc, bool last, bool fetch, const float* ap, const f
     ap += (int64_t)p0 * kLanes;
     const float* bp = b + (int64_t)p0 * ldb + j;
     for (int p = 0; p < kc; p++, ap += kLanes, bp += ldb) {
-        if (fetch) {  // the panel's next k block (or the next panel's first), kc steps on
-            _mm_prefetch((const char*)(ap + kc * kLanes), _MM_HINT_T0);
-            _mm_prefetch((const char*)(ap + kc * kLanes + 16), _MM_HINT_T0);
-        }
+        if (p < lines) _mm_prefetch((const char*)(fetch + 16 * p), kFetchHint);  // this block's share of the next slice
+        if (p + kc < lines) _mm_prefetch((const char*)(fetch + 16 * (p + kc)), kFetchHint);
         const __m512 a0 = _mm512_load_ps(ap), a1 = _mm512_load_ps(ap + 16);
 #pragma GCC unroll 8
         for (int r = 0; r < R; r++) {
@@ -143,7 +145,7 @@ void lanes_block(int p0, int kc, bool last, bool fetch, const float* ap, const f
     }
 }
 
-using LanesBlock = void (*)(int, int, bool, bool, const float*, const float*, int64_t, float*, float*, int64_t, int,
+using LanesBlock = void (*)(int, int, bool, const float*, int, const float*, const float*, int64_t, float*, float*, int64_t, int,
                             const GemmEpilogue&, int, int64_t);
 
 LanesBlock pick_lanes(int r) {
@@ -171,28 +173,39 @@ bool sgemm_lanes(const float* ap, int m, int k, int i0, int i1, const float* b, 
     if (!isa::avx512()) return false;
     const int n = j1 - j0, R = lanes_columns(n);
     const LanesBlock full = pick_lanes(R), tail = pick_lanes(n % R);
-    // k in blocks of kLanesKC steps: a block's slice of the panel (kLanesKC x 32 floats) stays in L1
-    // across the images' columns, and so do the lines of B under R columns across the next R; the
-    // sums in between wait in part (images x n x 32)
-    float* part = g_part.at_least((int64_t)images * n * kLanes);
+    // k in blocks of kLanesKC steps, outermost: a block's rows of B stay in L2 across the panels, and
+    // the panel's slice (kLanesKC x 32 floats) in L1 across the images' columns, as do the lines of B
+    // under R columns across the next R; the sums in between wait in part (panels x images x n x 32)
+    const int first = i0, stop = std::min(i1, m);
+    if (first >= stop) return true;
+    const int panels = (stop - first + kLanes - 1) / kLanes;
+    float* part = g_part.at_least((int64_t)panels * images * n * kLanes);
     if (!part) return false;
-    for (int i = i0; i < std::min(i1, m); i += kLanes) {
-        const float* panel = ap + (int64_t)i * k;
-        const int rows = std::min(kLanes, m - i);
-        for (int p0 = 0; p0 < k; p0 += kLanesKC) {
-            const int kc = std::min(kLanesKC, k - p0);
-            const bool last = p0 + kc >= k;
+    for (int p0 = 0; p0 < k; p0 += kLanesKC) {
+        const int kc = std::min(kLanesKC, k - p0);
+        const bool last = p0 + kc >= k;
+        for (int i = first; i < stop; i += kLanes) {
+            const float* panel = ap + (int64_t)i * k;
+            const int rows = std::min(kLanes, m - i);
+            // the blocks that use this slice fetch the next one (the next panel's, or the first's next
+            // k block), each its share of its lines, a line a step
+            const float* next = i + kLanes < stop ? panel + (int64_t)kLanes * k + (int64_t)p0 * kLanes
+                                : last            ? nullptr
+                                                  : ap + (int64_t)first * k + (int64_t)(p0 + kc) * kLanes;
+            const int uses = images * ((n + R - 1) / R), share = next ? (2 * kc + uses - 1) / uses : 0;
+            float* pp = part + (int64_t)(i - first) / kLanes * images * n * kLanes;
+            int at = 0;  // lines of the next slice handed out so far
             for (int im = 0; im < images; im++) {
                 const float* bi = b + im * bimg;
                 float* ci = c + im * cimg;
-                float* pi = part + (int64_t)im * n * kLanes - (int64_t)j0 * kLanes;
+                float* pi = pp + ((int64_t)im * n - j0) * kLanes;
                 GemmEpilogue e = ep;
                 if (e.z) e.z += im * cimg;
-                // the first block fetches the weights' next slice while the others use this one
-                int64_t j = j0;
-                for (; j + R <= j1; j += R)
-                    full(p0, kc, last, im == 0 && j == j0, panel, bi, ldb, pi + j * kLanes, ci, ldc, rows, e, i, j);
-                if (j < j1) tail(p0, kc, last, im == 0 && j == j0, panel, bi, ldb, pi + j * kLanes, ci, ldc, rows, e, i, j);
+                for (int64_t j = j0; j < j1; j += R, at += share) {
+                    const int lines = std::max(0, std::min(share, 2 * kc - at));
+                    (j + R <= j1 ? full : tail)(p0, kc, last, next ? next + 16 * at : nullptr, lines, panel, bi, ldb, pi + j * kLanes, ci,
+                                                ldc, rows, e, i, j);
+                }
             }
         }
     }

@@ -8,16 +8,17 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * Pointwise convs on small planes with the output channels on the vector lanes (native/cpu/gemm_lanes.cpp,
- * AVX-512; conv2d.cpp's forward_lanes): every output is the chain {@code acc = fma(w[k,c], x[n,c,p], acc)}
- * over c in order from 0, then + bias, + the residual, then the activation, each rounded as its own op
- * rounds it: the same bits as the blocked GEMM that AVX2 runs. Held here to that chain written out in
- * Java, bit for bit, on one and two threads (whole images, groups of images, an image's 32-channel
- * panels or its positions split over the threads), at each instruction set the processor has: a lane
- * left stale, a panel's tail row stored, a k block's partial sums lost or a transposed block stored
- * one column off changes the bits.
+ * Convs onto small planes with the output channels on the vector lanes (native/cpu/gemm_lanes.cpp,
+ * AVX-512; conv2d.cpp's forward_lanes): pointwise convs, strided 1x1 and 3x3 convs, any conv of one group
+ * that is not Winograd's. Every output is the chain {@code acc = fma(w[k,c,r,s], x[n,c,ih,iw], acc)} over
+ * its taps in (c, r, s) order from 0, then + bias, + the residual, then the activation, each rounded as its
+ * own op rounds it: the same bits as the blocked GEMM that AVX2 runs. Held here to that chain written out
+ * in Java, bit for bit, on one and two threads (whole images, pairs of images, an image's 32-channel
+ * panels or its positions split over the threads, its column matrix built by both), at each instruction
+ * set the processor has: a lane left stale, a panel's tail row stored, a k block's partial sums lost, a
+ * transposed block stored one column off or a column matrix half built changes the bits.
  */
-class PointwiseLanesTest {
+class ConvLanesTest {
     static final Backend B = Engine.cpu();
 
     static Stream<Conv2dGeometry> geometries() {
@@ -28,37 +29,38 @@ class PointwiseLanesTest {
                 new Conv2dGeometry(3, 256, 14, 14, 64, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1), // whole images, 7 columns a block
                 new Conv2dGeometry(5, 136, 6, 6, 33, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1),   // 2 images an item, odd last; 1 lane
                 new Conv2dGeometry(2, 130, 16, 16, 96, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1), // 256 positions, the most it takes
-                new Conv2dGeometry(1, 520, 3, 1, 70, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1));  // 3 columns, 5 k blocks
+                new Conv2dGeometry(1, 520, 3, 1, 70, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1),   // 3 columns, 5 k blocks
+                new Conv2dGeometry(1, 64, 14, 14, 72, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1),   // 3x3 stride 2, one image
+                new Conv2dGeometry(5, 48, 15, 13, 40, 3, 3, 2, 2, 0, 1, 1, 0, 1, 1, 1),   // odd sides, uneven pads, pairs
+                new Conv2dGeometry(2, 160, 14, 14, 96, 1, 1, 2, 2, 0, 0, 0, 0, 1, 1, 1),  // strided 1x1 (downsampling)
+                new Conv2dGeometry(1, 24, 9, 9, 130, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 1),    // dilation 2: not Winograd
+                new Conv2dGeometry(3, 8, 12, 11, 20, 5, 5, 1, 2, 2, 1, 2, 3, 1, 1, 1));   // 5x5, strides 1x2
     }
 
-    /** The chain of every output of the pointwise conv g, then + bias, + z, then Relu (act 1) or Clip(0, 6) (act 2). */
+    /** The chain of every output of g, then + bias (Im2colChainTest's), + z, then Relu (act 1) or Clip(0, 6) (act 2). */
     static float[] chain(Conv2dGeometry g, float[] x, float[] w, float[] bias, float[] z, int act) {
-        int hw = g.h() * g.w();
-        float[] y = new float[g.n() * g.k() * hw];
-        for (int n = 0; n < g.n(); n++)
-            for (int k = 0; k < g.k(); k++)
-                for (int p = 0; p < hw; p++) {
-                    float acc = 0f;
-                    for (int c = 0; c < g.c(); c++) acc = Math.fma(w[k * g.c() + c], x[(n * g.c() + c) * hw + p], acc);
-                    int at = (n * g.k() + k) * hw + p;
-                    float v = bias == null ? acc : acc + bias[k];
-                    if (z != null) v = v + z[at];
-                    if (act == 1) v = v < 0f ? 0f : v;
-                    else if (act == 2) v = v < 0f ? 0f : (v > 6f ? 6f : v);
-                    y[at] = v;
-                }
+        float[] y = Im2colChainTest.chain(g, x, w, bias, false);
+        for (int i = 0; i < y.length; i++) {
+            float v = y[i];
+            if (z != null) v = v + z[i];
+            if (act == 1) v = v < 0f ? 0f : v;
+            else if (act == 2) v = v < 0f ? 0f : (v > 6f ? 6f : v);
+            y[i] = v;
+        }
         return y;
     }
 
     @ParameterizedTest
     @MethodSource("geometries")
     void everyOutputIsItsChainThenBiasResidualActivation(Conv2dGeometry g) {
-        float[] x = Parity.random(31, (int) Shapes.numel(g.inputShape()));
         float[] w = Parity.random(32, (int) Shapes.numel(g.weightShape()));
         float[] b = Parity.random(33, g.k());
         float[] z = Parity.random(34, (int) Shapes.numel(g.outputShape()));
         z[z.length / 2] = Float.NaN;  // stays NaN through the sum and either activation
+        int[] run = {0};
         CanonicalGemmTest.onOneAndTwoThreads(() -> {
+            // a new input each run, so that a column matrix left half built holds no earlier run's values
+            float[] x = Parity.random(31 + run[0]++, (int) Shapes.numel(g.inputShape()));
             for (float[] bias : new float[][] {b, null})
                 for (float[] res : new float[][] {null, z})
                     for (int act : new int[] {0, 1, 2}) {
