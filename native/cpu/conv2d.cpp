@@ -484,14 +484,25 @@ constexpr int kLanesMinK = 128;     // taps per output (c r s)
 constexpr int kLanesImages = 2;     // images an item at most, each slice of the weights used by both
 
 bool lanes_applies(const ConvGeom& g, const Epilogue& e) {
-    return salient::isa::avx512() && g.groups == 1 && !e.pre && (int64_t)g.oh * g.ow <= kLanesMaxCols &&
+    return salient::isa::avx512() && g.groups == 1 && (int64_t)g.oh * g.ow <= kLanesMaxCols &&
            (int64_t)g.c * g.r * g.s >= kLanesMinK;
+}
+
+// Channels [c0, c1) of image xn's column matrix for forward_lanes: im2col's rows, or where the conv is
+// pointwise with a prologue, its input with the prologue applied (what the blocked GEMM's packer applies)
+void lanes_columns_of(const float* xn, float* col, const ConvGeom& g, const Epilogue& e, int c0, int c1) {
+    const int ohw = g.oh * g.ow;
+    if (e.pre) {
+        for (int cc = c0; cc < c1; cc++) apply_prologue(*e.pre, cc, xn + (int64_t)cc * ohw, col + (int64_t)cc * ohw, ohw);
+        return;
+    }
+    if (c1 > c0) im2col_rows(xn + (int64_t)c0 * g.h * g.w, col + (int64_t)c0 * g.r * g.s * ohw, ohw, c1 - c0, g, 0, g.oh);
 }
 
 int forward_lanes(const float* x, const float* w, const float* bias, float* y, const ConvGeom& g, int nt,
                   const Epilogue& e) {
     const int k = g.k, crs = g.c * g.r * g.s, ohw = g.oh * g.ow;
-    const bool pointwise = is_pointwise(g);
+    const bool pointwise = is_pointwise(g) && !e.pre;  // x itself is the column matrix
     const auto A = salient::cached_filters(w, (int64_t)k * crs, {salient::kFilterLanes, k, crs, 0, false},
                                            (size_t)salient::lanes_packed_floats(k, crs) * sizeof(float),
                                            [&](float* d) { salient::lanes_pack(w, crs, k, crs, d); });
@@ -529,8 +540,7 @@ int forward_lanes(const float* x, const float* w, const float* bias, float* y, c
             {
                 const int t = omp_get_thread_num(), T = omp_get_num_threads();
                 if (!pointwise) {
-                    const int c0 = (int)((int64_t)g.c * t / T), c1 = (int)((int64_t)g.c * (t + 1) / T);
-                    if (c1 > c0) im2col_rows(xn + (int64_t)c0 * g.h * g.w, col + (int64_t)c0 * g.r * g.s * ohw, ohw, c1 - c0, g, 0, g.oh);
+                    lanes_columns_of(xn, col, g, e, (int)((int64_t)g.c * t / T), (int)((int64_t)g.c * (t + 1) / T));
 #pragma omp barrier
                 }
                 for (int it = t; it < per; it += T)
@@ -556,7 +566,7 @@ int forward_lanes(const float* x, const float* w, const float* bias, float* y, c
                 const float* xn = x + (int64_t)n0 * g.c * g.h * g.w;
                 if (!pointwise)
                     for (int b = 0; b < images; b++)
-                        im2col_rows(xn + (int64_t)b * g.c * g.h * g.w, col + (int64_t)b * crs * ohw, ohw, g.c, g, 0, g.oh);
+                        lanes_columns_of(xn + (int64_t)b * g.c * g.h * g.w, col + (int64_t)b * crs * ohw, g, e, 0, g.c);
                 if (!product(n0, images, 0, pointwise ? xn : col, pointwise ? (int64_t)g.c * g.h * g.w : (int64_t)crs * ohw)) {
 #pragma omp atomic write
                     err = 1;

@@ -86,6 +86,50 @@ class ConvLanesTest {
     }
 
     /**
+     * A pointwise conv with a prologue (DenseNet's BatchNorm and Relu before each 1x1 conv) takes its
+     * input with the prologue applied, {@code max(0, fma(x, scale[c], shift[c]))}, as its column matrix:
+     * every output is the chain over those values, bit for bit, NaN and -0 in the input included.
+     */
+    @ParameterizedTest
+    @MethodSource("prologueGeometries")
+    void prologueConvIsTheChainOverTheProloguedInput(Conv2dGeometry g) {
+        float[] w = Parity.random(52, (int) Shapes.numel(g.weightShape()));
+        float[] b = Parity.random(53, g.k());
+        float[] scale = Parity.random(54, g.c()), shift = Parity.random(55, g.c());
+        scale[1] = -1.5f;
+        int hw = g.h() * g.w();
+        int[] run = {0};
+        CanonicalGemmTest.onOneAndTwoThreads(() -> {
+            float[] x = Parity.random(51 + run[0]++, (int) Shapes.numel(g.inputShape()));
+            x[x.length / 3] = Float.NaN;
+            x[x.length / 2] = -0f;
+            float[] pre = new float[x.length];
+            for (int i = 0; i < x.length; i++) {
+                int c = i / hw % g.c();
+                float v = Math.fma(x[i], scale[c], shift[c]);
+                pre[i] = v < 0f ? 0f : v;
+            }
+            try (Tensor tx = B.upload(x, g.inputShape()); Tensor tw = B.upload(w, g.weightShape()); Tensor tb = B.upload(b, g.k());
+                    Tensor ts = B.upload(scale, g.c()); Tensor tsh = B.upload(shift, g.c()); Tensor ty = B.allocate(g.outputShape())) {
+                B.fill(ty, Float.NaN);
+                B.conv2dForwardPrologue(tx, ts, tsh, Activation.RELU, 0f, 0f, tw, tb, ty, g, Activation.RELU, 0f, 0f);
+                float[] want = chain(g, pre, w, b, null, 1), got = ty.toArray();
+                for (int i = 0; i < want.length; i++)
+                    if (Float.floatToRawIntBits(want[i]) != Float.floatToRawIntBits(got[i]))
+                        fail(g + " prologue, threads " + CpuNative.salient_get_num_threads() + ", isa " + CpuNative.salient_get_isa()
+                                + ": output " + i + " is " + got[i] + ", its chain gives " + want[i]);
+            }
+        });
+    }
+
+    static Stream<Conv2dGeometry> prologueGeometries() {
+        return Stream.of(
+                new Conv2dGeometry(1, 160, 7, 7, 40, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1),   // one image: shared, channels split
+                new Conv2dGeometry(3, 136, 6, 6, 33, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1),   // pairs of images, odd last
+                new Conv2dGeometry(2, 288, 14, 14, 128, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1));
+    }
+
+    /**
      * The packed weights are cached by the filter's content where it is not sealed: weights written
      * in place between calls give the new product, never the panels made from the old.
      */
