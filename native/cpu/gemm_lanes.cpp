@@ -91,7 +91,7 @@ inline void transpose8x8(__m256 r[8]) {
 // either back into part (more k blocks follow), or each 8x8 block is transposed and row i's R values
 // stored as sgemm_canonical_ep's stores round them: + bias, + z, then the activation.
 template <int R>
-void lanes_block(int p0, int kc, bool last, const float* fetch, int lines, const float* ap, const float* b, int64_t ldb, float* part,
+void lanes_block(int p0, int kc, bool last, const float* fetch, int lines, const float* bfetch, int blines, const float* ap, const float* b, int64_t ldb, float* part,
                  float* c, int64_t ldc, int rows, const GemmEpilogue& ep, int i0, int64_t j) {
     __m512 lo[R], hi[R];
 #pragma GCC unroll 8
@@ -104,6 +104,8 @@ void lanes_block(int p0, int kc, bool last, const float* fetch, int lines, const
     for (int p = 0; p < kc; p++, ap += kLanes, bp += ldb) {
         if (p < lines) _mm_prefetch((const char*)(fetch + 16 * p), kFetchHint);  // this block's share of the next slice
         if (p + kc < lines) _mm_prefetch((const char*)(fetch + 16 * (p + kc)), kFetchHint);
+        if (p < blines) _mm_prefetch((const char*)(bfetch + 16 * p), kFetchHint);  // ... and of B's next rows
+        if (p + kc < blines) _mm_prefetch((const char*)(bfetch + 16 * (p + kc)), kFetchHint);
         const __m512 a0 = _mm512_load_ps(ap), a1 = _mm512_load_ps(ap + 16);
 #pragma GCC unroll 8
         for (int r = 0; r < R; r++) {
@@ -145,7 +147,7 @@ void lanes_block(int p0, int kc, bool last, const float* fetch, int lines, const
     }
 }
 
-using LanesBlock = void (*)(int, int, bool, const float*, int, const float*, const float*, int64_t, float*, float*, int64_t, int,
+using LanesBlock = void (*)(int, int, bool, const float*, int, const float*, int, const float*, const float*, int64_t, float*, float*, int64_t, int,
                             const GemmEpilogue&, int, int64_t);
 
 LanesBlock pick_lanes(int r) {
@@ -194,17 +196,28 @@ bool sgemm_lanes(const float* ap, int m, int k, int i0, int i1, const float* b, 
                                                   : ap + (int64_t)first * k + (int64_t)(p0 + kc) * kLanes;
             const int uses = images * ((n + R - 1) / R), share = next ? (2 * kc + uses - 1) / uses : 0;
             float* pp = part + (int64_t)(i - first) / kLanes * images * n * kLanes;
+            // the first panel's blocks also fetch B's next k block where its rows are whole (one run of
+            // kc x ldb floats an image): at batch 32 the input comes from memory, and a block's walk down
+            // 7 of its columns is no stream the hardware prefetchers follow
+            const bool bnext = i == first && !last && j0 == 0 && j1 == ldb;
+            const int blocks = (n + R - 1) / R;
+            const int bslice = bnext ? (int)(((int64_t)std::min(kLanesKC, k - p0 - kc) * ldb + 15) / 16) : 0;
+            const int bshare = (bslice + blocks - 1) / blocks;
             int at = 0;  // lines of the next slice handed out so far
             for (int im = 0; im < images; im++) {
                 const float* bi = b + im * bimg;
+                const float* bn = bi + (int64_t)(p0 + kc) * ldb;
                 float* ci = c + im * cimg;
                 float* pi = pp + ((int64_t)im * n - j0) * kLanes;
                 GemmEpilogue e = ep;
                 if (e.z) e.z += im * cimg;
-                for (int64_t j = j0; j < j1; j += R, at += share) {
+                int bat = 0;
+                for (int64_t j = j0; j < j1; j += R, at += share, bat += bshare) {
                     const int lines = std::max(0, std::min(share, 2 * kc - at));
-                    (j + R <= j1 ? full : tail)(p0, kc, last, next ? next + 16 * at : nullptr, lines, panel, bi, ldb, pi + j * kLanes, ci,
-                                                ldc, rows, e, i, j);
+                    const int blines = std::max(0, std::min(bshare, bslice - bat));
+                    (j + R <= j1 ? full : tail)(p0, kc, last, next ? next + 16 * at : nullptr, lines,
+                                                blines ? bn + 16 * bat : nullptr, blines, panel, bi, ldb, pi + j * kLanes,
+                                                ci, ldc, rows, e, i, j);
                 }
             }
         }
