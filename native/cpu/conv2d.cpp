@@ -478,13 +478,16 @@ int forward_channel_blocks(const float* x, const float* w, const float* bias, fl
 // column matrix (x itself for a pointwise conv) read where it lies, nothing packed per call. The same
 // chains as the blocked GEMM, so the same bits; AVX-512 only. Measured (Xeon, 2 threads, weights
 // cold as in a network): ResNet-50's 1x1 convs at batch 1, 256 -> 1024 at 14x14 624 -> 380-400 us,
-// 2048 -> 512 at 7x7 633 -> 460-520, 512 -> 2048 at 7x7 667 -> 500-520; past 28x28 it is slower.
+// 2048 -> 512 at 7x7 633 -> 460-520, 512 -> 2048 at 7x7 667 -> 500-520. Onto larger planes it loses
+// (256 -> 64 at 56x56, batch 1: 464 -> 565 us) but for one panel of at most 32 output channels up to
+// 32x32 (MobileNetV2's 192 -> 32 at 28x28: 60 -> 44 us at batch 1, 1.86 -> 1.71 ms at batch 32).
 constexpr int kLanesMaxCols = 256;  // output positions per image
 constexpr int kLanesMinK = 128;     // taps per output (c r s)
 constexpr int kLanesImages = 2;     // images an item at most, each slice of the weights used by both
 
 bool lanes_applies(const ConvGeom& g, const Epilogue& e) {
-    return salient::isa::avx512() && g.groups == 1 && (int64_t)g.oh * g.ow <= kLanesMaxCols &&
+    const int64_t ohw = (int64_t)g.oh * g.ow;
+    return salient::isa::avx512() && g.groups == 1 && (ohw <= kLanesMaxCols || (g.k <= 32 && ohw <= 4 * kLanesMaxCols)) &&
            (int64_t)g.c * g.r * g.s >= kLanesMinK;
 }
 

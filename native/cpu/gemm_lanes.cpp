@@ -175,7 +175,7 @@ bool sgemm_lanes(const float* ap, int m, int k, int i0, int i1, const float* b, 
     if (!isa::avx512()) return false;
     const int n = j1 - j0, R = lanes_columns(n);
     const LanesBlock full = pick_lanes(R), tail = pick_lanes(n % R);
-    // k in blocks of kLanesKC steps, outermost: a block's rows of B stay in L2 across the panels, and
+    // k in blocks of at most kLanesKC steps, outermost: a block's rows of B stay in L2 across the panels, and
     // the panel's slice (kLanesKC x 32 floats) in L1 across the images' columns, as do the lines of B
     // under R columns across the next R; the sums in between wait in part (panels x images x n x 32)
     const int first = i0, stop = std::min(i1, m);
@@ -183,8 +183,9 @@ bool sgemm_lanes(const float* ap, int m, int k, int i0, int i1, const float* b, 
     const int panels = (stop - first + kLanes - 1) / kLanes;
     float* part = g_part.at_least((int64_t)panels * images * n * kLanes);
     if (!part) return false;
-    for (int p0 = 0; p0 < k; p0 += kLanesKC) {
-        const int kc = std::min(kLanesKC, k - p0);
+    const int kblocks = (k + kLanesKC - 1) / kLanesKC, kb = (k + kblocks - 1) / kblocks;  // equal blocks
+    for (int p0 = 0; p0 < k; p0 += kb) {
+        const int kc = std::min(kb, k - p0);
         const bool last = p0 + kc >= k;
         for (int i = first; i < stop; i += kLanes) {
             const float* panel = ap + (int64_t)i * k;
@@ -201,7 +202,7 @@ bool sgemm_lanes(const float* ap, int m, int k, int i0, int i1, const float* b, 
             // 7 of its columns is no stream the hardware prefetchers follow
             const bool bnext = i == first && !last && j0 == 0 && j1 == ldb;
             const int blocks = (n + R - 1) / R;
-            const int bslice = bnext ? (int)(((int64_t)std::min(kLanesKC, k - p0 - kc) * ldb + 15) / 16) : 0;
+            const int bslice = bnext ? (int)(((int64_t)std::min(kb, k - p0 - kc) * ldb + 15) / 16) : 0;
             const int bshare = (bslice + blocks - 1) / blocks;
             int at = 0;  // lines of the next slice handed out so far
             for (int im = 0; im < images; im++) {

@@ -34,7 +34,9 @@ class ConvLanesTest {
                 new Conv2dGeometry(5, 48, 15, 13, 40, 3, 3, 2, 2, 0, 1, 1, 0, 1, 1, 1),   // odd sides, uneven pads, pairs
                 new Conv2dGeometry(2, 160, 14, 14, 96, 1, 1, 2, 2, 0, 0, 0, 0, 1, 1, 1),  // strided 1x1 (downsampling)
                 new Conv2dGeometry(1, 24, 9, 9, 130, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 1),    // dilation 2: not Winograd
-                new Conv2dGeometry(3, 8, 12, 11, 20, 5, 5, 1, 2, 2, 1, 2, 3, 1, 1, 1));   // 5x5, strides 1x2
+                new Conv2dGeometry(3, 8, 12, 11, 20, 5, 5, 1, 2, 2, 1, 2, 3, 1, 1, 1),    // 5x5, strides 1x2
+                new Conv2dGeometry(1, 192, 28, 28, 32, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1),  // one panel past 16x16: positions split
+                new Conv2dGeometry(3, 144, 20, 24, 24, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1)); // ... 24 lanes of 32, 2 k blocks of 72
     }
 
     /** The chain of every output of g, then + bias (Im2colChainTest's), + z, then Relu (act 1) or Clip(0, 6) (act 2). */
