@@ -110,7 +110,9 @@ public final class Plan {
             // (one reader each: the reader reads the map's output as its data input alone, not as a weight too)
             Step c = steps.get(reader);
             if (c.outputs().length != 1 || c.outputs()[0].isEmpty() || sum[reader] > 0) continue;
-            int last = reader + (epilogue[reader] ? 1 : 0);
+            // (the reader's epilogue: an activation only; a step after it that it cannot fuse, as a
+            // transition's AveragePool after its conv, left the whole group unfused)
+            int last = reader + (epilogue[reader] && steps.get(reader + 1).op().opType().matches("Relu|Clip") ? 1 : 0);
             List<String> read = List.of(s.inputs()[0]);
             if (!s.inputs()[0].isEmpty() && !overlaps(outSlot[last][0], read, slotOf, offsets, sizes)) {
                 r[i] = last - i + 1;

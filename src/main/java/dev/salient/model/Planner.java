@@ -135,6 +135,18 @@ final class Planner {
         // there), then packed into one arena by offset
         Map<String, Integer> lastUse = new HashMap<>();
         for (int i = 0; i < steps.size(); i++) for (String in : steps.get(i).inputs()) if (!in.isEmpty()) lastUse.put(in, i);
+        // a ChannelAffine (and its Relu or Clip) before a Conv may run as the conv's prologue (Plan.prologues),
+        // the conv reading the affine's input: that input lives until the conv and the step after it (which
+        // may run in the conv's epilogue), so neither output is placed over it (DenseNet's transitions: their
+        // BatchNorm and Relu ran as passes of their own before)
+        for (int i = 0; i + 1 < steps.size(); i++) {
+            Plan.Step s = steps.get(i);
+            if (!s.op().opType().equals("ChannelAffine") || s.inputs().length == 0 || s.inputs()[0].isEmpty()) continue;
+            int reader = i + 1;
+            if (steps.get(reader).op().opType().matches("Relu|Clip") && i + 2 < steps.size()) reader = i + 2;
+            if (steps.get(reader).op().opType().equals("Conv"))
+                lastUse.merge(s.inputs()[0], Math.min(reader + 1, steps.size() - 1), Math::max);
+        }
         List<long[]> bufs = new ArrayList<>(); // {floats, first step, last step}
         // concats laid out in place: each group of tensors shares one buffer (a root), each member a view
         // of it at its offset; the members' slots come after the placed buffers' (kids: {root, offset})

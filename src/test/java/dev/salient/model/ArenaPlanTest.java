@@ -99,4 +99,50 @@ class ArenaPlanTest {
             }
         }
     }
+
+    /**
+     * A BatchNormalization (a ChannelAffine once loaded) and Relu before a 1x1 conv run as the conv's
+     * prologue, the conv reading the affine's input: so that input lives until the conv and the step
+     * after it, and neither output is placed over it. Before, the input died at the affine and the
+     * conv's output could take its place, so the group ran unfused (DenseNet's transitions), as two
+     * passes and a conv. Fused, the output is the unfused steps' bit for bit.
+     */
+    @Test
+    void aPrologueGroupsInputOutlivesItsConv() throws Exception {
+        Random r = new Random(13);
+        Path f = new OnnxBuilder().input("x", 2, 8, 6, 6).output("y")
+                .init("W0", OnnxBuilder.random(r, 8 * 8 * 9, 0.3f), 8, 8, 3, 3).init("W0b", OnnxBuilder.random(r, 8 * 8 * 9, 0.3f), 8, 8, 3, 3)
+                .init("gamma", OnnxBuilder.positive(r, 16), 16).init("beta", OnnxBuilder.random(r, 16, 0.5f), 16)
+                .init("mean", OnnxBuilder.random(r, 16, 0.5f), 16).init("var", OnnxBuilder.positive(r, 16), 16)
+                .init("W1", OnnxBuilder.random(r, 8 * 16, 0.3f), 8, 16, 1, 1)
+                .node("Conv", "c0", in("x", "W0"), in("a"), attrs("pads", 1, 1, 1, 1))
+                .node("Conv", "c0b", in("x", "W0b"), in("a2"), attrs("pads", 1, 1, 1, 1))
+                // b, laid out in place (its inputs written where it lies), dies at the BatchNormalization unfused
+                .node("Concat", "cat", in("a", "a2"), in("b"), OnnxBuilder.attr("axis", 1L))
+                .node("BatchNormalization", "bn", in("b", "gamma", "beta", "mean", "var"), in("n"), OnnxBuilder.attr("epsilon", 1e-3f))
+                .node("Relu", "r1", in("n"), in("p"))
+                .node("Conv", "c1", in("p", "W1"), in("q"))
+                .node("AveragePool", "pool", in("q"), in("y"), attrs("kernel_shape", 2, 2), attrs("strides", 2, 2))
+                .write(dir, "prologue.onnx");
+        Backend cpu = Engine.cpu();
+        boolean was = OpProfile.on();
+        try (Model m = Model.load(f); Tensor x = cpu.upload(OnnxBuilder.random(r, 2 * 8 * 36, 1f), 2, 8, 6, 6)) {
+            OpProfile.reset();
+            OpProfile.enable(true);
+            float[] fused;
+            try (Tensor y = m.forward(cpu, x)) {
+                fused = y.toArray();
+            }
+            String report = OpProfile.report();
+            assertTrue(report.contains("fwd ChannelAffine+Relu+Conv "), report);
+            // the same steps unfused: fetching the affine's output keeps it from fusing
+            Map<String, Tensor> out = m.run(cpu, Map.of("x", x), Set.of("n", "y"));
+            try (Tensor n = out.get("n"); Tensor y = out.get("y")) {
+                assertArrayEquals(fused, y.toArray());
+            }
+        } finally {
+            OpProfile.enable(was);
+            OpProfile.reset();
+        }
+    }
 }
