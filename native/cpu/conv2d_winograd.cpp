@@ -285,8 +285,10 @@ SALIENT_AVX512_BEGIN
 // C[r][0, H * kNR), one 16-lane accumulator per row and panel, each lane the AVX2 kernel's chain over K.
 // R rows of the block are computed (a last, partial block of U computes its own rows only, where all
 // kMR512 would waste a ninth of the products at 32 or 64 output channels: U's rows past them are zero).
+// With pf, pf + k * kMR512 is fetched at step k: U's block two blocks on, where each block is used
+// once (an image alone on a small plane: U streams from memory, 16 MiB for 512 channels).
 template <int H, int R>
-void kernel512(int K, const float* A, const float* B, float* C, int64_t ldc) {
+void kernel512(int K, const float* A, const float* B, float* C, int64_t ldc, const float* pf) {
     __m512 acc[R][H];
 #pragma GCC unroll 16
     for (int r = 0; r < R; r++)
@@ -294,6 +296,7 @@ void kernel512(int K, const float* A, const float* B, float* C, int64_t ldc) {
         for (int h = 0; h < H; h++) acc[r][h] = _mm512_setzero_ps();
     const float* B1 = B + (int64_t)K * kNR;
     for (int k = 0; k < K; k++, A += kMR512, B += kNR, B1 += kNR) {
+        if (pf) _mm_prefetch((const char*)(pf + (int64_t)k * kMR512), _MM_HINT_T1);
         const __m512 b0 = _mm512_loadu_ps(B), b1 = H == 2 ? _mm512_loadu_ps(B1) : b0;
 #pragma GCC unroll 16
         for (int r = 0; r < R; r++) {
@@ -309,7 +312,7 @@ void kernel512(int K, const float* A, const float* B, float* C, int64_t ldc) {
     }
 }
 
-using Kernel512 = void (*)(int, const float*, const float*, float*, int64_t);
+using Kernel512 = void (*)(int, const float*, const float*, float*, int64_t, const float*);
 
 // kernel512<H, rows> for 1 <= rows <= kMR512
 template <int H, int... R>
@@ -344,8 +347,10 @@ void multiply(const float* U, int64_t su, const float* V, int64_t sv, float* M, 
                         const float* Ab = A + (int64_t)bl * cin * kMR512;
                         float* Cb = C + (int64_t)bl * kMR512 * ldp + p * kNR;
                         const int rows = std::min(kMR512, cout - bl * kMR512);
-                        if (p + 1 < panels) pick512<2>(rows)(cin, Ab, Bp, Cb, ldp);
-                        else pick512<1>(rows)(cin, Ab, Bp, Cb, ldp);
+                        // the first pair of panels reads each block of U from memory: fetch it ahead
+                        const float* pf = p == 0 ? Ab + 2 * (int64_t)cin * kMR512 : nullptr;
+                        if (p + 1 < panels) pick512<2>(rows)(cin, Ab, Bp, Cb, ldp, pf);
+                        else pick512<1>(rows)(cin, Ab, Bp, Cb, ldp, pf);
                     }
                 }
                 continue;
