@@ -239,12 +239,13 @@ Split split(int th, int tw, int n, int nt, int cin, int cout) {
 // those rows are computed: a last, partial block of U (32 output channels: 2 of 6 rows) would
 // otherwise spend the block's products on its zero rows.
 template <int R>
-void kernel_rows(int K, const float* A, const float* B, float* C, int64_t ldc) {
+void kernel_rows(int K, const float* A, const float* B, float* C, int64_t ldc, const float* pf) {
 #if defined(__AVX2__) && defined(__FMA__)
     __m256 acc[R][2];
 #pragma GCC unroll 6
     for (int r = 0; r < R; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
     for (int k = 0; k < K; k++, A += kMR, B += kNR) {
+        if (pf) _mm_prefetch((const char*)(pf + (int64_t)k * kMR), _MM_HINT_T1);  // as kernel512
         const __m256 b0 = _mm256_load_ps(B), b1 = _mm256_load_ps(B + 8);
 #pragma GCC unroll 6
         for (int r = 0; r < R; r++) {
@@ -258,6 +259,7 @@ void kernel_rows(int K, const float* A, const float* B, float* C, int64_t ldc) {
         _mm256_storeu_ps(C + r * ldc + 8, acc[r][1]);
     }
 #else
+    (void)pf;
     float acc[R][kNR] = {};
     for (int k = 0; k < K; k++, A += kMR, B += kNR)
         for (int r = 0; r < R; r++)
@@ -268,14 +270,14 @@ void kernel_rows(int K, const float* A, const float* B, float* C, int64_t ldc) {
 }
 
 // kernel_rows<rows> for 1 <= rows <= kMR
-inline void kernel(int K, const float* A, const float* B, float* C, int64_t ldc, int rows) {
+inline void kernel(int K, const float* A, const float* B, float* C, int64_t ldc, int rows, const float* pf) {
     switch (rows) {
-        case 1: return kernel_rows<1>(K, A, B, C, ldc);
-        case 2: return kernel_rows<2>(K, A, B, C, ldc);
-        case 3: return kernel_rows<3>(K, A, B, C, ldc);
-        case 4: return kernel_rows<4>(K, A, B, C, ldc);
-        case 5: return kernel_rows<5>(K, A, B, C, ldc);
-        default: return kernel_rows<kMR>(K, A, B, C, ldc);
+        case 1: return kernel_rows<1>(K, A, B, C, ldc, pf);
+        case 2: return kernel_rows<2>(K, A, B, C, ldc, pf);
+        case 3: return kernel_rows<3>(K, A, B, C, ldc, pf);
+        case 4: return kernel_rows<4>(K, A, B, C, ldc, pf);
+        case 5: return kernel_rows<5>(K, A, B, C, ldc, pf);
+        default: return kernel_rows<kMR>(K, A, B, C, ldc, pf);
     }
 }
 
@@ -360,7 +362,7 @@ void multiply(const float* U, int64_t su, const float* V, int64_t sv, float* M, 
                 const float* Bp = B + p * cin * kNR;
                 for (int bl = b0; bl < b1; bl++)
                     kernel(cin, A + (int64_t)bl * cin * kMR, Bp, C + (int64_t)bl * kMR * ldp + p * kNR, ldp,
-                           std::min(kMR, cout - bl * kMR));
+                           std::min(kMR, cout - bl * kMR), p == 0 ? A + (int64_t)(bl + 2) * cin * kMR : nullptr);
             }
         }
     }
