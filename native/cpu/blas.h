@@ -78,7 +78,7 @@ void lanes_pack(const float* a, int64_t lda, int m, int k, float* dst);
 // rounds it: the same chains and the same bits. With images > 1, as many products side by side, the
 // next one's B, C and ep's z bimg, cimg and cimg floats on, each slice of A used by all of them in
 // turn. False, with nothing written, where the instruction
-// set has no such kernel (AVX-512 only) or there is no memory for the k blocks' partial sums.
+// set has no such kernel (a build without AVX2) or there is no memory for the k blocks' partial sums.
 bool sgemm_lanes(const float* ap, int m, int k, int i0, int i1, const float* b, int64_t ldb, int j0, int j1, float* c,
                  int64_t ldc, const GemmEpilogue& ep, int images = 1, int64_t bimg = 0, int64_t cimg = 0);
 // The columns sgemm_lanes takes at a time for a range of n: 7 where n is a multiple of 7 (planes of

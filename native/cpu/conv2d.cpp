@@ -476,7 +476,7 @@ int forward_channel_blocks(const float* x, const float* w, const float* bias, fl
 // Convs onto small planes with the output channels on the vector lanes (blas.h's sgemm_lanes): the
 // weights packed once into 32-channel panels (kept in the filter cache) and read front to back, the
 // column matrix (x itself for a pointwise conv) read where it lies, nothing packed per call. The same
-// chains as the blocked GEMM, so the same bits; AVX-512 only. Measured (Xeon, 2 threads, weights
+// chains as the blocked GEMM, so the same bits. Measured (Xeon, 2 threads, weights
 // cold as in a network): ResNet-50's 1x1 convs at batch 1, 256 -> 1024 at 14x14 624 -> 380-400 us,
 // 2048 -> 512 at 7x7 633 -> 460-520, 512 -> 2048 at 7x7 667 -> 500-520. Onto larger planes it loses
 // (256 -> 64 at 56x56, batch 1: 464 -> 565 us) but for one panel of at most 32 output channels up to
@@ -484,10 +484,15 @@ int forward_channel_blocks(const float* x, const float* w, const float* bias, fl
 constexpr int kLanesMaxCols = 256;  // output positions per image
 constexpr int kLanesMinK = 128;     // taps per output (c r s)
 constexpr int kLanesImages = 2;     // images an item at most, each slice of the weights used by both
+constexpr bool kLanesIsa = SALIENT_HAVE_AVX512 != 0;  // (built for AVX2 at least: the kernels of either ISA)
 
-bool lanes_applies(const ConvGeom& g, const Epilogue& e) {
+bool lanes_applies(const ConvGeom& g, const Epilogue& e, int nt) {
     const int64_t ohw = (int64_t)g.oh * g.ow;
-    return salient::isa::avx512() && g.groups == 1 && (ohw <= kLanesMaxCols || (g.k <= 32 && ohw <= 4 * kLanesMaxCols)) &&
+    // AVX2 (its kernel: 16 of the panel's lanes at a time, 6 columns) only with fewer images than
+    // threads: with AVX2 forced on the Xeon, batch 1, weights cold, 256 -> 1024 at 14x14 585 -> 508 us,
+    // 2048 -> 512 at 7x7 688 -> 513, 3x3 stride-2 512 at 14x14 1726 -> 1298; at batch 32 512 -> 2048 at
+    // 7x7 15.7 -> 17.6 ms (the blocked GEMM's bits are the same, so the path may follow the batch)
+    return kLanesIsa && (salient::isa::avx512() || g.n < nt) && g.groups == 1 && (ohw <= kLanesMaxCols || (g.k <= 32 && ohw <= 4 * kLanesMaxCols)) &&
            (int64_t)g.c * g.r * g.s >= kLanesMinK;
 }
 
@@ -594,7 +599,7 @@ int forward(const float* x, const float* w, const float* bias, float* y, const C
     const double flops = 2.0 * n * k * (double)g.oh * g.ow * crs;
     const int nt = flops < 2e6 ? 1 : omp_get_max_threads();
     if (winograd_applies(g, nt)) return winograd_forward(x, w, bias, y, g, nt, e);
-    if (lanes_applies(g, e)) return forward_lanes(x, w, bias, y, g, nt, e);
+    if (lanes_applies(g, e, nt)) return forward_lanes(x, w, bias, y, g, nt, e);
     {
         salient::host::Vol3Geom v;
         v.n = n, v.c = c, v.k = k, v.groups = groups, v.cg = g.cg, v.kg = g.kg;

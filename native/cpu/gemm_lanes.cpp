@@ -10,7 +10,9 @@
 // when the weights are out of the caches, as they are in a network at batch 1. Here A is packed
 // once (lanes_pack; the conv keeps it with its filter cache) into panels of 32 rows, p-major, read
 // front to back as one stream; B is read where it lies, R of its columns broadcast at a time; each
-// R x 32 block of C is transposed in registers (8x8 at a time) and stored with the epilogue.
+// R x 32 block of C is transposed in registers (8x8 at a time) and stored with the epilogue. AVX-512
+// takes 7 columns by 32 lanes at a time; AVX2 (16 registers) 6 columns by 16 lanes, the panel's two
+// halves in turn.
 //
 // FLOPs: 2 m n k; bytes: A's 4 m k once per call, B's 4 n k once per panel of 32 rows (in L2).
 #include <algorithm>
@@ -64,7 +66,6 @@ struct Part {
 };
 thread_local Part g_part;
 
-SALIENT_AVX512_BEGIN
 // r[q] <- column q of the 8x8 block whose rows are r (24 shuffles)
 inline void transpose8x8(__m256 r[8]) {
     const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]),
@@ -85,6 +86,85 @@ inline void transpose8x8(__m256 r[8]) {
     r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
 }
 
+// The AVX2 twin of lanes_block below (16 ymm registers): the panel's 32 lanes in two halves of 16,
+// one after the other, each 2 x 8 lanes by R (6) columns, 12 accumulators; the same chains and the
+// same stores, so the same bits. The next slices are fetched in the first half's pass.
+template <int R>
+void lanes_block2(int p0, int kc, bool last, const float* fetch, int lines, const float* bfetch, int blines,
+                  const float* ap, const float* b, int64_t ldb, float* part, float* c, int64_t ldc, int rows,
+                  const GemmEpilogue& ep, int i0, int64_t j) {
+    alignas(32) static const int kMask[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+    const __m256i m = _mm256_loadu_si256((const __m256i*)(kMask + 8 - R));
+    for (int half = 0; half < 2 && 16 * half < rows; half++) {
+        __m256 acc[R][2];
+#pragma GCC unroll 8
+        for (int r = 0; r < R; r++)
+#pragma GCC unroll 2
+            for (int h = 0; h < 2; h++)
+                acc[r][h] = p0 > 0 ? _mm256_load_ps(part + r * kLanes + 16 * half + 8 * h) : _mm256_setzero_ps();
+        const float* a = ap + (int64_t)p0 * kLanes + 16 * half;
+        const float* bp = b + (int64_t)p0 * ldb + j;
+        for (int p = 0; p < kc; p++, a += kLanes, bp += ldb) {
+            if (half == 0) {
+                if (p < lines) _mm_prefetch((const char*)(fetch + 16 * p), kFetchHint);
+                if (p + kc < lines) _mm_prefetch((const char*)(fetch + 16 * (p + kc)), kFetchHint);
+                if (p < blines) _mm_prefetch((const char*)(bfetch + 16 * p), kFetchHint);
+                if (p + kc < blines) _mm_prefetch((const char*)(bfetch + 16 * (p + kc)), kFetchHint);
+            }
+            const __m256 a0 = _mm256_load_ps(a), a1 = _mm256_load_ps(a + 8);
+#pragma GCC unroll 8
+            for (int r = 0; r < R; r++) {
+                const __m256 bv = _mm256_broadcast_ss(bp + r);
+                acc[r][0] = _mm256_fmadd_ps(bv, a0, acc[r][0]);
+                acc[r][1] = _mm256_fmadd_ps(bv, a1, acc[r][1]);
+            }
+        }
+        if (!last) {
+#pragma GCC unroll 8
+            for (int r = 0; r < R; r++) {
+                _mm256_store_ps(part + r * kLanes + 16 * half, acc[r][0]);
+                _mm256_store_ps(part + r * kLanes + 16 * half + 8, acc[r][1]);
+            }
+            continue;
+        }
+        const int base = i0 + 16 * half;
+        const float* bias = ep.bias ? ep.bias + base : nullptr;
+        const float* z = ep.z ? ep.z + (int64_t)base * ep.ldz + j : nullptr;
+        float* cp = c + (int64_t)base * ldc + j;
+#pragma GCC unroll 2
+        for (int q = 0; q < 2; q++) {  // lanes 8q .. 8q+7 of this half
+            if (16 * half + 8 * q >= rows) break;
+            __m256 t[8];
+#pragma GCC unroll 8
+            for (int r = 0; r < 8; r++) t[r] = r < R ? acc[r < R ? r : 0][q] : _mm256_setzero_ps();
+            transpose8x8(t);
+            const int n8 = std::min(8, rows - 16 * half - 8 * q);
+            for (int l = 0; l < n8; l++) {
+                const int i = 8 * q + l;
+                __m256 v = t[l];
+                if (bias) v = _mm256_add_ps(v, _mm256_set1_ps(bias[i]));
+                if (z) v = _mm256_add_ps(v, _mm256_maskload_ps(z + (int64_t)i * ep.ldz, m));
+                _mm256_maskstore_ps(cp + (int64_t)i * ldc, m, act256(v, ep.act, ep.lo, ep.hi));
+            }
+        }
+    }
+}
+
+using LanesBlock = void (*)(int, int, bool, const float*, int, const float*, int, const float*, const float*, int64_t,
+                            float*, float*, int64_t, int, const GemmEpilogue&, int, int64_t);
+
+LanesBlock pick_lanes2(int r) {
+    switch (r) {
+        case 1: return lanes_block2<1>;
+        case 2: return lanes_block2<2>;
+        case 3: return lanes_block2<3>;
+        case 4: return lanes_block2<4>;
+        case 5: return lanes_block2<5>;
+        default: return lanes_block2<6>;
+    }
+}
+
+SALIENT_AVX512_BEGIN
 // C rows [i0, i0 + rows) (rows <= 32, one panel of packed A at ap, steps [p0, p0 + kc)) by columns
 // [j, j + R) of B: acc[r] (32 lanes, in two halves) starts from 0 (p0 == 0) or from the partial
 // sums at part[r * 32] and goes on with the chain of A[i][p] * B[p][j + r] over the k block; then
@@ -147,9 +227,6 @@ void lanes_block(int p0, int kc, bool last, const float* fetch, int lines, const
     }
 }
 
-using LanesBlock = void (*)(int, int, bool, const float*, int, const float*, int, const float*, const float*, int64_t, float*, float*, int64_t, int,
-                            const GemmEpilogue&, int, int64_t);
-
 LanesBlock pick_lanes(int r) {
     switch (r) {
         case 1: return lanes_block<1>;
@@ -167,14 +244,14 @@ SALIENT_AVX512_END
 }  // namespace
 #endif
 
-int lanes_columns(int n) { return n % 7 == 0 ? 7 : 8; }
+int lanes_columns(int n) { return isa::avx512() ? (n % 7 == 0 ? 7 : 8) : 6; }
 
 bool sgemm_lanes(const float* ap, int m, int k, int i0, int i1, const float* b, int64_t ldb, int j0, int j1, float* c,
                  int64_t ldc, const GemmEpilogue& ep, int images, int64_t bimg, int64_t cimg) {
 #if SALIENT_HAVE_AVX512
-    if (!isa::avx512()) return false;
     const int n = j1 - j0, R = lanes_columns(n);
-    const LanesBlock full = pick_lanes(R), tail = pick_lanes(n % R);
+    const bool wide = isa::avx512();
+    const LanesBlock full = wide ? pick_lanes(R) : pick_lanes2(R), tail = wide ? pick_lanes(n % R) : pick_lanes2(n % R);
     // k in blocks of at most kLanesKC steps, outermost: a block's rows of B stay in L2 across the panels, and
     // the panel's slice (kLanesKC x 32 floats) in L1 across the images' columns, as do the lines of B
     // under R columns across the next R; the sums in between wait in part (panels x images x n x 32)

@@ -9,10 +9,10 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * Convs onto small planes with the output channels on the vector lanes (native/cpu/gemm_lanes.cpp,
- * AVX-512; conv2d.cpp's forward_lanes): pointwise convs, strided 1x1 and 3x3 convs, any conv of one group
+ * AVX-512, and AVX2 with fewer images than threads; conv2d.cpp's forward_lanes): pointwise convs, strided 1x1 and 3x3 convs, any conv of one group
  * that is not Winograd's. Every output is the chain {@code acc = fma(w[k,c,r,s], x[n,c,ih,iw], acc)} over
  * its taps in (c, r, s) order from 0, then + bias, + the residual, then the activation, each rounded as its
- * own op rounds it: the same bits as the blocked GEMM that AVX2 runs. Held here to that chain written out
+ * own op rounds it: the same bits as the blocked GEMM (which AVX2 runs at batch 1 on one thread). Held here to that chain written out
  * in Java, bit for bit, on one and two threads (whole images, pairs of images, an image's 32-channel
  * panels or its positions split over the threads, its column matrix built by both), at each instruction
  * set the processor has: a lane left stale, a panel's tail row stored, a k block's partial sums lost, a
