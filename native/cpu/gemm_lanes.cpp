@@ -25,6 +25,7 @@
 #include "epilogue512.h"
 #include "isa.h"
 #include "salient.h"
+#include "transpose8.h"
 
 namespace salient {
 
@@ -45,10 +46,7 @@ void lanes_pack(const float* a, int64_t lda, int m, int k, float* dst) {
 namespace {
 
 constexpr int kLanesKC = 128;  // k steps per block
-#ifndef LANES_HINT
-#define LANES_HINT _MM_HINT_T1
-#endif
-constexpr auto kFetchHint = LANES_HINT;
+constexpr auto kFetchHint = _MM_HINT_T1;  // into L2 (measured against L1: the same or faster)
 
 // Per-thread partial sums (grow-only)
 struct Part {
@@ -65,26 +63,6 @@ struct Part {
     ~Part() { std::free(p); }
 };
 thread_local Part g_part;
-
-// r[q] <- column q of the 8x8 block whose rows are r (24 shuffles)
-inline void transpose8x8(__m256 r[8]) {
-    const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]),
-                 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]),
-                 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]),
-                 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
-    const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE),
-                 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE),
-                 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE),
-                 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-    r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
-    r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
-    r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
-    r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
-    r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
-    r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
-    r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
-    r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
-}
 
 // The AVX2 twin of lanes_block below (16 ymm registers): the panel's 32 lanes in two halves of 16,
 // one after the other, each 2 x 8 lanes by R (6) columns, 12 accumulators; the same chains and the
@@ -105,7 +83,7 @@ void lanes_block2(int p0, int kc, bool last, const float* fetch, int lines, cons
         const float* a = ap + (int64_t)p0 * kLanes + 16 * half;
         const float* bp = b + (int64_t)p0 * ldb + j;
         for (int p = 0; p < kc; p++, a += kLanes, bp += ldb) {
-            if (half == 0) {
+            if (half == 0) {  // this block's shares of the next slices of the weights and of B
                 if (p < lines) _mm_prefetch((const char*)(fetch + 16 * p), kFetchHint);
                 if (p + kc < lines) _mm_prefetch((const char*)(fetch + 16 * (p + kc)), kFetchHint);
                 if (p < blines) _mm_prefetch((const char*)(bfetch + 16 * p), kFetchHint);
@@ -171,8 +149,9 @@ SALIENT_AVX512_BEGIN
 // either back into part (more k blocks follow), or each 8x8 block is transposed and row i's R values
 // stored as sgemm_canonical_ep's stores round them: + bias, + z, then the activation.
 template <int R>
-void lanes_block(int p0, int kc, bool last, const float* fetch, int lines, const float* bfetch, int blines, const float* ap, const float* b, int64_t ldb, float* part,
-                 float* c, int64_t ldc, int rows, const GemmEpilogue& ep, int i0, int64_t j) {
+void lanes_block(int p0, int kc, bool last, const float* fetch, int lines, const float* bfetch, int blines,
+                 const float* ap, const float* b, int64_t ldb, float* part, float* c, int64_t ldc, int rows,
+                 const GemmEpilogue& ep, int i0, int64_t j) {
     __m512 lo[R], hi[R];
 #pragma GCC unroll 8
     for (int r = 0; r < R; r++) {
@@ -272,13 +251,13 @@ bool sgemm_lanes(const float* ap, int m, int k, int i0, int i1, const float* b, 
             const float* next = i + kLanes < stop ? panel + (int64_t)kLanes * k + (int64_t)p0 * kLanes
                                 : last            ? nullptr
                                                   : ap + (int64_t)first * k + (int64_t)(p0 + kc) * kLanes;
-            const int uses = images * ((n + R - 1) / R), share = next ? (2 * kc + uses - 1) / uses : 0;
+            const int blocks = (n + R - 1) / R, uses = images * blocks;
+            const int share = next ? (2 * kc + uses - 1) / uses : 0;
             float* pp = part + (int64_t)(i - first) / kLanes * images * n * kLanes;
             // the first panel's blocks also fetch B's next k block where its rows are whole (one run of
             // kc x ldb floats an image): at batch 32 the input comes from memory, and a block's walk down
             // 7 of its columns is no stream the hardware prefetchers follow
             const bool bnext = i == first && !last && j0 == 0 && j1 == ldb;
-            const int blocks = (n + R - 1) / R;
             const int bslice = bnext ? (int)(((int64_t)std::min(kb, k - p0 - kc) * ldb + 15) / 16) : 0;
             const int bshare = (bslice + blocks - 1) / blocks;
             int at = 0;  // lines of the next slice handed out so far
