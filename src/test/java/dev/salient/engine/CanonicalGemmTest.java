@@ -72,9 +72,11 @@ class CanonicalGemmTest {
         // on AVX2, B (not transposed) read where it lies when m <= 48, 2048 <= m*k <= 8192 and
         // n*k >= 64K (m = 7, 24 and 40 with k = 1000, 300 or 200);
         // k: tails of 4 and 16 steps, the column groups' skew, more than one k block (256);
-        // n: partial column groups and panels, and enough of B (n*k >= 256K) to split over threads
+        // n: partial column groups and panels (the AVX-512 blocked path's blocks of 1 to 4 panels, whole
+        // and partial: 9, 20, 37, 60 and 100 = 64 + 36 columns), and enough of B (n*k >= 256K) to split
+        // over threads
         int[] ms = {1, 2, 3, 4, 5, 6, 7, 13, 24, 32, 40, 100};
-        int[][] nk = {{1, 7}, {9, 33}, {37, 300}, {100, 1030}, {300, 1000}, {1001, 200}};
+        int[][] nk = {{1, 7}, {9, 33}, {20, 129}, {37, 300}, {60, 64}, {100, 1030}, {300, 1000}, {1001, 200}};
         onOneAndTwoThreads(() -> {
             Random r = new Random(5);
             for (int m : ms)
