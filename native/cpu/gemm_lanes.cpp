@@ -47,6 +47,12 @@ namespace {
 
 constexpr int kLanesKC = 128;  // k steps per block
 constexpr auto kFetchHint = _MM_HINT_T1;  // into L2 (measured against L1: the same or faster)
+// The last k block's stores add a residual: 32 rows of it, R floats each, a block, rows far apart (a
+// pattern the hardware prefetchers do not follow from memory). Each block fetches the line this many
+// floats past its own in each row, a block or two before its stores need it. ResNet-50's 256 -> 1024
+// at 14x14 with its residual, batch 32, 2 threads (Xeon), alternating: 11.8-13.2 -> 11.3-12.2 ms;
+// 512 -> 2048 at 7x7 (rows of 49) within noise; 32 and 48 floats ahead no better.
+constexpr int kResidualAhead = 16;
 
 // Per-thread partial sums (grow-only)
 struct Part {
@@ -157,6 +163,10 @@ void lanes_block(int p0, int kc, bool last, const float* fetch, int lines, const
     for (int r = 0; r < R; r++) {
         lo[r] = p0 > 0 ? _mm512_load_ps(part + r * kLanes) : _mm512_setzero_ps();
         hi[r] = p0 > 0 ? _mm512_load_ps(part + r * kLanes + 16) : _mm512_setzero_ps();
+    }
+    if (last && ep.z) {  // the residual's next line of each of the block's rows, fetched while the products run
+        const float* z = ep.z + (int64_t)i0 * ep.ldz + j + kResidualAhead;
+        for (int r = 0; r < rows; r++) _mm_prefetch((const char*)(z + r * ep.ldz), _MM_HINT_T0);
     }
     ap += (int64_t)p0 * kLanes;
     const float* bp = b + (int64_t)p0 * ldb + j;
