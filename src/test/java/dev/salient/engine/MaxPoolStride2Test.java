@@ -9,10 +9,10 @@ import org.junit.jupiter.params.provider.MethodSource;
 /**
  * With AVX-512, 3x3 stride-2 max pooling (the stem pool) runs a fused 16-wide kernel over its rows read
  * in place, -inf outside them (native pool2d.cpp, s2k3_applies); AVX2 and other windows run the two-pass
- * row scan. Both scan
- * the window columns then rows with PyTorch's take rule (larger, or NaN), so the outputs must be the
- * same bits: checked on inputs with ties of +0 and -0, -inf, and NaNs of different payloads, at pads
- * 0 and 1, odd and even sizes, floor and ceil outputs, against AVX2 and against one image alone.
+ * row scan. Both scan the window columns then rows with PyTorch's take rule (larger, or NaN), so the
+ * outputs must be the same bits: checked on inputs with ties of +0 and -0, -inf, and NaNs of different
+ * payloads, at pads 0 and 1, odd and even sizes, floor and ceil outputs, against AVX2 and against one
+ * image alone.
  * (The AVX-512 comparison skips on processors without it.)
  */
 class MaxPoolStride2Test {
