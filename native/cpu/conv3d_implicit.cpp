@@ -38,6 +38,7 @@
 #include "conv2d_epilogue.h"
 #include "conv3d.h"
 #include "epilogue512.h"
+#include "filter_cache.h"
 #include "isa.h"
 #include "workspace.h"
 
@@ -239,6 +240,21 @@ void kernel512(int K, const float* A, const float* base, const int64_t* off, flo
 template <int OB, int P, int SW>
 void direct512(int K, const float* W, const float* base, const int64_t* off, int64_t pfd, const Out& out,
                bool from_bias, const float* bias0) {
+    {  // the lines this tile stores (and their residual's), fetched while its products run: in a
+       // network the output is out of the caches (ResNet's 7x7 stem at batch 1, its input and output
+       // cold, 2 threads, alternating: 0.99-1.14 -> 0.87-0.91 ms)
+        const Epilogue& e = *out.e;
+        for (int r = 0; r < out.rows; r++) {
+            const float* yr = out.y + r * out.ldy;
+            _mm_prefetch((const char*)yr, _MM_HINT_T0);
+            _mm_prefetch((const char*)(yr + out.cols - 1), _MM_HINT_T0);
+            if (e.z) {
+                const float* zr = e.z + (yr - e.base);
+                _mm_prefetch((const char*)zr, _MM_HINT_T0);
+                _mm_prefetch((const char*)(zr + out.cols - 1), _MM_HINT_T0);
+            }
+        }
+    }
     __m512 c[P][OB];
 #pragma GCC unroll 4
     for (int b = 0; b < OB; b++) {
@@ -339,16 +355,27 @@ int direct_forward(const float* x, const float* w, const float* bias, float* y, 
     const int64_t K = (int64_t)g.cg * g.ker_vol(), dcols = 16 * (int64_t)plan.ob, dblocks = (g.kg + dcols - 1) / dcols;
     // filters of each group in blocks of dcols output channels, K x dcols each (channels past kg zero),
     // then the biases in the same blocks
+    // (packed once: the filter cache keeps them for the next call with the same weights)
     const int64_t apack = (int64_t)g.groups * dblocks * K * dcols, bpack = (int64_t)g.groups * dblocks * dcols;
-    float* A = (float*)std::aligned_alloc(64, (size_t)(apack + bpack) * sizeof(float));
+    const auto Ac = cached_filters(w, (int64_t)g.k * K, {kFilterDirect, g.kg, (int)K, (int)dcols + 128 * g.groups, false},
+                                   (size_t)apack * sizeof(float), [&](float* a) {
+                                       for (int64_t go = 0; go < (int64_t)g.groups * dblocks * dcols; go++) {
+                                           const int64_t gi = go / (dblocks * dcols), o = go % (dblocks * dcols);
+                                           if (o >= g.kg) continue;  // (zeros)
+                                           float* d = a + (gi * dblocks + o / dcols) * K * dcols + o % dcols;
+                                           const float* wo = w + ((int64_t)gi * g.kg + o) * K;
+                                           for (int64_t k = 0; k < K; k++) d[k * dcols] = wo[k];
+                                       }
+                                   });
+    float* Bp = (float*)std::aligned_alloc(64, (size_t)((bpack + 15) / 16 * 16) * sizeof(float));
     // tap offsets in the slab (off) and, for a geometry without pads, in x itself (offx)
     int64_t* off = (int64_t*)std::malloc(sizeof(int64_t) * 2 * (size_t)K);
-    if (!A || !off) {
-        std::free(A), std::free(off);
+    if (!Ac || !Bp || !off) {
+        std::free(Bp), std::free(off);
         return fail(SALIENT_ENOMEM, "conv3d_forward_cpu: out of memory for the packed filters");
     }
+    const float* A = Ac.get();
     int64_t* offx = off + K;
-    float* Bp = A + apack;
     for (int64_t i = 0; i < bpack; i++) {
         const int64_t gi = i / (dblocks * dcols), o = i % (dblocks * dcols);
         Bp[i] = bias && o < g.kg ? bias[gi * g.kg + o] : 0.f;
@@ -381,18 +408,6 @@ int direct_forward(const float* x, const float* w, const float* bias, float* y, 
         if (!xs) {
 #pragma omp atomic write
             err = 1;
-        }
-        // the filters packed by the team, each output channel's K taps read in order (channels
-        // past kg: zero columns), before any item runs (the loop's barrier)
-#pragma omp for schedule(static)
-        for (int64_t go = 0; go < (int64_t)g.groups * dblocks * dcols; go++) {
-            const int64_t gi = go / (dblocks * dcols), o = go % (dblocks * dcols), b = o / dcols, r = o % dcols;
-            float* a = A + (gi * dblocks + b) * K * dcols + r;
-            const float* wo = w + ((int64_t)gi * g.kg + o) * K;
-            if (o < g.kg)
-                for (int64_t k = 0; k < K; k++) a[k * dcols] = wo[k];
-            else
-                for (int64_t k = 0; k < K; k++) a[k * dcols] = 0.f;
         }
 #pragma omp for schedule(dynamic, 1)
         for (int64_t it = 0; it < items; it++) {
@@ -453,7 +468,7 @@ int direct_forward(const float* x, const float* w, const float* bias, float* y, 
             }
         }
     }
-    std::free(A), std::free(off);
+    std::free(Bp), std::free(off);
     if (err) return fail(SALIENT_ENOMEM, "conv3d_forward_cpu: out of memory for the input slab");
     return SALIENT_OK;
 }
@@ -470,12 +485,14 @@ int direct_forward(const float* x, const float* w, const float* bias, float* y, 
 // fewer images than threads, one of at least kDirect2dSplitPlane.
 constexpr int64_t kDirect2dTaps = 1152;
 constexpr int64_t kDirect2dMinPlane = 12 * 12;
-constexpr int64_t kDirect2dSplitPlane = 56 * 56;
+constexpr int64_t kDirect2dSplitPlane = 28 * 28;
 
 bool direct2d_applies(const Vol3Geom& g, int nt) {
 #if SALIENT_HAVE_AVX512
     // with fewer images than threads each image's rows are split over them: a win on large planes only
-    // (the stem at batch 1: 1.23 -> 0.94 ms; a 3x3 stride-2 conv onto 14x14: 0.56 -> 0.81 ms)
+    // (the stem at batch 1: 1.23 -> 0.94 ms; a 3x3 stride-2 conv onto 14x14: 0.56 -> 0.81 ms). Onto
+    // 28x28 it wins since the packed filters are kept (the filter cache): batch 1, 2 threads, against
+    // im2col + SGEMM, alternating: 128 -> 128 from 56x56 920-980 -> 747-839 us, 64 -> 128 530-537 -> 426-428
     const bool rows_split = (int64_t)g.n * g.groups < nt;
     const int64_t plane = (int64_t)g.out[1] * g.out[2];
     return g.ker_vol() > 1 && (int64_t)g.cg * g.ker_vol() <= kDirect2dTaps && direct_plan(g).ob > 0 &&

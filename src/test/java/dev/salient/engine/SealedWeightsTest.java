@@ -42,10 +42,11 @@ class SealedWeightsTest {
     // block of 256), pointwise on a small plane at batch 1 (channel blocks over the threads),
     // pointwise on small planes batched (images side by side), a stem (3x3 stride 2: the implicit
     // GEMM on AVX2), im2col (3x3 stride 2 of 576 taps: the GEMM's packer), rows of A past the
-    // kernel's last full block of 6 (m = 100)
+    // kernel's last full block of 6 (m = 100); on AVX-512 the direct kernel, whose packed filters are
+    // cached too (a 3x3 stride-2 conv onto 20x20 at batch 2, a 7x7 stride-2 stem onto 32x32 at batch 1)
     @ParameterizedTest(name = "n{0} c{1} h{2} k{3} r{4} s{5}")
     @CsvSource({"1,32,14,32,3,1", "2,300,9,96,1,1", "1,160,7,256,1,1", "8,64,7,100,1,1", "1,3,30,32,3,2", "1,64,30,32,3,2",
-            "2,40,12,100,1,1"})
+            "2,40,12,100,1,1", "2,16,40,48,3,2", "1,3,64,48,7,2"})
     void liftingTheSealDropsWhatWasDerived(int n, int c, int h, int k, int r, int s) {
         float[] x = Parity.random(1, n * c * h * h), wa = Parity.random(2, k * c * r * r), wb = Parity.random(3, k * c * r * r);
         float[] ya, yb;
