@@ -46,6 +46,7 @@
 #include "conv2d_epilogue.h"
 #include "epilogue512.h"
 #include "isa.h"
+#include "transpose.h"
 #include "workspace.h"
 
 namespace salient {
@@ -321,29 +322,6 @@ inline __m512 taps9_512(const __m512* wt, const __m512* u, __m512 bv) {
     a2 = _mm512_fmadd_ps(wt[8], u[8], a2);
     acc = _mm512_fmadd_ps(wt[2], u[2], acc);
     return _mm512_add_ps(acc, _mm512_add_ps(a1, a2));
-}
-
-// r[0..15] (16 rows of 16 floats) transposed in registers: r[t] becomes column t. Unpacks and
-// in-lane shuffles make 4x4 blocks, then two rounds of 128-bit lane shuffles place them (64
-// shuffles, where 16 gathers of 16 lanes each cost several times more on the machines measured).
-inline void transpose16(__m512* r) {
-    __m512 t[16], u[16];
-    for (int i = 0; i < 16; i += 2) t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]), t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
-    for (int i = 0; i < 16; i += 4) {
-        u[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
-        u[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
-        u[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
-        u[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
-    }
-    // u[4b + e], lane k: rows 4b .. 4b+3 at column 4k + e
-    for (int e = 0; e < 4; e++) {
-        const __m512 v0 = _mm512_shuffle_f32x4(u[e], u[4 + e], 0x88), v1 = _mm512_shuffle_f32x4(u[e], u[4 + e], 0xDD);
-        const __m512 v2 = _mm512_shuffle_f32x4(u[8 + e], u[12 + e], 0x88), v3 = _mm512_shuffle_f32x4(u[8 + e], u[12 + e], 0xDD);
-        r[e] = _mm512_shuffle_f32x4(v0, v2, 0x88);
-        r[8 + e] = _mm512_shuffle_f32x4(v0, v2, 0xDD);
-        r[4 + e] = _mm512_shuffle_f32x4(v1, v3, 0x88);
-        r[12 + e] = _mm512_shuffle_f32x4(v1, v3, 0xDD);
-    }
 }
 
 void lanes_block(const float* x, const float* w, const float* bias, float* y, const ConvGeom& g, const Epilogue& e,

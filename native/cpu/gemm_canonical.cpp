@@ -41,7 +41,7 @@
 #include "epilogue512.h"
 #include "salient.h"
 #include "isa.h"
-#include "transpose8.h"
+#include "transpose.h"
 
 namespace salient {
 

@@ -25,7 +25,7 @@
 #include "epilogue512.h"
 #include "isa.h"
 #include "salient.h"
-#include "transpose8.h"
+#include "transpose.h"
 
 namespace salient {
 
