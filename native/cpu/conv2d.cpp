@@ -480,7 +480,7 @@ int forward_channel_blocks(const float* x, const float* w, const float* bias, fl
 // cold as in a network): ResNet-50's 1x1 convs at batch 1, 256 -> 1024 at 14x14 624 -> 380-400 us,
 // 2048 -> 512 at 7x7 633 -> 460-520, 512 -> 2048 at 7x7 667 -> 500-520. Onto larger planes it loses
 // (256 -> 64 at 56x56, batch 1: 464 -> 565 us) but for one panel of at most 32 output channels up to
-// 32x32 (MobileNetV2's 192 -> 32 at 28x28: 60 -> 44 us at batch 1, 1.86 -> 1.71 ms at batch 32).
+// 32x32 at batch 1 (MobileNetV2's 192 -> 32 at 28x28: 60 -> 44 us in cache, 53-60 cold; below).
 constexpr int kLanesMaxCols = 256;  // output positions per image
 constexpr int kLanesMinK = 128;     // taps per output (c r s)
 constexpr int kLanesImages = 2;     // images an item at most, each slice of the weights used by both
@@ -491,8 +491,12 @@ bool lanes_applies(const ConvGeom& g, const Epilogue& e, int nt) {
     // AVX2 (its kernel: 16 of the panel's lanes at a time, 6 columns) only with fewer images than
     // threads: with AVX2 forced on the Xeon, batch 1, weights cold, 256 -> 1024 at 14x14 585 -> 508 us,
     // 2048 -> 512 at 7x7 688 -> 513, 3x3 stride-2 512 at 14x14 1726 -> 1298; at batch 32 512 -> 2048 at
-    // 7x7 15.7 -> 17.6 ms (the blocked GEMM's bits are the same, so the path may follow the batch)
-    return kLanesIsa && (salient::isa::avx512() || g.n < nt) && g.groups == 1 && (ohw <= kLanesMaxCols || (g.k <= 32 && ohw <= 4 * kLanesMaxCols)) &&
+    // 7x7 15.7 -> 17.6 ms (the blocked GEMM's bits are the same, so the path may follow the batch).
+    // Convs of at most 32 output channels onto planes up to 32x32 only with fewer images than threads:
+    // at batch 32, input cold as in a network, the blocked GEMM ran MobileNetV2's 192 -> 32 at 28x28 in
+    // 2.05-2.15 ms, the lanes in 3.1-3.3 (2.26 fetching B ahead; in cache they win, 1.19 against 1.6)
+    return kLanesIsa && (salient::isa::avx512() || g.n < nt) && g.groups == 1 &&
+           (ohw <= kLanesMaxCols || (g.k <= 32 && ohw <= 4 * kLanesMaxCols && g.n < nt)) &&
            (int64_t)g.c * g.r * g.s >= kLanesMinK;
 }
 

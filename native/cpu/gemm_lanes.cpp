@@ -53,6 +53,13 @@ constexpr auto kFetchHint = _MM_HINT_T1;  // into L2 (measured against L1: the s
 // at 14x14 with its residual, batch 32, 2 threads (Xeon), alternating: 11.8-13.2 -> 11.3-12.2 ms;
 // 512 -> 2048 at 7x7 (rows of 49) within noise; 32 and 48 floats ahead no better.
 constexpr int kResidualAhead = 16;
+// A block walks R columns of B down kc rows, each row on its own line (on its own page where the
+// rows are long), a pattern the hardware prefetchers do not follow; with rows past this many floats
+// (planes past 16x16: the convs of at most 32 output channels up to 32x32) each step fetches its row
+// 32 floats on. MobileNetV2's 192 -> 32 at 28x28, batch 1, 2 threads, alternating: in cache 35-38 ->
+// 35-36 us, input cold 118-138 -> 53-60 (the blocked GEMM: 47-49 and 61-64); on 14x14 planes the
+// fetch measured 0-5 % slower at batch 32, so they go without.
+constexpr int64_t kLanesWideB = 256;
 
 // Per-thread partial sums (grow-only)
 struct Part {
@@ -75,7 +82,7 @@ thread_local Part g_part;
 // same stores, so the same bits. The next slices are fetched in the first half's pass.
 template <int R>
 void lanes_block2(int p0, int kc, bool last, const float* fetch, int lines, const float* bfetch, int blines,
-                  const float* ap, const float* b, int64_t ldb, float* part, float* c, int64_t ldc, int rows,
+                  const float* ap, const float* b, int64_t ldb, int64_t bahead, float* part, float* c, int64_t ldc, int rows,
                   const GemmEpilogue& ep, int i0, int64_t j) {
     alignas(32) static const int kMask[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
     const __m256i m = _mm256_loadu_si256((const __m256i*)(kMask + 8 - R));
@@ -95,6 +102,7 @@ void lanes_block2(int p0, int kc, bool last, const float* fetch, int lines, cons
                 if (p < blines) _mm_prefetch((const char*)(bfetch + 16 * p), kFetchHint);
                 if (p + kc < blines) _mm_prefetch((const char*)(bfetch + 16 * (p + kc)), kFetchHint);
             }
+            if (bahead && half == 0) _mm_prefetch((const char*)(bp + bahead), _MM_HINT_T0);
             const __m256 a0 = _mm256_load_ps(a), a1 = _mm256_load_ps(a + 8);
 #pragma GCC unroll 8
             for (int r = 0; r < R; r++) {
@@ -135,7 +143,7 @@ void lanes_block2(int p0, int kc, bool last, const float* fetch, int lines, cons
 }
 
 using LanesBlock = void (*)(int, int, bool, const float*, int, const float*, int, const float*, const float*, int64_t,
-                            float*, float*, int64_t, int, const GemmEpilogue&, int, int64_t);
+                            int64_t, float*, float*, int64_t, int, const GemmEpilogue&, int, int64_t);
 
 LanesBlock pick_lanes2(int r) {
     switch (r) {
@@ -156,7 +164,7 @@ SALIENT_AVX512_BEGIN
 // stored as sgemm_canonical_ep's stores round them: + bias, + z, then the activation.
 template <int R>
 void lanes_block(int p0, int kc, bool last, const float* fetch, int lines, const float* bfetch, int blines,
-                 const float* ap, const float* b, int64_t ldb, float* part, float* c, int64_t ldc, int rows,
+                 const float* ap, const float* b, int64_t ldb, int64_t bahead, float* part, float* c, int64_t ldc, int rows,
                  const GemmEpilogue& ep, int i0, int64_t j) {
     __m512 lo[R], hi[R];
 #pragma GCC unroll 8
@@ -175,6 +183,7 @@ void lanes_block(int p0, int kc, bool last, const float* fetch, int lines, const
         if (p + kc < lines) _mm_prefetch((const char*)(fetch + 16 * (p + kc)), kFetchHint);
         if (p < blines) _mm_prefetch((const char*)(bfetch + 16 * p), kFetchHint);  // ... and of B's next rows
         if (p + kc < blines) _mm_prefetch((const char*)(bfetch + 16 * (p + kc)), kFetchHint);
+        if (bahead) _mm_prefetch((const char*)(bp + bahead), _MM_HINT_T0);
         const __m512 a0 = _mm512_load_ps(ap), a1 = _mm512_load_ps(ap + 16);
 #pragma GCC unroll 8
         for (int r = 0; r < R; r++) {
@@ -250,6 +259,9 @@ bool sgemm_lanes(const float* ap, int m, int k, int i0, int i1, const float* b, 
     float* part = g_part.at_least((int64_t)panels * images * n * kLanes);
     if (!part) return false;
     const int kblocks = (k + kLanesKC - 1) / kLanesKC, kb = (k + kblocks - 1) / kblocks;  // equal blocks
+    // rows of B longer than kLanesWideB floats (a plane past 16x16): each step fetches its row two
+    // lines past the block's columns, so the lines under the next blocks' columns arrive ahead
+    const int64_t bahead = ldb > kLanesWideB ? 32 : 0;
     for (int p0 = 0; p0 < k; p0 += kb) {
         const int kc = std::min(kb, k - p0);
         const bool last = p0 + kc >= k;
@@ -283,7 +295,7 @@ bool sgemm_lanes(const float* ap, int m, int k, int i0, int i1, const float* b, 
                     const int lines = std::max(0, std::min(share, 2 * kc - at));
                     const int blines = std::max(0, std::min(bshare, bslice - bat));
                     (j + R <= j1 ? full : tail)(p0, kc, last, next ? next + 16 * at : nullptr, lines,
-                                                blines ? bn + 16 * bat : nullptr, blines, panel, bi, ldb, pi + j * kLanes,
+                                                blines ? bn + 16 * bat : nullptr, blines, panel, bi, ldb, bahead, pi + j * kLanes,
                                                 ci, ldc, rows, e, i, j);
                 }
             }
