@@ -13,6 +13,8 @@
 //   HOTX=1, HOTY=1  keep the input (or the output) one buffer while the other rotates
 //   GRP=G     G groups (G = C = K: a depthwise conv; not GROUPS, which bash keeps for itself)
 //   THREADS=T threads (default 2); GAPUS=U  busy-wait U microseconds before each call (idle workers)
+//   SWEEPMB=M write a line of every 64 bytes of an M MiB buffer before each call (everything the layer
+//             touches, its weights and the engine's scratch too, then comes from memory)
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -53,8 +55,13 @@ int main(int argc, char** argv) {
     const int G = getenv("GRP") ? atoi(getenv("GRP")) : 1;
     float* w = fill(rng, (int64_t)K * (C / G) * R * S, true);
     float* b = fill(rng, K, true);
+    const size_t sweep_floats = getenv("SWEEPMB") ? (size_t)atoi(getenv("SWEEPMB")) << 18 : 0;
+    float* sweep = sweep_floats ? (float*)calloc(sweep_floats, sizeof(float)) : nullptr;
     std::vector<double> t;
     for (int i = -20; i < reps; i++) {
+        if (sweep) {  // every cache line of a buffer larger than the caches written, as the rest of a network does
+            for (size_t j = 0; j < sweep_floats; j += 16) sweep[j] += 1.f;
+        }
         if (getenv("GAPUS")) { auto g0 = std::chrono::steady_clock::now(); while (std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - g0).count() < atoi(getenv("GAPUS"))) {} }
         x = xs[getenv("HOTX") ? 0 : (i + 40) % copies], y = ys[getenv("HOTY") ? 0 : (i + 40) % copies];
         auto t0 = std::chrono::steady_clock::now();
