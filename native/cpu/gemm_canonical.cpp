@@ -202,7 +202,7 @@ inline Store store_at(const GemmEpilogue& ep, int i, int64_t j) {
 }
 
 #if defined(__AVX2__) && defined(__FMA__)
-// The residual's block of R rows (H halves of `half` lanes) is read once, in the stores: fetched
+// The residual's block of R rows (H parts of `half` lanes each) is read once, in the stores: fetched
 // now, it arrives while the products run instead of stalling the stores on memory (a ResNet
 // block's 1x1 expansion reads a residual of its output's size, far past the caches). The block of
 // the next R rows, which the next call of the row loop stores, is fetched into L2 as well: a call
@@ -213,12 +213,12 @@ inline Store store_at(const GemmEpilogue& ep, int i, int64_t j) {
 template <int R, int H>
 inline void prefetch_residual(const Store* st, int half) {
 #pragma GCC unroll 8
-    for (int r = 0; r < R; r++) {
-        _mm_prefetch((const char*)(st->z + r * st->ldz), _MM_HINT_T0);
-        if (H == 2) _mm_prefetch((const char*)(st->z + r * st->ldz + half), _MM_HINT_T0);
-        _mm_prefetch((const char*)(st->z + (r + R) * st->ldz), _MM_HINT_T1);
-        if (H == 2) _mm_prefetch((const char*)(st->z + (r + R) * st->ldz + half), _MM_HINT_T1);
-    }
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int h = 0; h < H; h++) {
+            _mm_prefetch((const char*)(st->z + r * st->ldz + h * half), _MM_HINT_T0);
+            _mm_prefetch((const char*)(st->z + (r + R) * st->ldz + h * half), _MM_HINT_T1);
+        }
 }
 
 // Row r's 8 lanes (half h of the block; m its valid lanes) as add_bias, then apply_epilogue
@@ -415,12 +415,13 @@ inline __m512 finish512(__m512 v, const Store* st, int r, int h, __mmask16 m) {
     return residual_act512(v, st->z ? st->z + r * st->ldz + 16 * h : nullptr, m, st->act, st->lo, st->hi);
 }
 
-// kernel<> on AVX-512: R rows by up to 2 kNR-column panels, each 16 lanes wide, the first
-// panel's B at B0 + p * bs, the second's at B1 + p * bs (H = 2; cols > kNR). Each lane runs the
-// AVX2 kernel's chain, so the bits are the same. Loads and stores of C are masked to cols.
+// kernel<> on AVX-512 for small_m (no epilogue: its products store C alone): R rows by up to 2
+// kNR-column panels, each 16 lanes wide, the first panel's B at B0 + p * bs, the second's at
+// B1 + p * bs (H = 2; cols > kNR). Each lane runs the AVX2 kernel's chain, so the bits are the same.
+// Loads and stores of C are masked to cols.
 template <int R, int H, bool Scale>
 void kernel512(int kc, const float* A, int64_t rs, int64_t ps, float alpha, const float* B0, const float* B1,
-               int64_t bs, float* C, int64_t ldc, int cols, bool load, const Store* st) {
+               int64_t bs, float* C, int64_t ldc, int cols, bool load) {
     const __mmask16 m0 = cols >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << cols) - 1);
     const __mmask16 m1 = cols >= 32 ? (__mmask16)0xFFFF : cols <= 16 ? (__mmask16)0 : (__mmask16)((1u << (cols - 16)) - 1);
     __m512 c0[R], c1[R];
@@ -429,7 +430,6 @@ void kernel512(int kc, const float* A, int64_t rs, int64_t ps, float alpha, cons
         c0[r] = load ? _mm512_maskz_loadu_ps(m0, C + r * ldc) : _mm512_setzero_ps();
         c1[r] = load && H == 2 ? _mm512_maskz_loadu_ps(m1, C + r * ldc + 16) : _mm512_setzero_ps();
     }
-    if (st && st->z) prefetch_residual<R, H>(st, 16);
     const float* a[R];
 #pragma GCC unroll 8
     for (int r = 0; r < R; r++) a[r] = A + r * rs;
@@ -444,21 +444,6 @@ void kernel512(int kc, const float* A, int64_t rs, int64_t ps, float alpha, cons
             c0[r] = _mm512_fmadd_ps(av, b0, c0[r]);
             if (H == 2) c1[r] = _mm512_fmadd_ps(av, b1, c1[r]);
         }
-    }
-    if (st) {
-#pragma GCC unroll 8
-        for (int r = 0; r < R; r++) {
-            c0[r] = finish512(c0[r], st, r, 0, m0);
-            if (H == 2) c1[r] = finish512(c1[r], st, r, 1, m1);
-        }
-    }
-    if (st && st->stream && H == 2 && cols == 32 && ((uintptr_t)C & 63) == 0 && ((ldc * 4) & 63) == 0) {
-#pragma GCC unroll 8
-        for (int r = 0; r < R; r++) {
-            _mm512_stream_ps(C + r * ldc, c0[r]);
-            _mm512_stream_ps(C + r * ldc + 16, c1[r]);
-        }
-        return;
     }
 #pragma GCC unroll 8
     for (int r = 0; r < R; r++) {
@@ -490,15 +475,7 @@ void kernel512w(int kc, const float* A, int64_t rs, int64_t ps, const float* B, 
     for (int r = 0; r < R; r++)
 #pragma GCC unroll 4
         for (int h = 0; h < H; h++) acc[r][h] = load ? _mm512_maskz_loadu_ps(m[h], C + r * ldc + 16 * h) : _mm512_setzero_ps();
-    if (st && st->z) {
-#pragma GCC unroll 8
-        for (int r = 0; r < R; r++)
-#pragma GCC unroll 4
-            for (int h = 0; h < H; h++) {
-                _mm_prefetch((const char*)(st->z + r * st->ldz + 16 * h), _MM_HINT_T0);
-                _mm_prefetch((const char*)(st->z + (r + R) * st->ldz + 16 * h), _MM_HINT_T1);
-            }
-    }
+    if (st && st->z) prefetch_residual<R, H>(st, 16);
     const float* a[R];
 #pragma GCC unroll 8
     for (int r = 0; r < R; r++) a[r] = A + r * rs;
@@ -561,7 +538,7 @@ Kernel512w pick512w(int rows, int cols) {
 #endif
 
 using Kernel512 = void (*)(int, const float*, int64_t, int64_t, float, const float*, const float*, int64_t, float*,
-                           int64_t, int, bool, const Store*);
+                           int64_t, int, bool);
 
 #if SALIENT_HAVE_AVX512
 template <int R>
@@ -851,7 +828,7 @@ void small_m(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const
                     const float* ap = trans_a ? a + (int64_t)p0 * lda + i0 : a + (int64_t)i0 * lda + p0;
                     const int64_t rs = trans_a ? 1 : lda, ps = trans_a ? lda : 1;
                     pick512(rows, cols, scale)(kc, ap, rs, ps, alpha, bp, bp + second, bs, c + (int64_t)i0 * ldc + j0,
-                                               ldc, cols, load, nullptr);
+                                               ldc, cols, load);
                 }
             }
         }
