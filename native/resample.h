@@ -129,6 +129,74 @@ SALIENT_RS_HD void scatter(const float* dy, int64_t oh, int64_t ow, const float*
         }
 }
 
+// The taps of output pixel (i, j) as sample() and scatter() find them: the top-left tap (x0, y0),
+// the four bilinear weights (rows y0, y0+1 by columns x0, x0+1, each the product sample() forms)
+// and which taps lie inside the plane. False when the source point is outside (the value is 0).
+struct Taps {
+    int64_t x0, y0;
+    float w[2][2];
+    bool in[2][2];
+};
+
+SALIENT_RS_HD bool taps(int64_t h, int64_t w, const float* t, int64_t i, int64_t j, Taps* k) {
+    float sx, sy;
+    source_point(t, i, j, &sx, &sy);
+    if (!(sx > -1.f && sx < (float)w && sy > -1.f && sy < (float)h)) return false;  // also rejects NaN
+    const float fx0 = floorf(sx), fy0 = floorf(sy);
+    k->x0 = (int64_t)fx0;
+    k->y0 = (int64_t)fy0;
+    const float ax = sx - fx0, ay = sy - fy0;
+    k->w[0][0] = (1.f - ay) * (1.f - ax);
+    k->w[0][1] = (1.f - ay) * ax;
+    k->w[1][0] = ay * (1.f - ax);
+    k->w[1][1] = ay * ax;
+    const bool top = k->y0 >= 0, bottom = k->y0 + 1 < h, left = k->x0 >= 0, right = k->x0 + 1 < w;
+    k->in[0][0] = top && left;
+    k->in[0][1] = top && right;
+    k->in[1][0] = bottom && left;
+    k->in[1][1] = bottom && right;
+    return true;
+}
+
+// sample()'s value for one plane x of width w from its taps: the same products, summed in the same order.
+SALIENT_RS_HD float apply(const float* x, int64_t w, const Taps& k) {
+    const int64_t o = k.y0 * w + k.x0;
+    float v = 0.f;
+    if (k.in[0][0]) v += k.w[0][0] * x[o];
+    if (k.in[0][1]) v += k.w[0][1] * x[o + 1];
+    if (k.in[1][0]) v += k.w[1][0] * x[o + w];
+    if (k.in[1][1]) v += k.w[1][1] * x[o + w + 1];
+    return v;
+}
+
+// scatter() on the c planes of one image at once (dy: c planes of (oh, ow), dx: c planes of (h, w),
+// one map t): every plane gets the additions scatter() makes, in its order, each output pixel's
+// source point and weights found once for all planes.
+SALIENT_RS_HD void scatter_planes(const float* dy, int64_t oh, int64_t ow, const float* t, float* dx, int64_t h, int64_t w,
+                                  int64_t c) {
+    for (int64_t k = 0; k < c * h * w; k++) dx[k] = 0.f;
+    for (int64_t i = 0; i < oh; i++)
+        for (int64_t j = 0; j < ow; j++) {
+            float sx, sy;
+            source_point(t, i, j, &sx, &sy);
+            if (!(sx > -1.f && sx < (float)w && sy > -1.f && sy < (float)h)) continue;  // also rejects NaN
+            const float fx0 = floorf(sx), fy0 = floorf(sy);
+            const int64_t x0 = (int64_t)fx0, y0 = (int64_t)fy0;
+            const float wx[2] = {tap_weight(sx, x0), tap_weight(sx, x0 + 1)};
+            const float wy[2] = {tap_weight(sy, y0), tap_weight(sy, y0 + 1)};
+            for (int a = 0; a < 2; a++) {
+                const int64_t p = y0 + a;
+                if (p < 0 || p >= h || wy[a] == 0.f) continue;
+                for (int cc = 0; cc < 2; cc++) {
+                    const int64_t q = x0 + cc;
+                    if (q < 0 || q >= w || wx[cc] == 0.f) continue;
+                    const float wt = wy[a] * wx[cc];
+                    for (int64_t ch = 0; ch < c; ch++) dx[ch * h * w + p * w + q] += wt * dy[ch * oh * ow + i * ow + j];
+                }
+            }
+        }
+}
+
 // The inverse (a, b; c, d) of t's linear part; false when it is singular.
 SALIENT_RS_HD bool invert(const float* t, float* inv) {
     const float det = t[0] * t[4] - t[1] * t[3];

@@ -35,6 +35,8 @@ extern "C" int crop_pad_cpu(const float* x, const float* offsets, float fill, fl
 }
 
 // y: (N,C,oh,ow) = x: (N,C,ih,iw) sampled bilinearly at theta[n] (N,6) of each output pixel, zeros outside.
+// An output row of an image at a time, its source points and weights found once for all C planes
+// (salient_resample::taps); each plane's value is the one sample() computes.
 extern "C" int affine_resample_forward_cpu(const float* x, const float* theta, float* y, int64_t n, int64_t c,
                                            int64_t ih, int64_t iw, int64_t oh, int64_t ow) {
     SALIENT_CHECK_PTR(x);
@@ -42,12 +44,19 @@ extern "C" int affine_resample_forward_cpu(const float* x, const float* theta, f
     SALIENT_CHECK_PTR(y);
     SALIENT_CHECK(n > 0 && c > 0 && ih > 0 && iw > 0 && oh > 0 && ow > 0, "affine_resample_forward_cpu: bad sizes");
 #pragma omp parallel for schedule(static) if (n * c * oh * ow > 16384)
-    for (int64_t p = 0; p < n * c; p++) {
-        const float* t = theta + 6 * (p / c);
-        const float* xp = x + p * ih * iw;
-        float* yp = y + p * oh * ow;
-        for (int64_t i = 0; i < oh; i++)
-            for (int64_t j = 0; j < ow; j++) yp[i * ow + j] = salient_resample::sample(xp, ih, iw, t, i, j);
+    for (int64_t r = 0; r < n * oh; r++) {
+        const int64_t b = r / oh, i = r % oh;
+        const float* t = theta + 6 * b;
+        const float* xb = x + b * c * ih * iw;
+        float* yb = y + b * c * oh * ow + i * ow;
+        for (int64_t j = 0; j < ow; j++) {
+            salient_resample::Taps k;
+            if (!salient_resample::taps(ih, iw, t, i, j, &k)) {
+                for (int64_t ch = 0; ch < c; ch++) yb[ch * oh * ow + j] = 0.f;
+                continue;
+            }
+            for (int64_t ch = 0; ch < c; ch++) yb[ch * oh * ow + j] = salient_resample::apply(xb + ch * ih * iw, iw, k);
+        }
     }
     return SALIENT_OK;
 }
@@ -64,9 +73,10 @@ extern "C" int affine_resample_backward_cpu(const float* dy, const float* theta,
         SALIENT_CHECK(salient_resample::invert(theta + 6 * b, inv), "affine_resample_backward_cpu: singular map of image %lld",
                       (long long)b);
     }
-    // a plane per thread, scattered in a fixed order (resample.h)
+    // an image's C planes per thread, each scattered in scatter()'s fixed order (resample.h), the
+    // taps of an output pixel found once for all of them
 #pragma omp parallel for schedule(static) if (n * c * ih * iw > 16384)
-    for (int64_t p = 0; p < n * c; p++)
-        salient_resample::scatter(dy + p * oh * ow, oh, ow, theta + 6 * (p / c), dx + p * ih * iw, ih, iw);
+    for (int64_t b = 0; b < n; b++)
+        salient_resample::scatter_planes(dy + b * c * oh * ow, oh, ow, theta + 6 * b, dx + b * c * ih * iw, ih, iw, c);
     return SALIENT_OK;
 }

@@ -36,7 +36,10 @@ public final class Main implements Runnable {
     }
 
     public static void main(String[] args) {
-        System.exit(commandLine().execute(args));
+        int rc = commandLine().execute(args);
+        // SALIENT_PROFILE=1 (or shapes): the steps' times of the whole command, on standard error
+        if (dev.salient.model.OpProfile.on()) System.err.print(dev.salient.model.OpProfile.report());
+        System.exit(rc);
     }
 
     /** The configured command line: subcommands, one-line error handlers. */
