@@ -120,6 +120,12 @@ int conv2d_backward_data_cpu(const float* dy, const float* w, float* dx,
                              int n, int c, int h, int wd, int k, int r, int s,
                              int stride_h, int stride_w, int pad_top, int pad_left, int pad_bottom, int pad_right,
                              int dil_h, int dil_w, int groups);
+/* conv2d_backward_data_cpu, then dx = 0 where mask <= 0 (mask (n,c,h,w): the output of the Relu that is
+   the conv's input; its gradient fused), or no mask when null */
+int conv2d_backward_data_relu_cpu(const float* dy, const float* w, float* dx, const float* mask,
+                                  int n, int c, int h, int wd, int k, int r, int s,
+                                  int stride_h, int stride_w, int pad_top, int pad_left, int pad_bottom,
+                                  int pad_right, int dil_h, int dil_w, int groups);
 
 /* ---- pooling ---------------------------------------------------------- */
 /*
@@ -135,6 +141,10 @@ int maxpool2d_forward_cpu(const float* x, float* y, int n, int c, int h, int wd,
 int maxpool2d_backward_cpu(const float* x, const float* dy, float* dx, int n, int c, int h, int wd, int kh, int kw,
                            int stride_h, int stride_w, int pad_top, int pad_left, int pad_bottom, int pad_right,
                            int dil_h, int dil_w, int oh, int ow);
+/* maxpool2d_backward_cpu, and with relu != 0 the gradient of a Relu before the pool too (x its output): zero where x <= 0 */
+int maxpool2d_backward_relu_cpu(const float* x, const float* dy, float* dx, int n, int c, int h, int wd, int kh, int kw,
+                                int stride_h, int stride_w, int pad_top, int pad_left, int pad_bottom, int pad_right,
+                                int dil_h, int dil_w, int oh, int ow, int relu);
 /* y = mean over each window; count_include_pad as ONNX (pads count, the part past the padded input never does) */
 int avgpool2d_forward_cpu(const float* x, float* y, int n, int c, int h, int wd, int kh, int kw,
                           int stride_h, int stride_w, int pad_top, int pad_left, int pad_bottom, int pad_right,

@@ -749,20 +749,36 @@ extern "C" int conv2d_forward_pre_cpu(const float* x, const float* scale, const 
     return forward(x, w, bias, y, g, e);
 }
 
-extern "C" int conv2d_backward_data_cpu(const float* dy, const float* w, float* dx,
-                                        int n, int c, int h, int wd, int k, int r, int s,
-                                        int stride_h, int stride_w, int pad_top, int pad_left, int pad_bottom,
-                                        int pad_right, int dil_h, int dil_w, int groups) {
+// dx = conv2d^T(dy, w), then with a mask (the Relu whose output is the conv's input: mask (n,c,h,w))
+// dx = 0 where mask <= 0, applied to each part of dx right after it is written, while it is in cache.
+extern "C" int conv2d_backward_data_relu_cpu(const float* dy, const float* w, float* dx, const float* mask,
+                                             int n, int c, int h, int wd, int k, int r, int s,
+                                             int stride_h, int stride_w, int pad_top, int pad_left, int pad_bottom,
+                                             int pad_right, int dil_h, int dil_w, int groups) {
     SALIENT_CHECK_PTR(dy);
     SALIENT_CHECK_PTR(w);
     SALIENT_CHECK_PTR(dx);
     ConvGeom g{n, c, h, wd, k, r, s, stride_h, stride_w, pad_top, pad_left, pad_bottom, pad_right,
                dil_h, dil_w, groups, 0, 0, 0, 0};
     if (int rc = check_conv(__func__, g)) return rc;
+    Epilogue e;
+    e.mask = mask;
+    e.base = dx;
+    if (mask) {
+        const int64_t count = (int64_t)n * c * h * wd;
+        const uintptr_t ma = (uintptr_t)mask, me = ma + sizeof(float) * (uintptr_t)count;
+        const uintptr_t xa = (uintptr_t)dx, xe = xa + sizeof(float) * (uintptr_t)count;
+        SALIENT_CHECK(me <= xa || xe <= ma, "%s: the mask overlaps the gradient", __func__);
+    }
+    // the mask over dx[from, from + count), or nothing without one
+    auto masked = [&](int64_t from, int64_t count) {
+        if (mask) apply_epilogue(e, dx + from, count);
+    };
 
     // dy: (n,k,oh,ow), w: (k,cg,r,s), dx: (n,c,h,w)
     if (groups == c && groups > 1) {
         depthwise_backward_data(dy, w, dx, g);
+        masked(0, (int64_t)n * c * h * wd);
         return SALIENT_OK;
     }
     const int cg = c / groups, kg = k / groups;
@@ -770,7 +786,7 @@ extern "C" int conv2d_backward_data_cpu(const float* dy, const float* w, float* 
     const bool pointwise = is_pointwise(g);
     const double flops = 2.0 * n * k * (double)ohw * crs;
     const int nt = flops < 2e6 ? 1 : omp_get_max_threads();
-    if (winograd_applies(g, nt)) return winograd_backward_data(dy, w, dx, g, nt);
+    if (winograd_applies(g, nt)) return winograd_backward_data(dy, w, dx, g, nt, e);
     int err = 0;
     const int nb = images_per_item(g, nt);
     if (nb > 1) {
@@ -788,6 +804,7 @@ extern "C" int conv2d_backward_data_cpu(const float* dy, const float* w, float* 
                 if (!col || !tmp) continue;
                 const int n0 = (int)(it * nb), n1 = std::min(n, n0 + nb);
                 dense_backward_images(dy, w, dx, g, n0, n1, col, tmp);
+                masked((int64_t)n0 * c * h * wd, (int64_t)(n1 - n0) * c * h * wd);
             }
         }
     } else if (pointwise && (int64_t)n * groups < nt) {
@@ -797,6 +814,7 @@ extern "C" int conv2d_backward_data_cpu(const float* dy, const float* w, float* 
                 salient::sgemm_parallel(true, false, crs, ohw, kg, 1.f, w + (int64_t)gi * kg * crs, crs,
                                         dy + ((int64_t)nn * k + (int64_t)gi * kg) * ohw, ohw, 0.f,
                                         dx + ((int64_t)nn * c + (int64_t)gi * cg) * h * wd, ohw);
+        masked(0, (int64_t)n * c * h * wd);
     } else if (n >= nt || pointwise) {
         // whole (image, group) items per thread: col = W_g^T dy_g, then col2im into dx_g
         // (pointwise: dx_g = W_g^T dy_g directly, split by images x groups only)
@@ -822,6 +840,7 @@ extern "C" int conv2d_backward_data_cpu(const float* dy, const float* w, float* 
                     std::memset(dxg, 0, sizeof(float) * (size_t)cg * h * wd);
                     col2im_channels(col, ohw, dxg, g, 0, cg);
                 }
+                masked(dxg - dx, (int64_t)cg * h * wd);
             }
         }
     } else {
@@ -841,10 +860,19 @@ extern "C" int conv2d_backward_data_cpu(const float* dy, const float* w, float* 
                     const int c0 = (int)((int64_t)cg * t / T), c1 = (int)((int64_t)cg * (t + 1) / T);
                     std::memset(dxg + (int64_t)c0 * h * wd, 0, sizeof(float) * (size_t)(c1 - c0) * h * wd);
                     col2im_channels(col, ohw, dxg, g, c0, c1);
+                    masked(dxg - dx + (int64_t)c0 * h * wd, (int64_t)(c1 - c0) * h * wd);
                 }
             }
         }
     }
     if (err) return salient::fail(SALIENT_ENOMEM, "%s: out of memory for the col2im workspace", __func__);
     return SALIENT_OK;
+}
+
+extern "C" int conv2d_backward_data_cpu(const float* dy, const float* w, float* dx,
+                                        int n, int c, int h, int wd, int k, int r, int s,
+                                        int stride_h, int stride_w, int pad_top, int pad_left, int pad_bottom,
+                                        int pad_right, int dil_h, int dil_w, int groups) {
+    return conv2d_backward_data_relu_cpu(dy, w, dx, nullptr, n, c, h, wd, k, r, s, stride_h, stride_w, pad_top, pad_left,
+                                         pad_bottom, pad_right, dil_h, dil_w, groups);
 }

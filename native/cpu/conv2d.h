@@ -39,7 +39,6 @@ inline bool is_pointwise(const ConvGeom& g) {
 // applies with nt threads, and the forward and data gradient through it.
 bool winograd_applies(const ConvGeom& g, int nt);
 int winograd_forward(const float* x, const float* w, const float* bias, float* y, const ConvGeom& g, int nt);
-int winograd_backward_data(const float* dy, const float* w, float* dx, const ConvGeom& g, int nt);
 
 // Direct depthwise (groups == c) loops, conv2d_depthwise.cpp.
 void depthwise_forward(const float* x, const float* w, const float* bias, float* y, const ConvGeom& g);

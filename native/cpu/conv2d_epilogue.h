@@ -56,11 +56,19 @@ struct Epilogue {
     const float* base = nullptr;
     // the input's prologue (pointwise convs only), or null
     const Prologue* pre = nullptr;
-    bool any() const { return kind >= 0 || z; }
+    // a backward's Relu mask, alone: y[i] = 0 where mask[i] <= 0 (mask indexed as z; NaN passes)
+    const float* mask = nullptr;
+    bool any() const { return kind >= 0 || z || mask; }
 };
 
 // y[i] = act(y[i] + z[i]) (the sum when e.z is set) for i in [0, n); y points into e.base's tensor
 inline void apply_epilogue(const Epilogue& e, float* y, int64_t n) {
+    if (e.mask) {
+        const float* m = e.mask + (y - e.base);
+#pragma omp simd
+        for (int64_t i = 0; i < n; i++) y[i] = m[i] <= 0.f ? 0.f : y[i];  // activation_backward_cpu's Relu
+        return;
+    }
     if (e.z) {
         const float* z = e.z + (y - e.base);
         if (e.kind == SALIENT_ACT_RELU) {
@@ -127,6 +135,8 @@ int winograd_forward(const float* x, const float* w, const float* bias, float* y
                      const Epilogue& e);
 void depthwise_forward(const float* x, const float* w, const float* bias, float* y, const ConvGeom& g,
                        const Epilogue& e);
+// the data gradient, an epilogue (a Relu mask, Epilogue::mask) applied to each part of dx as it is written
+int winograd_backward_data(const float* dy, const float* w, float* dx, const ConvGeom& g, int nt, const Epilogue& e);
 
 }  // namespace conv
 }  // namespace salient

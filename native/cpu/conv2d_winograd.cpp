@@ -584,14 +584,14 @@ int winograd_forward(const float* x, const float* w, const float* bias, float* y
     return run(x, U.get(), bias, y, g.n, S, nt, e);
 }
 
-int winograd_backward_data(const float* dy, const float* w, float* dx, const ConvGeom& g, int nt) {
+int winograd_backward_data(const float* dy, const float* w, float* dx, const ConvGeom& g, int nt, const Epilogue& e) {
     // dx (n, c, h, w) = conv(dy (n, k, oh, ow), W~ (c, k, 3, 3)), pads 2 - pad
     const int mr = rows_per_block();
     auto U = filters(w, g.c, g.k, mr, true,
                      [&](int o, int i, int r, int s) { return w[(((int64_t)i * g.c + o) * 3 + 2 - r) * 3 + 2 - s]; });
     if (!U) return fail(SALIENT_ENOMEM, "conv2d_backward_data_cpu: out of memory for the transformed filters");
     Shape S{g.k, g.oh, g.ow, g.c, g.h, g.w, 2 - g.pt, 2 - g.pl, (g.h + 1) / 2, (g.w + 1) / 2, mr};
-    return run(dy, U.get(), nullptr, dx, g.n, S, nt);
+    return run(dy, U.get(), nullptr, dx, g.n, S, nt, e);
 }
 
 }  // namespace conv

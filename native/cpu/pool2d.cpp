@@ -305,6 +305,99 @@ void s2k3_plane(const float* xp, float* yp, const PoolGeom& g, float* scratch) {
         }
     }
 }
+
+// Column winners of one input row with their input columns (-1: a window with no column inside), for
+// the backward: RowScan's rule, the first column inside taken whatever its value, then takes().
+inline void s2k3_columns_at(const float* xr, const PoolGeom& g, float* cw, int32_t* ca) {
+    const int ow16 = (g.ow + 15) & ~15;
+    const __m512 ninf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+    if (!xr) {
+        for (int q = 0; q < ow16; q += 16) {
+            _mm512_storeu_ps(cw + q, ninf);
+            _mm512_storeu_si512(ca + q, _mm512_set1_epi32(-1));
+        }
+        return;
+    }
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    const __m512i twice = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    for (int q = 0; q < ow16; q += 16) {
+        const int s = 2 * q - g.pl;
+        const __m512 l0 = row16(xr, s, g.w, ninf), l1 = row16(xr, s + 16, g.w, ninf);
+        const __m512 m0 = row16(xr, s + 2, g.w, ninf), m1 = row16(xr, s + 18, g.w, ninf);
+        const __m512 x[3] = {_mm512_permutex2var_ps(l0, even, l1), _mm512_permutex2var_ps(l0, odd, l1),
+                             _mm512_permutex2var_ps(m0, even, m1)};
+        __m512 best = x[0];
+        __m512i at = _mm512_set1_epi32(-1);
+        __mmask16 have = 0;
+        for (int k = 0; k < 3; k++) {
+            const __m512i col = _mm512_add_epi32(twice, _mm512_set1_epi32(s + k));
+            // columns inside the row: 0 <= col < w
+            const __mmask16 in = _mm512_cmpge_epi32_mask(col, _mm512_setzero_si512()) &
+                                 _mm512_cmplt_epi32_mask(col, _mm512_set1_epi32(g.w));
+            const __mmask16 take = in & (~have | _mm512_cmp_ps_mask(x[k], best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(x[k], x[k], _CMP_UNORD_Q));
+            best = _mm512_mask_blend_ps(take, best, x[k]);
+            at = _mm512_mask_blend_epi32(take, at, col);
+            have |= in;
+        }
+        _mm512_storeu_ps(cw + q, best);
+        _mm512_storeu_si512(ca + q, at);
+    }
+}
+
+// The backward of s2k3_plane: the same winners as RowScan's (columns, then rows: the first row
+// inside, then takes()), and dy added at each window's winner in RowScan's order (output rows, then
+// columns), so the same bits as the general path. Relu: only where the winner is > 0 or NaN (the
+// gradient of relu then the pool: relu's output is the pool's input, its mask the winner's value).
+void s2k3_plane_backward(const float* xp, const float* dyp, float* dxp, const PoolGeom& g, float* scratch, bool relu) {
+    const int ow16 = (g.ow + 15) & ~15;
+    float* cw[3] = {scratch, scratch + ow16, scratch + 2 * ow16};
+    int32_t* ca[3];
+    for (int r = 0; r < 3; r++) ca[r] = reinterpret_cast<int32_t*>(scratch + (3 + r) * ow16);
+    float* best = scratch + 6 * ow16;
+    int32_t* arg = reinterpret_cast<int32_t*>(scratch + 7 * ow16);
+    std::memset(dxp, 0, sizeof(float) * (size_t)g.h * g.w);
+    auto row = [&](int ih) { return ih >= 0 && ih < g.h ? xp + (int64_t)ih * g.w : nullptr; };
+    int have = -1000;
+    for (int p = 0; p < g.oh; p++) {
+        const int ih0 = 2 * p - g.pt;
+        if (have == ih0) {
+            std::swap(cw[0], cw[2]);
+            std::swap(ca[0], ca[2]);
+        } else {
+            s2k3_columns_at(row(ih0), g, cw[0], ca[0]);
+        }
+        s2k3_columns_at(row(ih0 + 1), g, cw[1], ca[1]);
+        s2k3_columns_at(row(ih0 + 2), g, cw[2], ca[2]);
+        have = ih0 + 2;
+        int r_lo = 3, r_hi = 0;
+        for (int r = 0; r < 3; r++)
+            if (ih0 + r >= 0 && ih0 + r < g.h) {
+                r_lo = std::min(r_lo, r);
+                r_hi = r + 1;
+            }
+        if (r_lo >= r_hi) continue;
+        for (int q = 0; q < ow16; q += 16) {
+            __m512 b = _mm512_loadu_ps(cw[r_lo] + q);
+            const __m512i c0 = _mm512_loadu_si512(ca[r_lo] + q);
+            __m512i a = _mm512_mask_blend_epi32(_mm512_cmplt_epi32_mask(c0, _mm512_setzero_si512()),
+                                                _mm512_add_epi32(c0, _mm512_set1_epi32((ih0 + r_lo) * g.w)),
+                                                _mm512_set1_epi32(-1));
+            for (int r = r_lo + 1; r < r_hi; r++) {
+                const __m512 v = _mm512_loadu_ps(cw[r] + q);
+                const __mmask16 take = _mm512_cmp_ps_mask(v, b, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+                b = _mm512_mask_blend_ps(take, b, v);
+                a = _mm512_mask_blend_epi32(take, a,
+                                            _mm512_add_epi32(_mm512_loadu_si512(ca[r] + q), _mm512_set1_epi32((ih0 + r) * g.w)));
+            }
+            _mm512_storeu_ps(best + q, b);
+            _mm512_storeu_si512(arg + q, a);
+        }
+        const float* dyrow = dyp + (int64_t)p * g.ow;
+        for (int q = 0; q < g.ow; q++)
+            if (arg[q] >= 0 && (!relu || !(best[q] <= 0.f))) dxp[arg[q]] += dyrow[q];
+    }
+}
 SALIENT_AVX512_END
 #endif
 
@@ -366,15 +459,38 @@ extern "C" int maxpool2d_forward_cpu(const float* x, float* y, int n, int c, int
     });
 }
 
-extern "C" int maxpool2d_backward_cpu(const float* x, const float* dy, float* dx, int n, int c, int h, int wd,
-                                      int kh, int kw, int stride_h, int stride_w, int pad_top, int pad_left,
-                                      int pad_bottom, int pad_right, int dil_h, int dil_w, int oh, int ow) {
+// relu != 0: the gradient of a Relu then this pool (relu's output is x), dx zero where x <= 0.
+extern "C" int maxpool2d_backward_relu_cpu(const float* x, const float* dy, float* dx, int n, int c, int h, int wd,
+                                           int kh, int kw, int stride_h, int stride_w, int pad_top, int pad_left,
+                                           int pad_bottom, int pad_right, int dil_h, int dil_w, int oh, int ow, int relu) {
     SALIENT_CHECK_PTR(x);
     SALIENT_CHECK_PTR(dy);
     SALIENT_CHECK_PTR(dx);
     POOL_GEOM;
     if (int rc = check_pool(__func__, g)) return rc;
     // x, dx: (n,c,h,w), dy: (n,c,oh,ow)
+#if SALIENT_HAVE_AVX512
+    if (s2k3_applies(g)) {
+        // 64 planes of 70x70 (ResNet-18's stem pool at 140^2), batch 64, 2 threads: 17 -> 8 ms
+        const int64_t planes = (int64_t)n * c, scratch = 8 * (int64_t)((ow + 15) & ~15);
+        int err = 0;
+#pragma omp parallel if (planes * oh * ow * 9 > 32768)
+        {
+            float* t = salient::thread_workspace(scratch, 0);
+            if (!t) {
+#pragma omp atomic write
+                err = 1;
+            }
+#pragma omp for schedule(static)
+            for (int64_t pl = 0; pl < planes; pl++)
+                if (t)
+                    s2k3_plane_backward(x + pl * (int64_t)h * wd, dy + pl * (int64_t)oh * ow, dx + pl * (int64_t)h * wd, g, t,
+                                        relu != 0);
+        }
+        if (err) return salient::fail(SALIENT_ENOMEM, "%s: out of memory for the row scan", __func__);
+        return SALIENT_OK;
+    }
+#endif
     return for_each_plane(__func__, g, (int64_t)n * c, [&](RowScan& rs, int64_t pl) {
         const float* xp = x + pl * (int64_t)h * wd;
         const float* dyp = dy + pl * (int64_t)oh * ow;
@@ -410,9 +526,16 @@ extern "C" int maxpool2d_backward_cpu(const float* x, const float* dy, float* dx
             }
             const float* dyrow = dyp + (int64_t)p * ow;
             for (int q = 0; q < ow; q++)
-                if (arg[q] >= 0) dxp[arg[q]] += dyrow[q];
+                if (arg[q] >= 0 && (!relu || !(best[q] <= 0.f))) dxp[arg[q]] += dyrow[q];
         }
     });
+}
+
+extern "C" int maxpool2d_backward_cpu(const float* x, const float* dy, float* dx, int n, int c, int h, int wd,
+                                      int kh, int kw, int stride_h, int stride_w, int pad_top, int pad_left,
+                                      int pad_bottom, int pad_right, int dil_h, int dil_w, int oh, int ow) {
+    return maxpool2d_backward_relu_cpu(x, dy, dx, n, c, h, wd, kh, kw, stride_h, stride_w, pad_top, pad_left, pad_bottom,
+                                       pad_right, dil_h, dil_w, oh, ow, 0);
 }
 
 // Whether an average pool is global: one output per plane, its window the whole unpadded plane.

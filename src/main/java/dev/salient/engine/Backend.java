@@ -131,12 +131,27 @@ public interface Backend extends AutoCloseable {
     /** dx = conv2d^T(dy, w): the data gradient; dx is overwritten. */
     void conv2dBackwardData(Tensor dy, Tensor w, Tensor dx, Conv2dGeometry g);
 
+    /**
+     * {@link #conv2dBackwardData}, then the backward of the Relu whose output {@code reluOut} (the
+     * conv's input shape) is the conv's input: dx = 0 where reluOut ≤ 0 (NaN passes), as
+     * {@link #activationBackward} with RELU writes it, the same floats. The CPU applies the mask
+     * as the product writes each part of dx; CUDA runs the two kernels.
+     */
+    void conv2dBackwardDataRelu(Tensor dy, Tensor w, Tensor dx, Conv2dGeometry g, Tensor reluOut);
+
     // ---- pooling
 
     void maxPool2dForward(Tensor x, Tensor y, Pool2dGeometry g);
 
     /** dx = routed dy to the first max of each window (PyTorch's tie rule); dx is overwritten. */
     void maxPool2dBackward(Tensor x, Tensor dy, Tensor dx, Pool2dGeometry g);
+
+    /**
+     * {@link #maxPool2dBackward}, then the backward of the Relu whose output x is: dx = 0 where
+     * x ≤ 0 (NaN passes), as {@link #activationBackward} with RELU writes it, the same floats.
+     * The CPU skips the windows whose winner is ≤ 0; CUDA runs the two kernels.
+     */
+    void maxPool2dBackwardRelu(Tensor x, Tensor dy, Tensor dx, Pool2dGeometry g);
 
     void avgPool2dForward(Tensor x, Tensor y, Pool2dGeometry g);
 

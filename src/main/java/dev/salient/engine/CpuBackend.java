@@ -176,6 +176,15 @@ public final class CpuBackend implements Backend {
                 g.padTop(), g.padLeft(), g.padBottom(), g.padRight(), g.dilationH(), g.dilationW(), g.groups()));
     }
 
+    /** The mask applied to each part of dx as the product writes it, while it is in cache. */
+    @Override
+    public void conv2dBackwardDataRelu(Tensor dy, Tensor w, Tensor dx, Conv2dGeometry g, Tensor reluOut) {
+        OpChecks.conv2dBackwardDataRelu(this, dy, w, dx, g, reluOut);
+        check(CpuNative.conv2d_backward_data_relu_cpu(dy.data(), w.data(), dx.data(), reluOut.data(),
+                g.n(), g.c(), g.h(), g.w(), g.k(), g.r(), g.s(), g.strideH(), g.strideW(),
+                g.padTop(), g.padLeft(), g.padBottom(), g.padRight(), g.dilationH(), g.dilationW(), g.groups()));
+    }
+
     // ---- 3-D convolution and pooling
 
     @Override
@@ -247,6 +256,15 @@ public final class CpuBackend implements Backend {
         check(CpuNative.maxpool2d_backward_cpu(x.data(), dy.data(), dx.data(), g.n(), g.c(), g.h(), g.w(),
                 g.kernelH(), g.kernelW(), g.strideH(), g.strideW(), g.padTop(), g.padLeft(), g.padBottom(),
                 g.padRight(), g.dilationH(), g.dilationW(), g.outH(), g.outW()));
+    }
+
+    /** In one pass: windows whose winner is ≤ 0 route nothing. */
+    @Override
+    public void maxPool2dBackwardRelu(Tensor x, Tensor dy, Tensor dx, Pool2dGeometry g) {
+        OpChecks.maxPool2dBackward(this, x, dy, dx, g);
+        check(CpuNative.maxpool2d_backward_relu_cpu(x.data(), dy.data(), dx.data(), g.n(), g.c(), g.h(), g.w(),
+                g.kernelH(), g.kernelW(), g.strideH(), g.strideW(), g.padTop(), g.padLeft(), g.padBottom(),
+                g.padRight(), g.dilationH(), g.dilationW(), g.outH(), g.outW(), 1));
     }
 
     @Override

@@ -100,6 +100,10 @@ public final class CpuNative {
             @Cast("const float*") FloatPointer w, FloatPointer dx,
             int n, int c, int h, int wd, int k, int r, int s, int strideH, int strideW,
             int padTop, int padLeft, int padBottom, int padRight, int dilH, int dilW, int groups);
+    public static native int conv2d_backward_data_relu_cpu(@Cast("const float*") FloatPointer dy,
+            @Cast("const float*") FloatPointer w, FloatPointer dx, @Cast("const float*") FloatPointer mask,
+            int n, int c, int h, int wd, int k, int r, int s, int strideH, int strideW,
+            int padTop, int padLeft, int padBottom, int padRight, int dilH, int dilW, int groups);
 
     // ---- pooling: x (n,c,h,w), y (n,c,oh,ow)
     public static native int maxpool2d_forward_cpu(@Cast("const float*") FloatPointer x, FloatPointer y,
@@ -109,6 +113,10 @@ public final class CpuNative {
             @Cast("const float*") FloatPointer dy, FloatPointer dx,
             int n, int c, int h, int wd, int kh, int kw, int strideH, int strideW,
             int padTop, int padLeft, int padBottom, int padRight, int dilH, int dilW, int oh, int ow);
+    public static native int maxpool2d_backward_relu_cpu(@Cast("const float*") FloatPointer x,
+            @Cast("const float*") FloatPointer dy, FloatPointer dx,
+            int n, int c, int h, int wd, int kh, int kw, int strideH, int strideW,
+            int padTop, int padLeft, int padBottom, int padRight, int dilH, int dilW, int oh, int ow, int relu);
     public static native int avgpool2d_forward_cpu(@Cast("const float*") FloatPointer x, FloatPointer y,
             int n, int c, int h, int wd, int kh, int kw, int strideH, int strideW,
             int padTop, int padLeft, int padBottom, int padRight, int dilH, int dilW, int oh, int ow,

@@ -149,6 +149,12 @@ public final class OpChecks {
         requireShape(dx, g.inputShape(), "conv2dBackwardData dx");
     }
 
+    public static void conv2dBackwardDataRelu(Backend self, Tensor dy, Tensor w, Tensor dx, Conv2dGeometry g, Tensor reluOut) {
+        conv2dBackwardData(self, dy, w, dx, g);
+        owned(self, "conv2dBackwardDataRelu", reluOut);
+        requireShape(reluOut, dx.shape(), "conv2dBackwardDataRelu's Relu output");
+    }
+
     // ---- 3-D convolution and pooling
 
     public static void conv3dForward(Backend self, Tensor x, Tensor w, Tensor bias, Tensor y, Conv3dGeometry g) {

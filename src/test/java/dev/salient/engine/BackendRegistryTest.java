@@ -38,6 +38,8 @@ class BackendRegistryTest {
             Map.entry("conv2dForwardSum", "conv2dForwardSum"),
             Map.entry("conv2dForwardPrologue", "conv2dForwardPrologue"),
             Map.entry("conv2dBackwardData", "conv2dBackwardData"),
+            Map.entry("conv2dBackwardDataRelu", "conv2dBackwardDataRelu"),
+            Map.entry("maxPool2dBackwardRelu", "maxPool"),
             Map.entry("maxPool2dForward", "maxPool"),
             Map.entry("maxPool2dBackward", "maxPool"),
             Map.entry("avgPool2dForward", "avgPool"),

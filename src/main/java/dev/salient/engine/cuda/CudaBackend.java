@@ -268,6 +268,14 @@ public final class CudaBackend implements Backend {
                 g.padTop(), g.padLeft(), g.padBottom(), g.padRight(), g.dilationH(), g.dilationW(), g.groups()));
     }
 
+    /** The data gradient's kernel, then the Relu's mask in place. */
+    @Override
+    public void conv2dBackwardDataRelu(Tensor dy, Tensor w, Tensor dx, Conv2dGeometry g, Tensor reluOut) {
+        OpChecks.conv2dBackwardDataRelu(this, dy, w, dx, g, reluOut);
+        conv2dBackwardData(dy, w, dx, g);
+        activationBackward(Activation.RELU, reluOut, dx, dx, 0f, 0f);
+    }
+
     // ---- pooling
 
     // ---- 3-D convolution and pooling
@@ -344,6 +352,14 @@ public final class CudaBackend implements Backend {
                 ptr(dx, "maxpool backward"), g.n(), g.c(), g.h(), g.w(), g.kernelH(), g.kernelW(), g.strideH(),
                 g.strideW(), g.padTop(), g.padLeft(), g.padBottom(), g.padRight(), g.dilationH(), g.dilationW(),
                 g.outH(), g.outW()));
+    }
+
+    /** The pool's backward kernel, then the Relu's mask in place. */
+    @Override
+    public void maxPool2dBackwardRelu(Tensor x, Tensor dy, Tensor dx, Pool2dGeometry g) {
+        OpChecks.maxPool2dBackward(this, x, dy, dx, g);
+        maxPool2dBackward(x, dy, dx, g);
+        activationBackward(Activation.RELU, x, dx, dx, 0f, 0f);
     }
 
     @Override

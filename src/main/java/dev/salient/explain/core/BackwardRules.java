@@ -140,4 +140,10 @@ public final class BackwardRules {
     public String name() {
         return name;
     }
+
+    /** Whether the rule for this node is the op's own exact VJP ({@link #standard()}'s). */
+    public boolean isOwn(Node node, Op op) {
+        if (node != null && byNode.containsKey(node.name())) return byNode.get(node.name()) == OWN;
+        return byType.getOrDefault(op.opType(), fallback) == OWN;
+    }
 }

@@ -419,6 +419,37 @@ public final class Tape implements AutoCloseable {
         return true;
     }
 
+    /**
+     * The Relus of a walk whose backward can run inside their one reader's, keyed by the Relu's
+     * output: both steps take their own exact VJP, the reader (a Conv or MaxPool over planes, as
+     * {@link Op#backwardFusesRelu} says) reads the output as its data input 0, no other step of the
+     * walk reads it, and no gradient is asked for there or seeded there. The pair then writes the
+     * Relu input's gradient in one pass over it instead of two (the Relu's mask and the reader's
+     * product), the same floats.
+     */
+    private Map<String, Plan.Step> fusableRelus(List<Plan.Step> walk, BackwardRules rules, Set<String> to) {
+        Map<String, Integer> readers = new HashMap<>();
+        Map<String, Plan.Step> relus = new HashMap<>();
+        for (Plan.Step s : walk) {
+            for (int i = 0; i < s.inputs().length; i++)
+                if (!s.inputs()[i].isEmpty()) readers.merge(s.inputs()[i], 1, Integer::sum);
+            if (s.op().opType().equals("Relu") && s.outputs().length == 1 && s.inputs().length == 1
+                    && rules.isOwn(s.node(), s.op()))
+                relus.put(s.outputs()[0], s);
+        }
+        Map<String, Plan.Step> fused = new HashMap<>();
+        for (Plan.Step s : walk) {
+            if (s.inputs().length == 0) continue;
+            String v = s.inputs()[0];
+            Plan.Step relu = relus.get(v);
+            if (relu == null || readers.get(v) != 1 || to.contains(v) || v.equals(output)) continue;
+            if (!rules.isOwn(s.node(), s.op()) || !s.op().backwardFusesRelu(s.inputShapes())) continue;
+            if (!java.util.Arrays.equals(s.inputShapes()[0], relu.inputShapes()[0])) continue;
+            fused.put(v, relu);
+        }
+        return fused;
+    }
+
     /** Op types whose backward treats every row of a batch on its own (with the dim-0 check below). */
     private static final Set<String> ROWWISE = Set.of("Conv", "Gemm", "MatMul", "Relu", "LeakyRelu", "PRelu", "Clip",
             "Sigmoid", "HardSigmoid", "HardSwish", "Tanh", "Add", "Sub", "Mul", "Div", "MaxPool", "AveragePool",
@@ -500,6 +531,7 @@ public final class Tape implements AutoCloseable {
             }
         Map<String, Tensor> grads = new HashMap<>();
         Map<String, Tensor> result = new LinkedHashMap<>();
+        Map<String, Plan.Step> reluOf = rows == n ? fusableRelus(walk, rules, to) : Map.of();
         boolean ok = false;
         try {
             grads.put(output, seed);
@@ -523,6 +555,12 @@ public final class Tape implements AutoCloseable {
                         }
                     Op op = s.op();
                     BackwardRule rule = rules.ruleFor(s.node(), op);
+                    // a Relu whose output only this step reads: its backward runs fused into this one's,
+                    // its input gets the gradient, and the walk then finds nothing to do at the Relu
+                    Plan.Step relu = s.inputs().length > 0 ? reluOf.get(s.inputs()[0]) : null;
+                    if (relu != null && (!reach.contains(s.inputs()[0]) || grads.containsKey(s.inputs()[0])
+                            || !reach.contains(relu.inputs()[0]) || values.get(s.inputs()[0]) == null))
+                        relu = null;
                     // a first-half walk: paired rules read both halves, the others see the first
                     boolean whole = rows == n || rule instanceof PairedRule;
                     String[] ins = s.inputs();
@@ -542,19 +580,24 @@ public final class Tape implements AutoCloseable {
                     for (int j = 0; j < outs.length; j++)
                         if (!outs[j].isEmpty()) out[j] = whole ? values.get(outs[j]) : firstRows(values.get(outs[j]), rows, n);
                     long t0 = OpProfile.start(backend);
-                    if (rows != n && rule instanceof PairedRule pr) {
+                    String[] into = ins;
+                    if (relu != null) {
+                        op.backwardThroughRelu(backend, in, out, dOut, dIn, values.get(ins[0]));
+                        into = ins.clone();
+                        into[0] = relu.inputs()[0];
+                    } else if (rows != n && rule instanceof PairedRule pr) {
                         halves.mixingAhead(mixAhead[k]);
                         pr.applyHalf(op, backend, in, out, dOut, dIn, halves);
                     }
                     else rule.apply(op, backend, in, out, dOut, dIn);
                     if (OpProfile.on())
-                        OpProfile.stop(backend, "bwd " + op.opType() + " [" + rules.name() + "]"
+                        OpProfile.stop(backend, "bwd " + op.opType() + (relu != null ? "+Relu" : "") + " [" + rules.name() + "]"
                                 + (OpProfile.byShape() && in.length > 0 && in[0] != null ? " " + Shapes.str(in[0].shape()) : ""), t0);
                     for (int i = 0; i < ins.length; i++) {
                         if (dIn[i] == null) continue;
-                        Tensor prev = grads.get(ins[i]);
+                        Tensor prev = grads.get(into[i]);
                         if (prev == null) {
-                            grads.put(ins[i], dIn[i]);
+                            grads.put(into[i], dIn[i]);
                             local.remove(dIn[i]);
                         } else {
                             long t1 = OpProfile.start(backend);

@@ -155,4 +155,21 @@ public interface Op {
     default void backward(Backend b, Tensor[] in, Tensor[] out, Tensor[] dOut, Tensor[] dIn) {
         throw new SalientException(opType() + ": no backward");
     }
+
+    /**
+     * Whether {@link #backwardThroughRelu} can run for these input shapes: the op's data input 0
+     * is the output of a Relu, and the op can write that Relu's input gradient itself.
+     */
+    default boolean backwardFusesRelu(long[][] inputShapes) {
+        return false;
+    }
+
+    /**
+     * The backward of this op and then of the Relu whose output is its input 0: dIn[0] gets
+     * {@link #backward}'s dIn[0] with zeros where {@code reluOut} (that input's value) is ≤ 0,
+     * as the Relu's own backward writes them (NaN passes), in one pass where the backend fuses it.
+     */
+    default void backwardThroughRelu(Backend b, Tensor[] in, Tensor[] out, Tensor[] dOut, Tensor[] dIn, Tensor reluOut) {
+        throw new SalientException(opType() + ": no backward through a Relu");
+    }
 }

@@ -104,4 +104,18 @@ final class PoolOp extends AbstractOp {
         if (max) b.maxPool2dBackward(TensorViews.view(in[0], g.inputShape()), dy, dx, g);
         else b.avgPool2dBackward(dy, dx, g);
     }
+
+    /** Max pooling over planes: its input is the Relu's output, whose mask the winners carry. */
+    @Override
+    public boolean backwardFusesRelu(long[][] inputShapes) {
+        return max && !volumetric(inputShapes[0]);
+    }
+
+    @Override
+    public void backwardThroughRelu(Backend b, Tensor[] in, Tensor[] out, Tensor[] dOut, Tensor[] dIn, Tensor reluOut) {
+        if (dIn[0] == null) return;
+        Pool2dGeometry g = geometry(reluOut.shape());
+        b.maxPool2dBackwardRelu(TensorViews.view(reluOut, g.inputShape()), TensorViews.view(dOut[0], g.outputShape()),
+                TensorViews.view(dIn[0], g.inputShape()), g);
+    }
 }

@@ -222,6 +222,21 @@ class CudaParityTest {
         assertClose("conv2d backward data " + g, dx);
     }
 
+    /** The data gradient through the Relu whose output is the conv's input: zeros where it is, as both engines mask. */
+    @ParameterizedTest
+    @MethodSource("convs")
+    void conv2dBackwardDataRelu(Conv2dGeometry g) {
+        Tensor[] dy = pairRandom(g.outputShape()), w = pairWeights(fanIn(g), g.weightShape());
+        Tensor[] mask = pairRandom(g.inputShape()), dx = out(g.inputShape());
+        for (int i = 0; i < 2; i++) (i == 0 ? cpu : gpu).activationForward(Activation.RELU, mask[i], mask[i], 0f, 0f);
+        cpu.conv2dBackwardDataRelu(dy[0], w[0], dx[0], g, mask[0]);
+        gpu.conv2dBackwardDataRelu(dy[1], w[1], dx[1], g, mask[1]);
+        assertClose("conv2d backward data through a relu " + g, dx);
+        float[] m = mask[0].toArray(), d = dx[0].toArray(), e = dx[1].toArray();
+        for (int i = 0; i < m.length; i++)
+            if (m[i] <= 0f) assertTrue(d[i] == 0f && e[i] == 0f, "masked gradient at " + i);
+    }
+
     // ---- pooling
 
     static Stream<Arguments> pools() {
@@ -246,6 +261,11 @@ class CudaParityTest {
         cpu.maxPool2dBackward(x[0], dy[0], dx[0], g);
         gpu.maxPool2dBackward(x[1], dy[1], dx[1], g);
         assertClose("maxpool backward (ties: first max wins) " + g, dx);
+        // through the Relu whose output x would be: windows won by a value <= 0 route nothing
+        Tensor[] dr = out(g.inputShape());
+        cpu.maxPool2dBackwardRelu(x[0], dy[0], dr[0], g);
+        gpu.maxPool2dBackwardRelu(x[1], dy[1], dr[1], g);
+        assertClose("maxpool backward through a relu " + g, dr);
     }
 
     @ParameterizedTest
