@@ -450,6 +450,54 @@ public final class Tape implements AutoCloseable {
         return fused;
     }
 
+    /**
+     * An Add of two distinct values of its output's shape, on its own VJP (which copies the output's
+     * gradient to each input): the gradient itself goes to one input that has none yet, added into
+     * the gradient an input already has, and copied only for a second input without one. The
+     * floats are the VJP's: a copy, or the fan-in's sum of the same values.
+     */
+    private boolean handOnSum(Plan.Step s, BackwardRules rules, Set<String> reach, Set<String> to, Map<String, Tensor> grads,
+            Tensor[] dOut) {
+        if (!s.op().opType().equals("Add") || s.outputs().length != 1 || s.inputs().length != 2 || dOut[0] == null
+                || to.contains(s.outputs()[0]) || !rules.isOwn(s.node(), s.op()))
+            return false;
+        String[] ins = s.inputs();
+        if (ins[0].isEmpty() || ins[1].isEmpty() || ins[0].equals(ins[1])) return false;
+        if (dOut[0].rank() == 0) return false;
+        for (int i = 0; i < 2; i++) {
+            if (s.op().isParamInput(i)) return false;
+            long[] shape = s.inputShapes()[i].clone();
+            if (shape.length != dOut[0].rank()) return false;
+            shape[0] = dOut[0].dim(0); // a first-half walk's rows
+            if (!java.util.Arrays.equals(shape, dOut[0].shape())) return false;
+        }
+        long t0 = OpProfile.start(backend);
+        Tensor g = grads.remove(s.outputs()[0]);
+        int mover = -1;
+        for (int i = 0; i < 2; i++)
+            if (reach.contains(ins[i]) && !grads.containsKey(ins[i]) && mover < 0) mover = i;
+        boolean ok = false;
+        try {
+            for (int i = 0; i < 2; i++) {
+                if (i == mover || !reach.contains(ins[i])) continue;
+                Tensor prev = grads.get(ins[i]);
+                if (prev != null) {
+                    backend.axpby(1f, g, 1f, prev);
+                } else {
+                    Tensor c = backend.allocate(g.shape());
+                    grads.put(ins[i], c);
+                    backend.copy(g, c);
+                }
+            }
+            if (mover >= 0) grads.put(ins[mover], g);
+            ok = true;
+        } finally {
+            if (mover < 0 || !ok) g.close();
+        }
+        if (OpProfile.on()) OpProfile.stop(backend, "bwd Add, handed on [" + rules.name() + "]", t0);
+        return true;
+    }
+
     /** Op types whose backward treats every row of a batch on its own (with the dim-0 check below). */
     private static final Set<String> ROWWISE = Set.of("Conv", "Gemm", "MatMul", "Relu", "LeakyRelu", "PRelu", "Clip",
             "Sigmoid", "HardSigmoid", "HardSwish", "Tanh", "Add", "Sub", "Mul", "Div", "MaxPool", "AveragePool",
@@ -546,6 +594,7 @@ public final class Tape implements AutoCloseable {
                 }
                 if (!any) continue;
                 if (handOn(s, rules, reach, to, grads, dOut)) continue;
+                if (handOnSum(s, rules, reach, to, grads, dOut)) continue;
                 List<Tensor> local = new ArrayList<>();
                 try {
                     for (int j = 0; j < outs.length; j++)

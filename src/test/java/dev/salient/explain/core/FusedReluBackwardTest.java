@@ -31,7 +31,8 @@ import org.junit.jupiter.params.provider.CsvSource;
  * (the mask applied as the reader writes its data gradient): the engine's fused calls give the
  * composed ones' bits on every path of the CPU's conv data gradient and both max-pool paths, and a
  * tape's input gradients are those of the unfused walk bit for bit, where it fuses and where it
- * must not (a Relu output read twice, or asked for).
+ * must not (a Relu output read twice, or asked for). A residual Add hands its output's gradient
+ * on to one input instead of copying it, with the same floats.
  */
 class FusedReluBackwardTest {
     static final Backend CPU = Engine.cpu();
@@ -136,9 +137,9 @@ class FusedReluBackwardTest {
         float[] x = new float[n * 3 * 20 * 20];
         for (int i = 0; i < x.length; i++) x[i] = (float) r.nextGaussian();
         int[] cls = {0, 3, 4, 1};
-        // the Relu's own VJP as a rule of its own: the same floats, never fused
-        BackwardRules apart = BackwardRules.standard().with("apart", "Relu", BackwardRule.inputsOnly(
-                (op, b, i, o, dOut, dIn) -> op.backward(b, i, o, dOut, dIn)));
+        // the Relu's and the Add's own VJPs as rules of their own: the same floats, never fused or handed on
+        BackwardRule own = BackwardRule.inputsOnly((op, b, i, o, dOut, dIn) -> op.backward(b, i, o, dOut, dIn));
+        BackwardRules apart = BackwardRules.standard().with("apart", "Relu", own).with("apart", "Add", own);
         boolean was = OpProfile.on();
         try (Model m = Model.load(ob.write(dir, "stem.onnx")); Tensor xt = CPU.upload(x, n, 3, 20, 20);
                 Tape tape = Tape.record(m, CPU, xt, Set.of("x"), List.of(BackwardRules.standard(), apart));
@@ -150,6 +151,7 @@ class FusedReluBackwardTest {
             OpProfile.enable(was);
             assertTrue(report.contains("bwd MaxPool+Relu"), report);
             assertTrue(report.contains("bwd Conv+Relu"), report);
+            assertTrue(report.contains("bwd Add, handed on"), report);
             Map<String, Tensor> plain = tape.backward(cls, apart);
             try (Tensor a = plain.get("x"); Tensor b = fused.get("x")) {
                 float[] av = a.toArray();
