@@ -87,6 +87,8 @@ int affine_resample_forward_cpu(const float* x, const float* theta, float* y, in
 /* dx: (N,C,ih,iw) = the adjoint of affine_resample_forward applied to dy: (N,C,oh,ow) (a deterministic gather). */
 int affine_resample_backward_cpu(const float* dy, const float* theta, float* dx, int64_t n, int64_t c, int64_t ih,
                                  int64_t iw, int64_t oh, int64_t ow);
+/* Lucid's redirected ReLU gradient over rows of x, dy, dx: (rows, per) (visualize/RedirectedRelu.java). */
+int redirected_relu_backward_cpu(const float* x, const float* dy, float* dx, int64_t rows, int64_t per);
 /* One Adam step in place on p, m, v: (n) from g: (n), as torch.optim.Adam. */
 int adam_step_cpu(float* p, const float* g, float* m, float* v, int64_t n, float beta1, float beta2, float eps,
                   float step_size, float bc2_sqrt);

@@ -377,4 +377,13 @@ public interface Backend extends AutoCloseable {
      * {@code m = b1·m + (1−b1)·g; v = b2·v + (1−b2)·g²; p −= lr/(1−b1^t) · m / (√v/√(1−b2^t) + eps)}.
      */
     void adamStep(Tensor p, Tensor g, Tensor m, Tensor v, float lr, float beta1, float beta2, float eps, int step);
+
+    /**
+     * Lucid's redirected ReLU gradient (lucid/misc/redirected_relu_grad.py) of a Relu with input x
+     * (rows along dim 0), from dy into dx (all of x's shape): with relu_grad = dy where x ≥ 0, else 0,
+     * a row where some |relu_grad| > 0 gets relu_grad; any other row gets dy, except 0 where x &lt; 0
+     * and dy &gt; 0 (a negative input pushed lower). NaN in x counts as negative; a NaN relu_grad does
+     * not count as nonzero.
+     */
+    void redirectedReluBackward(Tensor x, Tensor dy, Tensor dx);
 }

@@ -516,6 +516,13 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public void redirectedReluBackward(Tensor x, Tensor dy, Tensor dx) {
+        OpChecks.redirectedReluBackward(this, x, dy, dx);
+        if (x.numel() == 0) return;
+        check(CpuNative.redirected_relu_backward_cpu(x.data(), dy.data(), dx.data(), x.dim(0), x.numel() / x.dim(0)));
+    }
+
+    @Override
     public void adamStep(Tensor p, Tensor g, Tensor m, Tensor v, float lr, float beta1, float beta2, float eps, int step) {
         float[] bc = OpChecks.adamStep(this, p, g, m, v, lr, beta1, beta2, eps, step);
         check(CpuNative.adam_step_cpu(p.data(), g.data(), m.data(), v.data(), p.numel(), beta1, beta2, eps, bc[0], bc[1]));

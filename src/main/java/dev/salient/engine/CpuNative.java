@@ -220,6 +220,8 @@ public final class CpuNative {
             @Cast("const float*") FloatPointer theta, FloatPointer dx, long n, long c, long ih, long iw, long oh, long ow);
     public static native int adam_step_cpu(FloatPointer p, @Cast("const float*") FloatPointer g, FloatPointer m,
             FloatPointer v, long n, float beta1, float beta2, float eps, float stepSize, float bc2Sqrt);
+    public static native int redirected_relu_backward_cpu(@Cast("const float*") FloatPointer x,
+            @Cast("const float*") FloatPointer dy, FloatPointer dx, long rows, long per);
 
     // ---- host linear algebra of the eigen and clustering CAMs (native/cpu/principal.cpp)
     public static native int principal_directions_cpu(@Cast("const float*") FloatPointer x,

@@ -238,6 +238,12 @@ public final class OpChecks {
         requireShape(dx, x.shape(), "activation backward dx");
     }
 
+    public static void redirectedReluBackward(Backend self, Tensor x, Tensor dy, Tensor dx) {
+        activationBackward(self, x, dy, dx);
+        requireRank(x, "redirectedReluBackward");
+        if (x.dim(0) <= 0) throw new SalientException("redirectedReluBackward: no rows in " + Shapes.str(x.shape()));
+    }
+
     public static void preluForward(Backend self, Tensor x, Tensor slope, Tensor y) {
         owned(self, "prelu", x, slope, y);
         requireRank(x, "prelu");

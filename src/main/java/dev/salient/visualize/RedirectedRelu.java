@@ -1,9 +1,6 @@
 package dev.salient.visualize;
 
-import dev.salient.engine.Activation;
 import dev.salient.engine.Backend;
-import dev.salient.engine.BinaryOp;
-import dev.salient.engine.Reduction;
 import dev.salient.engine.Tensor;
 import dev.salient.explain.core.BackwardRules;
 
@@ -17,7 +14,7 @@ import dev.salient.explain.core.BackwardRules;
  *   result[n]  = relu_grad[n] if ‖relu_grad[n]‖ &gt; 0, else redirected[n]      (per batch element)
  * </pre>
  * so a unit that is dead on the initial image still receives the gradient that would wake it.
- * Composed from engine primitives.
+ * One engine op ({@link Backend#redirectedReluBackward}).
  */
 final class RedirectedRelu {
     /** Lucid's step count for the override. */
@@ -32,21 +29,6 @@ final class RedirectedRelu {
     }
 
     static void apply(Backend b, Tensor x, Tensor dy, Tensor dx) {
-        long n = x.dim(0), per = x.numel() / n;
-        try (Tensor relu = b.allocate(x.shape()); Tensor push = b.allocate(x.shape()); Tensor mag = b.allocate(n)) {
-            // relu_grad = dy ⊙ [x ≥ 0] = dy − dy ⊙ [x < 0], [x < 0] from the sign of −relu(−x)... via relu'(−x)
-            b.axpby(-1f, x, 0f, push); //                                    push = −x
-            b.activationBackward(Activation.RELU, push, dy, relu, 0f, 0f); // relu = dy ⊙ [x < 0]
-            b.axpby(1f, dy, -1f, relu); //                                   relu = dy ⊙ [x ≥ 0]
-            b.activationForward(Activation.ABS, relu, dx, 0f, 0f);
-            b.reduceRows(Reduction.MAX, Views.view(dx, n, per), mag);
-            float[] m = mag.toArray();
-            // redirected = dy − relu(dy) ⊙ [x < 0]
-            b.activationForward(Activation.RELU, dy, dx, 0f, 0f); //         dx = relu(dy)
-            b.activationBackward(Activation.RELU, push, dx, dx, 0f, 0f); //   dx = relu(dy) ⊙ [x < 0]
-            b.binary(BinaryOp.SUB, dy, dx, dx); //                            dx = redirected
-            for (int i = 0; i < n; i++)
-                if (m[i] > 0) b.copyRange(relu, i * per, dx, i * per, per);
-        }
+        b.redirectedReluBackward(x, dy, dx);
     }
 }

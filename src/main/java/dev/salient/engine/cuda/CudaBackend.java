@@ -651,6 +651,27 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
+    public void redirectedReluBackward(Tensor x, Tensor dy, Tensor dx) {
+        OpChecks.redirectedReluBackward(this, x, dy, dx);
+        if (x.numel() == 0) return;
+        long n = x.dim(0), per = x.numel() / n;
+        // composed from the engine's kernels: t = dy where x < 0 (or NaN) via relu's mask on -x
+        try (Tensor neg = allocate(x.shape()); Tensor relu = allocate(x.shape()); Tensor mag = allocate(n)) {
+            axpby(-1f, x, 0f, neg); //                                          neg = -x
+            activationBackward(Activation.RELU, neg, dy, relu, 0f, 0f); //      relu = dy where x < 0
+            axpby(1f, dy, -1f, relu); //                                        relu = dy where x >= 0: relu_grad
+            activationForward(Activation.ABS, relu, dx, 0f, 0f);
+            reduceRows(Reduction.MAX, new Tensor(this, dx.data(), n, per), mag);
+            float[] m = mag.toArray();
+            activationForward(Activation.RELU, dy, dx, 0f, 0f); //              dx = relu(dy)
+            activationBackward(Activation.RELU, neg, dx, dx, 0f, 0f); //        dx = relu(dy) where x < 0
+            binary(BinaryOp.SUB, dy, dx, dx); //                                dx = redirected
+            for (int i = 0; i < n; i++)
+                if (m[i] > 0) copyRange(relu, i * per, dx, i * per, per);
+        }
+    }
+
+    @Override
     public void adamStep(Tensor p, Tensor g, Tensor m, Tensor v, float lr, float beta1, float beta2, float eps, int step) {
         float[] bc = OpChecks.adamStep(this, p, g, m, v, lr, beta1, beta2, eps, step);
         check(CudaNative.adam_step_cuda(ptr(p, "adamStep"), ptr(g, "adamStep"), ptr(m, "adamStep"), ptr(v, "adamStep"),

@@ -649,6 +649,19 @@ class CudaParityTest {
         assertClose("adam v", v);
     }
 
+    /** Rows alive and dead (every input negative), NaN in x: the CPU's one pass against CUDA's composed kernels. */
+    @Test
+    void redirectedReluBackward() {
+        float[] x = random(4 * 3 * 9 * 9), dy = random(4 * 3 * 9 * 9);
+        int per = 3 * 9 * 9;
+        for (int i = per; i < 3 * per; i++) x[i] = -Math.abs(x[i]) - 0.1f;
+        x[7] = Float.NaN;
+        Tensor[] xt = pair(x, 4, 3, 9, 9), g = pair(dy, 4, 3, 9, 9), dx = out(4, 3, 9, 9);
+        cpu.redirectedReluBackward(xt[0], g[0], dx[0]);
+        gpu.redirectedReluBackward(xt[1], g[1], dx[1]);
+        assertClose("redirected relu backward", dx);
+    }
+
     // ---- memory and errors
 
     @Test
