@@ -11,23 +11,26 @@ import dev.salient.engine.Tensor;
  * ({@code torch.fft.irfftn(s=(H,W), norm="ortho")}) and divided by 4.
  *
  * <p>The inverse FFT is written as two matrix products on the engine's GEMM, so it runs on the
- * CPU and the GPU alike and its adjoint is the transposed products:
+ * CPU and the GPU alike and its adjoint is the transposed products, in irfftn's order: the
+ * complex inverse transform along H on the K = W/2+1 stored columns, then the complex-to-real one
+ * along W:
  * <pre>
- *   values (N,C,H,2,K), K = W/2+1: row y holds Re Z[y,0..K) then Im Z[y,0..K)
- *   T  = (values ⊙ scale) viewed (N·C·H, 2K) · Mw (2K, 2W)      the real transform along W
- *   x  = Mh (H, 2H) · T viewed (N·C, 2H, W)                       the complex one along H, real part
+ *   values (N,C,H,2,K): row y holds Re Z[y,0..K) then Im Z[y,0..K)
+ *   U = A (2H, 2H) · (values ⊙ scale) viewed (N·C, 2H, K)      along H: rows (m, Re/Im) of U[m, k]
+ *   x = U viewed (N·C·H, 2K) · B (2K, W)                         along W, the real part
  * </pre>
- * With {@code c_k} = 1 for k = 0 and k = W/2 (W even), else 2 (the Hermitian half; irfft drops
- * the imaginary parts of those two bins, and their sines vanish):
- * {@code Mw[k,n] = c_k cos(2πkn/W)/√W, Mw[k,W+n] = Mw[K+k,n] = −c_k sin(2πkn/W)/√W,
- * Mw[K+k,W+n] = −c_k cos(2πkn/W)/√W} and {@code Mh[m,2y] = cos(2πym/H)/(4√H), Mh[m,2y+1] = sin(2πym/H)/(4√H)}.
- * That is x = Re Σ_y Σ_k c_k Z[y,k] e^{2πi(ym/H + kn/W)} / (4√(HW)), numpy's irfftn.
- * For H, W ≤ 512 the products cost 4·H·W·(H+W)·N·C FLOPs per pass, a few per cent of a CNN's.
+ * with {@code A[2m,2y] = A[2m+1,2y+1] = cos(2πym/H)/√H}, {@code A[2m,2y+1] = −sin(2πym/H)/√H},
+ * {@code A[2m+1,2y] = sin(2πym/H)/√H}, and with {@code c_k} = 1 for k = 0 and k = W/2 (W even), else
+ * 2 (the Hermitian half; irfft drops the imaginary parts of those two bins, and their sines vanish
+ * exactly here), {@code B[k,n] = c_k cos(2πkn/W)/(4√W)}, {@code B[K+k,n] = −c_k sin(2πkn/W)/(4√W)}.
+ * That is x = Re Σ_y Σ_k c_k Z[y,k] e^{2πi(ym/H + kn/W)} / (4√(HW)), numpy's irfftn. For H, W ≤ 512
+ * the products cost 4·H·K·(2H + W)·N·C FLOPs per pass (the order W-then-H costs 4·H·W·(K + H), a
+ * third more: the intermediate is W complex columns wide instead of K), a few per cent of a CNN's.
  */
 final class FourierImage implements ImageParam {
     private final Backend b;
     private final long n, c, h, w, k;
-    private final Tensor values, scale, mw, mh, mhT;
+    private final Tensor values, scale, ah, ahT, bw;
 
     FourierImage(Backend b, long n, long c, long h, long w) {
         this.b = b;
@@ -36,23 +39,23 @@ final class FourierImage implements ImageParam {
         this.h = h;
         this.w = w;
         this.k = w / 2 + 1;
-        Tensor v = null, s = null, a = null, m = null, mt = null;
+        Tensor v = null, s = null, a = null, at = null, m = null;
         try {
             v = b.zeros(n, c, h, 2, k);
             s = b.upload(scale(h, w), 1, 1, h, 2, k);
-            a = b.upload(mw(w), 2 * k, 2 * w);
-            float[] hm = mh(h);
-            m = b.upload(hm, h, 2 * h);
-            mt = b.upload(transpose(hm, (int) h, (int) (2 * h)), 2 * h, h);
+            float[] am = ah(h);
+            a = b.upload(am, 2 * h, 2 * h);
+            at = b.upload(transpose(am, (int) (2 * h), (int) (2 * h)), 2 * h, 2 * h);
+            m = b.upload(bw(w), 2 * k, w);
         } catch (RuntimeException e) {
-            for (Tensor t : new Tensor[] {v, s, a, m, mt}) if (t != null) t.close();
+            for (Tensor t : new Tensor[] {v, s, a, at, m}) if (t != null) t.close();
             throw e;
         }
         values = v;
         scale = s;
-        mw = a;
-        mh = m;
-        mhT = mt;
+        ah = a;
+        ahT = at;
+        bw = m;
     }
 
     /** Lucent's rfft2d_freqs: sqrt(fx² + fy²) with numpy's fftfreq, then 1/max(f, 1/max(H,W)), for Re and Im. */
@@ -88,34 +91,36 @@ final class FourierImage implements ImageParam {
         return new double[] {Math.cos(a), Math.sin(a)};
     }
 
-    static float[] mw(long w) {
+    /** A: the complex inverse DFT along H on rows (y, Re/Im), as a real (2H, 2H) matrix, scaled 1/√H. */
+    static float[] ah(long h) {
+        int hh = (int) h, m2 = 2 * hh;
+        float[] a = new float[m2 * m2];
+        double rs = 1 / Math.sqrt(h);
+        for (int m = 0; m < hh; m++)
+            for (int y = 0; y < hh; y++) {
+                double[] t = cs((long) y * m, h);
+                float cosv = (float) (t[0] * rs), sinv = (float) (t[1] * rs);
+                a[(2 * m) * m2 + 2 * y] = cosv;
+                a[(2 * m) * m2 + 2 * y + 1] = -sinv;
+                a[(2 * m + 1) * m2 + 2 * y] = sinv;
+                a[(2 * m + 1) * m2 + 2 * y + 1] = cosv;
+            }
+        return a;
+    }
+
+    /** B: the complex-to-real inverse DFT along W from the K stored columns, (2K, W), with irfftn's and Lucent's 1/(4√W). */
+    static float[] bw(long w) {
         int k = (int) (w / 2 + 1), ww = (int) w;
-        float[] m = new float[2 * k * 2 * ww];
-        double rs = 1 / Math.sqrt(w);
+        float[] m = new float[2 * k * ww];
+        double rs = 1 / (4 * Math.sqrt(w));
         for (int kk = 0; kk < k; kk++) {
             double ck = (kk == 0 || (w % 2 == 0 && kk == w / 2)) ? 1 : 2;
             for (int x = 0; x < ww; x++) {
                 double[] t = cs((long) kk * x, w);
-                float cosv = (float) (ck * t[0] * rs), sinv = (float) (ck * t[1] * rs);
-                m[kk * 2 * ww + x] = cosv;
-                m[kk * 2 * ww + ww + x] = -sinv;
-                m[(k + kk) * 2 * ww + x] = -sinv;
-                m[(k + kk) * 2 * ww + ww + x] = -cosv;
+                m[kk * ww + x] = (float) (ck * t[0] * rs);
+                m[(k + kk) * ww + x] = (float) (-ck * t[1] * rs);
             }
         }
-        return m;
-    }
-
-    static float[] mh(long h) {
-        int hh = (int) h;
-        float[] m = new float[hh * 2 * hh];
-        double rs = 1 / (4 * Math.sqrt(h));
-        for (int row = 0; row < hh; row++)
-            for (int y = 0; y < hh; y++) {
-                double[] t = cs((long) y * row, h);
-                m[row * 2 * hh + 2 * y] = (float) (t[0] * rs);
-                m[row * 2 * hh + 2 * y + 1] = (float) (t[1] * rs);
-            }
         return m;
     }
 
@@ -138,24 +143,24 @@ final class FourierImage implements ImageParam {
 
     @Override
     public void forward(Tensor y) {
-        try (Tensor sp = b.allocate(values.shape()); Tensor t = b.allocate(n * c * h, 2 * w)) {
+        try (Tensor sp = b.allocate(values.shape()); Tensor u = b.allocate(n * c, 2 * h, k)) {
             b.binary(BinaryOp.MUL, values, scale, sp);
-            b.gemm(Views.view(sp, n * c * h, 2 * k), mw, null, t, false, false, 1f, 0f);
-            b.matmul(mh, Views.view(t, n * c, 2 * h, w), Views.view(y, n * c, h, w));
+            b.matmul(ah, Views.view(sp, n * c, 2 * h, k), u);
+            b.gemm(Views.view(u, n * c * h, 2 * k), bw, null, Views.view(y, n * c * h, w), false, false, 1f, 0f);
         }
     }
 
     @Override
     public void backward(Tensor dy, Tensor dValues) {
-        try (Tensor dt = b.allocate(n * c, 2 * h, w)) {
-            b.matmul(mhT, Views.view(dy, n * c, h, w), dt);
-            b.gemm(Views.view(dt, n * c * h, 2 * w), mw, null, Views.view(dValues, n * c * h, 2 * k), false, true, 1f, 0f);
+        try (Tensor du = b.allocate(n * c, 2 * h, k)) {
+            b.gemm(Views.view(dy, n * c * h, w), bw, null, Views.view(du, n * c * h, 2 * k), false, true, 1f, 0f);
+            b.matmul(ahT, du, Views.view(dValues, n * c, 2 * h, k));
             b.binary(BinaryOp.MUL, dValues, scale, dValues);
         }
     }
 
     @Override
     public void close() {
-        for (Tensor t : new Tensor[] {values, scale, mw, mh, mhT}) t.close();
+        for (Tensor t : new Tensor[] {values, scale, ah, ahT, bw}) t.close();
     }
 }
