@@ -121,8 +121,9 @@ int conv2d_backward_data_cpu(const float* dy, const float* w, float* dx,
                              int stride_h, int stride_w, int pad_top, int pad_left, int pad_bottom, int pad_right,
                              int dil_h, int dil_w, int groups);
 /* conv2d_backward_data_cpu, then dx = 0 where mask <= 0 (mask (n,c,h,w): the output of the Relu that is
-   the conv's input; its gradient fused), or no mask when null */
-int conv2d_backward_data_relu_cpu(const float* dy, const float* w, float* dx, const float* mask,
+   the conv's input; its gradient fused), else dx + sum where sum (n,c,h,w) is given (the gradient's other
+   contributions, added before the Relu); no mask (and no sum) when null */
+int conv2d_backward_data_relu_cpu(const float* dy, const float* w, float* dx, const float* mask, const float* sum,
                                   int n, int c, int h, int wd, int k, int r, int s,
                                   int stride_h, int stride_w, int pad_top, int pad_left, int pad_bottom,
                                   int pad_right, int dil_h, int dil_w, int groups);

@@ -750,9 +750,10 @@ extern "C" int conv2d_forward_pre_cpu(const float* x, const float* scale, const 
 }
 
 // dx = conv2d^T(dy, w), then with a mask (the Relu whose output is the conv's input: mask (n,c,h,w))
-// dx = 0 where mask <= 0, applied to each part of dx right after it is written, while it is in cache.
+// dx = 0 where mask <= 0, else dx + sum with a sum (n,c,h,w) (the gradient's other contributions),
+// applied to each part of dx right after it is written, while it is in cache.
 extern "C" int conv2d_backward_data_relu_cpu(const float* dy, const float* w, float* dx, const float* mask,
-                                             int n, int c, int h, int wd, int k, int r, int s,
+                                             const float* sum, int n, int c, int h, int wd, int k, int r, int s,
                                              int stride_h, int stride_w, int pad_top, int pad_left, int pad_bottom,
                                              int pad_right, int dil_h, int dil_w, int groups) {
     SALIENT_CHECK_PTR(dy);
@@ -763,12 +764,15 @@ extern "C" int conv2d_backward_data_relu_cpu(const float* dy, const float* w, fl
     if (int rc = check_conv(__func__, g)) return rc;
     Epilogue e;
     e.mask = mask;
+    e.z = mask ? sum : nullptr;
     e.base = dx;
-    if (mask) {
-        const int64_t count = (int64_t)n * c * h * wd;
-        const uintptr_t ma = (uintptr_t)mask, me = ma + sizeof(float) * (uintptr_t)count;
-        const uintptr_t xa = (uintptr_t)dx, xe = xa + sizeof(float) * (uintptr_t)count;
-        SALIENT_CHECK(me <= xa || xe <= ma, "%s: the mask overlaps the gradient", __func__);
+    SALIENT_CHECK(mask || !sum, "%s: a sum needs a mask", __func__);
+    const int64_t count = (int64_t)n * c * h * wd;
+    const uintptr_t xa = (uintptr_t)dx, xe = xa + sizeof(float) * (uintptr_t)count;
+    for (const float* o : {mask, sum}) {
+        if (!o) continue;
+        const uintptr_t oa = (uintptr_t)o, oe = oa + sizeof(float) * (uintptr_t)count;
+        SALIENT_CHECK(oe <= xa || xe <= oa, "%s: the %s overlaps the gradient", __func__, o == mask ? "mask" : "sum");
     }
     // the mask over dx[from, from + count), or nothing without one
     auto masked = [&](int64_t from, int64_t count) {
@@ -873,6 +877,6 @@ extern "C" int conv2d_backward_data_cpu(const float* dy, const float* w, float* 
                                         int n, int c, int h, int wd, int k, int r, int s,
                                         int stride_h, int stride_w, int pad_top, int pad_left, int pad_bottom,
                                         int pad_right, int dil_h, int dil_w, int groups) {
-    return conv2d_backward_data_relu_cpu(dy, w, dx, nullptr, n, c, h, wd, k, r, s, stride_h, stride_w, pad_top, pad_left,
+    return conv2d_backward_data_relu_cpu(dy, w, dx, nullptr, nullptr, n, c, h, wd, k, r, s, stride_h, stride_w, pad_top, pad_left,
                                          pad_bottom, pad_right, dil_h, dil_w, groups);
 }

@@ -56,7 +56,8 @@ struct Epilogue {
     const float* base = nullptr;
     // the input's prologue (pointwise convs only), or null
     const Prologue* pre = nullptr;
-    // a backward's Relu mask, alone: y[i] = 0 where mask[i] <= 0 (mask indexed as z; NaN passes)
+    // a backward's Relu mask: y[i] = 0 where mask[i] <= 0 (mask indexed as z; NaN passes), else y[i]
+    // or, with z, y[i] + z[i]
     const float* mask = nullptr;
     bool any() const { return kind >= 0 || z || mask; }
 };
@@ -65,8 +66,14 @@ struct Epilogue {
 inline void apply_epilogue(const Epilogue& e, float* y, int64_t n) {
     if (e.mask) {
         const float* m = e.mask + (y - e.base);
+        if (e.z) {  // the gradient's other contributions added first (the tape's fan-in sum, then the Relu)
+            const float* z = e.z + (y - e.base);
 #pragma omp simd
-        for (int64_t i = 0; i < n; i++) y[i] = m[i] <= 0.f ? 0.f : y[i];  // activation_backward_cpu's Relu
+            for (int64_t i = 0; i < n; i++) y[i] = m[i] <= 0.f ? 0.f : y[i] + z[i];
+        } else {
+#pragma omp simd
+            for (int64_t i = 0; i < n; i++) y[i] = m[i] <= 0.f ? 0.f : y[i];  // activation_backward_cpu's Relu
+        }
         return;
     }
     if (e.z) {

@@ -134,10 +134,12 @@ public interface Backend extends AutoCloseable {
     /**
      * {@link #conv2dBackwardData}, then the backward of the Relu whose output {@code reluOut} (the
      * conv's input shape) is the conv's input: dx = 0 where reluOut ≤ 0 (NaN passes), as
-     * {@link #activationBackward} with RELU writes it, the same floats. The CPU applies the mask
-     * as the product writes each part of dx; CUDA runs the two kernels.
+     * {@link #activationBackward} with RELU writes it, the same floats. With {@code sum} (dx's shape,
+     * or null) the Relu's output gradient is the data gradient plus sum (a backward walk's other
+     * contributions, {@link #axpby}'s sum of the two), masked. The CPU applies the sum and the mask
+     * as the product writes each part of dx; CUDA runs the kernels one after another.
      */
-    void conv2dBackwardDataRelu(Tensor dy, Tensor w, Tensor dx, Conv2dGeometry g, Tensor reluOut);
+    void conv2dBackwardDataRelu(Tensor dy, Tensor w, Tensor dx, Conv2dGeometry g, Tensor reluOut, Tensor sum);
 
     // ---- pooling
 

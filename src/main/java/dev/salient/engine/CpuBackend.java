@@ -176,11 +176,12 @@ public final class CpuBackend implements Backend {
                 g.padTop(), g.padLeft(), g.padBottom(), g.padRight(), g.dilationH(), g.dilationW(), g.groups()));
     }
 
-    /** The mask applied to each part of dx as the product writes it, while it is in cache. */
+    /** The sum and the mask applied to each part of dx as the product writes it, while it is in cache. */
     @Override
-    public void conv2dBackwardDataRelu(Tensor dy, Tensor w, Tensor dx, Conv2dGeometry g, Tensor reluOut) {
-        OpChecks.conv2dBackwardDataRelu(this, dy, w, dx, g, reluOut);
+    public void conv2dBackwardDataRelu(Tensor dy, Tensor w, Tensor dx, Conv2dGeometry g, Tensor reluOut, Tensor sum) {
+        OpChecks.conv2dBackwardDataRelu(this, dy, w, dx, g, reluOut, sum);
         check(CpuNative.conv2d_backward_data_relu_cpu(dy.data(), w.data(), dx.data(), reluOut.data(),
+                sum == null ? null : sum.data(),
                 g.n(), g.c(), g.h(), g.w(), g.k(), g.r(), g.s(), g.strideH(), g.strideW(),
                 g.padTop(), g.padLeft(), g.padBottom(), g.padRight(), g.dilationH(), g.dilationW(), g.groups()));
     }

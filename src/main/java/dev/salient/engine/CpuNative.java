@@ -102,7 +102,7 @@ public final class CpuNative {
             int padTop, int padLeft, int padBottom, int padRight, int dilH, int dilW, int groups);
     public static native int conv2d_backward_data_relu_cpu(@Cast("const float*") FloatPointer dy,
             @Cast("const float*") FloatPointer w, FloatPointer dx, @Cast("const float*") FloatPointer mask,
-            int n, int c, int h, int wd, int k, int r, int s, int strideH, int strideW,
+            @Cast("const float*") FloatPointer sum, int n, int c, int h, int wd, int k, int r, int s, int strideH, int strideW,
             int padTop, int padLeft, int padBottom, int padRight, int dilH, int dilW, int groups);
 
     // ---- pooling: x (n,c,h,w), y (n,c,oh,ow)

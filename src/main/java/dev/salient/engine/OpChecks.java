@@ -149,10 +149,15 @@ public final class OpChecks {
         requireShape(dx, g.inputShape(), "conv2dBackwardData dx");
     }
 
-    public static void conv2dBackwardDataRelu(Backend self, Tensor dy, Tensor w, Tensor dx, Conv2dGeometry g, Tensor reluOut) {
+    public static void conv2dBackwardDataRelu(Backend self, Tensor dy, Tensor w, Tensor dx, Conv2dGeometry g, Tensor reluOut,
+            Tensor sum) {
         conv2dBackwardData(self, dy, w, dx, g);
         owned(self, "conv2dBackwardDataRelu", reluOut);
         requireShape(reluOut, dx.shape(), "conv2dBackwardDataRelu's Relu output");
+        if (sum != null) {
+            owned(self, "conv2dBackwardDataRelu", sum);
+            requireShape(sum, dx.shape(), "conv2dBackwardDataRelu's sum");
+        }
     }
 
     // ---- 3-D convolution and pooling

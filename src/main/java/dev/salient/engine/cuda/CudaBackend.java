@@ -268,11 +268,12 @@ public final class CudaBackend implements Backend {
                 g.padTop(), g.padLeft(), g.padBottom(), g.padRight(), g.dilationH(), g.dilationW(), g.groups()));
     }
 
-    /** The data gradient's kernel, then the Relu's mask in place. */
+    /** The data gradient's kernel, the sum's, then the Relu's mask in place. */
     @Override
-    public void conv2dBackwardDataRelu(Tensor dy, Tensor w, Tensor dx, Conv2dGeometry g, Tensor reluOut) {
-        OpChecks.conv2dBackwardDataRelu(this, dy, w, dx, g, reluOut);
+    public void conv2dBackwardDataRelu(Tensor dy, Tensor w, Tensor dx, Conv2dGeometry g, Tensor reluOut, Tensor sum) {
+        OpChecks.conv2dBackwardDataRelu(this, dy, w, dx, g, reluOut, sum);
         conv2dBackwardData(dy, w, dx, g);
+        if (sum != null) axpby(1f, sum, 1f, dx);
         activationBackward(Activation.RELU, reluOut, dx, dx, 0f, 0f);
     }
 

@@ -419,33 +419,45 @@ public final class Tape implements AutoCloseable {
         return true;
     }
 
+    /** A Relu whose backward runs inside that of the step at walk index {@code reader}. */
+    private record Fusion(Plan.Step relu, int reader) {}
+
     /**
-     * The Relus of a walk whose backward can run inside their one reader's, keyed by the Relu's
-     * output: both steps take their own exact VJP, the reader (a Conv or MaxPool over planes, as
-     * {@link Op#backwardFusesRelu} says) reads the output as its data input 0, no other step of the
-     * walk reads it, and no gradient is asked for there or seeded there. The pair then writes the
-     * Relu input's gradient in one pass over it instead of two (the Relu's mask and the reader's
-     * product), the same floats.
+     * The Relus of a walk whose backward can run inside a reader's, keyed by the Relu's output:
+     * both steps take their own exact VJP, the reader (a Conv or MaxPool over planes, as
+     * {@link Op#backwardFusesRelu} says) reads the output as its data input 0 and is the last of
+     * its readers the walk visits (the lowest index), and no gradient is asked for there or seeded
+     * there. The reader then writes the Relu input's gradient: its own data gradient plus what the
+     * other readers gave (where it can add them), masked, in one pass instead of three (the fan-in
+     * sum, the Relu's mask and the reader's product), the same floats.
      */
-    private Map<String, Plan.Step> fusableRelus(List<Plan.Step> walk, BackwardRules rules, Set<String> to) {
-        Map<String, Integer> readers = new HashMap<>();
+    private Map<String, Fusion> fusableRelus(List<Plan.Step> walk, BackwardRules rules, Set<String> to) {
+        Map<String, Integer> readers = new HashMap<>(), last = new HashMap<>();
         Map<String, Plan.Step> relus = new HashMap<>();
-        for (Plan.Step s : walk) {
+        for (int k = 0; k < walk.size(); k++) {
+            Plan.Step s = walk.get(k);
             for (int i = 0; i < s.inputs().length; i++)
-                if (!s.inputs()[i].isEmpty()) readers.merge(s.inputs()[i], 1, Integer::sum);
+                if (!s.inputs()[i].isEmpty()) {
+                    readers.merge(s.inputs()[i], 1, Integer::sum);
+                    last.putIfAbsent(s.inputs()[i], k);
+                }
             if (s.op().opType().equals("Relu") && s.outputs().length == 1 && s.inputs().length == 1
                     && rules.isOwn(s.node(), s.op()))
                 relus.put(s.outputs()[0], s);
         }
-        Map<String, Plan.Step> fused = new HashMap<>();
-        for (Plan.Step s : walk) {
-            if (s.inputs().length == 0) continue;
-            String v = s.inputs()[0];
-            Plan.Step relu = relus.get(v);
-            if (relu == null || readers.get(v) != 1 || to.contains(v) || v.equals(output)) continue;
-            if (!rules.isOwn(s.node(), s.op()) || !s.op().backwardFusesRelu(s.inputShapes())) continue;
+        Map<String, Fusion> fused = new HashMap<>();
+        for (Map.Entry<String, Plan.Step> e : relus.entrySet()) {
+            String v = e.getKey();
+            Plan.Step relu = e.getValue();
+            Integer k = last.get(v);
+            if (k == null || to.contains(v) || v.equals(output)) continue;
+            Plan.Step s = walk.get(k);
+            int own = 0;
+            for (String in : s.inputs()) if (in.equals(v)) own++;
+            if (own != 1 || !s.inputs()[0].equals(v)) continue;
+            if (!rules.isOwn(s.node(), s.op()) || !s.op().backwardFusesRelu(s.inputShapes(), readers.get(v) > 1)) continue;
             if (!java.util.Arrays.equals(s.inputShapes()[0], relu.inputShapes()[0])) continue;
-            fused.put(v, relu);
+            fused.put(v, new Fusion(relu, k));
         }
         return fused;
     }
@@ -579,7 +591,7 @@ public final class Tape implements AutoCloseable {
             }
         Map<String, Tensor> grads = new HashMap<>();
         Map<String, Tensor> result = new LinkedHashMap<>();
-        Map<String, Plan.Step> reluOf = rows == n ? fusableRelus(walk, rules, to) : Map.of();
+        Map<String, Fusion> reluOf = rows == n ? fusableRelus(walk, rules, to) : Map.of();
         boolean ok = false;
         try {
             grads.put(output, seed);
@@ -604,11 +616,14 @@ public final class Tape implements AutoCloseable {
                         }
                     Op op = s.op();
                     BackwardRule rule = rules.ruleFor(s.node(), op);
-                    // a Relu whose output only this step reads: its backward runs fused into this one's,
-                    // its input gets the gradient, and the walk then finds nothing to do at the Relu
-                    Plan.Step relu = s.inputs().length > 0 ? reluOf.get(s.inputs()[0]) : null;
-                    if (relu != null && (!reach.contains(s.inputs()[0]) || grads.containsKey(s.inputs()[0])
-                            || !reach.contains(relu.inputs()[0]) || values.get(s.inputs()[0]) == null))
+                    // a Relu whose output this step reads last: its backward runs fused into this one's (the
+                    // output's other gradient contributions added first), its input gets the gradient, and
+                    // the walk then finds nothing to do at the Relu
+                    Fusion fusion = s.inputs().length > 0 ? reluOf.get(s.inputs()[0]) : null;
+                    Plan.Step relu = fusion != null && fusion.reader() == k ? fusion.relu() : null;
+                    Tensor others = relu != null ? grads.get(s.inputs()[0]) : null;
+                    if (relu != null && (!reach.contains(s.inputs()[0]) || !reach.contains(relu.inputs()[0])
+                            || values.get(s.inputs()[0]) == null || others != null && !op.backwardFusesRelu(s.inputShapes(), true)))
                         relu = null;
                     // a first-half walk: paired rules read both halves, the others see the first
                     boolean whole = rows == n || rule instanceof PairedRule;
@@ -631,9 +646,10 @@ public final class Tape implements AutoCloseable {
                     long t0 = OpProfile.start(backend);
                     String[] into = ins;
                     if (relu != null) {
-                        op.backwardThroughRelu(backend, in, out, dOut, dIn, values.get(ins[0]));
+                        op.backwardThroughRelu(backend, in, out, dOut, dIn, values.get(ins[0]), others);
                         into = ins.clone();
                         into[0] = relu.inputs()[0];
+                        if (others != null) grads.remove(ins[0]).close();
                     } else if (rows != n && rule instanceof PairedRule pr) {
                         halves.mixingAhead(mixAhead[k]);
                         pr.applyHalf(op, backend, in, out, dOut, dIn, halves);

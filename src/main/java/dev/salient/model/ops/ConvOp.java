@@ -181,15 +181,17 @@ final class ConvOp extends AbstractOp {
     }
 
     @Override
-    public boolean backwardFusesRelu(long[][] inputShapes) {
+    public boolean backwardFusesRelu(long[][] inputShapes, boolean sum) {
         return inputShapes.length > 1 && !volumetric(inputShapes[0]);
     }
 
     @Override
-    public void backwardThroughRelu(Backend b, Tensor[] in, Tensor[] out, Tensor[] dOut, Tensor[] dIn, Tensor reluOut) {
+    public void backwardThroughRelu(Backend b, Tensor[] in, Tensor[] out, Tensor[] dOut, Tensor[] dIn, Tensor reluOut,
+            Tensor sum) {
         if (dIn[0] == null) return;
         Conv2dGeometry g = geometry(in[0] != null ? in[0].shape() : reluOut.shape(), in[1].shape());
         b.conv2dBackwardDataRelu(TensorViews.view(dOut[0], g.outputShape()), TensorViews.view(in[1], g.weightShape()),
-                TensorViews.view(dIn[0], g.inputShape()), g, TensorViews.view(reluOut, g.inputShape()));
+                TensorViews.view(dIn[0], g.inputShape()), g, TensorViews.view(reluOut, g.inputShape()),
+                sum == null ? null : TensorViews.view(sum, g.inputShape()));
     }
 }

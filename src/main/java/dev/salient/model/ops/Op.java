@@ -158,18 +158,21 @@ public interface Op {
 
     /**
      * Whether {@link #backwardThroughRelu} can run for these input shapes: the op's data input 0
-     * is the output of a Relu, and the op can write that Relu's input gradient itself.
+     * is the output of a Relu, and the op can write that Relu's input gradient itself; {@code sum}:
+     * with the other contributions to the Relu output's gradient added first.
      */
-    default boolean backwardFusesRelu(long[][] inputShapes) {
+    default boolean backwardFusesRelu(long[][] inputShapes, boolean sum) {
         return false;
     }
 
     /**
      * The backward of this op and then of the Relu whose output is its input 0: dIn[0] gets
-     * {@link #backward}'s dIn[0] with zeros where {@code reluOut} (that input's value) is ≤ 0,
-     * as the Relu's own backward writes them (NaN passes), in one pass where the backend fuses it.
+     * {@link #backward}'s dIn[0], plus {@code sum} when given (the Relu output's other gradient
+     * contributions), with zeros where {@code reluOut} (that input's value) is ≤ 0, as the Relu's
+     * own backward writes them (NaN passes), in one pass where the backend fuses it.
      */
-    default void backwardThroughRelu(Backend b, Tensor[] in, Tensor[] out, Tensor[] dOut, Tensor[] dIn, Tensor reluOut) {
+    default void backwardThroughRelu(Backend b, Tensor[] in, Tensor[] out, Tensor[] dOut, Tensor[] dIn, Tensor reluOut,
+            Tensor sum) {
         throw new SalientException(opType() + ": no backward through a Relu");
     }
 }

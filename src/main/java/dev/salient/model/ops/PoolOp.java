@@ -107,12 +107,14 @@ final class PoolOp extends AbstractOp {
 
     /** Max pooling over planes: its input is the Relu's output, whose mask the winners carry. */
     @Override
-    public boolean backwardFusesRelu(long[][] inputShapes) {
-        return max && !volumetric(inputShapes[0]);
+    public boolean backwardFusesRelu(long[][] inputShapes, boolean sum) {
+        return max && !sum && !volumetric(inputShapes[0]);
     }
 
     @Override
-    public void backwardThroughRelu(Backend b, Tensor[] in, Tensor[] out, Tensor[] dOut, Tensor[] dIn, Tensor reluOut) {
+    public void backwardThroughRelu(Backend b, Tensor[] in, Tensor[] out, Tensor[] dOut, Tensor[] dIn, Tensor reluOut,
+            Tensor sum) {
+        if (sum != null) throw new dev.salient.engine.SalientException("MaxPool: no backward through a Relu with a sum");
         if (dIn[0] == null) return;
         Pool2dGeometry g = geometry(reluOut.shape());
         b.maxPool2dBackwardRelu(TensorViews.view(reluOut, g.inputShape()), TensorViews.view(dOut[0], g.outputShape()),

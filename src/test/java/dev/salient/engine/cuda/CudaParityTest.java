@@ -229,12 +229,17 @@ class CudaParityTest {
         Tensor[] dy = pairRandom(g.outputShape()), w = pairWeights(fanIn(g), g.weightShape());
         Tensor[] mask = pairRandom(g.inputShape()), dx = out(g.inputShape());
         for (int i = 0; i < 2; i++) (i == 0 ? cpu : gpu).activationForward(Activation.RELU, mask[i], mask[i], 0f, 0f);
-        cpu.conv2dBackwardDataRelu(dy[0], w[0], dx[0], g, mask[0]);
-        gpu.conv2dBackwardDataRelu(dy[1], w[1], dx[1], g, mask[1]);
+        cpu.conv2dBackwardDataRelu(dy[0], w[0], dx[0], g, mask[0], null);
+        gpu.conv2dBackwardDataRelu(dy[1], w[1], dx[1], g, mask[1], null);
         assertClose("conv2d backward data through a relu " + g, dx);
         float[] m = mask[0].toArray(), d = dx[0].toArray(), e = dx[1].toArray();
         for (int i = 0; i < m.length; i++)
             if (m[i] <= 0f) assertTrue(d[i] == 0f && e[i] == 0f, "masked gradient at " + i);
+        // with the gradient's other contributions added before the mask
+        Tensor[] sum = pairRandom(g.inputShape()), dxs = out(g.inputShape());
+        cpu.conv2dBackwardDataRelu(dy[0], w[0], dxs[0], g, mask[0], sum[0]);
+        gpu.conv2dBackwardDataRelu(dy[1], w[1], dxs[1], g, mask[1], sum[1]);
+        assertClose("conv2d backward data plus a sum through a relu " + g, dxs);
     }
 
     // ---- pooling
