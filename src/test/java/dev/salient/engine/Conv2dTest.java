@@ -10,6 +10,7 @@ import java.util.concurrent.Future;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /** conv2d_forward / conv2d_backward_data against a direct double-precision reference. */
@@ -416,5 +417,70 @@ class Conv2dTest {
                                                     * dy[((n * g.k() + k) * oh + p) * ow + q];
                                 }
         Parity.assertClose("conv backward data " + g, backwardData(dy, w, g), ref, 1e-5, 1e-4, g.inputShape());
+    }
+
+    /**
+     * Images whose dy is zero but in at most k/64 channels (a gradient seeded at one channel) take a
+     * scatter of the nonzero values instead of the product: against the float64 transpose, each image
+     * the same bits alone as in a batch that mixes them with dense and all-zero images, and through a
+     * Relu with a sum the bits of the composed calls.
+     */
+    @ParameterizedTest
+    @CsvSource({"24,9,128,3,1,1,1", "16,11,64,3,2,1,1", "32,7,128,1,1,0,1", "8,12,64,3,1,2,2"})
+    void channelSparseGradientsTakeTheScatter(int c, int h, int k, int r, int stride, int pad, int dil) {
+        int n = 5;
+        Conv2dGeometry g = new Conv2dGeometry(n, c, h, h, k, r, r, stride, stride, pad, pad, pad, pad, dil, dil, 1);
+        int oh = g.outH(), ohw = oh * g.outW(), inImg = c * h * h;
+        float[] w = Parity.random(11, numel(g.weightShape()));
+        float[] dense = Parity.random(12, numel(g.outputShape()));
+        float[] dy = new float[dense.length];
+        // image 0: channel 5; image 1: dense; image 2: channels 0 and k-1 (k/64 >= 1 of them); image 3: zeros;
+        // image 4: channel 7 with a NaN
+        for (int i = 0; i < ohw; i++) {
+            dy[(0 * k + 5) * ohw + i] = dense[i];
+            dy[(2 * k) * ohw + i] = dense[ohw + i];
+            dy[(4 * k + 7) * ohw + i] = dense[2 * ohw + i];
+        }
+        if (k >= 128) for (int i = 0; i < ohw; i++) dy[(2 * k + k - 1) * ohw + i] = dense[3 * ohw + i];
+        System.arraycopy(dense, k * ohw, dy, k * ohw, k * ohw);
+        dy[(4 * k + 7) * ohw + ohw / 2] = Float.NaN;
+        float[] dx = backwardData(dy, w, g);
+        double[] ref = new double[dx.length];
+        for (int nn = 0; nn < n; nn++)
+            for (int kk = 0; kk < k; kk++)
+                for (int p = 0; p < oh; p++)
+                    for (int q = 0; q < g.outW(); q++)
+                        for (int cc = 0; cc < c; cc++)
+                            for (int rr = 0; rr < r; rr++)
+                                for (int ss = 0; ss < r; ss++) {
+                                    int ih = p * stride - pad + rr * dil, iw = q * stride - pad + ss * dil;
+                                    if (ih < 0 || ih >= h || iw < 0 || iw >= h) continue;
+                                    ref[((nn * c + cc) * h + ih) * h + iw] += (double) w[((kk * c + cc) * r + rr) * r + ss]
+                                            * dy[((nn * k + kk) * oh + p) * g.outW() + q];
+                                }
+        // NaN where the NaN's taps reach, in image 4 only
+        for (int i = 4 * inImg; i < 5 * inImg; i++) if (Double.isNaN(ref[i])) assertTrue(Float.isNaN(dx[i]), "NaN at " + i);
+        double[] finite = ref.clone();
+        float[] got = dx.clone();
+        for (int i = 0; i < finite.length; i++) if (Double.isNaN(finite[i])) { finite[i] = 0; got[i] = 0; }
+        Parity.assertClose("sparse conv backward data " + g, got, finite, 1e-5, 1e-4, g.inputShape());
+        for (int nn = 0; nn < n; nn++) {
+            Conv2dGeometry one = g.withBatch(1);
+            float[] alone = backwardData(java.util.Arrays.copyOfRange(dy, nn * k * ohw, (nn + 1) * k * ohw), w, one);
+            BatchInvarianceTest.assertSameBits("image " + nn + " alone", alone, java.util.Arrays.copyOfRange(dx, nn * inImg,
+                    (nn + 1) * inImg), 0);
+        }
+        float[] mask = Parity.random(13, dx.length), sum = Parity.random(14, dx.length);
+        for (int i = 0; i < mask.length; i++) mask[i] = Math.max(0f, mask[i]);
+        try (Tensor tdy = B.upload(dy, g.outputShape()); Tensor tw = B.upload(w, g.weightShape());
+                Tensor tm = B.upload(mask, g.inputShape()); Tensor ts = B.upload(sum, g.inputShape());
+                Tensor fused = B.allocate(g.inputShape()); Tensor composed = B.allocate(g.inputShape())) {
+            B.conv2dBackwardDataRelu(tdy, tw, fused, g, tm, ts);
+            B.conv2dBackwardData(tdy, tw, composed, g);
+            B.axpby(1f, composed, 1f, ts);
+            B.activationBackward(Activation.RELU, tm, ts, composed, 0f, 0f);
+            BatchInvarianceTest.assertSameBits("sparse data gradient plus a sum through a Relu", composed.toArray(),
+                    fused.toArray(), 0);
+        }
     }
 }
