@@ -8,7 +8,7 @@
 // padding_mode="zeros", written in pixel coordinates). Its adjoint, the backward, is
 // written as a gather on CUDA: input pixel (p, q) collects w * dy[i, j] from every output
 // pixel whose bilinear footprint contains it, visiting them in a fixed order, so the result
-// does not depend on thread scheduling (no atomics); the CPU scatters each plane in that same
+// does not depend on thread scheduling (no atomics); the CPU scatters each image's planes in that same
 // order on one thread. Both are deterministic.
 #pragma once
 #include <stdint.h>
@@ -97,39 +97,7 @@ SALIENT_RS_HD float gather(const float* dy, int64_t oh, int64_t ow, const float*
     return acc;
 }
 
-// dx for one plane (h, w) as a scatter: every output pixel (i, j) of dy (oh, ow), in row-major
-// order, adds w * dy[i, j] to each of its taps with a non-zero weight w, computed as the forward
-// computes it. Each input pixel so receives the products gather() sums, in the same order (output
-// pixels by row, then column), from zero; the scatter visits each output pixel once instead of
-// searching a window per input pixel (18x faster on 140x140 planes). The two can still differ in
-// the last bits where the compiler contracts the source point's products differently. One plane
-// is one thread's, so the result does not depend on the threads (the CPU engine's adjoint); dx is
-// overwritten.
-SALIENT_RS_HD void scatter(const float* dy, int64_t oh, int64_t ow, const float* t, float* dx, int64_t h, int64_t w) {
-    for (int64_t k = 0; k < h * w; k++) dx[k] = 0.f;
-    for (int64_t i = 0; i < oh; i++)
-        for (int64_t j = 0; j < ow; j++) {
-            float sx, sy;
-            source_point(t, i, j, &sx, &sy);
-            if (!(sx > -1.f && sx < (float)w && sy > -1.f && sy < (float)h)) continue;  // also rejects NaN
-            const float fx0 = floorf(sx), fy0 = floorf(sy);
-            const int64_t x0 = (int64_t)fx0, y0 = (int64_t)fy0;
-            const float g = dy[i * ow + j];
-            const float wx[2] = {tap_weight(sx, x0), tap_weight(sx, x0 + 1)};
-            const float wy[2] = {tap_weight(sy, y0), tap_weight(sy, y0 + 1)};
-            for (int a = 0; a < 2; a++) {
-                const int64_t p = y0 + a;
-                if (p < 0 || p >= h || wy[a] == 0.f) continue;
-                for (int c = 0; c < 2; c++) {
-                    const int64_t q = x0 + c;
-                    if (q < 0 || q >= w || wx[c] == 0.f) continue;
-                    dx[p * w + q] += wy[a] * wx[c] * g;
-                }
-            }
-        }
-}
-
-// The taps of output pixel (i, j) as sample() and scatter() find them: the top-left tap (x0, y0),
+// The taps of output pixel (i, j) as sample() and scatter_planes() find them: the top-left tap (x0, y0),
 // the four bilinear weights (rows y0, y0+1 by columns x0, x0+1, each the product sample() forms)
 // and which taps lie inside the plane. False when the source point is outside (the value is 0).
 struct Taps {
@@ -169,9 +137,14 @@ SALIENT_RS_HD float apply(const float* x, int64_t w, const Taps& k) {
     return v;
 }
 
-// scatter() on the c planes of one image at once (dy: c planes of (oh, ow), dx: c planes of (h, w),
-// one map t): every plane gets the additions scatter() makes, in its order, each output pixel's
-// source point and weights found once for all planes.
+// dx for the c planes (h, w) of one image as a scatter (dy: c planes of (oh, ow), one map t): every
+// output pixel (i, j), in row-major order, adds w * dy[i, j] to each of its taps with a non-zero
+// weight w, computed as the forward computes it, its source point and weights found once for all
+// planes. Each input pixel so receives the products gather() sums, in the same order (output pixels
+// by row, then column), from zero; the scatter visits each output pixel once instead of searching a
+// window per input pixel (18x faster on 140x140 planes). The two can still differ in the last bits
+// where the compiler contracts the source point's products differently. One image is one thread's,
+// so the result does not depend on the threads (the CPU engine's adjoint); dx is overwritten.
 SALIENT_RS_HD void scatter_planes(const float* dy, int64_t oh, int64_t ow, const float* t, float* dx, int64_t h, int64_t w,
                                   int64_t c) {
     for (int64_t k = 0; k < c * h * w; k++) dx[k] = 0.f;

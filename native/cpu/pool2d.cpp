@@ -403,6 +403,28 @@ SALIENT_AVX512_END
 
 }  // namespace
 
+#if SALIENT_HAVE_AVX512
+// Runs body(plane, scratch) over the planes with a per-thread scratch of the given floats, in
+// parallel when there is enough work (the s2k3 paths).
+template <class Body>
+int s2k3_planes(const char* fn, const PoolGeom& g, int64_t planes, int64_t scratch, Body body) {
+    int err = 0;
+#pragma omp parallel if (planes * g.oh * g.ow * 9 > 32768)
+    {
+        float* t = salient::thread_workspace(scratch, 0);
+        if (!t) {
+#pragma omp atomic write
+            err = 1;
+        }
+#pragma omp for schedule(static)
+        for (int64_t pl = 0; pl < planes; pl++)
+            if (t) body(pl, t);
+    }
+    if (err) return salient::fail(SALIENT_ENOMEM, "%s: out of memory for the row scan", fn);
+    return SALIENT_OK;
+}
+#endif
+
 #define POOL_GEOM PoolGeom g{n, c, h, wd, kh, kw, stride_h, stride_w, pad_top, pad_left, pad_bottom, pad_right, dil_h, dil_w, oh, ow}
 
 extern "C" int maxpool2d_forward_cpu(const float* x, float* y, int n, int c, int h, int wd, int kh, int kw,
@@ -414,23 +436,10 @@ extern "C" int maxpool2d_forward_cpu(const float* x, float* y, int n, int c, int
     if (int rc = check_pool(__func__, g)) return rc;
     // x: (n,c,h,w), y: (n,c,oh,ow)
 #if SALIENT_HAVE_AVX512
-    if (s2k3_applies(g)) {
-        const int64_t planes = (int64_t)n * c, scratch = 3 * (int64_t)((ow + 15) & ~15);
-        int err = 0;
-#pragma omp parallel if (planes * oh * ow * 9 > 32768)
-        {
-            float* t = salient::thread_workspace(scratch, 0);
-            if (!t) {
-#pragma omp atomic write
-                err = 1;
-            }
-#pragma omp for schedule(static)
-            for (int64_t pl = 0; pl < planes; pl++)
-                if (t) s2k3_plane(x + pl * (int64_t)h * wd, y + pl * (int64_t)oh * ow, g, t);
-        }
-        if (err) return salient::fail(SALIENT_ENOMEM, "%s: out of memory for the row scan", __func__);
-        return SALIENT_OK;
-    }
+    if (s2k3_applies(g))
+        return s2k3_planes(__func__, g, (int64_t)n * c, 3 * (int64_t)((ow + 15) & ~15), [&](int64_t pl, float* t) {
+            s2k3_plane(x + pl * (int64_t)h * wd, y + pl * (int64_t)oh * ow, g, t);
+        });
 #endif
     return for_each_plane(__func__, g, (int64_t)n * c, [&](RowScan& rs, int64_t pl) {
         const float* xp = x + pl * (int64_t)h * wd;
@@ -470,26 +479,11 @@ extern "C" int maxpool2d_backward_relu_cpu(const float* x, const float* dy, floa
     if (int rc = check_pool(__func__, g)) return rc;
     // x, dx: (n,c,h,w), dy: (n,c,oh,ow)
 #if SALIENT_HAVE_AVX512
-    if (s2k3_applies(g)) {
-        // 64 planes of 70x70 (ResNet-18's stem pool at 140^2), batch 64, 2 threads: 17 -> 8 ms
-        const int64_t planes = (int64_t)n * c, scratch = 8 * (int64_t)((ow + 15) & ~15);
-        int err = 0;
-#pragma omp parallel if (planes * oh * ow * 9 > 32768)
-        {
-            float* t = salient::thread_workspace(scratch, 0);
-            if (!t) {
-#pragma omp atomic write
-                err = 1;
-            }
-#pragma omp for schedule(static)
-            for (int64_t pl = 0; pl < planes; pl++)
-                if (t)
-                    s2k3_plane_backward(x + pl * (int64_t)h * wd, dy + pl * (int64_t)oh * ow, dx + pl * (int64_t)h * wd, g, t,
-                                        relu != 0);
-        }
-        if (err) return salient::fail(SALIENT_ENOMEM, "%s: out of memory for the row scan", __func__);
-        return SALIENT_OK;
-    }
+    if (s2k3_applies(g))  // 64 planes of 70x70 (ResNet-18's stem pool at 140^2), batch 64, 2 threads: 17 -> 11 ms
+        return s2k3_planes(__func__, g, (int64_t)n * c, 8 * (int64_t)((ow + 15) & ~15), [&](int64_t pl, float* t) {
+            s2k3_plane_backward(x + pl * (int64_t)h * wd, dy + pl * (int64_t)oh * ow, dx + pl * (int64_t)h * wd, g, t,
+                                relu != 0);
+        });
 #endif
     return for_each_plane(__func__, g, (int64_t)n * c, [&](RowScan& rs, int64_t pl) {
         const float* xp = x + pl * (int64_t)h * wd;
