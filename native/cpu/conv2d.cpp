@@ -136,8 +136,29 @@ void im2col_pack(const void* vctx, int k0, int kc, int j0, int nc, float* dst) {
 
 // x[c, ...] += the column rows of channels [c0, c1) (the adjoint of im2col); x zeroed by the caller.
 // col: (cg*r*s, oh*ow) with leading dimension ld >= oh*ow, x: (cg, h, w)
+// Stride 2, dilation 1: taps s and s + 1 of a row write the even and the odd columns of the same
+// span, so they are added together, their values interleaved, 8 output columns (16 floats) at a
+// time. An input element gets at most one value of each pair, so every element still receives its
+// values in (r, s) order, from 0: the same sums as one tap at a time.
+void col2im_pair_s2(const float* src0, const float* src1, float* drow, int off0, int lo, int hi) {
+    // drow[2q + off0] += src0[q], drow[2q + off0 + 1] += src1[q] for q in [lo, hi)
+    int q = lo;
+    for (; q + 8 <= hi; q += 8) {
+        float* d = drow + 2 * (int64_t)q + off0;
+        const __m256 a = _mm256_loadu_ps(src0 + q), b = _mm256_loadu_ps(src1 + q);
+        const __m256 l = _mm256_unpacklo_ps(a, b), h = _mm256_unpackhi_ps(a, b);  // a0 b0 a1 b1 | a4 b4 a5 b5, ...
+        _mm256_storeu_ps(d, _mm256_add_ps(_mm256_loadu_ps(d), _mm256_permute2f128_ps(l, h, 0x20)));
+        _mm256_storeu_ps(d + 8, _mm256_add_ps(_mm256_loadu_ps(d + 8), _mm256_permute2f128_ps(l, h, 0x31)));
+    }
+    for (; q < hi; q++) {
+        drow[2 * (int64_t)q + off0] += src0[q];
+        drow[2 * (int64_t)q + off0 + 1] += src1[q];
+    }
+}
+
 void col2im_channels(const float* col, int64_t ld, float* x, const ConvGeom& g, int c0, int c1) {
     const int64_t ohw = ld;
+    const bool pairs = g.sw == 2 && g.dw == 1;
     for (int c = c0; c < c1; c++) {
         float* dst = x + (int64_t)c * g.h * g.w;
         for (int r = 0; r < g.r; r++) {
@@ -145,6 +166,27 @@ void col2im_channels(const float* col, int64_t ld, float* x, const ConvGeom& g, 
                 const float* src = col + ((int64_t)(c * g.r + r) * g.s + s) * ohw;
                 int off_w = s * g.dw - g.pl, lo, hi;
                 valid_range(off_w, g.sw, g.w, g.ow, lo, hi);
+                if (pairs && s + 1 < g.s) {
+                    // taps s and s + 1 together over the columns both reach, each alone over the rest
+                    const float* src1 = src + ohw;
+                    int lo1, hi1;
+                    valid_range(off_w + 1, g.sw, g.w, g.ow, lo1, hi1);
+                    const int a = std::max(lo, lo1), b = std::max(a, std::min(hi, hi1));
+                    for (int p = 0; p < g.oh; p++) {
+                        const int ih = p * g.sh - g.pt + r * g.dh;
+                        if (ih < 0 || ih >= g.h) continue;
+                        float* drow = dst + (int64_t)ih * g.w;
+                        const float* s0 = src + (int64_t)p * g.ow;
+                        const float* s1 = src1 + (int64_t)p * g.ow;
+                        for (int q = lo; q < std::min(hi, a); q++) drow[2 * (int64_t)q + off_w] += s0[q];
+                        for (int q = std::max(lo, b); q < hi; q++) drow[2 * (int64_t)q + off_w] += s0[q];
+                        for (int q = lo1; q < std::min(hi1, a); q++) drow[2 * (int64_t)q + off_w + 1] += s1[q];
+                        for (int q = std::max(lo1, b); q < hi1; q++) drow[2 * (int64_t)q + off_w + 1] += s1[q];
+                        col2im_pair_s2(s0, s1, drow, off_w, a, b);
+                    }
+                    s++;
+                    continue;
+                }
                 for (int p = 0; p < g.oh; p++) {
                     int ih = p * g.sh - g.pt + r * g.dh;
                     if (ih < 0 || ih >= g.h) continue;

@@ -483,4 +483,29 @@ class Conv2dTest {
                     fused.toArray(), 0);
         }
     }
+
+    /**
+     * col2im's sums, bit for bit: with one output channel the GEMM's products are exact (one product
+     * per value), so the data gradient is each input element's products added in (r, s) order from 0.
+     * Stride 2 takes taps s and s + 1 together (even and odd columns); the order is still (r, s).
+     */
+    @ParameterizedTest
+    @CsvSource({"7,2,3,20,23", "3,2,1,11,12", "3,1,1,9,10", "5,3,2,14,17", "4,2,1,10,13"})
+    void col2imAddsEachElementsTapsInOrder(int r, int stride, int pad, int h, int w) {
+        Conv2dGeometry g = new Conv2dGeometry(2, 3, h, w, 1, r, r, stride, stride, pad, pad, pad, pad, 1, 1, 1);
+        int oh = g.outH(), ow = g.outW();
+        float[] wt = Parity.random(21, numel(g.weightShape())), dy = Parity.random(22, numel(g.outputShape()));
+        float[] want = new float[numel(g.inputShape())];
+        for (int n = 0; n < 2; n++)
+            for (int c = 0; c < 3; c++)
+                for (int rr = 0; rr < r; rr++)
+                    for (int ss = 0; ss < r; ss++)
+                        for (int p = 0; p < oh; p++)
+                            for (int q = 0; q < ow; q++) {
+                                int ih = p * stride - pad + rr, iw = q * stride - pad + ss;
+                                if (ih < 0 || ih >= h || iw < 0 || iw >= w) continue;
+                                want[((n * 3 + c) * h + ih) * w + iw] += wt[(c * r + rr) * r + ss] * dy[(n * oh + p) * ow + q];
+                            }
+        BatchInvarianceTest.assertSameBits("col2im " + g, want, backwardData(dy, wt, g), 0);
+    }
 }
