@@ -134,7 +134,7 @@ extern "C" int activation_forward_cpu(int kind, const float* x, float* y, int64_
         for (int64_t i = 0; i < n; i++) y[i] = clamp_nan(x[i], alpha, beta);
         return SALIENT_OK;
     }
-    if (kind == SALIENT_ACT_SIGMOID) {  // feature visualisation's images: 64 x 3 x 128^2, 2 threads, 4.1 -> ms
+    if (kind == SALIENT_ACT_SIGMOID) {  // feature visualisation's images: 64 x 3 x 128^2, 2 threads, 4.1 -> 1.15 ms
         sigmoid_lanes<false>(x, nullptr, y, n);
         return SALIENT_OK;
     }

@@ -262,6 +262,20 @@ inline __m512 row16(const float* xr, int s, int w, __m512 ninf) {
     return _mm512_mask_loadu_ps(ninf, m, reinterpret_cast<const float*>(reinterpret_cast<uintptr_t>(xr) + (intptr_t)s * 4));
 }
 
+// The even lanes 0, 2, .., 30 of two vectors (the odd ones: + 1), and input column offsets 2 * lane.
+inline __m512i even_lanes() { return _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30); }
+
+// Window columns k = 0, 1, 2 of the 16 stride-2 windows whose first column is input column s + 2 * lane
+// (x[k], lane by lane; -inf outside the row of w floats).
+inline void s2k3_window(const float* xr, int s, int w, __m512 ninf, __m512 x[3]) {
+    const __m512i even = even_lanes(), odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+    const __m512 l0 = row16(xr, s, w, ninf), l1 = row16(xr, s + 16, w, ninf);
+    const __m512 m0 = row16(xr, s + 2, w, ninf), m1 = row16(xr, s + 18, w, ninf);
+    x[0] = _mm512_permutex2var_ps(l0, even, l1);
+    x[1] = _mm512_permutex2var_ps(l0, odd, l1);
+    x[2] = _mm512_permutex2var_ps(m0, even, m1);
+}
+
 // Column winners of one input row (xr, or no row: all -inf) for outputs [0, ow) into cw, read from
 // the row where it lies (input column i - pl is window column i, -inf outside the row).
 inline void s2k3_columns(const float* xr, const PoolGeom& g, float* cw) {
@@ -271,16 +285,10 @@ inline void s2k3_columns(const float* xr, const PoolGeom& g, float* cw) {
         for (int q = 0; q < ow16; q += 16) _mm512_storeu_ps(cw + q, ninf);
         return;
     }
-    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
     for (int q = 0; q < ow16; q += 16) {
-        const int s = 2 * q - g.pl;
-        const __m512 l0 = row16(xr, s, g.w, ninf), l1 = row16(xr, s + 16, g.w, ninf);
-        const __m512 m0 = row16(xr, s + 2, g.w, ninf), m1 = row16(xr, s + 18, g.w, ninf);
-        __m512 best = _mm512_permutex2var_ps(l0, even, l1);
-        best = take512(_mm512_permutex2var_ps(l0, odd, l1), best);
-        best = take512(_mm512_permutex2var_ps(m0, even, m1), best);
-        _mm512_storeu_ps(cw + q, best);
+        __m512 x[3];
+        s2k3_window(xr, 2 * q - g.pl, g.w, ninf, x);
+        _mm512_storeu_ps(cw + q, take512(x[2], take512(x[1], x[0])));
     }
 }
 
@@ -318,15 +326,11 @@ inline void s2k3_columns_at(const float* xr, const PoolGeom& g, float* cw, int32
         }
         return;
     }
-    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-    const __m512i twice = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i twice = even_lanes();
     for (int q = 0; q < ow16; q += 16) {
         const int s = 2 * q - g.pl;
-        const __m512 l0 = row16(xr, s, g.w, ninf), l1 = row16(xr, s + 16, g.w, ninf);
-        const __m512 m0 = row16(xr, s + 2, g.w, ninf), m1 = row16(xr, s + 18, g.w, ninf);
-        const __m512 x[3] = {_mm512_permutex2var_ps(l0, even, l1), _mm512_permutex2var_ps(l0, odd, l1),
-                             _mm512_permutex2var_ps(m0, even, m1)};
+        __m512 x[3];
+        s2k3_window(xr, s, g.w, ninf, x);
         __m512 best = x[0];
         __m512i at = _mm512_set1_epi32(-1);
         __mmask16 have = 0;

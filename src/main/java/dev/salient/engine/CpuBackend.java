@@ -171,16 +171,19 @@ public final class CpuBackend implements Backend {
     @Override
     public void conv2dBackwardData(Tensor dy, Tensor w, Tensor dx, Conv2dGeometry g) {
         OpChecks.conv2dBackwardData(this, dy, w, dx, g);
-        check(CpuNative.conv2d_backward_data_cpu(dy.data(), w.data(), dx.data(),
-                g.n(), g.c(), g.h(), g.w(), g.k(), g.r(), g.s(), g.strideH(), g.strideW(),
-                g.padTop(), g.padLeft(), g.padBottom(), g.padRight(), g.dilationH(), g.dilationW(), g.groups()));
+        convBackwardData(dy, w, dx, g, null, null);
     }
 
     /** The sum and the mask applied to each part of dx as the product writes it, while it is in cache. */
     @Override
     public void conv2dBackwardDataRelu(Tensor dy, Tensor w, Tensor dx, Conv2dGeometry g, Tensor reluOut, Tensor sum) {
         OpChecks.conv2dBackwardDataRelu(this, dy, w, dx, g, reluOut, sum);
-        check(CpuNative.conv2d_backward_data_relu_cpu(dy.data(), w.data(), dx.data(), reluOut.data(),
+        convBackwardData(dy, w, dx, g, reluOut, sum);
+    }
+
+    /** The data gradient, through the Relu whose output is reluOut (or none) with the sum (or none). */
+    private void convBackwardData(Tensor dy, Tensor w, Tensor dx, Conv2dGeometry g, Tensor reluOut, Tensor sum) {
+        check(CpuNative.conv2d_backward_data_relu_cpu(dy.data(), w.data(), dx.data(), reluOut == null ? null : reluOut.data(),
                 sum == null ? null : sum.data(),
                 g.n(), g.c(), g.h(), g.w(), g.k(), g.r(), g.s(), g.strideH(), g.strideW(),
                 g.padTop(), g.padLeft(), g.padBottom(), g.padRight(), g.dilationH(), g.dilationW(), g.groups()));
@@ -254,18 +257,20 @@ public final class CpuBackend implements Backend {
     @Override
     public void maxPool2dBackward(Tensor x, Tensor dy, Tensor dx, Pool2dGeometry g) {
         OpChecks.maxPool2dBackward(this, x, dy, dx, g);
-        check(CpuNative.maxpool2d_backward_cpu(x.data(), dy.data(), dx.data(), g.n(), g.c(), g.h(), g.w(),
-                g.kernelH(), g.kernelW(), g.strideH(), g.strideW(), g.padTop(), g.padLeft(), g.padBottom(),
-                g.padRight(), g.dilationH(), g.dilationW(), g.outH(), g.outW()));
+        maxPoolBackward(x, dy, dx, g, false);
     }
 
     /** In one pass: windows whose winner is ≤ 0 route nothing. */
     @Override
     public void maxPool2dBackwardRelu(Tensor x, Tensor dy, Tensor dx, Pool2dGeometry g) {
         OpChecks.maxPool2dBackward(this, x, dy, dx, g);
+        maxPoolBackward(x, dy, dx, g, true);
+    }
+
+    private void maxPoolBackward(Tensor x, Tensor dy, Tensor dx, Pool2dGeometry g, boolean relu) {
         check(CpuNative.maxpool2d_backward_relu_cpu(x.data(), dy.data(), dx.data(), g.n(), g.c(), g.h(), g.w(),
                 g.kernelH(), g.kernelW(), g.strideH(), g.strideW(), g.padTop(), g.padLeft(), g.padBottom(),
-                g.padRight(), g.dilationH(), g.dilationW(), g.outH(), g.outW(), 1));
+                g.padRight(), g.dilationH(), g.dilationW(), g.outH(), g.outW(), relu ? 1 : 0));
     }
 
     @Override

@@ -1,7 +1,6 @@
 package dev.salient.visualize;
 
 import dev.salient.engine.Backend;
-import dev.salient.engine.Tensor;
 import dev.salient.explain.core.BackwardRules;
 
 /**
@@ -24,11 +23,7 @@ final class RedirectedRelu {
 
     static BackwardRules rules() {
         return BackwardRules.standard().with("redirected-relu", "Relu", (op, b, in, out, dOut, dIn) -> {
-            if (dIn[0] != null) apply(b, in[0], dOut[0], dIn[0]);
+            if (dIn[0] != null) b.redirectedReluBackward(in[0], dOut[0], dIn[0]);
         });
-    }
-
-    static void apply(Backend b, Tensor x, Tensor dy, Tensor dx) {
-        b.redirectedReluBackward(x, dy, dx);
     }
 }

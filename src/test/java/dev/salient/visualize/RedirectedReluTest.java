@@ -26,7 +26,7 @@ class RedirectedReluTest {
             if (i / per == 1) x[i] = -Math.abs(x[i]) - 0.1f; // image 1: all inputs negative, dead
         }
         try (Tensor xt = b.upload(x, n, 2, 4, 4); Tensor dyt = b.upload(dy, n, 2, 4, 4); Tensor dx = b.allocate(n, 2, 4, 4)) {
-            RedirectedRelu.apply(b, xt, dyt, dx);
+            b.redirectedReluBackward(xt, dyt, dx);
             float[] got = dx.toArray();
             for (int k = 0; k < n; k++) {
                 double mag = 0;
