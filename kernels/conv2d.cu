@@ -22,6 +22,7 @@
 // Backward-data with stride s visits s^2 times the useful products (zeros of the gather);
 // a stride-phase decomposition is the known next step.
 #include "common.cuh"
+#include "../native/conv_channels.h"
 
 // ---- device helpers
 
@@ -283,6 +284,41 @@ __global__ void conv2d_backward_data_depthwise_kernel(const float* __restrict__ 
     }
 }
 
+// One output channel per image (native/conv_channels.h): one thread per output of y; those of
+// channel channels[img] run the chain of fmaf over (ci, r, s) that the CPU runs, the rest write 0.
+// A channel outside 0..k-1 (the caller checks them) selects nothing: the image's outputs are all 0.
+__global__ void conv2d_forward_channels_kernel(const float* __restrict__ x, const float* __restrict__ w,
+                                               const float* __restrict__ bias, const float* __restrict__ z,
+                                               const float* __restrict__ channels, float* __restrict__ y, ConvGeom g,
+                                               int act, float lo, float hi, int64_t total) {
+    GRID_STRIDE(t, total) {
+        const int q = (int)(t % g.ow), p = (int)((t / g.ow) % g.oh);
+        const int64_t nk = t / ((int64_t)g.oh * g.ow);
+        const int kout = (int)(nk % g.k);
+        const int64_t img = nk / g.k;
+        const float sel = channels[img];
+        if (!(sel == (float)kout)) {
+            y[t] = 0.f;
+            continue;
+        }
+        const float* xp = x + (img * g.c + (int64_t)(kout / g.kg) * g.cg) * (int64_t)g.h * g.w;
+        const float* wk = w + (int64_t)kout * g.cg * g.r * g.s;
+        float acc = 0.f;
+        for (int ci = 0; ci < g.cg; ci++) {
+            const float* xc = xp + (int64_t)ci * g.h * g.w;
+            for (int r = 0; r < g.r; r++) {
+                const int ih = p * g.sh - g.pt + r * g.dh;
+                if (ih < 0 || ih >= g.h) continue;
+                for (int s = 0; s < g.s; s++) {
+                    const int iw = q * g.sw - g.pl + s * g.dw;
+                    if (iw >= 0 && iw < g.w) acc = fmaf(__ldg(wk + ((int64_t)ci * g.r + r) * g.s + s), xc[(int64_t)ih * g.w + iw], acc);
+                }
+            }
+        }
+        y[t] = salient_conv_channels::finish(acc, bias, kout, z ? z + t : nullptr, act, lo, hi);
+    }
+}
+
 // ---- launchers
 
 // The common checks (salient_host.h), then this engine's limits (grid, 32-bit indices).
@@ -350,6 +386,28 @@ extern "C" int conv2d_backward_data_cuda(const float* dy, const float* w, float*
     } else {
         launch_igemm<CONV_BWD_DATA>(dy, w, nullptr, dx, g);
     }
+    SALIENT_CUDA_CHECK_LAUNCH();
+    return SALIENT_OK;
+}
+
+extern "C" int conv2d_forward_channels_cuda(const float* x, const float* w, const float* bias, const float* z,
+                                            const float* channels, float* y, int n, int c, int h, int wd, int k, int r,
+                                            int s, int stride_h, int stride_w, int pad_top, int pad_left,
+                                            int pad_bottom, int pad_right, int dil_h, int dil_w, int groups, int act,
+                                            float alpha, float beta) {
+    SALIENT_CUDA_CHECK_PTR(x);
+    SALIENT_CUDA_CHECK_PTR(w);
+    SALIENT_CUDA_CHECK_PTR(channels);
+    SALIENT_CUDA_CHECK_PTR(y);
+    ConvGeom g{n, c, h, wd, k, r, s, stride_h, stride_w, pad_top, pad_left, pad_bottom, pad_right, dil_h, dil_w, groups,
+               0, 0, 0, 0};
+    if (int rc = check_conv(__func__, g)) return rc;
+    SALIENT_CUDA_CHECK(act < 0 || act == SALIENT_ACT_RELU || act == SALIENT_ACT_CLIP,
+                       "%s: activation %d cannot be fused (none < 0, Relu %d or Clip %d)", __func__, act,
+                       SALIENT_ACT_RELU, SALIENT_ACT_CLIP);
+    const int64_t total = (int64_t)n * k * g.oh * g.ow;
+    conv2d_forward_channels_kernel<<<salient_cuda::grid_for(total), salient_cuda::kThreads>>>(
+        x, w, bias, z, channels, y, g, act < 0 ? -1 : act, alpha, beta, total);
     SALIENT_CUDA_CHECK_LAUNCH();
     return SALIENT_OK;
 }

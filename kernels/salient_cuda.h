@@ -112,6 +112,11 @@ int conv2d_forward_cuda(const float* x, const float* w, const float* bias, float
                         int n, int c, int h, int wd, int k, int r, int s,
                         int stride_h, int stride_w, int pad_top, int pad_left, int pad_bottom, int pad_right,
                         int dil_h, int dil_w, int groups);
+/* One output channel per image, as conv2d_forward_channels_cpu (native/conv_channels.h), the same bits */
+int conv2d_forward_channels_cuda(const float* x, const float* w, const float* bias, const float* z,
+                                 const float* channels, float* y, int n, int c, int h, int wd, int k, int r, int s,
+                                 int stride_h, int stride_w, int pad_top, int pad_left, int pad_bottom, int pad_right,
+                                 int dil_h, int dil_w, int groups, int act, float alpha, float beta);
 /* dx = conv2d^T(dy, w) (overwritten); dy: (n,k,oh,ow), w: (k,c/groups,r,s), dx: (n,c,h,w) */
 int conv2d_backward_data_cuda(const float* dy, const float* w, float* dx,
                               int n, int c, int h, int wd, int k, int r, int s,

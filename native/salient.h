@@ -108,6 +108,14 @@ int conv2d_forward_sum_cpu(const float* x, const float* w, const float* bias, co
                            int n, int c, int h, int wd, int k, int r, int s,
                            int stride_h, int stride_w, int pad_top, int pad_left, int pad_bottom, int pad_right,
                            int dil_h, int dil_w, int groups, int act, float alpha, float beta);
+/* One output channel per image: y[i, channels[i]] = act(conv2d(x, w)[i, channels[i]] + bias + z[i, channels[i]])
+ * and every other channel of image i 0 (native/conv_channels.h: each output one chain of fmaf over (ci, r, s), the
+ * same bits as the CUDA kernel). channels: n integral floats in [0, k); bias and z may be NULL; act as in
+ * conv2d_forward_sum_cpu; y may overlap neither x nor z; other shapes as conv2d_forward_cpu */
+int conv2d_forward_channels_cpu(const float* x, const float* w, const float* bias, const float* z, const float* channels,
+                                float* y, int n, int c, int h, int wd, int k, int r, int s,
+                                int stride_h, int stride_w, int pad_top, int pad_left, int pad_bottom, int pad_right,
+                                int dil_h, int dil_w, int groups, int act, float alpha, float beta);
 /* y = act(conv2d(pre(x), w) + bias) for a pointwise conv (1x1, stride 1, no padding, one group; w: (k,c,1,1)),
  * pre(x)[n,c,i] = pre_act(fma(x[n,c,i], scale[c], shift[c])): channel_affine_act_cpu (pre_act Relu or Clip, with
  * pre_alpha and pre_beta) or channel_affine_cpu (pre_act -1) applied to the input as the conv packs it, bit for

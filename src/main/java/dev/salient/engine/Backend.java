@@ -91,6 +91,19 @@ public interface Backend extends AutoCloseable {
     }
 
     /**
+     * One output channel per image: y[n, channels[n]] = act(conv2d(x, w)[n, channels[n]] + bias +
+     * z[n, channels[n]]), and every other channel of image n is 0. Feature visualisation maximises
+     * one channel of a layer per image; where the layer is a conv's output, the other channels are
+     * never read, and this computes 1/k of the conv. Each output is one chain of FMAs over (c, r, s)
+     * in order, the same on every engine (native/conv_channels.h), so an image gets the same bits
+     * in any batch; they may differ in the last bits from {@link #conv2dForwardSum}, which sums in
+     * other orders. z and bias may be null, {@code kind} null (no activation) or a
+     * {@link #fusesConvActivation} kind; y may overlap neither x nor z.
+     */
+    void conv2dForwardChannels(Tensor x, Tensor w, Tensor bias, Tensor z, int[] channels, Tensor y, Conv2dGeometry g,
+            Activation kind, float alpha, float beta);
+
+    /**
      * y = act(conv2d(pre(x), w) + bias) for a {@link Conv2dGeometry#pointwise} conv, where pre(x) =
      * preKind(x * scale[c] + shift[c]) (shift may be null; preKind null: the plain map, else a
      * {@link #fusesConvActivation} kind): an unfoldable BatchNormalization and its Relu before a 1x1

@@ -91,6 +91,12 @@ public final class CpuNative {
             int n, int c, int h, int wd, int k, int r, int s, int strideH, int strideW,
             int padTop, int padLeft, int padBottom, int padRight, int dilH, int dilW, int groups,
             int act, float alpha, float beta);
+    public static native int conv2d_forward_channels_cpu(@Cast("const float*") FloatPointer x,
+            @Cast("const float*") FloatPointer w, @Cast("const float*") FloatPointer bias,
+            @Cast("const float*") FloatPointer z, @Cast("const float*") FloatPointer channels, FloatPointer y,
+            int n, int c, int h, int wd, int k, int r, int s, int strideH, int strideW,
+            int padTop, int padLeft, int padBottom, int padRight, int dilH, int dilW, int groups,
+            int act, float alpha, float beta);
     public static native int conv2d_forward_pre_cpu(@Cast("const float*") FloatPointer x,
             @Cast("const float*") FloatPointer scale, @Cast("const float*") FloatPointer shift, int preAct,
             float preAlpha, float preBeta, @Cast("const float*") FloatPointer w,

@@ -104,6 +104,24 @@ public final class OpChecks {
         residual(self, "conv2dForwardSum", x, z, y, g.outputShape(), kind);
     }
 
+    public static void conv2dForwardChannels(Backend self, Tensor x, Tensor w, Tensor bias, Tensor z, int[] channels,
+            Tensor y, Conv2dGeometry g, Activation kind) {
+        String what = "conv2dForwardChannels";
+        conv2dForward(self, x, w, bias, y, g);
+        owned(self, what, z);
+        if (z != null) requireShape(z, g.outputShape(), what + " z");
+        if (kind != null && !Backend.fusesConvActivation(kind))
+            throw new SalientException(what + ": " + kind + " is not fused (none, Relu or Clip)");
+        if (channels == null || channels.length != g.n())
+            throw new SalientException(what + ": need one channel per image (" + g.n() + "), got "
+                    + (channels == null ? "none" : channels.length));
+        for (int i = 0; i < channels.length; i++)
+            if (channels[i] < 0 || channels[i] >= g.k())
+                throw new SalientException(what + ": channel " + channels[i] + " of image " + i + " is not in 0.." + (g.k() - 1));
+        if (overlaps(y, x)) throw new SalientException(what + ": the output overlaps the input x");
+        if (z != null && overlaps(y, z)) throw new SalientException(what + ": the output overlaps the residual z");
+    }
+
     public static void conv2dForwardPrologue(Backend self, Tensor x, Tensor scale, Tensor shift, Activation preKind,
             Tensor w, Tensor bias, Tensor y, Conv2dGeometry g, Activation kind) {
         String what = "conv2dForwardPrologue";

@@ -225,6 +225,16 @@ public final class Model implements AutoCloseable {
      * returned tensors; the inputs are not closed.
      */
     public Map<String, Tensor> run(Backend backend, Map<String, Tensor> in, Set<String> fetch) {
+        return run(backend, in, fetch, null);
+    }
+
+    /**
+     * As {@link #run(Backend, Map, Set)}, where only channel {@code channels.channels()[n]} of image
+     * n of the tensor {@code channels.tensor()} will be read (null: every channel): the step that
+     * makes it computes those alone where it can, and writes 0 to the others
+     * ({@link Plan.Channels}). What else is fetched is computed in full.
+     */
+    public Map<String, Tensor> run(Backend backend, Map<String, Tensor> in, Set<String> fetch, Plan.Channels channels) {
         if (closed) throw new SalientException(file + ": model is closed");
         if (fetch.isEmpty()) throw new SalientException("nothing to fetch");
         Map<String, long[]> shapes = new HashMap<>();
@@ -267,7 +277,8 @@ public final class Model implements AutoCloseable {
             if (t.numel() == p.input().length && Arrays.equals(t.toArray(), p.input()))
                 reuse = new Plan.Reuse(p.values(), p.changed());
         }
-        Map<String, Tensor> got = plan.execute(backend, in, this::weight, reuse);
+        Plan.Channels sel = channels == null ? null : new Plan.Channels(graph.resolve(channels.tensor()), channels.channels());
+        Map<String, Tensor> got = plan.execute(backend, in, this::weight, reuse, sel);
         if (real.keySet().equals(got.keySet())) return got;
         Map<String, Tensor> out = new LinkedHashMap<>();
         Set<String> handed = new java.util.HashSet<>();

@@ -411,6 +411,36 @@ public final class Plan {
     /** As {@link #execute(Backend, Map, BiFunction)}, taking what it can from {@code reuse} (null: nothing). */
     Map<String, Tensor> execute(Backend b, Map<String, Tensor> inputs, BiFunction<Backend, String, Tensor> weights,
             Reuse reuse) {
+        return execute(b, inputs, weights, reuse, null);
+    }
+
+    /**
+     * Only channel {@code channels[n]} of image n of {@code tensor} is read (feature visualisation's
+     * channel and neuron objectives): the step group that makes it, where its op can
+     * ({@link dev.salient.model.ops.Op#forwardChannels}, a 2-D Conv with its residual Add and
+     * activation), computes those channels alone and writes 0 to the others.
+     */
+    public record Channels(String tensor, int[] channels) {}
+
+    /** Whether step group [si, last] makes the tensor of {@code sel} and runs for its channels alone. */
+    private boolean channelsOnly(Channels sel, Backend b, int si, int last, Tensor[] in, Tensor z, Op act, Tensor out) {
+        if (sel == null || steps.get(last).outputs().length != 1 || !steps.get(last).outputs()[0].equals(sel.tensor()))
+            return false;
+        for (int j = last + 1; j < steps.size(); j++)  // a later step reads every channel
+            for (String i : steps.get(j).inputs()) if (i.equals(sel.tensor())) return false;
+        long t0 = OpProfile.start(b);
+        if (!steps.get(si).op().forwardChannels(b, in, z, act, sel.channels(), out)) return false;
+        if (OpProfile.on()) {
+            StringBuilder what = new StringBuilder("fwd " + steps.get(si).op().opType());
+            for (int j = si + 1; j <= last; j++) what.append('+').append(steps.get(j).op().opType());
+            OpProfile.stop(b, what + " (one channel per image)" + shapes(in), t0);
+        }
+        return true;
+    }
+
+    /** As {@link #execute(Backend, Map, BiFunction, Reuse)}, computing only the channels of {@code sel} (null: all) of its tensor. */
+    Map<String, Tensor> execute(Backend b, Map<String, Tensor> inputs, BiFunction<Backend, String, Tensor> weights,
+            Reuse reuse, Channels sel) {
         Tensor arena = takeArena(b);
         List<Tensor> temps = new ArrayList<>();
         Map<String, Tensor> env = new HashMap<>(inputs);
@@ -455,6 +485,10 @@ public final class Plan {
                     }
                     int last = si + sum[si] - 1;
                     Tensor[] out = outputs(b, last, steps.get(last), arena, env, result);
+                    if (channelsOnly(sel, b, si, last, in, z, sumActivation(si), out[0])) {
+                        si = last;
+                        continue;
+                    }
                     long t0 = OpProfile.start(b);
                     s.op().forwardFusedSum(b, in, z, sumActivation(si), out[0]);
                     if (OpProfile.on())
@@ -467,6 +501,10 @@ public final class Plan {
                     // the next step (an activation of this step's output alone) runs in this step's epilogue
                     Step next = steps.get(si + 1);
                     Tensor[] out = outputs(b, si + 1, next, arena, env, result);
+                    if (channelsOnly(sel, b, si, si + 1, in, null, next.op(), out[0])) {
+                        si++;
+                        continue;
+                    }
                     long t0 = OpProfile.start(b);
                     s.op().forwardFused(b, in, next.op(), out[0]);
                     if (OpProfile.on()) OpProfile.stop(b, "fwd " + s.op().opType() + "+" + next.op().opType() + shapes(in), t0);
@@ -474,6 +512,7 @@ public final class Plan {
                     continue;
                 }
                 Tensor[] out = outputs(b, si, s, arena, env, result);
+                if (channelsOnly(sel, b, si, si, in, null, null, out[0])) continue;
                 long t0 = OpProfile.start(b);
                 s.op().forward(b, in, out);
                 if (OpProfile.on()) OpProfile.stop(b, "fwd " + s.op().opType() + shapes(in), t0);

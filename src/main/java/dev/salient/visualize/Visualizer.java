@@ -259,6 +259,12 @@ public final class Visualizer {
                 b.copy(up, seed);
             }
             values(param, rgb, cl, obs, o, x, pre, img, scale, shift, g0, start);
+            // channel and neuron objectives read one channel per image: the layer's own step computes those alone
+            int[] own = null;
+            if (kind == Objective.Kind.CHANNEL || kind == Objective.Kind.NEURON) {
+                own = new int[n];
+                for (int i = 0; i < n; i++) own[i] = obs.get(i).index();
+            }
             BackwardRules redirect = RedirectedRelu.rules();
             for (int step = 1; step <= o.steps(); step++) {
                 long t0 = OpProfile.start(b);
@@ -274,7 +280,7 @@ public final class Visualizer {
                 // the tape keeps what this step's rules read: with the standard ones no Conv output
                 // is kept, so each Conv runs with its Relu (and residual Add) fused
                 BackwardRules rules = o.reluRedirect() && step <= RedirectedRelu.STEPS ? redirect : BackwardRules.standard();
-                try (Tape tape = Tape.record(model, b, out, Set.of(inName), target, List.of(rules))) {
+                try (Tape tape = Tape.record(model, b, out, Set.of(inName), target, List.of(rules), own)) {
                     OpProfile.stop(b, "phase tape forward", t0);
                     t0 = OpProfile.start(b);
                     if (kind == Objective.Kind.LAYER) {

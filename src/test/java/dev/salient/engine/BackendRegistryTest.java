@@ -37,6 +37,7 @@ class BackendRegistryTest {
             Map.entry("conv2dForwardActivation", "conv2dForwardActivation"),
             Map.entry("conv2dForwardSum", "conv2dForwardSum"),
             Map.entry("conv2dForwardPrologue", "conv2dForwardPrologue"),
+            Map.entry("conv2dForwardChannels", "conv2dForwardChannels"),
             Map.entry("conv2dBackwardData", "conv2dBackwardData"),
             Map.entry("conv2dBackwardDataRelu", "conv2dBackwardDataRelu"),
             Map.entry("maxPool2dBackwardRelu", "maxPool"),

@@ -183,6 +183,91 @@ class Conv2dTest {
     }
 
     /**
+     * conv2dForwardChannels: channel channels[n] of image n against the double reference with its
+     * residual and activation (NaN passing through), every other channel 0 (the output starts as NaN),
+     * on every geometry kind (groups, depthwise, strides, dilations, pads beyond the kernel); and an
+     * image's bits are its own: the same alone as in its batch.
+     */
+    @ParameterizedTest
+    @MethodSource("geometries")
+    void oneChannelPerImageMatchesReference(Conv2dGeometry g) {
+        float[] x = Parity.random(31, numel(g.inputShape()));
+        float[] w = Parity.random(32, numel(g.weightShape()));
+        float[] b = Parity.random(33, g.k());
+        float[] z = Parity.random(34, numel(g.outputShape()));
+        z[z.length - 1] = Float.NaN;
+        int[] ch = new int[g.n()];
+        for (int i = 0; i < ch.length; i++) ch[i] = (5 * i + 2) % g.k();
+        double[] conv = reference(x, w, b, g), convNoBias = reference(x, w, null, g);
+        long plane = g.outH() * g.outW(), per = g.k() * plane;
+        Object[][] acts = {{null, 0f, 0f}, {Activation.RELU, 0f, 0f}, {Activation.CLIP, -0.1f, 0.2f}};
+        for (Object[] a : acts) {
+            Activation kind = (Activation) a[0];
+            float lo = (Float) a[1], hi = (Float) a[2];
+            for (boolean withBias : new boolean[] {true, false})
+                for (boolean withZ : new boolean[] {true, false}) {
+                    double[] want = new double[(int) numel(g.outputShape())];
+                    for (int i = 0; i < g.n(); i++)
+                        for (long j = 0; j < plane; j++) {
+                            int e = (int) (i * per + ch[i] * plane + j);
+                            double v = (withBias ? conv : convNoBias)[e] + (withZ ? z[e] : 0);
+                            if (kind == Activation.RELU) v = v < 0 ? 0 : v;
+                            else if (kind == Activation.CLIP) v = v < lo ? lo : (v > hi ? hi : v);
+                            want[e] = v;
+                        }
+                    String what = "one channel per image " + kind + (withBias ? "" : " no bias") + (withZ ? " + z " : " ") + g;
+                    try (Tensor tx = B.upload(x, g.inputShape()); Tensor tw = B.upload(w, g.weightShape());
+                            Tensor tb = withBias ? B.upload(b, g.k()) : null; Tensor tz = withZ ? B.upload(z, g.outputShape()) : null;
+                            Tensor got = B.allocate(g.outputShape())) {
+                        B.fill(got, Float.NaN); // every element must be written
+                        B.conv2dForwardChannels(tx, tw, tb, tz, ch, got, g, kind, lo, hi);
+                        float[] y = got.toArray();
+                        Parity.assertClose(what, y, want, 1e-5, 1e-4, g.outputShape());
+                        for (int i = 0; i < g.n(); i++) { // alone: the same bits
+                            Conv2dGeometry one = new Conv2dGeometry(1, g.c(), g.h(), g.w(), g.k(), g.r(), g.s(), g.strideH(),
+                                    g.strideW(), g.padTop(), g.padLeft(), g.padBottom(), g.padRight(), g.dilationH(),
+                                    g.dilationW(), g.groups());
+                            long in = g.c() * g.h() * g.w();
+                            try (Tensor x1 = B.upload(java.util.Arrays.copyOfRange(x, (int) (i * in), (int) ((i + 1) * in)),
+                                    one.inputShape()); Tensor z1 = withZ ? B.upload(java.util.Arrays.copyOfRange(z, (int) (i * per),
+                                    (int) ((i + 1) * per)), one.outputShape()) : null; Tensor y1 = B.allocate(one.outputShape())) {
+                                B.conv2dForwardChannels(x1, tw, tb, z1, new int[] {ch[i]}, y1, one, kind, lo, hi);
+                                assertArrayEquals(java.util.Arrays.copyOfRange(y, (int) (i * per), (int) ((i + 1) * per)),
+                                        y1.toArray(), "image " + i + " alone: " + what);
+                            }
+                        }
+                    }
+                }
+        }
+    }
+
+    /** A channel outside the layer, a missing one, or an output over the input: one line, nothing written. */
+    @org.junit.jupiter.api.Test
+    void oneChannelPerImageRejectsBadChannels() {
+        Conv2dGeometry g = new Conv2dGeometry(2, 3, 7, 6, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1);
+        try (Tensor tx = B.upload(Parity.random(1, numel(g.inputShape())), g.inputShape());
+                Tensor tw = B.upload(Parity.random(2, numel(g.weightShape())), g.weightShape()); Tensor y = B.allocate(g.outputShape())) {
+            for (int[] ch : new int[][] {{0, 4}, {-1, 0}, {0}, null}) {
+                SalientException e = assertThrows(SalientException.class,
+                        () -> B.conv2dForwardChannels(tx, tw, null, null, ch, y, g, null, 0f, 0f));
+                assertFalse(e.getMessage().contains("\n"), e.getMessage());
+                assertTrue(e.getMessage().startsWith("conv2dForwardChannels"), e.getMessage());
+            }
+        }
+        // the native entry checks the channels itself before it writes
+        float[] y0 = new float[(int) numel(g.outputShape())];
+        try (Tensor tx = B.upload(Parity.random(1, numel(g.inputShape())), g.inputShape());
+                Tensor tw = B.upload(Parity.random(2, numel(g.weightShape())), g.weightShape()); Tensor y = B.upload(y0, g.outputShape());
+                org.bytedeco.javacpp.FloatPointer bad = new org.bytedeco.javacpp.FloatPointer(0f, 4.5f)) {
+            int rc = CpuNative.conv2d_forward_channels_cpu(tx.data(), tw.data(), null, null, bad, y.data(), g.n(), g.c(), g.h(), g.w(),
+                    g.k(), g.r(), g.s(), 1, 1, 1, 1, 1, 1, 1, 1, 1, -1, 0f, 0f);
+            assertNotEquals(0, rc);
+            assertTrue(CpuNative.salient_last_error().getString().contains("channel 4.5 of image 1"), CpuNative.salient_last_error().getString());
+            assertArrayEquals(y0, y.toArray());
+        }
+    }
+
+    /**
      * Runs body at each instruction-set level the processor has (native/cpu/isa.h): the fused
      * epilogues are applied in the AVX-512 GEMM kernel's stores, or in passes after the AVX2 GEMM.
      */

@@ -252,6 +252,22 @@ public final class CudaBackend implements Backend {
         Backend.addThenActivate(this, y, z, kind, alpha, beta);
     }
 
+    /** One kernel (kernels/conv2d.cu), the CPU's bits; the channels go to the device once per call. */
+    @Override
+    public void conv2dForwardChannels(Tensor x, Tensor w, Tensor bias, Tensor z, int[] channels, Tensor y,
+            Conv2dGeometry g, Activation kind, float alpha, float beta) {
+        OpChecks.conv2dForwardChannels(this, x, w, bias, z, channels, y, g, kind);
+        float[] ch = new float[channels.length];
+        for (int i = 0; i < ch.length; i++) ch[i] = channels[i];
+        try (Tensor ct = upload(ch, ch.length)) {
+            check(CudaNative.conv2d_forward_channels_cuda(ptr(x, "conv2dForwardChannels"), ptr(w, "conv2dForwardChannels"),
+                    ptrOrNull(bias, "conv2dForwardChannels"), ptrOrNull(z, "conv2dForwardChannels"),
+                    ct.data(), ptr(y, "conv2dForwardChannels"), g.n(), g.c(), g.h(), g.w(), g.k(), g.r(), g.s(),
+                    g.strideH(), g.strideW(), g.padTop(), g.padLeft(), g.padBottom(), g.padRight(), g.dilationH(),
+                    g.dilationW(), g.groups(), kind == null ? -1 : kind.code, alpha, beta));
+        }
+    }
+
     /** Composed: the affine map (and its activation) into a temporary, then the conv (plans do not fuse it here). */
     @Override
     public void conv2dForwardPrologue(Tensor x, Tensor scale, Tensor shift, Activation preKind, float preAlpha,

@@ -85,6 +85,11 @@ public final class CudaNative {
     public static native int conv2d_forward_cuda(@Cast("const float*") FloatPointer x, @Cast("const float*") FloatPointer w,
             @Cast("const float*") FloatPointer bias, FloatPointer y, int n, int c, int h, int wd, int k, int r, int s,
             int strideH, int strideW, int padTop, int padLeft, int padBottom, int padRight, int dilH, int dilW, int groups);
+    public static native int conv2d_forward_channels_cuda(@Cast("const float*") FloatPointer x,
+            @Cast("const float*") FloatPointer w, @Cast("const float*") FloatPointer bias,
+            @Cast("const float*") FloatPointer z, @Cast("const float*") FloatPointer channels, FloatPointer y,
+            int n, int c, int h, int wd, int k, int r, int s, int strideH, int strideW, int padTop, int padLeft,
+            int padBottom, int padRight, int dilH, int dilW, int groups, int act, float alpha, float beta);
     public static native int conv2d_backward_data_cuda(@Cast("const float*") FloatPointer dy,
             @Cast("const float*") FloatPointer w, FloatPointer dx, int n, int c, int h, int wd, int k, int r, int s,
             int strideH, int strideW, int padTop, int padLeft, int padBottom, int padRight, int dilH, int dilW, int groups);

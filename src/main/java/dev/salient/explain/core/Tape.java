@@ -100,13 +100,25 @@ public final class Tape implements AutoCloseable {
      */
     public static Tape record(Model model, Backend backend, Tensor input, Set<String> wrt, String output,
             List<BackwardRules> rules) {
+        return record(model, backend, input, wrt, output, rules, null);
+    }
+
+    /**
+     * As {@link #record(Model, Backend, Tensor, Set, String, List)}, where a backward will seed only
+     * channel {@code channels[n]} of image n of {@code output} (feature visualisation's channel and
+     * neuron objectives; null: any): the step that makes the output computes those channels alone
+     * where it can, and the others read 0 ({@link dev.salient.model.Plan.Channels}).
+     */
+    public static Tape record(Model model, Backend backend, Tensor input, Set<String> wrt, String output,
+            List<BackwardRules> rules, int[] channels) {
         if (model.inputs().size() != 1)
             throw new SalientException("attribution needs a model with one input; this one has " + model.inputs().size());
         String inName = model.inputs().get(0).name();
         Map<String, long[]> shapes = Map.of(inName, input.shape());
         Plan plan = model.plan(shapes, Set.of(output));
         Region r = region(model, plan, inName, output, wrt, rules);
-        Map<String, Tensor> values = model.run(backend, Map.of(inName, input), r.fetch());
+        Map<String, Tensor> values = model.run(backend, Map.of(inName, input), r.fetch(),
+                channels == null ? null : new dev.salient.model.Plan.Channels(output, channels));
         return new Tape(model, backend, plan, r.steps(), r.desc(), Set.copyOf(wrt), output, values);
     }
 

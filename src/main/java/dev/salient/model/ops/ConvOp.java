@@ -144,6 +144,19 @@ final class ConvOp extends AbstractOp {
     }
 
     @Override
+    public boolean forwardChannels(Backend b, Tensor[] in, Tensor z, Op act, int[] channels, Tensor out) {
+        if (volumetric(in[0].shape()) || in[0].shape().length != 4 || act != null && !ActivationOp.isEpilogue(act))
+            return false;
+        ActivationOp a = (ActivationOp) act;
+        Conv2dGeometry g = geometry(in[0].shape(), in[1].shape());
+        b.conv2dForwardChannels(TensorViews.view(in[0], g.inputShape()), TensorViews.view(in[1], g.weightShape()),
+                in.length > 2 ? in[2] : null, z == null ? null : TensorViews.view(z, g.outputShape()), channels,
+                TensorViews.view(out, g.outputShape()), g, a == null ? null : a.kind(),
+                a == null ? 0f : a.alpha(), a == null ? 0f : a.beta());
+        return true;
+    }
+
+    @Override
     public boolean fusesPrologue(Op pre, Op preAct, long[][] inputShapes, Backend b) {
         if (!b.fusesConvPrologue() || !(pre instanceof ChannelAffineOp) || preAct != null && !ActivationOp.isEpilogue(preAct))
             return false;

@@ -87,6 +87,17 @@ public interface Op {
     }
 
     /**
+     * Runs this op (then the Add of {@code z} when not null, then {@code act} when not null, as
+     * {@link #forwardFusedSum} or {@link #forwardFused} would) for one output channel per image,
+     * {@code channels[n]} of image n, writing 0 to the others (a 2-D Conv:
+     * {@link Backend#conv2dForwardChannels}): a plan runs it where only those channels of the
+     * step's output are read. Returns false, having done nothing, where this op cannot.
+     */
+    default boolean forwardChannels(Backend b, Tensor[] in, Tensor z, Op act, int[] channels, Tensor out) {
+        return false;
+    }
+
+    /**
      * Whether this op's output, for inputs of these shapes, is its inputs laid end to end in memory,
      * in order (a Concat with only size-1 axes before its axis: DenseNet's feature concats at batch 1).
      * A plan may then have the steps that make the inputs write them where the output lies, and

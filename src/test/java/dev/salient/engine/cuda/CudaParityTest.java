@@ -196,6 +196,23 @@ class CudaParityTest {
         assertClose("conv2d forward + residual without bias " + g, y2);
     }
 
+    /** One channel per image: the same chain of FMAs on both engines (native/conv_channels.h), so the same bits. */
+    @ParameterizedTest
+    @MethodSource("convs")
+    void conv2dForwardChannels(Conv2dGeometry g) {
+        Tensor[] x = pairRandom(g.inputShape()), w = pairWeights(fanIn(g), g.weightShape()), b = pairRandom(g.k());
+        Tensor[] z = pairRandom(g.outputShape());
+        Tensor[] y = out(g.outputShape()), y2 = out(g.outputShape());
+        int[] ch = new int[g.n()];
+        for (int i = 0; i < ch.length; i++) ch[i] = (7 * i + 3) % g.k();
+        cpu.conv2dForwardChannels(x[0], w[0], b[0], z[0], ch, y[0], g, Activation.RELU, 0f, 0f);
+        gpu.conv2dForwardChannels(x[1], w[1], b[1], z[1], ch, y[1], g, Activation.RELU, 0f, 0f);
+        assertArrayEquals(y[0].toArray(), y[1].toArray(), "conv2d one channel per image + residual + relu " + g);
+        cpu.conv2dForwardChannels(x[0], w[0], null, null, ch, y2[0], g, null, 0f, 0f);
+        gpu.conv2dForwardChannels(x[1], w[1], null, null, ch, y2[1], g, null, 0f, 0f);
+        assertArrayEquals(y2[0].toArray(), y2[1].toArray(), "conv2d one channel per image, plain " + g);
+    }
+
     /** A pointwise conv that reads its input through a channel affine map and Relu (composed on the GPU). */
     @Test
     void conv2dForwardPrologue() {
