@@ -474,14 +474,50 @@ public final class Tape implements AutoCloseable {
         return fused;
     }
 
+    /** Where each value is made and read in a walk: the index of its producing step, and of each step that reads it. */
+    private record WalkIndex(Map<String, Integer> producer, Map<String, List<Integer>> readers) {
+        static WalkIndex of(List<Plan.Step> walk) {
+            Map<String, Integer> producer = new HashMap<>();
+            Map<String, List<Integer>> readers = new HashMap<>();
+            for (int k = 0; k < walk.size(); k++) {
+                Plan.Step s = walk.get(k);
+                for (String o : s.outputs()) if (!o.isEmpty()) producer.put(o, k);
+                for (String i : s.inputs()) if (!i.isEmpty()) readers.computeIfAbsent(i, x -> new ArrayList<>()).add(k);
+            }
+            return new WalkIndex(producer, readers);
+        }
+    }
+
+    /**
+     * Whether, when both inputs of the Add at walk index {@code k} get its output's gradient g, input
+     * {@code view} may read g in place (a borrowed view) while {@code owner} owns it: the walk's next
+     * use of either is the view's own VJP reading it, and nothing changes g before that. So the view
+     * has no reader but the Add; its producer takes its own VJP (which reads the gradient and writes
+     * only its inputs' gradients) and is no pass-through (which would hand the view on); and the walk
+     * visits that producer before the owner's producer and before every other reader of the owner
+     * (whose contributions are added into g).
+     */
+    private static boolean viewable(List<Plan.Step> walk, WalkIndex index, BackwardRules rules, int k, String view, String owner) {
+        Integer p = index.producer().get(view);
+        List<Integer> viewReaders = index.readers().get(view);
+        if (p == null || viewReaders == null || viewReaders.size() != 1 || viewReaders.get(0) != k) return false;
+        Plan.Step ps = walk.get(p);
+        if (!rules.isOwn(ps.node(), ps.op()) || rules.ruleFor(ps.node(), ps.op()) instanceof PassThrough) return false;
+        Integer po = index.producer().get(owner);
+        if (po != null && po >= p) return false;
+        for (int r : index.readers().getOrDefault(owner, List.of())) if (r != k && r >= p) return false;
+        return true;
+    }
+
     /**
      * An Add of two distinct values of its output's shape, on its own VJP (which copies the output's
      * gradient to each input): the gradient itself goes to one input that has none yet, added into
-     * the gradient an input already has, and copied only for a second input without one. The
-     * floats are the VJP's: a copy, or the fan-in's sum of the same values.
+     * the gradient an input already has, and for a second input without one it is read in place where
+     * the walk allows ({@link #viewable}: a residual block's two branches), else copied. The floats
+     * are the VJP's: the same values, or the fan-in's sum of them.
      */
     private boolean handOnSum(Plan.Step s, BackwardRules rules, Set<String> reach, Set<String> to, Map<String, Tensor> grads,
-            Tensor[] dOut) {
+            Tensor[] dOut, List<Plan.Step> walk, WalkIndex index, int k) {
         if (!s.op().opType().equals("Add") || s.outputs().length != 1 || s.inputs().length != 2 || dOut[0] == null
                 || to.contains(s.outputs()[0]) || !rules.isOwn(s.node(), s.op()))
             return false;
@@ -500,6 +536,18 @@ public final class Tape implements AutoCloseable {
         int mover = -1;
         for (int i = 0; i < 2; i++)
             if (reach.contains(ins[i]) && !grads.containsKey(ins[i]) && mover < 0) mover = i;
+        // both without a gradient: one owns g, the other reads it in place where the walk allows
+        int viewer = -1;
+        if (mover >= 0 && reach.contains(ins[1 - mover]) && !grads.containsKey(ins[1 - mover]) && !to.contains(ins[0])
+                && !to.contains(ins[1]))
+            for (int v = 0; v < 2 && viewer < 0; v++)
+                if (viewable(walk, index, rules, k, ins[v], ins[1 - v])) viewer = v;
+        if (viewer >= 0) {
+            grads.put(ins[1 - viewer], g);
+            grads.put(ins[viewer], Tensor.borrowed(backend, g.data(), g, g.shape()));
+            if (OpProfile.on()) OpProfile.stop(backend, "bwd Add, handed on [" + rules.name() + "]", t0);
+            return true;
+        }
         boolean ok = false;
         try {
             for (int i = 0; i < 2; i++) {
@@ -604,6 +652,7 @@ public final class Tape implements AutoCloseable {
         Map<String, Tensor> grads = new HashMap<>();
         Map<String, Tensor> result = new LinkedHashMap<>();
         Map<String, Fusion> reluOf = rows == n ? fusableRelus(walk, rules, to) : Map.of();
+        WalkIndex index = WalkIndex.of(walk);
         boolean ok = false;
         try {
             grads.put(output, seed);
@@ -618,7 +667,7 @@ public final class Tape implements AutoCloseable {
                 }
                 if (!any) continue;
                 if (handOn(s, rules, reach, to, grads, dOut)) continue;
-                if (handOnSum(s, rules, reach, to, grads, dOut)) continue;
+                if (handOnSum(s, rules, reach, to, grads, dOut, walk, index, k)) continue;
                 List<Tensor> local = new ArrayList<>();
                 try {
                     for (int j = 0; j < outs.length; j++)

@@ -186,6 +186,52 @@ class FusedReluBackwardTest {
         }
     }
 
+    /**
+     * Residual Adds whose two inputs both get the output's gradient, one reading it in place: a
+     * downsampling block (its shortcut conv made after the main branch, so the walk reads the
+     * shortcut's gradient first) and an identity block whose shortcut two steps read; the input
+     * gradient is the same bits as a walk where every Add and Relu copies through its own VJP.
+     */
+    @Test
+    void residualGradientsReadInPlaceAreTheCopiedOnes(@TempDir Path dir) throws Exception {
+        Random r = new Random(12);
+        OnnxBuilder ob = new OnnxBuilder().input("x", -1, 3, 12, 12).output("logits", -1, 4);
+        ob.init("w0", OnnxBuilder.random(r, 8 * 3 * 9, 0.4f), 8, 3, 3, 3);
+        ob.init("w1", OnnxBuilder.random(r, 16 * 8 * 9, 0.2f), 16, 8, 3, 3);
+        ob.init("w2", OnnxBuilder.random(r, 16 * 16 * 9, 0.15f), 16, 16, 3, 3);
+        ob.init("wd", OnnxBuilder.random(r, 16 * 8, 0.3f), 16, 8, 1, 1);
+        ob.init("w3", OnnxBuilder.random(r, 16 * 16 * 9, 0.15f), 16, 16, 3, 3);
+        ob.init("wf", OnnxBuilder.random(r, 4 * 16, 0.3f), 4, 16);
+        ob.node("Conv", "stem", in("x", "w0"), in("a0"), attrs("pads", 1, 1, 1, 1))
+                .node("Relu", "r0", in("a0"), in("h0"))
+                .node("Conv", "c1", in("h0", "w1"), in("a1"), attrs("pads", 1, 1, 1, 1), attrs("strides", 2, 2))
+                .node("Relu", "r1", in("a1"), in("h1"))
+                .node("Conv", "c2", in("h1", "w2"), in("a2"), attrs("pads", 1, 1, 1, 1))
+                .node("Conv", "down", in("h0", "wd"), in("d"), attrs("strides", 2, 2))
+                .node("Add", "res", in("a2", "d"), in("s"))
+                .node("Relu", "r2", in("s"), in("h2"))
+                .node("Conv", "c3", in("h2", "w3"), in("a3"), attrs("pads", 1, 1, 1, 1))
+                .node("Add", "res2", in("h2", "a3"), in("t"))
+                .node("Relu", "r3", in("t"), in("h3"))
+                .node("GlobalAveragePool", "gap", in("h3"), in("g"))
+                .node("Flatten", "flat", in("g"), in("f"))
+                .node("Gemm", "fc", in("f", "wf"), in("logits"), attr("transB", 1L));
+        int n = 3;
+        float[] x = new float[n * 3 * 12 * 12];
+        for (int i = 0; i < x.length; i++) x[i] = (float) r.nextGaussian();
+        int[] cls = {2, 0, 3};
+        BackwardRule own = BackwardRule.inputsOnly((op, b, i, o, dOut, dIn) -> op.backward(b, i, o, dOut, dIn));
+        BackwardRules apart = BackwardRules.standard().with("apart", "Relu", own).with("apart", "Add", own);
+        try (Model m = Model.load(ob.write(dir, "down.onnx")); Tensor xt = CPU.upload(x, n, 3, 12, 12);
+                Tape tape = Tape.record(m, CPU, xt, Set.of("x"), List.of(BackwardRules.standard(), apart))) {
+            Map<String, Tensor> fused = tape.backward(cls, BackwardRules.standard());
+            Map<String, Tensor> plain = tape.backward(cls, apart);
+            try (Tensor a = plain.get("x"); Tensor b = fused.get("x")) {
+                BatchInvarianceTest.assertSameBits("input gradient, residual gradients read in place", a.toArray(), b.toArray(), 0);
+            }
+        }
+    }
+
     /** The calls of a key in OpProfile's report. */
     static int calls(String report, String key) {
         for (String line : report.split("\n"))
