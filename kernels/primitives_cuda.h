@@ -49,6 +49,8 @@ int affine_resample_forward_cuda(const float* x, const float* theta, float* y, i
 /* dx: (N,C,ih,iw) = the adjoint of affine_resample_forward applied to dy: (N,C,oh,ow) (a deterministic gather). */
 int affine_resample_backward_cuda(const float* dy, const float* theta, float* dx, int64_t n, int64_t c, int64_t ih,
                                  int64_t iw, int64_t oh, int64_t ow);
+/* The orthonormal complex DFT along H of planes (P,H,2,K), as dft_rows_cpu (a direct sum per output). */
+int dft_rows_cuda(const float* x, float* y, int64_t planes, int64_t h, int64_t k, int sign);
 /* One Adam step in place on p, m, v: (n) from g: (n), as torch.optim.Adam. */
 int adam_step_cuda(float* p, const float* g, float* m, float* v, int64_t n, float beta1, float beta2, float eps,
                   float step_size, float bc2_sqrt);

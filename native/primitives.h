@@ -89,6 +89,10 @@ int affine_resample_backward_cpu(const float* dy, const float* theta, float* dx,
                                  int64_t iw, int64_t oh, int64_t ow);
 /* Lucid's redirected ReLU gradient over rows of x, dy, dx: (rows, per) (visualize/RedirectedRelu.java). */
 int redirected_relu_backward_cpu(const float* x, const float* dy, float* dx, int64_t rows, int64_t per);
+/* The orthonormal complex DFT along H of planes (P,H,2,K) of split complex rows (row j: K real parts, then K
+ * imaginary parts): y[m] = H^-1/2 sum_j x[j] e^(sign 2 pi i jm/H) per column; sign 1 or -1; radix-2 FFT for H a
+ * power of two, else the direct sum; y may not overlap x. */
+int dft_rows_cpu(const float* x, float* y, int64_t planes, int64_t h, int64_t k, int sign);
 /* One Adam step in place on p, m, v: (n) from g: (n), as torch.optim.Adam. */
 int adam_step_cpu(float* p, const float* g, float* m, float* v, int64_t n, float beta1, float beta2, float eps,
                   float step_size, float bc2_sqrt);

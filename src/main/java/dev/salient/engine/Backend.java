@@ -388,6 +388,16 @@ public interface Backend extends AutoCloseable {
     void affineResampleBackward(Tensor dy, float[] theta, Tensor dx);
 
     /**
+     * The orthonormal complex DFT along axis 1 of x (P, H, 2, K), planes of H rows of K complex
+     * values stored split (row j of plane p: the real parts x[p, j, 0, :], then the imaginary parts
+     * x[p, j, 1, :]): {@code y[p, m] = H^(-1/2) Σ_j x[p, j] e^(±2πi·jm/H)}, with + when
+     * {@code inverse} (numpy's ifft with norm="ortho") and − otherwise (its fft), for each column.
+     * The two are each other's adjoint (transpose) in this real layout. Feature visualisation's
+     * inverse FFT along H, and its backward. y (x's shape) may not overlap x.
+     */
+    void dftRows(Tensor x, Tensor y, boolean inverse);
+
+    /**
      * One Adam step (as torch.optim.Adam, no weight decay) in place on p, m and v (same numel as g):
      * {@code m = b1·m + (1−b1)·g; v = b2·v + (1−b2)·g²; p −= lr/(1−b1^t) · m / (√v/√(1−b2^t) + eps)}.
      */

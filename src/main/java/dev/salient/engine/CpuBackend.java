@@ -543,6 +543,12 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public void dftRows(Tensor x, Tensor y, boolean inverse) {
+        long[] v = OpChecks.dftRows(this, x, y);
+        check(CpuNative.dft_rows_cpu(x.data(), y.data(), v[0], v[1], v[2], inverse ? 1 : -1));
+    }
+
+    @Override
     public void adamStep(Tensor p, Tensor g, Tensor m, Tensor v, float lr, float beta1, float beta2, float eps, int step) {
         float[] bc = OpChecks.adamStep(this, p, g, m, v, lr, beta1, beta2, eps, step);
         check(CpuNative.adam_step_cpu(p.data(), g.data(), m.data(), v.data(), p.numel(), beta1, beta2, eps, bc[0], bc[1]));

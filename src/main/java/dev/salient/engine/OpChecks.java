@@ -670,6 +670,17 @@ public final class OpChecks {
     }
 
     /** Returns {step_size, sqrt(1 - beta2^step)} (torch's bias corrections, in double). */
+    /** Returns (P, H, K). */
+    public static long[] dftRows(Backend self, Tensor x, Tensor y) {
+        owned(self, "dftRows", x, y);
+        if (x == null || y == null) throw new SalientException("dftRows: x and y are required");
+        if (x.rank() != 4 || x.dim(2) != 2 || x.numel() == 0)
+            throw new SalientException("dftRows: x must be (planes, H, 2, K) with split complex rows, got " + Shapes.str(x.shape()));
+        requireShape(y, x.shape(), "dftRows y");
+        if (overlaps(y, x)) throw new SalientException("dftRows: the output overlaps the input");
+        return new long[] {x.dim(0), x.dim(1), x.dim(3)};
+    }
+
     public static float[] adamStep(Backend self, Tensor p, Tensor g, Tensor m, Tensor v, float lr, float beta1, float beta2,
             float eps, int step) {
         owned(self, "adamStep", p, g, m, v);

@@ -26,6 +26,10 @@ import dev.salient.engine.Tensor;
  * That is x = Re Σ_y Σ_k c_k Z[y,k] e^{2πi(ym/H + kn/W)} / (4√(HW)), numpy's irfftn. For H, W ≤ 512
  * the products cost 4·H·K·(2H + W)·N·C FLOPs per pass (the order W-then-H costs 4·H·W·(K + H), a
  * third more: the intermediate is W complex columns wide instead of K), a few per cent of a CNN's.
+ *
+ * <p>Where H is a power of two, the product by A is the engine's FFT along H instead
+ * ({@link Backend#dftRows}, whose inverse is A and whose forward is Aᵀ): 5·H·log2(H) FLOPs per
+ * column instead of 8·H² (at 128², batch 64, 3 channels: 7.0 -> 1.7 ms a pass on 2 cores).
  */
 final class FourierImage implements ImageParam {
     private final Backend b;
@@ -43,9 +47,11 @@ final class FourierImage implements ImageParam {
         try {
             v = b.zeros(n, c, h, 2, k);
             s = b.upload(scale(h, w), 1, 1, h, 2, k);
-            float[] am = ah(h);
-            a = b.upload(am, 2 * h, 2 * h);
-            at = b.upload(transpose(am, (int) (2 * h), (int) (2 * h)), 2 * h, 2 * h);
+            if (!fftAlongH()) {
+                float[] am = ah(h);
+                a = b.upload(am, 2 * h, 2 * h);
+                at = b.upload(transpose(am, (int) (2 * h), (int) (2 * h)), 2 * h, 2 * h);
+            }
             m = b.upload(bw(w), 2 * k, w);
         } catch (RuntimeException e) {
             for (Tensor t : new Tensor[] {v, s, a, at, m}) if (t != null) t.close();
@@ -56,6 +62,11 @@ final class FourierImage implements ImageParam {
         ah = a;
         ahT = at;
         bw = m;
+    }
+
+    /** Whether the transform along H runs as the engine's FFT (H a power of two), else as the product by A. */
+    boolean fftAlongH() {
+        return (h & (h - 1)) == 0;
     }
 
     /** Lucent's rfft2d_freqs: sqrt(fx² + fy²) with numpy's fftfreq, then 1/max(f, 1/max(H,W)), for Re and Im. */
@@ -145,7 +156,8 @@ final class FourierImage implements ImageParam {
     public void forward(Tensor y) {
         try (Tensor sp = b.allocate(values.shape()); Tensor u = b.allocate(n * c, 2 * h, k)) {
             b.binary(BinaryOp.MUL, values, scale, sp);
-            b.matmul(ah, Views.view(sp, n * c, 2 * h, k), u);
+            if (fftAlongH()) b.dftRows(Views.view(sp, n * c, h, 2, k), Views.view(u, n * c, h, 2, k), true);
+            else b.matmul(ah, Views.view(sp, n * c, 2 * h, k), u);
             b.gemm(Views.view(u, n * c * h, 2 * k), bw, null, Views.view(y, n * c * h, w), false, false, 1f, 0f);
         }
     }
@@ -154,13 +166,14 @@ final class FourierImage implements ImageParam {
     public void backward(Tensor dy, Tensor dValues) {
         try (Tensor du = b.allocate(n * c, 2 * h, k)) {
             b.gemm(Views.view(dy, n * c * h, w), bw, null, Views.view(du, n * c * h, 2 * k), false, true, 1f, 0f);
-            b.matmul(ahT, du, Views.view(dValues, n * c, 2 * h, k));
+            if (fftAlongH()) b.dftRows(Views.view(du, n * c, h, 2, k), Views.view(dValues, n * c, h, 2, k), false);
+            else b.matmul(ahT, du, Views.view(dValues, n * c, 2 * h, k));
             b.binary(BinaryOp.MUL, dValues, scale, dValues);
         }
     }
 
     @Override
     public void close() {
-        for (Tensor t : new Tensor[] {values, scale, ah, ahT, bw}) t.close();
+        for (Tensor t : new Tensor[] {values, scale, ah, ahT, bw}) if (t != null) t.close();
     }
 }

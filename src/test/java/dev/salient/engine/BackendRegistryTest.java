@@ -74,6 +74,7 @@ class BackendRegistryTest {
             Map.entry("affineResampleForward", "cropPadAndAffineResample"),
             Map.entry("affineResampleBackward", "cropPadAndAffineResample"),
             Map.entry("adamStep", "adamStep"),
+            Map.entry("dftRows", "dftRows"),
             Map.entry("redirectedReluBackward", "redirectedReluBackward"),
             Map.entry("secantBackward", "CudaSecantBackwardTest.matchesCpu"),
             Map.entry("stabilizedDivide", "CudaSecantBackwardTest.stabilizedDivideMatchesCpu"),

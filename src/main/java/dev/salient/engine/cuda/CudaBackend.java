@@ -689,6 +689,12 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
+    public void dftRows(Tensor x, Tensor y, boolean inverse) {
+        long[] v = OpChecks.dftRows(this, x, y);
+        check(CudaNative.dft_rows_cuda(ptr(x, "dftRows"), ptr(y, "dftRows"), v[0], v[1], v[2], inverse ? 1 : -1));
+    }
+
+    @Override
     public void adamStep(Tensor p, Tensor g, Tensor m, Tensor v, float lr, float beta1, float beta2, float eps, int step) {
         float[] bc = OpChecks.adamStep(this, p, g, m, v, lr, beta1, beta2, eps, step);
         check(CudaNative.adam_step_cuda(ptr(p, "adamStep"), ptr(g, "adamStep"), ptr(m, "adamStep"), ptr(v, "adamStep"),

@@ -168,6 +168,8 @@ public final class CudaNative {
             @Cast("const float*") FloatPointer theta, FloatPointer y, long n, long c, long ih, long iw, long oh, long ow);
     public static native int affine_resample_backward_cuda(@Cast("const float*") FloatPointer dy,
             @Cast("const float*") FloatPointer theta, FloatPointer dx, long n, long c, long ih, long iw, long oh, long ow);
+    public static native int dft_rows_cuda(@Cast("const float*") FloatPointer x, FloatPointer y, long planes, long h, long k,
+            int sign);
     public static native int adam_step_cuda(FloatPointer p, @Cast("const float*") FloatPointer g, FloatPointer m,
             FloatPointer v, long n, float beta1, float beta2, float eps, float stepSize, float bc2Sqrt);
 }
