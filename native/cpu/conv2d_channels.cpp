@@ -11,11 +11,90 @@
 #include "conv2d.h"
 #include "conv2d_epilogue.h"
 #include "conv_channels.h"
+#include "isa.h"
 #include "salient.h"
 #include "salient_host.h"
+#if SALIENT_HAVE_AVX512
+#include <immintrin.h>
+#endif
 
 using salient::conv::valid_range;
 using salient::host::ConvGeom;
+
+namespace {
+
+// The chains of one image's channel below (acc: oh rows of ow floats, from 0), the loops' order.
+void channel_chains(const float* xg, const float* wk, const ConvGeom& g, float* acc) {
+    const int r = g.r, s = g.s, h = g.h, wd = g.w;
+    for (int ci = 0; ci < g.cg; ci++) {
+        const float* xp = xg + (int64_t)ci * h * wd;
+        for (int rr = 0; rr < r; rr++) {
+            int p0, p1;
+            valid_range(rr * g.dh - g.pt, g.sh, h, g.oh, p0, p1);
+            for (int ss = 0; ss < s; ss++) {
+                const float wv = wk[((int64_t)ci * r + rr) * s + ss];
+                const int off = ss * g.dw - g.pl;
+                int q0, q1;
+                valid_range(off, g.sw, wd, g.ow, q0, q1);
+                for (int p = p0; p < p1; p++) {
+                    const float* xr = xp + (int64_t)(p * g.sh - g.pt + rr * g.dh) * wd + off;
+                    float* ar = acc + (int64_t)p * g.ow;
+                    if (g.sw == 1) {
+#pragma omp simd
+                        for (int q = q0; q < q1; q++) ar[q] = __builtin_fmaf(wv, xr[q], ar[q]);
+                    } else {
+                        for (int q = q0; q < q1; q++) ar[q] = __builtin_fmaf(wv, xr[(int64_t)q * g.sw], ar[q]);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#if SALIENT_HAVE_AVX512
+SALIENT_AVX512_BEGIN
+// channel_chains for stride-1 rows of at most 16 outputs (a deep layer's small plane), 8 output rows
+// at a time in registers: each tap one masked FMA per row, the lanes it does not reach left as they
+// are, so every output gets the same chain as above.
+void channel_chains512(const float* xg, const float* wk, const ConvGeom& g, float* acc) {
+    const int r = g.r, s = g.s, h = g.h, wd = g.w;
+    for (int pb = 0; pb < g.oh; pb += 8) {
+        __m512 a[8];
+#pragma GCC unroll 8
+        for (int i = 0; i < 8; i++) a[i] = _mm512_setzero_ps();
+        for (int ci = 0; ci < g.cg; ci++) {
+            const float* xp = xg + (int64_t)ci * h * wd;
+            for (int rr = 0; rr < r; rr++) {
+                int p0, p1;
+                valid_range(rr * g.dh - g.pt, 1, h, g.oh, p0, p1);
+                p0 = std::max(p0, pb) - pb;
+                p1 = std::min(p1, pb + 8) - pb;
+                if (p1 <= p0) continue;
+                const float* xrow = xp + (int64_t)(pb - g.pt + rr * g.dh) * wd;
+                for (int ss = 0; ss < s; ss++) {
+                    const __m512 wv = _mm512_set1_ps(wk[((int64_t)ci * r + rr) * s + ss]);
+                    const int off = ss * g.dw - g.pl;
+                    int q0, q1;
+                    valid_range(off, 1, wd, g.ow, q0, q1);
+                    if (q1 <= q0) continue;
+                    const __mmask16 m = (__mmask16)(((1u << (q1 - q0)) - 1u) << q0);
+#pragma GCC unroll 8
+                    for (int i = 0; i < 8; i++)
+                        if (i >= p0 && i < p1)
+                            a[i] = _mm512_mask3_fmadd_ps(wv, _mm512_maskz_loadu_ps(m, xrow + (int64_t)i * wd + off), a[i], m);
+                }
+            }
+        }
+        const __mmask16 row = (__mmask16)((1u << g.ow) - 1u);
+#pragma GCC unroll 8
+        for (int i = 0; i < 8; i++)
+            if (pb + i < g.oh) _mm512_mask_storeu_ps(acc + (int64_t)(pb + i) * g.ow, row, a[i]);
+    }
+}
+SALIENT_AVX512_END
+#endif
+
+}  // namespace
 
 extern "C" int conv2d_forward_channels_cpu(const float* x, const float* w, const float* bias, const float* z,
                                            const float* channels, float* y, int n, int c, int h, int wd, int k,
@@ -53,29 +132,12 @@ extern "C" int conv2d_forward_channels_cpu(const float* x, const float* w, const
             std::memset(yi, 0, sizeof(float) * (size_t)per);
             std::fill(acc.begin(), acc.end(), 0.f);
             const float* wk = w + (int64_t)kk * g.cg * r * s;
-            for (int ci = 0; ci < g.cg; ci++) {
-                const float* xp = x + ((int64_t)i * c + (int64_t)grp * g.cg + ci) * h * wd;
-                for (int rr = 0; rr < r; rr++) {
-                    int p0, p1;
-                    valid_range(rr * dil_h - pad_top, stride_h, h, g.oh, p0, p1);
-                    for (int ss = 0; ss < s; ss++) {
-                        const float wv = wk[((int64_t)ci * r + rr) * s + ss];
-                        const int off = ss * dil_w - pad_left;
-                        int q0, q1;
-                        valid_range(off, stride_w, wd, g.ow, q0, q1);
-                        for (int p = p0; p < p1; p++) {
-                            const float* xr = xp + (int64_t)(p * stride_h - pad_top + rr * dil_h) * wd + off;
-                            float* ar = acc.data() + (int64_t)p * g.ow;
-                            if (stride_w == 1) {
-#pragma omp simd
-                                for (int q = q0; q < q1; q++) ar[q] = __builtin_fmaf(wv, xr[q], ar[q]);
-                            } else {
-                                for (int q = q0; q < q1; q++) ar[q] = __builtin_fmaf(wv, xr[(int64_t)q * stride_w], ar[q]);
-                            }
-                        }
-                    }
-                }
-            }
+            const float* xg = x + ((int64_t)i * c + (int64_t)grp * g.cg) * h * wd;
+#if SALIENT_HAVE_AVX512
+            if (salient::isa::avx512() && stride_w == 1 && stride_h == 1 && g.ow <= 16) channel_chains512(xg, wk, g, acc.data());
+            else
+#endif
+                channel_chains(xg, wk, g, acc.data());
             float* yk = yi + (int64_t)kk * plane;
             const float* zk = z ? z + (int64_t)i * per + (int64_t)kk * plane : nullptr;
             for (int64_t j = 0; j < plane; j++)

@@ -241,6 +241,24 @@ class Conv2dTest {
         }
     }
 
+    /** One channel per image: AVX-512's rows in registers (planes at most 16 wide, stride 1) and AVX2's loops give the same bits. */
+    @ParameterizedTest
+    @MethodSource("geometries")
+    void oneChannelPerImageIsTheSameOnEveryInstructionSet(Conv2dGeometry g) {
+        float[] x = Parity.random(35, numel(g.inputShape()));
+        float[] w = Parity.random(36, numel(g.weightShape()));
+        float[] z = Parity.random(37, numel(g.outputShape()));
+        int[] ch = new int[g.n()];
+        for (int i = 0; i < ch.length; i++) ch[i] = (3 * i + 1) % g.k();
+        IsaInvarianceTest.atEveryLevel(t -> {
+            try (Tensor tx = B.upload(x, g.inputShape()); Tensor tw = B.upload(w, g.weightShape());
+                    Tensor tz = B.upload(z, g.outputShape()); Tensor y = B.allocate(g.outputShape())) {
+                B.conv2dForwardChannels(tx, tw, null, tz, ch, y, g, Activation.RELU, 0f, 0f);
+                return new float[][] {y.toArray()};
+            }
+        }, "one channel per image " + g);
+    }
+
     /** A channel outside the layer, a missing one, or an output over the input: one line, nothing written. */
     @org.junit.jupiter.api.Test
     void oneChannelPerImageRejectsBadChannels() {
