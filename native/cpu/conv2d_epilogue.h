@@ -8,6 +8,9 @@
 #pragma once
 #include <algorithm>
 #include <cstdint>
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
 #include "conv2d.h"
 #include "salient.h"
 
@@ -66,13 +69,24 @@ struct Epilogue {
 inline void apply_epilogue(const Epilogue& e, float* y, int64_t n) {
     if (e.mask) {
         const float* m = e.mask + (y - e.base);
-        if (e.z) {  // the gradient's other contributions added first (the tape's fan-in sum, then the Relu)
-            const float* z = e.z + (y - e.base);
-#pragma omp simd
-            for (int64_t i = 0; i < n; i++) y[i] = m[i] <= 0.f ? 0.f : y[i] + z[i];
-        } else {
-#pragma omp simd
-            for (int64_t i = 0; i < n; i++) y[i] = m[i] <= 0.f ? 0.f : y[i];  // activation_backward_cpu's Relu
+        // 8 lanes at a time, the select explicit: GCC compiled these loops (inlined into the conv paths) to
+        // a scalar loop with a branch per element, which the Relu's mask mispredicts half the time (a
+        // 64-channel 35x35 data gradient with its mask and sum took 27 ms instead of 14)
+        const float* z = e.z ? e.z + (y - e.base) : nullptr;
+        int64_t i = 0;
+#if defined(__AVX2__)
+        const __m256 zero = _mm256_setzero_ps();
+        for (; i + 8 <= n; i += 8) {
+            __m256 v = _mm256_loadu_ps(y + i);
+            if (z) v = _mm256_add_ps(v, _mm256_loadu_ps(z + i));
+            const __m256 off = _mm256_cmp_ps(_mm256_loadu_ps(m + i), zero, _CMP_LE_OQ);  // NaN passes
+            _mm256_storeu_ps(y + i, _mm256_blendv_ps(v, zero, off));
+        }
+#endif
+        for (; i < n; i++) {
+            // the gradient's other contributions added first (the tape's fan-in sum), then the Relu
+            const float v = z ? y[i] + z[i] : y[i];
+            y[i] = m[i] <= 0.f ? 0.f : v;  // activation_backward_cpu's Relu
         }
         return;
     }
