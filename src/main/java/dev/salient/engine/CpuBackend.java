@@ -153,9 +153,7 @@ public final class CpuBackend implements Backend {
     @Override
     public void conv2dForwardChannels(Tensor x, Tensor w, Tensor bias, Tensor z, int[] channels, Tensor y,
             Conv2dGeometry g, Activation kind, float alpha, float beta) {
-        OpChecks.conv2dForwardChannels(this, x, w, bias, z, channels, y, g, kind);
-        float[] ch = new float[channels.length];
-        for (int i = 0; i < ch.length; i++) ch[i] = channels[i];
+        float[] ch = OpChecks.conv2dForwardChannels(this, x, w, bias, z, channels, y, g, kind);
         try (FloatPointer cp = new FloatPointer(ch)) {
             check(CpuNative.conv2d_forward_channels_cpu(x.data(), w.data(), bias == null ? null : bias.data(),
                     z == null ? null : z.data(), cp, y.data(), g.n(), g.c(), g.h(), g.w(), g.k(), g.r(), g.s(),

@@ -104,7 +104,8 @@ public final class OpChecks {
         residual(self, "conv2dForwardSum", x, z, y, g.outputShape(), kind);
     }
 
-    public static void conv2dForwardChannels(Backend self, Tensor x, Tensor w, Tensor bias, Tensor z, int[] channels,
+    /** Returns the channels as the floats the engines' entry points take. */
+    public static float[] conv2dForwardChannels(Backend self, Tensor x, Tensor w, Tensor bias, Tensor z, int[] channels,
             Tensor y, Conv2dGeometry g, Activation kind) {
         String what = "conv2dForwardChannels";
         conv2dForward(self, x, w, bias, y, g);
@@ -120,6 +121,9 @@ public final class OpChecks {
                 throw new SalientException(what + ": channel " + channels[i] + " of image " + i + " is not in 0.." + (g.k() - 1));
         if (overlaps(y, x)) throw new SalientException(what + ": the output overlaps the input x");
         if (z != null && overlaps(y, z)) throw new SalientException(what + ": the output overlaps the residual z");
+        float[] f = new float[channels.length];
+        for (int i = 0; i < f.length; i++) f[i] = channels[i];
+        return f;
     }
 
     public static void conv2dForwardPrologue(Backend self, Tensor x, Tensor scale, Tensor shift, Activation preKind,

@@ -256,9 +256,7 @@ public final class CudaBackend implements Backend {
     @Override
     public void conv2dForwardChannels(Tensor x, Tensor w, Tensor bias, Tensor z, int[] channels, Tensor y,
             Conv2dGeometry g, Activation kind, float alpha, float beta) {
-        OpChecks.conv2dForwardChannels(this, x, w, bias, z, channels, y, g, kind);
-        float[] ch = new float[channels.length];
-        for (int i = 0; i < ch.length; i++) ch[i] = channels[i];
+        float[] ch = OpChecks.conv2dForwardChannels(this, x, w, bias, z, channels, y, g, kind);
         try (Tensor ct = upload(ch, ch.length)) {
             check(CudaNative.conv2d_forward_channels_cuda(ptr(x, "conv2dForwardChannels"), ptr(w, "conv2dForwardChannels"),
                     ptrOrNull(bias, "conv2dForwardChannels"), ptrOrNull(z, "conv2dForwardChannels"),
