@@ -14,15 +14,15 @@
 // paper, but without shared-memory tiling it runs at a fraction of FMA peak; the implicit-GEMM
 // tiling of conv2d.cu, extended by one reduction axis, is the known next step.
 #include "common.cuh"
+#include "../native/conv_channels.h"
 
 // ---- device helpers
 
 using salient::host::Vol3Geom;
 
+// fused_act: the conv epilogues' activation, shared with conv2d.cu and the CPU (native/conv_channels.h)
 __device__ __forceinline__ float fused_act(float v, int act, float lo, float hi) {
-    if (act == SALIENT_ACT_RELU) return v < 0.f ? 0.f : v;  // NaN stays NaN
-    if (act == SALIENT_ACT_CLIP) return v < lo ? lo : (v > hi ? hi : v);
-    return v;
+    return salient_conv_channels::activate(v, act, lo, hi);
 }
 
 // ---- kernels

@@ -12,6 +12,7 @@
 // through both, as the fused conv epilogues compute them). Every other channel of image n is 0.
 #pragma once
 #include <stdint.h>
+#include "salient.h"
 
 #if defined(__CUDACC__)
 #define SALIENT_CC_HD __host__ __device__ __forceinline__
@@ -21,13 +22,19 @@
 
 namespace salient_conv_channels {
 
-// act((acc + bias) + z): act < 0 none, 0 Relu (salient.h's SALIENT_ACT_RELU), 2 Clip to [lo, hi].
+// A conv epilogue's activation: act < 0 none, SALIENT_ACT_RELU, or SALIENT_ACT_CLIP to [lo, hi]; NaN passes
+// through both (the CPU's fused epilogues, conv2d_epilogue.h, compute the same).
+SALIENT_CC_HD float activate(float v, int act, float lo, float hi) {
+    if (act == SALIENT_ACT_RELU) return v < 0.f ? 0.f : v;
+    if (act == SALIENT_ACT_CLIP) return v < lo ? lo : (v > hi ? hi : v);
+    return v;
+}
+
+// act((acc + bias) + z), bias and z optional.
 SALIENT_CC_HD float finish(float acc, const float* bias, int k, const float* z, int act, float lo, float hi) {
     float v = bias ? acc + bias[k] : acc;
     if (z) v = v + *z;
-    if (act == 0) return v < 0.f ? 0.f : v;                       // NaN stays NaN
-    if (act == 2) return v < lo ? lo : (v > hi ? hi : v);          // NaN stays NaN
-    return v;
+    return activate(v, act, lo, hi);
 }
 
 }  // namespace salient_conv_channels
