@@ -41,6 +41,10 @@ struct GemmEpilogue {
     // 64-byte aligned): for outputs far larger than the caches, which would only evict what the
     // product reads and cost a read of each line before it is written
     bool stream = false;
+    // Not applied at the stores but a hint to the product: B was just written and is in the caches
+    // (a small conv input), so on AVX-512 a product of at most 48 rows of A reads it where it lies
+    // instead of packing it. The same chains either way.
+    bool b_cached = false;
     bool any() const { return bias || z || act >= 0; }
 };
 

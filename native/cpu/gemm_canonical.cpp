@@ -67,6 +67,7 @@ constexpr int kDirectMinA = 2048;    // ... with A of this many floats
 constexpr int kDirectA = 8192;       // ... up to this many (in L1),
 constexpr int kDirectB = 65536;      // ... and B of at least this many floats (past L1/L2 once packed)
 constexpr int kDirectAhead = 16384;  // direct_b fetches B about this many (m k) panels ahead
+constexpr int kDirectRowsAhead = 8;  // AVX-512 rows_direct: B's rows fetched this many steps ahead
 constexpr int kRowsM = 4;         // up to this many rows, a row-major B streams by rows (small_m_rows)
 constexpr int kSkew = 8;          // kernel_bt: blocks of 16 steps between column groups
 // pack_b: rows of B fetched ahead of the row being packed. A pointwise conv's B is its input, read
@@ -461,9 +462,11 @@ SALIENT_AVX512_BEGIN
 // accumulators where kernel512's two keep 12, and the step loop is unrolled: a 6 x 64 block of C ran
 // at 197-205 GFLOP/s per core with its operands in L1, 6 x 32 at 185-190, and 6 x 32 not unrolled
 // (kernel512 as it was) at 167-176 (Xeon, one core; the FMA peak 236).
-template <int R, int H>
+// Direct: B read where it lies instead (row p at B + p * ldb, panel h 16 floats on, masked to cols),
+// each step fetching the row `ahead` rows on when ahead > 0 (direct_rows).
+template <int R, int H, bool Direct = false>
 void kernel512w(int kc, const float* A, int64_t rs, int64_t ps, const float* B, int64_t pstride, float* C, int64_t ldc,
-                int cols, bool load, const Store* st) {
+                int cols, bool load, const Store* st, int64_t ldb = 0, int ahead = 0) {
     __mmask16 m[H];
 #pragma GCC unroll 4
     for (int h = 0; h < H; h++) {
@@ -479,11 +482,11 @@ void kernel512w(int kc, const float* A, int64_t rs, int64_t ps, const float* B, 
     const float* a[R];
 #pragma GCC unroll 8
     for (int r = 0; r < R; r++) a[r] = A + r * rs;
-#pragma GCC unroll 4
-    for (int p = 0; p < kc; p++, B += kNR) {
+    // one step: acc[r][h] = fma(A[r][p], B[p][panel h], acc[r][h])
+    const auto step = [&](const float* bp, bool direct) {
         __m512 b[H];
 #pragma GCC unroll 4
-        for (int h = 0; h < H; h++) b[h] = _mm512_loadu_ps(B + h * pstride);
+        for (int h = 0; h < H; h++) b[h] = direct ? _mm512_maskz_loadu_ps(m[h], bp + 16 * h) : _mm512_loadu_ps(bp + h * pstride);
 #pragma GCC unroll 8
         for (int r = 0; r < R; r++) {
             const __m512 av = _mm512_set1_ps(*a[r]);
@@ -491,6 +494,20 @@ void kernel512w(int kc, const float* A, int64_t rs, int64_t ps, const float* B, 
 #pragma GCC unroll 4
             for (int h = 0; h < H; h++) acc[r][h] = _mm512_fmadd_ps(av, b[h], acc[r][h]);
         }
+    };
+    if (!Direct) {
+#pragma GCC unroll 4
+        for (int p = 0; p < kc; p++, B += kNR) step(B, false);
+    } else if (ahead > 0) {
+        const int64_t on = ahead * ldb;
+        for (int p = 0; p < kc; p++, B += ldb) {
+#pragma GCC unroll 4
+            for (int h = 0; h < H; h++) _mm_prefetch((const char*)(B + on + 16 * h), _MM_HINT_T0);
+            step(B, true);
+        }
+    } else {
+#pragma GCC unroll 4
+        for (int p = 0; p < kc; p++, B += ldb) step(B, true);
     }
     if (st) {
 #pragma GCC unroll 8
@@ -513,7 +530,7 @@ void kernel512w(int kc, const float* A, int64_t rs, int64_t ps, const float* B, 
 SALIENT_AVX512_END
 
 using Kernel512w = void (*)(int, const float*, int64_t, int64_t, const float*, int64_t, float*, int64_t, int, bool,
-                            const Store*);
+                            const Store*, int64_t, int);
 
 template <int R>
 Kernel512w pick512w_rows(int cols) {
@@ -533,6 +550,27 @@ Kernel512w pick512w(int rows, int cols) {
         case 4: return pick512w_rows<4>(cols);
         case 5: return pick512w_rows<5>(cols);
         default: return pick512w_rows<6>(cols);
+    }
+}
+
+template <int R>
+Kernel512w pick512d_rows(int cols) {
+    switch ((cols + kNR - 1) / kNR) {
+        case 1: return kernel512w<R, 1, true>;
+        case 2: return kernel512w<R, 2, true>;
+        case 3: return kernel512w<R, 3, true>;
+        default: return kernel512w<R, 4, true>;
+    }
+}
+// kernel512w<rows, panels, Direct> (B read where it lies) for 1 <= rows <= kMR, 1 <= cols <= kWide kNR
+Kernel512w pick512d(int rows, int cols) {
+    switch (rows) {
+        case 1: return pick512d_rows<1>(cols);
+        case 2: return pick512d_rows<2>(cols);
+        case 3: return pick512d_rows<3>(cols);
+        case 4: return pick512d_rows<4>(cols);
+        case 5: return pick512d_rows<5>(cols);
+        default: return pick512d_rows<6>(cols);
     }
 }
 #endif
@@ -930,11 +968,35 @@ bool gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const fl
         inner.z = nullptr, inner.act = -1, inner.stream = false;  // C (or the scratch block) is read back at once
     }
     const GemmEpilogue* kep = zpass ? &inner : ep;
+    // AVX-512, a small A times a row-major B that is in the caches (ep->b_cached): packing B would
+    // cost about as much as the product, which reads each of its panels from L1 for every kMR rows
+    const bool rows_direct = isa::avx512() && ep && ep->b_cached && !packer && !trans_b && alpha == 1.f && m <= kDirectM;
     for (int j0 = 0; j0 < n; j0 += kNC) {
         const int nc = std::min(kNC, n - j0);
         for (int p0 = 0; p0 < k; p0 += kKC) {
             const int kc = std::min(kKC, k - p0);
             const bool load = p0 > 0 || beta != 0.f;
+#if SALIENT_HAVE_AVX512
+            if (rows_direct) {
+                // B read where it lies: a block of kWide panels down this k block's rows, each kMR rows
+                // of A in turn; the first of them fetches the rows ahead (from L2 or L3), the rest find
+                // them in L1
+                const bool last = p0 + kc >= k;
+                for (int jr = 0; jr < nc; jr += kWide * kNR) {
+                    const int cols = std::min(kWide * kNR, nc - jr);
+                    const float* bp = b + (int64_t)p0 * ldb + j0 + jr;
+                    for (int ir = 0; ir < m; ir += kMR) {
+                        Store st;
+                        const Store* sp = last && ep->any() ? &(st = store_at(*ep, ir, j0 + jr)) : nullptr;
+                        const float* ap = trans_a ? a + (int64_t)p0 * lda + ir : a + (int64_t)ir * lda + p0;
+                        pick512d(std::min(kMR, m - ir), cols)(kc, ap, trans_a ? 1 : lda, trans_a ? lda : 1, bp, 0,
+                                                              c + (int64_t)ir * ldc + j0 + jr, ldc, cols, load, sp, ldb,
+                                                              ir == 0 ? kDirectRowsAhead : 0);
+                    }
+                }
+                continue;
+            }
+#endif
             if (packer) packer->fn(packer->ctx, p0, kc, j0, nc, pb);
             else pack_b(trans_b, b, ldb, p0, kc, j0, nc, pb);
             for (int i0 = 0; i0 < m; i0 += kMC) {
@@ -967,12 +1029,12 @@ bool gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const fl
                         }
                         if (ir < packed0) {
                             const Kernel512w run = pick512w(kMR, cols);
-                            if (trans_a) run(kc, a + (int64_t)p0 * lda + i, 1, lda, bp, (int64_t)kc * kNR, cp, ldc, cols, load, sp);
-                            else run(kc, a + (int64_t)i * lda + p0, lda, 1, bp, (int64_t)kc * kNR, cp, ldc, cols, load, sp);
+                            if (trans_a) run(kc, a + (int64_t)p0 * lda + i, 1, lda, bp, (int64_t)kc * kNR, cp, ldc, cols, load, sp, 0, 0);
+                            else run(kc, a + (int64_t)i * lda + p0, lda, 1, bp, (int64_t)kc * kNR, cp, ldc, cols, load, sp, 0, 0);
                         } else {
                             const int rows = std::min(kMR, mc - ir);
                             pick512w(rows, cols)(kc, pa + (int64_t)((ir - packed0) / kMR) * kc * kMR, 1, kMR, bp,
-                                                 (int64_t)kc * kNR, cp, ldc, cols, load, sp);
+                                                 (int64_t)kc * kNR, cp, ldc, cols, load, sp, 0, 0);
                         }
                     };
                     // Short k blocks go a kMR-row stripe across the block's columns at a time, as on AVX2,
@@ -1083,7 +1145,7 @@ bool sgemm_canonical_packer(int m, int n, int k, const float* a, int lda, const 
 
 bool sgemm_canonical_ep(bool trans_a, bool trans_b, int m, int n, int k, const float* a, int lda, const float* b,
                         int ldb, float* c, int ldc, const GemmEpilogue& ep) {
-    if (!ep.any()) {
+    if (!ep.any() && !ep.b_cached) {
         gemm(trans_a, trans_b, m, n, k, 1.f, a, lda, b, ldb, 0.f, c, ldc, nullptr);
         return true;
     }

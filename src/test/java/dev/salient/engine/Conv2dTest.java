@@ -411,6 +411,48 @@ class Conv2dTest {
         }
     }
 
+    /**
+     * A pointwise conv onto few channels whose input is small enough to be in the caches reads it where
+     * it lies on AVX-512 (GemmEpilogue::b_cached) instead of packing it; past 16 MiB of input it packs.
+     * 29 output channels (four blocks of 6 rows and one of 5), 300 input channels (two k blocks: the
+     * partial sums reloaded), 20x19 planes (more than the lanes kernel takes; 23 whole panels of 16
+     * columns and one of 12): with its bias, residual and Relu it matches the double reference, and each
+     * image of a batch of 2 (read in place) has the bits it has in a batch of 40 (17.4 MiB of input,
+     * packed), on every instruction set.
+     */
+    @Test
+    void smallPointwiseConvsReadCachedInputsInPlace() {
+        Conv2dGeometry small = new Conv2dGeometry(2, 300, 20, 19, 29, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1);
+        Conv2dGeometry large = new Conv2dGeometry(40, 300, 20, 19, 29, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1);
+        float[] x = Parity.random(51, numel(large.inputShape()));
+        float[] w = Parity.random(52, numel(large.weightShape()));
+        float[] b = Parity.random(53, large.k());
+        float[] z = Parity.random(54, numel(large.outputShape()));
+        int in = numel(small.inputShape()), out = numel(small.outputShape());
+        float[] xs = java.util.Arrays.copyOf(x, in), zs = java.util.Arrays.copyOf(z, out);
+        java.util.function.BiFunction<Conv2dGeometry, float[][], float[]> run = (g, xz) -> {
+            try (Tensor tx = B.upload(xz[0], g.inputShape()); Tensor tw = B.upload(w, g.weightShape());
+                    Tensor tb = B.upload(b, g.k()); Tensor tz = B.upload(xz[1], g.outputShape());
+                    Tensor ty = B.allocate(g.outputShape())) {
+                B.fill(ty, Float.NaN); // must be overwritten
+                B.conv2dForwardSum(tx, tw, tb, tz, ty, g, Activation.RELU, 0f, 0f);
+                return ty.toArray();
+            }
+        };
+        double[] want = reference(xs, w, b, small);
+        for (int i = 0; i < want.length; i++) want[i] = Math.max(0, want[i] + zs[i]);
+        float[][] got = new float[1][];
+        atEachIsa(() -> {
+            float[] ys = run.apply(small, new float[][] {xs, zs});
+            Parity.assertClose("small pointwise conv, isa " + CpuNative.salient_get_isa(), ys, want, 1e-5, 1e-4,
+                    small.outputShape());
+            float[] yl = run.apply(large, new float[][] {x, z});
+            assertArrayEquals(java.util.Arrays.copyOf(yl, out), ys, "images 0-1 alone and in a batch of 40");
+            if (got[0] != null) assertArrayEquals(got[0], ys, "the same bits on every instruction set");
+            got[0] = ys;
+        });
+    }
+
     /** y[n,k,p,q] = bias[k] + sum w[k,c,r,s] x[n, g*cg + c, p*sh - pt + r*dh, q*sw - pl + s*dw], in double. */
     static double[] reference(float[] x, float[] w, float[] bias, Conv2dGeometry g) {
         int oh = g.outH(), ow = g.outW(), cg = g.c() / g.groups(), kg = g.k() / g.groups();
