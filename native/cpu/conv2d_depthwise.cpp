@@ -383,6 +383,64 @@ void lanes_block(const float* x, const float* w, const float* bias, float* y, co
         }
     apply_epilogue(e, yb, (int64_t)L * ohw);  // the block's planes, contiguous
 }
+// Stride-2 3x3 depthwise convs on the planes where they lie (AVX-512, depthwise_rows_s2_applies): 16
+// outputs of a row at a time, each input row's taps split from two pairs of loads by permutes (the
+// even columns and the odd ones from the window's first column, the even ones from its third), the
+// columns outside the plane and the rows outside it read as zeros, so each output is taps9_512's sum
+// over the zero-padded window: the bits of the channel-lane path and of the AVX2 phase planes.
+inline __mmask16 cols_in(int64_t c, int w) {  // lanes l with 0 <= c + l < w
+    const int64_t lo = std::max<int64_t>(0, -c), hi = std::min<int64_t>(16, w - c);
+    if (hi <= lo) return 0;
+    return (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
+}
+
+void rows_s2_plane(const float* xp, const float* wk, float bias, float* yp, const ConvGeom& g, const Epilogue& e) {
+    const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i od = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    const __m512 zero = _mm512_setzero_ps(), bv = _mm512_set1_ps(bias);
+    __m512 wt[9];
+    for (int t = 0; t < 9; t++) wt[t] = _mm512_set1_ps(wk[t]);
+    const int ow = g.ow, w = g.w;
+    // on planes of 64 columns and more each output row fetches the two new input rows of output row
+    // p + 2 (past the plane's end the next plane's first rows, which this thread takes next)
+    const int ahead = w >= 64 ? 2 : 0;
+    for (int p = 0; p < g.oh; p++) {
+        if (ahead) {
+            for (int r = 1; r < 3; r++) {
+                const int ih = 2 * (p + ahead) - g.pt + r;
+                if (ih < 0) continue;
+                const float* row = xp + (int64_t)ih * w;
+                for (int j = 0; j < w; j += 16) _mm_prefetch((const char*)(row + j), _MM_HINT_T0);
+            }
+        }
+        for (int q0 = 0; q0 < ow; q0 += 16) {
+            const int64_t c0 = 2 * (int64_t)q0 - g.pl;
+            const __mmask16 m0 = cols_in(c0, w), m1 = cols_in(c0 + 16, w), m2 = cols_in(c0 + 2, w),
+                            m3 = cols_in(c0 + 18, w);
+            __m512 u[9];
+#pragma GCC unroll 3
+            for (int r = 0; r < 3; r++) {
+                const int ih = 2 * p - g.pt + r;
+                if (ih < 0 || ih >= g.h) {
+                    u[3 * r] = u[3 * r + 1] = u[3 * r + 2] = zero;
+                    continue;
+                }
+                // the row's base address with the column offset added as an integer: lanes before
+                // the row are masked off, never read
+                const float* row = xp + (int64_t)ih * w;
+                const __m512 lo = _mm512_maskz_loadu_ps(m0, row + c0), hi = _mm512_maskz_loadu_ps(m1, row + c0 + 16);
+                const __m512 lo2 = _mm512_maskz_loadu_ps(m2, row + c0 + 2), hi2 = _mm512_maskz_loadu_ps(m3, row + c0 + 18);
+                u[3 * r] = _mm512_permutex2var_ps(lo, ev, hi);
+                u[3 * r + 1] = _mm512_permutex2var_ps(lo, od, hi);
+                u[3 * r + 2] = _mm512_permutex2var_ps(lo2, ev, hi2);
+            }
+            const int len = std::min(16, ow - q0);
+            _mm512_mask_storeu_ps(yp + (int64_t)p * ow + q0, len >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << len) - 1),
+                                  taps9_512(wt, u, bv));
+        }
+    }
+    apply_epilogue(e, yp, (int64_t)g.oh * ow);
+}
 SALIENT_AVX512_END
 
 }  // namespace
@@ -397,6 +455,29 @@ SALIENT_AVX512_END
 // 0.75 ms and 27 -> 19 us. At stride 1 the flat kernels stay: the lanes won at batch 32 on 56x56 and
 // 112x112 planes (5.7 -> 4.1 ms, 4.2 -> 3.6) but lost at batch 1 there (97 -> 122 us, 85 -> 102)
 // and at both batches on planes of 28x28 and less.
+// The stride-2 rows path takes inputs of up to 16 MiB (just written by the layer before: in the caches)
+// onto rows of 12 outputs and more. MobileNetV2's stride-2 layers, 2 threads (Xeon, AVX-512), against
+// the channel lanes, the input rotating over 4 copies: batch 1 96 at 112x112 167-187 -> 136 us, 144 at
+// 56x56 65 -> 51-53, 192 at 28x28 20 -> 16.5 (unfetched); batch 8 144 at 56x56 (7 MiB) 584-758 ->
+// 464-531. Onto rows of 7 (576 at 14x14) 20 -> 24 us, and from memory (batch 32) 96 at 112x112 7.4-7.6
+// -> 8.0-8.2 ms: those keep the lanes.
+constexpr int64_t kRowsS2MaxInput = int64_t(16) << 20;
+
+bool depthwise_rows_s2_applies(const ConvGeom& g) {
+    return isa::avx512() && g.k == g.c && g.r == 3 && g.s == 3 && g.sh == 2 && g.sw == 2 && g.dh == 1 && g.dw == 1 &&
+           g.ow >= 12 && (int64_t)g.n * g.c * g.h * g.w * (int64_t)sizeof(float) <= kRowsS2MaxInput;
+}
+
+void depthwise_forward_rows_s2(const float* x, const float* w, const float* bias, float* y, const ConvGeom& g,
+                               const Epilogue& e) {
+    const int64_t planes = (int64_t)g.n * g.c, hw = (int64_t)g.h * g.w, ohw = (int64_t)g.oh * g.ow;
+#pragma omp parallel for schedule(static) if (planes * ohw * 9 > 32768)
+    for (int64_t i = 0; i < planes; i++) {
+        const int c = (int)(i % g.c);
+        rows_s2_plane(x + i * hw, w + (int64_t)c * 9, bias ? bias[c] : 0.f, y + i * ohw, g, e);
+    }
+}
+
 bool depthwise_lanes_applies(const ConvGeom& g) {
     return isa::avx512() && g.k == g.c && g.r == 3 && g.s == 3 && g.sh == 2 && g.sw == 2 &&
            (int64_t)(g.h + g.pt + g.pb) * (g.w + g.pl + g.pr) * 16 <= (int64_t(1) << 20);
@@ -735,6 +816,7 @@ void depthwise_forward(const float* x, const float* w, const float* bias, float*
 void depthwise_forward(const float* x, const float* w, const float* bias, float* y, const ConvGeom& g,
                        const Epilogue& e) {
 #if SALIENT_HAVE_AVX512
+    if (depthwise_rows_s2_applies(g)) return depthwise_forward_rows_s2(x, w, bias, y, g, e);
     if (depthwise_lanes_applies(g)) return depthwise_forward_lanes(x, w, bias, y, g, e);
     if (depthwise_flat_applies(g)) return flat_forward(x, w, bias, y, g, e);
 #endif
