@@ -178,12 +178,7 @@ void lanes_block(int p0, int kc, bool last, const float* fetch, int lines, const
     }
     ap += (int64_t)p0 * kLanes;
     const float* bp = b + (int64_t)p0 * ldb + j;
-    for (int p = 0; p < kc; p++, ap += kLanes, bp += ldb) {
-        if (p < lines) _mm_prefetch((const char*)(fetch + 16 * p), kFetchHint);  // this block's share of the next slice
-        if (p + kc < lines) _mm_prefetch((const char*)(fetch + 16 * (p + kc)), kFetchHint);
-        if (p < blines) _mm_prefetch((const char*)(bfetch + 16 * p), kFetchHint);  // ... and of B's next rows
-        if (p + kc < blines) _mm_prefetch((const char*)(bfetch + 16 * (p + kc)), kFetchHint);
-        if (bahead) _mm_prefetch((const char*)(bp + bahead), _MM_HINT_T0);
+    const auto step = [&]() {
         const __m512 a0 = _mm512_load_ps(ap), a1 = _mm512_load_ps(ap + 16);
 #pragma GCC unroll 8
         for (int r = 0; r < R; r++) {
@@ -191,6 +186,28 @@ void lanes_block(int p0, int kc, bool last, const float* fetch, int lines, const
             lo[r] = _mm512_fmadd_ps(bv, a0, lo[r]);
             hi[r] = _mm512_fmadd_ps(bv, a1, hi[r]);
         }
+    };
+    // the steps that fetch (this block's share of the next slice and of B's next rows), then the rest
+    // without the tests: ResNet-50's 1x1 convs on 14x14 and 7x7 planes, 2 threads (Xeon), 2-7 % faster
+    // (1024 -> 256 at 14x14, batch 32: 10.98-11.03 -> 10.21-10.74 ms; 2048 -> 512 at 7x7 10.82-10.89 ->
+    // 10.18-10.36)
+    const int fetching = std::min(kc, std::max(lines, blines));
+    int p = 0;
+    for (; p < fetching; p++, ap += kLanes, bp += ldb) {
+        if (p < lines) _mm_prefetch((const char*)(fetch + 16 * p), kFetchHint);  // this block's share of the next slice
+        if (p + kc < lines) _mm_prefetch((const char*)(fetch + 16 * (p + kc)), kFetchHint);
+        if (p < blines) _mm_prefetch((const char*)(bfetch + 16 * p), kFetchHint);  // ... and of B's next rows
+        if (p + kc < blines) _mm_prefetch((const char*)(bfetch + 16 * (p + kc)), kFetchHint);
+        if (bahead) _mm_prefetch((const char*)(bp + bahead), _MM_HINT_T0);
+        step();
+    }
+    if (bahead) {
+        for (; p < kc; p++, ap += kLanes, bp += ldb) {
+            _mm_prefetch((const char*)(bp + bahead), _MM_HINT_T0);
+            step();
+        }
+    } else {
+        for (; p < kc; p++, ap += kLanes, bp += ldb) step();
     }
     if (!last) {
 #pragma GCC unroll 8
