@@ -532,45 +532,26 @@ SALIENT_AVX512_END
 using Kernel512w = void (*)(int, const float*, int64_t, int64_t, const float*, int64_t, float*, int64_t, int, bool,
                             const Store*, int64_t, int);
 
-template <int R>
+template <int R, bool Direct>
 Kernel512w pick512w_rows(int cols) {
     switch ((cols + kNR - 1) / kNR) {
-        case 1: return kernel512w<R, 1>;
-        case 2: return kernel512w<R, 2>;
-        case 3: return kernel512w<R, 3>;
-        default: return kernel512w<R, 4>;
+        case 1: return kernel512w<R, 1, Direct>;
+        case 2: return kernel512w<R, 2, Direct>;
+        case 3: return kernel512w<R, 3, Direct>;
+        default: return kernel512w<R, 4, Direct>;
     }
 }
-// kernel512w<rows, panels> for 1 <= rows <= kMR and 1 <= cols <= kWide kNR
+// kernel512w<rows, panels, Direct> for 1 <= rows <= kMR and 1 <= cols <= kWide kNR (Direct: B read
+// where it lies)
+template <bool Direct = false>
 Kernel512w pick512w(int rows, int cols) {
     switch (rows) {
-        case 1: return pick512w_rows<1>(cols);
-        case 2: return pick512w_rows<2>(cols);
-        case 3: return pick512w_rows<3>(cols);
-        case 4: return pick512w_rows<4>(cols);
-        case 5: return pick512w_rows<5>(cols);
-        default: return pick512w_rows<6>(cols);
-    }
-}
-
-template <int R>
-Kernel512w pick512d_rows(int cols) {
-    switch ((cols + kNR - 1) / kNR) {
-        case 1: return kernel512w<R, 1, true>;
-        case 2: return kernel512w<R, 2, true>;
-        case 3: return kernel512w<R, 3, true>;
-        default: return kernel512w<R, 4, true>;
-    }
-}
-// kernel512w<rows, panels, Direct> (B read where it lies) for 1 <= rows <= kMR, 1 <= cols <= kWide kNR
-Kernel512w pick512d(int rows, int cols) {
-    switch (rows) {
-        case 1: return pick512d_rows<1>(cols);
-        case 2: return pick512d_rows<2>(cols);
-        case 3: return pick512d_rows<3>(cols);
-        case 4: return pick512d_rows<4>(cols);
-        case 5: return pick512d_rows<5>(cols);
-        default: return pick512d_rows<6>(cols);
+        case 1: return pick512w_rows<1, Direct>(cols);
+        case 2: return pick512w_rows<2, Direct>(cols);
+        case 3: return pick512w_rows<3, Direct>(cols);
+        case 4: return pick512w_rows<4, Direct>(cols);
+        case 5: return pick512w_rows<5, Direct>(cols);
+        default: return pick512w_rows<6, Direct>(cols);
     }
 }
 #endif
@@ -989,7 +970,7 @@ bool gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const fl
                         Store st;
                         const Store* sp = last && ep->any() ? &(st = store_at(*ep, ir, j0 + jr)) : nullptr;
                         const float* ap = trans_a ? a + (int64_t)p0 * lda + ir : a + (int64_t)ir * lda + p0;
-                        pick512d(std::min(kMR, m - ir), cols)(kc, ap, trans_a ? 1 : lda, trans_a ? lda : 1, bp, 0,
+                        pick512w<true>(std::min(kMR, m - ir), cols)(kc, ap, trans_a ? 1 : lda, trans_a ? lda : 1, bp, 0,
                                                               c + (int64_t)ir * ldc + j0 + jr, ldc, cols, load, sp, ldb,
                                                               ir == 0 ? kDirectRowsAhead : 0);
                     }
