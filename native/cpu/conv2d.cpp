@@ -224,16 +224,15 @@ void add_bias(float* y, int64_t ld, const float* bias, int rows, int64_t len) {
 // Convs whose whole output exceeds this stream it past the caches (GemmEpilogue::stream): it
 // could not stay there for the next layer anyway (L3 is 32 MiB on the machines measured).
 constexpr int64_t kStreamBytes = int64_t(32) << 20;
-// A pointwise conv's input up to this size is taken to be in the caches (its producer just wrote it):
-// the GEMM may read it where it lies (GemmEpilogue::b_cached). MobileNetV2's 144 -> 24 at 56x56, 2
-// threads (Xeon, AVX-512), the input rotating over two copies: read where it lies 1.28x the packed
-// path's speed at batch 2 to 8 (up to 14 MiB an input), 0.94x at batch 16 (29 MiB)
-constexpr int64_t kCachedInputBytes = int64_t(16) << 20;
+// A pointwise conv whose input is in the caches (conv2d.h's input_in_caches) may have the GEMM read it
+// where it lies (GemmEpilogue::b_cached). MobileNetV2's 144 -> 24 at 56x56, 2 threads (Xeon, AVX-512),
+// the input rotating over two copies: read where it lies 1.28x the packed path's speed at batch 2 to 8
+// (up to 14 MiB an input), 0.94x at batch 16 (29 MiB)
 
 salient::GemmEpilogue gemm_epilogue(const Epilogue& e, const float* bias, const float* y, int64_t ld, const ConvGeom& g) {
     salient::GemmEpilogue ge;
     ge.stream = (int64_t)g.n * g.k * g.oh * g.ow * (int64_t)sizeof(float) > kStreamBytes;
-    ge.b_cached = is_pointwise(g) && (int64_t)g.n * g.c * g.h * g.w * (int64_t)sizeof(float) <= kCachedInputBytes;
+    ge.b_cached = is_pointwise(g) && input_in_caches(g);
     ge.bias = bias;
     ge.z = e.z ? e.z + (y - e.base) : nullptr;
     ge.ldz = ld;

@@ -35,6 +35,16 @@ inline bool is_pointwise(const ConvGeom& g) {
     return g.r == 1 && g.s == 1 && g.sh == 1 && g.sw == 1 && g.pt == 0 && g.pl == 0 && g.pb == 0 && g.pr == 0;
 }
 
+// A conv input up to this size is taken to be in the caches: the layer before has just written it (a
+// larger one was streamed past them, or no longer fits). The kernels that read their input where it
+// lies instead of copying it take only these (GemmEpilogue::b_cached, the stride-2 depthwise rows);
+// from memory the copies' sequential reads win (measured at each use).
+constexpr int64_t kCachedInputBytes = int64_t(16) << 20;
+
+inline bool input_in_caches(const ConvGeom& g) {
+    return (int64_t)g.n * g.c * g.h * g.w * (int64_t)sizeof(float) <= kCachedInputBytes;
+}
+
 // 3x3 stride-1 convs by Winograd F(2x2, 3x3), conv2d_winograd.cpp: whether it
 // applies with nt threads, and the forward and data gradient through it.
 bool winograd_applies(const ConvGeom& g, int nt);

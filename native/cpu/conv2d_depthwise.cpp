@@ -455,17 +455,15 @@ SALIENT_AVX512_END
 // 0.75 ms and 27 -> 19 us. At stride 1 the flat kernels stay: the lanes won at batch 32 on 56x56 and
 // 112x112 planes (5.7 -> 4.1 ms, 4.2 -> 3.6) but lost at batch 1 there (97 -> 122 us, 85 -> 102)
 // and at both batches on planes of 28x28 and less.
-// The stride-2 rows path takes inputs of up to 16 MiB (just written by the layer before: in the caches)
-// onto rows of 12 outputs and more. MobileNetV2's stride-2 layers, 2 threads (Xeon, AVX-512), against
+// The stride-2 rows path takes inputs in the caches (conv2d.h's input_in_caches: up to 16 MiB, just
+// written by the layer before) onto rows of 12 outputs and more. MobileNetV2's stride-2 layers, 2 threads (Xeon, AVX-512), against
 // the channel lanes, the input rotating over 4 copies: batch 1 96 at 112x112 167-187 -> 136 us, 144 at
 // 56x56 65 -> 51-53, 192 at 28x28 20 -> 16.5 (unfetched); batch 8 144 at 56x56 (7 MiB) 584-758 ->
 // 464-531. Onto rows of 7 (576 at 14x14) 20 -> 24 us, and from memory (batch 32) 96 at 112x112 7.4-7.6
 // -> 8.0-8.2 ms: those keep the lanes.
-constexpr int64_t kRowsS2MaxInput = int64_t(16) << 20;
-
 bool depthwise_rows_s2_applies(const ConvGeom& g) {
     return isa::avx512() && g.k == g.c && g.r == 3 && g.s == 3 && g.sh == 2 && g.sw == 2 && g.dh == 1 && g.dw == 1 &&
-           g.ow >= 12 && (int64_t)g.n * g.c * g.h * g.w * (int64_t)sizeof(float) <= kRowsS2MaxInput;
+           g.ow >= 12 && input_in_caches(g);
 }
 
 void depthwise_forward_rows_s2(const float* x, const float* w, const float* bias, float* y, const ConvGeom& g,

@@ -463,7 +463,7 @@ SALIENT_AVX512_BEGIN
 // at 197-205 GFLOP/s per core with its operands in L1, 6 x 32 at 185-190, and 6 x 32 not unrolled
 // (kernel512 as it was) at 167-176 (Xeon, one core; the FMA peak 236).
 // Direct: B read where it lies instead (row p at B + p * ldb, panel h 16 floats on, masked to cols),
-// each step fetching the row `ahead` rows on when ahead > 0 (direct_rows).
+// each step fetching the row `ahead` rows on when ahead > 0 (gemm's rows_direct).
 template <int R, int H, bool Direct = false>
 void kernel512w(int kc, const float* A, int64_t rs, int64_t ps, const float* B, int64_t pstride, float* C, int64_t ldc,
                 int cols, bool load, const Store* st, int64_t ldb = 0, int ahead = 0) {
