@@ -69,6 +69,28 @@ struct BPacker {
 bool sgemm_canonical_packer(int m, int n, int k, const float* a, int lda, const BPacker& b, float* c, int ldc,
                             const GemmEpilogue& ep);
 
+// The positions of a batch of images, n of hw >= 16 positions each (N = n hw), as the columns of a
+// pointwise conv's operand (NCHW, `rows` channels): column q, row i at
+// base[(q / hw) rows hw + i hw + q % hw].
+struct BatchPlanes {
+    const float* base;
+    int64_t rows, hw, n;
+};
+
+// A (m x k, row-major) packed for sgemm_batch into panels_packed_floats(m, k) floats: blocks of 6 rows,
+// p-major (block b's row r, column p at dst[(b k + p) 6 + r]), the rows past m zero.
+int64_t panels_packed_floats(int m, int k);
+void panels_pack(const float* a, int m, int k, float* dst);
+
+// C = A B over the positions of a whole batch: rows [i0, i1) of C (i0 a multiple of 6) and columns
+// [q0, q1) (q0 a multiple of 16, q1 <= N), A packed by panels_pack, B (k x N) and C (with the residual z
+// laid out as C), then + bias, + z and the activation (act -1, SALIENT_ACT_RELU or SALIENT_ACT_CLIP(lo,
+// hi)) as the blocked path's stores round them. Each element is the chain of sgemm_canonical, so the
+// bits are those of a product image by image. Where stream, C's whole aligned panels bypass the
+// caches. AVX-512 only: false, with nothing written, without it or without memory for the packs.
+bool sgemm_batch(int k, const float* a, const BatchPlanes& b, const BatchPlanes& c, const float* z, const float* bias,
+                 int act, float lo, float hi, bool stream, int i0, int i1, int64_t q0, int64_t q1);
+
 // C = A B with A's rows on the vector lanes (gemm_lanes.cpp), for products with few columns and a
 // constant A (a pointwise conv's weights on a small plane): A (m x k, row-major, lda) packed once by
 // lanes_pack into lanes_packed_floats(m, k) floats (64-byte aligned): panels of kLanes rows, p-major,

@@ -1105,6 +1105,141 @@ bool gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const fl
     return ep != nullptr;
 }
 
+
+#if SALIENT_HAVE_AVX512
+// ---- A pointwise conv's product over the positions of the whole batch (AVX-512; blas.h's
+// BatchPlanes): each 16-lane panel of a register block lies at one or two places of its tensor, lanes
+// m1 at base + off1 + i * hw for row i and, where the panel runs past an image's last position into
+// the next image, lanes m2 at base + off2 + i * hw, off2 taken back by the lanes before them so that
+// the lane numbers carry over.
+struct PanelCol {
+    int64_t off1, off2;
+    __mmask16 m1, m2;
+};
+
+inline __mmask16 first_lanes(int64_t v) {
+    return v >= 16 ? (__mmask16)0xFFFF : v <= 0 ? (__mmask16)0 : (__mmask16)((1u << v) - 1);
+}
+
+// Where panels [q0, q0 + 16 count) of tensor t lie (q0 a multiple of 16), into col
+void panel_cols(const BatchPlanes& t, int64_t q0, int count, PanelCol* col) {
+    int64_t img = q0 / t.hw, pos = q0 - img * t.hw;
+    const int64_t plane = t.rows * t.hw;
+    for (int h = 0; h < count; h++) {
+        const int64_t q = q0 + 16 * h;
+        const int64_t v1 = std::min<int64_t>(std::min<int64_t>(16, t.hw - pos), t.n - q);
+        PanelCol c{img * plane + pos, 0, first_lanes(v1), 0};
+        if (v1 > 0 && v1 < 16 && q + v1 < t.n) {  // the panel runs on into the next image
+            const int64_t v2 = std::min<int64_t>(16 - v1, t.n - q - v1);
+            c.off2 = (img + 1) * plane - v1;
+            c.m2 = (__mmask16)(first_lanes(v2) << v1);
+        }
+        col[h] = c;
+        pos += 16;  // hw >= 16: at most one image boundary a panel
+        if (pos >= t.hw) pos -= t.hw, img++;
+    }
+}
+
+// The lines of `rows` rows (ld apart) of `count` panels at col, from z
+inline void prefetch_panels(const float* z, const PanelCol* col, int count, int rows, int64_t ld) {
+    for (int h = 0; h < count; h++)
+        for (int r = 0; r < rows; r++) {
+            _mm_prefetch((const char*)(z + col[h].off1 + r * ld), _MM_HINT_T0);
+            if (col[h].m2) _mm_prefetch((const char*)(z + col[h].off2 + r * ld + 15), _MM_HINT_T0);
+        }
+}
+
+SALIENT_AVX512_BEGIN
+// Lanes m1 of p1 and m2 of p2, the others 0
+inline __m512 load_split(const float* p1, __mmask16 m1, const float* p2, __mmask16 m2) {
+    const __m512 v = _mm512_maskz_loadu_ps(m1, p1);
+    return m2 ? _mm512_mask_loadu_ps(v, m2, p2) : v;
+}
+
+// R rows by H panels of C (A packed by panels_pack, its row r of step p at A[p kMR + r]; panel h of B at
+// B + h * pstride + p * kNR): the chains of kernel512w, so the same bits. C (and the residual Z, laid out
+// as C) at col[h], rows ld apart; with last, the epilogue as finish512 rounds it: + bias, + z, then the
+// activation.
+template <int R, int H>
+void kernel512p(int kc, const float* A, const float* B, int64_t pstride, float* C, const float* Z,
+                const PanelCol* col, int64_t ld, bool load, bool last, const float* bias, int act, float lo, float hi,
+                bool stream) {
+    __m512 acc[R][H];
+#pragma GCC unroll 8
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int h = 0; h < H; h++)
+            acc[r][h] = load ? load_split(C + col[h].off1 + r * ld, col[h].m1, C + col[h].off2 + r * ld, col[h].m2)
+                             : _mm512_setzero_ps();
+#pragma GCC unroll 4
+    for (int p = 0; p < kc; p++, B += kNR, A += kMR) {
+        __m512 b[H];
+#pragma GCC unroll 4
+        for (int h = 0; h < H; h++) b[h] = _mm512_loadu_ps(B + h * pstride);
+#pragma GCC unroll 8
+        for (int r = 0; r < R; r++) {
+            const __m512 av = _mm512_set1_ps(A[r]);
+#pragma GCC unroll 4
+            for (int h = 0; h < H; h++) acc[r][h] = _mm512_fmadd_ps(av, b[h], acc[r][h]);
+        }
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int h = 0; h < H; h++) {
+            __m512 v = acc[r][h];
+            if (last) {
+                if (bias) v = _mm512_add_ps(v, _mm512_set1_ps(bias[r]));
+                if (Z) v = _mm512_add_ps(v, load_split(Z + col[h].off1 + r * ld, col[h].m1, Z + col[h].off2 + r * ld, col[h].m2));
+                v = residual_act512(v, nullptr, 0, act, lo, hi);
+            }
+            float* c1 = C + col[h].off1 + r * ld;
+            if (stream && col[h].m1 == 0xFFFF && !col[h].m2 && ((uintptr_t)c1 & 63) == 0) {
+                _mm512_stream_ps(c1, v);
+                continue;
+            }
+            _mm512_mask_storeu_ps(c1, col[h].m1, v);
+            if (col[h].m2) _mm512_mask_storeu_ps(C + col[h].off2 + r * ld, col[h].m2, v);
+        }
+}
+
+// Rows [p0, p0 + kc) of B for the panels at col into dst, panel t at dst + t * kc * kNR (pack_b's
+// layout), the lanes past the batch's positions zero
+void gather_panels(const BatchPlanes& b, const PanelCol* col, int count, int p0, int kc, float* dst) {
+    // row by row, so each row of B is read front to back (the hardware prefetchers follow it)
+    for (int p = 0; p < kc; p++) {
+        const float* s = b.base + (int64_t)(p0 + p) * b.hw;
+        float* d = dst + (int64_t)p * kNR;
+        for (int t = 0; t < count; t++, d += (int64_t)kc * kNR)
+            _mm512_storeu_ps(d, load_split(s + col[t].off1, col[t].m1, s + col[t].off2, col[t].m2));
+    }
+}
+SALIENT_AVX512_END
+
+using Kernel512p = void (*)(int, const float*, const float*, int64_t, float*, const float*, const PanelCol*,
+                            int64_t, bool, bool, const float*, int, float, float, bool);
+
+template <int R>
+Kernel512p pick512p_rows(int panels) {
+    switch (panels) {
+        case 1: return kernel512p<R, 1>;
+        case 2: return kernel512p<R, 2>;
+        case 3: return kernel512p<R, 3>;
+        default: return kernel512p<R, 4>;
+    }
+}
+Kernel512p pick512p(int rows, int panels) {
+    switch (rows) {
+        case 1: return pick512p_rows<1>(panels);
+        case 2: return pick512p_rows<2>(panels);
+        case 3: return pick512p_rows<3>(panels);
+        case 4: return pick512p_rows<4>(panels);
+        case 5: return pick512p_rows<5>(panels);
+        default: return pick512p_rows<6>(panels);
+    }
+}
+#endif
+
 }  // namespace
 
 void sgemm_canonical(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a, int lda,
@@ -1135,6 +1270,72 @@ bool sgemm_canonical_ep(bool trans_a, bool trans_b, int m, int n, int k, const f
     if (fused && ep.stream) _mm_sfence();  // the streamed stores are visible before C is handed on
 #endif
     return fused;
+}
+
+
+int64_t panels_packed_floats(int m, int k) { return (int64_t)(m + kMR - 1) / kMR * kMR * k; }
+
+void panels_pack(const float* a, int m, int k, float* dst) {
+    for (int i0 = 0; i0 < m; i0 += kMR)
+        for (int p = 0; p < k; p++, dst += kMR)
+            for (int r = 0; r < kMR; r++) dst[r] = i0 + r < m ? a[(int64_t)(i0 + r) * k + p] : 0.f;
+}
+
+bool sgemm_batch(int k, const float* a, const BatchPlanes& b, const BatchPlanes& c, const float* z, const float* bias,
+                 int act, float lo, float hi, bool stream, int i0, int i1, int64_t q0, int64_t q1) {
+#if SALIENT_HAVE_AVX512
+    if (!isa::avx512()) return false;
+    float* pb = pack_buffer(g_packs.b, (size_t)kNC * kKC);
+    if (!pb) return false;
+    PanelCol bcol[kNC / kNR], ccol[kNC / kNR];
+    float* cbase = const_cast<float*>(c.base);
+    const int64_t ldc = c.hw;
+    for (int64_t j0 = q0; j0 < q1; j0 += kNC) {
+        const int nc = (int)std::min<int64_t>(kNC, q1 - j0), np = (nc + kNR - 1) / kNR;
+        panel_cols(c, j0, np, ccol);
+        panel_cols(b, j0, np, bcol);
+        for (int p0 = 0; p0 < k; p0 += kKC) {
+            const int kc = std::min(kKC, k - p0);
+            const bool load = p0 > 0, last = p0 + kc >= k;
+            gather_panels(b, bcol, np, p0, kc, pb);
+            const int64_t pstride = (int64_t)kc * kNR;
+            for (int ib = i0; ib < i1; ib += kMC) {
+                const int mc = std::min(kMC, i1 - ib);
+                const auto tile = [&](int ir, int t) {
+                    const int64_t i = ib + ir;
+                    pick512p(std::min(kMR, mc - ir), std::min(kWide, np - t))(
+                        kc, a + i * k + (int64_t)p0 * kMR, pb + t * pstride, pstride, cbase + i * ldc,
+                        z ? z + i * ldc : nullptr, ccol + t, ldc, load, last, bias ? bias + i : nullptr, act, lo, hi,
+                        stream && last);
+                };
+                // as the blocked path: a short k block a row stripe across the columns at a time, the
+                // residual of the register block two on (along the stripe, or at the next one's start)
+                // fetched as this one starts (the hardware prefetchers do not follow its rows)
+                if (kc <= kRowsOuterK) {
+                    const int span = (np + kWide - 1) / kWide * kWide;
+                    for (int ir = 0; ir < mc; ir += kMR)
+                        for (int t = 0; t < np; t += kWide) {
+                            if (z && last) {
+                                int fr = ir, ft = t + 2 * kWide;
+                                if (ft >= span) fr += kMR, ft -= span;
+                                if (fr < mc && ft < np)
+                                    prefetch_panels(z + (ib + fr) * ldc, ccol + ft, std::min(kWide, np - ft),
+                                                    std::min(kMR, mc - fr), ldc);
+                            }
+                            tile(ir, t);
+                        }
+                } else {
+                    for (int t = 0; t < np; t += kWide)
+                        for (int ir = 0; ir < mc; ir += kMR) tile(ir, t);
+                }
+            }
+        }
+    }
+    if (stream) _mm_sfence();
+    return true;
+#else
+    return false;
+#endif
 }
 
 }  // namespace salient

@@ -453,6 +453,57 @@ class Conv2dTest {
         });
     }
 
+    /**
+     * A pointwise conv onto 128 filters or more takes one product over the positions of the whole batch
+     * on AVX-512 (batch_forward): on 7x7 planes from 16 images on, on planes of 17x17 to 32x32 at any
+     * batch. Its 16-lane panels run across image boundaries (49 positions an image), its rows end in a
+     * block of 4 (130 filters), its 300 input channels are two k blocks (the partial sums reloaded). With
+     * bias, residual and Relu or Clip, each output matches the double reference; each image of the
+     * batch of 20 has the bits it has alone (another path); and every instruction set gives the same
+     * bits (AVX2 takes the other paths).
+     */
+    @Test
+    void pointwiseConvsOverTheWholeBatch() {
+        for (int[] shape : new int[][] {{20, 7, 7}, {3, 17, 18}}) {
+            int n = shape[0];
+            Conv2dGeometry g = new Conv2dGeometry(n, 300, shape[1], shape[2], 130, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1);
+            Conv2dGeometry one = new Conv2dGeometry(1, 300, shape[1], shape[2], 130, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1);
+            float[] x = Parity.random(61, numel(g.inputShape()));
+            float[] w = Parity.random(62, numel(g.weightShape()));
+            float[] b = Parity.random(63, g.k());
+            float[] z = Parity.random(64, numel(g.outputShape()));
+            int in = numel(one.inputShape()), out = numel(one.outputShape());
+            for (Activation act : new Activation[] {Activation.RELU, Activation.CLIP}) {
+                float lo = act == Activation.CLIP ? -0.25f : 0f, hi = act == Activation.CLIP ? 0.5f : 0f;
+                java.util.function.BiFunction<Conv2dGeometry, float[][], float[]> run = (geom, xz) -> {
+                    try (Tensor tx = B.upload(xz[0], geom.inputShape()); Tensor tw = B.upload(w, geom.weightShape());
+                            Tensor tb = B.upload(b, geom.k()); Tensor tz = B.upload(xz[1], geom.outputShape());
+                            Tensor ty = B.allocate(geom.outputShape())) {
+                        B.fill(ty, Float.NaN); // must be overwritten
+                        B.conv2dForwardSum(tx, tw, tb, tz, ty, geom, act, lo, hi);
+                        return ty.toArray();
+                    }
+                };
+                double[] want = reference(x, w, b, g);
+                for (int i = 0; i < want.length; i++)
+                    want[i] = act == Activation.RELU ? Math.max(0, want[i] + z[i]) : Math.min(hi, Math.max(lo, want[i] + z[i]));
+                float[][] got = new float[1][];
+                atEachIsa(() -> {
+                    String what = g + " " + act + ", isa " + CpuNative.salient_get_isa();
+                    float[] y = run.apply(g, new float[][] {x, z});
+                    Parity.assertClose(what, y, want, 1e-5, 1e-4, g.outputShape());
+                    for (int i = 0; i < n; i++) {
+                        float[] yi = run.apply(one, new float[][] {java.util.Arrays.copyOfRange(x, i * in, (i + 1) * in),
+                                java.util.Arrays.copyOfRange(z, i * out, (i + 1) * out)});
+                        assertArrayEquals(yi, java.util.Arrays.copyOfRange(y, i * out, (i + 1) * out), what + ": image " + i + " alone");
+                    }
+                    if (got[0] != null) assertArrayEquals(got[0], y, what + ": the same bits on every instruction set");
+                    got[0] = y;
+                });
+            }
+        }
+    }
+
     /** y[n,k,p,q] = bias[k] + sum w[k,c,r,s] x[n, g*cg + c, p*sh - pt + r*dh, q*sw - pl + s*dw], in double. */
     static double[] reference(float[] x, float[] w, float[] bias, Conv2dGeometry g) {
         int oh = g.outH(), ow = g.outW(), cg = g.c() / g.groups(), kg = g.k() / g.groups();
