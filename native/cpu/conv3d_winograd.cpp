@@ -43,6 +43,7 @@
 #include "winograd_f43.h"
 #include "conv2d_epilogue.h"
 #include "conv3d.h"
+#include "fma512.h"
 #include "isa.h"
 #include "workspace.h"
 
@@ -327,21 +328,7 @@ void kernel512(int taps, const float* const* As, const float* const* Bs, int K, 
     for (int r = 0; r < MR; r++)
 #pragma GCC unroll 2
         for (int j = 0; j < NP; j++) acc[r][j] = _mm512_setzero_ps();
-    for (int t = 0; t < taps; t++) {
-        const float* A = As[t];
-        const float* B = Bs[t];
-        for (int k = 0; k < K; k++, A += MR, B += ldb) {
-            __m512 b[NP];
-#pragma GCC unroll 2
-            for (int j = 0; j < NP; j++) b[j] = _mm512_load_ps(B + j * ps);
-#pragma GCC unroll 16
-            for (int r = 0; r < MR; r++) {
-                const __m512 a = _mm512_set1_ps(A[r]);
-#pragma GCC unroll 2
-                for (int j = 0; j < NP; j++) acc[r][j] = _mm512_fmadd_ps(a, b[j], acc[r][j]);
-            }
-        }
-    }
+    for (int t = 0; t < taps; t++) fma_steps<MR, NP, MR>(K, As[t], Bs[t], ldb, ps, acc);
 #pragma GCC unroll 16
     for (int r = 0; r < MR; r++)  // unrolled with constant indices: the accumulators stay in registers
         if (r < rows) {

@@ -39,6 +39,7 @@
 #endif
 #include "blas.h"
 #include "epilogue512.h"
+#include "fma512.h"
 #include "salient.h"
 #include "isa.h"
 #include "transpose.h"
@@ -1171,18 +1172,7 @@ void kernel512p(int kc, const float* A, const float* B, int64_t pstride, float* 
         for (int h = 0; h < H; h++)
             acc[r][h] = load ? load_split(C + col[h].off1 + r * ld, col[h].m1, C + col[h].off2 + r * ld, col[h].m2)
                              : _mm512_setzero_ps();
-#pragma GCC unroll 4
-    for (int p = 0; p < kc; p++, B += kNR, A += kMR) {
-        __m512 b[H];
-#pragma GCC unroll 4
-        for (int h = 0; h < H; h++) b[h] = _mm512_loadu_ps(B + h * pstride);
-#pragma GCC unroll 8
-        for (int r = 0; r < R; r++) {
-            const __m512 av = _mm512_set1_ps(A[r]);
-#pragma GCC unroll 4
-            for (int h = 0; h < H; h++) acc[r][h] = _mm512_fmadd_ps(av, b[h], acc[r][h]);
-        }
-    }
+    fma_steps<R, H, kMR>(kc, A, B, kNR, pstride, acc);
 #pragma GCC unroll 8
     for (int r = 0; r < R; r++)
 #pragma GCC unroll 4
