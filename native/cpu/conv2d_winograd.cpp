@@ -177,7 +177,7 @@ void transform_input(const float* x, const Shape& S, float* V, int64_t sv, int64
 // y[o, 2ty + i, 2tx + j] = bias[o] + (A^T m A)[i][j], A^T = [1 1 1 0; 0 1 -1 -1],
 // for the tile rows [ty0, ty1) of one image. M: (16, cout, ld), planes sm apart.
 void transform_output(const float* M, int64_t ld, int64_t sm, int64_t t0, int ty0, int ty1, const float* bias,
-                      float* y, const Shape& S, Rows& R) {
+                      float* y, const Shape& S, Rows& R, const Epilogue& e) {
     const int tw = S.tw;
     for (int o = 0; o < S.cout; o++) {
         const float* mp = M + (int64_t)o * ld + t0;
@@ -202,11 +202,16 @@ void transform_output(const float* M, int64_t ld, int64_t sm, int64_t t0, int ty
             const float *t0r = R.p[0], *t1r = R.p[1], *t2r = R.p[2], *t3r = R.p[3];
             const int oy = 2 * ty;
             float* y0 = yp + (int64_t)oy * S.wout;
-            if (o + 1 < S.cout) {  // the next channel's rows of this tile row, fetched (as the input's)
+            const int len = std::min(2, S.hout - oy) * S.wout;
+            if (o + 1 < S.cout) {  // the next channel's rows of this tile row, fetched (as the input's), and its residual's
                 const float* ny = y0 + (int64_t)S.hout * S.wout;
-                const int len = std::min(2, S.hout - oy) * S.wout;
                 for (int c = 0; c < len; c += 16) __builtin_prefetch(ny + c);
                 __builtin_prefetch(ny + len - 1);
+                if (e.z) {
+                    const float* nz = e.z + (ny - e.base);
+                    for (int c = 0; c < len; c += 16) __builtin_prefetch(nz + c);
+                    __builtin_prefetch(nz + len - 1);
+                }
             }
 #pragma omp simd
             for (int c = 0; c < S.wout; c++) y0[c] = bv + t0r[c] + t1r[c] + t2r[c];
@@ -215,6 +220,8 @@ void transform_output(const float* M, int64_t ld, int64_t sm, int64_t t0, int ty
 #pragma omp simd
                 for (int c = 0; c < S.wout; c++) y1[c] = bv + t1r[c] - t2r[c] - t3r[c];
             }
+            // the epilogue on the rows just written, in L1 (the residual's rows fetched a channel ago)
+            apply_epilogue(e, y0, len);
         }
     }
 }
@@ -480,8 +487,7 @@ int run_team(const float* x, const float* U, const float* bias, float* y, int n,
                 So.cout = o1 - o0;
                 float* yb = y + ((int64_t)b * S.cout + o0) * hw;
                 transform_output(planes ? M + (int64_t)o0 * ldp : M, ldp, sm, 0, 0, S.th, bias ? bias + o0 : nullptr, yb,
-                                 So, R);
-                apply_epilogue(e, yb, (int64_t)(o1 - o0) * hw);
+                                 So, R, e);
             }
         }
         if (err) return fail(SALIENT_ENOMEM, "conv2d (winograd): out of memory for the transformed tiles");
@@ -537,10 +543,7 @@ int run(const float* x, const float* U, const float* bias, float* y, int n, cons
                 zero_lanes(V + (panels - 1) * S.cin * kNR, sv, 0, S.cin, (int)(cols % kNR));
             multiply(U, su, V, sv, M, sm, ldp, panels, S.cout, S.cin, S.mr);
             for (int b = n0; b < n1; b++) {
-                transform_output(M, ldp, sm, (b - n0) * per, ty0, ty1, bias, y + b * out_plane, S, R);
-                const int oy0 = 2 * ty0, oy1 = std::min(S.hout, 2 * ty1);
-                apply_epilogue(e, y + b * out_plane + (int64_t)oy0 * S.wout, S.cout, (int64_t)(oy1 - oy0) * S.wout,
-                               (int64_t)S.hout * S.wout);
+                transform_output(M, ldp, sm, (b - n0) * per, ty0, ty1, bias, y + b * out_plane, S, R, e);
             }
         }
     }
