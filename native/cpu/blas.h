@@ -77,13 +77,13 @@ struct BatchPlanes {
     int64_t rows, hw, n;
 };
 
-// A (m x k, row-major) packed for sgemm_batch into panels_packed_floats(m, k) floats: blocks of 6 rows,
+// A (m x k, row-major) packed for sgemm_batch into batch_packed_floats(m, k) floats: blocks of 6 rows,
 // p-major (block b's row r, column p at dst[(b k + p) 6 + r]), the rows past m zero.
-int64_t panels_packed_floats(int m, int k);
-void panels_pack(const float* a, int m, int k, float* dst);
+int64_t batch_packed_floats(int m, int k);
+void batch_pack(const float* a, int m, int k, float* dst);
 
 // C = A B over the positions of a whole batch: rows [i0, i1) of C (i0 a multiple of 6) and columns
-// [q0, q1) (q0 a multiple of 16, q1 <= N), A packed by panels_pack, B (k x N) and C (with the residual z
+// [q0, q1) (q0 a multiple of 16, q1 <= N), A packed by batch_pack, B (k x N) and C (with the residual z
 // laid out as C), then + bias, + z and the activation (act -1, SALIENT_ACT_RELU or SALIENT_ACT_CLIP(lo,
 // hi)) as the blocked path's stores round them. Each element is the chain of sgemm_canonical, so the
 // bits are those of a product image by image. Where stream, C's whole aligned panels bypass the

@@ -640,16 +640,16 @@ int forward_lanes(const float* x, const float* w, const float* bias, float* y, c
 }
 
 // A pointwise conv as one product over the positions of the whole batch (blas.h's sgemm_batch,
-// AVX-512), the weights packed once (kept in the filter cache). Threads take runs of whole 64-position
-// blocks, or, with fewer than four blocks a thread, runs of the filters.
-int batch_forward(const float* x, const float* w, const float* bias, float* y, const ConvGeom& g, const Epilogue& e) {
+// AVX-512), the weights packed once (kept in the filter cache). Threads (nt) take runs of whole
+// 64-position blocks, or, with fewer than four blocks a thread, runs of the filters.
+int batch_forward(const float* x, const float* w, const float* bias, float* y, const ConvGeom& g, int nt,
+                  const Epilogue& e) {
     const int k = g.k, c = g.c, hw = g.oh * g.ow;
     const int64_t N = (int64_t)g.n * hw;
-    const auto A = salient::cached_filters(w, (int64_t)k * c, {salient::kFilterPanels, k, c, 0, false},
-                                           (size_t)salient::panels_packed_floats(k, c) * sizeof(float),
-                                           [&](float* d) { salient::panels_pack(w, k, c, d); });
+    const auto A = salient::cached_filters(w, (int64_t)k * c, {salient::kFilterBatch, k, c, 0, false},
+                                           (size_t)salient::batch_packed_floats(k, c) * sizeof(float),
+                                           [&](float* d) { salient::batch_pack(w, k, c, d); });
     if (!A) return salient::fail(SALIENT_ENOMEM, "conv2d_forward_cpu: out of memory for the packed weights");
-    const int nt = 2.0 * N * k * c < 2e6 ? 1 : omp_get_max_threads();
     const bool stream = N * k * (int64_t)sizeof(float) > kStreamBytes;
     const salient::BatchPlanes B{x, c, hw, N}, C{y, k, hw, N};
     const int64_t blocks = (N + 63) / 64;
@@ -688,8 +688,9 @@ int batch_forward(const float* x, const float* w, const float* bias, float* y, c
 // runs); batch 1, 128 -> 512 at 28x28 350 -> 316 us a call. MobileNetV2 at batch 32 (its expansions onto
 // 192 to 960 channels): 119.6-121.9 -> 115.5-118.6 ms a forward. At batch 1 to 8
 // on 14x14 and 7x7 the lanes path stays faster with the weights cold, as in a network (2048 -> 512 at
-// 7x7, batch 1: 457 against 680 us); onto fewer filters (the projections onto 24 to 96 channels) and on
-// 56x56 planes the product over the batch measured 0.8-1.06x, so those keep their paths.
+// 7x7, batch 1: 449 -> 580 us with the weights read where they lie, 457 -> 680 packed); on 56x56 planes
+// the product over the batch measured 0.93-1.06x and onto fewer filters (the projections onto 24 to 96
+// channels) 0.80-1.11x, so those keep their paths.
 constexpr int kBatchMinK = 128;
 constexpr int64_t kBatchMaxHw = 1024, kBatchSmallHw = 256;
 constexpr int kBatchSmallImages = 16;
@@ -712,7 +713,7 @@ int forward(const float* x, const float* w, const float* bias, float* y, const C
     const double flops = 2.0 * n * k * (double)g.oh * g.ow * crs;
     const int nt = flops < 2e6 ? 1 : omp_get_max_threads();
     if (winograd_applies(g, nt)) return winograd_forward(x, w, bias, y, g, nt, e);
-    if (batch_applies(g, e)) return batch_forward(x, w, bias, y, g, e);
+    if (batch_applies(g, e)) return batch_forward(x, w, bias, y, g, nt, e);
     if (lanes_applies(g, e, nt)) return forward_lanes(x, w, bias, y, g, nt, e);
     {
         salient::host::Vol3Geom v;

@@ -16,7 +16,7 @@ struct FilterTag {
 };
 constexpr int kFilterWinograd = 1;  // d0 cout, d1 cin, d2 the GEMM's rows per block; flag: flipped (data gradient)
 constexpr int kFilterLanes = 2;     // d0 m, d1 k (gemm_lanes.cpp's panels)
-constexpr int kFilterPanels = 4;    // d0 m, d1 k (gemm_canonical.cpp's panels_pack blocks of 6 rows)
+constexpr int kFilterBatch = 4;     // d0 m, d1 k (gemm_canonical.cpp's batch_pack blocks of 6 rows)
 constexpr int kFilterDirect = 3;    // d0 kg, d1 taps, d2 block + 128 groups (conv3d_implicit.cpp's direct512 blocks)
 
 // The transform of w (count floats) that tag names: from the cache, or made now by make(dst) into

@@ -1157,7 +1157,7 @@ inline __m512 load_split(const float* p1, __mmask16 m1, const float* p2, __mmask
     return m2 ? _mm512_mask_loadu_ps(v, m2, p2) : v;
 }
 
-// R rows by H panels of C (A packed by panels_pack, its row r of step p at A[p kMR + r]; panel h of B at
+// R rows by H panels of C (A packed by batch_pack, its row r of step p at A[p kMR + r]; panel h of B at
 // B + h * pstride + p * kNR): the chains of kernel512w, so the same bits. C (and the residual Z, laid out
 // as C) at col[h], rows ld apart; with last, the epilogue as finish512 rounds it: + bias, + z, then the
 // activation.
@@ -1263,9 +1263,9 @@ bool sgemm_canonical_ep(bool trans_a, bool trans_b, int m, int n, int k, const f
 }
 
 
-int64_t panels_packed_floats(int m, int k) { return (int64_t)(m + kMR - 1) / kMR * kMR * k; }
+int64_t batch_packed_floats(int m, int k) { return (int64_t)(m + kMR - 1) / kMR * kMR * k; }
 
-void panels_pack(const float* a, int m, int k, float* dst) {
+void batch_pack(const float* a, int m, int k, float* dst) {
     for (int i0 = 0; i0 < m; i0 += kMR)
         for (int p = 0; p < k; p++, dst += kMR)
             for (int r = 0; r < kMR; r++) dst[r] = i0 + r < m ? a[(int64_t)(i0 + r) * k + p] : 0.f;
