@@ -22,6 +22,23 @@ extern "C" {
  */
 int masked_blend_cpu(const float* x, const float* b, const float* m, float* y, int64_t s, int64_t n, int64_t nb,
                      int64_t d, int64_t dm);
+/*
+ * A model's first conv under coalition masks by its linearity (coalition.cpp): for an image x (C,H,W),
+ * its baseline b and a label map (H,W), B (K,P) = conv(b) + bias and the partials part (slots,K,P),
+ * part[t,k,p] = the conv's sum at output position p over the taps whose label is segs[t,p] (-1: none)
+ * of w * (x - b); then, per evaluation e with keep values design (count,M) per segment,
+ * y[e,k,...] = pool(act(B[k,p] + sum_t design[e, segs[t,p]] part[t,k,p])), rows row_stride apart.
+ */
+#define SALIENT_COALITION_NONE 0
+#define SALIENT_COALITION_RELU 1
+#define SALIENT_COALITION_CLIP 2
+int coalition_conv_prepare_cpu(const float* x, const float* b, const int32_t* labels, const float* w, const float* bias,
+                               const int32_t* segs, float* part, float* bout, int c, int h, int wd, int k, int r, int s,
+                               int sh, int sw, int pt, int pl, int oh, int ow, int slots);
+int coalition_conv_cpu(const int32_t* segs, const float* part, const float* bout, const float* design, float* y, int k,
+                       int oh, int ow, int slots, int m, int count, int64_t row_stride, int act, float lo, float hi,
+                       int pool_kh, int pool_kw, int pool_sh, int pool_sw, int pool_pt, int pool_pl, int pool_oh,
+                       int pool_ow);
 /* Weighted sum along the leading axis: acc: (R) += sum_s w[s] * g[s,:], g: (S,R), in s order. */
 int weighted_sum_cpu(const float* g, const float* w, float* acc, int64_t s, int64_t r);
 

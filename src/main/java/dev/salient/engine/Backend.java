@@ -302,6 +302,42 @@ public interface Backend extends AutoCloseable {
     void maskedBlend(Tensor x, Tensor b, Tensor m, Tensor y);
 
     /**
+     * Whether this backend evaluates a model's first conv under coalition masks by the conv's
+     * linearity ({@link #coalitionConvPrepare}, {@link #coalitionConv}); where it does not, the
+     * coalition methods blend their inputs and run the whole model.
+     */
+    default boolean fusesCoalitionConv() {
+        return false;
+    }
+
+    /**
+     * The per-image terms of a conv under coalition masks, whose input is b + m ⊙ (x − b) with m
+     * constant over each segment of a label map: for one image x (C,H,W), its baseline b (x's shape;
+     * null for zeros) and its labels (H·W, each ≥ 0), {@code bout} (K,OH,OW) = conv(b) + bias and
+     * {@code part} (slots,K,OH,OW), where part[t,k,p] is the conv's sum at output position p of
+     * w·(x − b) over the taps whose label is {@code segs[t·OH·OW + p]} (−1: none, part 0). Every
+     * label under position p's window must be one of its slots. g: the conv (one image, groups 1,
+     * dilation 1); w (K,C,R,S), bias (K) or null.
+     */
+    default void coalitionConvPrepare(Tensor x, Tensor b, int[] labels, Tensor w, Tensor bias, Conv2dGeometry g, int[] segs,
+            int slots, Tensor part, Tensor bout) {
+        throw new UnsupportedOperationException(name() + " has no coalition conv");
+    }
+
+    /**
+     * The conv of {@link #coalitionConvPrepare} for {@code count} coalitions, then its activation and
+     * max pool: row {@code first + e·step} of y (each row K planes of the pooled size, or of OH×OW
+     * without a pool) = pool(act(bout[k,p] + Σ_t design[e·m + segs[t,p]] · part[t,k,p])) for
+     * coalition e, with the segments' keep values design (count, m) and each sum one chain in slot
+     * order, so a row's bits depend on nothing but its coalition. act: null, RELU or CLIP(lo, hi);
+     * pool: null or (kh, kw, sh, sw, padTop, padLeft, outH, outW) of a max pool.
+     */
+    default void coalitionConv(int[] segs, int slots, Tensor part, Tensor bout, float[] design, int m, int count,
+            Activation act, float lo, float hi, int[] pool, Tensor y, long first, long step) {
+        throw new UnsupportedOperationException(name() + " has no coalition conv");
+    }
+
+    /**
      * Weighted sum along the leading axis: {@code acc += Σ_s w[s] · g[s]}, g viewed as
      * (S, acc.numel()); every element adds its terms in s order, so sums built chunk by
      * chunk are the same bytes as one call.

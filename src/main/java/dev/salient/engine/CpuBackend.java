@@ -452,6 +452,38 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public boolean fusesCoalitionConv() {
+        return true;
+    }
+
+    @Override
+    public void coalitionConvPrepare(Tensor x, Tensor b, int[] labels, Tensor w, Tensor bias, Conv2dGeometry g, int[] segs,
+            int slots, Tensor part, Tensor bout) {
+        OpChecks.coalitionConvPrepare(this, x, b, labels, w, bias, g, segs, slots, part, bout);
+        try (org.bytedeco.javacpp.IntPointer lp = new org.bytedeco.javacpp.IntPointer(labels);
+                org.bytedeco.javacpp.IntPointer sp = new org.bytedeco.javacpp.IntPointer(segs)) {
+            check(CpuNative.coalition_conv_prepare_cpu(x.data(), b == null ? null : b.data(), lp, w.data(),
+                    bias == null ? null : bias.data(), sp, part.data(), bout.data(), g.c(), g.h(), g.w(), g.k(), g.r(), g.s(),
+                    g.strideH(), g.strideW(), g.padTop(), g.padLeft(), g.outH(), g.outW(), slots));
+        }
+    }
+
+    @Override
+    public void coalitionConv(int[] segs, int slots, Tensor part, Tensor bout, float[] design, int m, int count,
+            Activation act, float lo, float hi, int[] pool, Tensor y, long first, long step) {
+        long rowFloats = OpChecks.coalitionConv(this, segs, slots, part, bout, design, m, count, act, lo, hi, pool, y, first, step);
+        int k = (int) part.dim(1), oh = (int) part.dim(2), ow = (int) part.dim(3);
+        int code = act == null ? 0 : act == Activation.RELU ? 1 : 2;
+        int[] q = pool == null ? new int[8] : pool;
+        try (org.bytedeco.javacpp.IntPointer sp = new org.bytedeco.javacpp.IntPointer(segs);
+                FloatPointer dp = new FloatPointer(design)) {
+            FloatPointer yp = new FloatPointer(y.data()).position(first * rowFloats);
+            check(CpuNative.coalition_conv_cpu(sp, part.data(), bout.data(), dp, yp, k, oh, ow, slots, m, count,
+                    step * rowFloats, code, lo, hi, q[0], q[1], q[2], q[3], q[4], q[5], q[6], q[7]));
+        }
+    }
+
+    @Override
     public void weightedSum(Tensor g, float[] w, Tensor acc) {
         OpChecks.weightedSum(this, g, w, acc);
         try (FloatPointer wp = new FloatPointer(w)) {

@@ -538,6 +538,65 @@ public final class OpChecks {
         return new long[] {s, n, b.dim(0), d, dm};
     }
 
+    /** The arguments of {@link Backend#coalitionConvPrepare}, each with one line naming what is wrong. */
+    public static void coalitionConvPrepare(Backend self, Tensor x, Tensor b, int[] labels, Tensor w, Tensor bias,
+            Conv2dGeometry g, int[] segs, int slots, Tensor part, Tensor bout) {
+        owned(self, "coalitionConvPrepare", x, b, w, bias, part, bout);
+        if (g.n() != 1 || g.groups() != 1 || g.dilationH() != 1 || g.dilationW() != 1)
+            throw new SalientException("coalitionConvPrepare: needs one image, groups 1 and dilation 1, got " + g);
+        long plane = (long) g.h() * g.w(), p = (long) g.outH() * g.outW();
+        if (x.numel() != g.c() * plane) throw new SalientException("coalitionConvPrepare: x " + x + " is not one image of " + g);
+        if (b != null && b.numel() != x.numel())
+            throw new SalientException("coalitionConvPrepare: baseline " + b + " does not match x " + x);
+        requireShape(w, new long[] {g.k(), g.c(), g.r(), g.s()}, "coalitionConvPrepare w");
+        if (bias != null) requireShape(bias, new long[] {g.k()}, "coalitionConvPrepare bias");
+        if (slots < 1 || slots > 64) throw new SalientException("coalitionConvPrepare: slots must be in [1, 64], got " + slots);
+        if (labels.length != plane)
+            throw new SalientException("coalitionConvPrepare: " + labels.length + " labels for a " + g.h() + "x" + g.w() + " plane");
+        for (int v : labels) if (v < 0) throw new SalientException("coalitionConvPrepare: a negative label " + v);
+        if (segs.length != slots * p)
+            throw new SalientException("coalitionConvPrepare: " + segs.length + " slot segments, expected " + slots + " x " + p);
+        for (int v : segs) if (v < -1) throw new SalientException("coalitionConvPrepare: a slot segment " + v + " below -1");
+        requireShape(part, new long[] {slots, g.k(), g.outH(), g.outW()}, "coalitionConvPrepare part");
+        requireShape(bout, new long[] {g.k(), g.outH(), g.outW()}, "coalitionConvPrepare bout");
+    }
+
+    /** The arguments of {@link Backend#coalitionConv}; returns the floats of one row of y. */
+    public static long coalitionConv(Backend self, int[] segs, int slots, Tensor part, Tensor bout, float[] design, int m,
+            int count, Activation act, float lo, float hi, int[] pool, Tensor y, long first, long step) {
+        owned(self, "coalitionConv", part, bout, y);
+        if (part.rank() != 4 || part.dim(0) != slots || slots < 1 || slots > 64)
+            throw new SalientException("coalitionConv: part must be (" + slots + ",K,OH,OW) with 1 to 64 slots, got " + part);
+        long k = part.dim(1), oh = part.dim(2), ow = part.dim(3), p = oh * ow;
+        requireShape(bout, new long[] {k, oh, ow}, "coalitionConv bout");
+        if (segs.length != slots * p)
+            throw new SalientException("coalitionConv: " + segs.length + " slot segments, expected " + slots + " x " + p);
+        if (m < 1 || count < 1 || design.length != (long) count * m)
+            throw new SalientException("coalitionConv: design of " + design.length + " values is not " + count + " coalitions of "
+                    + m + " segments");
+        for (int v : segs)
+            if (v < -1 || v >= m) throw new SalientException("coalitionConv: a slot segment " + v + " outside [-1, " + m + ")");
+        for (float v : design) if (!Float.isFinite(v)) throw new SalientException("coalitionConv: a design value " + v + " is not finite");
+        if (act != null && act != Activation.RELU && act != Activation.CLIP)
+            throw new SalientException("coalitionConv: the activation must be none, RELU or CLIP, got " + act);
+        long plane = p;
+        if (pool != null) {
+            if (pool.length != 8) throw new SalientException("coalitionConv: a pool is 8 numbers, got " + pool.length);
+            int kh = pool[0], kw = pool[1], sh = pool[2], sw = pool[3], pt = pool[4], pl = pool[5], poh = pool[6], pow = pool[7];
+            if (kh < 1 || kw < 1 || sh < 1 || sw < 1 || pt < 0 || pl < 0 || pt >= kh || pl >= kw || poh < 1 || pow < 1
+                    || (long) (poh - 1) * sh - pt >= oh || (long) (pow - 1) * sw - pl >= ow)
+                throw new SalientException("coalitionConv: bad max pool " + Arrays.toString(pool) + " over " + oh + "x" + ow);
+            plane = (long) poh * pow;
+        }
+        long row = k * plane;
+        if (y.numel() % row != 0) throw new SalientException("coalitionConv: y " + y + " is not rows of " + row + " floats");
+        long rows = y.numel() / row;
+        if (first < 0 || step < 1 || first + (count - 1) * step >= rows)
+            throw new SalientException("coalitionConv: rows " + first + " + e x " + step + " for " + count
+                    + " coalitions do not fit y's " + rows + " rows");
+        return row;
+    }
+
     public static void weightedSum(Backend self, Tensor g, float[] w, Tensor acc) {
         owned(self, "weightedSum", g, acc);
         if (w.length == 0 || acc.numel() == 0) throw new SalientException("weightedSum: no weights or an empty accumulator");

@@ -29,6 +29,11 @@ public abstract class Baseline {
         return false;
     }
 
+    /** Whether every element of {@link #build}'s baseline is 0 (the coalition methods then skip its conv). */
+    public boolean isZero() {
+        return false;
+    }
+
     public static Baseline zeros() {
         return constant(0f);
     }
@@ -46,6 +51,11 @@ public abstract class Baseline {
             @Override
             public String describe() {
                 return v == 0f ? "zeros" : "constant:" + v;
+            }
+
+            @Override
+            public boolean isZero() {
+                return v == 0f;
             }
 
             @Override

@@ -129,7 +129,7 @@ public final class Driver {
                                 t0 = OpProfile.start(b);
                                 Tape own = from == null ? c.record(model, b, pts, wrt, s0, scnt) : null;
                                 try (Tape tape = own != null ? own : from == null ? record(model, b, pts, wrt, rules)
-                                        : suffix(model, b, c, from, pts, withRows(xi.shape(), (long) scnt * cnt), cnt)) {
+                                        : suffix(model, b, c, from, pts, withRows(xi.shape(), (long) scnt * cnt), cnt, e.fromIsWhole())) {
                                     OpProfile.stop(b, "phase tape forward", t0);
                                     // the tape's first rows are the images when steps == 1 or the images lead
                                     if (t[i0] == null) resolveFromTape(tape, target, t, scores, i0, cnt, k);
@@ -186,10 +186,11 @@ public final class Driver {
 
     /**
      * A tape of the graph after {@code from}, on points (scnt·images rows) at that tensor; the
-     * suffix's other inputs are the chunk's per-image values, repeated for every evaluation.
+     * suffix's other inputs are the chunk's per-image values, repeated for every evaluation. Counted
+     * as whole forward passes when the points are whole inputs' values ({@link Expansion#fromIsWhole}).
      */
     private static Tape suffix(Model model, Backend b, Expansion.Chunk c, String from, Tensor pts, long[] inputShape,
-            int images) {
+            int images, boolean whole) {
         long rows = pts.dim(0);
         List<String> frontier = model.suffixInputs(inputShape, from, Set.of(model.outputs().get(0).name()));
         Map<String, Tensor> given = new java.util.LinkedHashMap<>();
@@ -205,7 +206,8 @@ public final class Driver {
                 given.put(f, r);
             }
             Tape t = Tape.recordSuffix(model, b, inputShape, from, given);
-            Cost.suffixForwards(rows);
+            if (whole) Cost.forwards(rows);
+            else Cost.suffixForwards(rows);
             return t;
         } finally {
             for (Tensor r : repeated) r.close();

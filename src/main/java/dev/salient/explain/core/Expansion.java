@@ -70,6 +70,16 @@ public interface Expansion extends AutoCloseable {
         return null;
     }
 
+    /**
+     * With {@link #from()}: whether the points an expansion writes there are the graph's own values at
+     * that tensor for whole inputs (the coalitions' first conv, computed by its linearity), so that
+     * each evaluation counts as a whole forward pass; false (the default) counts the graph after the
+     * tensor only (Ablation-CAM).
+     */
+    default boolean fromIsWhole() {
+        return false;
+    }
+
     /** The shape of one output row for an input batch of {@code inputShape}, without the row axis. */
     long[] rowShape(long[] inputShape);
 

@@ -317,6 +317,37 @@ class CoalitionsTest {
         }
     }
 
+    /**
+     * The coalitions' first conv by its linearity (Backend#coalitionConv) against blending every
+     * coalition's image and running the whole model: the same values up to the conv's regrouped
+     * rounding, the same forward passes counted, for each method, with zero, constant and
+     * per-image (blurred) baselines.
+     */
+    @Test
+    void firstConvByItsLinearityMatchesTheWholeModel() {
+        assertNotNull(CoalitionStem.of(model), "the fixture's first conv is one the coalitions evaluate by its linearity");
+        String[][] cases = {{"kernelshap", "zeros"}, {"lime", "constant:0.3"}, {"shapley", "blur:2"}};
+        for (String[] c : cases) {
+            Map<String, String> o = new java.util.HashMap<>(Map.of("--segments", "grid:3", "--baseline", c[1]));
+            if (!c[0].equals("shapley")) o.put("--samples", "40");
+            String what = c[0] + " with baseline " + c[1];
+            dev.salient.explain.core.Cost.reset();
+            float[] stem = run(create(c[0], o));
+            var withStem = dev.salient.explain.core.Cost.counts();
+            Coalitions.useStem = false;
+            try {
+                dev.salient.explain.core.Cost.reset();
+                float[] whole = run(create(c[0], o));
+                assertEquals(dev.salient.explain.core.Cost.counts(), withStem, what + ": the same forward passes counted");
+                double max = 0;
+                for (float v : whole) max = Math.max(max, Math.abs(v));
+                Parity.assertClose(what + ": first conv by linearity vs the whole model", stem, whole, 1e-5 * max, 1e-4);
+            } finally {
+                Coalitions.useStem = true;
+            }
+        }
+    }
+
     @Test
     void forwardPassesPerImage() {
         try (Tensor x = input.upload(CPU)) {
