@@ -366,7 +366,7 @@ extern "C" int coalition_conv_cpu(const int32_t* segs, const float* part, const 
     const bool wide = salient::isa::avx512();
     // a pooled plane is dense; the row its windows' maxima go down into has pool_kw columns of -inf
     // before it and, after it, enough for the widest read (the vector path reads 34 columns from 2 px)
-    constexpr int kEvals = 4;  // evaluations per pass over a plane's partials
+    constexpr int kEvals = 8;  // evaluations per pass over a plane's partials
     const int64_t plane_buf = P + 16;
     const int64_t vld = pool_kw + std::max<int64_t>(ow, (int64_t)pool_ow * pool_sw + 34) + pool_kw + 16;
     const Pool q{pool_kh, pool_kw, pool_sh, pool_sw, pool_pt, pool_pl, pool_oh, pool_ow};

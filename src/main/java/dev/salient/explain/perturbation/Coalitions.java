@@ -186,14 +186,28 @@ public abstract class Coalitions extends Explainer implements Segmented {
         private final Tensor base;
         private final CoalitionStem stem;
 
+        /** 1 when each image's first evaluation is the image itself (with the stem), else 0. */
+        private final int lead;
+
         Evaluations(Segments.Resolved seg, int[] m, Distinct[] d, int most, Tensor base, CoalitionStem stem) {
-            super(most);
+            super(most + (stem == null ? 0 : 1));
             this.seg = seg;
             this.m = m;
             this.d = d;
             this.most = most;
             this.base = base;
             this.stem = stem;
+            this.lead = stem == null ? 0 : 1;
+        }
+
+        /**
+         * With the stem, each image is its own first evaluation: the graph up to the stem's output run
+         * on the image, then the rest with its coalitions, so the image's logits are the model's own
+         * bits and the driver reads its target and score there instead of running it alone first.
+         */
+        @Override
+        public boolean imagesLead() {
+            return lead == 1;
         }
 
         @Override
@@ -218,6 +232,14 @@ public abstract class Coalitions extends Explainer implements Segmented {
             boolean one = sameDesignForEveryImage() && seg.shared();
             Tensor bi = Driver.rows(b, base, firstImage, cnt);
             StemTerms terms = stem == null ? null : new StemTerms(b, x, bi, firstImage);
+            Tensor own;  // the stem's output for the chunk's images, their first evaluation
+            try {
+                own = stem == null ? null : model.run(b, java.util.Map.of(model.inputs().get(0).name(), x), Set.of(stem.from())).get(stem.from());
+            } catch (RuntimeException e) {
+                if (terms != null) terms.close();
+                bi.close();
+                throw e;
+            }
             return new ScoredChunk() {
                 /** Keep masks (count, H·W) of evaluations [s0, s0+count) of chunk image i. */
                 private float[] masks(int i, int s0, int count) {
@@ -248,7 +270,13 @@ public abstract class Coalitions extends Explainer implements Segmented {
                 @Override
                 public void expand(Backend bb, int s0, int count, Tensor points) {
                     if (terms != null) {
-                        for (int i = 0; i < cnt; i++) terms.evaluate(i, keeps(i, s0, count), m[firstImage + i], count, points, cnt);
+                        // evaluation 0 is the image (its stem output), evaluation e ≥ 1 coalition e - 1
+                        int skip = s0 == 0 ? 1 : 0;
+                        if (skip == 1) bb.copyRange(own, 0, points, 0, own.numel());
+                        if (count > skip)
+                            for (int i = 0; i < cnt; i++)
+                                terms.evaluate(i, keeps(i, s0 + skip - 1, count - skip), m[firstImage + i], count - skip, points,
+                                        skip * cnt + i, cnt);
                         return;
                     }
                     Scorer.blend(bb, x, bi, one, (b1, i, e0, n) -> b1.upload(masks(i, e0, n), n, plane), s0, count, points);
@@ -282,7 +310,7 @@ public abstract class Coalitions extends Explainer implements Segmented {
                         };
                         // every design row's logit: that of its distinct coalition
                         float[] yi = new float[di.of.length];
-                        for (int e = 0; e < yi.length; e++) yi[e] = y[i * most + di.of[e]];
+                        for (int e = 0; e < yi.length; e++) yi[e] = y[i * (most + lead) + lead + di.of[e]];
                         double[] v = solve(mi, di.design, yi, img);
                         for (int k = 0; k < c; k++)
                             for (int p = 0; p < plane; p++) out[(i * c + k) * plane + p] = (float) v[l[p]];
@@ -293,6 +321,7 @@ public abstract class Coalitions extends Explainer implements Segmented {
                 @Override
                 public void close() {
                     if (terms != null) terms.close();
+                    if (own != null) own.close();
                     bi.close();
                 }
             };
@@ -332,8 +361,8 @@ public abstract class Coalitions extends Explainer implements Segmented {
                         Set.of(model.outputs().get(0).name())).shape(stem.from());
             }
 
-            /** Writes evaluations of chunk image i with keep values (count, mi) to rows i + e·images of points. */
-            void evaluate(int i, float[] keeps, int mi, int count, Tensor points, int images) {
+            /** Writes the coalitions of chunk image i with keep values (count, mi) to rows row0 + e·images of points. */
+            void evaluate(int i, float[] keeps, int mi, int count, Tensor points, int row0, int images) {
                 Slots st = slots.computeIfAbsent(i, k -> slotsOf(seg.of(first + k)));
                 int[] sg = st.segs();
                 int sl = st.count();
@@ -342,7 +371,7 @@ public abstract class Coalitions extends Explainer implements Segmented {
                 if (t == null) t = prepare(i, sg, sl);
                 try {
                     b.coalitionConv(sg, sl, t[0], t[1], keeps, mi, count, stem.act(), stem.lo(), stem.hi(),
-                            stem.poolOver(g.outH(), g.outW(), pooled), points, i, images);
+                            stem.poolOver(g.outH(), g.outW(), pooled), points, row0, images);
                 } finally {
                     if (keep) {
                         kept.put(i, t);

@@ -348,6 +348,34 @@ class CoalitionsTest {
         }
     }
 
+    /**
+     * With the stem, each image runs as its own first evaluation (the graph up to the stem's output on
+     * the image, the rest beside its coalitions): its target and score are the bits of the model's
+     * own forward pass, and no separate forward of the images runs.
+     */
+    @Test
+    void imagesLeadTheirCoalitionsWithTheModelsOwnLogits() {
+        float[] logits;
+        try (Tensor x = input.upload(CPU); Tensor y = model.forward(CPU, x)) {
+            logits = y.toArray();
+        }
+        int classes = logits.length / (int) input.shape()[0];
+        for (String method : new String[] {"kernelshap", "lime", "shapley"}) {
+            Map<String, String> o = method.equals("shapley") ? Map.of("--segments", "grid:3")
+                    : Map.of("--segments", "grid:3", "--samples", "30");
+            Attribution a;
+            try (Tensor x = input.upload(CPU)) {
+                a = create(method, o).memoryBudget(600_000).explain(CPU, x, Target.top1());
+            }
+            for (int i = 0; i < a.targets().length; i++) {
+                int best = 0;
+                for (int c = 1; c < classes; c++) if (logits[i * classes + c] > logits[i * classes + best]) best = c;
+                assertEquals(best, a.targets()[i], method + ": image " + i + "'s target is its top class");
+                assertEquals(logits[i * classes + best], a.scores()[i], 0f, method + ": image " + i + "'s score, bit for bit");
+            }
+        }
+    }
+
     @Test
     void forwardPassesPerImage() {
         try (Tensor x = input.upload(CPU)) {
