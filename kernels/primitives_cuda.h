@@ -15,6 +15,19 @@ extern "C" {
 /* y: (S,N,D) = b + m * (x - b); x: (N,D), b: (nb,D), nb in {1,N}, m: (S,dm), D % dm == 0 (blend.cu) */
 int masked_blend_cuda(const float* x, const float* b, const float* m, float* y, int64_t s, int64_t n, int64_t nb,
                       int64_t d, int64_t dm);
+/* A model's first conv under coalition masks by its linearity (coalition.cu, the twin of
+ * native/cpu/coalition.cpp's, the same bits): labels (H,W) and slot segments (slots,P) as floats;
+ * row first + e*step of y (rows of `row` floats) for coalition e of design (count, m). */
+#define SALIENT_CUDA_COALITION_NONE 0
+#define SALIENT_CUDA_COALITION_RELU 1
+#define SALIENT_CUDA_COALITION_CLIP 2
+int coalition_conv_prepare_cuda(const float* x, const float* b, const float* labels, const float* w, const float* bias,
+                                const float* segs, float* part, float* bout, int c, int h, int wd, int k, int r, int s,
+                                int sh, int sw, int pt, int pl, int oh, int ow, int slots);
+int coalition_conv_cuda(const float* segs, const float* part, const float* bout, const float* design, float* y, int k,
+                        int oh, int ow, int slots, int m, int count, int64_t first, int64_t step, int64_t row, int act,
+                        float lo, float hi, int pool_kh, int pool_kw, int pool_sh, int pool_sw, int pool_pt,
+                        int pool_pl, int pool_oh, int pool_ow);
 /* acc: (R) += sum_s w[s] * g[s,:], g: (S,R), in s order (blend.cu) */
 int weighted_sum_cuda(const float* g, const float* w, float* acc, int64_t s, int64_t r);
 

@@ -23,7 +23,7 @@ import org.junit.jupiter.api.Test;
 class BackendRegistryTest {
     /** Lifecycle, memory and capability methods: not ops with a kernel. */
     static final Set<String> MEMORY = Set.of("name", "allocate", "zeros", "upload", "download", "free", "synchronize",
-            "close", "fusesConvPrologue");
+            "close", "fusesConvPrologue", "fusesCoalitionConv");
 
     /**
      * Each op and the CudaParityTest method that compares its CUDA kernel with the CPU engine
@@ -81,6 +81,8 @@ class BackendRegistryTest {
             Map.entry("normShares", "CudaSecantBackwardTest.normSharesMatchCpu"),
             Map.entry("secantReluHalf", "CudaSecantBackwardTest.reluHalfMatchesCpu"),
             Map.entry("conv3dForward", "CudaVolume3dTest.convMatchesCpu"),
+            Map.entry("coalitionConvPrepare", "CudaCoalitionConvTest.theCpusBitsOnEveryGeometry"),
+            Map.entry("coalitionConv", "CudaCoalitionConvTest.theCpusBitsOnEveryGeometry"),
             Map.entry("conv3dForwardActivation", "CudaVolume3dTest.convMatchesCpu"),
             Map.entry("conv3dForwardSum", "CudaVolume3dTest.convMatchesCpu"),
             Map.entry("conv3dBackwardData", "CudaVolume3dTest.convMatchesCpu"),

@@ -23,22 +23,22 @@ public class CoalitionConvTest {
     static final Backend B = Engine.cpu();
 
     /** One case: conv geometry (one image), activation, pool (kh, kw, sh, sw, pt, pl) or null, segments. */
-    record Case(Conv2dGeometry g, Activation act, float lo, float hi, int[] pool, int segments, boolean zeroBase) {
+    public record Case(Conv2dGeometry g, Activation act, float lo, float hi, int[] pool, int segments, boolean zeroBase) {
         @Override
         public String toString() {
             return g.k() + "x" + g.c() + "x" + g.r() + "x" + g.s() + " stride " + g.strideH() + " on " + g.h() + "x" + g.w() + ", " + act
                     + ", pool " + Arrays.toString(pool) + ", " + segments + " segments" + (zeroBase ? "" : ", baseline");
         }
 
-        int poolH() {
+        public int poolH() {
             return pool == null ? g.outH() : (g.outH() + pool[4] - pool[0] + pool[4]) / pool[2] + 1;
         }
 
-        int poolW() {
+        public int poolW() {
             return pool == null ? g.outW() : (g.outW() + pool[5] - pool[1] + pool[5]) / pool[3] + 1;
         }
 
-        int[] pool8() {
+        public int[] pool8() {
             if (pool == null) return null;
             int[] q = Arrays.copyOf(pool, 8);
             q[6] = poolH();
@@ -47,7 +47,7 @@ public class CoalitionConvTest {
         }
     }
 
-    static List<Case> cases() {
+    public static List<Case> cases() {
         List<Case> c = new ArrayList<>();
         c.add(new Case(new Conv2dGeometry(1, 3, 37, 37, 20, 7, 7, 2, 2, 3, 3, 3, 3, 1, 1, 1), Activation.RELU, 0, 0,
                 new int[] {3, 3, 2, 2, 1, 1}, 9, true));
@@ -61,7 +61,7 @@ public class CoalitionConvTest {
     }
 
     /** Labels (h·w) in [0, m): a jittered grid of blobs, every label used. */
-    static int[] labels(int h, int w, int m, long seed) {
+    public static int[] labels(int h, int w, int m, long seed) {
         Random r = new Random(seed);
         int side = (int) Math.ceil(Math.sqrt(m));
         int[] l = new int[h * w];
@@ -74,7 +74,7 @@ public class CoalitionConvTest {
     }
 
     /** The slots of each output position: its window's labels ascending, -1 past the last (t·P + p). */
-    static int[] slots(Conv2dGeometry g, int[] labels, int[] count) {
+    public static int[] slots(Conv2dGeometry g, int[] labels, int[] count) {
         int p = g.outH() * g.outW();
         List<int[]> under = new ArrayList<>();
         int most = 1;
@@ -234,7 +234,7 @@ public class CoalitionConvTest {
             int[] other = labels.clone();
             other[3] = cs.segments + 7;  // a label in no slot of its windows
             var e = assertThrows(SalientException.class, () -> B.coalitionConvPrepare(tx, null, other, tw, null, g, segs, n[0], part, bout));
-            assertTrue(e.getMessage().contains("none of its slots"), e.getMessage());
+            assertTrue(e.getMessage().contains("none of the slots"), e.getMessage());
             int[] negative = labels.clone();
             negative[0] = -2;
             e = assertThrows(SalientException.class, () -> B.coalitionConvPrepare(tx, null, negative, tw, null, g, segs, n[0], part, bout));

@@ -562,6 +562,43 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
+    public boolean fusesCoalitionConv() {
+        return true;
+    }
+
+    /** One kernel (kernels/coalition.cu), the CPU's bits; the labels and slot segments go to the device as floats. */
+    @Override
+    public void coalitionConvPrepare(Tensor x, Tensor b, int[] labels, Tensor w, Tensor bias, Conv2dGeometry g, int[] segs,
+            int slots, Tensor part, Tensor bout) {
+        OpChecks.coalitionConvPrepare(this, x, b, labels, w, bias, g, segs, slots, part, bout);
+        try (Tensor lt = upload(asFloats(labels), labels.length); Tensor st = upload(asFloats(segs), segs.length)) {
+            check(CudaNative.coalition_conv_prepare_cuda(ptr(x, "coalitionConvPrepare"), ptrOrNull(b, "coalitionConvPrepare"),
+                    lt.data(), ptr(w, "coalitionConvPrepare"), ptrOrNull(bias, "coalitionConvPrepare"), st.data(),
+                    ptr(part, "coalitionConvPrepare"), ptr(bout, "coalitionConvPrepare"), g.c(), g.h(), g.w(), g.k(), g.r(),
+                    g.s(), g.strideH(), g.strideW(), g.padTop(), g.padLeft(), g.outH(), g.outW(), slots));
+        }
+    }
+
+    @Override
+    public void coalitionConv(int[] segs, int slots, Tensor part, Tensor bout, float[] design, int m, int count,
+            Activation act, float lo, float hi, int[] pool, Tensor y, long first, long step) {
+        long row = OpChecks.coalitionConv(this, segs, slots, part, bout, design, m, count, act, lo, hi, pool, y, first, step);
+        int[] q = pool == null ? new int[8] : pool;
+        try (Tensor st = upload(asFloats(segs), segs.length); Tensor dt = upload(design, design.length)) {
+            check(CudaNative.coalition_conv_cuda(st.data(), ptr(part, "coalitionConv"), ptr(bout, "coalitionConv"), dt.data(),
+                    ptr(y, "coalitionConv"), (int) part.dim(1), (int) part.dim(2), (int) part.dim(3), slots, m, count, first,
+                    step, row, act == null ? 0 : act == Activation.RELU ? 1 : 2, lo, hi, q[0], q[1], q[2], q[3], q[4], q[5],
+                    q[6], q[7]));
+        }
+    }
+
+    private static float[] asFloats(int[] v) {
+        float[] f = new float[v.length];
+        for (int i = 0; i < v.length; i++) f[i] = v[i];
+        return f;
+    }
+
+    @Override
     public void weightedSum(Tensor g, float[] w, Tensor acc) {
         OpChecks.weightedSum(this, g, w, acc);
         try (Tensor wt = upload(w, w.length)) {

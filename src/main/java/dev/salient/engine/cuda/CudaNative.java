@@ -145,6 +145,14 @@ public final class CudaNative {
     // ---- primitives (kernels/primitives_cuda.h: blend.cu, rows.cu, random.cu); m and w are device pointers
     public static native int masked_blend_cuda(@Cast("const float*") FloatPointer x, @Cast("const float*") FloatPointer b,
             @Cast("const float*") FloatPointer m, FloatPointer y, long s, long n, long nb, long d, long dm);
+    public static native int coalition_conv_prepare_cuda(@Cast("const float*") FloatPointer x, @Cast("const float*") FloatPointer b,
+            @Cast("const float*") FloatPointer labels, @Cast("const float*") FloatPointer w, @Cast("const float*") FloatPointer bias,
+            @Cast("const float*") FloatPointer segs, FloatPointer part, FloatPointer bout, int c, int h, int wd, int k, int r, int s,
+            int sh, int sw, int pt, int pl, int oh, int ow, int slots);
+    public static native int coalition_conv_cuda(@Cast("const float*") FloatPointer segs, @Cast("const float*") FloatPointer part,
+            @Cast("const float*") FloatPointer bout, @Cast("const float*") FloatPointer design, FloatPointer y, int k, int oh, int ow,
+            int slots, int m, int count, long first, long step, long row, int act, float lo, float hi, int poolKh, int poolKw,
+            int poolSh, int poolSw, int poolPt, int poolPl, int poolOh, int poolOw);
     public static native int weighted_sum_cuda(@Cast("const float*") FloatPointer g, @Cast("const float*") FloatPointer w,
             FloatPointer acc, long s, long r);
     public static native int reduce_rows_cuda(int op, @Cast("const float*") FloatPointer x, FloatPointer y, long r, long l);

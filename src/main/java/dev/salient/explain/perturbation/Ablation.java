@@ -62,17 +62,92 @@ public abstract class Ablation extends Explainer {
     protected Expansion expansion(Backend backend, Tensor batch) {
         Features f = features(batch);
         Tensor base = batch.rank() == 4 || batch.rank() == 5 ? baseline.build(backend, batch) : null;
-        return new Evaluations(f, base);
+        CoalitionStem stem = CoalitionStem.forBatch(model, backend, batch);
+        Cells[] cells = null;
+        if (stem != null) {
+            int n = (int) batch.dim(0), plane = (int) (batch.dim(2) * batch.dim(3));
+            cells = new Cells[n];
+            for (int i = 0; i < n; i++) {
+                cells[i] = f.shared() && i > 0 ? cells[0] : Cells.of(f, i, plane);
+                if (cells[i] == null) {
+                    cells = null;
+                    stem = null;
+                    break;
+                }
+            }
+        }
+        return new Evaluations(f, base, stem, cells);
+    }
+
+    /**
+     * The features of one image as a partition for the stem ({@link CoalitionStem}): each pixel's
+     * label is its cell, the set of features that cover it (a segment, or for occlusion the
+     * windows over a block between the windows' edges), and each feature is the cells it covers, so
+     * ablating it is the coalition that keeps every other cell.
+     */
+    record Cells(int[] labels, int count, int[][] ofFeature) {
+        /** The cells of image i, or null when there are more than a label can name (2^16). */
+        static Cells of(Features f, int image, int plane) {
+            int[][] cover = new int[plane][];
+            int[] n = new int[plane];
+            for (int k = 0; k < f.count(); k++)
+                for (int p : f.pixels(image, k)) {
+                    if (cover[p] == null) cover[p] = new int[4];
+                    else if (n[p] == cover[p].length) cover[p] = Arrays.copyOf(cover[p], 2 * n[p]);
+                    cover[p][n[p]++] = k;
+                }
+            java.util.Map<java.nio.IntBuffer, Integer> ids = new java.util.HashMap<>();
+            int[] labels = new int[plane];
+            java.util.List<int[]> sig = new java.util.ArrayList<>();
+            for (int p = 0; p < plane; p++) {
+                int[] s = n[p] == 0 ? new int[0] : Arrays.copyOf(cover[p], n[p]);  // features in ascending order
+                Integer id = ids.get(java.nio.IntBuffer.wrap(s));
+                if (id == null) {
+                    id = sig.size();
+                    if (id >= dev.salient.explain.perturbation.Segments.MAX_SEGMENTS) return null;
+                    ids.put(java.nio.IntBuffer.wrap(s), id);
+                    sig.add(s);
+                }
+                labels[p] = id;
+            }
+            int[] per = new int[f.count()];
+            for (int[] s : sig) for (int k : s) per[k]++;
+            int[][] of = new int[f.count()][];
+            for (int k = 0; k < of.length; k++) of[k] = new int[per[k]];
+            Arrays.fill(per, 0);
+            for (int c = 0; c < sig.size(); c++) for (int k : sig.get(c)) of[k][per[k]++] = c;
+            return new Cells(labels, sig.size(), of);
+        }
     }
 
     private final class Evaluations extends ForwardOnly {
         private final Features features;
         private final Tensor base;
+        private final CoalitionStem stem;
+        private final Cells[] cells;
 
-        Evaluations(Features features, Tensor base) {
+        Evaluations(Features features, Tensor base, CoalitionStem stem, Cells[] cells) {
             super(features.count() + 1);
             this.features = features;
             this.base = base;
+            this.stem = stem;
+            this.cells = cells;
+        }
+
+        @Override
+        public String from() {
+            return stem == null ? null : stem.from();
+        }
+
+        @Override
+        public boolean fromIsWhole() {
+            return true;
+        }
+
+        /** With the stem, evaluation 0 is the image run through the model's own graph: the driver reads its target there. */
+        @Override
+        public boolean imagesLead() {
+            return stem != null;
         }
 
         @Override
@@ -85,7 +160,27 @@ public abstract class Ablation extends Explainer {
             int cnt = (int) x.dim(0);
             int c = (int) x.dim(1), plane = (int) (x.numel() / ((long) cnt * c));
             Tensor bi = Driver.rows(b, base, firstImage, cnt);
+            StemTerms terms = stem == null ? null
+                    : new StemTerms(model, stem, b, x, bi, baseline.isZero(), i -> cells[firstImage + i].labels());
+            Tensor own;  // the stem's output for the chunk's images, their evaluation 0
+            try {
+                own = stem == null ? null : stem.run(model, b, x);
+            } catch (RuntimeException e) {
+                if (terms != null) terms.close();
+                bi.close();
+                throw e;
+            }
             return new ScoredChunk() {
+                /** Keep values (count, cells) of evaluations [e0, e0+count) of chunk image i, each ≥ 1: feature e - 1 ablated. */
+                private float[] keeps(int i, int e0, int count) {
+                    Cells c = cells[firstImage + i];
+                    float[] k = new float[count * c.count()];
+                    Arrays.fill(k, 1f);
+                    for (int s = 0; s < count; s++)
+                        for (int cell : c.ofFeature()[e0 + s - 1]) k[s * c.count() + cell] = 0f;
+                    return k;
+                }
+
                 /** Keep-masks (count, H·W) of evaluations [s0, s0+count) of image i. */
                 private float[] masks(int image, int s0, int count) {
                     float[] m = new float[count * plane];
@@ -100,6 +195,15 @@ public abstract class Ablation extends Explainer {
 
                 @Override
                 public void expand(Backend bb, int s0, int count, Tensor points) {
+                    if (terms != null) {
+                        int skip = s0 == 0 ? 1 : 0;
+                        if (skip == 1) bb.copyRange(own, 0, points, 0, own.numel());
+                        if (count > skip)
+                            for (int i = 0; i < cnt; i++)
+                                terms.evaluate(i, keeps(i, s0 + skip, count - skip), cells[firstImage + i].count(), count - skip,
+                                        points, skip * cnt + i, cnt);
+                        return;
+                    }
                     Scorer.blend(bb, x, bi, features.shared(), (b1, i, e0, n) -> b1.upload(masks(firstImage + i, e0, n), n, plane),
                             s0, count, points);
                 }
@@ -132,6 +236,8 @@ public abstract class Ablation extends Explainer {
 
                 @Override
                 public void close() {
+                    if (terms != null) terms.close();
+                    if (own != null) own.close();
                     bi.close();
                 }
             };

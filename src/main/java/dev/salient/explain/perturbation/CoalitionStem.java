@@ -1,7 +1,9 @@
 package dev.salient.explain.perturbation;
 
 import dev.salient.engine.Activation;
+import dev.salient.engine.Backend;
 import dev.salient.engine.Conv2dGeometry;
+import dev.salient.engine.Tensor;
 import dev.salient.model.Attributes;
 import dev.salient.model.Graph;
 import dev.salient.model.HostTensor;
@@ -10,6 +12,7 @@ import dev.salient.model.Node;
 import dev.salient.model.ops.OpRegistry;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * The first conv of a model as the coalition methods evaluate it (Backend#coalitionConv): a Conv on
@@ -28,6 +31,31 @@ import java.util.Map;
  */
 record CoalitionStem(String weight, String bias, long[] strides, long[] pads, Activation act, float lo, float hi,
         int[] pool, String from) {
+
+    /** Whether the perturbation methods take the stem where the backend can; tests compare with the whole model. */
+    static volatile boolean enabled = true;
+
+    /**
+     * The stem as the perturbation methods may evaluate it on this backend for this batch (N,C,H,W),
+     * or null: the backend has no coalition conv, the model no such first conv, or the rest of the
+     * graph reads something from before the stem besides its output.
+     */
+    static CoalitionStem forBatch(Model model, Backend backend, Tensor batch) {
+        if (!enabled || !backend.fusesCoalitionConv() || batch.rank() != 4) return null;
+        CoalitionStem st = of(model);
+        if (st == null) return null;
+        Conv2dGeometry g = st.geometry(model, (int) batch.dim(1), (int) batch.dim(2), (int) batch.dim(3));
+        if (g == null || g.r() * g.s() > 64) return null;
+        long[] one = batch.shape().clone();
+        one[0] = 1;
+        List<String> frontier = model.suffixInputs(one, st.from(), Set.of(model.outputs().get(0).name()));
+        return frontier.size() == 1 && frontier.get(0).equals(st.from()) ? st : null;
+    }
+
+    /** The stem's output for images x (N,C,H,W): the graph up to {@link #from} run on them. The caller owns it. */
+    Tensor run(Model model, Backend b, Tensor x) {
+        return model.run(b, Map.of(model.inputs().get(0).name(), x), Set.of(from)).get(from);
+    }
 
     /** The stem of {@code model}, or null when its first op is not such a conv. */
     static CoalitionStem of(Model model) {

@@ -1,7 +1,6 @@
 package dev.salient.explain.perturbation;
 
 import dev.salient.engine.Backend;
-import dev.salient.engine.Conv2dGeometry;
 import dev.salient.engine.SalientException;
 import dev.salient.engine.Tensor;
 import dev.salient.explain.Baseline;
@@ -13,8 +12,6 @@ import dev.salient.explain.core.Scorer;
 import dev.salient.explain.core.Tape;
 import dev.salient.model.Model;
 import java.util.Arrays;
-import java.util.List;
-import java.util.Set;
 
 /**
  * The coalition methods over {@link Segments} (Shapley values, KernelSHAP, LIME): each
@@ -123,24 +120,7 @@ public abstract class Coalitions extends Explainer implements Segmented {
             most = Math.max(most, d[i].rows.length);
         }
         Tensor base = baseline.build(backend, batch);
-        return new Evaluations(r, m, d, most, base, stem(backend, batch));
-    }
-
-    /** Whether the coalitions run the model's first conv by its linearity where the backend can ({@link CoalitionStem}); tests compare with the whole model. */
-    static volatile boolean useStem = true;
-
-    /** The model's first conv as the coalitions may evaluate it on this backend and batch, or null. */
-    private CoalitionStem stem(Backend backend, Tensor batch) {
-        if (!useStem || !backend.fusesCoalitionConv()) return null;
-        CoalitionStem st = CoalitionStem.of(model);
-        if (st == null) return null;
-        Conv2dGeometry g = st.geometry(model, (int) batch.dim(1), (int) batch.dim(2), (int) batch.dim(3));
-        if (g == null || g.r() * g.s() > 64) return null;
-        long[] one = Driver.withRows(batch.shape(), 1);
-        String out = model.outputs().get(0).name();
-        // the rest of the graph must read nothing from before the stem but its output
-        List<String> frontier = model.suffixInputs(one, st.from(), Set.of(out));
-        return frontier.size() == 1 && frontier.get(0).equals(st.from()) ? st : null;
+        return new Evaluations(r, m, d, most, base, CoalitionStem.forBatch(model, backend, batch));
     }
 
     /** Whether each distinct coalition of an image runs once ({@link Distinct}); tests compare with every row. */
@@ -231,10 +211,11 @@ public abstract class Coalitions extends Explainer implements Segmented {
             int c = (int) x.dim(1), h = (int) x.dim(2), w = (int) x.dim(3), plane = h * w;
             boolean one = sameDesignForEveryImage() && seg.shared();
             Tensor bi = Driver.rows(b, base, firstImage, cnt);
-            StemTerms terms = stem == null ? null : new StemTerms(b, x, bi, firstImage);
+            StemTerms terms = stem == null ? null
+                    : new StemTerms(model, stem, b, x, bi, baseline.isZero(), i -> seg.of(firstImage + i));
             Tensor own;  // the stem's output for the chunk's images, their first evaluation
             try {
-                own = stem == null ? null : model.run(b, java.util.Map.of(model.inputs().get(0).name(), x), Set.of(stem.from())).get(stem.from());
+                own = stem == null ? null : stem.run(model, b, x);
             } catch (RuntimeException e) {
                 if (terms != null) terms.close();
                 bi.close();
@@ -325,124 +306,6 @@ public abstract class Coalitions extends Explainer implements Segmented {
                     bi.close();
                 }
             };
-        }
-
-        /** The slots of one image's output positions (StemTerms#slotsOf): count of them, segs at t·P + p. */
-        private record Slots(int[] segs, int count) {}
-
-        /** Bytes of stem terms a chunk keeps between its steps. */
-        private static final long KEEP_BYTES = 512L << 20;
-
-        /**
-         * The stem's per-image terms for the images of one chunk (Backend#coalitionConvPrepare), made
-         * when an image is first evaluated and kept while they fit {@link #KEEP_BYTES}, else made
-         * again for each of its steps (the same bits).
-         */
-        private final class StemTerms implements AutoCloseable {
-            private final Backend b;
-            private final Tensor x, bi;
-            private final int first;
-            private final Conv2dGeometry g;
-            private final Tensor w, bias;
-            private final long[] pooled;
-            private final java.util.Map<Integer, Tensor[]> kept = new java.util.HashMap<>();
-            private final java.util.Map<Integer, Slots> slots = new java.util.HashMap<>();
-            private long keptBytes;
-
-            StemTerms(Backend b, Tensor x, Tensor bi, int first) {
-                this.b = b;
-                this.x = x;
-                this.bi = bi;
-                this.first = first;
-                this.g = stem.geometry(model, (int) x.dim(1), (int) x.dim(2), (int) x.dim(3));
-                this.w = model.weight(b, stem.weight());
-                this.bias = stem.bias() == null ? null : model.weight(b, stem.bias());
-                this.pooled = model.plan(java.util.Map.of(model.inputs().get(0).name(), Driver.withRows(x.shape(), 1)),
-                        Set.of(model.outputs().get(0).name())).shape(stem.from());
-            }
-
-            /** Writes the coalitions of chunk image i with keep values (count, mi) to rows row0 + e·images of points. */
-            void evaluate(int i, float[] keeps, int mi, int count, Tensor points, int row0, int images) {
-                Slots st = slots.computeIfAbsent(i, k -> slotsOf(seg.of(first + k)));
-                int[] sg = st.segs();
-                int sl = st.count();
-                Tensor[] t = kept.get(i);
-                boolean keep = t == null && keptBytes + bytes(sl) <= KEEP_BYTES;
-                if (t == null) t = prepare(i, sg, sl);
-                try {
-                    b.coalitionConv(sg, sl, t[0], t[1], keeps, mi, count, stem.act(), stem.lo(), stem.hi(),
-                            stem.poolOver(g.outH(), g.outW(), pooled), points, row0, images);
-                } finally {
-                    if (keep) {
-                        kept.put(i, t);
-                        keptBytes += bytes(sl);
-                    } else if (!kept.containsKey(i)) {
-                        for (Tensor v : t) v.close();
-                    }
-                }
-            }
-
-            private long bytes(int sl) {
-                return 4L * (sl + 1) * g.k() * g.outH() * g.outW();
-            }
-
-            private Tensor[] prepare(int i, int[] sg, int sl) {
-                Tensor part = b.allocate(sl, g.k(), g.outH(), g.outW());
-                Tensor bout = null, xi = null, b1 = null;
-                try {
-                    bout = b.allocate(g.k(), g.outH(), g.outW());
-                    xi = Driver.rows(b, x, i, 1);
-                    b1 = baseline.isZero() ? null : Driver.rows(b, bi, i, 1);
-                    b.coalitionConvPrepare(xi, b1, seg.of(first + i), w, bias, g, sg, sl, part, bout);
-                    return new Tensor[] {part, bout};
-                } catch (RuntimeException e) {
-                    part.close();
-                    if (bout != null) bout.close();
-                    throw e;
-                } finally {
-                    if (xi != null) xi.close();
-                    if (b1 != null) b1.close();
-                }
-            }
-
-            /**
-             * The segments under each output position's window, ascending, in slots (slot t of position p
-             * at t·P + p, -1 past the last): as many slots as the most segments under one window.
-             */
-            private Slots slotsOf(int[] labels) {
-                int oh = g.outH(), ow = g.outW(), p = oh * ow, h = g.h(), wd = g.w();
-                int[][] under = new int[p][];
-                int most = 1;
-                int[] buf = new int[g.r() * g.s()];
-                for (int oy = 0; oy < oh; oy++)
-                    for (int ox = 0; ox < ow; ox++) {
-                        int n = 0;
-                        for (int r = 0; r < g.r(); r++) {
-                            int iy = oy * g.strideH() - g.padTop() + r;
-                            if (iy < 0 || iy >= h) continue;
-                            for (int c = 0; c < g.s(); c++) {
-                                int ix = ox * g.strideW() - g.padLeft() + c;
-                                if (ix >= 0 && ix < wd) buf[n++] = labels[iy * wd + ix];
-                            }
-                        }
-                        Arrays.sort(buf, 0, n);
-                        int u = 0;
-                        for (int j = 0; j < n; j++) if (j == 0 || buf[j] != buf[j - 1]) buf[u++] = buf[j];
-                        under[oy * ow + ox] = Arrays.copyOf(buf, u);
-                        most = Math.max(most, u);
-                    }
-                int[] out = new int[most * p];
-                Arrays.fill(out, -1);
-                for (int q = 0; q < p; q++)
-                    for (int t = 0; t < under[q].length; t++) out[t * p + q] = under[q][t];
-                return new Slots(out, most);
-            }
-
-            @Override
-            public void close() {
-                for (Tensor[] t : kept.values()) for (Tensor v : t) v.close();
-                kept.clear();
-            }
         }
 
         @Override

@@ -334,7 +334,7 @@ class CoalitionsTest {
             dev.salient.explain.core.Cost.reset();
             float[] stem = run(create(c[0], o));
             var withStem = dev.salient.explain.core.Cost.counts();
-            Coalitions.useStem = false;
+            CoalitionStem.enabled = false;
             try {
                 dev.salient.explain.core.Cost.reset();
                 float[] whole = run(create(c[0], o));
@@ -343,7 +343,7 @@ class CoalitionsTest {
                 for (float v : whole) max = Math.max(max, Math.abs(v));
                 Parity.assertClose(what + ": first conv by linearity vs the whole model", stem, whole, 1e-5 * max, 1e-4);
             } finally {
-                Coalitions.useStem = true;
+                CoalitionStem.enabled = true;
             }
         }
     }

@@ -1,0 +1,138 @@
+package dev.salient.explain.perturbation;
+
+import dev.salient.engine.Backend;
+import dev.salient.engine.Conv2dGeometry;
+import dev.salient.engine.Tensor;
+import dev.salient.explain.core.Driver;
+import dev.salient.model.Model;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.IntFunction;
+
+/**
+ * A {@link CoalitionStem}'s per-image terms for the images of one chunk
+ * (Backend#coalitionConvPrepare: the baseline's conv and each label's share of the conv of
+ * x − b) and their coalitions' stem outputs (Backend#coalitionConv). An image's terms are made
+ * when it is first evaluated and kept while they fit {@link #KEEP_BYTES}, else made again for
+ * each of its steps (the same bits). The coalition methods and the ablations share it.
+ */
+final class StemTerms implements AutoCloseable {
+    /** Bytes of terms a chunk keeps between its steps. */
+    static final long KEEP_BYTES = 512L << 20;
+
+    /** The slots of one image's output positions: count of them, segs at t·P + p. */
+    private record Slots(int[] segs, int count) {}
+
+    private final CoalitionStem stem;
+    private final Backend b;
+    private final Tensor x, bi;
+    private final boolean zeroBase;
+    private final IntFunction<int[]> labels;
+    private final Conv2dGeometry g;
+    private final Tensor w, bias;
+    private final long[] pooled;
+    private final Map<Integer, Tensor[]> kept = new HashMap<>();
+    private final Map<Integer, Slots> slots = new HashMap<>();
+    private long keptBytes;
+
+    /**
+     * @param x the chunk's images, bi their baselines (x's shape), zeroBase whether every baseline is 0
+     * @param labels the label map (H·W, each ≥ 0) of chunk image i
+     */
+    StemTerms(Model model, CoalitionStem stem, Backend b, Tensor x, Tensor bi, boolean zeroBase, IntFunction<int[]> labels) {
+        this.stem = stem;
+        this.b = b;
+        this.x = x;
+        this.bi = bi;
+        this.zeroBase = zeroBase;
+        this.labels = labels;
+        this.g = stem.geometry(model, (int) x.dim(1), (int) x.dim(2), (int) x.dim(3));
+        this.w = model.weight(b, stem.weight());
+        this.bias = stem.bias() == null ? null : model.weight(b, stem.bias());
+        this.pooled = model.plan(Map.of(model.inputs().get(0).name(), Driver.withRows(x.shape(), 1)),
+                Set.of(model.outputs().get(0).name())).shape(stem.from());
+    }
+
+    /** Writes the coalitions of chunk image i with keep values (count, m) per label to rows row0 + e·images of points. */
+    void evaluate(int i, float[] keeps, int m, int count, Tensor points, int row0, int images) {
+        Slots st = slots.computeIfAbsent(i, k -> slotsOf(labels.apply(k)));
+        Tensor[] t = kept.get(i);
+        boolean keep = t == null && keptBytes + bytes(st.count()) <= KEEP_BYTES;
+        if (t == null) t = prepare(i, st);
+        try {
+            b.coalitionConv(st.segs(), st.count(), t[0], t[1], keeps, m, count, stem.act(), stem.lo(), stem.hi(),
+                    stem.poolOver(g.outH(), g.outW(), pooled), points, row0, images);
+        } finally {
+            if (keep) {
+                kept.put(i, t);
+                keptBytes += bytes(st.count());
+            } else if (!kept.containsKey(i)) {
+                for (Tensor v : t) v.close();
+            }
+        }
+    }
+
+    private long bytes(int sl) {
+        return 4L * (sl + 1) * g.k() * g.outH() * g.outW();
+    }
+
+    private Tensor[] prepare(int i, Slots st) {
+        Tensor part = b.allocate(st.count(), g.k(), g.outH(), g.outW());
+        Tensor bout = null, xi = null, b1 = null;
+        try {
+            bout = b.allocate(g.k(), g.outH(), g.outW());
+            xi = Driver.rows(b, x, i, 1);
+            b1 = zeroBase ? null : Driver.rows(b, bi, i, 1);
+            b.coalitionConvPrepare(xi, b1, labels.apply(i), w, bias, g, st.segs(), st.count(), part, bout);
+            return new Tensor[] {part, bout};
+        } catch (RuntimeException e) {
+            part.close();
+            if (bout != null) bout.close();
+            throw e;
+        } finally {
+            if (xi != null) xi.close();
+            if (b1 != null) b1.close();
+        }
+    }
+
+    /**
+     * The labels under each output position's window, ascending, in slots (slot t of position p at
+     * t·P + p, -1 past the last): as many slots as the most labels under one window.
+     */
+    private Slots slotsOf(int[] labels) {
+        int oh = g.outH(), ow = g.outW(), p = oh * ow, h = g.h(), wd = g.w();
+        int[][] under = new int[p][];
+        int most = 1;
+        int[] buf = new int[g.r() * g.s()];
+        for (int oy = 0; oy < oh; oy++)
+            for (int ox = 0; ox < ow; ox++) {
+                int n = 0;
+                for (int r = 0; r < g.r(); r++) {
+                    int iy = oy * g.strideH() - g.padTop() + r;
+                    if (iy < 0 || iy >= h) continue;
+                    for (int c = 0; c < g.s(); c++) {
+                        int ix = ox * g.strideW() - g.padLeft() + c;
+                        if (ix >= 0 && ix < wd) buf[n++] = labels[iy * wd + ix];
+                    }
+                }
+                Arrays.sort(buf, 0, n);
+                int u = 0;
+                for (int j = 0; j < n; j++) if (j == 0 || buf[j] != buf[j - 1]) buf[u++] = buf[j];
+                under[oy * ow + ox] = Arrays.copyOf(buf, u);
+                most = Math.max(most, u);
+            }
+        int[] out = new int[most * p];
+        Arrays.fill(out, -1);
+        for (int q = 0; q < p; q++)
+            for (int t = 0; t < under[q].length; t++) out[t * p + q] = under[q][t];
+        return new Slots(out, most);
+    }
+
+    @Override
+    public void close() {
+        for (Tensor[] t : kept.values()) for (Tensor v : t) v.close();
+        kept.clear();
+    }
+}
