@@ -161,7 +161,7 @@ public abstract class Ablation extends Explainer {
             int c = (int) x.dim(1), plane = (int) (x.numel() / ((long) cnt * c));
             Tensor bi = Driver.rows(b, base, firstImage, cnt);
             StemTerms terms = stem == null ? null
-                    : new StemTerms(model, stem, b, x, bi, baseline.isZero(), i -> cells[firstImage + i].labels());
+                    : new StemTerms(model, stem, b, x, bi, baseline.isZero(), i -> cells[firstImage + i].labels(), memoryBudget());
             Tensor own;  // the stem's output for the chunk's images, their evaluation 0
             try {
                 own = stem == null ? null : stem.run(model, b, x);

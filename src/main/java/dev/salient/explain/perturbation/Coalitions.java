@@ -212,7 +212,7 @@ public abstract class Coalitions extends Explainer implements Segmented {
             boolean one = sameDesignForEveryImage() && seg.shared();
             Tensor bi = Driver.rows(b, base, firstImage, cnt);
             StemTerms terms = stem == null ? null
-                    : new StemTerms(model, stem, b, x, bi, baseline.isZero(), i -> seg.of(firstImage + i));
+                    : new StemTerms(model, stem, b, x, bi, baseline.isZero(), i -> seg.of(firstImage + i), memoryBudget());
             Tensor own;  // the stem's output for the chunk's images, their first evaluation
             try {
                 own = stem == null ? null : stem.run(model, b, x);

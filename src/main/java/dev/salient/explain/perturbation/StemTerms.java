@@ -15,11 +15,12 @@ import java.util.function.IntFunction;
  * A {@link CoalitionStem}'s per-image terms for the images of one chunk
  * (Backend#coalitionConvPrepare: the baseline's conv and each label's share of the conv of
  * x − b) and their coalitions' stem outputs (Backend#coalitionConv). An image's terms are made
- * when it is first evaluated and kept while they fit {@link #KEEP_BYTES}, else made again for
- * each of its steps (the same bits). The coalition methods and the ablations share it.
+ * when it is first evaluated and kept while they fit a quarter of the explainer's memory budget
+ * (at most {@link #KEEP_BYTES}), else made again for each of its steps (the same bits). The
+ * coalition methods and the ablations share it.
  */
 final class StemTerms implements AutoCloseable {
-    /** Bytes of terms a chunk keeps between its steps. */
+    /** The most bytes of terms a chunk keeps between its steps. */
     static final long KEEP_BYTES = 512L << 20;
 
     /** The slots of one image's output positions: count of them, segs at t·P + p. */
@@ -35,19 +36,23 @@ final class StemTerms implements AutoCloseable {
     private final long[] pooled;
     private final Map<Integer, Tensor[]> kept = new HashMap<>();
     private final Map<Integer, Slots> slots = new HashMap<>();
+    private final long keepBytes;
     private long keptBytes;
 
     /**
      * @param x the chunk's images, bi their baselines (x's shape), zeroBase whether every baseline is 0
      * @param labels the label map (H·W, each ≥ 0) of chunk image i
+     * @param budget the explainer's memory budget in bytes
      */
-    StemTerms(Model model, CoalitionStem stem, Backend b, Tensor x, Tensor bi, boolean zeroBase, IntFunction<int[]> labels) {
+    StemTerms(Model model, CoalitionStem stem, Backend b, Tensor x, Tensor bi, boolean zeroBase, IntFunction<int[]> labels,
+            long budget) {
         this.stem = stem;
         this.b = b;
         this.x = x;
         this.bi = bi;
         this.zeroBase = zeroBase;
         this.labels = labels;
+        this.keepBytes = Math.min(KEEP_BYTES, budget / 4);
         this.g = stem.geometry(model, (int) x.dim(1), (int) x.dim(2), (int) x.dim(3));
         this.w = model.weight(b, stem.weight());
         this.bias = stem.bias() == null ? null : model.weight(b, stem.bias());
@@ -59,7 +64,7 @@ final class StemTerms implements AutoCloseable {
     void evaluate(int i, float[] keeps, int m, int count, Tensor points, int row0, int images) {
         Slots st = slots.computeIfAbsent(i, k -> slotsOf(labels.apply(k)));
         Tensor[] t = kept.get(i);
-        boolean keep = t == null && keptBytes + bytes(st.count()) <= KEEP_BYTES;
+        boolean keep = t == null && keptBytes + bytes(st.count()) <= keepBytes;
         if (t == null) t = prepare(i, st);
         try {
             b.coalitionConv(st.segs(), st.count(), t[0], t[1], keeps, m, count, stem.act(), stem.lo(), stem.hi(),
