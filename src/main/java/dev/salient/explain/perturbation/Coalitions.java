@@ -112,15 +112,16 @@ public abstract class Coalitions extends Explainer implements Segmented {
         Segments.Resolved r = segments.resolve(batch);
         int n = (int) batch.dim(0);
         int[] m = featuresPerImage(r, n);
+        CoalitionStem stem = CoalitionStem.forBatch(model, backend, batch);
         Distinct[] d = new Distinct[n];
         int most = 0;
         for (int i = 0; i < n; i++) {
             d[i] = sameDesignForEveryImage() && i > 0 && m[i] == m[0] ? d[0]
-                    : Distinct.of(design(backend, i, m[i]), evaluations(m[i]), m[i], shareRows);
+                    : Distinct.of(design(backend, i, m[i]), evaluations(m[i]), m[i], shareRows, stem != null);
             most = Math.max(most, d[i].rows.length);
         }
         Tensor base = baseline.build(backend, batch);
-        return new Evaluations(r, m, d, most, base, CoalitionStem.forBatch(model, backend, batch));
+        return new Evaluations(r, m, d, most, base, stem);
     }
 
     /** Whether each distinct coalition of an image runs once ({@link Distinct}); tests compare with every row. */
@@ -132,15 +133,22 @@ public abstract class Coalitions extends Explainer implements Segmented {
      * coalition among them ({@code of}). Equal rows are the same input and the engine gives a row
      * the same bits whatever the batch, so each distinct coalition runs once and its logit serves
      * every row that draws it (KernelSHAP draws the coalitions of one segment and of all but one
-     * again and again); the values are the same bytes as running every row.
+     * again and again); the values are the same bytes as running every row. With {@code image}
+     * (the images lead their evaluations), a row that keeps every segment is the image itself, as
+     * Captum computes it (x·1 + b·0 = x): it does not run, and its coalition index is -1, the
+     * image's own logit.
      */
     private record Distinct(float[] design, int[] rows, int[] of) {
-        static Distinct of(float[] design, int e, int m, boolean share) {
+        static Distinct of(float[] design, int e, int m, boolean share, boolean image) {
             int[] of = new int[e];
             int[] rows = new int[e];
             int d = 0;
             java.util.Map<java.nio.FloatBuffer, Integer> first = new java.util.HashMap<>();
             for (int s = 0; s < e; s++) {
+                if (image && allKept(design, s * m, m)) {
+                    of[s] = -1;
+                    continue;
+                }
                 Integer k = share ? first.putIfAbsent(java.nio.FloatBuffer.wrap(design, s * m, m), d) : null;
                 if (k == null) {
                     rows[d] = s;
@@ -150,6 +158,11 @@ public abstract class Coalitions extends Explainer implements Segmented {
                 }
             }
             return new Distinct(design, Arrays.copyOf(rows, d), of);
+        }
+
+        private static boolean allKept(float[] design, int from, int m) {
+            for (int j = from; j < from + m; j++) if (design[j] != 1f) return false;
+            return true;
         }
     }
 
@@ -291,7 +304,8 @@ public abstract class Coalitions extends Explainer implements Segmented {
                         };
                         // every design row's logit: that of its distinct coalition
                         float[] yi = new float[di.of.length];
-                        for (int e = 0; e < yi.length; e++) yi[e] = y[i * (most + lead) + lead + di.of[e]];
+                        for (int e = 0; e < yi.length; e++)
+                            yi[e] = di.of[e] < 0 ? y[i * (most + lead)] : y[i * (most + lead) + lead + di.of[e]];
                         double[] v = solve(mi, di.design, yi, img);
                         for (int k = 0; k < c; k++)
                             for (int p = 0; p < plane; p++) out[(i * c + k) * plane + p] = (float) v[l[p]];
