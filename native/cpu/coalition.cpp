@@ -267,7 +267,7 @@ extern "C" int coalition_conv_prepare_cpu(const float* x, const float* b, const 
         // sums of a block: (slot, position, filter), the base's at slot `slots`
         std::vector<float> acc((size_t)(slots + 1) * kBlock * k);
         // the taps inside the image of one position: their slot, x - b, b and filter offset
-        std::vector<int> tslot(taps), toff(taps), order(taps);
+        std::vector<int> tslot(taps), toff(taps), order(taps), rs_slot((size_t)r * s);
         std::vector<float> txv(taps), tbv(taps);
 #pragma omp for schedule(static)
         for (int64_t bl = 0; bl < blocks; bl++) {
@@ -276,23 +276,36 @@ extern "C" int coalition_conv_prepare_cpu(const float* x, const float* b, const 
             for (int i = 0; i < n; i++) {
                 const int64_t p = p0 + i;
                 const int oy = (int)(p / ow), ox = (int)(p % ow);
-                int nt = 0, used = 0;
-                for (int ci = 0; ci < c; ci++)
-                    for (int ri = 0; ri < r; ri++) {
-                        const int iy = oy * sh - pt + ri;
-                        if (iy < 0 || iy >= h) continue;
-                        for (int si = 0; si < s; si++) {
-                            const int ix = ox * sw - pl + si;
-                            if (ix < 0 || ix >= wd) continue;
-                            const int64_t q = ((int64_t)ci * h + iy) * wd + ix;
+                // the slot of each tap (r, s) inside the image, the same for every channel (-1 outside)
+                int used = 0;
+                for (int ri = 0; ri < r; ri++) {
+                    const int iy = oy * sh - pt + ri;
+                    for (int si = 0; si < s; si++) {
+                        const int ix = ox * sw - pl + si;
+                        int t = -1;
+                        if (iy >= 0 && iy < h && ix >= 0 && ix < wd) {
                             const int32_t lab = labels[(int64_t)iy * wd + ix];
-                            int t = 0;
+                            t = 0;
                             while (t < slots && segs[t * P + p] != lab) t++;
                             if (t == slots) {
                                 bad = 1;
-                                continue;
+                                t = -1;
+                            } else {
+                                used = std::max(used, t + 1);
                             }
-                            used = std::max(used, t + 1);
+                        }
+                        rs_slot[ri * s + si] = t;
+                    }
+                }
+                int nt = 0;
+                for (int ci = 0; ci < c; ci++)
+                    for (int ri = 0; ri < r; ri++) {
+                        const int iy = oy * sh - pt + ri;
+                        for (int si = 0; si < s; si++) {
+                            const int t = rs_slot[ri * s + si];
+                            if (t < 0) continue;
+                            const int ix = ox * sw - pl + si;
+                            const int64_t q = ((int64_t)ci * h + iy) * wd + ix;
                             tslot[nt] = t;
                             tbv[nt] = b ? b[q] : 0.f;
                             txv[nt] = x[q] - tbv[nt];
