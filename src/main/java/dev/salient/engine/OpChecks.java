@@ -560,21 +560,29 @@ public final class OpChecks {
         requireShape(part, new long[] {slots, g.k(), g.outH(), g.outW()}, "coalitionConvPrepare part");
         requireShape(bout, new long[] {g.k(), g.outH(), g.outW()}, "coalitionConvPrepare bout");
         // every label under a position's window is one of its slots, so no engine drops a tap
+        int top = 0;
+        for (int v : labels) top = Math.max(top, v);
+        int[] stamp = new int[top + 1];  // position q + 1 where label v is a slot
         for (int oy = 0; oy < g.outH(); oy++)
-            for (int ox = 0; ox < g.outW(); ox++)
+            for (int ox = 0; ox < g.outW(); ox++) {
+                int q = oy * g.outW() + ox;
+                for (int t = 0; t < slots; t++) {
+                    int v = segs[(int) (t * p) + q];
+                    if (v >= 0 && v <= top) stamp[v] = q + 1;
+                }
                 for (int r = 0; r < g.r(); r++) {
                     int iy = oy * g.strideH() - g.padTop() + r;
                     if (iy < 0 || iy >= g.h()) continue;
                     for (int s = 0; s < g.s(); s++) {
                         int ix = ox * g.strideW() - g.padLeft() + s;
                         if (ix < 0 || ix >= g.w()) continue;
-                        int lab = labels[iy * g.w() + ix], t = 0, q = oy * g.outW() + ox;
-                        while (t < slots && segs[(int) (t * p) + q] != lab) t++;
-                        if (t == slots)
+                        int lab = labels[iy * g.w() + ix];
+                        if (stamp[lab] != q + 1)
                             throw new SalientException("coalitionConvPrepare: label " + lab + " at (" + iy + ", " + ix
                                     + ") is in none of the slots of output (" + oy + ", " + ox + ")");
                     }
                 }
+            }
     }
 
     /** The arguments of {@link Backend#coalitionConv}; returns the floats of one row of y. */

@@ -108,30 +108,40 @@ final class StemTerms implements AutoCloseable {
      */
     private Slots slotsOf(int[] labels) {
         int oh = g.outH(), ow = g.outW(), p = oh * ow, h = g.h(), wd = g.w();
-        int[][] under = new int[p][];
-        int most = 1;
-        int[] buf = new int[g.r() * g.s()];
+        int top = 0;
+        for (int v : labels) top = Math.max(top, v);
+        int[] stamp = new int[top + 1];  // position q + 1 where label v was last seen
+        int[] under = new int[p * Math.min(64, g.r() * g.s())];
+        int[] count = new int[p];
+        int most = 1, width = Math.min(64, g.r() * g.s());
         for (int oy = 0; oy < oh; oy++)
             for (int ox = 0; ox < ow; ox++) {
-                int n = 0;
+                int q = oy * ow + ox, n = 0, base = q * width;
                 for (int r = 0; r < g.r(); r++) {
                     int iy = oy * g.strideH() - g.padTop() + r;
                     if (iy < 0 || iy >= h) continue;
                     for (int c = 0; c < g.s(); c++) {
                         int ix = ox * g.strideW() - g.padLeft() + c;
-                        if (ix >= 0 && ix < wd) buf[n++] = labels[iy * wd + ix];
+                        if (ix < 0 || ix >= wd) continue;
+                        int v = labels[iy * wd + ix];
+                        if (stamp[v] == q + 1) continue;
+                        stamp[v] = q + 1;
+                        // insertion into the ascending list of this position's labels
+                        int j = n++;
+                        while (j > 0 && under[base + j - 1] > v) {
+                            under[base + j] = under[base + j - 1];
+                            j--;
+                        }
+                        under[base + j] = v;
                     }
                 }
-                Arrays.sort(buf, 0, n);
-                int u = 0;
-                for (int j = 0; j < n; j++) if (j == 0 || buf[j] != buf[j - 1]) buf[u++] = buf[j];
-                under[oy * ow + ox] = Arrays.copyOf(buf, u);
-                most = Math.max(most, u);
+                count[q] = n;
+                most = Math.max(most, n);
             }
         int[] out = new int[most * p];
         Arrays.fill(out, -1);
         for (int q = 0; q < p; q++)
-            for (int t = 0; t < under[q].length; t++) out[t * p + q] = under[q][t];
+            for (int t = 0; t < count[q]; t++) out[t * p + q] = under[q * width + t];
         return new Slots(out, most);
     }
 
