@@ -6,7 +6,6 @@ import dev.salient.explain.Baseline;
 import dev.salient.explain.Explainer;
 import dev.salient.explain.core.Driver;
 import dev.salient.explain.core.Expansion;
-import dev.salient.explain.core.ForwardOnly;
 import dev.salient.explain.core.Scorer;
 import dev.salient.explain.core.Tape;
 import dev.salient.model.Model;
@@ -120,34 +119,16 @@ public abstract class Ablation extends Explainer {
         }
     }
 
-    private final class Evaluations extends ForwardOnly {
+    private final class Evaluations extends StemEvaluations {
         private final Features features;
         private final Tensor base;
-        private final CoalitionStem stem;
         private final Cells[] cells;
 
         Evaluations(Features features, Tensor base, CoalitionStem stem, Cells[] cells) {
-            super(features.count() + 1);
+            super(features.count() + 1, stem);
             this.features = features;
             this.base = base;
-            this.stem = stem;
             this.cells = cells;
-        }
-
-        @Override
-        public String from() {
-            return stem == null ? null : stem.from();
-        }
-
-        @Override
-        public boolean fromIsWhole() {
-            return true;
-        }
-
-        /** With the stem, evaluation 0 is the image run through the model's own graph: the driver reads its target there. */
-        @Override
-        public boolean imagesLead() {
-            return stem != null;
         }
 
         @Override
@@ -160,24 +141,22 @@ public abstract class Ablation extends Explainer {
             int cnt = (int) x.dim(0);
             int c = (int) x.dim(1), plane = (int) (x.numel() / ((long) cnt * c));
             Tensor bi = Driver.rows(b, base, firstImage, cnt);
-            StemTerms terms = stem == null ? null
-                    : new StemTerms(model, stem, b, x, bi, baseline.isZero(), i -> cells[firstImage + i].labels(), memoryBudget());
-            Tensor own;  // the stem's output for the chunk's images, their evaluation 0
+            StemTerms terms;
             try {
-                own = stem == null ? null : stem.run(model, b, x);
+                terms = stem == null ? null
+                        : new StemTerms(model, stem, b, x, bi, baseline.isZero(), i -> cells[firstImage + i].labels(), memoryBudget());
             } catch (RuntimeException e) {
-                if (terms != null) terms.close();
                 bi.close();
                 throw e;
             }
             return new ScoredChunk() {
-                /** Keep values (count, cells) of evaluations [e0, e0+count) of chunk image i, each ≥ 1: feature e - 1 ablated. */
-                private float[] keeps(int i, int e0, int count) {
+                /** Keep values (count, cells) of coalitions [c0, c0+count) of chunk image i: coalition c ablates feature c. */
+                private float[] keeps(int i, int c0, int count) {
                     Cells c = cells[firstImage + i];
                     float[] k = new float[count * c.count()];
                     Arrays.fill(k, 1f);
                     for (int s = 0; s < count; s++)
-                        for (int cell : c.ofFeature()[e0 + s - 1]) k[s * c.count() + cell] = 0f;
+                        for (int cell : c.ofFeature()[c0 + s]) k[s * c.count() + cell] = 0f;
                     return k;
                 }
 
@@ -196,12 +175,7 @@ public abstract class Ablation extends Explainer {
                 @Override
                 public void expand(Backend bb, int s0, int count, Tensor points) {
                     if (terms != null) {
-                        int skip = s0 == 0 ? 1 : 0;
-                        if (skip == 1) bb.copyRange(own, 0, points, 0, own.numel());
-                        if (count > skip)
-                            for (int i = 0; i < cnt; i++)
-                                terms.evaluate(i, keeps(i, s0 + skip, count - skip), cells[firstImage + i].count(), count - skip,
-                                        points, skip * cnt + i, cnt);
+                        terms.expand(s0, count, points, this::keeps, i -> cells[firstImage + i].count());
                         return;
                     }
                     Scorer.blend(bb, x, bi, features.shared(), (b1, i, e0, n) -> b1.upload(masks(firstImage + i, e0, n), n, plane),
@@ -237,7 +211,6 @@ public abstract class Ablation extends Explainer {
                 @Override
                 public void close() {
                     if (terms != null) terms.close();
-                    if (own != null) own.close();
                     bi.close();
                 }
             };

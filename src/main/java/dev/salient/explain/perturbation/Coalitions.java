@@ -7,7 +7,6 @@ import dev.salient.explain.Baseline;
 import dev.salient.explain.Explainer;
 import dev.salient.explain.core.Driver;
 import dev.salient.explain.core.Expansion;
-import dev.salient.explain.core.ForwardOnly;
 import dev.salient.explain.core.Scorer;
 import dev.salient.explain.core.Tape;
 import dev.salient.model.Model;
@@ -171,46 +170,23 @@ public abstract class Coalitions extends Explainer implements Segmented {
      * distinct coalitions; every image runs D = max D_i, the rows past D_i keep every segment and
      * are not read.
      */
-    private final class Evaluations extends ForwardOnly {
+    private final class Evaluations extends StemEvaluations {
         private final Segments.Resolved seg;
         private final int[] m;
         private final Distinct[] d;
         private final int most;
         private final Tensor base;
-        private final CoalitionStem stem;
-
         /** 1 when each image's first evaluation is the image itself (with the stem), else 0. */
         private final int lead;
 
         Evaluations(Segments.Resolved seg, int[] m, Distinct[] d, int most, Tensor base, CoalitionStem stem) {
-            super(most + (stem == null ? 0 : 1));
+            super(most + (stem == null ? 0 : 1), stem);
             this.seg = seg;
             this.m = m;
             this.d = d;
             this.most = most;
             this.base = base;
-            this.stem = stem;
             this.lead = stem == null ? 0 : 1;
-        }
-
-        /**
-         * With the stem, each image is its own first evaluation: the graph up to the stem's output run
-         * on the image, then the rest with its coalitions, so the image's logits are the model's own
-         * bits and the driver reads its target and score there instead of running it alone first.
-         */
-        @Override
-        public boolean imagesLead() {
-            return lead == 1;
-        }
-
-        @Override
-        public String from() {
-            return stem == null ? null : stem.from();
-        }
-
-        @Override
-        public boolean fromIsWhole() {
-            return true;
         }
 
         @Override
@@ -224,13 +200,11 @@ public abstract class Coalitions extends Explainer implements Segmented {
             int c = (int) x.dim(1), h = (int) x.dim(2), w = (int) x.dim(3), plane = h * w;
             boolean one = sameDesignForEveryImage() && seg.shared();
             Tensor bi = Driver.rows(b, base, firstImage, cnt);
-            StemTerms terms = stem == null ? null
-                    : new StemTerms(model, stem, b, x, bi, baseline.isZero(), i -> seg.of(firstImage + i), memoryBudget());
-            Tensor own;  // the stem's output for the chunk's images, their first evaluation
+            StemTerms terms;
             try {
-                own = stem == null ? null : stem.run(model, b, x);
+                terms = stem == null ? null
+                        : new StemTerms(model, stem, b, x, bi, baseline.isZero(), i -> seg.of(firstImage + i), memoryBudget());
             } catch (RuntimeException e) {
-                if (terms != null) terms.close();
                 bi.close();
                 throw e;
             }
@@ -264,13 +238,7 @@ public abstract class Coalitions extends Explainer implements Segmented {
                 @Override
                 public void expand(Backend bb, int s0, int count, Tensor points) {
                     if (terms != null) {
-                        // evaluation 0 is the image (its stem output), evaluation e ≥ 1 coalition e - 1
-                        int skip = s0 == 0 ? 1 : 0;
-                        if (skip == 1) bb.copyRange(own, 0, points, 0, own.numel());
-                        if (count > skip)
-                            for (int i = 0; i < cnt; i++)
-                                terms.evaluate(i, keeps(i, s0 + skip - 1, count - skip), m[firstImage + i], count - skip, points,
-                                        skip * cnt + i, cnt);
+                        terms.expand(s0, count, points, this::keeps, i -> m[firstImage + i]);
                         return;
                     }
                     Scorer.blend(bb, x, bi, one, (b1, i, e0, n) -> b1.upload(masks(i, e0, n), n, plane), s0, count, points);
@@ -316,7 +284,6 @@ public abstract class Coalitions extends Explainer implements Segmented {
                 @Override
                 public void close() {
                     if (terms != null) terms.close();
-                    if (own != null) own.close();
                     bi.close();
                 }
             };

@@ -16,12 +16,20 @@ import java.util.function.IntFunction;
  * (Backend#coalitionConvPrepare: the baseline's conv and each label's share of the conv of
  * x − b) and their coalitions' stem outputs (Backend#coalitionConv). An image's terms are made
  * when it is first evaluated and kept while they fit a quarter of the explainer's memory budget
- * (at most {@link #KEEP_BYTES}), else made again for each of its steps (the same bits). The
- * coalition methods and the ablations share it.
+ * (at most {@link #KEEP_BYTES}), else made again for each of its steps (the same bits). Each
+ * image's evaluation 0 is the image itself: the graph up to the stem's output run on it, so its
+ * logits are the model's own bits; evaluation e ≥ 1 is its coalition e − 1. The coalition
+ * methods and the ablations share it.
  */
 final class StemTerms implements AutoCloseable {
     /** The most bytes of terms a chunk keeps between its steps. */
     static final long KEEP_BYTES = 512L << 20;
+
+    /** Coalitions [c0, c0+count) of chunk image i: their keep values (count, labels) per label. */
+    @FunctionalInterface
+    interface Keeps {
+        float[] of(int image, int c0, int count);
+    }
 
     /** The slots of one image's output positions: count of them, segs at t·P + p. */
     private record Slots(int[] segs, int count) {}
@@ -34,6 +42,7 @@ final class StemTerms implements AutoCloseable {
     private final Conv2dGeometry g;
     private final Tensor w, bias;
     private final long[] pooled;
+    private final Tensor own;  // the stem's output for the chunk's images, their evaluation 0
     private final Map<Integer, Tensor[]> kept = new HashMap<>();
     private final Map<Integer, Slots> slots = new HashMap<>();
     private final long keepBytes;
@@ -58,10 +67,25 @@ final class StemTerms implements AutoCloseable {
         this.bias = stem.bias() == null ? null : model.weight(b, stem.bias());
         this.pooled = model.plan(Map.of(model.inputs().get(0).name(), Driver.withRows(x.shape(), 1)),
                 Set.of(model.outputs().get(0).name())).shape(stem.from());
+        this.own = stem.run(model, b, x);
+    }
+
+    /**
+     * Writes evaluations [s0, s0+count) of the chunk's images into points at the stem's output:
+     * row s·images + i for evaluation s0+s of image i, evaluation 0 the image, e ≥ 1 coalition e − 1
+     * ({@code labelsOf}: the number of labels of chunk image i).
+     */
+    void expand(int s0, int count, Tensor points, Keeps keeps, java.util.function.IntUnaryOperator labelsOf) {
+        int images = (int) x.dim(0), skip = s0 == 0 ? 1 : 0;
+        if (skip == 1) b.copyRange(own, 0, points, 0, own.numel());
+        if (count > skip)
+            for (int i = 0; i < images; i++)
+                evaluate(i, keeps.of(i, s0 + skip - 1, count - skip), labelsOf.applyAsInt(i), count - skip, points, skip * images + i,
+                        images);
     }
 
     /** Writes the coalitions of chunk image i with keep values (count, m) per label to rows row0 + e·images of points. */
-    void evaluate(int i, float[] keeps, int m, int count, Tensor points, int row0, int images) {
+    private void evaluate(int i, float[] keeps, int m, int count, Tensor points, int row0, int images) {
         Slots st = slots.computeIfAbsent(i, k -> slotsOf(labels.apply(k)));
         Tensor[] t = kept.get(i);
         boolean keep = t == null && keptBytes + bytes(st.count()) <= keepBytes;
@@ -149,5 +173,6 @@ final class StemTerms implements AutoCloseable {
     public void close() {
         for (Tensor[] t : kept.values()) for (Tensor v : t) v.close();
         kept.clear();
+        own.close();
     }
 }
