@@ -100,17 +100,21 @@ void plane_scalar(const float* bk, const float* part, int64_t ps, const Groups& 
 SALIENT_AVX512_BEGIN
 // plane_scalar for E evaluations at once (their designs z + e·m, outputs out[e]), 16 positions a
 // vector, so that each group's partials and indices are read once for the E: the segment's
-// coefficient is looked up in registers (m ≤ 32) or gathered.
-template <int E>
+// coefficient is looked up in registers, from T tables of 16 per evaluation (T = 1, 2 or 4: up to
+// 16, 32 or 64 segments; the 64-entry lookup takes two 32-entry ones and bit 5 of the index), or
+// gathered (T = 0). Returns bit e set where out[e] has a NaN.
+template <int E, int T>
 unsigned plane_avx512(const float* bk, const float* part, int64_t ps, const Groups& g, const float* z, int m, int act,
                       float lo, float hi, float* const* out, int64_t ldo) {
     unsigned nan = 0;
-    __m512 z0[E], z1[E];
-    for (int e = 0; e < E; e++) {
-        z0[e] = _mm512_maskz_loadu_ps((__mmask16)(m >= 16 ? 0xFFFF : (1u << m) - 1), z + e * m);
-        z1[e] = m > 16 ? _mm512_maskz_loadu_ps((__mmask16)(m >= 32 ? 0xFFFF : (1u << (m - 16)) - 1), z + e * m + 16)
-                       : _mm512_setzero_ps();
-    }
+    __m512 tab[E][T > 0 ? T : 1];
+    for (int e = 0; e < E; e++)
+        for (int q = 0; q < T; q++) {
+            const int left = m - 16 * q;
+            tab[e][q] = left <= 0 ? _mm512_setzero_ps()
+                                  : _mm512_maskz_loadu_ps((__mmask16)(left >= 16 ? 0xFFFF : (1u << left) - 1), z + e * m + 16 * q);
+        }
+    const __m512i bit5 = _mm512_set1_epi32(32);
     const __m512 vlo = _mm512_set1_ps(act == SALIENT_COALITION_RELU ? 0.f : lo), vhi = _mm512_set1_ps(hi);
     for (int y = 0; y < g.oh; y++)
         for (int gx = 0; gx < g.per_row; gx++) {
@@ -124,10 +128,15 @@ unsigned plane_avx512(const float* bk, const float* part, int64_t ps, const Grou
             for (int t = 0; t < used; t++) {
                 const __m512i i = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i*)(g.idx.data() + t * g.slot_stride + i0)));
                 const __m512 pv = _mm512_maskz_loadu_ps(live, part + t * ps + p0);
+                const __mmask16 upper = T == 4 ? _mm512_test_epi32_mask(i, bit5) : (__mmask16)0;
                 for (int e = 0; e < E; e++) {
-                    const __m512 c = m <= 16 ? _mm512_permutexvar_ps(i, z0[e])
-                                     : m <= 32 ? _mm512_permutex2var_ps(z0[e], i, z1[e])
-                                               : _mm512_i32gather_ps(i, z + e * m, 4);
+                    __m512 c;
+                    if (T == 1) c = _mm512_permutexvar_ps(i, tab[e][0]);
+                    else if (T == 2) c = _mm512_permutex2var_ps(tab[e][0], i, tab[e][1]);
+                    else if (T == 4)
+                        c = _mm512_mask_blend_ps(upper, _mm512_permutex2var_ps(tab[e][0], i, tab[e][1]),
+                                                 _mm512_permutex2var_ps(tab[e][2], i, tab[e][3]));
+                    else c = _mm512_i32gather_ps(i, z + e * m, 4);
                     a[e] = _mm512_fmadd_ps(c, pv, a[e]);
                 }
             }
@@ -139,6 +148,22 @@ unsigned plane_avx512(const float* bk, const float* part, int64_t ps, const Grou
             }
         }
     return nan;
+}
+
+// plane_avx512 with E evaluations, its lookup chosen by the number of segments m.
+template <int E>
+unsigned plane_avx512_for(const float* bk, const float* part, int64_t ps, const Groups& g, const float* z, int m, int act,
+                          float lo, float hi, float* const* out, int64_t ldo) {
+    if (m <= 16) return plane_avx512<E, 1>(bk, part, ps, g, z, m, act, lo, hi, out, ldo);
+    if (m <= 32) return plane_avx512<E, 2>(bk, part, ps, g, z, m, act, lo, hi, out, ldo);
+    if (m <= 64) {
+        // four 16-entry tables an evaluation: at most 4 evaluations a pass
+        constexpr int F = E > 4 ? 4 : E;
+        unsigned nan = 0;
+        for (int e = 0; e < E; e += F) nan |= plane_avx512<F, 4>(bk, part, ps, g, z + (int64_t)e * m, m, act, lo, hi, out + e, ldo) << e;
+        return nan;
+    }
+    return plane_avx512<E, 0>(bk, part, ps, g, z, m, act, lo, hi, out, ldo);
 }
 
 // The pool of pool_plane (below) on a plane without NaN, where the scan's rule is vmaxps(v, best)
@@ -401,9 +426,9 @@ extern "C" int coalition_conv_cpu(const int32_t* segs, const float* part, const 
                 unsigned nan = ~0u;  // planes that may hold a NaN
 #if SALIENT_HAVE_AVX512
                 if (wide && ne == kEvals)
-                    nan = plane_avx512<kEvals>(bk, pk, (int64_t)k * P, g, z, m, act, lo, hi, dst, ow);
+                    nan = plane_avx512_for<kEvals>(bk, pk, (int64_t)k * P, g, z, m, act, lo, hi, dst, ow);
                 else if (wide)
-                    nan = plane_avx512<1>(bk, pk, (int64_t)k * P, g, z, m, act, lo, hi, dst, ow);
+                    nan = plane_avx512_for<1>(bk, pk, (int64_t)k * P, g, z, m, act, lo, hi, dst, ow);
                 else
 #endif
                     plane_scalar(bk, pk, (int64_t)k * P, g, z, act, lo, hi, dst[0], ow);

@@ -14,8 +14,8 @@ import org.junit.jupiter.api.Test;
  * definition written out in double: blend each coalition's image, conv, activation, max pool.
  * Geometries cover the ResNet stem (7x7 stride 2, Relu, 3x3 stride-2 pool), a MobileNet stem
  * (3x3 stride 2, Clip, no pool), asymmetric pads, a 2x2 pool (the scalar pass), widths that are
- * no multiple of 16, segment counts on each of the three coefficient paths (≤ 16 and ≤ 32 in
- * registers, gathered past 32) and a baseline that is not zero. Each output is one chain in slot
+ * no multiple of 16, segment counts on each of the four coefficient paths (≤ 16, ≤ 32 and ≤ 64 in
+ * registers, gathered past 64) and a baseline that is not zero. Each output is one chain in slot
  * order, so the bits do not depend on how the coalitions are split into calls or on the
  * instruction set.
  */
@@ -57,6 +57,7 @@ public class CoalitionConvTest {
                 new int[] {2, 2, 2, 2, 0, 0}, 40, false));
         c.add(new Case(new Conv2dGeometry(1, 3, 64, 64, 32, 7, 7, 2, 2, 3, 3, 3, 3, 1, 1, 1), Activation.RELU, 0, 0,
                 new int[] {3, 3, 2, 2, 1, 1}, 12, false));
+        c.add(new Case(new Conv2dGeometry(1, 3, 40, 40, 16, 5, 5, 1, 1, 2, 2, 2, 2, 1, 1, 1), Activation.RELU, 0, 0, null, 70, true));
         return c;
     }
 

@@ -20,7 +20,7 @@ import org.junit.jupiter.api.Test;
  * CUDA parity of the first conv under coalition masks (kernels/coalition.cu): the shares, the
  * baseline's conv and every coalition's activated, pooled rows bit for bit the CPU's, on
  * CoalitionConvTest's geometries (ResNet and MobileNet stems, asymmetric pads, a 2x2 pool, the
- * three coefficient paths, a baseline), written to rows first + e·step of a larger output, with
+ * four coefficient paths, a baseline), written to rows first + e·step of a larger output, with
  * a NaN pixel on one; and a bad slot is one line before any launch. Skips without a CUDA device.
  */
 class CudaCoalitionConvTest {
