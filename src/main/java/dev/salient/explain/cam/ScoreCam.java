@@ -9,7 +9,9 @@ import dev.salient.explain.MethodOption;
 import dev.salient.explain.MethodOptions;
 import dev.salient.explain.MethodSpec;
 import dev.salient.explain.core.Driver;
-import dev.salient.explain.core.ForwardOnly;
+import dev.salient.explain.perturbation.CoalitionStem;
+import dev.salient.explain.perturbation.StemEvaluations;
+import dev.salient.explain.perturbation.StemTerms;
 import dev.salient.explain.core.Layers;
 import dev.salient.explain.core.Scorer;
 import dev.salient.explain.core.Tape;
@@ -76,10 +78,104 @@ public final class ScoreCam extends Explainer {
         Layers.requireSpatial(model, t, batch.shape(), name());
         Tensor a = Driver.prefixRows(model, backend, batch, t, memoryBudget());
         try {
-            return new Channels(backend, a, batch.shape());
+            CoalitionStem stem = a.rank() == 4 ? CoalitionStem.forBatch(model, backend, batch) : null;
+            Bilinear up = stem == null ? null : Bilinear.of(stem, model, a, batch);
+            return new Channels(backend, a, batch.shape(), up == null ? null : stem, up);
         } catch (RuntimeException e) {
             a.close();
             throw e;
+        }
+    }
+
+    /**
+     * Score-CAM's masks through the model's first conv by its linearity ({@link CoalitionStem}): the
+     * mask of channel k is U â_k, the aligned-corners bilinear upsampling of its normalised plane
+     * â_k = (f − min Uf)/(max Uf − min Uf + 1e-8) (the normalisation is affine, and U keeps
+     * constants), so x ⊙ M_k = Σ over a pixel's four cell corners of (weight · x) at the corner's
+     * label: four weighted roles of one label map (the grid points), and â_k the keep values.
+     *
+     * @param roles the four corners' labels and weights, the same for every image
+     * @param stepY the source step of an output row (the resample's own), stepX of a column
+     * @param ry the output rows at the ends of each source cell, rx the columns
+     */
+    private record Bilinear(StemTerms.Role[] roles, int h, int w, float stepY, float stepX, int[] ry, int[] rx) {
+        /**
+         * The basis for planes of a's size upsampled to the batch's, or null when a window of the
+         * stem spans more than four of its cells (more slots than the engines take).
+         */
+        static Bilinear of(CoalitionStem stem, Model model, Tensor a, Tensor batch) {
+            int h = (int) a.dim(2), w = (int) a.dim(3), oh = (int) batch.dim(2), ow = (int) batch.dim(3);
+            var g = stem.geometry(model, (int) batch.dim(1), oh, ow);
+            float sy = aligned(h, oh), sx = aligned(w, ow);
+            if (h < 2 || w < 2 || (g.r() - 1) * sy > 3 || (g.s() - 1) * sx > 3) return null;
+            int p = oh * ow;
+            int[][] labels = new int[4][p];
+            float[][] scale = new float[4][p];
+            for (int y = 0; y < oh; y++) {
+                float fy0 = y * sy;
+                int y0 = Math.min((int) Math.floor(fy0), h - 1), y1 = Math.min(y0 + 1, h - 1);
+                float fy = fy0 - y0;
+                for (int x = 0; x < ow; x++) {
+                    float fx0 = x * sx;
+                    int x0 = Math.min((int) Math.floor(fx0), w - 1), x1 = Math.min(x0 + 1, w - 1);
+                    float fx = fx0 - x0;
+                    int q = y * ow + x;
+                    labels[0][q] = y0 * w + x0;
+                    scale[0][q] = (1 - fy) * (1 - fx);
+                    labels[1][q] = y0 * w + x1;
+                    scale[1][q] = (1 - fy) * fx;
+                    labels[2][q] = y1 * w + x0;
+                    scale[2][q] = fy * (1 - fx);
+                    labels[3][q] = y1 * w + x1;
+                    scale[3][q] = fy * fx;
+                }
+            }
+            StemTerms.Role[] roles = new StemTerms.Role[4];
+            for (int r = 0; r < 4; r++) roles[r] = new StemTerms.Role(labels[r], scale[r]);
+            return new Bilinear(roles, h, w, sy, sx, extremes(h, oh, sy), extremes(w, ow, sx));
+        }
+
+        /**
+         * â of one plane f (h·w): (f − min Uf)/(max Uf − min Uf + 1e-8), the extremes of the upsampled
+         * plane found at the first and last sampled row and column of each cell (bilinear in a cell,
+         * so monotone along each axis between them).
+         */
+        float[] normalised(float[] f, int off) {
+            float lo = Float.POSITIVE_INFINITY, hi = Float.NEGATIVE_INFINITY;
+            for (int a = 0; a < ry.length; a++)
+                for (int b = 0; b < rx.length; b++) {
+                    float v = at(f, off, ry[a] * stepY, rx[b] * stepX);
+                    lo = Math.min(lo, v);
+                    hi = Math.max(hi, v);
+                }
+            float[] z = new float[h * w];
+            float d = hi - lo + 1e-8f;
+            for (int j = 0; j < z.length; j++) z[j] = (f[off + j] - lo) / d;
+            return z;
+        }
+
+        /** The first and last output index sampled in each source cell along an axis of n samples upsampled to m. */
+        private static int[] extremes(int n, int m, float step) {
+            java.util.TreeSet<Integer> out = new java.util.TreeSet<>();
+            int prev = -1;
+            for (int i = 0; i < m; i++) {
+                int c = Math.min((int) Math.floor(i * step), n - 1);
+                if (c != prev) {
+                    if (i > 0) out.add(i - 1);
+                    out.add(i);
+                    prev = c;
+                }
+            }
+            out.add(m - 1);
+            return out.stream().mapToInt(Integer::intValue).toArray();
+        }
+
+        private float at(float[] f, int off, float sy, float sx) {
+            int y0 = Math.min((int) Math.floor(sy), h - 1), y1 = Math.min(y0 + 1, h - 1);
+            int x0 = Math.min((int) Math.floor(sx), w - 1), x1 = Math.min(x0 + 1, w - 1);
+            float fy = sy - y0, fx = sx - x0;
+            return (1 - fy) * (1 - fx) * f[off + y0 * w + x0] + (1 - fy) * fx * f[off + y0 * w + x1]
+                    + fy * (1 - fx) * f[off + y1 * w + x0] + fy * fx * f[off + y1 * w + x1];
         }
     }
 
@@ -167,19 +263,22 @@ public final class ScoreCam extends Explainer {
         return m > 1 ? (float) ((double) (n - 1) / (m - 1)) : 0f;
     }
 
-    private final class Channels extends ForwardOnly {
+    private final class Channels extends StemEvaluations {
         private final Tensor a, zero;
         private final long[] inputShape;
         private final int channels;
         private final long plane;
         private final int[][] evals, evalOf;
+        private final Bilinear up;
+        private final int lead;  // 1 when each image is its own evaluation 0 (with the stem)
+        private float[] planes;  // a on the host, with the stem
 
-        Channels(Backend b, Tensor a, long[] inputShape) {
-            this(a, inputShape, plan(b, a), b);
+        Channels(Backend b, Tensor a, long[] inputShape, CoalitionStem stem, Bilinear up) {
+            this(a, inputShape, plan(b, a), b, stem, up);
         }
 
-        private Channels(Tensor a, long[] inputShape, int[][][] plan, Backend b) {
-            super(most(plan[0]));
+        private Channels(Tensor a, long[] inputShape, int[][][] plan, Backend b, CoalitionStem stem, Bilinear up) {
+            super(most(plan[0]) + (stem == null ? 0 : 1), stem);
             this.a = a;
             this.inputShape = inputShape;
             this.channels = (int) a.dim(1);
@@ -187,6 +286,21 @@ public final class ScoreCam extends Explainer {
             this.evals = plan[0];
             this.evalOf = plan[1];
             this.zero = b.zeros(Driver.withRows(inputShape, 1));
+            this.up = up;
+            this.lead = stem == null ? 0 : 1;
+        }
+
+        /** Keep values (count, h·w) of masked evaluations [c0, c0+count) of batch image i: â of each one's channel (0 for the zero mask). */
+        private float[] keeps(int image, int c0, int count) {
+            if (planes == null) planes = a.toArray();
+            int hw = (int) plane;
+            float[] out = new float[count * hw];
+            int[] ev = evals[image];
+            for (int s = 0; s < count; s++) {
+                int k = c0 + s < ev.length ? ev[c0 + s] : -1;
+                if (k >= 0) System.arraycopy(up.normalised(planes, ((image * channels) + k) * hw), 0, out, s * hw, hw);
+            }
+            return out;
         }
 
         @Override
@@ -220,10 +334,20 @@ public final class ScoreCam extends Explainer {
         @Override
         public Chunk begin(Backend b, Tensor x, int firstImage) {
             int cnt = (int) x.dim(0);
+            StemTerms terms = stem == null ? null : new StemTerms(model, stem, b, x, null, true, i -> up.roles(), memoryBudget());
             return new ScoredChunk() {
                 @Override
                 public void expand(Backend bb, int s0, int count, Tensor points) {
+                    if (terms != null) {
+                        terms.expand(s0, count, points, (i, c0, n) -> keeps(firstImage + i, c0, n), i -> (int) plane);
+                        return;
+                    }
                     Scorer.blend(bb, x, zero, false, (b1, i, e0, n) -> masksOf(b1, firstImage + i, e0, n), s0, count, points);
+                }
+
+                @Override
+                public void close() {
+                    if (terms != null) terms.close();
                 }
 
                 @Override
@@ -232,7 +356,7 @@ public final class ScoreCam extends Explainer {
                     float[] y = acc.toArray();
                     float[] s = new float[cnt * channels];
                     for (int i = 0; i < cnt; i++)
-                        for (int k = 0; k < channels; k++) s[i * channels + k] = y[i * perImage() + evalOf[firstImage + i][k]];
+                        for (int k = 0; k < channels; k++) s[i * channels + k] = y[i * perImage() + lead + evalOf[firstImage + i][k]];
                     long spatial = plane;
                     try (Tensor sc = bb.upload(s, cnt, channels); Tensor wt = bb.allocate(cnt, channels);
                             Tensor ai = Driver.rows(bb, a, firstImage, cnt)) {

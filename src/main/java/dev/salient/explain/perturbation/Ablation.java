@@ -144,7 +144,7 @@ public abstract class Ablation extends Explainer {
             StemTerms terms;
             try {
                 terms = stem == null ? null
-                        : new StemTerms(model, stem, b, x, bi, baseline.isZero(), i -> cells[firstImage + i].labels(), memoryBudget());
+                        : new StemTerms(model, stem, b, x, bi, baseline.isZero(), i -> new StemTerms.Role[] {new StemTerms.Role(cells[firstImage + i].labels(), null)}, memoryBudget());
             } catch (RuntimeException e) {
                 bi.close();
                 throw e;

@@ -29,18 +29,18 @@ import java.util.Set;
  * @param pool null or the max pool's (kh, kw, sh, sw, padTop, padLeft) after the activation
  * @param from the tensor the rest of the graph starts from: the pool's output, else the activation's, else the conv's
  */
-record CoalitionStem(String weight, String bias, long[] strides, long[] pads, Activation act, float lo, float hi,
+public record CoalitionStem(String weight, String bias, long[] strides, long[] pads, Activation act, float lo, float hi,
         int[] pool, String from) {
 
-    /** Whether the perturbation methods take the stem where the backend can; tests compare with the whole model. */
-    static volatile boolean enabled = true;
+    /** Whether the perturbation methods take the stem where the backend can (a switch for tests and benchmarks, which compare with the whole model). */
+    public static volatile boolean enabled = true;
 
     /**
      * The stem as the perturbation methods may evaluate it on this backend for this batch (N,C,H,W),
      * or null: the backend has no coalition conv, the model no such first conv, or the rest of the
      * graph reads something from before the stem besides its output.
      */
-    static CoalitionStem forBatch(Model model, Backend backend, Tensor batch) {
+    public static CoalitionStem forBatch(Model model, Backend backend, Tensor batch) {
         if (!enabled || !backend.fusesCoalitionConv() || batch.rank() != 4) return null;
         CoalitionStem st = of(model);
         if (st == null) return null;
@@ -53,7 +53,7 @@ record CoalitionStem(String weight, String bias, long[] strides, long[] pads, Ac
     }
 
     /** The stem's output for images x (N,C,H,W): the graph up to {@link #from} run on them. The caller owns it. */
-    Tensor run(Model model, Backend b, Tensor x) {
+    public Tensor run(Model model, Backend b, Tensor x) {
         return model.run(b, Map.of(model.inputs().get(0).name(), x), Set.of(from)).get(from);
     }
 
@@ -112,7 +112,7 @@ record CoalitionStem(String weight, String bias, long[] strides, long[] pads, Ac
     }
 
     /** The conv's geometry on one image (C,H,W); null when the weights do not take C channels. */
-    Conv2dGeometry geometry(Model model, int c, int h, int w) {
+    public Conv2dGeometry geometry(Model model, int c, int h, int w) {
         long[] ws = model.graph().constants().get(weight).shape();
         if (ws[1] != c) return null;
         return new Conv2dGeometry(1, c, h, w, (int) ws[0], (int) ws[2], (int) ws[3], (int) strides[0], (int) strides[1],

@@ -203,7 +203,7 @@ public abstract class Coalitions extends Explainer implements Segmented {
             StemTerms terms;
             try {
                 terms = stem == null ? null
-                        : new StemTerms(model, stem, b, x, bi, baseline.isZero(), i -> seg.of(firstImage + i), memoryBudget());
+                        : new StemTerms(model, stem, b, x, bi, baseline.isZero(), i -> new StemTerms.Role[] {new StemTerms.Role(seg.of(firstImage + i), null)}, memoryBudget());
             } catch (RuntimeException e) {
                 bi.close();
                 throw e;

@@ -8,10 +8,10 @@ import dev.salient.explain.core.ForwardOnly;
  * pass, and each image's evaluation 0 is the image itself, whose logits give the driver its
  * target and score; without a stem (null) they are blended inputs.
  */
-abstract class StemEvaluations extends ForwardOnly {
+public abstract class StemEvaluations extends ForwardOnly {
     protected final CoalitionStem stem;
 
-    StemEvaluations(int perImage, CoalitionStem stem) {
+    protected StemEvaluations(int perImage, CoalitionStem stem) {
         super(perImage);
         this.stem = stem;
     }

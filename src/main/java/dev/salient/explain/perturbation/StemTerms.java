@@ -19,26 +19,35 @@ import java.util.function.IntFunction;
  * (at most {@link #KEEP_BYTES}), else made again for each of its steps (the same bits). Each
  * image's evaluation 0 is the image itself: the graph up to the stem's output run on it, so its
  * logits are the model's own bits; evaluation e ≥ 1 is its coalition e − 1. The coalition
- * methods and the ablations share it.
+ * methods and the ablations share it, and Score-CAM, whose masks are sums of weighted labels
+ * ({@link Role}).
  */
-final class StemTerms implements AutoCloseable {
+public final class StemTerms implements AutoCloseable {
     /** The most bytes of terms a chunk keeps between its steps. */
     static final long KEEP_BYTES = 512L << 20;
 
     /** Coalitions [c0, c0+count) of chunk image i: their keep values (count, labels) per label. */
     @FunctionalInterface
-    interface Keeps {
+    public interface Keeps {
         float[] of(int image, int c0, int count);
     }
 
-    /** The slots of one image's output positions: count of them, segs at t·P + p. */
-    private record Slots(int[] segs, int count) {}
+    /**
+     * One part of an image's mask: its label map (H·W, each ≥ 0) and each pixel's weight in it (H·W,
+     * or null for 1). An evaluation's mask is m(q) = Σ_roles scale(q)·z[label(q)] for its keep values
+     * z: one role for segments (m = z[label]), or for a bilinear upsampling one role per corner of a
+     * pixel's cell, each pixel's weight of that corner (m = U z). Weighted roles need a zero baseline.
+     */
+    public record Role(int[] labels, float[] scale) {}
+
+    /** The slots of one image's output positions over all its roles: count of them, segs at t·P + p. */
+    private record Slots(int[] segs, int count, int[] perRole) {}
 
     private final CoalitionStem stem;
     private final Backend b;
     private final Tensor x, bi;
     private final boolean zeroBase;
-    private final IntFunction<int[]> labels;
+    private final IntFunction<Role[]> roles;
     private final Conv2dGeometry g;
     private final Tensor w, bias;
     private final long[] pooled;
@@ -49,18 +58,18 @@ final class StemTerms implements AutoCloseable {
     private long keptBytes;
 
     /**
-     * @param x the chunk's images, bi their baselines (x's shape), zeroBase whether every baseline is 0
-     * @param labels the label map (H·W, each ≥ 0) of chunk image i
+     * @param x the chunk's images, bi their baselines (x's shape, null when zeroBase), zeroBase whether every baseline is 0
+     * @param roles the roles of chunk image i's masks (one, unweighted, for segments)
      * @param budget the explainer's memory budget in bytes
      */
-    StemTerms(Model model, CoalitionStem stem, Backend b, Tensor x, Tensor bi, boolean zeroBase, IntFunction<int[]> labels,
+    public StemTerms(Model model, CoalitionStem stem, Backend b, Tensor x, Tensor bi, boolean zeroBase, IntFunction<Role[]> roles,
             long budget) {
         this.stem = stem;
         this.b = b;
         this.x = x;
         this.bi = bi;
         this.zeroBase = zeroBase;
-        this.labels = labels;
+        this.roles = roles;
         this.keepBytes = Math.min(KEEP_BYTES, budget / 4);
         this.g = stem.geometry(model, (int) x.dim(1), (int) x.dim(2), (int) x.dim(3));
         this.w = model.weight(b, stem.weight());
@@ -75,7 +84,7 @@ final class StemTerms implements AutoCloseable {
      * row s·images + i for evaluation s0+s of image i, evaluation 0 the image, e ≥ 1 coalition e − 1
      * ({@code labelsOf}: the number of labels of chunk image i).
      */
-    void expand(int s0, int count, Tensor points, Keeps keeps, java.util.function.IntUnaryOperator labelsOf) {
+    public void expand(int s0, int count, Tensor points, Keeps keeps, java.util.function.IntUnaryOperator labelsOf) {
         int images = (int) x.dim(0), skip = s0 == 0 ? 1 : 0;
         if (skip == 1) b.copyRange(own, 0, points, 0, own.numel());
         if (count > skip)
@@ -86,7 +95,7 @@ final class StemTerms implements AutoCloseable {
 
     /** Writes the coalitions of chunk image i with keep values (count, m) per label to rows row0 + e·images of points. */
     private void evaluate(int i, float[] keeps, int m, int count, Tensor points, int row0, int images) {
-        Slots st = slots.computeIfAbsent(i, k -> slotsOf(labels.apply(k)));
+        Slots st = slots.computeIfAbsent(i, k -> slotsOf(roles.apply(k)));
         Tensor[] t = kept.get(i);
         boolean keep = t == null && keptBytes + bytes(st.count()) <= keepBytes;
         if (t == null) t = prepare(i, st);
@@ -107,14 +116,39 @@ final class StemTerms implements AutoCloseable {
         return 4L * (sl + 1) * g.k() * g.outH() * g.outW();
     }
 
+    /**
+     * The terms of chunk image i: each role's shares (of its weighted image, scale ⊙ (x − b)) one
+     * after another along the slots, and the baseline's conv from the first role.
+     */
     private Tensor[] prepare(int i, Slots st) {
+        Role[] rs = roles.apply(i);
+        long share = (long) g.k() * g.outH() * g.outW();
         Tensor part = b.allocate(st.count(), g.k(), g.outH(), g.outW());
         Tensor bout = null, xi = null, b1 = null;
         try {
             bout = b.allocate(g.k(), g.outH(), g.outW());
             xi = Driver.rows(b, x, i, 1);
             b1 = zeroBase ? null : Driver.rows(b, bi, i, 1);
-            b.coalitionConvPrepare(xi, b1, labels.apply(i), w, bias, g, st.segs(), st.count(), part, bout);
+            if (rs.length == 1 && rs[0].scale() == null) {
+                b.coalitionConvPrepare(xi, b1, rs[0].labels(), w, bias, g, st.segs(), st.count(), part, bout);
+                return new Tensor[] {part, bout};
+            }
+            if (!zeroBase) throw new IllegalStateException("weighted roles need a zero baseline");
+            int p = g.outH() * g.outW(), at = 0;
+            for (int r = 0; r < rs.length; r++) {
+                int n = st.perRole()[r];
+                int[] segs = Arrays.copyOfRange(st.segs(), at * p, (at + n) * p);
+                try (Tensor pr = b.allocate(n, g.k(), g.outH(), g.outW()); Tensor br = r == 0 ? null : b.allocate(g.k(), g.outH(), g.outW());
+                        Tensor xr = rs[r].scale() == null ? null : b.allocate(xi.shape())) {
+                    if (xr != null)
+                        try (Tensor sc = b.upload(rs[r].scale(), 1, rs[r].scale().length); Tensor zero = b.zeros(xi.shape())) {
+                            b.maskedBlend(xi, zero, sc, xr);
+                        }
+                    b.coalitionConvPrepare(xr != null ? xr : xi, null, rs[r].labels(), w, bias, g, segs, n, pr, r == 0 ? bout : br);
+                    b.copyRange(pr, 0, part, at * share, n * share);
+                }
+                at += n;
+            }
             return new Tensor[] {part, bout};
         } catch (RuntimeException e) {
             part.close();
@@ -126,11 +160,32 @@ final class StemTerms implements AutoCloseable {
         }
     }
 
+    /** The slots of an image's roles, one role's after another's; null when they exceed the 64 an engine takes. */
+    private Slots slotsOf(Role[] rs) {
+        int p = g.outH() * g.outW(), total = 0;
+        int[][] each = new int[rs.length][];
+        int[] counts = new int[rs.length];
+        for (int r = 0; r < rs.length; r++) {
+            int[] c = new int[1];
+            each[r] = slotsOf(rs[r].labels(), c);
+            counts[r] = c[0];
+            total += c[0];
+        }
+        if (total > 64) throw new IllegalStateException(total + " slots an output position, beyond the 64 an engine takes");
+        int[] segs = new int[total * p];
+        int at = 0;
+        for (int r = 0; r < rs.length; r++) {
+            System.arraycopy(each[r], 0, segs, at * p, counts[r] * p);
+            at += counts[r];
+        }
+        return new Slots(segs, total, counts);
+    }
+
     /**
      * The labels under each output position's window, ascending, in slots (slot t of position p at
      * t·P + p, -1 past the last): as many slots as the most labels under one window.
      */
-    private Slots slotsOf(int[] labels) {
+    private int[] slotsOf(int[] labels, int[] mostOut) {
         int oh = g.outH(), ow = g.outW(), p = oh * ow, h = g.h(), wd = g.w();
         int top = 0;
         for (int v : labels) top = Math.max(top, v);
@@ -166,7 +221,8 @@ final class StemTerms implements AutoCloseable {
         Arrays.fill(out, -1);
         for (int q = 0; q < p; q++)
             for (int t = 0; t < count[q]; t++) out[t * p + q] = under[q * width + t];
-        return new Slots(out, most);
+        mostOut[0] = most;
+        return out;
     }
 
     @Override
