@@ -101,13 +101,14 @@ public final class ScoreCam extends Explainer {
     private record Bilinear(StemTerms.Role[] roles, int h, int w, float stepY, float stepX, int[] ry, int[] rx) {
         /**
          * The basis for planes of a's size upsampled to the batch's, or null when a window of the
-         * stem spans more than four of its cells (more slots than the engines take).
+         * stem reaches across more than two of its cells: then a role may see 16 labels under one
+         * window, and four roles the 64 slots an engine takes.
          */
         static Bilinear of(CoalitionStem stem, Model model, Tensor a, Tensor batch) {
             int h = (int) a.dim(2), w = (int) a.dim(3), oh = (int) batch.dim(2), ow = (int) batch.dim(3);
             var g = stem.geometry(model, (int) batch.dim(1), oh, ow);
             float sy = aligned(h, oh), sx = aligned(w, ow);
-            if (h < 2 || w < 2 || (g.r() - 1) * sy > 3 || (g.s() - 1) * sx > 3) return null;
+            if (h < 2 || w < 2 || (g.r() - 1) * sy > 2 || (g.s() - 1) * sx > 2) return null;
             int p = oh * ow;
             int[][] labels = new int[4][p];
             float[][] scale = new float[4][p];
