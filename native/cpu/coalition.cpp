@@ -53,7 +53,7 @@ struct Pool {
 // there is 0) and how many slots each group uses.
 struct Groups {
     int oh, ow, per_row;   // groups per row
-    int64_t slot_stride;   // idx floats per slot: oh * per_row * 16
+    int64_t slot_stride;   // indices per slot: oh * per_row * 16
     std::vector<uint16_t> idx;
     std::vector<uint8_t> used;
 };

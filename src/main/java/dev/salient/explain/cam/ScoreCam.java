@@ -9,12 +9,12 @@ import dev.salient.explain.MethodOption;
 import dev.salient.explain.MethodOptions;
 import dev.salient.explain.MethodSpec;
 import dev.salient.explain.core.Driver;
-import dev.salient.explain.perturbation.CoalitionStem;
-import dev.salient.explain.perturbation.StemEvaluations;
-import dev.salient.explain.perturbation.StemTerms;
 import dev.salient.explain.core.Layers;
 import dev.salient.explain.core.Scorer;
 import dev.salient.explain.core.Tape;
+import dev.salient.explain.perturbation.CoalitionStem;
+import dev.salient.explain.perturbation.StemEvaluations;
+import dev.salient.explain.perturbation.StemTerms;
 import dev.salient.model.Model;
 import java.util.Arrays;
 
@@ -137,11 +137,11 @@ public final class ScoreCam extends Explainer {
         }
 
         /**
-         * â of one plane f (h·w): (f − min Uf)/(max Uf − min Uf + 1e-8), the extremes of the upsampled
-         * plane found at the first and last sampled row and column of each cell (bilinear in a cell,
-         * so monotone along each axis between them).
+         * â of the plane f[off..] (h·w) into z[at..]: (f − min Uf)/(max Uf − min Uf + 1e-8), the
+         * extremes of the upsampled plane found at the first and last sampled row and column of each
+         * cell (bilinear in a cell, so monotone along each axis between them).
          */
-        float[] normalised(float[] f, int off) {
+        void normalised(float[] f, int off, float[] z, int at) {
             float lo = Float.POSITIVE_INFINITY, hi = Float.NEGATIVE_INFINITY;
             for (int a = 0; a < ry.length; a++)
                 for (int b = 0; b < rx.length; b++) {
@@ -149,10 +149,8 @@ public final class ScoreCam extends Explainer {
                     lo = Math.min(lo, v);
                     hi = Math.max(hi, v);
                 }
-            float[] z = new float[h * w];
             float d = hi - lo + 1e-8f;
-            for (int j = 0; j < z.length; j++) z[j] = (f[off + j] - lo) / d;
-            return z;
+            for (int j = 0; j < h * w; j++) z[at + j] = (f[off + j] - lo) / d;
         }
 
         /** The first and last output index sampled in each source cell along an axis of n samples upsampled to m. */
@@ -271,7 +269,6 @@ public final class ScoreCam extends Explainer {
         private final long plane;
         private final int[][] evals, evalOf;
         private final Bilinear up;
-        private final int lead;  // 1 when each image is its own evaluation 0 (with the stem)
         private float[] planes;  // a on the host, with the stem
 
         Channels(Backend b, Tensor a, long[] inputShape, CoalitionStem stem, Bilinear up) {
@@ -288,10 +285,12 @@ public final class ScoreCam extends Explainer {
             this.evalOf = plan[1];
             this.zero = b.zeros(Driver.withRows(inputShape, 1));
             this.up = up;
-            this.lead = stem == null ? 0 : 1;
         }
 
-        /** Keep values (count, h·w) of masked evaluations [c0, c0+count) of batch image i: â of each one's channel (0 for the zero mask). */
+        /**
+         * Keep values (count, h·w) of masked evaluations [c0, c0+count) of batch image i: â of each
+         * one's channel (0 for the zero mask).
+         */
         private float[] keeps(int image, int c0, int count) {
             if (planes == null) planes = a.toArray();
             int hw = (int) plane;
@@ -299,7 +298,7 @@ public final class ScoreCam extends Explainer {
             int[] ev = evals[image];
             for (int s = 0; s < count; s++) {
                 int k = c0 + s < ev.length ? ev[c0 + s] : -1;
-                if (k >= 0) System.arraycopy(up.normalised(planes, ((image * channels) + k) * hw), 0, out, s * hw, hw);
+                if (k >= 0) up.normalised(planes, ((image * channels) + k) * hw, out, s * hw);
             }
             return out;
         }
@@ -357,7 +356,7 @@ public final class ScoreCam extends Explainer {
                     float[] y = acc.toArray();
                     float[] s = new float[cnt * channels];
                     for (int i = 0; i < cnt; i++)
-                        for (int k = 0; k < channels; k++) s[i * channels + k] = y[i * perImage() + lead + evalOf[firstImage + i][k]];
+                        for (int k = 0; k < channels; k++) s[i * channels + k] = y[i * perImage() + lead() + evalOf[firstImage + i][k]];
                     long spatial = plane;
                     try (Tensor sc = bb.upload(s, cnt, channels); Tensor wt = bb.allocate(cnt, channels);
                             Tensor ai = Driver.rows(bb, a, firstImage, cnt)) {

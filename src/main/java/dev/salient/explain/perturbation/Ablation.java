@@ -103,7 +103,7 @@ public abstract class Ablation extends Explainer {
                 Integer id = ids.get(java.nio.IntBuffer.wrap(s));
                 if (id == null) {
                     id = sig.size();
-                    if (id >= dev.salient.explain.perturbation.Segments.MAX_SEGMENTS) return null;
+                    if (id >= Segments.MAX_SEGMENTS) return null;
                     ids.put(java.nio.IntBuffer.wrap(s), id);
                     sig.add(s);
                 }
@@ -144,7 +144,8 @@ public abstract class Ablation extends Explainer {
             StemTerms terms;
             try {
                 terms = stem == null ? null
-                        : new StemTerms(model, stem, b, x, bi, baseline.isZero(), i -> new StemTerms.Role[] {new StemTerms.Role(cells[firstImage + i].labels(), null)}, memoryBudget());
+                        : new StemTerms(model, stem, b, x, bi, baseline.isZero(),
+                                i -> StemTerms.Role.unweighted(cells[firstImage + i].labels()), memoryBudget());
             } catch (RuntimeException e) {
                 bi.close();
                 throw e;

@@ -176,9 +176,6 @@ public abstract class Coalitions extends Explainer implements Segmented {
         private final Distinct[] d;
         private final int most;
         private final Tensor base;
-        /** 1 when each image's first evaluation is the image itself (with the stem), else 0. */
-        private final int lead;
-
         Evaluations(Segments.Resolved seg, int[] m, Distinct[] d, int most, Tensor base, CoalitionStem stem) {
             super(most + (stem == null ? 0 : 1), stem);
             this.seg = seg;
@@ -186,7 +183,6 @@ public abstract class Coalitions extends Explainer implements Segmented {
             this.d = d;
             this.most = most;
             this.base = base;
-            this.lead = stem == null ? 0 : 1;
         }
 
         @Override
@@ -203,7 +199,8 @@ public abstract class Coalitions extends Explainer implements Segmented {
             StemTerms terms;
             try {
                 terms = stem == null ? null
-                        : new StemTerms(model, stem, b, x, bi, baseline.isZero(), i -> new StemTerms.Role[] {new StemTerms.Role(seg.of(firstImage + i), null)}, memoryBudget());
+                        : new StemTerms(model, stem, b, x, bi, baseline.isZero(),
+                                i -> StemTerms.Role.unweighted(seg.of(firstImage + i)), memoryBudget());
             } catch (RuntimeException e) {
                 bi.close();
                 throw e;
@@ -211,15 +208,12 @@ public abstract class Coalitions extends Explainer implements Segmented {
             return new ScoredChunk() {
                 /** Keep masks (count, H·W) of evaluations [s0, s0+count) of chunk image i. */
                 private float[] masks(int i, int s0, int count) {
-                    Distinct di = d[firstImage + i];
+                    float[] k = keeps(i, s0, count);
                     int[] l = seg.of(firstImage + i);
                     int mi = m[firstImage + i];
                     float[] out = new float[count * plane];
-                    for (int s = 0; s < count; s++) {
-                        int o = s * plane;
-                        if (s0 + s >= di.rows.length) java.util.Arrays.fill(out, o, o + plane, 1f);
-                        else for (int p = 0, row = di.rows[s0 + s] * mi; p < plane; p++) out[o + p] = di.design[row + l[p]];
-                    }
+                    for (int s = 0; s < count; s++)
+                        for (int p = 0; p < plane; p++) out[s * plane + p] = k[s * mi + l[p]];
                     return out;
                 }
 
@@ -272,6 +266,7 @@ public abstract class Coalitions extends Explainer implements Segmented {
                         };
                         // every design row's logit: that of its distinct coalition
                         float[] yi = new float[di.of.length];
+                        int lead = lead();
                         for (int e = 0; e < yi.length; e++)
                             yi[e] = di.of[e] < 0 ? y[i * (most + lead)] : y[i * (most + lead) + lead + di.of[e]];
                         double[] v = solve(mi, di.design, yi, img);

@@ -16,6 +16,11 @@ public abstract class StemEvaluations extends ForwardOnly {
         this.stem = stem;
     }
 
+    /** The evaluations before an image's coalitions that are not coalitions: 1 with the stem (the image itself), else 0. */
+    protected final int lead() {
+        return stem == null ? 0 : 1;
+    }
+
     @Override
     public String from() {
         return stem == null ? null : stem.from();

@@ -38,7 +38,12 @@ public final class StemTerms implements AutoCloseable {
      * z: one role for segments (m = z[label]), or for a bilinear upsampling one role per corner of a
      * pixel's cell, each pixel's weight of that corner (m = U z). Weighted roles need a zero baseline.
      */
-    public record Role(int[] labels, float[] scale) {}
+    public record Role(int[] labels, float[] scale) {
+        /** The one unweighted role of a segment map. */
+        public static Role[] unweighted(int[] labels) {
+            return new Role[] {new Role(labels, null)};
+        }
+    }
 
     /** The slots of one image's output positions over all its roles: count of them, segs at t·P + p. */
     private record Slots(int[] segs, int count, int[] perRole) {}
@@ -135,19 +140,23 @@ public final class StemTerms implements AutoCloseable {
             }
             if (!zeroBase) throw new IllegalStateException("weighted roles need a zero baseline");
             int p = g.outH() * g.outW(), at = 0;
-            for (int r = 0; r < rs.length; r++) {
-                int n = st.perRole()[r];
-                int[] segs = Arrays.copyOfRange(st.segs(), at * p, (at + n) * p);
-                try (Tensor pr = b.allocate(n, g.k(), g.outH(), g.outW()); Tensor br = r == 0 ? null : b.allocate(g.k(), g.outH(), g.outW());
-                        Tensor xr = rs[r].scale() == null ? null : b.allocate(xi.shape())) {
-                    if (xr != null)
-                        try (Tensor sc = b.upload(rs[r].scale(), 1, rs[r].scale().length); Tensor zero = b.zeros(xi.shape())) {
-                            b.maskedBlend(xi, zero, sc, xr);
+            try (Tensor zero = b.zeros(xi.shape()); Tensor xr = b.allocate(xi.shape());
+                    Tensor spare = b.allocate(g.k(), g.outH(), g.outW())) {
+                for (int r = 0; r < rs.length; r++) {
+                    int n = st.perRole()[r];
+                    int[] segs = Arrays.copyOfRange(st.segs(), at * p, (at + n) * p);
+                    if (rs[r].scale() != null)
+                        try (Tensor sc = b.upload(rs[r].scale(), 1, rs[r].scale().length)) {
+                            b.maskedBlend(xi, zero, sc, xr);  // scale ⊙ x
                         }
-                    b.coalitionConvPrepare(xr != null ? xr : xi, null, rs[r].labels(), w, bias, g, segs, n, pr, r == 0 ? bout : br);
-                    b.copyRange(pr, 0, part, at * share, n * share);
+                    try (Tensor pr = b.allocate(n, g.k(), g.outH(), g.outW())) {
+                        // the baseline's conv (bias alone, the baseline being zero) from the first role
+                        b.coalitionConvPrepare(rs[r].scale() != null ? xr : xi, null, rs[r].labels(), w, bias, g, segs, n, pr,
+                                r == 0 ? bout : spare);
+                        b.copyRange(pr, 0, part, at * share, n * share);
+                    }
+                    at += n;
                 }
-                at += n;
             }
             return new Tensor[] {part, bout};
         } catch (RuntimeException e) {
@@ -160,7 +169,7 @@ public final class StemTerms implements AutoCloseable {
         }
     }
 
-    /** The slots of an image's roles, one role's after another's; null when they exceed the 64 an engine takes. */
+    /** The slots of an image's roles, one role's after another's (an IllegalStateException past the 64 an engine takes). */
     private Slots slotsOf(Role[] rs) {
         int p = g.outH() * g.outW(), total = 0;
         int[][] each = new int[rs.length][];
