@@ -550,12 +550,17 @@ namespace {
 // are the AVX2 path's; the epilogue is residual_act512's, as apply_epilogue rounds it.
 constexpr int kFlatMaxPlane = 112 * 112;
 // Each vector fetches the input this many floats on (planes are contiguous, so across planes too)
-// and the output's line this many floats on, where the hardware prefetchers leave a thread's run
-// of planes to memory. MobileNetV2's layers, 2 threads, alternating, input and output out of the
+// and the output's line this many floats on (for writing: isa.h's prefetch_for_write), where the
+// hardware prefetchers leave a thread's run of planes to memory. MobileNetV2's layers, 2 threads, alternating, input and output out of the
 // caches (as in a network): batch 1 144 at 56x56 183-185 -> 129-130 us, 576 at 14x14 47-48 -> 30-31;
 // batch 32 144 at 56x56 5.73-5.77 -> 4.06-4.10 ms, 576 at 14x14 1.24-1.32 -> 0.86-0.91, 32 at
 // 112x112 4.83-4.85 -> 3.01-3.02; in cache within noise. (4096 and 1024 ahead, or no output
 // fetch: 5-10 % less.)
+// The output fetched for writing rather than read (prefetcht0), in MobileNetV2 at batch 1, 2 threads,
+// per-op medians of 400 passes: 384 at 14x14 96.8 -> 81.2 us a forward (4 calls), 576 at 14x14
+// 96.6 -> 85.4 (3), 32 at 112x112 85.4 -> 76.0, 192 at 28x28 102.5 -> 97.7 (3), 960 at 7x7 62.8 ->
+// 60.1 (3), 144 at 56x56 156.0 -> 156.6 (2); at batch 32 the six 18.1 -> 18.0 ms. (Without the output
+// fetch at all batch 1 gains as much, but batch 32 loses: 144 at 56x56 6.27 -> 7.21 ms.)
 constexpr int64_t kFlatInputAhead = 2048, kFlatOutputAhead = 512;
 
 SALIENT_AVX512_BEGIN
@@ -575,7 +580,7 @@ inline void flat_vectors(int v0, int v1, int nv, int W, const float* xp, float* 
         const float* xo = xp + (int64_t)v * 16;
         const float *up = xo - W, *dn = xo + W;
         _mm_prefetch((const char*)(xo + kFlatInputAhead), _MM_HINT_T0);
-        _mm_prefetch((const char*)(yp + (int64_t)v * 16 + kFlatOutputAhead), _MM_HINT_T0);
+        prefetch_for_write(yp + (int64_t)v * 16 + kFlatOutputAhead);
         __m512 u[9];
         if (Inner) {
             const __mmask16 l = mk[3], r = mk[5];
