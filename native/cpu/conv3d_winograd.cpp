@@ -187,10 +187,12 @@ void transform_output(const float* M, int64_t ld, int64_t sm, int z, int ty0, in
         const float* mp = M + (int64_t)o * ld;
         float* yp = y + (int64_t)o * cstride + (int64_t)z * plane;
         if (o + 1 < S.cout) {  // the next channel's output rows, so that its stores do not wait on memory
+                               // (for writing: __builtin_prefetch's write hint fetched them for reading
+                               // without -mprfchw; Conv3dBench l1 and l3 within noise either way)
             float* ny = yp + cstride + (int64_t)o0 * S.wout;
             const float* nz = e.z ? e.z + (ny - e.base) : nullptr;  // and its residual rows
             for (int64_t f = 0; f < (int64_t)(o1 - o0) * S.wout; f += 16) {
-                __builtin_prefetch(ny + f, 1, 3);
+                prefetch_for_write(ny + f);
                 if (nz) __builtin_prefetch(nz + f, 0, 3);
             }
         }
