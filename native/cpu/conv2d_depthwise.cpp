@@ -551,8 +551,8 @@ namespace {
 constexpr int kFlatMaxPlane = 112 * 112;
 // Each vector fetches the input this many floats on (planes are contiguous, so across planes too)
 // and the output's line this many floats on (for writing: isa.h's prefetch_for_write), where the
-// hardware prefetchers leave a thread's run of planes to memory. MobileNetV2's layers, 2 threads, alternating, input and output out of the
-// caches (as in a network): batch 1 144 at 56x56 183-185 -> 129-130 us, 576 at 14x14 47-48 -> 30-31;
+// hardware prefetchers leave a thread's run of planes to memory. MobileNetV2's layers, 2 threads,
+// alternating, input and output out of the caches (as in a network): batch 1 144 at 56x56 183-185 -> 129-130 us, 576 at 14x14 47-48 -> 30-31;
 // batch 32 144 at 56x56 5.73-5.77 -> 4.06-4.10 ms, 576 at 14x14 1.24-1.32 -> 0.86-0.91, 32 at
 // 112x112 4.83-4.85 -> 3.01-3.02; in cache within noise. (4096 and 1024 ahead, or no output
 // fetch: 5-10 % less.)

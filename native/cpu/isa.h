@@ -33,11 +33,13 @@ inline bool avx512() { return g_level.load(std::memory_order_relaxed) >= 2; }
 namespace salient {
 
 // Fetches the line at p ahead of the stores that will write it, asking for it exclusive (prefetchw:
-// Broadwell and later, Zen), so the stores find it writable. A plain fetch (prefetcht0) of a line
-// that the other core holds, or has just read, brings a shared copy, which each store then has to
-// claim again from that core: at batch 1 a layer's output buffer has often just been read by the
-// other thread in the layer before. Measured where the kernels fetch their output ahead
-// (conv2d_depthwise.cpp's flat kernel, conv3d_implicit.cpp's direct512).
+// Broadwell and later, Zen; older processors run it as a no-op), so the stores find it writable. A
+// plain fetch (prefetcht0) of a line that the other core holds, or has just read, brings a shared
+// copy, which each store then has to claim again from that core: at batch 1 a layer's output buffer
+// has often just been read or written by the other thread in the layer before. The kernels that
+// fetch their output ahead use it (the depthwise flat kernel, direct512, the Winograd output
+// transforms; each measured where it is used). __builtin_prefetch's write hint does not give it:
+// without -mprfchw, which the build's -march=x86-64-v3 lacks, it compiles to prefetcht0.
 inline void prefetch_for_write(const void* p) {
 #if defined(__x86_64__) && defined(__GNUC__)
     asm volatile("prefetchw %0" : : "m"(*(const char*)p));
