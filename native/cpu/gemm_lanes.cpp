@@ -60,6 +60,16 @@ constexpr int kResidualAhead = 16;
 // 35-36 us, input cold 118-138 -> 53-60 (the blocked GEMM: 47-49 and 61-64); on 14x14 planes the
 // fetch measured 0-5 % slower at batch 32, so they go without.
 constexpr int64_t kLanesWideB = 256;
+// On smaller planes a thread's share of one image's columns (batch 1, the projections onto a few
+// panels, split by columns) reads an input that the other thread has mostly just written (the
+// depthwise conv before, split by channels), so its lines come from the other core; each step fetches
+// its row a line past the block's columns. MobileNetV2 at batch 1, 2 threads, per-op medians of 400
+// passes (two runs each way): 576 -> 96 at 14x14 with its residual 205.5 -> 168.0 us a forward (2
+// calls), 384 -> 64 with its residual 158.2 -> 131.5 (3), 384 -> 96 67.2 -> 58.5, 960 -> 160 at 7x7
+// with its residual 144.7 -> 137.6 (2); the forward in 8 alternating runs, median 287.4 -> 295.3 img/s.
+// 32 floats on measured no better. The convs split by panels read every column and keep no fetch
+// (with it MobileNetV2's expansions measured 1-3 % slower).
+constexpr int64_t kLanesShareAhead = 16;
 
 // Per-thread partial sums (grow-only)
 struct Part {
@@ -277,8 +287,10 @@ bool sgemm_lanes(const float* ap, int m, int k, int i0, int i1, const float* b, 
     if (!part) return false;
     const int kblocks = (k + kLanesKC - 1) / kLanesKC, kb = (k + kblocks - 1) / kblocks;  // equal blocks
     // rows of B longer than kLanesWideB floats (a plane past 16x16): each step fetches its row two
-    // lines past the block's columns, so the lines under the next blocks' columns arrive ahead
-    const int64_t bahead = ldb > kLanesWideB ? 32 : 0;
+    // lines past the block's columns, so the lines under the next blocks' columns arrive ahead; a
+    // share of one image's columns (fewer images than threads, few panels: the conv split by
+    // columns) fetches its row a line past them (kLanesShareAhead; AVX-512, where it was measured)
+    const int64_t bahead = ldb > kLanesWideB ? 32 : wide && images == 1 && n < ldb ? kLanesShareAhead : 0;
     for (int p0 = 0; p0 < k; p0 += kb) {
         const int kc = std::min(kb, k - p0);
         const bool last = p0 + kc >= k;
