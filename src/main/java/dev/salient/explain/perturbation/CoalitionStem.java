@@ -119,8 +119,8 @@ public record CoalitionStem(String weight, String bias, long[] strides, long[] p
                 (int) pads[0], (int) pads[1], (int) pads[2], (int) pads[3], 1, 1, 1);
     }
 
-    /** The pool's 8 numbers for Backend#coalitionConv over a conv output of oh x ow, with the pooled size. */
-    int[] poolOver(int oh, int ow, long[] pooledShape) {
+    /** The pool's 8 numbers for Backend#coalitionConv: its 6, then the pooled size from the stem output's shape. */
+    int[] poolOver(long[] pooledShape) {
         if (pool == null) return null;
         int[] q = java.util.Arrays.copyOf(pool, 8);
         q[6] = (int) pooledShape[2];

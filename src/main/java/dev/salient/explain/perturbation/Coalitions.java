@@ -176,6 +176,7 @@ public abstract class Coalitions extends Explainer implements Segmented {
         private final Distinct[] d;
         private final int most;
         private final Tensor base;
+
         Evaluations(Segments.Resolved seg, int[] m, Distinct[] d, int most, Tensor base, CoalitionStem stem) {
             super(most + (stem == null ? 0 : 1), stem);
             this.seg = seg;

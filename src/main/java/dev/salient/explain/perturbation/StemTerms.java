@@ -55,7 +55,7 @@ public final class StemTerms implements AutoCloseable {
     private final IntFunction<Role[]> roles;
     private final Conv2dGeometry g;
     private final Tensor w, bias;
-    private final long[] pooled;
+    private final int[] pool;  // Backend#coalitionConv's pool numbers, or null
     private final Tensor own;  // the stem's output for the chunk's images, their evaluation 0
     private final Map<Integer, Tensor[]> kept = new HashMap<>();
     private final Map<Integer, Slots> slots = new HashMap<>();
@@ -79,8 +79,8 @@ public final class StemTerms implements AutoCloseable {
         this.g = stem.geometry(model, (int) x.dim(1), (int) x.dim(2), (int) x.dim(3));
         this.w = model.weight(b, stem.weight());
         this.bias = stem.bias() == null ? null : model.weight(b, stem.bias());
-        this.pooled = model.plan(Map.of(model.inputs().get(0).name(), Driver.withRows(x.shape(), 1)),
-                Set.of(model.outputs().get(0).name())).shape(stem.from());
+        this.pool = stem.poolOver(model.plan(Map.of(model.inputs().get(0).name(), Driver.withRows(x.shape(), 1)),
+                Set.of(model.outputs().get(0).name())).shape(stem.from()));
         this.own = stem.run(model, b, x);
     }
 
@@ -105,8 +105,8 @@ public final class StemTerms implements AutoCloseable {
         boolean keep = t == null && keptBytes + bytes(st.count()) <= keepBytes;
         if (t == null) t = prepare(i, st);
         try {
-            b.coalitionConv(st.segs(), st.count(), t[0], t[1], keeps, m, count, stem.act(), stem.lo(), stem.hi(),
-                    stem.poolOver(g.outH(), g.outW(), pooled), points, row0, images);
+            b.coalitionConv(st.segs(), st.count(), t[0], t[1], keeps, m, count, stem.act(), stem.lo(), stem.hi(), pool,
+                    points, row0, images);
         } finally {
             if (keep) {
                 kept.put(i, t);
@@ -199,9 +199,10 @@ public final class StemTerms implements AutoCloseable {
         int top = 0;
         for (int v : labels) top = Math.max(top, v);
         int[] stamp = new int[top + 1];  // position q + 1 where label v was last seen
-        int[] under = new int[p * Math.min(64, g.r() * g.s())];
+        int width = g.r() * g.s();  // the most labels under one window (at most 64: CoalitionStem.forBatch)
+        int[] under = new int[p * width];
         int[] count = new int[p];
-        int most = 1, width = Math.min(64, g.r() * g.s());
+        int most = 1;
         for (int oy = 0; oy < oh; oy++)
             for (int ox = 0; ox < ow; ox++) {
                 int q = oy * ow + ox, n = 0, base = q * width;
