@@ -45,6 +45,9 @@ struct GemmEpilogue {
     // (a small conv input), so on AVX-512 a product of at most 48 rows of A reads it where it lies
     // instead of packing it. The same chains either way.
     bool b_cached = false;
+    // A hint to that product too: B is small enough to be in the cores' L2 caches, so it fetches B's
+    // rows a few steps ahead, where a larger B, from L3 or memory, streams in the next block's
+    bool b_near = false;
     bool any() const { return bias || z || act >= 0; }
 };
 

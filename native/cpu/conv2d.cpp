@@ -233,6 +233,7 @@ salient::GemmEpilogue gemm_epilogue(const Epilogue& e, const float* bias, const 
     salient::GemmEpilogue ge;
     ge.stream = (int64_t)g.n * g.k * g.oh * g.ow * (int64_t)sizeof(float) > kStreamBytes;
     ge.b_cached = is_pointwise(g) && input_in_caches(g);
+    ge.b_near = is_pointwise(g) && input_near(g);
     ge.bias = bias;
     ge.z = e.z ? e.z + (y - e.base) : nullptr;
     ge.ldz = ld;

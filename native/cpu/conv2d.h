@@ -45,6 +45,13 @@ inline bool input_in_caches(const ConvGeom& g) {
     return (int64_t)g.n * g.c * g.h * g.w * (int64_t)sizeof(float) <= kCachedInputBytes;
 }
 
+// A conv input up to this size is taken to be in the cores' L2 caches (GemmEpilogue::b_near).
+constexpr int64_t kNearInputBytes = int64_t(4) << 20;
+
+inline bool input_near(const ConvGeom& g) {
+    return (int64_t)g.n * g.c * g.h * g.w * (int64_t)sizeof(float) <= kNearInputBytes;
+}
+
 // 3x3 stride-1 convs by Winograd F(2x2, 3x3), conv2d_winograd.cpp: whether it
 // applies with nt threads, and the forward and data gradient through it.
 bool winograd_applies(const ConvGeom& g, int nt);

@@ -70,6 +70,12 @@ constexpr int kDirectB = 65536;      // ... and B of at least this many floats (
 constexpr int kDirectAhead = 16384;  // direct_b fetches B about this many (m k) panels ahead
 constexpr int kDirectRowsAhead = 8;  // AVX-512 rows_direct: B's rows fetched this many steps ahead
 constexpr int kRowsM = 4;         // up to this many rows, a row-major B streams by rows (small_m_rows)
+// What kernel512w<.., Direct> fetches at each step: the line `on` floats past each panel's row, for the
+// panels in the mask (none: nothing)
+struct Fetch {
+    int64_t on = 0;
+    unsigned panels = 0;
+};
 constexpr int kSkew = 8;          // kernel_bt: blocks of 16 steps between column groups
 // pack_b: rows of B fetched ahead of the row being packed. A pointwise conv's B is its input, read
 // from memory a row (channel) at a time, each on a new page where the prefetchers stop; 4 rows
@@ -464,10 +470,11 @@ SALIENT_AVX512_BEGIN
 // at 197-205 GFLOP/s per core with its operands in L1, 6 x 32 at 185-190, and 6 x 32 not unrolled
 // (kernel512 as it was) at 167-176 (Xeon, one core; the FMA peak 236).
 // Direct: B read where it lies instead (row p at B + p * ldb, panel h 16 floats on, masked to cols),
-// each step fetching the row `ahead` rows on when ahead > 0 (gemm's rows_direct).
+// each step fetching, for each panel h in fetch.panels, the line fetch.on floats past that panel's row
+// (gemm's rows_direct).
 template <int R, int H, bool Direct = false>
 void kernel512w(int kc, const float* A, int64_t rs, int64_t ps, const float* B, int64_t pstride, float* C, int64_t ldc,
-                int cols, bool load, const Store* st, int64_t ldb = 0, int ahead = 0) {
+                int cols, bool load, const Store* st, int64_t ldb = 0, Fetch fetch = {}) {
     __mmask16 m[H];
 #pragma GCC unroll 4
     for (int h = 0; h < H; h++) {
@@ -499,11 +506,11 @@ void kernel512w(int kc, const float* A, int64_t rs, int64_t ps, const float* B, 
     if (!Direct) {
 #pragma GCC unroll 4
         for (int p = 0; p < kc; p++, B += kNR) step(B, false);
-    } else if (ahead > 0) {
-        const int64_t on = ahead * ldb;
+    } else if (fetch.panels) {
         for (int p = 0; p < kc; p++, B += ldb) {
 #pragma GCC unroll 4
-            for (int h = 0; h < H; h++) _mm_prefetch((const char*)(B + on + 16 * h), _MM_HINT_T0);
+            for (int h = 0; h < kWide; h++)
+                if (fetch.panels >> h & 1) _mm_prefetch((const char*)(B + fetch.on + 16 * h), _MM_HINT_T0);
             step(B, true);
         }
     } else {
@@ -531,7 +538,7 @@ void kernel512w(int kc, const float* A, int64_t rs, int64_t ps, const float* B, 
 SALIENT_AVX512_END
 
 using Kernel512w = void (*)(int, const float*, int64_t, int64_t, const float*, int64_t, float*, int64_t, int, bool,
-                            const Store*, int64_t, int);
+                            const Store*, int64_t, Fetch);
 
 template <int R, bool Direct>
 Kernel512w pick512w_rows(int cols) {
@@ -950,9 +957,22 @@ bool gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const fl
         inner.z = nullptr, inner.act = -1, inner.stream = false;  // C (or the scratch block) is read back at once
     }
     const GemmEpilogue* kep = zpass ? &inner : ep;
-    // AVX-512, a small A times a row-major B that is in the caches (ep->b_cached): packing B would
-    // cost about as much as the product, which reads each of its panels from L1 for every kMR rows
-    const bool rows_direct = isa::avx512() && ep && ep->b_cached && !packer && !trans_b && alpha == 1.f && m <= kDirectM;
+    // AVX-512, a small A times a row-major B: packing B would cost about as much as the product, which
+    // reads each of its panels from L1 or L2 for every kMR rows. Where B is in L2 (ep->b_near), the
+    // first kMR rows fetch its rows kDirectRowsAhead steps ahead. Where it comes from L3 or memory (one
+    // k block, or any B in the caches), each of the ceil(m / kMR) row blocks fetches its share of the
+    // next block's kWide panels (panel h by row block h mod blocks), so that B streams in over the
+    // whole block's time rather than in a burst at its first rows. Zen 4, 2 threads,
+    // scripts/profile/conv_cold.cpp: MobileNetV2's projections at batch 32 from memory, packed ->
+    // streamed, 144 -> 24 at 56x56 6.9-7.3 -> 4.5 ms (ONNX Runtime's profile: 4.5), 96 -> 24 4.3-4.5 ->
+    // 3.4, 192 -> 32 at 28x28 2.86 -> 1.87; the first block's rows alone fetching the next block 5.1-5.2
+    // and 3.7. In the caches (two inputs rotating), rows ahead -> streamed: 144 -> 32 at 28x28 batch 32
+    // (14 MiB) 1.51-1.59 -> 1.33-1.40 ms, 144 -> 24 at 56x56 batch 8 (14 MiB) 1.17-1.22 -> 0.97-1.04,
+    // batch 4 (7 MiB) 0.48-0.50 -> 0.44; batch 2 (3.5 MiB) 213 -> 216 us, 96 -> 24 at batch 4 (4.6 MiB)
+    // 302 -> 303-326 us, so B up to kNearInputBytes keeps the rows ahead.
+    const bool rows_direct = isa::avx512() && ep && (ep->b_cached || k <= kKC) && !packer && !trans_b &&
+                             alpha == 1.f && m <= kDirectM;
+    const int row_blocks = (m + kMR - 1) / kMR;
     for (int j0 = 0; j0 < n; j0 += kNC) {
         const int nc = std::min(kNC, n - j0);
         for (int p0 = 0; p0 < k; p0 += kKC) {
@@ -971,9 +991,15 @@ bool gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const fl
                         Store st;
                         const Store* sp = last && ep->any() ? &(st = store_at(*ep, ir, j0 + jr)) : nullptr;
                         const float* ap = trans_a ? a + (int64_t)p0 * lda + ir : a + (int64_t)ir * lda + p0;
+                        Fetch f;
+                        if (ep->b_near) {
+                            if (ir == 0) f = {kDirectRowsAhead * ldb, (1u << ((cols + kNR - 1) / kNR)) - 1};
+                        } else {
+                            f.on = kWide * kNR;
+                            for (int h = ir / kMR; h < kWide; h += row_blocks) f.panels |= 1u << h;
+                        }
                         pick512w<true>(std::min(kMR, m - ir), cols)(kc, ap, trans_a ? 1 : lda, trans_a ? lda : 1, bp, 0,
-                                                              c + (int64_t)ir * ldc + j0 + jr, ldc, cols, load, sp, ldb,
-                                                              ir == 0 ? kDirectRowsAhead : 0);
+                                                              c + (int64_t)ir * ldc + j0 + jr, ldc, cols, load, sp, ldb, f);
                     }
                 }
                 continue;
@@ -1011,12 +1037,12 @@ bool gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const fl
                         }
                         if (ir < packed0) {
                             const Kernel512w run = pick512w(kMR, cols);
-                            if (trans_a) run(kc, a + (int64_t)p0 * lda + i, 1, lda, bp, (int64_t)kc * kNR, cp, ldc, cols, load, sp, 0, 0);
-                            else run(kc, a + (int64_t)i * lda + p0, lda, 1, bp, (int64_t)kc * kNR, cp, ldc, cols, load, sp, 0, 0);
+                            if (trans_a) run(kc, a + (int64_t)p0 * lda + i, 1, lda, bp, (int64_t)kc * kNR, cp, ldc, cols, load, sp, 0, Fetch{});
+                            else run(kc, a + (int64_t)i * lda + p0, lda, 1, bp, (int64_t)kc * kNR, cp, ldc, cols, load, sp, 0, Fetch{});
                         } else {
                             const int rows = std::min(kMR, mc - ir);
                             pick512w(rows, cols)(kc, pa + (int64_t)((ir - packed0) / kMR) * kc * kMR, 1, kMR, bp,
-                                                 (int64_t)kc * kNR, cp, ldc, cols, load, sp, 0, 0);
+                                                 (int64_t)kc * kNR, cp, ldc, cols, load, sp, 0, Fetch{});
                         }
                     };
                     // Short k blocks go a kMR-row stripe across the block's columns at a time, as on AVX2,
