@@ -1,0 +1,111 @@
+package dev.salient.model;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import dev.salient.engine.Backend;
+import dev.salient.engine.Engine;
+import dev.salient.engine.SalientException;
+import dev.salient.engine.Tensor;
+import java.nio.file.Path;
+import java.util.Random;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@link Model#forward} in sub-batches ({@link Model#subBatch}): the same bits as the batch run
+ * whole, whatever the sub-batch and a last part shorter than the rest; which models are light
+ * enough to split; the system property's override and its bad values.
+ */
+class SubBatchTest {
+    static final Path ARCH = Path.of("src/test/resources/fixtures/arch");
+    static final Backend CPU = Engine.cpu();
+
+    static float[] forward(Model m, float[] x, long... shape) {
+        try (Tensor t = CPU.upload(x, shape); Tensor y = m.forward(CPU, t)) {
+            assertEquals(shape[0], y.dim(0));
+            return y.toArray();
+        }
+    }
+
+    static float[] gaussian(int n, long seed) {
+        Random r = new Random(seed);
+        float[] v = new float[n];
+        for (int i = 0; i < v.length; i++) v[i] = (float) r.nextGaussian();
+        return v;
+    }
+
+    static float[] withSubBatch(String value, Model m, float[] x, long... shape) {
+        String prev = System.getProperty("salient.subBatch");
+        System.setProperty("salient.subBatch", value);
+        try {
+            return forward(m, x, shape);
+        } finally {
+            if (prev == null) System.clearProperty("salient.subBatch");
+            else System.setProperty("salient.subBatch", prev);
+        }
+    }
+
+    /** The model's declared input shape with batch n. */
+    static long[] shape(Model m, long n) {
+        long[] s = m.inputs().get(0).shape().clone();
+        s[0] = n;
+        return s;
+    }
+
+    static int numel(long[] s) {
+        long n = 1;
+        for (long d : s) n *= d;
+        return (int) n;
+    }
+
+    @Test
+    void subBatchesGiveTheBatchsBits() {
+        for (String arch : new String[] {"mobilenetv2_folded", "resnet_bottleneck_folded", "densenet_folded"}) {
+            try (Model m = Model.load(ARCH.resolve(arch).resolve("model.onnx"))) {
+                long[] shape = shape(m, 7);
+                float[] x = gaussian(numel(shape), 11);
+                float[] whole = withSubBatch("0", m, x, shape);
+                for (String sub : new String[] {"1", "2", "3", "4", "8"})
+                    assertArrayEquals(whole, withSubBatch(sub, m, x, shape), arch + " in sub-batches of " + sub);
+            }
+        }
+    }
+
+    /** Eight 3x3 convs of 32 channels with ReLUs on 3 x 16 x 16: 2 * 288 * 8 / 4 = 1152 FLOPs a byte of a map. */
+    static Path deepConvs(Path dir) throws java.io.IOException {
+        Random r = new Random(5);
+        OnnxBuilder b = new OnnxBuilder().input("x", -1, 3, 16, 16).output("y");
+        String prev = "x";
+        for (int i = 0; i < 8; i++) {
+            int c = i == 0 ? 3 : 32;
+            b.init("w" + i, OnnxBuilder.random(r, 32 * c * 9, 0.2f), 32, c, 3, 3).init("b" + i, OnnxBuilder.random(r, 32, 0.1f), 32);
+            b.node("Conv", "conv" + i, OnnxBuilder.in(prev, "w" + i, "b" + i), OnnxBuilder.in("c" + i),
+                    OnnxBuilder.attrs("pads", 1, 1, 1, 1), OnnxBuilder.attrs("kernel_shape", 3, 3));
+            b.node("Relu", "relu" + i, OnnxBuilder.in("c" + i), OnnxBuilder.in(i == 7 ? "y" : "r" + i));
+            prev = "r" + i;
+        }
+        return b.write(dir, "deep.onnx");
+    }
+
+    @Test
+    void lightModelsSplitHeavyOnesDoNot(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        // MobileNetV2's inverted residuals: few FLOPs per byte of their widest expansion
+        try (Model m = Model.load(ARCH.resolve("mobilenetv2_folded/model.onnx")); Tensor x = CPU.allocate(shape(m, 1))) {
+            int sub = m.subBatch(x);
+            assertTrue(sub >= 1 && Integer.bitCount(sub) == 1, "MobileNetV2 sub-batch " + sub);
+        }
+        try (Model m = Model.load(deepConvs(dir)); Tensor x = CPU.allocate(1, 3, 16, 16)) {
+            assertEquals(0, m.subBatch(x), "eight 3x3 convs run their batch whole");
+            float[] v = gaussian(5 * 3 * 16 * 16, 3);
+            assertArrayEquals(withSubBatch("0", m, v, 5, 3, 16, 16), withSubBatch("2", m, v, 5, 3, 16, 16));
+        }
+    }
+
+    @Test
+    void badPropertyIsOneLine() {
+        try (Model m = Model.load(ARCH.resolve("mobilenetv2_folded/model.onnx"))) {
+            SalientException e = assertThrows(SalientException.class,
+                    () -> withSubBatch("many", m, gaussian(numel(shape(m, 2)), 1), shape(m, 2)));
+            assertEquals("salient.subBatch must be an integer, got 'many'", e.getMessage());
+        }
+    }
+}
