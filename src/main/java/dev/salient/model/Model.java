@@ -269,7 +269,8 @@ public final class Model implements AutoCloseable {
     private final Map<List<Long>, Integer> subBatches = new ConcurrentHashMap<>();
 
     /**
-     * Images per sub-batch of {@link #forward} for this input's image shape, 0 for the batch whole:
+     * Images per sub-batch of {@link #forward} for this input's image shape, 0 for the batch whole
+     * (always where the model declares a fixed batch):
      * a model whose arithmetic per image is small against its activations (conv and Gemm FLOPs per
      * image below {@link #LIGHT_FLOPS_PER_BYTE} times the bytes of its largest activation of one image)
      * is bound by moving them through the caches, so its sub-batches hold as many images as fit that
@@ -282,6 +283,8 @@ public final class Model implements AutoCloseable {
      * 26.7, 27.4; DenseNet-121 (1770) -, 35.3, 34.6, 33.1, 35.0.
      */
     int subBatch(Tensor input) {
+        long[] declared = inputs.get(0).shape();
+        if (declared != null && (declared.length == 0 || declared[0] >= 0)) return 0;  // a fixed batch
         String prop = System.getProperty("salient.subBatch");
         if (prop != null) {
             try {
@@ -300,7 +303,7 @@ public final class Model implements AutoCloseable {
             try {
                 p = cachedPlan(Map.of(inputs.get(0).name(), one), new LinkedHashSet<>(List.of(graph.resolve(outputs.get(0).name()))));
             } catch (RuntimeException e) {
-                return 0;  // no plan for one image (a fixed batch): the batch whole
+                return 0;  // no plan for one image: the batch whole
             }
             double flops = 0;
             long largest = 0;

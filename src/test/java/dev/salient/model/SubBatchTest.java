@@ -13,7 +13,8 @@ import org.junit.jupiter.api.Test;
 /**
  * {@link Model#forward} in sub-batches ({@link Model#subBatch}): the same bits as the batch run
  * whole, whatever the sub-batch and a last part shorter than the rest; which models are light
- * enough to split; the system property's override and its bad values.
+ * enough to split; a declared fixed batch never split, whatever the property says; the system
+ * property's override and its bad values.
  */
 class SubBatchTest {
     static final Path ARCH = Path.of("src/test/resources/fixtures/arch");
@@ -70,7 +71,7 @@ class SubBatchTest {
         }
     }
 
-    /** Eight 3x3 convs of 32 channels with ReLUs on 3 x 16 x 16: 2 * 288 * 8 / 4 = 1152 FLOPs a byte of a map. */
+    /** Eight 3x3 convs onto 32 channels with ReLUs on 3 x 16 x 16: about 1020 FLOPs a byte of its largest map (32 KiB). */
     static Path deepConvs(Path dir) throws java.io.IOException {
         Random r = new Random(5);
         OnnxBuilder b = new OnnxBuilder().input("x", -1, 3, 16, 16).output("y");
@@ -97,6 +98,22 @@ class SubBatchTest {
             assertEquals(0, m.subBatch(x), "eight 3x3 convs run their batch whole");
             float[] v = gaussian(5 * 3 * 16 * 16, 3);
             assertArrayEquals(withSubBatch("0", m, v, 5, 3, 16, 16), withSubBatch("2", m, v, 5, 3, 16, 16));
+        }
+    }
+
+    @Test
+    void aFixedBatchRunsWhole(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        Random r = new Random(9);
+        Path f = new OnnxBuilder().input("x", 4, 3, 8, 8).output("y")
+                .init("w", OnnxBuilder.random(r, 8 * 3, 0.5f), 8, 3, 1, 1)
+                .node("Conv", "conv", OnnxBuilder.in("x", "w"), OnnxBuilder.in("y"))
+                .write(dir, "fixed.onnx");
+        try (Model m = Model.load(f)) {
+            float[] v = gaussian(4 * 3 * 8 * 8, 2);
+            assertArrayEquals(withSubBatch("0", m, v, 4, 3, 8, 8), withSubBatch("2", m, v, 4, 3, 8, 8));
+            try (Tensor x = CPU.allocate(4, 3, 8, 8)) {
+                assertEquals(0, m.subBatch(x));
+            }
         }
     }
 
