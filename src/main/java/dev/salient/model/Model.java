@@ -273,10 +273,11 @@ public final class Model implements AutoCloseable {
      * (always where the model declares a fixed batch):
      * a model whose arithmetic per image is small against its activations (conv and Gemm FLOPs per
      * image below {@link #LIGHT_FLOPS_PER_BYTE} times the bytes of its largest activation of one image)
-     * is bound by moving them through the caches, so its sub-batches hold as many images as fit that
-     * activation in the last-level cache, rounded down to a power of two (at least 1; uneven
-     * sub-batches split unevenly over the threads: MobileNetV2 at batch 5 and 6 ran 4.9 and 4.7 ms an
-     * image, at 4 and 8 4.1). The system property {@code salient.subBatch}
+     * is bound by moving them through the caches, so its sub-batches hold about as many images as fit
+     * that activation in the last-level cache: the nearer power of two by ratio (uneven sub-batches
+     * split unevenly over the threads: MobileNetV2 at batch 5 and 6 ran 4.9 and 4.7 ms an image, at 4
+     * and 8 4.1; 7 images fit its 4.8 MB expansion in 32 MiB, and sub-batches of 8 ran its batch 32 in
+     * 133-141 ms against 141-156 for 4, alternating on a noisy machine). The system property {@code salient.subBatch}
      * sets it instead (0: never split). Measured on Zen 4 (2 cores, 32 MiB L3), img/s at batch 2 / 4
      * / 8 / 16 / 32: MobileNetV2 (125 FLOPs a byte of its 96x112x112 expansion) 234-238 / 241-244 /
      * 245-246 / 237-243 / 207-229; ResNet-18 (1130) -, 85, 85, 85, 80; ResNet-50 (2560) -, 25.3, 26.4,
@@ -322,7 +323,8 @@ public final class Model implements AutoCloseable {
                     flops += 2.0 * outs * is[0][is[0].length - 1];
             }
             if (largest == 0 || flops >= LIGHT_FLOPS_PER_BYTE * largest) return 0;
-            return Integer.highestOneBit((int) Math.max(1, Math.min(1 << 20, CACHE_BYTES / largest)));
+            int fit = (int) Math.max(1, Math.min(1 << 20, CACHE_BYTES / largest)), p2 = Integer.highestOneBit(fit);
+            return 2 * fit >= 3 * p2 ? 2 * p2 : p2;  // the nearer power of two, by ratio
         });
     }
 
