@@ -248,6 +248,26 @@ public final class Model implements AutoCloseable {
         }
     }
 
+    /**
+     * Whether a node computes each image's rows from that image's alone, as far as its attributes
+     * tell: no axis 0 (Softmax, Concat, Gather, ...), no reduction over it or over every axis, no
+     * Transpose that moves it. The shapes at batch 1 and 2 catch the rest (a Reshape that folds the
+     * batch in).
+     */
+    private static boolean rowwise(Node n, long[][] inputShapes) {
+        Attributes a = n.attributes();
+        int rank = inputShapes.length > 0 && inputShapes[0] != null ? inputShapes[0].length : 0;
+        if (a.has("axis") && Math.floorMod(a.getInt("axis", 1), Math.max(1, rank)) == 0) return false;
+        if (a.has("axes")) {
+            for (long x : a.getInts("axes")) if (Math.floorMod(x, Math.max(1, rank)) == 0) return false;
+        } else if (n.opType().startsWith("Reduce")) {
+            return false;  // over every axis, or axes given as an input
+        }
+        if (n.opType().equals("Transpose") && a.has("perm") && a.getInts("perm").length > 0 && a.getInts("perm")[0] != 0)
+            return false;
+        return true;
+    }
+
     /** Bytes of last-level cache the sub-batches of {@link #forward} aim to stay in: the host's L3, else 32 MiB. */
     static final long CACHE_BYTES = lastLevelCache();
 
@@ -277,8 +297,9 @@ public final class Model implements AutoCloseable {
      * that activation in the last-level cache: the nearer power of two by ratio (uneven sub-batches
      * split unevenly over the threads: MobileNetV2 at batch 5 and 6 ran 4.9 and 4.7 ms an image, at 4
      * and 8 4.1; 7 images fit its 4.8 MB expansion in 32 MiB, and sub-batches of 8 ran its batch 32 in
-     * 133-141 ms against 141-156 for 4, alternating on a noisy machine). The system property {@code salient.subBatch}
-     * sets it instead (0: never split). Measured on Zen 4 (2 cores, 32 MiB L3), img/s at batch 2 / 4
+     * 133-141 ms against 141-156 for 4, alternating on a noisy machine). A batch is split only where every step keeps one
+     * row per image (its shapes at batch 1 and 2, and {@link #rowwise}); there the system property
+     * {@code salient.subBatch} sets the size instead (0: never split). Measured on Zen 4 (2 cores, 32 MiB L3), img/s at batch 2 / 4
      * / 8 / 16 / 32: MobileNetV2 (125 FLOPs a byte of its 96x112x112 expansion) 234-238 / 241-244 /
      * 245-246 / 237-243 / 207-229; ResNet-18 (1130) -, 85, 85, 85, 80; ResNet-50 (2560) -, 25.3, 26.4,
      * 26.7, 27.4; DenseNet-121 (1770) -, 35.3, 34.6, 33.1, 35.0.
@@ -287,9 +308,10 @@ public final class Model implements AutoCloseable {
         long[] declared = inputs.get(0).shape();
         if (declared != null && (declared.length == 0 || declared[0] >= 0)) return 0;  // a fixed batch
         String prop = System.getProperty("salient.subBatch");
+        int forced = -1;
         if (prop != null) {
             try {
-                return Math.max(0, Integer.parseInt(prop.trim()));
+                forced = Math.max(0, Integer.parseInt(prop.trim()));
             } catch (NumberFormatException e) {
                 throw new SalientException("salient.subBatch must be an integer, got '" + prop + "'");
             }
@@ -297,35 +319,48 @@ public final class Model implements AutoCloseable {
         long[] shape = input.shape();
         List<Long> key = new ArrayList<>();
         for (int i = 1; i < shape.length; i++) key.add(shape[i]);
-        return subBatches.computeIfAbsent(key, k -> {
-            long[] one = shape.clone();
-            one[0] = 1;
-            Plan p;
-            try {
-                p = cachedPlan(Map.of(inputs.get(0).name(), one), new LinkedHashSet<>(List.of(graph.resolve(outputs.get(0).name()))));
-            } catch (RuntimeException e) {
-                return 0;  // no plan for one image: the batch whole
+        int sub = subBatches.computeIfAbsent(key, k -> splittable(shape));
+        return sub < 0 ? 0 : forced >= 0 ? forced : sub;
+    }
+
+    /** {@link #subBatch}'s size for images of this shape: -1 where the batch may not be split, 0 where it runs whole. */
+    private int splittable(long[] shape) {
+        long[] one = shape.clone(), two = shape.clone();
+        one[0] = 1;
+        two[0] = 2;
+        Plan p, p2;
+        try {
+            Set<String> out = new LinkedHashSet<>(List.of(graph.resolve(outputs.get(0).name())));
+            p = cachedPlan(Map.of(inputs.get(0).name(), one), out);
+            p2 = cachedPlan(Map.of(inputs.get(0).name(), two), out);
+        } catch (RuntimeException e) {
+            return -1;  // no plan for one or two images: the batch whole
+        }
+        if (p.steps().size() != p2.steps().size()) return -1;
+        double flops = 0;
+        long largest = 0;
+        for (int si = 0; si < p.steps().size(); si++) {
+            Plan.Step st = p.steps().get(si);
+            if (!rowwise(st.node(), st.inputShapes())) return -1;
+            long[][] os2 = p2.steps().get(si).outputShapes();
+            for (int j = 0; j < st.outputShapes().length; j++) {
+                long[] os = st.outputShapes()[j];
+                if (os == null) continue;
+                // one row per image at batch 1 and 2, else the batch is not split
+                if (os.length == 0 || os[0] != 1 || os2[j] == null || os2[j].length == 0 || os2[j][0] != 2) return -1;
+                largest = Math.max(largest, Shapes.numel(os) * 4);
             }
-            double flops = 0;
-            long largest = 0;
-            for (Plan.Step st : p.steps()) {
-                for (long[] os : st.outputShapes()) {
-                    if (os == null) continue;
-                    if (os.length == 0 || os[0] != 1) return 0;  // not one image per row: never split
-                    largest = Math.max(largest, Shapes.numel(os) * 4);
-                }
-                String t = st.op().opType();
-                long[][] is = st.inputShapes();
-                if (st.outputShapes().length == 0 || st.outputShapes()[0] == null || is.length < 2 || is[1] == null) continue;
-                long outs = Shapes.numel(st.outputShapes()[0]);
-                if (t.equals("Conv") && is[1].length >= 3) flops += 2.0 * outs * (Shapes.numel(is[1]) / is[1][0]);
-                else if ((t.equals("Gemm") || t.equals("MatMul")) && is[0] != null && is[0].length > 0)
-                    flops += 2.0 * outs * is[0][is[0].length - 1];
-            }
-            if (largest == 0 || flops >= LIGHT_FLOPS_PER_BYTE * largest) return 0;
-            int fit = (int) Math.max(1, Math.min(1 << 20, CACHE_BYTES / largest)), p2 = Integer.highestOneBit(fit);
-            return 2 * fit >= 3 * p2 ? 2 * p2 : p2;  // the nearer power of two, by ratio
-        });
+            String t = st.op().opType();
+            long[][] is = st.inputShapes();
+            if (st.outputShapes().length == 0 || st.outputShapes()[0] == null || is.length < 2 || is[1] == null) continue;
+            long outs = Shapes.numel(st.outputShapes()[0]);
+            if (t.equals("Conv") && is[1].length >= 3) flops += 2.0 * outs * (Shapes.numel(is[1]) / is[1][0]);
+            else if ((t.equals("Gemm") || t.equals("MatMul")) && is[0] != null && is[0].length > 0)
+                flops += 2.0 * outs * is[0][is[0].length - 1];
+        }
+        if (largest == 0 || flops >= LIGHT_FLOPS_PER_BYTE * largest) return 0;
+        int fit = (int) Math.max(1, Math.min(1 << 20, CACHE_BYTES / largest)), pow = Integer.highestOneBit(fit);
+        return 2 * fit >= 3 * pow ? 2 * pow : pow;  // the nearer power of two, by ratio
     }
 
     /**

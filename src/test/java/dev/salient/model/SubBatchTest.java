@@ -118,6 +118,37 @@ class SubBatchTest {
     }
 
     @Test
+    void aBatchThatMixesImagesRunsWhole(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        // a Softmax over the batch axis: its shapes keep a row per image, its attribute does not
+        Path soft = new OnnxBuilder().input("x", -1, 4).output("y")
+                .node("Softmax", "sm", OnnxBuilder.in("x"), OnnxBuilder.in("y"), OnnxBuilder.attr("axis", 0L))
+                .write(dir, "softmax0.onnx");
+        // a Reshape that folds the batch into one row
+        Path fold = new OnnxBuilder().input("x", -1, 4).output("y")
+                .initInts("s", new long[] {1, -1}, 2)
+                .node("Reshape", "r", OnnxBuilder.in("x", "s"), OnnxBuilder.in("y"))
+                .write(dir, "fold.onnx");
+        for (Path f : new Path[] {soft, fold}) {
+            try (Model m = Model.load(f); Tensor x = CPU.allocate(1, 4)) {
+                assertEquals(0, m.subBatch(x), f.getFileName().toString());
+                float[] v = gaussian(5 * 4, 4);
+                String prev = System.getProperty("salient.subBatch");
+                System.setProperty("salient.subBatch", "2");
+                try (Tensor t = CPU.upload(v, 5, 4); Tensor y = m.forward(CPU, t)) {
+                    try (Tensor whole = m.run(CPU, java.util.Map.of(m.inputs().get(0).name(), t),
+                            java.util.Set.of(m.outputs().get(0).name())).get(m.outputs().get(0).name())) {
+                        assertArrayEquals(whole.toArray(), y.toArray(), f.getFileName().toString());
+                        assertArrayEquals(whole.shape(), y.shape());
+                    }
+                } finally {
+                    if (prev == null) System.clearProperty("salient.subBatch");
+                    else System.setProperty("salient.subBatch", prev);
+                }
+            }
+        }
+    }
+
+    @Test
     void badPropertyIsOneLine() {
         try (Model m = Model.load(ARCH.resolve("mobilenetv2_folded/model.onnx"))) {
             SalientException e = assertThrows(SalientException.class,
