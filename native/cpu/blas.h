@@ -46,7 +46,7 @@ struct GemmEpilogue {
     // instead of packing it. The same chains either way.
     bool b_cached = false;
     // A hint to that product too: B is small enough to be in the cores' L2 caches, so it fetches B's
-    // rows a few steps ahead, where a larger B, from L3 or memory, streams in the next block's
+    // rows a few steps ahead, where a larger B, from L3 or memory, streams in the next block's panels
     bool b_near = false;
     bool any() const { return bias || z || act >= 0; }
 };

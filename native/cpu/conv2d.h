@@ -38,19 +38,16 @@ inline bool is_pointwise(const ConvGeom& g) {
 // A conv input up to this size is taken to be in the caches: the layer before has just written it (a
 // larger one was streamed past them, or no longer fits). The kernels that read their input where it
 // lies instead of copying it take only these (GemmEpilogue::b_cached, the stride-2 depthwise rows);
-// from memory the copies' sequential reads win (measured at each use).
+// from memory the copies' sequential reads win (measured at each use), except for projections onto at
+// most 48 channels of one k block, which stream their input in place (gemm_canonical.cpp's rows_direct).
 constexpr int64_t kCachedInputBytes = int64_t(16) << 20;
-
-inline bool input_in_caches(const ConvGeom& g) {
-    return (int64_t)g.n * g.c * g.h * g.w * (int64_t)sizeof(float) <= kCachedInputBytes;
-}
 
 // A conv input up to this size is taken to be in the cores' L2 caches (GemmEpilogue::b_near).
 constexpr int64_t kNearInputBytes = int64_t(4) << 20;
 
-inline bool input_near(const ConvGeom& g) {
-    return (int64_t)g.n * g.c * g.h * g.w * (int64_t)sizeof(float) <= kNearInputBytes;
-}
+inline int64_t input_bytes(const ConvGeom& g) { return (int64_t)g.n * g.c * g.h * g.w * (int64_t)sizeof(float); }
+inline bool input_in_caches(const ConvGeom& g) { return input_bytes(g) <= kCachedInputBytes; }
+inline bool input_near(const ConvGeom& g) { return input_bytes(g) <= kNearInputBytes; }
 
 // 3x3 stride-1 convs by Winograd F(2x2, 3x3), conv2d_winograd.cpp: whether it
 // applies with nt threads, and the forward and data gradient through it.

@@ -70,18 +70,19 @@ constexpr int kDirectB = 65536;      // ... and B of at least this many floats (
 constexpr int kDirectAhead = 16384;  // direct_b fetches B about this many (m k) panels ahead
 constexpr int kDirectRowsAhead = 8;  // AVX-512 rows_direct: B's rows fetched this many steps ahead
 constexpr int kRowsM = 4;         // up to this many rows, a row-major B streams by rows (small_m_rows)
-// What kernel512w<.., Direct> fetches at each step: the line `on` floats past each panel's row, for the
-// panels in the mask (none: nothing)
-struct Fetch {
-    int64_t on = 0;
-    unsigned panels = 0;
-};
 constexpr int kSkew = 8;          // kernel_bt: blocks of 16 steps between column groups
 // pack_b: rows of B fetched ahead of the row being packed. A pointwise conv's B is its input, read
 // from memory a row (channel) at a time, each on a new page where the prefetchers stop; 4 rows
 // ahead took ResNet-50's batch-32 1x1 convs at 56x56 and 28x28 from 17.5-18.8 to 16.9-17.0 ms
 // (256 -> 64), 28.0-28.7 to 26.9-27.6 (256 -> 128) and 14.4-15.0 to 13.6-14.5 (512 -> 128).
 constexpr int kPackAhead = 4;
+
+// What kernel512w<.., Direct> fetches at each step: the line `on` floats past each panel's row, for the
+// panels in the mask (none: nothing)
+struct Fetch {
+    int64_t on = 0;
+    unsigned panels = 0;
+};
 
 // Per-thread packing buffers (grow-only).
 struct Packs {

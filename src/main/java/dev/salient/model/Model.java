@@ -290,19 +290,19 @@ public final class Model implements AutoCloseable {
 
     /**
      * Images per sub-batch of {@link #forward} for this input's image shape, 0 for the batch whole
-     * (always where the model declares a fixed batch):
-     * a model whose arithmetic per image is small against its activations (conv and Gemm FLOPs per
-     * image below {@link #LIGHT_FLOPS_PER_BYTE} times the bytes of its largest activation of one image)
-     * is bound by moving them through the caches, so its sub-batches hold about as many images as fit
-     * that activation in the last-level cache: the nearer power of two by ratio (uneven sub-batches
-     * split unevenly over the threads: MobileNetV2 at batch 5 and 6 ran 4.9 and 4.7 ms an image, at 4
-     * and 8 4.1; 7 images fit its 4.8 MB expansion in 32 MiB, and sub-batches of 8 ran its batch 32 in
-     * 133-141 ms against 141-156 for 4, alternating on a noisy machine). A batch is split only where every step keeps one
-     * row per image (its shapes at batch 1 and 2, and {@link #rowwise}); there the system property
-     * {@code salient.subBatch} sets the size instead (0: never split). Measured on Zen 4 (2 cores, 32 MiB L3), img/s at batch 2 / 4
-     * / 8 / 16 / 32: MobileNetV2 (125 FLOPs a byte of its 96x112x112 expansion) 234-238 / 241-244 /
-     * 245-246 / 237-243 / 207-229; ResNet-18 (1130) -, 85, 85, 85, 80; ResNet-50 (2560) -, 25.3, 26.4,
-     * 26.7, 27.4; DenseNet-121 (1770) -, 35.3, 34.6, 33.1, 35.0.
+     * (always where the model declares a fixed batch). A model whose arithmetic per image is small
+     * against its activations (conv and Gemm FLOPs per image below {@link #LIGHT_FLOPS_PER_BYTE} times
+     * the bytes of its largest activation of one image) is bound by moving them through the caches,
+     * so its sub-batches hold about as many images as fit that activation in the last-level cache:
+     * the nearer power of two by ratio (uneven sub-batches split unevenly over the threads:
+     * MobileNetV2 at batch 5 and 6 ran 4.9 and 4.7 ms an image, at 4 and 8 4.1; 7 images fit its
+     * 4.8 MB expansion in 32 MiB, and sub-batches of 8 ran its batch 32 in 133-141 ms against 141-156
+     * for 4, alternating on a noisy machine). A batch is split only where every step keeps one row per
+     * image (its shapes at batch 1 and 2, and {@link #rowwise}); there the system property
+     * {@code salient.subBatch} sets the size instead (0: never split). Measured on Zen 4 (2 cores,
+     * 32 MiB L3), img/s at batch 2 / 4 / 8 / 16 / 32: MobileNetV2 (125 FLOPs a byte of its 96x112x112
+     * expansion) 234-238 / 241-244 / 245-246 / 237-243 / 207-229; ResNet-18 (1130) -, 85, 85, 85, 80;
+     * ResNet-50 (2560) -, 25.3, 26.4, 26.7, 27.4; DenseNet-121 (1770) -, 35.3, 34.6, 33.1, 35.0.
      */
     int subBatch(Tensor input) {
         long[] declared = inputs.get(0).shape();
