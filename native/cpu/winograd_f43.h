@@ -1,7 +1,7 @@
 // The transforms of Winograd F(4x4, 3x3) with the points 0, 1, -1, 2, -1/2 and infinity (more
 // accurate than 0, +-1, +-2: Barabasz et al. 2020), for the 3-D path's depth taps
 // (conv3d_winograd.cpp). The 2-D path stays on F(2x2, 3x3): this transform's error exceeds its
-// tests' tolerance (see the README's Intel speed section):
+// tests' tolerance (see docs/speed-log.md, its Intel block):
 //
 //   G   = [1 0 0; -1/3 -1/3 -1/3; 1/3 -1/3 1/3; 1/15 2/15 4/15; -16/15 8/15 -4/15; 0 0 1]
 //   B^T = [1 3/2 -2 -3/2 1 0; 0 -1 -5/2 -1/2 1 0; 0 1 1/2 -5/2 1 0; 0 -1/2 -1 1/2 1 0;
