@@ -1278,7 +1278,10 @@ bool sgemm_canonical_packer(int m, int n, int k, const float* a, int lda, const 
 
 bool sgemm_canonical_ep(bool trans_a, bool trans_b, int m, int n, int k, const float* a, int lda, const float* b,
                         int ldb, float* c, int ldc, const GemmEpilogue& ep) {
-    if (!ep.any() && !ep.b_cached) {
+    // with nothing to apply, the epilogue still says where B lies, and a small A's product (gemm's
+    // rows_direct: AVX-512, up to kDirectM rows of one k block) reads B in place instead of packing it
+    const bool in_place = isa::avx512() && !trans_b && m <= kDirectM && k <= kKC;
+    if (!ep.any() && !ep.b_cached && !in_place) {
         gemm(trans_a, trans_b, m, n, k, 1.f, a, lda, b, ldb, 0.f, c, ldc, nullptr);
         return true;
     }

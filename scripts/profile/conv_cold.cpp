@@ -13,6 +13,7 @@
 //   HOTX=1, HOTY=1  keep the input (or the output) one buffer while the other rotates
 //   GRP=G     G groups (G = C = K: a depthwise conv; not GROUPS, which bash keeps for itself)
 //   THREADS=T threads (default 2); GAPUS=U  busy-wait U microseconds before each call (idle workers)
+//   NOBIAS=1  no bias (with Z = 0, nothing for the conv to apply to its outputs)
 //   SWEEPMB=M write a line of every 64 bytes of an M MiB buffer before each call (everything the layer
 //             touches, its weights and the engine's scratch too, then comes from memory)
 #include <chrono>
@@ -54,7 +55,7 @@ int main(int argc, char** argv) {
     float* zz = z ? fill(rng, (int64_t)B * K * OH * OH, false) : nullptr;
     const int G = getenv("GRP") ? atoi(getenv("GRP")) : 1;
     float* w = fill(rng, (int64_t)K * (C / G) * R * S, true);
-    float* b = fill(rng, K, true);
+    float* b = getenv("NOBIAS") ? nullptr : fill(rng, K, true);
     const size_t sweep_floats = getenv("SWEEPMB") ? (size_t)atoi(getenv("SWEEPMB")) << 18 : 0;
     float* sweep = sweep_floats ? (float*)calloc(sweep_floats, sizeof(float)) : nullptr;
     std::vector<double> t;

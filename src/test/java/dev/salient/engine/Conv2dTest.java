@@ -454,6 +454,34 @@ class Conv2dTest {
     }
 
     /**
+     * A pointwise conv onto few channels (24) with nothing to apply to its outputs (no bias, residual or
+     * activation) reads its input in place on AVX-512 even from out of the caches (a batch of 28 is 17.2
+     * MiB), as it does with a bias: it matches the double reference, has the bits of the same conv with a
+     * zero bias, and each image has in the batch of 28 the bits it has in a batch of 2 (1.2 MiB), on every
+     * instruction set.
+     */
+    @Test
+    void pointwiseConvsWithNothingToApplyReadTheirInputInPlace() {
+        Conv2dGeometry small = new Conv2dGeometry(2, 96, 40, 40, 24, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1);
+        Conv2dGeometry large = new Conv2dGeometry(28, 96, 40, 40, 24, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1);
+        float[] x = Parity.random(61, numel(large.inputShape()));
+        float[] w = Parity.random(62, numel(large.weightShape()));
+        float[] xs = java.util.Arrays.copyOf(x, numel(small.inputShape()));
+        double[] want = reference(xs, w, null, small);
+        float[][] got = new float[1][];
+        atEachIsa(() -> {
+            float[] ys = forward(xs, w, null, small);
+            Parity.assertClose("pointwise conv without bias, isa " + CpuNative.salient_get_isa(), ys, want, 1e-5, 1e-4,
+                    small.outputShape());
+            assertArrayEquals(forward(xs, w, new float[small.k()], small), ys, "the bits of a zero bias");
+            float[] yl = forward(x, w, null, large);
+            assertArrayEquals(java.util.Arrays.copyOf(yl, ys.length), ys, "images 0-1 alone and in a batch of 28");
+            if (got[0] != null) assertArrayEquals(got[0], ys, "the same bits on every instruction set");
+            got[0] = ys;
+        });
+    }
+
+    /**
      * A pointwise conv onto 128 filters or more takes one product over the positions of the whole batch
      * on AVX-512 (batch_forward): on 7x7 planes from 16 images on, on planes of 17x17 to 32x32 at any
      * batch. Its 16-lane panels run across image boundaries (49 positions an image), its rows end in a
