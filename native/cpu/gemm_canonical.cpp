@@ -887,6 +887,12 @@ void direct_b(bool trans_a, int m, int n, int k, float alpha, const float* a, in
 
 namespace {
 
+// Whether gemm reads B where it lies (its rows_direct) rather than packing it: AVX-512, a small A (up
+// to kDirectM rows) times a row-major B, alpha 1, no packer, and one k block or B in the caches.
+inline bool reads_b_in_place(bool trans_b, float alpha, int m, int k, bool b_cached, bool packer) {
+    return isa::avx512() && (b_cached || k <= kKC) && !packer && !trans_b && alpha == 1.f && m <= kDirectM;
+}
+
 // The product; with ep (alpha 1, beta 0), true when the kernels applied it as they stored C.
 // With packer, B is what it packs (b unused, !trans_b): only the blocked path, whose packs
 // sgemm_canonical_packer has allocated first.
@@ -971,8 +977,7 @@ bool gemm(bool trans_a, bool trans_b, int m, int n, int k, float alpha, const fl
     // (14 MiB) 1.51-1.59 -> 1.33-1.40 ms, 144 -> 24 at 56x56 batch 8 (14 MiB) 1.17-1.22 -> 0.97-1.04,
     // batch 4 (7 MiB) 0.48-0.50 -> 0.44; batch 2 (3.5 MiB) 213 -> 216 us, 96 -> 24 at batch 4 (4.6 MiB)
     // 302 -> 303-326 us, so B up to kNearInputBytes keeps the rows ahead.
-    const bool rows_direct = isa::avx512() && ep && (ep->b_cached || k <= kKC) && !packer && !trans_b &&
-                             alpha == 1.f && m <= kDirectM;
+    const bool rows_direct = ep && reads_b_in_place(trans_b, alpha, m, k, ep->b_cached, packer != nullptr);
     const int row_blocks = (m + kMR - 1) / kMR;
     for (int j0 = 0; j0 < n; j0 += kNC) {
         const int nc = std::min(kNC, n - j0);
@@ -1278,10 +1283,8 @@ bool sgemm_canonical_packer(int m, int n, int k, const float* a, int lda, const 
 
 bool sgemm_canonical_ep(bool trans_a, bool trans_b, int m, int n, int k, const float* a, int lda, const float* b,
                         int ldb, float* c, int ldc, const GemmEpilogue& ep) {
-    // with nothing to apply, the epilogue still says where B lies, and a small A's product (gemm's
-    // rows_direct: AVX-512, up to kDirectM rows of one k block) reads B in place instead of packing it
-    const bool in_place = isa::avx512() && !trans_b && m <= kDirectM && k <= kKC;
-    if (!ep.any() && !ep.b_cached && !in_place) {
+    // with nothing to apply, the epilogue still says where B lies, for a product that reads B in place
+    if (!ep.any() && !reads_b_in_place(trans_b, 1.f, m, k, ep.b_cached, false)) {
         gemm(trans_a, trans_b, m, n, k, 1.f, a, lda, b, ldb, 0.f, c, ldc, nullptr);
         return true;
     }

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.*;
 import dev.salient.engine.Backend;
 import dev.salient.engine.Engine;
 import dev.salient.engine.SalientException;
+import dev.salient.engine.Shapes;
 import dev.salient.engine.Tensor;
 import java.nio.file.Path;
 import java.util.Random;
@@ -34,15 +35,20 @@ class SubBatchTest {
         return v;
     }
 
-    static float[] withSubBatch(String value, Model m, float[] x, long... shape) {
+    /** body's result with the system property salient.subBatch set to value, the property restored after. */
+    static <T> T underSubBatch(String value, java.util.function.Supplier<T> body) {
         String prev = System.getProperty("salient.subBatch");
         System.setProperty("salient.subBatch", value);
         try {
-            return forward(m, x, shape);
+            return body.get();
         } finally {
             if (prev == null) System.clearProperty("salient.subBatch");
             else System.setProperty("salient.subBatch", prev);
         }
+    }
+
+    static float[] withSubBatch(String value, Model m, float[] x, long... shape) {
+        return underSubBatch(value, () -> forward(m, x, shape));
     }
 
     /** The model's declared input shape with batch n. */
@@ -53,9 +59,7 @@ class SubBatchTest {
     }
 
     static int numel(long[] s) {
-        long n = 1;
-        for (long d : s) n *= d;
-        return (int) n;
+        return (int) Shapes.numel(s);
     }
 
     @Test
@@ -132,18 +136,15 @@ class SubBatchTest {
             try (Model m = Model.load(f); Tensor x = CPU.allocate(1, 4)) {
                 assertEquals(0, m.subBatch(x), f.getFileName().toString());
                 float[] v = gaussian(5 * 4, 4);
-                String prev = System.getProperty("salient.subBatch");
-                System.setProperty("salient.subBatch", "2");
-                try (Tensor t = CPU.upload(v, 5, 4); Tensor y = m.forward(CPU, t)) {
-                    try (Tensor whole = m.run(CPU, java.util.Map.of(m.inputs().get(0).name(), t),
-                            java.util.Set.of(m.outputs().get(0).name())).get(m.outputs().get(0).name())) {
+                underSubBatch("2", () -> {
+                    try (Tensor t = CPU.upload(v, 5, 4); Tensor y = m.forward(CPU, t);
+                            Tensor whole = m.run(CPU, java.util.Map.of(m.inputs().get(0).name(), t),
+                                    java.util.Set.of(m.outputs().get(0).name())).get(m.outputs().get(0).name())) {
                         assertArrayEquals(whole.toArray(), y.toArray(), f.getFileName().toString());
                         assertArrayEquals(whole.shape(), y.shape());
                     }
-                } finally {
-                    if (prev == null) System.clearProperty("salient.subBatch");
-                    else System.setProperty("salient.subBatch", prev);
-                }
+                    return null;
+                });
             }
         }
     }
