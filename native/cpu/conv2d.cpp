@@ -862,6 +862,140 @@ extern "C" int conv2d_forward_pre_cpu(const float* x, const float* scale, const 
 }
 
 namespace {
+
+// The pointwise-depthwise pair's bands: output rows of the depthwise conv a band, so that the band's
+// expanded input rows ((rows - 1) * stride + 3 of them, k planes) take about kPairBandBytes (they
+// stay in L2 between the product that writes them and the depthwise conv that reads them). Zen 4, 2
+// threads, batch 8, inputs rotating out of the caches, bands of 1 to 28 rows: 16 -> 96 at 112x112
+// stride 2 best at 2-4 rows, 24 -> 144 at 56x56 at 10-14 (stride 1) and 6-10 (stride 2).
+constexpr int64_t kPairBandBytes = int64_t(448) << 10;
+// The pair runs in bands on planes of at least this many positions: at 28x28 and below the expanded
+// tensor of a few images stays in the caches between the two convs anyway, and the bands' short
+// products lost (32 -> 192 at 28x28 0.95-0.98x, 160 -> 960 at 7x7 0.85x; 64 -> 384 and 96 -> 576 at
+// 14x14 1.01-1.04x).
+constexpr int64_t kPairMinPlane = 56 * 56;
+
+int pair_band_rows(const ConvGeom& d) {
+    const int step = depthwise_rows_step(d);
+    const int64_t rows_in = kPairBandBytes / ((int64_t)d.c * d.w * (int64_t)sizeof(float));
+    const int64_t rows = std::max<int64_t>(1, (rows_in - 3) / d.sh + 1);
+    return (int)std::max<int64_t>(step, std::min<int64_t>(d.oh, rows) / step * step);
+}
+
+}  // namespace
+
+#if SALIENT_HAVE_AVX512
+// Whether conv2d_pointwise_depthwise_cpu runs the pair in bands here (else as its two convs)
+extern "C" int conv2d_pointwise_depthwise_applies_cpu(int n, int c, int h, int wd, int k, int stride) {
+    if (n <= 0 || c <= 0 || h <= 0 || wd <= 0 || k <= 0 || (stride != 1 && stride != 2)) return 0;
+    const ConvGeom d{n, k, h, wd, k, 3, 3, stride, stride, 1, 1, 1, 1, 1, 1, k, 0, 0, 0, 0};
+    ConvGeom dc = d;
+    if (salient::host::check_conv_geometry("conv2d_pointwise_depthwise_applies_cpu", dc)) {
+        salient::clear_error();
+        return 0;
+    }
+    return (int64_t)h * wd >= kPairMinPlane && depthwise_rows_applies(dc) ? 1 : 0;
+}
+#else
+extern "C" int conv2d_pointwise_depthwise_applies_cpu(int, int, int, int, int, int) { return 0; }
+#endif
+
+// y = act2(depthwise3x3(act1(pointwise(x, w1) + b1), w2) + b2): a 1x1 conv of c -> k channels (its
+// output read by nothing else) and the 3x3 depthwise conv of those k channels at stride 1 or 2, pads 1,
+// that reads it (MobileNetV2's expansion and depthwise layers). Where the depthwise conv runs a band of
+// rows at a time (conv2d_pointwise_depthwise_applies_cpu), each thread runs its share of (image, band)
+// items in order: the expansion's rows that the band's windows read, into a per-thread scratch of k
+// planes of those rows (the rows it shares with the thread's previous band moved up, not made again),
+// then the band's outputs from it, while it is in L2. The expanded tensor (n x k x h x w, the
+// network's largest) is never written to memory. Each expanded value is the pointwise conv's chain and
+// each output the depthwise conv's, so the bits are those of the two convs run one after the other
+// (which is what runs where the bands do not apply, through a temporary of the expanded tensor).
+extern "C" int conv2d_pointwise_depthwise_cpu(const float* x, const float* w1, const float* b1, int act1, float lo1,
+                                              float hi1, const float* w2, const float* b2, float* y, int n, int c,
+                                              int h, int wd, int k, int stride, int act2, float lo2, float hi2) {
+    SALIENT_CHECK_PTR(x);
+    SALIENT_CHECK_PTR(w1);
+    SALIENT_CHECK_PTR(w2);
+    SALIENT_CHECK_PTR(y);
+    static const char* const fn = "conv2d_pointwise_depthwise_cpu";
+    SALIENT_CHECK(stride == 1 || stride == 2, "%s: the depthwise stride must be 1 or 2, got %d", fn, stride);
+    ConvGeom p{n, c, h, wd, k, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0};
+    if (int rc = check_conv(fn, p)) return rc;
+    ConvGeom d{n, k, h, wd, k, 3, 3, stride, stride, 1, 1, 1, 1, 1, 1, k, 0, 0, 0, 0};
+    if (int rc = check_conv(fn, d)) return rc;
+    const int64_t nx = (int64_t)n * c * h * wd, ny = (int64_t)n * k * d.oh * d.ow;
+    // y is written while x is still being read
+    const uintptr_t xa = (uintptr_t)x, xe = xa + sizeof(float) * (uintptr_t)nx;
+    const uintptr_t ya = (uintptr_t)y, ye = ya + sizeof(float) * (uintptr_t)ny;
+    SALIENT_CHECK(xe <= ya || ye <= xa, "%s: the input overlaps the output", fn);
+    Epilogue e1, e2;
+    if (int rc = make_epilogue(fn, act1, lo1, hi1, true, nullptr, y, 0, x, 0, e1)) return rc;
+    if (int rc = make_epilogue(fn, act2, lo2, hi2, true, nullptr, y, 0, x, 0, e2)) return rc;
+#if SALIENT_HAVE_AVX512
+    if (conv2d_pointwise_depthwise_applies_cpu(n, c, h, wd, k, stride)) {
+        const DepthwiseRows rows(d);
+        const int band = pair_band_rows(d), bands = (d.oh + band - 1) / band;
+        const int64_t items = (int64_t)n * bands, hw = (int64_t)h * wd, ohw = (int64_t)d.oh * d.ow;
+        const int cap = (band - 1) * stride + 3;  // expanded rows a band reads, at most
+        salient::GemmEpilogue ge;
+        ge.bias = b1, ge.act = e1.kind, ge.lo = e1.lo, ge.hi = e1.hi;
+        ge.b_cached = input_in_caches(p), ge.b_near = input_near(p);
+        const double flops = 2.0 * n * k * (double)hw * (c + 9);
+        const int nt = flops < 2e6 ? 1 : (int)std::min<int64_t>(omp_get_max_threads(), items);
+        int err = 0;
+#pragma omp parallel num_threads(nt)
+        {
+            const int t = omp_get_thread_num(), nth = omp_get_num_threads();
+            float* scr = salient::thread_workspace((int64_t)k * cap * wd, 2);
+            if (!scr) {
+#pragma omp atomic write
+                err = 1;
+            }
+            const int64_t ld = (int64_t)cap * wd;
+            int64_t held = -1;  // the image whose expanded rows [held_lo, held_hi) scr holds
+            int held_lo = 0, held_hi = 0;
+            for (int64_t it = items * t / nth; scr && it < items * (t + 1) / nth; it++) {
+                const int nn = (int)(it / bands), p0 = (int)(it % bands) * band, p1 = std::min(d.oh, p0 + band);
+                const int lo = std::max(0, p0 * stride - 1), hi = std::min(h, (p1 - 1) * stride + 2);
+                int from = lo;
+                if (held == nn && held_lo <= lo && held_hi > lo) {  // the rows the previous band made too
+                    from = std::min(held_hi, hi);
+                    if (lo > held_lo)
+                        for (int kk = 0; kk < k; kk++)
+                            std::memmove(scr + kk * ld, scr + kk * ld + (int64_t)(lo - held_lo) * wd,
+                                         sizeof(float) * (size_t)(from - lo) * wd);
+                }
+                if (from < hi) {
+                    const float* b = x + (int64_t)nn * c * hw + (int64_t)from * wd;
+                    float* out = scr + (int64_t)(from - lo) * wd;
+                    const int len = (hi - from) * wd;
+                    if (!salient::sgemm_canonical_ep(false, false, k, len, c, w1, c, b, (int)hw, out, (int)ld, ge)) {
+                        if (b1) add_bias(out, ld, b1, k, len);
+                        apply_epilogue(e1, out, k, len, ld);
+                    }
+                }
+                held = nn, held_lo = lo, held_hi = hi;
+                for (int kk = 0; kk < k; kk++)
+                    rows.run(scr + kk * ld - (int64_t)lo * wd, w2 + (int64_t)kk * 9, b2 ? b2[kk] : 0.f,
+                             y + ((int64_t)nn * k + kk) * ohw, e2, p0, p1);
+            }
+        }
+        if (err) return salient::fail(SALIENT_ENOMEM, "%s: out of memory for the expanded rows", fn);
+        return SALIENT_OK;
+    }
+#endif
+    std::vector<float> mid;
+    try {
+        mid.resize((size_t)((int64_t)n * k * (int64_t)h * wd));
+    } catch (const std::bad_alloc&) {
+        return salient::fail(SALIENT_ENOMEM, "%s: out of memory for the expanded tensor", fn);
+    }
+    if (int rc = forward(x, w1, b1, mid.data(), p, e1)) return rc;
+    e2.base = y;
+    return forward(mid.data(), w2, b2, y, d, e2);
+}
+
+namespace {
 // The epilogue of a data gradient dx through a Relu (mask, or null: none) with the gradient's other
 // contributions (sum, or null).
 Epilogue relu_epilogue(float* dx, const float* mask, const float* sum) {

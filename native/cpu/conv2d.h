@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <climits>
 #include <cstdint>
+#include <vector>
 #include "common.h"
+#include "isa.h"
 
 namespace salient {
 namespace conv {
@@ -57,6 +59,29 @@ int winograd_forward(const float* x, const float* w, const float* bias, float* y
 // Direct depthwise (groups == c) loops, conv2d_depthwise.cpp.
 void depthwise_forward(const float* x, const float* w, const float* bias, float* y, const ConvGeom& g);
 void depthwise_backward_data(const float* dy, const float* w, float* dx, const ConvGeom& g);
+
+#if SALIENT_HAVE_AVX512
+struct Epilogue;
+
+// Depthwise 3x3 convs a band of output rows at a time (conv2d_depthwise.cpp), for a conv that makes its
+// input rows a band at a time (conv2d.cpp's pointwise-depthwise pair): AVX-512, k == c, stride 1 with
+// pads 1 on planes the flat kernel takes, or stride 2 onto rows of 12 outputs and more. Each output as
+// the whole-plane path computes it (the flat kernel, the stride-2 rows), so the same bits.
+bool depthwise_rows_applies(const ConvGeom& g);
+// Bands start at multiples of this many output rows (the flat kernel's vectors of 16 outputs)
+int depthwise_rows_step(const ConvGeom& g);
+class DepthwiseRows {
+  public:
+    explicit DepthwiseRows(const ConvGeom& g);
+    // output rows [p0, p1) of one plane (yp: the plane), input row ih at xp + ih * g.w for the rows
+    // their windows read; wk the channel's 9 weights; e without a residual
+    void run(const float* xp, const float* wk, float bias, float* yp, const Epilogue& e, int p0, int p1) const;
+
+  private:
+    ConvGeom g_;
+    std::vector<uint16_t> masks_;  // the flat kernel's lane masks of the plane
+};
+#endif
 
 }  // namespace conv
 }  // namespace salient

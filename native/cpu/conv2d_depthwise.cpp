@@ -394,7 +394,10 @@ inline __mmask16 cols_in(int64_t c, int w) {  // lanes l with 0 <= c + l < w
     return (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
 }
 
-void rows_s2_plane(const float* xp, const float* wk, float bias, float* yp, const ConvGeom& g, const Epilogue& e) {
+// Output rows [p0, p1) of the plane; input row ih at xp + ih * g.w, read only for the rows the windows
+// of those outputs cover (so xp may be the start of a window of the plane's rows, less their offset).
+void rows_s2_plane(const float* xp, const float* wk, float bias, float* yp, const ConvGeom& g, const Epilogue& e,
+                   int p0, int p1) {
     const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     const __m512i od = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
     const __m512 zero = _mm512_setzero_ps(), bv = _mm512_set1_ps(bias);
@@ -404,7 +407,7 @@ void rows_s2_plane(const float* xp, const float* wk, float bias, float* yp, cons
     // on planes of 64 columns and more each output row fetches the two new input rows of output row
     // p + 2 (past the plane's end the next plane's first rows, which this thread takes next)
     const int ahead = w >= 64 ? 2 : 0;
-    for (int p = 0; p < g.oh; p++) {
+    for (int p = p0; p < p1; p++) {
         if (ahead) {
             for (int r = 1; r < 3; r++) {
                 const int ih = 2 * (p + ahead) - g.pt + r;
@@ -439,7 +442,7 @@ void rows_s2_plane(const float* xp, const float* wk, float bias, float* yp, cons
                                   taps9_512(wt, u, bv));
         }
     }
-    apply_epilogue(e, yp, (int64_t)g.oh * ow);
+    apply_epilogue(e, yp + (int64_t)p0 * ow, (int64_t)(p1 - p0) * ow);
 }
 SALIENT_AVX512_END
 
@@ -472,7 +475,7 @@ void depthwise_forward_rows_s2(const float* x, const float* w, const float* bias
 #pragma omp parallel for schedule(static) if (planes * ohw * 9 > 32768)
     for (int64_t i = 0; i < planes; i++) {
         const int c = (int)(i % g.c);
-        rows_s2_plane(x + i * hw, w + (int64_t)c * 9, bias ? bias[c] : 0.f, y + i * ohw, g, e);
+        rows_s2_plane(x + i * hw, w + (int64_t)c * 9, bias ? bias[c] : 0.f, y + i * ohw, g, e, 0, g.oh);
     }
 }
 
@@ -630,7 +633,55 @@ bool depthwise_flat_applies(const ConvGeom& g) {
            g.pt == 1 && g.pb == 1 && g.pl == 1 && g.pr == 1 && (int64_t)g.h * g.w <= kFlatMaxPlane;
 }
 
+
+SALIENT_AVX512_BEGIN
+// flat_forward's outputs of rows [p0, p1) of one plane (p0 * W and, unless p1 is the last row, p1 * W
+// multiples of 16), input row ih at xp + ih * W: each vector as flat_forward computes it, so the
+// same bits. No residual.
+void flat_rows(const float* xp, const float* wk, float bias, float* yp, const ConvGeom& g, const Epilogue& e,
+               const __mmask16* masks, int p0, int p1) {
+    const int H = g.h, W = g.w, hw = H * W, nv = (hw + 15) / 16;
+    const __mmask16 tail = hw % 16 ? (__mmask16)((1u << (hw % 16)) - 1) : (__mmask16)0xFFFF;
+    const int i0 = std::min(nv, (W + 15) / 16), i1 = std::max(i0, (hw - W) / 16);
+    const int v0 = p0 * W / 16, v1 = p1 == H ? nv : p1 * W / 16;
+    __m512 wt[9];
+#pragma GCC unroll 9
+    for (int t = 0; t < 9; t++) wt[t] = _mm512_set1_ps(wk[t]);
+    const __m512 bv = _mm512_set1_ps(bias);
+    flat_vectors<false>(v0, std::min(v1, i0), nv, W, xp, yp, nullptr, masks, tail, wt, bv, e);
+    flat_vectors<true>(std::max(v0, i0), std::min(v1, i1), nv, W, xp, yp, nullptr, masks, tail, wt, bv, e);
+    flat_vectors<false>(std::max(v0, i1), v1, nv, W, xp, yp, nullptr, masks, tail, wt, bv, e);
+}
+SALIENT_AVX512_END
+
 }  // namespace
+
+bool depthwise_rows_applies(const ConvGeom& g) {
+    return depthwise_flat_applies(g) ||
+           (isa::avx512() && g.k == g.c && g.r == 3 && g.s == 3 && g.sh == 2 && g.sw == 2 && g.dh == 1 && g.dw == 1 &&
+            g.ow >= 12);
+}
+
+int depthwise_rows_step(const ConvGeom& g) {
+    if (g.sh == 2) return 1;
+    int step = 1;
+    while ((int64_t)step * g.w % 16) step++;
+    return step;
+}
+
+DepthwiseRows::DepthwiseRows(const ConvGeom& g) : g_(g) {
+    if (g.sh == 1) {
+        const std::vector<__mmask16> m = flat_masks<__mmask16, 16>(g.h, g.w);
+        masks_.assign(m.begin(), m.end());
+    }
+}
+
+void DepthwiseRows::run(const float* xp, const float* wk, float bias, float* yp, const Epilogue& e, int p0,
+                        int p1) const {
+    if (p1 <= p0) return;
+    if (g_.sh == 2) return rows_s2_plane(xp, wk, bias, yp, g_, e, p0, p1);
+    flat_rows(xp, wk, bias, yp, g_, e, reinterpret_cast<const __mmask16*>(masks_.data()), p0, p1);
+}
 #endif
 
 namespace {

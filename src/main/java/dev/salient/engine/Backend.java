@@ -135,6 +135,44 @@ public interface Backend extends AutoCloseable {
         return false;
     }
 
+    /**
+     * y = act2(depthwise(act1(pointwise(x, w1) + b1), w2) + b2): the {@link Conv2dGeometry#pointwise} conv
+     * {@code pw} (c -> k channels) and the depthwise 3x3 conv {@code dw} that alone reads its output (k
+     * channels, groups k, stride 1 or 2, pads 1, no dilation: MobileNetV2's expansion and depthwise
+     * layers) in one step, bit for bit conv2dForward (or conv2dForwardActivation) of each in turn. The
+     * composed passes through a temporary of the expanded tensor, unless a backend fuses them
+     * ({@link #fusesPointwiseDepthwise}: the CPU makes the expanded rows a band at a time, in L2, and
+     * never writes the expanded tensor). act1 and act2 null (none) or {@link #fusesConvActivation}
+     * kinds; b1 and b2 may be null; y may not overlap x. Only forward passes that keep neither conv's
+     * own output use it.
+     */
+    default void conv2dPointwiseDepthwise(Tensor x, Tensor w1, Tensor b1, Activation act1, float alpha1, float beta1,
+            Tensor w2, Tensor b2, Tensor y, Conv2dGeometry pw, Conv2dGeometry dw, Activation act2, float alpha2,
+            float beta2) {
+        OpChecks.conv2dPointwiseDepthwise(this, x, w1, b1, act1, w2, b2, y, pw, dw, act2);
+        composePointwiseDepthwise(this, x, w1, b1, act1, alpha1, beta1, w2, b2, y, pw, dw, act2, alpha2, beta2);
+    }
+
+    /** {@link #conv2dPointwiseDepthwise} as its two convs, through a temporary of the expanded tensor (arguments checked). */
+    static void composePointwiseDepthwise(Backend b, Tensor x, Tensor w1, Tensor b1, Activation act1, float alpha1,
+            float beta1, Tensor w2, Tensor b2, Tensor y, Conv2dGeometry pw, Conv2dGeometry dw, Activation act2,
+            float alpha2, float beta2) {
+        try (Tensor t = b.allocate(pw.outputShape())) {
+            if (act1 == null) b.conv2dForward(x, w1, b1, t, pw);
+            else b.conv2dForwardActivation(x, w1, b1, t, pw, act1, alpha1, beta1);
+            if (act2 == null) b.conv2dForward(t, w2, b2, y, dw);
+            else b.conv2dForwardActivation(t, w2, b2, y, dw, act2, alpha2, beta2);
+        }
+    }
+
+    /**
+     * Whether {@link #conv2dPointwiseDepthwise} runs the pair of these geometries without the expanded
+     * tensor here: plans fuse the two convs only then (and keep the expanded tensor in their arena otherwise).
+     */
+    default boolean fusesPointwiseDepthwise(Conv2dGeometry pw, Conv2dGeometry dw) {
+        return false;
+    }
+
     /** y = act(y + z) (no activation when kind is null) in two passes: the composed tail of the fused sums. */
     static void addThenActivate(Backend b, Tensor y, Tensor z, Activation kind, float alpha, float beta) {
         b.binary(BinaryOp.ADD, y, z, y);

@@ -181,6 +181,27 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public void conv2dPointwiseDepthwise(Tensor x, Tensor w1, Tensor b1, Activation act1, float alpha1, float beta1,
+            Tensor w2, Tensor b2, Tensor y, Conv2dGeometry pw, Conv2dGeometry dw, Activation act2, float alpha2,
+            float beta2) {
+        OpChecks.conv2dPointwiseDepthwise(this, x, w1, b1, act1, w2, b2, y, pw, dw, act2);
+        check(CpuNative.conv2d_pointwise_depthwise_cpu(x.data(), w1.data(), b1 == null ? null : b1.data(),
+                act1 == null ? -1 : act1.code, alpha1, beta1, w2.data(), b2 == null ? null : b2.data(), y.data(), pw.n(),
+                pw.c(), pw.h(), pw.w(), pw.k(), dw.strideH(), act2 == null ? -1 : act2.code, alpha2, beta2));
+    }
+
+    /**
+     * Where the native pair runs in bands (AVX-512, planes of 56x56 and more), unless the system property
+     * {@code salient.cpu.pointwiseDepthwise} is {@code false} (read at each plan step, for side-by-side
+     * measurements: the two convs then run one after the other, with the same bits).
+     */
+    @Override
+    public boolean fusesPointwiseDepthwise(Conv2dGeometry pw, Conv2dGeometry dw) {
+        return !"false".equals(System.getProperty("salient.cpu.pointwiseDepthwise"))
+                && CpuNative.conv2d_pointwise_depthwise_applies_cpu(pw.n(), pw.c(), pw.h(), pw.w(), pw.k(), dw.strideH()) == 1;
+    }
+
+    @Override
     public void conv2dBackwardData(Tensor dy, Tensor w, Tensor dx, Conv2dGeometry g) {
         OpChecks.conv2dBackwardData(this, dy, w, dx, g);
         convBackwardData(dy, w, dx, g, null, null);

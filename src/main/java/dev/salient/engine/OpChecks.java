@@ -146,6 +146,35 @@ public final class OpChecks {
         if (overlaps(y, x)) throw new SalientException(what + ": the output overlaps the input x");
     }
 
+    public static void conv2dPointwiseDepthwise(Backend self, Tensor x, Tensor w1, Tensor b1, Activation act1, Tensor w2,
+            Tensor b2, Tensor y, Conv2dGeometry pw, Conv2dGeometry dw, Activation act2) {
+        String what = "conv2dPointwiseDepthwise";
+        owned(self, what, x, w1, b1, w2, b2, y);
+        if (!pw.pointwise())
+            throw new SalientException(what + ": the first conv is not pointwise (1x1, stride 1, no padding, one group): kernel "
+                    + pw.r() + "x" + pw.s() + ", stride " + pw.strideH() + "x" + pw.strideW() + ", groups " + pw.groups());
+        if (dw.groups() != dw.c() || dw.k() != dw.c() || dw.r() != 3 || dw.s() != 3 || dw.strideH() != dw.strideW()
+                || dw.strideH() < 1 || dw.strideH() > 2 || dw.padTop() != 1 || dw.padLeft() != 1 || dw.padBottom() != 1
+                || dw.padRight() != 1 || dw.dilationH() != 1 || dw.dilationW() != 1)
+            throw new SalientException(what + ": the second conv is not a depthwise 3x3 conv of stride 1 or 2 with pads 1: "
+                    + dw.k() + " filters over " + dw.c() + " channels in " + dw.groups() + " groups, kernel " + dw.r() + "x"
+                    + dw.s() + ", stride " + dw.strideH() + "x" + dw.strideW() + ", pads " + dw.padTop() + "," + dw.padLeft()
+                    + "," + dw.padBottom() + "," + dw.padRight() + ", dilation " + dw.dilationH() + "x" + dw.dilationW());
+        if (!java.util.Arrays.equals(dw.inputShape(), pw.outputShape()))
+            throw new SalientException(what + ": the depthwise conv reads " + java.util.Arrays.toString(dw.inputShape())
+                    + ", the pointwise conv makes " + java.util.Arrays.toString(pw.outputShape()));
+        requireShape(x, pw.inputShape(), what + " x");
+        requireShape(w1, pw.weightShape(), what + " w1");
+        if (b1 != null) requireShape(b1, new long[] {pw.k()}, what + " b1");
+        requireShape(w2, dw.weightShape(), what + " w2");
+        if (b2 != null) requireShape(b2, new long[] {dw.k()}, what + " b2");
+        requireShape(y, dw.outputShape(), what + " y");
+        for (Activation a : new Activation[] {act1, act2})
+            if (a != null && !Backend.fusesConvActivation(a))
+                throw new SalientException(what + ": " + a + " is not fused (none, Relu or Clip)");
+        if (overlaps(y, x)) throw new SalientException(what + ": the output overlaps the input x");
+    }
+
     /** The residual sum's own checks: z of the output's shape, a fused activation, no overlaps. */
     private static void residual(Backend self, String what, Tensor x, Tensor z, Tensor y, long[] outShape, Activation kind) {
         owned(self, what, z);

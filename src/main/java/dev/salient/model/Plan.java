@@ -128,7 +128,7 @@ public final class Plan {
         int reader = prologueReader(si);
         Step c = steps.get(reader);
         Op preAct = reader > si + 1 ? steps.get(si + 1).op() : null;
-        if (!c.op().fusesPrologue(steps.get(si).op(), preAct, c.inputShapes(), b)) return false;
+        if (!c.op().fusesPrologue(steps.get(si).op(), steps.get(si).inputShapes(), preAct, c.inputShapes(), b)) return false;
         return !prologueHasEpilogue(si) || c.op().fuses(steps.get(reader + 1).op(), b);
     }
 

@@ -138,13 +138,15 @@ final class Planner {
         // a ChannelAffine (and its Relu or Clip) before a Conv may run as the conv's prologue (Plan.prologues),
         // the conv reading the affine's input: that input lives until the conv and the step after it (which
         // may run in the conv's epilogue), so neither output is placed over it (DenseNet's transitions: their
-        // BatchNorm and Relu ran as passes of their own before)
+        // BatchNorm and Relu ran as passes of their own before). So may a 1x1 Conv (and its activation)
+        // before a depthwise Conv (MobileNetV2's expansions), the pair reading the 1x1 conv's input.
         for (int i = 0; i + 1 < steps.size(); i++) {
             Plan.Step s = steps.get(i);
-            if (!s.op().opType().equals("ChannelAffine") || s.inputs().length == 0 || s.inputs()[0].isEmpty()) continue;
+            if (s.inputs().length == 0 || s.inputs()[0].isEmpty()) continue;
             int reader = i + 1;
             if (steps.get(reader).op().opType().matches("Relu|Clip") && i + 2 < steps.size()) reader = i + 2;
-            if (steps.get(reader).op().opType().equals("Conv"))
+            if (!steps.get(reader).op().opType().equals("Conv")) continue;
+            if (s.op().opType().equals("ChannelAffine") || s.op().opType().equals("Conv") && kernel(s, 1) && kernel(steps.get(reader), 3))
                 lastUse.merge(s.inputs()[0], Math.min(reader + 1, steps.size() - 1), Math::max);
         }
         List<long[]> bufs = new ArrayList<>(); // {floats, first step, last step}
@@ -358,5 +360,11 @@ final class Planner {
         private static long round(long floats) {
             return (floats + ALIGN - 1) / ALIGN * ALIGN;
         }
+    }
+
+    /** Whether step s (a Conv) has 2-D filters of size r x r: its weight shape (k, c, r, r). */
+    private static boolean kernel(Plan.Step s, int r) {
+        long[][] in = s.inputShapes();
+        return in.length > 1 && in[1] != null && in[1].length == 4 && in[1][2] == r && in[1][3] == r;
     }
 }

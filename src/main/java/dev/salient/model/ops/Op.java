@@ -110,12 +110,14 @@ public interface Op {
     /**
      * Whether this op can read its data input (input 0, of shape {@code inputShapes[0]}) as the
      * output of {@code pre} and {@code preAct} computed on the fly, in one step on {@code b}: the step
-     * before it (with {@code inputShapes} its own inputs' shapes), whose single output only this op
-     * reads, and null or an activation fused into pre's epilogue (a per-channel affine map and its
-     * Relu before a pointwise Conv, which applies them as it packs its input). Only a plain forward
-     * pass fuses, and only where nothing asked to keep pre's or preAct's output.
+     * before it (its inputs' shapes {@code preShapes}; {@code inputShapes} this op's own), whose single
+     * output only this op reads, and null or an activation fused into pre's epilogue (a per-channel
+     * affine map and its Relu before a pointwise Conv, which applies them as it packs its input; a
+     * pointwise Conv and its Clip before a depthwise Conv, which makes its input a band of rows at a
+     * time). Only a plain forward pass fuses, and only where nothing asked to keep pre's or preAct's
+     * output.
      */
-    default boolean fusesPrologue(Op pre, Op preAct, long[][] inputShapes, Backend b) {
+    default boolean fusesPrologue(Op pre, long[][] preShapes, Op preAct, long[][] inputShapes, Backend b) {
         return false;
     }
 

@@ -229,6 +229,26 @@ class CudaParityTest {
         assertClose("conv2d forward with a scale prologue " + g, y2);
     }
 
+    /** An expansion and the depthwise conv that reads it (in bands on the CPU, composed on the GPU). */
+    @Test
+    void conv2dPointwiseDepthwise() {
+        for (int stride = 1; stride <= 2; stride++) {
+            Conv2dGeometry pw = new Conv2dGeometry(2, 8, 58, 57, 24, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1);
+            Conv2dGeometry dw = new Conv2dGeometry(2, 24, 58, 57, 24, 3, 3, stride, stride, 1, 1, 1, 1, 1, 1, 24);
+            Tensor[] x = pairRandom(pw.inputShape()), w1 = pairWeights(fanIn(pw), pw.weightShape()), b1 = pairRandom(pw.k());
+            Tensor[] w2 = pairWeights(fanIn(dw), dw.weightShape()), b2 = pairRandom(dw.k());
+            Tensor[] y = out(dw.outputShape()), y2 = out(dw.outputShape());
+            for (int i = 0; i < 2; i++)
+                (i == 0 ? cpu : gpu).conv2dPointwiseDepthwise(x[i], w1[i], b1[i], Activation.CLIP, 0f, 6f, w2[i], b2[i], y[i],
+                        pw, dw, Activation.CLIP, 0f, 6f);
+            assertClose("expansion + clip, depthwise stride " + stride + " + clip " + dw, y);
+            for (int i = 0; i < 2; i++)
+                (i == 0 ? cpu : gpu).conv2dPointwiseDepthwise(x[i], w1[i], null, null, 0f, 0f, w2[i], null, y2[i], pw, dw,
+                        null, 0f, 0f);
+            assertClose("expansion, depthwise stride " + stride + " " + dw, y2);
+        }
+    }
+
     @ParameterizedTest
     @MethodSource("convs")
     void conv2dBackwardData(Conv2dGeometry g) {
