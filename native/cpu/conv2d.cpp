@@ -869,11 +869,15 @@ namespace {
 // threads, batch 8, inputs rotating out of the caches, bands of 1 to 28 rows: 16 -> 96 at 112x112
 // stride 2 best at 2-4 rows, 24 -> 144 at 56x56 at 10-14 (stride 1) and 6-10 (stride 2).
 constexpr int64_t kPairBandBytes = int64_t(448) << 10;
-// The pair runs in bands on planes of at least this many positions: at 28x28 and below the expanded
-// tensor of a few images stays in the caches between the two convs anyway, and the bands' short
+// The pair runs in bands on planes of at least this many positions: at 28x28 and below the bands' short
 // products lost (32 -> 192 at 28x28 0.95-0.98x, 160 -> 960 at 7x7 0.85x; 64 -> 384 and 96 -> 576 at
-// 14x14 1.01-1.04x).
+// 14x14 1.01-1.04x; MobileNetV2 at batch 32 with the 28x28 pairs in bands too: within noise).
 constexpr int64_t kPairMinPlane = 56 * 56;
+// ... and where the expanded tensor is over kPairMinBytes, far from staying in the cores' L2 caches
+// between the two convs: at batch 1 on 56x56 (1.7 MiB) the bands lost, 0.94-0.98x, at batch 3 (5.2
+// MiB) they won, 1.22-1.25x; at batch 1 on 112x112 (4.6 MiB) they were even alone and 0.96x in the
+// network (MobileNetV2 at batch 1, 10 alternating rounds of 30 passes: 4.82 against 4.64 ms).
+constexpr int64_t kPairMinBytes = int64_t(6) << 20;
 
 int pair_band_rows(const ConvGeom& d) {
     const int step = depthwise_rows_step(d);
@@ -894,7 +898,8 @@ extern "C" int conv2d_pointwise_depthwise_applies_cpu(int n, int c, int h, int w
         salient::clear_error();
         return 0;
     }
-    return (int64_t)h * wd >= kPairMinPlane && depthwise_rows_applies(dc) ? 1 : 0;
+    const bool large = (int64_t)n * k * h * wd * (int64_t)sizeof(float) > kPairMinBytes;
+    return (int64_t)h * wd >= kPairMinPlane && large && depthwise_rows_applies(dc) ? 1 : 0;
 }
 #else
 extern "C" int conv2d_pointwise_depthwise_applies_cpu(int, int, int, int, int, int) { return 0; }
@@ -934,28 +939,38 @@ extern "C" int conv2d_pointwise_depthwise_cpu(const float* x, const float* w1, c
 #if SALIENT_HAVE_AVX512
     if (conv2d_pointwise_depthwise_applies_cpu(n, c, h, wd, k, stride)) {
         const DepthwiseRows rows(d);
-        const int band = pair_band_rows(d), bands = (d.oh + band - 1) / band;
-        const int64_t items = (int64_t)n * bands, hw = (int64_t)h * wd, ohw = (int64_t)d.oh * d.ow;
+        const int band = pair_band_rows(d), step = depthwise_rows_step(d);
+        const int64_t rows_all = (int64_t)n * d.oh, hw = (int64_t)h * wd, ohw = (int64_t)d.oh * d.ow;
         const int cap = (band - 1) * stride + 3;  // expanded rows a band reads, at most
         salient::GemmEpilogue ge;
         ge.bias = b1, ge.act = e1.kind, ge.lo = e1.lo, ge.hi = e1.hi;
         ge.b_cached = input_in_caches(p), ge.b_near = input_near(p);
         const double flops = 2.0 * n * k * (double)hw * (c + 9);
-        const int nt = flops < 2e6 ? 1 : (int)std::min<int64_t>(omp_get_max_threads(), items);
+        const int nt = flops < 2e6 ? 1 : (int)std::min<int64_t>(omp_get_max_threads(), std::max<int64_t>(1, rows_all / step));
+        // thread t takes the output rows [start(t), start(t + 1)) of the images' rows end to end, each
+        // start at a multiple of step within its image, so that the threads' shares differ by less than
+        // step rows (bands of whole images split over the threads left one with a band more: 24 -> 144 at
+        // 56x56, batch 1, 5 bands of 12 rows, 24 against 32)
+        const auto start = [&](int t) {
+            const int64_t f = rows_all * t / nt, nn = f / d.oh;
+            return nn * d.oh + (f % d.oh) / step * step;
+        };
         int err = 0;
 #pragma omp parallel num_threads(nt)
         {
-            const int t = omp_get_thread_num(), nth = omp_get_num_threads();
+            const int t = omp_get_thread_num();
             float* scr = salient::thread_workspace((int64_t)k * cap * wd, 2);
             if (!scr) {
 #pragma omp atomic write
                 err = 1;
             }
-            const int64_t ld = (int64_t)cap * wd;
+            const int64_t ld = (int64_t)cap * wd, end = start(t + 1);
             int64_t held = -1;  // the image whose expanded rows [held_lo, held_hi) scr holds
             int held_lo = 0, held_hi = 0;
-            for (int64_t it = items * t / nth; scr && it < items * (t + 1) / nth; it++) {
-                const int nn = (int)(it / bands), p0 = (int)(it % bands) * band, p1 = std::min(d.oh, p0 + band);
+            for (int64_t f = start(t); scr && f < end;) {
+                const int nn = (int)(f / d.oh), p0 = (int)(f % d.oh);
+                const int p1 = (int)std::min<int64_t>({(int64_t)d.oh, (int64_t)p0 + band, end - (int64_t)nn * d.oh});
+                f = (int64_t)nn * d.oh + p1;
                 const int lo = std::max(0, p0 * stride - 1), hi = std::min(h, (p1 - 1) * stride + 2);
                 int from = lo;
                 if (held == nn && held_lo <= lo && held_hi > lo) {  // the rows the previous band made too

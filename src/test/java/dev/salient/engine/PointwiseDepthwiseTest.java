@@ -15,8 +15,9 @@ import org.junit.jupiter.params.provider.MethodSource;
  * conv2dPointwiseDepthwise (a 1x1 expansion and the depthwise 3x3 conv that alone reads it, each with
  * no activation, Relu or Clip: MobileNetV2's inverted residuals) is bit for bit conv2dForward (or
  * conv2dForwardActivation) of each in turn: in bands of output rows where the CPU runs it so (AVX-512,
- * planes of 56x56 and more; rows whose width is no multiple of 16, bands that end in a short one, one
- * image split over the threads, several images a thread), and through the expanded tensor elsewhere,
+ * planes of 56x56 and more, an expanded tensor over 6 MiB; rows whose width is no multiple of 16, bands
+ * that end in a short one, one image split over the threads, several images a thread), and through the
+ * expanded tensor elsewhere,
  * at 1, 2 and 3 threads and each instruction-set level. NaN and -0 in the input, a zero and a negative
  * filter tap included.
  */
@@ -26,12 +27,13 @@ class PointwiseDepthwiseTest {
     // n, c, h, w, k, stride
     static Stream<Arguments> pairs() {
         return Stream.of(
-                Arguments.of(2, 16, 56, 56, 48, 2),    // MobileNetV2's shapes, fewer channels
-                Arguments.of(1, 24, 56, 56, 72, 1),    // one image: its bands split over the threads
-                Arguments.of(3, 8, 60, 57, 24, 1),     // rows of 57 (bands of 16 rows), a short last band
-                Arguments.of(2, 8, 57, 61, 24, 2),     // odd sizes at stride 2
-                Arguments.of(1, 16, 112, 112, 32, 2),  // 112x112, several bands a thread
-                Arguments.of(4, 8, 20, 20, 16, 1),     // small planes: through the expanded tensor
+                Arguments.of(2, 16, 56, 56, 256, 2),   // MobileNetV2's planes (the expanded tensor 6.1 MiB)
+                Arguments.of(1, 24, 56, 56, 512, 1),   // one image: its rows split over the threads
+                Arguments.of(3, 8, 60, 57, 160, 1),    // rows of 57 (bands of 16 rows), a short last band
+                Arguments.of(2, 8, 57, 61, 240, 2),    // odd sizes at stride 2
+                Arguments.of(2, 8, 112, 112, 96, 2),   // 112x112, several bands a thread
+                Arguments.of(2, 8, 56, 56, 48, 1),     // an expanded tensor the L2 caches hold: the two convs
+                Arguments.of(4, 8, 20, 20, 16, 1),     // small planes: the two convs
                 Arguments.of(2, 5, 9, 7, 6, 2));       // tiny
     }
 
@@ -81,13 +83,18 @@ class PointwiseDepthwiseTest {
         }
     }
 
-    /** Whether the CPU runs the pair in bands: on AVX-512, planes of 56x56 and more, 3x3 windows the band kernels take. */
+    /**
+     * Whether the CPU runs the pair in bands: on AVX-512, planes of 56x56 and more, 3x3 windows the band
+     * kernels take, an expanded tensor the L2 caches would not hold.
+     */
     @Test
     void bandsWhereTheKernelsTakeThem() {
-        Conv2dGeometry big = new Conv2dGeometry(2, 16, 56, 56, 48, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1);
-        Conv2dGeometry bigDw = new Conv2dGeometry(2, 48, 56, 56, 48, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 48);
-        Conv2dGeometry small = new Conv2dGeometry(2, 16, 28, 28, 48, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1);
-        Conv2dGeometry smallDw = new Conv2dGeometry(2, 48, 28, 28, 48, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 48);
+        Conv2dGeometry big = new Conv2dGeometry(16, 16, 56, 56, 48, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1);
+        Conv2dGeometry bigDw = new Conv2dGeometry(16, 48, 56, 56, 48, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 48);
+        Conv2dGeometry small = new Conv2dGeometry(8, 16, 28, 28, 48, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1);
+        Conv2dGeometry smallDw = new Conv2dGeometry(8, 48, 28, 28, 48, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 48);
+        Conv2dGeometry one = new Conv2dGeometry(1, 16, 56, 56, 48, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1);
+        Conv2dGeometry oneDw = new Conv2dGeometry(1, 48, 56, 56, 48, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 48);
         int isa = CpuNative.salient_get_isa();
         try {
             assertEquals(0, CpuNative.salient_set_isa(CpuNative.ISA_AVX2));
@@ -96,6 +103,7 @@ class PointwiseDepthwiseTest {
                 assertEquals(0, CpuNative.salient_set_isa(CpuNative.salient_max_isa()));
                 assertTrue(B.fusesPointwiseDepthwise(big, bigDw));
                 assertFalse(B.fusesPointwiseDepthwise(small, smallDw), "28x28 keeps the two convs");
+                assertFalse(B.fusesPointwiseDepthwise(one, oneDw), "an expanded tensor of 0.6 MiB keeps the two convs");
                 String was = System.getProperty("salient.cpu.pointwiseDepthwise");
                 System.setProperty("salient.cpu.pointwiseDepthwise", "false");
                 try {
@@ -113,15 +121,15 @@ class PointwiseDepthwiseTest {
     /** The composed default (what a backend that does not fuse runs) gives the fused bits too. */
     @Test
     void composedDefaultMatchesTheFusedStep() {
-        Conv2dGeometry pw = new Conv2dGeometry(2, 8, 56, 58, 24, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1);
-        Conv2dGeometry dw = new Conv2dGeometry(2, 24, 56, 58, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 24);
+        Conv2dGeometry pw = new Conv2dGeometry(2, 8, 56, 58, 256, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1);
+        Conv2dGeometry dw = new Conv2dGeometry(2, 256, 56, 58, 256, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 256);
         Backend composed = (Backend) Proxy.newProxyInstance(Backend.class.getClassLoader(), new Class<?>[] {Backend.class},
                 (proxy, m, args) -> m.getName().matches("fusesPointwiseDepthwise|conv2dPointwiseDepthwise")
                         ? InvocationHandler.invokeDefault(proxy, m, args) : m.invoke(B, args));
         assertFalse(composed.fusesPointwiseDepthwise(pw, dw));
         try (Tensor tx = B.upload(Parity.random(61, (int) Shapes.numel(pw.inputShape())), pw.inputShape());
-                Tensor tw1 = B.upload(Parity.random(62, 24 * 8), pw.weightShape());
-                Tensor tw2 = B.upload(Parity.random(63, 24 * 9), dw.weightShape()); Tensor tb2 = B.upload(Parity.random(64, 24), 24);
+                Tensor tw1 = B.upload(Parity.random(62, 256 * 8), pw.weightShape());
+                Tensor tw2 = B.upload(Parity.random(63, 256 * 9), dw.weightShape()); Tensor tb2 = B.upload(Parity.random(64, 256), 256);
                 Tensor want = B.allocate(dw.outputShape()); Tensor got = B.allocate(dw.outputShape())) {
             B.conv2dPointwiseDepthwise(tx, tw1, null, Activation.CLIP, 0f, 6f, tw2, tb2, want, pw, dw, Activation.RELU, 0f, 0f);
             composed.conv2dPointwiseDepthwise(tx, tw1, null, Activation.CLIP, 0f, 6f, tw2, tb2, got, pw, dw, Activation.RELU, 0f, 0f);

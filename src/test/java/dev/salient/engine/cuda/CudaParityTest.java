@@ -233,8 +233,8 @@ class CudaParityTest {
     @Test
     void conv2dPointwiseDepthwise() {
         for (int stride = 1; stride <= 2; stride++) {
-            Conv2dGeometry pw = new Conv2dGeometry(2, 8, 58, 57, 24, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1);
-            Conv2dGeometry dw = new Conv2dGeometry(2, 24, 58, 57, 24, 3, 3, stride, stride, 1, 1, 1, 1, 1, 1, 24);
+            Conv2dGeometry pw = new Conv2dGeometry(2, 8, 58, 57, 248, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1);
+            Conv2dGeometry dw = new Conv2dGeometry(2, 248, 58, 57, 248, 3, 3, stride, stride, 1, 1, 1, 1, 1, 1, 248);
             Tensor[] x = pairRandom(pw.inputShape()), w1 = pairWeights(fanIn(pw), pw.weightShape()), b1 = pairRandom(pw.k());
             Tensor[] w2 = pairWeights(fanIn(dw), dw.weightShape()), b2 = pairRandom(dw.k());
             Tensor[] y = out(dw.outputShape()), y2 = out(dw.outputShape());
