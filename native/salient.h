@@ -133,6 +133,16 @@ int conv2d_pointwise_depthwise_cpu(const float* x, const float* w1, const float*
                                    int stride, int act2, float lo2, float hi2);
 /* 1 where conv2d_pointwise_depthwise_cpu runs the pair without the expanded tensor here, else 0 */
 int conv2d_pointwise_depthwise_applies_cpu(int n, int c, int h, int wd, int k, int stride);
+/* y = act2(pointwise(act1(depthwise(x, w1) + b1), w2) + b2): a 3x3 depthwise conv (w1: (c,1,3,3), groups c, stride 1
+ * or 2, pads 1) whose output only the 1x1 conv after it reads (w2: (k,c,1,1), one group), run together without the
+ * depthwise output (n,c,oh,ow) in memory where conv2d_depthwise_pointwise_applies_cpu says so, else through it;
+ * bit for bit the two convs run one after the other. b1, b2 may be NULL; act1 and act2 as in
+ * conv2d_pointwise_depthwise_cpu; y: (n,k,oh,ow) may not overlap x */
+int conv2d_depthwise_pointwise_cpu(const float* x, const float* w1, const float* b1, int act1, float lo1, float hi1,
+                                   const float* w2, const float* b2, float* y, int n, int c, int h, int wd, int stride,
+                                   int k, int act2, float lo2, float hi2);
+/* 1 where conv2d_depthwise_pointwise_cpu runs the pair without the depthwise output here, else 0 */
+int conv2d_depthwise_pointwise_applies_cpu(int n, int c, int h, int wd, int stride, int k);
 /* dx = conv2d^T(dy, w), the data gradient (overwritten); dy: (n,k,oh,ow), w: (k,c/groups,r,s), dx: (n,c,h,w) */
 int conv2d_backward_data_cpu(const float* dy, const float* w, float* dx,
                              int n, int c, int h, int wd, int k, int r, int s,

@@ -1010,6 +1010,107 @@ extern "C" int conv2d_pointwise_depthwise_cpu(const float* x, const float* w1, c
     return forward(mid.data(), w2, b2, y, d, e2);
 }
 
+#if SALIENT_HAVE_AVX512
+// Whether conv2d_depthwise_pointwise_cpu runs the pair in bands here (else as its two convs): as for the
+// pointwise-depthwise pair, the depthwise conv's output planes of 56x56 and more and over kPairMinBytes
+extern "C" int conv2d_depthwise_pointwise_applies_cpu(int n, int c, int h, int wd, int stride, int k) {
+    if (n <= 0 || c <= 0 || h <= 0 || wd <= 0 || k <= 0 || (stride != 1 && stride != 2)) return 0;
+    ConvGeom d{n, c, h, wd, c, 3, 3, stride, stride, 1, 1, 1, 1, 1, 1, c, 0, 0, 0, 0};
+    if (salient::host::check_conv_geometry("conv2d_depthwise_pointwise_applies_cpu", d)) {
+        salient::clear_error();
+        return 0;
+    }
+    const int64_t plane = (int64_t)d.oh * d.ow;
+    const bool large = (int64_t)n * c * plane * (int64_t)sizeof(float) > kPairMinBytes;
+    return plane >= kPairMinPlane && large && depthwise_rows_applies(d) ? 1 : 0;
+}
+#else
+extern "C" int conv2d_depthwise_pointwise_applies_cpu(int, int, int, int, int, int) { return 0; }
+#endif
+
+// y = act2(pointwise(act1(depthwise3x3(x, w1) + b1), w2) + b2): a 3x3 depthwise conv of c channels at
+// stride 1 or 2, pads 1 (its output read by nothing else) and the 1x1 conv onto k channels that reads
+// it (MobileNetV2's first block). Where conv2d_depthwise_pointwise_applies_cpu says so, each thread runs
+// its share of the images' output rows a band at a time: the band's depthwise outputs of every channel
+// into a per-thread scratch, then the product of the band's columns from it while it is in L2. Each value
+// is the two convs' own chain, so the bits are theirs (which run where the bands do not apply, through
+// a temporary of the depthwise conv's output).
+extern "C" int conv2d_depthwise_pointwise_cpu(const float* x, const float* w1, const float* b1, int act1, float lo1,
+                                              float hi1, const float* w2, const float* b2, float* y, int n, int c,
+                                              int h, int wd, int stride, int k, int act2, float lo2, float hi2) {
+    SALIENT_CHECK_PTR(x);
+    SALIENT_CHECK_PTR(w1);
+    SALIENT_CHECK_PTR(w2);
+    SALIENT_CHECK_PTR(y);
+    static const char* const fn = "conv2d_depthwise_pointwise_cpu";
+    SALIENT_CHECK(stride == 1 || stride == 2, "%s: the depthwise stride must be 1 or 2, got %d", fn, stride);
+    ConvGeom d{n, c, h, wd, c, 3, 3, stride, stride, 1, 1, 1, 1, 1, 1, c, 0, 0, 0, 0};
+    if (int rc = check_conv(fn, d)) return rc;
+    ConvGeom p{n, c, d.oh, d.ow, k, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0};
+    if (int rc = check_conv(fn, p)) return rc;
+    const int64_t nx = (int64_t)n * c * h * wd, ny = (int64_t)n * k * d.oh * d.ow;
+    const uintptr_t xa = (uintptr_t)x, xe = xa + sizeof(float) * (uintptr_t)nx;
+    const uintptr_t ya = (uintptr_t)y, ye = ya + sizeof(float) * (uintptr_t)ny;
+    SALIENT_CHECK(xe <= ya || ye <= xa, "%s: the input overlaps the output", fn);
+    Epilogue e1, e2;
+    if (int rc = make_epilogue(fn, act1, lo1, hi1, true, nullptr, y, 0, x, 0, e1)) return rc;
+    if (int rc = make_epilogue(fn, act2, lo2, hi2, true, nullptr, y, 0, x, 0, e2)) return rc;
+    const int64_t hw = (int64_t)h * wd, ohw = (int64_t)d.oh * d.ow;
+#if SALIENT_HAVE_AVX512
+    if (conv2d_depthwise_pointwise_applies_cpu(n, c, h, wd, stride, k)) {
+        const DepthwiseRows rows(d);
+        const int step = depthwise_rows_step(d);
+        const int band = (int)std::max<int64_t>(step, std::min<int64_t>(d.oh, kPairBandBytes / ((int64_t)c * d.ow * (int64_t)sizeof(float))) / step * step);
+        const int64_t rows_all = (int64_t)n * d.oh, ld = (int64_t)band * d.ow;
+        salient::GemmEpilogue ge;
+        ge.bias = b2, ge.act = e2.kind, ge.lo = e2.lo, ge.hi = e2.hi;
+        ge.b_cached = true, ge.b_near = true;  // the band's columns were just written, in L2
+        const double flops = 2.0 * n * (double)ohw * c * (k + 9);
+        const int nt = flops < 2e6 ? 1 : (int)std::min<int64_t>(omp_get_max_threads(), std::max<int64_t>(1, rows_all / step));
+        const auto start = [&](int t) {  // as in conv2d_pointwise_depthwise_cpu
+            const int64_t f = rows_all * t / nt, nn = f / d.oh;
+            return nn * d.oh + (f % d.oh) / step * step;
+        };
+        int err = 0;
+#pragma omp parallel num_threads(nt)
+        {
+            const int t = omp_get_thread_num();
+            float* scr = salient::thread_workspace((int64_t)c * ld, 2);
+            if (!scr) {
+#pragma omp atomic write
+                err = 1;
+            }
+            const int64_t end = start(t + 1);
+            for (int64_t f = start(t); scr && f < end;) {
+                const int nn = (int)(f / d.oh), p0 = (int)(f % d.oh);
+                const int p1 = (int)std::min<int64_t>({(int64_t)d.oh, (int64_t)p0 + band, end - (int64_t)nn * d.oh});
+                f = (int64_t)nn * d.oh + p1;
+                for (int cc = 0; cc < c; cc++)
+                    rows.run(x + ((int64_t)nn * c + cc) * hw, w1 + (int64_t)cc * 9, b1 ? b1[cc] : 0.f,
+                             scr + cc * ld - (int64_t)p0 * d.ow, e1, p0, p1);
+                float* out = y + (int64_t)nn * k * ohw + (int64_t)p0 * d.ow;
+                const int len = (p1 - p0) * d.ow;
+                if (!salient::sgemm_canonical_ep(false, false, k, len, c, w2, c, scr, (int)ld, out, (int)ohw, ge)) {
+                    if (b2) add_bias(out, ohw, b2, k, len);
+                    apply_epilogue(e2, out, k, len, ohw);
+                }
+            }
+        }
+        if (err) return salient::fail(SALIENT_ENOMEM, "%s: out of memory for the depthwise rows", fn);
+        return SALIENT_OK;
+    }
+#endif
+    std::vector<float> mid;
+    try {
+        mid.resize((size_t)((int64_t)n * c * ohw));
+    } catch (const std::bad_alloc&) {
+        return salient::fail(SALIENT_ENOMEM, "%s: out of memory for the depthwise conv's output", fn);
+    }
+    if (int rc = forward(x, w1, b1, mid.data(), d, e1)) return rc;
+    e2.base = y;
+    return forward(mid.data(), w2, b2, y, p, e2);
+}
+
 namespace {
 // The epilogue of a data gradient dx through a Relu (mask, or null: none) with the gradient's other
 // contributions (sum, or null).

@@ -173,6 +173,43 @@ public interface Backend extends AutoCloseable {
         return false;
     }
 
+    /**
+     * y = act2(pointwise(act1(depthwise(x, w1) + b1), w2) + b2): the depthwise 3x3 conv {@code dw} (c
+     * channels, groups c, stride 1 or 2, pads 1, no dilation) and the {@link Conv2dGeometry#pointwise} conv
+     * {@code pw} that alone reads its output (MobileNetV2's first block) in one step, bit for bit
+     * conv2dForward (or conv2dForwardActivation) of each in turn. The composed passes through a temporary
+     * of the depthwise conv's output, unless a backend fuses them ({@link #fusesDepthwisePointwise}: the CPU
+     * makes the depthwise rows a band at a time, in L2). act1 and act2 null (none) or
+     * {@link #fusesConvActivation} kinds; b1 and b2 may be null; y may not overlap x. Only forward passes
+     * that keep neither conv's own output use it.
+     */
+    default void conv2dDepthwisePointwise(Tensor x, Tensor w1, Tensor b1, Activation act1, float alpha1, float beta1,
+            Tensor w2, Tensor b2, Tensor y, Conv2dGeometry dw, Conv2dGeometry pw, Activation act2, float alpha2,
+            float beta2) {
+        OpChecks.conv2dDepthwisePointwise(this, x, w1, b1, act1, w2, b2, y, dw, pw, act2);
+        composeDepthwisePointwise(this, x, w1, b1, act1, alpha1, beta1, w2, b2, y, dw, pw, act2, alpha2, beta2);
+    }
+
+    /** {@link #conv2dDepthwisePointwise} as its two convs, through a temporary of the depthwise output (arguments checked). */
+    static void composeDepthwisePointwise(Backend b, Tensor x, Tensor w1, Tensor b1, Activation act1, float alpha1,
+            float beta1, Tensor w2, Tensor b2, Tensor y, Conv2dGeometry dw, Conv2dGeometry pw, Activation act2,
+            float alpha2, float beta2) {
+        try (Tensor t = b.allocate(dw.outputShape())) {
+            if (act1 == null) b.conv2dForward(x, w1, b1, t, dw);
+            else b.conv2dForwardActivation(x, w1, b1, t, dw, act1, alpha1, beta1);
+            if (act2 == null) b.conv2dForward(t, w2, b2, y, pw);
+            else b.conv2dForwardActivation(t, w2, b2, y, pw, act2, alpha2, beta2);
+        }
+    }
+
+    /**
+     * Whether {@link #conv2dDepthwisePointwise} runs the pair of these geometries without the depthwise
+     * output here: plans fuse the two convs only then.
+     */
+    default boolean fusesDepthwisePointwise(Conv2dGeometry dw, Conv2dGeometry pw) {
+        return false;
+    }
+
     /** y = act(y + z) (no activation when kind is null) in two passes: the composed tail of the fused sums. */
     static void addThenActivate(Backend b, Tensor y, Tensor z, Activation kind, float alpha, float beta) {
         b.binary(BinaryOp.ADD, y, z, y);

@@ -202,6 +202,23 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
+    public void conv2dDepthwisePointwise(Tensor x, Tensor w1, Tensor b1, Activation act1, float alpha1, float beta1,
+            Tensor w2, Tensor b2, Tensor y, Conv2dGeometry dw, Conv2dGeometry pw, Activation act2, float alpha2,
+            float beta2) {
+        OpChecks.conv2dDepthwisePointwise(this, x, w1, b1, act1, w2, b2, y, dw, pw, act2);
+        check(CpuNative.conv2d_depthwise_pointwise_cpu(x.data(), w1.data(), b1 == null ? null : b1.data(),
+                act1 == null ? -1 : act1.code, alpha1, beta1, w2.data(), b2 == null ? null : b2.data(), y.data(), dw.n(),
+                dw.c(), dw.h(), dw.w(), dw.strideH(), pw.k(), act2 == null ? -1 : act2.code, alpha2, beta2));
+    }
+
+    /** As {@link #fusesPointwiseDepthwise}, under the same system property. */
+    @Override
+    public boolean fusesDepthwisePointwise(Conv2dGeometry dw, Conv2dGeometry pw) {
+        return !"false".equals(System.getProperty("salient.cpu.pointwiseDepthwise"))
+                && CpuNative.conv2d_depthwise_pointwise_applies_cpu(dw.n(), dw.c(), dw.h(), dw.w(), dw.strideH(), pw.k()) == 1;
+    }
+
+    @Override
     public void conv2dBackwardData(Tensor dy, Tensor w, Tensor dx, Conv2dGeometry g) {
         OpChecks.conv2dBackwardData(this, dy, w, dx, g);
         convBackwardData(dy, w, dx, g, null, null);

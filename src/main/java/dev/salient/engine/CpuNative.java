@@ -107,6 +107,11 @@ public final class CpuNative {
             @Cast("const float*") FloatPointer w2, @Cast("const float*") FloatPointer b2, FloatPointer y, int n, int c,
             int h, int wd, int k, int stride, int act2, float lo2, float hi2);
     public static native int conv2d_pointwise_depthwise_applies_cpu(int n, int c, int h, int wd, int k, int stride);
+    public static native int conv2d_depthwise_pointwise_cpu(@Cast("const float*") FloatPointer x,
+            @Cast("const float*") FloatPointer w1, @Cast("const float*") FloatPointer b1, int act1, float lo1, float hi1,
+            @Cast("const float*") FloatPointer w2, @Cast("const float*") FloatPointer b2, FloatPointer y, int n, int c,
+            int h, int wd, int stride, int k, int act2, float lo2, float hi2);
+    public static native int conv2d_depthwise_pointwise_applies_cpu(int n, int c, int h, int wd, int stride, int k);
     public static native int conv2d_backward_data_cpu(@Cast("const float*") FloatPointer dy,
             @Cast("const float*") FloatPointer w, FloatPointer dx,
             int n, int c, int h, int wd, int k, int r, int s, int strideH, int strideW,

@@ -149,17 +149,7 @@ public final class OpChecks {
     public static void conv2dPointwiseDepthwise(Backend self, Tensor x, Tensor w1, Tensor b1, Activation act1, Tensor w2,
             Tensor b2, Tensor y, Conv2dGeometry pw, Conv2dGeometry dw, Activation act2) {
         String what = "conv2dPointwiseDepthwise";
-        owned(self, what, x, w1, b1, w2, b2, y);
-        if (!pw.pointwise())
-            throw new SalientException(what + ": the first conv is not pointwise (1x1, stride 1, no padding, one group): kernel "
-                    + pw.r() + "x" + pw.s() + ", stride " + pw.strideH() + "x" + pw.strideW() + ", groups " + pw.groups());
-        if (dw.groups() != dw.c() || dw.k() != dw.c() || dw.r() != 3 || dw.s() != 3 || dw.strideH() != dw.strideW()
-                || dw.strideH() < 1 || dw.strideH() > 2 || dw.padTop() != 1 || dw.padLeft() != 1 || dw.padBottom() != 1
-                || dw.padRight() != 1 || dw.dilationH() != 1 || dw.dilationW() != 1)
-            throw new SalientException(what + ": the second conv is not a depthwise 3x3 conv of stride 1 or 2 with pads 1: "
-                    + dw.k() + " filters over " + dw.c() + " channels in " + dw.groups() + " groups, kernel " + dw.r() + "x"
-                    + dw.s() + ", stride " + dw.strideH() + "x" + dw.strideW() + ", pads " + dw.padTop() + "," + dw.padLeft()
-                    + "," + dw.padBottom() + "," + dw.padRight() + ", dilation " + dw.dilationH() + "x" + dw.dilationW());
+        pair(self, what, "first", pw, "second", dw, x, w1, b1, act1, w2, b2, y, act2);
         if (!java.util.Arrays.equals(dw.inputShape(), pw.outputShape()))
             throw new SalientException(what + ": the depthwise conv reads " + java.util.Arrays.toString(dw.inputShape())
                     + ", the pointwise conv makes " + java.util.Arrays.toString(pw.outputShape()));
@@ -169,10 +159,42 @@ public final class OpChecks {
         requireShape(w2, dw.weightShape(), what + " w2");
         if (b2 != null) requireShape(b2, new long[] {dw.k()}, what + " b2");
         requireShape(y, dw.outputShape(), what + " y");
+        if (overlaps(y, x)) throw new SalientException(what + ": the output overlaps the input x");
+    }
+
+    public static void conv2dDepthwisePointwise(Backend self, Tensor x, Tensor w1, Tensor b1, Activation act1, Tensor w2,
+            Tensor b2, Tensor y, Conv2dGeometry dw, Conv2dGeometry pw, Activation act2) {
+        String what = "conv2dDepthwisePointwise";
+        pair(self, what, "second", pw, "first", dw, x, w1, b1, act1, w2, b2, y, act2);
+        if (!java.util.Arrays.equals(pw.inputShape(), dw.outputShape()))
+            throw new SalientException(what + ": the pointwise conv reads " + java.util.Arrays.toString(pw.inputShape())
+                    + ", the depthwise conv makes " + java.util.Arrays.toString(dw.outputShape()));
+        requireShape(x, dw.inputShape(), what + " x");
+        requireShape(w1, dw.weightShape(), what + " w1");
+        if (b1 != null) requireShape(b1, new long[] {dw.k()}, what + " b1");
+        requireShape(w2, pw.weightShape(), what + " w2");
+        if (b2 != null) requireShape(b2, new long[] {pw.k()}, what + " b2");
+        requireShape(y, pw.outputShape(), what + " y");
+        if (overlaps(y, x)) throw new SalientException(what + ": the output overlaps the input x");
+    }
+
+    /** The checks both conv pairs share: owned tensors, a pointwise conv, a depthwise 3x3 conv, fused activations. */
+    private static void pair(Backend self, String what, String pwIs, Conv2dGeometry pw, String dwIs, Conv2dGeometry dw,
+            Tensor x, Tensor w1, Tensor b1, Activation act1, Tensor w2, Tensor b2, Tensor y, Activation act2) {
+        owned(self, what, x, w1, b1, w2, b2, y);
+        if (!pw.pointwise())
+            throw new SalientException(what + ": the " + pwIs + " conv is not pointwise (1x1, stride 1, no padding, one group): kernel "
+                    + pw.r() + "x" + pw.s() + ", stride " + pw.strideH() + "x" + pw.strideW() + ", groups " + pw.groups());
+        if (dw.groups() != dw.c() || dw.k() != dw.c() || dw.r() != 3 || dw.s() != 3 || dw.strideH() != dw.strideW()
+                || dw.strideH() < 1 || dw.strideH() > 2 || dw.padTop() != 1 || dw.padLeft() != 1 || dw.padBottom() != 1
+                || dw.padRight() != 1 || dw.dilationH() != 1 || dw.dilationW() != 1)
+            throw new SalientException(what + ": the " + dwIs + " conv is not a depthwise 3x3 conv of stride 1 or 2 with pads 1: "
+                    + dw.k() + " filters over " + dw.c() + " channels in " + dw.groups() + " groups, kernel " + dw.r() + "x"
+                    + dw.s() + ", stride " + dw.strideH() + "x" + dw.strideW() + ", pads " + dw.padTop() + "," + dw.padLeft()
+                    + "," + dw.padBottom() + "," + dw.padRight() + ", dilation " + dw.dilationH() + "x" + dw.dilationW());
         for (Activation a : new Activation[] {act1, act2})
             if (a != null && !Backend.fusesConvActivation(a))
                 throw new SalientException(what + ": " + a + " is not fused (none, Relu or Clip)");
-        if (overlaps(y, x)) throw new SalientException(what + ": the output overlaps the input x");
     }
 
     /** The residual sum's own checks: z of the output's shape, a fused activation, no overlaps. */

@@ -272,7 +272,7 @@ public final class Plan {
      */
     int fusedPrologues(String opType, Backend b) {
         int n = 0;
-        for (int i = 0; i < pre.length; i++)
+        for (int i = 0; i < pre.length; i = groupEnd(i, b) + 1)  // the groups as execute runs them
             if (steps.get(i).op().opType().equals(opType) && prologueFuses(i, b)) n++;
         return n;
     }

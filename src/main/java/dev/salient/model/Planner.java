@@ -139,14 +139,17 @@ final class Planner {
         // the conv reading the affine's input: that input lives until the conv and the step after it (which
         // may run in the conv's epilogue), so neither output is placed over it (DenseNet's transitions: their
         // BatchNorm and Relu ran as passes of their own before). So may a 1x1 Conv (and its activation)
-        // before a depthwise Conv (MobileNetV2's expansions), the pair reading the 1x1 conv's input.
+        // before a depthwise 3x3 Conv (MobileNetV2's expansions), or a depthwise 3x3 Conv before a 1x1 Conv,
+        // the pair reading the first conv's input.
         for (int i = 0; i + 1 < steps.size(); i++) {
             Plan.Step s = steps.get(i);
             if (s.inputs().length == 0 || s.inputs()[0].isEmpty()) continue;
             int reader = i + 1;
             if (steps.get(reader).op().opType().matches("Relu|Clip") && i + 2 < steps.size()) reader = i + 2;
             if (!steps.get(reader).op().opType().equals("Conv")) continue;
-            if (s.op().opType().equals("ChannelAffine") || s.op().opType().equals("Conv") && kernel(s, 1) && kernel(steps.get(reader), 3))
+            boolean convs = s.op().opType().equals("Conv")
+                    && (kernel(s, 1) && depthwise3x3(steps.get(reader)) || depthwise3x3(s) && kernel(steps.get(reader), 1));
+            if (s.op().opType().equals("ChannelAffine") || convs)
                 lastUse.merge(s.inputs()[0], Math.min(reader + 1, steps.size() - 1), Math::max);
         }
         List<long[]> bufs = new ArrayList<>(); // {floats, first step, last step}
@@ -360,6 +363,12 @@ final class Planner {
         private static long round(long floats) {
             return (floats + ALIGN - 1) / ALIGN * ALIGN;
         }
+    }
+
+    /** Whether step s (a Conv) has 3x3 filters of one input channel each over several channels: a depthwise conv. */
+    private static boolean depthwise3x3(Plan.Step s) {
+        long[][] in = s.inputShapes();
+        return kernel(s, 3) && in[1][1] == 1 && in[0] != null && in[0].length == 4 && in[0][1] > 1;
     }
 
     /** Whether step s (a Conv) has 2-D filters of size r x r: its weight shape (k, c, r, r). */

@@ -23,7 +23,8 @@ import org.junit.jupiter.api.Test;
 class BackendRegistryTest {
     /** Lifecycle, memory and capability methods: not ops with a kernel. */
     static final Set<String> MEMORY = Set.of("name", "allocate", "zeros", "upload", "download", "free", "synchronize",
-            "close", "fusesConvPrologue", "fusesCoalitionConv", "fusesPointwiseDepthwise");
+            "close", "fusesConvPrologue", "fusesCoalitionConv", "fusesPointwiseDepthwise",
+            "fusesDepthwisePointwise");
 
     /**
      * Each op and the CudaParityTest method that compares its CUDA kernel with the CPU engine
@@ -38,6 +39,7 @@ class BackendRegistryTest {
             Map.entry("conv2dForwardSum", "conv2dForwardSum"),
             Map.entry("conv2dForwardPrologue", "conv2dForwardPrologue"),
             Map.entry("conv2dPointwiseDepthwise", "conv2dPointwiseDepthwise"),
+            Map.entry("conv2dDepthwisePointwise", "conv2dDepthwisePointwise"),
             Map.entry("conv2dForwardChannels", "conv2dForwardChannels"),
             Map.entry("conv2dBackwardData", "conv2dBackwardData"),
             Map.entry("conv2dBackwardDataRelu", "conv2dBackwardDataRelu"),

@@ -19,7 +19,8 @@ import org.junit.jupiter.params.provider.MethodSource;
  * that end in a short one, one image split over the threads, several images a thread), and through the
  * expanded tensor elsewhere,
  * at 1, 2 and 3 threads and each instruction-set level. NaN and -0 in the input, a zero and a negative
- * filter tap included.
+ * filter tap included. The same for conv2dDepthwisePointwise (a depthwise 3x3 conv and the 1x1 conv
+ * that alone reads it: MobileNetV2's first block).
  */
 class PointwiseDepthwiseTest {
     static final Backend B = Engine.cpu();
@@ -83,6 +84,61 @@ class PointwiseDepthwiseTest {
         }
     }
 
+    // n, c, h, w, stride, k: the depthwise conv first, then the 1x1 conv onto k channels
+    static Stream<Arguments> reversed() {
+        return Stream.of(
+                Arguments.of(1, 128, 112, 112, 1, 16),  // MobileNetV2's first block, more channels (6.1 MiB)
+                Arguments.of(2, 248, 56, 58, 1, 24),    // rows of 58 (bands of 8 rows)
+                Arguments.of(3, 168, 114, 113, 2, 7),   // stride 2 onto 57x57, few output channels
+                Arguments.of(2, 8, 56, 56, 1, 16),      // a depthwise output the caches hold: the two convs
+                Arguments.of(2, 5, 9, 7, 2, 6));        // tiny
+    }
+
+    @ParameterizedTest
+    @MethodSource("reversed")
+    void depthwiseThenPointwiseMatchesTheTwoConvs(int n, int c, int h, int w, int stride, int k) {
+        Conv2dGeometry dw = new Conv2dGeometry(n, c, h, w, c, 3, 3, stride, stride, 1, 1, 1, 1, 1, 1, c);
+        Conv2dGeometry pw = new Conv2dGeometry(n, c, dw.outH(), dw.outW(), k, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1);
+        float[] x = Parity.random(71, (int) Shapes.numel(dw.inputShape()));
+        x[x.length / 3] = Float.NaN;
+        x[x.length / 2] = -0f;
+        float[] w1 = Parity.random(72, (int) Shapes.numel(dw.weightShape())), b1 = Parity.random(73, c);
+        float[] w2 = Parity.random(74, (int) Shapes.numel(pw.weightShape())), b2 = Parity.random(75, k);
+        w1[4] = 0f;
+        w2[1] = -1.5f;
+        Object[][] acts = {{null, 0f, 0f}, {Activation.RELU, 0f, 0f}, {Activation.CLIP, 0f, 6f}, {Activation.CLIP, -0.2f, 0.1f}};
+        int threads = CpuNative.salient_get_num_threads();
+        try (Tensor tx = B.upload(x, dw.inputShape()); Tensor tw1 = B.upload(w1, dw.weightShape()); Tensor tb1 = B.upload(b1, c);
+                Tensor tw2 = B.upload(w2, pw.weightShape()); Tensor tb2 = B.upload(b2, k); Tensor mid = B.allocate(dw.outputShape());
+                Tensor want = B.allocate(pw.outputShape()); Tensor got = B.allocate(pw.outputShape())) {
+            for (int nt = 1; nt <= 3; nt += 2) {
+                CpuNative.salient_set_num_threads(nt);
+                final int threadCount = nt;
+                Conv2dTest.atEachIsa(() -> {
+                    for (int i = 0; i < acts.length; i++) {
+                        Object[] a1 = acts[i], a2 = acts[(i + 1) % acts.length];
+                        for (boolean biases : new boolean[] {true, false}) {
+                            Activation k1 = (Activation) a1[0], k2 = (Activation) a2[0];
+                            float lo1 = (Float) a1[1], hi1 = (Float) a1[2], lo2 = (Float) a2[1], hi2 = (Float) a2[2];
+                            Tensor bias1 = biases ? tb1 : null, bias2 = biases ? tb2 : null;
+                            if (k1 == null) B.conv2dForward(tx, tw1, bias1, mid, dw);
+                            else B.conv2dForwardActivation(tx, tw1, bias1, mid, dw, k1, lo1, hi1);
+                            if (k2 == null) B.conv2dForward(mid, tw2, bias2, want, pw);
+                            else B.conv2dForwardActivation(mid, tw2, bias2, want, pw, k2, lo2, hi2);
+                            B.fill(got, Float.NaN);
+                            B.conv2dDepthwisePointwise(tx, tw1, bias1, k1, lo1, hi1, tw2, bias2, got, dw, pw, k2, lo2, hi2);
+                            assertArrayEquals(want.toArray(), got.toArray(), k1 + "(" + lo1 + ", " + hi1 + "), " + k2 + "(" + lo2
+                                    + ", " + hi2 + ")" + (biases ? "" : " no biases") + ", " + threadCount + " threads, isa "
+                                    + CpuNative.salient_get_isa() + ", " + dw + " then " + k);
+                        }
+                    }
+                });
+            }
+        } finally {
+            CpuNative.salient_set_num_threads(threads);
+        }
+    }
+
     /**
      * Whether the CPU runs the pair in bands: on AVX-512, planes of 56x56 and more, 3x3 windows the band
      * kernels take, an expanded tensor the L2 caches would not hold.
@@ -104,6 +160,12 @@ class PointwiseDepthwiseTest {
                 assertTrue(B.fusesPointwiseDepthwise(big, bigDw));
                 assertFalse(B.fusesPointwiseDepthwise(small, smallDw), "28x28 keeps the two convs");
                 assertFalse(B.fusesPointwiseDepthwise(one, oneDw), "an expanded tensor of 0.6 MiB keeps the two convs");
+                Conv2dGeometry first = new Conv2dGeometry(4, 32, 112, 112, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 32);
+                Conv2dGeometry project = new Conv2dGeometry(4, 32, 112, 112, 16, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1);
+                assertTrue(B.fusesDepthwisePointwise(first, project), "MobileNetV2's first block at batch 4");
+                Conv2dGeometry firstOne = new Conv2dGeometry(1, 32, 112, 112, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 32);
+                Conv2dGeometry projectOne = new Conv2dGeometry(1, 32, 112, 112, 16, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1);
+                assertFalse(B.fusesDepthwisePointwise(firstOne, projectOne), "and at batch 1 (1.5 MiB)");
                 String was = System.getProperty("salient.cpu.pointwiseDepthwise");
                 System.setProperty("salient.cpu.pointwiseDepthwise", "false");
                 try {
@@ -160,6 +222,16 @@ class PointwiseDepthwiseTest {
             assertTrue(msg.contains("b1"), msg);
             msg = message(() -> B.conv2dPointwiseDepthwise(x, w1, null, Activation.SIGMOID, 0f, 0f, w2, null, y, pw, dw, null, 0f, 0f));
             assertTrue(msg.contains("is not fused"), msg);
+            msg = message(() -> B.conv2dDepthwisePointwise(y, w2, null, null, 0f, 0f, ww, null, x, dw, wide, null, 0f, 0f));
+            assertTrue(msg.contains("conv2dDepthwisePointwise: the second conv is not pointwise"), msg);
+            Conv2dGeometry back = new Conv2dGeometry(2, 8, 6, 6, 4, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1);
+            try (Tensor wb = B.zeros(back.weightShape()); Tensor yb = B.zeros(back.outputShape())) {
+                msg = message(() -> B.conv2dDepthwisePointwise(y, wd, null, null, 0f, 0f, wb, null, yb, dense, back, null, 0f, 0f));
+                assertTrue(msg.contains("the first conv is not a depthwise 3x3 conv"), msg);
+                msg = message(() -> B.conv2dDepthwisePointwise(y, w2, null, null, 0f, 0f, wb, null, yb, other, back, null, 0f, 0f));
+                assertTrue(msg.contains("the pointwise conv reads [2, 8, 6, 6], the depthwise conv makes [2, 8, 7, 6]"), msg);
+                B.conv2dDepthwisePointwise(y, w2, null, null, 0f, 0f, wb, null, yb, dw, back, Activation.RELU, 0f, 0f);
+            }
             Tensor in = TensorViews.viewAt(big, 0, pw.inputShape()), out = TensorViews.viewAt(big, 0, dw.outputShape());
             msg = message(() -> B.conv2dPointwiseDepthwise(in, w1, null, null, 0f, 0f, w2, null, out, pw, dw, null, 0f, 0f));
             assertTrue(msg.contains("overlaps the input"), msg);

@@ -20,8 +20,9 @@ import org.junit.jupiter.api.io.TempDir;
  * reads it as one step where the CPU fuses the pair ({@link Backend#fusesPointwiseDepthwise}): two
  * inverted residuals on 56x56 planes expanding to 120 channels (7.2 MiB at batch 5), one with its residual Add (its input lives on) and one whose input
  * dies at its expansion (the plan keeps it alive until the pair's depthwise conv has run). The logits are
- * bit for bit those of the tape, of the steps run one by one (the pair turned off) and of a plan that
- * fetches the expansions' outputs (nothing fused there).
+ * bit for bit those of the tape, of the steps run one by one (the pair turned off), of a plan that
+ * fetches the expansions' outputs (nothing fused there) and, for the first image, of that image alone
+ * (too small a batch to fuse).
  */
 class InvertedResidualPlanTest {
     static final Backend CPU = Engine.cpu();
@@ -76,11 +77,50 @@ class InvertedResidualPlanTest {
                 if (was == null) System.clearProperty("salient.cpu.pointwiseDepthwise");
                 else System.setProperty("salient.cpu.pointwiseDepthwise", was);
             }
+            // the first image alone (an expanded tensor of 1.4 MiB: the two convs) gives the batch's first row
+            float[] first = java.util.Arrays.copyOf(v, 8 * 56 * 56);
+            try (Tensor x1 = CPU.upload(first, 1, 8, 56, 56); Tensor y1 = m.forward(CPU, x1)) {
+                assertEquals(0, m.plan(Map.of("x", new long[] {1, 8, 56, 56}), Set.of("y")).fusedPrologues("Conv", CPU));
+                assertArrayEquals(java.util.Arrays.copyOf(y.toArray(), (int) y1.numel()), y1.toArray(), "image 0 alone");
+            }
             Set<String> fetch = new HashSet<>(Set.of("y", "e0", "ea1"));
             assertEquals(0, m.plan(Map.of("x", shape), fetch).fusedPrologues("Conv", CPU), "fetched expansions still fused");
             Map<String, Tensor> got = m.run(CPU, Map.of("x", x), fetch);
             try {
                 assertArrayEquals(y.toArray(), got.get("y").toArray(), "fetching the expansions changed the logits");
+            } finally {
+                for (Tensor t : got.values()) t.close();
+            }
+        }
+    }
+    /** MobileNetV2's first block: a depthwise conv and its Clip, then the 1x1 projection that alone reads it. */
+    @Test
+    void depthwiseThenProjectionRunsAsOneStep(@TempDir Path dir) throws Exception {
+        Random r = new Random(23);
+        Path f = new OnnxBuilder().input("x", -1, 128, 56, 56).output("y").initFloat("lo", 0f).initFloat("hi", 6f)
+                .init("wd", OnnxBuilder.random(r, 128 * 9, 0.4f), 128, 1, 3, 3).init("bd", OnnxBuilder.random(r, 128, 0.2f), 128)
+                .init("wp", OnnxBuilder.random(r, 16 * 128, 0.1f), 16, 128, 1, 1).init("bp", OnnxBuilder.random(r, 16, 0.1f), 16)
+                .node("Conv", "dw", OnnxBuilder.in("x", "wd", "bd"), OnnxBuilder.in("d"), OnnxBuilder.attrs("pads", 1, 1, 1, 1),
+                        OnnxBuilder.attrs("kernel_shape", 3, 3), OnnxBuilder.attr("group", 128L))
+                .node("Clip", "c", OnnxBuilder.in("d", "lo", "hi"), OnnxBuilder.in("da"))
+                .node("Conv", "project", OnnxBuilder.in("da", "wp", "bp"), OnnxBuilder.in("p"))
+                .node("GlobalAveragePool", "gap", OnnxBuilder.in("p"), OnnxBuilder.in("g"))
+                .node("Flatten", "flat", OnnxBuilder.in("g"), OnnxBuilder.in("y"))
+                .write(dir, "first.onnx");
+        long[] shape = {4, 128, 56, 56};
+        float[] v = SubBatchTest.gaussian(4 * 128 * 56 * 56, 9);
+        Conv2dGeometry dw = new Conv2dGeometry(4, 128, 56, 56, 128, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 128);
+        Conv2dGeometry pw = new Conv2dGeometry(4, 128, 56, 56, 16, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1);
+        int expected = CPU.fusesDepthwisePointwise(dw, pw) ? 1 : 0;
+        if (dev.salient.engine.CpuNative.salient_get_isa() == dev.salient.engine.CpuNative.ISA_AVX512)
+            assertEquals(1, expected, "AVX-512 runs this pair in bands");
+        try (Model m = Model.load(f); Tensor x = CPU.upload(v, shape); Tensor y = m.forward(CPU, x);
+                Tape tape = Tape.record(m, CPU, x, Set.of())) {
+            assertEquals(expected, m.plan(Map.of("x", shape), Set.of("y")).fusedPrologues("Conv", CPU));
+            assertArrayEquals(tape.logits().toArray(), y.toArray(), "plain forward against the tape");
+            Map<String, Tensor> got = m.run(CPU, Map.of("x", x), Set.of("y", "da"));
+            try {
+                assertArrayEquals(y.toArray(), got.get("y").toArray(), "fetching the depthwise output changed the logits");
             } finally {
                 for (Tensor t : got.values()) t.close();
             }

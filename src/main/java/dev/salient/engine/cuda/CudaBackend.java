@@ -283,6 +283,15 @@ public final class CudaBackend implements Backend {
         Backend.composePointwiseDepthwise(this, x, w1, b1, act1, alpha1, beta1, w2, b2, y, pw, dw, act2, alpha2, beta2);
     }
 
+    /** Composed: the depthwise conv into a temporary, then the pointwise conv (plans do not fuse them here). */
+    @Override
+    public void conv2dDepthwisePointwise(Tensor x, Tensor w1, Tensor b1, Activation act1, float alpha1, float beta1,
+            Tensor w2, Tensor b2, Tensor y, Conv2dGeometry dw, Conv2dGeometry pw, Activation act2, float alpha2,
+            float beta2) {
+        OpChecks.conv2dDepthwisePointwise(this, x, w1, b1, act1, w2, b2, y, dw, pw, act2);
+        Backend.composeDepthwisePointwise(this, x, w1, b1, act1, alpha1, beta1, w2, b2, y, dw, pw, act2, alpha2, beta2);
+    }
+
     @Override
     public void conv2dBackwardData(Tensor dy, Tensor w, Tensor dx, Conv2dGeometry g) {
         OpChecks.conv2dBackwardData(this, dy, w, dx, g);

@@ -161,10 +161,11 @@ final class ConvOp extends AbstractOp {
         if (preAct != null && !ActivationOp.isEpilogue(preAct)) return false;
         if (inputShapes.length < 2 || inputShapes[0] == null || inputShapes[1] == null || inputShapes[0].length != 4)
             return false;
-        if (pre instanceof ConvOp pc) {  // an expansion, then this depthwise conv
+        if (pre instanceof ConvOp pc) {  // an expansion, then this depthwise conv; or a depthwise conv, then this 1x1
             if (preShapes.length < 2 || preShapes[0] == null || preShapes[1] == null || preShapes[0].length != 4) return false;
             Conv2dGeometry pg = pc.geometry(preShapes[0], preShapes[1]), g = geometry(inputShapes[0], inputShapes[1]);
-            return pg.pointwise() && depthwise3x3(g) && b.fusesPointwiseDepthwise(pg, g);
+            return pg.pointwise() && depthwise3x3(g) && b.fusesPointwiseDepthwise(pg, g)
+                    || depthwise3x3(pg) && g.pointwise() && b.fusesDepthwisePointwise(pg, g);
         }
         return b.fusesConvPrologue() && pre instanceof ChannelAffineOp && geometry(inputShapes[0], inputShapes[1]).pointwise();
     }
@@ -181,6 +182,15 @@ final class ConvOp extends AbstractOp {
         ActivationOp p = (ActivationOp) preAct, a = (ActivationOp) next;
         if (pre instanceof ConvOp pc) {
             Conv2dGeometry pg = pc.geometry(preIn[0].shape(), preIn[1].shape()), g = geometry(pg.outputShape(), in[1].shape());
+            if (!pg.pointwise()) {  // a depthwise conv, then this 1x1 conv
+                b.conv2dDepthwisePointwise(TensorViews.view(preIn[0], pg.inputShape()),
+                        TensorViews.view(preIn[1], pg.weightShape()), preIn.length > 2 ? preIn[2] : null,
+                        p == null ? null : p.kind(), p == null ? 0f : p.alpha(), p == null ? 0f : p.beta(),
+                        TensorViews.view(in[1], g.weightShape()), in.length > 2 ? in[2] : null,
+                        TensorViews.view(out, g.outputShape()), pg, g, a == null ? null : a.kind(),
+                        a == null ? 0f : a.alpha(), a == null ? 0f : a.beta());
+                return;
+            }
             b.conv2dPointwiseDepthwise(TensorViews.view(preIn[0], pg.inputShape()), TensorViews.view(preIn[1], pg.weightShape()),
                     preIn.length > 2 ? preIn[2] : null, p == null ? null : p.kind(), p == null ? 0f : p.alpha(),
                     p == null ? 0f : p.beta(), TensorViews.view(in[1], g.weightShape()), in.length > 2 ? in[2] : null,

@@ -249,6 +249,22 @@ class CudaParityTest {
         }
     }
 
+    /** A depthwise conv and the 1x1 conv that reads it (in bands on the CPU, composed on the GPU). */
+    @Test
+    void conv2dDepthwisePointwise() {
+        for (int stride = 1; stride <= 2; stride++) {
+            Conv2dGeometry dw = new Conv2dGeometry(2, 240, 58 * stride, 57 * stride, 240, 3, 3, stride, stride, 1, 1, 1, 1, 1, 1, 240);
+            Conv2dGeometry pw = new Conv2dGeometry(2, 240, dw.outH(), dw.outW(), 12, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1);
+            Tensor[] x = pairRandom(dw.inputShape()), w1 = pairWeights(fanIn(dw), dw.weightShape()), b1 = pairRandom(dw.k());
+            Tensor[] w2 = pairWeights(fanIn(pw), pw.weightShape()), b2 = pairRandom(pw.k());
+            Tensor[] y = out(pw.outputShape());
+            for (int i = 0; i < 2; i++)
+                (i == 0 ? cpu : gpu).conv2dDepthwisePointwise(x[i], w1[i], b1[i], Activation.RELU, 0f, 0f, w2[i], b2[i], y[i],
+                        dw, pw, null, 0f, 0f);
+            assertClose("depthwise stride " + stride + " + relu, projection " + dw, y);
+        }
+    }
+
     @ParameterizedTest
     @MethodSource("convs")
     void conv2dBackwardData(Conv2dGeometry g) {
