@@ -863,58 +863,119 @@ extern "C" int conv2d_forward_pre_cpu(const float* x, const float* scale, const 
 
 namespace {
 
-// The pointwise-depthwise pair's bands: output rows of the depthwise conv a band, so that the band's
-// expanded input rows ((rows - 1) * stride + 3 of them, k planes) take about kPairBandBytes (they
-// stay in L2 between the product that writes them and the depthwise conv that reads them). Zen 4, 2
-// threads, batch 8, inputs rotating out of the caches, bands of 1 to 28 rows: 16 -> 96 at 112x112
-// stride 2 best at 2-4 rows, 24 -> 144 at 56x56 at 10-14 (stride 1) and 6-10 (stride 2).
+// The pairs of a 1x1 conv and a 3x3 depthwise conv (either first) that run in bands of the depthwise
+// conv's output rows. The pointwise-depthwise pair's bands: output rows of the depthwise conv a band,
+// so that the band's expanded input rows ((rows - 1) * stride + 3 of them, k planes) take about
+// kPairBandBytes (they stay in L2 between the product that writes them and the depthwise conv that
+// reads them); the depthwise-pointwise pair's, so that its band's output rows of every channel do.
+// Zen 4, 2 threads, batch 8, inputs rotating out of the caches, bands of 1 to 28 rows: 16 -> 96 at
+// 112x112 stride 2 best at 2-4 rows, 24 -> 144 at 56x56 at 10-14 (stride 1) and 6-10 (stride 2).
 constexpr int64_t kPairBandBytes = int64_t(448) << 10;
-// The pair runs in bands on planes of at least this many positions: at 28x28 and below the bands' short
+// The pairs run in bands on planes of at least this many positions: at 28x28 and below the bands' short
 // products lost (32 -> 192 at 28x28 0.95-0.98x, 160 -> 960 at 7x7 0.85x; 64 -> 384 and 96 -> 576 at
 // 14x14 1.01-1.04x; MobileNetV2 at batch 32 with the 28x28 pairs in bands too: within noise).
 constexpr int64_t kPairMinPlane = 56 * 56;
-// ... and where the expanded tensor is over kPairMinBytes, far from staying in the cores' L2 caches
-// between the two convs: at batch 1 on 56x56 (1.7 MiB) the bands lost, 0.94-0.98x, at batch 3 (5.2
-// MiB) they won, 1.22-1.25x; at batch 1 on 112x112 (4.6 MiB) they were even alone and 0.96x in the
-// network (MobileNetV2 at batch 1, 10 alternating rounds of 30 passes: 4.82 against 4.64 ms).
+// ... and where the tensor between the two convs is over kPairMinBytes, far from staying in the cores'
+// L2 caches: at batch 1 on 56x56 (1.7 MiB) the bands lost, 0.94-0.98x, at batch 3 (5.2 MiB) they won,
+// 1.22-1.25x; at batch 1 on 112x112 (4.6 MiB) they were even alone and 0.96x in the network
+// (MobileNetV2 at batch 1, 10 alternating rounds of 30 passes: 4.82 against 4.64 ms).
 constexpr int64_t kPairMinBytes = int64_t(6) << 20;
 
-int pair_band_rows(const ConvGeom& d) {
-    const int step = depthwise_rows_step(d);
-    const int64_t rows_in = kPairBandBytes / ((int64_t)d.c * d.w * (int64_t)sizeof(float));
-    const int64_t rows = std::max<int64_t>(1, (rows_in - 3) / d.sh + 1);
-    return (int)std::max<int64_t>(step, std::min<int64_t>(d.oh, rows) / step * step);
+// The depthwise geometry of a pair: c channels, 3x3, stride 1 or 2, pads 1
+ConvGeom pair_depthwise(int n, int c, int h, int wd, int stride) {
+    return ConvGeom{n, c, h, wd, c, 3, 3, stride, stride, 1, 1, 1, 1, 1, 1, c, 0, 0, 0, 0};
 }
+
+// Whether a pair around the depthwise conv d (unchecked) runs in bands: the planes of the depthwise
+// conv's larger side (plane(d): its input's or its output's) of kPairMinPlane positions or more, the
+// tensor between the two convs (mid floats) over kPairMinBytes, the band kernels (AVX-512)
+template <class Plane>
+bool pair_in_bands(ConvGeom d, Plane plane, int64_t mid) {
+#if SALIENT_HAVE_AVX512
+    if (salient::host::check_conv_geometry("pair_in_bands", d)) {
+        salient::clear_error();
+        return false;
+    }
+    return plane(d) >= kPairMinPlane && mid * (int64_t)sizeof(float) > kPairMinBytes && depthwise_rows_applies(d);
+#else
+    (void)d, (void)plane, (void)mid;
+    return false;
+#endif
+}
+
+// A pair's checks past its geometries: y may not overlap x (written while x is read), and its two
+// activations (none < 0, Relu or Clip)
+int pair_checks(const char* fn, const float* x, int64_t nx, float* y, int64_t ny, int act1, float lo1, float hi1,
+                int act2, float lo2, float hi2, Epilogue& e1, Epilogue& e2) {
+    const uintptr_t xa = (uintptr_t)x, xe = xa + sizeof(float) * (uintptr_t)nx;
+    const uintptr_t ya = (uintptr_t)y, ye = ya + sizeof(float) * (uintptr_t)ny;
+    SALIENT_CHECK(xe <= ya || ye <= xa, "%s: the input overlaps the output", fn);
+    if (int rc = make_epilogue(fn, act1, lo1, hi1, true, nullptr, y, 0, x, 0, e1)) return rc;
+    return make_epilogue(fn, act2, lo2, hi2, true, nullptr, y, 0, x, 0, e2);
+}
+
+// A pair as its two convs, through a temporary of the tensor between them (mid floats)
+int pair_composed(const char* fn, const float* x, const float* w1, const float* b1, const ConvGeom& g1, const Epilogue& e1,
+                  const float* w2, const float* b2, const ConvGeom& g2, Epilogue e2, float* y, int64_t mid) {
+    std::vector<float> t;
+    try {
+        t.resize((size_t)mid);
+    } catch (const std::bad_alloc&) {
+        return salient::fail(SALIENT_ENOMEM, "%s: out of memory for the tensor between the two convs", fn);
+    }
+    if (int rc = forward(x, w1, b1, t.data(), g1, e1)) return rc;
+    e2.base = y;
+    return forward(t.data(), w2, b2, y, g2, e2);
+}
+
+// The threads' shares of a pair's output rows, the n images' oh rows end to end: thread t takes rows
+// [start(t), start(t + 1)), each start at a multiple of step within its image, so that the shares differ
+// by less than step rows (bands of whole images split over the threads left one with a band more: 24 ->
+// 144 at 56x56, batch 1, 5 bands of 12 rows, 24 against 32), in bands of at most `band` rows.
+struct PairRows {
+    int64_t all;
+    int oh, step, band, nt;
+    PairRows(int n, int oh_, int step_, int band_, double flops)
+        : all((int64_t)n * oh_), oh(oh_), step(step_), band(band_),
+          nt(flops < 2e6 ? 1 : (int)std::min<int64_t>(omp_get_max_threads(), std::max<int64_t>(1, all / step_))) {}
+    int64_t start(int t) const {
+        const int64_t f = all * t / nt, nn = f / oh;
+        return nn * oh + (f % oh) / step * step;
+    }
+    // f(nn, p0, p1) for thread t's bands in order
+    template <class F>
+    void bands(int t, F f) const {
+        const int64_t end = start(t + 1);
+        for (int64_t at = start(t); at < end;) {
+            const int nn = (int)(at / oh), p0 = (int)(at % oh);
+            const int p1 = (int)std::min<int64_t>({(int64_t)oh, (int64_t)p0 + band, end - (int64_t)nn * oh});
+            at = (int64_t)nn * oh + p1;
+            f(nn, p0, p1);
+        }
+    }
+};
 
 }  // namespace
 
-#if SALIENT_HAVE_AVX512
 // Whether conv2d_pointwise_depthwise_cpu runs the pair in bands here (else as its two convs)
 extern "C" int conv2d_pointwise_depthwise_applies_cpu(int n, int c, int h, int wd, int k, int stride) {
     if (n <= 0 || c <= 0 || h <= 0 || wd <= 0 || k <= 0 || (stride != 1 && stride != 2)) return 0;
-    const ConvGeom d{n, k, h, wd, k, 3, 3, stride, stride, 1, 1, 1, 1, 1, 1, k, 0, 0, 0, 0};
-    ConvGeom dc = d;
-    if (salient::host::check_conv_geometry("conv2d_pointwise_depthwise_applies_cpu", dc)) {
-        salient::clear_error();
-        return 0;
-    }
-    const bool large = (int64_t)n * k * h * wd * (int64_t)sizeof(float) > kPairMinBytes;
-    return (int64_t)h * wd >= kPairMinPlane && large && depthwise_rows_applies(dc) ? 1 : 0;
+    return pair_in_bands(pair_depthwise(n, k, h, wd, stride), [](const ConvGeom& d) { return (int64_t)d.h * d.w; },
+                         (int64_t)n * k * h * wd)
+               ? 1
+               : 0;
 }
-#else
-extern "C" int conv2d_pointwise_depthwise_applies_cpu(int, int, int, int, int, int) { return 0; }
-#endif
 
 // y = act2(depthwise3x3(act1(pointwise(x, w1) + b1), w2) + b2): a 1x1 conv of c -> k channels (its
 // output read by nothing else) and the 3x3 depthwise conv of those k channels at stride 1 or 2, pads 1,
 // that reads it (MobileNetV2's expansion and depthwise layers). Where the depthwise conv runs a band of
-// rows at a time (conv2d_pointwise_depthwise_applies_cpu), each thread runs its share of (image, band)
-// items in order: the expansion's rows that the band's windows read, into a per-thread scratch of k
-// planes of those rows (the rows it shares with the thread's previous band moved up, not made again),
-// then the band's outputs from it, while it is in L2. The expanded tensor (n x k x h x w, the
-// network's largest) is never written to memory. Each expanded value is the pointwise conv's chain and
-// each output the depthwise conv's, so the bits are those of the two convs run one after the other
-// (which is what runs where the bands do not apply, through a temporary of the expanded tensor).
+// rows at a time (conv2d_pointwise_depthwise_applies_cpu), each thread runs its share of the images'
+// output rows (PairRows) a band at a time: the expansion's rows that the band's windows read, into a
+// per-thread scratch of k planes of those rows (the rows it shares with the thread's previous band moved
+// up, not made again), then the band's outputs from it, while it is in L2. The expanded tensor (n x k x
+// h x w, the network's largest) is never written to memory. Each expanded value is the pointwise conv's
+// chain and each output the depthwise conv's, so the bits are those of the two convs run one after the
+// other (which is what runs where the bands do not apply, through a temporary of the expanded tensor).
 extern "C" int conv2d_pointwise_depthwise_cpu(const float* x, const float* w1, const float* b1, int act1, float lo1,
                                               float hi1, const float* w2, const float* b2, float* y, int n, int c,
                                               int h, int wd, int k, int stride, int act2, float lo2, float hi2) {
@@ -926,115 +987,81 @@ extern "C" int conv2d_pointwise_depthwise_cpu(const float* x, const float* w1, c
     SALIENT_CHECK(stride == 1 || stride == 2, "%s: the depthwise stride must be 1 or 2, got %d", fn, stride);
     ConvGeom p{n, c, h, wd, k, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0};
     if (int rc = check_conv(fn, p)) return rc;
-    ConvGeom d{n, k, h, wd, k, 3, 3, stride, stride, 1, 1, 1, 1, 1, 1, k, 0, 0, 0, 0};
+    ConvGeom d = pair_depthwise(n, k, h, wd, stride);
     if (int rc = check_conv(fn, d)) return rc;
-    const int64_t nx = (int64_t)n * c * h * wd, ny = (int64_t)n * k * d.oh * d.ow;
-    // y is written while x is still being read
-    const uintptr_t xa = (uintptr_t)x, xe = xa + sizeof(float) * (uintptr_t)nx;
-    const uintptr_t ya = (uintptr_t)y, ye = ya + sizeof(float) * (uintptr_t)ny;
-    SALIENT_CHECK(xe <= ya || ye <= xa, "%s: the input overlaps the output", fn);
     Epilogue e1, e2;
-    if (int rc = make_epilogue(fn, act1, lo1, hi1, true, nullptr, y, 0, x, 0, e1)) return rc;
-    if (int rc = make_epilogue(fn, act2, lo2, hi2, true, nullptr, y, 0, x, 0, e2)) return rc;
+    const int64_t hw = (int64_t)h * wd, ohw = (int64_t)d.oh * d.ow;
+    if (int rc = pair_checks(fn, x, (int64_t)n * c * hw, y, (int64_t)n * k * ohw, act1, lo1, hi1, act2, lo2, hi2, e1, e2))
+        return rc;
+    if (!conv2d_pointwise_depthwise_applies_cpu(n, c, h, wd, k, stride))
+        return pair_composed(fn, x, w1, b1, p, e1, w2, b2, d, e2, y, (int64_t)n * k * hw);
 #if SALIENT_HAVE_AVX512
-    if (conv2d_pointwise_depthwise_applies_cpu(n, c, h, wd, k, stride)) {
-        const DepthwiseRows rows(d);
-        const int band = pair_band_rows(d), step = depthwise_rows_step(d);
-        const int64_t rows_all = (int64_t)n * d.oh, hw = (int64_t)h * wd, ohw = (int64_t)d.oh * d.ow;
-        const int cap = (band - 1) * stride + 3;  // expanded rows a band reads, at most
-        salient::GemmEpilogue ge;
-        ge.bias = b1, ge.act = e1.kind, ge.lo = e1.lo, ge.hi = e1.hi;
-        ge.b_cached = input_in_caches(p), ge.b_near = input_near(p);
-        const double flops = 2.0 * n * k * (double)hw * (c + 9);
-        const int nt = flops < 2e6 ? 1 : (int)std::min<int64_t>(omp_get_max_threads(), std::max<int64_t>(1, rows_all / step));
-        // thread t takes the output rows [start(t), start(t + 1)) of the images' rows end to end, each
-        // start at a multiple of step within its image, so that the threads' shares differ by less than
-        // step rows (bands of whole images split over the threads left one with a band more: 24 -> 144 at
-        // 56x56, batch 1, 5 bands of 12 rows, 24 against 32)
-        const auto start = [&](int t) {
-            const int64_t f = rows_all * t / nt, nn = f / d.oh;
-            return nn * d.oh + (f % d.oh) / step * step;
-        };
-        int err = 0;
-#pragma omp parallel num_threads(nt)
-        {
-            const int t = omp_get_thread_num();
-            float* scr = salient::thread_workspace((int64_t)k * cap * wd, 2);
-            if (!scr) {
+    const DepthwiseRows rows(d);
+    const int step = depthwise_rows_step(d);
+    const int64_t rows_in = kPairBandBytes / ((int64_t)k * wd * (int64_t)sizeof(float));
+    const int band = (int)std::max<int64_t>(step, std::min<int64_t>(d.oh, std::max<int64_t>(1, (rows_in - 3) / stride + 1)) / step * step);
+    const int cap = (band - 1) * stride + 3;  // expanded rows a band reads, at most
+    const PairRows shares(n, d.oh, step, band, 2.0 * n * k * (double)hw * (c + 9));
+    salient::GemmEpilogue ge;
+    ge.bias = b1, ge.act = e1.kind, ge.lo = e1.lo, ge.hi = e1.hi;
+    ge.b_cached = input_in_caches(p), ge.b_near = input_near(p);
+    int err = 0;
+#pragma omp parallel num_threads(shares.nt)
+    {
+        float* scr = salient::thread_workspace((int64_t)k * cap * wd, 2);
+        if (!scr) {
 #pragma omp atomic write
-                err = 1;
-            }
-            const int64_t ld = (int64_t)cap * wd, end = start(t + 1);
-            int64_t held = -1;  // the image whose expanded rows [held_lo, held_hi) scr holds
-            int held_lo = 0, held_hi = 0;
-            for (int64_t f = start(t); scr && f < end;) {
-                const int nn = (int)(f / d.oh), p0 = (int)(f % d.oh);
-                const int p1 = (int)std::min<int64_t>({(int64_t)d.oh, (int64_t)p0 + band, end - (int64_t)nn * d.oh});
-                f = (int64_t)nn * d.oh + p1;
-                const int lo = std::max(0, p0 * stride - 1), hi = std::min(h, (p1 - 1) * stride + 2);
-                int from = lo;
-                if (held == nn && held_lo <= lo && held_hi > lo) {  // the rows the previous band made too
-                    from = std::min(held_hi, hi);
-                    if (lo > held_lo)
-                        for (int kk = 0; kk < k; kk++)
-                            std::memmove(scr + kk * ld, scr + kk * ld + (int64_t)(lo - held_lo) * wd,
-                                         sizeof(float) * (size_t)(from - lo) * wd);
-                }
-                if (from < hi) {
-                    const float* b = x + (int64_t)nn * c * hw + (int64_t)from * wd;
-                    float* out = scr + (int64_t)(from - lo) * wd;
-                    const int len = (hi - from) * wd;
-                    if (!salient::sgemm_canonical_ep(false, false, k, len, c, w1, c, b, (int)hw, out, (int)ld, ge)) {
-                        if (b1) add_bias(out, ld, b1, k, len);
-                        apply_epilogue(e1, out, k, len, ld);
-                    }
-                }
-                held = nn, held_lo = lo, held_hi = hi;
-                for (int kk = 0; kk < k; kk++)
-                    rows.run(scr + kk * ld - (int64_t)lo * wd, w2 + (int64_t)kk * 9, b2 ? b2[kk] : 0.f,
-                             y + ((int64_t)nn * k + kk) * ohw, e2, p0, p1);
-            }
+            err = 1;
         }
-        if (err) return salient::fail(SALIENT_ENOMEM, "%s: out of memory for the expanded rows", fn);
-        return SALIENT_OK;
+        const int64_t ld = (int64_t)cap * wd;
+        int64_t held = -1;  // the image whose expanded rows [held_lo, held_hi) scr holds
+        int held_lo = 0, held_hi = 0;
+        if (scr) shares.bands(omp_get_thread_num(), [&](int nn, int p0, int p1) {
+            const int lo = std::max(0, p0 * stride - 1), hi = std::min(h, (p1 - 1) * stride + 2);
+            int from = lo;
+            if (held == nn && held_lo <= lo && held_hi > lo) {  // the rows the previous band made too
+                from = std::min(held_hi, hi);
+                if (lo > held_lo)
+                    for (int kk = 0; kk < k; kk++)
+                        std::memmove(scr + kk * ld, scr + kk * ld + (int64_t)(lo - held_lo) * wd,
+                                     sizeof(float) * (size_t)(from - lo) * wd);
+            }
+            if (from < hi) {
+                const float* b = x + (int64_t)nn * c * hw + (int64_t)from * wd;
+                float* out = scr + (int64_t)(from - lo) * wd;
+                const int len = (hi - from) * wd;
+                if (!salient::sgemm_canonical_ep(false, false, k, len, c, w1, c, b, (int)hw, out, (int)ld, ge)) {
+                    if (b1) add_bias(out, ld, b1, k, len);
+                    apply_epilogue(e1, out, k, len, ld);
+                }
+            }
+            held = nn, held_lo = lo, held_hi = hi;
+            for (int kk = 0; kk < k; kk++)
+                rows.run(scr + kk * ld - (int64_t)lo * wd, w2 + (int64_t)kk * 9, b2 ? b2[kk] : 0.f,
+                         y + ((int64_t)nn * k + kk) * ohw, e2, p0, p1);
+        });
     }
+    if (err) return salient::fail(SALIENT_ENOMEM, "%s: out of memory for the expanded rows", fn);
 #endif
-    std::vector<float> mid;
-    try {
-        mid.resize((size_t)((int64_t)n * k * (int64_t)h * wd));
-    } catch (const std::bad_alloc&) {
-        return salient::fail(SALIENT_ENOMEM, "%s: out of memory for the expanded tensor", fn);
-    }
-    if (int rc = forward(x, w1, b1, mid.data(), p, e1)) return rc;
-    e2.base = y;
-    return forward(mid.data(), w2, b2, y, d, e2);
+    return SALIENT_OK;
 }
 
-#if SALIENT_HAVE_AVX512
-// Whether conv2d_depthwise_pointwise_cpu runs the pair in bands here (else as its two convs): as for the
-// pointwise-depthwise pair, the depthwise conv's output planes of 56x56 and more and over kPairMinBytes
+// Whether conv2d_depthwise_pointwise_cpu runs the pair in bands here (else as its two convs)
 extern "C" int conv2d_depthwise_pointwise_applies_cpu(int n, int c, int h, int wd, int stride, int k) {
     if (n <= 0 || c <= 0 || h <= 0 || wd <= 0 || k <= 0 || (stride != 1 && stride != 2)) return 0;
-    ConvGeom d{n, c, h, wd, c, 3, 3, stride, stride, 1, 1, 1, 1, 1, 1, c, 0, 0, 0, 0};
-    if (salient::host::check_conv_geometry("conv2d_depthwise_pointwise_applies_cpu", d)) {
-        salient::clear_error();
-        return 0;
-    }
-    const int64_t plane = (int64_t)d.oh * d.ow;
-    const bool large = (int64_t)n * c * plane * (int64_t)sizeof(float) > kPairMinBytes;
-    return plane >= kPairMinPlane && large && depthwise_rows_applies(d) ? 1 : 0;
+    return pair_in_bands(pair_depthwise(n, c, h, wd, stride), [](const ConvGeom& d) { return (int64_t)d.oh * d.ow; },
+                         (int64_t)n * c * ((h - 1) / stride + 1) * ((wd - 1) / stride + 1))
+               ? 1
+               : 0;
 }
-#else
-extern "C" int conv2d_depthwise_pointwise_applies_cpu(int, int, int, int, int, int) { return 0; }
-#endif
 
 // y = act2(pointwise(act1(depthwise3x3(x, w1) + b1), w2) + b2): a 3x3 depthwise conv of c channels at
 // stride 1 or 2, pads 1 (its output read by nothing else) and the 1x1 conv onto k channels that reads
 // it (MobileNetV2's first block). Where conv2d_depthwise_pointwise_applies_cpu says so, each thread runs
-// its share of the images' output rows a band at a time: the band's depthwise outputs of every channel
-// into a per-thread scratch, then the product of the band's columns from it while it is in L2. Each value
-// is the two convs' own chain, so the bits are theirs (which run where the bands do not apply, through
-// a temporary of the depthwise conv's output).
+// its share of the images' output rows (PairRows) a band at a time: the band's depthwise outputs of every
+// channel into a per-thread scratch, then the product of the band's columns from it while it is in L2.
+// Each value is the two convs' own chain, so the bits are theirs (which run where the bands do not apply,
+// through a temporary of the depthwise conv's output).
 extern "C" int conv2d_depthwise_pointwise_cpu(const float* x, const float* w1, const float* b1, int act1, float lo1,
                                               float hi1, const float* w2, const float* b2, float* y, int n, int c,
                                               int h, int wd, int stride, int k, int act2, float lo2, float hi2) {
@@ -1044,71 +1071,49 @@ extern "C" int conv2d_depthwise_pointwise_cpu(const float* x, const float* w1, c
     SALIENT_CHECK_PTR(y);
     static const char* const fn = "conv2d_depthwise_pointwise_cpu";
     SALIENT_CHECK(stride == 1 || stride == 2, "%s: the depthwise stride must be 1 or 2, got %d", fn, stride);
-    ConvGeom d{n, c, h, wd, c, 3, 3, stride, stride, 1, 1, 1, 1, 1, 1, c, 0, 0, 0, 0};
+    ConvGeom d = pair_depthwise(n, c, h, wd, stride);
     if (int rc = check_conv(fn, d)) return rc;
     ConvGeom p{n, c, d.oh, d.ow, k, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0};
     if (int rc = check_conv(fn, p)) return rc;
-    const int64_t nx = (int64_t)n * c * h * wd, ny = (int64_t)n * k * d.oh * d.ow;
-    const uintptr_t xa = (uintptr_t)x, xe = xa + sizeof(float) * (uintptr_t)nx;
-    const uintptr_t ya = (uintptr_t)y, ye = ya + sizeof(float) * (uintptr_t)ny;
-    SALIENT_CHECK(xe <= ya || ye <= xa, "%s: the input overlaps the output", fn);
     Epilogue e1, e2;
-    if (int rc = make_epilogue(fn, act1, lo1, hi1, true, nullptr, y, 0, x, 0, e1)) return rc;
-    if (int rc = make_epilogue(fn, act2, lo2, hi2, true, nullptr, y, 0, x, 0, e2)) return rc;
     const int64_t hw = (int64_t)h * wd, ohw = (int64_t)d.oh * d.ow;
+    if (int rc = pair_checks(fn, x, (int64_t)n * c * hw, y, (int64_t)n * k * ohw, act1, lo1, hi1, act2, lo2, hi2, e1, e2))
+        return rc;
+    if (!conv2d_depthwise_pointwise_applies_cpu(n, c, h, wd, stride, k))
+        return pair_composed(fn, x, w1, b1, d, e1, w2, b2, p, e2, y, (int64_t)n * c * ohw);
 #if SALIENT_HAVE_AVX512
-    if (conv2d_depthwise_pointwise_applies_cpu(n, c, h, wd, stride, k)) {
-        const DepthwiseRows rows(d);
-        const int step = depthwise_rows_step(d);
-        const int band = (int)std::max<int64_t>(step, std::min<int64_t>(d.oh, kPairBandBytes / ((int64_t)c * d.ow * (int64_t)sizeof(float))) / step * step);
-        const int64_t rows_all = (int64_t)n * d.oh, ld = (int64_t)band * d.ow;
-        salient::GemmEpilogue ge;
-        ge.bias = b2, ge.act = e2.kind, ge.lo = e2.lo, ge.hi = e2.hi;
-        ge.b_cached = true, ge.b_near = true;  // the band's columns were just written, in L2
-        const double flops = 2.0 * n * (double)ohw * c * (k + 9);
-        const int nt = flops < 2e6 ? 1 : (int)std::min<int64_t>(omp_get_max_threads(), std::max<int64_t>(1, rows_all / step));
-        const auto start = [&](int t) {  // as in conv2d_pointwise_depthwise_cpu
-            const int64_t f = rows_all * t / nt, nn = f / d.oh;
-            return nn * d.oh + (f % d.oh) / step * step;
-        };
-        int err = 0;
-#pragma omp parallel num_threads(nt)
-        {
-            const int t = omp_get_thread_num();
-            float* scr = salient::thread_workspace((int64_t)c * ld, 2);
-            if (!scr) {
+    const DepthwiseRows rows(d);
+    const int step = depthwise_rows_step(d);
+    const int band = (int)std::max<int64_t>(
+        step, std::min<int64_t>(d.oh, kPairBandBytes / ((int64_t)c * d.ow * (int64_t)sizeof(float))) / step * step);
+    const int64_t ld = (int64_t)band * d.ow;
+    const PairRows shares(n, d.oh, step, band, 2.0 * n * (double)ohw * c * (k + 9));
+    salient::GemmEpilogue ge;
+    ge.bias = b2, ge.act = e2.kind, ge.lo = e2.lo, ge.hi = e2.hi;
+    ge.b_cached = true, ge.b_near = true;  // the band's columns were just written, in L2
+    int err = 0;
+#pragma omp parallel num_threads(shares.nt)
+    {
+        float* scr = salient::thread_workspace((int64_t)c * ld, 2);
+        if (!scr) {
 #pragma omp atomic write
-                err = 1;
-            }
-            const int64_t end = start(t + 1);
-            for (int64_t f = start(t); scr && f < end;) {
-                const int nn = (int)(f / d.oh), p0 = (int)(f % d.oh);
-                const int p1 = (int)std::min<int64_t>({(int64_t)d.oh, (int64_t)p0 + band, end - (int64_t)nn * d.oh});
-                f = (int64_t)nn * d.oh + p1;
-                for (int cc = 0; cc < c; cc++)
-                    rows.run(x + ((int64_t)nn * c + cc) * hw, w1 + (int64_t)cc * 9, b1 ? b1[cc] : 0.f,
-                             scr + cc * ld - (int64_t)p0 * d.ow, e1, p0, p1);
-                float* out = y + (int64_t)nn * k * ohw + (int64_t)p0 * d.ow;
-                const int len = (p1 - p0) * d.ow;
-                if (!salient::sgemm_canonical_ep(false, false, k, len, c, w2, c, scr, (int)ld, out, (int)ohw, ge)) {
-                    if (b2) add_bias(out, ohw, b2, k, len);
-                    apply_epilogue(e2, out, k, len, ohw);
-                }
-            }
+            err = 1;
         }
-        if (err) return salient::fail(SALIENT_ENOMEM, "%s: out of memory for the depthwise rows", fn);
-        return SALIENT_OK;
+        if (scr) shares.bands(omp_get_thread_num(), [&](int nn, int p0, int p1) {
+            for (int cc = 0; cc < c; cc++)
+                rows.run(x + ((int64_t)nn * c + cc) * hw, w1 + (int64_t)cc * 9, b1 ? b1[cc] : 0.f,
+                         scr + cc * ld - (int64_t)p0 * d.ow, e1, p0, p1);
+            float* out = y + (int64_t)nn * k * ohw + (int64_t)p0 * d.ow;
+            const int len = (p1 - p0) * d.ow;
+            if (!salient::sgemm_canonical_ep(false, false, k, len, c, w2, c, scr, (int)ld, out, (int)ohw, ge)) {
+                if (b2) add_bias(out, ohw, b2, k, len);
+                apply_epilogue(e2, out, k, len, ohw);
+            }
+        });
     }
+    if (err) return salient::fail(SALIENT_ENOMEM, "%s: out of memory for the depthwise rows", fn);
 #endif
-    std::vector<float> mid;
-    try {
-        mid.resize((size_t)((int64_t)n * c * ohw));
-    } catch (const std::bad_alloc&) {
-        return salient::fail(SALIENT_ENOMEM, "%s: out of memory for the depthwise conv's output", fn);
-    }
-    if (int rc = forward(x, w1, b1, mid.data(), d, e1)) return rc;
-    e2.base = y;
-    return forward(mid.data(), w2, b2, y, p, e2);
+    return SALIENT_OK;
 }
 
 namespace {

@@ -70,7 +70,7 @@ struct Epilogue;
 bool depthwise_rows_applies(const ConvGeom& g);
 // Bands start at multiples of this many output rows (the flat kernel's vectors of 16 outputs)
 int depthwise_rows_step(const ConvGeom& g);
-class DepthwiseRows {
+class __attribute__((visibility("hidden"))) DepthwiseRows {  // (hidden, as ConvGeom is)
   public:
     explicit DepthwiseRows(const ConvGeom& g);
     // output rows [p0, p1) of one plane (yp: the plane), input row ih at xp + ih * g.w for the rows

@@ -150,19 +150,7 @@ public interface Backend extends AutoCloseable {
             Tensor w2, Tensor b2, Tensor y, Conv2dGeometry pw, Conv2dGeometry dw, Activation act2, float alpha2,
             float beta2) {
         OpChecks.conv2dPointwiseDepthwise(this, x, w1, b1, act1, w2, b2, y, pw, dw, act2);
-        composePointwiseDepthwise(this, x, w1, b1, act1, alpha1, beta1, w2, b2, y, pw, dw, act2, alpha2, beta2);
-    }
-
-    /** {@link #conv2dPointwiseDepthwise} as its two convs, through a temporary of the expanded tensor (arguments checked). */
-    static void composePointwiseDepthwise(Backend b, Tensor x, Tensor w1, Tensor b1, Activation act1, float alpha1,
-            float beta1, Tensor w2, Tensor b2, Tensor y, Conv2dGeometry pw, Conv2dGeometry dw, Activation act2,
-            float alpha2, float beta2) {
-        try (Tensor t = b.allocate(pw.outputShape())) {
-            if (act1 == null) b.conv2dForward(x, w1, b1, t, pw);
-            else b.conv2dForwardActivation(x, w1, b1, t, pw, act1, alpha1, beta1);
-            if (act2 == null) b.conv2dForward(t, w2, b2, y, dw);
-            else b.conv2dForwardActivation(t, w2, b2, y, dw, act2, alpha2, beta2);
-        }
+        composeConvPair(this, x, w1, b1, act1, alpha1, beta1, w2, b2, y, pw, dw, act2, alpha2, beta2);
     }
 
     /**
@@ -187,18 +175,21 @@ public interface Backend extends AutoCloseable {
             Tensor w2, Tensor b2, Tensor y, Conv2dGeometry dw, Conv2dGeometry pw, Activation act2, float alpha2,
             float beta2) {
         OpChecks.conv2dDepthwisePointwise(this, x, w1, b1, act1, w2, b2, y, dw, pw, act2);
-        composeDepthwisePointwise(this, x, w1, b1, act1, alpha1, beta1, w2, b2, y, dw, pw, act2, alpha2, beta2);
+        composeConvPair(this, x, w1, b1, act1, alpha1, beta1, w2, b2, y, dw, pw, act2, alpha2, beta2);
     }
 
-    /** {@link #conv2dDepthwisePointwise} as its two convs, through a temporary of the depthwise output (arguments checked). */
-    static void composeDepthwisePointwise(Backend b, Tensor x, Tensor w1, Tensor b1, Activation act1, float alpha1,
-            float beta1, Tensor w2, Tensor b2, Tensor y, Conv2dGeometry dw, Conv2dGeometry pw, Activation act2,
-            float alpha2, float beta2) {
-        try (Tensor t = b.allocate(dw.outputShape())) {
-            if (act1 == null) b.conv2dForward(x, w1, b1, t, dw);
-            else b.conv2dForwardActivation(x, w1, b1, t, dw, act1, alpha1, beta1);
-            if (act2 == null) b.conv2dForward(t, w2, b2, y, pw);
-            else b.conv2dForwardActivation(t, w2, b2, y, pw, act2, alpha2, beta2);
+    /**
+     * {@link #conv2dPointwiseDepthwise} or {@link #conv2dDepthwisePointwise} as its two convs, {@code g1} then
+     * {@code g2}, through a temporary of the tensor between them (arguments checked).
+     */
+    static void composeConvPair(Backend b, Tensor x, Tensor w1, Tensor b1, Activation act1, float alpha1, float beta1,
+            Tensor w2, Tensor b2, Tensor y, Conv2dGeometry g1, Conv2dGeometry g2, Activation act2, float alpha2,
+            float beta2) {
+        try (Tensor t = b.allocate(g1.outputShape())) {
+            if (act1 == null) b.conv2dForward(x, w1, b1, t, g1);
+            else b.conv2dForwardActivation(x, w1, b1, t, g1, act1, alpha1, beta1);
+            if (act2 == null) b.conv2dForward(t, w2, b2, y, g2);
+            else b.conv2dForwardActivation(t, w2, b2, y, g2, act2, alpha2, beta2);
         }
     }
 

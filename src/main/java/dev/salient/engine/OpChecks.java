@@ -148,40 +148,23 @@ public final class OpChecks {
 
     public static void conv2dPointwiseDepthwise(Backend self, Tensor x, Tensor w1, Tensor b1, Activation act1, Tensor w2,
             Tensor b2, Tensor y, Conv2dGeometry pw, Conv2dGeometry dw, Activation act2) {
-        String what = "conv2dPointwiseDepthwise";
-        pair(self, what, "first", pw, "second", dw, x, w1, b1, act1, w2, b2, y, act2);
-        if (!java.util.Arrays.equals(dw.inputShape(), pw.outputShape()))
-            throw new SalientException(what + ": the depthwise conv reads " + java.util.Arrays.toString(dw.inputShape())
-                    + ", the pointwise conv makes " + java.util.Arrays.toString(pw.outputShape()));
-        requireShape(x, pw.inputShape(), what + " x");
-        requireShape(w1, pw.weightShape(), what + " w1");
-        if (b1 != null) requireShape(b1, new long[] {pw.k()}, what + " b1");
-        requireShape(w2, dw.weightShape(), what + " w2");
-        if (b2 != null) requireShape(b2, new long[] {dw.k()}, what + " b2");
-        requireShape(y, dw.outputShape(), what + " y");
-        if (overlaps(y, x)) throw new SalientException(what + ": the output overlaps the input x");
+        convPair(self, "conv2dPointwiseDepthwise", pw, dw, true, x, w1, b1, act1, w2, b2, y, act2);
     }
 
     public static void conv2dDepthwisePointwise(Backend self, Tensor x, Tensor w1, Tensor b1, Activation act1, Tensor w2,
             Tensor b2, Tensor y, Conv2dGeometry dw, Conv2dGeometry pw, Activation act2) {
-        String what = "conv2dDepthwisePointwise";
-        pair(self, what, "second", pw, "first", dw, x, w1, b1, act1, w2, b2, y, act2);
-        if (!java.util.Arrays.equals(pw.inputShape(), dw.outputShape()))
-            throw new SalientException(what + ": the pointwise conv reads " + java.util.Arrays.toString(pw.inputShape())
-                    + ", the depthwise conv makes " + java.util.Arrays.toString(dw.outputShape()));
-        requireShape(x, dw.inputShape(), what + " x");
-        requireShape(w1, dw.weightShape(), what + " w1");
-        if (b1 != null) requireShape(b1, new long[] {dw.k()}, what + " b1");
-        requireShape(w2, pw.weightShape(), what + " w2");
-        if (b2 != null) requireShape(b2, new long[] {pw.k()}, what + " b2");
-        requireShape(y, pw.outputShape(), what + " y");
-        if (overlaps(y, x)) throw new SalientException(what + ": the output overlaps the input x");
+        convPair(self, "conv2dDepthwisePointwise", dw, pw, false, x, w1, b1, act1, w2, b2, y, act2);
     }
 
-    /** The checks both conv pairs share: owned tensors, a pointwise conv, a depthwise 3x3 conv, fused activations. */
-    private static void pair(Backend self, String what, String pwIs, Conv2dGeometry pw, String dwIs, Conv2dGeometry dw,
+    /**
+     * The checks of a conv pair, g1 (x, w1, b1, act1) then g2 (w2, b2, act2, y): one of them pointwise, the
+     * other a depthwise 3x3 conv of stride 1 or 2 with pads 1, g2 reading what g1 makes.
+     */
+    private static void convPair(Backend self, String what, Conv2dGeometry g1, Conv2dGeometry g2, boolean pointwiseFirst,
             Tensor x, Tensor w1, Tensor b1, Activation act1, Tensor w2, Tensor b2, Tensor y, Activation act2) {
         owned(self, what, x, w1, b1, w2, b2, y);
+        Conv2dGeometry pw = pointwiseFirst ? g1 : g2, dw = pointwiseFirst ? g2 : g1;
+        String pwIs = pointwiseFirst ? "first" : "second", dwIs = pointwiseFirst ? "second" : "first";
         if (!pw.pointwise())
             throw new SalientException(what + ": the " + pwIs + " conv is not pointwise (1x1, stride 1, no padding, one group): kernel "
                     + pw.r() + "x" + pw.s() + ", stride " + pw.strideH() + "x" + pw.strideW() + ", groups " + pw.groups());
@@ -192,9 +175,20 @@ public final class OpChecks {
                     + dw.k() + " filters over " + dw.c() + " channels in " + dw.groups() + " groups, kernel " + dw.r() + "x"
                     + dw.s() + ", stride " + dw.strideH() + "x" + dw.strideW() + ", pads " + dw.padTop() + "," + dw.padLeft()
                     + "," + dw.padBottom() + "," + dw.padRight() + ", dilation " + dw.dilationH() + "x" + dw.dilationW());
+        if (!java.util.Arrays.equals(g2.inputShape(), g1.outputShape()))
+            throw new SalientException(what + ": the " + (pointwiseFirst ? "depthwise" : "pointwise") + " conv reads "
+                    + java.util.Arrays.toString(g2.inputShape()) + ", the " + (pointwiseFirst ? "pointwise" : "depthwise")
+                    + " conv makes " + java.util.Arrays.toString(g1.outputShape()));
+        requireShape(x, g1.inputShape(), what + " x");
+        requireShape(w1, g1.weightShape(), what + " w1");
+        if (b1 != null) requireShape(b1, new long[] {g1.k()}, what + " b1");
+        requireShape(w2, g2.weightShape(), what + " w2");
+        if (b2 != null) requireShape(b2, new long[] {g2.k()}, what + " b2");
+        requireShape(y, g2.outputShape(), what + " y");
         for (Activation a : new Activation[] {act1, act2})
             if (a != null && !Backend.fusesConvActivation(a))
                 throw new SalientException(what + ": " + a + " is not fused (none, Relu or Clip)");
+        if (overlaps(y, x)) throw new SalientException(what + ": the output overlaps the input x");
     }
 
     /** The residual sum's own checks: z of the output's shape, a fused activation, no overlaps. */

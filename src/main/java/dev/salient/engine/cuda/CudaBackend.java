@@ -280,7 +280,7 @@ public final class CudaBackend implements Backend {
             Tensor w2, Tensor b2, Tensor y, Conv2dGeometry pw, Conv2dGeometry dw, Activation act2, float alpha2,
             float beta2) {
         OpChecks.conv2dPointwiseDepthwise(this, x, w1, b1, act1, w2, b2, y, pw, dw, act2);
-        Backend.composePointwiseDepthwise(this, x, w1, b1, act1, alpha1, beta1, w2, b2, y, pw, dw, act2, alpha2, beta2);
+        Backend.composeConvPair(this, x, w1, b1, act1, alpha1, beta1, w2, b2, y, pw, dw, act2, alpha2, beta2);
     }
 
     /** Composed: the depthwise conv into a temporary, then the pointwise conv (plans do not fuse them here). */
@@ -289,7 +289,7 @@ public final class CudaBackend implements Backend {
             Tensor w2, Tensor b2, Tensor y, Conv2dGeometry dw, Conv2dGeometry pw, Activation act2, float alpha2,
             float beta2) {
         OpChecks.conv2dDepthwisePointwise(this, x, w1, b1, act1, w2, b2, y, dw, pw, act2);
-        Backend.composeDepthwisePointwise(this, x, w1, b1, act1, alpha1, beta1, w2, b2, y, dw, pw, act2, alpha2, beta2);
+        Backend.composeConvPair(this, x, w1, b1, act1, alpha1, beta1, w2, b2, y, dw, pw, act2, alpha2, beta2);
     }
 
     @Override
