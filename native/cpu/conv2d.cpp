@@ -24,6 +24,8 @@
 #include <algorithm>
 #include <climits>
 #include <cstring>
+#include <memory>
+#include <new>
 #include <vector>
 #include <omp.h>
 #if defined(__AVX2__) && defined(__FMA__)
@@ -887,16 +889,15 @@ ConvGeom pair_depthwise(int n, int c, int h, int wd, int stride) {
 }
 
 // Whether a pair around the depthwise conv d (unchecked) runs in bands: the planes of the depthwise
-// conv's larger side (plane(d): its input's or its output's) of kPairMinPlane positions or more, the
-// tensor between the two convs (mid floats) over kPairMinBytes, the band kernels (AVX-512)
-template <class Plane>
-bool pair_in_bands(ConvGeom d, Plane plane, int64_t mid) {
+// conv's larger side (its input's or its output's: plane positions) of kPairMinPlane or more, the tensor
+// between the two convs (mid floats) over kPairMinBytes, the band kernels (AVX-512)
+bool pair_in_bands(ConvGeom d, int64_t plane, int64_t mid) {
 #if SALIENT_HAVE_AVX512
     if (salient::host::check_conv_geometry("pair_in_bands", d)) {
         salient::clear_error();
         return false;
     }
-    return plane(d) >= kPairMinPlane && mid * (int64_t)sizeof(float) > kPairMinBytes && depthwise_rows_applies(d);
+    return plane >= kPairMinPlane && mid * (int64_t)sizeof(float) > kPairMinBytes && depthwise_rows_applies(d);
 #else
     (void)d, (void)plane, (void)mid;
     return false;
@@ -917,15 +918,12 @@ int pair_checks(const char* fn, const float* x, int64_t nx, float* y, int64_t ny
 // A pair as its two convs, through a temporary of the tensor between them (mid floats)
 int pair_composed(const char* fn, const float* x, const float* w1, const float* b1, const ConvGeom& g1, const Epilogue& e1,
                   const float* w2, const float* b2, const ConvGeom& g2, Epilogue e2, float* y, int64_t mid) {
-    std::vector<float> t;
-    try {
-        t.resize((size_t)mid);
-    } catch (const std::bad_alloc&) {
-        return salient::fail(SALIENT_ENOMEM, "%s: out of memory for the tensor between the two convs", fn);
-    }
-    if (int rc = forward(x, w1, b1, t.data(), g1, e1)) return rc;
+    // (left uninitialised: the first conv writes all of it)
+    const std::unique_ptr<float[]> t(new (std::nothrow) float[(size_t)mid]);
+    if (!t) return salient::fail(SALIENT_ENOMEM, "%s: out of memory for the tensor between the two convs", fn);
+    if (int rc = forward(x, w1, b1, t.get(), g1, e1)) return rc;
     e2.base = y;
-    return forward(t.data(), w2, b2, y, g2, e2);
+    return forward(t.get(), w2, b2, y, g2, e2);
 }
 
 // The threads' shares of a pair's output rows, the n images' oh rows end to end: thread t takes rows
@@ -960,10 +958,7 @@ struct PairRows {
 // Whether conv2d_pointwise_depthwise_cpu runs the pair in bands here (else as its two convs)
 extern "C" int conv2d_pointwise_depthwise_applies_cpu(int n, int c, int h, int wd, int k, int stride) {
     if (n <= 0 || c <= 0 || h <= 0 || wd <= 0 || k <= 0 || (stride != 1 && stride != 2)) return 0;
-    return pair_in_bands(pair_depthwise(n, k, h, wd, stride), [](const ConvGeom& d) { return (int64_t)d.h * d.w; },
-                         (int64_t)n * k * h * wd)
-               ? 1
-               : 0;
+    return pair_in_bands(pair_depthwise(n, k, h, wd, stride), (int64_t)h * wd, (int64_t)n * k * h * wd) ? 1 : 0;
 }
 
 // y = act2(depthwise3x3(act1(pointwise(x, w1) + b1), w2) + b2): a 1x1 conv of c -> k channels (its
@@ -1049,10 +1044,8 @@ extern "C" int conv2d_pointwise_depthwise_cpu(const float* x, const float* w1, c
 // Whether conv2d_depthwise_pointwise_cpu runs the pair in bands here (else as its two convs)
 extern "C" int conv2d_depthwise_pointwise_applies_cpu(int n, int c, int h, int wd, int stride, int k) {
     if (n <= 0 || c <= 0 || h <= 0 || wd <= 0 || k <= 0 || (stride != 1 && stride != 2)) return 0;
-    return pair_in_bands(pair_depthwise(n, c, h, wd, stride), [](const ConvGeom& d) { return (int64_t)d.oh * d.ow; },
-                         (int64_t)n * c * ((h - 1) / stride + 1) * ((wd - 1) / stride + 1))
-               ? 1
-               : 0;
+    const int64_t out_plane = (int64_t)((h - 1) / stride + 1) * ((wd - 1) / stride + 1);  // 3x3, pads 1
+    return pair_in_bands(pair_depthwise(n, c, h, wd, stride), out_plane, n * out_plane * c) ? 1 : 0;
 }
 
 // y = act2(pointwise(act1(depthwise3x3(x, w1) + b1), w2) + b2): a 3x3 depthwise conv of c channels at

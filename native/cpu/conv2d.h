@@ -79,7 +79,7 @@ class __attribute__((visibility("hidden"))) DepthwiseRows {  // (hidden, as Conv
 
   private:
     ConvGeom g_;
-    std::vector<uint16_t> masks_;  // the flat kernel's lane masks of the plane
+    std::vector<uint16_t> masks_;  // the flat kernel's lane masks of the plane (__mmask16s; stride 1)
 };
 #endif
 

@@ -604,26 +604,34 @@ inline void flat_vectors(int v0, int v1, int nv, int W, const float* xp, float* 
     }
 }
 
-void flat_forward(const float* x, const float* w, const float* bias, float* y, const ConvGeom& g, const Epilogue& e) {
+// The outputs of rows [p0, p1) of one plane (p0 * W and, unless p1 is the last row, p1 * W multiples of
+// 16), input row ih at xp + ih * W, the residual (if any) at zp: the vectors of those rows, each from its
+// taps through the plane's lane masks, so a vector's bits do not depend on the rows asked for.
+void flat_rows(const float* xp, const float* wk, float bias, float* yp, const float* zp, const ConvGeom& g,
+               const Epilogue& e, const __mmask16* masks, int p0, int p1) {
     const int H = g.h, W = g.w, hw = H * W, nv = (hw + 15) / 16;
     const __mmask16 tail = hw % 16 ? (__mmask16)((1u << (hw % 16)) - 1) : (__mmask16)0xFFFF;
-    const std::vector<__mmask16> masks = flat_masks<__mmask16, 16>(H, W);
     // the inner vectors [i0, i1): past the first row, before the last (so whole, not the tail)
     const int i0 = std::min(nv, (W + 15) / 16), i1 = std::max(i0, (hw - W) / 16);
-    const int64_t planes = (int64_t)g.n * g.k;
+    const int v0 = p0 * W / 16, v1 = p1 == H ? nv : p1 * W / 16;
+    __m512 wt[9];
+#pragma GCC unroll 9
+    for (int t = 0; t < 9; t++) wt[t] = _mm512_set1_ps(wk[t]);
+    const __m512 bv = _mm512_set1_ps(bias);
+    flat_vectors<false>(v0, std::min(v1, i0), nv, W, xp, yp, zp, masks, tail, wt, bv, e);
+    flat_vectors<true>(std::max(v0, i0), std::min(v1, i1), nv, W, xp, yp, zp, masks, tail, wt, bv, e);
+    flat_vectors<false>(std::max(v0, i1), v1, nv, W, xp, yp, zp, masks, tail, wt, bv, e);
+}
+
+void flat_forward(const float* x, const float* w, const float* bias, float* y, const ConvGeom& g, const Epilogue& e) {
+    const int64_t hw = (int64_t)g.h * g.w, planes = (int64_t)g.n * g.k;
+    const std::vector<__mmask16> masks = flat_masks<__mmask16, 16>(g.h, g.w);
 #pragma omp parallel for schedule(static) if (planes * hw * 9 > 32768)
     for (int64_t pl = 0; pl < planes; pl++) {
         const int kk = (int)(pl % g.k);
-        const float* xp = x + pl * hw;  // k == c: plane (nn, kk) reads input plane (nn, kk)
-        float* yp = y + pl * hw;
-        const float* zp = e.z ? e.z + (yp - e.base) : nullptr;
-        __m512 wt[9];
-        #pragma GCC unroll 9
-        for (int t = 0; t < 9; t++) wt[t] = _mm512_set1_ps(w[(int64_t)kk * 9 + t]);
-        const __m512 bv = _mm512_set1_ps(bias ? bias[kk] : 0.f);
-        flat_vectors<false>(0, i0, nv, W, xp, yp, zp, masks.data(), tail, wt, bv, e);
-        flat_vectors<true>(i0, i1, nv, W, xp, yp, zp, masks.data(), tail, wt, bv, e);
-        flat_vectors<false>(i1, nv, nv, W, xp, yp, zp, masks.data(), tail, wt, bv, e);
+        float* yp = y + pl * hw;  // k == c: plane (nn, kk) reads input plane (nn, kk)
+        flat_rows(x + pl * hw, w + (int64_t)kk * 9, bias ? bias[kk] : 0.f, yp, e.z ? e.z + (yp - e.base) : nullptr, g, e,
+                  masks.data(), 0, g.h);
     }
 }
 SALIENT_AVX512_END
@@ -632,27 +640,6 @@ bool depthwise_flat_applies(const ConvGeom& g) {
     return isa::avx512() && g.k == g.c && g.r == 3 && g.s == 3 && g.sh == 1 && g.sw == 1 && g.dh == 1 && g.dw == 1 &&
            g.pt == 1 && g.pb == 1 && g.pl == 1 && g.pr == 1 && (int64_t)g.h * g.w <= kFlatMaxPlane;
 }
-
-
-SALIENT_AVX512_BEGIN
-// flat_forward's outputs of rows [p0, p1) of one plane (p0 * W and, unless p1 is the last row, p1 * W
-// multiples of 16), input row ih at xp + ih * W: each vector as flat_forward computes it, so the
-// same bits. No residual.
-void flat_rows(const float* xp, const float* wk, float bias, float* yp, const ConvGeom& g, const Epilogue& e,
-               const __mmask16* masks, int p0, int p1) {
-    const int H = g.h, W = g.w, hw = H * W, nv = (hw + 15) / 16;
-    const __mmask16 tail = hw % 16 ? (__mmask16)((1u << (hw % 16)) - 1) : (__mmask16)0xFFFF;
-    const int i0 = std::min(nv, (W + 15) / 16), i1 = std::max(i0, (hw - W) / 16);
-    const int v0 = p0 * W / 16, v1 = p1 == H ? nv : p1 * W / 16;
-    __m512 wt[9];
-#pragma GCC unroll 9
-    for (int t = 0; t < 9; t++) wt[t] = _mm512_set1_ps(wk[t]);
-    const __m512 bv = _mm512_set1_ps(bias);
-    flat_vectors<false>(v0, std::min(v1, i0), nv, W, xp, yp, nullptr, masks, tail, wt, bv, e);
-    flat_vectors<true>(std::max(v0, i0), std::min(v1, i1), nv, W, xp, yp, nullptr, masks, tail, wt, bv, e);
-    flat_vectors<false>(std::max(v0, i1), v1, nv, W, xp, yp, nullptr, masks, tail, wt, bv, e);
-}
-SALIENT_AVX512_END
 
 }  // namespace
 
@@ -670,17 +657,15 @@ int depthwise_rows_step(const ConvGeom& g) {
 }
 
 DepthwiseRows::DepthwiseRows(const ConvGeom& g) : g_(g) {
-    if (g.sh == 1) {
-        const std::vector<__mmask16> m = flat_masks<__mmask16, 16>(g.h, g.w);
-        masks_.assign(m.begin(), m.end());
-    }
+    static_assert(sizeof(__mmask16) == sizeof(uint16_t), "the lane masks are 16-bit");
+    if (g.sh == 1) masks_ = flat_masks<uint16_t, 16>(g.h, g.w);
 }
 
 void DepthwiseRows::run(const float* xp, const float* wk, float bias, float* yp, const Epilogue& e, int p0,
                         int p1) const {
     if (p1 <= p0) return;
     if (g_.sh == 2) return rows_s2_plane(xp, wk, bias, yp, g_, e, p0, p1);
-    flat_rows(xp, wk, bias, yp, g_, e, reinterpret_cast<const __mmask16*>(masks_.data()), p0, p1);
+    flat_rows(xp, wk, bias, yp, nullptr, g_, e, masks_.data(), p0, p1);
 }
 #endif
 

@@ -61,6 +61,15 @@ public record Conv2dGeometry(
                 && padRight == 0 && groups == 1;
     }
 
+    /**
+     * A depthwise 3x3 conv of stride 1 or 2 with pads 1 and no dilation, one filter a channel: what
+     * follows an expansion in MobileNetV2, the depthwise half of the conv pairs the CPU runs in bands.
+     */
+    public boolean depthwise3x3() {
+        return groups == c && k == c && r == 3 && s == 3 && strideH == strideW && (strideH == 1 || strideH == 2)
+                && padTop == 1 && padLeft == 1 && padBottom == 1 && padRight == 1 && dilationH == 1 && dilationW == 1;
+    }
+
     /** Multiply-adds times two, for GFLOP/s reporting. */
     public double flops() {
         return 2.0 * n * k * outH() * outW() * (double) (c / groups) * r * s;

@@ -197,8 +197,7 @@ public final class CpuBackend implements Backend {
      */
     @Override
     public boolean fusesPointwiseDepthwise(Conv2dGeometry pw, Conv2dGeometry dw) {
-        return !"false".equals(System.getProperty("salient.cpu.pointwiseDepthwise"))
-                && CpuNative.conv2d_pointwise_depthwise_applies_cpu(pw.n(), pw.c(), pw.h(), pw.w(), pw.k(), dw.strideH()) == 1;
+        return convPairsOn() && CpuNative.conv2d_pointwise_depthwise_applies_cpu(pw.n(), pw.c(), pw.h(), pw.w(), pw.k(), dw.strideH()) == 1;
     }
 
     @Override
@@ -211,11 +210,14 @@ public final class CpuBackend implements Backend {
                 dw.c(), dw.h(), dw.w(), dw.strideH(), pw.k(), act2 == null ? -1 : act2.code, alpha2, beta2));
     }
 
+    private static boolean convPairsOn() {
+        return !"false".equals(System.getProperty("salient.cpu.pointwiseDepthwise"));
+    }
+
     /** As {@link #fusesPointwiseDepthwise}, under the same system property. */
     @Override
     public boolean fusesDepthwisePointwise(Conv2dGeometry dw, Conv2dGeometry pw) {
-        return !"false".equals(System.getProperty("salient.cpu.pointwiseDepthwise"))
-                && CpuNative.conv2d_depthwise_pointwise_applies_cpu(dw.n(), dw.c(), dw.h(), dw.w(), dw.strideH(), pw.k()) == 1;
+        return convPairsOn() && CpuNative.conv2d_depthwise_pointwise_applies_cpu(dw.n(), dw.c(), dw.h(), dw.w(), dw.strideH(), pw.k()) == 1;
     }
 
     @Override

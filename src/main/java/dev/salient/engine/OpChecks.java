@@ -168,9 +168,7 @@ public final class OpChecks {
         if (!pw.pointwise())
             throw new SalientException(what + ": the " + pwIs + " conv is not pointwise (1x1, stride 1, no padding, one group): kernel "
                     + pw.r() + "x" + pw.s() + ", stride " + pw.strideH() + "x" + pw.strideW() + ", groups " + pw.groups());
-        if (dw.groups() != dw.c() || dw.k() != dw.c() || dw.r() != 3 || dw.s() != 3 || dw.strideH() != dw.strideW()
-                || dw.strideH() < 1 || dw.strideH() > 2 || dw.padTop() != 1 || dw.padLeft() != 1 || dw.padBottom() != 1
-                || dw.padRight() != 1 || dw.dilationH() != 1 || dw.dilationW() != 1)
+        if (!dw.depthwise3x3())
             throw new SalientException(what + ": the " + dwIs + " conv is not a depthwise 3x3 conv of stride 1 or 2 with pads 1: "
                     + dw.k() + " filters over " + dw.c() + " channels in " + dw.groups() + " groups, kernel " + dw.r() + "x"
                     + dw.s() + ", stride " + dw.strideH() + "x" + dw.strideW() + ", pads " + dw.padTop() + "," + dw.padLeft()

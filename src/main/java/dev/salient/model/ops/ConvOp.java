@@ -1,5 +1,6 @@
 package dev.salient.model.ops;
 
+import dev.salient.engine.Activation;
 import dev.salient.engine.Backend;
 import dev.salient.engine.Conv2dGeometry;
 import dev.salient.engine.Conv3dGeometry;
@@ -159,43 +160,32 @@ final class ConvOp extends AbstractOp {
     @Override
     public boolean fusesPrologue(Op pre, long[][] preShapes, Op preAct, long[][] inputShapes, Backend b) {
         if (preAct != null && !ActivationOp.isEpilogue(preAct)) return false;
-        if (inputShapes.length < 2 || inputShapes[0] == null || inputShapes[1] == null || inputShapes[0].length != 4)
+        if (inputShapes.length < 2 || inputShapes[0] == null || inputShapes[1] == null || volumetric(inputShapes[0]))
             return false;
         if (pre instanceof ConvOp pc) {  // an expansion, then this depthwise conv; or a depthwise conv, then this 1x1
-            if (preShapes.length < 2 || preShapes[0] == null || preShapes[1] == null || preShapes[0].length != 4) return false;
+            if (inputShapes[0].length != 4 || preShapes.length < 2 || preShapes[0] == null || preShapes[1] == null
+                    || preShapes[0].length != 4)
+                return false;
             Conv2dGeometry pg = pc.geometry(preShapes[0], preShapes[1]), g = geometry(inputShapes[0], inputShapes[1]);
-            return pg.pointwise() && depthwise3x3(g) && b.fusesPointwiseDepthwise(pg, g)
-                    || depthwise3x3(pg) && g.pointwise() && b.fusesDepthwisePointwise(pg, g);
+            return pg.pointwise() && g.depthwise3x3() && b.fusesPointwiseDepthwise(pg, g)
+                    || pg.depthwise3x3() && g.pointwise() && b.fusesDepthwisePointwise(pg, g);
         }
         return b.fusesConvPrologue() && pre instanceof ChannelAffineOp && geometry(inputShapes[0], inputShapes[1]).pointwise();
-    }
-
-    /** A depthwise 3x3 conv of stride 1 or 2, pads 1, no dilation (what follows an expansion in MobileNetV2). */
-    private static boolean depthwise3x3(Conv2dGeometry g) {
-        return g.groups() == g.c() && g.k() == g.c() && g.r() == 3 && g.s() == 3 && g.strideH() == g.strideW()
-                && (g.strideH() == 1 || g.strideH() == 2) && g.padTop() == 1 && g.padLeft() == 1 && g.padBottom() == 1
-                && g.padRight() == 1 && g.dilationH() == 1 && g.dilationW() == 1;
     }
 
     @Override
     public void forwardFusedPrologue(Backend b, Tensor[] preIn, Op pre, Op preAct, Tensor[] in, Op next, Tensor out) {
         ActivationOp p = (ActivationOp) preAct, a = (ActivationOp) next;
-        if (pre instanceof ConvOp pc) {
+        if (pre instanceof ConvOp pc) {  // the pair: pc's conv (pg), then this one (g)
             Conv2dGeometry pg = pc.geometry(preIn[0].shape(), preIn[1].shape()), g = geometry(pg.outputShape(), in[1].shape());
-            if (!pg.pointwise()) {  // a depthwise conv, then this 1x1 conv
-                b.conv2dDepthwisePointwise(TensorViews.view(preIn[0], pg.inputShape()),
-                        TensorViews.view(preIn[1], pg.weightShape()), preIn.length > 2 ? preIn[2] : null,
-                        p == null ? null : p.kind(), p == null ? 0f : p.alpha(), p == null ? 0f : p.beta(),
-                        TensorViews.view(in[1], g.weightShape()), in.length > 2 ? in[2] : null,
-                        TensorViews.view(out, g.outputShape()), pg, g, a == null ? null : a.kind(),
-                        a == null ? 0f : a.alpha(), a == null ? 0f : a.beta());
-                return;
-            }
-            b.conv2dPointwiseDepthwise(TensorViews.view(preIn[0], pg.inputShape()), TensorViews.view(preIn[1], pg.weightShape()),
-                    preIn.length > 2 ? preIn[2] : null, p == null ? null : p.kind(), p == null ? 0f : p.alpha(),
-                    p == null ? 0f : p.beta(), TensorViews.view(in[1], g.weightShape()), in.length > 2 ? in[2] : null,
-                    TensorViews.view(out, g.outputShape()), pg, g, a == null ? null : a.kind(), a == null ? 0f : a.alpha(),
-                    a == null ? 0f : a.beta());
+            Tensor x = TensorViews.view(preIn[0], pg.inputShape()), w1 = TensorViews.view(preIn[1], pg.weightShape());
+            Tensor b1 = preIn.length > 2 ? preIn[2] : null, b2 = in.length > 2 ? in[2] : null;
+            Tensor w2 = TensorViews.view(in[1], g.weightShape()), y = TensorViews.view(out, g.outputShape());
+            Activation k1 = p == null ? null : p.kind(), k2 = a == null ? null : a.kind();
+            float lo1 = p == null ? 0f : p.alpha(), hi1 = p == null ? 0f : p.beta();
+            float lo2 = a == null ? 0f : a.alpha(), hi2 = a == null ? 0f : a.beta();
+            if (pg.pointwise()) b.conv2dPointwiseDepthwise(x, w1, b1, k1, lo1, hi1, w2, b2, y, pg, g, k2, lo2, hi2);
+            else b.conv2dDepthwisePointwise(x, w1, b1, k1, lo1, hi1, w2, b2, y, pg, g, k2, lo2, hi2);
             return;
         }
         Conv2dGeometry g = geometry(preIn[0].shape(), in[1].shape());
