@@ -105,6 +105,76 @@ class SubBatchTest {
         }
     }
 
+    /**
+     * A light model with a large classifier: a 1x1 conv onto 64 channels at 64x64, global average
+     * pooling, Flatten, and a Gemm onto 4096 outputs whose weight is 1 MiB (transB as exporters write
+     * it, or as a MatMul of the constant (64, 4096)).
+     */
+    static Path lightWithClassifier(Path dir, boolean matmul) throws java.io.IOException {
+        Random r = new Random(13);
+        OnnxBuilder b = new OnnxBuilder().input("x", -1, 3, 64, 64).output("y")
+                .init("w", OnnxBuilder.random(r, 64 * 3, 0.5f), 64, 3, 1, 1).init("b", OnnxBuilder.random(r, 64, 0.1f), 64)
+                .node("Conv", "conv", OnnxBuilder.in("x", "w", "b"), OnnxBuilder.in("c"))
+                .node("Relu", "relu", OnnxBuilder.in("c"), OnnxBuilder.in("r"))
+                .node("GlobalAveragePool", "gap", OnnxBuilder.in("r"), OnnxBuilder.in("g"))
+                .node("Flatten", "flat", OnnxBuilder.in("g"), OnnxBuilder.in("f"));
+        if (matmul) {
+            b.init("fc", OnnxBuilder.random(r, 64 * 4096, 0.2f), 64, 4096)
+                    .node("MatMul", "fc", OnnxBuilder.in("f", "fc"), OnnxBuilder.in("y"));
+        } else {
+            b.init("fc", OnnxBuilder.random(r, 4096 * 64, 0.2f), 4096, 64).init("fcb", OnnxBuilder.random(r, 4096, 0.1f), 4096)
+                    .node("Gemm", "fc", OnnxBuilder.in("f", "fc", "fcb"), OnnxBuilder.in("y"), OnnxBuilder.attr("transB", 1L));
+        }
+        return b.write(dir, matmul ? "light_matmul.onnx" : "light_gemm.onnx");
+    }
+
+    @Test
+    void aLargeClassifierRunsOnceOverTheWholeBatch(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        for (boolean matmul : new boolean[] {false, true}) {
+            try (Model m = Model.load(lightWithClassifier(dir, matmul)); Tensor one = CPU.allocate(1, 3, 64, 64)) {
+                String what = matmul ? "MatMul" : "Gemm";
+                assertTrue(m.subBatch(one) >= 1, what + ": a light model");
+                for (int n : new int[] {5, 8}) {
+                    long[] shape = {n, 3, 64, 64};
+                    float[] x = gaussian(numel(shape), 21 + n);
+                    float[] whole = withSubBatch("0", m, x, shape);
+                    boolean on = OpProfile.on();
+                    OpProfile.enable(true);
+                    try {
+                        OpProfile.reset();
+                        float[] split = withSubBatch("2", m, x, shape);
+                        assertArrayEquals(whole, split, what + " at batch " + n + " in sub-batches of 2");
+                        long calls = 0, convs = 0;
+                        for (var e : OpProfile.snapshot().entrySet()) {
+                            if (e.getKey().startsWith("fwd " + what)) calls += (long) e.getValue()[1];
+                            if (e.getKey().startsWith("fwd Conv")) convs += (long) e.getValue()[1];
+                        }
+                        assertEquals(1, calls, what + " at batch " + n + ": the classifier once over the batch");
+                        assertEquals((n + 1) / 2, convs, what + " at batch " + n + ": the conv once a sub-batch");
+                    } finally {
+                        OpProfile.enable(on);
+                    }
+                    // image 0 alone: each image's bits are its own
+                    float[] first = withSubBatch("0", m, java.util.Arrays.copyOf(x, 3 * 64 * 64), 1, 3, 64, 64);
+                    assertArrayEquals(first, java.util.Arrays.copyOf(whole, 4096), what + ": image 0 alone");
+                }
+            }
+        }
+    }
+
+    @Test
+    void aClassifierOverTheMemoryBudgetRunsPerSubBatch(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        try (Model m = Model.load(lightWithClassifier(dir, false))) {
+            long[] shape = {6, 3, 64, 64};
+            float[] x = gaussian(numel(shape), 31);
+            float[] whole = withSubBatch("0", m, x, shape);
+            // the whole batch's activations (6 x 1 MiB for the conv alone) over the budget: the sub-batches
+            // run the classifier each, within it
+            m.memoryLimit(4L << 20);
+            assertArrayEquals(whole, withSubBatch("2", m, x, shape));
+        }
+    }
+
     @Test
     void aFixedBatchRunsWhole(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
         Random r = new Random(9);
