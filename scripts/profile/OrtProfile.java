@@ -11,7 +11,8 @@ import java.util.Random;
 /**
  * ONNX Runtime's forward pass (Java API, CPU, all graph optimisations, THREADS intra-op threads,
  * 1 inter-op, spinning off unless SPIN is "spin") on MODEL at BATCH, input as SalientProfile's, with
- * ORT's own per-node profiler writing PREFIX_<date>.json: 3 warm-up runs, then RUNS profiled ones;
+ * ORT's own per-node profiler writing PREFIX_<date>.json: warm-up runs for 3 s and at least 3 (as
+ * SalientProfile's, past the JIT's first seconds), then RUNS profiled ones;
  * prints the median ms per run and the JSON's path. Used by scripts/profile-vs-ort.
  *   java -cp target/salient-benchmarks.jar scripts/profile/OrtProfile.java MODEL BATCH THREADS RUNS PREFIX [SPIN]
  */
@@ -39,7 +40,9 @@ public class OrtProfile {
                 FloatBuffer fb = ByteBuffer.allocateDirect(v.length * 4).order(ByteOrder.nativeOrder()).asFloatBuffer();
                 fb.put(v).rewind();
                 try (OnnxTensor x = OnnxTensor.createTensor(env, fb, shape)) {
-                    for (int i = 0; i < 3; i++) try (OrtSession.Result out = s.run(Map.of(in, x))) { }
+                    long w0 = System.nanoTime();
+                    for (int i = 0; i < 3 || System.nanoTime() - w0 < 3_000_000_000L; i++)
+                        try (OrtSession.Result out = s.run(Map.of(in, x))) { }
                     double[] t = new double[runs];
                     for (int i = 0; i < runs; i++) {
                         long t0 = System.nanoTime();

@@ -13,8 +13,9 @@ import java.util.TreeMap;
 
 /**
  * salient's forward pass on MODEL at BATCH (the model's declared input shape, dynamic
- * dimensions but the batch set to 224), THREADS OpenMP threads, seeded Gaussian input: 20 warm-up
- * passes, then RUNS profiled ones, each timed and profiled on its own (run with
+ * dimensions but the batch set to 224), THREADS OpenMP threads, seeded Gaussian input: warm-up
+ * passes for 3 s and at least 20 (fewer left a batch-1 profile inside the JIT's first seconds: MobileNetV2
+ * read 10.5 ms a pass over 40 passes, 4.3 over 2500), then RUNS profiled ones, each timed and profiled on its own (run with
  * SALIENT_PROFILE=shapes for one key per op and input shapes). Prints the median ms per pass, then
  * one tab-separated line per OpProfile key: the median over the passes of its ms in a pass, and its
  * calls per pass. Medians, because on a shared machine a few passes that lose their time slices
@@ -40,7 +41,9 @@ public class SalientProfile {
             try (Tensor x = b.upload(v, shape)) {
                 boolean on = OpProfile.on();
                 OpProfile.enable(false);
-                for (int i = 0; i < 20; i++) try (Tensor y = m.forward(b, x)) { b.synchronize(); }
+                long w0 = System.nanoTime();
+                for (int i = 0; i < 20 || System.nanoTime() - w0 < 3_000_000_000L; i++)
+                    try (Tensor y = m.forward(b, x)) { b.synchronize(); }
                 OpProfile.enable(on);
                 for (int i = 0; i < runs; i++) {
                     OpProfile.reset();
