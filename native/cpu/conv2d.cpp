@@ -849,7 +849,7 @@ extern "C" int conv2d_forward_pre_cpu(const float* x, const float* scale, const 
     SALIENT_CHECK(pre_act < 0 || pre_act == SALIENT_ACT_RELU || pre_act == SALIENT_ACT_CLIP,
                   "%s: the input's activation %d cannot be fused (none < 0, Relu %d or Clip %d)", fn, pre_act,
                   SALIENT_ACT_RELU, SALIENT_ACT_CLIP);
-    ConvGeom g{n, c, h, wd, k, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0};
+    ConvGeom g = pointwise_geom(n, c, h, wd, k);
     if (int rc = check_conv(fn, g)) return rc;
     // y is written while x is still being read
     const uintptr_t xa = (uintptr_t)x, xe = xa + sizeof(float) * (uintptr_t)((int64_t)n * c * h * wd);
@@ -980,7 +980,7 @@ extern "C" int conv2d_pointwise_depthwise_cpu(const float* x, const float* w1, c
     SALIENT_CHECK_PTR(y);
     static const char* const fn = "conv2d_pointwise_depthwise_cpu";
     SALIENT_CHECK(stride == 1 || stride == 2, "%s: the depthwise stride must be 1 or 2, got %d", fn, stride);
-    ConvGeom p{n, c, h, wd, k, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0};
+    ConvGeom p = pointwise_geom(n, c, h, wd, k);
     if (int rc = check_conv(fn, p)) return rc;
     ConvGeom d = pair_depthwise(n, k, h, wd, stride);
     if (int rc = check_conv(fn, d)) return rc;
@@ -1066,7 +1066,7 @@ extern "C" int conv2d_depthwise_pointwise_cpu(const float* x, const float* w1, c
     SALIENT_CHECK(stride == 1 || stride == 2, "%s: the depthwise stride must be 1 or 2, got %d", fn, stride);
     ConvGeom d = pair_depthwise(n, c, h, wd, stride);
     if (int rc = check_conv(fn, d)) return rc;
-    ConvGeom p{n, c, d.oh, d.ow, k, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0};
+    ConvGeom p = pointwise_geom(n, c, d.oh, d.ow, k);
     if (int rc = check_conv(fn, p)) return rc;
     Epilogue e1, e2;
     const int64_t hw = (int64_t)h * wd, ohw = (int64_t)d.oh * d.ow;

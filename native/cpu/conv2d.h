@@ -33,6 +33,11 @@ inline void valid_range(int off, int stride, int size, int out, int& lo, int& hi
     hi = std::max(lo, std::min(hi, out));
 }
 
+// A 1x1 conv's geometry: n images of c channels of h x wd onto k, stride 1, no padding (unchecked)
+inline ConvGeom pointwise_geom(int n, int c, int h, int wd, int k) {
+    return ConvGeom{n, c, h, wd, k, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0};
+}
+
 inline bool is_pointwise(const ConvGeom& g) {
     return g.r == 1 && g.s == 1 && g.sh == 1 && g.sw == 1 && g.pt == 0 && g.pl == 0 && g.pb == 0 && g.pr == 0;
 }

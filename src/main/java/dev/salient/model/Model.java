@@ -270,45 +270,32 @@ public final class Model implements AutoCloseable {
      * budget (its arena is allocated, though only the classifier's slots are written).
      */
     private Classifier classifier(Tensor input) {
-        long[] shape = input.shape();
-        List<Long> key = new ArrayList<>();
-        for (long d : shape) key.add(d);
         String out = graph.resolve(outputs.get(0).name());
-        Classifier c = classifiers.computeIfAbsent(key, k -> {
-            try {
-                Plan whole = cachedPlan(Map.of(inputs.get(0).name(), shape), Set.of(out));
-                if (whole.steps().isEmpty()) return Classifier.NONE;
-                Plan.Step last = whole.steps().get(whole.steps().size() - 1);
-                String t = last.op().opType();
-                if (!(t.equals("Gemm") || t.equals("MatMul")) || last.outputs().length != 1 || !last.outputs()[0].equals(out)
-                        || last.inputs().length < 2)
-                    return Classifier.NONE;
-                String x = last.inputs()[0], w = last.inputs()[1];
-                HostTensor weight = graph.constants().get(w);
-                if (x.isEmpty() || graph.constants().containsKey(x) || graph.isInput(x) || weight == null
-                        || Shapes.numel(weight.shape()) * 4 < CLASSIFIER_BYTES)
-                    return Classifier.NONE;
-                return new Classifier(x, w);
-            } catch (RuntimeException e) {
-                return Classifier.NONE;
-            }
-        }).orNull();
-        return c != null && cachedPlan(Map.of(inputs.get(0).name(), shape), Set.of(out)).activationBytes() <= memoryLimit ? c : null;
+        Plan whole;
+        try {
+            whole = cachedPlan(Map.of(inputs.get(0).name(), input.shape()), Set.of(out));
+        } catch (RuntimeException e) {
+            return null;
+        }
+        if (whole.steps().isEmpty() || whole.activationBytes() > memoryLimit) return null;
+        Plan.Step last = whole.steps().get(whole.steps().size() - 1);
+        String t = last.op().opType();
+        if (!(t.equals("Gemm") || t.equals("MatMul")) || last.outputs().length != 1 || !last.outputs()[0].equals(out)
+                || last.inputs().length < 2)
+            return null;
+        String x = last.inputs()[0], w = last.inputs()[1];
+        HostTensor weight = graph.constants().get(w);
+        if (x.isEmpty() || graph.constants().containsKey(x) || graph.isInput(x) || weight == null
+                || Shapes.numel(weight.shape()) * 4 < CLASSIFIER_BYTES)
+            return null;
+        return new Classifier(x, w);
     }
 
     /** Bytes of weight from which {@link #forward} runs a split batch's classifier once: 1 MiB. */
     static final long CLASSIFIER_BYTES = 1L << 20;
 
-    /** A classifier step's input tensor and constant weight; {@link #NONE}: no such step. */
-    private record Classifier(String input, String weight) {
-        static final Classifier NONE = new Classifier(null, null);
-
-        Classifier orNull() {
-            return input == null ? null : this;
-        }
-    }
-
-    private final Map<List<Long>, Classifier> classifiers = new ConcurrentHashMap<>();
+    /** A classifier step's input tensor and constant weight. */
+    private record Classifier(String input, String weight) {}
 
     /**
      * Whether a node computes each image's rows from that image's alone, as far as its attributes
