@@ -156,6 +156,10 @@ int winograd_forward(const float* x, const float* w, const float* bias, float* y
                      const Epilogue& e);
 void depthwise_forward(const float* x, const float* w, const float* bias, float* y, const ConvGeom& g,
                        const Epilogue& e);
+// A stem's 3x3 stride-2 conv from a few channels onto 16k, its outputs on the lanes (conv2d_stem.cpp)
+bool stem_applies(const ConvGeom& g, const Epilogue& e);
+int stem_forward(const float* x, const float* w, const float* bias, float* y, const ConvGeom& g, int nt,
+                 const Epilogue& e);
 // the data gradient, an epilogue (a Relu mask, Epilogue::mask) applied to each part of dx as it is written
 int winograd_backward_data(const float* dy, const float* w, float* dx, const ConvGeom& g, int nt, const Epilogue& e);
 

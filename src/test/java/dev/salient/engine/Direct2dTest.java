@@ -19,10 +19,16 @@ import org.junit.jupiter.params.provider.MethodSource;
  * end inside a tile) and its in-place and slab-copy inputs. (AVX-512 parts skip on processors
  * without it; the per-image check runs everywhere.) On AVX2 the stems (a few input channels,
  * stride 2) run on the 3-D convs' 16-output kernels over a phase-split copy (stem2d_applies), and
- * every stem's bits are checked against its column matrix on the canonical SGEMM, built here.
+ * every stem's bits are checked against its column matrix on the canonical SGEMM, built here. With
+ * AVX-512 the 3x3 stride-2 stems from at most 4 channels onto 16k (k <= 8) channels, on rows of 16
+ * outputs or more, run on the stem kernel (conv2d_stem.cpp: a row's outputs on the lanes, the same
+ * chain); its geometries here reach its row tails, pads of 0 to 2 on either side, its input columns
+ * and rows past the plane, 1 to 4 input channels and 1 to 8 blocks of 16 filters, with and without
+ * a residual, Relu and Clip.
  */
 class Direct2dTest {
     static final Backend CPU = Engine.cpu();
+    static final int FORWARDS = 4;
 
     static Stream<Conv2dGeometry> geometries() {
         return Stream.of(
@@ -54,22 +60,30 @@ class Direct2dTest {
                 // ... rows of 13 from 27 columns, uneven pads
                 new Conv2dGeometry(2, 24, 28, 27, 24, 3, 3, 2, 2, 1, 0, 0, 1, 1, 1, 24),
                 // ... an input of 9 x 5, 17 channels: rows of 3, shorter than one register transpose
-                new Conv2dGeometry(2, 17, 9, 5, 17, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 17));
+                new Conv2dGeometry(2, 17, 9, 5, 17, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 17),
+                // the stem kernel: MobileNetV2's stem in small, rows of 18 (a segment of 16, then 2)
+                new Conv2dGeometry(3, 3, 34, 36, 32, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1),
+                // ... 4 channels onto 48, pads 2 / 0 on top and bottom, 0 / 2 left and right, rows of 33
+                new Conv2dGeometry(3, 4, 21, 66, 48, 3, 3, 2, 2, 2, 0, 0, 2, 1, 1, 1),
+                // ... one channel onto 16, no pads, rows of exactly 16 from 33 columns
+                new Conv2dGeometry(2, 1, 17, 33, 16, 3, 3, 2, 2, 0, 0, 0, 0, 1, 1, 1));
     }
 
-    /** Plain, ReLU and Conv+Add+ReLU forwards of geometry g on x, in one array. */
+    /** Plain, ReLU, Conv+Add+ReLU and Clip forwards of geometry g on x, in one array. */
     static float[] forwards(Conv2dGeometry g, float[] x, float[] w, float[] bias, float[] z) {
         try (Tensor tx = CPU.upload(x, g.inputShape()); Tensor tw = CPU.upload(w, g.weightShape());
                 Tensor tb = CPU.upload(bias, g.k()); Tensor tz = CPU.upload(z, g.outputShape());
                 Tensor ty = CPU.allocate(g.outputShape())) {
             int len = (int) ty.numel();
-            float[] out = new float[3 * len];
+            float[] out = new float[FORWARDS * len];
             CPU.conv2dForward(tx, tw, tb, ty, g);
             System.arraycopy(ty.toArray(), 0, out, 0, len);
             CPU.conv2dForwardActivation(tx, tw, tb, ty, g, Activation.RELU, 0f, 0f);
             System.arraycopy(ty.toArray(), 0, out, len, len);
             CPU.conv2dForwardSum(tx, tw, tb, tz, ty, g, Activation.RELU, 0f, 0f);
             System.arraycopy(ty.toArray(), 0, out, 2 * len, len);
+            CPU.conv2dForwardActivation(tx, tw, tb, ty, g, Activation.CLIP, -0.5f, 0.5f);
+            System.arraycopy(ty.toArray(), 0, out, 3 * len, len);
             return out;
         }
     }
@@ -89,7 +103,7 @@ class Direct2dTest {
             for (int i = 0; i < n; i++) {
                 float[] alone = forwards(one, java.util.Arrays.copyOfRange(x, i * in, (i + 1) * in), w, bias,
                         java.util.Arrays.copyOfRange(z, i * out, (i + 1) * out));
-                for (int f = 0; f < 3; f++)
+                for (int f = 0; f < FORWARDS; f++)
                     BatchInvarianceTest.assertSameBits(g + ": forward " + f + ", image " + i + " in the batch against alone",
                             java.util.Arrays.copyOfRange(alone, f * out, (f + 1) * out), batch, f * n * out + i * out);
             }
@@ -113,7 +127,18 @@ class Direct2dTest {
                 // 288 taps (32 channels, 3x3), uneven pads, 70 filters
                 new Conv2dGeometry(1, 32, 30, 41, 70, 3, 3, 2, 2, 0, 1, 1, 0, 1, 1, 1),
                 // at 289 taps and more, im2col + SGEMM (the same bits either way)
-                new Conv2dGeometry(1, 19, 26, 26, 24, 4, 4, 2, 2, 1, 1, 1, 1, 1, 1, 1));
+                new Conv2dGeometry(1, 19, 26, 26, 24, 4, 4, 2, 2, 1, 1, 1, 1, 1, 1, 1),
+                // the stem kernel (AVX-512): 3 -> 32 on rows of 32 (two whole segments), 20 rows
+                new Conv2dGeometry(2, 3, 40, 64, 32, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1),
+                // ... 2 -> 128 (its most: 8 blocks of 16), rows of 18, an odd input width
+                new Conv2dGeometry(1, 2, 20, 35, 128, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1),
+                // ... 1 -> 16, uneven pads, rows of 18; and 4 -> 64 on rows of 47 (two segments and 15)
+                new Conv2dGeometry(2, 1, 35, 37, 16, 3, 3, 2, 2, 0, 1, 1, 0, 1, 1, 1),
+                new Conv2dGeometry(1, 4, 23, 94, 64, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1),
+                // past its limits (144 filters; 5 channels; rows of 15): the direct kernel, the same bits
+                new Conv2dGeometry(1, 3, 20, 34, 144, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1),
+                new Conv2dGeometry(1, 5, 20, 34, 32, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1),
+                new Conv2dGeometry(1, 3, 20, 30, 32, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1));
     }
 
     /**
