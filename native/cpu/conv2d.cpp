@@ -694,13 +694,24 @@ int batch_forward(const float* x, const float* w, const float* bias, float* y, c
 // 7x7, batch 1: 449 -> 580 us with the weights read where they lie, 457 -> 680 packed); on 56x56 planes
 // the product over the batch measured 0.93-1.06x and onto fewer filters (the projections onto 24 to 96
 // channels) 0.80-1.11x, so those keep their paths.
+// From 4 images on, the convs from at most kBatchFewChannels channels take it too on 14x14 and 7x7: at
+// a few taps an output the lanes path's register transposes and stores of 7 columns weigh more than its
+// products. Zen 4, 2 threads, batch 8, in one process alternating with the lanes path (the same bits),
+// output rotating over 8 copies / in cache: MobileNetV2's expansions 96 -> 576 at 14x14 1.35 -> 1.13 /
+// 0.94 -> 0.88 ms, 64 -> 384 0.59 -> 0.49 / 0.46 -> 0.44, 160 -> 960 at 7x7 0.64 -> 0.59 / 0.58 -> 0.57;
+// ResNet-50's 256 -> 1024 at 14x14 5.03 -> 4.51; batch 4, 96 -> 576 0.68 -> 0.54, 160 -> 960 0.35 -> 0.32;
+// MobileNetV2 at batch 32 (sub-batches of 8), those three per forward 14.3 -> 13.1, 9.0 -> 8.7 and
+// 9.2 -> 8.4 ms. From more channels the lanes path stays ahead (320 -> 1280 at 7x7 1.51 against 1.55
+// ms, 576 -> 160 0.33 against 0.39, 960 -> 320 1.13 against 1.21), and at batch 1 the two are even
+// (96 -> 576 376 against 384 us).
 constexpr int kBatchMinK = 128;
 constexpr int64_t kBatchMaxHw = 1024, kBatchSmallHw = 256;
-constexpr int kBatchSmallImages = 16;
+constexpr int kBatchSmallImages = 16, kBatchFewImages = 4, kBatchFewChannels = 256;
 bool batch_applies(const ConvGeom& g, const Epilogue& e) {
     const int64_t hw = (int64_t)g.oh * g.ow;
     return salient::isa::avx512() && is_pointwise(g) && g.groups == 1 && !e.pre && !e.mask && g.k >= kBatchMinK &&
-           hw >= 16 && hw <= kBatchMaxHw && (hw > kBatchSmallHw || g.n >= kBatchSmallImages);
+           hw >= 16 && hw <= kBatchMaxHw &&
+           (hw > kBatchSmallHw || g.n >= kBatchSmallImages || (g.n >= kBatchFewImages && g.c <= kBatchFewChannels));
 }
 
 // The forward of every path, with the epilogue e applied by each work item to the outputs it wrote.

@@ -484,7 +484,9 @@ class Conv2dTest {
     /**
      * A pointwise conv onto 128 filters or more takes one product over the positions of the whole batch
      * on AVX-512 (batch_forward): on 7x7 planes from 16 images on, on planes of 17x17 to 32x32 at any
-     * batch. Its 16-lane panels run across image boundaries (49 positions an image), its rows end in a
+     * batch, and on 14x14 and 7x7 from 4 images on where it has at most 256 input channels (5 images of
+     * 96 at 14x14; 4 of 256 at 7x7; 5 of 300, past that, on the lanes path). Its 16-lane panels run across
+     * image boundaries (49 positions an image), its rows end in a
      * block of 4 (130 filters), its 300 input channels are two k blocks (the partial sums reloaded). With
      * bias, residual and Relu or Clip, each output matches the double reference; each image of the
      * batch of 20 has the bits it has alone (another path); and every instruction set gives the same
@@ -492,10 +494,10 @@ class Conv2dTest {
      */
     @Test
     void pointwiseConvsOverTheWholeBatch() {
-        for (int[] shape : new int[][] {{20, 7, 7}, {3, 17, 18}}) {
-            int n = shape[0];
-            Conv2dGeometry g = new Conv2dGeometry(n, 300, shape[1], shape[2], 130, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1);
-            Conv2dGeometry one = new Conv2dGeometry(1, 300, shape[1], shape[2], 130, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1);
+        for (int[] shape : new int[][] {{20, 7, 7, 300}, {3, 17, 18, 300}, {5, 14, 14, 96}, {4, 7, 7, 256}, {5, 7, 7, 300}}) {
+            int n = shape[0], c = shape[3];
+            Conv2dGeometry g = new Conv2dGeometry(n, c, shape[1], shape[2], 130, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1);
+            Conv2dGeometry one = new Conv2dGeometry(1, c, shape[1], shape[2], 130, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1);
             float[] x = Parity.random(61, numel(g.inputShape()));
             float[] w = Parity.random(62, numel(g.weightShape()));
             float[] b = Parity.random(63, g.k());
