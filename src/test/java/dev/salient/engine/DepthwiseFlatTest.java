@@ -12,7 +12,10 @@ import org.junit.jupiter.api.Test;
  * Math.fma, so the check holds on a machine with one instruction set as on one with both
  * (IsaInvarianceTest compares the two sets where there are two). Planes on both sides of the AVX2
  * bound, with tails of 1-7 lanes, the fused Clip and residual epilogues, and the data gradient (the
- * same conv of dy with the filters flipped).
+ * same conv of dy with the filters flipped). On planes of under 64 positions that are not whole
+ * vectors, AVX-512 runs G channels at a time (G planes end to end in whole vectors, the weights per
+ * lane): 37 channels there are two groups of 16 and 5 planes alone (7x7, 7x9, 3x5, 1x1), or nine
+ * groups of 4 and one alone (6x6).
  */
 class DepthwiseFlatTest {
     static final Backend B = Engine.cpu();
@@ -20,7 +23,7 @@ class DepthwiseFlatTest {
     // AVX2: up to 8x8 the flat kernel; past it the two-row kernel, here with one row (70), two (the
     // top and bottom pads in one pair), odd rows, rows of one vector (8) and of a vector and a tail
     static final int[][] PLANES = {{1, 1}, {3, 5}, {7, 7}, {13, 11}, {14, 14}, {28, 28}, {29, 29}, {9, 40},
-        {1, 70}, {2, 40}, {5, 17}, {11, 8}};
+        {1, 70}, {2, 40}, {5, 17}, {11, 8}, {6, 6}, {7, 9}};
 
     /** The chain of one output: u[t] the input at tap t (0 past the plane), w the 9 weights. */
     static float chain(float[] w, int wo, float[] u, float b) {
@@ -63,16 +66,18 @@ class DepthwiseFlatTest {
 
     @Test
     void forwardEpiloguesAndDataGradientAreThePhaseChainBitForBit() {
-        int n = 2, c = 5;
+        int n = 2;
+        for (int c : new int[] {5, 37})
         for (int[] hw : PLANES) {
             int h = hw[0], wd = hw[1];
+            if (c > 5 && h * wd >= 64) continue;
             Conv2dGeometry g = new Conv2dGeometry(n, c, h, wd, c, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, c);
             float[] x = Parity.random(21 + h, n * c * h * wd);
             float[] w = Parity.random(22 + wd, c * 9);
             float[] bias = Parity.random(23, c);
             float[] z = Parity.random(24, x.length);
             float[] want = reference(x, w, bias, n, c, h, wd);
-            String at = h + "x" + wd;
+            String at = h + "x" + wd + ", " + c + " channels";
             try (Tensor tx = B.upload(x, g.inputShape()); Tensor tw = B.upload(w, g.weightShape());
                     Tensor tb = B.upload(bias, c); Tensor tz = B.upload(z, g.outputShape());
                     Tensor ty = B.allocate(g.outputShape())) {
