@@ -48,6 +48,7 @@
 #include "epilogue512.h"
 #include "isa.h"
 #include "transpose.h"
+#include "window_s2.h"
 #include "workspace.h"
 
 namespace salient {
@@ -388,19 +389,12 @@ void lanes_block(const float* x, const float* w, const float* bias, float* y, co
 // outputs of a row at a time, each input row's taps split from two pairs of loads by permutes (the
 // even columns and the odd ones from the window's first column, the even ones from its third), the
 // columns outside the plane and the rows outside it read as zeros, so each output is taps9_512's sum
-// over the zero-padded window: the bits of the channel-lane path and of the AVX2 phase planes.
-inline __mmask16 cols_in(int64_t c, int w) {  // lanes l with 0 <= c + l < w
-    const int64_t lo = std::max<int64_t>(0, -c), hi = std::min<int64_t>(16, w - c);
-    if (hi <= lo) return 0;
-    return (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
-}
-
+// over the zero-padded window: the bits of the channel-lane path and of the AVX2 phase planes (the
+// loads and permutes: window_s2.h).
 // Output rows [p0, p1) of the plane; input row ih at xp + ih * g.w, read only for the rows the windows
 // of those outputs cover (so xp may be the start of a window of the plane's rows, less their offset).
 void rows_s2_plane(const float* xp, const float* wk, float bias, float* yp, const ConvGeom& g, const Epilogue& e,
                    int p0, int p1) {
-    const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    const __m512i od = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
     const __m512 zero = _mm512_setzero_ps(), bv = _mm512_set1_ps(bias);
     __m512 wt[9];
     for (int t = 0; t < 9; t++) wt[t] = _mm512_set1_ps(wk[t]);
@@ -418,9 +412,7 @@ void rows_s2_plane(const float* xp, const float* wk, float bias, float* yp, cons
             }
         }
         for (int q0 = 0; q0 < ow; q0 += 16) {
-            const int64_t c0 = 2 * (int64_t)q0 - g.pl;
-            const __mmask16 m0 = cols_in(c0, w), m1 = cols_in(c0 + 16, w), m2 = cols_in(c0 + 2, w),
-                            m3 = cols_in(c0 + 18, w);
+            const WindowS2 win(2 * (int64_t)q0 - g.pl, w);
             __m512 u[9];
 #pragma GCC unroll 3
             for (int r = 0; r < 3; r++) {
@@ -429,14 +421,7 @@ void rows_s2_plane(const float* xp, const float* wk, float bias, float* yp, cons
                     u[3 * r] = u[3 * r + 1] = u[3 * r + 2] = zero;
                     continue;
                 }
-                // the row's base address with the column offset added as an integer: lanes before
-                // the row are masked off, never read
-                const float* row = xp + (int64_t)ih * w;
-                const __m512 lo = _mm512_maskz_loadu_ps(m0, row + c0), hi = _mm512_maskz_loadu_ps(m1, row + c0 + 16);
-                const __m512 lo2 = _mm512_maskz_loadu_ps(m2, row + c0 + 2), hi2 = _mm512_maskz_loadu_ps(m3, row + c0 + 18);
-                u[3 * r] = _mm512_permutex2var_ps(lo, ev, hi);
-                u[3 * r + 1] = _mm512_permutex2var_ps(lo, od, hi);
-                u[3 * r + 2] = _mm512_permutex2var_ps(lo2, ev, hi2);
+                win.taps(xp + (int64_t)ih * w, u[3 * r], u[3 * r + 1], u[3 * r + 2]);
             }
             const int len = std::min(16, ow - q0);
             _mm512_mask_storeu_ps(yp + (int64_t)p * ow + q0, len >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << len) - 1),

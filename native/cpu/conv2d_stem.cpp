@@ -27,6 +27,7 @@
 #include "conv2d_epilogue.h"
 #include "epilogue512.h"
 #include "isa.h"
+#include "window_s2.h"
 
 namespace salient {
 namespace conv {
@@ -53,28 +54,18 @@ bool stem_applies(const ConvGeom& g, const Epilogue& e) {
 #if SALIENT_HAVE_AVX512
 namespace {
 SALIENT_AVX512_BEGIN
-// lanes l with 0 <= c + l < w
-inline __mmask16 lanes_in(int64_t c, int w) {
-    const int64_t lo = std::max<int64_t>(0, -c), hi = std::min<int64_t>(16, w - c);
-    if (hi <= lo) return 0;
-    return (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1));
-}
 
 // Output rows [p0, p1) of image xn (c planes of h x w), channels [16 b, 16 b + 16) for each b: into
 // yn (k planes of oh x ow). W: the filters in blocks of 16 output channels, tap-major within a block,
 // W[(o / 16 * taps + t) * 16 + o % 16] for tap t = (ci * 3 + r) * 3 + s.
 void stem_rows(const float* xn, const float* W, const float* bias, float* yn, const ConvGeom& g, const Epilogue& e,
                int p0, int p1) {
-    const __m512i ev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    const __m512i od = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
     const __m512 zero = _mm512_setzero_ps();
     const int w = g.w, k = g.k;  // (b: the block's first channel; its block starts at W + b * taps)
     const int64_t hw = (int64_t)g.h * w, ohw = (int64_t)g.oh * g.ow;
     for (int p = p0; p < p1; p++)
         for (int q0 = 0; q0 < g.ow; q0 += 16) {
-            const int64_t c0 = 2 * (int64_t)q0 - g.pl;
-            const __mmask16 m0 = lanes_in(c0, w), m1 = lanes_in(c0 + 16, w), m2 = lanes_in(c0 + 2, w),
-                            m3 = lanes_in(c0 + 18, w);
+            const WindowS2 win(2 * (int64_t)q0 - g.pl, w);
             const int len = std::min(16, g.ow - q0);
             const __mmask16 m = len >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << len) - 1);
             for (int b = 0; b < k; b += 16) {
@@ -89,24 +80,17 @@ void stem_rows(const float* xn, const float* W, const float* bias, float* yn, co
                         const int ih = 2 * p - g.pt + r;
                         __m512 u0 = zero, u1 = zero, u2 = zero;
                         if (ih >= 0 && ih < g.h) {
-                            // the row's base with the column offset added as an integer: lanes before the
-                            // row are masked off, never read
                             const float* row = xn + ci * hw + (int64_t)ih * w;
                             // the lines of the same segment two rows on, which the next output row reads
                             // (a row of outputs ahead: the window's rows are separate streams that step
                             // 128 bytes a segment, too slow for the hardware's prefetchers to run ahead)
                             if (b == 0 && ih + 2 < g.h) {
-                                const float* nx = row + 2 * (int64_t)w + c0;
+                                const float* nx = row + 2 * (int64_t)w + win.c0;
                                 _mm_prefetch((const char*)nx, _MM_HINT_T0);
                                 _mm_prefetch((const char*)(nx + 16), _MM_HINT_T0);
                                 _mm_prefetch((const char*)(nx + 34), _MM_HINT_T0);
                             }
-                            const __m512 lo = _mm512_maskz_loadu_ps(m0, row + c0), hi = _mm512_maskz_loadu_ps(m1, row + c0 + 16);
-                            const __m512 lo2 = _mm512_maskz_loadu_ps(m2, row + c0 + 2),
-                                         hi2 = _mm512_maskz_loadu_ps(m3, row + c0 + 18);
-                            u0 = _mm512_permutex2var_ps(lo, ev, hi);
-                            u1 = _mm512_permutex2var_ps(lo, od, hi);
-                            u2 = _mm512_permutex2var_ps(lo2, ev, hi2);
+                            win.taps(row, u0, u1, u2);
                         }
                         const float* wt = W + ((int64_t)b * g.c * 9 + (ci * 3 + r) * 3 * 16);
 #pragma GCC unroll 16
