@@ -611,10 +611,11 @@ void flat_rows(const float* xp, const float* wk, float bias, float* yp, const fl
 
 // Planes of kGroupMaxPlane positions or fewer that are not whole vectors (7x7: 49 positions, four
 // vectors of which the last holds one) run G channels of an image at a time, G = 16 / gcd(h w, 16)
-// planes being whole vectors end to end (7x7: 16 planes in 49 vectors; 6x6: 4 in 9): a vector's lanes may belong to two planes (or more, on planes under 16 positions), so each tap's
-// weights and the bias are per lane, permuted from a vector of the G channels' values by the lanes'
-// planes; the lane masks are the flat kernel's, of the G planes' flattened positions, so a tap that
-// leaves its plane reads zero as at the plane's edge. Each output's sum is taps9_512's over the same
+// planes being whole vectors end to end (7x7: 16 planes in 49 vectors; 6x6: 4 in 9): a vector's lanes
+// may belong to two planes (or more, on planes under 16 positions), so each tap's weights and the bias
+// are per lane, permuted from a vector of the G channels' values by the lanes' planes; the lane masks
+// are the flat kernel's, of the G planes' flattened positions, so a tap that leaves its plane reads zero
+// as at the plane's edge. Each output's sum is taps9_512's over the same
 // values, so the bits are the per-plane kernel's. On planes of fewer than 64 positions (under four
 // vectors a plane, where a plane's last vector and its setup weigh most): MobileNetV2's 960 channels at
 // 7x7, 2 threads, in one process alternating with the per-plane kernel, batch 8 348-366 against 473-485
@@ -673,6 +674,12 @@ void group_vectors(const float* xg, const float* wg, const float* bg, float* yg,
 void flat_forward(const float* x, const float* w, const float* bias, float* y, const ConvGeom& g, const Epilogue& e) {
     const int64_t hw = (int64_t)g.h * g.w, planes = (int64_t)g.n * g.k;
     const std::vector<__mmask16> masks = flat_masks<__mmask16, 16>(g.h, g.w);
+    auto plane = [&](int64_t pl) {  // plane (nn, kk) alone; k == c: it reads input plane (nn, kk)
+        const int kk = (int)(pl % g.k);
+        float* yp = y + pl * hw;
+        flat_rows(x + pl * hw, w + (int64_t)kk * 9, bias ? bias[kk] : 0.f, yp, e.z ? e.z + (yp - e.base) : nullptr, g, e,
+                  masks.data(), 0, g.h);
+    };
     const int G = 16 / std::gcd((int)(hw % 16), 16);
     if (hw % 16 && hw <= kGroupMaxPlane && g.k >= G) {
         // whole groups of G channels, then each image's last k % G planes alone
@@ -684,28 +691,19 @@ void flat_forward(const float* x, const float* w, const float* bias, float* y, c
         for (int64_t it = 0; it < (int64_t)g.n * per; it++) {
             const int64_t nn = it / per;
             const int j = (int)(it % per);
-            if (j < groups) {
-                const int64_t pl = nn * g.k + (int64_t)j * G;
-                float* yg = y + pl * hw;
-                group_vectors(x + pl * hw, w + (int64_t)j * G * 9, bias ? bias + (int64_t)j * G : nullptr, yg,
-                              e.z ? e.z + (yg - e.base) : nullptr, G, nv, g.w, gmasks.data(), plane_of.data(), e);
-            } else {
-                const int kk = groups * G + (j - groups);
-                const int64_t pl = nn * g.k + kk;
-                float* yp = y + pl * hw;
-                flat_rows(x + pl * hw, w + (int64_t)kk * 9, bias ? bias[kk] : 0.f, yp, e.z ? e.z + (yp - e.base) : nullptr,
-                          g, e, masks.data(), 0, g.h);
+            if (j >= groups) {
+                plane(nn * g.k + groups * G + (j - groups));
+                continue;
             }
+            const int64_t pl = nn * g.k + (int64_t)j * G;
+            float* yg = y + pl * hw;
+            group_vectors(x + pl * hw, w + (int64_t)j * G * 9, bias ? bias + (int64_t)j * G : nullptr, yg,
+                          e.z ? e.z + (yg - e.base) : nullptr, G, nv, g.w, gmasks.data(), plane_of.data(), e);
         }
         return;
     }
 #pragma omp parallel for schedule(static) if (planes * hw * 9 > 32768)
-    for (int64_t pl = 0; pl < planes; pl++) {
-        const int kk = (int)(pl % g.k);
-        float* yp = y + pl * hw;  // k == c: plane (nn, kk) reads input plane (nn, kk)
-        flat_rows(x + pl * hw, w + (int64_t)kk * 9, bias ? bias[kk] : 0.f, yp, e.z ? e.z + (yp - e.base) : nullptr, g, e,
-                  masks.data(), 0, g.h);
-    }
+    for (int64_t pl = 0; pl < planes; pl++) plane(pl);
 }
 SALIENT_AVX512_END
 

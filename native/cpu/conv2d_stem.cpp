@@ -16,9 +16,8 @@
 // Each output is direct512's chain: from zero, one fused multiply-add per tap in the order (input
 // channel, window row, window column), the zeros of the pads included, then the bias added (0 when
 // there is none) and the epilogue; so the bits are those of the direct kernel and of every path
-// that shares its chain (Conv2dStemTest).
+// that shares its chain (Direct2dTest).
 #include <algorithm>
-#include <cstring>
 #include <omp.h>
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
@@ -61,7 +60,7 @@ SALIENT_AVX512_BEGIN
 void stem_rows(const float* xn, const float* W, const float* bias, float* yn, const ConvGeom& g, const Epilogue& e,
                int p0, int p1) {
     const __m512 zero = _mm512_setzero_ps();
-    const int w = g.w, k = g.k;  // (b: the block's first channel; its block starts at W + b * taps)
+    const int w = g.w, k = g.k;
     const int64_t hw = (int64_t)g.h * w, ohw = (int64_t)g.oh * g.ow;
     for (int p = p0; p < p1; p++)
         for (int q0 = 0; q0 < g.ow; q0 += 16) {
